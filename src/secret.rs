@@ -1,0 +1,173 @@
+//! Secret-bearing types: API tokens and the Basic credentials built from them.
+//!
+//! A token must never reach stdout, stderr, a log, a plan, a journal, a panic message or
+//! `Debug` output. The types here make that the default: they wrap the value in
+//! [`secrecy::SecretString`] (zeroed on drop), print `****` for both `Display` and `Debug`,
+//! and offer only two ways to look at the value: [`Token::expose`] for the few places that
+//! must send or encode it, and [`Token::fingerprint`], the one public identity of a token.
+
+use std::fmt;
+
+use base64::Engine as _;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+/// An API token (or any other secret string found in a rule).
+#[derive(Clone)]
+pub struct Token(SecretString);
+
+impl Token {
+    pub fn new(value: impl Into<String>) -> Self {
+        Token(SecretString::from(value.into()))
+    }
+
+    /// The clear value. Call only to send it over HTTPS or to encode it into a rule.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    /// First 12 lowercase hex digits of SHA-256 of the token alone: safe to show, log and
+    /// store, and what an admin matches with `autorekey fingerprint`.
+    pub fn fingerprint(&self) -> Fingerprint {
+        Fingerprint::of(self.expose())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.expose().is_empty()
+    }
+}
+
+impl PartialEq for Token {
+    fn eq(&self, other: &Self) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
+impl Eq for Token {}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(****)")
+    }
+}
+
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("****")
+    }
+}
+
+/// The public identity of a token: 12 lowercase hex digits.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Fingerprint(String);
+
+impl Fingerprint {
+    pub fn of(token: &str) -> Self {
+        let digest = Sha256::digest(token.as_bytes());
+        Fingerprint(hex::encode(&digest[..6]))
+    }
+
+    /// Accepts what a user types: 12 hex digits (or more, or fewer, as a prefix), any case.
+    pub fn parse_prefix(text: &str) -> Option<String> {
+        let t = text.trim().to_ascii_lowercase();
+        (!t.is_empty() && t.len() <= 64 && t.chars().all(|c| c.is_ascii_hexdigit())).then_some(t)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn matches_prefix(&self, prefix: &str) -> bool {
+        self.0.starts_with(prefix) || prefix.starts_with(&self.0)
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fingerprint({})", self.0)
+    }
+}
+
+/// A user name (usually an email) and its token, as carried by HTTP Basic.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub user: String,
+    pub token: Token,
+}
+
+impl Credential {
+    pub fn new(user: impl Into<String>, token: Token) -> Self {
+        Credential {
+            user: user.into(),
+            token,
+        }
+    }
+
+    /// `base64(user:token)`, standard alphabet with padding, as Atlassian documents it.
+    pub fn basic_value(&self) -> String {
+        base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{}", self.user, self.token.expose()))
+    }
+
+    /// The form every output uses instead of the value: `svc@corp.com · 3f9c0a1b2c4d`.
+    pub fn redacted(&self) -> String {
+        format!("{} · {}", self.user, self.token.fingerprint())
+    }
+
+    /// Same user, compared as Atlassian does: emails are case-insensitive.
+    pub fn is_user(&self, user: &str) -> bool {
+        self.user.eq_ignore_ascii_case(user)
+    }
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Credential({} · {})", self.user, self.token.fingerprint())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_is_first_12_hex_of_sha256() {
+        // sha256("abc") = ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
+        assert_eq!(Token::new("abc").fingerprint().as_str(), "ba7816bf8f01");
+    }
+
+    #[test]
+    fn debug_and_display_never_show_the_value() {
+        let t = Token::new("s3cr3t-value");
+        let c = Credential::new("svc@example.com", t.clone());
+        for shown in [
+            format!("{t}"),
+            format!("{t:?}"),
+            format!("{c:?}"),
+            c.redacted(),
+        ] {
+            assert!(!shown.contains("s3cr3t"), "{shown}");
+        }
+        assert_eq!(format!("{t}"), "****");
+    }
+
+    #[test]
+    fn basic_value_is_padded_standard_base64() {
+        let c = Credential::new("a@b.c", Token::new("t"));
+        assert_eq!(c.basic_value(), "YUBiLmM6dA==");
+    }
+
+    #[test]
+    fn fingerprint_prefix_parsing() {
+        assert_eq!(Fingerprint::parse_prefix(" 3F9C0A1B2C4D "), Some("3f9c0a1b2c4d".into()));
+        assert_eq!(Fingerprint::parse_prefix("xyz"), None);
+        assert!(Token::new("abc").fingerprint().matches_prefix("ba7816"));
+    }
+}
