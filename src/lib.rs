@@ -14,5 +14,6 @@
 //! layer ([`commands`]) parses arguments, resolves settings and calls the stages.
 
 pub mod secret;
+pub mod detect;
 pub mod fetch;
 pub mod sandbox;

@@ -1,0 +1,639 @@
+//! Detect: walk one automation rule and find every credential embedded in it.
+//!
+//! This is the pure heart of `scan` and `rotate`: a function from rule JSON to findings, with
+//! no I/O, so it is tested exhaustively without a network. It is shaped around two facts of
+//! the rule document:
+//!
+//! - Components nest through both `children` and `conditions`, to any depth, from the
+//!   `trigger` and from each entry of `components`; the walk follows both and builds the
+//!   human-readable path an admin sees (`If/else > block 1 > Send web request`).
+//! - A credential can sit in a web request header (schema 1 string or schema 2
+//!   `keyOrValue`), a URL's userinfo or query, a request body, a "Create variable" value, a
+//!   lookup table, or an incoming webhook's token. Some values cannot be inspected: the
+//!   server's `***` mask, a managed-secret key name, a smart value. Those are reported with
+//!   a status saying so, never silently skipped.
+//!
+//! Every literal finding records the JSON pointer of the string that holds it and the byte
+//! span of the encoded credential inside that string, so the rewriter in [`crate::plan`] can
+//! replace exactly those bytes and nothing else.
+
+use std::ops::Range;
+use std::sync::OnceLock;
+
+use base64::Engine as _;
+use regex::Regex;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::secret::{Credential, Fingerprint, Token};
+
+/// The value the Automation API puts in place of a hidden field.
+pub const MASK: &str = "***";
+
+/// Where in a component the credential was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Location {
+    Header,
+    Url,
+    Body,
+    Variable,
+    LookupTable,
+    WebhookToken,
+    /// Any other string field of a component (an action type this tool does not know).
+    Field,
+}
+
+/// The authentication scheme, lower-case. `token` is a bare secret with no scheme word.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scheme {
+    Basic,
+    Bearer,
+    Token,
+    /// The scheme cannot be known (masked or dynamic value).
+    Unknown,
+    #[serde(untagged)]
+    Other(String),
+}
+
+/// Whether the value could be inspected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The credential is written out in the rule: it can be fingerprinted and rewritten.
+    Literal,
+    /// The server answered `***` (or an export left the hidden value out).
+    Masked,
+    /// A schema 2 header naming a managed secret key: the rule holds no credential.
+    SecretRef,
+    /// A smart value (`{{...}}`) computed when the rule runs.
+    Dynamic,
+}
+
+/// How the credential is encoded inside its string, so a rewrite keeps the same form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    /// `base64(user:token)` after a `Basic` scheme word; the span covers the base64 text.
+    Base64Basic,
+    /// `scheme://user:token@host`; the span covers the percent-encoded token.
+    UrlUserinfo,
+    /// The token itself (Bearer, query parameters, webhook tokens); the span covers it.
+    Raw,
+    /// Nothing to rewrite (masked, managed secret, smart value).
+    None,
+}
+
+/// One credential (or credential-shaped value that could not be inspected) in a rule.
+#[derive(Clone, Debug)]
+pub struct Finding {
+    pub component_id: Option<String>,
+    pub component_type: String,
+    pub component_path: String,
+    /// JSON pointer, relative to the rule object, of the string holding the credential.
+    pub pointer: String,
+    pub location: Location,
+    pub header_name: Option<String>,
+    pub scheme: Scheme,
+    pub status: Status,
+    /// The UI's "Hidden" box (`headerSecure`).
+    pub hidden: bool,
+    /// User name (usually an email) for Basic and URL credentials.
+    pub user: Option<String>,
+    /// The secret itself, for literal findings.
+    pub token: Option<Token>,
+    /// Byte range of the encoded credential inside the string at `pointer`.
+    pub span: Option<Range<usize>>,
+    pub encoding: Encoding,
+    /// The URL of the web request the credential is sent to, when there is one.
+    pub target_url: Option<String>,
+}
+
+impl Finding {
+    pub fn fingerprint(&self) -> Option<Fingerprint> {
+        self.token.as_ref().map(Token::fingerprint)
+    }
+
+    /// The Basic credential, when this finding is one that names a user.
+    pub fn credential(&self) -> Option<Credential> {
+        match (&self.user, &self.token, self.status) {
+            (Some(user), Some(token), Status::Literal) => {
+                Some(Credential::new(user.clone(), token.clone()))
+            }
+            _ => None,
+        }
+    }
+
+    /// What every output shows instead of the value: `Basic <svc@corp.com · 3f9c0a1b2c4d>`.
+    pub fn redacted_value(&self) -> String {
+        let who = match (&self.user, self.fingerprint()) {
+            (Some(u), Some(fp)) => format!("{u} · {fp}"),
+            (None, Some(fp)) => fp.to_string(),
+            _ => "?".to_string(),
+        };
+        format!("<{who}>")
+    }
+}
+
+/// Find every credential in a rule document (the object inside `{"rule": ...}`, in the
+/// REST shape or the UI export shape).
+pub fn detect(rule: &Value) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    if let Some(trigger) = rule.get("trigger") {
+        walk(trigger, "/trigger", &[], None, &mut findings);
+    }
+    if let Some(Value::Array(components)) = rule.get("components") {
+        for (i, c) in components.iter().enumerate() {
+            walk(c, &format!("/components/{i}"), &[], None, &mut findings);
+        }
+    }
+    findings
+}
+
+/// Every pointer in the rule whose string value is the server's mask. A rule holding one
+/// must never be written back: the mask would overwrite the stored secret.
+pub fn masked_pointers(rule: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    collect_masked(rule, String::new(), &mut out);
+    out
+}
+
+fn collect_masked(v: &Value, ptr: String, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) if s.trim() == MASK => out.push(ptr),
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                collect_masked(x, format!("{ptr}/{i}"), out);
+            }
+        }
+        Value::Object(m) => {
+            for (k, x) in m {
+                collect_masked(x, format!("{ptr}/{}", escape_pointer(k)), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+pub(crate) fn escape_pointer(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+/// Visit one component, then its `children` and `conditions`, building the human path.
+/// An if/else block is named by its position (`block 2`), as the UI shows it, not by type.
+fn walk(
+    component: &Value,
+    pointer: &str,
+    parents: &[String],
+    label: Option<String>,
+    out: &mut Vec<Finding>,
+) {
+    let Some(obj) = component.as_object() else {
+        return;
+    };
+    let ctype = obj.get("type").and_then(Value::as_str).unwrap_or("");
+    let mut path = parents.to_vec();
+    path.push(label.unwrap_or_else(|| component_label(ctype, parents, component)));
+    let ctx = Ctx {
+        component_id: obj.get("id").map(id_string),
+        component_type: ctype.to_string(),
+        component_path: path.join(" > "),
+        pointer: format!("{pointer}/value"),
+    };
+    if let Some(value) = obj.get("value") {
+        inspect_value(&ctx, value, out);
+    }
+    for key in ["children", "conditions"] {
+        let Some(Value::Array(items)) = obj.get(key) else {
+            continue;
+        };
+        let mut blocks = 0;
+        for (i, child) in items.iter().enumerate() {
+            let label = is_if_block(child).then(|| {
+                blocks += 1;
+                format!("block {blocks}")
+            });
+            walk(child, &format!("{pointer}/{key}/{i}"), &path, label, out);
+        }
+    }
+}
+
+fn is_if_block(v: &Value) -> bool {
+    v.get("type").and_then(Value::as_str) == Some("jira.condition.if.block")
+}
+
+fn id_string(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The name the Automation UI shows for a component type.
+fn component_label(ctype: &str, parents: &[String], component: &Value) -> String {
+    let known = match ctype {
+        "jira.issue.outgoing.webhook" => "Send web request",
+        "jira.condition.container.block" => "If/else",
+        "jira.issue.related" => "Branch",
+        "jira.create.variable" => "Create variable",
+        "jira.create.mapping-variable" => "Create lookup table",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return known.to_string();
+    }
+    if parents.is_empty() && component.get("component").and_then(Value::as_str) == Some("TRIGGER")
+    {
+        return format!("Trigger ({ctype})");
+    }
+    if is_web_request_shape(component.get("value")) {
+        return "Send web request".to_string();
+    }
+    if ctype.is_empty() {
+        "component".to_string()
+    } else {
+        ctype.to_string()
+    }
+}
+
+/// Recognise "Send web request" by shape as well as by type: Confluence's type name is not
+/// documented, and an unknown type with a URL and headers is sending a request all the same.
+fn is_web_request_shape(value: Option<&Value>) -> bool {
+    value.is_some_and(|v| v.get("url").is_some() && v.get("headers").is_some_and(Value::is_array))
+}
+
+struct Ctx {
+    component_id: Option<String>,
+    component_type: String,
+    component_path: String,
+    /// Pointer of the component's `value`.
+    pointer: String,
+}
+
+impl Ctx {
+    fn finding(&self, pointer: String, location: Location) -> Finding {
+        Finding {
+            component_id: self.component_id.clone(),
+            component_type: self.component_type.clone(),
+            component_path: self.component_path.clone(),
+            pointer,
+            location,
+            header_name: None,
+            scheme: Scheme::Unknown,
+            status: Status::Literal,
+            hidden: false,
+            user: None,
+            token: None,
+            span: None,
+            encoding: Encoding::None,
+            target_url: None,
+        }
+    }
+}
+
+fn inspect_value(ctx: &Ctx, value: &Value, out: &mut Vec<Finding>) {
+    if is_web_request_shape(Some(value)) || ctx.component_type == "jira.issue.outgoing.webhook" {
+        inspect_web_request(ctx, value, out);
+        return;
+    }
+    match ctx.component_type.as_str() {
+        "jira.create.variable" => scan_strings(ctx, value, &ctx.pointer, Location::Variable, out),
+        "jira.create.mapping-variable" => {
+            scan_strings(ctx, value, &ctx.pointer, Location::LookupTable, out)
+        }
+        _ => {
+            if let Some(Value::String(tok)) = value.get("webhookToken") {
+                webhook_token(ctx, tok, out);
+            }
+            scan_strings(ctx, value, &ctx.pointer, Location::Field, out);
+        }
+    }
+}
+
+fn webhook_token(ctx: &Ctx, tok: &str, out: &mut Vec<Finding>) {
+    if tok.is_empty() {
+        return;
+    }
+    let mut f = ctx.finding(format!("{}/webhookToken", ctx.pointer), Location::WebhookToken);
+    f.scheme = Scheme::Token;
+    if tok.trim() == MASK {
+        f.status = Status::Masked;
+    } else {
+        f.token = Some(Token::new(tok));
+        f.span = Some(0..tok.len());
+        f.encoding = Encoding::Raw;
+    }
+    out.push(f);
+}
+
+fn inspect_web_request(ctx: &Ctx, value: &Value, out: &mut Vec<Finding>) {
+    let target = value.get("url").and_then(Value::as_str).map(str::to_string);
+    let before = out.len();
+    if let Some(url) = &target {
+        inspect_url(ctx, url, out);
+    }
+    if let Some(Value::Array(headers)) = value.get("headers") {
+        for (i, h) in headers.iter().enumerate() {
+            inspect_header(ctx, h, &format!("{}/headers/{i}", ctx.pointer), out);
+        }
+    }
+    for key in ["customBody", "body"] {
+        if let Some(Value::String(body)) = value.get(key) {
+            let ptr = format!("{}/{key}", ctx.pointer);
+            scan_text(ctx, body, ptr, Location::Body, out);
+        }
+    }
+    for f in &mut out[before..] {
+        f.target_url = target.clone();
+    }
+}
+
+/// Header names whose value is a secret even without a scheme word.
+fn is_secret_header_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["auth", "token", "api-key", "apikey", "api_key", "secret", "password"]
+        .iter()
+        .any(|k| n.contains(k))
+}
+
+fn inspect_header(ctx: &Ctx, header: &Value, ptr: &str, out: &mut Vec<Finding>) {
+    let name = header.get("name").and_then(Value::as_str).unwrap_or("");
+    let hidden = header.get("headerSecure").and_then(Value::as_bool) == Some(true);
+    // Schema 1 holds the value as a string; schema 2 as {"keyOrValue", "secret"}.
+    let (text, text_ptr, secret_ref) = match header.get("value") {
+        Some(Value::String(s)) => (s.as_str(), format!("{ptr}/value"), false),
+        Some(Value::Object(o)) => match o.get("keyOrValue") {
+            Some(Value::String(s)) => (
+                s.as_str(),
+                format!("{ptr}/value/keyOrValue"),
+                o.get("secret").and_then(Value::as_bool) == Some(true),
+            ),
+            _ => return,
+        },
+        _ => return,
+    };
+    let mut f = ctx.finding(text_ptr, Location::Header);
+    f.header_name = Some(name.to_string());
+    f.hidden = hidden;
+    if secret_ref {
+        f.status = Status::SecretRef;
+        out.push(f);
+        return;
+    }
+    let trimmed = text.trim();
+    if trimmed == MASK || (hidden && trimmed.is_empty()) {
+        // `""` is how a UI export writes a hidden header: the value is not in the file.
+        f.status = Status::Masked;
+        out.push(f);
+        return;
+    }
+    let Some(parsed) = parse_auth_value(text) else {
+        return;
+    };
+    // A value with no scheme word is a secret only under a secret-sounding header name:
+    // `Content-Type: application/json` is not a credential.
+    if parsed.scheme == Scheme::Token && !is_secret_header_name(name) {
+        return;
+    }
+    if parsed.status == Status::Dynamic
+        && parsed.scheme == Scheme::Unknown
+        && !is_secret_header_name(name)
+    {
+        return;
+    }
+    apply_parsed(&mut f, parsed);
+    out.push(f);
+}
+
+/// What a header value (or a body fragment) says: its scheme and the encoded credential.
+struct Parsed {
+    scheme: Scheme,
+    status: Status,
+    span: Option<Range<usize>>,
+    encoding: Encoding,
+    user: Option<String>,
+    token: Option<Token>,
+}
+
+fn apply_parsed(f: &mut Finding, p: Parsed) {
+    f.scheme = p.scheme;
+    f.status = p.status;
+    f.span = p.span;
+    f.encoding = p.encoding;
+    f.user = p.user;
+    f.token = p.token;
+}
+
+/// Parse a whole header value: `Scheme credentials`, with any case and spacing.
+fn parse_auth_value(text: &str) -> Option<Parsed> {
+    let trimmed_start = text.len() - text.trim_start().len();
+    let body = text.trim();
+    if body.is_empty() {
+        return None;
+    }
+    let (word, rest_offset) = match body.find(char::is_whitespace) {
+        Some(i) => (&body[..i], i),
+        None => ("", 0),
+    };
+    let rest = body[rest_offset..].trim_start();
+    let rest_start = trimmed_start + (body.len() - body[rest_offset..].len())
+        + (body[rest_offset..].len() - rest.len());
+    let scheme = match word.to_ascii_lowercase().as_str() {
+        "basic" => Scheme::Basic,
+        "bearer" => Scheme::Bearer,
+        "" => Scheme::Unknown,
+        w if w.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') && !rest.is_empty() => {
+            Scheme::Other(w.to_string())
+        }
+        _ => Scheme::Unknown,
+    };
+    let (cred, cred_start) = if scheme == Scheme::Unknown {
+        (body, trimmed_start)
+    } else {
+        (rest, rest_start)
+    };
+    if cred.contains("{{") {
+        return Some(Parsed {
+            scheme,
+            status: Status::Dynamic,
+            span: None,
+            encoding: Encoding::None,
+            user: None,
+            token: None,
+        });
+    }
+    let span = cred_start..cred_start + cred.len();
+    Some(match scheme {
+        Scheme::Basic => match decode_basic(cred) {
+            Some((user, token)) => Parsed {
+                scheme,
+                status: Status::Literal,
+                span: Some(span),
+                encoding: Encoding::Base64Basic,
+                user: Some(user),
+                token: Some(Token::new(token)),
+            },
+            // Not decodable: still a secret, fingerprinted as it stands.
+            None => raw(scheme, cred, span),
+        },
+        Scheme::Unknown => raw(Scheme::Token, cred, span),
+        _ => raw(scheme, cred, span),
+    })
+}
+
+fn raw(scheme: Scheme, cred: &str, span: Range<usize>) -> Parsed {
+    Parsed {
+        scheme,
+        status: Status::Literal,
+        span: Some(span),
+        encoding: Encoding::Raw,
+        user: None,
+        token: Some(Token::new(cred)),
+    }
+}
+
+/// Decode `base64(user:token)`, tolerating missing padding and stray whitespace.
+pub fn decode_basic(b64: &str) -> Option<(String, String)> {
+    let compact: String = b64.chars().filter(|c| !c.is_whitespace()).collect();
+    let unpadded = compact.trim_end_matches('=');
+    let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(unpadded)
+        .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (user, token) = text.split_once(':')?;
+    let printable = |s: &str| !s.is_empty() && s.chars().all(|c| !c.is_control());
+    (printable(user) && printable(token)).then(|| (user.to_string(), token.to_string()))
+}
+
+fn inspect_url(ctx: &Ctx, url: &str, out: &mut Vec<Finding>) {
+    let ptr = format!("{}/url", ctx.pointer);
+    if let Some((user, token, span)) = url_userinfo(url) {
+        let mut f = ctx.finding(ptr.clone(), Location::Url);
+        f.scheme = Scheme::Basic;
+        if token.contains("{{") {
+            f.status = Status::Dynamic;
+        } else {
+            f.user = Some(user);
+            f.token = Some(Token::new(token));
+            f.span = Some(span);
+            f.encoding = Encoding::UrlUserinfo;
+        }
+        out.push(f);
+    }
+    for (span, value) in secret_query_params(url) {
+        let mut f = ctx.finding(ptr.clone(), Location::Url);
+        f.scheme = Scheme::Token;
+        if value.contains("{{") {
+            f.status = Status::Dynamic;
+        } else {
+            f.token = Some(Token::new(value));
+            f.span = Some(span);
+            f.encoding = Encoding::Raw;
+        }
+        out.push(f);
+    }
+}
+
+/// `scheme://user:token@host/...`: the decoded user and token, and the token's byte span.
+fn url_userinfo(url: &str) -> Option<(String, String, Range<usize>)> {
+    let start = url.find("://")? + 3;
+    let authority_end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    let at = url[start..authority_end].rfind('@')? + start;
+    let colon = url[start..at].find(':')? + start;
+    let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let user = decode(&url[start..colon]);
+    let token = decode(&url[colon + 1..at]);
+    (!user.is_empty() && !token.is_empty()).then_some((user, token, colon + 1..at))
+}
+
+/// Query parameters whose name says they carry a secret (`?token=`, `api_key=`, ...).
+fn secret_query_params(url: &str) -> Vec<(Range<usize>, String)> {
+    let Some(q) = url.find('?') else {
+        return Vec::new();
+    };
+    let end = url[q..].find('#').map_or(url.len(), |i| q + i);
+    let mut out = Vec::new();
+    let mut pos = q + 1;
+    for pair in url[q + 1..end].split('&') {
+        if let Some((k, v)) = pair.split_once('=') {
+            let key = k.to_ascii_lowercase();
+            let secretish = ["token", "apikey", "api_key", "access_token", "password", "secret"]
+                .iter()
+                .any(|s| key == *s || key.ends_with(&format!("_{s}")));
+            if secretish && !v.is_empty() {
+                let vstart = pos + k.len() + 1;
+                let decoded = percent_encoding::percent_decode_str(v)
+                    .decode_utf8_lossy()
+                    .into_owned();
+                out.push((vstart..vstart + v.len(), decoded));
+            }
+        }
+        pos += pair.len() + 1;
+    }
+    out
+}
+
+fn scheme_pattern() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(?i)\b(basic|bearer)\s+(\{\{[^}]*\}\}|[A-Za-z0-9+/._~-]{8,}={0,2})")
+            .expect("static pattern")
+    })
+}
+
+/// Find `Basic <base64>` and `Bearer <token>` inside free text (bodies, variables).
+fn scan_text(ctx: &Ctx, text: &str, ptr: String, location: Location, out: &mut Vec<Finding>) {
+    for caps in scheme_pattern().captures_iter(text) {
+        let (word, cred) = (&caps[1], caps.get(2).expect("group 2"));
+        let mut f = ctx.finding(ptr.clone(), location);
+        let is_basic = word.eq_ignore_ascii_case("basic");
+        f.scheme = if is_basic {
+            Scheme::Basic
+        } else {
+            Scheme::Bearer
+        };
+        if cred.as_str().starts_with("{{") {
+            f.status = Status::Dynamic;
+        } else if is_basic {
+            // Free text says "basic" in prose too: only a decodable credential counts.
+            let Some((user, token)) = decode_basic(cred.as_str()) else {
+                continue;
+            };
+            f.user = Some(user);
+            f.token = Some(Token::new(token));
+            f.span = Some(cred.range());
+            f.encoding = Encoding::Base64Basic;
+        } else {
+            f.token = Some(Token::new(cred.as_str()));
+            f.span = Some(cred.range());
+            f.encoding = Encoding::Raw;
+        }
+        out.push(f);
+    }
+}
+
+/// Scan every string below `value` as free text.
+fn scan_strings(ctx: &Ctx, value: &Value, ptr: &str, location: Location, out: &mut Vec<Finding>) {
+    match value {
+        Value::String(s) => scan_text(ctx, s, ptr.to_string(), location, out),
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                scan_strings(ctx, x, &format!("{ptr}/{i}"), location, out);
+            }
+        }
+        Value::Object(m) => {
+            for (k, x) in m {
+                if k == "webhookToken" {
+                    continue;
+                }
+                scan_strings(ctx, x, &format!("{ptr}/{}", escape_pointer(k)), location, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests;

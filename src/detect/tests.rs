@@ -1,0 +1,227 @@
+//! Unit tests for the detector: one rule shape per test, tokens made at run time.
+
+use super::*;
+use serde_json::json;
+
+fn fake_token(tag: &str) -> String {
+    format!("FAKE-{tag}-{}", uuid::Uuid::new_v4().simple())
+}
+
+fn b64(user: &str, token: &str) -> String {
+    Credential::new(user, Token::new(token)).basic_value()
+}
+
+fn rule_with(components: Value) -> Value {
+    json!({"uuid": "r1", "name": "t", "trigger": {"id": "1", "component": "TRIGGER",
+        "type": "jira.manual.trigger.issue", "value": {}}, "components": components})
+}
+
+fn web_request(id: &str, headers: Value) -> Value {
+    json!({"id": id, "component": "ACTION", "type": "jira.issue.outgoing.webhook",
+        "schemaVersion": 1, "value": {"url": "{{baseUrl}}/rest/api/3/issue", "method": "POST",
+        "headers": headers, "customBody": ""}, "children": [], "conditions": []})
+}
+
+#[test]
+fn schema1_basic_header_is_found_with_user_and_fingerprint() {
+    let tok = fake_token("svc");
+    let rule = rule_with(json!([web_request(
+        "2",
+        json!([{"id": "h", "name": "Authorization", "value": format!("Basic {}", b64("svc@x.io", &tok)), "headerSecure": false}])
+    )]));
+    let f = detect(&rule);
+    assert_eq!(f.len(), 1);
+    let f = &f[0];
+    assert_eq!(f.scheme, Scheme::Basic);
+    assert_eq!(f.status, Status::Literal);
+    assert_eq!(f.user.as_deref(), Some("svc@x.io"));
+    assert_eq!(f.fingerprint(), Some(Token::new(tok.clone()).fingerprint()));
+    assert_eq!(f.pointer, "/components/0/value/headers/0/value");
+    assert_eq!(f.component_path, "Send web request");
+    assert_eq!(f.component_id.as_deref(), Some("2"));
+    assert_eq!(f.header_name.as_deref(), Some("Authorization"));
+    assert_eq!(f.span, Some(6..6 + b64("svc@x.io", &tok).len()));
+}
+
+#[test]
+fn span_covers_exactly_the_base64_text() {
+    let tok = fake_token("svc");
+    let enc = b64("svc@x.io", &tok);
+    let value = format!("  basic   {enc}  ");
+    let rule = rule_with(json!([web_request(
+        "2",
+        json!([{"name": "authorization", "value": value}])
+    )]));
+    let f = &detect(&rule)[0];
+    assert_eq!(&value[f.span.clone().unwrap()], enc);
+    assert_eq!(f.user.as_deref(), Some("svc@x.io"));
+}
+
+#[test]
+fn missing_padding_is_tolerated() {
+    let tok = fake_token("pad");
+    let enc = b64("a@b.co", &tok);
+    let unpadded = enc.trim_end_matches('=').to_string();
+    let rule = rule_with(json!([web_request(
+        "2",
+        json!([{"name": "Authorization", "value": format!("Basic {unpadded}")}])
+    )]));
+    let f = &detect(&rule)[0];
+    assert_eq!(f.token.as_ref().unwrap().expose(), tok);
+}
+
+#[test]
+fn schema2_literal_and_secret_reference() {
+    let tok = fake_token("s2");
+    let mut action = web_request(
+        "2",
+        json!([
+            {"name": "Authorization", "value": {"keyOrValue": format!("Basic {}", b64("svc@x.io", &tok)), "secret": false}},
+            {"name": "X-Other", "value": {"keyOrValue": "jira-svc-token", "secret": true}}
+        ]),
+    );
+    action["schemaVersion"] = json!(2);
+    let f = detect(&rule_with(json!([action])));
+    assert_eq!(f.len(), 2);
+    assert_eq!(f[0].pointer, "/components/0/value/headers/0/value/keyOrValue");
+    assert_eq!(f[0].status, Status::Literal);
+    assert_eq!(f[1].status, Status::SecretRef);
+    assert!(f[1].token.is_none());
+}
+
+#[test]
+fn masked_hidden_and_exported_empty_values() {
+    let rule = rule_with(json!([web_request(
+        "2",
+        json!([
+            {"name": "Authorization", "value": "***", "headerSecure": true},
+            {"name": "X-Api-Key", "value": "", "headerSecure": true},
+            {"name": "Accept", "value": "", "headerSecure": false}
+        ])
+    )]));
+    let f = detect(&rule);
+    assert_eq!(f.len(), 2);
+    assert!(f.iter().all(|f| f.status == Status::Masked && f.hidden));
+    assert_eq!(masked_pointers(&rule), vec!["/components/0/value/headers/0/value"]);
+}
+
+#[test]
+fn smart_values_are_dynamic_and_plain_headers_are_ignored() {
+    let rule = rule_with(json!([web_request(
+        "2",
+        json!([
+            {"name": "Authorization", "value": "{{authHeader}}"},
+            {"name": "Authorization", "value": "Basic {{secrets.jira}}"},
+            {"name": "Content-Type", "value": "application/json"},
+            {"name": "X-Trace", "value": "{{issue.key}}"}
+        ])
+    )]));
+    let f = detect(&rule);
+    assert_eq!(f.len(), 2);
+    assert!(f.iter().all(|f| f.status == Status::Dynamic && f.token.is_none()));
+    assert_eq!(f[1].scheme, Scheme::Basic);
+}
+
+#[test]
+fn bearer_and_non_email_basic() {
+    let bearer = fake_token("bearer");
+    let deploy = fake_token("deploy");
+    let rule = rule_with(json!([web_request(
+        "2",
+        json!([
+            {"name": "Authorization", "value": format!("Bearer {bearer}")},
+            {"name": "Authorization", "value": format!("Basic {}", b64("deploy-bot", &deploy))}
+        ])
+    )]));
+    let f = detect(&rule);
+    assert_eq!(f[0].scheme, Scheme::Bearer);
+    assert_eq!(f[0].fingerprint(), Some(Token::new(bearer).fingerprint()));
+    assert_eq!(f[1].user.as_deref(), Some("deploy-bot"));
+}
+
+#[test]
+fn nested_if_else_and_branches_get_human_paths() {
+    let tok = fake_token("deep");
+    let header = json!([{"name": "Authorization", "value": format!("Basic {}", b64("svc@x.io", &tok))}]);
+    let block = |id: &str, inner: Value| {
+        json!({"id": id, "component": "CONDITION_BLOCK", "type": "jira.condition.if.block",
+            "value": {}, "children": inner, "conditions": []})
+    };
+    let rule = rule_with(json!([{
+        "id": "10", "component": "BRANCH", "type": "jira.issue.related", "value": {},
+        "children": [{
+            "id": "11", "component": "CONDITION", "type": "jira.condition.container.block",
+            "value": {}, "children": [
+                block("12", json!([web_request("13", header.clone())])),
+                block("14", json!([web_request("15", header)]))
+            ], "conditions": []
+        }], "conditions": []
+    }]));
+    let f = detect(&rule);
+    assert_eq!(f.len(), 2);
+    assert_eq!(f[0].component_path, "Branch > If/else > block 1 > Send web request");
+    assert_eq!(f[1].component_path, "Branch > If/else > block 2 > Send web request");
+    assert_eq!(
+        f[1].pointer,
+        "/components/0/children/0/children/1/children/0/value/headers/0/value"
+    );
+}
+
+#[test]
+fn url_userinfo_and_query_tokens() {
+    let tok = fake_token("url");
+    let q = fake_token("q");
+    let url = format!("https://svc%40x.io:{tok}@x.atlassian.net/rest/api/3/search?jql=a&token={q}");
+    let mut action = web_request("2", json!([]));
+    action["value"]["url"] = json!(url);
+    let f = detect(&rule_with(json!([action])));
+    assert_eq!(f.len(), 2);
+    assert_eq!(f[0].user.as_deref(), Some("svc@x.io"));
+    assert_eq!(f[0].encoding, Encoding::UrlUserinfo);
+    assert_eq!(&url[f[0].span.clone().unwrap()], tok);
+    assert_eq!(f[1].scheme, Scheme::Token);
+    assert_eq!(&url[f[1].span.clone().unwrap()], q);
+}
+
+#[test]
+fn body_and_create_variable_and_webhook_token() {
+    let tok = fake_token("body");
+    let var = fake_token("var");
+    let hook = fake_token("hook");
+    let mut action = web_request("2", json!([]));
+    action["value"]["customBody"] =
+        json!(format!("{{\"auth\": \"Basic {}\", \"note\": \"basic idea\"}}", b64("svc@x.io", &tok)));
+    let variable = json!({"id": "3", "component": "ACTION", "type": "jira.create.variable",
+        "value": {"name": {"type": "FREE", "value": "authHeader"},
+                  "query": {"type": "SMART", "value": format!("Basic {}", b64("svc@x.io", &var))}}});
+    let mut rule = rule_with(json!([action, variable]));
+    rule["trigger"] = json!({"id": "1", "component": "TRIGGER", "type": "jira.automation.webhook.trigger",
+        "value": {"webhookToken": hook}});
+    let f = detect(&rule);
+    let locs: Vec<_> = f.iter().map(|f| f.location).collect();
+    assert_eq!(locs, vec![Location::WebhookToken, Location::Body, Location::Variable]);
+    assert_eq!(f[1].user.as_deref(), Some("svc@x.io"));
+    assert_eq!(f[2].pointer, "/components/1/value/query/value");
+    assert_eq!(f[0].fingerprint(), Some(Token::new(hook).fingerprint()));
+}
+
+#[test]
+fn unknown_action_type_recognised_by_shape() {
+    let tok = fake_token("shape");
+    let mut action = web_request(
+        "2",
+        json!([{"name": "Authorization", "value": format!("Basic {}", b64("svc@x.io", &tok))}]),
+    );
+    action["type"] = json!("confluence.outgoing.webrequest");
+    let f = detect(&rule_with(json!([action])));
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].component_path, "Send web request");
+}
+
+#[test]
+fn rule_without_credentials_yields_nothing() {
+    let rule = rule_with(json!([{"id": "2", "component": "ACTION", "type": "jira.issue.comment",
+        "value": {"comment": "Basic workflow done by {{initiator.displayName}}", "n": 3}}]));
+    assert!(detect(&rule).is_empty());
+    assert!(masked_pointers(&rule).is_empty());
+}
