@@ -31,7 +31,7 @@ use crate::secret::{Credential, Fingerprint, Token};
 pub const MASK: &str = "***";
 
 /// Where in a component the credential was found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Location {
     Header,
@@ -242,8 +242,7 @@ fn component_label(ctype: &str, parents: &[String], component: &Value) -> String
     if !known.is_empty() {
         return known.to_string();
     }
-    if parents.is_empty() && component.get("component").and_then(Value::as_str) == Some("TRIGGER")
-    {
+    if parents.is_empty() && component.get("component").and_then(Value::as_str) == Some("TRIGGER") {
         return format!("Trigger ({ctype})");
     }
     if is_web_request_shape(component.get("value")) {
@@ -314,7 +313,10 @@ fn webhook_token(ctx: &Ctx, tok: &str, out: &mut Vec<Finding>) {
     if tok.is_empty() {
         return;
     }
-    let mut f = ctx.finding(format!("{}/webhookToken", ctx.pointer), Location::WebhookToken);
+    let mut f = ctx.finding(
+        format!("{}/webhookToken", ctx.pointer),
+        Location::WebhookToken,
+    );
     f.scheme = Scheme::Token;
     if tok.trim() == MASK {
         f.status = Status::Masked;
@@ -351,9 +353,11 @@ fn inspect_web_request(ctx: &Ctx, value: &Value, out: &mut Vec<Finding>) {
 /// Header names whose value is a secret even without a scheme word.
 fn is_secret_header_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    ["auth", "token", "api-key", "apikey", "api_key", "secret", "password"]
-        .iter()
-        .any(|k| n.contains(k))
+    [
+        "auth", "token", "api-key", "apikey", "api_key", "secret", "password",
+    ]
+    .iter()
+    .any(|k| n.contains(k))
 }
 
 fn inspect_header(ctx: &Ctx, header: &Value, ptr: &str, out: &mut Vec<Finding>) {
@@ -436,7 +440,8 @@ fn parse_auth_value(text: &str) -> Option<Parsed> {
         None => ("", 0),
     };
     let rest = body[rest_offset..].trim_start();
-    let rest_start = trimmed_start + (body.len() - body[rest_offset..].len())
+    let rest_start = trimmed_start
+        + (body.len() - body[rest_offset..].len())
         + (body[rest_offset..].len() - rest.len());
     let scheme = match word.to_ascii_lowercase().as_str() {
         "basic" => Scheme::Basic,
@@ -542,7 +547,11 @@ fn url_userinfo(url: &str) -> Option<(String, String, Range<usize>)> {
         .map_or(url.len(), |i| start + i);
     let at = url[start..authority_end].rfind('@')? + start;
     let colon = url[start..at].find(':')? + start;
-    let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
     let user = decode(&url[start..colon]);
     let token = decode(&url[colon + 1..at]);
     (!user.is_empty() && !token.is_empty()).then_some((user, token, colon + 1..at))
@@ -559,9 +568,16 @@ fn secret_query_params(url: &str) -> Vec<(Range<usize>, String)> {
     for pair in url[q + 1..end].split('&') {
         if let Some((k, v)) = pair.split_once('=') {
             let key = k.to_ascii_lowercase();
-            let secretish = ["token", "apikey", "api_key", "access_token", "password", "secret"]
-                .iter()
-                .any(|s| key == *s || key.ends_with(&format!("_{s}")));
+            let secretish = [
+                "token",
+                "apikey",
+                "api_key",
+                "access_token",
+                "password",
+                "secret",
+            ]
+            .iter()
+            .any(|s| key == *s || key.ends_with(&format!("_{s}")));
             if secretish && !v.is_empty() {
                 let vstart = pos + k.len() + 1;
                 let decoded = percent_encoding::percent_decode_str(v)
@@ -628,7 +644,13 @@ fn scan_strings(ctx: &Ctx, value: &Value, ptr: &str, location: Location, out: &m
                 if k == "webhookToken" {
                     continue;
                 }
-                scan_strings(ctx, x, &format!("{ptr}/{}", escape_pointer(k)), location, out);
+                scan_strings(
+                    ctx,
+                    x,
+                    &format!("{ptr}/{}", escape_pointer(k)),
+                    location,
+                    out,
+                );
             }
         }
         _ => {}

@@ -13,7 +13,8 @@
 //! The core ([`detect`], [`plan`], [`secret`]) does no I/O and prints nothing; the command
 //! layer ([`commands`]) parses arguments, resolves settings and calls the stages.
 
-pub mod secret;
 pub mod detect;
 pub mod fetch;
+pub mod plan;
 pub mod sandbox;
+pub mod secret;

@@ -112,8 +112,11 @@ impl Credential {
 
     /// `base64(user:token)`, standard alphabet with padding, as Atlassian documents it.
     pub fn basic_value(&self) -> String {
-        base64::engine::general_purpose::STANDARD
-            .encode(format!("{}:{}", self.user, self.token.expose()))
+        base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            self.user,
+            self.token.expose()
+        ))
     }
 
     /// The form every output uses instead of the value: `svc@corp.com · 3f9c0a1b2c4d`.
@@ -129,7 +132,12 @@ impl Credential {
 
 impl fmt::Debug for Credential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Credential({} · {})", self.user, self.token.fingerprint())
+        write!(
+            f,
+            "Credential({} · {})",
+            self.user,
+            self.token.fingerprint()
+        )
     }
 }
 
@@ -166,7 +174,10 @@ mod tests {
 
     #[test]
     fn fingerprint_prefix_parsing() {
-        assert_eq!(Fingerprint::parse_prefix(" 3F9C0A1B2C4D "), Some("3f9c0a1b2c4d".into()));
+        assert_eq!(
+            Fingerprint::parse_prefix(" 3F9C0A1B2C4D "),
+            Some("3f9c0a1b2c4d".into())
+        );
         assert_eq!(Fingerprint::parse_prefix("xyz"), None);
         assert!(Token::new("abc").fingerprint().matches_prefix("ba7816"));
     }

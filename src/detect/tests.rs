@@ -83,7 +83,10 @@ fn schema2_literal_and_secret_reference() {
     action["schemaVersion"] = json!(2);
     let f = detect(&rule_with(json!([action])));
     assert_eq!(f.len(), 2);
-    assert_eq!(f[0].pointer, "/components/0/value/headers/0/value/keyOrValue");
+    assert_eq!(
+        f[0].pointer,
+        "/components/0/value/headers/0/value/keyOrValue"
+    );
     assert_eq!(f[0].status, Status::Literal);
     assert_eq!(f[1].status, Status::SecretRef);
     assert!(f[1].token.is_none());
@@ -102,7 +105,10 @@ fn masked_hidden_and_exported_empty_values() {
     let f = detect(&rule);
     assert_eq!(f.len(), 2);
     assert!(f.iter().all(|f| f.status == Status::Masked && f.hidden));
-    assert_eq!(masked_pointers(&rule), vec!["/components/0/value/headers/0/value"]);
+    assert_eq!(
+        masked_pointers(&rule),
+        vec!["/components/0/value/headers/0/value"]
+    );
 }
 
 #[test]
@@ -118,7 +124,9 @@ fn smart_values_are_dynamic_and_plain_headers_are_ignored() {
     )]));
     let f = detect(&rule);
     assert_eq!(f.len(), 2);
-    assert!(f.iter().all(|f| f.status == Status::Dynamic && f.token.is_none()));
+    assert!(f
+        .iter()
+        .all(|f| f.status == Status::Dynamic && f.token.is_none()));
     assert_eq!(f[1].scheme, Scheme::Basic);
 }
 
@@ -142,7 +150,8 @@ fn bearer_and_non_email_basic() {
 #[test]
 fn nested_if_else_and_branches_get_human_paths() {
     let tok = fake_token("deep");
-    let header = json!([{"name": "Authorization", "value": format!("Basic {}", b64("svc@x.io", &tok))}]);
+    let header =
+        json!([{"name": "Authorization", "value": format!("Basic {}", b64("svc@x.io", &tok))}]);
     let block = |id: &str, inner: Value| {
         json!({"id": id, "component": "CONDITION_BLOCK", "type": "jira.condition.if.block",
             "value": {}, "children": inner, "conditions": []})
@@ -159,8 +168,14 @@ fn nested_if_else_and_branches_get_human_paths() {
     }]));
     let f = detect(&rule);
     assert_eq!(f.len(), 2);
-    assert_eq!(f[0].component_path, "Branch > If/else > block 1 > Send web request");
-    assert_eq!(f[1].component_path, "Branch > If/else > block 2 > Send web request");
+    assert_eq!(
+        f[0].component_path,
+        "Branch > If/else > block 1 > Send web request"
+    );
+    assert_eq!(
+        f[1].component_path,
+        "Branch > If/else > block 2 > Send web request"
+    );
     assert_eq!(
         f[1].pointer,
         "/components/0/children/0/children/1/children/0/value/headers/0/value"
@@ -189,8 +204,10 @@ fn body_and_create_variable_and_webhook_token() {
     let var = fake_token("var");
     let hook = fake_token("hook");
     let mut action = web_request("2", json!([]));
-    action["value"]["customBody"] =
-        json!(format!("{{\"auth\": \"Basic {}\", \"note\": \"basic idea\"}}", b64("svc@x.io", &tok)));
+    action["value"]["customBody"] = json!(format!(
+        "{{\"auth\": \"Basic {}\", \"note\": \"basic idea\"}}",
+        b64("svc@x.io", &tok)
+    ));
     let variable = json!({"id": "3", "component": "ACTION", "type": "jira.create.variable",
         "value": {"name": {"type": "FREE", "value": "authHeader"},
                   "query": {"type": "SMART", "value": format!("Basic {}", b64("svc@x.io", &var))}}});
@@ -199,7 +216,10 @@ fn body_and_create_variable_and_webhook_token() {
         "value": {"webhookToken": hook}});
     let f = detect(&rule);
     let locs: Vec<_> = f.iter().map(|f| f.location).collect();
-    assert_eq!(locs, vec![Location::WebhookToken, Location::Body, Location::Variable]);
+    assert_eq!(
+        locs,
+        vec![Location::WebhookToken, Location::Body, Location::Variable]
+    );
     assert_eq!(f[1].user.as_deref(), Some("svc@x.io"));
     assert_eq!(f[2].pointer, "/components/1/value/query/value");
     assert_eq!(f[0].fingerprint(), Some(Token::new(hook).fingerprint()));
@@ -220,8 +240,10 @@ fn unknown_action_type_recognised_by_shape() {
 
 #[test]
 fn rule_without_credentials_yields_nothing() {
-    let rule = rule_with(json!([{"id": "2", "component": "ACTION", "type": "jira.issue.comment",
-        "value": {"comment": "Basic workflow done by {{initiator.displayName}}", "n": 3}}]));
+    let rule = rule_with(
+        json!([{"id": "2", "component": "ACTION", "type": "jira.issue.comment",
+        "value": {"comment": "Basic workflow done by {{initiator.displayName}}", "n": 3}}]),
+    );
     assert!(detect(&rule).is_empty());
     assert!(masked_pointers(&rule).is_empty());
 }

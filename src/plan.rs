@@ -1,0 +1,334 @@
+//! Plan: decide what a rotation changes in a rule, make that change, and show it redacted.
+//!
+//! Pure functions over rule JSON, like [`crate::detect`], so the rules that make a rotation
+//! safe are tested without a network:
+//!
+//! - only the credential text changes: the rewrite edits the bytes of each selected finding
+//!   in place (by JSON pointer and span), so key order, unknown fields, header schema shape
+//!   and the `Hidden` flag are untouched;
+//! - a rule holding a masked `***` value anywhere is never rewritten;
+//! - what a person reads (the diff, the plan file) never holds a secret: every literal
+//!   credential is replaced by `<user · fingerprint>` before rendering.
+//!
+//! The plan file records what was decided (rule ids, pointers, fingerprints and a hash of
+//! each rule as read) so `apply` can carry out exactly that later, with no secret stored.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::detect::{self, Encoding, Finding, Location, Status};
+use crate::secret::{Credential, Fingerprint, Token};
+
+/// Which credentials a rotation replaces: Basic credentials of one account, optionally only
+/// the old tokens with the given fingerprint prefixes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Selector {
+    pub account: String,
+    #[serde(default)]
+    pub fingerprints: Vec<String>,
+}
+
+impl Selector {
+    pub fn new(account: impl Into<String>, fingerprints: Vec<String>) -> Self {
+        Selector {
+            account: account.into(),
+            fingerprints,
+        }
+    }
+
+    /// The finding names this account (case-insensitively) and, if fingerprints were given,
+    /// one of them. Masked or dynamic values of the account are not rewritable and so do not
+    /// match; [`plan_rule`] reports them separately.
+    pub fn matches(&self, f: &Finding) -> bool {
+        let rewritable = matches!(f.encoding, Encoding::Base64Basic | Encoding::UrlUserinfo);
+        let ours = f
+            .user
+            .as_deref()
+            .is_some_and(|u| u.eq_ignore_ascii_case(&self.account));
+        rewritable && f.status == Status::Literal && ours && self.fingerprint_selected(f)
+    }
+
+    fn fingerprint_selected(&self, f: &Finding) -> bool {
+        self.fingerprints.is_empty()
+            || f.fingerprint()
+                .is_some_and(|fp| self.fingerprints.iter().any(|p| fp.matches_prefix(p)))
+    }
+}
+
+/// One credential to replace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedChange {
+    pub pointer: String,
+    pub component_path: String,
+    pub component_id: Option<String>,
+    pub location: Location,
+    pub old_fingerprint: Fingerprint,
+}
+
+/// Why a rule that holds the account's credential is left alone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum LeftAlone {
+    /// The server masked a value (`***`); writing the rule back would destroy it.
+    MaskedValue { pointers: Vec<String> },
+    /// The new token is the one already in the rule.
+    AlreadyCurrent,
+}
+
+/// What a rotation would do to one rule.
+#[derive(Clone, Debug)]
+pub enum RuleDecision {
+    /// Nothing of the account's in this rule.
+    Untouched,
+    LeftAlone(LeftAlone),
+    Rewrite(Vec<Finding>),
+}
+
+/// Decide what to do with one rule.
+pub fn plan_rule(rule: &Value, selector: &Selector, new_token: Option<&Token>) -> RuleDecision {
+    let findings: Vec<Finding> = detect::detect(rule)
+        .into_iter()
+        .filter(|f| selector.matches(f))
+        .collect();
+    if findings.is_empty() {
+        return RuleDecision::Untouched;
+    }
+    let masked = detect::masked_pointers(rule);
+    if !masked.is_empty() {
+        return RuleDecision::LeftAlone(LeftAlone::MaskedValue { pointers: masked });
+    }
+    let new_fp = new_token.map(Token::fingerprint);
+    let stale: Vec<Finding> = findings
+        .into_iter()
+        .filter(|f| new_fp.is_none() || f.fingerprint() != new_fp)
+        .collect();
+    if stale.is_empty() {
+        return RuleDecision::LeftAlone(LeftAlone::AlreadyCurrent);
+    }
+    RuleDecision::Rewrite(stale)
+}
+
+pub fn planned_changes(findings: &[Finding]) -> Vec<PlannedChange> {
+    findings
+        .iter()
+        .filter_map(|f| {
+            Some(PlannedChange {
+                pointer: f.pointer.clone(),
+                component_path: f.component_path.clone(),
+                component_id: f.component_id.clone(),
+                location: f.location,
+                old_fingerprint: f.fingerprint()?,
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RewriteError {
+    #[error("the rule has no string at {0}")]
+    MissingPointer(String),
+    #[error("the credential at {0} is not where it was detected")]
+    SpanMismatch(String),
+    #[error("the finding at {0} cannot be rewritten")]
+    NotRewritable(String),
+}
+
+/// A copy of `rule` with each finding's credential replaced by the same user's new token,
+/// in the same encoding. Nothing else in the rule is touched.
+pub fn rewrite(
+    rule: &Value,
+    findings: &[Finding],
+    new_token: &Token,
+) -> Result<Value, RewriteError> {
+    let mut out = rule.clone();
+    for (pointer, mut group) in group_by_pointer(findings) {
+        // Replace from the end of the string so earlier spans stay valid.
+        group.sort_by_key(|f| std::cmp::Reverse(f.span.as_ref().map_or(0, |s| s.start)));
+        let Some(Value::String(text)) = out.pointer_mut(&pointer) else {
+            return Err(RewriteError::MissingPointer(pointer));
+        };
+        for f in group {
+            let (Some(span), Some(user)) = (f.span.clone(), f.user.as_ref()) else {
+                return Err(RewriteError::NotRewritable(pointer.clone()));
+            };
+            if text.get(span.clone()).is_none() {
+                return Err(RewriteError::SpanMismatch(pointer.clone()));
+            }
+            let replacement = encode(f.encoding, user, new_token)
+                .ok_or_else(|| RewriteError::NotRewritable(pointer.clone()))?;
+            text.replace_range(span, &replacement);
+        }
+    }
+    Ok(out)
+}
+
+fn group_by_pointer(findings: &[Finding]) -> BTreeMap<String, Vec<&Finding>> {
+    let mut groups: BTreeMap<String, Vec<&Finding>> = BTreeMap::new();
+    for f in findings {
+        groups.entry(f.pointer.clone()).or_default().push(f);
+    }
+    groups
+}
+
+fn encode(encoding: Encoding, user: &str, token: &Token) -> Option<String> {
+    match encoding {
+        Encoding::Base64Basic => Some(Credential::new(user, token.clone()).basic_value()),
+        Encoding::UrlUserinfo => {
+            Some(percent_encoding::utf8_percent_encode(token.expose(), USERINFO).to_string())
+        }
+        Encoding::Raw | Encoding::None => None,
+    }
+}
+
+/// Characters that must be escaped in a URL's userinfo (RFC 3986 allows unreserved and
+/// sub-delims; `:` and `@` would end the token).
+const USERINFO: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A copy of `rule` in which every literal secret the detector knows is replaced by
+/// `<user · fingerprint>`: the only form of a rule that may be shown or logged.
+pub fn redact(rule: &Value) -> Value {
+    let findings: Vec<Finding> = detect::detect(rule)
+        .into_iter()
+        .filter(|f| f.status == Status::Literal && f.span.is_some())
+        .collect();
+    let mut out = rule.clone();
+    for (pointer, mut group) in group_by_pointer(&findings) {
+        group.sort_by_key(|f| std::cmp::Reverse(f.span.as_ref().map_or(0, |s| s.start)));
+        if let Some(Value::String(text)) = out.pointer_mut(&pointer) {
+            for f in group {
+                let span = f.span.clone().expect("filtered on span");
+                if text.get(span.clone()).is_some() {
+                    text.replace_range(span, &f.redacted_value());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A unified diff of the rule before and after, both redacted, for a person to approve.
+pub fn redacted_diff(before: &Value, after: &Value, label: &str) -> String {
+    let a = pretty(&redact(before));
+    let b = pretty(&redact(after));
+    let diff = similar::TextDiff::from_lines(&a, &b);
+    let text = diff
+        .unified_diff()
+        .context_radius(2)
+        .header(&format!("{label} (as read)"), &format!("{label} (rotated)"))
+        .to_string();
+    scrub(text, &[before, after])
+}
+
+fn pretty(v: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// Belt and braces: if any secret the detector knows still appears in `text` (in clear or as
+/// its Basic encoding), replace it. Redaction above should already have done so.
+fn scrub(mut text: String, rules: &[&Value]) -> String {
+    for rule in rules {
+        for f in detect::detect(rule) {
+            let Some(token) = &f.token else { continue };
+            let mut forms = vec![token.expose().to_string()];
+            if let Some(c) = f.credential() {
+                forms.push(c.basic_value());
+            }
+            for form in forms {
+                if form.len() >= 4 && text.contains(&form) {
+                    text = text.replace(&form, "****");
+                }
+            }
+        }
+    }
+    text
+}
+
+/// SHA-256 of the rule as read: how `apply` and the re-read before a write tell whether a
+/// rule changed since it was planned.
+pub fn rule_hash(rule: &Value) -> String {
+    let bytes = serde_json::to_vec(rule).unwrap_or_default();
+    hex::encode(Sha256::digest(&bytes))
+}
+
+/// Fields the server owns: never sent in a PUT, and expected to change on a write.
+pub const READ_ONLY_FIELDS: [&str; 3] = ["uuid", "created", "updated"];
+
+/// The body of `PUT rule/{uuid}`: the rule without its read-only fields and without
+/// `connections` (echoing connections owned by someone else makes the server disable the rule).
+pub fn put_body(rule: &Value) -> Value {
+    let mut rule = rule.clone();
+    if let Some(obj) = rule.as_object_mut() {
+        for key in READ_ONLY_FIELDS {
+            obj.shift_remove(key);
+        }
+    }
+    serde_json::json!({ "rule": rule })
+}
+
+/// Pointers at which `actual` differs from `expected`, ignoring the fields the server owns
+/// at the top level. Empty means the write landed exactly as intended.
+pub fn differences(expected: &Value, actual: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    diff_values(expected, actual, String::new(), &mut out);
+    out.retain(|p| !READ_ONLY_FIELDS.iter().any(|f| p == &format!("/{f}")));
+    out
+}
+
+fn diff_values(a: &Value, b: &Value, ptr: String, out: &mut Vec<String>) {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for (k, va) in x {
+                let p = format!("{ptr}/{}", detect::escape_pointer(k));
+                match y.get(k) {
+                    Some(vb) => diff_values(va, vb, p, out),
+                    None => out.push(p),
+                }
+            }
+            for k in y.keys().filter(|k| !x.contains_key(*k)) {
+                out.push(format!("{ptr}/{}", detect::escape_pointer(k)));
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (va, vb)) in x.iter().zip(y).enumerate() {
+                diff_values(va, vb, format!("{ptr}/{i}"), out);
+            }
+        }
+        _ if a == b => {}
+        _ => out.push(ptr),
+    }
+}
+
+/// The saved plan: what `rotate --out` writes and `apply` carries out. It holds no secret:
+/// fingerprints identify the old and new tokens, and `rule_hash` the rule as it was read.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PlanFile {
+    pub version: u32,
+    pub site: String,
+    pub product: String,
+    pub selector: Selector,
+    pub new_fingerprint: Fingerprint,
+    pub created_at: u64,
+    pub rules: Vec<PlannedRule>,
+}
+
+pub const PLAN_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PlannedRule {
+    pub uuid: String,
+    pub name: String,
+    pub rule_hash: String,
+    pub changes: Vec<PlannedChange>,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,214 @@
+//! Unit tests for the planner and rewriter: only the credential text may change.
+
+use super::*;
+use serde_json::json;
+
+fn fake(tag: &str) -> String {
+    format!("FAKE-{tag}-{}", uuid::Uuid::new_v4().simple())
+}
+
+fn basic(user: &str, token: &str) -> String {
+    format!(
+        "Basic {}",
+        Credential::new(user, Token::new(token)).basic_value()
+    )
+}
+
+/// A rule with the account's credential in a schema 1 header, a schema 2 header, a URL,
+/// a body (twice), plus another account's credential and unknown fields.
+fn sample(old: &str, other: &str) -> Value {
+    json!({
+        "uuid": "0190-abc", "name": "Sync", "x-unknown": {"keep": [1, 2]},
+        "state": "ENABLED", "created": 1743568964.174, "updated": 1743568999.5,
+        "trigger": {"id": "1", "component": "TRIGGER", "type": "jira.manual.trigger.issue", "value": {}},
+        "components": [
+            {"id": "2", "component": "ACTION", "type": "jira.issue.outgoing.webhook", "schemaVersion": 1,
+             "value": {"url": format!("https://SVC%40x.io:{old}@x.atlassian.net/rest/api/3/x"), "method": "POST",
+                "headers": [
+                    {"id": "h1", "name": "Authorization", "value": basic("svc@x.io", old), "headerSecure": true},
+                    {"id": "h2", "name": "X-Other", "value": basic("other@x.io", other), "headerSecure": false}
+                ],
+                "customBody": format!("{{\"a\":\"{}\",\"b\":\"{}\"}}", basic("svc@x.io", old), basic("svc@x.io", old)),
+                "zzz-future": true}},
+            {"id": "3", "component": "ACTION", "type": "jira.issue.outgoing.webhook", "schemaVersion": 2,
+             "value": {"url": "{{baseUrl}}/rest/api/3/issue", "headers": [
+                {"name": "authorization", "value": {"keyOrValue": basic("Svc@X.io", old), "secret": false}}],
+                "usedSecretsKeys": []}}
+        ]
+    })
+}
+
+fn rewrite_for(rule: &Value, account: &str, new: &Token) -> Value {
+    match plan_rule(rule, &Selector::new(account, vec![]), Some(new)) {
+        RuleDecision::Rewrite(f) => rewrite(rule, &f, new).unwrap(),
+        other => panic!("expected a rewrite, got {other:?}"),
+    }
+}
+
+#[test]
+fn rewrite_changes_only_the_selected_credentials() {
+    let (old, other, new) = (fake("old"), fake("other"), Token::new(fake("new")));
+    let rule = sample(&old, &other);
+    let out = rewrite_for(&rule, "svc@x.io", &new);
+
+    let changed = differences(&rule, &out);
+    assert_eq!(
+        changed,
+        vec![
+            "/components/0/value/url",
+            "/components/0/value/headers/0/value",
+            "/components/0/value/customBody",
+            "/components/1/value/headers/0/value/keyOrValue",
+        ]
+    );
+    let text = serde_json::to_string(&out).unwrap();
+    assert!(!text.contains(&old), "old token left behind");
+    assert!(
+        text.contains(&basic("other@x.io", &other)),
+        "another account's credential must stay"
+    );
+    // Each rewritten place now holds the same user with the new token.
+    let found = detect::detect(&out);
+    let svc: Vec<_> = found
+        .iter()
+        .filter(|f| {
+            f.user
+                .as_deref()
+                .is_some_and(|u| u.eq_ignore_ascii_case("svc@x.io"))
+        })
+        .collect();
+    assert_eq!(svc.len(), 5);
+    assert!(svc
+        .iter()
+        .all(|f| f.fingerprint() == Some(new.fingerprint())));
+    // The user's spelling is kept as it was written.
+    assert_eq!(
+        found
+            .iter()
+            .filter(|f| f.user.as_deref() == Some("Svc@X.io"))
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn rewrite_keeps_key_order_schema_shape_and_hidden_flag() {
+    let (old, other, new) = (fake("old"), fake("other"), Token::new(fake("new")));
+    let rule = sample(&old, &other);
+    let out = rewrite_for(&rule, "SVC@x.io", &new);
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&rule), keys(&out));
+    assert_eq!(
+        keys(&rule["components"][0]["value"]),
+        keys(&out["components"][0]["value"])
+    );
+    assert_eq!(
+        out["components"][0]["value"]["headers"][0]["headerSecure"],
+        json!(true)
+    );
+    assert!(out["components"][1]["value"]["headers"][0]["value"].is_object());
+    assert_eq!(out["x-unknown"], rule["x-unknown"]);
+}
+
+#[test]
+fn url_token_is_percent_encoded() {
+    let rule = json!({"components": [{"id": "2", "type": "jira.issue.outgoing.webhook",
+        "value": {"url": "https://a%40b.io:FAKE-x@h.atlassian.net/p", "headers": []}}]});
+    let new = Token::new("FAKE new/tok@en:1");
+    let out = rewrite_for(&rule, "a@b.io", &new);
+    assert_eq!(
+        out["components"][0]["value"]["url"],
+        json!("https://a%40b.io:FAKE%20new%2Ftok%40en%3A1@h.atlassian.net/p")
+    );
+    assert_eq!(
+        detect::detect(&out)[0].token.as_ref().unwrap().expose(),
+        new.expose()
+    );
+}
+
+#[test]
+fn fingerprint_selector_narrows_to_one_old_token() {
+    let (a, b) = (fake("a"), fake("b"));
+    let rule = json!({"components": [{"id": "2", "type": "jira.issue.outgoing.webhook",
+        "value": {"url": "u", "headers": [
+            {"name": "Authorization", "value": basic("svc@x.io", &a)},
+            {"name": "Authorization", "value": basic("svc@x.io", &b)}]}}]});
+    let fp = Token::new(a.clone()).fingerprint().to_string();
+    let sel = Selector::new("svc@x.io", vec![fp[..8].to_string()]);
+    let RuleDecision::Rewrite(f) = plan_rule(&rule, &sel, None) else {
+        panic!()
+    };
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].pointer, "/components/0/value/headers/0/value");
+}
+
+#[test]
+fn masked_rule_is_left_alone_and_current_rule_too() {
+    let old = fake("old");
+    let mut rule = sample(&old, &fake("o"));
+    rule["components"][0]["value"]["headers"][1]["value"] = json!("***");
+    let sel = Selector::new("svc@x.io", vec![]);
+    assert!(matches!(
+        plan_rule(&rule, &sel, None),
+        RuleDecision::LeftAlone(LeftAlone::MaskedValue { .. })
+    ));
+    let clean = sample(&old, &fake("o"));
+    assert!(matches!(
+        plan_rule(&clean, &sel, Some(&Token::new(old))),
+        RuleDecision::LeftAlone(LeftAlone::AlreadyCurrent)
+    ));
+    assert!(matches!(
+        plan_rule(&clean, &Selector::new("nobody@x.io", vec![]), None),
+        RuleDecision::Untouched
+    ));
+}
+
+#[test]
+fn diff_is_redacted_and_shows_the_change() {
+    let (old, other, new) = (fake("old"), fake("other"), Token::new(fake("new")));
+    let rule = sample(&old, &other);
+    let out = rewrite_for(&rule, "svc@x.io", &new);
+    let diff = redacted_diff(&rule, &out, "Sync");
+    for secret in [old.as_str(), other.as_str(), new.expose()] {
+        assert!(!diff.contains(secret), "diff leaks a token:\n{diff}");
+    }
+    let old_fp = Token::new(old).fingerprint().to_string();
+    let removed = format!("\"value\": \"Basic <svc@x.io · {old_fp}>\"");
+    assert!(
+        diff.lines()
+            .any(|l| l.starts_with('-') && l.contains(&removed)),
+        "{diff}"
+    );
+    assert!(
+        diff.contains(&format!("<svc@x.io · {}>", new.fingerprint())),
+        "{diff}"
+    );
+}
+
+#[test]
+fn put_body_drops_read_only_fields_and_keeps_order() {
+    let rule = sample(&fake("a"), &fake("b"));
+    let body = put_body(&rule);
+    let keys: Vec<_> = body["rule"].as_object().unwrap().keys().cloned().collect();
+    assert_eq!(
+        keys,
+        vec!["name", "x-unknown", "state", "trigger", "components"]
+    );
+    assert!(body.get("connections").is_none());
+}
+
+#[test]
+fn differences_ignores_server_owned_fields() {
+    let a = json!({"uuid": "1", "updated": 1.0, "name": "x", "v": [1, {"k": 2}]});
+    let b = json!({"uuid": "1", "updated": 2.0, "name": "x", "v": [1, {"k": 3}], "new": 1});
+    assert_eq!(differences(&a, &b), vec!["/v/1/k", "/new"]);
+}
+
+#[test]
+fn rule_hash_is_stable_and_sensitive() {
+    let a = sample("FAKE-1", "FAKE-2");
+    let mut b = a.clone();
+    assert_eq!(rule_hash(&a), rule_hash(&b));
+    b["description"] = json!("edited");
+    assert_ne!(rule_hash(&a), rule_hash(&b));
+}
