@@ -1,0 +1,193 @@
+//! Command-line knobs of `autorekey sandbox` (and of `examples/sandbox.rs`).
+//!
+//! The doc comments below are the `--help` text. Tokens are never accepted as flag values,
+//! because any local user can read a process's argv: they come only from `--accounts FILE`,
+//! and generated ones go to a private file whose path the caller prints.
+//!
+//! Paths go through `crate::sandbox` so this file also builds inside the example, which
+//! mounts it with `#[path]` next to a `sandbox` re-export of the library's module.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::sandbox::{
+    generate_rules, load_accounts_file, load_rules_dir, RuleSelection, SandboxConfig,
+};
+
+/// Run a local stand-in for a Jira Cloud site's Automation API, to rehearse a rotation.
+#[derive(Clone, Debug, clap::Args)]
+pub struct SandboxArgs {
+    /// Port to listen on, on 127.0.0.1 only; 0 picks a free port.
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+
+    /// Directory of rule files to serve (repeatable): GET envelopes
+    /// {"rule":..,"connections":..} or Automation UI exports {"cloud":..,"rules":[..]}.
+    /// An envelope's optional "sandbox" key sets traps for that rule.
+    #[arg(long = "rules", value_name = "DIR")]
+    pub rules: Vec<PathBuf>,
+
+    /// Also serve N generated rules (about a third hold Basic credentials of generated
+    /// service accounts, whose tokens go to a private accounts file).
+    #[arg(long, value_name = "N")]
+    pub generate: Option<usize>,
+
+    /// Seed for generated rules and for the fault RNG: same seed, same site, same faults.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+
+    /// JSON file of accounts allowed to log in:
+    /// {"accounts":[{"email","account_id"?,"admin"?,"tokens":[..],"revoked_tokens"?:[..]}]}.
+    /// The only way to give the sandbox a token.
+    #[arg(long, value_name = "FILE")]
+    pub accounts: Option<PathBuf>,
+
+    /// Cloud id the site answers with (a UUID); random when not given.
+    #[arg(long, value_name = "UUID")]
+    pub cloud_id: Option<String>,
+
+    /// Delay added to every request (except /_edge/tenant_info), in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency_ms: u64,
+
+    /// Allow at most this many requests per second (token bucket, burst of one second);
+    /// beyond it answer 429 with Retry-After and X-RateLimit-* headers as Jira does.
+    #[arg(long, value_name = "REQ_PER_SEC", value_parser = parse_positive)]
+    pub rate_limit: Option<f64>,
+
+    /// Share of requests (0 to 1) answered 500 or 503 (503 with Retry-After).
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0, value_parser = parse_share)]
+    pub error_rate: f64,
+
+    /// Share of requests (0 to 1) whose connection is closed without any answer.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0, value_parser = parse_share)]
+    pub drop_rate: f64,
+
+    /// Share of rule updates (0 to 1) that are applied but whose answer is lost (the
+    /// connection closes), so the client cannot tell whether its write landed.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0, value_parser = parse_share)]
+    pub lost_put_rate: f64,
+
+    /// Serve summary pages' links.next as an absolute URL (an older API form) instead of
+    /// a query string.
+    #[arg(long)]
+    pub absolute_next_links: bool,
+
+    /// Trap: GET answers hidden header values and webhook tokens as "***" even without
+    /// redaction, and a PUT of "***" stores "***" (the secret is lost). A rule uuid or
+    /// "all"; repeatable.
+    #[arg(long, value_name = "UUID|all")]
+    pub trap_mask_hidden: Vec<String>,
+
+    /// Trap: the rule's connections belong to another account, so a PUT that sends
+    /// "connections" back stores the rule but disables it. A rule uuid or "all"; repeatable.
+    #[arg(long, value_name = "UUID|all")]
+    pub trap_foreign_connections: Vec<String>,
+
+    /// Trap: after the Nth GET of rule UUID, another admin edits it (description, labels,
+    /// updated), so a client that writes an older read overwrites that edit. Repeatable.
+    #[arg(long, value_name = "UUID=N", value_parser = parse_edit_after_reads)]
+    pub trap_edit_after_reads: Vec<(String, u32)>,
+
+    /// Accept PUTs whose component ids differ from the stored rule's (a real site refuses
+    /// them with 400; the check is on by default).
+    #[arg(long)]
+    pub no_component_id_check: bool,
+}
+
+fn parse_share(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("expected a share between 0 and 1, got {text:?}")),
+    }
+}
+
+fn parse_positive(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("expected a positive number, got {text:?}")),
+    }
+}
+
+fn parse_edit_after_reads(text: &str) -> Result<(String, u32), String> {
+    let (uuid, n) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected UUID=N, got {text:?}"))?;
+    let n = n
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("expected a read count of at least 1 in {text:?}"))?;
+    Ok((uuid.trim().to_owned(), n))
+}
+
+impl SandboxArgs {
+    /// Loads files and generates rules into a config. Generated accounts (with tokens) are
+    /// in `config.accounts`: the caller writes them with `write_accounts_file` and shows
+    /// the path.
+    pub fn into_config(self) -> Result<SandboxConfig, String> {
+        let mut rules = Vec::new();
+        for dir in &self.rules {
+            let loaded =
+                load_rules_dir(dir).map_err(|e| format!("--rules {}: {e}", dir.display()))?;
+            rules.extend(loaded);
+        }
+        let mut accounts = match &self.accounts {
+            Some(path) => load_accounts_file(path).map_err(|e| format!("--accounts: {e}"))?,
+            None => Vec::new(),
+        };
+        if let Some(n) = self.generate {
+            let (generated, generated_accounts) = generate_rules(n, self.seed);
+            rules.extend(generated);
+            accounts.extend(generated_accounts);
+        }
+        if let Some(id) = &self.cloud_id {
+            uuid::Uuid::parse_str(id).map_err(|_| format!("--cloud-id: {id:?} is not a UUID"))?;
+        }
+        let known: Vec<&str> = rules
+            .iter()
+            .filter_map(|r| r["rule"]["uuid"].as_str())
+            .collect();
+        let named = self
+            .trap_mask_hidden
+            .iter()
+            .chain(&self.trap_foreign_connections)
+            .chain(self.trap_edit_after_reads.iter().map(|(uuid, _)| uuid));
+        for uuid in named {
+            if !uuid.eq_ignore_ascii_case("all") && !known.contains(&uuid.as_str()) {
+                return Err(format!(
+                    "trap names rule {uuid}, which no --rules file or --generate holds"
+                ));
+            }
+        }
+        if self
+            .trap_edit_after_reads
+            .iter()
+            .any(|(uuid, _)| uuid.eq_ignore_ascii_case("all"))
+        {
+            return Err("--trap-edit-after-reads takes one rule uuid per flag, not \"all\"".into());
+        }
+        Ok(SandboxConfig {
+            port: self.port,
+            rules,
+            accounts,
+            cloud_id: self.cloud_id,
+            latency: Duration::from_millis(self.latency_ms),
+            rate_limit_per_sec: self.rate_limit,
+            error_rate: self.error_rate,
+            drop_rate: self.drop_rate,
+            lost_put_rate: self.lost_put_rate,
+            seed: self.seed,
+            absolute_next_links: self.absolute_next_links,
+            trap_mask_hidden: RuleSelection::from_values(&self.trap_mask_hidden),
+            trap_foreign_connections: RuleSelection::from_values(&self.trap_foreign_connections),
+            trap_edit_after_reads: self
+                .trap_edit_after_reads
+                .into_iter()
+                .collect::<BTreeMap<_, _>>(),
+            check_component_ids: !self.no_component_id_check,
+        })
+    }
+}

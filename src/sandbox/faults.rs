@@ -1,0 +1,164 @@
+//! Load and fault knobs: latency, a token-bucket rate limit, injected 500/503 answers,
+//! dropped connections and PUTs whose answer is lost.
+//!
+//! All random draws come from one RNG seeded by the config, in a fixed order per request,
+//! so a sequential client sees the same faults on every run with the same seed.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng as _, SeedableRng as _};
+
+/// The knobs, copied out of `SandboxConfig`.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct FaultConfig {
+    pub latency: Duration,
+    pub rate_limit_per_sec: Option<f64>,
+    pub error_rate: f64,
+    pub drop_rate: f64,
+    pub lost_put_rate: f64,
+    pub seed: u64,
+}
+
+/// What the fault layer decides for one request, before it is handled.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Gate {
+    Pass,
+    RateLimited(RateLimited),
+    Drop,
+    ServerError(u16),
+}
+
+/// Values for the 429 answer's headers.
+#[derive(Debug, PartialEq)]
+pub(crate) struct RateLimited {
+    pub retry_after_secs: u64,
+    pub limit: u64,
+}
+
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+pub(crate) struct Faults {
+    config: FaultConfig,
+    rng: Mutex<StdRng>,
+    bucket: Mutex<Bucket>,
+}
+
+impl Faults {
+    pub(crate) fn new(config: FaultConfig) -> Self {
+        Faults {
+            rng: Mutex::new(StdRng::seed_from_u64(config.seed)),
+            bucket: Mutex::new(Bucket {
+                tokens: burst(config.rate_limit_per_sec.unwrap_or(1.0)),
+                last: Instant::now(),
+            }),
+            config,
+        }
+    }
+
+    pub(crate) fn latency(&self) -> Duration {
+        self.config.latency
+    }
+
+    /// Rate limit first (a limited request is answered, not dropped), then drop, then
+    /// server error.
+    pub(crate) fn admit(&self) -> Gate {
+        if let Some(limited) = self.take_token() {
+            return Gate::RateLimited(limited);
+        }
+        if self.draw(self.config.drop_rate) {
+            return Gate::Drop;
+        }
+        if self.draw(self.config.error_rate) {
+            let status = if self.draw(0.5) { 503 } else { 500 };
+            return Gate::ServerError(status);
+        }
+        Gate::Pass
+    }
+
+    /// Whether to drop the answer of a PUT that was just applied.
+    pub(crate) fn lose_put(&self) -> bool {
+        self.draw(self.config.lost_put_rate)
+    }
+
+    /// The advertised limit, for `X-RateLimit-Limit` on every answer.
+    pub(crate) fn limit(&self) -> Option<u64> {
+        self.config
+            .rate_limit_per_sec
+            .map(|r| burst(r).ceil() as u64)
+    }
+
+    fn draw(&self, rate: f64) -> bool {
+        // No draw for a zero rate keeps the sequence of one knob independent of the others'
+        // being switched on.
+        rate > 0.0
+            && self
+                .rng
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .gen::<f64>()
+                < rate
+    }
+
+    fn take_token(&self) -> Option<RateLimited> {
+        let rate = self.config.rate_limit_per_sec?;
+        let mut bucket = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let refill = now.duration_since(bucket.last).as_secs_f64() * rate;
+        bucket.tokens = (bucket.tokens + refill).min(burst(rate));
+        bucket.last = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            return None;
+        }
+        let wait = (1.0 - bucket.tokens) / rate;
+        Some(RateLimited {
+            retry_after_secs: (wait.ceil() as u64).max(1),
+            limit: burst(rate).ceil() as u64,
+        })
+    }
+}
+
+/// Bucket capacity: one second's worth of requests, at least one.
+fn burst(rate: f64) -> f64 {
+    rate.max(1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_faults() {
+        let config = FaultConfig {
+            error_rate: 0.3,
+            drop_rate: 0.2,
+            seed: 7,
+            ..FaultConfig::default()
+        };
+        let run = || {
+            let f = Faults::new(config.clone());
+            (0..50).map(|_| f.admit()).collect::<Vec<_>>()
+        };
+        let first = run();
+        assert_eq!(first, run());
+        assert!(first.contains(&Gate::Drop) && first.contains(&Gate::Pass));
+    }
+
+    #[test]
+    fn bucket_refuses_beyond_burst() {
+        let f = Faults::new(FaultConfig {
+            rate_limit_per_sec: Some(0.01),
+            ..FaultConfig::default()
+        });
+        assert_eq!(f.admit(), Gate::Pass);
+        match f.admit() {
+            Gate::RateLimited(r) => assert!(r.retry_after_secs >= 1 && r.limit == 1),
+            other => panic!("expected a 429, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! A local stand-in for a Jira Cloud site's Automation rule-management API, faithful
+//! enough that a rotation rehearsed against it goes the same way on a real site.
+//!
+//! One loopback port serves:
+//! - `GET /_edge/tenant_info` (no auth, never faulted);
+//! - `GET /rest/api/3/myself` with Atlassian's 401 headers and CAPTCHA lockout after
+//!   three failed logins for an email (even a right token then fails, until restart);
+//! - the rule-management API under both base forms (`/gateway/api/automation/...` and
+//!   `/automation/...`), `rest/v1` and `rest/latest`: rule summaries (GET and POST, opaque
+//!   expiring cursors), `GET`/`PUT rule/{uuid}` and `PUT rule/{uuid}/state`, with the
+//!   documented error shapes (see `/work/shared/docs/automation-api.md`).
+//!
+//! Traps, switchable per rule, make careless clients lose data here as they would on a real
+//! site: `mask_hidden` (GET answers `***` for hidden values and a PUT of `***` stores it),
+//! `foreign_connections` (a PUT carrying `connections` disables the rule),
+//! `check_component_ids` (on by default) and `edit_after_reads` (someone else edits the rule
+//! after its Nth read). A rule file sets its traps with a top-level `"sandbox"` key,
+//! e.g. `{"rule":..,"connections":..,"sandbox":{"mask_hidden":true,"edit_after_reads":2}}`;
+//! [`Sandbox::start`] strips it, so it is never served. The config's `trap_*` fields add
+//! to what files say.
+//!
+//! Load and faults (latency, token-bucket rate limit with Jira's 429 headers, 500/503,
+//! dropped connections, PUTs applied whose answer is lost) are drawn from an RNG seeded by
+//! [`SandboxConfig::seed`], so a sequential client meets the same faults on every run.
+
+mod accounts;
+mod clock;
+mod faults;
+mod generate;
+mod load;
+mod routes;
+mod server;
+mod store;
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use accounts::{load_accounts_file, private_dir, write_accounts_file, Account};
+pub use generate::generate_rules;
+pub use load::load_rules_dir;
+pub use store::{LoginAttempts, RuleTraps, SandboxState, SandboxStats};
+
+/// Which rules a command-line trap applies to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum RuleSelection {
+    #[default]
+    None,
+    All,
+    Rules(BTreeSet<String>),
+}
+
+impl RuleSelection {
+    pub fn contains(&self, uuid: &str) -> bool {
+        match self {
+            RuleSelection::None => false,
+            RuleSelection::All => true,
+            RuleSelection::Rules(set) => set.contains(uuid),
+        }
+    }
+
+    /// From flag values: rule uuids, or `all` for every rule.
+    pub fn from_values(values: &[String]) -> Self {
+        if values.iter().any(|v| v.eq_ignore_ascii_case("all")) {
+            RuleSelection::All
+        } else if values.is_empty() {
+            RuleSelection::None
+        } else {
+            RuleSelection::Rules(values.iter().cloned().collect())
+        }
+    }
+}
+
+/// Everything a sandbox run can be told. `Default` is a quiet, empty site: no rules, no
+/// accounts, no faults, component-id checks on.
+#[derive(Clone, Debug)]
+pub struct SandboxConfig {
+    /// Loopback port; 0 picks a free one.
+    pub port: u16,
+    /// GET envelopes `{"rule":..,"connections":..,"sandbox"?:..}`, in listing order.
+    pub rules: Vec<Value>,
+    pub accounts: Vec<Account>,
+    /// The site's cloud id; a random UUID when `None`.
+    pub cloud_id: Option<String>,
+    /// Added to every request except `tenant_info`.
+    pub latency: Duration,
+    /// Token bucket (burst = one second's worth, at least 1); beyond it, 429.
+    pub rate_limit_per_sec: Option<f64>,
+    /// Share (0..=1) of requests answered 500 or 503 (503 with `Retry-After`).
+    pub error_rate: f64,
+    /// Share (0..=1) of requests whose connection is closed without an answer.
+    pub drop_rate: f64,
+    /// Share (0..=1) of successful rule PUTs applied but whose answer is lost.
+    pub lost_put_rate: f64,
+    /// Seed of the fault RNG.
+    pub seed: u64,
+    /// Serve `links.next` in the older form: an absolute URL to the summary endpoint.
+    pub absolute_next_links: bool,
+    pub trap_mask_hidden: RuleSelection,
+    pub trap_foreign_connections: RuleSelection,
+    /// Rule uuid -> N: after the Nth GET of that rule, another admin edits it.
+    pub trap_edit_after_reads: BTreeMap<String, u32>,
+    /// Refuse PUTs whose component ids differ from the stored rule's (default on; a rule
+    /// file's `"sandbox": {"check_component_ids": false}` also turns it off for that rule).
+    pub check_component_ids: bool,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            port: 0,
+            rules: Vec::new(),
+            accounts: Vec::new(),
+            cloud_id: None,
+            latency: Duration::ZERO,
+            rate_limit_per_sec: None,
+            error_rate: 0.0,
+            drop_rate: 0.0,
+            lost_put_rate: 0.0,
+            seed: 0,
+            absolute_next_links: false,
+            trap_mask_hidden: RuleSelection::None,
+            trap_foreign_connections: RuleSelection::None,
+            trap_edit_after_reads: BTreeMap::new(),
+            check_component_ids: true,
+        }
+    }
+}
+
+/// A running sandbox; stop it with [`Sandbox::shutdown`] (dropping it also stops it).
+pub struct Sandbox {
+    base_url: String,
+    state: Arc<SandboxState>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Sandbox {
+    /// Validates the config, binds `127.0.0.1:port` and starts serving.
+    pub async fn start(config: SandboxConfig) -> io::Result<Sandbox> {
+        check_rates(&config)?;
+        let rules = prepare_rules(&config)?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
+        let base_url = format!("http://{}", listener.local_addr()?);
+        let faults = faults::Faults::new(faults::FaultConfig {
+            latency: config.latency,
+            rate_limit_per_sec: config.rate_limit_per_sec,
+            error_rate: config.error_rate,
+            drop_rate: config.drop_rate,
+            lost_put_rate: config.lost_put_rate,
+            seed: config.seed,
+        });
+        let cloud_id = config
+            .cloud_id
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let state = Arc::new(SandboxState::new(
+            cloud_id,
+            base_url.clone(),
+            config.absolute_next_links,
+            config.accounts,
+            faults,
+            rules,
+        ));
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(server::serve(listener, state.clone(), stopped));
+        Ok(Sandbox {
+            base_url,
+            state,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// The site URL, e.g. `http://127.0.0.1:41234` (no trailing slash).
+    pub fn base_url(&self) -> String {
+        self.base_url.clone()
+    }
+
+    pub fn cloud_id(&self) -> &str {
+        &self.state.cloud_id
+    }
+
+    pub fn state(&self) -> Arc<SandboxState> {
+        self.state.clone()
+    }
+
+    /// Stops accepting, aborts open connections and waits for the server task.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+fn invalid(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, message)
+}
+
+fn check_rates(config: &SandboxConfig) -> io::Result<()> {
+    for (name, rate) in [
+        ("error_rate", config.error_rate),
+        ("drop_rate", config.drop_rate),
+        ("lost_put_rate", config.lost_put_rate),
+    ] {
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(invalid(format!(
+                "{name} must be between 0 and 1, not {rate}"
+            )));
+        }
+    }
+    match config.rate_limit_per_sec {
+        Some(r) if !(r > 0.0 && r.is_finite()) => Err(invalid(format!(
+            "rate limit must be a positive number, not {r}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Checks each envelope, strips its `"sandbox"` key and resolves its traps.
+fn prepare_rules(config: &SandboxConfig) -> io::Result<Vec<(Value, RuleTraps)>> {
+    let mut seen = HashSet::new();
+    let mut prepared = Vec::with_capacity(config.rules.len());
+    for (i, envelope) in config.rules.iter().enumerate() {
+        let mut envelope = envelope.clone();
+        let uuid = envelope["rule"]["uuid"]
+            .as_str()
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| invalid(format!("rule #{} has no rule.uuid", i + 1)))?
+            .to_owned();
+        if !seen.insert(uuid.clone()) {
+            return Err(invalid(format!("rule {uuid} appears twice")));
+        }
+        let file_traps = envelope
+            .as_object_mut()
+            .and_then(|o| o.shift_remove("sandbox"))
+            .unwrap_or(Value::Null);
+        if envelope.get("connections").map_or(true, Value::is_null) {
+            envelope["connections"] = Value::Array(Vec::new());
+        }
+        let traps = resolve_traps(config, &uuid, &file_traps);
+        prepared.push((envelope, traps));
+    }
+    Ok(prepared)
+}
+
+fn resolve_traps(config: &SandboxConfig, uuid: &str, file: &Value) -> RuleTraps {
+    let flag = |key: &str| file.get(key).and_then(Value::as_bool);
+    RuleTraps {
+        mask_hidden: flag("mask_hidden").unwrap_or(false) || config.trap_mask_hidden.contains(uuid),
+        foreign_connections: flag("foreign_connections").unwrap_or(false)
+            || config.trap_foreign_connections.contains(uuid),
+        check_component_ids: config.check_component_ids
+            && flag("check_component_ids").unwrap_or(true),
+        edit_after_reads: config.trap_edit_after_reads.get(uuid).copied().or_else(|| {
+            file.get("edit_after_reads")
+                .and_then(Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok())
+        }),
+    }
+}

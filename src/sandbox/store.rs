@@ -1,0 +1,508 @@
+//! The sandbox's state: stored rules with their per-rule traps, login bookkeeping, summary
+//! cursors and the statistics tests assert on.
+//!
+//! Everything sits behind short-lived `std::sync::Mutex` locks (never held across an
+//! `.await`), so handlers stay simple and tests can inspect or edit the state at any time
+//! through [`SandboxState`]'s public methods.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use rand::RngCore as _;
+use serde_json::{json, Value};
+
+use super::accounts::{check_login, Account, Login};
+use super::clock::now_epoch_secs;
+use super::faults::Faults;
+
+/// Failed logins after which Atlassian puts an account behind a CAPTCHA.
+pub(crate) const LOCKOUT_AFTER: u32 = 3;
+/// Atlassian's summary cursors expire after about an hour.
+const CURSOR_TTL: Duration = Duration::from_secs(3600);
+/// What a masked or redacted hidden value reads as.
+pub(crate) const MASK: &str = "***";
+
+/// Per-rule server behaviours that punish careless clients (see the module doc of
+/// [`crate::sandbox`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleTraps {
+    pub mask_hidden: bool,
+    pub foreign_connections: bool,
+    pub check_component_ids: bool,
+    pub edit_after_reads: Option<u32>,
+}
+
+impl Default for RuleTraps {
+    fn default() -> Self {
+        RuleTraps {
+            mask_hidden: false,
+            foreign_connections: false,
+            check_component_ids: true,
+            edit_after_reads: None,
+        }
+    }
+}
+
+/// Counters the tests assert on. Endpoint keys: `GET tenant_info`, `GET myself`,
+/// `GET rule/summary`, `POST rule/summary`, `GET rule`, `PUT rule`, `PUT rule/state`, `other`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SandboxStats {
+    /// Every request received, faulted or not.
+    pub total_requests: u64,
+    pub per_endpoint: BTreeMap<String, u64>,
+    /// `PUT rule/{uuid}` requests received per uuid (including rejected and faulted ones).
+    pub puts_per_rule: BTreeMap<String, u64>,
+    /// `/rest/api/3/myself` attempts per lower-cased email.
+    pub myself_attempts: BTreeMap<String, LoginAttempts>,
+    /// 429 answers sent by the rate limiter.
+    pub rate_limited: u64,
+    /// Sum of the three fault counters below.
+    pub faults_injected: u64,
+    /// Injected 500/503 answers.
+    pub server_errors: u64,
+    /// Connections closed without an answer, before handling.
+    pub dropped_connections: u64,
+    /// PUTs applied whose answer was then dropped.
+    pub lost_puts: u64,
+}
+
+impl SandboxStats {
+    pub fn endpoint(&self, key: &str) -> u64 {
+        self.per_endpoint.get(key).copied().unwrap_or(0)
+    }
+
+    pub fn puts(&self, uuid: &str) -> u64 {
+        self.puts_per_rule.get(uuid).copied().unwrap_or(0)
+    }
+
+    pub fn myself(&self, email: &str) -> LoginAttempts {
+        self.myself_attempts
+            .get(&email.to_ascii_lowercase())
+            .copied()
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoginAttempts {
+    pub ok: u64,
+    pub failed: u64,
+}
+
+struct StoredRule {
+    envelope: Value,
+    traps: RuleTraps,
+    reads: u32,
+}
+
+#[derive(Clone)]
+pub(crate) struct Cursor {
+    pub offset: usize,
+    pub limit: usize,
+    pub state: Option<String>,
+    issued: Instant,
+}
+
+/// The result of authenticating one request.
+pub(crate) enum Auth<'a> {
+    Missing,
+    /// Locked out (CAPTCHA) after too many failures: even a right token fails.
+    Denied,
+    Failed,
+    Valid(&'a Account),
+}
+
+/// Shared state of a running sandbox.
+pub struct SandboxState {
+    pub(crate) cloud_id: String,
+    pub(crate) base_url: String,
+    pub(crate) absolute_next_links: bool,
+    pub(crate) accounts: Vec<Account>,
+    pub(crate) faults: Faults,
+    rules: Mutex<Vec<StoredRule>>,
+    failures: Mutex<HashMap<String, u32>>,
+    cursors: Mutex<HashMap<String, Cursor>>,
+    stats: Mutex<SandboxStats>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panicking test thread must not wedge the server for the others.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl SandboxState {
+    pub(crate) fn new(
+        cloud_id: String,
+        base_url: String,
+        absolute_next_links: bool,
+        accounts: Vec<Account>,
+        faults: Faults,
+        rules: Vec<(Value, RuleTraps)>,
+    ) -> Self {
+        let rules = rules
+            .into_iter()
+            .map(|(envelope, traps)| StoredRule {
+                envelope,
+                traps,
+                reads: 0,
+            })
+            .collect();
+        SandboxState {
+            cloud_id,
+            base_url,
+            absolute_next_links,
+            accounts,
+            faults,
+            rules: Mutex::new(rules),
+            failures: Mutex::default(),
+            cursors: Mutex::default(),
+            stats: Mutex::default(),
+        }
+    }
+
+    /// The stored envelope `{"rule":..,"connections":..}` as it is now (unmasked).
+    pub fn rule(&self, uuid: &str) -> Option<Value> {
+        self.with_rule(uuid, |r| r.envelope.clone())
+    }
+
+    /// Rule uuids in listing order.
+    pub fn rule_uuids(&self) -> Vec<String> {
+        lock(&self.rules)
+            .iter()
+            .map(|r| rule_uuid(&r.envelope))
+            .collect()
+    }
+
+    pub fn stats(&self) -> SandboxStats {
+        lock(&self.stats).clone()
+    }
+
+    /// Simulates another admin editing the rule: `f` gets the stored envelope, then
+    /// `rule.updated` moves to now. Does nothing for an unknown uuid.
+    pub fn edit_rule(&self, uuid: &str, f: impl FnOnce(&mut Value)) {
+        self.with_rule(uuid, |r| {
+            f(&mut r.envelope);
+            r.envelope["rule"]["updated"] = now_epoch_secs();
+        });
+    }
+
+    fn with_rule<T>(&self, uuid: &str, f: impl FnOnce(&mut StoredRule) -> T) -> Option<T> {
+        let mut rules = lock(&self.rules);
+        rules
+            .iter_mut()
+            .find(|r| rule_uuid(&r.envelope) == uuid)
+            .map(f)
+    }
+
+    pub(crate) fn record(&self, f: impl FnOnce(&mut SandboxStats)) {
+        f(&mut lock(&self.stats));
+    }
+
+    /// Checks a Basic credential, applying Atlassian's lockout, and counts `/myself`
+    /// attempts when `myself` is set.
+    pub(crate) fn authenticate(&self, basic: Option<(String, String)>, myself: bool) -> Auth<'_> {
+        let Some((email, token)) = basic else {
+            return Auth::Missing;
+        };
+        let key = email.to_ascii_lowercase();
+        let mut failures = lock(&self.failures);
+        let count = failures.entry(key.clone()).or_insert(0);
+        let outcome = if *count >= LOCKOUT_AFTER {
+            Auth::Denied
+        } else {
+            match check_login(&self.accounts, &email, &token) {
+                Login::Valid(account) => {
+                    *count = 0;
+                    Auth::Valid(account)
+                }
+                Login::Failed => {
+                    *count += 1;
+                    Auth::Failed
+                }
+            }
+        };
+        if myself {
+            self.record(|s| {
+                let entry = s.myself_attempts.entry(key).or_default();
+                match outcome {
+                    Auth::Valid(_) => entry.ok += 1,
+                    _ => entry.failed += 1,
+                }
+            });
+        }
+        outcome
+    }
+
+    /// Summaries of the rules matching `state`, from `offset`, at most `limit`, plus the
+    /// total number of matches.
+    pub(crate) fn summaries(
+        &self,
+        state: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> (Vec<Value>, usize) {
+        let rules = lock(&self.rules);
+        let matching: Vec<&StoredRule> = rules
+            .iter()
+            .filter(|r| state.map_or(true, |s| r.envelope["rule"]["state"] == s))
+            .collect();
+        let page = matching
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|r| summary_of(&r.envelope["rule"]))
+            .collect();
+        (page, matching.len())
+    }
+
+    /// Issues an opaque cursor for a page position.
+    pub(crate) fn issue_cursor(
+        &self,
+        offset: usize,
+        limit: usize,
+        state: Option<String>,
+    ) -> String {
+        let mut raw = [0u8; 18];
+        rand::thread_rng().fill_bytes(&mut raw);
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+        let mut cursors = lock(&self.cursors);
+        cursors.retain(|_, c| c.issued.elapsed() < CURSOR_TTL);
+        let cursor = Cursor {
+            offset,
+            limit,
+            state,
+            issued: Instant::now(),
+        };
+        cursors.insert(token.clone(), cursor);
+        token
+    }
+
+    /// A cursor this server issued less than an hour ago.
+    pub(crate) fn cursor(&self, token: &str) -> Option<Cursor> {
+        lock(&self.cursors)
+            .get(token)
+            .filter(|c| c.issued.elapsed() < CURSOR_TTL)
+            .cloned()
+    }
+
+    /// `GET rule/{uuid}`: the envelope to serve (masked as the traps and `redact` say),
+    /// counting the read and applying an `edit_after_reads` edit once the count is reached.
+    pub(crate) fn read_rule(&self, uuid: &str, redact: bool) -> Option<Value> {
+        self.with_rule(uuid, |r| {
+            r.reads += 1;
+            let mut served = r.envelope.clone();
+            if redact || r.traps.mask_hidden {
+                mask_hidden_values(&mut served["rule"]);
+            }
+            if r.traps.edit_after_reads == Some(r.reads) {
+                edit_by_someone_else(&mut r.envelope["rule"]);
+            }
+            served
+        })
+    }
+
+    /// `PUT rule/{uuid}` after the body passed parsing and the read-only check.
+    pub(crate) fn write_rule(&self, uuid: &str, body: Value) -> Option<Result<(), PutRejection>> {
+        self.with_rule(uuid, |stored| apply_put(stored, body))
+    }
+
+    /// `PUT rule/{uuid}/state`.
+    pub(crate) fn set_state(&self, uuid: &str, state: &str) -> bool {
+        self.with_rule(uuid, |r| {
+            r.envelope["rule"]["state"] = json!(state);
+            r.envelope["rule"]["updated"] = now_epoch_secs();
+        })
+        .is_some()
+    }
+}
+
+/// Why a PUT was refused after parsing.
+pub(crate) enum PutRejection {
+    ComponentIds,
+}
+
+fn apply_put(stored: &mut StoredRule, mut body: Value) -> Result<(), PutRejection> {
+    let mut incoming = body["rule"].take();
+    if stored.traps.check_component_ids {
+        let old = component_ids(&mut stored.envelope["rule"]);
+        let new = component_ids(&mut incoming);
+        let mut sorted = new.clone();
+        sorted.sort();
+        sorted.dedup();
+        let mut old_sorted = old;
+        old_sorted.sort();
+        if sorted.len() != new.len() || sorted != old_sorted {
+            return Err(PutRejection::ComponentIds);
+        }
+    }
+    let sent_connections = body
+        .get_mut("connections")
+        .map(Value::take)
+        .filter(|c| !c.is_null());
+    let old_rule = &stored.envelope["rule"];
+    let mut rule = serde_json::Map::new();
+    // Server-owned fields keep their stored values; `state` survives a PUT that omits it.
+    for key in ["uuid", "created"] {
+        if let Some(v) = old_rule.get(key) {
+            rule.insert(key.into(), v.clone());
+        }
+    }
+    if let Value::Object(fields) = incoming {
+        rule.extend(fields);
+    }
+    if !rule.contains_key("state") {
+        if let Some(v) = old_rule.get("state") {
+            rule.insert("state".into(), v.clone());
+        }
+    }
+    rule.insert("updated".into(), now_epoch_secs());
+    if let Some(connections) = sent_connections {
+        if stored.traps.foreign_connections {
+            // Connections owned by someone else: Jira keeps the rule but switches it off.
+            rule.insert("state".into(), json!("DISABLED"));
+        } else {
+            stored.envelope["connections"] = connections;
+        }
+    }
+    stored.envelope["rule"] = Value::Object(rule);
+    Ok(())
+}
+
+pub(crate) fn rule_uuid(envelope: &Value) -> String {
+    envelope["rule"]["uuid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn summary_of(rule: &Value) -> Value {
+    let mut s = serde_json::Map::new();
+    for key in [
+        "uuid",
+        "name",
+        "state",
+        "description",
+        "authorAccountId",
+        "actorAccountId",
+        "labels",
+        "ruleScopeARIs",
+        "created",
+        "updated",
+    ] {
+        let value = match key {
+            "actorAccountId" => rule["actor"]["actor"].clone(),
+            _ => rule.get(key).cloned().unwrap_or(Value::Null),
+        };
+        s.insert(key.into(), value);
+    }
+    Value::Object(s)
+}
+
+/// Calls `f` on every component of a rule: the trigger, each top-level component, and
+/// everything nested through `children` and `conditions`, to any depth.
+pub(crate) fn visit_components(rule: &mut Value, f: &mut impl FnMut(&mut Value)) {
+    fn walk(c: &mut Value, f: &mut impl FnMut(&mut Value)) {
+        f(c);
+        for key in ["children", "conditions"] {
+            if let Some(items) = c.get_mut(key).and_then(Value::as_array_mut) {
+                items.iter_mut().for_each(|i| walk(i, f));
+            }
+        }
+    }
+    if let Some(trigger) = rule.get_mut("trigger").filter(|t| t.is_object()) {
+        walk(trigger, f);
+    }
+    if let Some(items) = rule.get_mut("components").and_then(Value::as_array_mut) {
+        items.iter_mut().for_each(|i| walk(i, f));
+    }
+}
+
+/// Component ids in tree order, as their JSON text (ids may be strings or numbers);
+/// a component without an id counts as `null`.
+fn component_ids(rule: &mut Value) -> Vec<String> {
+    let mut ids = Vec::new();
+    visit_components(rule, &mut |c| {
+        ids.push(c.get("id").unwrap_or(&Value::Null).to_string());
+    });
+    ids
+}
+
+/// Replaces hidden values with `***`: schema-1 headers with `headerSecure: true`, schema-2
+/// headers with `secret: true` (whose value is a key name, masked all the same) and an
+/// incoming-webhook trigger's `webhookToken`.
+pub(crate) fn mask_hidden_values(rule: &mut Value) {
+    visit_components(rule, &mut |c| {
+        if let Some(headers) = c
+            .pointer_mut("/value/headers")
+            .and_then(Value::as_array_mut)
+        {
+            headers.iter_mut().for_each(mask_header);
+        }
+        if let Some(token) = c
+            .pointer_mut("/value/webhookToken")
+            .filter(|t| t.is_string())
+        {
+            *token = json!(MASK);
+        }
+    });
+}
+
+fn mask_header(header: &mut Value) {
+    let secure = header.get("headerSecure") == Some(&Value::Bool(true));
+    match header.get_mut("value") {
+        Some(v @ Value::String(_)) if secure => *v = json!(MASK),
+        Some(Value::Object(v)) if v.get("secret") == Some(&Value::Bool(true)) => {
+            v.insert("keyOrValue".into(), json!(MASK));
+        }
+        _ => {}
+    }
+}
+
+/// The edit `edit_after_reads` makes: visible in summary and rule, harmless to the logic.
+fn edit_by_someone_else(rule: &mut Value) {
+    let description = rule["description"].as_str().unwrap_or_default();
+    rule["description"] = json!(format!("{description} (edited by another admin)").trim_start());
+    match rule.get_mut("labels").and_then(Value::as_array_mut) {
+        Some(labels) => labels.push(json!("edited-elsewhere")),
+        None => rule["labels"] = json!(["edited-elsewhere"]),
+    }
+    rule["updated"] = now_epoch_secs();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_both_header_schemas_and_webhook_token() {
+        let mut rule = json!({
+            "trigger": {"id": "1", "value": {"webhookToken": "FAKE-hook"}},
+            "components": [{"id": "2", "children": [{"id": "3", "value": {"headers": [
+                {"name": "Authorization", "value": "Basic FAKE", "headerSecure": true},
+                {"name": "X-Plain", "value": "visible", "headerSecure": false},
+                {"name": "X-Key", "value": {"keyOrValue": "MY_KEY", "secret": true}},
+                {"name": "X-Lit", "value": {"keyOrValue": "lit", "secret": false}}
+            ]}}]}]
+        });
+        mask_hidden_values(&mut rule);
+        assert_eq!(rule["trigger"]["value"]["webhookToken"], MASK);
+        let headers = &rule["components"][0]["children"][0]["value"]["headers"];
+        assert_eq!(headers[0]["value"], MASK);
+        assert_eq!(headers[1]["value"], "visible");
+        assert_eq!(headers[2]["value"]["keyOrValue"], MASK);
+        assert_eq!(headers[3]["value"]["keyOrValue"], "lit");
+    }
+
+    #[test]
+    fn component_ids_walk_children_and_conditions() {
+        let mut rule = json!({"trigger": {"id": "t"}, "components": [
+            {"id": 1, "conditions": [{"id": "c"}], "children": [{"id": "x"}, {}]}
+        ]});
+        assert_eq!(
+            component_ids(&mut rule),
+            ["\"t\"", "1", "\"c\"", "\"x\"", "null"]
+        );
+    }
+}
