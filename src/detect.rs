@@ -140,12 +140,15 @@ impl Finding {
 pub fn detect(rule: &Value) -> Vec<Finding> {
     let mut findings = Vec::new();
     if let Some(trigger) = rule.get("trigger") {
-        walk(trigger, "/trigger", &[], None, &mut findings);
+        walk(
+            trigger,
+            "/trigger",
+            &[component_label(trigger)],
+            &mut findings,
+        );
     }
     if let Some(Value::Array(components)) = rule.get("components") {
-        for (i, c) in components.iter().enumerate() {
-            walk(c, &format!("/components/{i}"), &[], None, &mut findings);
-        }
+        walk_list(components, "/components", &[], &mut findings);
     }
     findings
 }
@@ -180,20 +183,11 @@ pub(crate) fn escape_pointer(key: &str) -> String {
 }
 
 /// Visit one component, then its `children` and `conditions`, building the human path.
-/// An if/else block is named by its position (`block 2`), as the UI shows it, not by type.
-fn walk(
-    component: &Value,
-    pointer: &str,
-    parents: &[String],
-    label: Option<String>,
-    out: &mut Vec<Finding>,
-) {
+fn walk(component: &Value, pointer: &str, path: &[String], out: &mut Vec<Finding>) {
     let Some(obj) = component.as_object() else {
         return;
     };
     let ctype = obj.get("type").and_then(Value::as_str).unwrap_or("");
-    let mut path = parents.to_vec();
-    path.push(label.unwrap_or_else(|| component_label(ctype, parents, component)));
     let ctx = Ctx {
         component_id: obj.get("id").map(id_string),
         component_type: ctype.to_string(),
@@ -204,18 +198,72 @@ fn walk(
         inspect_value(&ctx, value, out);
     }
     for key in ["children", "conditions"] {
-        let Some(Value::Array(items)) = obj.get(key) else {
-            continue;
-        };
-        let mut blocks = 0;
-        for (i, child) in items.iter().enumerate() {
-            let label = is_if_block(child).then(|| {
-                blocks += 1;
-                format!("block {blocks}")
-            });
-            walk(child, &format!("{pointer}/{key}/{i}"), &path, label, out);
+        if let Some(Value::Array(items)) = obj.get(key) {
+            walk_list(items, &format!("{pointer}/{key}"), path, out);
         }
     }
+}
+
+/// Walk sibling components, labelling them as the UI would; siblings that share a label
+/// get an ordinal (`Send web request (2nd)`) so an admin can tell them apart.
+fn walk_list(items: &[Value], pointer: &str, parents: &[String], out: &mut Vec<Finding>) {
+    let labels = sibling_labels(items);
+    for (i, (item, label)) in items.iter().zip(labels).enumerate() {
+        let mut path = parents.to_vec();
+        path.push(label);
+        walk(item, &format!("{pointer}/{i}"), &path, out);
+    }
+}
+
+fn sibling_labels(items: &[Value]) -> Vec<String> {
+    let mut blocks = 0;
+    let mut labels: Vec<String> = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            if !is_if_block(item) {
+                return component_label(item);
+            }
+            blocks += 1;
+            let has_conditions = item
+                .get("conditions")
+                .and_then(Value::as_array)
+                .is_some_and(|c| !c.is_empty());
+            // The last block without conditions is the UI's "Else" branch.
+            if blocks > 1 && i + 1 == items.len() && !has_conditions {
+                "else".to_string()
+            } else {
+                format!("block {blocks}")
+            }
+        })
+        .collect();
+    let counts = labels.iter().fold(
+        std::collections::HashMap::<String, usize>::new(),
+        |mut m, l| {
+            *m.entry(l.clone()).or_default() += 1;
+            m
+        },
+    );
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    for label in &mut labels {
+        if counts[label.as_str()] > 1 {
+            let n = seen.entry(label.clone()).or_default();
+            *n += 1;
+            *label = format!("{label} ({})", ordinal(*n));
+        }
+    }
+    labels
+}
+
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }
 
 fn is_if_block(v: &Value) -> bool {
@@ -229,29 +277,62 @@ fn id_string(v: &Value) -> String {
     }
 }
 
-/// The name the Automation UI shows for a component type.
-fn component_label(ctype: &str, parents: &[String], component: &Value) -> String {
-    let known = match ctype {
-        "jira.issue.outgoing.webhook" => "Send web request",
-        "jira.condition.container.block" => "If/else",
-        "jira.issue.related" => "Branch",
-        "jira.create.variable" => "Create variable",
-        "jira.create.mapping-variable" => "Create lookup table",
-        _ => "",
+/// The name the Automation UI shows for a component, with the detail that tells instances
+/// apart (a variable's name, a branch's target).
+fn component_label(component: &Value) -> String {
+    let ctype = component.get("type").and_then(Value::as_str).unwrap_or("");
+    let value = component.get("value");
+    let text = |ptr: &str| value.and_then(|v| v.pointer(ptr)).and_then(Value::as_str);
+    let named = |what: &str, ptr: &str| match text(ptr) {
+        Some(n) if !n.is_empty() => format!("{what} {n}"),
+        _ => what.to_string(),
     };
-    if !known.is_empty() {
-        return known.to_string();
+    match ctype {
+        "jira.issue.outgoing.webhook" => return "Send web request".into(),
+        "jira.condition.container.block" => return "If/else".into(),
+        "jira.create.variable" => return named("Create variable", "/name/value"),
+        "jira.create.mapping-variable" => return named("Create lookup table", "/name/value"),
+        "jira.issue.related" => {
+            return match text("/relatedType") {
+                Some(t) => format!("Branch: {}", branch_target(t)),
+                None => "Branch".into(),
+            }
+        }
+        _ => {}
     }
-    if parents.is_empty() && component.get("component").and_then(Value::as_str) == Some("TRIGGER") {
-        return format!("Trigger ({ctype})");
+    if component.get("component").and_then(Value::as_str) == Some("TRIGGER") {
+        return format!("Trigger: {}", trigger_name(ctype));
     }
-    if is_web_request_shape(component.get("value")) {
-        return "Send web request".to_string();
+    if is_web_request_shape(value) {
+        return "Send web request".into();
     }
     if ctype.is_empty() {
-        "component".to_string()
+        "component".into()
     } else {
-        ctype.to_string()
+        ctype.into()
+    }
+}
+
+fn branch_target(related: &str) -> String {
+    match related {
+        "subtasks" => "Sub-tasks".into(),
+        "parent" => "Parent".into(),
+        "epic" | "stories" => "Stories (or other issues in Epic)".into(),
+        "linked" => "Linked issues".into(),
+        "jql" => "JQL".into(),
+        other => other.into(),
+    }
+}
+
+fn trigger_name(ctype: &str) -> &str {
+    match ctype {
+        "jira.incoming.webhook" | "jira.automation.webhook.trigger" => "Incoming webhook",
+        "jira.manual.trigger.issue" => "Manual trigger",
+        "jira.issue.event.trigger:created" => "Issue created",
+        "jira.issue.event.trigger:transitioned" => "Issue transitioned",
+        "jira.issue.field.changed" => "Field value changed",
+        "jira.jql.scheduled" => "Scheduled",
+        other => other,
     }
 }
 

@@ -6,15 +6,27 @@
 //!   rate limits, the host policy that decides where a credential may be sent);
 //! - [`detect`]: pure functions that walk a rule document and find embedded credentials;
 //! - [`plan`]: pure functions that rewrite a rule with a new token and render a redacted diff;
-//! - `confirm`, `apply`, `report`: the interactive and I/O shell around the pure core;
+//! - [`confirm`]: the per-rule approval (prompts, `--yes`, refusal without a terminal);
+//! - [`apply`]: backup, re-read, write, read back, with a journal for resuming;
+//! - [`report`]: the inventory and the closing summary, as table, JSON or CSV;
 //! - [`sandbox`]: a local, faithful stand-in for a Jira Cloud site, used by `demo`, the tests
 //!   and admins rehearsing a rotation.
 //!
-//! The core ([`detect`], [`plan`], [`secret`]) does no I/O and prints nothing; the command
-//! layer ([`commands`]) parses arguments, resolves settings and calls the stages.
+//! The core ([`detect`], [`plan`], [`secret`]) does no I/O and prints nothing. The shell
+//! around it: [`cli`] (every clap definition), [`settings`] (flags, env and prompts resolved
+//! once), [`token_input`] (how secrets enter), [`ui`] (where output goes), [`error`] (exit
+//! statuses and hints), [`export`] (rule files on disk) and [`commands`] (one file each).
 
+pub mod cli;
+pub mod commands;
 pub mod detect;
+pub mod error;
+pub mod export;
 pub mod fetch;
 pub mod plan;
+pub mod report;
 pub mod sandbox;
 pub mod secret;
+pub mod settings;
+pub mod token_input;
+pub mod ui;

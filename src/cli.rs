@@ -1,0 +1,246 @@
+//! The command line: every clap definition, and nothing that runs.
+//!
+//! Kept apart from the commands (as uv keeps `uv-cli` apart) so the whole interface, which
+//! scripts depend on, can be read in one place. Doc comments here are the `--help` text.
+//! Secrets never arrive as a flag's value (argv is world-readable): options name a file,
+//! `-` for stdin, or an environment variable; a hidden prompt is the last resort.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use crate::commands::sandbox_args::SandboxArgs;
+
+/// Find and rotate Atlassian API tokens embedded in Jira Automation rules.
+///
+/// Jira Automation "Send web request" actions often carry
+/// `Authorization: Basic base64(email:token)` headers typed in by hand. API tokens now
+/// expire within a year: autorekey finds every embedded credential (`scan`), shows a redacted
+/// diff, and rewrites the rules with the newly issued token (`rotate`), with backups, a
+/// journal and a way back (`restore`). Try it with no site at all: `autorekey demo`.
+#[derive(Debug, Parser)]
+#[command(name = "autorekey", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every command that talks to a site.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The Jira site, e.g. https://acme.atlassian.net (http:// only for loopback addresses).
+    #[arg(long, env = "AUTOREKEY_SITE", global = true, value_name = "URL")]
+    pub site: Option<String>,
+
+    /// The admin account autorekey acts as (a Jira global admin).
+    #[arg(long, env = "AUTOREKEY_LOGIN", global = true, value_name = "EMAIL")]
+    pub login: Option<String>,
+
+    /// Read the admin's API token from this file (`-` for stdin). Otherwise it comes from
+    /// AUTOREKEY_API_TOKEN, or a hidden prompt on a terminal.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub api_token_file: Option<PathBuf>,
+
+    /// Which product's automation rules.
+    #[arg(long, value_enum, default_value_t = Product::Jira, global = true)]
+    pub product: Product,
+
+    /// Override the automation API base (default: the site's gateway address, with the cloud
+    /// id discovered from /_edge/tenant_info).
+    #[arg(long, global = true, value_name = "URL")]
+    pub api_base: Option<String>,
+
+    /// How many rules to read or write at once (it adapts downward when the site throttles).
+    #[arg(long, default_value_t = 8, global = true, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+
+    /// More detail on stderr (repeatable).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Only results and errors; no status lines or progress.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Product {
+    Jira,
+    Confluence,
+}
+
+impl Product {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Product::Jira => "jira",
+            Product::Confluence => "confluence",
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Scan(ScanArgs),
+    Rotate(RotateArgs),
+    Apply(ApplyArgs),
+    Restore(RestoreArgs),
+    Fingerprint(FingerprintArgs),
+    Sandbox(SandboxArgs),
+    Demo(DemoArgs),
+}
+
+/// Inventory: which rules hold which credential, for which account, and is it alive.
+///
+/// Read-only. Prints no token: a credential is shown as its user and fingerprint (the first
+/// 12 hex digits of SHA-256 of the token; see `autorekey fingerprint`).
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Output format (default: table on a terminal, json otherwise).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+
+    /// Only credentials of this account (case-insensitive).
+    #[arg(long, value_name = "EMAIL")]
+    pub account: Option<String>,
+
+    /// Read a UI export (or a file of API envelopes) instead of a site; no network.
+    #[arg(long, value_name = "PATH")]
+    pub from_file: Option<PathBuf>,
+
+    /// Check each distinct Atlassian credential once against /rest/api/3/myself of the site
+    /// it is used for: live, dead or unknown. A 401 is never retried (repeated failed logins
+    /// lock the account behind a CAPTCHA).
+    #[arg(long)]
+    pub verify: bool,
+
+    /// Exit 3 when the scan finds this (for CI health checks): `dead` (a credential that
+    /// failed verification; implies --verify), `literal` (any literal credential),
+    /// `unreadable` (a masked or unreadable value).
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub fail_on: Vec<FailOn>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Dead,
+    Literal,
+    Unreadable,
+}
+
+/// How the new token is given. Never as a flag's value.
+#[derive(Debug, Args)]
+pub struct NewTokenArgs {
+    /// Read the new token from this file (`-` for stdin). Otherwise it comes from
+    /// AUTOREKEY_NEW_TOKEN, or a hidden prompt asked twice on a terminal.
+    #[arg(long, value_name = "PATH")]
+    pub new_token_file: Option<PathBuf>,
+}
+
+/// How changes are approved and where backups go.
+#[derive(Debug, Args)]
+pub struct WriteArgs {
+    /// Approve every rule without asking (for scripts and CI).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Where to save each rule as read before writing it (0600 files in a 0700 directory).
+    /// Default: autorekey/backups under your data directory.
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+}
+
+/// Rewrite every embedded credential of an account with its new token, safely.
+///
+/// Checks the new token first, shows a redacted diff per rule, asks (or takes --yes), backs
+/// each rule up, re-reads it just before writing, writes, and reads it back. A journal lets
+/// an interrupted run pick up where it stopped. Exit 3 when some rules were left alone or
+/// failed (each listed with why).
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// The account whose credentials to rotate (case-insensitive).
+    #[arg(long, value_name = "EMAIL")]
+    pub account: String,
+
+    /// Only the old tokens with these fingerprints (or fingerprint prefixes).
+    #[arg(long, value_name = "FP")]
+    pub fingerprint: Vec<String>,
+
+    /// Show the diffs and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Save the plan (no secrets) to this file, for `autorekey apply` later.
+    #[arg(long, value_name = "PLAN.json")]
+    pub out: Option<PathBuf>,
+
+    /// Rotate a UI export file offline instead of a site (needs --write).
+    #[arg(long, value_name = "EXPORT.json", requires = "write")]
+    pub from_file: Option<PathBuf>,
+
+    /// Where to write the rotated export (with --from-file), for re-import.
+    #[arg(long, value_name = "NEW_EXPORT.json", requires = "from_file")]
+    pub write: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub new_token: NewTokenArgs,
+
+    #[command(flatten)]
+    pub write_args: WriteArgs,
+}
+
+/// Carry out a plan saved by `rotate --out`, exactly: the same rules, the same credentials.
+///
+/// Rules that changed since the plan was made are re-planned on their current content when
+/// the planned credential is still there, and shown again.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The plan file.
+    #[arg(value_name = "PLAN.json")]
+    pub plan: PathBuf,
+
+    #[command(flatten)]
+    pub new_token: NewTokenArgs,
+
+    #[command(flatten)]
+    pub write_args: WriteArgs,
+}
+
+/// Put rules back as they were before a rotation, from the backups rotate wrote.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A backup directory written by rotate (or one backup file in it).
+    #[arg(value_name = "BACKUP")]
+    pub backup: PathBuf,
+
+    /// Only these rules (repeatable).
+    #[arg(long = "rule", value_name = "UUID")]
+    pub rules: Vec<String>,
+
+    /// Restore without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+/// Print the fingerprint of a token read on stdin, to match it against `scan`'s inventory.
+#[derive(Debug, Args)]
+pub struct FingerprintArgs {}
+
+/// Walk through the main job against a built-in sandbox: no Atlassian site needed.
+///
+/// Starts the sandbox with the bundled fixtures, runs an inventory, a dry run, a rotation
+/// and a scan that shows the result. Needs no terminal and no input.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The fixtures directory (default: fixtures/ beside the binary's source).
+    #[arg(long, value_name = "DIR")]
+    pub fixtures: Option<PathBuf>,
+}

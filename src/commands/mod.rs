@@ -1,0 +1,57 @@
+//! The commands: one file each, called with parsed arguments and a [`Ui`].
+//!
+//! This layer parses, resolves settings and calls the pipeline stages; it holds no detection
+//! or rewriting logic of its own. `main` builds the runtime, runs one command and maps its
+//! [`CommandError`] to the documented exit status (0 ok, 1 failure, 2 usage, 3 partial).
+
+mod fingerprint;
+mod sandbox;
+pub mod sandbox_args;
+mod scan;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::error::{CommandError, CommandResult};
+use crate::ui::Ui;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let verbosity = if cli.global.quiet {
+        -1
+    } else {
+        cli.global.verbose.min(3) as i8
+    };
+    let ui = Ui::new(verbosity);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            ui.error(&CommandError::failure(format!("cannot start: {e}")).render());
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli, &ui)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            ui.error(&e.render());
+            ExitCode::from(e.kind.exit_code())
+        }
+    }
+}
+
+async fn run(cli: Cli, ui: &Ui) -> CommandResult {
+    let global = &cli.global;
+    match cli.command {
+        Command::Scan(args) => scan::run(global, &args, ui).await,
+        Command::Rotate(_) | Command::Apply(_) | Command::Restore(_) | Command::Demo(_) => {
+            Err(CommandError::failure("WIP"))
+        }
+        Command::Fingerprint(_) => fingerprint::run(ui),
+        Command::Sandbox(args) => sandbox::run(args, ui).await,
+    }
+}

@@ -1,0 +1,40 @@
+//! `autorekey sandbox`: serve the local stand-in for a Jira Cloud site until Ctrl-C.
+//!
+//! Admins rehearse a rotation, and CI jobs test their scripts, against it. The base URL is
+//! the first line on stdout, so a script can capture it; tokens never appear: generated
+//! accounts go to a 0600 file whose path is printed instead.
+
+use crate::cli::SandboxArgs;
+use crate::error::{CommandError, CommandResult, ErrorKind};
+use crate::sandbox::{private_dir, write_accounts_file, Sandbox};
+use crate::ui::Ui;
+
+pub async fn run(args: SandboxArgs, ui: &Ui) -> CommandResult {
+    let generated = args.generate.is_some();
+    let config = args.into_config().map_err(CommandError::usage)?;
+    let accounts_file = if generated {
+        let dir = private_dir()?;
+        Some(write_accounts_file(&dir, &config.accounts)?)
+    } else {
+        None
+    };
+    let rules = config.rules.len();
+    let server = Sandbox::start(config)
+        .await
+        .map_err(|e| CommandError::caused(ErrorKind::Failure, "cannot start the sandbox", e))?;
+    ui.out(server.base_url());
+    ui.status(format!(
+        "Sandbox site {} (cloud id {}) serving {rules} rules. Ctrl-C stops it.",
+        server.base_url(),
+        server.cloud_id()
+    ));
+    if let Some(path) = accounts_file {
+        ui.status(format!(
+            "Generated accounts and their tokens (mode 0600): {}",
+            path.display()
+        ));
+    }
+    tokio::signal::ctrl_c().await?;
+    server.shutdown().await;
+    Ok(())
+}

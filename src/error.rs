@@ -1,0 +1,141 @@
+//! The error a command ends with, and how it is shown and mapped to an exit status.
+//!
+//! Shaped after jj's `CommandError`: a kind that decides the exit status, the error with its
+//! chain of causes, and hints that tell the admin what to do next. It is printed as
+//! `Error: ...`, `Caused by: ...`, `Hint: ...` so every failure says what happened and what
+//! to try. Messages are built from types that cannot print a token (see [`crate::secret`]).
+
+use std::fmt;
+
+use crate::fetch::FetchError;
+
+/// What kind of failure ended a command; each maps to one documented exit status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The command failed (network, site, permissions, I/O): exit 1.
+    Failure,
+    /// The command line or its inputs were wrong: exit 2.
+    Usage,
+    /// The command ran to the end but some rules were left alone or failed: exit 3.
+    Partial,
+}
+
+impl ErrorKind {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorKind::Failure => 1,
+            ErrorKind::Usage => 2,
+            ErrorKind::Partial => 3,
+        }
+    }
+}
+
+pub struct CommandError {
+    pub kind: ErrorKind,
+    pub error: anyhow::Error,
+    pub hints: Vec<String>,
+}
+
+impl CommandError {
+    pub fn new(kind: ErrorKind, error: impl Into<anyhow::Error>) -> Self {
+        CommandError {
+            kind,
+            error: error.into(),
+            hints: Vec::new(),
+        }
+    }
+
+    pub fn failure(message: impl fmt::Display) -> Self {
+        Self::new(ErrorKind::Failure, anyhow::anyhow!("{message}"))
+    }
+
+    pub fn usage(message: impl fmt::Display) -> Self {
+        Self::new(ErrorKind::Usage, anyhow::anyhow!("{message}"))
+    }
+
+    pub fn partial(message: impl fmt::Display) -> Self {
+        Self::new(ErrorKind::Partial, anyhow::anyhow!("{message}"))
+    }
+
+    /// A failure of `kind` described by `message`, caused by `cause`.
+    pub fn caused(
+        kind: ErrorKind,
+        message: impl fmt::Display + Send + Sync + 'static,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::new(kind, anyhow::Error::new(cause).context(message))
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hints.push(hint.into());
+        self
+    }
+
+    /// Wrap with a higher-level message, keeping the original as the cause.
+    pub fn context(mut self, message: impl fmt::Display + Send + Sync + 'static) -> Self {
+        self.error = self.error.context(message);
+        self
+    }
+
+    /// The lines shown on stderr: `Error:`, then each `Caused by:`, then each `Hint:`.
+    pub fn render(&self) -> String {
+        let mut out = format!("Error: {}\n", self.error);
+        for cause in self.error.chain().skip(1) {
+            out.push_str(&format!("Caused by: {cause}\n"));
+        }
+        for hint in &self.hints {
+            out.push_str(&format!("Hint: {hint}\n"));
+        }
+        out
+    }
+}
+
+impl fmt::Debug for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render())
+    }
+}
+
+impl From<std::io::Error> for CommandError {
+    fn from(e: std::io::Error) -> Self {
+        CommandError::new(ErrorKind::Failure, e)
+    }
+}
+
+impl From<FetchError> for CommandError {
+    fn from(e: FetchError) -> Self {
+        let hint = fetch_hint(&e);
+        let err = CommandError::new(ErrorKind::Failure, e);
+        match hint {
+            Some(h) => err.hint(h),
+            None => err,
+        }
+    }
+}
+
+/// What an admin can do about each way the site can refuse or fail.
+fn fetch_hint(e: &FetchError) -> Option<&'static str> {
+    Some(match e {
+        FetchError::Unauthorized { .. } => {
+            "check AUTOREKEY_LOGIN and AUTOREKEY_API_TOKEN: the token may be wrong, expired or \
+             revoked, and only classic (unscoped) API tokens can call rule management. Do not \
+             retry in a loop: repeated failed logins put the account behind a CAPTCHA."
+        }
+        FetchError::Forbidden { .. } => {
+            "rule management needs a Jira global admin (Administer Jira); run as an admin account"
+        }
+        FetchError::RateLimited { .. } => {
+            "the site kept answering 429; try again later or lower --concurrency"
+        }
+        FetchError::Policy(_) => {
+            "credentials are sent only over HTTPS to the configured site and Atlassian hosts \
+             (plain HTTP only to loopback addresses)"
+        }
+        FetchError::Network(_) | FetchError::Timeout => {
+            "check the site URL and your network; rerunning is safe"
+        }
+        _ => return None,
+    })
+}
+
+pub type CommandResult<T = ()> = Result<T, CommandError>;

@@ -1,0 +1,122 @@
+//! Settings resolved once, before a command runs (as uv resolves its settings structs).
+//!
+//! Flags, environment variables and prompts are combined here into one [`SiteSettings`], so
+//! commands never read the environment themselves and every "what is missing" message is
+//! written in one place, with its hint.
+
+use std::time::Duration;
+
+use url::Url;
+
+use crate::cli::GlobalArgs;
+use crate::error::{CommandError, CommandResult};
+use crate::fetch::{check_site_url, AutomationClient, ClientConfig, RetryPolicy};
+use crate::secret::Token;
+use crate::token_input::{read_token, TokenSource, API_TOKEN_ENV};
+use crate::ui::Ui;
+
+/// Everything needed to talk to one site as one admin.
+pub struct SiteSettings {
+    pub site: Url,
+    pub login: String,
+    pub api_token: Token,
+    pub product: String,
+    pub api_base: Option<Url>,
+    pub concurrency: usize,
+}
+
+impl SiteSettings {
+    pub fn resolve(global: &GlobalArgs, ui: &Ui) -> CommandResult<SiteSettings> {
+        let site = parse_site(global.site.as_deref())?;
+        let login = global
+            .login
+            .clone()
+            .filter(|l| !l.trim().is_empty())
+            .ok_or_else(|| {
+                CommandError::usage("no admin login was given")
+                    .hint("pass --login EMAIL or set AUTOREKEY_LOGIN (a Jira global admin)")
+            })?;
+        let api_base = global
+            .api_base
+            .as_deref()
+            .map(|u| parse_url(u, "--api-base"))
+            .transpose()?;
+        if let Some(base) = &api_base {
+            check_site_url(base).map_err(|e| CommandError::usage(e.to_string()))?;
+        }
+        let api_token = read_token(
+            TokenSource {
+                what: "admin's API token",
+                file: global.api_token_file.as_deref(),
+                env: API_TOKEN_ENV,
+                file_flag: "--api-token-file",
+                confirm: false,
+            },
+            ui,
+        )?;
+        Ok(SiteSettings {
+            site,
+            login: login.trim().to_string(),
+            api_token,
+            product: global.product.as_str().to_string(),
+            api_base,
+            concurrency: usize::from(global.concurrency),
+        })
+    }
+
+    pub fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new(self.site.clone(), &self.login, self.api_token.clone());
+        config.api_base = self.api_base.clone();
+        config.product = self.product.clone();
+        config.concurrency = self.concurrency;
+        config.timeout = Duration::from_secs(30);
+        config.retry = RetryPolicy::default().no_delay_from_env();
+        config
+    }
+
+    /// Connect (discovering the cloud id) and check the admin's own login once, so a wrong
+    /// token fails in one request with a clear message instead of in a hundred.
+    pub async fn connect(&self, ui: &Ui) -> CommandResult<AutomationClient> {
+        let client = AutomationClient::connect(self.client_config())
+            .await
+            .map_err(|e| CommandError::from(e).context(format!("cannot reach {}", self.site)))?;
+        let me = client.myself().await.map_err(|e| {
+            CommandError::from(e).context(format!("cannot log in as {}", self.login))
+        })?;
+        ui.verbose(format!(
+            "Logged in to {} as {} (automation API: {})",
+            self.site,
+            me.email_address.as_deref().unwrap_or(&self.login),
+            client.api_base()
+        ));
+        Ok(client)
+    }
+}
+
+fn parse_site(site: Option<&str>) -> CommandResult<Url> {
+    let text = site.filter(|s| !s.trim().is_empty()).ok_or_else(|| {
+        CommandError::usage("no site was given").hint(
+            "pass --site https://YOUR-SITE.atlassian.net or set AUTOREKEY_SITE \
+             (or try `autorekey demo`, which needs no site)",
+        )
+    })?;
+    let url = parse_url(text.trim(), "--site")?;
+    check_site_url(&url).map_err(|e| {
+        CommandError::usage(e.to_string())
+            .hint("use https:// (plain http:// is allowed only for loopback addresses)")
+    })?;
+    Ok(url)
+}
+
+fn parse_url(text: &str, flag: &str) -> CommandResult<Url> {
+    let url = Url::parse(text)
+        // The text is not echoed: a mistyped URL may carry a password.
+        .map_err(|e| CommandError::usage(format!("{flag} is not a valid URL: {e}")))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(
+            CommandError::usage(format!("{flag} must not carry a user name or password"))
+                .hint("give the login with --login and the token by file, env or prompt"),
+        );
+    }
+    Ok(url)
+}

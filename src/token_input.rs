@@ -1,0 +1,125 @@
+//! How secrets enter: a file, stdin, an environment variable, or a hidden prompt.
+//!
+//! Never a flag's value: argv is readable by every user on the machine. The order is the
+//! same for both tokens the tool takes (the admin's, and the new one a rotation writes):
+//! an explicit file (`-` for stdin) first, then the environment variable (for CI), then a
+//! hidden prompt when someone is at a terminal. Without any of them the command stops and
+//! says which to use.
+
+use std::io::Read;
+use std::path::Path;
+
+use crate::error::{CommandError, CommandResult, ErrorKind};
+use crate::secret::Token;
+use crate::ui::Ui;
+
+/// Environment variable for the admin's API token.
+pub const API_TOKEN_ENV: &str = "AUTOREKEY_API_TOKEN";
+/// Environment variable for the new token a rotation writes.
+pub const NEW_TOKEN_ENV: &str = "AUTOREKEY_NEW_TOKEN";
+
+/// What the token is for, for messages and prompts.
+#[derive(Clone, Copy)]
+pub struct TokenSource<'a> {
+    pub what: &'a str,
+    pub file: Option<&'a Path>,
+    pub env: &'a str,
+    pub file_flag: &'a str,
+    /// Ask twice at the prompt (a typo in a new token would be written into every rule).
+    pub confirm: bool,
+}
+
+pub fn read_token(source: TokenSource, ui: &Ui) -> CommandResult<Token> {
+    if let Some(path) = source.file {
+        return from_file(path, source.what);
+    }
+    if let Ok(value) = std::env::var(source.env) {
+        return clean(value, source.what, &format!("${}", source.env));
+    }
+    if ui.can_prompt() {
+        return prompt(source);
+    }
+    Err(
+        CommandError::usage(format!("no {} was given", source.what)).hint(format!(
+            "set {} (for scripts and CI), pass {} PATH (or - for stdin), or run on a terminal \
+         to be asked",
+            source.env, source.file_flag
+        )),
+    )
+}
+
+fn from_file(path: &Path, what: &str) -> CommandResult<Token> {
+    let mut text = String::new();
+    let origin = if path == Path::new("-") {
+        std::io::stdin().read_to_string(&mut text)?;
+        "stdin".to_string()
+    } else {
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_to_string(&mut text))
+            .map_err(|e| {
+                let msg = format!("cannot read the {what} from {}", path.display());
+                CommandError::caused(ErrorKind::Usage, msg, e)
+            })?;
+        path.display().to_string()
+    };
+    clean(text, what, &origin)
+}
+
+/// A token is one word: trailing newlines are trimmed, anything else is refused, since a
+/// stray space written into every rule would break every integration.
+fn clean(text: String, what: &str, origin: &str) -> CommandResult<Token> {
+    let token = Token::new(text.trim());
+    drop(zeroize::Zeroizing::new(text));
+    if token.is_empty() {
+        return Err(CommandError::usage(format!(
+            "the {what} from {origin} is empty"
+        )));
+    }
+    if token.expose().chars().any(char::is_whitespace) {
+        return Err(CommandError::usage(format!(
+            "the {what} from {origin} contains spaces or line breaks"
+        ))
+        .hint("put only the token in the file, on one line"));
+    }
+    Ok(token)
+}
+
+fn prompt(source: TokenSource) -> CommandResult<Token> {
+    let mut input = dialoguer::Password::new().with_prompt(format!("Paste the {}", source.what));
+    if source.confirm {
+        input = input.with_confirmation(
+            format!("Paste the {} again", source.what),
+            "The two entries differ; try again",
+        );
+    }
+    let text = input
+        .interact()
+        .map_err(|e| CommandError::failure(format!("could not read the {}: {e}", source.what)))?;
+    clean(text, source.what, "the prompt")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_trimmed_and_must_be_one_word() {
+        assert_eq!(clean("abc\n".into(), "t", "x").unwrap().expose(), "abc");
+        assert!(clean("  \n".into(), "t", "x").is_err());
+        let err = clean("ab c".into(), "t", "x").unwrap_err();
+        assert!(
+            !err.render().contains("ab c"),
+            "the value must not be echoed"
+        );
+    }
+
+    #[test]
+    fn reads_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tok");
+        std::fs::write(&path, "FAKE-file-token\n").unwrap();
+        assert_eq!(from_file(&path, "t").unwrap().expose(), "FAKE-file-token");
+        let missing = from_file(&dir.path().join("nope"), "new token").unwrap_err();
+        assert!(missing.render().contains("cannot read the new token"));
+    }
+}

@@ -1,0 +1,160 @@
+//! The one way commands talk to a person: results on stdout, everything else on stderr.
+//!
+//! Like uv's `Printer` and jj's `Ui`, a single type decides where each kind of output goes,
+//! so no command writes with a bare `println!`:
+//!
+//! - results (tables, JSON, CSV, diffs) go to stdout, so `scan --format json | jq` works;
+//! - status, warnings and progress go to stderr; `-q` hides status, `-v` adds detail;
+//! - progress bars and colour appear only on a terminal, and colour never under `NO_COLOR`;
+//! - prompts are allowed only when stdin and stderr are both terminals, so CI never hangs.
+//!
+//! Writes ignore a closed pipe (`autorekey scan | head` must not panic).
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use console::Style;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+#[derive(Clone, Debug)]
+pub struct Ui {
+    verbosity: i8,
+    color: bool,
+    stdout_tty: bool,
+    stderr_tty: bool,
+    stdin_tty: bool,
+}
+
+impl Ui {
+    /// `verbosity`: -1 quiet, 0 normal, 1+ verbose.
+    pub fn new(verbosity: i8) -> Self {
+        let stderr_tty = std::io::stderr().is_terminal();
+        let stdout_tty = std::io::stdout().is_terminal();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Ui {
+            verbosity,
+            color: !no_color && stdout_tty,
+            stdout_tty,
+            stderr_tty,
+            stdin_tty: std::io::stdin().is_terminal(),
+        }
+    }
+
+    pub fn stdout_is_terminal(&self) -> bool {
+        self.stdout_tty
+    }
+
+    /// Prompts need someone to answer them: stdin and stderr must both be terminals.
+    pub fn can_prompt(&self) -> bool {
+        self.stdin_tty && self.stderr_tty
+    }
+
+    pub fn is_quiet(&self) -> bool {
+        self.verbosity < 0
+    }
+
+    /// A result line on stdout.
+    pub fn out(&self, text: impl AsRef<str>) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", text.as_ref());
+    }
+
+    /// Result text on stdout, as is (already ends with a newline where it should).
+    pub fn out_raw(&self, text: impl AsRef<str>) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_ref().as_bytes());
+        let _ = out.flush();
+    }
+
+    /// A status line on stderr; hidden by `-q`.
+    pub fn status(&self, text: impl AsRef<str>) {
+        if self.verbosity >= 0 {
+            self.err_line(text.as_ref());
+        }
+    }
+
+    /// Detail shown only with `-v`.
+    pub fn verbose(&self, text: impl AsRef<str>) {
+        if self.verbosity > 0 {
+            self.err_line(text.as_ref());
+        }
+    }
+
+    /// A warning on stderr, shown even with `-q`.
+    pub fn warn(&self, text: impl AsRef<str>) {
+        let label = self.paint_err(Style::new().yellow().bold(), "Warning:");
+        self.err_line(&format!("{label} {}", text.as_ref()));
+    }
+
+    /// An error report, already rendered (see [`crate::error::CommandError::render`]).
+    pub fn error(&self, rendered: &str) {
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(rendered.as_bytes());
+    }
+
+    fn err_line(&self, text: &str) {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{text}");
+    }
+
+    fn paint_err(&self, style: Style, text: &str) -> String {
+        let color = self.stderr_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        if color {
+            style.force_styling(true).apply_to(text).to_string()
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// Bold text for stdout headings, when colour is on.
+    pub fn bold(&self, text: &str) -> String {
+        self.paint(Style::new().bold(), text)
+    }
+
+    pub fn paint(&self, style: Style, text: &str) -> String {
+        if self.color {
+            style.force_styling(true).apply_to(text).to_string()
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// A unified diff, coloured by line on a terminal.
+    pub fn diff(&self, diff: &str) -> String {
+        if !self.color {
+            return diff.to_string();
+        }
+        diff.lines()
+            .map(|line| {
+                let style = if line.starts_with("+++") || line.starts_with("---") {
+                    Style::new().bold()
+                } else if line.starts_with('+') {
+                    Style::new().green()
+                } else if line.starts_with('-') {
+                    Style::new().red()
+                } else if line.starts_with("@@") {
+                    Style::new().cyan()
+                } else {
+                    Style::new()
+                };
+                format!("{}\n", self.paint(style, line))
+            })
+            .collect()
+    }
+
+    /// A progress bar on stderr, drawn only on a terminal and never with `-q`.
+    pub fn progress(&self, len: u64, message: &str) -> ProgressBar {
+        if !self.stderr_tty || self.is_quiet() {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_message(message.to_string());
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    }
+}
