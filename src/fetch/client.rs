@@ -1,0 +1,461 @@
+//! [`AutomationClient`]: the rule-management calls autorekey makes, and nothing else.
+//!
+//! Each method is one documented endpoint with its failure modes decided here, so the command
+//! layer never sees HTTP: pagination follows `links.next` in both documented forms and stops on
+//! a repeated link; rule reads always ask for unredacted values (`redactSensitiveFields=false`)
+//! and check the envelope's shape; a write reports a lost answer instead of guessing. Retries
+//! live in [`super::transport`], the rules for where a credential may go in [`super::policy`].
+//!
+//! The client is cheap to clone (an `Arc` inside) so concurrent reads can share it.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::task::JoinSet;
+use url::Url;
+
+use super::credential::CheckCache;
+use super::error::FetchError;
+use super::limiter::{AdaptiveLimiter, ConcurrencyStats};
+use super::policy::{check_site_url, HostPolicy};
+use super::retry::{RateLimitInfo, RetryPolicy};
+use super::transport::{Safety, Transport};
+use crate::secret::{Credential, Token};
+
+/// Sent with every request, so an Atlassian admin can tell these calls apart in audit logs.
+const USER_AGENT: &str = concat!("autorekey/", env!("CARGO_PKG_VERSION"));
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest page the summary endpoint accepts.
+const PAGE_LIMIT: &str = "100";
+/// Stops a server that hands out fresh cursors forever (a million rules at 100 a page).
+const MAX_PAGES: usize = 10_000;
+const MAX_REDIRECTS: usize = 5;
+
+/// Everything the client needs. [`ClientConfig::new`] fills in the defaults.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The Jira site, e.g. `https://acme.atlassian.net/`.
+    pub site: Url,
+    /// The Automation API base; `None` discovers it from the site's cloud id.
+    pub api_base: Option<Url>,
+    /// `jira` or `confluence`.
+    pub product: String,
+    /// The admin's login (email).
+    pub login: String,
+    pub token: Token,
+    /// Most concurrent requests in bulk reads (default 8).
+    pub concurrency: usize,
+    /// Time-out of one request attempt, body included (default 30 s).
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl ClientConfig {
+    pub fn new(site: Url, login: impl Into<String>, token: Token) -> Self {
+        ClientConfig {
+            site,
+            api_base: None,
+            product: "jira".into(),
+            login: login.into(),
+            token,
+            concurrency: 8,
+            timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default().no_delay_from_env(),
+        }
+    }
+}
+
+/// One entry of `GET rule/summary`. Every field but `uuid` may be missing.
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleSummary {
+    pub uuid: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub author_account_id: Option<String>,
+    #[serde(default)]
+    pub actor_account_id: Option<String>,
+    #[serde(default)]
+    pub labels: Vec<Value>,
+    #[serde(default, rename = "ruleScopeARIs")]
+    pub rule_scope_aris: Vec<String>,
+    /// Epoch seconds with a fraction, or whatever the server sends: kept as is.
+    #[serde(default)]
+    pub created: Option<Value>,
+    #[serde(default)]
+    pub updated: Option<Value>,
+}
+
+/// What became of a rule write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// The server answered 2xx.
+    Written,
+    /// The request went out but no usable answer came back (I/O error, time-out, or a gateway
+    /// 502/504): the rule may or may not have been written. Read it back before deciding.
+    AnswerLost,
+}
+
+#[derive(Deserialize)]
+struct SummaryPage {
+    #[serde(default)]
+    links: Links,
+    #[serde(default)]
+    data: Vec<RuleSummary>,
+}
+
+#[derive(Deserialize, Default)]
+struct Links {
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TenantInfo {
+    cloud_id: String,
+}
+
+/// The Automation API client. See the module documentation.
+#[derive(Debug, Clone)]
+pub struct AutomationClient {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) transport: Transport,
+    pub(crate) hosts: HostPolicy,
+    pub(crate) admin: Credential,
+    admin_auth: HeaderValue,
+    api_base: Url,
+    concurrency: usize,
+    pub(crate) checked: Mutex<CheckCache>,
+}
+
+impl AutomationClient {
+    /// Validates the configuration against the host policy, builds the HTTP client and, when
+    /// `api_base` is `None`, discovers the cloud id (`GET {site}/_edge/tenant_info`, no
+    /// credential sent) to use the site form of the base:
+    /// `{site}/gateway/api/automation/public/{product}/{cloudId}/rest/v1/`.
+    pub async fn connect(config: ClientConfig) -> Result<Self, FetchError> {
+        check_site_url(&config.site)?;
+        if !matches!(config.product.as_str(), "jira" | "confluence") {
+            return Err(FetchError::Config(format!(
+                "product must be `jira` or `confluence`, not `{}`",
+                config.product
+            )));
+        }
+        let hosts = HostPolicy::new(config.site.clone());
+        let http = build_http(&hosts, config.timeout)?;
+        let transport = Transport::new(http, config.retry.clone());
+        let api_base = match &config.api_base {
+            Some(base) => with_trailing_slash(base.clone()),
+            None => discover_base(&transport, &config).await?,
+        };
+        hosts.require(&api_base)?;
+        let admin = Credential::new(config.login.clone(), config.token.clone());
+        let admin_auth = basic_auth(&admin)?;
+        Ok(AutomationClient {
+            inner: Arc::new(Inner {
+                transport,
+                hosts,
+                admin,
+                admin_auth,
+                api_base,
+                concurrency: config.concurrency.max(1),
+                checked: Mutex::new(CheckCache::default()),
+            }),
+        })
+    }
+
+    pub fn api_base(&self) -> &Url {
+        &self.inner.api_base
+    }
+
+    pub fn site(&self) -> &Url {
+        self.inner.hosts.site()
+    }
+
+    /// The most recent `X-RateLimit-*` headers seen, for a verbose summary.
+    pub fn last_rate_limit(&self) -> Option<RateLimitInfo> {
+        self.inner.transport.last_rate_limit()
+    }
+
+    /// Every rule summary, following `links.next` until it is `null`. A next link may be a bare
+    /// query string (appended to `rule/summary`) or an absolute URL, which must pass the host
+    /// policy. A link seen twice is an error, not an endless loop. Duplicate uuids are dropped.
+    pub async fn list_summaries(&self) -> Result<Vec<RuleSummary>, FetchError> {
+        let first = self.summary_url(&format!("limit={PAGE_LIMIT}"));
+        let mut next = Some(first);
+        let mut seen_links = HashSet::new();
+        let mut seen_rules = HashSet::new();
+        let mut summaries = Vec::new();
+        while let Some(url) = next.take() {
+            if !seen_links.insert(url.to_string()) {
+                return Err(FetchError::InvalidResponse(
+                    "the rule list repeats a page (pagination loop); stopping".into(),
+                ));
+            }
+            if seen_links.len() > MAX_PAGES {
+                return Err(FetchError::InvalidResponse(format!(
+                    "the rule list goes on past {MAX_PAGES} pages; stopping"
+                )));
+            }
+            let page: SummaryPage = self.get_json(&url).await?;
+            summaries.extend(
+                page.data
+                    .into_iter()
+                    .filter(|s| seen_rules.insert(s.uuid.clone())),
+            );
+            next = match page.links.next.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(link) => Some(self.resolve_next(link)?),
+            };
+        }
+        Ok(summaries)
+    }
+
+    /// `GET rule/{uuid}?redactSensitiveFields=false`: the envelope `{"rule": {...},
+    /// "connections": [...]}` exactly as sent, after checking it holds a `rule` object.
+    pub async fn get_rule(&self, uuid: &str) -> Result<Value, FetchError> {
+        self.get_rule_limited(uuid, None).await
+    }
+
+    /// `PUT rule/{uuid}` with `body` (the caller builds `{"rule": ...}`). Retried only on 429,
+    /// or 503 with `Retry-After`, or when the connection could not be made; see [`PutOutcome`]
+    /// for a lost answer. An `Err` from a 4xx means the rule was not written; a
+    /// [`FetchError::Server`] does not prove that, so read back then too.
+    pub async fn put_rule(&self, uuid: &str, body: &Value) -> Result<PutOutcome, FetchError> {
+        let url = self.rule_url(uuid);
+        let exchange = self
+            .inner
+            .transport
+            .exchange(
+                || self.admin_request(reqwest::Method::PUT, &url).json(body),
+                Safety::Write,
+                None,
+            )
+            .await;
+        match exchange.result {
+            Ok(answer) if answer.status.is_success() => Ok(PutOutcome::Written),
+            Ok(answer) if matches!(answer.status.as_u16(), 502 | 504) => Ok(PutOutcome::AnswerLost),
+            Ok(answer) => Err(answer.into_error(exchange.attempts, &self.admin_secrets())),
+            Err(err) if err.is_connect() => Err(FetchError::from_reqwest(err)),
+            Err(_) => Ok(PutOutcome::AnswerLost),
+        }
+    }
+
+    /// Reads many rules with bounded, adaptive concurrency and hands each result to `on_each`
+    /// as soon as it arrives (completion order, not input order), then drops it: memory stays
+    /// flat however many rules there are. Concurrency starts at the configured maximum, halves
+    /// on 429/503 and grows back by one per window of successes (see [`super::limiter`]).
+    /// `on_each` runs on the caller's task, one call at a time. Returns what the limiter did.
+    pub async fn get_rules_concurrently<F>(
+        &self,
+        uuids: Vec<String>,
+        mut on_each: F,
+    ) -> ConcurrencyStats
+    where
+        F: FnMut(String, Result<Value, FetchError>),
+    {
+        let limiter = Arc::new(AdaptiveLimiter::new(self.inner.concurrency));
+        let mut pending = uuids.into_iter();
+        let mut tasks = JoinSet::new();
+        loop {
+            while tasks.len() < self.inner.concurrency {
+                let Some(uuid) = pending.next() else { break };
+                let (client, limiter) = (self.clone(), Arc::clone(&limiter));
+                tasks.spawn(async move {
+                    let result = client.get_rule_limited(&uuid, Some(&limiter)).await;
+                    (uuid, result)
+                });
+            }
+            match tasks.join_next().await {
+                Some(Ok((uuid, result))) => on_each(uuid, result),
+                Some(Err(joined)) if joined.is_panic() => {
+                    std::panic::resume_unwind(joined.into_panic())
+                }
+                Some(Err(_)) => {} // cancelled: only happens when the runtime shuts down
+                None => break,
+            }
+        }
+        limiter.stats()
+    }
+
+    async fn get_rule_limited(
+        &self,
+        uuid: &str,
+        limiter: Option<&AdaptiveLimiter>,
+    ) -> Result<Value, FetchError> {
+        let mut url = self.rule_url(uuid);
+        url.query_pairs_mut()
+            .append_pair("redactSensitiveFields", "false");
+        let envelope: Value = self.get_json_limited(&url, limiter).await?;
+        if !envelope.get("rule").is_some_and(Value::is_object) {
+            return Err(FetchError::InvalidResponse(format!(
+                "rule {uuid}: the answer has no \"rule\" object"
+            )));
+        }
+        Ok(envelope)
+    }
+
+    pub(crate) async fn get_json<T: DeserializeOwned>(&self, url: &Url) -> Result<T, FetchError> {
+        self.get_json_limited(url, None).await
+    }
+
+    async fn get_json_limited<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        limiter: Option<&AdaptiveLimiter>,
+    ) -> Result<T, FetchError> {
+        let exchange = self
+            .inner
+            .transport
+            .exchange(
+                || self.admin_request(reqwest::Method::GET, url),
+                Safety::Repeatable,
+                limiter,
+            )
+            .await;
+        let answer = exchange.result.map_err(FetchError::from_reqwest)?;
+        if !answer.status.is_success() {
+            return Err(answer.into_error(exchange.attempts, &self.admin_secrets()));
+        }
+        parse_json(&answer.body)
+    }
+
+    fn admin_request(&self, method: reqwest::Method, url: &Url) -> reqwest::RequestBuilder {
+        self.inner
+            .transport
+            .http
+            .request(method, url.clone())
+            .header(AUTHORIZATION, self.inner.admin_auth.clone())
+    }
+
+    /// Strings masked out of any server text quoted in an error.
+    pub(crate) fn admin_secrets(&self) -> [&str; 1] {
+        [self.inner.admin.token.expose()]
+    }
+
+    fn summary_url(&self, query: &str) -> Url {
+        let mut url = self.endpoint(&["rule", "summary"]);
+        url.set_query(Some(query));
+        url
+    }
+
+    fn rule_url(&self, uuid: &str) -> Url {
+        self.endpoint(&["rule", uuid])
+    }
+
+    /// The base plus path segments, each percent-encoded (a uuid cannot smuggle in `../`).
+    fn endpoint(&self, segments: &[&str]) -> Url {
+        let mut url = self.inner.api_base.clone();
+        url.set_query(None);
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
+    fn resolve_next(&self, link: &str) -> Result<Url, FetchError> {
+        let url = match link.strip_prefix('?') {
+            Some(query) => self.summary_url(query),
+            None => self
+                .summary_url("")
+                .join(link)
+                .map_err(|_| FetchError::InvalidResponse("unreadable next-page link".into()))?,
+        };
+        self.inner.hosts.require(&url)?;
+        Ok(url)
+    }
+}
+
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, FetchError> {
+    serde_json::from_slice(body).map_err(|err| {
+        FetchError::InvalidResponse(format!("the answer is not the expected JSON ({err})"))
+    })
+}
+
+/// `Authorization: Basic ...`, marked sensitive so it never shows in `Debug` output.
+pub(crate) fn basic_auth(credential: &Credential) -> Result<HeaderValue, FetchError> {
+    let mut value = HeaderValue::from_str(&format!("Basic {}", credential.basic_value()))
+        .map_err(|_| FetchError::Config("the login cannot be sent in an HTTP header".into()))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+fn build_http(hosts: &HostPolicy, timeout: Duration) -> Result<reqwest::Client, FetchError> {
+    let redirect_hosts = hosts.clone();
+    let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= MAX_REDIRECTS || !redirect_hosts.allows(attempt.url()) {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    });
+    reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(timeout)
+        .redirect(redirects)
+        .default_headers(
+            [(ACCEPT, HeaderValue::from_static("application/json"))]
+                .into_iter()
+                .collect(),
+        )
+        .build()
+        .map_err(|err| {
+            FetchError::Config(format!(
+                "cannot build the HTTP client: {}",
+                err.without_url()
+            ))
+        })
+}
+
+async fn discover_base(transport: &Transport, config: &ClientConfig) -> Result<Url, FetchError> {
+    let url = join(&config.site, "/_edge/tenant_info")?;
+    let exchange = transport
+        .exchange(|| transport.http.get(url.clone()), Safety::Repeatable, None)
+        .await;
+    let answer = exchange.result.map_err(FetchError::from_reqwest)?;
+    if !answer.status.is_success() {
+        return Err(answer.into_error(exchange.attempts, &[]));
+    }
+    let info: TenantInfo = parse_json(&answer.body)?;
+    let id = info.cloud_id.trim();
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(FetchError::InvalidResponse(
+            "tenant_info did not give a usable cloudId".into(),
+        ));
+    }
+    join(
+        &config.site,
+        &format!(
+            "/gateway/api/automation/public/{}/{id}/rest/v1/",
+            config.product
+        ),
+    )
+}
+
+pub(crate) fn join(base: &Url, path: &str) -> Result<Url, FetchError> {
+    base.join(path)
+        .map_err(|err| FetchError::Config(format!("cannot build a URL from the site: {err}")))
+}
+
+fn with_trailing_slash(mut url: Url) -> Url {
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    url
+}

@@ -1,0 +1,287 @@
+//! The errors of the fetch stage, one variant per thing an admin can act on.
+//!
+//! The command layer maps each variant to a message and a hint ([`FetchError::hint`]), so the
+//! variants follow causes (wrong token, not an admin, throttled) rather than HTTP mechanics.
+//! Nothing here may carry a secret: messages are built from parsed, length-capped response
+//! fields with known secrets masked, and network errors drop the URL reqwest attaches (our URLs
+//! never carry user-info anyway, see [`super::policy`]).
+
+use std::error::Error as _;
+
+use reqwest::StatusCode;
+use serde::Deserialize;
+
+/// Longest piece of a server answer quoted in a message.
+const MAX_QUOTED: usize = 300;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// 401: the token is wrong, expired, revoked or scoped (scoped tokens are refused with
+    /// "scope does not match"). Never retried: repeated 401s can lock the account.
+    #[error("authentication failed (401): {message}")]
+    Unauthorized { message: String },
+    /// 403: the account is not a Jira global admin, or is behind a CAPTCHA.
+    #[error("access denied (403): {message}")]
+    Forbidden { message: String },
+    /// 404 on a rule or an endpoint.
+    #[error("not found (404): {message}")]
+    NotFound { message: String },
+    /// 429 (or 503) until the retry budget ran out.
+    #[error("rate limited by the server; gave up after {attempts} attempt(s)")]
+    RateLimited { attempts: u32 },
+    /// 5xx until the retry budget ran out (or a 5xx that is not retried).
+    #[error("server error {status}")]
+    Server { status: u16 },
+    /// Connection refused/reset, DNS, TLS: the request may not have reached the server.
+    #[error("network error: {0}")]
+    Network(String),
+    /// No answer within the configured time-out.
+    #[error("the server did not answer in time")]
+    Timeout,
+    /// An answer that does not have the documented shape.
+    #[error("unexpected answer from the server: {0}")]
+    InvalidResponse(String),
+    /// A URL refused by the host policy.
+    #[error("{0}")]
+    Policy(String),
+    /// Any other 4xx, with the documented error body parsed.
+    #[error("request rejected ({status}): {title}{}", detail.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
+    BadRequest {
+        status: u16,
+        title: String,
+        detail: Option<String>,
+    },
+    /// A configuration value the client cannot work with (e.g. an unknown product).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+impl FetchError {
+    /// A one-line suggestion for the admin, where there is an obvious next step.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            FetchError::Unauthorized { message } if message.contains("scope does not match") => {
+                Some("scoped API tokens cannot use the Automation API: create a classic token (without scopes)")
+            }
+            FetchError::Unauthorized { .. } => {
+                Some("check the email and API token; tokens expire (at most a year after creation)")
+            }
+            FetchError::Forbidden { .. } => Some(
+                "the Automation API needs a Jira global admin (Administer Jira); if you are one, log in once in a browser to clear a CAPTCHA",
+            ),
+            FetchError::RateLimited { .. } => Some("wait a few minutes or lower --concurrency, then run again"),
+            FetchError::BadRequest { title, .. } if title.contains("could not be parsed") => {
+                Some("Jira answers this to writes made with an expired token: check the admin token")
+            }
+            FetchError::Timeout | FetchError::Network(_) => {
+                Some("check the network connection and the site URL, then run again")
+            }
+            _ => None,
+        }
+    }
+
+    /// True when the server asked to slow down; the adaptive limiter reacts to it.
+    pub fn is_throttling(&self) -> bool {
+        matches!(self, FetchError::RateLimited { .. })
+    }
+
+    /// Maps a non-success answer to its error. `secrets` are masked out of quoted text.
+    pub(crate) fn from_status(status: StatusCode, body: &[u8], secrets: &[&str]) -> Self {
+        let parsed = ErrorBody::parse(body, secrets);
+        let message = parsed.message(status);
+        match status.as_u16() {
+            401 => FetchError::Unauthorized { message },
+            403 => FetchError::Forbidden { message },
+            404 => FetchError::NotFound { message },
+            429 => FetchError::RateLimited { attempts: 1 },
+            s if s >= 500 => FetchError::Server { status: s },
+            s => FetchError::BadRequest {
+                status: s,
+                title: parsed.title.unwrap_or(message),
+                detail: parsed.detail,
+            },
+        }
+    }
+
+    /// Maps a transport error, dropping the URL and keeping the useful part of the cause chain
+    /// ("connection refused", "connection closed before message completed").
+    pub(crate) fn from_reqwest(err: reqwest::Error) -> Self {
+        if err.is_timeout() && !err.is_connect() {
+            return FetchError::Timeout;
+        }
+        let err = err.without_url();
+        let mut text = err.to_string();
+        let mut source = err.source();
+        while let Some(cause) = source {
+            let part = cause.to_string();
+            if !text.contains(&part) {
+                text.push_str(": ");
+                text.push_str(&part);
+            }
+            source = cause.source();
+        }
+        FetchError::Network(truncate(&text))
+    }
+}
+
+/// The JSON error shapes Atlassian documents, reduced to the fields shown to an admin.
+#[derive(Default)]
+struct ErrorBody {
+    title: Option<String>,
+    detail: Option<String>,
+    raw: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorList {
+    errors: Vec<ErrorItem>,
+}
+
+#[derive(Deserialize)]
+struct ErrorItem {
+    title: Option<String>,
+    detail: Option<String>,
+    code: Option<serde_json::Value>,
+    field: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct GatewayError {
+    message: String,
+}
+
+impl ErrorBody {
+    fn parse(body: &[u8], secrets: &[&str]) -> Self {
+        let clean = |s: String| mask(&s, secrets);
+        if let Ok(list) = serde_json::from_slice::<ErrorList>(body) {
+            if let Some(first) = list.errors.into_iter().next() {
+                let title = first.title.or_else(|| {
+                    first
+                        .code
+                        .map(|c| c.to_string().trim_matches('"').to_owned())
+                });
+                let detail = match (first.detail, first.field) {
+                    (Some(d), Some(f)) => Some(format!("{d} (field {f})")),
+                    (d, None) => d,
+                    (None, Some(f)) => Some(format!("field {f}")),
+                };
+                return ErrorBody {
+                    title: title.map(clean),
+                    detail: detail.map(clean),
+                    raw: None,
+                };
+            }
+        }
+        if let Ok(gateway) = serde_json::from_slice::<GatewayError>(body) {
+            return ErrorBody {
+                title: Some(clean(gateway.message)),
+                ..Default::default()
+            };
+        }
+        let text = String::from_utf8_lossy(body).trim().to_owned();
+        ErrorBody {
+            raw: (!text.is_empty() && !text.starts_with('<')).then(|| clean(text)),
+            ..Default::default()
+        }
+    }
+
+    /// One line for variants that carry a single message.
+    fn message(&self, status: StatusCode) -> String {
+        let head = self.title.clone().or_else(|| self.raw.clone());
+        let line = match (head, &self.detail) {
+            (Some(t), Some(d)) => format!("{t}: {d}"),
+            (Some(t), None) => t,
+            (None, Some(d)) => d.clone(),
+            (None, None) => status.canonical_reason().unwrap_or("no details").to_owned(),
+        };
+        truncate(&line)
+    }
+}
+
+/// Replaces every occurrence of a known secret, then caps the length.
+fn mask(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_owned();
+    for secret in secrets.iter().filter(|s| s.len() >= 4) {
+        out = out.replace(secret, "****");
+    }
+    truncate(&out)
+}
+
+fn truncate(text: &str) -> String {
+    if text.chars().count() <= MAX_QUOTED {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(MAX_QUOTED).collect();
+    format!("{cut}…")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(status: u16, body: &str) -> FetchError {
+        FetchError::from_status(StatusCode::from_u16(status).unwrap(), body.as_bytes(), &[])
+    }
+
+    #[test]
+    fn documented_error_list_becomes_bad_request() {
+        let body = r#"{"errors":[{"id":"1","status":"400","code":"INVALID","title":"Component ids do not match the existing rule or there are duplicate ids","detail":"id 7","field":"components"}]}"#;
+        assert_eq!(
+            error(400, body),
+            FetchError::BadRequest {
+                status: 400,
+                title: "Component ids do not match the existing rule or there are duplicate ids"
+                    .into(),
+                detail: Some("id 7 (field components)".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn gateway_error_feeds_the_unauthorized_message_and_hint() {
+        let err = error(
+            401,
+            r#"{"code":401,"message":"Unauthorized; scope does not match"}"#,
+        );
+        assert_eq!(
+            err,
+            FetchError::Unauthorized {
+                message: "Unauthorized; scope does not match".into()
+            }
+        );
+        assert!(err.hint().unwrap().contains("classic token"));
+    }
+
+    #[test]
+    fn status_kinds_and_fallbacks() {
+        assert!(
+            matches!(error(403, "User is not authenticated, or user is not a global admin"),
+            FetchError::Forbidden { message } if message.contains("global admin"))
+        );
+        assert!(
+            matches!(error(404, ""), FetchError::NotFound { message } if message == "Not Found")
+        );
+        assert_eq!(
+            error(502, "<html>bad gateway</html>"),
+            FetchError::Server { status: 502 }
+        );
+        assert_eq!(error(429, ""), FetchError::RateLimited { attempts: 1 });
+        assert!(
+            matches!(error(409, "<html/>"), FetchError::BadRequest { title, .. } if title == "Conflict")
+        );
+    }
+
+    #[test]
+    fn quoted_text_is_masked_and_capped() {
+        let token = format!("FAKE-{}", "x".repeat(40));
+        let body = format!(
+            r#"{{"code":400,"message":"bad token {token} {}"}}"#,
+            "y".repeat(1000)
+        );
+        let err = FetchError::from_status(StatusCode::BAD_REQUEST, body.as_bytes(), &[&token]);
+        let shown = err.to_string();
+        assert!(!shown.contains(&token), "{shown}");
+        assert!(shown.contains("****"));
+        assert!(shown.chars().count() < MAX_QUOTED + 100);
+    }
+}

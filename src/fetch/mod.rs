@@ -1,0 +1,31 @@
+//! The fetch stage: the HTTP client for Atlassian's Automation rule-management API.
+//!
+//! Split by concern, so each safety rule has one home:
+//!
+//! - [`policy`]: where a credential may be sent (TLS, the configured site, Atlassian hosts);
+//! - [`retry`]: the retry strategy, modelled on uv's `uv-client` (retryable statuses and
+//!   transport errors, full-jitter backoff, `Retry-After`, a total time budget, and
+//!   `AUTOREKEY_NO_RETRY_DELAY=1` to remove sleeps in tests);
+//! - `transport`: one request attempted under that strategy, never repeating a 401 and never
+//!   blindly repeating a write;
+//! - [`limiter`]: adaptive (AIMD) concurrency for reading many rules;
+//! - [`client`]: [`AutomationClient`], one method per endpoint;
+//! - `credential`: `/myself` checks of the admin's and of found credentials;
+//! - `error`: [`FetchError`], one variant per cause an admin can act on.
+//!
+//! Nothing here prints or logs; the command layer reports progress and errors.
+
+pub mod client;
+mod credential;
+mod error;
+pub mod limiter;
+pub mod policy;
+pub mod retry;
+mod transport;
+
+pub use client::{AutomationClient, ClientConfig, PutOutcome, RuleSummary};
+pub use credential::{CredentialCheck, Myself};
+pub use error::FetchError;
+pub use limiter::{AdaptiveLimiter, ConcurrencyStats};
+pub use policy::{check_site_url, HostPolicy};
+pub use retry::{RateLimitInfo, RetryPolicy, NO_RETRY_DELAY_ENV};

@@ -1,0 +1,359 @@
+//! The retry strategy: which answers and which transport errors are worth another attempt,
+//! how long to wait, and when to give up.
+//!
+//! Modelled on uv's `uv-client`: a named policy value instead of retry loops scattered over
+//! call sites, a classification of transport errors by walking the error's cause chain (connect
+//! failures, time-outs, "connection closed before message completed", resets), full-jitter
+//! exponential backoff, `Retry-After` honoured, and an environment switch that removes every
+//! sleep in tests (`AUTOREKEY_NO_RETRY_DELAY=1`, like `UV_TEST_NO_HTTP_RETRY_DELAY`).
+//!
+//! Two limits bound a retry sequence: a number of attempts and a total time budget, so a
+//! throttled run fails with a clear message instead of sleeping for an hour. Whether a given
+//! request *may* be retried at all (a 401, a PUT whose answer was lost) is decided by the
+//! client, which knows the request's side effects; this module only knows the network.
+
+use std::error::Error as _;
+use std::io;
+use std::time::{Duration, Instant, SystemTime};
+
+use rand::Rng as _;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+/// Set to `1` (or `true`) to remove every backoff sleep, for tests.
+pub const NO_RETRY_DELAY_ENV: &str = "AUTOREKEY_NO_RETRY_DELAY";
+
+/// How the client retries. Build with [`RetryPolicy::default`] and adjust fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Statuses that mean "try again later" for a request that is safe to repeat.
+    pub retry_statuses: Vec<u16>,
+    /// Attempts in total, the first one included.
+    pub max_attempts: u32,
+    /// Time from the first attempt after which no further attempt starts (sleeps included).
+    pub total_budget: Duration,
+    /// First backoff ceiling; doubles per attempt up to `max_delay`.
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// Never sleep, not even for `Retry-After` (tests only; see [`Self::no_delay_from_env`]).
+    pub no_delay: bool,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            retry_statuses: vec![429, 500, 502, 503, 504],
+            max_attempts: 8,
+            total_budget: Duration::from_secs(120),
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+            no_delay: false,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A policy without sleeps, for tests that script failures.
+    pub fn without_delays(self) -> Self {
+        RetryPolicy {
+            no_delay: true,
+            ..self
+        }
+    }
+
+    /// Applies [`NO_RETRY_DELAY_ENV`]: when set to `1`/`true`, removes every sleep.
+    pub fn no_delay_from_env(self) -> Self {
+        if switch_is_on(std::env::var(NO_RETRY_DELAY_ENV).ok().as_deref()) {
+            self.without_delays()
+        } else {
+            self
+        }
+    }
+
+    /// The wait before attempt `attempt + 1`, after `attempt` failed ones (1-based).
+    ///
+    /// A server's `Retry-After` wins: the wait is exactly what it asked for. Otherwise full
+    /// jitter: uniform in `[0, min(max_delay, base_delay * 2^(attempt-1))]`, which spreads
+    /// concurrent retries apart better than a fixed schedule.
+    pub fn delay_for(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        if self.no_delay {
+            return Duration::ZERO;
+        }
+        if let Some(wait) = retry_after {
+            return wait;
+        }
+        let ceiling = self
+            .base_delay
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
+            .min(self.max_delay);
+        if ceiling.is_zero() {
+            return Duration::ZERO;
+        }
+        rand::thread_rng().gen_range(Duration::ZERO..=ceiling)
+    }
+
+    pub fn is_retryable_status(&self, status: u16) -> bool {
+        self.retry_statuses.contains(&status)
+    }
+
+    /// Transport errors that are worth another attempt of a request that is safe to repeat:
+    /// connect failures, time-outs, a connection closed before the answer was complete, and
+    /// reset/aborted/broken connections anywhere in the cause chain.
+    pub fn is_retryable_error(err: &reqwest::Error) -> bool {
+        if err.is_connect() || err.is_timeout() {
+            return true;
+        }
+        let mut source = err.source();
+        while let Some(cause) = source {
+            if let Some(hyper_err) = cause.downcast_ref::<hyper::Error>() {
+                if hyper_err.is_incomplete_message() || hyper_err.is_closed() {
+                    return true;
+                }
+            }
+            if let Some(io_err) = cause.downcast_ref::<io::Error>() {
+                if is_transient_io(io_err.kind()) {
+                    return true;
+                }
+            }
+            source = cause.source();
+        }
+        false
+    }
+}
+
+fn switch_is_on(value: Option<&str>) -> bool {
+    value.is_some_and(|v| v.trim() == "1" || v.trim().eq_ignore_ascii_case("true"))
+}
+
+fn is_transient_io(kind: io::ErrorKind) -> bool {
+    matches!(
+        kind,
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::TimedOut
+    )
+}
+
+/// `Retry-After` as a duration: delta-seconds (fractions tolerated) or an HTTP-date, which
+/// counts from now and is zero if already past.
+pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = text.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(1e7)));
+    }
+    let at = httpdate::parse_http_date(text).ok()?;
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// One sequence of attempts for one request, under a [`RetryPolicy`].
+#[derive(Debug)]
+pub(crate) struct RetryState<'p> {
+    policy: &'p RetryPolicy,
+    attempts: u32,
+    started: Instant,
+}
+
+impl<'p> RetryState<'p> {
+    pub(crate) fn new(policy: &'p RetryPolicy) -> Self {
+        RetryState {
+            policy,
+            attempts: 0,
+            started: Instant::now(),
+        }
+    }
+
+    /// Counts an attempt about to be made.
+    pub(crate) fn begin_attempt(&mut self) {
+        self.attempts += 1;
+    }
+
+    pub(crate) fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// After a failed attempt: the wait before the next one, or `None` when the attempts or the
+    /// time budget are spent (including a `Retry-After` that reaches past the budget: better to
+    /// stop now with a clear message than to sleep and fail anyway).
+    pub(crate) fn next_delay(&self, retry_after: Option<Duration>) -> Option<Duration> {
+        if self.attempts >= self.policy.max_attempts.max(1) {
+            return None;
+        }
+        let delay = self.policy.delay_for(self.attempts, retry_after);
+        let elapsed = self.started.elapsed();
+        (elapsed.saturating_add(delay) <= self.policy.total_budget).then_some(delay)
+    }
+}
+
+/// The `X-RateLimit-*` headers Jira Cloud may send, for logging and for pacing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RateLimitInfo {
+    pub limit: Option<u64>,
+    pub remaining: Option<u64>,
+    /// ISO-8601, as sent.
+    pub reset: Option<String>,
+    pub near_limit: bool,
+    /// `RateLimit-Reason`, e.g. which quota was hit.
+    pub reason: Option<String>,
+    pub retry_after: Option<Duration>,
+}
+
+impl RateLimitInfo {
+    /// `None` when the answer carries none of these headers.
+    pub fn from_headers(headers: &HeaderMap) -> Option<Self> {
+        let text = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.trim().to_owned())
+        };
+        let number = |name: &str| text(name).and_then(|s| s.parse().ok());
+        let info = RateLimitInfo {
+            limit: number("x-ratelimit-limit"),
+            remaining: number("x-ratelimit-remaining"),
+            reset: text("x-ratelimit-reset"),
+            near_limit: text("x-ratelimit-nearlimit").is_some_and(|s| s == "true"),
+            reason: text("ratelimit-reason"),
+            retry_after: parse_retry_after(headers),
+        };
+        (info != RateLimitInfo::default()).then_some(info)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn full_jitter_stays_within_the_exponential_ceiling() {
+        let policy = RetryPolicy {
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(1000),
+            ..RetryPolicy::default()
+        };
+        for attempt in 1..=10u32 {
+            let ceiling = Duration::from_millis((100u64 << (attempt - 1)).min(1000));
+            for _ in 0..200 {
+                let d = policy.delay_for(attempt, None);
+                assert!(d <= ceiling, "attempt {attempt}: {d:?} > {ceiling:?}");
+            }
+        }
+        // Jitter actually varies (200 draws from [0, 1s] are not all equal).
+        let draws: std::collections::HashSet<_> =
+            (0..200).map(|_| policy.delay_for(5, None)).collect();
+        assert!(draws.len() > 1);
+    }
+
+    #[test]
+    fn huge_attempt_numbers_do_not_overflow() {
+        let policy = RetryPolicy::default();
+        assert!(policy.delay_for(u32::MAX, None) <= policy.max_delay);
+    }
+
+    #[test]
+    fn retry_after_is_honoured_exactly_unless_delays_are_off() {
+        let policy = RetryPolicy::default();
+        let asked = Some(Duration::from_secs(7));
+        assert_eq!(policy.delay_for(1, asked), Duration::from_secs(7));
+        assert_eq!(
+            policy.clone().without_delays().delay_for(1, asked),
+            Duration::ZERO
+        );
+        assert_eq!(policy.without_delays().delay_for(3, None), Duration::ZERO);
+    }
+
+    #[test]
+    fn retry_after_parses_seconds_and_http_dates() {
+        assert_eq!(
+            parse_retry_after(&headers(&[("retry-after", "12")])),
+            Some(Duration::from_secs(12))
+        );
+        assert_eq!(
+            parse_retry_after(&headers(&[("retry-after", "1.5")])),
+            Some(Duration::from_millis(1500))
+        );
+        let soon = SystemTime::now() + Duration::from_secs(60);
+        let date = httpdate::fmt_http_date(soon);
+        let wait = parse_retry_after(&headers(&[("retry-after", &date)])).unwrap();
+        assert!(wait > Duration::from_secs(50) && wait <= Duration::from_secs(60));
+        let past = parse_retry_after(&headers(&[(
+            "retry-after",
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+        )]));
+        assert_eq!(past, Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after(&headers(&[("retry-after", "soon")])),
+            None
+        );
+        assert_eq!(parse_retry_after(&headers(&[("retry-after", "-3")])), None);
+        assert_eq!(parse_retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn state_stops_at_max_attempts_and_at_the_budget() {
+        let policy = RetryPolicy {
+            max_attempts: 3,
+            ..RetryPolicy::default()
+        }
+        .without_delays();
+        let mut state = RetryState::new(&policy);
+        state.begin_attempt();
+        assert_eq!(state.next_delay(None), Some(Duration::ZERO));
+        state.begin_attempt();
+        assert!(state.next_delay(None).is_some());
+        state.begin_attempt();
+        assert_eq!(state.next_delay(None), None);
+
+        let patient = RetryPolicy {
+            total_budget: Duration::from_secs(10),
+            ..RetryPolicy::default()
+        };
+        let mut state = RetryState::new(&patient);
+        state.begin_attempt();
+        assert_eq!(state.next_delay(Some(Duration::from_secs(3600))), None);
+        assert_eq!(
+            state.next_delay(Some(Duration::from_secs(2))),
+            Some(Duration::from_secs(2))
+        );
+    }
+
+    #[test]
+    fn env_switch_accepts_one_and_true_only() {
+        assert!(switch_is_on(Some("1")));
+        assert!(switch_is_on(Some("TRUE")));
+        assert!(!switch_is_on(Some("0")));
+        assert!(!switch_is_on(Some("")));
+        assert!(!switch_is_on(None));
+    }
+
+    #[test]
+    fn rate_limit_headers_are_collected() {
+        let info = RateLimitInfo::from_headers(&headers(&[
+            ("x-ratelimit-limit", "100"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "2025-01-01T00:00:00Z"),
+            ("x-ratelimit-nearlimit", "true"),
+            ("ratelimit-reason", "jira-quota-tenant-based"),
+            ("retry-after", "5"),
+        ]))
+        .unwrap();
+        assert_eq!(info.limit, Some(100));
+        assert_eq!(info.remaining, Some(0));
+        assert!(info.near_limit);
+        assert_eq!(info.reason.as_deref(), Some("jira-quota-tenant-based"));
+        assert_eq!(info.retry_after, Some(Duration::from_secs(5)));
+        assert_eq!(RateLimitInfo::from_headers(&HeaderMap::new()), None);
+    }
+}

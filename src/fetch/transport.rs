@@ -1,0 +1,174 @@
+//! One request, attempted as often as the [`RetryPolicy`] and the request's side effects allow.
+//!
+//! Every call of the client goes through [`Transport::exchange`], so the rules that protect an
+//! admin hold everywhere: a 401 is never repeated (repeated failures can lock the account
+//! behind a CAPTCHA), and a write is repeated only when the server said it did not apply it
+//! (429, or 503 with `Retry-After`) or the connection was never made. A write whose answer was
+//! lost is handed back as such, for the caller to read the rule back.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use reqwest::{RequestBuilder, StatusCode};
+
+use super::error::FetchError;
+use super::limiter::AdaptiveLimiter;
+use super::retry::{parse_retry_after, RateLimitInfo, RetryPolicy, RetryState};
+
+/// Whether repeating a request can change anything on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Safety {
+    /// Reads: any retryable status or transport error may be retried.
+    Repeatable,
+    /// A rule write: retried only when the server provably did not apply it.
+    Write,
+}
+
+/// A complete answer: status, headers and the whole body.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// The error for a non-success answer after `attempts` attempts.
+    pub(crate) fn into_error(self, attempts: u32, secrets: &[&str]) -> FetchError {
+        let asked_to_wait = parse_retry_after(&self.headers).is_some();
+        match self.status.as_u16() {
+            429 => FetchError::RateLimited { attempts },
+            503 if asked_to_wait => FetchError::RateLimited { attempts },
+            _ => FetchError::from_status(self.status, &self.body, secrets),
+        }
+    }
+}
+
+/// The last attempt's result and how many attempts were made.
+#[derive(Debug)]
+pub(crate) struct Exchange {
+    pub result: Result<Answer, reqwest::Error>,
+    pub attempts: u32,
+}
+
+#[derive(Debug)]
+pub(crate) struct Transport {
+    pub http: reqwest::Client,
+    pub policy: RetryPolicy,
+    last_rate_limit: Mutex<Option<RateLimitInfo>>,
+}
+
+impl Transport {
+    pub(crate) fn new(http: reqwest::Client, policy: RetryPolicy) -> Self {
+        Transport {
+            http,
+            policy,
+            last_rate_limit: Mutex::new(None),
+        }
+    }
+
+    /// The most recent `X-RateLimit-*` information seen on any answer.
+    pub(crate) fn last_rate_limit(&self) -> Option<RateLimitInfo> {
+        self.last_rate_limit
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Sends the request built by `build` until it succeeds, fails for good, or the policy says
+    /// stop. With a limiter, each attempt waits for room and reports back how it went.
+    pub(crate) async fn exchange(
+        &self,
+        build: impl Fn() -> RequestBuilder,
+        safety: Safety,
+        limiter: Option<&AdaptiveLimiter>,
+    ) -> Exchange {
+        let mut state = RetryState::new(&self.policy);
+        loop {
+            state.begin_attempt();
+            let permit = match limiter {
+                Some(limiter) => Some(limiter.acquire().await),
+                None => None,
+            };
+            let result = attempt(build()).await;
+            let retry_after = result
+                .as_ref()
+                .ok()
+                .and_then(|a| parse_retry_after(&a.headers));
+            if let Ok(answer) = &result {
+                self.note_rate_limit(&answer.headers);
+            }
+            if let Some(permit) = permit {
+                match result.as_ref().map(|a| a.status.as_u16()) {
+                    Ok(429 | 503) => permit.throttled(),
+                    Ok(s) if (200..300).contains(&s) => permit.succeeded(),
+                    _ => drop(permit),
+                }
+            }
+            let delay = match self.should_retry(&result, safety, retry_after) {
+                true => state.next_delay(retry_after),
+                false => None,
+            };
+            match delay {
+                Some(delay) => sleep(delay).await,
+                None => {
+                    return Exchange {
+                        result,
+                        attempts: state.attempts(),
+                    }
+                }
+            }
+        }
+    }
+
+    fn should_retry(
+        &self,
+        result: &Result<Answer, reqwest::Error>,
+        safety: Safety,
+        retry_after: Option<Duration>,
+    ) -> bool {
+        match (result, safety) {
+            // Never, whatever the policy lists: repeated 401s lock accounts.
+            (Ok(answer), _) if answer.status == StatusCode::UNAUTHORIZED => false,
+            (Ok(answer), Safety::Repeatable) => {
+                self.policy.is_retryable_status(answer.status.as_u16())
+            }
+            (Ok(answer), Safety::Write) => match answer.status.as_u16() {
+                429 => true,
+                503 => retry_after.is_some(),
+                _ => false,
+            },
+            (Err(err), Safety::Repeatable) => RetryPolicy::is_retryable_error(err),
+            // A connect error means nothing was sent; anything later may have been applied.
+            (Err(err), Safety::Write) => err.is_connect(),
+        }
+    }
+
+    fn note_rate_limit(&self, headers: &HeaderMap) {
+        if let Some(info) = RateLimitInfo::from_headers(headers) {
+            *self
+                .last_rate_limit
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some(info);
+        }
+    }
+}
+
+async fn attempt(request: RequestBuilder) -> Result<Answer, reqwest::Error> {
+    let response = request.send().await?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.bytes().await?.to_vec();
+    Ok(Answer {
+        status,
+        headers,
+        body,
+    })
+}
+
+async fn sleep(delay: Duration) {
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+}
