@@ -1,11 +1,8 @@
-//! Command-line knobs of `autorekey sandbox` (and of `examples/sandbox.rs`).
+//! Command-line knobs of `autorekey sandbox`.
 //!
 //! The doc comments below are the `--help` text. Tokens are never accepted as flag values,
 //! because any local user can read a process's argv: they come only from `--accounts FILE`,
 //! and generated ones go to a private file whose path the caller prints.
-//!
-//! Paths go through `crate::sandbox` so this file also builds inside the example, which
-//! mounts it with `#[path]` next to a `sandbox` re-export of the library's module.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -189,5 +186,68 @@ impl SandboxArgs {
                 .collect::<BTreeMap<_, _>>(),
             check_component_ids: !self.no_component_id_check,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: SandboxArgs,
+    }
+
+    fn config(argv: &[&str]) -> Result<SandboxConfig, String> {
+        let cli = Cli::try_parse_from(std::iter::once("sandbox").chain(argv.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        cli.args.into_config()
+    }
+
+    #[test]
+    fn flags_become_config_and_traps_must_name_known_rules() {
+        let c = config(&[
+            "--generate",
+            "5",
+            "--seed",
+            "9",
+            "--latency-ms",
+            "5",
+            "--rate-limit",
+            "20",
+            "--error-rate",
+            "0.1",
+            "--trap-mask-hidden",
+            "all",
+            "--no-component-id-check",
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.rules.len(), c.seed, c.latency),
+            (5, 9, Duration::from_millis(5))
+        );
+        assert_eq!((c.rate_limit_per_sec, c.error_rate), (Some(20.0), 0.1));
+        assert_eq!(c.trap_mask_hidden, RuleSelection::All);
+        assert!(!c.check_component_ids && c.accounts.iter().any(|a| a.admin));
+
+        let uuid = c.rules[0]["rule"]["uuid"].as_str().unwrap().to_owned();
+        let edit = format!("{uuid}=2");
+        let c = config(&[
+            "--generate",
+            "5",
+            "--seed",
+            "9",
+            "--trap-edit-after-reads",
+            &edit,
+        ])
+        .unwrap();
+        assert_eq!(c.trap_edit_after_reads.get(&uuid), Some(&2));
+
+        assert!(config(&["--trap-foreign-connections", "no-such-rule"]).is_err());
+        assert!(config(&["--drop-rate", "1.5"]).is_err());
+        assert!(config(&["--cloud-id", "not-a-uuid"]).is_err());
+        assert!(config(&["--trap-edit-after-reads", "x=0"]).is_err());
     }
 }

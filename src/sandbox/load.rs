@@ -120,6 +120,18 @@ mod tests {
         let rule = json!({"idUuid": "u1", "id": 7, "actor": {"type": "ACCOUNT_ID", "value": "a"},
             "ruleScope": {"resources": ["ari:x"]}, "created": 1743568964174u64, "checksum": "c"});
         let converted = from_export(rule.as_object().unwrap().clone());
+        let keys: Vec<_> = converted.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(
+            keys,
+            [
+                "uuid",
+                "id",
+                "actor",
+                "ruleScopeARIs",
+                "created",
+                "checksum"
+            ]
+        );
         assert_eq!(
             converted,
             json!({"uuid": "u1", "id": 7, "actor": {"type": "ACCOUNT_ID", "actor": "a"},

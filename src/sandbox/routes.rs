@@ -313,7 +313,16 @@ struct PageRequest {
     default_limit: usize,
 }
 
-fn parse_limit(raw: Option<&Value>) -> Result<Option<usize>, Answer> {
+/// A `limit` outside 1..=100.
+struct BadLimit;
+
+impl From<BadLimit> for Answer {
+    fn from(_: BadLimit) -> Answer {
+        bad_request("limit must be between 1 and 100", "limit")
+    }
+}
+
+fn parse_limit(raw: Option<&Value>) -> Result<Option<usize>, BadLimit> {
     let Some(raw) = raw.filter(|v| !v.is_null()) else {
         return Ok(None);
     };
@@ -324,14 +333,14 @@ fn parse_limit(raw: Option<&Value>) -> Result<Option<usize>, Answer> {
     };
     match n {
         Some(n @ 1..=100) => Ok(Some(n as usize)),
-        _ => Err(bad_request("limit must be between 1 and 100", "limit")),
+        _ => Err(BadLimit),
     }
 }
 
 fn summary_get(state: &SandboxState, req: &Req, api: &ApiRoute) -> Answer {
     let limit = match parse_limit(req.param("limit").map(Value::String).as_ref()) {
         Ok(limit) => limit,
-        Err(answer) => return answer,
+        Err(bad) => return bad.into(),
     };
     let page = PageRequest {
         cursor: req.param("cursor").filter(|c| !c.is_empty()),
@@ -353,7 +362,7 @@ fn summary_post(state: &SandboxState, req: &Req, api: &ApiRoute) -> Answer {
     };
     let limit = match parse_limit(body.get("limit")) {
         Ok(limit) => limit,
-        Err(answer) => return answer,
+        Err(bad) => return bad.into(),
     };
     let rule_state = match body.get("state") {
         None | Some(Value::Null) => None,

@@ -502,7 +502,7 @@ mod tests {
         ]});
         assert_eq!(
             component_ids(&mut rule),
-            ["\"t\"", "1", "\"c\"", "\"x\"", "null"]
+            ["\"t\"", "1", "\"x\"", "null", "\"c\""]
         );
     }
 }
