@@ -236,7 +236,7 @@ impl AutomationClient {
     /// for a lost answer. An `Err` from a 4xx means the rule was not written; a
     /// [`FetchError::Server`] does not prove that, so read back then too.
     pub async fn put_rule(&self, uuid: &str, body: &Value) -> Result<PutOutcome, FetchError> {
-        let url = self.rule_url(uuid);
+        let url = self.rule_url(uuid)?;
         let exchange = self
             .inner
             .transport
@@ -297,7 +297,7 @@ impl AutomationClient {
         uuid: &str,
         limiter: Option<&AdaptiveLimiter>,
     ) -> Result<Value, FetchError> {
-        let mut url = self.rule_url(uuid);
+        let mut url = self.rule_url(uuid)?;
         url.query_pairs_mut()
             .append_pair("redactSensitiveFields", "false");
         let envelope: Value = self.get_json_limited(&url, limiter).await?;
@@ -342,9 +342,8 @@ impl AutomationClient {
             .header(AUTHORIZATION, self.inner.admin_auth.clone())
     }
 
-    /// Strings masked out of any server text quoted in an error.
-    pub(crate) fn admin_secrets(&self) -> [&str; 1] {
-        [self.inner.admin.token.expose()]
+    fn admin_secrets(&self) -> [&str; 2] {
+        secrets_of(&self.inner.admin, &self.inner.admin_auth)
     }
 
     fn summary_url(&self, query: &str) -> Url {
@@ -353,8 +352,15 @@ impl AutomationClient {
         url
     }
 
-    fn rule_url(&self, uuid: &str) -> Url {
-        self.endpoint(&["rule", uuid])
+    /// `rule/{uuid}`. The path builder would silently drop a `.` or `..` segment and address
+    /// another endpoint, so those (and an empty id) are refused.
+    fn rule_url(&self, uuid: &str) -> Result<Url, FetchError> {
+        if matches!(uuid.trim(), "" | "." | "..") {
+            return Err(FetchError::Policy(format!(
+                "refusing rule id `{uuid}`: it is not a rule id"
+            )));
+        }
+        Ok(self.endpoint(&["rule", uuid]))
     }
 
     /// The base plus path segments, each percent-encoded (a uuid cannot smuggle in `../`).
@@ -392,6 +398,17 @@ pub(crate) fn basic_auth(credential: &Credential) -> Result<HeaderValue, FetchEr
         .map_err(|_| FetchError::Config("the login cannot be sent in an HTTP header".into()))?;
     value.set_sensitive(true);
     Ok(value)
+}
+
+/// The strings masked out of any server text quoted in an error: the token, and the base64
+/// form a server might echo from the `Authorization` header.
+pub(crate) fn secrets_of<'a>(credential: &'a Credential, auth: &'a HeaderValue) -> [&'a str; 2] {
+    let basic = auth
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Basic "))
+        .unwrap_or("");
+    [credential.token.expose(), basic]
 }
 
 fn build_http(hosts: &HostPolicy, timeout: Duration) -> Result<reqwest::Client, FetchError> {

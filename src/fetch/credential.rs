@@ -13,7 +13,7 @@ use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use url::Url;
 
-use super::client::{basic_auth, join, parse_json, AutomationClient};
+use super::client::{basic_auth, join, parse_json, secrets_of, AutomationClient};
 use super::error::FetchError;
 use super::policy::display_url;
 use super::transport::Safety;
@@ -127,7 +127,7 @@ impl AutomationClient {
             return Err(FetchError::Unauthorized { message: reason });
         }
         if !answer.status.is_success() {
-            let secrets = [credential.token.expose()];
+            let secrets = secrets_of(credential, &auth);
             return Err(answer.into_error(exchange.attempts, &secrets));
         }
         let me: Myself = parse_json(&answer.body)?;

@@ -1,0 +1,833 @@
+//! The fetch stage against scripted local servers.
+//!
+//! Each test starts its own tiny server on 127.0.0.1:0 and scripts the answers, so every
+//! failure mode (throttling, dropped connections, pagination quirks, login denial) is
+//! reproduced exactly and the server can count what the client really sent. Retry policies
+//! are built with delays off rather than through the environment variable, so parallel tests
+//! cannot race on it. No assertion depends on timing.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use autorekey::fetch::{
+    AutomationClient, ClientConfig, CredentialCheck, FetchError, PutOutcome, RetryPolicy,
+};
+use autorekey::secret::{Credential, Token};
+use axum::body::Body;
+use axum::http::{Request, Response, StatusCode};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use url::Url;
+
+/// What the server saw of one request.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    query: String,
+    auth: Option<String>,
+    body: String,
+    /// Requests being handled when this one arrived, itself included.
+    in_flight: usize,
+}
+
+/// A scripted answer; `hold` keeps the request in flight before answering.
+struct Reply {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: String,
+    hold: Duration,
+}
+
+fn reply(status: u16, body: impl Into<String>) -> Reply {
+    Reply {
+        status,
+        headers: Vec::new(),
+        body: body.into(),
+        hold: Duration::ZERO,
+    }
+}
+
+impl Reply {
+    fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    fn hold(mut self, hold: Duration) -> Self {
+        self.hold = hold;
+        self
+    }
+}
+
+type Script = dyn Fn(&Seen, usize) -> Reply + Send + Sync;
+
+/// A running scripted server: its base URL and the log of requests it answered.
+struct Server {
+    url: Url,
+    log: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Server {
+    fn hits(&self) -> usize {
+        self.log.lock().unwrap().len()
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// The Automation API base the tests configure (`api_base`), under the server.
+    fn api(&self) -> Url {
+        self.url.join("api/").unwrap()
+    }
+}
+
+/// Starts a server that answers every request with `script(request, index)`.
+async fn serve(script: impl Fn(&Seen, usize) -> Reply + Send + Sync + 'static) -> Server {
+    let log: Arc<Mutex<Vec<Seen>>> = Arc::default();
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let script: Arc<Script> = Arc::new(script);
+    let handler_log = Arc::clone(&log);
+    let app = axum::Router::new().fallback(move |request: Request<Body>| {
+        let (log, in_flight, script) = (
+            Arc::clone(&handler_log),
+            Arc::clone(&in_flight),
+            Arc::clone(&script),
+        );
+        async move {
+            let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            let seen = describe(request, now).await;
+            let index = {
+                let mut log = log.lock().unwrap();
+                log.push(seen.clone());
+                log.len() - 1
+            };
+            let answer = script(&seen, index);
+            tokio::time::sleep(answer.hold).await;
+            in_flight.fetch_sub(1, Ordering::SeqCst);
+            into_response(answer)
+        }
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Server { url, log }
+}
+
+async fn describe(request: Request<Body>, in_flight: usize) -> Seen {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+    Seen {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().unwrap_or("").to_owned(),
+        auth: parts
+            .headers
+            .get("authorization")
+            .map(|v| v.to_str().unwrap().to_owned()),
+        body: String::from_utf8_lossy(&body).into_owned(),
+        in_flight,
+    }
+}
+
+fn into_response(answer: Reply) -> Response<Body> {
+    let mut builder = Response::builder()
+        .status(StatusCode::from_u16(answer.status).unwrap())
+        .header("content-type", "application/json");
+    for (name, value) in answer.headers {
+        builder = builder.header(name, value);
+    }
+    builder.body(Body::from(answer.body)).unwrap()
+}
+
+/// A raw HTTP/1.1 server for what axum cannot script: closing the connection after reading
+/// a request. `script(index)` gives the response text, or `None` to hang up without one.
+async fn serve_raw(
+    script: impl Fn(usize) -> Option<String> + Send + Sync + 'static,
+) -> (Url, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&hits);
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            read_request(&mut socket).await;
+            let index = counter.fetch_add(1, Ordering::SeqCst);
+            if let Some(text) = script(index) {
+                socket.write_all(text.as_bytes()).await.unwrap();
+                socket.shutdown().await.ok();
+            }
+        }
+    });
+    (url, hits)
+}
+
+/// Reads one request: the head, then `content-length` bytes of body.
+async fn read_request(socket: &mut tokio::net::TcpStream) {
+    let mut data = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = socket.read(&mut chunk).await.unwrap();
+        data.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&data).to_string();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap())
+                })
+                .unwrap_or(0);
+            if data.len() >= end + 4 + length || n == 0 {
+                return;
+            }
+        } else if n == 0 {
+            return;
+        }
+    }
+}
+
+fn raw_json(status: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn fake_token() -> Token {
+    Token::new(format!("FAKE-{}", uuid::Uuid::new_v4()))
+}
+
+fn quick_policy(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts,
+        ..RetryPolicy::default()
+    }
+    .without_delays()
+}
+
+fn config(site: &Url, api: Option<Url>) -> ClientConfig {
+    ClientConfig {
+        api_base: api,
+        retry: quick_policy(4),
+        ..ClientConfig::new(site.clone(), "admin@example.com", fake_token())
+    }
+}
+
+async fn client_for(server: &Server) -> AutomationClient {
+    AutomationClient::connect(config(&server.url, Some(server.api())))
+        .await
+        .unwrap()
+}
+
+fn envelope(uuid: &str) -> String {
+    json!({"rule": {"uuid": uuid, "name": format!("rule {uuid}"), "components": []}, "connections": []})
+        .to_string()
+}
+
+fn page(uuids: &[&str], next: Value) -> String {
+    let data: Vec<Value> = uuids
+        .iter()
+        .map(|u| json!({"uuid": u, "name": format!("rule {u}"), "state": "ENABLED", "updated": 1743568964.174}))
+        .collect();
+    json!({"links": {"self": "?limit=100", "next": next, "prev": null}, "data": data}).to_string()
+}
+
+fn query_map(query: &str) -> HashMap<String, String> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+// ---------------------------------------------------------------- pagination
+
+#[tokio::test]
+async fn pagination_follows_bare_and_absolute_links_until_null() {
+    let absolute = Arc::new(Mutex::new(String::new()));
+    let next_abs = Arc::clone(&absolute);
+    let server = serve(move |seen, _| {
+        assert_eq!(seen.path, "/api/rule/summary");
+        match query_map(&seen.query).get("cursor").map(String::as_str) {
+            None => reply(200, page(&["r1", "r2"], json!("?cursor=B%2Fx&limit=100"))),
+            Some("B/x") => reply(200, page(&["r3"], json!(next_abs.lock().unwrap().clone()))),
+            Some("C") => reply(200, page(&["r4"], Value::Null)),
+            Some(other) => panic!("unexpected cursor {other}"),
+        }
+    })
+    .await;
+    *absolute.lock().unwrap() = format!("{}rule/summary?cursor=C&limit=100", server.api());
+    let client = client_for(&server).await;
+
+    let summaries = client.list_summaries().await.unwrap();
+
+    let uuids: Vec<_> = summaries.iter().map(|s| s.uuid.as_str()).collect();
+    assert_eq!(uuids, ["r1", "r2", "r3", "r4"]);
+    assert_eq!(summaries[0].state, "ENABLED");
+    assert_eq!(summaries[0].updated, Some(json!(1743568964.174)));
+    let seen = server.seen();
+    assert_eq!(seen.len(), 3);
+    assert_eq!(seen[0].query, "limit=100");
+    assert!(seen
+        .iter()
+        .all(|s| s.auth.as_deref().is_some_and(|a| a.starts_with("Basic "))));
+}
+
+#[tokio::test]
+async fn summaries_tolerate_missing_fields() {
+    let server = serve(|_, _| {
+        reply(
+            200,
+            json!({"links": {"next": null}, "data": [{"uuid": "only-uuid"}]}).to_string(),
+        )
+    })
+    .await;
+    let summaries = client_for(&server).await.list_summaries().await.unwrap();
+    assert_eq!(summaries.len(), 1);
+    assert_eq!(summaries[0].uuid, "only-uuid");
+    assert_eq!(summaries[0].name, "");
+    assert_eq!(summaries[0].updated, None);
+}
+
+#[tokio::test]
+async fn a_repeated_next_link_stops_with_an_error() {
+    let server = serve(|_, _| reply(200, page(&["r1"], json!("?cursor=same")))).await;
+    let err = client_for(&server)
+        .await
+        .list_summaries()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, FetchError::InvalidResponse(ref m) if m.contains("loop")),
+        "{err}"
+    );
+    assert_eq!(server.hits(), 2);
+}
+
+#[tokio::test]
+async fn an_absolute_next_link_to_a_foreign_host_is_refused() {
+    for foreign in [
+        "https://evil.example.com/rule/summary?cursor=x",
+        "http://10.0.0.1/rule/summary?cursor=x",
+    ] {
+        let server = serve(move |_, _| reply(200, page(&["r1"], json!(foreign)))).await;
+        let err = client_for(&server)
+            .await
+            .list_summaries()
+            .await
+            .unwrap_err();
+        assert!(matches!(err, FetchError::Policy(_)), "{foreign}: {err}");
+        assert_eq!(server.hits(), 1);
+    }
+}
+
+// ---------------------------------------------------------------- retries
+
+#[tokio::test]
+async fn get_rule_retries_429_with_retry_after_then_succeeds() {
+    let server = serve(|_, index| match index {
+        0 => reply(429, "")
+            .header("retry-after", "1")
+            .header("x-ratelimit-remaining", "0"),
+        _ => reply(200, envelope("u-1")),
+    })
+    .await;
+    let client = client_for(&server).await;
+
+    let rule = client.get_rule("u-1").await.unwrap();
+
+    assert_eq!(rule["rule"]["uuid"], "u-1");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[1].path, "/api/rule/u-1");
+    assert_eq!(query_map(&seen[1].query)["redactSensitiveFields"], "false");
+    assert_eq!(client.last_rate_limit().unwrap().remaining, Some(0));
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_then_succeed() {
+    let server = serve(|_, index| match index {
+        0 => reply(500, ""),
+        1 => reply(503, ""),
+        2 => reply(502, "<html>bad gateway</html>"),
+        _ => reply(200, envelope("u-2")),
+    })
+    .await;
+    let rule = client_for(&server).await.get_rule("u-2").await.unwrap();
+    assert_eq!(rule["rule"]["uuid"], "u-2");
+    assert_eq!(server.hits(), 4);
+}
+
+#[tokio::test]
+async fn exhausted_attempts_give_the_last_error() {
+    let server = serve(|_, _| reply(503, "")).await;
+    let err = client_for(&server).await.get_rule("u").await.unwrap_err();
+    assert_eq!(err, FetchError::Server { status: 503 });
+    assert_eq!(server.hits(), 4);
+
+    let server = serve(|_, _| reply(429, "").header("retry-after", "0")).await;
+    let err = client_for(&server).await.get_rule("u").await.unwrap_err();
+    assert_eq!(err, FetchError::RateLimited { attempts: 4 });
+    assert_eq!(server.hits(), 4);
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_the_budget_gives_up_at_once() {
+    let server = serve(|_, _| reply(429, "").header("retry-after", "3600")).await;
+    let mut config = config(&server.url, Some(server.api()));
+    // Delays on: the client must decide not to sleep rather than sleep for an hour.
+    config.retry = RetryPolicy {
+        total_budget: Duration::from_secs(5),
+        ..RetryPolicy::default()
+    };
+    let client = AutomationClient::connect(config).await.unwrap();
+    let err = client.get_rule("u").await.unwrap_err();
+    assert_eq!(err, FetchError::RateLimited { attempts: 1 });
+    assert_eq!(server.hits(), 1);
+}
+
+#[tokio::test]
+async fn a_401_is_never_retried_even_if_the_policy_lists_it() {
+    let server = serve(|_, _| {
+        reply(
+            401,
+            r#"{"code":401,"message":"Unauthorized; scope does not match"}"#,
+        )
+    })
+    .await;
+    let mut config = config(&server.url, Some(server.api()));
+    config.retry.retry_statuses.push(401);
+    let client = AutomationClient::connect(config).await.unwrap();
+
+    let err = client.list_summaries().await.unwrap_err();
+
+    assert_eq!(
+        err,
+        FetchError::Unauthorized {
+            message: "Unauthorized; scope does not match".into()
+        }
+    );
+    assert!(err.hint().is_some());
+    assert_eq!(server.hits(), 1);
+}
+
+#[tokio::test]
+async fn client_errors_map_to_their_kinds() {
+    let server = serve(|seen, _| match seen.path.as_str() {
+        "/api/rule/forbidden" => reply(403, "User is not authenticated, or user is not a global admin"),
+        "/api/rule/missing" => reply(404, r#"{"errors":[{"id":"x","status":"404","code":"NOT_FOUND","title":"Rule not found"}]}"#),
+        "/api/rule/bad" => reply(400, r#"{"errors":[{"id":"x","status":"400","code":"BAD","title":"The request body could not be parsed","detail":"line 1","field":"rule"}]}"#),
+        "/api/rule/shapeless" => reply(200, r#"{"connections":[]}"#),
+        _ => reply(200, "not json"),
+    })
+    .await;
+    let client = client_for(&server).await;
+
+    let forbidden = client.get_rule("forbidden").await.unwrap_err();
+    assert!(
+        matches!(forbidden, FetchError::Forbidden { ref message } if message.contains("global admin")),
+        "{forbidden}"
+    );
+    let missing = client.get_rule("missing").await.unwrap_err();
+    assert_eq!(
+        missing,
+        FetchError::NotFound {
+            message: "Rule not found".into()
+        }
+    );
+    let bad = client.get_rule("bad").await.unwrap_err();
+    assert_eq!(
+        bad,
+        FetchError::BadRequest {
+            status: 400,
+            title: "The request body could not be parsed".into(),
+            detail: Some("line 1 (field rule)".into()),
+        }
+    );
+    assert!(matches!(
+        client.get_rule("shapeless").await,
+        Err(FetchError::InvalidResponse(_))
+    ));
+    assert!(matches!(
+        client.get_rule("garbled").await,
+        Err(FetchError::InvalidResponse(_))
+    ));
+    // None of those is retryable: one request each.
+    assert_eq!(server.hits(), 5);
+}
+
+#[tokio::test]
+async fn a_rule_uuid_cannot_escape_its_path() {
+    let server = serve(|_, _| reply(200, envelope("x"))).await;
+    client_for(&server)
+        .await
+        .get_rule("../../admin?x=1")
+        .await
+        .unwrap();
+    assert_eq!(server.seen()[0].path, "/api/rule/..%2F..%2Fadmin%3Fx=1");
+    for dots in ["..", ".", ""] {
+        let err = client_for(&server).await.get_rule(dots).await.unwrap_err();
+        assert!(matches!(err, FetchError::Policy(_)), "{dots}: {err}");
+    }
+    let err = client_for(&server)
+        .await
+        .put_rule("..", &json!({"rule": {}}))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FetchError::Policy(_)), "{err}");
+    assert_eq!(server.hits(), 1);
+}
+
+#[tokio::test]
+async fn a_dropped_connection_on_get_is_retried() {
+    let (url, hits) =
+        serve_raw(|index| (index > 0).then(|| raw_json("200 OK", &envelope("u-3")))).await;
+    let client = AutomationClient::connect(config(&url, Some(url.join("api/").unwrap())))
+        .await
+        .unwrap();
+    let rule = client.get_rule("u-3").await.unwrap();
+    assert_eq!(rule["rule"]["uuid"], "u-3");
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+}
+
+// ---------------------------------------------------------------- writes
+
+#[tokio::test]
+async fn a_dropped_connection_on_put_is_an_answer_lost_and_not_retried() {
+    let (url, hits) = serve_raw(|_| None).await;
+    let client = AutomationClient::connect(config(&url, Some(url.join("api/").unwrap())))
+        .await
+        .unwrap();
+    let outcome = client.put_rule("u-4", &json!({"rule": {}})).await.unwrap();
+    assert_eq!(outcome, PutOutcome::AnswerLost);
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn put_retries_only_what_the_server_did_not_apply() {
+    let body = json!({"rule": {"name": "n", "components": []}});
+    let cases: [(&[Reply], Result<PutOutcome, FetchError>, usize); 5] = [
+        (&[], Ok(PutOutcome::Written), 1),
+        (&[reply(429, "")], Ok(PutOutcome::Written), 2),
+        (
+            &[reply(503, "").header("retry-after", "0")],
+            Ok(PutOutcome::Written),
+            2,
+        ),
+        (
+            &[reply(503, "")],
+            Err(FetchError::Server { status: 503 }),
+            1,
+        ),
+        (&[reply(504, "")], Ok(PutOutcome::AnswerLost), 1),
+    ];
+    for (failures, expected, hits) in cases {
+        let scripted: Vec<(u16, Vec<(&'static str, String)>)> = failures
+            .iter()
+            .map(|r| (r.status, r.headers.clone()))
+            .collect();
+        let server = serve(move |_, index| match scripted.get(index) {
+            Some((status, headers)) => Reply {
+                headers: headers.clone(),
+                ..reply(*status, "")
+            },
+            None => reply(200, r#"{"ruleUuid":"u-5"}"#),
+        })
+        .await;
+        let outcome = client_for(&server).await.put_rule("u-5", &body).await;
+        assert_eq!(outcome, expected);
+        let seen = server.seen();
+        assert_eq!(seen.len(), hits);
+        assert!(seen
+            .iter()
+            .all(|s| s.method == "PUT" && s.path == "/api/rule/u-5"));
+        assert_eq!(serde_json::from_str::<Value>(&seen[0].body).unwrap(), body);
+    }
+}
+
+// ---------------------------------------------------------------- policy
+
+#[tokio::test]
+async fn connect_refuses_plain_http_and_foreign_api_bases() {
+    let remote = Url::parse("http://jira.example.com/").unwrap();
+    let err = AutomationClient::connect(config(&remote, None))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FetchError::Policy(_)), "{err}");
+
+    let site = Url::parse("http://127.0.0.1:9/").unwrap();
+    let foreign = Url::parse("https://collector.example.com/api/").unwrap();
+    let err = AutomationClient::connect(config(&site, Some(foreign)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FetchError::Policy(_)), "{err}");
+
+    let mut wrong_product = config(&site, Some(site.clone()));
+    wrong_product.product = "bitbucket".into();
+    let err = AutomationClient::connect(wrong_product).await.unwrap_err();
+    assert!(matches!(err, FetchError::Config(_)), "{err}");
+}
+
+#[tokio::test]
+async fn check_credential_refuses_foreign_hosts_without_sending() {
+    let server = serve(|_, _| reply(200, r#"{"accountId":"a"}"#)).await;
+    let client = client_for(&server).await;
+    let port = server.url.port().unwrap();
+    let credential = Credential::new("svc@example.com", fake_token());
+    // The IPv4-mapped spelling reaches this very server, so a send would show in its log.
+    for target in [
+        format!("http://[::ffff:127.0.0.1]:{port}/"),
+        "https://evil.example.com/".to_owned(),
+        "https://acme.atlassian.net.evil.example/".to_owned(),
+    ] {
+        let site = Url::parse(&target).unwrap();
+        let check = client.check_credential(&site, &credential).await;
+        assert!(
+            matches!(check, CredentialCheck::Unknown { ref reason } if reason.contains("refusing")),
+            "{target}: {check:?}"
+        );
+    }
+    assert_eq!(server.hits(), 0);
+}
+
+// ---------------------------------------------------------------- credential checks
+
+#[tokio::test]
+async fn check_credential_verdicts() {
+    let server = serve(|seen, _| match seen.auth.as_deref().unwrap_or("") {
+        a if a.ends_with(&basic_of("live@example.com")) => reply(
+            200,
+            r#"{"accountId":"acc-1","emailAddress":"live@example.com"}"#,
+        ),
+        a if a.ends_with(&basic_of("denied@example.com")) => reply(200, r#"{"accountId":"acc-2"}"#)
+            .header("x-seraph-loginreason", "AUTHENTICATION_DENIED"),
+        a if a.ends_with(&basic_of("captcha@example.com")) => {
+            reply(403, "").header("x-authentication-denied-reason", "CAPTCHA_CHALLENGE")
+        }
+        a if a.ends_with(&basic_of("flaky@example.com")) => reply(500, ""),
+        _ => reply(401, ""),
+    })
+    .await;
+    let client = client_for(&server).await;
+    let site = server.url.clone();
+    let check = |user: &str| {
+        let (client, site) = (client.clone(), site.clone());
+        let credential = Credential::new(user, fixed_token());
+        async move { client.check_credential(&site, &credential).await }
+    };
+
+    assert_eq!(
+        check("live@example.com").await,
+        CredentialCheck::Live {
+            account_id: "acc-1".into(),
+            email: Some("live@example.com".into())
+        }
+    );
+    assert!(
+        matches!(check("denied@example.com").await, CredentialCheck::Dead { reason } if reason.contains("AUTHENTICATION_DENIED"))
+    );
+    assert!(
+        matches!(check("captcha@example.com").await, CredentialCheck::Dead { reason } if reason.contains("CAPTCHA"))
+    );
+    assert!(matches!(
+        check("dead@example.com").await,
+        CredentialCheck::Dead { .. }
+    ));
+    assert!(matches!(
+        check("flaky@example.com").await,
+        CredentialCheck::Unknown { .. }
+    ));
+    let after_first_round = server.hits();
+    // 1 + 1 + 1 + 1 (the 401, once) + 4 (500, retried per policy).
+    assert_eq!(after_first_round, 8);
+
+    // Definite verdicts are remembered: the dead credential is never tried again.
+    assert!(matches!(
+        check("dead@example.com").await,
+        CredentialCheck::Dead { .. }
+    ));
+    assert!(matches!(
+        check("live@example.com").await,
+        CredentialCheck::Live { .. }
+    ));
+    assert_eq!(server.hits(), after_first_round);
+    let paths: Vec<_> = server.seen().iter().map(|s| s.path.clone()).collect();
+    assert!(paths.iter().all(|p| p == "/rest/api/3/myself"), "{paths:?}");
+}
+
+/// One token shared by the verdict test, so the server can tell users apart by their header.
+fn fixed_token() -> Token {
+    static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    Token::new(
+        TOKEN
+            .get_or_init(|| format!("FAKE-{}", uuid::Uuid::new_v4()))
+            .clone(),
+    )
+}
+
+fn basic_of(user: &str) -> String {
+    Credential::new(user, fixed_token()).basic_value()
+}
+
+#[tokio::test]
+async fn myself_reports_the_admin_and_maps_a_401() {
+    let server = serve(|seen, _| match seen.auth {
+        Some(_) => reply(
+            200,
+            r#"{"accountId":"adm","emailAddress":"admin@example.com","displayName":"Admin"}"#,
+        ),
+        None => reply(401, ""),
+    })
+    .await;
+    let me = client_for(&server).await.myself().await.unwrap();
+    assert_eq!(me.account_id, "adm");
+    assert_eq!(me.display_name.as_deref(), Some("Admin"));
+
+    let server = serve(|_, _| reply(401, "")).await;
+    let err = client_for(&server).await.myself().await.unwrap_err();
+    assert!(matches!(err, FetchError::Unauthorized { .. }), "{err}");
+    assert_eq!(server.hits(), 1);
+}
+
+// ---------------------------------------------------------------- discovery
+
+#[tokio::test]
+async fn connect_discovers_the_gateway_base_from_tenant_info() {
+    let server = serve(|seen, index| match (index, seen.path.as_str()) {
+        (0, "/_edge/tenant_info") => reply(503, ""),
+        (_, "/_edge/tenant_info") => reply(200, r#"{"cloudId":"0f1e2d3c-aaaa-bbbb-cccc-111122223333"}"#),
+        (_, "/gateway/api/automation/public/jira/0f1e2d3c-aaaa-bbbb-cccc-111122223333/rest/v1/rule/summary") => {
+            reply(200, page(&["r1"], Value::Null))
+        }
+        (_, other) => panic!("unexpected path {other}"),
+    })
+    .await;
+
+    let client = AutomationClient::connect(config(&server.url, None))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        client.api_base().as_str(),
+        format!(
+            "{}gateway/api/automation/public/jira/0f1e2d3c-aaaa-bbbb-cccc-111122223333/rest/v1/",
+            server.url
+        )
+    );
+    assert_eq!(client.list_summaries().await.unwrap().len(), 1);
+    let seen = server.seen();
+    assert!(
+        seen[..2].iter().all(|s| s.auth.is_none()),
+        "tenant_info must not get a credential"
+    );
+    assert!(seen[2].auth.is_some());
+}
+
+#[tokio::test]
+async fn a_cloud_id_that_is_not_an_id_is_rejected() {
+    let server = serve(|_, _| reply(200, r#"{"cloudId":"../../evil"}"#)).await;
+    let err = AutomationClient::connect(config(&server.url, None))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FetchError::InvalidResponse(_)), "{err}");
+}
+
+// ---------------------------------------------------------------- adaptive concurrency
+
+#[tokio::test]
+async fn bulk_reads_back_off_under_a_concurrency_cap_and_read_everything() {
+    const CAP: usize = 2;
+    const RULES: usize = 40;
+    let hold = Duration::from_millis(15);
+    let server = serve(move |seen, _| {
+        if seen.in_flight > CAP {
+            reply(429, "").header("retry-after", "1").hold(hold)
+        } else {
+            let uuid = seen.path.rsplit('/').next().unwrap().to_owned();
+            reply(200, envelope(&uuid)).hold(hold)
+        }
+    })
+    .await;
+    let mut config = config(&server.url, Some(server.api()));
+    config.concurrency = 8;
+    config.retry = quick_policy(30);
+    let client = AutomationClient::connect(config).await.unwrap();
+    let uuids: Vec<String> = (0..RULES).map(|i| format!("rule-{i:02}")).collect();
+
+    let mut results = HashMap::new();
+    let stats = client
+        .get_rules_concurrently(uuids.clone(), |uuid, result| {
+            let rule = result.unwrap_or_else(|e| panic!("{uuid}: {e}"));
+            assert_eq!(rule["rule"]["uuid"], uuid.as_str());
+            assert!(results.insert(uuid, ()).is_none(), "reported twice");
+        })
+        .await;
+
+    assert_eq!(results.len(), RULES);
+    assert!(
+        stats.cuts >= 1 && stats.lowest_limit < stats.max,
+        "{stats:?}"
+    );
+    let seen = server.seen();
+    let throttled = seen.iter().filter(|s| s.in_flight > CAP).count();
+    assert!(throttled >= 1);
+    assert_eq!(seen.len(), RULES + throttled);
+    // Once the limiter has settled, the server never again sees the configured maximum.
+    let late = &seen[seen.len() * 2 / 3..];
+    let late_peak = late.iter().map(|s| s.in_flight).max().unwrap();
+    assert!(late_peak < 8, "late peak {late_peak}; stats {stats:?}");
+}
+
+// ---------------------------------------------------------------- secrecy
+
+#[tokio::test]
+async fn no_error_or_debug_output_shows_the_token() {
+    // A hostile or buggy server echoing the credential back in its error bodies.
+    let server = serve(|seen, _| {
+        let auth = seen.auth.clone().unwrap_or_default();
+        let token = seen.path.rsplit('/').next().unwrap_or("").to_owned();
+        match seen.path.as_str() {
+            p if p.starts_with("/api/rule/") => reply(
+                400,
+                json!({"code": 400, "message": format!("bad {auth} {token}")}).to_string(),
+            ),
+            _ => reply(
+                401,
+                json!({"errors": [{"title": format!("nope {auth}")}]}).to_string(),
+            ),
+        }
+    })
+    .await;
+    let token = fake_token();
+    let config = ClientConfig {
+        token: token.clone(),
+        ..config(&server.url, Some(server.api()))
+    };
+    let client = AutomationClient::connect(config).await.unwrap();
+    let basic = Credential::new("admin@example.com", token.clone()).basic_value();
+
+    let mut shown = vec![format!("{client:?}")];
+    for err in [
+        client.get_rule(token.expose()).await.unwrap_err(),
+        client.myself().await.unwrap_err(),
+    ] {
+        shown.push(err.to_string());
+        shown.push(format!("{err:?}"));
+    }
+    let other = Credential::new("svc@example.com", fake_token());
+    let check = client.check_credential(&server.url, &other).await;
+    shown.push(format!("{check:?}"));
+
+    for text in &shown {
+        assert!(!text.contains(token.expose()), "{text}");
+        assert!(!text.contains(&basic), "{text}");
+        assert!(!text.contains(other.token.expose()), "{text}");
+        assert!(!text.contains(&other.basic_value()), "{text}");
+    }
+    assert!(shown.iter().any(|t| t.contains("****")), "{shown:?}");
+}
