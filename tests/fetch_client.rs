@@ -831,3 +831,65 @@ async fn no_error_or_debug_output_shows_the_token() {
     }
     assert!(shown.iter().any(|t| t.contains("****")), "{shown:?}");
 }
+
+// ---------------------------------------------------------------- against the sandbox
+
+#[tokio::test]
+async fn the_whole_site_is_read_through_sandbox_faults() {
+    use autorekey::sandbox::{generate_rules, Account, Sandbox, SandboxConfig};
+
+    let (rules, mut accounts) = generate_rules(30, 7);
+    let admin_token = fake_token();
+    accounts.push(Account {
+        email: "fetch-admin@sandbox.test".into(),
+        account_id: "712020:fetch-admin".into(),
+        admin: true,
+        tokens: vec![admin_token.clone()],
+        revoked_tokens: vec![],
+    });
+    let expected: std::collections::BTreeSet<String> = rules
+        .iter()
+        .map(|e| e["rule"]["uuid"].as_str().unwrap().to_owned())
+        .collect();
+    let sandbox = Sandbox::start(SandboxConfig {
+        rules,
+        accounts,
+        error_rate: 0.2,
+        drop_rate: 0.1,
+        seed: 11,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let site = Url::parse(&format!("{}/", sandbox.base_url())).unwrap();
+    let config = ClientConfig {
+        retry: quick_policy(12),
+        ..ClientConfig::new(site, "fetch-admin@sandbox.test", admin_token)
+    };
+
+    let client = AutomationClient::connect(config).await.unwrap();
+    assert!(client.api_base().as_str().contains(sandbox.cloud_id()));
+    assert_eq!(
+        client.myself().await.unwrap().account_id,
+        "712020:fetch-admin"
+    );
+    let listed: std::collections::BTreeSet<String> = client
+        .list_summaries()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.uuid)
+        .collect();
+    assert_eq!(listed, expected);
+
+    let mut read = std::collections::BTreeSet::new();
+    client
+        .get_rules_concurrently(listed.into_iter().collect(), |uuid, result| {
+            let envelope = result.unwrap_or_else(|e| panic!("{uuid}: {e}"));
+            assert_eq!(envelope["rule"]["uuid"], uuid.as_str());
+            read.insert(uuid);
+        })
+        .await;
+    assert_eq!(read, expected);
+    sandbox.shutdown().await;
+}

@@ -22,7 +22,7 @@ use url::Url;
 use super::credential::CheckCache;
 use super::error::FetchError;
 use super::limiter::{AdaptiveLimiter, ConcurrencyStats};
-use super::policy::{check_site_url, HostPolicy};
+use super::policy::{check_site_url, is_loopback, HostPolicy};
 use super::retry::{RateLimitInfo, RetryPolicy};
 use super::transport::{Safety, Transport};
 use crate::secret::{Credential, Token};
@@ -420,7 +420,12 @@ fn build_http(hosts: &HostPolicy, timeout: Duration) -> Result<reqwest::Client, 
             attempt.follow()
         }
     });
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder();
+    if is_loopback(hosts.site()) {
+        // A proxy from the environment would see a loopback site's plain-http Basic header.
+        builder = builder.no_proxy();
+    }
+    builder
         .user_agent(USER_AGENT)
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(timeout)
