@@ -20,6 +20,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 pub struct Ui {
     verbosity: i8,
     color: bool,
+    color_err: bool,
     stdout_tty: bool,
     stderr_tty: bool,
     stdin_tty: bool,
@@ -34,6 +35,7 @@ impl Ui {
         Ui {
             verbosity,
             color: !no_color && stdout_tty,
+            color_err: !no_color && stderr_tty,
             stdout_tty,
             stderr_tty,
             stdin_tty: std::io::stdin().is_terminal(),
@@ -98,8 +100,7 @@ impl Ui {
     }
 
     fn paint_err(&self, style: Style, text: &str) -> String {
-        let color = self.stderr_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        if color {
+        if self.color_err {
             style.force_styling(true).apply_to(text).to_string()
         } else {
             text.to_string()

@@ -5,7 +5,7 @@
 //! files. A rule that cannot be read is reported and the scan goes on; the scan then fails
 //! at the end (exit 1) so a script never mistakes a partial inventory for a complete one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use url::Url;
@@ -65,12 +65,18 @@ pub async fn run(global: &GlobalArgs, args: &ScanArgs, ui: &Ui) -> CommandResult
 struct Collector<'a> {
     account: Option<&'a str>,
     inventory: Inventory,
-    to_verify: BTreeMap<VerifyKey, Credential>,
+    to_verify: BTreeMap<VerifyKey, Uses>,
 }
 
-/// One credential at one site: user, fingerprint, and where it is sent (`None`: the
-/// configured site, as for `{{baseUrl}}`).
-type VerifyKey = (String, String, Option<String>);
+/// One credential: lower-cased user and fingerprint.
+type VerifyKey = (String, String);
+
+/// A credential and the origins it is sent to (`None`: the configured site itself, as for
+/// `{{baseUrl}}`, or a value with no URL of its own, such as a variable).
+struct Uses {
+    credential: Credential,
+    targets: BTreeSet<Option<String>>,
+}
 
 impl<'a> Collector<'a> {
     fn new(account: Option<&'a str>) -> Self {
@@ -91,8 +97,15 @@ impl<'a> Collector<'a> {
             });
         }
         for f in &findings {
-            if let (Some(cred), Some(key)) = (f.credential(), verify_key(f)) {
-                self.to_verify.entry(key).or_insert(cred);
+            if let (Some(credential), Some((key, target))) = (f.credential(), verify_key(f)) {
+                self.to_verify
+                    .entry(key)
+                    .or_insert_with(|| Uses {
+                        credential,
+                        targets: BTreeSet::new(),
+                    })
+                    .targets
+                    .insert(target);
             }
         }
         self.inventory.add_rule(rule, &findings);
@@ -100,7 +113,7 @@ impl<'a> Collector<'a> {
 }
 
 /// Only Basic credentials whose user is an email can be checked against `/myself`.
-fn verify_key(f: &Finding) -> Option<VerifyKey> {
+fn verify_key(f: &Finding) -> Option<(VerifyKey, Option<String>)> {
     if f.scheme != Scheme::Basic || f.status != Status::Literal {
         return None;
     }
@@ -111,8 +124,8 @@ fn verify_key(f: &Finding) -> Option<VerifyKey> {
         .as_deref()
         .filter(|u| !u.trim_start().starts_with("{{"))
         .and_then(|u| Url::parse(u).ok())
-        .map(|u| format!("{}://{}", u.scheme(), u.host_str().unwrap_or_default()));
-    Some((user, fp, target))
+        .map(|u| u.origin().ascii_serialization());
+    Some(((user.to_ascii_lowercase(), fp), target))
 }
 
 fn scan_path(path: &Path, collector: &mut Collector, ui: &Ui) -> CommandResult {
@@ -164,41 +177,33 @@ async fn scan_site(
     Ok(())
 }
 
-/// Check each distinct credential once. Only the configured site and Atlassian hosts are
-/// ever sent a credential; anything else is reported as not checked.
+/// Check each distinct credential once. An API token belongs to the account, not to a
+/// site, so one answer from `/myself` settles it: asked of the configured site when any rule
+/// sends the credential there, else of an Atlassian host a rule sends it to. A credential
+/// sent only elsewhere is never sent anywhere by autorekey, and stays unchecked.
 async fn verify_credentials(
     client: &AutomationClient,
     site: &Url,
-    creds: &BTreeMap<VerifyKey, Credential>,
+    creds: &BTreeMap<VerifyKey, Uses>,
     inventory: &mut Inventory,
     ui: &Ui,
 ) {
     let policy = HostPolicy::new(site.clone());
     let bar = ui.progress(creds.len() as u64, "Verifying credentials");
-    let mut verdicts: BTreeMap<(String, String), (Verification, String)> = BTreeMap::new();
-    for ((user, fp, target), cred) in creds {
-        let url = match target {
-            None => Some(site.clone()),
-            Some(origin) => Url::parse(origin).ok().filter(|u| policy.allows(u)),
-        };
-        let verdict = match url {
-            Some(url) => match client.check_credential(&url, cred).await {
+    let mut verdicts: BTreeMap<&VerifyKey, (Verification, String)> = BTreeMap::new();
+    for (key, uses) in creds {
+        let verdict = match check_site(site, &policy, &uses.targets) {
+            Some(url) => match client.check_credential(&url, &uses.credential).await {
                 CredentialCheck::Live { .. } => (Verification::Live, format!("accepted by {url}")),
                 CredentialCheck::Dead { reason } => (Verification::Dead, reason),
                 CredentialCheck::Unknown { reason } => (Verification::Unknown, reason),
             },
             None => (
                 Verification::Unknown,
-                "not checked: sent to a host that is neither the site nor Atlassian".into(),
+                "not checked: only sent to hosts that are neither the site nor Atlassian".into(),
             ),
         };
-        // A credential checked at several sites keeps its worst verdict.
-        let entry = verdicts
-            .entry((user.to_ascii_lowercase(), fp.clone()))
-            .or_insert(verdict.clone());
-        if rank(verdict.0) > rank(entry.0) {
-            *entry = verdict;
-        }
+        verdicts.insert(key, verdict);
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -218,12 +223,19 @@ async fn verify_credentials(
     inventory.finish();
 }
 
-fn rank(v: Verification) -> u8 {
-    match v {
-        Verification::Live => 0,
-        Verification::Unknown => 1,
-        Verification::Dead => 2,
+fn check_site(site: &Url, policy: &HostPolicy, targets: &BTreeSet<Option<String>>) -> Option<Url> {
+    let own = site.origin().ascii_serialization();
+    if targets
+        .iter()
+        .any(|t| t.as_deref().is_none_or(|t| t == own))
+    {
+        return Some(site.clone());
     }
+    targets
+        .iter()
+        .flatten()
+        .filter_map(|t| Url::parse(t).ok())
+        .find(|u| policy.allows(u))
 }
 
 /// Exit 1 when rules could not be read (the inventory is incomplete), 3 when a `--fail-on`
