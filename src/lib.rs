@@ -17,12 +17,16 @@
 //! once), [`token_input`] (how secrets enter), [`ui`] (where output goes), [`error`] (exit
 //! statuses and hints), [`export`] (rule files on disk) and [`commands`] (one file each).
 
+pub mod apply;
+pub mod backup;
 pub mod cli;
 pub mod commands;
+pub mod confirm;
 pub mod detect;
 pub mod error;
 pub mod export;
 pub mod fetch;
+pub mod journal;
 pub mod plan;
 pub mod report;
 pub mod sandbox;

@@ -74,6 +74,8 @@ pub struct PlannedChange {
 pub enum LeftAlone {
     /// The server masked a value (`***`); writing the rule back would destroy it.
     MaskedValue { pointers: Vec<String> },
+    /// None of the account's credentials is visible, but a masked value might be one.
+    MayHoldMasked { pointers: Vec<String> },
     /// The new token is the one already in the rule.
     AlreadyCurrent,
 }
@@ -89,14 +91,29 @@ pub enum RuleDecision {
 
 /// Decide what to do with one rule.
 pub fn plan_rule(rule: &Value, selector: &Selector, new_token: Option<&Token>) -> RuleDecision {
-    let findings: Vec<Finding> = detect::detect(rule)
-        .into_iter()
-        .filter(|f| selector.matches(f))
+    let all = detect::detect(rule);
+    // A hidden header exported as "" is masked too: re-importing it would lose the value.
+    let mut masked = detect::masked_pointers(rule);
+    masked.extend(
+        all.iter()
+            .filter(|f| f.status == Status::Masked && !masked.contains(&f.pointer))
+            .map(|f| f.pointer.clone())
+            .collect::<Vec<_>>(),
+    );
+    // An incoming webhook's own token is never an account's API token.
+    let may_hide: Vec<String> = all
+        .iter()
+        .filter(|f| f.status == Status::Masked && f.location != Location::WebhookToken)
+        .map(|f| f.pointer.clone())
         .collect();
+    let findings: Vec<Finding> = all.into_iter().filter(|f| selector.matches(f)).collect();
     if findings.is_empty() {
-        return RuleDecision::Untouched;
+        return if may_hide.is_empty() {
+            RuleDecision::Untouched
+        } else {
+            RuleDecision::LeftAlone(LeftAlone::MayHoldMasked { pointers: may_hide })
+        };
     }
-    let masked = detect::masked_pointers(rule);
     if !masked.is_empty() {
         return RuleDecision::LeftAlone(LeftAlone::MaskedValue { pointers: masked });
     }
@@ -214,9 +231,10 @@ pub fn redact(rule: &Value) -> Value {
 }
 
 /// A unified diff of the rule before and after, both redacted, for a person to approve.
+/// Server-owned fields are left out: they are never written, so they are not a change.
 pub fn redacted_diff(before: &Value, after: &Value, label: &str) -> String {
-    let a = pretty(&redact(before));
-    let b = pretty(&redact(after));
+    let a = pretty(&redact(&without_read_only(before)));
+    let b = pretty(&redact(&without_read_only(after)));
     let diff = similar::TextDiff::from_lines(&a, &b);
     let text = diff
         .unified_diff()
@@ -265,13 +283,17 @@ pub const READ_ONLY_FIELDS: [&str; 3] = ["uuid", "created", "updated"];
 /// The body of `PUT rule/{uuid}`: the rule without its read-only fields and without
 /// `connections` (echoing connections owned by someone else makes the server disable the rule).
 pub fn put_body(rule: &Value) -> Value {
+    serde_json::json!({ "rule": without_read_only(rule) })
+}
+
+fn without_read_only(rule: &Value) -> Value {
     let mut rule = rule.clone();
     if let Some(obj) = rule.as_object_mut() {
         for key in READ_ONLY_FIELDS {
             obj.shift_remove(key);
         }
     }
-    serde_json::json!({ "rule": rule })
+    rule
 }
 
 /// Pointers at which `actual` differs from `expected`, ignoring the fields the server owns

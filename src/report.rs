@@ -12,8 +12,11 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::apply::{Outcome, Prepared};
 use crate::detect::{Finding, Location, Scheme, Status};
-use crate::secret::Fingerprint;
+use crate::error::CommandError;
+use crate::plan::Selector;
+use crate::secret::{Fingerprint, Token};
 
 /// The verdict of `--verify` for one credential.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -92,12 +95,7 @@ impl Row {
 pub fn target_host(url: &str) -> Option<String> {
     let url = url.trim();
     if url.starts_with("{{") {
-        return Some(
-            url.split("}}")
-                .next()
-                .map(|s| format!("{s}}}"))
-                .unwrap_or_default(),
-        );
+        return url.find("}}").map(|end| url[..end + 2].to_string());
     }
     url::Url::parse(url)
         .ok()
@@ -409,4 +407,252 @@ mod tests {
         );
         assert_eq!(target_host("not a url"), None);
     }
+}
+
+/// Everything the closing summary of `rotate`, `apply` and the offline rewrite says.
+#[derive(Debug)]
+pub struct RotationSummary {
+    pub account: String,
+    pub new_fingerprint: Fingerprint,
+    pub old_fingerprints: std::collections::BTreeSet<String>,
+    pub rules_read: usize,
+    pub dry_run: bool,
+    pub plan_saved: Option<String>,
+    pub written_file: Option<String>,
+    pub would_rotate: Vec<String>,
+    pub backup_dir: Option<String>,
+    pub outcomes: Vec<Outcome>,
+}
+
+impl RotationSummary {
+    pub fn new(selector: &Selector, new_token: &Token, rules_read: usize) -> Self {
+        RotationSummary {
+            account: selector.account.clone(),
+            new_fingerprint: new_token.fingerprint(),
+            old_fingerprints: Default::default(),
+            rules_read,
+            dry_run: false,
+            plan_saved: None,
+            written_file: None,
+            would_rotate: Vec::new(),
+            backup_dir: None,
+            outcomes: Vec::new(),
+        }
+    }
+
+    /// Remember which old tokens the rewrites replace, for the next steps.
+    pub fn note_old(&mut self, prepared: &[Prepared]) {
+        for f in prepared.iter().flat_map(|p| &p.findings) {
+            if let Some(fp) = f.fingerprint() {
+                self.old_fingerprints.insert(fp.to_string());
+            }
+        }
+    }
+
+    pub fn add(&mut self, outcomes: Vec<Outcome>) {
+        self.outcomes.extend(outcomes);
+        self.outcomes.sort_by(|a, b| a.uuid().cmp(b.uuid()));
+    }
+
+    fn count(&self, pick: fn(&Outcome) -> bool) -> usize {
+        self.outcomes.iter().filter(|o| pick(o)).count()
+    }
+
+    fn problems(&self) -> usize {
+        self.count(|o| {
+            matches!(
+                o,
+                Outcome::LeftAlone { .. }
+                    | Outcome::Failed { .. }
+                    | Outcome::Attention { .. }
+                    | Outcome::NotAttempted { .. }
+            )
+        })
+    }
+
+    /// 0 when every approved rule was rotated; 1 when interrupted; 3 when rules were left
+    /// alone, failed, need attention or were not attempted.
+    pub fn exit(&self) -> Result<(), CommandError> {
+        let interrupted =
+            self.count(|o| matches!(o, Outcome::NotAttempted { why, .. } if why == "interrupted"));
+        if interrupted > 0 {
+            return Err(CommandError::failure(format!(
+                "interrupted with {interrupted} rule(s) not attempted"
+            ))
+            .hint(
+                "run the same command again: it re-reads every rule and does only what is left",
+            ));
+        }
+        match self.problems() {
+            0 => Ok(()),
+            n => Err(CommandError::partial(format!(
+                "{n} rule(s) were left alone, failed or need attention (listed above)"
+            ))),
+        }
+    }
+}
+
+/// One line per rule as it is written, for the progress of an interactive run.
+pub fn outcome_line(o: &Outcome) -> String {
+    match o {
+        Outcome::Rotated { name, places, .. } => {
+            format!("Rotated \"{name}\" ({places} place{})", plural(*places))
+        }
+        Outcome::Attention { name, detail, .. } => format!("Needs attention \"{name}\": {detail}"),
+        Outcome::LeftAlone { name, reason, .. } => format!("Left alone \"{name}\": {reason}"),
+        Outcome::Failed { name, reason, .. } => format!("Failed \"{name}\": {reason}"),
+        Outcome::Declined { name, .. } => format!("Skipped \"{name}\" (you said no)"),
+        Outcome::AlreadyCurrent { name, .. } => format!("\"{name}\" already uses the new token"),
+        Outcome::NotAttempted { name, why, .. } => format!("Not attempted \"{name}\": {why}"),
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// The closing summary: counts, every rule that needs a person with why, where the backups
+/// are, and what to do next (and whether the old token may be revoked yet).
+pub fn render_rotation(s: &RotationSummary) -> String {
+    let mut out = String::new();
+    let olds: Vec<&str> = s.old_fingerprints.iter().map(String::as_str).collect();
+    let _ = writeln!(
+        out,
+        "Summary for {} (old {} → new {}); {} rules read:",
+        s.account,
+        if olds.is_empty() {
+            "-".into()
+        } else {
+            olds.join(", ")
+        },
+        s.new_fingerprint,
+        s.rules_read
+    );
+    let rows: [(&str, fn(&Outcome) -> bool); 7] = [
+        ("rotated", |o| matches!(o, Outcome::Rotated { .. })),
+        ("already current", |o| {
+            matches!(o, Outcome::AlreadyCurrent { .. })
+        }),
+        ("needs attention", |o| {
+            matches!(o, Outcome::Attention { .. })
+        }),
+        ("left alone", |o| matches!(o, Outcome::LeftAlone { .. })),
+        ("failed", |o| matches!(o, Outcome::Failed { .. })),
+        ("declined", |o| matches!(o, Outcome::Declined { .. })),
+        ("not attempted", |o| {
+            matches!(o, Outcome::NotAttempted { .. })
+        }),
+    ];
+    if !s.would_rotate.is_empty() || s.dry_run || s.plan_saved.is_some() {
+        let _ = writeln!(out, "  {:<16} {}", "to rotate", s.would_rotate.len());
+    }
+    for (label, pick) in rows {
+        let n = s.count(pick);
+        if n > 0 {
+            let _ = writeln!(out, "  {label:<16} {n}");
+        }
+    }
+    for o in s
+        .outcomes
+        .iter()
+        .filter(|o| !matches!(o, Outcome::Rotated { .. } | Outcome::AlreadyCurrent { .. }))
+    {
+        let _ = writeln!(out, "  - {} ({})", outcome_line(o), o.uuid());
+    }
+    out.push('\n');
+    render_where(s, &mut out);
+    render_next_steps(s, &mut out);
+    out
+}
+
+fn render_where(s: &RotationSummary, out: &mut String) {
+    if let Some(plan) = &s.plan_saved {
+        let _ = writeln!(
+            out,
+            "Plan saved to {plan} (no secrets). Nothing was written."
+        );
+        let _ = writeln!(out, "Carry it out with: autorekey apply {plan}\n");
+    } else if s.dry_run {
+        let _ = writeln!(out, "Dry run: nothing was written.\n");
+    }
+    if let Some(file) = &s.written_file {
+        let _ = writeln!(
+            out,
+            "Rotated export written to {file} (mode 0600: it holds tokens)."
+        );
+        let _ = writeln!(
+            out,
+            "Import it in the Automation UI (Import rules); imported rules arrive disabled.\n"
+        );
+    }
+    if let Some(dir) = &s.backup_dir {
+        let _ = writeln!(out, "Backups (mode 0600, they hold the old tokens): {dir}");
+        let _ = writeln!(out, "Journal: {dir}/journal.jsonl");
+        let _ = writeln!(out, "Undo with: autorekey restore {dir}\n");
+    }
+}
+
+fn render_next_steps(s: &RotationSummary, out: &mut String) {
+    let rotated = s.count(|o| matches!(o, Outcome::Rotated { .. }));
+    let old = s
+        .old_fingerprints
+        .iter()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    out.push_str("Next steps:\n");
+    if s.dry_run || s.plan_saved.is_some() {
+        let _ = writeln!(
+            out,
+            "  1. Review the diffs above; only the credential text changes."
+        );
+        let _ = writeln!(
+            out,
+            "  2. Run without --dry-run (or apply the plan) to write them."
+        );
+        let _ = writeln!(
+            out,
+            "  3. Keep the old token until the rotation is done and read back."
+        );
+        return;
+    }
+    if s.problems() > 0 {
+        let _ = writeln!(
+            out,
+            "  1. Do NOT revoke the old token yet: the rules listed above may still use it."
+        );
+        let _ = writeln!(out, "  2. Fix what each line says, then run the same command again: a rerun does only what is left.");
+        return;
+    }
+    if rotated == 0 {
+        let _ = writeln!(
+            out,
+            "  Nothing left to do: no rule holds an old token of {}.",
+            s.account
+        );
+        let _ = writeln!(
+            out,
+            "  If every integration works, the old token may be revoked."
+        );
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  1. Check the integrations: run or wait for each rotated rule and look at its audit log."
+    );
+    let _ = writeln!(
+        out,
+        "  2. Only now, with every rule rewritten and read back, revoke the old token ({old}) \
+         at https://id.atlassian.com/manage-profile/security/api-tokens (signed in as {}).",
+        s.account
+    );
+    let _ = writeln!(
+        out,
+        "  3. autorekey cannot see into masked or smart values: check `autorekey scan`'s \
+         \"Not inspectable\" list first."
+    );
 }

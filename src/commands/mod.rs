@@ -4,7 +4,12 @@
 //! or rewriting logic of its own. `main` builds the runtime, runs one command and maps its
 //! [`CommandError`] to the documented exit status (0 ok, 1 failure, 2 usage, 3 partial).
 
+mod apply;
+mod demo;
 mod fingerprint;
+mod restore;
+mod rotate;
+mod rotate_file;
 mod sandbox;
 pub mod sandbox_args;
 mod scan;
@@ -48,9 +53,10 @@ async fn run(cli: Cli, ui: &Ui) -> CommandResult {
     let global = &cli.global;
     match cli.command {
         Command::Scan(args) => scan::run(global, &args, ui).await,
-        Command::Rotate(_) | Command::Apply(_) | Command::Restore(_) | Command::Demo(_) => {
-            Err(CommandError::failure("WIP"))
-        }
+        Command::Rotate(args) => rotate::run(global, &args, ui).await,
+        Command::Apply(args) => apply::run(global, &args, ui).await,
+        Command::Restore(args) => restore::run(global, &args, ui).await,
+        Command::Demo(args) => demo::run(&args, ui).await,
         Command::Fingerprint(_) => fingerprint::run(ui),
         Command::Sandbox(args) => sandbox::run(args, ui).await,
     }

@@ -174,7 +174,7 @@ fn nested_if_else_and_branches_get_human_paths() {
     );
     assert_eq!(
         f[1].component_path,
-        "Branch > If/else > block 2 > Send web request"
+        "Branch > If/else > else > Send web request"
     );
     assert_eq!(
         f[1].pointer,

@@ -1,0 +1,350 @@
+//! Apply: write one approved rewrite to the site, as safely as the API allows.
+//!
+//! The Automation API has no ETag or If-Match and PUT replaces the whole rule, so safety is
+//! built from reads around the write:
+//!
+//! 1. re-read the rule just before writing; if it changed since it was planned, rebuild the
+//!    rewrite on the fresh copy (and show it again) or leave the rule alone when the
+//!    credential is gone: a stale copy is never written over someone else's edit;
+//! 2. back the fresh copy up (0600) and journal the write before sending it;
+//! 3. PUT the rule without read-only fields and without `connections`;
+//! 4. on a lost answer, read back before deciding: landed, retry, or stop;
+//! 5. read back and check the new credential is there and nothing else moved.
+//!
+//! What remains is the window between step 1 and step 3, one round trip wide; the read-back
+//! in step 5 reports anything the server changed beyond the credential.
+
+use serde_json::Value;
+
+use crate::backup::BackupRun;
+use crate::detect::Finding;
+use crate::fetch::{AutomationClient, PutOutcome};
+use crate::journal::{Journal, Step};
+use crate::plan::{self, LeftAlone, RuleDecision, Selector};
+use crate::secret::Token;
+
+/// A rule with its rewrite decided, ready to show and write.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    pub uuid: String,
+    pub name: String,
+    /// The envelope as read (`{"rule": ..., "connections": ...}`).
+    pub before: Value,
+    pub findings: Vec<Finding>,
+    /// The rule object with the new credential in place.
+    pub after: Value,
+}
+
+impl Prepared {
+    pub fn diff(&self) -> String {
+        plan::redacted_diff(&self.before["rule"], &self.after, &self.name)
+    }
+
+    pub fn rule_hash(&self) -> String {
+        plan::rule_hash(&self.before["rule"])
+    }
+}
+
+/// What happened to one rule; every variant says which rule and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Rotated {
+        uuid: String,
+        name: String,
+        places: usize,
+    },
+    /// Written, but the read-back differs in more than the credential.
+    Attention {
+        uuid: String,
+        name: String,
+        detail: String,
+    },
+    LeftAlone {
+        uuid: String,
+        name: String,
+        reason: String,
+    },
+    Failed {
+        uuid: String,
+        name: String,
+        reason: String,
+    },
+    Declined {
+        uuid: String,
+        name: String,
+    },
+    /// Holds the account's credential already in the new token: nothing to do.
+    AlreadyCurrent {
+        uuid: String,
+        name: String,
+    },
+    /// Never tried: the run was interrupted or the admin quit first.
+    NotAttempted {
+        uuid: String,
+        name: String,
+        why: String,
+    },
+}
+
+impl Outcome {
+    pub fn uuid(&self) -> &str {
+        match self {
+            Outcome::Rotated { uuid, .. }
+            | Outcome::Attention { uuid, .. }
+            | Outcome::LeftAlone { uuid, .. }
+            | Outcome::Failed { uuid, .. }
+            | Outcome::Declined { uuid, .. }
+            | Outcome::AlreadyCurrent { uuid, .. }
+            | Outcome::NotAttempted { uuid, .. } => uuid,
+        }
+    }
+}
+
+/// Decide what to do with one rule as read. `Ok(None)`: nothing of the account's in it.
+pub fn prepare(
+    envelope: Value,
+    selector: &Selector,
+    new_token: &Token,
+) -> Result<Option<Prepared>, Outcome> {
+    let rule = &envelope["rule"];
+    let uuid = crate::export::rule_uuid(rule);
+    let name = rule
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    match plan::plan_rule(rule, selector, Some(new_token)) {
+        RuleDecision::Untouched => Ok(None),
+        RuleDecision::LeftAlone(LeftAlone::AlreadyCurrent) => {
+            Err(Outcome::AlreadyCurrent { uuid, name })
+        }
+        RuleDecision::LeftAlone(why) => Err(Outcome::LeftAlone {
+            uuid,
+            name,
+            reason: left_alone_reason(&why),
+        }),
+        RuleDecision::Rewrite(findings) => match plan::rewrite(rule, &findings, new_token) {
+            Ok(after) => Ok(Some(Prepared {
+                uuid,
+                name,
+                before: envelope,
+                findings,
+                after,
+            })),
+            Err(e) => Err(Outcome::Failed {
+                uuid,
+                name,
+                reason: format!("cannot rewrite: {e}"),
+            }),
+        },
+    }
+}
+
+pub fn left_alone_reason(why: &LeftAlone) -> String {
+    match why {
+        LeftAlone::MaskedValue { pointers } => format!(
+            "the server masked a value as *** (at {}); writing the rule back would overwrite \
+             the hidden value with the mask. Edit this rule by hand in the Automation UI",
+            pointers.join(", ")
+        ),
+        LeftAlone::MayHoldMasked { pointers } => format!(
+            "a hidden value came back masked as *** (at {}); it may be this account's old \
+             token, which autorekey can neither read nor safely rewrite. Check it in the \
+             Automation UI",
+            pointers.join(", ")
+        ),
+        LeftAlone::AlreadyCurrent => "already uses the new token".into(),
+    }
+}
+
+/// Where writes go and where they are recorded.
+pub struct Writer<'a> {
+    pub client: &'a AutomationClient,
+    pub backup: &'a BackupRun,
+    pub journal: &'a Journal,
+    pub selector: &'a Selector,
+    pub new_token: &'a Token,
+}
+
+/// How many times a PUT whose answer was lost, and which read-back shows it did not land,
+/// is sent again.
+const LOST_ANSWER_RETRIES: u32 = 3;
+
+impl Writer<'_> {
+    /// Steps 1-5 above for one approved rule. `reapprove` is asked when the rule changed
+    /// since it was shown, with the rebuilt rewrite; it returns whether to go on.
+    pub async fn write(
+        &self,
+        planned: &Prepared,
+        reapprove: impl FnOnce(&Prepared) -> bool,
+    ) -> Outcome {
+        let fresh = match self.client.get_rule(&planned.uuid).await {
+            Ok(v) => v,
+            Err(e) => {
+                return self.failed(planned, format!("could not re-read it before writing: {e}"))
+            }
+        };
+        let target = if plan::rule_hash(&fresh["rule"]) == planned.rule_hash() {
+            Prepared {
+                before: fresh,
+                ..planned.clone()
+            }
+        } else {
+            match self.replan(planned, fresh) {
+                Ok(p) if reapprove(&p) => p,
+                Ok(p) => {
+                    return self.record(Outcome::Declined {
+                        uuid: p.uuid,
+                        name: p.name,
+                    })
+                }
+                Err(outcome) => return self.record(outcome),
+            }
+        };
+        if let Err(e) = self.backup.save(&target.uuid, &target.before) {
+            return self.failed(
+                &target,
+                format!("not written: could not save its backup: {e}"),
+            );
+        }
+        if let Err(e) = self
+            .journal
+            .record(&target.uuid, &target.name, Step::Writing, None)
+        {
+            return self.failed(
+                &target,
+                format!("not written: could not write the journal: {e}"),
+            );
+        }
+        if let Err(reason) = self.put(&target).await {
+            return self.failed(&target, reason);
+        }
+        self.check_read_back(&target).await
+    }
+
+    /// The rule changed since it was planned: plan again on the fresh copy.
+    fn replan(&self, planned: &Prepared, fresh: Value) -> Result<Prepared, Outcome> {
+        match prepare(fresh, self.selector, self.new_token) {
+            Ok(Some(p)) => Ok(p),
+            Ok(None) => Err(Outcome::LeftAlone {
+                uuid: planned.uuid.clone(),
+                name: planned.name.clone(),
+                reason: "changed since it was read, and no longer holds the credential".into(),
+            }),
+            Err(outcome) => Err(outcome),
+        }
+    }
+
+    async fn put(&self, target: &Prepared) -> Result<(), String> {
+        let body = plan::put_body(&target.after);
+        for _ in 0..=LOST_ANSWER_RETRIES {
+            match self.client.put_rule(&target.uuid, &body).await {
+                Ok(PutOutcome::Written) => return Ok(()),
+                Ok(PutOutcome::AnswerLost) => match self.landed(target).await? {
+                    true => return Ok(()),
+                    false => continue,
+                },
+                Err(e) => return Err(format!("the site refused the write: {e}")),
+            }
+        }
+        Err("the write's answer was lost repeatedly and it never landed".into())
+    }
+
+    /// After a lost answer: did the write land (true), or is the rule untouched so it is
+    /// safe to send again (false)? Anything else is someone else's edit: stop.
+    async fn landed(&self, target: &Prepared) -> Result<bool, String> {
+        let now = self.client.get_rule(&target.uuid).await.map_err(|e| {
+            format!("the write's answer was lost and the rule could not be read back: {e}")
+        })?;
+        if plan::differences(&target.after, &now["rule"]).is_empty() {
+            return Ok(true);
+        }
+        if plan::rule_hash(&now["rule"]) == target.rule_hash() {
+            return Ok(false);
+        }
+        Err(
+            "the write's answer was lost and the rule now differs from both the old and the \
+             new version (edited by someone else?); not retried"
+                .into(),
+        )
+    }
+
+    async fn check_read_back(&self, target: &Prepared) -> Outcome {
+        let back = match self.client.get_rule(&target.uuid).await {
+            Ok(v) => v,
+            Err(e) => {
+                return self.record(Outcome::Attention {
+                    uuid: target.uuid.clone(),
+                    name: target.name.clone(),
+                    detail: format!("written, but it could not be read back to check: {e}"),
+                })
+            }
+        };
+        let mut moved = plan::differences(&target.after, &back["rule"]);
+        let rewritten: Vec<&str> = target.findings.iter().map(|f| f.pointer.as_str()).collect();
+        if moved.iter().any(|p| rewritten.contains(&p.as_str())) {
+            return self.failed(
+                target,
+                "written, but the read-back does not hold the new credential".into(),
+            );
+        }
+        if target.before.get("connections") != back.get("connections") {
+            moved.push("connections".into());
+        }
+        if moved.is_empty() {
+            return self.record(Outcome::Rotated {
+                uuid: target.uuid.clone(),
+                name: target.name.clone(),
+                places: target.findings.len(),
+            });
+        }
+        self.record(Outcome::Attention {
+            uuid: target.uuid.clone(),
+            name: target.name.clone(),
+            detail: format!(
+                "the new credential is in place, but the server also changed: {} (compare with the backup)",
+                moved.join(", ")
+            ),
+        })
+    }
+
+    /// The admin answered no: journal it so the record of the run is complete.
+    pub fn declined(&self, target: &Prepared) -> Outcome {
+        self.record(Outcome::Declined {
+            uuid: target.uuid.clone(),
+            name: target.name.clone(),
+        })
+    }
+
+    fn failed(&self, target: &Prepared, reason: String) -> Outcome {
+        self.record(Outcome::Failed {
+            uuid: target.uuid.clone(),
+            name: target.name.clone(),
+            reason,
+        })
+    }
+
+    /// Journal the outcome; a journal that cannot be written is reported with it.
+    fn record(&self, outcome: Outcome) -> Outcome {
+        let (uuid, name, step, detail) = match &outcome {
+            Outcome::Rotated { uuid, name, .. } => (uuid, name, Step::Verified, None),
+            Outcome::Attention { uuid, name, detail } => {
+                (uuid, name, Step::Attention, Some(detail))
+            }
+            Outcome::LeftAlone { uuid, name, reason } => {
+                (uuid, name, Step::LeftAlone, Some(reason))
+            }
+            Outcome::Failed { uuid, name, reason } => (uuid, name, Step::Failed, Some(reason)),
+            Outcome::Declined { uuid, name } => (uuid, name, Step::Declined, None),
+            Outcome::NotAttempted { .. } | Outcome::AlreadyCurrent { .. } => return outcome,
+        };
+        match self.journal.record(uuid, name, step, detail.cloned()) {
+            Ok(()) => outcome,
+            Err(e) => Outcome::Failed {
+                uuid: uuid.clone(),
+                name: name.clone(),
+                reason: format!("{outcome:?}; and the journal could not be written: {e}"),
+            },
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! `autorekey apply PLAN.json`: carry out a plan saved by `rotate --out`, exactly.
+//!
+//! The plan holds no secret, so the new token is given again, and must be the one the plan
+//! was made for (same fingerprint). Each planned rule is read again: unchanged, it gets
+//! exactly the planned rewrite; changed since the plan, the rewrite is rebuilt on its current
+//! content, limited to the planned old tokens, and shown before it is approved.
+
+use std::path::Path;
+
+use crate::apply::{self, Outcome, Prepared};
+use crate::cli::{ApplyArgs, GlobalArgs};
+use crate::confirm::Approver;
+use crate::error::{CommandError, CommandResult, ErrorKind};
+use crate::fetch::AutomationClient;
+use crate::plan::{PlanFile, PlannedRule, Selector, PLAN_VERSION};
+use crate::report::RotationSummary;
+use crate::secret::Token;
+use crate::settings::SiteSettings;
+use crate::ui::Ui;
+
+use super::rotate::{check_new_token, finish, read_new_token, Session};
+
+pub async fn run(global: &GlobalArgs, args: &ApplyArgs, ui: &Ui) -> CommandResult {
+    let plan = read_plan(&args.plan)?;
+    let approver = Approver::new(args.write_args.yes, ui, "apply")?;
+    let settings = SiteSettings::resolve(global, ui)?;
+    if !same_site(&plan.site, settings.site.as_str()) {
+        return Err(CommandError::usage(format!(
+            "the plan is for {}, but the site is {}",
+            plan.site, settings.site
+        ))
+        .hint("apply a plan against the site it was made for"));
+    }
+    let new_token = read_new_token(&args.new_token, ui)?;
+    if new_token.fingerprint() != plan.new_fingerprint {
+        return Err(CommandError::usage(format!(
+            "the new token (fingerprint {}) is not the one the plan was made for ({}); nothing was written",
+            new_token.fingerprint(),
+            plan.new_fingerprint
+        )));
+    }
+    let client = settings.connect(ui).await?;
+    check_new_token(&client, &plan.selector.account, &new_token, ui).await?;
+    let (prepared, outcomes) = reread(&client, &plan, &new_token, ui).await;
+    let mut summary = RotationSummary::new(&plan.selector, &new_token, plan.rules.len());
+    summary.note_old(&prepared);
+    let mut all = outcomes;
+    if !prepared.is_empty() {
+        let session = Session::start(
+            &client,
+            &settings,
+            &plan.selector,
+            &new_token,
+            &args.write_args,
+        )?;
+        summary.backup_dir = Some(session.backup.dir().display().to_string());
+        all.extend(
+            session
+                .approve_and_write(prepared, approver, settings.concurrency, ui)
+                .await,
+        );
+    }
+    finish(summary, all, ui)
+}
+
+fn read_plan(path: &Path) -> CommandResult<PlanFile> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CommandError::caused(
+            ErrorKind::Usage,
+            format!("cannot read the plan {}", path.display()),
+            e,
+        )
+    })?;
+    let plan: PlanFile = serde_json::from_str(&text).map_err(|e| {
+        CommandError::caused(
+            ErrorKind::Usage,
+            format!("{} is not an autorekey plan", path.display()),
+            e,
+        )
+    })?;
+    if plan.version != PLAN_VERSION {
+        return Err(CommandError::usage(format!(
+            "the plan has version {}, this autorekey reads version {PLAN_VERSION}",
+            plan.version
+        ))
+        .hint("make the plan again with `autorekey rotate --out`"));
+    }
+    Ok(plan)
+}
+
+fn same_site(a: &str, b: &str) -> bool {
+    let origin = |s: &str| {
+        url::Url::parse(s)
+            .map(|u| u.origin().ascii_serialization())
+            .ok()
+    };
+    origin(a).is_some() && origin(a) == origin(b)
+}
+
+/// Read each planned rule again and prepare exactly its planned rewrite.
+async fn reread(
+    client: &AutomationClient,
+    plan: &PlanFile,
+    new_token: &Token,
+    ui: &Ui,
+) -> (Vec<Prepared>, Vec<Outcome>) {
+    let mut prepared = Vec::new();
+    let mut outcomes = Vec::new();
+    for planned in &plan.rules {
+        let selector = planned_selector(&plan.selector.account, planned);
+        let envelope = match client.get_rule(&planned.uuid).await {
+            Ok(e) => e,
+            Err(e) => {
+                outcomes.push(failed(planned, format!("could not read it: {e}")));
+                continue;
+            }
+        };
+        let changed = crate::plan::rule_hash(&envelope["rule"]) != planned.rule_hash;
+        match apply::prepare(envelope, &selector, new_token) {
+            Ok(Some(p)) => {
+                if changed {
+                    ui.status(format!(
+                        "\"{}\" changed since the plan was made; its rewrite was rebuilt on the current version.",
+                        p.name
+                    ));
+                }
+                prepared.push(p);
+            }
+            Ok(None) => outcomes.push(Outcome::LeftAlone {
+                uuid: planned.uuid.clone(),
+                name: planned.name.clone(),
+                reason: "no longer holds the planned credential (edited since the plan)".into(),
+            }),
+            Err(outcome) => outcomes.push(outcome),
+        }
+    }
+    (prepared, outcomes)
+}
+
+/// Only the old tokens the plan named for this rule.
+fn planned_selector(account: &str, planned: &PlannedRule) -> Selector {
+    let mut fps: Vec<String> = planned
+        .changes
+        .iter()
+        .map(|c| c.old_fingerprint.to_string())
+        .collect();
+    fps.sort();
+    fps.dedup();
+    Selector::new(account, fps)
+}
+
+fn failed(planned: &PlannedRule, reason: String) -> Outcome {
+    Outcome::Failed {
+        uuid: planned.uuid.clone(),
+        name: planned.name.clone(),
+        reason,
+    }
+}

@@ -1,0 +1,167 @@
+//! `autorekey restore BACKUP`: put rules back as they were before a rotation.
+//!
+//! BACKUP is a run directory written by `rotate`/`apply` (or one rule file in it). Each rule
+//! is read as it is now and compared with its backup; a rule already as backed up is left
+//! alone; otherwise the redacted diff (now → backup) is shown and, once approved, the backup
+//! is written (without read-only fields and without connections, as any write) and read back.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::backup::BackupRun;
+use crate::cli::{GlobalArgs, RestoreArgs};
+use crate::confirm::{Answer, Approver};
+use crate::error::{CommandError, CommandResult, ErrorKind};
+use crate::fetch::{AutomationClient, PutOutcome};
+use crate::journal::{Journal, Step};
+use crate::plan;
+use crate::settings::SiteSettings;
+use crate::ui::Ui;
+
+pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandResult {
+    let (run_dir, only_file) = locate(&args.backup)?;
+    let backup = BackupRun::open(&run_dir).map_err(|e| {
+        CommandError::caused(
+            ErrorKind::Usage,
+            format!("{} is not an autorekey backup", run_dir.display()),
+            e,
+        )
+        .hint("pass the directory that rotate printed after \"Backups\"")
+    })?;
+    let manifest = backup.manifest()?;
+    let mut rules = backup.saved_rules()?;
+    if let Some(uuid) = only_file {
+        rules.retain(|(u, _)| *u == uuid);
+    }
+    if !args.rules.is_empty() {
+        rules.retain(|(u, _)| args.rules.contains(u));
+    }
+    if rules.is_empty() {
+        return Err(
+            CommandError::usage("no backed-up rule matches").hint(format!(
+                "the backup holds: {}",
+                backup
+                    .saved_rules()?
+                    .iter()
+                    .map(|(u, _)| u.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        );
+    }
+    let mut approver = Approver::new(args.yes, ui, "restore")?;
+    let settings = SiteSettings::resolve(global, ui)?;
+    if url::Url::parse(&manifest.site).map(|u| u.origin()) != Ok(settings.site.origin()) {
+        return Err(CommandError::usage(format!(
+            "this backup is of {}, but the site is {}",
+            manifest.site, settings.site
+        )));
+    }
+    let client = settings.connect(ui).await?;
+    let journal = Journal::open(&backup.dir().join("journal.jsonl"))?;
+    let mut failures = 0;
+    for (uuid, saved) in rules {
+        let name = saved["rule"]["name"].as_str().unwrap_or("").to_string();
+        match restore_one(&client, &uuid, &name, &saved, &mut approver, ui).await {
+            Ok(Some(line)) => {
+                journal.record(&uuid, &name, Step::Restored, None)?;
+                ui.out(line);
+            }
+            Ok(None) => {}
+            Err(reason) => {
+                failures += 1;
+                journal.record(
+                    &uuid,
+                    &name,
+                    Step::Failed,
+                    Some(format!("restore: {reason}")),
+                )?;
+                ui.out(format!("Failed \"{name}\" ({uuid}): {reason}"));
+            }
+        }
+    }
+    match failures {
+        0 => Ok(()),
+        n => Err(CommandError::partial(format!(
+            "{n} rule(s) could not be restored (listed above)"
+        ))),
+    }
+}
+
+/// A run directory, or one rule file inside its `rules/` folder.
+fn locate(path: &Path) -> CommandResult<(PathBuf, Option<String>)> {
+    if path.is_file() {
+        let uuid = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        let run = path.parent().and_then(Path::parent).map(Path::to_path_buf);
+        return match run {
+            Some(dir) => Ok((dir, uuid)),
+            None => Err(CommandError::usage(format!(
+                "{} is not inside a backup",
+                path.display()
+            ))),
+        };
+    }
+    if path.is_dir() {
+        return Ok((path.to_path_buf(), None));
+    }
+    Err(CommandError::usage(format!(
+        "{} does not exist",
+        path.display()
+    )))
+}
+
+/// Restore one rule. `Ok(None)`: nothing to do or declined (already said).
+async fn restore_one(
+    client: &AutomationClient,
+    uuid: &str,
+    name: &str,
+    saved: &Value,
+    approver: &mut Approver,
+    ui: &Ui,
+) -> Result<Option<String>, String> {
+    let now = client
+        .get_rule(uuid)
+        .await
+        .map_err(|e| format!("could not read it: {e}"))?;
+    let wanted = &saved["rule"];
+    if plan::differences(wanted, &now["rule"]).is_empty() {
+        ui.out(format!("\"{name}\" ({uuid}) is already as in the backup"));
+        return Ok(None);
+    }
+    if !crate::detect::masked_pointers(wanted).is_empty() {
+        return Err(
+            "the backup holds a masked *** value; writing it would destroy the hidden value".into(),
+        );
+    }
+    ui.out(ui.bold(&format!("Rule \"{name}\" ({uuid}): now → backup")));
+    ui.out_raw(ui.diff(&plan::redacted_diff(&now["rule"], wanted, name)));
+    match approver
+        .ask(&format!("Restore \"{name}\"?"))
+        .map_err(|e| e.render())?
+    {
+        Answer::Yes | Answer::All => {}
+        Answer::No | Answer::Quit => {
+            ui.out(format!("Skipped \"{name}\""));
+            return Ok(None);
+        }
+    }
+    let body = plan::put_body(wanted);
+    match client.put_rule(uuid, &body).await {
+        Ok(PutOutcome::Written | PutOutcome::AnswerLost) => {}
+        Err(e) => return Err(format!("the site refused the write: {e}")),
+    }
+    let back = client
+        .get_rule(uuid)
+        .await
+        .map_err(|e| format!("written, but could not read it back: {e}"))?;
+    let moved = plan::differences(wanted, &back["rule"]);
+    if moved.is_empty() {
+        Ok(Some(format!("Restored \"{name}\" ({uuid})")))
+    } else {
+        Err(format!(
+            "written, but the read-back differs at: {}",
+            moved.join(", ")
+        ))
+    }
+}

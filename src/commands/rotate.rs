@@ -1,0 +1,412 @@
+//! `autorekey rotate`: rewrite every embedded credential of an account with its new token.
+//!
+//! The command strings the stages together: read the new token and check it against
+//! `/myself` before anything else (a wrong token written into every rule breaks every
+//! integration at once); fetch and plan every rule; then, unless this is a dry run or a
+//! saved plan, confirm and apply rule by rule with backups and a journal, and end with the
+//! summary and the next steps. `apply` (a saved plan) and the offline export rewrite share
+//! the pieces below.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+
+use crate::apply::{self, Outcome, Prepared, Writer};
+use crate::backup::{self, BackupRun, Manifest};
+use crate::cli::{GlobalArgs, NewTokenArgs, RotateArgs, WriteArgs};
+use crate::confirm::{Answer, Approver};
+use crate::error::{CommandError, CommandResult, ErrorKind};
+use crate::fetch::{AutomationClient, CredentialCheck};
+use crate::journal::Journal;
+use crate::plan::{self, PlanFile, PlannedRule, Selector, PLAN_VERSION};
+use crate::report::{self, RotationSummary};
+use crate::secret::{Credential, Fingerprint, Token};
+use crate::settings::SiteSettings;
+use crate::token_input::{read_token, TokenSource, NEW_TOKEN_ENV};
+use crate::ui::Ui;
+
+pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResult {
+    let selector = selector(&args.account, &args.fingerprint)?;
+    if let Some(source) = &args.from_file {
+        let target = args
+            .write
+            .as_deref()
+            .expect("clap requires --write with --from-file");
+        return super::rotate_file::run(source, target, &selector, args, ui);
+    }
+    let writes = !args.dry_run && args.out.is_none();
+    let approver = if writes {
+        Some(Approver::new(args.write_args.yes, ui, "rotate")?)
+    } else {
+        None
+    };
+    let settings = SiteSettings::resolve(global, ui)?;
+    let new_token = read_new_token(&args.new_token, ui)?;
+    let client = settings.connect(ui).await?;
+    check_new_token(&client, &selector.account, &new_token, ui).await?;
+    let (prepared, mut outcomes, rules_read) = gather(&client, &selector, &new_token, ui).await?;
+    let mut summary = RotationSummary::new(&selector, &new_token, rules_read);
+    summary.note_old(&prepared);
+    if let Some(path) = &args.out {
+        show_diffs(&prepared, ui);
+        save_plan(path, &settings, &selector, &new_token, &prepared)?;
+        summary.plan_saved = Some(path.display().to_string());
+        summary.would_rotate = prepared.iter().map(|p| p.uuid.clone()).collect();
+        return finish(summary, outcomes, ui);
+    }
+    let Some(approver) = approver else {
+        show_diffs(&prepared, ui);
+        summary.dry_run = true;
+        summary.would_rotate = prepared.iter().map(|p| p.uuid.clone()).collect();
+        return finish(summary, outcomes, ui);
+    };
+    if !prepared.is_empty() {
+        let session = Session::start(&client, &settings, &selector, &new_token, &args.write_args)?;
+        summary.backup_dir = Some(session.backup.dir().display().to_string());
+        outcomes.extend(
+            session
+                .approve_and_write(prepared, approver, settings.concurrency, ui)
+                .await,
+        );
+    }
+    finish(summary, outcomes, ui)
+}
+
+pub fn selector(account: &str, fingerprints: &[String]) -> CommandResult<Selector> {
+    let account = account.trim();
+    if account.is_empty() {
+        return Err(CommandError::usage("--account is empty"));
+    }
+    let fps = fingerprints
+        .iter()
+        .map(|f| {
+            Fingerprint::parse_prefix(f).ok_or_else(|| {
+                CommandError::usage(format!("--fingerprint {f:?} is not hexadecimal"))
+                    .hint("use the 12-digit fingerprint that `autorekey scan` shows")
+            })
+        })
+        .collect::<CommandResult<Vec<_>>>()?;
+    Ok(Selector::new(account, fps))
+}
+
+pub fn read_new_token(args: &NewTokenArgs, ui: &Ui) -> CommandResult<Token> {
+    read_token(
+        TokenSource {
+            what: "new API token",
+            file: args.new_token_file.as_deref(),
+            env: NEW_TOKEN_ENV,
+            file_flag: "--new-token-file",
+            confirm: true,
+        },
+        ui,
+    )
+}
+
+/// The new token must log in as the same account before it is written anywhere. Asked once:
+/// repeated failed logins would lock the account behind a CAPTCHA.
+pub async fn check_new_token(
+    client: &AutomationClient,
+    account: &str,
+    token: &Token,
+    ui: &Ui,
+) -> CommandResult {
+    let credential = Credential::new(account, token.clone());
+    let site = client.site().clone();
+    let nothing = "nothing was written";
+    match client.check_credential(&site, &credential).await {
+        CredentialCheck::Live { email, .. } => match email {
+            Some(e) if !e.eq_ignore_ascii_case(account) => Err(CommandError::usage(format!(
+                "the new token logs in as {e}, not as {account}; {nothing}"
+            ))
+            .hint(format!("issue the new token while logged in as {account}"))),
+            _ => {
+                ui.status(format!(
+                    "The new token ({}) logs in as {account} at {site}.",
+                    token.fingerprint()
+                ));
+                Ok(())
+            }
+        },
+        CredentialCheck::Dead { reason } => Err(CommandError::usage(format!(
+            "the new token was refused by {site}rest/api/3/myself ({reason}); {nothing}"
+        ))
+        .hint(format!(
+            "check that the whole token was copied and that it was issued for {account}; \
+             do not retry in a loop: failed logins can lock the account behind a CAPTCHA"
+        ))),
+        CredentialCheck::Unknown { reason } => Err(CommandError::failure(format!(
+            "could not check the new token ({reason}); {nothing}"
+        ))
+        .hint("rerun when the site answers; rerunning is safe")),
+    }
+}
+
+/// Read every rule and decide what to do with each. Keeps only the rules to rewrite (their
+/// envelopes are needed to show and write them) and the outcomes of the others.
+async fn gather(
+    client: &AutomationClient,
+    selector: &Selector,
+    new_token: &Token,
+    ui: &Ui,
+) -> CommandResult<(Vec<Prepared>, Vec<Outcome>, usize)> {
+    ui.status(format!("Reading rules at {}", client.site()));
+    let summaries = client.list_summaries().await?;
+    let names: std::collections::HashMap<String, String> = summaries
+        .iter()
+        .map(|s| (s.uuid.clone(), s.name.clone()))
+        .collect();
+    let bar = ui.progress(summaries.len() as u64, "Reading rules");
+    let mut prepared = Vec::new();
+    let mut outcomes = Vec::new();
+    let uuids = summaries.iter().map(|s| s.uuid.clone()).collect();
+    client
+        .get_rules_concurrently(uuids, |uuid, result| {
+            match result.map(|env| apply::prepare(env, selector, new_token)) {
+                Ok(Ok(Some(p))) => prepared.push(p),
+                Ok(Ok(None)) => {}
+                Ok(Err(outcome)) => outcomes.push(outcome),
+                Err(e) => outcomes.push(Outcome::Failed {
+                    name: names.get(&uuid).cloned().unwrap_or_default(),
+                    uuid,
+                    reason: format!("could not read it: {e}"),
+                }),
+            }
+            bar.inc(1);
+        })
+        .await;
+    bar.finish_and_clear();
+    prepared.sort_by(|a, b| (&a.name, &a.uuid).cmp(&(&b.name, &b.uuid)));
+    Ok((prepared, outcomes, summaries.len()))
+}
+
+pub fn show_diffs(prepared: &[Prepared], ui: &Ui) {
+    for p in prepared {
+        show_diff(p, ui);
+    }
+}
+
+fn show_diff(p: &Prepared, ui: &Ui) {
+    ui.out(ui.bold(&format!("Rule \"{}\" ({})", p.name, p.uuid)));
+    ui.out_raw(ui.diff(&p.diff()));
+    ui.out("");
+}
+
+fn save_plan(
+    path: &std::path::Path,
+    settings: &SiteSettings,
+    selector: &Selector,
+    new_token: &Token,
+    prepared: &[Prepared],
+) -> CommandResult {
+    let plan = PlanFile {
+        version: PLAN_VERSION,
+        site: settings.site.to_string(),
+        product: settings.product.clone(),
+        selector: selector.clone(),
+        new_fingerprint: new_token.fingerprint(),
+        created_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        rules: prepared
+            .iter()
+            .map(|p| PlannedRule {
+                uuid: p.uuid.clone(),
+                name: p.name.clone(),
+                rule_hash: p.rule_hash(),
+                changes: plan::planned_changes(&p.findings),
+            })
+            .collect(),
+    };
+    let text = serde_json::to_string_pretty(&plan).map_err(|e| CommandError::failure(e))?;
+    std::fs::write(path, text + "\n").map_err(|e| {
+        CommandError::caused(
+            ErrorKind::Failure,
+            format!("cannot write {}", path.display()),
+            e,
+        )
+    })
+}
+
+/// Where one run's writes go: the client, its backups and its journal.
+pub struct Session<'a> {
+    pub client: &'a AutomationClient,
+    pub selector: Selector,
+    pub new_token: Token,
+    pub backup: BackupRun,
+    pub journal: Journal,
+}
+
+impl<'a> Session<'a> {
+    pub fn start(
+        client: &'a AutomationClient,
+        settings: &SiteSettings,
+        selector: &Selector,
+        new_token: &Token,
+        args: &WriteArgs,
+    ) -> CommandResult<Session<'a>> {
+        let root = args.backup_dir.clone().unwrap_or_else(backup::default_root);
+        let manifest = Manifest {
+            site: settings.site.to_string(),
+            product: settings.product.clone(),
+            account: selector.account.clone(),
+            new_fingerprint: new_token.fingerprint().to_string(),
+            started_at: backup::now_rfc3339(),
+            tool: format!("autorekey {}", env!("CARGO_PKG_VERSION")),
+        };
+        let backup = BackupRun::create(&root, &manifest).map_err(|e| {
+            let msg = format!(
+                "cannot create the backup directory under {}",
+                root.display()
+            );
+            CommandError::caused(ErrorKind::Failure, msg, e)
+                .hint("nothing was written; pass --backup-dir DIR")
+        })?;
+        let journal = Journal::open(&backup.dir().join("journal.jsonl"))?;
+        Ok(Session {
+            client,
+            selector: selector.clone(),
+            new_token: new_token.clone(),
+            backup,
+            journal,
+        })
+    }
+
+    fn writer(&self) -> Writer<'_> {
+        Writer {
+            client: self.client,
+            backup: &self.backup,
+            journal: &self.journal,
+            selector: &self.selector,
+            new_token: &self.new_token,
+        }
+    }
+
+    /// Confirm and write each rule. On a terminal, rule by rule (each written as soon as it
+    /// is approved); with `--yes`, every diff first, then the writes, `concurrency` at a
+    /// time. Ctrl-C stops starting new rules; the ones in flight finish and are journalled.
+    pub async fn approve_and_write(
+        &self,
+        prepared: Vec<Prepared>,
+        mut approver: Approver,
+        concurrency: usize,
+        ui: &Ui,
+    ) -> Vec<Outcome> {
+        let stop = interrupt_flag(ui.clone());
+        if !approver.is_interactive() {
+            show_diffs(&prepared, ui);
+            return self.write_all(prepared, concurrency, &stop, ui).await;
+        }
+        let writer = self.writer();
+        let mut outcomes = Vec::new();
+        let mut pending = prepared.into_iter();
+        while let Some(p) = pending.next() {
+            if stop.load(Ordering::SeqCst) {
+                outcomes.push(not_attempted(&p, "interrupted"));
+                continue;
+            }
+            show_diff(&p, ui);
+            let answer = match approver.ask(&format!("Rotate \"{}\"?", p.name)) {
+                Ok(a) => a,
+                Err(e) => {
+                    ui.warn(e.render().trim_end());
+                    Answer::Quit
+                }
+            };
+            match answer {
+                Answer::Yes | Answer::All => {
+                    let outcome = writer
+                        .write(&p, |changed| reapprove(changed, &mut approver, ui))
+                        .await;
+                    ui.status(report::outcome_line(&outcome));
+                    outcomes.push(outcome);
+                }
+                Answer::No => outcomes.push(writer.declined(&p)),
+                Answer::Quit => {
+                    outcomes.push(not_attempted(&p, "you quit"));
+                    outcomes.extend(pending.by_ref().map(|p| not_attempted(&p, "you quit")));
+                }
+            }
+        }
+        outcomes
+    }
+
+    async fn write_all(
+        &self,
+        prepared: Vec<Prepared>,
+        concurrency: usize,
+        stop: &AtomicBool,
+        ui: &Ui,
+    ) -> Vec<Outcome> {
+        let writer = self.writer();
+        let bar = ui.progress(prepared.len() as u64, "Writing rules");
+        let outcomes = futures_util::stream::iter(prepared)
+            .map(|p| {
+                let writer = &writer;
+                let bar = &bar;
+                async move {
+                    if stop.load(Ordering::SeqCst) {
+                        return not_attempted(&p, "interrupted");
+                    }
+                    let outcome = writer.write(&p, |changed| {
+                        bar.suspend(|| {
+                            ui.status(format!("\"{}\" changed since it was read; writing this rebuilt rewrite instead:", changed.name));
+                            show_diff(changed, ui);
+                        });
+                        true
+                    })
+                    .await;
+                    bar.inc(1);
+                    outcome
+                }
+            })
+            .buffer_unordered(concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await;
+        bar.finish_and_clear();
+        outcomes
+    }
+}
+
+fn reapprove(changed: &Prepared, approver: &mut Approver, ui: &Ui) -> bool {
+    ui.status(format!(
+        "\"{}\" changed since it was shown (someone edited it). The rewrite was rebuilt on its current version:",
+        changed.name
+    ));
+    show_diff(changed, ui);
+    matches!(
+        approver.ask(&format!("Rotate the current \"{}\"?", changed.name)),
+        Ok(Answer::Yes | Answer::All)
+    )
+}
+
+fn not_attempted(p: &Prepared, why: &str) -> Outcome {
+    Outcome::NotAttempted {
+        uuid: p.uuid.clone(),
+        name: p.name.clone(),
+        why: why.into(),
+    }
+}
+
+/// Set on the first Ctrl-C (stop starting new rules); a second one exits at once.
+fn interrupt_flag(ui: Ui) -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let setter = Arc::clone(&flag);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            setter.store(true, Ordering::SeqCst);
+            ui.warn("interrupted: finishing the rules in flight, then stopping (Ctrl-C again to stop at once)");
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    flag
+}
+
+/// Print the summary and turn the outcomes into the exit status.
+pub fn finish(mut summary: RotationSummary, outcomes: Vec<Outcome>, ui: &Ui) -> CommandResult {
+    summary.add(outcomes);
+    ui.out_raw(report::render_rotation(&summary));
+    summary.exit()
+}
