@@ -1,7 +1,228 @@
-//! `autorekey demo`: placeholder replaced below.
-use crate::cli::DemoArgs;
-use crate::error::CommandResult;
+//! `autorekey demo`: the whole annual rotation, rehearsed against the built-in sandbox.
+//!
+//! It starts the sandbox in-process on a free loopback port, loaded with the bundled
+//! fixtures (realistic rules, traps included), and runs the real commands against it, the
+//! same code paths an admin uses on a site: an inventory with `--verify`, a dry run, the
+//! rotation with backups, a second run that finds nothing left, and a restore. It needs no
+//! terminal and no input (approval is `--yes`) and exits 0 when the walk-through completed.
+//! The fixtures' tokens are obviously fake; they go to 0600 files in a private temp
+//! directory and reach the commands the way real tokens do: by file, never by flag.
+
+use std::path::{Path, PathBuf};
+
+use crate::backup::write_private;
+use crate::cli::{
+    DemoArgs, Format, GlobalArgs, NewTokenArgs, Product, RestoreArgs, RotateArgs, ScanArgs,
+    WriteArgs,
+};
+use crate::error::{CommandError, CommandResult, ErrorKind};
+use crate::sandbox::{load_accounts_file, load_rules_dir, private_dir, Sandbox, SandboxConfig};
 use crate::ui::Ui;
-pub async fn run(_args: &DemoArgs, _ui: &Ui) -> CommandResult {
+
+const SERVICE_ACCOUNT: &str = "svc-jira@acme.example";
+/// The fixture rule another admin edits while the rotation runs (see fixtures/README.md).
+const RACE_RULE: &str = "0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e517";
+const RESTORED_RULE: &str = "0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e501";
+
+pub async fn run(args: &DemoArgs, ui: &Ui) -> CommandResult {
+    let fixtures = fixtures_dir(args.fixtures.as_deref())?;
+    let secrets = private_dir()?;
+    let (sandbox, admin, new_token_file) = start(&fixtures, &secrets).await?;
+    let global = GlobalArgs {
+        site: Some(sandbox.base_url()),
+        login: Some(admin),
+        api_token_file: Some(secrets.join("admin-token")),
+        product: Product::Jira,
+        api_base: None,
+        concurrency: 8,
+        verbose: 0,
+        quiet: false,
+    };
+    let backups = secrets.join("backups");
+    let rules = sandbox.state().rule_uuids().len();
+    let result = walk(&global, rules, &new_token_file, &backups, ui).await;
+    sandbox.shutdown().await;
+    let _ = std::fs::remove_dir_all(&secrets);
+    result
+}
+
+fn fixtures_dir(given: Option<&Path>) -> CommandResult<PathBuf> {
+    let candidates = match given {
+        Some(p) => vec![p.to_path_buf()],
+        None => vec![
+            PathBuf::from("fixtures"),
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"),
+        ],
+    };
+    candidates
+        .into_iter()
+        .find(|p| p.join("rules").is_dir() && p.join("accounts.json").is_file())
+        .ok_or_else(|| {
+            CommandError::usage(
+                "cannot find the demo fixtures (fixtures/rules and fixtures/accounts.json)",
+            )
+            .hint("run the demo from the autorekey checkout, or pass --fixtures DIR")
+        })
+}
+
+/// Start the sandbox with the fixtures; write the admin's and the new token to 0600 files.
+async fn start(fixtures: &Path, secrets: &Path) -> CommandResult<(Sandbox, String, PathBuf)> {
+    let load =
+        |e: std::io::Error| CommandError::caused(ErrorKind::Failure, "cannot load the fixtures", e);
+    let mut rules = load_rules_dir(&fixtures.join("rules")).map_err(load)?;
+    if fixtures.join("export").is_dir() {
+        rules.extend(load_rules_dir(&fixtures.join("export")).map_err(load)?);
+    }
+    let accounts = load_accounts_file(&fixtures.join("accounts.json")).map_err(load)?;
+    let admin = accounts
+        .iter()
+        .find(|a| a.admin)
+        .ok_or_else(|| CommandError::failure("the fixtures have no admin account"))?;
+    let service = accounts
+        .iter()
+        .find(|a| a.email == SERVICE_ACCOUNT && a.tokens.len() >= 2)
+        .ok_or_else(|| {
+            CommandError::failure(format!(
+                "the fixtures have no {SERVICE_ACCOUNT} with a new token"
+            ))
+        })?;
+    write_private(
+        &secrets.join("admin-token"),
+        admin.tokens[0].expose().as_bytes(),
+    )?;
+    let new_token_file = secrets.join("new-token");
+    write_private(&new_token_file, service.tokens[1].expose().as_bytes())?;
+    let admin_email = admin.email.clone();
+    let mut config = SandboxConfig {
+        rules,
+        accounts,
+        ..SandboxConfig::default()
+    };
+    // Two reads happen before the rotation (inventory, dry run): the "other admin" edits
+    // the race rule right after the rotation's own first read, so its re-read sees it.
+    config.trap_edit_after_reads.insert(RACE_RULE.into(), 3);
+    let sandbox = Sandbox::start(config)
+        .await
+        .map_err(|e| CommandError::caused(ErrorKind::Failure, "cannot start the sandbox", e))?;
+    Ok((sandbox, admin_email, new_token_file))
+}
+
+async fn walk(
+    global: &GlobalArgs,
+    rules: usize,
+    new_token: &Path,
+    backups: &Path,
+    ui: &Ui,
+) -> CommandResult {
+    let site = global.site.clone().unwrap_or_default();
+    heading(
+        ui,
+        0,
+        &format!("A sandbox Jira site is running at {site}, with {rules} automation rules."),
+    );
+    ui.out("   The admin's and the new token are in private files; no token is ever printed.");
+
+    heading(
+        ui,
+        1,
+        "Inventory: which rules hold which credential, and is it alive?",
+    );
+    ui.out(&format!(
+        "   $ autorekey scan --verify     (credentials shown as user · fingerprint)\n"
+    ));
+    let scan = scan_args(None);
+    super::scan::run(global, &scan, ui).await?;
+
+    heading(
+        ui,
+        2,
+        &format!("Dry run: what rotating {SERVICE_ACCOUNT} would change"),
+    );
+    ui.out(&format!(
+        "   $ autorekey rotate --account {SERVICE_ACCOUNT} --new-token-file new-token --dry-run\n"
+    ));
+    expect_partial(super::rotate::run(global, &rotate_args(new_token, backups, true), ui).await)?;
+
+    heading(
+        ui,
+        3,
+        "The rotation: back up, re-read, write, read back, for every rule",
+    );
+    ui.out(&format!(
+        "   $ autorekey rotate --account {SERVICE_ACCOUNT} --new-token-file new-token --yes\n"
+    ));
+    expect_partial(super::rotate::run(global, &rotate_args(new_token, backups, false), ui).await)?;
+
+    heading(ui, 4, "Run it again: a second run finds only what is left");
+    expect_partial(super::rotate::run(global, &rotate_args(new_token, backups, false), ui).await)?;
+
+    heading(ui, 5, "The way back: restore one rule from its backup");
+    let run_dir = std::fs::read_dir(backups)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .min()
+        .ok_or_else(|| CommandError::failure("the rotation wrote no backup"))?;
+    ui.out(&format!(
+        "   $ autorekey restore {} --rule {RESTORED_RULE} --yes\n",
+        run_dir.display()
+    ));
+    let restore = RestoreArgs {
+        backup: run_dir,
+        rules: vec![RESTORED_RULE.into()],
+        yes: true,
+    };
+    super::restore::run(global, &restore, ui).await?;
+
+    heading(ui, 6, &format!("Inventory of {SERVICE_ACCOUNT} now"));
+    let scan = scan_args(Some(SERVICE_ACCOUNT));
+    super::scan::run(global, &scan, ui).await?;
+    ui.out("\nThat was the whole job. On a real site: set AUTOREKEY_SITE, AUTOREKEY_LOGIN and");
+    ui.out("AUTOREKEY_API_TOKEN, then start with `autorekey scan --verify` (see README.md).");
     Ok(())
+}
+
+fn heading(ui: &Ui, n: usize, text: &str) {
+    let label = if n == 0 {
+        String::new()
+    } else {
+        format!("Step {n}. ")
+    };
+    ui.out(format!("\n{}", ui.bold(&format!("== {label}{text}"))));
+}
+
+/// The fixtures include rules the rotation must leave alone (masked values), so `rotate`
+/// ends with exit status 3 by design; the demo explains that and goes on.
+fn expect_partial(result: CommandResult) -> CommandResult {
+    match result {
+        Err(e) if e.kind == ErrorKind::Partial => Ok(()),
+        other => other,
+    }
+}
+
+fn scan_args(account: Option<&str>) -> ScanArgs {
+    ScanArgs {
+        format: Some(Format::Table),
+        account: account.map(str::to_string),
+        from_file: None,
+        verify: true,
+        fail_on: Vec::new(),
+    }
+}
+
+fn rotate_args(new_token: &Path, backups: &Path, dry_run: bool) -> RotateArgs {
+    RotateArgs {
+        account: SERVICE_ACCOUNT.into(),
+        fingerprint: Vec::new(),
+        dry_run,
+        out: None,
+        from_file: None,
+        write: None,
+        new_token: NewTokenArgs {
+            new_token_file: Some(new_token.to_path_buf()),
+        },
+        write_args: WriteArgs {
+            yes: true,
+            backup_dir: Some(backups.to_path_buf()),
+        },
+    }
 }

@@ -64,11 +64,15 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandRes
     for (uuid, saved) in rules {
         let name = saved["rule"]["name"].as_str().unwrap_or("").to_string();
         match restore_one(&client, &uuid, &name, &saved, &mut approver, ui).await {
-            Ok(Some(line)) => {
+            Ok(Restored::Done(line)) => {
                 journal.record(&uuid, &name, Step::Restored, None)?;
                 ui.out(line);
             }
-            Ok(None) => {}
+            Ok(Restored::Nothing) => {}
+            Ok(Restored::Quit) => {
+                ui.out("Quit: nothing more was restored.");
+                break;
+            }
             Err(reason) => {
                 failures += 1;
                 journal.record(
@@ -111,7 +115,14 @@ fn locate(path: &Path) -> CommandResult<(PathBuf, Option<String>)> {
     )))
 }
 
-/// Restore one rule. `Ok(None)`: nothing to do or declined (already said).
+enum Restored {
+    Done(String),
+    /// Already as in the backup, or declined (already said).
+    Nothing,
+    Quit,
+}
+
+/// Restore one rule.
 async fn restore_one(
     client: &AutomationClient,
     uuid: &str,
@@ -119,7 +130,7 @@ async fn restore_one(
     saved: &Value,
     approver: &mut Approver,
     ui: &Ui,
-) -> Result<Option<String>, String> {
+) -> Result<Restored, String> {
     let now = client
         .get_rule(uuid)
         .await
@@ -127,7 +138,7 @@ async fn restore_one(
     let wanted = &saved["rule"];
     if plan::differences(wanted, &now["rule"]).is_empty() {
         ui.out(format!("\"{name}\" ({uuid}) is already as in the backup"));
-        return Ok(None);
+        return Ok(Restored::Nothing);
     }
     if !crate::detect::masked_pointers(wanted).is_empty() {
         return Err(
@@ -141,10 +152,11 @@ async fn restore_one(
         .map_err(|e| e.render())?
     {
         Answer::Yes | Answer::All => {}
-        Answer::No | Answer::Quit => {
+        Answer::No => {
             ui.out(format!("Skipped \"{name}\""));
-            return Ok(None);
+            return Ok(Restored::Nothing);
         }
+        Answer::Quit => return Ok(Restored::Quit),
     }
     let body = plan::put_body(wanted);
     match client.put_rule(uuid, &body).await {
@@ -157,7 +169,7 @@ async fn restore_one(
         .map_err(|e| format!("written, but could not read it back: {e}"))?;
     let moved = plan::differences(wanted, &back["rule"]);
     if moved.is_empty() {
-        Ok(Some(format!("Restored \"{name}\" ({uuid})")))
+        Ok(Restored::Done(format!("Restored \"{name}\" ({uuid})")))
     } else {
         Err(format!(
             "written, but the read-back differs at: {}",
