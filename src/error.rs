@@ -125,7 +125,7 @@ fn fetch_hint(e: &FetchError) -> Option<&'static str> {
             "rule management needs a Jira global admin (Administer Jira); run as an admin account"
         }
         FetchError::RateLimited { .. } => {
-            "the site kept answering 429; try again later or lower --concurrency"
+            "the site kept answering 429 or 503 (too many requests, or busy); try again later or lower --concurrency"
         }
         FetchError::Policy(_) => {
             "credentials are sent only over HTTPS to the configured site and Atlassian hosts \

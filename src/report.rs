@@ -454,7 +454,7 @@ impl RotationSummary {
         self.outcomes.sort_by(|a, b| a.uuid().cmp(b.uuid()));
     }
 
-    fn count(&self, pick: fn(&Outcome) -> bool) -> usize {
+    fn count(&self, pick: Pick) -> usize {
         self.outcomes.iter().filter(|o| pick(o)).count()
     }
 
@@ -515,6 +515,9 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
+/// Selects the outcomes one summary row counts.
+type Pick = fn(&Outcome) -> bool;
+
 /// The closing summary: counts, every rule that needs a person with why, where the backups
 /// are, and what to do next (and whether the old token may be revoked yet).
 pub fn render_rotation(s: &RotationSummary) -> String {
@@ -532,7 +535,7 @@ pub fn render_rotation(s: &RotationSummary) -> String {
         s.new_fingerprint,
         s.rules_read
     );
-    let rows: [(&str, fn(&Outcome) -> bool); 7] = [
+    let rows: [(&str, Pick); 7] = [
         ("rotated", |o| matches!(o, Outcome::Rotated { .. })),
         ("already current", |o| {
             matches!(o, Outcome::AlreadyCurrent { .. })

@@ -71,9 +71,11 @@ fn clean(text: String, what: &str, origin: &str) -> CommandResult<Token> {
     let token = Token::new(text.trim());
     drop(zeroize::Zeroizing::new(text));
     if token.is_empty() {
-        return Err(CommandError::usage(format!(
-            "the {what} from {origin} is empty"
-        )));
+        return Err(
+            CommandError::usage(format!("the {what} from {origin} is empty")).hint(
+                "put the token in the file on one line (Atlassian shows it once, when it is created)",
+            ),
+        );
     }
     if token.expose().chars().any(char::is_whitespace) {
         return Err(CommandError::usage(format!(

@@ -533,7 +533,7 @@ fn an_empty_token_file_is_a_usage_error_and_nothing_is_sent() {
 }
 
 #[test]
-#[ignore = "bug: src/token_input.rs clean(): an empty token file gives `Error:` with no `Hint:`"]
+
 fn an_empty_token_file_says_what_to_do() {
     let (_, site) = fixture_site();
     let empty = site.write_file("empty-token", "");

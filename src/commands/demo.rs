@@ -127,9 +127,10 @@ async fn walk(
         1,
         "Inventory: which rules hold which credential, and is it alive?",
     );
-    ui.out(&format!(
-        "   $ autorekey scan --verify     (credentials shown as user · fingerprint)\n"
-    ));
+    ui.out(
+        "   $ autorekey scan --verify     (credentials shown as user · fingerprint)
+",
+    );
     let scan = scan_args(None);
     super::scan::run(global, &scan, ui).await?;
 
@@ -138,7 +139,7 @@ async fn walk(
         2,
         &format!("Dry run: what rotating {SERVICE_ACCOUNT} would change"),
     );
-    ui.out(&format!(
+    ui.out(format!(
         "   $ autorekey rotate --account {SERVICE_ACCOUNT} --new-token-file new-token --dry-run\n"
     ));
     expect_partial(super::rotate::run(global, &rotate_args(new_token, backups, true), ui).await)?;
@@ -148,7 +149,7 @@ async fn walk(
         3,
         "The rotation: back up, re-read, write, read back, for every rule",
     );
-    ui.out(&format!(
+    ui.out(format!(
         "   $ autorekey rotate --account {SERVICE_ACCOUNT} --new-token-file new-token --yes\n"
     ));
     expect_partial(super::rotate::run(global, &rotate_args(new_token, backups, false), ui).await)?;
@@ -162,7 +163,7 @@ async fn walk(
         .map(|e| e.path())
         .min()
         .ok_or_else(|| CommandError::failure("the rotation wrote no backup"))?;
-    ui.out(&format!(
+    ui.out(format!(
         "   $ autorekey restore {} --rule {RESTORED_RULE} --yes\n",
         run_dir.display()
     ));

@@ -218,7 +218,7 @@ fn save_plan(
             })
             .collect(),
     };
-    let text = serde_json::to_string_pretty(&plan).map_err(|e| CommandError::failure(e))?;
+    let text = serde_json::to_string_pretty(&plan).map_err(CommandError::failure)?;
     std::fs::write(path, text + "\n").map_err(|e| {
         CommandError::caused(
             ErrorKind::Failure,

@@ -250,7 +250,7 @@ fn prepare_rules(config: &SandboxConfig) -> io::Result<Vec<(Value, RuleTraps)>> 
             .as_object_mut()
             .and_then(|o| o.shift_remove("sandbox"))
             .unwrap_or(Value::Null);
-        if envelope.get("connections").map_or(true, Value::is_null) {
+        if envelope.get("connections").is_none_or(Value::is_null) {
             envelope["connections"] = Value::Array(Vec::new());
         }
         let traps = resolve_traps(config, &uuid, &file_traps);

@@ -246,7 +246,7 @@ impl SandboxState {
         let rules = lock(&self.rules);
         let matching: Vec<&StoredRule> = rules
             .iter()
-            .filter(|r| state.map_or(true, |s| r.envelope["rule"]["state"] == s))
+            .filter(|r| state.is_none_or(|s| r.envelope["rule"]["state"] == s))
             .collect();
         let page = matching
             .iter()
