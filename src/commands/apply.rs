@@ -18,7 +18,7 @@ use crate::secret::Token;
 use crate::settings::SiteSettings;
 use crate::ui::Ui;
 
-use super::rotate::{check_new_token, finish, read_new_token, Session};
+use super::rotate::{check_new_token, read_new_token, Writes};
 
 pub async fn run(global: &GlobalArgs, args: &ApplyArgs, ui: &Ui) -> CommandResult {
     let plan = read_plan(&args.plan)?;
@@ -44,23 +44,14 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, ui: &Ui) -> CommandResul
     let (prepared, outcomes) = reread(&client, &plan, &new_token, ui).await;
     let mut summary = RotationSummary::new(&plan.selector, &new_token, plan.rules.len());
     summary.note_old(&prepared);
-    let mut all = outcomes;
-    if !prepared.is_empty() {
-        let session = Session::start(
-            &client,
-            &settings,
-            &plan.selector,
-            &new_token,
-            &args.write_args,
-        )?;
-        summary.backup_dir = Some(session.backup.dir().display().to_string());
-        all.extend(
-            session
-                .approve_and_write(prepared, approver, settings.concurrency, ui)
-                .await,
-        );
-    }
-    finish(summary, all, ui)
+    let writes = Writes {
+        client: &client,
+        settings: &settings,
+        selector: &plan.selector,
+        new_token: &new_token,
+        args: &args.write_args,
+    };
+    writes.run(prepared, approver, summary, outcomes, ui).await
 }
 
 fn read_plan(path: &Path) -> CommandResult<PlanFile> {

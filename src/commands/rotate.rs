@@ -45,7 +45,7 @@ pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResu
     let new_token = read_new_token(&args.new_token, ui)?;
     let client = settings.connect(ui).await?;
     check_new_token(&client, &selector.account, &new_token, ui).await?;
-    let (prepared, mut outcomes, rules_read) = gather(&client, &selector, &new_token, ui).await?;
+    let (prepared, outcomes, rules_read) = gather(&client, &selector, &new_token, ui).await?;
     let mut summary = RotationSummary::new(&selector, &new_token, rules_read);
     summary.note_old(&prepared);
     if let Some(path) = &args.out {
@@ -61,16 +61,54 @@ pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResu
         summary.would_rotate = prepared.iter().map(|p| p.uuid.clone()).collect();
         return finish(summary, outcomes, ui);
     };
-    if !prepared.is_empty() {
-        let session = Session::start(&client, &settings, &selector, &new_token, &args.write_args)?;
-        summary.backup_dir = Some(session.backup.dir().display().to_string());
-        outcomes.extend(
-            session
-                .approve_and_write(prepared, approver, settings.concurrency, ui)
-                .await,
-        );
+    let writes = Writes {
+        client: &client,
+        settings: &settings,
+        selector: &selector,
+        new_token: &new_token,
+        args: &args.write_args,
+    };
+    writes.run(prepared, approver, summary, outcomes, ui).await
+}
+
+/// Everything a writing run needs besides the rules themselves.
+pub struct Writes<'a> {
+    pub client: &'a AutomationClient,
+    pub settings: &'a SiteSettings,
+    pub selector: &'a Selector,
+    pub new_token: &'a Token,
+    pub args: &'a WriteArgs,
+}
+
+impl Writes<'_> {
+    /// Confirm and write `prepared` with backups and a journal (no backup directory at all
+    /// when there is nothing to write), then print the summary and return the exit status.
+    pub async fn run(
+        &self,
+        prepared: Vec<Prepared>,
+        approver: Approver,
+        mut summary: RotationSummary,
+        mut outcomes: Vec<Outcome>,
+        ui: &Ui,
+    ) -> CommandResult {
+        if !prepared.is_empty() {
+            let session = Session::start(
+                self.client,
+                self.settings,
+                self.selector,
+                self.new_token,
+                self.args,
+            )?;
+            summary.backup_dir = Some(session.backup.dir().display().to_string());
+            let concurrency = self.settings.concurrency;
+            outcomes.extend(
+                session
+                    .approve_and_write(prepared, approver, concurrency, ui)
+                    .await,
+            );
+        }
+        finish(summary, outcomes, ui)
     }
-    finish(summary, outcomes, ui)
 }
 
 pub fn selector(account: &str, fingerprints: &[String]) -> CommandResult<Selector> {
