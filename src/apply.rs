@@ -23,8 +23,9 @@ use crate::journal::{Journal, Step};
 use crate::plan::{self, LeftAlone, RuleDecision, Selector};
 use crate::secret::Token;
 
-/// A rule with its rewrite decided, ready to show and write.
-#[derive(Clone, Debug)]
+/// A rule with its rewrite decided, ready to show and write. It holds whole rule bodies,
+/// tokens included, so its `Debug` prints only what identifies it.
+#[derive(Clone)]
 pub struct Prepared {
     pub uuid: String,
     pub name: String,
@@ -33,6 +34,16 @@ pub struct Prepared {
     pub findings: Vec<Finding>,
     /// The rule object with the new credential in place.
     pub after: Value,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("uuid", &self.uuid)
+            .field("name", &self.name)
+            .field("findings", &self.findings.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Prepared {
@@ -343,8 +354,39 @@ impl Writer<'_> {
             Err(e) => Outcome::Failed {
                 uuid: uuid.clone(),
                 name: name.clone(),
-                reason: format!("{outcome:?}; and the journal could not be written: {e}"),
+                reason: format!(
+                    "{}; and the journal could not be written: {e}",
+                    crate::report::outcome_line(&outcome)
+                ),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Credential;
+
+    #[test]
+    fn debug_of_a_prepared_rule_shows_no_token() {
+        let old = format!("FAKE-old-{}", uuid::Uuid::new_v4().simple());
+        let new = Token::new(format!("FAKE-new-{}", uuid::Uuid::new_v4().simple()));
+        let basic = Credential::new("svc@x.io", Token::new(old.clone())).basic_value();
+        let envelope = serde_json::json!({"rule": {"uuid": "u1", "name": "n", "components": [
+            {"id": "2", "type": "jira.issue.outgoing.webhook", "value": {"url": "u",
+             "headers": [{"name": "Authorization", "value": format!("Basic {basic}")}]}}]}});
+        let selector = Selector::new("svc@x.io", vec![]);
+        let p = prepare(envelope, &selector, &new).unwrap().unwrap();
+        let shown = format!("{p:?}");
+        for secret in [old.as_str(), basic.as_str(), new.expose()] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("u1"));
+        let config = crate::sandbox::SandboxConfig {
+            rules: vec![p.before.clone()],
+            ..Default::default()
+        };
+        assert!(!format!("{config:?}").contains(&basic));
     }
 }

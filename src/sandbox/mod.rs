@@ -77,8 +77,8 @@ impl RuleSelection {
 }
 
 /// Everything a sandbox run can be told. `Default` is a quiet, empty site: no rules, no
-/// accounts, no faults, component-id checks on.
-#[derive(Clone, Debug)]
+/// accounts, no faults, component-id checks on. Rules hold tokens, so `Debug` counts them.
+#[derive(Clone)]
 pub struct SandboxConfig {
     /// Loopback port; 0 picks a free one.
     pub port: u16,
@@ -108,6 +108,22 @@ pub struct SandboxConfig {
     /// Refuse PUTs whose component ids differ from the stored rule's (default on; a rule
     /// file's `"sandbox": {"check_component_ids": false}` also turns it off for that rule).
     pub check_component_ids: bool,
+}
+
+impl std::fmt::Debug for SandboxConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxConfig")
+            .field("port", &self.port)
+            .field("rules", &self.rules.len())
+            .field("accounts", &self.accounts)
+            .field("latency", &self.latency)
+            .field("rate_limit_per_sec", &self.rate_limit_per_sec)
+            .field("error_rate", &self.error_rate)
+            .field("drop_rate", &self.drop_rate)
+            .field("lost_put_rate", &self.lost_put_rate)
+            .field("seed", &self.seed)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for SandboxConfig {
