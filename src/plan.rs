@@ -233,13 +233,19 @@ pub fn redact(rule: &Value) -> Value {
 /// A unified diff of the rule before and after, both redacted, for a person to approve.
 /// Server-owned fields are left out: they are never written, so they are not a change.
 pub fn redacted_diff(before: &Value, after: &Value, label: &str) -> String {
+    let headers = (format!("{label} (as read)"), format!("{label} (rotated)"));
+    redacted_diff_between(before, after, &headers)
+}
+
+/// [`redacted_diff`] with its own header lines (old, new).
+pub fn redacted_diff_between(before: &Value, after: &Value, headers: &(String, String)) -> String {
     let a = pretty(&redact(&without_read_only(before)));
     let b = pretty(&redact(&without_read_only(after)));
     let diff = similar::TextDiff::from_lines(&a, &b);
     let text = diff
         .unified_diff()
         .context_radius(2)
-        .header(&format!("{label} (as read)"), &format!("{label} (rotated)"))
+        .header(&headers.0, &headers.1)
         .to_string();
     scrub(text, &[before, after])
 }

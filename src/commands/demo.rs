@@ -158,6 +158,17 @@ async fn walk(
     expect_partial(super::rotate::run(global, &rotate_args(new_token, backups, false), ui).await)?;
 
     heading(ui, 5, "The way back: restore one rule from its backup");
+    restore_one_rule(global, backups, ui).await?;
+
+    heading(ui, 6, &format!("Inventory of {SERVICE_ACCOUNT} now"));
+    let scan = scan_args(Some(SERVICE_ACCOUNT));
+    super::scan::run(global, &scan, ui).await?;
+    ui.out("\nThat was the whole job. On a real site: set AUTOREKEY_SITE, AUTOREKEY_LOGIN and");
+    ui.out("AUTOREKEY_API_TOKEN, then start with `autorekey scan --verify` (see README.md).");
+    Ok(())
+}
+
+async fn restore_one_rule(global: &GlobalArgs, backups: &Path, ui: &Ui) -> CommandResult {
     let run_dir = std::fs::read_dir(backups)?
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -172,14 +183,7 @@ async fn walk(
         rules: vec![RESTORED_RULE.into()],
         yes: true,
     };
-    super::restore::run(global, &restore, ui).await?;
-
-    heading(ui, 6, &format!("Inventory of {SERVICE_ACCOUNT} now"));
-    let scan = scan_args(Some(SERVICE_ACCOUNT));
-    super::scan::run(global, &scan, ui).await?;
-    ui.out("\nThat was the whole job. On a real site: set AUTOREKEY_SITE, AUTOREKEY_LOGIN and");
-    ui.out("AUTOREKEY_API_TOKEN, then start with `autorekey scan --verify` (see README.md).");
-    Ok(())
+    super::restore::run(global, &restore, ui).await
 }
 
 fn heading(ui: &Ui, n: usize, text: &str) {

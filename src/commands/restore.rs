@@ -20,38 +20,10 @@ use crate::settings::SiteSettings;
 use crate::ui::Ui;
 
 pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandResult {
-    let (run_dir, only_file) = locate(&args.backup)?;
-    let backup = BackupRun::open(&run_dir).map_err(|e| {
-        CommandError::caused(
-            ErrorKind::Usage,
-            format!("{} is not an autorekey backup", run_dir.display()),
-            e,
-        )
-        .hint("pass the directory that rotate printed after \"Backups\"")
-    })?;
-    let manifest = backup.manifest()?;
-    let mut rules = backup.saved_rules()?;
-    if let Some(uuid) = only_file {
-        rules.retain(|(u, _)| *u == uuid);
-    }
-    if !args.rules.is_empty() {
-        rules.retain(|(u, _)| args.rules.contains(u));
-    }
-    if rules.is_empty() {
-        return Err(
-            CommandError::usage("no backed-up rule matches").hint(format!(
-                "the backup holds: {}",
-                backup
-                    .saved_rules()?
-                    .iter()
-                    .map(|(u, _)| u.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
-        );
-    }
+    let (backup, rules) = selected_rules(args)?;
     let mut approver = Approver::new(args.yes, ui, "restore")?;
     let settings = SiteSettings::resolve(global, ui)?;
+    let manifest = backup.manifest()?;
     if url::Url::parse(&manifest.site).map(|u| u.origin()) != Ok(settings.site.origin()) {
         return Err(CommandError::usage(format!(
             "this backup is of {}, but the site is {}",
@@ -63,27 +35,24 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandRes
     let mut failures = 0;
     for (uuid, saved) in rules {
         let name = saved["rule"]["name"].as_str().unwrap_or("").to_string();
-        match restore_one(&client, &uuid, &name, &saved, &mut approver, ui).await {
-            Ok(Restored::Done(line)) => {
-                journal.record(&uuid, &name, Step::Restored, None)?;
-                ui.out(line);
-            }
-            Ok(Restored::Nothing) => {}
-            Ok(Restored::Quit) => {
-                ui.out("Quit: nothing more was restored.");
-                break;
-            }
-            Err(reason) => {
-                failures += 1;
-                journal.record(
-                    &uuid,
-                    &name,
-                    Step::Failed,
-                    Some(format!("restore: {reason}")),
-                )?;
-                ui.out(format!("Failed \"{name}\" ({uuid}): {reason}"));
-            }
-        }
+        let (step, detail) =
+            match restore_one(&client, &uuid, &name, &saved, &mut approver, ui).await {
+                Ok(Restored::Done(line)) => {
+                    ui.out(line);
+                    (Step::Restored, None)
+                }
+                Ok(Restored::Nothing) => continue,
+                Ok(Restored::Quit) => {
+                    ui.out("Quit: nothing more was restored.");
+                    break;
+                }
+                Err(reason) => {
+                    failures += 1;
+                    ui.out(format!("Failed \"{name}\" ({uuid}): {reason}"));
+                    (Step::Failed, Some(format!("restore: {reason}")))
+                }
+            };
+        journal.record(&uuid, &name, step, detail)?;
     }
     match failures {
         0 => Ok(()),
@@ -91,6 +60,28 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandRes
             "{n} rule(s) could not be restored (listed above)"
         ))),
     }
+}
+
+/// The backup and the saved rules the arguments select.
+fn selected_rules(args: &RestoreArgs) -> CommandResult<(BackupRun, Vec<(String, Value)>)> {
+    let (run_dir, only_file) = locate(&args.backup)?;
+    let backup = BackupRun::open(&run_dir).map_err(|e| {
+        let msg = format!("{} is not an autorekey backup", run_dir.display());
+        CommandError::caused(ErrorKind::Usage, msg, e)
+            .hint("pass the directory that rotate printed after \"Backups\"")
+    })?;
+    let all = backup.saved_rules()?;
+    let held: Vec<String> = all.iter().map(|(u, _)| u.clone()).collect();
+    let rules: Vec<(String, Value)> = all
+        .into_iter()
+        .filter(|(u, _)| only_file.as_ref().is_none_or(|f| f == u))
+        .filter(|(u, _)| args.rules.is_empty() || args.rules.contains(u))
+        .collect();
+    if rules.is_empty() {
+        return Err(CommandError::usage("no backed-up rule matches")
+            .hint(format!("the backup holds: {}", held.join(", "))));
+    }
+    Ok((backup, rules))
 }
 
 /// A run directory, or one rule file inside its `rules/` folder.
@@ -146,7 +137,11 @@ async fn restore_one(
         );
     }
     ui.out(ui.bold(&format!("Rule \"{name}\" ({uuid}): now → backup")));
-    ui.out_raw(ui.diff(&plan::redacted_diff(&now["rule"], wanted, name)));
+    ui.out_raw(ui.diff(&plan::redacted_diff_between(
+        &now["rule"],
+        wanted,
+        &(format!("{name} (now)"), format!("{name} (backup)")),
+    )));
     match approver
         .ask(&format!("Restore \"{name}\"?"))
         .map_err(|e| e.render())?

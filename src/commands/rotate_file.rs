@@ -42,19 +42,9 @@ pub fn run(
             e,
         )
     })?;
-    let pointers = doc.rule_pointers();
-    let mut summary = RotationSummary::new(selector, &new_token, pointers.len());
-    let mut outcomes = Vec::new();
-    let mut prepared = Vec::new();
-    for pointer in &pointers {
-        let envelope = serde_json::json!({ "rule": doc.root.pointer(pointer).cloned().unwrap_or(Value::Null) });
-        match apply::prepare(envelope, selector, &new_token) {
-            Ok(Some(p)) => prepared.push((pointer.clone(), p)),
-            Ok(None) => {}
-            Err(outcome) => outcomes.push(outcome),
-        }
-    }
+    let (prepared, outcomes) = plan_document(&doc, selector, &new_token);
     let plain: Vec<Prepared> = prepared.iter().map(|(_, p)| p.clone()).collect();
+    let mut summary = RotationSummary::new(selector, &new_token, doc.rule_pointers().len());
     summary.note_old(&plain);
     ui.warn("offline: the new token cannot be checked against a site here; make sure it is the right one");
     let Some(approver) = approver.as_mut() else {
@@ -63,6 +53,50 @@ pub fn run(
         summary.would_rotate = plain.iter().map(|p| p.uuid.clone()).collect();
         return finish(summary, outcomes, ui);
     };
+    let (decided, quit) = approve_into(&mut doc, prepared, approver, ui)?;
+    let mut outcomes = outcomes;
+    outcomes.extend(decided);
+    if quit {
+        ui.warn("you quit: nothing was written");
+        return finish(summary, outcomes, ui);
+    }
+    write_private(target, doc.to_pretty().as_bytes()).map_err(|e| {
+        let msg = format!("cannot write {}", target.display());
+        CommandError::caused(ErrorKind::Failure, msg, e)
+    })?;
+    summary.written_file = Some(target.display().to_string());
+    finish(summary, outcomes, ui)
+}
+
+/// Plan every rule of the document: the rewrites (with where each rule sits in the
+/// document) and the outcomes of the rules left alone.
+fn plan_document(
+    doc: &Document,
+    selector: &Selector,
+    new_token: &crate::secret::Token,
+) -> (Vec<(String, Prepared)>, Vec<Outcome>) {
+    let mut prepared = Vec::new();
+    let mut outcomes = Vec::new();
+    for pointer in doc.rule_pointers() {
+        let rule = doc.root.pointer(&pointer).cloned().unwrap_or(Value::Null);
+        match apply::prepare(serde_json::json!({ "rule": rule }), selector, new_token) {
+            Ok(Some(p)) => prepared.push((pointer, p)),
+            Ok(None) => {}
+            Err(outcome) => outcomes.push(outcome),
+        }
+    }
+    (prepared, outcomes)
+}
+
+/// Ask about each rewrite and put the approved ones into the document. Returns the
+/// outcomes and whether the admin quit (then nothing is written at all).
+fn approve_into(
+    doc: &mut Document,
+    prepared: Vec<(String, Prepared)>,
+    approver: &mut Approver,
+    ui: &Ui,
+) -> CommandResult<(Vec<Outcome>, bool)> {
+    let mut outcomes = Vec::new();
     let mut quit = false;
     for (pointer, p) in prepared {
         let answer = if quit {
@@ -71,44 +105,24 @@ pub fn run(
             show_diffs(std::slice::from_ref(&p), ui);
             approver.ask(&format!("Rotate \"{}\"?", p.name))?
         };
+        let (uuid, name) = (p.uuid.clone(), p.name.clone());
         outcomes.push(match answer {
             Answer::Yes | Answer::All => {
                 if let Some(slot) = doc.root.pointer_mut(&pointer) {
-                    *slot = p.after.clone();
+                    *slot = p.after;
                 }
-                Outcome::Rotated {
-                    uuid: p.uuid,
-                    name: p.name,
-                    places: p.findings.len(),
-                }
+                let places = p.findings.len();
+                Outcome::Rotated { uuid, name, places }
             }
-            Answer::No => Outcome::Declined {
-                uuid: p.uuid,
-                name: p.name,
-            },
+            Answer::No => Outcome::Declined { uuid, name },
             Answer::Quit => {
                 quit = true;
-                Outcome::NotAttempted {
-                    uuid: p.uuid,
-                    name: p.name,
-                    why: "you quit".into(),
-                }
+                let why = "you quit".into();
+                Outcome::NotAttempted { uuid, name, why }
             }
         });
     }
-    if quit {
-        ui.warn("you quit: nothing was written");
-        return finish(summary, outcomes, ui);
-    }
-    write_private(target, doc.to_pretty().as_bytes()).map_err(|e| {
-        CommandError::caused(
-            ErrorKind::Failure,
-            format!("cannot write {}", target.display()),
-            e,
-        )
-    })?;
-    summary.written_file = Some(target.display().to_string());
-    finish(summary, outcomes, ui)
+    Ok((outcomes, quit))
 }
 
 /// Never overwrite the input (it is the only copy of the rules as they were), and never
