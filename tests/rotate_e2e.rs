@@ -15,6 +15,7 @@ mod rotate_support;
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use autorekey::journal::{self, Step};
 use common::{assert_no_secrets, fake_token, RunOutput, TestSite};
 use rotate_support::*;
 use serde_json::Value;
@@ -308,4 +309,305 @@ fn a_new_token_the_site_refuses_is_tried_once_and_nothing_is_written() {
     );
     assert!(!backups.exists());
     Expected::nothing(&fx.before).assert_site(&fx.site);
+}
+
+// ------------------------------------------------------------------ 4. faults
+
+/// Runs `rotate --yes` until nothing is left to do (at most `max_runs` times). After every
+/// run each rule must be exactly rotated or untouched, and each one not rotated yet must
+/// have been reported (its uuid in the summary) or the run must have ended with an error.
+/// Returns the number of runs it took.
+fn rotate_until_done(fx: &FixtureRotation, max_runs: usize, keep_retry_delays: bool) -> usize {
+    let expected = fx.expected();
+    let backups = fx.site.dir.path().join("backups");
+    for n in 1..=max_runs {
+        let mut cmd = fx.rotate(&backups, &["--yes"]);
+        if keep_retry_delays {
+            // Honour Retry-After, as a real run against a throttling site does.
+            cmd.env_remove("AUTOREKEY_NO_RETRY_DELAY");
+        }
+        let out = run(&fx.site, cmd);
+        assert!(
+            matches!(out.code, Some(0 | 1 | 3)),
+            "run {n} ended with {:?}:\n{}",
+            out.code,
+            out.stderr
+        );
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+        let pending = expected.assert_rotated_or_untouched(&fx.site);
+        let ended_in_error = out.stderr.lines().any(|l| l.starts_with("Error: "));
+        for uuid in pending.intersection(&expected.rotated_uuids()) {
+            assert!(
+                ended_in_error || out.stdout.contains(&format!("({uuid})")),
+                "run {n}: {uuid} was not rotated and not reported:\n{}",
+                out.stdout
+            );
+        }
+        let clean = summary_count(&out.stdout, "failed") == 0
+            && summary_count(&out.stdout, "needs attention") == 0
+            && out.stdout.contains("Summary for ");
+        if pending.is_disjoint(&expected.rotated_uuids()) && clean {
+            expected.assert_site(&fx.site);
+            return n;
+        }
+    }
+    panic!("{max_runs} runs did not finish the rotation");
+}
+
+#[test]
+fn lost_put_answers_are_read_back_and_nothing_is_written_twice() {
+    let fx = FixtureRotation::start_with(|spec| {
+        spec.with(|c| {
+            c.lost_put_rate = 0.3;
+            c.seed = 7;
+        })
+    });
+    rotate_until_done(&fx, 4, false);
+    let stats = fx.site.stats();
+    assert!(stats.lost_puts > 0, "the fault was exercised");
+    for uuid in fx.expected().rotated_uuids() {
+        // A lost answer is followed by a read-back, not a blind second PUT.
+        assert_eq!(stats.puts(&uuid), 1, "PUTs of {uuid}");
+    }
+}
+
+#[test]
+fn server_errors_and_dropped_connections_end_rotated_after_reruns() {
+    let fx = FixtureRotation::start_with(|spec| {
+        spec.with(|c| {
+            c.error_rate = 0.1;
+            c.drop_rate = 0.1;
+            c.seed = 11;
+        })
+    });
+    rotate_until_done(&fx, 6, false);
+    assert!(
+        fx.site.stats().faults_injected > 0,
+        "the faults were exercised"
+    );
+}
+
+#[test]
+fn a_rate_limit_storm_is_waited_out() {
+    let fx = FixtureRotation::start_with(|spec| spec.with(|c| c.rate_limit_per_sec = Some(25.0)));
+    rotate_until_done(&fx, 3, true);
+    assert!(fx.site.stats().rate_limited > 0, "the limit was hit");
+}
+
+// ------------------------------------------------------------------ 5. restore
+
+#[test]
+fn restore_puts_rotated_rules_back_one_or_all() {
+    let fx = FixtureRotation::start();
+    let expected = fx.expected();
+    let backups = fx.site.dir.path().join("backups");
+    run(&fx.site, fx.rotate(&backups, &["--yes"])).expect_code(3);
+    expected.assert_site(&fx.site);
+    let run_dir = only_run_dir(&backups);
+    let dir = run_dir.to_str().expect("a UTF-8 path");
+
+    // One rule first: only it goes back.
+    let one = fixture_uuid("07");
+    let out = fx.site.run(&["restore", dir, "--rule", &one, "--yes"]);
+    out.expect_code(0);
+    assert!(out.stdout.contains(&format!(
+        "Restored \"ENG: Close auto-close sub-tasks when parent is Done\" ({one})"
+    )));
+    expected
+        .restored(&BTreeSet::from([one.clone()]))
+        .assert_site(&fx.site);
+    assert_eq!(fx.site.stats().puts(&one), 2);
+
+    // Then all: the one already restored is left as it is.
+    let out = fx.site.run(&["restore", dir, "--yes"]);
+    out.expect_code(0);
+    assert!(out
+        .stdout
+        .contains(&format!("({one}) is already as in the backup")));
+    let all = expected.rotated_uuids();
+    expected.restored(&all).assert_site(&fx.site);
+    assert_eq!(fx.site.stats().puts(&one), 2, "not written again");
+    assert_eq!(
+        snapshot(&fx.site)[&foreign_connections()]["rule"]["state"],
+        "ENABLED"
+    );
+    let steps = steps_by_rule(&journal_of(&run_dir));
+    for uuid in &all {
+        assert_eq!(steps[uuid].last().map(String::as_str), Some("restored"));
+    }
+}
+
+// ------------------------------------------------------------------ 6. interrupted
+
+/// Fixture rule 01 (a plain schema-1 header of svc-jira) copied `n` times, planted.
+fn many_rules_site(
+    n: usize,
+    adjust: impl FnOnce(&mut autorekey::sandbox::SandboxConfig),
+) -> (common::Planted, TestSite) {
+    let path = common::fixtures_dir().join("rules/01-triage-ack-comment-basic-v1.json");
+    let text = std::fs::read_to_string(path).expect("read fixture 01");
+    let rule: Value = serde_json::from_str(&text).expect("fixture 01 is JSON");
+    let planted = common::Planted::new(copies_of(&rule, n));
+    let site = planted.site_spec().with(adjust).start();
+    (planted, site)
+}
+
+/// Polls the journal under `backups` until it records a `writing` step (no sleeping as an
+/// assertion: the wait ends on the file's content, the deadline only guards a hang).
+fn wait_for_first_write(backups: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let written = run_dirs(backups).iter().any(|dir| {
+            journal::read(&dir.join("journal.jsonl"))
+                .is_ok_and(|entries| entries.iter().any(|e| e.step == Step::Writing))
+        });
+        if written {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no write was journalled"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_and_a_rerun_finishes() {
+    let (planted, site) = many_rules_site(20, |c| c.latency = std::time::Duration::from_millis(60));
+    let new_token = planted.fresh(SVC_JIRA_NEW_FIXTURE);
+    let before = snapshot(&site);
+    let expected = Expected::rotation(&before, SVC_JIRA, &new_token);
+    assert_eq!(expected.rotated.len(), 20);
+    let backups = site.dir.path().join("backups");
+
+    let child = spawnable_rotate(
+        &site,
+        SVC_JIRA,
+        &new_token,
+        &backups,
+        &["--yes", "--concurrency", "1"],
+    )
+    .spawn()
+    .expect("spawn autorekey");
+    wait_for_first_write(&backups);
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success());
+    let out = finish_checked(child, site.secrets());
+    out.expect_code(1).expect_error_with_hint();
+    assert!(out.stderr.contains("interrupted"));
+    assert!(out.stderr.contains("run the same command again"));
+    let pending = expected.assert_rotated_or_untouched(&site);
+    let done = 20 - pending.len();
+    assert!(
+        done >= 1,
+        "the rule in flight when Ctrl-C came was finished"
+    );
+    assert_eq!(summary_count(&out.stdout, "rotated"), done);
+    assert_eq!(summary_count(&out.stdout, "not attempted"), pending.len());
+    let first_run = only_run_dir(&backups);
+    let entries = journal_of(&first_run);
+    assert!(
+        journal::unfinished(&entries).is_empty(),
+        "every write has its outcome"
+    );
+    let steps = steps_by_rule(&entries);
+    assert_eq!(steps.len(), done, "only the rules written are journalled");
+    assert!(steps.values().all(|s| s == &["writing", "verified"]));
+
+    let rerun = run(
+        &site,
+        rotate_cmd(&site, SVC_JIRA, &new_token, &backups, &["--yes"]),
+    );
+    rerun.expect_code(0);
+    assert_eq!(summary_count(&rerun.stdout, "already current"), done);
+    assert_eq!(summary_count(&rerun.stdout, "rotated"), pending.len());
+    expected.assert_site(&site);
+    for uuid in expected.rotated_uuids() {
+        assert_eq!(
+            site.stats().puts(&uuid),
+            1,
+            "{uuid} written once over both runs"
+        );
+    }
+    for dir in run_dirs(&backups) {
+        assert!(journal::unfinished(&journal_of(&dir)).is_empty());
+    }
+}
+
+// ------------------------------------------------------------------ 7. offline export
+
+#[test]
+fn offline_export_rotation_changes_only_credential_text() {
+    let export_path = common::fixtures_dir().join("export/ui-export.json");
+    let export: Value =
+        serde_json::from_str(&std::fs::read_to_string(export_path).expect("read the export"))
+            .expect("the export is JSON");
+    // Planted treats the whole export as one value: every fixture secret in it is swapped.
+    let planted = common::Planted::new(vec![export]);
+    let export = planted.rules[0].clone();
+    let new_token = fake_token();
+    let mut secrets = planted.secrets();
+    secrets.push(new_token.clone());
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let input = dir.path().join("export.json");
+    let input_text = serde_json::to_string_pretty(&export).expect("serialize");
+    std::fs::write(&input, &input_text).expect("write the export");
+    let output = dir.path().join("rotated.json");
+
+    let offline = |target: &Path| {
+        let mut cmd = common::autorekey();
+        cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
+            .args(["rotate", "--account", SVC_JIRA, "--yes", "--from-file"])
+            .arg(&input)
+            .arg("--write")
+            .arg(target);
+        common::run_checked(cmd, &secrets)
+    };
+    let out = offline(&output);
+    // The hidden header exported as "" is masked: that rule is left alone.
+    out.expect_code(3);
+    assert_eq!(summary_count(&out.stdout, "rotated"), 1);
+    assert_eq!(summary_count(&out.stdout, "left alone"), 1);
+    assert_eq!(
+        std::fs::read_to_string(&input).expect("re-read"),
+        input_text,
+        "input untouched"
+    );
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&output)
+            .expect("stat")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let rotated: Value =
+        serde_json::from_str(&std::fs::read_to_string(&output).expect("read")).expect("JSON");
+    let mut wanted = export.clone();
+    let token = autorekey::secret::Token::new(new_token.clone());
+    let mut rewritten = 0;
+    for rule in wanted["rules"].as_array_mut().expect("rules") {
+        if let Some(after) = rewrite_for(rule, SVC_JIRA, &token) {
+            *rule = after;
+            rewritten += 1;
+        }
+    }
+    assert_eq!(rewritten, 1);
+    assert_eq!(
+        all_differences(&wanted, &rotated),
+        Vec::<String>::new(),
+        "the output is the export with only the credential rewritten"
+    );
+
+    // An existing --write target is never replaced.
+    let existing = dir.path().join("existing.json");
+    std::fs::write(&existing, "keep me").expect("write");
+    let refused = offline(&existing);
+    refused.expect_code(2).expect_error_with_hint();
+    assert_eq!(std::fs::read_to_string(&existing).expect("read"), "keep me");
 }

@@ -24,7 +24,7 @@ use autorekey::plan::{self, RuleDecision, Selector};
 use autorekey::secret::Token;
 use serde_json::{json, Value};
 
-use crate::common::{Planted, SiteSpec, TestSite};
+use crate::common::{assert_no_secrets, Planted, RunOutput, SiteSpec, TestSite};
 
 pub const SVC_JIRA: &str = "svc-jira@acme.example";
 pub const SVC_CI: &str = "svc-ci@acme.example";
@@ -119,6 +119,48 @@ pub fn rotate_cmd(
         .arg(backups)
         .args(args);
     cmd
+}
+
+/// The binary as a plain child process, for what `assert_cmd` cannot do (send it a
+/// signal): the environment of [`TestSite::cmd`], the new token in AUTOREKEY_NEW_TOKEN,
+/// both output streams piped.
+pub fn spawnable_rotate(
+    site: &TestSite,
+    account: &str,
+    new_token: &str,
+    backups: &Path,
+    args: &[&str],
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("autorekey"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1")
+        .env("AUTOREKEY_NO_RETRY_DELAY", "1")
+        .env("AUTOREKEY_SITE", site.base_url())
+        .env("AUTOREKEY_LOGIN", &site.login)
+        .env("AUTOREKEY_API_TOKEN", site.admin_token())
+        .env("AUTOREKEY_NEW_TOKEN", new_token)
+        .args(["rotate", "--account", account, "--backup-dir"])
+        .arg(backups)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    cmd
+}
+
+/// Waits for `child` and checks both streams for `secrets`, like `common::run_checked`.
+pub fn finish_checked(child: std::process::Child, secrets: &[String]) -> RunOutput {
+    let output = child.wait_with_output().expect("wait for autorekey");
+    let stdout = String::from_utf8(output.stdout).expect("stdout is UTF-8");
+    let stderr = String::from_utf8(output.stderr).expect("stderr is UTF-8");
+    assert_no_secrets(&stdout, secrets);
+    assert_no_secrets(&stderr, secrets);
+    RunOutput {
+        code: output.status.code(),
+        stdout,
+        stderr,
+    }
 }
 
 /// Every stored rule envelope, by uuid.
@@ -255,7 +297,7 @@ impl Expected {
     /// What is wrong with one rule, as lines naming it and the differing places.
     pub fn problems_of(&self, uuid: &str, before: &Value, now: &Value) -> Vec<String> {
         match self.rotated.get(uuid).or_else(|| self.edited.get(uuid)) {
-            None if before.to_string() == now.to_string() => vec![],
+            None if same_bytes(before, now) => vec![],
             None => vec![format!(
                 "{uuid} must be byte-identical to before, but differs at {:?}",
                 all_differences(before, now)
@@ -270,6 +312,56 @@ impl Expected {
         }
     }
 
+    /// After `restore` of `uuids`: they hold again what they held just before the rotation
+    /// wrote them (written anew, so `updated` moved); the other rotations stay.
+    pub fn restored(&self, uuids: &BTreeSet<String>) -> Expected {
+        let originals = Expected::read_only(&self.before);
+        let mut expected = Expected {
+            before: self.before.clone(),
+            rotated: self.rotated.clone(),
+            edited: self.edited.clone(),
+        };
+        for uuid in uuids {
+            let original = originals
+                .edited
+                .get(uuid)
+                .unwrap_or(&self.before[uuid]["rule"]);
+            expected.rotated.insert(uuid.clone(), original.clone());
+        }
+        expected
+    }
+
+    /// Under faults a run may stop short: each rule must be exactly rotated, or hold what
+    /// it held before (read or not). Returns the uuids not rotated yet; panics on any rule
+    /// in a third state (half-written, or written with something else).
+    pub fn assert_rotated_or_untouched(&self, site: &TestSite) -> BTreeSet<String> {
+        let now = snapshot(site);
+        let read_only = Expected::read_only(&self.before);
+        let mut pending = BTreeSet::new();
+        let mut problems = Vec::new();
+        for uuid in self.before.keys() {
+            if self.check(uuid, &now[uuid]).is_ok() {
+                continue;
+            }
+            let untouched = Expected::nothing(&self.before)
+                .check(uuid, &now[uuid])
+                .is_ok()
+                || read_only.check(uuid, &now[uuid]).is_ok();
+            match untouched {
+                true => {
+                    pending.insert(uuid.clone());
+                }
+                false => problems.extend(self.problems_of(uuid, &self.before[uuid], &now[uuid])),
+            }
+        }
+        assert!(
+            problems.is_empty(),
+            "rules neither rotated nor untouched:\n  {}",
+            problems.join("\n  ")
+        );
+        pending
+    }
+
     /// Whether the rule `uuid` is as this expectation says (`Ok`), else what differs.
     pub fn check(&self, uuid: &str, now: &Value) -> Result<(), Vec<String>> {
         let problems = self.problems_of(uuid, &self.before[uuid], now);
@@ -279,6 +371,11 @@ impl Expected {
             Err(problems)
         }
     }
+}
+
+/// Byte-identical as served: the same JSON text, key order included.
+pub fn same_bytes(a: &Value, b: &Value) -> bool {
+    serde_json::to_string(a).ok() == serde_json::to_string(b).ok()
 }
 
 /// `plan::rewrite` of `rule` for every rewritable credential of `account`; `None` when the
