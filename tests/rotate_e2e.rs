@@ -439,19 +439,6 @@ fn restore_puts_rotated_rules_back_one_or_all() {
 
 // ------------------------------------------------------------------ 6. interrupted
 
-/// Fixture rule 01 (a plain schema-1 header of svc-jira) copied `n` times, planted.
-fn many_rules_site(
-    n: usize,
-    adjust: impl FnOnce(&mut autorekey::sandbox::SandboxConfig),
-) -> (common::Planted, TestSite) {
-    let path = common::fixtures_dir().join("rules/01-triage-ack-comment-basic-v1.json");
-    let text = std::fs::read_to_string(path).expect("read fixture 01");
-    let rule: Value = serde_json::from_str(&text).expect("fixture 01 is JSON");
-    let planted = common::Planted::new(copies_of(&rule, n));
-    let site = planted.site_spec().with(adjust).start();
-    (planted, site)
-}
-
 /// Polls the journal under `backups` until it records a `writing` step (no sleeping as an
 /// assertion: the wait ends on the file's content, the deadline only guards a hang).
 fn wait_for_first_write(backups: &Path) {
@@ -474,7 +461,7 @@ fn wait_for_first_write(backups: &Path) {
 
 #[test]
 fn ctrl_c_stops_cleanly_and_a_rerun_finishes() {
-    let (planted, site) = many_rules_site(20, |c| c.latency = std::time::Duration::from_millis(60));
+    let (planted, site) = copies_site(20, |c| c.latency = std::time::Duration::from_millis(60));
     let new_token = planted.fresh(SVC_JIRA_NEW_FIXTURE);
     let before = snapshot(&site);
     let expected = Expected::rotation(&before, SVC_JIRA, &new_token);

@@ -24,7 +24,9 @@ use autorekey::plan::{self, RuleDecision, Selector};
 use autorekey::secret::Token;
 use serde_json::{json, Value};
 
-use crate::common::{assert_no_secrets, Planted, RunOutput, SiteSpec, TestSite};
+use autorekey::sandbox::SandboxConfig;
+
+use crate::common::{assert_no_secrets, fixtures_dir, Planted, RunOutput, SiteSpec, TestSite};
 
 pub const SVC_JIRA: &str = "svc-jira@acme.example";
 pub const SVC_CI: &str = "svc-ci@acme.example";
@@ -196,6 +198,17 @@ pub fn copies_of(envelope: &Value, n: usize) -> Vec<Value> {
             copy
         })
         .collect()
+}
+
+/// A site holding fixture rule 01 (a plain schema-1 header of svc-jira) `n` times, under
+/// names that sort in copy order, with fresh tokens; `adjust` sets latency or faults.
+pub fn copies_site(n: usize, adjust: impl FnOnce(&mut SandboxConfig)) -> (Planted, TestSite) {
+    let path = fixtures_dir().join("rules/01-triage-ack-comment-basic-v1.json");
+    let text = std::fs::read_to_string(path).expect("read fixture 01");
+    let rule: Value = serde_json::from_str(&text).expect("fixture 01 is JSON");
+    let planted = Planted::new(copies_of(&rule, n));
+    let site = planted.site_spec().with(adjust).start();
+    (planted, site)
 }
 
 // ------------------------------------------------------------------ expectations

@@ -1,0 +1,176 @@
+//! `autorekey rotate` as a person runs it: on a terminal, without `--yes` and without the
+//! new token in the environment, answering the hidden new-token prompt (twice) and the
+//! per-rule question.
+//!
+//! Why it is shaped so:
+//! - The binary runs under a pseudo-terminal (`rexpect`), so it sees a terminal on stdin and
+//!   stderr exactly as at a desk: prompts are allowed and the token is read hidden. rexpect
+//!   starts the child with the terminal's echo off, and the hidden prompt keeps it off, so
+//!   the token typed never reaches the screen unless the program prints it.
+//! - Every byte the terminal showed is kept in a transcript and checked for every token of
+//!   the site, the new one and the admin's included: "the screen never shows a token".
+//! - rexpect decodes the terminal's bytes one by one, so non-ASCII text (the `·` between
+//!   user and fingerprint) reads garbled in the transcript; tokens are ASCII, so the check
+//!   for them is unaffected, and the assertions below match ASCII text only.
+//! - Each answer is sent only once its question is on the screen; the 30 s expect timeout
+//!   guards a hang and is never an assertion about speed.
+
+mod common;
+mod rotate_support;
+
+use std::collections::BTreeSet;
+
+use common::{assert_no_secrets, TestSite};
+use rexpect::process::wait::WaitStatus;
+use rexpect::session::{spawn_with_options, Options, PtySession};
+use rotate_support::*;
+
+const TIMEOUT_MS: u64 = 30_000;
+
+/// A terminal session with the binary, and everything it has shown so far.
+struct Screen {
+    session: PtySession,
+    transcript: String,
+}
+
+impl Screen {
+    /// `rotate` for svc-jira against `site` on a fresh pseudo-terminal. The new token is
+    /// not given: the binary must ask for it.
+    fn rotate(site: &TestSite, backups: &std::path::Path) -> Screen {
+        let mut cmd = spawnable_rotate(site, SVC_JIRA, "unused", backups, &[]);
+        cmd.env_remove("AUTOREKEY_NEW_TOKEN")
+            .env("TERM", "dumb")
+            .stdin(std::process::Stdio::inherit())
+            .stdout(std::process::Stdio::inherit())
+            .stderr(std::process::Stdio::inherit());
+        // Escape codes are kept: the transcript is what reached the terminal, unedited.
+        let options = Options {
+            timeout_ms: Some(TIMEOUT_MS),
+            strip_ansi_escape_codes: false,
+        };
+        Screen {
+            session: spawn_with_options(cmd, options).expect("spawn autorekey on a pty"),
+            transcript: String::new(),
+        }
+    }
+
+    /// Waits until `text` is on the screen.
+    fn expect(&mut self, text: &str) {
+        match self.session.exp_string(text) {
+            Ok(before) => {
+                self.transcript.push_str(&before);
+                self.transcript.push_str(text);
+            }
+            Err(e) => panic!(
+                "{text:?} never appeared ({e}); the screen showed:\n{}",
+                self.transcript
+            ),
+        }
+    }
+
+    /// Waits for `question`, then types `answer` and Enter.
+    fn answer(&mut self, question: &str, answer: &str) {
+        self.expect(question);
+        self.session.send_line(answer).expect("type on the pty");
+    }
+
+    /// Waits for the end and returns the exit status.
+    fn finish(mut self) -> (i32, String) {
+        let rest = self.session.exp_eof().expect("the binary ends");
+        self.transcript.push_str(&rest);
+        let status = self.session.process().wait().expect("wait for the binary");
+        match status {
+            WaitStatus::Exited(_, code) => (code, self.transcript),
+            other => panic!("ended by {other:?}:\n{}", self.transcript),
+        }
+    }
+}
+
+fn question(rule_name: &str) -> String {
+    format!("Rotate \"{rule_name}\"? [y]es / [n]o / [a]ll remaining / [q]uit")
+}
+
+#[test]
+fn a_person_approves_one_rule_declines_one_and_quits() {
+    let (planted, site) = copies_site(4, |_| {});
+    let new_token = planted.fresh(SVC_JIRA_NEW_FIXTURE);
+    let before = snapshot(&site);
+    let expected = Expected::rotation(&before, SVC_JIRA, &new_token);
+    let mut by_name: Vec<(String, String)> = before
+        .iter()
+        .map(|(uuid, e)| (e["rule"]["name"].as_str().unwrap().to_owned(), uuid.clone()))
+        .collect();
+    by_name.sort();
+    let backups = site.dir.path().join("backups");
+
+    let mut screen = Screen::rotate(&site, &backups);
+    screen.answer("Paste the new API token", &new_token);
+    screen.answer("Paste the new API token again", &new_token);
+    screen.answer(&question(&by_name[0].0), "y");
+    screen.expect(&format!("Rotated \"{}\"", by_name[0].0));
+    screen.answer(&question(&by_name[1].0), "n");
+    screen.answer(&question(&by_name[2].0), "q");
+    let (code, transcript) = screen.finish();
+
+    assert_no_secrets(&transcript, site.secrets());
+    assert_eq!(code, 3, "quit leaves rules not attempted:\n{transcript}");
+    let first = BTreeSet::from([by_name[0].1.clone()]);
+    expected.only(&first).assert_site(&site);
+    assert_eq!(puts(&site), 1, "only the approved rule was written");
+    let summary = transcript
+        .split("Summary for ")
+        .nth(1)
+        .expect("a summary on the screen");
+    assert_eq!(summary_count(&transcript, "rotated"), 1);
+    assert_eq!(summary_count(&transcript, "declined"), 1);
+    assert_eq!(summary_count(&transcript, "not attempted"), 2);
+    assert!(summary.contains(&format!("Skipped \"{}\" (you said no)", by_name[1].0)));
+    for (name, _) in &by_name[2..] {
+        assert!(summary.contains(&format!("Not attempted \"{name}\": you quit")));
+    }
+    let steps = steps_by_rule(&journal_of(&only_run_dir(&backups)));
+    assert_eq!(steps[&by_name[0].1], ["writing", "verified"]);
+    assert_eq!(steps[&by_name[1].1], ["declined"]);
+    assert!(!steps.contains_key(&by_name[2].1) && !steps.contains_key(&by_name[3].1));
+}
+
+#[test]
+fn mistyped_token_confirmation_and_answers_are_asked_again_then_all_remaining() {
+    let (planted, site) = copies_site(3, |_| {});
+    let new_token = planted.fresh(SVC_JIRA_NEW_FIXTURE);
+    let before = snapshot(&site);
+    let expected = Expected::rotation(&before, SVC_JIRA, &new_token);
+    let mut names: Vec<String> = before
+        .values()
+        .map(|e| e["rule"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    let backups = site.dir.path().join("backups");
+
+    let mut screen = Screen::rotate(&site, &backups);
+    // A typo in the confirmation: nothing is checked or written, the prompt starts again.
+    screen.answer("Paste the new API token", &new_token);
+    screen.answer("Paste the new API token again", &format!("{new_token}x"));
+    screen.expect("The two entries differ; try again");
+    screen.answer("Paste the new API token", &new_token);
+    screen.answer("Paste the new API token again", &new_token);
+    screen.answer(&question(&names[0]), "x");
+    screen.answer("answer y, n, a or q", "a");
+    let (code, transcript) = screen.finish();
+
+    assert_no_secrets(&transcript, site.secrets());
+    assert_eq!(code, 0, "every rule approved and rotated:\n{transcript}");
+    for name in &names[1..] {
+        assert!(
+            !transcript.contains(&question(name)),
+            "\"all remaining\" asks nothing more"
+        );
+    }
+    let attempts = site.stats().myself(SVC_JIRA);
+    assert_eq!(
+        attempts.ok, 1,
+        "the new token is checked once, after it was confirmed"
+    );
+    assert_eq!(summary_count(&transcript, "rotated"), 3);
+    expected.assert_site(&site);
+}
