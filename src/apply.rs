@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use crate::backup::BackupRun;
 use crate::detect::Finding;
-use crate::fetch::{AutomationClient, PutOutcome};
+use crate::fetch::{AutomationClient, FetchError, PutOutcome};
 use crate::journal::{Journal, Step};
 use crate::plan::{self, LeftAlone, RuleDecision, Selector};
 use crate::secret::Token;
@@ -251,14 +251,18 @@ impl Writer<'_> {
         for _ in 0..=LOST_ANSWER_RETRIES {
             match self.client.put_rule(&target.uuid, &body).await {
                 Ok(PutOutcome::Written) => return Ok(()),
-                Ok(PutOutcome::AnswerLost) => match self.landed(target).await? {
-                    true => return Ok(()),
-                    false => continue,
-                },
+                // A 5xx or a broken connection does not prove the write failed: read back.
+                Ok(PutOutcome::AnswerLost)
+                | Err(FetchError::Server { .. } | FetchError::Network(_) | FetchError::Timeout) => {
+                    match self.landed(target).await? {
+                        true => return Ok(()),
+                        false => continue,
+                    }
+                }
                 Err(e) => return Err(format!("the site refused the write: {e}")),
             }
         }
-        Err("the write's answer was lost repeatedly and it never landed".into())
+        Err("the write failed or its answer was lost repeatedly, and it never landed".into())
     }
 
     /// After a lost answer: did the write land (true), or is the rule untouched so it is

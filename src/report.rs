@@ -486,7 +486,7 @@ impl RotationSummary {
         match self.problems() {
             0 => Ok(()),
             n => Err(CommandError::partial(format!(
-                "{n} rule(s) were left alone, failed or need attention (listed above)"
+                "{n} rule(s) were left alone, failed, need attention or were not attempted (listed above)"
             ))),
         }
     }

@@ -251,7 +251,7 @@ fn apply_cmd(
 }
 
 #[test]
-#[ignore = "bug: apply's new-token fingerprint mismatch has no Hint line (src/commands/apply.rs, run)"]
+
 fn apply_with_another_token_says_what_to_do() {
     let fx = FixtureRotation::start();
     let backups = fx.site.dir.path().join("backups");
@@ -600,7 +600,7 @@ fn offline_export_rotation_changes_only_credential_text() {
 }
 
 #[test]
-#[ignore = "bug: restore overwrites edits made after the rotation without saving them (src/commands/restore.rs, restore_one)"]
+
 fn restore_keeps_a_copy_of_an_edit_made_after_the_rotation() {
     let fx = FixtureRotation::start();
     let backups = fx.site.dir.path().join("backups");

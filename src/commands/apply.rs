@@ -37,6 +37,10 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, ui: &Ui) -> CommandResul
             "the new token (fingerprint {}) is not the one the plan was made for ({}); nothing was written",
             new_token.fingerprint(),
             plan.new_fingerprint
+        ))
+        .hint(format!(
+            "give the token whose fingerprint is {} (check with `autorekey fingerprint`), or make a new plan with `autorekey rotate --out`",
+            plan.new_fingerprint
         )));
     }
     let client = settings.connect(ui).await?;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::backup::BackupRun;
+use crate::backup::{BackupRun, Manifest};
 use crate::cli::{GlobalArgs, RestoreArgs};
 use crate::confirm::{Answer, Approver};
 use crate::error::{CommandError, CommandResult, ErrorKind};
@@ -32,11 +32,12 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandRes
     }
     let client = settings.connect(ui).await?;
     let journal = Journal::open(&backup.dir().join("journal.jsonl"))?;
+    let safety = safety_backup(&backup, &manifest)?;
     let mut failures = 0;
     for (uuid, saved) in rules {
         let name = saved["rule"]["name"].as_str().unwrap_or("").to_string();
         let (step, detail) =
-            match restore_one(&client, &uuid, &name, &saved, &mut approver, ui).await {
+            match restore_one(&client, &uuid, &name, &saved, &mut approver, &safety, ui).await {
                 Ok(Restored::Done(line)) => {
                     ui.out(line);
                     (Step::Restored, None)
@@ -54,11 +55,40 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandRes
             };
         journal.record(&uuid, &name, step, detail)?;
     }
+    report_safety_backup(&safety, ui);
     match failures {
         0 => Ok(()),
         n => Err(CommandError::partial(format!(
             "{n} rule(s) could not be restored (listed above)"
         ))),
+    }
+}
+
+/// Where restore saves each rule's current version before overwriting it: a new run
+/// directory beside the one being restored, so nothing anyone did is lost.
+fn safety_backup(restoring: &BackupRun, manifest: &Manifest) -> CommandResult<BackupRun> {
+    let root = restoring.dir().parent().unwrap_or(restoring.dir());
+    let safety = Manifest {
+        started_at: crate::backup::now_rfc3339(),
+        tool: format!("autorekey {} restore", env!("CARGO_PKG_VERSION")),
+        ..manifest.clone()
+    };
+    BackupRun::create(root, &safety).map_err(|e| {
+        let msg = "cannot create a backup of the rules' current versions; nothing was restored";
+        CommandError::caused(ErrorKind::Failure, msg, e)
+            .hint("check the backup directory's permissions")
+    })
+}
+
+fn report_safety_backup(safety: &BackupRun, ui: &Ui) {
+    let used = safety.saved_rules().map(|r| !r.is_empty()).unwrap_or(true);
+    if used {
+        ui.out(format!(
+            "The versions replaced by the restore were saved to {} (restore them the same way).",
+            safety.dir().display()
+        ));
+    } else {
+        let _ = std::fs::remove_dir_all(safety.dir());
     }
 }
 
@@ -120,6 +150,7 @@ async fn restore_one(
     name: &str,
     saved: &Value,
     approver: &mut Approver,
+    safety: &BackupRun,
     ui: &Ui,
 ) -> Result<Restored, String> {
     let now = client
@@ -153,6 +184,10 @@ async fn restore_one(
         }
         Answer::Quit => return Ok(Restored::Quit),
     }
+    // The rule as it is now may carry edits made since the rotation: keep them too.
+    safety
+        .save(uuid, &now)
+        .map_err(|e| format!("not restored: could not save its current version first: {e}"))?;
     let body = plan::put_body(wanted);
     match client.put_rule(uuid, &body).await {
         Ok(PutOutcome::Written | PutOutcome::AnswerLost) => {}
