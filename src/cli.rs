@@ -52,8 +52,9 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "URL")]
     pub api_base: Option<String>,
 
-    /// How many rules to read or write at once (it adapts downward when the site throttles).
-    #[arg(long, default_value_t = 8, global = true, value_parser = clap::value_parser!(u16).range(1..=64))]
+    /// How many rules to read or write at once. It halves whenever the site throttles (429 or
+    /// 503) and grows back slowly, so a high start costs nothing on a busy site.
+    #[arg(long, default_value_t = 16, global = true, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
 
     /// More detail on stderr (repeatable).

@@ -34,7 +34,7 @@ pub async fn run(args: &DemoArgs, ui: &Ui) -> CommandResult {
         api_token_file: Some(secrets.join("admin-token")),
         product: Product::Jira,
         api_base: None,
-        concurrency: 8,
+        concurrency: 16,
         verbose: 0,
         quiet: false,
     };
