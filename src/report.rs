@@ -79,9 +79,11 @@ impl Row {
         }
     }
 
-    /// The credential this row belongs to, for grouping: user and fingerprint.
-    fn group_key(&self) -> (String, String) {
+    /// The credential this row belongs to, for grouping: user and fingerprint, with
+    /// credentials that name a user first (they are what a rotation is about).
+    fn group_key(&self) -> GroupKey {
         (
+            self.email.is_none(),
             self.email.clone().unwrap_or_default(),
             self.fingerprint
                 .as_ref()
@@ -90,6 +92,8 @@ impl Row {
         )
     }
 }
+
+type GroupKey = (bool, String, String);
 
 /// The host of a web request's URL, without any userinfo; `{{baseUrl}}` stays as written.
 pub fn target_host(url: &str) -> Option<String> {
@@ -173,7 +177,7 @@ impl Inventory {
 }
 
 fn credential_summaries(rows: &[Row]) -> Vec<CredentialSummary> {
-    let mut groups: BTreeMap<(String, String), Vec<&Row>> = BTreeMap::new();
+    let mut groups: BTreeMap<GroupKey, Vec<&Row>> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.fingerprint.is_some()) {
         groups.entry(r.group_key()).or_default().push(r);
     }
@@ -308,7 +312,7 @@ pub fn render_table(inv: &Inventory) -> String {
         .findings
         .iter()
         .partition(|r| r.status == Status::Literal && r.fingerprint.is_some());
-    let mut groups: BTreeMap<(String, String), Vec<&Row>> = BTreeMap::new();
+    let mut groups: BTreeMap<GroupKey, Vec<&Row>> = BTreeMap::new();
     for r in literal {
         groups.entry(r.group_key()).or_default().push(r);
     }
