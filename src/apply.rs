@@ -99,14 +99,22 @@ pub enum Outcome {
 
 impl Outcome {
     pub fn uuid(&self) -> &str {
+        self.identity().0
+    }
+
+    pub fn name(&self) -> &str {
+        self.identity().1
+    }
+
+    fn identity(&self) -> (&str, &str) {
         match self {
-            Outcome::Rotated { uuid, .. }
-            | Outcome::Attention { uuid, .. }
-            | Outcome::LeftAlone { uuid, .. }
-            | Outcome::Failed { uuid, .. }
-            | Outcome::Declined { uuid, .. }
-            | Outcome::AlreadyCurrent { uuid, .. }
-            | Outcome::NotAttempted { uuid, .. } => uuid,
+            Outcome::Rotated { uuid, name, .. }
+            | Outcome::Attention { uuid, name, .. }
+            | Outcome::LeftAlone { uuid, name, .. }
+            | Outcome::Failed { uuid, name, .. }
+            | Outcome::Declined { uuid, name }
+            | Outcome::AlreadyCurrent { uuid, name }
+            | Outcome::NotAttempted { uuid, name, .. } => (uuid, name),
         }
     }
 }

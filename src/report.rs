@@ -455,7 +455,9 @@ impl RotationSummary {
 
     pub fn add(&mut self, outcomes: Vec<Outcome>) {
         self.outcomes.extend(outcomes);
-        self.outcomes.sort_by(|a, b| a.uuid().cmp(b.uuid()));
+        // Grouped by what happened (the order of the counts), then by rule name.
+        self.outcomes
+            .sort_by(|a, b| (kind_rank(a), a.name()).cmp(&(kind_rank(b), b.name())));
     }
 
     fn count(&self, pick: Pick) -> usize {
@@ -493,6 +495,18 @@ impl RotationSummary {
                 "{n} rule(s) were left alone, failed, need attention or were not attempted (listed above)"
             ))),
         }
+    }
+}
+
+fn kind_rank(o: &Outcome) -> u8 {
+    match o {
+        Outcome::Rotated { .. } => 0,
+        Outcome::AlreadyCurrent { .. } => 1,
+        Outcome::Attention { .. } => 2,
+        Outcome::LeftAlone { .. } => 3,
+        Outcome::Failed { .. } => 4,
+        Outcome::Declined { .. } => 5,
+        Outcome::NotAttempted { .. } => 6,
     }
 }
 

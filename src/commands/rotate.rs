@@ -337,14 +337,16 @@ impl<'a> Session<'a> {
         }
         let writer = self.writer();
         let mut outcomes = Vec::new();
-        let mut pending = prepared.into_iter();
-        while let Some(p) = pending.next() {
+        let total = prepared.len();
+        let mut pending = prepared.into_iter().enumerate();
+        while let Some((i, p)) = pending.next() {
             if stop.load(Ordering::SeqCst) {
                 outcomes.push(not_attempted(&p, "interrupted"));
                 continue;
             }
             show_diff(&p, ui);
-            let answer = match approver.ask(&format!("Rotate \"{}\"?", p.name)) {
+            let question = format!("({}/{total}) Rotate \"{}\"?", i + 1, p.name);
+            let answer = match approver.ask(&question) {
                 Ok(a) => a,
                 Err(e) => {
                     ui.warn(e.render().trim_end());
@@ -362,7 +364,7 @@ impl<'a> Session<'a> {
                 Answer::No => outcomes.push(writer.declined(&p)),
                 Answer::Quit => {
                     outcomes.push(not_attempted(&p, "you quit"));
-                    outcomes.extend(pending.by_ref().map(|p| not_attempted(&p, "you quit")));
+                    outcomes.extend(pending.by_ref().map(|(_, p)| not_attempted(&p, "you quit")));
                 }
             }
         }
