@@ -40,6 +40,7 @@ use std::process::{Command, Stdio};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use autorekey::journal;
 use autorekey::plan::{self, LeftAlone, RuleDecision, Selector};
 use autorekey::sandbox::{RuleSelection, SandboxConfig, SandboxStats};
 use autorekey::secret::Token;
@@ -49,8 +50,8 @@ use serde_json::Value;
 
 use common::{assert_no_secrets, fake_token, Planted, SiteSpec, TestSite};
 use rotate_support::{
-    all_differences, fixture_uuid, journal_of, rewrite_for, run_dirs, snapshot, steps_by_rule,
-    Expected, SVC_JIRA, SVC_JIRA_OLD_FIXTURE,
+    all_differences, fixture_uuid, rewrite_for, run_dirs, snapshot, steps_by_rule, Expected,
+    SVC_JIRA, SVC_JIRA_OLD_FIXTURE,
 };
 
 /// Rotations in `cargo test`: enough to meet every kind of interruption several times while
@@ -408,7 +409,7 @@ impl Check<'_> {
                 .map(|u| format!("{u} changed but the run made no backup directory"))
                 .collect();
         };
-        let steps = steps_by_rule(&journal_of(dir));
+        let steps = steps_by_rule(&journal_entries(dir));
         let mut out = Vec::new();
         for uuid in changed {
             let has = |step: &str| steps.get(uuid).is_some_and(|s| s.iter().any(|x| x == step));
@@ -472,6 +473,16 @@ impl Check<'_> {
             }
         }
         out
+    }
+}
+
+/// The run's journal; none when the run was killed between making its backup directory
+/// and opening the journal (it had written nothing then, which the caller checks).
+fn journal_entries(run_dir: &Path) -> Vec<journal::Entry> {
+    match journal::read(&run_dir.join("journal.jsonl")) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => panic!("cannot read the journal in {run_dir:?}: {e}"),
     }
 }
 
