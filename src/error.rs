@@ -134,6 +134,10 @@ fn fetch_hint(e: &FetchError) -> Option<&'static str> {
         FetchError::Network(_) | FetchError::Timeout => {
             "check the site URL and your network; rerunning is safe"
         }
+        FetchError::SiteUnavailable { .. } => {
+            "the site stopped answering during the run (down, restarting or unreachable); \
+             check that it answers, then rerun: rerunning is safe"
+        }
         _ => return None,
     })
 }

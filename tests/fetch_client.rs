@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use autorekey::fetch::{
-    AutomationClient, ClientConfig, CredentialCheck, FetchError, PutOutcome, RetryPolicy,
+    AutomationClient, ClientConfig, CredentialCheck, FetchError, PutOutcome, RetryPolicy, RuleRead,
+    TRIP_AFTER,
 };
 use autorekey::secret::{Credential, Token};
 use axum::body::Body;
@@ -34,12 +35,14 @@ struct Seen {
     in_flight: usize,
 }
 
-/// A scripted answer; `hold` keeps the request in flight before answering.
+/// A scripted answer; `hold` keeps the request in flight before answering, and `gate` (if
+/// any) holds it until the gate opens.
 struct Reply {
     status: u16,
     headers: Vec<(&'static str, String)>,
     body: String,
     hold: Duration,
+    gate: Option<Gate>,
 }
 
 fn reply(status: u16, body: impl Into<String>) -> Reply {
@@ -48,6 +51,31 @@ fn reply(status: u16, body: impl Into<String>) -> Reply {
         headers: Vec::new(),
         body: body.into(),
         hold: Duration::ZERO,
+        gate: None,
+    }
+}
+
+/// A signal a scripted answer can wait for: closed until [`Gate::open`].
+#[derive(Clone)]
+struct Gate(Arc<tokio::sync::Semaphore>);
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate(Arc::new(tokio::sync::Semaphore::new(0)))
+    }
+}
+
+impl Gate {
+    fn open(&self) {
+        if self.0.available_permits() == 0 {
+            self.0.add_permits(tokio::sync::Semaphore::MAX_PERMITS / 2);
+        }
+    }
+
+    /// Waits for the gate, or gives up after a while so a wrong client fails its assertions
+    /// instead of hanging the test.
+    async fn wait(&self) {
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.0.acquire()).await;
     }
 }
 
@@ -59,6 +87,11 @@ impl Reply {
 
     fn hold(mut self, hold: Duration) -> Self {
         self.hold = hold;
+        self
+    }
+
+    fn gate(mut self, gate: &Gate) -> Self {
+        self.gate = Some(gate.clone());
         self
     }
 }
@@ -107,6 +140,9 @@ async fn serve(script: impl Fn(&Seen, usize) -> Reply + Send + Sync + 'static) -
                 log.len() - 1
             };
             let answer = script(&seen, index);
+            if let Some(gate) = &answer.gate {
+                gate.wait().await;
+            }
             tokio::time::sleep(answer.hold).await;
             in_flight.fetch_sub(1, Ordering::SeqCst);
             into_response(answer)
@@ -744,9 +780,16 @@ async fn bulk_reads_back_off_under_a_concurrency_cap_and_read_everything() {
     const CAP: usize = 2;
     const RULES: usize = 40;
     let hold = Duration::from_millis(15);
+    let uuids: Vec<String> = (0..RULES).map(|i| format!("rule-{i:02}")).collect();
+    let listing = page(
+        &uuids.iter().map(String::as_str).collect::<Vec<_>>(),
+        Value::Null,
+    );
     let server = serve(move |seen, _| {
         if seen.in_flight > CAP {
             reply(429, "").header("retry-after", "1").hold(hold)
+        } else if seen.path.ends_with("/summary") {
+            reply(200, listing.clone())
         } else {
             let uuid = seen.path.rsplit('/').next().unwrap().to_owned();
             reply(200, envelope(&uuid)).hold(hold)
@@ -757,23 +800,30 @@ async fn bulk_reads_back_off_under_a_concurrency_cap_and_read_everything() {
     config.concurrency = 8;
     config.retry = quick_policy(30);
     let client = AutomationClient::connect(config).await.unwrap();
-    let uuids: Vec<String> = (0..RULES).map(|i| format!("rule-{i:02}")).collect();
 
     let mut results = HashMap::new();
     let stats = client
-        .get_rules_concurrently(uuids.clone(), |uuid, result| {
-            let rule = result.unwrap_or_else(|e| panic!("{uuid}: {e}"));
+        .read_all_rules(|read| {
+            let uuid = read.summary.uuid;
+            let rule = read.result.unwrap_or_else(|e| panic!("{uuid}: {e}"));
             assert_eq!(rule["rule"]["uuid"], uuid.as_str());
             assert!(results.insert(uuid, ()).is_none(), "reported twice");
         })
-        .await;
+        .await
+        .unwrap();
 
     assert_eq!(results.len(), RULES);
+    assert_eq!((stats.listed, stats.failed), (RULES, 0));
+    let stats = stats.concurrency;
     assert!(
         stats.cuts >= 1 && stats.lowest_limit < stats.max,
         "{stats:?}"
     );
-    let seen = server.seen();
+    let seen: Vec<Seen> = server
+        .seen()
+        .into_iter()
+        .filter(|s| !s.path.ends_with("/summary"))
+        .collect();
     let throttled = seen.iter().filter(|s| s.in_flight > CAP).count();
     assert!(throttled >= 1);
     assert_eq!(seen.len(), RULES + throttled);
@@ -781,6 +831,256 @@ async fn bulk_reads_back_off_under_a_concurrency_cap_and_read_everything() {
     let late = &seen[seen.len() * 2 / 3..];
     let late_peak = late.iter().map(|s| s.in_flight).max().unwrap();
     assert!(late_peak < 8, "late peak {late_peak}; stats {stats:?}");
+}
+
+// ---------------------------------------------------------------- pipelined bulk reads
+
+/// Reads every rule, returning what each rule's read gave (keyed by uuid, each checked to be
+/// handed over once) and how the run ended. The time-out only guards against a hang.
+async fn read_all(
+    client: &AutomationClient,
+) -> (
+    HashMap<String, Result<Value, FetchError>>,
+    Result<autorekey::fetch::ReadStats, FetchError>,
+) {
+    let mut reads = HashMap::new();
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(60),
+        client.read_all_rules(|read: RuleRead| {
+            let uuid = read.summary.uuid;
+            assert!(read.listed >= 1);
+            assert!(
+                reads.insert(uuid.clone(), read.result).is_none(),
+                "{uuid} handed over twice"
+            );
+        }),
+    )
+    .await
+    .expect("read_all_rules hung");
+    (reads, outcome)
+}
+
+fn rule_uuid(seen: &Seen) -> Option<String> {
+    seen.path
+        .strip_prefix("/api/rule/")
+        .filter(|rest| *rest != "summary")
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn rules_are_read_while_later_summary_pages_are_still_coming() {
+    // Page 2 is held until the first rule read arrives: a client that lists everything
+    // before reading would only get it after the gate's fallback, and read rules last.
+    let first_read = Gate::default();
+    let gate = first_read.clone();
+    let absolute = Arc::new(Mutex::new(String::new()));
+    let next_abs = Arc::clone(&absolute);
+    let server = serve(move |seen, _| {
+        if let Some(uuid) = rule_uuid(seen) {
+            gate.open();
+            return reply(200, envelope(&uuid));
+        }
+        match query_map(&seen.query).get("cursor").map(String::as_str) {
+            None => reply(200, page(&["a1", "a2", "a3"], json!("?cursor=B&limit=100"))),
+            Some("B") => reply(
+                200,
+                page(&["b1", "b2"], json!(next_abs.lock().unwrap().clone())),
+            )
+            .gate(&gate),
+            // "a1" again: listed twice, read once.
+            Some("C") => reply(200, page(&["c1", "a1"], Value::Null)),
+            Some(other) => panic!("unexpected cursor {other}"),
+        }
+    })
+    .await;
+    *absolute.lock().unwrap() = format!("{}rule/summary?cursor=C&limit=100", server.api());
+    let client = client_for(&server).await;
+
+    let (reads, outcome) = read_all(&client).await;
+
+    let stats = outcome.unwrap();
+    assert_eq!((stats.listed, stats.failed), (6, 0));
+    let mut uuids: Vec<_> = reads.keys().cloned().collect();
+    uuids.sort();
+    assert_eq!(uuids, ["a1", "a2", "a3", "b1", "b2", "c1"]);
+    for (uuid, result) in &reads {
+        assert_eq!(result.as_ref().unwrap()["rule"]["uuid"], uuid.as_str());
+    }
+    let seen = server.seen();
+    let first_rule = seen.iter().position(|s| rule_uuid(s).is_some()).unwrap();
+    let last_page = seen.iter().rposition(|s| rule_uuid(s).is_none()).unwrap();
+    assert!(
+        first_rule < last_page,
+        "rule reads only began after the listing: {:?}",
+        seen.iter().map(|s| (&s.path, &s.query)).collect::<Vec<_>>()
+    );
+    assert_eq!(seen.iter().filter(|s| rule_uuid(s).is_some()).count(), 6);
+    assert_eq!(seen.len(), 6 + 3);
+}
+
+#[tokio::test]
+async fn a_listing_that_fails_returns_its_error_after_handing_over_what_was_listed() {
+    let server = serve(|seen, _| {
+        if let Some(uuid) = rule_uuid(seen) {
+            return reply(200, envelope(&uuid));
+        }
+        match query_map(&seen.query).get("cursor").map(String::as_str) {
+            None => reply(200, page(&["r1", "r2"], json!("?cursor=B"))),
+            _ => reply(200, page(&["r3"], json!("https://evil.example.com/next"))),
+        }
+    })
+    .await;
+    let (reads, outcome) = read_all(&client_for(&server).await).await;
+    assert!(matches!(outcome, Err(FetchError::Policy(_))), "{outcome:?}");
+    assert_eq!(reads.len(), 3);
+    assert!(reads.values().all(Result::is_ok));
+
+    let server = serve(|_, _| reply(401, r#"{"code":401,"message":"Unauthorized"}"#)).await;
+    let (reads, outcome) = read_all(&client_for(&server).await).await;
+    assert!(
+        matches!(outcome, Err(FetchError::Unauthorized { .. })),
+        "{outcome:?}"
+    );
+    assert!(reads.is_empty());
+    assert_eq!(server.hits(), 1);
+}
+
+#[tokio::test]
+async fn a_site_that_dies_mid_read_trips_the_breaker_instead_of_retrying_every_rule() {
+    const RULES: usize = 60;
+    const HEALTHY: usize = 5;
+    const CONCURRENCY: usize = 4;
+    const ATTEMPTS: u32 = 8;
+    let uuids: Vec<String> = (0..RULES).map(|i| format!("rule-{i:02}")).collect();
+    let listing = page(
+        &uuids.iter().map(String::as_str).collect::<Vec<_>>(),
+        Value::Null,
+    );
+    // Request 0 is the only summary page; after HEALTHY rule reads every connection is
+    // dropped without an answer, as when the site's process dies.
+    let (url, hits) = serve_raw(move |index| match index {
+        0 => Some(raw_json("200 OK", &listing)),
+        i if i <= HEALTHY => Some(raw_json("200 OK", &envelope("healthy"))),
+        _ => None,
+    })
+    .await;
+    let mut config = config(&url, Some(url.join("api/").unwrap()));
+    config.concurrency = CONCURRENCY;
+    config.retry = quick_policy(ATTEMPTS);
+    let client = AutomationClient::connect(config).await.unwrap();
+
+    let (reads, outcome) = read_all(&client).await;
+
+    let err = outcome.unwrap_err();
+    assert!(matches!(err, FetchError::SiteUnavailable { .. }), "{err}");
+    assert!(err.to_string().contains("rerunning is safe"), "{err}");
+    assert!(err.hint().is_some());
+    assert_eq!(reads.len(), RULES, "every rule is handed over");
+    let read = reads.values().filter(|r| r.is_ok()).count();
+    assert_eq!(read, HEALTHY);
+    let unavailable = reads
+        .values()
+        .filter(|r| matches!(r, Err(FetchError::SiteUnavailable { .. })))
+        .count();
+    // Only reads that ended before the breaker opened keep their own network error.
+    assert!(
+        unavailable >= RULES - HEALTHY - CONCURRENCY - TRIP_AFTER as usize,
+        "{unavailable}"
+    );
+    assert!(reads.values().all(|r| matches!(
+        r,
+        Ok(_) | Err(FetchError::SiteUnavailable { .. } | FetchError::Network(_))
+    )));
+    let after_death = hits.load(Ordering::SeqCst) - 1 - HEALTHY;
+    let bound = TRIP_AFTER as usize + CONCURRENCY * ATTEMPTS as usize;
+    assert!(
+        after_death < bound,
+        "{after_death} requests after the site died (bound {bound})"
+    );
+}
+
+#[tokio::test]
+async fn server_errors_trip_the_breaker_but_throttling_does_not() {
+    const RULES: usize = 30;
+    let uuids: Vec<String> = (0..RULES).map(|i| format!("rule-{i:02}")).collect();
+    let listing = page(
+        &uuids.iter().map(String::as_str).collect::<Vec<_>>(),
+        Value::Null,
+    );
+    let summaries = listing.clone();
+    // A gateway whose origin is gone: 502 to every rule read.
+    let server = serve(move |seen, _| match rule_uuid(seen) {
+        Some(_) => reply(502, "<html>bad gateway</html>"),
+        None => reply(200, summaries.clone()),
+    })
+    .await;
+    let (reads, outcome) = read_all(&client_for(&server).await).await;
+    assert!(
+        matches!(outcome, Err(FetchError::SiteUnavailable { .. })),
+        "{outcome:?}"
+    );
+    assert_eq!(reads.len(), RULES);
+    assert!(server.hits() < 1 + TRIP_AFTER as usize + 8 * 4);
+
+    // A site that throttles the first 40 reads, with 429 and with 503 + Retry-After. Several
+    // rules give up (2 attempts each) as rate limited: that must not trip the breaker.
+    let server = serve(move |seen, index| match rule_uuid(seen) {
+        Some(_) if index <= 20 => reply(429, "").header("retry-after", "0"),
+        Some(_) if index <= 40 => reply(503, "").header("retry-after", "0"),
+        Some(uuid) => reply(200, envelope(&uuid)),
+        None => reply(200, listing.clone()),
+    })
+    .await;
+    let mut config = config(&server.url, Some(server.api()));
+    config.retry = quick_policy(2);
+    let client = AutomationClient::connect(config).await.unwrap();
+    let (reads, outcome) = read_all(&client).await;
+    let stats = outcome.unwrap();
+    assert_eq!(reads.len(), RULES);
+    let limited = reads
+        .values()
+        .filter(|r| matches!(r, Err(FetchError::RateLimited { .. })))
+        .count();
+    assert!(limited >= TRIP_AFTER as usize, "{limited}");
+    assert_eq!(stats.failed, limited);
+    assert_eq!(
+        reads.values().filter(|r| r.is_ok()).count(),
+        RULES - limited
+    );
+}
+
+#[tokio::test]
+async fn throttling_for_a_while_then_answering_reads_every_rule() {
+    const RULES: usize = 25;
+    let uuids: Vec<String> = (0..RULES).map(|i| format!("rule-{i:02}")).collect();
+    let listing = page(
+        &uuids.iter().map(String::as_str).collect::<Vec<_>>(),
+        Value::Null,
+    );
+    let server = serve(move |seen, index| match rule_uuid(seen) {
+        Some(_) if index <= 30 => reply(429, "").header("retry-after", "0"),
+        Some(uuid) => reply(200, envelope(&uuid)),
+        None => reply(200, listing.clone()),
+    })
+    .await;
+    let mut config = config(&server.url, Some(server.api()));
+    config.retry = quick_policy(40);
+    let client = AutomationClient::connect(config).await.unwrap();
+
+    let (reads, outcome) = read_all(&client).await;
+
+    let stats = outcome.unwrap();
+    assert_eq!((stats.listed, stats.failed), (RULES, 0));
+    assert!(stats.concurrency.cuts >= 1, "{stats:?}");
+    assert_eq!(reads.len(), RULES);
+    assert!(reads.values().all(Result::is_ok));
+    let throttled = server
+        .seen()
+        .iter()
+        .filter(|s| rule_uuid(s).is_some())
+        .count()
+        - RULES;
+    assert_eq!(throttled, 30);
 }
 
 // ---------------------------------------------------------------- secrecy
@@ -883,13 +1183,16 @@ async fn the_whole_site_is_read_through_sandbox_faults() {
     assert_eq!(listed, expected);
 
     let mut read = std::collections::BTreeSet::new();
-    client
-        .get_rules_concurrently(listed.into_iter().collect(), |uuid, result| {
-            let envelope = result.unwrap_or_else(|e| panic!("{uuid}: {e}"));
+    let stats = client
+        .read_all_rules(|rule| {
+            let uuid = rule.summary.uuid;
+            let envelope = rule.result.unwrap_or_else(|e| panic!("{uuid}: {e}"));
             assert_eq!(envelope["rule"]["uuid"], uuid.as_str());
-            read.insert(uuid);
+            assert!(read.insert(uuid), "read twice");
         })
-        .await;
+        .await
+        .unwrap();
     assert_eq!(read, expected);
+    assert_eq!(stats.listed, expected.len());
     sandbox.shutdown().await;
 }

@@ -189,24 +189,23 @@ async fn gather(
     ui: &Ui,
 ) -> CommandResult<(Vec<Prepared>, Vec<Outcome>, usize)> {
     ui.status(format!("Reading rules at {}", client.site()));
-    let summaries = client.list_summaries().await?;
-    let names: std::collections::HashMap<String, String> = summaries
-        .iter()
-        .map(|s| (s.uuid.clone(), s.name.clone()))
-        .collect();
-    let bar = ui.progress(summaries.len() as u64, "Reading rules");
+    // Rules are read while the list is still paging: the bar grows with the listing.
+    let bar = ui.progress(0, "Reading rules");
     let mut prepared = Vec::new();
     let mut outcomes = Vec::new();
-    let uuids = summaries.iter().map(|s| s.uuid.clone()).collect();
-    client
-        .get_rules_concurrently(uuids, |uuid, result| {
-            match result.map(|env| apply::prepare(env, selector, new_token)) {
+    let stats = client
+        .read_all_rules(|read| {
+            bar.set_length(read.listed as u64);
+            match read
+                .result
+                .map(|env| apply::prepare(env, selector, new_token))
+            {
                 Ok(Ok(Some(p))) => prepared.push(p),
                 Ok(Ok(None)) => {}
                 Ok(Err(outcome)) => outcomes.push(outcome),
                 Err(e) => outcomes.push(Outcome::Failed {
-                    name: names.get(&uuid).cloned().unwrap_or_default(),
-                    uuid,
+                    name: read.summary.name,
+                    uuid: read.summary.uuid,
                     reason: format!("could not read it: {e}"),
                 }),
             }
@@ -214,8 +213,9 @@ async fn gather(
         })
         .await;
     bar.finish_and_clear();
+    let stats = stats?;
     prepared.sort_by(|a, b| (&a.name, &a.uuid).cmp(&(&b.name, &b.uuid)));
-    Ok((prepared, outcomes, summaries.len()))
+    Ok((prepared, outcomes, stats.listed))
 }
 
 pub fn show_diffs(prepared: &[Prepared], ui: &Ui) {

@@ -160,20 +160,23 @@ async fn scan_site(
     ui: &Ui,
 ) -> CommandResult {
     ui.status(format!("Listing rules at {}", client.site()));
-    let summaries = client.list_summaries().await?;
-    let bar = ui.progress(summaries.len() as u64, "Reading rules");
-    let uuids = summaries.iter().map(|s| s.uuid.clone()).collect();
+    // Rules are read while the list is still paging: the bar grows with the listing.
+    let bar = ui.progress(0, "Reading rules");
     let stats = client
-        .get_rules_concurrently(uuids, |uuid, result| {
-            match result {
+        .read_all_rules(|read| {
+            bar.set_length(read.listed as u64);
+            match read.result {
                 Ok(envelope) => collector.add(&envelope["rule"]),
-                Err(e) => collector.inventory.add_error(uuid, e.to_string()),
+                Err(e) => collector
+                    .inventory
+                    .add_error(read.summary.uuid, e.to_string()),
             }
             bar.inc(1);
         })
         .await;
     bar.finish_and_clear();
-    ui.verbose(format!("Concurrency: {stats:?}"));
+    let stats = stats?;
+    ui.verbose(format!("Concurrency: {:?}", stats.concurrency));
     Ok(())
 }
 

@@ -16,15 +16,14 @@ use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
-use tokio::task::JoinSet;
 use url::Url;
 
+use super::breaker::Verdict;
 use super::credential::CheckCache;
 use super::error::FetchError;
-use super::limiter::{AdaptiveLimiter, ConcurrencyStats};
 use super::policy::{check_site_url, is_loopback, HostPolicy};
 use super::retry::{RateLimitInfo, RetryPolicy};
-use super::transport::{Safety, Transport};
+use super::transport::{Pacing, Safety, Transport};
 use crate::secret::{Credential, Token};
 
 /// Sent with every request, so an Atlassian admin can tell these calls apart in audit logs.
@@ -138,7 +137,7 @@ pub(crate) struct Inner {
     pub(crate) admin: Credential,
     admin_auth: HeaderValue,
     api_base: Url,
-    concurrency: usize,
+    pub(crate) concurrency: usize,
     pub(crate) checked: Mutex<CheckCache>,
 }
 
@@ -194,33 +193,13 @@ impl AutomationClient {
     /// Every rule summary, following `links.next` until it is `null`. A next link may be a bare
     /// query string (appended to `rule/summary`) or an absolute URL, which must pass the host
     /// policy. A link seen twice is an error, not an endless loop. Duplicate uuids are dropped.
+    ///
+    /// To read every rule, [`Self::read_all_rules`] is faster: it reads while it lists.
     pub async fn list_summaries(&self) -> Result<Vec<RuleSummary>, FetchError> {
-        let first = self.summary_url(&format!("limit={PAGE_LIMIT}"));
-        let mut next = Some(first);
-        let mut seen_links = HashSet::new();
-        let mut seen_rules = HashSet::new();
+        let mut pager = Pager::new(self);
         let mut summaries = Vec::new();
-        while let Some(url) = next.take() {
-            if !seen_links.insert(url.to_string()) {
-                return Err(FetchError::InvalidResponse(
-                    "the rule list repeats a page (pagination loop); stopping".into(),
-                ));
-            }
-            if seen_links.len() > MAX_PAGES {
-                return Err(FetchError::InvalidResponse(format!(
-                    "the rule list goes on past {MAX_PAGES} pages; stopping"
-                )));
-            }
-            let page: SummaryPage = self.get_json(&url).await?;
-            summaries.extend(
-                page.data
-                    .into_iter()
-                    .filter(|s| seen_rules.insert(s.uuid.clone())),
-            );
-            next = match page.links.next.as_deref().map(str::trim) {
-                None | Some("") => None,
-                Some(link) => Some(self.resolve_next(link)?),
-            };
+        while let Some(page) = pager.next_page(self, None).await? {
+            summaries.extend(page);
         }
         Ok(summaries)
     }
@@ -255,52 +234,15 @@ impl AutomationClient {
         }
     }
 
-    /// Reads many rules with bounded, adaptive concurrency and hands each result to `on_each`
-    /// as soon as it arrives (completion order, not input order), then drops it: memory stays
-    /// flat however many rules there are. Concurrency starts at the configured maximum, halves
-    /// on 429/503 and grows back by one per window of successes (see [`super::limiter`]).
-    /// `on_each` runs on the caller's task, one call at a time. Returns what the limiter did.
-    pub async fn get_rules_concurrently<F>(
-        &self,
-        uuids: Vec<String>,
-        mut on_each: F,
-    ) -> ConcurrencyStats
-    where
-        F: FnMut(String, Result<Value, FetchError>),
-    {
-        let limiter = Arc::new(AdaptiveLimiter::new(self.inner.concurrency));
-        let mut pending = uuids.into_iter();
-        let mut tasks = JoinSet::new();
-        loop {
-            while tasks.len() < self.inner.concurrency {
-                let Some(uuid) = pending.next() else { break };
-                let (client, limiter) = (self.clone(), Arc::clone(&limiter));
-                tasks.spawn(async move {
-                    let result = client.get_rule_limited(&uuid, Some(&limiter)).await;
-                    (uuid, result)
-                });
-            }
-            match tasks.join_next().await {
-                Some(Ok((uuid, result))) => on_each(uuid, result),
-                Some(Err(joined)) if joined.is_panic() => {
-                    std::panic::resume_unwind(joined.into_panic())
-                }
-                Some(Err(_)) => {} // cancelled: only happens when the runtime shuts down
-                None => break,
-            }
-        }
-        limiter.stats()
-    }
-
-    async fn get_rule_limited(
+    pub(super) async fn get_rule_limited(
         &self,
         uuid: &str,
-        limiter: Option<&AdaptiveLimiter>,
+        pacing: Option<&Pacing>,
     ) -> Result<Value, FetchError> {
         let mut url = self.rule_url(uuid)?;
         url.query_pairs_mut()
             .append_pair("redactSensitiveFields", "false");
-        let envelope: Value = self.get_json_limited(&url, limiter).await?;
+        let envelope: Value = self.get_json_limited(&url, pacing).await?;
         if !envelope.get("rule").is_some_and(Value::is_object) {
             return Err(FetchError::InvalidResponse(format!(
                 "rule {uuid}: the answer has no \"rule\" object"
@@ -309,14 +251,33 @@ impl AutomationClient {
         Ok(envelope)
     }
 
-    pub(crate) async fn get_json<T: DeserializeOwned>(&self, url: &Url) -> Result<T, FetchError> {
-        self.get_json_limited(url, None).await
-    }
-
+    /// A GET under the retry policy. Within a bulk read (`pacing`), the final outcome feeds the
+    /// circuit breaker, and once it is open nothing more is sent: a site-down failure then
+    /// reads as [`FetchError::SiteUnavailable`].
     async fn get_json_limited<T: DeserializeOwned>(
         &self,
         url: &Url,
-        limiter: Option<&AdaptiveLimiter>,
+        pacing: Option<&Pacing>,
+    ) -> Result<T, FetchError> {
+        let Some(pacing) = pacing else {
+            return self.get_json_once(url, None).await;
+        };
+        let breaker = &pacing.breaker;
+        if breaker.is_open() {
+            return Err(breaker.unavailable());
+        }
+        let result = self.get_json_once(url, Some(pacing)).await;
+        breaker.record(Verdict::of(&result), result.as_ref().err());
+        match result {
+            Err(err) if err.is_site_down() && breaker.is_open() => Err(breaker.unavailable()),
+            other => other,
+        }
+    }
+
+    async fn get_json_once<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        pacing: Option<&Pacing>,
     ) -> Result<T, FetchError> {
         let exchange = self
             .inner
@@ -324,7 +285,7 @@ impl AutomationClient {
             .exchange(
                 || self.admin_request(reqwest::Method::GET, url),
                 Safety::Repeatable,
-                limiter,
+                pacing,
             )
             .await;
         let answer = exchange.result.map_err(FetchError::from_reqwest)?;
@@ -383,6 +344,60 @@ impl AutomationClient {
         };
         self.inner.hosts.require(&url)?;
         Ok(url)
+    }
+}
+
+/// Walks the summary pages one at a time: follows `links.next` in both forms, refuses a
+/// repeated link or an endless list, and drops uuids already seen. Shared by
+/// [`AutomationClient::list_summaries`] and the pipelined read, so both page the same way.
+pub(super) struct Pager {
+    /// The next page, or why there cannot be one (kept until the page holding the bad link
+    /// has been handed over, so its rules are not lost).
+    next: Option<Result<Url, FetchError>>,
+    seen_links: HashSet<String>,
+    seen_rules: HashSet<String>,
+}
+
+impl Pager {
+    pub(super) fn new(client: &AutomationClient) -> Self {
+        Pager {
+            next: Some(Ok(client.summary_url(&format!("limit={PAGE_LIMIT}")))),
+            seen_links: HashSet::new(),
+            seen_rules: HashSet::new(),
+        }
+    }
+
+    /// The next page's new summaries, or `None` after the last page.
+    pub(super) async fn next_page(
+        &mut self,
+        client: &AutomationClient,
+        pacing: Option<&Pacing>,
+    ) -> Result<Option<Vec<RuleSummary>>, FetchError> {
+        let Some(url) = self.next.take().transpose()? else {
+            return Ok(None);
+        };
+        if !self.seen_links.insert(url.to_string()) {
+            return Err(FetchError::InvalidResponse(
+                "the rule list repeats a page (pagination loop); stopping".into(),
+            ));
+        }
+        if self.seen_links.len() > MAX_PAGES {
+            return Err(FetchError::InvalidResponse(format!(
+                "the rule list goes on past {MAX_PAGES} pages; stopping"
+            )));
+        }
+        let page: SummaryPage = client.get_json_limited(&url, pacing).await?;
+        self.next = match page.links.next.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(link) => Some(client.resolve_next(link)),
+        };
+        let seen = &mut self.seen_rules;
+        Ok(Some(
+            page.data
+                .into_iter()
+                .filter(|s| seen.insert(s.uuid.clone()))
+                .collect(),
+        ))
     }
 }
 

@@ -54,6 +54,10 @@ pub enum FetchError {
     /// A configuration value the client cannot work with (e.g. an unknown product).
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A bulk read stopped because the site stopped answering (see [`super::breaker`]);
+    /// `last` is the last failure seen. Reads change nothing, so a rerun is safe.
+    #[error("the site stopped answering (last error: {last}); stopped reading rules. Nothing was changed: rerunning is safe")]
+    SiteUnavailable { last: String },
 }
 
 impl FetchError {
@@ -76,8 +80,23 @@ impl FetchError {
             FetchError::Timeout | FetchError::Network(_) => {
                 Some("check the network connection and the site URL, then run again")
             }
+            FetchError::SiteUnavailable { .. } => {
+                Some("the site went away during the run: check that it answers, then run again")
+            }
             _ => None,
         }
+    }
+
+    /// True for the failures that suggest the site itself is down or unreachable (connection
+    /// failures, time-outs, 5xx), as opposed to an answer about this one request.
+    pub fn is_site_down(&self) -> bool {
+        matches!(
+            self,
+            FetchError::Network(_)
+                | FetchError::Timeout
+                | FetchError::Server { .. }
+                | FetchError::SiteUnavailable { .. }
+        )
     }
 
     /// True when the server asked to slow down; the adaptive limiter reacts to it.

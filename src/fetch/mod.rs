@@ -9,12 +9,16 @@
 //! - `transport`: one request attempted under that strategy, never repeating a 401 and never
 //!   blindly repeating a write;
 //! - [`limiter`]: adaptive (AIMD) concurrency for reading many rules;
+//! - [`breaker`]: a circuit breaker that ends a bulk read in bounded time when the site dies;
 //! - [`client`]: [`AutomationClient`], one method per endpoint;
+//! - `bulk`: [`AutomationClient::read_all_rules`], listing and reading pipelined;
 //! - `credential`: `/myself` checks of the admin's and of found credentials;
 //! - `error`: [`FetchError`], one variant per cause an admin can act on.
 //!
 //! Nothing here prints or logs; the command layer reports progress and errors.
 
+pub mod breaker;
+mod bulk;
 pub mod client;
 mod credential;
 mod error;
@@ -23,6 +27,8 @@ pub mod policy;
 pub mod retry;
 mod transport;
 
+pub use breaker::TRIP_AFTER;
+pub use bulk::{ReadStats, RuleRead};
 pub use client::{AutomationClient, ClientConfig, PutOutcome, RuleSummary};
 pub use credential::{CredentialCheck, Myself};
 pub use error::FetchError;

@@ -5,6 +5,10 @@
 //! behind a CAPTCHA), and a write is repeated only when the server said it did not apply it
 //! (429, or 503 with `Retry-After`) or the connection was never made. A write whose answer was
 //! lost is handed back as such, for the caller to read the rule back.
+//!
+//! A request that belongs to a bulk read also takes its turn from the adaptive limiter and
+//! asks the shared circuit breaker before every retry ([`Pacing`]): when the site is down, a
+//! retry sequence ends early instead of spending its whole budget.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -12,6 +16,7 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, StatusCode};
 
+use super::breaker::CircuitBreaker;
 use super::error::FetchError;
 use super::limiter::AdaptiveLimiter;
 use super::retry::{parse_retry_after, RateLimitInfo, RetryPolicy, RetryState};
@@ -41,6 +46,22 @@ impl Answer {
             429 => FetchError::RateLimited { attempts },
             503 if asked_to_wait => FetchError::RateLimited { attempts },
             _ => FetchError::from_status(self.status, &self.body, secrets),
+        }
+    }
+}
+
+/// What the requests of one bulk read share: room to run, and whether the site is down.
+#[derive(Debug)]
+pub(crate) struct Pacing {
+    pub limiter: AdaptiveLimiter,
+    pub breaker: CircuitBreaker,
+}
+
+impl Pacing {
+    pub(crate) fn new(concurrency: usize) -> Self {
+        Pacing {
+            limiter: AdaptiveLimiter::new(concurrency),
+            breaker: CircuitBreaker::default(),
         }
     }
 }
@@ -77,18 +98,19 @@ impl Transport {
     }
 
     /// Sends the request built by `build` until it succeeds, fails for good, or the policy says
-    /// stop. With a limiter, each attempt waits for room and reports back how it went.
+    /// stop. With `pacing`, each attempt waits for room and reports back how it went, and the
+    /// circuit breaker may end the retries early (the caller records the final outcome).
     pub(crate) async fn exchange(
         &self,
         build: impl Fn() -> RequestBuilder,
         safety: Safety,
-        limiter: Option<&AdaptiveLimiter>,
+        pacing: Option<&Pacing>,
     ) -> Exchange {
         let mut state = RetryState::new(&self.policy);
         loop {
             state.begin_attempt();
-            let permit = match limiter {
-                Some(limiter) => Some(limiter.acquire().await),
+            let permit = match pacing {
+                Some(pacing) => Some(pacing.limiter.acquire().await),
                 None => None,
             };
             let result = attempt(build()).await;
@@ -110,14 +132,17 @@ impl Transport {
                 true => state.next_delay(retry_after),
                 false => None,
             };
-            match delay {
-                Some(delay) => sleep(delay).await,
-                None => {
-                    return Exchange {
-                        result,
-                        attempts: state.attempts(),
-                    }
-                }
+            let Some(delay) = delay else {
+                return Exchange {
+                    result,
+                    attempts: state.attempts(),
+                };
+            };
+            if !wait_to_retry(pacing, delay, is_throttle(&result, retry_after)).await {
+                return Exchange {
+                    result,
+                    attempts: state.attempts(),
+                };
             }
         }
     }
@@ -134,11 +159,7 @@ impl Transport {
             (Ok(answer), Safety::Repeatable) => {
                 self.policy.is_retryable_status(answer.status.as_u16())
             }
-            (Ok(answer), Safety::Write) => match answer.status.as_u16() {
-                429 => true,
-                503 => retry_after.is_some(),
-                _ => false,
-            },
+            (Ok(_), Safety::Write) => is_throttle(result, retry_after),
             (Err(err), Safety::Repeatable) => RetryPolicy::is_retryable_error(err),
             // A connect error means nothing was sent; anything later may have been applied.
             (Err(err), Safety::Write) => err.is_connect(),
@@ -167,8 +188,34 @@ async fn attempt(request: RequestBuilder) -> Result<Answer, reqwest::Error> {
     })
 }
 
-async fn sleep(delay: Duration) {
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
+/// 429, or 503 with `Retry-After`: the server asked to slow down, it is not down.
+fn is_throttle(result: &Result<Answer, reqwest::Error>, retry_after: Option<Duration>) -> bool {
+    match result {
+        Ok(answer) => match answer.status.as_u16() {
+            429 => true,
+            503 => retry_after.is_some(),
+            _ => false,
+        },
+        Err(_) => false,
+    }
+}
+
+/// Sleeps before a retry; false when the circuit breaker says not to retry after all.
+async fn wait_to_retry(pacing: Option<&Pacing>, delay: Duration, throttled: bool) -> bool {
+    match pacing {
+        Some(pacing) => {
+            let breaker = &pacing.breaker;
+            if !breaker.may_retry(throttled) {
+                return false;
+            }
+            breaker.sleep(delay, throttled).await;
+            breaker.may_retry(throttled)
+        }
+        None => {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            true
+        }
     }
 }
