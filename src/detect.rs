@@ -426,10 +426,22 @@ fn inspect_web_request(ctx: &Ctx, value: &Value, out: &mut Vec<Finding>) {
             scan_text(ctx, body, ptr, Location::Body, out);
         }
     }
+    // Any other field (one Atlassian adds later, or a hand-edited rule) is scanned as text.
+    if let Some(fields) = value.as_object() {
+        for (key, field) in fields {
+            if !WEB_REQUEST_FIELDS.contains(&key.as_str()) {
+                let ptr = format!("{}/{}", ctx.pointer, escape_pointer(key));
+                scan_strings(ctx, field, &ptr, Location::Field, out);
+            }
+        }
+    }
     for f in &mut out[before..] {
         f.target_url = target.clone();
     }
 }
+
+/// The web request fields inspected above with their own rules.
+const WEB_REQUEST_FIELDS: [&str; 4] = ["url", "headers", "customBody", "body"];
 
 /// Header names whose value is a secret even without a scheme word.
 fn is_secret_header_name(name: &str) -> bool {
@@ -675,7 +687,9 @@ fn secret_query_params(url: &str) -> Vec<(Range<usize>, String)> {
 fn scheme_pattern() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"(?i)\b(basic|bearer)\s+(\{\{[^}]*\}\}|[A-Za-z0-9+/._~-]{8,}={0,2})")
+        // `=` may sit inside a token, not only at the end: current Atlassian tokens end in
+        // `=` and 8 hex digits.
+        Regex::new(r"(?i)\b(basic|bearer)\s+(\{\{[^}]*\}\}|[A-Za-z0-9+/._~=-]{8,})")
             .expect("static pattern")
     })
 }

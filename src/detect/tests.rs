@@ -247,3 +247,28 @@ fn rule_without_credentials_yields_nothing() {
     assert!(detect(&rule).is_empty());
     assert!(masked_pointers(&rule).is_empty());
 }
+
+#[test]
+fn bearer_tokens_with_inner_equals_are_taken_whole() {
+    // Current Atlassian tokens end in `=` and 8 hex digits.
+    let tok = format!("FAKE{}=0A1B2C3D", uuid::Uuid::new_v4().simple());
+    let body = format!("{{\"auth\": \"Bearer {tok}\"}}");
+    let mut action = web_request("2", json!([]));
+    action["value"]["customBody"] = json!(body);
+    let f = detect(&rule_with(json!([action])));
+    assert_eq!(f.len(), 1);
+    assert_eq!(&body[f[0].span.clone().unwrap()], tok);
+    assert_eq!(f[0].fingerprint(), Some(Token::new(tok).fingerprint()));
+}
+
+#[test]
+fn other_web_request_fields_are_scanned_too() {
+    let tok = fake_token("note");
+    let mut action = web_request("2", json!([]));
+    action["value"]["Note"] = json!(format!("old: Basic {}", b64("svc@x.io", &tok)));
+    let f = detect(&rule_with(json!([action])));
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].pointer, "/components/0/value/Note");
+    assert_eq!(f[0].location, Location::Field);
+    assert_eq!(f[0].user.as_deref(), Some("svc@x.io"));
+}
