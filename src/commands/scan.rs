@@ -14,7 +14,7 @@ use crate::cli::{FailOn, Format, GlobalArgs, ScanArgs};
 use crate::detect::{self, Finding, Scheme, Status};
 use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::export;
-use crate::fetch::{AutomationClient, CredentialCheck, HostPolicy};
+use crate::fetch::{AutomationClient, CredentialCheck, FetchError, HostPolicy};
 use crate::report::{self, Inventory, Verification};
 use crate::secret::Credential;
 use crate::settings::SiteSettings;
@@ -35,14 +35,15 @@ pub async fn run(global: &GlobalArgs, args: &ScanArgs, ui: &Ui) -> CommandResult
         None
     };
     let mut collector = Collector::new(args.account.as_deref());
+    let mut cut_short = None;
     match (&args.from_file, &site) {
         (Some(path), _) => scan_path(path, &mut collector, ui)?,
-        (None, Some((_, client))) => scan_site(client, &mut collector, ui).await?,
+        (None, Some((_, client))) => cut_short = scan_site(client, &mut collector, ui).await?,
         (None, None) => unreachable!("a site is resolved whenever there is no file"),
     }
     let mut inventory = collector.inventory;
     inventory.finish();
-    if let Some((settings, client)) = &site.filter(|_| verify) {
+    if let Some((settings, client)) = &site.filter(|_| verify && cut_short.is_none()) {
         verify_credentials(
             client,
             &settings.site,
@@ -57,6 +58,10 @@ pub async fn run(global: &GlobalArgs, args: &ScanArgs, ui: &Ui) -> CommandResult
         Format::Json => report::render_json(&inventory),
         Format::Csv => report::render_csv(&inventory),
     });
+    if let Some(e) = cut_short {
+        return Err(CommandError::from(e)
+            .context("the scan stopped early: the inventory above is incomplete"));
+    }
     outcome(&inventory, &args.fail_on)
 }
 
@@ -154,11 +159,14 @@ fn scan_path(path: &Path, collector: &mut Collector, ui: &Ui) -> CommandResult {
     Ok(())
 }
 
+/// Read every rule of the site into the collector. When the site fails part way (it stopped
+/// answering, or refused a later page), what was read is kept and the error is returned
+/// beside it, so the partial inventory is still shown before the scan fails.
 async fn scan_site(
     client: &AutomationClient,
     collector: &mut Collector<'_>,
     ui: &Ui,
-) -> CommandResult {
+) -> CommandResult<Option<FetchError>> {
     ui.status(format!("Listing rules at {}", client.site()));
     // Rules are read while the list is still paging: the bar grows with the listing.
     let bar = ui.progress(0, "Reading rules");
@@ -175,9 +183,15 @@ async fn scan_site(
         })
         .await;
     bar.finish_and_clear();
-    let stats = stats?;
-    ui.verbose(format!("Concurrency: {:?}", stats.concurrency));
-    Ok(())
+    let read = collector.inventory.summary.rules_read + collector.inventory.summary.rules_failed;
+    match stats {
+        Ok(stats) => {
+            ui.verbose(format!("Concurrency: {:?}", stats.concurrency));
+            Ok(None)
+        }
+        Err(e) if read > 0 => Ok(Some(e)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Check each distinct credential once. An API token belongs to the account, not to a
