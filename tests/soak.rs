@@ -502,6 +502,7 @@ struct Counts {
     rotations: usize,
     sigint: usize,
     sigint_graceful: usize,
+    sigint_died: usize,
     sigkill: usize,
     signal_too_late: usize,
     runs: usize,
@@ -525,6 +526,7 @@ impl Counts {
             (Interrupt::Int(_), Some(_)) => {
                 self.sigint += 1;
                 self.sigint_graceful += usize::from(run.code == Some(1) && run.summary().is_some());
+                self.sigint_died += usize::from(run.code.is_none());
             }
             (Interrupt::Kill(_), Some(_)) => self.sigkill += 1,
         }
@@ -563,7 +565,11 @@ impl fmt::Display for Counts {
         let s = &self.stats;
         writeln!(f, "rotations                      {}", self.rotations)?;
         writeln!(f, "runs of rotate                 {}", self.runs)?;
-        writeln!(f, "interrupted by SIGINT          {} ({} finished in-flight rules and printed a summary; the others died before the writes began)", self.sigint, self.sigint_graceful)?;
+        writeln!(
+            f,
+            "interrupted by SIGINT          {} ({} finished the rules in flight and printed a summary, {} died of it before the writes began, the rest came when no rule was left to start)",
+            self.sigint, self.sigint_graceful, self.sigint_died
+        )?;
         writeln!(f, "interrupted by SIGKILL         {}", self.sigkill)?;
         writeln!(
             f,
