@@ -257,7 +257,7 @@ impl Writer<'_> {
     async fn put(&self, target: &Prepared) -> Result<(), String> {
         let body = plan::put_body(&target.after);
         for _ in 0..=LOST_ANSWER_RETRIES {
-            match self.client.put_rule(&target.uuid, &body).await {
+            match self.client.put_rule(&target.uuid, &body, &[]).await {
                 Ok(PutOutcome::Written) => return Ok(()),
                 // A 5xx or a broken connection does not prove the write failed: read back.
                 Ok(PutOutcome::AnswerLost)

@@ -512,7 +512,7 @@ async fn a_rule_uuid_cannot_escape_its_path() {
     }
     let err = client_for(&server)
         .await
-        .put_rule("..", &json!({"rule": {}}))
+        .put_rule("..", &json!({"rule": {}}), &[])
         .await
         .unwrap_err();
     assert!(matches!(err, FetchError::Policy(_)), "{err}");
@@ -539,7 +539,10 @@ async fn a_dropped_connection_on_put_is_an_answer_lost_and_not_retried() {
     let client = AutomationClient::connect(config(&url, Some(url.join("api/").unwrap())))
         .await
         .unwrap();
-    let outcome = client.put_rule("u-4", &json!({"rule": {}})).await.unwrap();
+    let outcome = client
+        .put_rule("u-4", &json!({"rule": {}}), &[])
+        .await
+        .unwrap();
     assert_eq!(outcome, PutOutcome::AnswerLost);
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 }
@@ -575,7 +578,7 @@ async fn put_retries_only_what_the_server_did_not_apply() {
             None => reply(200, r#"{"ruleUuid":"u-5"}"#),
         })
         .await;
-        let outcome = client_for(&server).await.put_rule("u-5", &body).await;
+        let outcome = client_for(&server).await.put_rule("u-5", &body, &[]).await;
         assert_eq!(outcome, expected);
         let seen = server.seen();
         assert_eq!(seen.len(), hits);
@@ -583,6 +586,103 @@ async fn put_retries_only_what_the_server_did_not_apply() {
             .iter()
             .all(|s| s.method == "PUT" && s.path == "/api/rule/u-5"));
         assert_eq!(serde_json::from_str::<Value>(&seen[0].body).unwrap(), body);
+    }
+}
+
+#[tokio::test]
+async fn a_redirected_put_is_an_error_and_is_not_followed() {
+    let secret = fake_token();
+    for status in [301, 302, 303, 307, 308] {
+        let location = format!("/elsewhere?cursor={}", secret.expose());
+        let server = serve(move |seen, _| match seen.method.as_str() {
+            "PUT" => reply(status, "").header("location", location.clone()),
+            _ => reply(200, r#"{"ruleUuid":"u-6"}"#),
+        })
+        .await;
+        let client = client_for(&server).await;
+        let err = client
+            .put_rule("u-6", &json!({"rule": {}}), &[])
+            .await
+            .unwrap_err();
+        let FetchError::InvalidResponse(message) = &err else {
+            panic!("{status}: {err:?}");
+        };
+        assert!(message.contains("not followed"), "{message}");
+        assert!(message.contains("/api/rule/u-6"), "{message}");
+        assert!(message.contains("/elsewhere"), "{message}");
+        assert!(!message.contains(secret.expose()), "{message}");
+        let seen = server.seen();
+        assert_eq!(seen.len(), 1, "{status}: {seen:?}");
+        assert_eq!(
+            (seen[0].method.as_str(), seen[0].path.as_str()),
+            ("PUT", "/api/rule/u-6")
+        );
+    }
+}
+
+#[tokio::test]
+async fn reads_still_follow_redirects_on_the_site() {
+    let server = serve(|seen, _| match seen.path.as_str() {
+        "/api/rule/u-7" => reply(302, "").header("location", "/api/moved/u-7"),
+        _ => reply(200, envelope("u-7")),
+    })
+    .await;
+    let rule = client_for(&server).await.get_rule("u-7").await.unwrap();
+    assert_eq!(rule["rule"]["uuid"], "u-7");
+    assert_eq!(server.seen()[1].path, "/api/moved/u-7");
+}
+
+#[tokio::test]
+async fn a_put_error_masks_the_secrets_the_caller_passes() {
+    // A server quoting back the credentials of the body it refused.
+    let server = serve(|seen, _| {
+        let body: Value = serde_json::from_str(&seen.body).unwrap_or_default();
+        let value = &body["rule"]["components"][0]["value"];
+        let detail = format!(
+            "bad webhook {} with {}",
+            value["url"], value["headers"][0]["value"]
+        );
+        reply(
+            400,
+            json!({"errors": [{"title": "Invalid rule", "detail": detail}]}).to_string(),
+        )
+    })
+    .await;
+    let new = Credential::new(
+        "svc@example.com",
+        Token::new(format!("FAKE-{}=AB", uuid::Uuid::new_v4())),
+    );
+    let in_url: String =
+        url::form_urlencoded::byte_serialize(new.token.expose().as_bytes()).collect();
+    assert_ne!(in_url, new.token.expose());
+    let body = json!({"rule": {"components": [{"value": {
+        "url": format!("https://hooks.example.com/in?key={in_url}"),
+        "headers": [{"name": "Authorization", "value": format!("Basic {}", new.basic_value())}],
+    }}]}});
+    let client = client_for(&server).await;
+
+    // Without the secrets, the echo is quoted as is: the server really does echo them.
+    let unmasked = client
+        .put_rule("u-8", &body, &[])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(unmasked.contains(&new.basic_value()), "{unmasked}");
+
+    let secrets = [new.token.expose().to_owned(), new.basic_value()];
+    let err = client.put_rule("u-8", &body, &secrets).await.unwrap_err();
+    assert!(
+        matches!(err, FetchError::BadRequest { status: 400, .. }),
+        "{err:?}"
+    );
+    for shown in [err.to_string(), format!("{err:?}")] {
+        assert!(
+            shown.contains("bad webhook") && shown.contains("****"),
+            "{shown}"
+        );
+        for secret in [new.token.expose(), &in_url, &new.basic_value()] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
     }
 }
 

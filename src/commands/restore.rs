@@ -189,7 +189,7 @@ async fn restore_one(
         .save(uuid, &now)
         .map_err(|e| format!("not restored: could not save its current version first: {e}"))?;
     let body = plan::put_body(wanted);
-    match client.put_rule(uuid, &body).await {
+    match client.put_rule(uuid, &body, &[]).await {
         Ok(PutOutcome::Written | PutOutcome::AnswerLost) => {}
         Err(e) => return Err(format!("the site refused the write: {e}")),
     }

@@ -12,8 +12,12 @@
 //! flight, never all rule bodies. Every request shares the [`super::limiter`] (throttling
 //! halves the concurrency) and the [`super::breaker`] (a dead site ends the run in bounded
 //! time instead of each rule spending its own retry budget).
+//!
+//! A [`RuleRead`] holds a whole unredacted rule, credentials included, so its `Debug` output
+//! names the rule and says how the read went, and never shows the body.
 
 use std::collections::VecDeque;
+use std::fmt;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -26,7 +30,6 @@ use super::limiter::ConcurrencyStats;
 use super::transport::Pacing;
 
 /// One rule's read, as handed to the callback of [`AutomationClient::read_all_rules`].
-#[derive(Debug)]
 pub struct RuleRead {
     /// The rule as listed (its name is what an error report shows).
     pub summary: RuleSummary,
@@ -35,6 +38,21 @@ pub struct RuleRead {
     /// Rules listed so far. It grows while the listing runs, and is the total once the
     /// listing is complete: the length of a progress bar.
     pub listed: usize,
+}
+
+impl fmt::Debug for RuleRead {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_struct("RuleRead");
+        out.field("uuid", &self.summary.uuid)
+            .field("name", &self.summary.name);
+        match &self.result {
+            // The size says a body came back; the body itself may hold tokens.
+            Ok(envelope) => out.field("body_len", &envelope.to_string().len()),
+            // Errors quote server text with known secrets masked (see `super::error`).
+            Err(err) => out.field("error", err),
+        };
+        out.field("listed", &self.listed).finish()
+    }
 }
 
 /// What a complete [`AutomationClient::read_all_rules`] did.
@@ -243,5 +261,41 @@ impl<F: FnMut(RuleRead)> Run<'_, F> {
                 concurrency: self.pacing.limiter.stats(),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn read_of(result: Result<Value, FetchError>) -> RuleRead {
+        RuleRead {
+            summary: serde_json::from_value(json!({"uuid": "u-1", "name": "Notify"})).unwrap(),
+            result,
+            listed: 3,
+        }
+    }
+
+    #[test]
+    fn debug_output_names_the_rule_and_never_shows_its_body() {
+        let token = format!("FAKE-{}", uuid::Uuid::new_v4());
+        let envelope = json!({"rule": {"uuid": "u-1", "components": [
+            {"type": "jira.issue.outgoing.webhook",
+             "value": {"headers": [{"name": "Authorization", "value": format!("Basic {token}")}]}}
+        ]}, "connections": []});
+        let shown = format!("{:?}", read_of(Ok(envelope)));
+        assert!(!shown.contains(&token), "{shown}");
+        assert!(
+            shown.contains("u-1") && shown.contains("body_len"),
+            "{shown}"
+        );
+
+        let failed = format!("{:?}", read_of(Err(FetchError::Timeout)));
+        assert!(
+            failed.contains("u-1") && failed.contains("Timeout"),
+            "{failed}"
+        );
     }
 }

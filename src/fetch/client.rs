@@ -3,7 +3,9 @@
 //! Each method is one documented endpoint with its failure modes decided here, so the command
 //! layer never sees HTTP: pagination follows `links.next` in both documented forms and stops on
 //! a repeated link; rule reads always ask for unredacted values (`redactSensitiveFields=false`)
-//! and check the envelope's shape; a write reports a lost answer instead of guessing. Retries
+//! and check the envelope's shape; a write reports a lost answer instead of guessing, follows
+//! no redirect, and masks the caller's secrets (the body's credentials) in any quoted server
+//! text. Retries
 //! live in [`super::transport`], the rules for where a credential may go in [`super::policy`].
 //!
 //! The client is cheap to clone (an `Arc` inside) so concurrent reads can share it.
@@ -12,7 +14,8 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION};
+use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, LOCATION};
+use reqwest::redirect;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
@@ -21,9 +24,9 @@ use url::Url;
 use super::breaker::Verdict;
 use super::credential::CheckCache;
 use super::error::FetchError;
-use super::policy::{check_site_url, is_loopback, HostPolicy};
+use super::policy::{check_site_url, display_url, is_loopback, HostPolicy};
 use super::retry::{RateLimitInfo, RetryPolicy};
-use super::transport::{Pacing, Safety, Transport};
+use super::transport::{Answer, Pacing, Safety, Transport};
 use crate::secret::{Credential, Token};
 
 /// Sent with every request, so an Atlassian admin can tell these calls apart in audit logs.
@@ -155,8 +158,9 @@ impl AutomationClient {
             )));
         }
         let hosts = HostPolicy::new(config.site.clone());
-        let http = build_http(&hosts, config.timeout)?;
-        let transport = Transport::new(http, config.retry.clone());
+        let http = build_http(&hosts, config.timeout, policy_redirects(&hosts))?;
+        let writes = build_http(&hosts, config.timeout, redirect::Policy::none())?;
+        let transport = Transport::new(http, writes, config.retry.clone());
         let api_base = match &config.api_base {
             Some(base) => with_trailing_slash(base.clone()),
             None => discover_base(&transport, &config).await?,
@@ -214,7 +218,19 @@ impl AutomationClient {
     /// or 503 with `Retry-After`, or when the connection could not be made; see [`PutOutcome`]
     /// for a lost answer. An `Err` from a 4xx means the rule was not written; a
     /// [`FetchError::Server`] does not prove that, so read back then too.
-    pub async fn put_rule(&self, uuid: &str, body: &Value) -> Result<PutOutcome, FetchError> {
+    ///
+    /// `secrets` are the credentials `body` carries (new tokens, their `Basic` values, other
+    /// users' credentials): a server may echo the body in its error text, so each is masked,
+    /// as given and percent-encoded, along with the admin's own, before any of it is quoted.
+    ///
+    /// A redirect (3xx) is never followed and is an [`FetchError::InvalidResponse`]: a 307/308
+    /// was not applied, but a 303 conventionally means it was, so read back after one too.
+    pub async fn put_rule(
+        &self,
+        uuid: &str,
+        body: &Value,
+        secrets: &[String],
+    ) -> Result<PutOutcome, FetchError> {
         let url = self.rule_url(uuid)?;
         let exchange = self
             .inner
@@ -228,7 +244,16 @@ impl AutomationClient {
         match exchange.result {
             Ok(answer) if answer.status.is_success() => Ok(PutOutcome::Written),
             Ok(answer) if matches!(answer.status.as_u16(), 502 | 504) => Ok(PutOutcome::AnswerLost),
-            Ok(answer) => Err(answer.into_error(exchange.attempts, &self.admin_secrets())),
+            Ok(answer) if answer.status.is_redirection() => Err(redirected_write(&url, &answer)),
+            Ok(answer) => {
+                let forms = secret_forms(secrets);
+                let masked: Vec<&str> = self
+                    .admin_secrets()
+                    .into_iter()
+                    .chain(forms.iter().map(String::as_str))
+                    .collect();
+                Err(answer.into_error(exchange.attempts, &masked))
+            }
             Err(err) if err.is_connect() => Err(FetchError::from_reqwest(err)),
             Err(_) => Ok(PutOutcome::AnswerLost),
         }
@@ -298,7 +323,7 @@ impl AutomationClient {
     fn admin_request(&self, method: reqwest::Method, url: &Url) -> reqwest::RequestBuilder {
         self.inner
             .transport
-            .http
+            .client_for(&method)
             .request(method, url.clone())
             .header(AUTHORIZATION, self.inner.admin_auth.clone())
     }
@@ -426,15 +451,52 @@ pub(crate) fn secrets_of<'a>(credential: &'a Credential, auth: &'a HeaderValue) 
     [credential.token.expose(), basic]
 }
 
-fn build_http(hosts: &HostPolicy, timeout: Duration) -> Result<reqwest::Client, FetchError> {
-    let redirect_hosts = hosts.clone();
-    let redirects = reqwest::redirect::Policy::custom(move |attempt| {
-        if attempt.previous().len() >= MAX_REDIRECTS || !redirect_hosts.allows(attempt.url()) {
+/// Each secret as given and percent-encoded (as it would sit in a URL or a form), so an echo
+/// of either form is masked.
+fn secret_forms(secrets: &[String]) -> Vec<String> {
+    let mut forms = Vec::with_capacity(secrets.len() * 2);
+    for secret in secrets {
+        let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        if encoded != *secret {
+            forms.push(encoded);
+        }
+        forms.push(secret.clone());
+    }
+    forms
+}
+
+/// The error for a write answered with a redirect, naming both ends without user-info or query.
+fn redirected_write(url: &Url, answer: &Answer) -> FetchError {
+    let target = answer
+        .headers
+        .get(LOCATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|location| url.join(location).ok())
+        .map_or_else(|| "an unreadable location".to_owned(), |t| display_url(&t));
+    FetchError::InvalidResponse(format!(
+        "the site redirected the write to {} ({}) to {target}; not followed",
+        display_url(url),
+        answer.status.as_u16()
+    ))
+}
+
+/// Follows at most [`MAX_REDIRECTS`] redirects, each to a host the policy allows.
+fn policy_redirects(hosts: &HostPolicy) -> redirect::Policy {
+    let hosts = hosts.clone();
+    redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= MAX_REDIRECTS || !hosts.allows(attempt.url()) {
             attempt.stop()
         } else {
             attempt.follow()
         }
-    });
+    })
+}
+
+fn build_http(
+    hosts: &HostPolicy,
+    timeout: Duration,
+    redirects: redirect::Policy,
+) -> Result<reqwest::Client, FetchError> {
     let mut builder = reqwest::Client::builder();
     if is_loopback(hosts.site()) {
         // A proxy from the environment would see a loopback site's plain-http Basic header.

@@ -217,12 +217,35 @@ impl ErrorBody {
     }
 }
 
-/// Replaces every occurrence of a known secret, then caps the length.
+/// Replaces every occurrence of a known secret, then caps the length. Occurrences are found
+/// in the original text and merged before replacing, so overlapping secrets (a token and a
+/// `Basic` value or URL holding it) cannot leave a piece of one another showing.
 fn mask(text: &str, secrets: &[&str]) -> String {
-    let mut out = text.to_owned();
+    let mut spans: Vec<(usize, usize)> = Vec::new();
     for secret in secrets.iter().filter(|s| s.len() >= 4) {
-        out = out.replace(secret, "****");
+        let mut from = 0;
+        while let Some(at) = text[from..].find(secret) {
+            spans.push((from + at, from + at + secret.len()));
+            // Step one character, not the whole match, so overlapping occurrences count too.
+            from += at + text[from + at..].chars().next().map_or(1, char::len_utf8);
+        }
     }
+    spans.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    for (start, end) in spans {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut shown_to = 0;
+    for (start, end) in merged {
+        out.push_str(&text[shown_to..start]);
+        out.push_str("****");
+        shown_to = end;
+    }
+    out.push_str(&text[shown_to..]);
     truncate(&out)
 }
 
@@ -302,5 +325,12 @@ mod tests {
         assert!(!shown.contains(&token), "{shown}");
         assert!(shown.contains("****"));
         assert!(shown.chars().count() < MAX_QUOTED + 100);
+    }
+
+    #[test]
+    fn overlapping_secrets_leave_no_piece_showing() {
+        let (a, b) = ("FAKE-abcdef", "cdef-FAKE-xyz");
+        let shown = mask(&format!("x FAKE-abcdef-FAKE-xyz y {b} {a}"), &[a, b]);
+        assert_eq!(shown, "x **** y **** ****");
     }
 }

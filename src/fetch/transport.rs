@@ -6,6 +6,12 @@
 //! (429, or 503 with `Retry-After`) or the connection was never made. A write whose answer was
 //! lost is handed back as such, for the caller to read the rule back.
 //!
+//! Writes go out on their own HTTP client that follows no redirect: reqwest would turn a PUT
+//! answered 303 into a GET, and the 200 of that GET would read as a successful write.
+//!
+//! The `Debug` output of an answer shows its status and sizes, never its bytes: a rule body
+//! holds the very credentials this tool rotates.
+//!
 //! A request that belongs to a bulk read also takes its turn from the adaptive limiter and
 //! asks the shared circuit breaker before every retry ([`Pacing`]): when the site is down, a
 //! retry sequence ends early instead of spending its whole budget.
@@ -13,8 +19,10 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use std::fmt;
+
 use reqwest::header::HeaderMap;
-use reqwest::{RequestBuilder, StatusCode};
+use reqwest::{Method, RequestBuilder, StatusCode};
 
 use super::breaker::CircuitBreaker;
 use super::error::FetchError;
@@ -31,7 +39,6 @@ pub(crate) enum Safety {
 }
 
 /// A complete answer: status, headers and the whole body.
-#[derive(Debug)]
 pub(crate) struct Answer {
     pub status: StatusCode,
     pub headers: HeaderMap,
@@ -47,6 +54,16 @@ impl Answer {
             503 if asked_to_wait => FetchError::RateLimited { attempts },
             _ => FetchError::from_status(self.status, &self.body, secrets),
         }
+    }
+}
+
+impl fmt::Debug for Answer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Answer")
+            .field("status", &self.status.as_u16())
+            .field("headers", &self.headers.len())
+            .field("body_len", &self.body.len())
+            .finish()
     }
 }
 
@@ -67,25 +84,63 @@ impl Pacing {
 }
 
 /// The last attempt's result and how many attempts were made.
-#[derive(Debug)]
 pub(crate) struct Exchange {
     pub result: Result<Answer, reqwest::Error>,
     pub attempts: u32,
 }
 
+impl fmt::Debug for Exchange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_struct("Exchange");
+        match &self.result {
+            Ok(answer) => out.field("answer", answer),
+            // reqwest's own Debug carries the URL, whose query may hold a cursor.
+            Err(err) => out.field("error", &error_kind(err)),
+        };
+        out.field("attempts", &self.attempts).finish()
+    }
+}
+
+fn error_kind(err: &reqwest::Error) -> &'static str {
+    if err.is_connect() {
+        "connect"
+    } else if err.is_timeout() {
+        "timeout"
+    } else if err.is_redirect() {
+        "redirect"
+    } else if err.is_body() || err.is_decode() {
+        "body"
+    } else {
+        "request"
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Transport {
+    /// For reads: follows redirects the host policy allows.
     pub http: reqwest::Client,
+    /// For anything that can change the site: follows no redirect at all.
+    pub writes: reqwest::Client,
     pub policy: RetryPolicy,
     last_rate_limit: Mutex<Option<RateLimitInfo>>,
 }
 
 impl Transport {
-    pub(crate) fn new(http: reqwest::Client, policy: RetryPolicy) -> Self {
+    pub(crate) fn new(http: reqwest::Client, writes: reqwest::Client, policy: RetryPolicy) -> Self {
         Transport {
             http,
+            writes,
             policy,
             last_rate_limit: Mutex::new(None),
+        }
+    }
+
+    /// The client for `method`: only GET and HEAD may follow a redirect, since a redirected
+    /// write is either re-sent somewhere unchecked (307/308) or silently becomes a GET (303).
+    pub(crate) fn client_for(&self, method: &Method) -> &reqwest::Client {
+        match *method {
+            Method::GET | Method::HEAD => &self.http,
+            _ => &self.writes,
         }
     }
 
@@ -217,5 +272,43 @@ async fn wait_to_retry(pacing: Option<&Pacing>, delay: Duration, throttled: bool
             }
             true
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer_echoing(secret: &str) -> Answer {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-echo", secret.parse().unwrap());
+        Answer {
+            status: StatusCode::BAD_REQUEST,
+            headers,
+            body: format!(r#"{{"message":"bad token {secret}"}}"#).into_bytes(),
+        }
+    }
+
+    #[test]
+    fn debug_output_shows_sizes_never_bytes() {
+        let token = format!("FAKE-{}", uuid::Uuid::new_v4());
+        let answer = answer_echoing(&token);
+        let body_len = answer.body.len();
+        let shown = [
+            format!("{:?}", answer_echoing(&token)),
+            format!(
+                "{:?}",
+                Exchange {
+                    result: Ok(answer),
+                    attempts: 2
+                }
+            ),
+        ];
+        for text in &shown {
+            assert!(!text.contains(&token), "{text}");
+            assert!(text.contains("status: 400"), "{text}");
+            assert!(text.contains(&format!("body_len: {body_len}")), "{text}");
+        }
+        assert!(shown[1].contains("attempts: 2"), "{}", shown[1]);
     }
 }
