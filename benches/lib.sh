@@ -57,7 +57,9 @@ machine_facts() {
     commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
     git -C "$ROOT" diff --quiet HEAD -- src Cargo.toml 2>/dev/null || commit="$commit+local changes in src/"
     log "machine: $(nproc) cores; $(free -h | awk '/^Mem:/ { print $2 " RAM" }'); load $(cut -d' ' -f1-3 /proc/loadavg); $(rustc -V 2>/dev/null || echo 'rustc unknown')"
-    log "binary: $BIN ($("$BIN" --version 2>/dev/null || echo 'version unknown')), commit $commit, built $(date -u -r "$BIN" '+%F %T UTC')"
+    # The binary may be a copy (AUTOREKEY_BIN) built from another commit: its build time is
+    # what ties it to a commit, so both are shown.
+    log "binary: $BIN ($("$BIN" --version 2>/dev/null || echo 'version unknown')), built $(date -u -r "$BIN" '+%F %T UTC'); repository now at commit $commit"
 }
 
 stop_sandbox() {
