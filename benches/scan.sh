@@ -128,7 +128,7 @@ bench_ratelimit() {
         allowed=$(awk -v r="$RL_RATE" -v t="$WALL" 'BEGIN { printf "%.0f", r + r * t }')
         share=$(awk -v o="$ok" -v a="$allowed" 'BEGIN { printf "%.1f", 100 * o / a }')
         raw=$(awk -v o="$ok" -v t="$WALL" 'BEGIN { printf "%.1f", o / t }')
-        echo "| rate limit $RL_RATE req/s, $RL_RULES rules, ${RL_LATENCY_MS} ms, --concurrency $c | $WALL s | $ok successful requests = $raw req/s ($(ratio "$raw" "$RL_RATE")x the rate); share of what the bucket allows (rate*T + burst = $allowed): $share % | rules_read $READ, rules_failed $FAILED, exit $RC, load $LOAD |"
+        echo "| rate limit $RL_RATE req/s, $RL_RULES rules, ${RL_LATENCY_MS} ms, --concurrency $c | $WALL s | $ok successful requests = $raw req/s ($(ratio "$raw" "$RL_RATE")x the rate); share of what the bucket allows (rate*T + burst = $allowed): $share % | rules_read $READ, rules_failed $FAILED, exit $RC, peak RSS $RSS_MB MB, load $LOAD |"
     done
     stop_sandbox
 }
