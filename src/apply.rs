@@ -17,7 +17,7 @@
 use serde_json::Value;
 
 use crate::backup::BackupRun;
-use crate::detect::Finding;
+use crate::detect::{Finding, MASK};
 use crate::fetch::{AutomationClient, FetchError, PutOutcome};
 use crate::journal::{Journal, Step};
 use crate::plan::{self, LeftAlone, RuleDecision, Selector};
@@ -159,6 +159,58 @@ pub fn prepare(
     }
 }
 
+/// Copies of tokens in forms a rotation does not rewrite (a Bearer header, a raw token),
+/// noted rule by rule while reading, and checked once every old token of the account is
+/// known: a rule holding an old token only in such a form would break when the token is
+/// revoked, so it is reported, never silently passed over.
+#[derive(Default)]
+pub struct Copies {
+    seen: Vec<RuleCopies>,
+}
+
+/// A rule (uuid, name) and its unrewritten literal tokens (fingerprint, pointer).
+type RuleCopies = (String, String, Vec<(crate::secret::Fingerprint, String)>);
+
+impl Copies {
+    pub fn note(&mut self, rule: &Value, selector: &Selector) {
+        let copies: Vec<_> = crate::detect::detect(rule)
+            .into_iter()
+            .filter(|f| f.status == crate::detect::Status::Literal && !selector.matches(f))
+            .filter_map(|f| Some((f.fingerprint()?, f.pointer)))
+            .collect();
+        if !copies.is_empty() {
+            let name = rule.get("name").and_then(Value::as_str).unwrap_or("");
+            self.seen
+                .push((crate::export::rule_uuid(rule), name.to_string(), copies));
+        }
+    }
+
+    /// Report every rule not already planned or reported that holds an old token of
+    /// `prepared` in a form it does not rewrite.
+    pub fn flag(self, prepared: &[Prepared], outcomes: &mut Vec<Outcome>) {
+        let old: std::collections::HashSet<_> = prepared
+            .iter()
+            .flat_map(|p| p.findings.iter().filter_map(Finding::fingerprint))
+            .collect();
+        let handled: std::collections::HashSet<String> = prepared
+            .iter()
+            .map(|p| p.uuid.clone())
+            .chain(outcomes.iter().map(|o| o.uuid().to_string()))
+            .collect();
+        for (uuid, name, copies) in self.seen {
+            let hits: Vec<String> = copies
+                .into_iter()
+                .filter(|(fp, _)| old.contains(fp))
+                .map(|(fp, pointer)| format!("{pointer} ({fp})"))
+                .collect();
+            if !hits.is_empty() && !handled.contains(&uuid) {
+                let reason = left_alone_reason(&LeftAlone::OldTokenElsewhere { pointers: hits });
+                outcomes.push(Outcome::LeftAlone { uuid, name, reason });
+            }
+        }
+    }
+}
+
 pub fn left_alone_reason(why: &LeftAlone) -> String {
     match why {
         LeftAlone::MaskedValue { pointers } => format!(
@@ -172,6 +224,11 @@ pub fn left_alone_reason(why: &LeftAlone) -> String {
              Automation UI",
             pointers.join(", ")
         ),
+        LeftAlone::OldTokenElsewhere { pointers } => format!(
+            "the old token also appears in a form autorekey does not rewrite (at {}): \
+             rewriting only the rest would leave the rule half rotated. Edit it by hand",
+            pointers.join(", ")
+        ),
         LeftAlone::AlreadyCurrent => "already uses the new token".into(),
     }
 }
@@ -183,6 +240,8 @@ pub struct Writer<'a> {
     pub journal: &'a Journal,
     pub selector: &'a Selector,
     pub new_token: &'a Token,
+    /// Set when the site refuses the admin's login; the caller stops starting rules.
+    pub auth_failed: &'a std::sync::atomic::AtomicBool,
 }
 
 /// How many times a PUT whose answer was lost, and which read-back shows it did not land,
@@ -200,7 +259,8 @@ impl Writer<'_> {
         let fresh = match self.client.get_rule(&planned.uuid).await {
             Ok(v) => v,
             Err(e) => {
-                return self.failed(planned, format!("could not re-read it before writing: {e}"))
+                self.note_auth(&e);
+                return self.failed(planned, format!("could not re-read it before writing: {e}"));
             }
         };
         let target = if plan::rule_hash(&fresh["rule"]) == planned.rule_hash() {
@@ -256,18 +316,27 @@ impl Writer<'_> {
 
     async fn put(&self, target: &Prepared) -> Result<(), String> {
         let body = plan::put_body(&target.after);
+        // Server text quoted in an error must not echo any secret the body carries.
+        let secrets = plan::secret_forms(&[&target.before["rule"], &target.after]);
         for _ in 0..=LOST_ANSWER_RETRIES {
-            match self.client.put_rule(&target.uuid, &body, &[]).await {
+            match self.client.put_rule(&target.uuid, &body, &secrets).await {
                 Ok(PutOutcome::Written) => return Ok(()),
-                // A 5xx or a broken connection does not prove the write failed: read back.
+                // A 5xx, a broken connection or a redirect (a 303 means "applied") does not
+                // prove the write failed: read back before deciding.
                 Ok(PutOutcome::AnswerLost)
-                | Err(FetchError::Server { .. } | FetchError::Network(_) | FetchError::Timeout) => {
-                    match self.landed(target).await? {
-                        true => return Ok(()),
-                        false => continue,
-                    }
+                | Err(
+                    FetchError::Server { .. }
+                    | FetchError::Network(_)
+                    | FetchError::Timeout
+                    | FetchError::InvalidResponse(_),
+                ) => match self.landed(target).await? {
+                    true => return Ok(()),
+                    false => continue,
+                },
+                Err(e) => {
+                    self.note_auth(&e);
+                    return Err(format!("the site refused the write: {e}"));
                 }
-                Err(e) => return Err(format!("the site refused the write: {e}")),
             }
         }
         Err("the write failed or its answer was lost repeatedly, and it never landed".into())
@@ -279,7 +348,12 @@ impl Writer<'_> {
         let now = self.client.get_rule(&target.uuid).await.map_err(|e| {
             format!("the write's answer was lost and the rule could not be read back: {e}")
         })?;
-        if plan::differences(&target.after, &now["rule"]).is_empty() {
+        // A place the server masks on read cannot be compared; the read-back says so.
+        let unmasked = |p: &String| now["rule"].pointer(p).and_then(Value::as_str) != Some(MASK);
+        if !plan::differences(&target.after, &now["rule"])
+            .iter()
+            .any(unmasked)
+        {
             return Ok(true);
         }
         if plan::rule_hash(&now["rule"]) == target.rule_hash() {
@@ -305,6 +379,19 @@ impl Writer<'_> {
         };
         let mut moved = plan::differences(&target.after, &back["rule"]);
         let rewritten: Vec<&str> = target.findings.iter().map(|f| f.pointer.as_str()).collect();
+        let masked = |p: &String| back["rule"].pointer(p).and_then(Value::as_str) == Some(MASK);
+        if moved
+            .iter()
+            .any(|p| rewritten.contains(&p.as_str()) && masked(p))
+        {
+            return self.record(Outcome::Attention {
+                uuid: target.uuid.clone(),
+                name: target.name.clone(),
+                detail: "written, but the site masks the new value as *** on read, so it could \
+                         not be checked: look at the rule in the Automation UI"
+                    .into(),
+            });
+        }
         if moved.iter().any(|p| rewritten.contains(&p.as_str())) {
             return self.failed(
                 target,
@@ -329,6 +416,15 @@ impl Writer<'_> {
                 moved.join(", ")
             ),
         })
+    }
+
+    /// A 401 means the admin's token stopped working mid-run: every further request would
+    /// be another failed login (and a step towards a CAPTCHA lock), so the run stops.
+    fn note_auth(&self, e: &FetchError) {
+        if matches!(e, FetchError::Unauthorized { .. }) {
+            self.auth_failed
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
     }
 
     /// The admin answered no: journal it so the record of the run is complete.

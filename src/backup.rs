@@ -45,12 +45,7 @@ impl BackupRun {
             .and_then(|u| u.host_str().map(|h| h.replace([':', '[', ']'], "_")))
             .unwrap_or_else(|| "site".into());
         let stamp = manifest.started_at.replace([':', '-'], "");
-        let mut dir = root.join(format!("{host}-{stamp}"));
-        let mut n = 1;
-        while dir.exists() {
-            n += 1;
-            dir = root.join(format!("{host}-{stamp}-{n}"));
-        }
+        let dir = create_unique_dir(root, &format!("{host}-{stamp}"))?;
         create_private_dir_all(&dir.join("rules"))?;
         let run = BackupRun { dir };
         write_private(
@@ -130,25 +125,60 @@ pub fn default_root() -> PathBuf {
         .join("backups")
 }
 
+/// Create `dir` and any missing parents owner-only (0700). Directories that already exist
+/// keep their mode: `--backup-dir /tmp` must not change /tmp; each run's own directory is
+/// always new, so its secrets sit in a 0700 directory whatever the parent is.
 pub fn create_private_dir_all(dir: &Path) -> io::Result<()> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)?;
-    // An existing directory keeps its mode: tighten it, since it will hold secrets.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+    builder.create(dir)
+}
+
+/// A new 0700 directory under `root` named `base`, or `base-2`, `base-3`...: created
+/// atomically, so two runs started in the same second never share one.
+fn create_unique_dir(root: &Path, base: &str) -> io::Result<PathBuf> {
+    for n in 1..1000 {
+        let name = if n == 1 {
+            base.to_string()
+        } else {
+            format!("{base}-{n}")
+        };
+        let dir = root.join(name);
+        let mut builder = fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        match builder.create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
     }
-    Ok(())
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "too many backup runs with the same name",
+    ))
 }
 
 /// Create `path` owner-only (0600) and write `bytes`; never opens it wider first.
 pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_private_with(path, bytes, false)
+}
+
+/// [`write_private`], refusing a file (or link) that already exists at `path`.
+pub fn write_private_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_private_with(path, bytes, true)
+}
+
+fn write_private_with(path: &Path, bytes: &[u8], must_be_new: bool) -> io::Result<()> {
     let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true);
+    if must_be_new {
+        options.create_new(true);
+    } else {
+        options.create(true).truncate(true);
+    }
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file: File = options.open(path)?;
@@ -188,6 +218,10 @@ mod tests {
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(run.dir()), 0o700);
         assert_eq!(mode(&root.path().join("b")), 0o700);
+        // An existing parent keeps its mode.
+        fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        BackupRun::create(root.path(), &manifest()).unwrap();
+        assert_eq!(mode(root.path()), 0o755);
         let first = serde_json::json!({"rule": {"name": "before"}});
         let path = run.save("0190-a", &first).unwrap();
         run.save("0190-a", &serde_json::json!({"rule": {"name": "after"}}))

@@ -78,6 +78,9 @@ pub enum Encoding {
     Base64Basic,
     /// `scheme://user:token@host`; the span covers the percent-encoded token.
     UrlUserinfo,
+    /// `user:token` written out in clear (typically a "Create variable" value that a smart
+    /// value base64-encodes later); the span covers the token.
+    PlainPair,
     /// The token itself (Bearer, query parameters, webhook tokens); the span covers it.
     Raw,
     /// Nothing to rewrite (masked, managed secret, smart value).
@@ -85,7 +88,7 @@ pub enum Encoding {
 }
 
 /// One credential (or credential-shaped value that could not be inspected) in a rule.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Finding {
     pub component_id: Option<String>,
     pub component_type: String,
@@ -107,6 +110,30 @@ pub struct Finding {
     pub encoding: Encoding,
     /// The URL of the web request the credential is sent to, when there is one.
     pub target_url: Option<String>,
+}
+
+/// By hand: `target_url` may carry `user:token@` or `?token=`, so only its host is shown.
+impl std::fmt::Debug for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Finding")
+            .field("component_path", &self.component_path)
+            .field("pointer", &self.pointer)
+            .field("location", &self.location)
+            .field("scheme", &self.scheme)
+            .field("status", &self.status)
+            .field("user", &self.user)
+            .field("token", &self.token)
+            .field("span", &self.span)
+            .field("encoding", &self.encoding)
+            .field(
+                "target_host",
+                &self
+                    .target_url
+                    .as_deref()
+                    .and_then(crate::report::target_host),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl Finding {
@@ -412,8 +439,17 @@ fn webhook_token(ctx: &Ctx, tok: &str, out: &mut Vec<Finding>) {
 fn inspect_web_request(ctx: &Ctx, value: &Value, out: &mut Vec<Finding>) {
     let target = value.get("url").and_then(Value::as_str).map(str::to_string);
     let before = out.len();
-    if let Some(url) = &target {
-        inspect_url(ctx, url, out);
+    let url_hidden = value.get("urlSecure").and_then(Value::as_bool) == Some(true);
+    match &target {
+        Some(url) if !(url_hidden && url.trim().is_empty()) => inspect_url(ctx, url, out),
+        // A hidden URL that is missing or empty was left out: it may hold a credential.
+        _ if url_hidden => {
+            let mut f = ctx.finding(format!("{}/url", ctx.pointer), Location::Url);
+            f.hidden = true;
+            f.status = Status::Masked;
+            out.push(f);
+        }
+        _ => {}
     }
     if let Some(Value::Array(headers)) = value.get("headers") {
         for (i, h) in headers.iter().enumerate() {
@@ -465,9 +501,9 @@ fn inspect_header(ctx: &Ctx, header: &Value, ptr: &str, out: &mut Vec<Finding>) 
                 format!("{ptr}/value/keyOrValue"),
                 o.get("secret").and_then(Value::as_bool) == Some(true),
             ),
-            _ => return,
+            _ => return masked_if_hidden(ctx, hidden, name, format!("{ptr}/value"), out),
         },
-        _ => return,
+        _ => return masked_if_hidden(ctx, hidden, name, format!("{ptr}/value"), out),
     };
     let mut f = ctx.finding(text_ptr, Location::Header);
     f.header_name = Some(name.to_string());
@@ -500,6 +536,18 @@ fn inspect_header(ctx: &Ctx, header: &Value, ptr: &str, out: &mut Vec<Finding>) 
     }
     apply_parsed(&mut f, parsed);
     out.push(f);
+}
+
+/// A hidden header whose value is missing or null was left out by whoever produced the
+/// rule: it is a secret autorekey cannot see, and writing the rule would drop it.
+fn masked_if_hidden(ctx: &Ctx, hidden: bool, name: &str, pointer: String, out: &mut Vec<Finding>) {
+    if hidden {
+        let mut f = ctx.finding(pointer, Location::Header);
+        f.header_name = Some(name.to_string());
+        f.hidden = true;
+        f.status = Status::Masked;
+        out.push(f);
+    }
 }
 
 /// What a header value (or a body fragment) says: its scheme and the encoded credential.
@@ -540,7 +588,12 @@ fn parse_auth_value(text: &str) -> Option<Parsed> {
         "basic" => Scheme::Basic,
         "bearer" => Scheme::Bearer,
         "" => Scheme::Unknown,
-        w if w.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') && !rest.is_empty() => {
+        // A scheme is a short word (Token, Digest, SSWS): anything longer, or with digits,
+        // may be a token itself and must not be shown as a scheme name.
+        w if w.len() <= 20
+            && w.chars().all(|c| c.is_ascii_alphabetic() || c == '-')
+            && !rest.is_empty() =>
+        {
             Scheme::Other(w.to_string())
         }
         _ => Scheme::Unknown,
@@ -694,8 +747,32 @@ fn scheme_pattern() -> &'static Regex {
     })
 }
 
-/// Find `Basic <base64>` and `Bearer <token>` inside free text (bodies, variables).
+fn pair_pattern() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}):([A-Za-z0-9+/._~=-]{12,})")
+            .expect("static pattern")
+    })
+}
+
+/// `email:token` written in clear.
+fn scan_pairs(ctx: &Ctx, text: &str, ptr: &str, location: Location, out: &mut Vec<Finding>) {
+    for caps in pair_pattern().captures_iter(text) {
+        let (user, token) = (caps.get(1).expect("group 1"), caps.get(2).expect("group 2"));
+        let mut f = ctx.finding(ptr.to_string(), location);
+        f.scheme = Scheme::Basic;
+        f.user = Some(user.as_str().to_string());
+        f.token = Some(Token::new(token.as_str()));
+        f.span = Some(token.range());
+        f.encoding = Encoding::PlainPair;
+        out.push(f);
+    }
+}
+
+/// Find `Basic <base64>`, `Bearer <token>` and `email:token` inside free text (bodies,
+/// variables, unknown fields).
 fn scan_text(ctx: &Ctx, text: &str, ptr: String, location: Location, out: &mut Vec<Finding>) {
+    scan_pairs(ctx, text, &ptr, location, out);
     for caps in scheme_pattern().captures_iter(text) {
         let (word, cred) = (&caps[1], caps.get(2).expect("group 2"));
         let mut f = ctx.finding(ptr.clone(), location);

@@ -191,8 +191,37 @@ impl Document {
         }
     }
 
-    pub fn to_pretty(&self) -> String {
-        let mut s = serde_json::to_string_pretty(&self.root).unwrap_or_default();
+    /// Drop every rule whose pointer is not in `kept`, so a rewritten export holds only the
+    /// rules to import. Returns how many rules are left.
+    pub fn keep_only(&mut self, kept: &[String]) -> usize {
+        let keep = |base: String| {
+            kept.iter()
+                .any(|k| *k == base || k.starts_with(&format!("{base}/")))
+        };
+        let list = match &mut self.root {
+            Value::Array(items) => Some((items, String::new())),
+            Value::Object(obj) => match obj.get_mut("rules") {
+                Some(Value::Array(items)) => Some((items, "/rules".to_string())),
+                _ => None,
+            },
+            _ => None,
+        };
+        match list {
+            Some((items, prefix)) => {
+                let mut i = 0;
+                items.retain(|_| {
+                    i += 1;
+                    keep(format!("{prefix}/{}", i - 1))
+                });
+                items.len()
+            }
+            None => usize::from(kept.iter().any(|k| k == "/rule")),
+        }
+    }
+
+    /// Compact JSON: the Automation import takes files up to 5 MB.
+    pub fn to_compact(&self) -> String {
+        let mut s = serde_json::to_string(&self.root).unwrap_or_default();
         s.push('\n');
         s
     }

@@ -1,9 +1,10 @@
 //! The journal: one line per step of a rotation, appended and flushed as it happens.
 //!
-//! It holds no secret (rule ids, names, hashes, outcomes), so it can be read, attached to a
-//! ticket or kept for an audit. It is what says, after a crash or a kill, which rules were
-//! done: a `writing` line with no `verified` after it marks the one rule whose write may or
-//! may not have landed, which the next run re-reads before deciding anything.
+//! It holds no secret (rule ids, names, outcomes), so it can be read, attached to a ticket
+//! or kept for an audit. After a crash or a kill it says which rules were done: a `writing`
+//! line with no outcome after it marks a rule whose write may or may not have landed. A
+//! rerun does not need it to be safe, since it re-reads every rule before deciding
+//! anything; the journal is the record for the admin.
 
 use std::fs::OpenOptions;
 use std::io::{self, BufRead, Write};

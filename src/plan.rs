@@ -43,7 +43,10 @@ impl Selector {
     /// one of them. Masked or dynamic values of the account are not rewritable and so do not
     /// match; [`plan_rule`] reports them separately.
     pub fn matches(&self, f: &Finding) -> bool {
-        let rewritable = matches!(f.encoding, Encoding::Base64Basic | Encoding::UrlUserinfo);
+        let rewritable = matches!(
+            f.encoding,
+            Encoding::Base64Basic | Encoding::UrlUserinfo | Encoding::PlainPair
+        );
         let ours = f
             .user
             .as_deref()
@@ -76,6 +79,9 @@ pub enum LeftAlone {
     MaskedValue { pointers: Vec<String> },
     /// None of the account's credentials is visible, but a masked value might be one.
     MayHoldMasked { pointers: Vec<String> },
+    /// The old token also appears in a form a rotation does not rewrite (Bearer, a raw
+    /// token, another user's Basic credential): rewriting the rest would leave it half done.
+    OldTokenElsewhere { pointers: Vec<String> },
     /// The new token is the one already in the rule.
     AlreadyCurrent,
 }
@@ -125,7 +131,26 @@ pub fn plan_rule(rule: &Value, selector: &Selector, new_token: Option<&Token>) -
     if stale.is_empty() {
         return RuleDecision::LeftAlone(LeftAlone::AlreadyCurrent);
     }
+    let old: Vec<Fingerprint> = stale.iter().filter_map(Finding::fingerprint).collect();
+    let elsewhere = unrewritable_copies(rule, selector, &old);
+    if !elsewhere.is_empty() {
+        return RuleDecision::LeftAlone(LeftAlone::OldTokenElsewhere {
+            pointers: elsewhere,
+        });
+    }
     RuleDecision::Rewrite(stale)
+}
+
+/// Pointers of literal findings that hold one of `old` but that the selector does not
+/// rewrite. Used within a rule by [`plan_rule`], and across rules by the commands, once
+/// every old token of the account is known.
+pub fn unrewritable_copies(rule: &Value, selector: &Selector, old: &[Fingerprint]) -> Vec<String> {
+    detect::detect(rule)
+        .into_iter()
+        .filter(|f| f.status == Status::Literal && !selector.matches(f))
+        .filter(|f| f.fingerprint().is_some_and(|fp| old.contains(&fp)))
+        .map(|f| f.pointer)
+        .collect()
 }
 
 pub fn planned_changes(findings: &[Finding]) -> Vec<PlannedChange> {
@@ -196,17 +221,30 @@ fn encode(encoding: Encoding, user: &str, token: &Token) -> Option<String> {
         Encoding::UrlUserinfo => {
             Some(percent_encoding::utf8_percent_encode(token.expose(), USERINFO).to_string())
         }
+        Encoding::PlainPair => Some(token.expose().to_string()),
         Encoding::Raw | Encoding::None => None,
     }
 }
 
-/// Characters that must be escaped in a URL's userinfo (RFC 3986 allows unreserved and
-/// sub-delims; `:` and `@` would end the token).
+/// Characters escaped in a URL's userinfo: RFC 3986 allows unreserved characters and
+/// sub-delims there as they are (current tokens contain `=`); `:`, `@`, `/`, `?`, `#`, `%`
+/// and spaces would change the URL's meaning.
 const USERINFO: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
-    .remove(b'~');
+    .remove(b'~')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=');
 
 /// A copy of `rule` in which every literal secret the detector knows is replaced by
 /// `<user · fingerprint>`: the only form of a rule that may be shown or logged.
@@ -227,7 +265,29 @@ pub fn redact(rule: &Value) -> Value {
             }
         }
     }
+    mask_secretish(&mut out);
     out
+}
+
+/// Values under secret-sounding keys inside text (a JSON body's `"client_secret": "..."`,
+/// a form's `password=...`) are not credentials autorekey knows, but a diff line shows the
+/// whole string: they are masked for display, the same on both sides of a diff.
+fn mask_secretish(v: &mut Value) {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = RE.get_or_init(|| {
+        regex::Regex::new(
+            r#"(?i)((?:password|passwd|secret|token|api[_-]?key|apikey|cookie|private[_-]?key)[A-Za-z_-]*\\?"?\s*[:=]\s*\\?"?)([^"\\&\s,}<][^"\\&\s,}]{3,})"#,
+        )
+        .expect("static pattern")
+    });
+    match v {
+        Value::String(s) if re.is_match(s) => {
+            *s = re.replace_all(s, "${1}****").into_owned();
+        }
+        Value::Array(a) => a.iter_mut().for_each(mask_secretish),
+        Value::Object(m) => m.values_mut().for_each(mask_secretish),
+        _ => {}
+    }
 }
 
 /// A unified diff of the rule before and after, both redacted, for a person to approve.
@@ -258,22 +318,32 @@ fn pretty(v: &Value) -> String {
 
 /// Belt and braces: if any secret the detector knows still appears in `text` (in clear or as
 /// its Basic encoding), replace it. Redaction above should already have done so.
-fn scrub(mut text: String, rules: &[&Value]) -> String {
-    for rule in rules {
-        for f in detect::detect(rule) {
-            let Some(token) = &f.token else { continue };
-            let mut forms = vec![token.expose().to_string()];
-            if let Some(c) = f.credential() {
-                forms.push(c.basic_value());
-            }
-            for form in forms {
-                if form.len() >= 4 && text.contains(&form) {
-                    text = text.replace(&form, "****");
-                }
-            }
+pub fn scrub(mut text: String, rules: &[&Value]) -> String {
+    for form in secret_forms(rules) {
+        if text.contains(&form) {
+            text = text.replace(&form, "****");
         }
     }
     text
+}
+
+/// Every literal secret the detector finds in `rules`, as it may be echoed back: the token
+/// itself and, for credentials that name a user, their Basic value. Longest first, so a
+/// token inside a Basic value never leaves a piece of the other showing.
+pub fn secret_forms(rules: &[&Value]) -> Vec<String> {
+    let mut forms: Vec<String> = rules
+        .iter()
+        .flat_map(|rule| detect::detect(rule))
+        .filter_map(|f| {
+            let token = f.token.as_ref()?.expose().to_string();
+            Some(std::iter::once(token).chain(f.credential().map(|c| c.basic_value())))
+        })
+        .flatten()
+        .filter(|form| form.len() >= 4)
+        .collect();
+    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    forms.dedup();
+    forms
 }
 
 /// SHA-256 of the rule as read: how `apply` and the re-read before a write tell whether a

@@ -464,6 +464,8 @@ impl RotationSummary {
         self.outcomes.iter().filter(|o| pick(o)).count()
     }
 
+    /// Rules that may still hold the old token: anything not rotated or already current,
+    /// including the ones the admin declined (revoking the token would break them).
     fn problems(&self) -> usize {
         self.count(|o| {
             matches!(
@@ -471,19 +473,22 @@ impl RotationSummary {
                 Outcome::LeftAlone { .. }
                     | Outcome::Failed { .. }
                     | Outcome::Attention { .. }
+                    | Outcome::Declined { .. }
                     | Outcome::NotAttempted { .. }
             )
         })
     }
 
-    /// 0 when every approved rule was rotated; 1 when interrupted; 3 when rules were left
-    /// alone, failed, need attention or were not attempted.
+    /// 0 when every rule was rotated; 1 when interrupted; 3 when any rule may still hold
+    /// the old token (left alone, failed, declined, not attempted) or needs a check.
     pub fn exit(&self) -> Result<(), CommandError> {
-        let interrupted =
-            self.count(|o| matches!(o, Outcome::NotAttempted { why, .. } if why == "interrupted"));
+        // Stopped by Ctrl-C or by a refused login, rather than by the admin's "quit".
+        let stopped =
+            |o: &Outcome| matches!(o, Outcome::NotAttempted { why, .. } if why != "you quit");
+        let interrupted = self.outcomes.iter().filter(|o| stopped(o)).count();
         if interrupted > 0 {
             return Err(CommandError::failure(format!(
-                "interrupted with {interrupted} rule(s) not attempted"
+                "stopped with {interrupted} rule(s) not attempted"
             ))
             .hint(
                 "run the same command again: it re-reads every rule and does only what is left",
@@ -492,7 +497,7 @@ impl RotationSummary {
         match self.problems() {
             0 => Ok(()),
             n => Err(CommandError::partial(format!(
-                "{n} rule(s) were left alone, failed, need attention or were not attempted (listed above)"
+                "{n} rule(s) still need you: left alone, failed, declined, not attempted or to check (listed above)"
             ))),
         }
     }
@@ -603,11 +608,13 @@ fn render_where(s: &RotationSummary, out: &mut String) {
     if let Some(file) = &s.written_file {
         let _ = writeln!(
             out,
-            "Rotated export written to {file} (mode 0600: it holds tokens)."
+            "Rotated export written to {file} (mode 0600: it holds tokens). It holds only the \
+             rotated rules; the input file is unchanged."
         );
         let _ = writeln!(
             out,
-            "Import it in the Automation UI (Import rules); imported rules arrive disabled.\n"
+            "Import it in the Automation UI (Import rules): imported rules arrive disabled. \
+             Enable them and disable or delete the old copies.\n"
         );
     }
     if let Some(dir) = &s.backup_dir {

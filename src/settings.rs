@@ -112,6 +112,12 @@ fn parse_url(text: &str, flag: &str) -> CommandResult<Url> {
     let url = Url::parse(text)
         // The text is not echoed: a mistyped URL may carry a password.
         .map_err(|e| CommandError::usage(format!("{flag} is not a valid URL: {e}")))?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(CommandError::usage(format!(
+            "{flag} must be the site's address alone, without ?query or #fragment"
+        ))
+        .hint("for example https://acme.atlassian.net"));
+    }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(
             CommandError::usage(format!("{flag} must not carry a user name or password"))

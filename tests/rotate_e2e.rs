@@ -575,20 +575,21 @@ fn offline_export_rotation_changes_only_credential_text() {
     }
     let rotated: Value =
         serde_json::from_str(&std::fs::read_to_string(&output).expect("read")).expect("JSON");
+    // The output is the export holding only the rotated rules (importing the others again
+    // would duplicate them), each with only the credential rewritten.
     let mut wanted = export.clone();
     let token = autorekey::secret::Token::new(new_token.clone());
-    let mut rewritten = 0;
-    for rule in wanted["rules"].as_array_mut().expect("rules") {
-        if let Some(after) = rewrite_for(rule, SVC_JIRA, &token) {
-            *rule = after;
-            rewritten += 1;
-        }
-    }
-    assert_eq!(rewritten, 1);
+    let rules = wanted["rules"].as_array_mut().expect("rules");
+    let kept: Vec<Value> = rules
+        .iter()
+        .filter_map(|rule| rewrite_for(rule, SVC_JIRA, &token))
+        .collect();
+    assert_eq!(kept.len(), 1);
+    *rules = kept;
     assert_eq!(
         all_differences(&wanted, &rotated),
         Vec::<String>::new(),
-        "the output is the export with only the credential rewritten"
+        "the output is the export's rotated rules, with only the credential rewritten"
     );
 
     // An existing --write target is never replaced.

@@ -13,7 +13,7 @@ use crate::backup::{BackupRun, Manifest};
 use crate::cli::{GlobalArgs, RestoreArgs};
 use crate::confirm::{Answer, Approver};
 use crate::error::{CommandError, CommandResult, ErrorKind};
-use crate::fetch::{AutomationClient, PutOutcome};
+use crate::fetch::{AutomationClient, FetchError, PutOutcome};
 use crate::journal::{Journal, Step};
 use crate::plan;
 use crate::settings::SiteSettings;
@@ -153,11 +153,21 @@ async fn restore_one(
     safety: &BackupRun,
     ui: &Ui,
 ) -> Result<Restored, String> {
-    let now = client
-        .get_rule(uuid)
-        .await
-        .map_err(|e| format!("could not read it: {e}"))?;
     let wanted = &saved["rule"];
+    // The file name says which rule to write; the content must agree, or the wrong rule
+    // would be overwritten (PUT takes the id from the path, not the body).
+    if !wanted.is_object() || crate::export::rule_uuid(wanted) != uuid {
+        return Err(format!(
+            "the backup file for {uuid} holds another rule (or none); not restored"
+        ));
+    }
+    let now = client.get_rule(uuid).await.map_err(|e| match e {
+        FetchError::NotFound { .. } => format!(
+            "it no longer exists on the site; recreate it by hand from its backup file \
+             (rules/{uuid}.json in the backup directory)"
+        ),
+        other => format!("could not read it: {other}"),
+    })?;
     if plan::differences(wanted, &now["rule"]).is_empty() {
         ui.out(format!("\"{name}\" ({uuid}) is already as in the backup"));
         return Ok(Restored::Nothing);
@@ -189,8 +199,16 @@ async fn restore_one(
         .save(uuid, &now)
         .map_err(|e| format!("not restored: could not save its current version first: {e}"))?;
     let body = plan::put_body(wanted);
-    match client.put_rule(uuid, &body, &[]).await {
-        Ok(PutOutcome::Written | PutOutcome::AnswerLost) => {}
+    let secrets = plan::secret_forms(&[wanted, &now["rule"]]);
+    match client.put_rule(uuid, &body, &secrets).await {
+        // The read-back below decides whether it landed.
+        Ok(PutOutcome::Written | PutOutcome::AnswerLost)
+        | Err(
+            FetchError::Server { .. }
+            | FetchError::Network(_)
+            | FetchError::Timeout
+            | FetchError::InvalidResponse(_),
+        ) => {}
         Err(e) => return Err(format!("the site refused the write: {e}")),
     }
     let back = client

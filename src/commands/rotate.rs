@@ -193,9 +193,13 @@ async fn gather(
     let bar = ui.progress(0, "Reading rules");
     let mut prepared = Vec::new();
     let mut outcomes = Vec::new();
+    let mut copies = apply::Copies::default();
     let stats = client
         .read_all_rules(|read| {
             bar.set_length(read.listed as u64);
+            if let Ok(envelope) = &read.result {
+                copies.note(&envelope["rule"], selector);
+            }
             match read
                 .result
                 .map(|env| apply::prepare(env, selector, new_token))
@@ -214,6 +218,7 @@ async fn gather(
         .await;
     bar.finish_and_clear();
     let stats = stats?;
+    copies.flag(&prepared, &mut outcomes);
     prepared.sort_by(|a, b| (&a.name, &a.uuid).cmp(&(&b.name, &b.uuid)));
     Ok((prepared, outcomes, stats.listed))
 }
@@ -273,6 +278,8 @@ pub struct Session<'a> {
     pub new_token: Token,
     pub backup: BackupRun,
     pub journal: Journal,
+    /// Set by the writer when the site refuses the admin's login: nothing more is started.
+    auth_failed: AtomicBool,
 }
 
 impl<'a> Session<'a> {
@@ -307,7 +314,19 @@ impl<'a> Session<'a> {
             new_token: new_token.clone(),
             backup,
             journal,
+            auth_failed: AtomicBool::new(false),
         })
+    }
+
+    /// Why no further rule may be started, if one may not.
+    fn halted(&self, stop: &AtomicBool) -> Option<&'static str> {
+        if self.auth_failed.load(Ordering::SeqCst) {
+            Some(AUTH_FAILED)
+        } else if stop.load(Ordering::SeqCst) {
+            Some("interrupted")
+        } else {
+            None
+        }
     }
 
     fn writer(&self) -> Writer<'_> {
@@ -317,6 +336,7 @@ impl<'a> Session<'a> {
             journal: &self.journal,
             selector: &self.selector,
             new_token: &self.new_token,
+            auth_failed: &self.auth_failed,
         }
     }
 
@@ -340,8 +360,8 @@ impl<'a> Session<'a> {
         let total = prepared.len();
         let mut pending = prepared.into_iter().enumerate();
         while let Some((i, p)) = pending.next() {
-            if stop.load(Ordering::SeqCst) {
-                outcomes.push(not_attempted(&p, "interrupted"));
+            if let Some(why) = self.halted(&stop) {
+                outcomes.push(not_attempted(&p, why));
                 continue;
             }
             show_diff(&p, ui);
@@ -385,8 +405,8 @@ impl<'a> Session<'a> {
                 let writer = &writer;
                 let bar = &bar;
                 async move {
-                    if stop.load(Ordering::SeqCst) {
-                        return not_attempted(&p, "interrupted");
+                    if let Some(why) = self.halted(stop) {
+                        return not_attempted(&p, why);
                     }
                     let outcome = writer.write(&p, |changed| {
                         bar.suspend(|| {
@@ -427,6 +447,9 @@ fn not_attempted(p: &Prepared, why: &str) -> Outcome {
         why: why.into(),
     }
 }
+
+const AUTH_FAILED: &str = "stopped: the site refused the admin's login (401) mid-run; \
+     check the admin's token, then run the same command again";
 
 /// Set on the first Ctrl-C (stop starting new rules); a second one exits at once.
 fn interrupt_flag(ui: Ui) -> Arc<AtomicBool> {

@@ -10,7 +10,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::apply::{self, Outcome, Prepared};
-use crate::backup::write_private;
+use crate::backup::write_private_new;
 use crate::cli::RotateArgs;
 use crate::confirm::{Answer, Approver};
 use crate::error::{CommandError, CommandResult, ErrorKind};
@@ -43,6 +43,10 @@ pub fn run(
         )
     })?;
     let (prepared, outcomes) = plan_document(&doc, selector, &new_token);
+    let rule_pointers: std::collections::HashMap<String, String> = prepared
+        .iter()
+        .map(|(ptr, p)| (p.uuid.clone(), ptr.clone()))
+        .collect();
     let plain: Vec<Prepared> = prepared.iter().map(|(_, p)| p.clone()).collect();
     let mut summary = RotationSummary::new(selector, &new_token, doc.rule_pointers().len());
     summary.note_old(&plain);
@@ -60,7 +64,18 @@ pub fn run(
         ui.warn("you quit: nothing was written");
         return finish(summary, outcomes, ui);
     }
-    write_private(target, doc.to_pretty().as_bytes()).map_err(|e| {
+    let rotated: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Rotated { uuid, .. } => rule_pointers.get(uuid).cloned(),
+            _ => None,
+        })
+        .collect();
+    if doc.keep_only(&rotated) == 0 {
+        ui.warn("no rule was rotated: nothing was written");
+        return finish(summary, outcomes, ui);
+    }
+    write_private_new(target, doc.to_compact().as_bytes()).map_err(|e| {
         let msg = format!("cannot write {}", target.display());
         CommandError::caused(ErrorKind::Failure, msg, e)
     })?;
@@ -77,14 +92,18 @@ fn plan_document(
 ) -> (Vec<(String, Prepared)>, Vec<Outcome>) {
     let mut prepared = Vec::new();
     let mut outcomes = Vec::new();
+    let mut copies = apply::Copies::default();
     for pointer in doc.rule_pointers() {
         let rule = doc.root.pointer(&pointer).cloned().unwrap_or(Value::Null);
+        copies.note(&rule, selector);
         match apply::prepare(serde_json::json!({ "rule": rule }), selector, new_token) {
             Ok(Some(p)) => prepared.push((pointer, p)),
             Ok(None) => {}
             Err(outcome) => outcomes.push(outcome),
         }
     }
+    let plain: Vec<Prepared> = prepared.iter().map(|(_, p)| p.clone()).collect();
+    copies.flag(&plain, &mut outcomes);
     (prepared, outcomes)
 }
 

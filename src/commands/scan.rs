@@ -76,11 +76,10 @@ struct Collector<'a> {
 /// One credential: lower-cased user and fingerprint.
 type VerifyKey = (String, String);
 
-/// A credential and the origins it is sent to (`None`: the configured site itself, as for
-/// `{{baseUrl}}`, or a value with no URL of its own, such as a variable).
+/// A credential and where the rules send it.
 struct Uses {
     credential: Credential,
-    targets: BTreeSet<Option<String>>,
+    targets: BTreeSet<Target>,
 }
 
 impl<'a> Collector<'a> {
@@ -118,19 +117,44 @@ impl<'a> Collector<'a> {
 }
 
 /// Only Basic credentials whose user is an email can be checked against `/myself`.
-fn verify_key(f: &Finding) -> Option<(VerifyKey, Option<String>)> {
+fn verify_key(f: &Finding) -> Option<(VerifyKey, Target)> {
     if f.scheme != Scheme::Basic || f.status != Status::Literal {
         return None;
     }
     let user = f.user.clone().filter(|u| u.contains('@'))?;
     let fp = f.fingerprint()?.to_string();
-    let target = f
-        .target_url
-        .as_deref()
-        .filter(|u| !u.trim_start().starts_with("{{"))
-        .and_then(|u| Url::parse(u).ok())
-        .map(|u| u.origin().ascii_serialization());
-    Some(((user.to_ascii_lowercase(), fp), target))
+    Some((
+        (user.to_ascii_lowercase(), fp),
+        Target::of(f.target_url.as_deref()),
+    ))
+}
+
+/// Where a rule sends a credential, as far as `--verify` may rely on it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Target {
+    /// `{{baseUrl}}`: the site itself.
+    Site,
+    /// An absolute URL's origin.
+    Origin(String),
+    /// Another smart value, no URL at all, or a URL that does not parse: unknown, so the
+    /// credential is never sent anywhere on its account (it may not be an Atlassian one).
+    Unknown,
+}
+
+impl Target {
+    fn of(url: Option<&str>) -> Target {
+        let Some(url) = url.map(str::trim_start) else {
+            return Target::Unknown;
+        };
+        let base = url.strip_prefix("{{baseUrl}}");
+        if base.is_some_and(|rest| rest.is_empty() || rest.starts_with('/')) {
+            return Target::Site;
+        }
+        match Url::parse(url) {
+            Ok(u) if !url.starts_with("{{") => Target::Origin(u.origin().ascii_serialization()),
+            _ => Target::Unknown,
+        }
+    }
 }
 
 fn scan_path(path: &Path, collector: &mut Collector, ui: &Ui) -> CommandResult {
@@ -217,7 +241,7 @@ async fn verify_credentials(
             },
             None => (
                 Verification::Unknown,
-                "not checked: only sent to hosts that are neither the site nor Atlassian".into(),
+                "not checked: no rule sends it to the site or an Atlassian host".into(),
             ),
         };
         verdicts.insert(key, verdict);
@@ -240,18 +264,17 @@ async fn verify_credentials(
     inventory.finish();
 }
 
-fn check_site(site: &Url, policy: &HostPolicy, targets: &BTreeSet<Option<String>>) -> Option<Url> {
-    let own = site.origin().ascii_serialization();
-    if targets
-        .iter()
-        .any(|t| t.as_deref().is_none_or(|t| t == own))
-    {
+fn check_site(site: &Url, policy: &HostPolicy, targets: &BTreeSet<Target>) -> Option<Url> {
+    let own = Target::Origin(site.origin().ascii_serialization());
+    if targets.iter().any(|t| *t == Target::Site || *t == own) {
         return Some(site.clone());
     }
     targets
         .iter()
-        .flatten()
-        .filter_map(|t| Url::parse(t).ok())
+        .filter_map(|t| match t {
+            Target::Origin(origin) => Url::parse(origin).ok(),
+            _ => None,
+        })
         .find(|u| policy.allows(u))
 }
 

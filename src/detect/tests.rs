@@ -272,3 +272,65 @@ fn other_web_request_fields_are_scanned_too() {
     assert_eq!(f[0].location, Location::Field);
     assert_eq!(f[0].user.as_deref(), Some("svc@x.io"));
 }
+
+#[test]
+fn clear_user_token_pairs_are_found_as_rewritable_basic() {
+    let tok = fake_token("pair");
+    let variable = json!({"id": "3", "component": "ACTION", "type": "jira.create.variable",
+        "value": {"name": {"type": "FREE", "value": "pair"},
+                  "query": {"type": "SMART", "value": format!("svc@x.io:{tok}")}}});
+    let f = detect(&rule_with(json!([variable])));
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].encoding, Encoding::PlainPair);
+    assert_eq!(f[0].user.as_deref(), Some("svc@x.io"));
+    assert_eq!(f[0].token.as_ref().unwrap().expose(), tok);
+}
+
+#[test]
+fn hidden_values_left_out_are_masked() {
+    let mut action = web_request(
+        "2",
+        json!([{"name": "Authorization", "headerSecure": true},
+               {"name": "X-Key", "value": null, "headerSecure": true},
+               {"name": "X-Plain"}]),
+    );
+    action["value"]["urlSecure"] = json!(true);
+    action["value"]["url"] = json!("");
+    let f = detect(&rule_with(json!([action])));
+    let masked: Vec<_> = f
+        .iter()
+        .filter(|f| f.status == Status::Masked)
+        .map(|f| f.pointer.as_str())
+        .collect();
+    assert_eq!(
+        masked,
+        vec![
+            "/components/0/value/url",
+            "/components/0/value/headers/0/value",
+            "/components/0/value/headers/1/value"
+        ]
+    );
+}
+
+#[test]
+fn a_token_is_never_taken_for_a_scheme_word() {
+    let legacy = "abcdefghij0123456789wxyz";
+    let rule = rule_with(json!([web_request(
+        "2",
+        json!([{"name": "Authorization", "value": format!("{legacy} prod")}])
+    )]));
+    let f = &detect(&rule)[0];
+    assert_eq!(f.scheme, Scheme::Token);
+    assert!(!format!("{:?}", f.scheme).contains(legacy));
+}
+
+#[test]
+fn finding_debug_shows_no_url_userinfo() {
+    let tok = fake_token("dbg");
+    let mut action = web_request("2", json!([]));
+    action["value"]["url"] = json!(format!("https://svc%40x.io:{tok}@x.atlassian.net/a"));
+    let f = detect(&rule_with(json!([action])));
+    let shown = format!("{f:?}");
+    assert!(!shown.contains(&tok), "{shown}");
+    assert!(shown.contains("x.atlassian.net"));
+}

@@ -212,3 +212,56 @@ fn rule_hash_is_stable_and_sensitive() {
     b["description"] = json!("edited");
     assert_ne!(rule_hash(&a), rule_hash(&b));
 }
+
+#[test]
+fn clear_pairs_are_rewritten_in_place() {
+    let (old, new) = (fake("old"), Token::new(fake("new")));
+    let rule = json!({"components": [{"id": "3", "type": "jira.create.variable",
+        "value": {"query": {"value": format!("svc@x.io:{old}")}}}]});
+    let out = rewrite_for(&rule, "svc@x.io", &new);
+    assert_eq!(
+        out["components"][0]["value"]["query"]["value"],
+        json!(format!("svc@x.io:{}", new.expose()))
+    );
+}
+
+#[test]
+fn old_token_also_in_an_unrewritable_form_leaves_the_rule_alone() {
+    let old = fake("old");
+    let rule = json!({"components": [{"id": "2", "type": "jira.issue.outgoing.webhook",
+        "value": {"url": "u", "headers": [
+            {"name": "Authorization", "value": basic("svc@x.io", &old)},
+            {"name": "X-Backup-Auth", "value": format!("Bearer {old}")}]}}]});
+    match plan_rule(&rule, &Selector::new("svc@x.io", vec![]), None) {
+        RuleDecision::LeftAlone(LeftAlone::OldTokenElsewhere { pointers }) => {
+            assert_eq!(pointers, vec!["/components/0/value/headers/1/value"])
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn userinfo_keeps_equals_signs_as_they_are() {
+    let rule = json!({"components": [{"id": "2", "type": "jira.issue.outgoing.webhook",
+        "value": {"url": "https://a%40b.io:FAKE-x@h.atlassian.net/p", "headers": []}}]});
+    let out = rewrite_for(&rule, "a@b.io", &Token::new("FAKE-abc=0A1B2C3D"));
+    assert_eq!(
+        out["components"][0]["value"]["url"],
+        json!("https://a%40b.io:FAKE-abc=0A1B2C3D@h.atlassian.net/p")
+    );
+}
+
+#[test]
+fn secret_looking_values_in_bodies_are_masked_in_diffs() {
+    let (old, new) = (fake("old"), Token::new(fake("new")));
+    let body = format!(
+        "{{\"client_secret\": \"s3cr3tvalue\", \"auth\": \"{}\"}}",
+        basic("svc@x.io", &old)
+    );
+    let rule = json!({"components": [{"id": "2", "type": "jira.issue.outgoing.webhook",
+        "value": {"url": "u", "headers": [], "customBody": body}}]});
+    let out = rewrite_for(&rule, "svc@x.io", &new);
+    let diff = redacted_diff(&rule, &out, "r");
+    assert!(!diff.contains("s3cr3tvalue"), "{diff}");
+    assert!(diff.contains("client_secret"), "{diff}");
+}
