@@ -497,4 +497,36 @@ mod tests {
         };
         assert!(!format!("{config:?}").contains(&basic));
     }
+
+    #[test]
+    fn an_old_token_kept_elsewhere_in_another_form_is_reported() {
+        let old = format!("FAKE-old-{}", uuid::Uuid::new_v4().simple());
+        let new = Token::new(format!("FAKE-new-{}", uuid::Uuid::new_v4().simple()));
+        let basic = Credential::new("svc@x.io", Token::new(old.clone())).basic_value();
+        let header = |uuid: &str, value: String| {
+            serde_json::json!({"rule": {"uuid": uuid, "name": uuid, "components": [
+                {"id": "2", "type": "jira.issue.outgoing.webhook", "value": {"url": "u",
+                 "headers": [{"name": "Authorization", "value": value}]}}]}})
+        };
+        let rules = [
+            header("bearer-only", format!("Bearer {old}")),
+            header("basic", format!("Basic {basic}")),
+            header("unrelated", "Bearer FAKE-someone-else-entirely".into()),
+        ];
+        let selector = Selector::new("svc@x.io", vec![]);
+        let (mut copies, mut prepared, mut outcomes) = (Copies::default(), vec![], vec![]);
+        for envelope in rules {
+            copies.note(&envelope["rule"], &selector);
+            if let Some(p) = prepare(envelope, &selector, &new).unwrap() {
+                prepared.push(p);
+            }
+        }
+        copies.flag(&prepared, &mut outcomes);
+        assert_eq!(prepared.len(), 1);
+        assert_eq!(outcomes.len(), 1);
+        assert!(
+            matches!(&outcomes[0], Outcome::LeftAlone { uuid, reason, .. }
+            if uuid == "bearer-only" && reason.contains("does not rewrite"))
+        );
+    }
 }
