@@ -122,6 +122,9 @@ pub struct SandboxState {
     pub(crate) accounts: Vec<Account>,
     pub(crate) faults: Faults,
     rules: Mutex<Vec<StoredRule>>,
+    /// Where each rule sits in `rules`. Rules are never added or removed after start, so
+    /// the index is built once; a lookup must not scan 10,000 rules under the lock.
+    index: HashMap<String, usize>,
     failures: Mutex<HashMap<String, u32>>,
     cursors: Mutex<HashMap<String, Cursor>>,
     stats: Mutex<SandboxStats>,
@@ -141,7 +144,7 @@ impl SandboxState {
         faults: Faults,
         rules: Vec<(Value, RuleTraps)>,
     ) -> Self {
-        let rules = rules
+        let rules: Vec<StoredRule> = rules
             .into_iter()
             .map(|(envelope, traps)| StoredRule {
                 envelope,
@@ -149,7 +152,13 @@ impl SandboxState {
                 reads: 0,
             })
             .collect();
+        let index = rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (rule_uuid(&r.envelope), i))
+            .collect();
         SandboxState {
+            index,
             cloud_id,
             base_url,
             absolute_next_links,
@@ -189,11 +198,8 @@ impl SandboxState {
     }
 
     fn with_rule<T>(&self, uuid: &str, f: impl FnOnce(&mut StoredRule) -> T) -> Option<T> {
-        let mut rules = lock(&self.rules);
-        rules
-            .iter_mut()
-            .find(|r| rule_uuid(&r.envelope) == uuid)
-            .map(f)
+        let i = *self.index.get(uuid)?;
+        lock(&self.rules).get_mut(i).map(f)
     }
 
     pub(crate) fn record(&self, f: impl FnOnce(&mut SandboxStats)) {
