@@ -190,7 +190,11 @@ pub fn autorekey() -> Command {
 
 /// Runs `cmd` to completion and checks both streams for `secrets` before returning them.
 pub fn run_checked(mut cmd: Command, secrets: &[String]) -> RunOutput {
-    let output = cmd.output().expect("run the autorekey binary");
+    checked(cmd.output().expect("run the autorekey binary"), secrets)
+}
+
+/// A finished process's output as text, after both streams were checked for `secrets`.
+pub fn checked(output: std::process::Output, secrets: &[String]) -> RunOutput {
     let stdout = String::from_utf8(output.stdout).expect("stdout is UTF-8");
     let stderr = String::from_utf8(output.stderr).expect("stderr is UTF-8");
     assert_no_secrets(&stdout, secrets);

@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 
 use autorekey::sandbox::SandboxConfig;
 
-use crate::common::{assert_no_secrets, fixtures_dir, Planted, RunOutput, SiteSpec, TestSite};
+use crate::common::{fixtures_dir, Planted, RunOutput, SiteSpec, TestSite};
 
 pub const SVC_JIRA: &str = "svc-jira@acme.example";
 pub const SVC_CI: &str = "svc-ci@acme.example";
@@ -153,16 +153,10 @@ pub fn spawnable_rotate(
 
 /// Waits for `child` and checks both streams for `secrets`, like `common::run_checked`.
 pub fn finish_checked(child: std::process::Child, secrets: &[String]) -> RunOutput {
-    let output = child.wait_with_output().expect("wait for autorekey");
-    let stdout = String::from_utf8(output.stdout).expect("stdout is UTF-8");
-    let stderr = String::from_utf8(output.stderr).expect("stderr is UTF-8");
-    assert_no_secrets(&stdout, secrets);
-    assert_no_secrets(&stderr, secrets);
-    RunOutput {
-        code: output.status.code(),
-        stdout,
-        stderr,
-    }
+    crate::common::checked(
+        child.wait_with_output().expect("wait for autorekey"),
+        secrets,
+    )
 }
 
 /// Every stored rule envelope, by uuid.
