@@ -33,12 +33,16 @@ impl Approver {
         if ui.can_prompt() {
             return Ok(Approver::Prompt);
         }
+        // Only rotate has a dry run; restore and apply show their diffs as they go.
+        let hint = if what == "rotate" {
+            "pass --yes to approve every rule (for scripts and CI), or --dry-run to see the diffs"
+        } else {
+            "pass --yes to approve every rule (for scripts and CI)"
+        };
         Err(CommandError::usage(format!(
             "nothing was written: {what} needs approval, and there is no terminal to ask on"
         ))
-        .hint(
-            "pass --yes to approve every rule (for scripts and CI), or --dry-run to see the diffs",
-        ))
+        .hint(hint))
     }
 
     pub fn is_interactive(&self) -> bool {

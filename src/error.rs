@@ -78,8 +78,14 @@ impl CommandError {
     }
 
     /// The lines shown on stderr: `Error:`, then each `Caused by:`, then each `Hint:`.
+    /// A partial result is not an error of the tool: it is labelled as what it is, work
+    /// left for a person, so nobody mistakes a finished run for a crash.
     pub fn render(&self) -> String {
-        let mut out = format!("Error: {}\n", self.error);
+        let label = match self.kind {
+            ErrorKind::Partial => "Needs you",
+            ErrorKind::Failure | ErrorKind::Usage => "Error",
+        };
+        let mut out = format!("{label}: {}\n", self.error);
         for cause in self.error.chain().skip(1) {
             out.push_str(&format!("Caused by: {cause}\n"));
         }
@@ -132,7 +138,8 @@ fn fetch_hint(e: &FetchError) -> Option<&'static str> {
              (plain HTTP only to loopback addresses)"
         }
         FetchError::Network(_) | FetchError::Timeout => {
-            "check the site URL and your network; rerunning is safe"
+            "check the site URL and that it is reachable (rehearsing? is `autorekey sandbox` \
+             running?); rerunning is safe"
         }
         FetchError::SiteUnavailable { .. } => {
             "the site stopped answering during the run (down, restarting or unreachable); \

@@ -24,7 +24,10 @@ use crate::secret::{Fingerprint, Token};
 pub enum Verification {
     Live,
     Dead,
+    /// Asked, but no verdict (network trouble, an unexpected answer).
     Unknown,
+    /// Never sent anywhere: not an Atlassian credential, or no rule says where it goes.
+    NotChecked,
 }
 
 /// One credential in one rule, as shown and exported.
@@ -230,6 +233,7 @@ fn verification_name(v: Option<Verification>) -> &'static str {
         Some(Verification::Live) => "live",
         Some(Verification::Dead) => "dead",
         Some(Verification::Unknown) => "unknown",
+        Some(Verification::NotChecked) => "not checked",
         None => "",
     }
 }
@@ -349,6 +353,15 @@ pub fn render_table(inv: &Inventory) -> String {
     }
     for e in &inv.errors {
         let _ = writeln!(out, "Could not read rule {}: {}", e.rule_uuid, e.error);
+    }
+    if inv
+        .findings
+        .iter()
+        .any(|r| r.verification == Some(Verification::Unknown))
+    {
+        out.push_str(
+            "[unknown]: the check could not be made (verification_detail in --format json says why).\n",
+        );
     }
     let s = &inv.summary;
     let _ = writeln!(
@@ -479,8 +492,9 @@ impl RotationSummary {
         })
     }
 
-    /// 0 when every rule was rotated; 1 when interrupted; 3 when any rule may still hold
-    /// the old token (left alone, failed, declined, not attempted) or needs a check.
+    /// 0 when every rule was rotated (or, for a dry run or a saved plan, when it was shown);
+    /// 1 when interrupted; 3 when any rule may still hold the old token (left alone,
+    /// failed, declined, not attempted) or needs a check.
     pub fn exit(&self) -> Result<(), CommandError> {
         // Stopped by Ctrl-C or by a refused login, rather than by the admin's "quit".
         let stopped =
@@ -493,6 +507,11 @@ impl RotationSummary {
             .hint(
                 "run the same command again: it re-reads every rule and does only what is left",
             ));
+        }
+        // A dry run or a saved plan wrote nothing: it succeeded in showing what a
+        // rotation would do, rules it would leave alone included (they are listed).
+        if self.dry_run || self.plan_saved.is_some() {
+            return Ok(());
         }
         match self.problems() {
             0 => Ok(()),
@@ -551,7 +570,7 @@ pub fn render_rotation(s: &RotationSummary) -> String {
         "Summary for {} (old {} → new {}); {} rules read:",
         s.account,
         if olds.is_empty() {
-            "-".into()
+            "none left".into()
         } else {
             olds.join(", ")
         },
@@ -651,9 +670,25 @@ fn render_next_steps(s: &RotationSummary, out: &mut String) {
     if s.problems() > 0 {
         let _ = writeln!(
             out,
-            "  1. Do NOT revoke the old token yet: the rules listed above may still use it."
+            "  - Do NOT revoke the old token yet: the rules listed above may still use it."
         );
-        let _ = writeln!(out, "  2. Fix what each line says, then run the same command again: a rerun does only what is left.");
+        if s.count(|o| matches!(o, Outcome::LeftAlone { .. } | Outcome::Attention { .. })) > 0 {
+            let _ = writeln!(out, "  - Rules left alone or to check: autorekey cannot rewrite them safely; edit them in the Automation UI as each line says.");
+        }
+        if s.count(|o| {
+            matches!(
+                o,
+                Outcome::Failed { .. } | Outcome::NotAttempted { .. } | Outcome::Declined { .. }
+            )
+        }) > 0
+        {
+            let _ = writeln!(out, "  - Rules that failed, were not attempted or that you declined: run the same command again when ready; a rerun does only what is left.");
+        }
+        let _ = writeln!(
+            out,
+            "  - Then `autorekey scan --account {}` shows what still uses an old token.",
+            s.account
+        );
         return;
     }
     if rotated == 0 {

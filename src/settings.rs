@@ -77,6 +77,7 @@ impl SiteSettings {
     /// Connect (discovering the cloud id) and check the admin's own login once, so a wrong
     /// token fails in one request with a clear message instead of in a hundred.
     pub async fn connect(&self, ui: &Ui) -> CommandResult<AutomationClient> {
+        ui.status(format!("Connecting to {} as {}", self.site, self.login));
         let client = AutomationClient::connect(self.client_config())
             .await
             .map_err(|e| CommandError::from(e).context(format!("cannot reach {}", self.site)))?;
@@ -100,7 +101,7 @@ fn parse_site(site: Option<&str>) -> CommandResult<Url> {
              (or try `autorekey demo`, which needs no site)",
         )
     })?;
-    let url = parse_url(text.trim(), "--site")?;
+    let url = parse_url(text.trim(), "--site (or AUTOREKEY_SITE)")?;
     check_site_url(&url).map_err(|e| {
         CommandError::usage(e.to_string())
             .hint("use https:// (plain http:// is allowed only for loopback addresses)")
@@ -111,7 +112,10 @@ fn parse_site(site: Option<&str>) -> CommandResult<Url> {
 fn parse_url(text: &str, flag: &str) -> CommandResult<Url> {
     let url = Url::parse(text)
         // The text is not echoed: a mistyped URL may carry a password.
-        .map_err(|e| CommandError::usage(format!("{flag} is not a valid URL: {e}")))?;
+        .map_err(|e| {
+            CommandError::usage(format!("{flag} is not a valid URL: {e}"))
+                .hint("give the whole address with its scheme, e.g. https://acme.atlassian.net")
+        })?;
     if url.query().is_some() || url.fragment().is_some() {
         return Err(CommandError::usage(format!(
             "{flag} must be the site's address alone, without ?query or #fragment"

@@ -59,6 +59,7 @@ fn from_file(path: &Path, what: &str) -> CommandResult<Token> {
             .map_err(|e| {
                 let msg = format!("cannot read the {what} from {}", path.display());
                 CommandError::caused(ErrorKind::Usage, msg, e)
+                    .hint("check the path and that you can read the file (or pass - for stdin)")
             })?;
         path.display().to_string()
     };

@@ -222,7 +222,7 @@ fn fail_on_dead_exits_3_after_printing_the_inventory() {
     run.expect_code(3);
     // --fail-on dead implies --verify; the results still come out in full.
     assert_eq!(verdicts(&run.json())[OLD_BOT], "dead");
-    assert!(run.stderr.contains("Error: "), "{}", run.stderr);
+    assert!(run.stderr.contains("Needs you: "), "{}", run.stderr);
     assert_eq!(site.stats().myself(OLD_BOT).failed, 1);
 }
 

@@ -28,6 +28,10 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandRes
         return Err(CommandError::usage(format!(
             "this backup is of {}, but the site is {}",
             manifest.site, settings.site
+        ))
+        .hint(format!(
+            "set AUTOREKEY_SITE (or --site) to {}",
+            manifest.site
         )));
     }
     let client = settings.connect(ui).await?;
@@ -95,10 +99,21 @@ fn report_safety_backup(safety: &BackupRun, ui: &Ui) {
 /// The backup and the saved rules the arguments select.
 fn selected_rules(args: &RestoreArgs) -> CommandResult<(BackupRun, Vec<(String, Value)>)> {
     let (run_dir, only_file) = locate(&args.backup)?;
-    let backup = BackupRun::open(&run_dir).map_err(|e| {
-        let msg = format!("{} is not an autorekey backup", run_dir.display());
-        CommandError::caused(ErrorKind::Usage, msg, e)
-            .hint("pass the directory that rotate printed after \"Backups\"")
+    let backup = BackupRun::open(&run_dir).map_err(|_| {
+        let msg = format!(
+            "{} is not an autorekey backup (no manifest.json)",
+            run_dir.display()
+        );
+        let runs = backup_runs_in(&run_dir);
+        let hint = if runs.is_empty() {
+            "pass the directory that rotate printed after \"Backups\"".to_string()
+        } else {
+            format!(
+                "that is the folder of backups: pass one of the runs in it: {}",
+                runs.join(", ")
+            )
+        };
+        CommandError::usage(msg).hint(hint)
     })?;
     let all = backup.saved_rules()?;
     let held: Vec<String> = all.iter().map(|(u, _)| u.clone()).collect();
@@ -112,6 +127,19 @@ fn selected_rules(args: &RestoreArgs) -> CommandResult<(BackupRun, Vec<(String, 
             .hint(format!("the backup holds: {}", held.join(", "))));
     }
     Ok((backup, rules))
+}
+
+/// The backup runs directly inside `dir`, for a hint.
+fn backup_runs_in(dir: &Path) -> Vec<String> {
+    let mut runs: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join("manifest.json").is_file())
+        .map(|e| e.path().display().to_string())
+        .collect();
+    runs.sort();
+    runs
 }
 
 /// A run directory, or one rule file inside its `rules/` folder.
@@ -130,10 +158,10 @@ fn locate(path: &Path) -> CommandResult<(PathBuf, Option<String>)> {
     if path.is_dir() {
         return Ok((path.to_path_buf(), None));
     }
-    Err(CommandError::usage(format!(
-        "{} does not exist",
-        path.display()
-    )))
+    Err(
+        CommandError::usage(format!("{} does not exist", path.display()))
+            .hint("pass the backup directory that rotate printed after \"Backups\""),
+    )
 }
 
 enum Restored {

@@ -170,7 +170,8 @@ pub async fn check_new_token(
             "the new token was refused by {site}rest/api/3/myself ({reason}); {nothing}"
         ))
         .hint(format!(
-            "check that the whole token was copied and that it was issued for {account}; \
+            "check that --account {account} is right, that the whole token was copied, and \
+             that it was issued for that account; \
              do not retry in a loop: failed logins can lock the account behind a CAPTCHA"
         ))),
         CredentialCheck::Unknown { reason } => Err(CommandError::failure(format!(

@@ -18,6 +18,11 @@ pub async fn run(args: SandboxArgs, ui: &Ui) -> CommandResult {
     } else {
         None
     };
+    let admin = config
+        .accounts
+        .iter()
+        .find(|a| a.admin)
+        .map(|a| a.email.clone());
     let rules = config.rules.len();
     let server = Sandbox::start(config)
         .await
@@ -33,6 +38,15 @@ pub async fn run(args: SandboxArgs, ui: &Ui) -> CommandResult {
             "Generated accounts and their tokens (mode 0600): {}",
             path.display()
         ));
+        if let Some(admin) = &admin {
+            // The token is loaded from the file by the shell: it is never printed.
+            ui.status(format!(
+                "To rehearse against it:\n  export AUTOREKEY_SITE={}\n  export AUTOREKEY_LOGIN={admin}\n  \
+                 export AUTOREKEY_API_TOKEN=\"$(jq -r '.accounts[] | select(.admin) | .tokens[0]' {})\"",
+                server.base_url(),
+                path.display()
+            ));
+        }
     }
     tokio::signal::ctrl_c().await?;
     server.shutdown().await;

@@ -240,7 +240,7 @@ async fn verify_credentials(
                 CredentialCheck::Unknown { reason } => (Verification::Unknown, reason),
             },
             None => (
-                Verification::Unknown,
+                Verification::NotChecked,
                 "not checked: no rule sends it to the site or an Atlassian host".into(),
             ),
         };
@@ -259,6 +259,10 @@ async fn verify_credentials(
         if let Some((v, detail)) = verdicts.get(&key) {
             row.verification = Some(*v);
             row.verification_detail = Some(detail.clone());
+        } else if row.status == Status::Literal && row.fingerprint.is_some() {
+            row.verification = Some(Verification::NotChecked);
+            row.verification_detail =
+                Some("not checked: only Basic credentials of an email user can be".into());
         }
     }
     inventory.finish();
