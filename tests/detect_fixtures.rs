@@ -6,29 +6,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+mod common;
+
 use autorekey::{detect, export, report::Row};
+use common::project;
 use serde_json::{json, Value};
-
-const FIELDS: [&str; 10] = [
-    "rule_uuid",
-    "component_id",
-    "component_path",
-    "location",
-    "header_name",
-    "scheme",
-    "email",
-    "fingerprint",
-    "hidden",
-    "status",
-];
-
-fn project(v: &Value) -> Value {
-    let mut out = serde_json::Map::new();
-    for k in FIELDS {
-        out.insert(k.into(), v.get(k).cloned().unwrap_or(Value::Null));
-    }
-    Value::Object(out)
-}
 
 fn detected(file: &Path) -> Vec<Value> {
     let mut rows = Vec::new();

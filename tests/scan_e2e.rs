@@ -13,26 +13,13 @@ mod common;
 use std::collections::BTreeMap;
 
 use autorekey::sandbox::{RuleSelection, SandboxStats};
+use common::project;
 use common::{
     autorekey, fixture_secret_values, fixtures_dir, oracle, run_checked, Planted, RunOutput,
     SiteSpec, TestSite,
 };
 use serde_json::{json, Value};
 use sha2::Digest as _;
-
-/// The fields of a finding the oracle pins.
-const ORACLE_FIELDS: [&str; 10] = [
-    "rule_uuid",
-    "component_id",
-    "component_path",
-    "location",
-    "header_name",
-    "scheme",
-    "email",
-    "fingerprint",
-    "hidden",
-    "status",
-];
 
 /// Rule 05: hidden Authorization header that the sandbox's `mask_hidden` trap answers as
 /// `***` over HTTP, although the file holds the literal.
@@ -41,16 +28,6 @@ const MASKED_ON_GET: &str = "0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e505";
 const SVC_JIRA: &str = "svc-jira@acme.example";
 const SVC_CI: &str = "svc-ci@acme.example";
 const OLD_BOT: &str = "old-bot@acme.example";
-
-fn project(finding: &Value) -> Value {
-    let fields = ORACLE_FIELDS.iter().map(|k| {
-        (
-            k.to_string(),
-            finding.get(*k).cloned().unwrap_or(Value::Null),
-        )
-    });
-    Value::Object(fields.collect())
-}
 
 /// Projected rows, sorted so two lists compare as multisets.
 fn sorted(mut rows: Vec<Value>) -> Vec<Value> {

@@ -574,3 +574,28 @@ impl TestSite {
         self.rt.block_on(f)
     }
 }
+
+/// The fields of a finding the oracle pins.
+pub const ORACLE_FIELDS: [&str; 10] = [
+    "rule_uuid",
+    "component_id",
+    "component_path",
+    "location",
+    "header_name",
+    "scheme",
+    "email",
+    "fingerprint",
+    "hidden",
+    "status",
+];
+
+/// A finding cut down to the oracle's fields.
+pub fn project(finding: &Value) -> Value {
+    let fields = ORACLE_FIELDS.iter().map(|k| {
+        (
+            k.to_string(),
+            finding.get(*k).cloned().unwrap_or(Value::Null),
+        )
+    });
+    Value::Object(fields.collect())
+}
