@@ -160,11 +160,15 @@ impl AutomationClient {
         let hosts = HostPolicy::new(config.site.clone());
         let http = build_http(&hosts, config.timeout, policy_redirects(&hosts))?;
         let writes = build_http(&hosts, config.timeout, redirect::Policy::none())?;
-        let transport = Transport::new(http, writes, config.retry.clone());
         let api_base = match &config.api_base {
             Some(base) => with_trailing_slash(base.clone()),
-            None => discover_base(&transport, &config).await?,
+            None => {
+                let policy = config.retry.clone().first_contact();
+                let first = Transport::new(http.clone(), writes.clone(), policy);
+                discover_base(&first, &config).await?
+            }
         };
+        let transport = Transport::new(http, writes, config.retry.clone());
         hosts.require(&api_base)?;
         let admin = Credential::new(config.login.clone(), config.token.clone());
         let admin_auth = basic_auth(&admin)?;

@@ -60,6 +60,18 @@ impl RetryPolicy {
         }
     }
 
+    /// For the first contact with a site: a site that does not answer it is far more often
+    /// a wrong address (or a sandbox not started) than a passing blip, so the admin should
+    /// hear within seconds, not after the full budget.
+    pub fn first_contact(self) -> Self {
+        RetryPolicy {
+            max_attempts: self.max_attempts.min(3),
+            total_budget: self.total_budget.min(Duration::from_secs(10)),
+            max_delay: self.max_delay.min(Duration::from_secs(2)),
+            ..self
+        }
+    }
+
     /// Applies [`NO_RETRY_DELAY_ENV`]: when set to `1`/`true`, removes every sleep.
     pub fn no_delay_from_env(self) -> Self {
         if switch_is_on(std::env::var(NO_RETRY_DELAY_ENV).ok().as_deref()) {
@@ -226,6 +238,15 @@ impl RateLimitInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn first_contact_is_short_but_keeps_the_rest() {
+        let p = RetryPolicy::default().first_contact();
+        assert_eq!(p.max_attempts, 3);
+        assert!(p.total_budget <= Duration::from_secs(10));
+        assert!(p.max_delay <= Duration::from_secs(2));
+        assert_eq!(p.retry_statuses, RetryPolicy::default().retry_statuses);
+    }
     use reqwest::header::HeaderValue;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
