@@ -185,29 +185,36 @@ impl Copies {
         }
     }
 
-    /// Report every rule not already planned or reported that holds an old token of
-    /// `prepared` in a form it does not rewrite.
-    pub fn flag(self, prepared: &[Prepared], outcomes: &mut Vec<Outcome>) {
+    /// Report every rule that holds an old token of `prepared` in a form it does not
+    /// rewrite, including rules that are themselves being rewritten (their own other old
+    /// tokens were checked by `plan_rule`; this catches another rule's). Rules already
+    /// reported keep their first reason. Returns the uuids to drop from the rewrites.
+    pub fn flag(
+        self,
+        prepared: &[Prepared],
+        outcomes: &mut Vec<Outcome>,
+    ) -> std::collections::HashSet<String> {
         let old: std::collections::HashSet<_> = prepared
             .iter()
             .flat_map(|p| p.findings.iter().filter_map(Finding::fingerprint))
             .collect();
-        let handled: std::collections::HashSet<String> = prepared
-            .iter()
-            .map(|p| p.uuid.clone())
-            .chain(outcomes.iter().map(|o| o.uuid().to_string()))
-            .collect();
+        let reported: std::collections::HashSet<String> =
+            outcomes.iter().map(|o| o.uuid().to_string()).collect();
+        let mut dropped = std::collections::HashSet::new();
         for (uuid, name, copies) in self.seen {
             let hits: Vec<String> = copies
                 .into_iter()
                 .filter(|(fp, _)| old.contains(fp))
                 .map(|(fp, pointer)| format!("{pointer} ({fp})"))
                 .collect();
-            if !hits.is_empty() && !handled.contains(&uuid) {
-                let reason = left_alone_reason(&LeftAlone::OldTokenElsewhere { pointers: hits });
-                outcomes.push(Outcome::LeftAlone { uuid, name, reason });
+            if hits.is_empty() || reported.contains(&uuid) {
+                continue;
             }
+            let reason = left_alone_reason(&LeftAlone::OldTokenElsewhere { pointers: hits });
+            dropped.insert(uuid.clone());
+            outcomes.push(Outcome::LeftAlone { uuid, name, reason });
         }
+        dropped
     }
 }
 
@@ -521,12 +528,50 @@ mod tests {
                 prepared.push(p);
             }
         }
-        copies.flag(&prepared, &mut outcomes);
+        let dropped = copies.flag(&prepared, &mut outcomes);
+        assert!(dropped.contains("bearer-only"));
         assert_eq!(prepared.len(), 1);
         assert_eq!(outcomes.len(), 1);
         assert!(
             matches!(&outcomes[0], Outcome::LeftAlone { uuid, reason, .. }
             if uuid == "bearer-only" && reason.contains("does not rewrite"))
         );
+    }
+
+    #[test]
+    fn another_rules_old_token_in_a_rule_being_rewritten_stops_that_rewrite() {
+        let t1 = format!("FAKE-t1-{}", uuid::Uuid::new_v4().simple());
+        let t2 = format!("FAKE-t2-{}", uuid::Uuid::new_v4().simple());
+        let new = Token::new(format!("FAKE-new-{}", uuid::Uuid::new_v4().simple()));
+        let basic = |t: &str| Credential::new("svc@x.io", Token::new(t)).basic_value();
+        let rule = |uuid: &str, headers: serde_json::Value| {
+            serde_json::json!({"rule": {"uuid": uuid, "name": uuid, "components": [
+                {"id": "2", "type": "jira.issue.outgoing.webhook",
+                 "value": {"url": "u", "headers": headers}}]}})
+        };
+        let a = rule(
+            "a",
+            serde_json::json!([
+            {"name": "Authorization", "value": format!("Basic {}", basic(&t1))},
+            {"name": "X-Other", "value": format!("Bearer {t2}")}]),
+        );
+        let b = rule(
+            "b",
+            serde_json::json!([
+            {"name": "Authorization", "value": format!("Basic {}", basic(&t2))}]),
+        );
+        let selector = Selector::new("svc@x.io", vec![]);
+        let (mut copies, mut prepared, mut outcomes) = (Copies::default(), vec![], vec![]);
+        for envelope in [a, b] {
+            copies.note(&envelope["rule"], &selector);
+            prepared.extend(prepare(envelope, &selector, &new).unwrap());
+        }
+        assert_eq!(prepared.len(), 2);
+        let dropped = copies.flag(&prepared, &mut outcomes);
+        assert_eq!(
+            dropped.into_iter().collect::<Vec<_>>(),
+            vec!["a".to_string()]
+        );
+        assert!(matches!(&outcomes[..], [Outcome::LeftAlone { uuid, .. }] if uuid == "a"));
     }
 }

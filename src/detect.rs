@@ -440,10 +440,11 @@ fn inspect_web_request(ctx: &Ctx, value: &Value, out: &mut Vec<Finding>) {
     let target = value.get("url").and_then(Value::as_str).map(str::to_string);
     let before = out.len();
     let url_hidden = value.get("urlSecure").and_then(Value::as_bool) == Some(true);
+    let masked = |url: &str| url.trim() == MASK || (url_hidden && url.trim().is_empty());
     match &target {
-        Some(url) if !(url_hidden && url.trim().is_empty()) => inspect_url(ctx, url, out),
-        // A hidden URL that is missing or empty was left out: it may hold a credential.
-        _ if url_hidden => {
+        Some(url) if !masked(url) => inspect_url(ctx, url, out),
+        // A URL the server masked, or a hidden one left out, may hold `user:token@`.
+        Some(_) | None if url_hidden || target.as_deref().is_some_and(masked) => {
             let mut f = ctx.finding(format!("{}/url", ctx.pointer), Location::Url);
             f.hidden = true;
             f.status = Status::Masked;
@@ -750,15 +751,28 @@ fn scheme_pattern() -> &'static Regex {
 fn pair_pattern() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}):([A-Za-z0-9+/._~=-]{12,})")
+        // No `/` in the token (so `git@host:org/repo` is not a pair) and at least 20
+        // characters: Atlassian tokens are 24 (legacy) or about 192, while times (`:30`),
+        // ports and paths are short.
+        Regex::new(r"([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}):([A-Za-z0-9+._~=-]{20,})")
             .expect("static pattern")
     })
 }
 
-/// `email:token` written in clear.
+/// `email:token` written in clear, standing alone: it must start where a value starts
+/// (not after `:` or `/`, as inside a URL's `user:token@host`) and end where a value ends.
 fn scan_pairs(ctx: &Ctx, text: &str, ptr: &str, location: Location, out: &mut Vec<Finding>) {
+    let starts_value =
+        |c: Option<char>| c.is_none_or(|c| c.is_whitespace() || "\"'=([{,>".contains(c));
+    let ends_value =
+        |c: Option<char>| c.is_none_or(|c| c.is_whitespace() || "\"',;)]}&<".contains(c));
     for caps in pair_pattern().captures_iter(text) {
         let (user, token) = (caps.get(1).expect("group 1"), caps.get(2).expect("group 2"));
+        let before = text[..user.start()].chars().next_back();
+        let after = text[token.end()..].chars().next();
+        if !starts_value(before) || !ends_value(after) {
+            continue;
+        }
         let mut f = ctx.finding(ptr.to_string(), location);
         f.scheme = Scheme::Basic;
         f.user = Some(user.as_str().to_string());

@@ -273,16 +273,26 @@ pub fn redact(rule: &Value) -> Value {
 /// a form's `password=...`) are not credentials autorekey knows, but a diff line shows the
 /// whole string: they are masked for display, the same on both sides of a diff.
 fn mask_secretish(v: &mut Value) {
-    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    let re = RE.get_or_init(|| {
-        regex::Regex::new(
-            r#"(?i)((?:password|passwd|secret|token|api[_-]?key|apikey|cookie|private[_-]?key)[A-Za-z_-]*\\?"?\s*[:=]\s*\\?"?)([^"\\&\s,}<][^"\\&\s,}]{3,})"#,
-        )
-        .expect("static pattern")
+    static RES: std::sync::OnceLock<[regex::Regex; 2]> = std::sync::OnceLock::new();
+    const KEY: &str = r"(?:password|passwd|pwd|pass|secret|token|api[_-]?key|access[_-]?key|cookie|private[_-]?key|authorization|auth|credentials?|signature)[A-Za-z_-]*";
+    let res = RES.get_or_init(|| {
+        // A quoted value is masked up to its closing quote (it may hold spaces); an
+        // unquoted one up to the next separator. A value holding `<` is left as it is: it
+        // is a `<user · fingerprint>` placeholder, which is what a diff must show.
+        let quoted = format!(r#"(?i)({KEY}"?\s*[:=]\s*")([^"<]+)(")"#);
+        let bare = format!(r#"(?i)({KEY}\s*[:=]\s*)([^"&\s,}}<][^"&\s,}}]*)"#);
+        [
+            regex::Regex::new(&quoted).expect("static pattern"),
+            regex::Regex::new(&bare).expect("static pattern"),
+        ]
     });
     match v {
-        Value::String(s) if re.is_match(s) => {
-            *s = re.replace_all(s, "${1}****").into_owned();
+        Value::String(s) => {
+            for re in res {
+                if re.is_match(s) {
+                    *s = re.replace_all(s, "${1}****${3}").into_owned();
+                }
+            }
         }
         Value::Array(a) => a.iter_mut().for_each(mask_secretish),
         Value::Object(m) => m.values_mut().for_each(mask_secretish),

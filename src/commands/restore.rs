@@ -57,7 +57,12 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandRes
                     (Step::Failed, Some(format!("restore: {reason}")))
                 }
             };
-        journal.record(&uuid, &name, step, detail)?;
+        journal.record(&uuid, &name, step, detail.clone())?;
+        // Every further request would be another failed login (a step towards a CAPTCHA).
+        if detail.as_deref() == Some(&format!("restore: {LOGIN_REFUSED}")) {
+            return Err(CommandError::failure("the site refused the admin's login mid-restore")
+                .hint("check the admin's token, then run the same restore again: it skips rules already restored"));
+        }
     }
     report_safety_backup(&safety, ui);
     match failures {
@@ -129,6 +134,8 @@ fn selected_rules(args: &RestoreArgs) -> CommandResult<(BackupRun, Vec<(String, 
     Ok((backup, rules))
 }
 
+const LOGIN_REFUSED: &str = "the site refused the admin's login (401)";
+
 /// The backup runs directly inside `dir`, for a hint.
 fn backup_runs_in(dir: &Path) -> Vec<String> {
     let mut runs: Vec<String> = std::fs::read_dir(dir)
@@ -190,6 +197,7 @@ async fn restore_one(
         ));
     }
     let now = client.get_rule(uuid).await.map_err(|e| match e {
+        FetchError::Unauthorized { .. } => LOGIN_REFUSED.to_string(),
         FetchError::NotFound { .. } => format!(
             "it no longer exists on the site; recreate it by hand from its backup file \
              (rules/{uuid}.json in the backup directory)"

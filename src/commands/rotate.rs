@@ -219,7 +219,8 @@ async fn gather(
         .await;
     bar.finish_and_clear();
     let stats = stats?;
-    copies.flag(&prepared, &mut outcomes);
+    let dropped = copies.flag(&prepared, &mut outcomes);
+    prepared.retain(|p| !dropped.contains(&p.uuid));
     prepared.sort_by(|a, b| (&a.name, &a.uuid).cmp(&(&b.name, &b.uuid)));
     Ok((prepared, outcomes, stats.listed))
 }

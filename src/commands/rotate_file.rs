@@ -43,10 +43,6 @@ pub fn run(
         )
     })?;
     let (prepared, outcomes) = plan_document(&doc, selector, &new_token);
-    let rule_pointers: std::collections::HashMap<String, String> = prepared
-        .iter()
-        .map(|(ptr, p)| (p.uuid.clone(), ptr.clone()))
-        .collect();
     let plain: Vec<Prepared> = prepared.iter().map(|(_, p)| p.clone()).collect();
     let mut summary = RotationSummary::new(selector, &new_token, doc.rule_pointers().len());
     summary.note_old(&plain);
@@ -57,20 +53,13 @@ pub fn run(
         summary.would_rotate = plain.iter().map(|p| p.uuid.clone()).collect();
         return finish(summary, outcomes, ui);
     };
-    let (decided, quit) = approve_into(&mut doc, prepared, approver, ui)?;
+    let (decided, rotated, quit) = approve_into(&mut doc, prepared, approver, ui)?;
     let mut outcomes = outcomes;
     outcomes.extend(decided);
     if quit {
         ui.warn("you quit: nothing was written");
         return finish(summary, outcomes, ui);
     }
-    let rotated: Vec<String> = outcomes
-        .iter()
-        .filter_map(|o| match o {
-            Outcome::Rotated { uuid, .. } => rule_pointers.get(uuid).cloned(),
-            _ => None,
-        })
-        .collect();
     if doc.keep_only(&rotated) == 0 {
         ui.warn("no rule was rotated: nothing was written");
         return finish(summary, outcomes, ui);
@@ -103,19 +92,22 @@ fn plan_document(
         }
     }
     let plain: Vec<Prepared> = prepared.iter().map(|(_, p)| p.clone()).collect();
-    copies.flag(&plain, &mut outcomes);
+    let dropped = copies.flag(&plain, &mut outcomes);
+    prepared.retain(|(_, p)| !dropped.contains(&p.uuid));
     (prepared, outcomes)
 }
 
 /// Ask about each rewrite and put the approved ones into the document. Returns the
-/// outcomes and whether the admin quit (then nothing is written at all).
+/// outcomes, where the rotated rules sit in the document (by place, not by id: ids can be
+/// missing or repeated in a file), and whether the admin quit (then nothing is written).
 fn approve_into(
     doc: &mut Document,
     prepared: Vec<(String, Prepared)>,
     approver: &mut Approver,
     ui: &Ui,
-) -> CommandResult<(Vec<Outcome>, bool)> {
+) -> CommandResult<(Vec<Outcome>, Vec<String>, bool)> {
     let mut outcomes = Vec::new();
+    let mut rotated = Vec::new();
     let mut quit = false;
     for (pointer, p) in prepared {
         let answer = if quit {
@@ -130,6 +122,7 @@ fn approve_into(
                 if let Some(slot) = doc.root.pointer_mut(&pointer) {
                     *slot = p.after;
                 }
+                rotated.push(pointer);
                 let places = p.findings.len();
                 Outcome::Rotated { uuid, name, places }
             }
@@ -141,7 +134,7 @@ fn approve_into(
             }
         });
     }
-    Ok((outcomes, quit))
+    Ok((outcomes, rotated, quit))
 }
 
 /// Never overwrite the input (it is the only copy of the rules as they were), and never

@@ -334,3 +334,32 @@ fn finding_debug_shows_no_url_userinfo() {
     assert!(!shown.contains(&tok), "{shown}");
     assert!(shown.contains("x.atlassian.net"));
 }
+
+#[test]
+fn ordinary_text_is_not_taken_for_a_clear_pair() {
+    let legacy = "abcdefghijklmnopqrstuvwx";
+    for text in [
+        "Approved by svc@corp.com:2024-01-15T10:30:00Z".to_string(),
+        "clone git@github.com:myorg/myrepo-with-a-long-name.git".to_string(),
+        "see user@host.corp.com:8080/jira/rest/api/3/search".to_string(),
+        format!("https://svc%40corp.com:{legacy}@jira.corp.com:8443/rest/api/3/search"),
+        format!("svc@corp.com:{legacy}@jira.corp.com"),
+    ] {
+        let variable = json!({"id": "3", "type": "jira.create.variable",
+            "value": {"query": {"value": text}}});
+        assert!(detect(&rule_with(json!([variable]))).is_empty(), "{text}");
+    }
+}
+
+#[test]
+fn a_masked_url_is_reported_as_masked() {
+    let mut action = web_request("2", json!([]));
+    action["value"]["url"] = json!("***");
+    action["value"]["urlSecure"] = json!(true);
+    let f = detect(&rule_with(json!([action])));
+    assert_eq!(f.len(), 1);
+    assert_eq!(
+        (f[0].location, f[0].status),
+        (Location::Url, Status::Masked)
+    );
+}

@@ -265,3 +265,38 @@ fn secret_looking_values_in_bodies_are_masked_in_diffs() {
     assert!(!diff.contains("s3cr3tvalue"), "{diff}");
     assert!(diff.contains("client_secret"), "{diff}");
 }
+
+#[test]
+fn display_masking_covers_quoted_values_and_keeps_placeholders() {
+    let (old, new) = (fake("old"), Token::new(fake("new")));
+    let body = format!(
+        "{{\"Authorization\": \"SSWS 00abcdefSECRETvalue\", \"password\": \"correct horse battery\", \"next\": \"{}\", \"note\": \"token=plainvalue&x=1\"}}",
+        basic("svc@x.io", &old)
+    );
+    let rule = json!({"components": [{"id": "2", "type": "jira.issue.outgoing.webhook",
+        "value": {"url": "u", "headers": [], "customBody": body}}]});
+    let out = rewrite_for(&rule, "svc@x.io", &new);
+    let diff = redacted_diff(&rule, &out, "r");
+    for hidden in ["SECRETvalue", "horse battery", "plainvalue"] {
+        assert!(!diff.contains(hidden), "{hidden} shown:\n{diff}");
+    }
+    // The rotation itself stays visible.
+    assert!(
+        diff.contains(&format!("<svc@x.io · {}>", new.fingerprint())),
+        "{diff}"
+    );
+}
+
+#[test]
+fn display_masking_leaves_a_credential_placeholder_whole() {
+    let (old, new) = (fake("old"), Token::new(fake("new")));
+    let body = format!("{{\"Authorization\": \"{}\"}}", basic("svc@x.io", &old));
+    let rule = json!({"components": [{"id": "2", "type": "jira.issue.outgoing.webhook",
+        "value": {"url": "u", "headers": [], "customBody": body}}]});
+    let out = rewrite_for(&rule, "svc@x.io", &new);
+    let diff = redacted_diff(&rule, &out, "r");
+    assert!(
+        diff.contains(&format!("Basic <svc@x.io · {}>", new.fingerprint())),
+        "{diff}"
+    );
+}
