@@ -8,7 +8,8 @@
 //!    credential is gone: a stale copy is never written over someone else's edit;
 //! 2. back the fresh copy up (0600) and journal the write before sending it;
 //! 3. PUT the rule without read-only fields and without `connections`;
-//! 4. on a lost answer, read back before deciding: landed, retry, or stop;
+//! 4. on a lost answer, a 5xx or a redirect, read back before deciding: landed, retry, or
+//!    stop;
 //! 5. read back and check the new credential is there and nothing else moved.
 //!
 //! What remains is the window between step 1 and step 3, one round trip wide; the read-back

@@ -163,8 +163,9 @@ pub struct WriteArgs {
 ///
 /// Checks the new token first, shows a redacted diff per rule, asks (or takes --yes), backs
 /// each rule up, re-reads it just before writing, writes, and reads it back. A journal lets
-/// an interrupted run pick up where it stopped. Exit 3 when some rules were left alone or
-/// failed (each listed with why).
+/// an interrupted run pick up where it stopped. Exit 3 when some rules may still hold the
+/// old token (left alone, failed, declined or not attempted; each listed with why); a
+/// --dry-run or --out run exits 0.
 #[derive(Debug, Args)]
 pub struct RotateArgs {
     /// The account whose credentials to rotate (case-insensitive).
@@ -179,7 +180,8 @@ pub struct RotateArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Save the plan (no secrets) to this file, for `autorekey apply` later.
+    /// Save the plan (no secrets) to this file and write nothing; `autorekey apply` carries
+    /// it out later.
     #[arg(long, value_name = "PLAN.json")]
     pub out: Option<PathBuf>,
 

@@ -8,10 +8,11 @@
 //!   `trigger` and from each entry of `components`; the walk follows both and builds the
 //!   human-readable path an admin sees (`If/else > block 1 > Send web request`).
 //! - A credential can sit in a web request header (schema 1 string or schema 2
-//!   `keyOrValue`), a URL's userinfo or query, a request body, a "Create variable" value, a
-//!   lookup table, or an incoming webhook's token. Some values cannot be inspected: the
-//!   server's `***` mask, a managed-secret key name, a smart value. Those are reported with
-//!   a status saying so, never silently skipped.
+//!   `keyOrValue`), a URL's userinfo or query, a request body, a "Create variable" value
+//!   (also as `email:token` in clear), a lookup table, or an incoming webhook's token. Some
+//!   values cannot be inspected: the server's `***` mask, a hidden value left out, a
+//!   managed-secret key name, a smart value. Those are reported with a status saying so,
+//!   never silently skipped.
 //!
 //! Every literal finding records the JSON pointer of the string that holds it and the byte
 //! span of the encoded credential inside that string, so the rewriter in [`crate::plan`] can

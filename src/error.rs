@@ -2,7 +2,8 @@
 //!
 //! Shaped after jj's `CommandError`: a kind that decides the exit status, the error with its
 //! chain of causes, and hints that tell the admin what to do next. It is printed as
-//! `Error: ...`, `Caused by: ...`, `Hint: ...` so every failure says what happened and what
+//! `Error: ...` (or `Needs you: ...` for a partial result), `Caused by: ...`, `Hint: ...` so
+//! every failure says what happened and what
 //! to try. Messages are built from types that cannot print a token (see [`crate::secret`]).
 
 use std::fmt;
@@ -77,7 +78,8 @@ impl CommandError {
         self
     }
 
-    /// The lines shown on stderr: `Error:`, then each `Caused by:`, then each `Hint:`.
+    /// The lines shown on stderr: `Error:` (or `Needs you:`), then each `Caused by:`, then
+    /// each `Hint:`.
     /// A partial result is not an error of the tool: it is labelled as what it is, work
     /// left for a person, so nobody mistakes a finished run for a crash.
     pub fn render(&self) -> String {

@@ -120,7 +120,8 @@ pub fn selector(account: &str, fingerprints: &[String]) -> CommandResult<Selecto
         .iter()
         .map(|f| {
             Fingerprint::parse_prefix(f).ok_or_else(|| {
-                CommandError::usage(format!("--fingerprint {f:?} is not hexadecimal"))
+                // The value is not echoed: a token pasted here by mistake must not be printed.
+                CommandError::usage("a --fingerprint value is not hexadecimal")
                     .hint("use the 12-digit fingerprint that `autorekey scan` shows")
             })
         })

@@ -1,7 +1,8 @@
 //! `autorekey rotate --from-file EXPORT.json --write NEW_EXPORT.json`: the offline rotation.
 //!
 //! For Data Center and sites without API access: the same plan, diff and confirmation as on
-//! a site, applied to a UI export, written to a new file for re-import. The input file is
+//! a site, applied to a UI export. Only the rotated rules are written, to a new file for
+//! re-import (importing unchanged rules again would duplicate them). The input file is
 //! never modified (it is the backup), and the output is created 0600 since it holds tokens.
 //! There is no site to check the new token against here, which the summary says.
 
