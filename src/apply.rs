@@ -174,11 +174,7 @@ type RuleCopies = (String, String, Vec<(crate::secret::Fingerprint, String)>);
 
 impl Copies {
     pub fn note(&mut self, rule: &Value, selector: &Selector) {
-        let copies: Vec<_> = crate::detect::detect(rule)
-            .into_iter()
-            .filter(|f| f.status == crate::detect::Status::Literal && !selector.matches(f))
-            .filter_map(|f| Some((f.fingerprint()?, f.pointer)))
-            .collect();
+        let copies = plan::unrewritable(&crate::detect::detect(rule), selector);
         if !copies.is_empty() {
             let name = rule.get("name").and_then(Value::as_str).unwrap_or("");
             self.seen

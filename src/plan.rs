@@ -98,6 +98,7 @@ pub enum RuleDecision {
 /// Decide what to do with one rule.
 pub fn plan_rule(rule: &Value, selector: &Selector, new_token: Option<&Token>) -> RuleDecision {
     let all = detect::detect(rule);
+    let copies = unrewritable(&all, selector);
     // A hidden header exported as "" is masked too: re-importing it would lose the value.
     let mut masked = detect::masked_pointers(rule);
     masked.extend(
@@ -132,7 +133,11 @@ pub fn plan_rule(rule: &Value, selector: &Selector, new_token: Option<&Token>) -
         return RuleDecision::LeftAlone(LeftAlone::AlreadyCurrent);
     }
     let old: Vec<Fingerprint> = stale.iter().filter_map(Finding::fingerprint).collect();
-    let elsewhere = unrewritable_copies(rule, selector, &old);
+    let elsewhere: Vec<String> = copies
+        .into_iter()
+        .filter(|(fp, _)| old.contains(fp))
+        .map(|(_, pointer)| pointer)
+        .collect();
     if !elsewhere.is_empty() {
         return RuleDecision::LeftAlone(LeftAlone::OldTokenElsewhere {
             pointers: elsewhere,
@@ -141,15 +146,15 @@ pub fn plan_rule(rule: &Value, selector: &Selector, new_token: Option<&Token>) -
     RuleDecision::Rewrite(stale)
 }
 
-/// Pointers of literal findings that hold one of `old` but that the selector does not
-/// rewrite. Used within a rule by [`plan_rule`], and across rules by the commands, once
-/// every old token of the account is known.
-pub fn unrewritable_copies(rule: &Value, selector: &Selector, old: &[Fingerprint]) -> Vec<String> {
-    detect::detect(rule)
-        .into_iter()
+/// Literal tokens (fingerprint, pointer) that the selector does not rewrite: a Bearer value,
+/// a raw token, another user's credential. If one of them is an old token of the account,
+/// rewriting the rest would leave a half-rotated rule; [`plan_rule`] checks that within a
+/// rule, and `apply::Copies` across rules once every old token is known.
+pub fn unrewritable(findings: &[Finding], selector: &Selector) -> Vec<(Fingerprint, String)> {
+    findings
+        .iter()
         .filter(|f| f.status == Status::Literal && !selector.matches(f))
-        .filter(|f| f.fingerprint().is_some_and(|fp| old.contains(&fp)))
-        .map(|f| f.pointer)
+        .filter_map(|f| Some((f.fingerprint()?, f.pointer.clone())))
         .collect()
 }
 
