@@ -350,6 +350,7 @@ impl Writer<'_> {
     /// safe to send again (false)? Anything else is someone else's edit: stop.
     async fn landed(&self, target: &Prepared) -> Result<bool, String> {
         let now = self.client.get_rule(&target.uuid).await.map_err(|e| {
+            self.note_auth(&e);
             format!("the write's answer was lost and the rule could not be read back: {e}")
         })?;
         // A place the server masks on read cannot be compared; the read-back says so.
@@ -374,11 +375,12 @@ impl Writer<'_> {
         let back = match self.client.get_rule(&target.uuid).await {
             Ok(v) => v,
             Err(e) => {
+                self.note_auth(&e);
                 return self.record(Outcome::Attention {
                     uuid: target.uuid.clone(),
                     name: target.name.clone(),
                     detail: format!("written, but it could not be read back to check: {e}"),
-                })
+                });
             }
         };
         let mut moved = plan::differences(&target.after, &back["rule"]);

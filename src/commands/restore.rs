@@ -40,29 +40,42 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandRes
     let mut failures = 0;
     for (uuid, saved) in rules {
         let name = saved["rule"]["name"].as_str().unwrap_or("").to_string();
-        let (step, detail) =
-            match restore_one(&client, &uuid, &name, &saved, &mut approver, &safety, ui).await {
-                Ok(Restored::Done(line)) => {
-                    ui.out(line);
-                    (Step::Restored, None)
-                }
-                Ok(Restored::Nothing) => continue,
-                Ok(Restored::Quit) => {
-                    ui.out("Quit: nothing more was restored.");
-                    break;
-                }
-                Err(reason) => {
-                    failures += 1;
-                    ui.out(format!("Failed \"{name}\" ({uuid}): {reason}"));
-                    (Step::Failed, Some(format!("restore: {reason}")))
-                }
-            };
-        journal.record(&uuid, &name, step, detail.clone())?;
-        // Every further request would be another failed login (a step towards a CAPTCHA).
-        if detail.as_deref() == Some(&format!("restore: {LOGIN_REFUSED}")) {
-            return Err(CommandError::failure("the site refused the admin's login mid-restore")
-                .hint("check the admin's token, then run the same restore again: it skips rules already restored"));
-        }
+        let (step, detail) = match restore_one(
+            &client,
+            &uuid,
+            &name,
+            &saved,
+            &mut approver,
+            &safety,
+            ui,
+        )
+        .await
+        {
+            Ok(Restored::Done(line)) => {
+                ui.out(line);
+                (Step::Restored, None)
+            }
+            Ok(Restored::Nothing) => continue,
+            Ok(Restored::Quit) => {
+                ui.out("Quit: nothing more was restored.");
+                break;
+            }
+            // Every further request would be another failed login (towards a CAPTCHA).
+            Ok(Restored::LoginRefused) => {
+                let detail = "restore: the site refused the admin's login (401)";
+                journal.record(&uuid, &name, Step::Failed, Some(detail.into()))?;
+                return Err(CommandError::failure(
+                        "the site refused the admin's login mid-restore",
+                    )
+                    .hint("check the admin's token, then run the same restore again: it skips rules already restored"));
+            }
+            Err(reason) => {
+                failures += 1;
+                ui.out(format!("Failed \"{name}\" ({uuid}): {reason}"));
+                (Step::Failed, Some(format!("restore: {reason}")))
+            }
+        };
+        journal.record(&uuid, &name, step, detail)?;
     }
     report_safety_backup(&safety, ui);
     match failures {
@@ -134,8 +147,6 @@ fn selected_rules(args: &RestoreArgs) -> CommandResult<(BackupRun, Vec<(String, 
     Ok((backup, rules))
 }
 
-const LOGIN_REFUSED: &str = "the site refused the admin's login (401)";
-
 /// The backup runs directly inside `dir`, for a hint.
 fn backup_runs_in(dir: &Path) -> Vec<String> {
     let mut runs: Vec<String> = std::fs::read_dir(dir)
@@ -176,6 +187,8 @@ enum Restored {
     /// Already as in the backup, or declined (already said).
     Nothing,
     Quit,
+    /// The site refused the admin's login: the whole restore stops.
+    LoginRefused,
 }
 
 /// Restore one rule.
@@ -196,14 +209,17 @@ async fn restore_one(
             "the backup file for {uuid} holds another rule (or none); not restored"
         ));
     }
-    let now = client.get_rule(uuid).await.map_err(|e| match e {
-        FetchError::Unauthorized { .. } => LOGIN_REFUSED.to_string(),
-        FetchError::NotFound { .. } => format!(
-            "it no longer exists on the site; recreate it by hand from its backup file \
-             (rules/{uuid}.json in the backup directory)"
-        ),
-        other => format!("could not read it: {other}"),
-    })?;
+    let now = match client.get_rule(uuid).await {
+        Ok(now) => now,
+        Err(FetchError::Unauthorized { .. }) => return Ok(Restored::LoginRefused),
+        Err(FetchError::NotFound { .. }) => {
+            return Err(format!(
+                "it no longer exists on the site; recreate it by hand from its backup file \
+                 (rules/{uuid}.json in the backup directory)"
+            ))
+        }
+        Err(other) => return Err(format!("could not read it: {other}")),
+    };
     if plan::differences(wanted, &now["rule"]).is_empty() {
         ui.out(format!("\"{name}\" ({uuid}) is already as in the backup"));
         return Ok(Restored::Nothing);
