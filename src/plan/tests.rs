@@ -38,6 +38,14 @@ fn sample(old: &str, other: &str) -> Value {
     })
 }
 
+/// The redacted diff of rotating svc@x.io in a web request whose body is `body`.
+fn rotated_body_diff(body: String, new: &Token) -> String {
+    let rule = json!({"components": [{"id": "2", "type": "jira.issue.outgoing.webhook",
+        "value": {"url": "u", "headers": [], "customBody": body}}]});
+    let out = rewrite_for(&rule, "svc@x.io", new);
+    redacted_diff(&rule, &out, "r")
+}
+
 fn rewrite_for(rule: &Value, account: &str, new: &Token) -> Value {
     match plan_rule(rule, &Selector::new(account, vec![]), Some(new)) {
         RuleDecision::Rewrite(f) => rewrite(rule, &f, new).unwrap(),
@@ -258,10 +266,7 @@ fn secret_looking_values_in_bodies_are_masked_in_diffs() {
         "{{\"client_secret\": \"s3cr3tvalue\", \"auth\": \"{}\"}}",
         basic("svc@x.io", &old)
     );
-    let rule = json!({"components": [{"id": "2", "type": "jira.issue.outgoing.webhook",
-        "value": {"url": "u", "headers": [], "customBody": body}}]});
-    let out = rewrite_for(&rule, "svc@x.io", &new);
-    let diff = redacted_diff(&rule, &out, "r");
+    let diff = rotated_body_diff(body, &new);
     assert!(!diff.contains("s3cr3tvalue"), "{diff}");
     assert!(diff.contains("client_secret"), "{diff}");
 }
@@ -273,10 +278,7 @@ fn display_masking_covers_quoted_values_and_keeps_placeholders() {
         "{{\"Authorization\": \"SSWS 00abcdefSECRETvalue\", \"password\": \"correct horse battery\", \"next\": \"{}\", \"note\": \"token=plainvalue&x=1\"}}",
         basic("svc@x.io", &old)
     );
-    let rule = json!({"components": [{"id": "2", "type": "jira.issue.outgoing.webhook",
-        "value": {"url": "u", "headers": [], "customBody": body}}]});
-    let out = rewrite_for(&rule, "svc@x.io", &new);
-    let diff = redacted_diff(&rule, &out, "r");
+    let diff = rotated_body_diff(body, &new);
     for hidden in ["SECRETvalue", "horse battery", "plainvalue"] {
         assert!(!diff.contains(hidden), "{hidden} shown:\n{diff}");
     }
@@ -291,10 +293,7 @@ fn display_masking_covers_quoted_values_and_keeps_placeholders() {
 fn display_masking_leaves_a_credential_placeholder_whole() {
     let (old, new) = (fake("old"), Token::new(fake("new")));
     let body = format!("{{\"Authorization\": \"{}\"}}", basic("svc@x.io", &old));
-    let rule = json!({"components": [{"id": "2", "type": "jira.issue.outgoing.webhook",
-        "value": {"url": "u", "headers": [], "customBody": body}}]});
-    let out = rewrite_for(&rule, "svc@x.io", &new);
-    let diff = redacted_diff(&rule, &out, "r");
+    let diff = rotated_body_diff(body, &new);
     assert!(
         diff.contains(&format!("Basic <svc@x.io · {}>", new.fingerprint())),
         "{diff}"
