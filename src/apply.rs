@@ -128,11 +128,7 @@ pub fn prepare(
 ) -> Result<Option<Prepared>, Outcome> {
     let rule = &envelope["rule"];
     let uuid = crate::export::rule_uuid(rule);
-    let name = rule
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    let name = crate::printable::rule_name(rule);
     match plan::plan_rule(rule, selector, Some(new_token)) {
         RuleDecision::Untouched => Ok(None),
         RuleDecision::LeftAlone(LeftAlone::AlreadyCurrent) => {
@@ -176,9 +172,9 @@ impl Copies {
     pub fn note(&mut self, rule: &Value, selector: &Selector) {
         let copies = plan::unrewritable(&crate::detect::detect(rule), selector);
         if !copies.is_empty() {
-            let name = rule.get("name").and_then(Value::as_str).unwrap_or("");
+            let name = crate::printable::rule_name(rule);
             self.seen
-                .push((crate::export::rule_uuid(rule), name.to_string(), copies));
+                .push((crate::export::rule_uuid(rule), name, copies));
         }
     }
 

@@ -66,8 +66,11 @@ impl Approver {
 
 fn prompt(question: &str) -> CommandResult<Answer> {
     let text: String = dialoguer::Input::new()
+        // The question names a rule: hostile text, and dialoguer writes it to the terminal
+        // itself, past the Ui.
         .with_prompt(format!(
-            "{question} [y]es / [n]o / [a]ll remaining / [q]uit"
+            "{} [y]es / [n]o / [a]ll remaining / [q]uit",
+            crate::printable::printable(question)
         ))
         .validate_with(|t: &String| -> Result<(), &str> {
             parse(t).map(|_| ()).ok_or("answer y, n, a or q")

@@ -14,8 +14,9 @@
 //!
 //! The core ([`detect`], [`plan`], [`secret`]) does no I/O and prints nothing. The shell
 //! around it: [`cli`] (every clap definition), [`settings`] (flags, env and prompts resolved
-//! once), [`token_input`] (how secrets enter), [`ui`] (where output goes), [`error`] (exit
-//! statuses and hints), [`export`] (rule files on disk) and [`commands`] (one file each).
+//! once), [`token_input`] (how secrets enter), [`ui`] (where output goes, made
+//! [`printable`]), [`error`] (exit statuses and hints), [`export`] (rule files on disk) and
+//! [`commands`] (one file each).
 
 pub mod apply;
 pub mod backup;
@@ -28,6 +29,7 @@ pub mod export;
 pub mod fetch;
 pub mod journal;
 pub mod plan;
+pub mod printable;
 pub mod report;
 pub mod sandbox;
 pub mod secret;

@@ -16,6 +16,7 @@ use crate::apply::{Outcome, Prepared};
 use crate::detect::{Finding, Location, Scheme, Status};
 use crate::error::CommandError;
 use crate::plan::Selector;
+use crate::printable::printable;
 use crate::secret::{Fingerprint, Token};
 
 /// The verdict of `--verify` for one credential.
@@ -293,10 +294,12 @@ pub fn render_csv(inv: &Inventory) -> String {
     out
 }
 
-/// Quote a cell when it needs it, and defuse spreadsheet formulas (`=`, `+`, `-`, `@`):
-/// rule names are typed by anyone with rule access.
+/// Quote a cell when it needs it, and defuse spreadsheet formulas (`=`, `+`, `-`, `@`, and
+/// a leading tab or carriage return, which some spreadsheets skip before reading a formula):
+/// rule names are typed by anyone with rule access. Control characters are escaped when the
+/// whole text is shown (see [`crate::ui::Ui::out_raw`]).
 fn csv_cell(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@']) {
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{text}")
     } else {
         text.to_string()
@@ -322,7 +325,7 @@ pub fn render_table(inv: &Inventory) -> String {
     }
     for rows in groups.values() {
         let first = rows[0];
-        let who = first.email.as_deref().unwrap_or("(no user)");
+        let who = printable(first.email.as_deref().unwrap_or("(no user)"));
         let fp = first
             .fingerprint
             .as_ref()
@@ -352,7 +355,12 @@ pub fn render_table(inv: &Inventory) -> String {
         out.push('\n');
     }
     for e in &inv.errors {
-        let _ = writeln!(out, "Could not read rule {}: {}", e.rule_uuid, e.error);
+        let _ = writeln!(
+            out,
+            "Could not read rule {}: {}",
+            printable(&e.rule_uuid),
+            printable(&e.error)
+        );
     }
     if inv
         .findings
@@ -389,13 +397,13 @@ fn place(r: &Row) -> String {
     let header = r
         .header_name
         .as_deref()
-        .map(|h| format!(" {h}"))
+        .map(|h| format!(" {}", printable(h)))
         .unwrap_or_default();
     let hidden = if r.hidden { ", hidden" } else { "" };
     format!(
         "{}{state}  {}  [{}{header}{hidden}]",
-        r.rule_name,
-        r.component_path,
+        printable(&r.rule_name),
+        printable(&r.component_path),
         location_name(r.location)
     )
 }
@@ -410,6 +418,8 @@ mod tests {
         assert_eq!(csv_cell("a,b"), "\"a,b\"");
         assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_cell("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(csv_cell("\t=1+1"), "'\t=1+1");
+        assert_eq!(csv_cell("\r@SUM(A1)"), "\"'\r@SUM(A1)\"");
     }
 
     #[test]

@@ -9,11 +9,18 @@
 //! - prompts are allowed only when stdin and stderr are both terminals, so CI never hangs.
 //!
 //! Writes ignore a closed pipe (`autorekey scan | head` must not panic).
+//!
+//! Every human-facing write passes through [`crate::printable`] here, in one place, so no
+//! command can forget it: rule names and server text are hostile, and a control sequence in
+//! them must not reach the terminal. Only the styles this type paints itself survive.
+//! Machine output (JSON) goes through [`Ui::out_data`], as is.
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use console::Style;
+
+use crate::printable::{printable_styled, printable_text};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 #[derive(Clone, Debug)]
@@ -58,14 +65,29 @@ impl Ui {
     /// A result line on stdout.
     pub fn out(&self, text: impl AsRef<str>) {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", text.as_ref());
+        let _ = writeln!(out, "{}", self.shown(self.color, text.as_ref()));
     }
 
-    /// Result text on stdout, as is (already ends with a newline where it should).
+    /// Result text on stdout (already ends with a newline where it should).
     pub fn out_raw(&self, text: impl AsRef<str>) {
+        self.out_data(self.shown(self.color, text.as_ref()));
+    }
+
+    /// Machine-readable output (JSON) on stdout, byte for byte: its own escaping protects
+    /// a terminal, and a consumer must see the real values.
+    pub fn out_data(&self, text: impl AsRef<str>) {
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(text.as_ref().as_bytes());
         let _ = out.flush();
+    }
+
+    /// `text` made safe for a terminal, keeping this type's own styles when `styled`.
+    fn shown<'a>(&self, styled: bool, text: &'a str) -> std::borrow::Cow<'a, str> {
+        if styled {
+            printable_styled(text)
+        } else {
+            printable_text(text)
+        }
     }
 
     /// A status line on stderr; hidden by `-q`.
@@ -91,12 +113,12 @@ impl Ui {
     /// An error report, already rendered (see [`crate::error::CommandError::render`]).
     pub fn error(&self, rendered: &str) {
         let mut err = std::io::stderr().lock();
-        let _ = err.write_all(rendered.as_bytes());
+        let _ = err.write_all(self.shown(self.color_err, rendered).as_bytes());
     }
 
     fn err_line(&self, text: &str) {
         let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "{text}");
+        let _ = writeln!(err, "{}", self.shown(self.color_err, text));
     }
 
     fn paint_err(&self, style: Style, text: &str) -> String {

@@ -39,7 +39,7 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandRes
     let safety = safety_backup(&backup, &manifest)?;
     let mut failures = 0;
     for (uuid, saved) in rules {
-        let name = saved["rule"]["name"].as_str().unwrap_or("").to_string();
+        let name = crate::printable::rule_name(&saved["rule"]);
         let (step, detail) = match restore_one(
             &client,
             &uuid,

@@ -53,11 +53,11 @@ pub async fn run(global: &GlobalArgs, args: &ScanArgs, ui: &Ui) -> CommandResult
         )
         .await;
     }
-    ui.out_raw(match format {
-        Format::Table => report::render_table(&inventory),
-        Format::Json => report::render_json(&inventory),
-        Format::Csv => report::render_csv(&inventory),
-    });
+    match format {
+        Format::Table => ui.out_raw(report::render_table(&inventory)),
+        Format::Json => ui.out_data(report::render_json(&inventory)),
+        Format::Csv => ui.out_raw(report::render_csv(&inventory)),
+    }
     if let Some(e) = cut_short {
         return Err(CommandError::from(e)
             .context("the scan stopped early: the inventory above is incomplete"));
