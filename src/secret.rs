@@ -5,12 +5,18 @@
 //! [`secrecy::SecretString`] (zeroed on drop), print `****` for both `Display` and `Debug`,
 //! and offer only two ways to look at the value: [`Token::expose`] for the few places that
 //! must send or encode it, and [`Token::fingerprint`], the one public identity of a token.
+//! Values derived from a token (the `Basic` value) are handed out zeroizing too, and
+//! [`Masker`] decides what of a server's text may be shown.
 
 use std::fmt;
 
 use base64::Engine as _;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+mod mask;
+pub use mask::{Masker, WITHHELD};
 
 /// An API token (or any other secret string found in a rule).
 #[derive(Clone)]
@@ -111,12 +117,16 @@ impl Credential {
     }
 
     /// `base64(user:token)`, standard alphabet with padding, as Atlassian documents it.
+    /// For text that holds it anyway (a rule being rewritten); to send or compare it, use
+    /// [`Self::basic_secret`], which is zeroized on drop.
     pub fn basic_value(&self) -> String {
-        base64::engine::general_purpose::STANDARD.encode(format!(
-            "{}:{}",
-            self.user,
-            self.token.expose()
-        ))
+        self.basic_secret().as_str().to_owned()
+    }
+
+    /// [`Self::basic_value`], zeroized on drop like the `user:token` pair it is built from.
+    pub fn basic_secret(&self) -> Zeroizing<String> {
+        let pair = Zeroizing::new(format!("{}:{}", self.user, self.token.expose()));
+        Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(pair.as_bytes()))
     }
 
     /// The form every output uses instead of the value: `svc@corp.com · 3f9c0a1b2c4d`.
@@ -170,6 +180,7 @@ mod tests {
     fn basic_value_is_padded_standard_base64() {
         let c = Credential::new("a@b.c", Token::new("t"));
         assert_eq!(c.basic_value(), "YUBiLmM6dA==");
+        assert_eq!(c.basic_secret().as_str(), "YUBiLmM6dA==");
     }
 
     #[test]

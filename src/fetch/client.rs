@@ -11,7 +11,7 @@
 //! The client is cheap to clone (an `Arc` inside) so concurrent reads can share it.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, LOCATION};
@@ -27,7 +27,7 @@ use super::error::FetchError;
 use super::policy::{check_site_url, display_url, is_loopback, HostPolicy};
 use super::retry::{RateLimitInfo, RetryPolicy};
 use super::transport::{Answer, Pacing, Safety, Transport};
-use crate::secret::{Credential, Token};
+use crate::secret::{Credential, Masker, Token};
 
 /// Sent with every request, so an Atlassian admin can tell these calls apart in audit logs.
 const USER_AGENT: &str = concat!("autorekey/", env!("CARGO_PKG_VERSION"));
@@ -139,6 +139,9 @@ pub(crate) struct Inner {
     pub(crate) hosts: HostPolicy,
     pub(crate) admin: Credential,
     admin_auth: HeaderValue,
+    /// Every secret this client has been given or has checked (the admin's, new tokens,
+    /// the credentials of rules being written): masked out of every server text.
+    masker: RwLock<Masker>,
     api_base: Url,
     pub(crate) concurrency: usize,
     pub(crate) checked: Mutex<CheckCache>,
@@ -172,12 +175,15 @@ impl AutomationClient {
         hosts.require(&api_base)?;
         let admin = Credential::new(config.login.clone(), config.token.clone());
         let admin_auth = basic_auth(&admin)?;
+        let mut masker = Masker::new();
+        masker.add_credential(&admin);
         Ok(AutomationClient {
             inner: Arc::new(Inner {
                 transport,
                 hosts,
                 admin,
                 admin_auth,
+                masker: RwLock::new(masker),
                 api_base,
                 concurrency: config.concurrency.max(1),
                 checked: Mutex::new(CheckCache::default()),
@@ -224,8 +230,8 @@ impl AutomationClient {
     /// [`FetchError::Server`] does not prove that, so read back then too.
     ///
     /// `secrets` are the credentials `body` carries (new tokens, their `Basic` values, other
-    /// users' credentials): a server may echo the body in its error text, so each is masked,
-    /// as given and percent-encoded, along with the admin's own, before any of it is quoted.
+    /// users' credentials): a server may echo the body in its error text, so each is added
+    /// to the client's [`Masker`] (see [`Self::also_mask`]) before any of it is quoted.
     ///
     /// A redirect (3xx) is never followed and is an [`FetchError::InvalidResponse`]: a 307/308
     /// was not applied, but a 303 conventionally means it was, so read back after one too.
@@ -250,13 +256,8 @@ impl AutomationClient {
             Ok(answer) if matches!(answer.status.as_u16(), 502 | 504) => Ok(PutOutcome::AnswerLost),
             Ok(answer) if answer.status.is_redirection() => Err(redirected_write(&url, &answer)),
             Ok(answer) => {
-                let forms = secret_forms(secrets);
-                let masked: Vec<&str> = self
-                    .admin_secrets()
-                    .into_iter()
-                    .chain(forms.iter().map(String::as_str))
-                    .collect();
-                Err(answer.into_error(exchange.attempts, &masked))
+                self.also_mask(secrets);
+                Err(answer.into_error(exchange.attempts, &self.masker()))
             }
             Err(err) if err.is_connect() => Err(FetchError::from_reqwest(err)),
             Err(_) => Ok(PutOutcome::AnswerLost),
@@ -319,9 +320,9 @@ impl AutomationClient {
             .await;
         let answer = exchange.result.map_err(FetchError::from_reqwest)?;
         if !answer.status.is_success() {
-            return Err(answer.into_error(exchange.attempts, &self.admin_secrets()));
+            return Err(answer.into_error(exchange.attempts, &self.masker()));
         }
-        parse_json(&answer.body)
+        parse_json(&answer.body, &self.masker())
     }
 
     fn admin_request(&self, method: reqwest::Method, url: &Url) -> reqwest::RequestBuilder {
@@ -332,8 +333,31 @@ impl AutomationClient {
             .header(AUTHORIZATION, self.inner.admin_auth.clone())
     }
 
-    fn admin_secrets(&self) -> [&str; 2] {
-        secrets_of(&self.inner.admin, &self.inner.admin_auth)
+    /// A copy of the masker, for cleaning one error's text.
+    pub(crate) fn masker(&self) -> Masker {
+        self.inner
+            .masker
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Adds `secrets` (tokens, `Basic` values) to what every later error masks: call it with
+    /// a new token as soon as it is known, so no server text can echo it back.
+    pub fn also_mask(&self, secrets: &[String]) {
+        let mut masker = self.masker_mut();
+        for secret in secrets {
+            masker.add(secret);
+        }
+    }
+
+    /// Adds a credential's token and `Basic` value to what every later error masks.
+    pub fn also_mask_credential(&self, credential: &Credential) {
+        self.masker_mut().add_credential(credential);
+    }
+
+    fn masker_mut(&self) -> std::sync::RwLockWriteGuard<'_, Masker> {
+        self.inner.masker.write().unwrap_or_else(|p| p.into_inner())
     }
 
     fn summary_url(&self, query: &str) -> Url {
@@ -430,43 +454,25 @@ impl Pager {
     }
 }
 
-pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, FetchError> {
+/// The answer as `T`. serde's message can quote a piece of the body (`invalid type: string
+/// "..."`), so it is cleaned like any server text.
+pub(crate) fn parse_json<T: DeserializeOwned>(
+    body: &[u8],
+    masker: &Masker,
+) -> Result<T, FetchError> {
     serde_json::from_slice(body).map_err(|err| {
-        FetchError::InvalidResponse(format!("the answer is not the expected JSON ({err})"))
+        let why = super::error::truncate(&masker.clean(&err.to_string()));
+        FetchError::InvalidResponse(format!("the answer is not the expected JSON ({why})"))
     })
 }
 
 /// `Authorization: Basic ...`, marked sensitive so it never shows in `Debug` output.
 pub(crate) fn basic_auth(credential: &Credential) -> Result<HeaderValue, FetchError> {
-    let mut value = HeaderValue::from_str(&format!("Basic {}", credential.basic_value()))
+    let header = zeroize::Zeroizing::new(format!("Basic {}", credential.basic_secret().as_str()));
+    let mut value = HeaderValue::from_str(&header)
         .map_err(|_| FetchError::Config("the login cannot be sent in an HTTP header".into()))?;
     value.set_sensitive(true);
     Ok(value)
-}
-
-/// The strings masked out of any server text quoted in an error: the token, and the base64
-/// form a server might echo from the `Authorization` header.
-pub(crate) fn secrets_of<'a>(credential: &'a Credential, auth: &'a HeaderValue) -> [&'a str; 2] {
-    let basic = auth
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Basic "))
-        .unwrap_or("");
-    [credential.token.expose(), basic]
-}
-
-/// Each secret as given and percent-encoded (as it would sit in a URL or a form), so an echo
-/// of either form is masked.
-fn secret_forms(secrets: &[String]) -> Vec<String> {
-    let mut forms = Vec::with_capacity(secrets.len() * 2);
-    for secret in secrets {
-        let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-        if encoded != *secret {
-            forms.push(encoded);
-        }
-        forms.push(secret.clone());
-    }
-    forms
 }
 
 /// The error for a write answered with a redirect, naming both ends without user-info or query.
@@ -532,9 +538,9 @@ async fn discover_base(transport: &Transport, config: &ClientConfig) -> Result<U
         .await;
     let answer = exchange.result.map_err(FetchError::from_reqwest)?;
     if !answer.status.is_success() {
-        return Err(answer.into_error(exchange.attempts, &[]));
+        return Err(answer.into_error(exchange.attempts, &Masker::new()));
     }
-    let info: TenantInfo = parse_json(&answer.body)?;
+    let info: TenantInfo = parse_json(&answer.body, &Masker::new())?;
     let id = info.cloud_id.trim();
     if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
         return Err(FetchError::InvalidResponse(

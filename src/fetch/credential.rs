@@ -13,11 +13,11 @@ use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use url::Url;
 
-use super::client::{basic_auth, join, parse_json, secrets_of, AutomationClient};
-use super::error::FetchError;
+use super::client::{basic_auth, join, parse_json, AutomationClient};
+use super::error::{truncate, FetchError};
 use super::policy::display_url;
 use super::transport::Safety;
-use crate::secret::{Credential, Fingerprint};
+use crate::secret::{Credential, Fingerprint, Masker};
 
 /// The answer of `/myself` for a working credential.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -123,14 +123,16 @@ impl AutomationClient {
             )
             .await;
         let answer = exchange.result.map_err(FetchError::from_reqwest)?;
-        if let Some(reason) = login_denied(&answer.headers) {
+        // The credential being checked is a secret from now on, whatever the answer.
+        self.also_mask_credential(credential);
+        let masker = self.masker();
+        if let Some(reason) = login_denied(&answer.headers, &masker) {
             return Err(FetchError::Unauthorized { message: reason });
         }
         if !answer.status.is_success() {
-            let secrets = secrets_of(credential, &auth);
-            return Err(answer.into_error(exchange.attempts, &secrets));
+            return Err(answer.into_error(exchange.attempts, &masker));
         }
-        let me: Myself = parse_json(&answer.body)?;
+        let me: Myself = parse_json(&answer.body, &masker)?;
         if me.account_id.trim().is_empty() {
             return Err(FetchError::InvalidResponse(format!(
                 "{} answered without an accountId",
@@ -141,12 +143,16 @@ impl AutomationClient {
     }
 }
 
-/// The login-denied reason, if a denial header is present.
-fn login_denied(headers: &HeaderMap) -> Option<String> {
+/// The login-denied reason, if a denial header is present. The header's value is server
+/// text like any other: cleaned by `masker`, capped and made printable.
+fn login_denied(headers: &HeaderMap, masker: &Masker) -> Option<String> {
     DENIAL_HEADERS.iter().find_map(|(name, values)| {
-        let value = headers.get(*name)?.to_str().unwrap_or("").trim();
+        let raw = headers.get(*name)?;
+        let value = String::from_utf8_lossy(raw.as_bytes());
+        let value = value.trim();
         let denied = values.is_empty() || values.iter().any(|v| value.eq_ignore_ascii_case(v));
-        denied.then(|| format!("login denied ({name}: {value})"))
+        let shown = truncate(&masker.clean(value));
+        denied.then(|| format!("login denied ({name}: {shown})"))
     })
 }
 
@@ -158,14 +164,14 @@ mod tests {
     #[test]
     fn denial_headers_are_recognised() {
         let mut headers = HeaderMap::new();
-        assert_eq!(login_denied(&headers), None);
+        assert_eq!(login_denied(&headers, &Masker::new()), None);
         headers.insert("x-seraph-loginreason", HeaderValue::from_static("OK"));
-        assert_eq!(login_denied(&headers), None);
+        assert_eq!(login_denied(&headers, &Masker::new()), None);
         headers.insert(
             "x-seraph-loginreason",
             HeaderValue::from_static("AUTHENTICATION_DENIED"),
         );
-        assert!(login_denied(&headers)
+        assert!(login_denied(&headers, &Masker::new())
             .unwrap()
             .contains("AUTHENTICATION_DENIED"));
         let mut captcha = HeaderMap::new();
@@ -173,6 +179,26 @@ mod tests {
             "x-authentication-denied-reason",
             HeaderValue::from_static("CAPTCHA_CHALLENGE; login-url=https://x"),
         );
-        assert!(login_denied(&captcha).unwrap().contains("CAPTCHA"));
+        assert!(login_denied(&captcha, &Masker::new())
+            .unwrap()
+            .contains("CAPTCHA"));
+    }
+
+    #[test]
+    fn a_denial_header_echoing_the_token_is_masked() {
+        let token = format!("FAKE-{}", uuid::Uuid::new_v4().simple());
+        let credential = Credential::new("svc@corp.example", crate::secret::Token::new(&token));
+        let mut masker = Masker::new();
+        masker.add_credential(&credential);
+        let mut headers = HeaderMap::new();
+        let echoed = format!("DENIED token={token} basic={}", credential.basic_value());
+        headers.insert(
+            "x-authentication-denied-reason",
+            HeaderValue::from_str(&echoed).unwrap(),
+        );
+        let shown = login_denied(&headers, &masker).unwrap();
+        assert!(shown.contains("DENIED"), "{shown}");
+        assert!(!shown.contains(&token[..20]), "{shown}");
+        assert!(!masker.leaks(&shown), "{shown}");
     }
 }

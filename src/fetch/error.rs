@@ -3,13 +3,18 @@
 //! The command layer maps each variant to a message and a hint ([`FetchError::hint`]), so the
 //! variants follow causes (wrong token, not an admin, throttled) rather than HTTP mechanics.
 //! Nothing here may carry a secret: messages are built from parsed, length-capped response
-//! fields with known secrets masked, and network errors drop the URL reqwest attaches (our URLs
-//! never carry user-info anyway, see [`super::policy`]).
+//! fields passed through one [`Masker`] (every form of every known token; fields that still
+//! decode to one, alone or joined, are withheld), made [`printable`] (a server's text is
+//! hostile), and network errors drop the URL reqwest attaches (our URLs never carry
+//! user-info anyway, see [`super::policy`]).
 
 use std::error::Error as _;
 
 use reqwest::StatusCode;
 use serde::Deserialize;
+
+use crate::printable::printable;
+use crate::secret::{Masker, WITHHELD};
 
 /// Longest piece of a server answer quoted in a message.
 const MAX_QUOTED: usize = 300;
@@ -104,9 +109,9 @@ impl FetchError {
         matches!(self, FetchError::RateLimited { .. })
     }
 
-    /// Maps a non-success answer to its error. `secrets` are masked out of quoted text.
-    pub(crate) fn from_status(status: StatusCode, body: &[u8], secrets: &[&str]) -> Self {
-        let parsed = ErrorBody::parse(body, secrets);
+    /// Maps a non-success answer to its error. `masker` cleans any quoted text.
+    pub(crate) fn from_status(status: StatusCode, body: &[u8], masker: &Masker) -> Self {
+        let parsed = ErrorBody::parse(body, masker);
         let message = parsed.message(status);
         match status.as_u16() {
             401 => FetchError::Unauthorized { message },
@@ -170,8 +175,26 @@ struct GatewayError {
 }
 
 impl ErrorBody {
-    fn parse(body: &[u8], secrets: &[&str]) -> Self {
-        let clean = |s: String| mask(&s, secrets);
+    /// The fields shown, each cleaned by `masker`; when the fields read together still
+    /// hold a credential (a token split across title and detail), none of them is shown.
+    fn parse(body: &[u8], masker: &Masker) -> Self {
+        let parsed = Self::parse_raw(body, masker);
+        let fields: Vec<&str> = [&parsed.title, &parsed.detail, &parsed.raw]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        if masker.leaks_joined(&fields) {
+            return ErrorBody {
+                title: Some(WITHHELD.to_owned()),
+                ..Default::default()
+            };
+        }
+        parsed
+    }
+
+    fn parse_raw(body: &[u8], masker: &Masker) -> Self {
+        let clean = |s: String| truncate(&masker.clean(&s));
         if let Ok(list) = serde_json::from_slice::<ErrorList>(body) {
             if let Some(first) = list.errors.into_iter().next() {
                 let title = first.title.or_else(|| {
@@ -217,41 +240,11 @@ impl ErrorBody {
     }
 }
 
-/// Replaces every occurrence of a known secret, then caps the length. Occurrences are found
-/// in the original text and merged before replacing, so overlapping secrets (a token and a
-/// `Basic` value or URL holding it) cannot leave a piece of one another showing.
-fn mask(text: &str, secrets: &[&str]) -> String {
-    let mut spans: Vec<(usize, usize)> = Vec::new();
-    for secret in secrets.iter().filter(|s| s.len() >= 4) {
-        let mut from = 0;
-        while let Some(at) = text[from..].find(secret) {
-            spans.push((from + at, from + at + secret.len()));
-            // Step one character, not the whole match, so overlapping occurrences count too.
-            from += at + text[from + at..].chars().next().map_or(1, char::len_utf8);
-        }
-    }
-    spans.sort_unstable();
-    let mut merged: Vec<(usize, usize)> = Vec::new();
-    for (start, end) in spans {
-        match merged.last_mut() {
-            Some(last) if start <= last.1 => last.1 = last.1.max(end),
-            _ => merged.push((start, end)),
-        }
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut shown_to = 0;
-    for (start, end) in merged {
-        out.push_str(&text[shown_to..start]);
-        out.push_str("****");
-        shown_to = end;
-    }
-    out.push_str(&text[shown_to..]);
-    truncate(&out)
-}
-
-fn truncate(text: &str) -> String {
+/// Caps the length of quoted text and makes it printable (one line, no control sequence).
+pub(crate) fn truncate(text: &str) -> String {
+    let text = printable(text);
     if text.chars().count() <= MAX_QUOTED {
-        return text.to_owned();
+        return text.into_owned();
     }
     let cut: String = text.chars().take(MAX_QUOTED).collect();
     format!("{cut}…")
@@ -262,7 +255,11 @@ mod tests {
     use super::*;
 
     fn error(status: u16, body: &str) -> FetchError {
-        FetchError::from_status(StatusCode::from_u16(status).unwrap(), body.as_bytes(), &[])
+        FetchError::from_status(
+            StatusCode::from_u16(status).unwrap(),
+            body.as_bytes(),
+            &Masker::new(),
+        )
     }
 
     #[test]
@@ -320,7 +317,9 @@ mod tests {
             r#"{{"code":400,"message":"bad token {token} {}"}}"#,
             "y".repeat(1000)
         );
-        let err = FetchError::from_status(StatusCode::BAD_REQUEST, body.as_bytes(), &[&token]);
+        let mut masker = Masker::new();
+        masker.add(&token);
+        let err = FetchError::from_status(StatusCode::BAD_REQUEST, body.as_bytes(), &masker);
         let shown = err.to_string();
         assert!(!shown.contains(&token), "{shown}");
         assert!(shown.contains("****"));
@@ -328,9 +327,18 @@ mod tests {
     }
 
     #[test]
-    fn overlapping_secrets_leave_no_piece_showing() {
-        let (a, b) = ("FAKE-abcdef", "cdef-FAKE-xyz");
-        let shown = mask(&format!("x FAKE-abcdef-FAKE-xyz y {b} {a}"), &[a, b]);
-        assert_eq!(shown, "x **** y **** ****");
+    fn a_token_split_across_fields_is_withheld_and_controls_escaped() {
+        let token = format!("FAKE-{}", uuid::Uuid::new_v4().simple());
+        // Each piece is too short to be masked alone.
+        let (a, b) = (&token[..12], &token[12..30]);
+        let body = format!(r#"{{"errors":[{{"title":"bad {a}","detail":"{b} \u001b[2K"}}]}}"#);
+        let mut masker = Masker::new();
+        masker.add(&token);
+        let shown =
+            FetchError::from_status(StatusCode::BAD_REQUEST, body.as_bytes(), &masker).to_string();
+        assert!(!shown.contains(a) && !shown.contains(b), "{shown}");
+        assert!(shown.contains(WITHHELD), "{shown}");
+        let shown = error(400, r#"{"message":"evil\r\u001b]52;c;x\u0007"}"#).to_string();
+        assert!(!shown.contains(['\r', '\u{1b}', '\u{7}']), "{shown}");
     }
 }

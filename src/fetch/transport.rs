@@ -28,6 +28,7 @@ use super::breaker::CircuitBreaker;
 use super::error::FetchError;
 use super::limiter::AdaptiveLimiter;
 use super::retry::{parse_retry_after, RateLimitInfo, RetryPolicy, RetryState};
+use crate::secret::Masker;
 
 /// Whether repeating a request can change anything on the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,12 +48,12 @@ pub(crate) struct Answer {
 
 impl Answer {
     /// The error for a non-success answer after `attempts` attempts.
-    pub(crate) fn into_error(self, attempts: u32, secrets: &[&str]) -> FetchError {
+    pub(crate) fn into_error(self, attempts: u32, masker: &Masker) -> FetchError {
         let asked_to_wait = parse_retry_after(&self.headers).is_some();
         match self.status.as_u16() {
             429 => FetchError::RateLimited { attempts },
             503 if asked_to_wait => FetchError::RateLimited { attempts },
-            _ => FetchError::from_status(self.status, &self.body, secrets),
+            _ => FetchError::from_status(self.status, &self.body, masker),
         }
     }
 }

@@ -1,0 +1,437 @@
+//! [`Masker`]: the one place that decides whether server text may be shown.
+//!
+//! A server (or anything on the path) may echo a credential back in an error: as sent, but
+//! also percent-encoded, as HTML entities, as base64 of `email:token` or of the token alone,
+//! padded or not, cut to a prefix, or split across two error fields. Matching a list of
+//! exact forms always misses one, so masking works in two steps:
+//!
+//! 1. every piece of 20 characters or more of a known secret, or of the part of its base64
+//!    encodings that depends only on it (standard and URL-safe, at each byte alignment, so
+//!    `base64(anyone:token)` is covered), is replaced by `****`; shorter secrets are matched
+//!    whole;
+//! 2. the result is decoded every way a server might have encoded it (percent, HTML
+//!    entities, `\uXXXX`, base64 runs), with separators removed so split fields join up; if
+//!    any decoding still holds a piece of a secret, the whole text is withheld.
+//!
+//! The secrets are kept in zeroizing strings, and so is every form derived from them.
+
+use std::collections::HashSet;
+
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use zeroize::Zeroizing;
+
+use super::Credential;
+
+/// Pieces at least this long are masked wherever they appear.
+const PIECE: usize = 20;
+/// Shorter secrets are too common as plain words to mask (`user`, `true`).
+const SHORTEST: usize = 4;
+/// What replaces a server text that still decodes to a credential.
+pub const WITHHELD: &str = "(server text withheld: it repeated a credential)";
+
+/// The secrets whose echoes must never be shown. Cheap to clone for one error.
+#[derive(Clone, Default)]
+pub struct Masker {
+    secrets: Vec<Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for Masker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Masker({} secrets)", self.secrets.len())
+    }
+}
+
+impl Masker {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a secret (a token, a `Basic` value, a password); too short ones are ignored.
+    pub fn add(&mut self, secret: &str) {
+        let secret = secret.trim();
+        if secret.len() >= SHORTEST && !self.secrets.iter().any(|s| s.as_str() == secret) {
+            self.secrets.push(Zeroizing::new(secret.to_owned()));
+        }
+    }
+
+    /// Adds a credential's token and its `Basic` value.
+    pub fn add_credential(&mut self, credential: &Credential) {
+        self.add(credential.token.expose());
+        self.add(&credential.basic_secret());
+    }
+
+    /// This masker with `more` secrets too.
+    pub fn with(&self, more: &[String]) -> Masker {
+        let mut out = self.clone();
+        for secret in more {
+            out.add(secret);
+        }
+        out
+    }
+
+    /// `text` with every known secret masked, or [`WITHHELD`] when it still decodes to one.
+    pub fn clean(&self, text: &str) -> String {
+        let masked = self.mask(text);
+        if self.leaks(&masked) {
+            WITHHELD.to_owned()
+        } else {
+            masked
+        }
+    }
+
+    /// True when `parts`, read as one text, hold a secret in any form: for error fields a
+    /// server may have split a token across.
+    pub fn leaks_joined(&self, parts: &[&str]) -> bool {
+        let joined = Zeroizing::new(parts.concat());
+        self.leaks(&joined)
+    }
+
+    /// Replaces every piece of a known secret (and of its base64 forms) with `****`.
+    /// Occurrences are found in the original text and merged before replacing, so
+    /// overlapping secrets cannot leave a piece of one another showing.
+    pub fn mask(&self, text: &str) -> String {
+        let forms = self.forms();
+        let index = Index::of(&forms);
+        replace_spans(text, index.spans(text))
+    }
+
+    /// True when any decoding of `text` (separators removed) holds a piece of a secret.
+    pub fn leaks(&self, text: &str) -> bool {
+        let forms = self.forms();
+        let index = Index::of(&forms);
+        decodings(text)
+            .iter()
+            .any(|decoded| !index.spans(decoded).is_empty())
+    }
+
+    /// Each secret as is and the parts of its base64 encodings that depend only on it.
+    fn forms(&self) -> Vec<Zeroizing<String>> {
+        let mut forms = Vec::new();
+        for secret in &self.secrets {
+            forms.push(secret.clone());
+            forms.extend(base64_cores(secret));
+        }
+        forms
+    }
+}
+
+/// Every piece of [`PIECE`] characters of the forms, and the forms shorter than that whole:
+/// a text is scanned once, window by window, whatever the number of secrets.
+struct Index<'a> {
+    pieces: HashSet<&'a str>,
+    short: Vec<&'a str>,
+}
+
+impl<'a> Index<'a> {
+    fn of(forms: &'a [Zeroizing<String>]) -> Self {
+        let mut index = Index {
+            pieces: HashSet::new(),
+            short: Vec::new(),
+        };
+        for form in forms {
+            let bounds = char_bounds(form);
+            if bounds.len() <= PIECE {
+                index.short.push(form.as_str());
+            } else {
+                for i in 0..bounds.len() - PIECE {
+                    index.pieces.insert(&form[bounds[i]..bounds[i + PIECE]]);
+                }
+            }
+        }
+        index
+    }
+
+    /// Byte spans of `text` that are a piece or a short form.
+    fn spans(&self, text: &str) -> Vec<(usize, usize)> {
+        let mut spans = Vec::new();
+        let bounds = char_bounds(text);
+        if bounds.len() > PIECE && !self.pieces.is_empty() {
+            for i in 0..bounds.len() - PIECE {
+                let (start, end) = (bounds[i], bounds[i + PIECE]);
+                if self.pieces.contains(&text[start..end]) {
+                    spans.push((start, end));
+                }
+            }
+        }
+        for form in &self.short {
+            find_all(text, form, &mut spans);
+        }
+        spans
+    }
+}
+
+/// The byte offset of every character of `text`, and its length.
+fn char_bounds(text: &str) -> Vec<usize> {
+    text.char_indices()
+        .map(|(i, _)| i)
+        .chain([text.len()])
+        .collect()
+}
+
+/// The base64 text that depends only on `secret`, at each of the three byte alignments it
+/// can have inside a longer value (`user:` before it only shifts it), standard and URL-safe.
+fn base64_cores(secret: &str) -> Vec<Zeroizing<String>> {
+    let mut cores = Vec::new();
+    for align in 0..3usize {
+        let mut bytes = Zeroizing::new(vec![0u8; align]);
+        bytes.extend_from_slice(secret.as_bytes());
+        let whole = bytes.len() / 3 * 3;
+        // The first characters mix in the zero bytes standing for what came before.
+        let skip = [0, 2, 3][align];
+        for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+            let encoded = Zeroizing::new(engine.encode(&bytes[..whole]));
+            if encoded.len() > skip + SHORTEST {
+                let core = Zeroizing::new(encoded[skip..].to_owned());
+                if !cores.contains(&core) {
+                    cores.push(core);
+                }
+            }
+        }
+    }
+    cores
+}
+
+fn find_all(text: &str, piece: &str, spans: &mut Vec<(usize, usize)>) {
+    let mut from = 0;
+    while let Some(at) = text[from..].find(piece) {
+        spans.push((from + at, from + at + piece.len()));
+        // Step one character, not the whole match, so overlapping occurrences count too.
+        from += at + text[from + at..].chars().next().map_or(1, char::len_utf8);
+    }
+}
+
+fn replace_spans(text: &str, mut spans: Vec<(usize, usize)>) -> String {
+    spans.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    for (start, end) in spans {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut shown_to = 0;
+    for (start, end) in merged {
+        out.push_str(&text[shown_to..start]);
+        out.push_str("****");
+        shown_to = end;
+    }
+    out.push_str(&text[shown_to..]);
+    out
+}
+
+/// `text` read every way a server might have encoded a credential in it, each without
+/// whitespace and the separators error fields are joined with.
+fn decodings(text: &str) -> Vec<Zeroizing<String>> {
+    let mut layers: Vec<Zeroizing<String>> = vec![Zeroizing::new(text.to_owned())];
+    // Two rounds: percent inside entities and entities inside percent both occur.
+    for _ in 0..2 {
+        let mut next = Vec::new();
+        for layer in &layers {
+            for decoded in [percent(layer), entities(layer)] {
+                if decoded.as_str() != layer.as_str() && !next.contains(&decoded) {
+                    next.push(decoded);
+                }
+            }
+        }
+        layers.extend(next);
+    }
+    let mut out: Vec<Zeroizing<String>> = layers
+        .iter()
+        .map(|l| Zeroizing::new(l.chars().filter(|c| !is_separator(*c)).collect()))
+        .collect();
+    let decoded_runs: Vec<Zeroizing<String>> = out.iter().flat_map(|l| base64_runs(l)).collect();
+    out.extend(decoded_runs);
+    out.extend(layers);
+    out
+}
+
+fn is_separator(c: char) -> bool {
+    c.is_whitespace() || matches!(c, ':' | '"' | '\'' | ',' | ';' | '(' | ')' | '|')
+}
+
+fn percent(text: &str) -> Zeroizing<String> {
+    let plus_as_space = text.replace('+', " ");
+    let decoded = percent_encoding::percent_decode_str(&plus_as_space).decode_utf8_lossy();
+    // `+` is a base64 character too: keep a reading that leaves it alone.
+    if text.contains('+') {
+        let kept = percent_encoding::percent_decode_str(text).decode_utf8_lossy();
+        return Zeroizing::new(format!("{decoded} {kept}"));
+    }
+    Zeroizing::new(decoded.into_owned())
+}
+
+/// HTML numeric and common named entities, and `\uXXXX` escapes.
+fn entities(text: &str) -> Zeroizing<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(['&', '\\']) {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        match decode_entity(tail) {
+            Some((c, len)) => {
+                out.push(c);
+                rest = &tail[len..];
+            }
+            None => {
+                out.push_str(&tail[..1]);
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    Zeroizing::new(out)
+}
+
+fn decode_entity(tail: &str) -> Option<(char, usize)> {
+    if let Some(hex) = tail.strip_prefix("\\u") {
+        let digits = hex.get(..4)?;
+        let c = char::from_u32(u32::from_str_radix(digits, 16).ok()?)?;
+        return Some((c, 6));
+    }
+    let end = tail.find(';').filter(|&e| e <= 12)?;
+    let name = &tail[1..end];
+    let c = if let Some(num) = name.strip_prefix('#') {
+        let code = match num.strip_prefix(['x', 'X']) {
+            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+            None => num.parse().ok()?,
+        };
+        char::from_u32(code)?
+    } else {
+        match name {
+            "amp" => '&',
+            "lt" => '<',
+            "gt" => '>',
+            "quot" => '"',
+            "apos" => '\'',
+            "equals" => '=',
+            "plus" => '+',
+            "sol" => '/',
+            "colon" => ':',
+            "lowbar" => '_',
+            "hyphen" | "dash" => '-',
+            _ => return None,
+        }
+    };
+    Some((c, end + 1))
+}
+
+/// Every run of base64 characters (16 or more) in `text`, decoded at each of its four
+/// possible starting offsets, in both alphabets; undecodable runs give nothing.
+fn base64_runs(text: &str) -> Vec<Zeroizing<String>> {
+    let mut out = Vec::new();
+    let is_b64 = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '-' | '_');
+    for run in text.split(|c: char| !is_b64(c)).filter(|r| r.len() >= 16) {
+        for offset in 0..4 {
+            let part = &run[offset..];
+            let part = &part[..part.len() / 4 * 4];
+            for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+                if let Ok(bytes) = engine.decode(part) {
+                    let bytes = Zeroizing::new(bytes);
+                    out.push(Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned()));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Token;
+    use base64::engine::general_purpose::STANDARD;
+
+    fn token() -> String {
+        // Generated at run time: no real-looking secret is committed.
+        format!(
+            "FAKE{}={}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        )
+    }
+
+    fn masker(t: &str) -> Masker {
+        let mut m = Masker::new();
+        m.add_credential(&Credential::new("svc@corp.example", Token::new(t)));
+        m
+    }
+
+    #[test]
+    fn every_echoed_form_is_masked_or_withheld() {
+        let t = token();
+        let m = masker(&t);
+        let pct_eq = t.replace('=', "%3D");
+        let pct_all: String =
+            percent_encoding::utf8_percent_encode(&t, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
+        let email_b64 = STANDARD_NO_PAD.encode(format!("svc@corp.example:{t}"));
+        let other_user_b64 = STANDARD.encode(format!("someone.else@x.io:{t}"));
+        let alone_b64 = STANDARD.encode(&t);
+        let dec_entities = t.replace('=', "&#61;");
+        let hex_entities = t.replace('=', "&#x3D;");
+        let all_entities: String = t.chars().map(|c| format!("&#{};", c as u32)).collect();
+        let prefix = &t[..22];
+        let unicode_escaped = t.replace('=', "\\u003d");
+        for echoed in [
+            t.clone(),
+            pct_eq,
+            pct_all.clone(),
+            pct_all.to_lowercase(),
+            email_b64,
+            other_user_b64,
+            alone_b64,
+            dec_entities,
+            hex_entities,
+            all_entities,
+            prefix.to_owned(),
+            unicode_escaped,
+        ] {
+            let shown = m.clean(&format!("bad value '{echoed}' in request"));
+            assert!(!shown.contains(prefix), "{shown}");
+            assert!(!m.leaks(&shown), "{shown}");
+            for half in [&t[..t.len() / 2], &t[t.len() / 2..]] {
+                assert!(!shown.contains(half), "{shown}");
+            }
+        }
+    }
+
+    #[test]
+    fn split_fields_are_caught_when_joined() {
+        let t = token();
+        let m = masker(&t);
+        // Each part alone is shorter than a maskable piece; together they are not.
+        let (a, b) = (&t[..15], &t[15..32]);
+        assert!(!m.leaks(a) && !m.leaks(b));
+        assert!(m.leaks_joined(&[a, b]));
+        assert!(m.leaks_joined(&[a, ": ", b]));
+    }
+
+    #[test]
+    fn plain_text_and_short_secrets_are_left_alone() {
+        let m = masker(&token());
+        let text = "Component ids do not match the existing rule (field components)";
+        assert_eq!(m.clean(text), text);
+        let mut short = Masker::new();
+        short.add("abc");
+        assert_eq!(short.clean("abc def"), "abc def");
+    }
+
+    #[test]
+    fn overlapping_secrets_leave_no_piece_showing() {
+        let mut m = Masker::new();
+        m.add("FAKE-abcdef");
+        m.add("cdef-FAKE-xyz");
+        assert_eq!(
+            m.mask("x FAKE-abcdef-FAKE-xyz y cdef-FAKE-xyz FAKE-abcdef"),
+            "x **** y **** ****"
+        );
+    }
+
+    #[test]
+    fn debug_names_no_secret() {
+        let t = token();
+        assert_eq!(format!("{:?}", masker(&t)), "Masker(2 secrets)");
+    }
+}
