@@ -7,7 +7,11 @@
 //!
 //! - TLS everywhere, except for loopback addresses (the sandbox and the tests run there);
 //! - no user-info in a URL (`https://user:token@host`): it would leak into error messages;
-//! - for credentials, only the configured site or Atlassian's own domains, on the default port.
+//! - for credentials, only the configured site or Atlassian's own domains, on the default port;
+//! - for the admin's credential, stricter still: the API base is the site's own origin or
+//!   Atlassian's API gateway, and every URL the server hands back (pagination links,
+//!   redirects) must keep the origin of the request it came from. Another loopback port or
+//!   another `*.atlassian.net` site is a different origin, and is refused.
 
 use std::net::IpAddr;
 
@@ -17,6 +21,8 @@ use super::error::FetchError;
 
 /// The Atlassian domains a credential may be sent to besides the configured site.
 const ATLASSIAN_SUFFIXES: [&str; 2] = [".atlassian.net", ".atlassian.com"];
+/// Atlassian's API gateway, where the documented Automation API base lives.
+const API_GATEWAY: &str = "api.atlassian.com";
 
 /// Accepts a site URL the admin configured: `https`, or `http` on a loopback host only; no
 /// user-info. Returns [`FetchError::Policy`] saying why otherwise.
@@ -75,6 +81,24 @@ impl HostPolicy {
             && url.host_str().is_some_and(is_atlassian_domain)
     }
 
+    /// The Automation API base the admin's credential may be sent to: the site's own origin,
+    /// or Atlassian's API gateway (`https://api.atlassian.com`), the documented base.
+    pub fn require_api_base(&self, base: &Url) -> Result<(), FetchError> {
+        let gateway = base.scheme() == "https"
+            && base.port_or_known_default() == Some(443)
+            && base
+                .host_str()
+                .is_some_and(|h| h.eq_ignore_ascii_case(API_GATEWAY));
+        if !has_userinfo(base) && (same_origin(base, &self.site) || gateway) {
+            Ok(())
+        } else {
+            Err(refusal(
+                base,
+                "the API base must be on the site itself or https://api.atlassian.com",
+            ))
+        }
+    }
+
     /// [`Self::allows`] as a `Result`, for call sites that stop on refusal.
     pub fn require(&self, url: &Url) -> Result<(), FetchError> {
         if self.allows(url) {
@@ -88,8 +112,26 @@ impl HostPolicy {
     }
 }
 
-/// A URL as it may appear in a message: user-info and query (cursors) removed.
+/// Refuses `url` unless it has the origin (scheme, host, port) of `from`, the URL whose
+/// answer named it: a pagination link or redirect never moves a credential elsewhere.
+pub fn require_same_origin(url: &Url, from: &Url) -> Result<(), FetchError> {
+    if same_origin(url, from) && !has_userinfo(url) {
+        Ok(())
+    } else {
+        Err(refusal(
+            url,
+            "the server pointed to another origin; the credential stays with the site it was sent to",
+        ))
+    }
+}
+
+/// A URL as it may appear in a message: user-info and query (cursors) removed. An address
+/// without a host (`user:password@host` typed without a scheme parses so) is not shown at
+/// all: what looks like its scheme and path is the user name and password.
 pub(crate) fn display_url(url: &Url) -> String {
+    if url.host().is_none() || url.cannot_be_a_base() {
+        return "an address without a host".to_owned();
+    }
     let mut shown = url.clone();
     // Both setters fail only for URLs that cannot carry user-info; nothing to strip then.
     let _ = shown.set_username("");
@@ -196,6 +238,45 @@ mod tests {
         assert!(policy.allows(&url("http://localhost:5000/")));
         assert!(!policy.allows(&url("http://10.1.1.1:4000/")));
         assert!(policy.allows(&url("https://acme.atlassian.net/")));
+    }
+
+    #[test]
+    fn the_admin_credential_keeps_the_site_origin() {
+        let policy = HostPolicy::new(url("http://127.0.0.1:4000/"));
+        assert!(policy
+            .require_api_base(&url("http://127.0.0.1:4000/api/"))
+            .is_ok());
+        assert!(policy
+            .require_api_base(&url(
+                "https://api.atlassian.com/automation/public/jira/x/rest/v1/"
+            ))
+            .is_ok());
+        for bad in [
+            "http://127.0.0.1:4001/api/",
+            "http://localhost:4000/api/",
+            "https://other.atlassian.net/gateway/api/",
+            "http://api.atlassian.com/",
+        ] {
+            assert!(policy.require_api_base(&url(bad)).is_err(), "{bad}");
+        }
+        let from = url("https://acme.atlassian.net/gateway/api/rule/summary");
+        assert!(require_same_origin(&url("https://acme.atlassian.net/x?c=1"), &from).is_ok());
+        for bad in [
+            "https://evil.atlassian.net/x",
+            "https://acme.atlassian.net:8443/x",
+            "http://acme.atlassian.net/x",
+            "https://u:p@acme.atlassian.net/x",
+        ] {
+            assert!(require_same_origin(&url(bad), &from).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_address_without_a_host_is_never_shown() {
+        // `user:password@host` without a scheme parses as scheme `user`, path `password@host`.
+        let typed = url("admin:hunter2secret@acme.atlassian.net");
+        let err = check_site_url(&typed).unwrap_err().to_string();
+        assert!(!err.contains("hunter2") && !err.contains("admin"), "{err}");
     }
 
     #[test]
