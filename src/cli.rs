@@ -57,6 +57,11 @@ pub struct GlobalArgs {
     #[arg(long, default_value_t = 16, global = true, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
 
+    /// Largest answer read from the site, in MiB: a server sending more stops the command
+    /// with an error instead of filling the memory.
+    #[arg(long, env = "AUTOREKEY_MAX_RESPONSE_MB", default_value_t = 32, global = true, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_response_mb: u32,
+
     /// More detail on stderr (repeatable).
     #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "quiet")]
     pub verbose: u8,

@@ -23,6 +23,8 @@ pub struct SiteSettings {
     pub product: String,
     pub api_base: Option<Url>,
     pub concurrency: usize,
+    /// Most bytes read of one answer.
+    pub max_body: u64,
 }
 
 impl SiteSettings {
@@ -61,6 +63,7 @@ impl SiteSettings {
             product: global.product.as_str().to_string(),
             api_base,
             concurrency: usize::from(global.concurrency),
+            max_body: u64::from(global.max_response_mb) * 1024 * 1024,
         })
     }
 
@@ -71,6 +74,7 @@ impl SiteSettings {
         config.concurrency = self.concurrency;
         config.timeout = Duration::from_secs(30);
         config.retry = RetryPolicy::default().no_delay_from_env();
+        config.max_body = self.max_body;
         config
     }
 
@@ -116,6 +120,14 @@ fn parse_url(text: &str, flag: &str) -> CommandResult<Url> {
             CommandError::usage(format!("{flag} is not a valid URL: {e}"))
                 .hint("give the whole address with its scheme, e.g. https://acme.atlassian.net")
         })?;
+    if url.host().is_none() || url.cannot_be_a_base() {
+        // `user:password@host` without a scheme parses so, with the user as the scheme: say
+        // nothing of what was typed.
+        return Err(
+            CommandError::usage(format!("{flag} has no host: it must start with https://"))
+                .hint("give the whole address with its scheme, e.g. https://acme.atlassian.net; the login goes in --login, the token in a file, env or prompt"),
+        );
+    }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(CommandError::usage(format!(
             "{flag} must be the site's address alone, without ?query or #fragment"

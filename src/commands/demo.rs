@@ -35,6 +35,7 @@ pub async fn run(args: &DemoArgs, ui: &Ui) -> CommandResult {
         product: Product::Jira,
         api_base: None,
         concurrency: 16,
+        max_response_mb: 32,
         verbose: 0,
         quiet: false,
     };

@@ -24,9 +24,9 @@ use url::Url;
 use super::breaker::Verdict;
 use super::credential::CheckCache;
 use super::error::FetchError;
-use super::policy::{check_site_url, display_url, is_loopback, HostPolicy};
+use super::policy::{check_site_url, display_url, is_loopback, require_same_origin, HostPolicy};
 use super::retry::{RateLimitInfo, RetryPolicy};
-use super::transport::{Answer, Pacing, Safety, Transport};
+use super::transport::{Answer, Pacing, Safety, Transport, DEFAULT_MAX_BODY};
 use crate::secret::{Credential, Masker, Token};
 
 /// Sent with every request, so an Atlassian admin can tell these calls apart in audit logs.
@@ -55,6 +55,8 @@ pub struct ClientConfig {
     /// Time-out of one request attempt, body included (default 30 s).
     pub timeout: Duration,
     pub retry: RetryPolicy,
+    /// Most bytes read of one answer's body (default 32 MiB).
+    pub max_body: u64,
 }
 
 impl ClientConfig {
@@ -68,6 +70,7 @@ impl ClientConfig {
             concurrency: 8,
             timeout: Duration::from_secs(30),
             retry: RetryPolicy::default().no_delay_from_env(),
+            max_body: DEFAULT_MAX_BODY,
         }
     }
 }
@@ -167,12 +170,15 @@ impl AutomationClient {
             Some(base) => with_trailing_slash(base.clone()),
             None => {
                 let policy = config.retry.clone().first_contact();
-                let first = Transport::new(http.clone(), writes.clone(), policy);
+                let first = Transport::new(http.clone(), writes.clone(), policy)
+                    .with_max_body(config.max_body);
                 discover_base(&first, &config).await?
             }
         };
-        let transport = Transport::new(http, writes, config.retry.clone());
+        let transport =
+            Transport::new(http, writes, config.retry.clone()).with_max_body(config.max_body);
         hosts.require(&api_base)?;
+        hosts.require_api_base(&api_base)?;
         let admin = Credential::new(config.login.clone(), config.token.clone());
         let admin_auth = basic_auth(&admin)?;
         let mut masker = Masker::new();
@@ -322,7 +328,7 @@ impl AutomationClient {
         if !answer.status.is_success() {
             return Err(answer.into_error(exchange.attempts, &self.masker()));
         }
-        parse_json(&answer.body, &self.masker())
+        answer.json(&self.masker())
     }
 
     fn admin_request(&self, method: reqwest::Method, url: &Url) -> reqwest::RequestBuilder {
@@ -396,6 +402,7 @@ impl AutomationClient {
                 .map_err(|_| FetchError::InvalidResponse("unreadable next-page link".into()))?,
         };
         self.inner.hosts.require(&url)?;
+        require_same_origin(&url, &self.inner.api_base)?;
         Ok(url)
     }
 }
@@ -490,11 +497,17 @@ fn redirected_write(url: &Url, answer: &Answer) -> FetchError {
     ))
 }
 
-/// Follows at most [`MAX_REDIRECTS`] redirects, each to a host the policy allows.
+/// Follows at most [`MAX_REDIRECTS`] redirects, each to a host the policy allows and on the
+/// origin of the request redirected (a credential never follows a redirect elsewhere).
 fn policy_redirects(hosts: &HostPolicy) -> redirect::Policy {
     let hosts = hosts.clone();
     redirect::Policy::custom(move |attempt| {
-        if attempt.previous().len() >= MAX_REDIRECTS || !hosts.allows(attempt.url()) {
+        let same_origin = attempt
+            .previous()
+            .last()
+            .is_some_and(|from| require_same_origin(attempt.url(), from).is_ok());
+        if attempt.previous().len() >= MAX_REDIRECTS || !same_origin || !hosts.allows(attempt.url())
+        {
             attempt.stop()
         } else {
             attempt.follow()
@@ -540,7 +553,7 @@ async fn discover_base(transport: &Transport, config: &ClientConfig) -> Result<U
     if !answer.status.is_success() {
         return Err(answer.into_error(exchange.attempts, &Masker::new()));
     }
-    let info: TenantInfo = parse_json(&answer.body, &Masker::new())?;
+    let info: TenantInfo = answer.json(&Masker::new())?;
     let id = info.cloud_id.trim();
     if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
         return Err(FetchError::InvalidResponse(

@@ -13,7 +13,7 @@ use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use url::Url;
 
-use super::client::{basic_auth, join, parse_json, AutomationClient};
+use super::client::{basic_auth, join, AutomationClient};
 use super::error::{truncate, FetchError};
 use super::policy::display_url;
 use super::transport::Safety;
@@ -132,7 +132,7 @@ impl AutomationClient {
         if !answer.status.is_success() {
             return Err(answer.into_error(exchange.attempts, &masker));
         }
-        let me: Myself = parse_json(&answer.body, &masker)?;
+        let me: Myself = answer.json(&masker)?;
         if me.account_id.trim().is_empty() {
             return Err(FetchError::InvalidResponse(format!(
                 "{} answered without an accountId",

@@ -56,6 +56,9 @@ pub enum FetchError {
         title: String,
         detail: Option<String>,
     },
+    /// An answer whose body went past the cap (`--max-response-mb`); reading stopped there.
+    #[error("the server's answer is larger than {} MiB; stopped reading it", limit / (1024 * 1024))]
+    ResponseTooLarge { limit: u64 },
     /// A configuration value the client cannot work with (e.g. an unknown product).
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -88,6 +91,10 @@ impl FetchError {
             FetchError::SiteUnavailable { .. } => {
                 Some("the site went away during the run: check that it answers, then run again")
             }
+            FetchError::ResponseTooLarge { .. } => Some(
+                "check that --site points at the Jira site; if its rules really are this big, \
+                 raise --max-response-mb (or AUTOREKEY_MAX_RESPONSE_MB)",
+            ),
             _ => None,
         }
     }

@@ -39,14 +39,31 @@ pub(crate) enum Safety {
     Write,
 }
 
-/// A complete answer: status, headers and the whole body.
+/// Default cap on one answer's body: far above any real rule (Atlassian caps a rule at a
+/// few MiB), far below what would hurt the machine.
+pub const DEFAULT_MAX_BODY: u64 = 32 * 1024 * 1024;
+
+/// A complete answer: status, headers and the body, read up to the transport's cap.
 pub(crate) struct Answer {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+    /// The cap, when the body went past it: `body` then holds only its beginning.
+    pub oversized: Option<u64>,
 }
 
 impl Answer {
+    /// The body as `T`; an answer cut at the cap is an error of its own, not bad JSON.
+    pub(crate) fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        masker: &Masker,
+    ) -> Result<T, FetchError> {
+        if let Some(limit) = self.oversized {
+            return Err(FetchError::ResponseTooLarge { limit });
+        }
+        super::client::parse_json(&self.body, masker)
+    }
+
     /// The error for a non-success answer after `attempts` attempts.
     pub(crate) fn into_error(self, attempts: u32, masker: &Masker) -> FetchError {
         let asked_to_wait = parse_retry_after(&self.headers).is_some();
@@ -123,6 +140,8 @@ pub(crate) struct Transport {
     /// For anything that can change the site: follows no redirect at all.
     pub writes: reqwest::Client,
     pub policy: RetryPolicy,
+    /// Most bytes read of one answer's body.
+    max_body: u64,
     last_rate_limit: Mutex<Option<RateLimitInfo>>,
 }
 
@@ -132,8 +151,15 @@ impl Transport {
             http,
             writes,
             policy,
+            max_body: DEFAULT_MAX_BODY,
             last_rate_limit: Mutex::new(None),
         }
+    }
+
+    /// Caps each answer's body at `max_body` bytes (at least 1 KiB).
+    pub(crate) fn with_max_body(mut self, max_body: u64) -> Self {
+        self.max_body = max_body.max(1024);
+        self
     }
 
     /// The client for `method`: only GET and HEAD may follow a redirect, since a redirected
@@ -169,7 +195,7 @@ impl Transport {
                 Some(pacing) => Some(pacing.limiter.acquire().await),
                 None => None,
             };
-            let result = attempt(build()).await;
+            let result = attempt(build(), self.max_body).await;
             let retry_after = result
                 .as_ref()
                 .ok()
@@ -232,15 +258,29 @@ impl Transport {
     }
 }
 
-async fn attempt(request: RequestBuilder) -> Result<Answer, reqwest::Error> {
-    let response = request.send().await?;
+/// One request. The body is streamed and reading stops past `max_body` (or at once when
+/// `Content-Length` announces more): a hostile or broken server cannot fill the memory.
+async fn attempt(request: RequestBuilder, max_body: u64) -> Result<Answer, reqwest::Error> {
+    let mut response = request.send().await?;
     let status = response.status();
     let headers = response.headers().clone();
-    let body = response.bytes().await?.to_vec();
+    let mut body = Vec::new();
+    let mut oversized = response.content_length().is_some_and(|n| n > max_body);
+    while !oversized {
+        let Some(chunk) = response.chunk().await? else {
+            break;
+        };
+        if (body.len() + chunk.len()) as u64 > max_body {
+            oversized = true;
+        } else {
+            body.extend_from_slice(&chunk);
+        }
+    }
     Ok(Answer {
         status,
         headers,
         body,
+        oversized: oversized.then_some(max_body),
     })
 }
 
@@ -287,6 +327,7 @@ mod tests {
             status: StatusCode::BAD_REQUEST,
             headers,
             body: format!(r#"{{"message":"bad token {secret}"}}"#).into_bytes(),
+            oversized: None,
         }
     }
 
