@@ -159,7 +159,17 @@ pub async fn check_new_token(
                 "the new token logs in as {e}, not as {account}; {nothing}"
             ))
             .hint(format!("issue the new token while logged in as {account}"))),
-            _ => {
+            // Without an email nothing says whose token it is: writing it could hand every
+            // rule to another account.
+            None => Err(CommandError::usage(format!(
+                "{site} did not say which account the new token logs in as (its /myself \
+                 answer has no email); {nothing}"
+            ))
+            .hint(format!(
+                "make the email of {account} visible (Atlassian profile > Manage your account \
+                 > Profile and visibility > Contact: Anyone), then rerun"
+            ))),
+            Some(_) => {
                 ui.status(format!(
                     "The new token ({}) logs in as {account} at {site}.",
                     token.fingerprint()
