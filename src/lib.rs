@@ -27,6 +27,7 @@ pub mod detect;
 pub mod error;
 pub mod export;
 pub mod fetch;
+pub mod harden;
 pub mod journal;
 pub mod plan;
 pub mod printable;

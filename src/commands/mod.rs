@@ -23,6 +23,8 @@ use crate::error::{CommandError, CommandResult};
 use crate::ui::Ui;
 
 pub fn main() -> ExitCode {
+    // Before any secret is read: a crash must not write one to disk in a core file.
+    let hardened = crate::harden::disable_core_dumps();
     let cli = Cli::parse();
     let verbosity = if cli.global.quiet {
         -1
@@ -30,6 +32,11 @@ pub fn main() -> ExitCode {
         cli.global.verbose.min(3) as i8
     };
     let ui = Ui::new(verbosity);
+    if let Err(e) = hardened {
+        ui.warn(format!(
+            "could not turn core dumps off ({e}); a crash could write secrets to disk"
+        ));
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,0 +1,40 @@
+//! Process hardening done once, first thing in `main`.
+//!
+//! The process holds tokens in memory (the admin's, the new one, those found in rules). A
+//! crash that writes a core file would put them on disk, readable by whoever can read the
+//! dump directory, so core dumps are turned off for the whole process before any secret is
+//! read. Secrets themselves are zeroized on drop (see [`crate::secret`]).
+
+/// Sets the core-file size limit (soft and hard) to 0, so no crash of this process writes a
+/// core dump. A no-op where there is no such limit.
+pub fn disable_core_dumps() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let none = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: setrlimit reads a valid, initialised struct and changes only this process.
+        if unsafe { libc::setrlimit(libc::RLIMIT_CORE, &none) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_dumps_are_off_after_the_call() {
+        disable_core_dumps().unwrap();
+        let mut limit = libc::rlimit {
+            rlim_cur: 1,
+            rlim_max: 1,
+        };
+        // SAFETY: getrlimit writes into a valid struct owned here.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_CORE, &mut limit) }, 0);
+        assert_eq!((limit.rlim_cur, limit.rlim_max), (0, 0));
+    }
+}
