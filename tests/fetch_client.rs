@@ -1296,3 +1296,151 @@ async fn the_whole_site_is_read_through_sandbox_faults() {
     assert_eq!(stats.listed, expected.len());
     sandbox.shutdown().await;
 }
+
+// ---------------------------------------------------------------- hostile answers (issue 9)
+
+#[tokio::test]
+async fn a_next_link_to_another_origin_of_an_allowed_host_is_refused() {
+    // Hosts the policy trusts in general, but not with the admin's credential for this site.
+    let other_port = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other = format!(
+        "http://{}/api/rule/summary?cursor=x",
+        other_port.local_addr().unwrap()
+    );
+    for foreign in [
+        other,
+        "https://other-site.atlassian.net/api/rule/summary?cursor=x".to_owned(),
+        "http://localhost:1/api/rule/summary?cursor=x".to_owned(),
+    ] {
+        let link = foreign.clone();
+        let server = serve(move |_, _| reply(200, page(&["r1"], json!(link)))).await;
+        let err = client_for(&server)
+            .await
+            .list_summaries()
+            .await
+            .unwrap_err();
+        assert!(matches!(err, FetchError::Policy(_)), "{foreign}: {err}");
+        assert_eq!(
+            server.hits(),
+            1,
+            "{foreign}: nothing sent to the other origin"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_api_base_on_another_loopback_port_or_site_is_refused() {
+    let server = serve(|_, _| reply(200, "{}")).await;
+    let other_port = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    for base in [
+        format!("http://{}/api/", other_port.local_addr().unwrap()),
+        "https://other-site.atlassian.net/gateway/api/".to_owned(),
+    ] {
+        let err = AutomationClient::connect(config(&server.url, Some(Url::parse(&base).unwrap())))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, FetchError::Policy(_)), "{base}: {err}");
+    }
+    assert_eq!(server.hits(), 0);
+}
+
+#[tokio::test]
+async fn a_body_past_the_cap_stops_with_a_clear_error() {
+    let big = format!(
+        r#"{{"rule":{{"uuid":"u-1","description":"{}"}},"connections":[]}}"#,
+        "x".repeat(64 * 1024)
+    );
+    let server = serve(move |_, _| reply(200, big.clone())).await;
+    let mut small = config(&server.url, Some(server.api()));
+    small.max_body = 16 * 1024;
+    let client = AutomationClient::connect(small).await.unwrap();
+    let err = client.get_rule("u-1").await.unwrap_err();
+    assert!(
+        matches!(err, FetchError::ResponseTooLarge { limit } if limit == 16 * 1024),
+        "{err:?}"
+    );
+    // The default cap reads the same answer.
+    let rule = client_for(&server).await.get_rule("u-1").await.unwrap();
+    assert_eq!(rule["rule"]["uuid"], "u-1");
+}
+
+/// Every way a server has been seen (or could be expected) to echo a token back.
+fn echoes(user: &str, token: &str) -> Vec<String> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+    use base64::Engine as _;
+    let pct: String = url::form_urlencoded::byte_serialize(token.as_bytes()).collect();
+    vec![
+        token.replace('=', "%3D"),
+        pct.to_lowercase(),
+        STANDARD_NO_PAD.encode(format!("{user}:{token}")),
+        STANDARD.encode(token),
+        token.replace('=', "&#61;"),
+        token.replace('=', "&#x3D;"),
+        token[..24].to_owned(),
+    ]
+}
+
+#[tokio::test]
+async fn server_echoes_of_any_token_in_any_form_are_masked() {
+    let new = Credential::new(
+        "svc@example.com",
+        Token::new(format!("FAKE={}=x", uuid::Uuid::new_v4().simple())),
+    );
+    let forms = echoes(&new.user, new.token.expose());
+    let count = forms.len();
+    let script_forms = forms.clone();
+    let server = serve(move |_, index| {
+        let echo = &script_forms[index % count];
+        let (a, b) = echo.split_at(echo.len().min(14));
+        // Half the time split across title and detail, so only the joined text holds it.
+        let body = if index % 2 == 0 {
+            json!({"errors": [{"title": format!("bad value {echo}"), "detail": "see docs"}]})
+        } else {
+            json!({"errors": [{"title": format!("bad {a}"), "detail": b}]})
+        };
+        reply(400, body.to_string())
+    })
+    .await;
+    let client = client_for(&server).await;
+    let secrets = [new.token.expose().to_owned(), new.basic_value()];
+    let body = json!({"rule": {}});
+    for _ in 0..count * 2 {
+        let err = client.put_rule("u-9", &body, &secrets).await.unwrap_err();
+        assert!(err.to_string().contains("request rejected (400)"), "{err}");
+        for shown in [err.to_string(), format!("{err:?}")] {
+            for form in &forms {
+                assert!(!shown.contains(form.as_str()), "{shown}");
+            }
+            assert!(!shown.contains(&new.token.expose()[..20]), "{shown}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_denial_header_echoing_the_token_is_masked() {
+    let server = serve(|seen, _| {
+        let auth = seen.auth.clone().unwrap_or_default();
+        let token = String::from_utf8(
+            base64::Engine::decode(
+                &base64::engine::general_purpose::STANDARD,
+                auth.trim_start_matches("Basic "),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        reply(401, format!(r#"{{"message":"no {token}"}}"#)).header(
+            "x-authentication-denied-reason",
+            format!("DENIED for {token} ({auth})"),
+        )
+    })
+    .await;
+    let client = client_for(&server).await;
+    let checked = Credential::new("svc@example.com", fake_token());
+    let verdict = client.check_credential(&server.url, &checked).await;
+    let CredentialCheck::Dead { reason } = verdict else {
+        panic!("{verdict:?}");
+    };
+    assert!(reason.contains("DENIED"), "{reason}");
+    assert!(!reason.contains(&checked.token.expose()[..20]), "{reason}");
+    assert!(!reason.contains(&checked.basic_value()[..20]), "{reason}");
+}
