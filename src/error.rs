@@ -147,7 +147,8 @@ fn fetch_hint(e: &FetchError) -> Option<&'static str> {
             "the site stopped answering during the run (down, restarting or unreachable); \
              check that it answers, then rerun: rerunning is safe"
         }
-        _ => return None,
+        // The fetch stage's own hint, where this table has none: one place per kind.
+        _ => return e.hint(),
     })
 }
 

@@ -296,13 +296,13 @@ pub fn render_csv(inv: &Inventory) -> String {
 
 /// Quote a cell when it needs it, and defuse spreadsheet formulas (`=`, `+`, `-`, `@`, and
 /// a leading tab or carriage return, which some spreadsheets skip before reading a formula):
-/// rule names are typed by anyone with rule access. Control characters are escaped when the
-/// whole text is shown (see [`crate::ui::Ui::out_raw`]).
+/// rule names are typed by anyone with rule access. Control characters, line breaks
+/// included, are escaped: a CSV read on a terminal must not let a name fake a line.
 fn csv_cell(text: &str) -> String {
     let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
+        format!("'{}", printable(text))
     } else {
-        text.to_string()
+        printable(text).into_owned()
     };
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
@@ -418,8 +418,9 @@ mod tests {
         assert_eq!(csv_cell("a,b"), "\"a,b\"");
         assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_cell("=HYPERLINK(1)"), "'=HYPERLINK(1)");
-        assert_eq!(csv_cell("\t=1+1"), "'\t=1+1");
-        assert_eq!(csv_cell("\r@SUM(A1)"), "\"'\r@SUM(A1)\"");
+        assert_eq!(csv_cell("\t=1+1"), "'\\u{9}=1+1");
+        assert_eq!(csv_cell("\r@SUM(A1)"), "'\\u{d}@SUM(A1)");
+        assert_eq!(csv_cell("a\nb"), "a\\u{a}b");
     }
 
     #[test]

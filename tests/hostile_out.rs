@@ -1,0 +1,349 @@
+//! Issue 9, output and network side: rule text and server answers are hostile, and the real
+//! binary must neither let them drive the terminal nor echo a credential they hold.
+//!
+//! Rule names go through the sandbox (the real rule API over loopback). What the sandbox
+//! does not do on purpose (echo tokens back, hide an email, send a huge answer) is played
+//! by a small scripted server in this file, speaking just enough of the API for `scan` and
+//! `rotate`. Every run's stdout and stderr are checked for every token in every form
+//! (`common::run_checked`).
+
+mod common;
+mod rotate_support;
+
+use std::sync::Arc;
+
+use autorekey::secret::Credential;
+use autorekey::secret::Token;
+use axum::body::Body;
+use axum::http::{Request, Response};
+use base64::Engine as _;
+use common::{assert_no_secrets, autorekey, fake_token, run_checked, Planted, RunOutput};
+use rotate_support::*;
+use serde_json::{json, Value};
+
+/// Characters that must never reach a terminal raw.
+const RAW: [char; 7] = [
+    '\u{1b}', '\r', '\u{7}', '\u{9b}', '\u{202e}', '\u{2066}', '\u{200f}',
+];
+
+fn assert_printable(what: &str, out: &RunOutput) {
+    for (stream, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        if let Some(c) = text.chars().find(|c| RAW.contains(c)) {
+            panic!("{what}: raw {c:?} on {stream}:\n{text}");
+        }
+        // A name cannot start a line of its own and fake the summary.
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.trim_start().starts_with("Nothing left to do")),
+            "{what}: a faked line on {stream}:\n{text}"
+        );
+    }
+}
+
+/// Rule names an attacker with rule access might choose.
+fn hostile_names() -> [String; 3] {
+    [
+        "Clip \u{1b}]52;c;ZXZpbCBjb21tYW5k\u{7} me".to_owned(),
+        "Fake\r\u{1b}[2K\u{1b}[1A Nothing left to do: the old token may be revoked".to_owned(),
+        "Bidi \u{202e}txt.exe\u{2066}\u{200f}\u{9b}31m\nNothing left to do".to_owned(),
+    ]
+}
+
+#[test]
+fn hostile_rule_names_reach_no_terminal_raw() {
+    let path = common::fixtures_dir().join("rules/01-triage-ack-comment-basic-v1.json");
+    let rule: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut rules = copies_of(&rule, 3);
+    for (rule, name) in rules.iter_mut().zip(hostile_names()) {
+        rule["rule"]["name"] = json!(name);
+        // Header names are rule text too.
+        rule["rule"]["components"][0]["value"]["headers"][0]["name"] =
+            json!("Authorization\u{1b}[8m");
+    }
+    let planted = Planted::new(rules);
+    let new_token = planted.fresh(SVC_JIRA_NEW_FIXTURE);
+    let mut site = planted.site_spec().start();
+    site.add_secret(new_token.clone());
+
+    for format in ["table", "csv"] {
+        let out = site.run(&["scan", "--format", format]);
+        out.expect_code(0);
+        assert_printable(&format!("scan --format {format}"), &out);
+        assert!(out.stdout.contains("Clip \\u{1b}]52;c;"), "{}", out.stdout);
+    }
+    // JSON keeps the real value (serde escapes the controls).
+    let out = site.run(&["scan", "--format", "json"]);
+    let names: Vec<Value> = out.json()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule_name"].clone())
+        .collect();
+    for name in hostile_names() {
+        assert!(names.contains(&json!(name)), "{names:?}");
+    }
+    assert!(!out.stdout.contains('\u{1b}'));
+
+    let backups = site.dir.path().join("backups");
+    let dry = site.run_cmd(rotate_cmd(
+        &site,
+        SVC_JIRA,
+        &new_token,
+        &backups,
+        &["--dry-run"],
+    ));
+    dry.expect_code(0);
+    assert_printable("rotate --dry-run", &dry);
+    assert!(
+        dry.stdout.contains("Rule \"Fake\\u{d}\\u{1b}[2K"),
+        "{}",
+        dry.stdout
+    );
+
+    let done = site.run_cmd(rotate_cmd(
+        &site,
+        SVC_JIRA,
+        &new_token,
+        &backups,
+        &["--yes"],
+    ));
+    assert_printable("rotate --yes", &done);
+    let run_dir = only_run_dir(&backups);
+    let out = site.run(&["restore", run_dir.to_str().unwrap(), "--yes"]);
+    out.expect_code(0);
+    assert_printable("restore", &out);
+    assert!(
+        out.stdout.contains("Restored \"Clip \\u{1b}]52"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn a_site_typed_with_userinfo_and_no_scheme_is_never_printed() {
+    let password = format!("pw{}", uuid::Uuid::new_v4().simple());
+    let typed = format!("admin.user:{password}@acme.atlassian.net");
+    for flag in ["--site", "--api-base"] {
+        let mut cmd = autorekey();
+        cmd.env("AUTOREKEY_API_TOKEN", fake_token())
+            .args(["--login", "a@b.example"]);
+        if flag == "--api-base" {
+            cmd.args(["--site", "https://acme.atlassian.net"]);
+        }
+        cmd.args([flag, &typed, "scan"]);
+        let out = run_checked(cmd, std::slice::from_ref(&password));
+        out.expect_code(2).expect_error_with_hint();
+        for text in [&out.stdout, &out.stderr] {
+            assert!(!text.contains("admin.user"), "{flag}: {text}");
+        }
+    }
+}
+
+// ------------------------------------------------------------------ a scripted server
+
+/// What the scripted site answers: `(status, headers, body)` for a method, path and
+/// Authorization header.
+type Script = dyn Fn(&str, &str, &str) -> (u16, Vec<(String, String)>, String) + Send + Sync;
+
+/// A scripted site on loopback, on its own runtime, for the binary to talk to.
+struct Scripted {
+    base: String,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Scripted {
+    fn start(
+        script: impl Fn(&str, &str, &str) -> (u16, Vec<(String, String)>, String)
+            + Send
+            + Sync
+            + 'static,
+    ) -> Scripted {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let script: Arc<Script> = Arc::new(script);
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let base = format!("http://{}/", listener.local_addr().unwrap());
+        let app = axum::Router::new().fallback(move |request: Request<Body>| {
+            let script = Arc::clone(&script);
+            async move {
+                let auth = request
+                    .headers()
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned();
+                let (status, headers, body) =
+                    script(request.method().as_str(), request.uri().path(), &auth);
+                let mut answer = Response::builder()
+                    .status(status)
+                    .header("content-type", "application/json");
+                for (name, value) in headers {
+                    answer = answer.header(name, value);
+                }
+                answer.body(Body::from(body)).unwrap()
+            }
+        });
+        rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Scripted { base, _rt: rt }
+    }
+
+    /// The binary pointed at this site as `admin` with `token`.
+    fn cmd(&self, admin: &str, token: &str) -> assert_cmd::Command {
+        let mut cmd = autorekey();
+        cmd.env("AUTOREKEY_SITE", &self.base)
+            .env("AUTOREKEY_LOGIN", admin)
+            .env("AUTOREKEY_API_TOKEN", token)
+            .args(["--api-base", &format!("{}api/", self.base)]);
+        cmd
+    }
+}
+
+fn basic(user: &str, token: &str) -> String {
+    format!(
+        "Basic {}",
+        Credential::new(user, Token::new(token)).basic_value()
+    )
+}
+
+fn ok(body: Value) -> (u16, Vec<(String, String)>, String) {
+    (200, Vec::new(), body.to_string())
+}
+
+/// One planted fixture rule (svc-jira's Basic header), its summary page and its old token.
+fn one_rule() -> (Value, String, String) {
+    let path = common::fixtures_dir().join("rules/01-triage-ack-comment-basic-v1.json");
+    let rule: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let planted = Planted::new(copies_of(&rule, 1));
+    let envelope = planted.rules[0].clone();
+    let old = planted.fresh(SVC_JIRA_OLD_FIXTURE);
+    let uuid = envelope["rule"]["uuid"].as_str().unwrap().to_owned();
+    (envelope, uuid, old)
+}
+
+/// The admin's and the checked token's `/myself`, the rule list and the rule; `other`
+/// answers the rest (the PUT).
+fn rule_site(
+    admin: (&'static str, String),
+    new: (String, Value),
+    envelope: Value,
+    other: impl Fn(&str, &str) -> (u16, Vec<(String, String)>, String) + Send + Sync + 'static,
+) -> Scripted {
+    let uuid = envelope["rule"]["uuid"].as_str().unwrap().to_owned();
+    let admin_auth = basic(admin.0, &admin.1);
+    let new_auth = new.0;
+    Scripted::start(move |method, path, auth| match (method, path) {
+        ("GET", "/rest/api/3/myself") if auth == admin_auth => {
+            ok(json!({"accountId": "acc-admin", "emailAddress": admin.0}))
+        }
+        ("GET", "/rest/api/3/myself") if auth == new_auth => ok(new.1.clone()),
+        ("GET", "/rest/api/3/myself") => (401, Vec::new(), String::new()),
+        ("GET", "/api/rule/summary") => ok(json!({"links": {"next": null}, "data": [
+            {"uuid": uuid, "name": envelope["rule"]["name"], "state": "ENABLED"}]})),
+        ("GET", p) if p == format!("/api/rule/{uuid}") => ok(envelope.clone()),
+        (method, path) => other(method, path),
+    })
+}
+
+const ADMIN: &str = "admin@hostile.example";
+
+#[test]
+fn a_new_token_whose_myself_has_no_email_is_refused() {
+    let (envelope, _, old) = one_rule();
+    let (admin_token, new_token) = (fake_token(), fake_token());
+    let site = rule_site(
+        (ADMIN, admin_token.clone()),
+        (
+            basic(SVC_JIRA, &new_token),
+            json!({"accountId": "acc-somebody"}),
+        ),
+        envelope,
+        |_, _| (500, Vec::new(), String::new()),
+    );
+    let backups = tempfile::tempdir().unwrap();
+    let mut cmd = site.cmd(ADMIN, &admin_token);
+    cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
+        .args(["rotate", "--account", SVC_JIRA, "--yes", "--backup-dir"])
+        .arg(backups.path());
+    let out = run_checked(cmd, &[admin_token, new_token, old]);
+    out.expect_code(2).expect_error_with_hint();
+    assert!(out.stderr.contains("no email"), "{}", out.stderr);
+    assert!(out.stderr.contains("nothing was written"), "{}", out.stderr);
+}
+
+#[test]
+fn server_echoes_never_reach_output_or_journal() {
+    let (envelope, _, old) = one_rule();
+    let (admin_token, new_token) = (fake_token(), format!("FAKE={}=", uuid::Uuid::new_v4()));
+    let engine = base64::engine::general_purpose::STANDARD_NO_PAD;
+    let echoes = [
+        new_token.replace('=', "%3D"),
+        engine.encode(format!("{SVC_JIRA}:{new_token}")),
+        new_token.replace('=', "&#x3D;"),
+        old[..22].to_owned(),
+        engine.encode(&admin_token),
+    ];
+    let detail = echoes.join(" | ");
+    let site = rule_site(
+        (ADMIN, admin_token.clone()),
+        (
+            basic(SVC_JIRA, &new_token),
+            json!({"accountId": "acc-svc", "emailAddress": SVC_JIRA}),
+        ),
+        envelope,
+        move |_, _| {
+            let body = json!({"errors": [{"title": "Invalid rule", "detail": detail}]});
+            (400, Vec::new(), body.to_string())
+        },
+    );
+    let backups = tempfile::tempdir().unwrap();
+    let mut cmd = site.cmd(ADMIN, &admin_token);
+    cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
+        .args(["rotate", "--account", SVC_JIRA, "--yes", "--backup-dir"])
+        .arg(backups.path());
+    let secrets = [admin_token, new_token, old];
+    let out = run_checked(cmd, &secrets);
+    assert_eq!(out.code, Some(3), "{}\n{}", out.stdout, out.stderr);
+    let shown = format!("{}{}", out.stdout, out.stderr);
+    assert!(shown.contains("Invalid rule"), "{shown}");
+    for echo in &echoes {
+        assert!(!shown.contains(echo.as_str()), "{shown}");
+    }
+    let run_dir = only_run_dir(backups.path());
+    let journal = std::fs::read_to_string(run_dir.join("journal.jsonl")).unwrap();
+    assert!(journal.contains("Invalid rule"), "{journal}");
+    assert_no_secrets(&journal, &secrets);
+    for echo in &echoes {
+        assert!(
+            !journal.contains(echo.as_str()),
+            "the journal holds an echo"
+        );
+    }
+}
+
+#[test]
+fn an_answer_past_the_cap_stops_the_scan_with_a_clear_error() {
+    let admin_token = fake_token();
+    let admin_auth = basic(ADMIN, &admin_token);
+    let huge = "x".repeat(2 * 1024 * 1024);
+    let site = Scripted::start(move |_, path, auth| match path {
+        "/rest/api/3/myself" if auth == admin_auth => {
+            ok(json!({"accountId": "acc-admin", "emailAddress": ADMIN}))
+        }
+        _ => ok(json!({"links": {"next": null}, "data": [], "padding": huge})),
+    });
+    let mut cmd = site.cmd(ADMIN, &admin_token);
+    cmd.args(["--max-response-mb", "1", "scan", "--format", "json"]);
+    let out = run_checked(cmd, std::slice::from_ref(&admin_token));
+    out.expect_code(1).expect_error_with_hint();
+    assert!(out.stderr.contains("larger than 1 MiB"), "{}", out.stderr);
+    // Without the small cap the same answer is read.
+    let mut cmd = site.cmd(ADMIN, &admin_token);
+    cmd.args(["scan", "--format", "json"]);
+    run_checked(cmd, &[admin_token]).expect_code(0);
+}
