@@ -339,13 +339,9 @@ impl AutomationClient {
             .header(AUTHORIZATION, self.inner.admin_auth.clone())
     }
 
-    /// A copy of the masker, for cleaning one error's text.
-    pub(crate) fn masker(&self) -> Masker {
-        self.inner
-            .masker
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+    /// The masker, for cleaning one error's text (held only while cleaning it).
+    pub(crate) fn masker(&self) -> std::sync::RwLockReadGuard<'_, Masker> {
+        self.inner.masker.read().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Adds `secrets` (tokens, `Basic` values) to what every later error masks: call it with

@@ -16,6 +16,7 @@
 //! The secrets are kept in zeroizing strings, and so is every form derived from them.
 
 use std::collections::HashSet;
+use std::hash::{BuildHasher as _, RandomState};
 
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
@@ -30,15 +31,25 @@ const SHORTEST: usize = 4;
 /// What replaces a server text that still decodes to a credential.
 pub const WITHHELD: &str = "(server text withheld: it repeated a credential)";
 
-/// The secrets whose echoes must never be shown. Cheap to clone for one error.
+/// The secrets whose echoes must never be shown.
+///
+/// Built as secrets arrive: each of their forms is cut into windows of [`PIECE`] characters
+/// and only a keyed hash of each window is kept (the key is random per process), so a text
+/// is scanned once, window by window, whatever the number of secrets, and the index itself
+/// holds no piece of a secret.
 #[derive(Clone, Default)]
 pub struct Masker {
-    secrets: Vec<Zeroizing<String>>,
+    /// Hashes of the secrets added, to add each once.
+    added: HashSet<u64>,
+    hasher: RandomState,
+    pieces: HashSet<u64>,
+    /// Forms shorter than a piece, matched whole.
+    short: Vec<Zeroizing<String>>,
 }
 
 impl std::fmt::Debug for Masker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Masker({} secrets)", self.secrets.len())
+        write!(f, "Masker({} secrets)", self.added.len())
     }
 }
 
@@ -47,11 +58,16 @@ impl Masker {
         Self::default()
     }
 
-    /// Adds a secret (a token, a `Basic` value, a password); too short ones are ignored.
+    /// Adds a secret (a token, a `Basic` value, a password) with the base64 forms of it;
+    /// too short ones are ignored.
     pub fn add(&mut self, secret: &str) {
         let secret = secret.trim();
-        if secret.len() >= SHORTEST && !self.secrets.iter().any(|s| s.as_str() == secret) {
-            self.secrets.push(Zeroizing::new(secret.to_owned()));
+        if secret.len() < SHORTEST || !self.added.insert(self.hasher.hash_one(secret)) {
+            return;
+        }
+        self.index(secret);
+        for core in base64_cores(secret) {
+            self.index(&core);
         }
     }
 
@@ -61,13 +77,16 @@ impl Masker {
         self.add(&credential.basic_secret());
     }
 
-    /// This masker with `more` secrets too.
-    pub fn with(&self, more: &[String]) -> Masker {
-        let mut out = self.clone();
-        for secret in more {
-            out.add(secret);
+    fn index(&mut self, form: &str) {
+        let bounds = char_bounds(form);
+        if bounds.len() <= PIECE {
+            self.short.push(Zeroizing::new(form.to_owned()));
+            return;
         }
-        out
+        for i in 0..bounds.len() - PIECE {
+            let piece = &form[bounds[i]..bounds[i + PIECE]];
+            self.pieces.insert(self.hasher.hash_one(piece));
+        }
     }
 
     /// `text` with every known secret masked, or [`WITHHELD`] when it still decodes to one.
@@ -91,55 +110,14 @@ impl Masker {
     /// Occurrences are found in the original text and merged before replacing, so
     /// overlapping secrets cannot leave a piece of one another showing.
     pub fn mask(&self, text: &str) -> String {
-        let forms = self.forms();
-        let index = Index::of(&forms);
-        replace_spans(text, index.spans(text))
+        replace_spans(text, self.spans(text))
     }
 
     /// True when any decoding of `text` (separators removed) holds a piece of a secret.
     pub fn leaks(&self, text: &str) -> bool {
-        let forms = self.forms();
-        let index = Index::of(&forms);
         decodings(text)
             .iter()
-            .any(|decoded| !index.spans(decoded).is_empty())
-    }
-
-    /// Each secret as is and the parts of its base64 encodings that depend only on it.
-    fn forms(&self) -> Vec<Zeroizing<String>> {
-        let mut forms = Vec::new();
-        for secret in &self.secrets {
-            forms.push(secret.clone());
-            forms.extend(base64_cores(secret));
-        }
-        forms
-    }
-}
-
-/// Every piece of [`PIECE`] characters of the forms, and the forms shorter than that whole:
-/// a text is scanned once, window by window, whatever the number of secrets.
-struct Index<'a> {
-    pieces: HashSet<&'a str>,
-    short: Vec<&'a str>,
-}
-
-impl<'a> Index<'a> {
-    fn of(forms: &'a [Zeroizing<String>]) -> Self {
-        let mut index = Index {
-            pieces: HashSet::new(),
-            short: Vec::new(),
-        };
-        for form in forms {
-            let bounds = char_bounds(form);
-            if bounds.len() <= PIECE {
-                index.short.push(form.as_str());
-            } else {
-                for i in 0..bounds.len() - PIECE {
-                    index.pieces.insert(&form[bounds[i]..bounds[i + PIECE]]);
-                }
-            }
-        }
-        index
+            .any(|decoded| !self.spans(decoded).is_empty())
     }
 
     /// Byte spans of `text` that are a piece or a short form.
@@ -149,7 +127,10 @@ impl<'a> Index<'a> {
         if bounds.len() > PIECE && !self.pieces.is_empty() {
             for i in 0..bounds.len() - PIECE {
                 let (start, end) = (bounds[i], bounds[i + PIECE]);
-                if self.pieces.contains(&text[start..end]) {
+                if self
+                    .pieces
+                    .contains(&self.hasher.hash_one(&text[start..end]))
+                {
                     spans.push((start, end));
                 }
             }
