@@ -33,9 +33,7 @@ fn assert_printable(what: &str, out: &RunOutput) {
         }
         // A name cannot start a line of its own and fake the summary.
         assert!(
-            !text
-                .lines()
-                .any(|l| l.trim_start().starts_with("Nothing left to do")),
+            !text.lines().any(|l| l.trim_start().starts_with("FAKED")),
             "{what}: a faked line on {stream}:\n{text}"
         );
     }
@@ -45,8 +43,8 @@ fn assert_printable(what: &str, out: &RunOutput) {
 fn hostile_names() -> [String; 3] {
     [
         "Clip \u{1b}]52;c;ZXZpbCBjb21tYW5k\u{7} me".to_owned(),
-        "Fake\r\u{1b}[2K\u{1b}[1A Nothing left to do: the old token may be revoked".to_owned(),
-        "Bidi \u{202e}txt.exe\u{2066}\u{200f}\u{9b}31m\nNothing left to do".to_owned(),
+        "Fake\r\u{1b}[2K\u{1b}[1AFAKED Nothing left to do: the old token may be revoked".to_owned(),
+        "Bidi \u{202e}txt.exe\u{2066}\u{200f}\u{9b}31m\nFAKED Nothing left to do".to_owned(),
     ]
 }
 
@@ -86,13 +84,9 @@ fn hostile_rule_names_reach_no_terminal_raw() {
     assert!(!out.stdout.contains('\u{1b}'));
 
     let backups = site.dir.path().join("backups");
-    let dry = site.run_cmd(rotate_cmd(
-        &site,
-        SVC_JIRA,
-        &new_token,
-        &backups,
-        &["--dry-run"],
-    ));
+    let rotate =
+        |args: &[&str]| site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new_token, &backups, args));
+    let dry = rotate(&["--dry-run"]);
     dry.expect_code(0);
     assert_printable("rotate --dry-run", &dry);
     assert!(
@@ -100,14 +94,7 @@ fn hostile_rule_names_reach_no_terminal_raw() {
         "{}",
         dry.stdout
     );
-
-    let done = site.run_cmd(rotate_cmd(
-        &site,
-        SVC_JIRA,
-        &new_token,
-        &backups,
-        &["--yes"],
-    ));
+    let done = rotate(&["--yes"]);
     assert_printable("rotate --yes", &done);
     let run_dir = only_run_dir(&backups);
     let out = site.run(&["restore", run_dir.to_str().unwrap(), "--yes"]);
