@@ -232,15 +232,15 @@ fn is_separator(c: char) -> bool {
     c.is_whitespace() || matches!(c, ':' | '"' | '\'' | ',' | ';' | '(' | ')' | '|')
 }
 
+/// Percent-decoded, reading `+` both as a space (forms) and as itself (base64).
 fn percent(text: &str) -> Zeroizing<String> {
-    let plus_as_space = text.replace('+', " ");
-    let decoded = percent_encoding::percent_decode_str(&plus_as_space).decode_utf8_lossy();
-    // `+` is a base64 character too: keep a reading that leaves it alone.
-    if text.contains('+') {
-        let kept = percent_encoding::percent_decode_str(text).decode_utf8_lossy();
-        return Zeroizing::new(format!("{decoded} {kept}"));
+    let plus_as_space = Zeroizing::new(text.replace('+', " "));
+    let mut out = Zeroizing::new(String::with_capacity(text.len() * 2 + 1));
+    for reading in [plus_as_space.as_str(), text] {
+        out.push_str(&percent_encoding::percent_decode_str(reading).decode_utf8_lossy());
+        out.push(' ');
     }
-    Zeroizing::new(decoded.into_owned())
+    out
 }
 
 /// HTML numeric and common named entities, and `\uXXXX` escapes.
