@@ -15,8 +15,8 @@
 //! The core ([`detect`], [`plan`], [`secret`]) does no I/O and prints nothing. The shell
 //! around it: [`cli`] (every clap definition), [`settings`] (flags, env and prompts resolved
 //! once), [`token_input`] (how secrets enter), [`ui`] (where output goes, made
-//! [`printable`]), [`error`] (exit statuses and hints), [`export`] (rule files on disk) and
-//! [`commands`] (one file each).
+//! [`printable`]), [`error`] (exit statuses and hints), [`export`] (rule files on disk),
+//! [`files`] (how local files are read and written safely) and [`commands`] (one file each).
 
 pub mod apply;
 pub mod backup;
@@ -27,6 +27,7 @@ pub mod detect;
 pub mod error;
 pub mod export;
 pub mod fetch;
+pub mod files;
 pub mod harden;
 pub mod journal;
 pub mod plan;
