@@ -9,15 +9,30 @@
 //! <root>/<site-host>-<UTC time>/
 //!     manifest.json        site, product, account, new token's fingerprint (no secret)
 //!     rules/<uuid>.json    {"rule": ..., "connections": ...} as read before writing
+//!     rules.sha256         SHA-256 of each file above, as written (`sha256sum -c` reads it)
 //!     journal.jsonl        what happened to each rule (see crate::journal)
 //! ```
+//!
+//! Every file is written whole and new (a temporary file moved into place), and its
+//! checksum recorded as it lands, so `restore` can tell a truncated or swapped file from
+//! the one it saved, and refuses that one file without giving up on the others. Files are
+//! read back without following links, from a folder that must be the user's alone.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::files::{self, Links};
+
+/// The checksum list of a run directory, in `sha256sum` format so an admin can check it
+/// with `sha256sum -c rules.sha256` from inside the run directory.
+pub const CHECKSUMS: &str = "rules.sha256";
 
 /// What a backup directory is about; written once when the run starts.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -34,30 +49,53 @@ pub struct Manifest {
 #[derive(Clone, Debug)]
 pub struct BackupRun {
     dir: PathBuf,
+    /// Relative path -> SHA-256 of every file written, mirrored in [`CHECKSUMS`]. Shared by
+    /// clones: the writers save rules concurrently.
+    sums: Arc<Mutex<BTreeMap<String, String>>>,
+}
+
+/// One file of `rules/`, checked: its envelope, or why it cannot be trusted.
+#[derive(Debug)]
+pub struct SavedRule {
+    pub uuid: String,
+    pub file: PathBuf,
+    pub envelope: Result<Value, String>,
 }
 
 impl BackupRun {
     /// Create `<root>/<host>-<time>` (and `root` itself) with owner-only permissions.
+    /// `root` must be private all the way up (see [`files::check_private_dir`]): a folder
+    /// another user can write could have the backups swapped or read.
     pub fn create(root: &Path, manifest: &Manifest) -> io::Result<BackupRun> {
+        // Checked before creating anything (nothing is left in a shared folder) and after
+        // (the folders just created, and any that existed, are all private).
+        let unsafe_dir = |e| io::Error::new(io::ErrorKind::PermissionDenied, e);
+        if let Some(existing) = root.ancestors().find(|d| d.exists()) {
+            files::check_private_dir(existing).map_err(unsafe_dir)?;
+        }
         create_private_dir_all(root)?;
+        files::check_private_dir(root).map_err(unsafe_dir)?;
+        let root = root.canonicalize()?;
         let host = url::Url::parse(&manifest.site)
             .ok()
             .and_then(|u| u.host_str().map(|h| h.replace([':', '[', ']'], "_")))
             .unwrap_or_else(|| "site".into());
         let stamp = manifest.started_at.replace([':', '-'], "");
-        let dir = create_unique_dir(root, &format!("{host}-{stamp}"))?;
+        let dir = create_unique_dir(&root, &format!("{host}-{stamp}"))?;
         create_private_dir_all(&dir.join("rules"))?;
-        let run = BackupRun { dir };
-        write_private(
-            &run.dir.join("manifest.json"),
-            &serde_json::to_vec_pretty(manifest)?,
-        )?;
+        let run = BackupRun {
+            dir,
+            sums: Arc::default(),
+        };
+        run.write_recorded("manifest.json", &serde_json::to_vec_pretty(manifest)?)?;
         Ok(run)
     }
 
+    /// An existing run directory, with the checksums recorded in it.
     pub fn open(dir: &Path) -> io::Result<BackupRun> {
         let run = BackupRun {
             dir: dir.to_path_buf(),
+            sums: Arc::new(Mutex::new(read_checksums(&dir.join(CHECKSUMS))?)),
         };
         run.manifest()?;
         Ok(run)
@@ -67,8 +105,14 @@ impl BackupRun {
         &self.dir
     }
 
+    /// The run directory, its `rules/` and every folder above them are private.
+    pub fn check_private(&self) -> Result<(), files::UnsafeDir> {
+        files::check_private_dir(&self.dir.join("rules"))
+    }
+
+    /// The manifest, checked against its recorded checksum when there is one.
     pub fn manifest(&self) -> io::Result<Manifest> {
-        let text = fs::read(self.dir.join("manifest.json"))?;
+        let text = self.read_checked("manifest.json", files::SMALL_FILE_CAP)?;
         serde_json::from_slice(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     }
 
@@ -76,10 +120,48 @@ impl BackupRun {
     /// write) keeps its first copy: that is the state before autorekey touched it.
     pub fn save(&self, uuid: &str, envelope: &Value) -> io::Result<PathBuf> {
         let path = self.rule_path(uuid)?;
-        if !path.exists() {
-            write_private(&path, &serde_json::to_vec_pretty(envelope)?)?;
+        let relative = format!("rules/{uuid}.json");
+        match self.write_recorded(&relative, &serde_json::to_vec_pretty(envelope)?) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            other => other?,
         }
         Ok(path)
+    }
+
+    /// Write a new file of the run (atomically, never over an existing one) and record its
+    /// checksum before returning.
+    fn write_recorded(&self, relative: &str, bytes: &[u8]) -> io::Result<()> {
+        files::write_new(&self.dir.join(relative), bytes)?;
+        let mut sums = self.sums.lock().unwrap_or_else(|p| p.into_inner());
+        sums.insert(relative.to_string(), hex::encode(Sha256::digest(bytes)));
+        let listing: String = sums
+            .iter()
+            .map(|(file, sum)| format!("{sum}  {file}\n"))
+            .collect();
+        files::replace(&self.dir.join(CHECKSUMS), listing.as_bytes())
+    }
+
+    /// A file of the run (no link followed), refused if it does not match its checksum.
+    fn read_checked(&self, relative: &str, cap: u64) -> io::Result<Vec<u8>> {
+        let bytes = files::read_capped(&self.dir.join(relative), cap, Links::Refuse)?;
+        let sums = self.sums.lock().unwrap_or_else(|p| p.into_inner());
+        match sums.get(relative) {
+            Some(sum) if *sum == hex::encode(Sha256::digest(&bytes)) => Ok(bytes),
+            Some(_) => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{relative} does not match the checksum recorded when it was written \
+                     (truncated or changed since)"
+                ),
+            )),
+            // The manifest of a run written before checksums existed is still readable;
+            // rule files are not (see `checked_rules`).
+            None if relative == "manifest.json" => Ok(bytes),
+            None => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{relative} has no checksum in {CHECKSUMS} (not written by this backup)"),
+            )),
+        }
     }
 
     fn rule_path(&self, uuid: &str) -> io::Result<PathBuf> {
@@ -93,41 +175,78 @@ impl BackupRun {
         Ok(self.dir.join("rules").join(format!("{uuid}.json")))
     }
 
-    /// Every saved rule: (uuid, envelope), in file-name order.
-    pub fn saved_rules(&self) -> io::Result<Vec<(String, Value)>> {
-        let mut paths: Vec<PathBuf> = fs::read_dir(self.dir.join("rules"))?
+    /// Every file of `rules/` in name order, each checked on its own (regular file, no
+    /// link, within the size cap, matching its recorded checksum, JSON): one bad file
+    /// never hides the others.
+    pub fn checked_rules(&self) -> io::Result<Vec<SavedRule>> {
+        let mut names: Vec<String> = fs::read_dir(self.dir.join("rules"))?
             .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".json"))
             .collect();
-        paths.sort();
-        paths
+        names.sort();
+        Ok(names
             .into_iter()
-            .map(|p| {
-                let uuid = p
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let value: Value = serde_json::from_slice(&fs::read(&p)?)
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-                Ok((uuid, value))
+            .map(|name| {
+                let relative = format!("rules/{name}");
+                let envelope = self
+                    .read_checked(&relative, files::RULE_FILE_CAP)
+                    .and_then(|bytes| {
+                        serde_json::from_slice(&bytes)
+                            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+                    })
+                    .map_err(|e| e.to_string());
+                SavedRule {
+                    uuid: name.trim_end_matches(".json").to_string(),
+                    file: self.dir.join(relative),
+                    envelope,
+                }
+            })
+            .collect())
+    }
+
+    /// Every saved rule: (uuid, envelope), in file-name order; any bad file is an error.
+    pub fn saved_rules(&self) -> io::Result<Vec<(String, Value)>> {
+        self.checked_rules()?
+            .into_iter()
+            .map(|r| {
+                let file = r.file.display().to_string();
+                r.envelope
+                    .map(|v| (r.uuid, v))
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{file}: {e}")))
             })
             .collect()
     }
 }
 
-/// Where backups go when `--backup-dir` is not given.
-pub fn default_root() -> PathBuf {
-    dirs::data_local_dir()
-        .or_else(dirs::home_dir)
-        .unwrap_or_else(std::env::temp_dir)
-        .join("autorekey")
-        .join("backups")
+/// `sha256sum` lines (`<hex>  <relative path>`); no file yet is an empty list.
+fn read_checksums(path: &Path) -> io::Result<BTreeMap<String, String>> {
+    let text = match files::read_text_capped(path, files::SMALL_FILE_CAP, Links::Refuse) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(e),
+    };
+    Ok(text
+        .lines()
+        .filter_map(|line| line.split_once("  "))
+        .map(|(sum, file)| (file.to_string(), sum.to_string()))
+        .collect())
+}
+
+/// Where backups go when `--backup-dir` is not given: under the user's data directory (or
+/// home). `None` when the user has neither: there is no shared fallback such as /tmp,
+/// where another user could read or swap the backups, so `--backup-dir` is required then.
+pub fn default_root() -> Option<PathBuf> {
+    root_under(dirs::data_local_dir(), dirs::home_dir())
+}
+
+fn root_under(data: Option<PathBuf>, home: Option<PathBuf>) -> Option<PathBuf> {
+    Some(data.or(home)?.join("autorekey").join("backups"))
 }
 
 /// Create `dir` and any missing parents owner-only (0700). Directories that already exist
-/// keep their mode: `--backup-dir /tmp` must not change /tmp; each run's own directory is
-/// always new, so its secrets sit in a 0700 directory whatever the parent is.
+/// keep their mode: `--backup-dir ~/shared` must not change it; [`BackupRun::create`]
+/// refuses it instead when someone else could write to it.
 pub fn create_private_dir_all(dir: &Path) -> io::Result<()> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
@@ -161,34 +280,14 @@ fn create_unique_dir(root: &Path, base: &str) -> io::Result<PathBuf> {
     ))
 }
 
-/// Create `path` owner-only (0600) and write `bytes`; never opens it wider first.
+/// Replace `path` with `bytes`, owner-only (0600), atomically (see [`files::replace`]).
 pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    write_private_with(path, bytes, false)
+    files::replace(path, bytes)
 }
 
 /// [`write_private`], refusing a file (or link) that already exists at `path`.
 pub fn write_private_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    write_private_with(path, bytes, true)
-}
-
-fn write_private_with(path: &Path, bytes: &[u8], must_be_new: bool) -> io::Result<()> {
-    let mut options = OpenOptions::new();
-    options.write(true);
-    if must_be_new {
-        options.create_new(true);
-    } else {
-        options.create(true).truncate(true);
-    }
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file: File = options.open(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(fs::Permissions::from_mode(0o600))?;
-    }
-    file.write_all(bytes)?;
-    file.sync_all()
+    files::write_new(path, bytes)
 }
 
 pub fn now_rfc3339() -> String {
@@ -211,14 +310,17 @@ mod tests {
         }
     }
 
+    fn mode(p: &Path) -> u32 {
+        fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
     #[test]
     fn backups_are_private_and_first_copy_wins() {
         let root = tempfile::tempdir().unwrap();
         let run = BackupRun::create(&root.path().join("b"), &manifest()).unwrap();
-        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(run.dir()), 0o700);
         assert_eq!(mode(&root.path().join("b")), 0o700);
-        // An existing parent keeps its mode.
+        // An existing private parent keeps its mode.
         fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
         BackupRun::create(root.path(), &manifest()).unwrap();
         assert_eq!(mode(root.path()), 0o755);
@@ -227,6 +329,7 @@ mod tests {
         run.save("0190-a", &serde_json::json!({"rule": {"name": "after"}}))
             .unwrap();
         assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&run.dir().join(CHECKSUMS)), 0o600);
         assert_eq!(
             run.saved_rules().unwrap(),
             vec![("0190-a".to_string(), first)]
@@ -242,5 +345,61 @@ mod tests {
         assert!(run.save("../escape", &Value::Null).is_err());
         let second = BackupRun::create(&root.path().join("b"), &manifest()).unwrap();
         assert_ne!(second.dir(), run.dir());
+    }
+
+    #[test]
+    fn a_folder_others_can_write_is_refused_and_nothing_is_created_in_it() {
+        let root = tempfile::tempdir().unwrap();
+        let shared = root.path().join("shared");
+        fs::create_dir(&shared).unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o775)).unwrap();
+        let err = BackupRun::create(&shared, &manifest()).unwrap_err();
+        assert!(err.to_string().contains("writable by other users"), "{err}");
+        assert_eq!(fs::read_dir(&shared).unwrap().count(), 0);
+        // Below a shared folder is no better: it can be renamed away and replaced.
+        let below = shared.join("mine");
+        assert!(BackupRun::create(&below, &manifest()).is_err());
+        assert!(!below.exists());
+    }
+
+    #[test]
+    fn without_a_home_there_is_no_default_folder() {
+        assert_eq!(root_under(None, None), None);
+        assert_eq!(
+            root_under(None, Some("/home/a".into())),
+            Some(PathBuf::from("/home/a/autorekey/backups"))
+        );
+    }
+
+    #[test]
+    fn a_bad_file_is_named_and_the_others_still_read() {
+        let root = tempfile::tempdir().unwrap();
+        let run = BackupRun::create(root.path(), &manifest()).unwrap();
+        for uuid in ["a", "b", "c", "d"] {
+            run.save(uuid, &serde_json::json!({"rule": {"uuid": uuid}}))
+                .unwrap();
+        }
+        let rules = run.dir().join("rules");
+        // Truncated, tampered (still valid JSON), and swapped for a link.
+        let text = fs::read(rules.join("a.json")).unwrap();
+        fs::write(rules.join("a.json"), &text[..text.len() / 2]).unwrap();
+        fs::write(rules.join("b.json"), r#"{"rule": {"uuid": "b", "x": 1}}"#).unwrap();
+        fs::remove_file(rules.join("c.json")).unwrap();
+        let elsewhere = root.path().join("elsewhere.json");
+        fs::write(&elsewhere, r#"{"rule": {"uuid": "c"}}"#).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, rules.join("c.json")).unwrap();
+        fs::write(rules.join("e.json"), r#"{"rule": {"uuid": "e"}}"#).unwrap();
+        let reopened = BackupRun::open(run.dir()).unwrap();
+        let checked = reopened.checked_rules().unwrap();
+        let verdict: Vec<(&str, Result<&Value, &str>)> = checked
+            .iter()
+            .map(|r| (r.uuid.as_str(), r.envelope.as_ref().map_err(String::as_str)))
+            .collect();
+        assert!(matches!(verdict[0], ("a", Err(e)) if e.contains("does not match the checksum")));
+        assert!(matches!(verdict[1], ("b", Err(e)) if e.contains("does not match the checksum")));
+        assert!(matches!(verdict[2], ("c", Err(e)) if e.contains("symbolic link")));
+        assert!(matches!(verdict[3], ("d", Ok(v)) if v["rule"]["uuid"] == "d"));
+        assert!(matches!(verdict[4], ("e", Err(e)) if e.contains("no checksum")));
+        assert!(reopened.saved_rules().is_err());
     }
 }

@@ -5,9 +5,13 @@
 //! line with no outcome after it marks a rule whose write may or may not have landed. A
 //! rerun does not need it to be safe, since it re-reads every rule before deciding
 //! anything; the journal is the record for the admin.
+//!
+//! It is append-only JSON Lines, opened without following a link (a journal swapped for a
+//! link cannot make autorekey append elsewhere) and kept 0600. A line torn by a crash is
+//! closed off before the next append, and skipped when reading, so it never hides the
+//! entries around it.
 
-use std::fs::OpenOptions;
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -46,13 +50,11 @@ pub struct Journal {
 
 impl Journal {
     pub fn open(path: &Path) -> io::Result<Journal> {
-        let mut options = OpenOptions::new();
-        options.create(true).append(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = crate::files::open_append_private(path)?;
+        end_torn_line(&mut file)?;
         Ok(Journal {
             path: path.to_path_buf(),
-            file: Mutex::new(options.open(path)?),
+            file: Mutex::new(file),
         })
     }
 
@@ -83,14 +85,34 @@ impl Journal {
     }
 }
 
-/// Every entry of a journal file; a torn last line (the process died mid-write) is skipped.
+/// If the file ends inside a line (the process died mid-write), end that line, so the next
+/// entry starts on its own line instead of being glued to the torn one.
+fn end_torn_line(file: &mut std::fs::File) -> io::Result<()> {
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    let mut last = [0u8; 1];
+    file.seek(io::SeekFrom::Start(len - 1))?;
+    file.read_exact(&mut last)?;
+    if last[0] != b'\n' {
+        file.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// Every entry of a journal file, read as a stream (it is never loaded whole). A line that
+/// is not an entry (torn by a crash, or not UTF-8) is skipped; the ones after it are read.
+/// A link, FIFO or device in its place is refused.
 pub fn read(path: &Path) -> io::Result<Vec<Entry>> {
-    let file = std::fs::File::open(path)?;
-    Ok(io::BufReader::new(file)
-        .lines()
-        .map_while(Result::ok)
-        .filter_map(|l| serde_json::from_str(&l).ok())
-        .collect())
+    let file = crate::files::open_regular(path, crate::files::Links::Refuse)?;
+    let mut entries = Vec::new();
+    for line in io::BufReader::new(file).split(b'\n') {
+        if let Ok(entry) = serde_json::from_slice(&line?) {
+            entries.push(entry);
+        }
+    }
+    Ok(entries)
 }
 
 /// Rules whose last entry is `writing`: the write may or may not have landed.
@@ -127,5 +149,38 @@ mod tests {
         let entries = read(&path).unwrap();
         assert_eq!(entries.len(), 3);
         assert_eq!(unfinished(&entries), vec!["b".to_string()]);
+        // The next run appends after the torn line, not onto it.
+        Journal::open(&path)
+            .unwrap()
+            .record("b", "B", Step::Verified, None)
+            .unwrap();
+        let entries = read(&path).unwrap();
+        assert_eq!(entries.len(), 4);
+        assert!(unfinished(&entries).is_empty());
+    }
+
+    #[test]
+    fn a_corrupt_line_hides_nothing_and_a_link_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        Journal::open(&path)
+            .unwrap()
+            .record("a", "A", Step::Writing, None)
+            .unwrap();
+        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"\xff\xfe not utf-8\n").unwrap();
+        drop(f);
+        Journal::open(&path)
+            .unwrap()
+            .record("a", "A", Step::Verified, None)
+            .unwrap();
+        assert_eq!(read(&path).unwrap().len(), 2);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let link = dir.path().join("link.jsonl");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert!(Journal::open(&link).is_err());
+        assert!(read(&link).is_err());
     }
 }

@@ -303,7 +303,14 @@ impl<'a> Session<'a> {
         new_token: &Token,
         args: &WriteArgs,
     ) -> CommandResult<Session<'a>> {
-        let root = args.backup_dir.clone().unwrap_or_else(backup::default_root);
+        let root = args
+            .backup_dir
+            .clone()
+            .or_else(backup::default_root)
+            .ok_or_else(|| {
+                CommandError::usage("there is no home or data folder to keep the backups in")
+                    .hint("nothing was written; pass --backup-dir DIR (a folder only you can write)")
+            })?;
         let manifest = Manifest {
             site: settings.site.to_string(),
             product: settings.product.clone(),
@@ -317,8 +324,10 @@ impl<'a> Session<'a> {
                 "cannot create the backup directory under {}",
                 root.display()
             );
-            CommandError::caused(ErrorKind::Failure, msg, e)
-                .hint("nothing was written; pass --backup-dir DIR")
+            CommandError::caused(ErrorKind::Failure, msg, e).hint(
+                "nothing was written; backups hold tokens, so their folder (and every folder \
+                 above it) must be yours alone: `chmod go-w` it, or pass --backup-dir DIR",
+            )
         })?;
         let journal = Journal::open(&backup.dir().join("journal.jsonl"))?;
         Ok(Session {
