@@ -21,8 +21,8 @@ use crate::backup::BackupRun;
 use crate::detect::{Finding, MASK};
 use crate::fetch::{AutomationClient, FetchError, PutOutcome};
 use crate::journal::{Journal, Step};
-use crate::plan::{self, LeftAlone, RuleDecision, Selector};
-use crate::secret::Token;
+use crate::plan::{self, LeftAlone, PlannedChange, RuleDecision, Selector};
+use crate::secret::{Fingerprint, Token};
 
 /// A rule with its rewrite decided, ready to show and write. It holds whole rule bodies,
 /// tokens included, so its `Debug` prints only what identifies it.
@@ -35,6 +35,9 @@ pub struct Prepared {
     pub findings: Vec<Finding>,
     /// The rule object with the new credential in place.
     pub after: Value,
+    /// From a saved plan: the (pointer, old fingerprint) pairs it may rewrite, and no
+    /// others. A rewrite rebuilt on a changed rule must touch exactly these.
+    pub planned: Option<Vec<(String, Fingerprint)>>,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -146,6 +149,7 @@ pub fn prepare(
                 before: envelope,
                 findings,
                 after,
+                planned: None,
             })),
             Err(e) => Err(Outcome::Failed {
                 uuid,
@@ -154,6 +158,78 @@ pub fn prepare(
             }),
         },
     }
+}
+
+/// [`prepare`] for `apply`: the rewrite a saved plan names for this rule, exactly. Only the
+/// planned old tokens are considered, and the rule is left alone (with the reason) when a
+/// planned place no longer holds its planned old token, or when the old token now sits in
+/// a place the plan does not list (rewriting only the planned places would leave it half
+/// rotated).
+pub fn prepare_planned(
+    envelope: Value,
+    account: &str,
+    changes: &[PlannedChange],
+    new_token: &Token,
+) -> Result<Option<Prepared>, Outcome> {
+    let pairs: Vec<(String, Fingerprint)> = changes
+        .iter()
+        .map(|c| (c.pointer.clone(), c.old_fingerprint.clone()))
+        .collect();
+    let mut fps: Vec<String> = pairs.iter().map(|(_, fp)| fp.to_string()).collect();
+    fps.sort();
+    fps.dedup();
+    match prepare(envelope, &Selector::new(account, fps), new_token)? {
+        Some(p) => exactly(p, &pairs).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// `p` if it rewrites exactly the `planned` (pointer, old fingerprint) pairs.
+fn exactly(mut p: Prepared, planned: &[(String, Fingerprint)]) -> Result<Prepared, Outcome> {
+    let mut want = planned.to_vec();
+    let mut have: Vec<(String, Fingerprint)> = p
+        .findings
+        .iter()
+        .filter_map(|f| Some((f.pointer.clone(), f.fingerprint()?)))
+        .collect();
+    want.sort();
+    have.sort();
+    if want == have {
+        p.planned = Some(want);
+        return Ok(p);
+    }
+    let list = |pairs: Vec<&(String, Fingerprint)>| {
+        let mut shown: Vec<String> = pairs
+            .iter()
+            .map(|(ptr, fp)| format!("{ptr} ({fp})"))
+            .collect();
+        shown.dedup();
+        shown.join(", ")
+    };
+    let missing: Vec<_> = want.iter().filter(|w| !have.contains(w)).collect();
+    let extra: Vec<_> = have.iter().filter(|h| !want.contains(h)).collect();
+    let mut why = Vec::new();
+    if !missing.is_empty() {
+        why.push(format!(
+            "the planned old token is no longer at {}",
+            list(missing)
+        ));
+    }
+    if !extra.is_empty() {
+        why.push(format!(
+            "it now also holds the old token at {}, which the plan does not list \
+             (rewriting only the planned places would leave it half rotated)",
+            list(extra)
+        ));
+    }
+    Err(Outcome::LeftAlone {
+        uuid: p.uuid,
+        name: p.name,
+        reason: format!(
+            "changed since the plan: {}; make a new plan with `autorekey rotate --out`",
+            why.join("; ")
+        ),
+    })
 }
 
 /// Copies of tokens in forms a rotation does not rewrite (a Bearer header, a raw token),
@@ -304,7 +380,11 @@ impl Writer<'_> {
     /// The rule changed since it was planned: plan again on the fresh copy.
     fn replan(&self, planned: &Prepared, fresh: Value) -> Result<Prepared, Outcome> {
         match prepare(fresh, self.selector, self.new_token) {
-            Ok(Some(p)) => Ok(p),
+            // A saved plan's rule stays within the plan's places.
+            Ok(Some(p)) => match &planned.planned {
+                Some(pairs) => exactly(p, pairs),
+                None => Ok(p),
+            },
             Ok(None) => Err(Outcome::LeftAlone {
                 uuid: planned.uuid.clone(),
                 name: planned.name.clone(),
@@ -568,5 +648,73 @@ mod tests {
             vec!["a".to_string()]
         );
         assert!(matches!(&outcomes[..], [Outcome::LeftAlone { uuid, .. }] if uuid == "a"));
+    }
+
+    #[test]
+    fn a_planned_rule_is_rewritten_only_at_the_planned_places() {
+        let fake = |tag: &str| format!("FAKE-{tag}-{}", uuid::Uuid::new_v4().simple());
+        let (t1, t2) = (fake("t1"), fake("t2"));
+        let new = Token::new(fake("new"));
+        let basic = |t: &str| {
+            format!(
+                "Basic {}",
+                Credential::new("svc@x.io", Token::new(t)).basic_value()
+            )
+        };
+        let rule = |values: &[String]| {
+            let headers: Vec<Value> = values
+                .iter()
+                .map(|v| serde_json::json!({"name": "Authorization", "value": v}))
+                .collect();
+            serde_json::json!({"rule": {"uuid": "r", "name": "R", "components": [
+                {"id": "2", "type": "jira.issue.outgoing.webhook",
+                 "value": {"url": "u", "headers": headers}}]}})
+        };
+        // The plan was made with --fingerprint t1: only header 0.
+        let planned_rule = rule(&[basic(&t1), basic(&t2)]);
+        let selector = Selector::new("svc@x.io", vec![Fingerprint::of(&t1).to_string()]);
+        let changes = match plan::plan_rule(&planned_rule["rule"], &selector, Some(&new)) {
+            RuleDecision::Rewrite(f) => plan::planned_changes(&f),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(changes.len(), 1);
+
+        let p = prepare_planned(planned_rule, "svc@x.io", &changes, &new)
+            .unwrap()
+            .unwrap();
+        let pointers: Vec<&str> = p.findings.iter().map(|f| f.pointer.as_str()).collect();
+        assert_eq!(pointers, ["/components/0/value/headers/0/value"]);
+        assert_eq!(
+            p.after["components"][0]["value"]["headers"][1]["value"],
+            basic(&t2)
+        );
+
+        let left_alone = |envelope: Value, changes: &[PlannedChange]| match prepare_planned(
+            envelope, "svc@x.io", changes, &new,
+        ) {
+            Err(Outcome::LeftAlone { reason, .. }) => reason,
+            other => panic!("expected the rule left alone, got {other:?}"),
+        };
+        // Since the plan, the old token was added at a place the plan does not list.
+        let added = rule(&[basic(&t1), basic(&t2), basic(&t1)]);
+        let reason = left_alone(added, &changes);
+        assert!(reason.contains("headers/2/value"), "{reason}");
+        assert!(reason.contains("does not list"), "{reason}");
+        // A planned place no longer holds the planned old token (the other one still does).
+        let mut two = changes.clone();
+        two.push(PlannedChange {
+            pointer: "/components/0/value/headers/1/value".into(),
+            ..changes[0].clone()
+        });
+        let reason = left_alone(rule(&[basic(&t1), basic(&t2)]), &two);
+        assert!(
+            reason.contains("no longer at /components/0/value/headers/1/value"),
+            "{reason}"
+        );
+        // Gone everywhere: nothing of the plan's left to do.
+        let gone = rule(&[basic(&t2), basic(&t2)]);
+        assert!(prepare_planned(gone, "svc@x.io", &changes, &new)
+            .unwrap()
+            .is_none());
     }
 }

@@ -270,9 +270,7 @@ enum Trust {
 impl Trust {
     fn why(self) -> String {
         match self {
-            Trust::Foreign | Trust::RootOwned | Trust::StickyShared => {
-                "is not owned by you".into()
-            }
+            Trust::Foreign | Trust::RootOwned | Trust::StickyShared => "is not owned by you".into(),
             Trust::Writable => "is writable by other users (group or others)".into(),
             Trust::Private => "is private".into(),
         }
@@ -373,7 +371,13 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"third");
         let leftovers = std::fs::read_dir(dir.path())
             .unwrap()
-            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".tmp"))
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".tmp")
+            })
             .count();
         assert_eq!(leftovers, 0, "no temporary file is left behind");
     }

@@ -168,7 +168,10 @@ mod tests {
             .unwrap()
             .record("a", "A", Step::Writing, None)
             .unwrap();
-        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         f.write_all(b"\xff\xfe not utf-8\n").unwrap();
         drop(f);
         Journal::open(&path)

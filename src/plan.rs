@@ -433,7 +433,102 @@ pub struct PlanFile {
     pub rules: Vec<PlannedRule>,
 }
 
-pub const PLAN_VERSION: u32 = 1;
+/// Version 2: the file carries `sha256`, the hash of its canonical content.
+pub const PLAN_VERSION: u32 = 2;
+
+/// Why a plan file cannot be carried out as it is.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PlanFileError {
+    #[error("not an autorekey plan ({0})")]
+    NotAPlan(String),
+    #[error("the plan has version {0}, this autorekey reads version {PLAN_VERSION}")]
+    Version(String),
+    #[error("the plan has no integrity hash (sha256)")]
+    Unsealed,
+    #[error("the plan was changed after it was saved: its content no longer matches its sha256")]
+    Changed,
+    #[error("the plan contradicts itself: {0}")]
+    Inconsistent(String),
+}
+
+impl PlanFile {
+    /// The file's text: the plan, with `sha256` over its canonical form (keys sorted, no
+    /// whitespace), so any edit to what it says (a rule, a pointer, a fingerprint, the
+    /// site) is detected by [`PlanFile::from_sealed_json`].
+    pub fn to_sealed_json(&self) -> String {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        let hash = canonical_hash(&value);
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert("sha256".into(), Value::String(hash));
+        }
+        let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
+    /// A plan read back from its file, refused if it changed since it was saved or does
+    /// not hold together (a planned credential outside the plan's own selector).
+    pub fn from_sealed_json(text: &str) -> Result<PlanFile, PlanFileError> {
+        let not_a_plan = |e: serde_json::Error| {
+            PlanFileError::NotAPlan(format!("line {}, column {}", e.line(), e.column()))
+        };
+        let mut value: Value = serde_json::from_str(text).map_err(not_a_plan)?;
+        let obj = value
+            .as_object_mut()
+            .ok_or_else(|| PlanFileError::NotAPlan("not a JSON object".into()))?;
+        match obj.get("version") {
+            Some(v) if v.as_u64() == Some(u64::from(PLAN_VERSION)) => {}
+            Some(v) => return Err(PlanFileError::Version(v.to_string())),
+            None => return Err(PlanFileError::NotAPlan("no version".into())),
+        }
+        let Some(Value::String(stored)) = obj.shift_remove("sha256") else {
+            return Err(PlanFileError::Unsealed);
+        };
+        if stored != canonical_hash(&value) {
+            return Err(PlanFileError::Changed);
+        }
+        let plan: PlanFile = serde_json::from_value(value).map_err(not_a_plan)?;
+        plan.check_consistent()?;
+        Ok(plan)
+    }
+
+    fn check_consistent(&self) -> Result<(), PlanFileError> {
+        let fps = &self.selector.fingerprints;
+        for rule in &self.rules {
+            for change in &rule.changes {
+                if !fps.is_empty() && !fps.iter().any(|p| change.old_fingerprint.matches_prefix(p))
+                {
+                    return Err(PlanFileError::Inconsistent(format!(
+                        "rule {} plans to replace {}, which its --fingerprint selection excludes",
+                        rule.uuid, change.old_fingerprint
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// SHA-256 of `value` as compact JSON with every object's keys sorted.
+fn canonical_hash(value: &Value) -> String {
+    fn sorted(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), sorted(&m[k])))
+                        .collect(),
+                )
+            }
+            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    let bytes = serde_json::to_vec(&sorted(value)).unwrap_or_default();
+    hex::encode(Sha256::digest(&bytes))
+}
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PlannedRule {

@@ -1,9 +1,12 @@
 //! `autorekey apply PLAN.json`: carry out a plan saved by `rotate --out`, exactly.
 //!
 //! The plan holds no secret, so the new token is given again, and must be the one the plan
-//! was made for (same fingerprint). Each planned rule is read again: unchanged, it gets
-//! exactly the planned rewrite; changed since the plan, the rewrite is rebuilt on its current
-//! content, limited to the planned old tokens, and shown before it is approved.
+//! was made for (same fingerprint). The plan carries a hash of its own content: a plan
+//! edited after it was saved is refused before anything is read or written. Each planned
+//! rule is read again: unchanged, it gets exactly the planned rewrite; changed since the
+//! plan, the rewrite is rebuilt on its current content, limited to the planned places and
+//! old tokens (anything else leaves the rule alone, with the reason), and shown before it
+//! is approved.
 
 use std::path::Path;
 
@@ -12,7 +15,8 @@ use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::confirm::Approver;
 use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::fetch::AutomationClient;
-use crate::plan::{PlanFile, PlannedRule, Selector, PLAN_VERSION};
+use crate::files::{self, Links};
+use crate::plan::{PlanFile, PlanFileError, PlannedRule};
 use crate::report::RotationSummary;
 use crate::secret::Token;
 use crate::settings::SiteSettings;
@@ -59,28 +63,31 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, ui: &Ui) -> CommandResul
 }
 
 fn read_plan(path: &Path) -> CommandResult<PlanFile> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = files::read_text_capped(path, files::PLAN_FILE_CAP, Links::Follow).map_err(|e| {
         CommandError::caused(
             ErrorKind::Usage,
             format!("cannot read the plan {}", path.display()),
             e,
         )
+        .hint("pass the plan file that `autorekey rotate --out` wrote")
     })?;
-    let plan: PlanFile = serde_json::from_str(&text).map_err(|e| {
+    PlanFile::from_sealed_json(&text).map_err(|e| {
+        let hint = match e {
+            PlanFileError::Changed | PlanFileError::Unsealed | PlanFileError::Inconsistent(_) => {
+                "nothing was written; a plan must be applied as it was saved. Make a new one \
+                 with `autorekey rotate --out` (and review its diffs) rather than editing it"
+            }
+            PlanFileError::Version(_) | PlanFileError::NotAPlan(_) => {
+                "make the plan again with `autorekey rotate --out`"
+            }
+        };
         CommandError::caused(
             ErrorKind::Usage,
-            format!("{} is not an autorekey plan", path.display()),
+            format!("{} cannot be applied", path.display()),
             e,
         )
-    })?;
-    if plan.version != PLAN_VERSION {
-        return Err(CommandError::usage(format!(
-            "the plan has version {}, this autorekey reads version {PLAN_VERSION}",
-            plan.version
-        ))
-        .hint("make the plan again with `autorekey rotate --out`"));
-    }
-    Ok(plan)
+        .hint(hint)
+    })
 }
 
 fn same_site(a: &str, b: &str) -> bool {
@@ -102,7 +109,6 @@ async fn reread(
     let mut prepared = Vec::new();
     let mut outcomes = Vec::new();
     for planned in &plan.rules {
-        let selector = planned_selector(&plan.selector.account, planned);
         let envelope = match client.get_rule(&planned.uuid).await {
             Ok(e) => e,
             Err(e) => {
@@ -111,7 +117,8 @@ async fn reread(
             }
         };
         let changed = crate::plan::rule_hash(&envelope["rule"]) != planned.rule_hash;
-        match apply::prepare(envelope, &selector, new_token) {
+        let account = &plan.selector.account;
+        match apply::prepare_planned(envelope, account, &planned.changes, new_token) {
             Ok(Some(p)) => {
                 if changed {
                     ui.status(format!(
@@ -130,18 +137,6 @@ async fn reread(
         }
     }
     (prepared, outcomes)
-}
-
-/// Only the old tokens the plan named for this rule.
-fn planned_selector(account: &str, planned: &PlannedRule) -> Selector {
-    let mut fps: Vec<String> = planned
-        .changes
-        .iter()
-        .map(|c| c.old_fingerprint.to_string())
-        .collect();
-    fps.sort();
-    fps.dedup();
-    Selector::new(account, fps)
 }
 
 fn failed(planned: &PlannedRule, reason: String) -> Outcome {

@@ -4,12 +4,17 @@
 //! is read as it is now and compared with its backup; a rule already as backed up is left
 //! alone; otherwise the redacted diff (now → backup) is shown and, once approved, the backup
 //! is written (without read-only fields and without connections, as any write) and read back.
+//!
+//! A backup is only trusted from a folder that is the user's alone (as `rotate` requires
+//! when writing it), and each file only if it matches the checksum recorded when it was
+//! saved and is not a link. A file that fails is named and skipped; the others are still
+//! restored, and the command exits non-zero at the end.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::backup::{BackupRun, Manifest};
+use crate::backup::{BackupRun, Manifest, SavedRule};
 use crate::cli::{GlobalArgs, RestoreArgs};
 use crate::confirm::{Answer, Approver};
 use crate::error::{CommandError, CommandResult, ErrorKind};
@@ -35,10 +40,27 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandRes
         )));
     }
     let client = settings.connect(ui).await?;
-    let journal = Journal::open(&backup.dir().join("journal.jsonl"))?;
+    let journal = Journal::open(&backup.dir().join("journal.jsonl")).map_err(|e| {
+        CommandError::caused(ErrorKind::Failure, "cannot open the backup's journal", e)
+            .hint("nothing was restored; journal.jsonl must be a plain file in the backup folder")
+    })?;
     let safety = safety_backup(&backup, &manifest)?;
     let mut failures = 0;
-    for (uuid, saved) in rules {
+    for rule in rules {
+        let saved = match rule.envelope {
+            Ok(saved) => saved,
+            Err(reason) => {
+                failures += 1;
+                ui.out(format!(
+                    "Not restored: {} cannot be trusted: {reason}",
+                    rule.file.display()
+                ));
+                let detail = format!("restore: backup file refused: {reason}");
+                journal.record(&rule.uuid, "", Step::Failed, Some(detail))?;
+                continue;
+            }
+        };
+        let uuid = rule.uuid;
         let name = crate::printable::rule_name(&saved["rule"]);
         let (step, detail) = match restore_one(
             &client,
@@ -114,37 +136,52 @@ fn report_safety_backup(safety: &BackupRun, ui: &Ui) {
     }
 }
 
-/// The backup and the saved rules the arguments select.
-fn selected_rules(args: &RestoreArgs) -> CommandResult<(BackupRun, Vec<(String, Value)>)> {
+/// The backup and the saved rules the arguments select, each checked (see
+/// [`BackupRun::checked_rules`]); the folder itself must be private.
+fn selected_rules(args: &RestoreArgs) -> CommandResult<(BackupRun, Vec<SavedRule>)> {
     let (run_dir, only_file) = locate(&args.backup)?;
-    let backup = BackupRun::open(&run_dir).map_err(|_| {
-        let msg = format!(
-            "{} is not an autorekey backup (no manifest.json)",
-            run_dir.display()
-        );
-        let runs = backup_runs_in(&run_dir);
-        let hint = if runs.is_empty() {
-            "pass the directory that rotate printed after \"Backups\"".to_string()
-        } else {
-            format!(
-                "that is the folder of backups: pass one of the runs in it: {}",
-                runs.join(", ")
-            )
-        };
-        CommandError::usage(msg).hint(hint)
+    let backup = BackupRun::open(&run_dir).map_err(|e| not_a_backup(&run_dir, e))?;
+    backup.check_private().map_err(|e| {
+        CommandError::caused(ErrorKind::Failure, "the backup cannot be trusted", e).hint(
+            "nothing was restored; another user could have changed these backups. Check the \
+             files, make the folder yours alone (`chmod 700` it and the folders above it), \
+             then run restore again",
+        )
     })?;
-    let all = backup.saved_rules()?;
-    let held: Vec<String> = all.iter().map(|(u, _)| u.clone()).collect();
-    let rules: Vec<(String, Value)> = all
+    let all = backup.checked_rules()?;
+    let held: Vec<String> = all.iter().map(|r| r.uuid.clone()).collect();
+    let rules: Vec<SavedRule> = all
         .into_iter()
-        .filter(|(u, _)| only_file.as_ref().is_none_or(|f| f == u))
-        .filter(|(u, _)| args.rules.is_empty() || args.rules.contains(u))
+        .filter(|r| only_file.as_ref().is_none_or(|f| *f == r.uuid))
+        .filter(|r| args.rules.is_empty() || args.rules.contains(&r.uuid))
         .collect();
     if rules.is_empty() {
         return Err(CommandError::usage("no backed-up rule matches")
             .hint(format!("the backup holds: {}", held.join(", "))));
     }
     Ok((backup, rules))
+}
+
+fn not_a_backup(run_dir: &Path, e: std::io::Error) -> CommandError {
+    if e.kind() != std::io::ErrorKind::NotFound {
+        let msg = format!("cannot read the backup in {}", run_dir.display());
+        return CommandError::caused(ErrorKind::Failure, msg, e)
+            .hint("nothing was restored; its manifest.json or rules.sha256 is damaged or not a plain file");
+    }
+    let msg = format!(
+        "{} is not an autorekey backup (no manifest.json)",
+        run_dir.display()
+    );
+    let runs = backup_runs_in(run_dir);
+    let hint = if runs.is_empty() {
+        "pass the directory that rotate printed after \"Backups\"".to_string()
+    } else {
+        format!(
+            "that is the folder of backups: pass one of the runs in it: {}",
+            runs.join(", ")
+        )
+    };
+    CommandError::usage(msg).hint(hint)
 }
 
 /// The backup runs directly inside `dir`, for a hint.

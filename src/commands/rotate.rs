@@ -274,13 +274,18 @@ fn save_plan(
             })
             .collect(),
     };
-    let text = serde_json::to_string_pretty(&plan).map_err(CommandError::failure)?;
-    std::fs::write(path, text + "\n").map_err(|e| {
-        CommandError::caused(
+    // Whole or not at all, never over an existing file or through a planted link.
+    crate::files::write_new(path, plan.to_sealed_json().as_bytes()).map_err(|e| {
+        let exists = e.kind() == std::io::ErrorKind::AlreadyExists;
+        let err = CommandError::caused(
             ErrorKind::Failure,
             format!("cannot write {}", path.display()),
             e,
-        )
+        );
+        match exists {
+            true => err.hint("nothing was written; remove it or choose another --out path"),
+            false => err,
+        }
     })
 }
 
@@ -308,8 +313,9 @@ impl<'a> Session<'a> {
             .clone()
             .or_else(backup::default_root)
             .ok_or_else(|| {
-                CommandError::usage("there is no home or data folder to keep the backups in")
-                    .hint("nothing was written; pass --backup-dir DIR (a folder only you can write)")
+                CommandError::usage("there is no home or data folder to keep the backups in").hint(
+                    "nothing was written; pass --backup-dir DIR (a folder only you can write)",
+                )
             })?;
         let manifest = Manifest {
             site: settings.site.to_string(),

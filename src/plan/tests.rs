@@ -299,3 +299,71 @@ fn display_masking_leaves_a_credential_placeholder_whole() {
         "{diff}"
     );
 }
+
+fn sample_plan(fingerprints: Vec<String>) -> PlanFile {
+    let old = fake("old");
+    let rule = sample(&old, &fake("other"));
+    let findings = match plan_rule(&rule, &Selector::new("svc@x.io", vec![]), None) {
+        RuleDecision::Rewrite(f) => f,
+        other => panic!("expected a rewrite, got {other:?}"),
+    };
+    PlanFile {
+        version: PLAN_VERSION,
+        site: "https://acme.atlassian.net/".into(),
+        product: "jira".into(),
+        selector: Selector::new("svc@x.io", fingerprints),
+        new_fingerprint: Fingerprint::of("new"),
+        created_at: 1,
+        rules: vec![PlannedRule {
+            uuid: "r1".into(),
+            name: "R1".into(),
+            rule_hash: rule_hash(&rule),
+            changes: planned_changes(&findings),
+        }],
+    }
+}
+
+#[test]
+fn a_sealed_plan_reads_back_and_any_edit_is_refused() {
+    let plan = sample_plan(vec![]);
+    let text = plan.to_sealed_json();
+    let back = PlanFile::from_sealed_json(&text).unwrap();
+    assert_eq!(back.rules[0].changes, plan.rules[0].changes);
+    // Key order and whitespace are not content: a reformatted plan still reads.
+    let value: Value = serde_json::from_str(&text).unwrap();
+    let reformatted = serde_json::to_string(&value).unwrap();
+    assert!(PlanFile::from_sealed_json(&reformatted).is_ok());
+    // Any change to what it says is refused: a pointer, a uuid, an added field.
+    let edits = [
+        text.replacen("headers/0/value\"", "headers/1/value\"", 1),
+        text.replacen("\"r1\"", "\"r2\"", 1),
+        text.replacen("\"version\"", "\"extra\": 1, \"version\"", 1),
+    ];
+    for edited in edits {
+        assert_ne!(edited, text);
+        assert_eq!(
+            PlanFile::from_sealed_json(&edited).unwrap_err(),
+            PlanFileError::Changed
+        );
+    }
+    let mut unsealed: Value = serde_json::from_str(&text).unwrap();
+    unsealed.as_object_mut().unwrap().shift_remove("sha256");
+    assert_eq!(
+        PlanFile::from_sealed_json(&unsealed.to_string()).unwrap_err(),
+        PlanFileError::Unsealed
+    );
+    let old_version = text.replacen("\"version\": 2", "\"version\": 1", 1);
+    assert!(matches!(
+        PlanFile::from_sealed_json(&old_version),
+        Err(PlanFileError::Version(_))
+    ));
+}
+
+#[test]
+fn a_plan_outside_its_own_selector_is_refused() {
+    let plan = sample_plan(vec!["000000000000".into()]);
+    assert!(matches!(
+        PlanFile::from_sealed_json(&plan.to_sealed_json()),
+        Err(PlanFileError::Inconsistent(_))
+    ));
+}
