@@ -9,7 +9,7 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -19,7 +19,8 @@ use serde_json::Value;
 /// Call `each` with every rule in the file (the rule object itself, not its envelope), in
 /// order. Returns the number of rules read.
 pub fn for_each_rule(path: &Path, mut each: impl FnMut(Value)) -> std::io::Result<usize> {
-    let mut reader = BufReader::with_capacity(1 << 16, File::open(path)?);
+    let file = crate::files::open_regular(path, crate::files::Links::Follow)?;
+    let mut reader = BufReader::with_capacity(1 << 16, file);
     let first = first_significant_byte(&mut reader)?;
     let mut count = 0usize;
     let mut sink = |v: Value| {
@@ -166,8 +167,8 @@ pub struct Document {
 
 impl Document {
     pub fn read(path: &Path) -> std::io::Result<Document> {
-        let mut text = String::new();
-        File::open(path)?.read_to_string(&mut text)?;
+        use crate::files::{read_text_capped, Links, DOCUMENT_FILE_CAP};
+        let text = read_text_capped(path, DOCUMENT_FILE_CAP, Links::Follow)?;
         let root: Value = serde_json::from_str(&text).map_err(invalid)?;
         Ok(Document { root })
     }

@@ -10,6 +10,7 @@ use std::io::Read;
 use std::path::Path;
 
 use crate::error::{CommandError, CommandResult, ErrorKind};
+use crate::files::{self, Links};
 use crate::secret::Token;
 use crate::ui::Ui;
 
@@ -48,20 +49,25 @@ pub fn read_token(source: TokenSource, ui: &Ui) -> CommandResult<Token> {
     )
 }
 
+/// A token file is a regular file of at most [`files::TOKEN_FILE_CAP`] bytes: a FIFO or a
+/// device would block or stream forever (`-` is the way to pipe a token in).
 fn from_file(path: &Path, what: &str) -> CommandResult<Token> {
-    let mut text = String::new();
-    let origin = if path == Path::new("-") {
-        std::io::stdin().read_to_string(&mut text)?;
-        "stdin".to_string()
+    let (text, origin) = if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .take(files::TOKEN_FILE_CAP)
+            .read_to_string(&mut text)?;
+        (text, "stdin".to_string())
     } else {
-        std::fs::File::open(path)
-            .and_then(|mut f| f.read_to_string(&mut text))
-            .map_err(|e| {
+        let text =
+            files::read_text_capped(path, files::TOKEN_FILE_CAP, Links::Follow).map_err(|e| {
                 let msg = format!("cannot read the {what} from {}", path.display());
-                CommandError::caused(ErrorKind::Usage, msg, e)
-                    .hint("check the path and that you can read the file (or pass - for stdin)")
+                CommandError::caused(ErrorKind::Usage, msg, e).hint(
+                    "give a plain file holding only the token, readable by you (or pass - to \
+                     read it from stdin)",
+                )
             })?;
-        path.display().to_string()
+        (text, path.display().to_string())
     };
     clean(text, what, &origin)
 }
@@ -124,5 +130,24 @@ mod tests {
         assert_eq!(from_file(&path, "t").unwrap().expose(), "FAKE-file-token");
         let missing = from_file(&dir.path().join("nope"), "new token").unwrap_err();
         assert!(missing.render().contains("cannot read the new token"));
+    }
+
+    #[test]
+    fn a_fifo_a_device_or_a_huge_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let err = from_file(&fifo, "new token").unwrap_err().render();
+        assert!(err.contains("FIFO") && err.contains("Hint:"), "{err}");
+        let err = from_file(Path::new("/dev/zero"), "new token").unwrap_err();
+        assert!(err.render().contains("device"));
+        let big = dir.path().join("big");
+        std::fs::write(&big, vec![b'a'; files::TOKEN_FILE_CAP as usize + 1]).unwrap();
+        assert!(from_file(&big, "new token")
+            .unwrap_err()
+            .render()
+            .contains("larger than"));
     }
 }

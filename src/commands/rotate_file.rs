@@ -42,6 +42,7 @@ pub fn run(
             format!("cannot read {}", source.display()),
             e,
         )
+        .hint("--from-file takes a UI export or a file of API envelopes (a plain file)")
     })?;
     let (prepared, outcomes) = plan_document(&doc, selector, &new_token);
     let plain: Vec<Prepared> = prepared.iter().map(|(_, p)| p.clone()).collect();

@@ -77,7 +77,8 @@ pub(crate) fn account_id_for(email: &str) -> String {
 /// Reads `{"accounts":[{"email","account_id"?,"admin"?,"tokens":[..],"revoked_tokens"?:[..]}]}`.
 /// Errors name the file and the problem, never a token.
 pub fn load_accounts_file(path: &Path) -> io::Result<Vec<Account>> {
-    let text = fs::read_to_string(path)?;
+    use crate::files::{read_text_capped, Links, SMALL_FILE_CAP};
+    let text = read_text_capped(path, SMALL_FILE_CAP, Links::Follow)?;
     let file: AccountsFile = serde_json::from_str(&text).map_err(|e| {
         // serde_json's message may quote the offending value; keep only its position.
         io::Error::new(

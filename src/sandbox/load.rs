@@ -41,7 +41,8 @@ pub fn load_rules_dir(path: &Path) -> io::Result<Vec<Value>> {
 }
 
 fn load_file(path: &Path) -> io::Result<Vec<Value>> {
-    let text = fs::read_to_string(path)?;
+    use crate::files::{read_text_capped, Links, DOCUMENT_FILE_CAP};
+    let text = read_text_capped(path, DOCUMENT_FILE_CAP, Links::Follow)?;
     let doc: Value = serde_json::from_str(&text).map_err(|e| {
         bad(
             path,
