@@ -159,7 +159,8 @@ pub struct WriteArgs {
     pub yes: bool,
 
     /// Where to save each rule as read before writing it (0600 files in a 0700 directory).
-    /// Default: autorekey/backups under your data directory.
+    /// It must be yours alone, as must the folders above it. Default: autorekey/backups
+    /// under your data directory (required when there is none).
     #[arg(long, value_name = "DIR")]
     pub backup_dir: Option<PathBuf>,
 }
@@ -185,8 +186,8 @@ pub struct RotateArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Save the plan (no secrets) to this file and write nothing; `autorekey apply` carries
-    /// it out later.
+    /// Save the plan (no secrets) to this new file and write nothing; `autorekey apply`
+    /// carries it out later. An existing file is never replaced.
     #[arg(long, value_name = "PLAN.json")]
     pub out: Option<PathBuf>,
 
@@ -208,7 +209,8 @@ pub struct RotateArgs {
 /// Carry out a plan saved by `rotate --out`, exactly: the same rules, the same credentials.
 ///
 /// Rules that changed since the plan was made are re-planned on their current content when
-/// the planned credential is still there, and shown again.
+/// the planned credentials are still at the planned places (and nowhere else), and shown
+/// again. A plan edited after it was saved is refused.
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     /// The plan file.
