@@ -14,13 +14,13 @@
 //! ```
 //!
 //! Every file is written whole and new (a temporary file moved into place), and its
-//! checksum recorded as it lands, so `restore` can tell a truncated or swapped file from
+//! checksum appended to `rules.sha256` as it lands, so `restore` can tell a truncated or swapped file from
 //! the one it saved, and refuses that one file without giving up on the others. Files are
 //! read back without following links, from a folder that must be the user's alone.
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -105,9 +105,17 @@ impl BackupRun {
         &self.dir
     }
 
-    /// The run directory, its `rules/` and every folder above them are private.
+    /// The run directory, its `rules/` and every folder above them are private, and
+    /// `rules/` is the run's own folder, not a link to another.
     pub fn check_private(&self) -> Result<(), files::UnsafeDir> {
-        files::check_private_dir(&self.dir.join("rules"))
+        let rules = self.dir.join("rules");
+        if fs::symlink_metadata(&rules).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(files::UnsafeDir {
+                dir: rules,
+                why: "is a symbolic link; autorekey does not follow links here".into(),
+            });
+        }
+        files::check_private_dir(&rules)
     }
 
     /// The manifest, checked against its recorded checksum when there is one.
@@ -129,16 +137,19 @@ impl BackupRun {
     }
 
     /// Write a new file of the run (atomically, never over an existing one) and record its
-    /// checksum before returning.
+    /// checksum before returning. The list is append-only, one whole line per file written
+    /// in a single write and flushed to disk (rewriting the whole list for each rule would
+    /// cost time quadratic in the number of rules); a line torn by a crash is ended before
+    /// the next append and never matches a file.
     fn write_recorded(&self, relative: &str, bytes: &[u8]) -> io::Result<()> {
         files::write_new(&self.dir.join(relative), bytes)?;
+        let sum = hex::encode(Sha256::digest(bytes));
         let mut sums = self.sums.lock().unwrap_or_else(|p| p.into_inner());
-        sums.insert(relative.to_string(), hex::encode(Sha256::digest(bytes)));
-        let listing: String = sums
-            .iter()
-            .map(|(file, sum)| format!("{sum}  {file}\n"))
-            .collect();
-        files::replace(&self.dir.join(CHECKSUMS), listing.as_bytes())
+        let mut list = files::open_append_lines(&self.dir.join(CHECKSUMS))?;
+        list.write_all(format!("{sum}  {relative}\n").as_bytes())?;
+        list.sync_data()?;
+        sums.insert(relative.to_string(), sum);
+        Ok(())
     }
 
     /// A file of the run (no link followed), refused if it does not match its checksum.
@@ -226,11 +237,13 @@ fn read_checksums(path: &Path) -> io::Result<BTreeMap<String, String>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
         Err(e) => return Err(e),
     };
-    Ok(text
-        .lines()
-        .filter_map(|line| line.split_once("  "))
-        .map(|(sum, file)| (file.to_string(), sum.to_string()))
-        .collect())
+    // The first line for a file wins, as the first backup of a rule does.
+    let mut sums = BTreeMap::new();
+    for (sum, file) in text.lines().filter_map(|line| line.split_once("  ")) {
+        sums.entry(file.to_string())
+            .or_insert_with(|| sum.to_string());
+    }
+    Ok(sums)
 }
 
 /// Where backups go when `--backup-dir` is not given: under the user's data directory (or
@@ -401,5 +414,32 @@ mod tests {
         assert!(matches!(verdict[3], ("d", Ok(v)) if v["rule"]["uuid"] == "d"));
         assert!(matches!(verdict[4], ("e", Err(e)) if e.contains("no checksum")));
         assert!(reopened.saved_rules().is_err());
+    }
+
+    #[test]
+    fn a_torn_checksum_line_does_not_swallow_the_next_one() {
+        let root = tempfile::tempdir().unwrap();
+        let run = BackupRun::create(root.path(), &manifest()).unwrap();
+        run.save("a", &serde_json::json!({"rule": {"uuid": "a"}}))
+            .unwrap();
+        let list = run.dir().join(CHECKSUMS);
+        let mut f = fs::OpenOptions::new().append(true).open(&list).unwrap();
+        f.write_all(b"0123abc").unwrap();
+        drop(f);
+        let resumed = BackupRun::open(run.dir()).unwrap();
+        resumed
+            .save("b", &serde_json::json!({"rule": {"uuid": "b"}}))
+            .unwrap();
+        let again = BackupRun::open(run.dir()).unwrap();
+        assert_eq!(again.saved_rules().unwrap().len(), 2);
+        assert!(again.check_private().is_ok());
+        let rules = run.dir().join("rules");
+        fs::rename(&rules, root.path().join("moved")).unwrap();
+        std::os::unix::fs::symlink(root.path().join("moved"), &rules).unwrap();
+        assert!(again
+            .check_private()
+            .unwrap_err()
+            .to_string()
+            .contains("symbolic link"));
     }
 }

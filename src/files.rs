@@ -211,6 +211,23 @@ pub fn open_append_private(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
+/// [`open_append_private`] for a file of lines: if it ends inside a line (a process died
+/// mid-write), that line is ended first, so the next one never glues onto the torn one.
+pub fn open_append_lines(path: &Path) -> io::Result<File> {
+    use std::io::Seek;
+    let mut file = open_append_private(path)?;
+    let len = file.metadata()?.len();
+    if len > 0 {
+        let mut last = [0u8; 1];
+        file.seek(io::SeekFrom::Start(len - 1))?;
+        file.read_exact(&mut last)?;
+        if last[0] != b'\n' {
+            file.write_all(b"\n")?;
+        }
+    }
+    Ok(file)
+}
+
 /// Why a directory may not hold secrets.
 #[derive(Debug, thiserror::Error)]
 #[error("{} {why}", .dir.display())]

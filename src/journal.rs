@@ -11,7 +11,7 @@
 //! closed off before the next append, and skipped when reading, so it never hides the
 //! entries around it.
 
-use std::io::{self, BufRead, Read, Seek, Write};
+use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -50,8 +50,7 @@ pub struct Journal {
 
 impl Journal {
     pub fn open(path: &Path) -> io::Result<Journal> {
-        let mut file = crate::files::open_append_private(path)?;
-        end_torn_line(&mut file)?;
+        let file = crate::files::open_append_lines(path)?;
         Ok(Journal {
             path: path.to_path_buf(),
             file: Mutex::new(file),
@@ -83,22 +82,6 @@ impl Journal {
         file.write_all(&line)?;
         file.sync_data()
     }
-}
-
-/// If the file ends inside a line (the process died mid-write), end that line, so the next
-/// entry starts on its own line instead of being glued to the torn one.
-fn end_torn_line(file: &mut std::fs::File) -> io::Result<()> {
-    let len = file.metadata()?.len();
-    if len == 0 {
-        return Ok(());
-    }
-    let mut last = [0u8; 1];
-    file.seek(io::SeekFrom::Start(len - 1))?;
-    file.read_exact(&mut last)?;
-    if last[0] != b'\n' {
-        file.write_all(b"\n")?;
-    }
-    Ok(())
 }
 
 /// Every entry of a journal file, read as a stream (it is never loaded whole). A line that
