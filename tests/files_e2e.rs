@@ -240,15 +240,21 @@ fn a_plan_edited_after_it_was_saved_is_refused_and_plans_never_overwrite() {
     );
 
     // Saving again over it is refused, and so is a planted link: the file stays as it was.
+    let requests = fx.site.stats().total_requests;
     let again = save_plan(&fx, &plan);
-    again.expect_code(1).expect_error_with_hint();
+    again.expect_code(2).expect_error_with_hint();
     assert!(again.stderr.contains("already exists"), "{}", again.stderr);
     assert_eq!(std::fs::read_to_string(&plan).expect("read"), saved);
     let victim = fx.site.write_file("victim.txt", "keep me");
     let link = fx.site.dir.path().join("linked-plan.json");
     std::os::unix::fs::symlink(&victim, &link).expect("plant a link");
-    save_plan(&fx, &link).expect_code(1);
+    save_plan(&fx, &link).expect_code(2);
     assert_eq!(std::fs::read_to_string(&victim).expect("read"), "keep me");
+    assert_eq!(
+        fx.site.stats().total_requests,
+        requests,
+        "refused before any request"
+    );
 
     // Someone drops a rule's last planned change (say, to keep an old token alive).
     let mut value: Value = serde_json::from_str(&saved).expect("JSON");

@@ -35,6 +35,13 @@ pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResu
             .expect("clap requires --write with --from-file");
         return super::rotate_file::run(source, target, &selector, args, ui);
     }
+    if let Some(out) = args.out.as_deref().filter(|p| p.symlink_metadata().is_ok()) {
+        // Said before any request: the plan would be refused at the end anyway.
+        return Err(
+            CommandError::usage(format!("{} already exists", out.display()))
+                .hint("a plan never replaces a file: remove it or choose another --out path"),
+        );
+    }
     let writes = !args.dry_run && args.out.is_none();
     let approver = if writes {
         Some(Approver::new(args.write_args.yes, ui, "rotate")?)
