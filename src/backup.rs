@@ -125,12 +125,17 @@ impl BackupRun {
     }
 
     /// Save a rule envelope as read. A rule backed up earlier in the same run (a retried
-    /// write) keeps its first copy: that is the state before autorekey touched it.
+    /// write) keeps its first copy: that is the state before autorekey touched it. That
+    /// copy must still be the one recorded: anything else in its place (a link, a file
+    /// that does not match its checksum) is an error, so no write goes ahead without a
+    /// backup that restore will accept.
     pub fn save(&self, uuid: &str, envelope: &Value) -> io::Result<PathBuf> {
         let path = self.rule_path(uuid)?;
         let relative = format!("rules/{uuid}.json");
         match self.write_recorded(&relative, &serde_json::to_vec_pretty(envelope)?) {
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                self.read_checked(&relative, files::RULE_FILE_CAP)?;
+            }
             other => other?,
         }
         Ok(path)
@@ -433,6 +438,9 @@ mod tests {
         let again = BackupRun::open(run.dir()).unwrap();
         assert_eq!(again.saved_rules().unwrap().len(), 2);
         assert!(again.check_private().is_ok());
+        // A backup replaced behind autorekey's back is not taken as the first copy.
+        fs::write(run.dir().join("rules/b.json"), "{}").unwrap();
+        assert!(again.save("b", &serde_json::json!({})).is_err());
         let rules = run.dir().join("rules");
         fs::rename(&rules, root.path().join("moved")).unwrap();
         std::os::unix::fs::symlink(root.path().join("moved"), &rules).unwrap();
