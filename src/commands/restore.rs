@@ -29,16 +29,7 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandRes
     let mut approver = Approver::new(args.yes, ui, "restore")?;
     let settings = SiteSettings::resolve(global, ui)?;
     let manifest = backup.manifest()?;
-    if url::Url::parse(&manifest.site).map(|u| u.origin()) != Ok(settings.site.origin()) {
-        return Err(CommandError::usage(format!(
-            "this backup is of {}, but the site is {}",
-            manifest.site, settings.site
-        ))
-        .hint(format!(
-            "set AUTOREKEY_SITE (or --site) to {}",
-            manifest.site
-        )));
-    }
+    same_site(&manifest, &settings)?;
     let client = settings.connect(ui).await?;
     let journal = Journal::open(&backup.dir().join("journal.jsonl")).map_err(|e| {
         CommandError::caused(ErrorKind::Failure, "cannot open the backup's journal", e)
@@ -50,11 +41,10 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandRes
         let saved = match rule.envelope {
             Ok(saved) => saved,
             Err(reason) => {
+                // Named and skipped: one bad file must not keep the others from restoring.
                 failures += 1;
-                ui.out(format!(
-                    "Not restored: {} cannot be trusted: {reason}",
-                    rule.file.display()
-                ));
+                let file = rule.file.display();
+                ui.out(format!("Not restored: {file} cannot be trusted: {reason}"));
                 let detail = format!("restore: backup file refused: {reason}");
                 journal.record(&rule.uuid, "", Step::Failed, Some(detail))?;
                 continue;
@@ -106,6 +96,21 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandRes
             "{n} rule(s) could not be restored (listed above)"
         ))),
     }
+}
+
+/// A backup is restored only to the site it was taken from.
+fn same_site(manifest: &Manifest, settings: &SiteSettings) -> CommandResult {
+    if url::Url::parse(&manifest.site).map(|u| u.origin()) == Ok(settings.site.origin()) {
+        return Ok(());
+    }
+    Err(CommandError::usage(format!(
+        "this backup is of {}, but the site is {}",
+        manifest.site, settings.site
+    ))
+    .hint(format!(
+        "set AUTOREKEY_SITE (or --site) to {}",
+        manifest.site
+    )))
 }
 
 /// Where restore saves each rule's current version before overwriting it: a new run
