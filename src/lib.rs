@@ -5,7 +5,9 @@
 //! - [`fetch`]: the HTTP client for the Automation rule-management API (pagination, retries,
 //!   rate limits, the host policy that decides where a credential may be sent);
 //! - [`detect`]: pure functions that walk a rule document and find embedded credentials;
-//! - [`plan`]: pure functions that rewrite a rule with a new token and render a redacted diff;
+//! - [`plan`]: pure functions that rewrite a rule with a new token and render a redacted diff
+//!   ([`gateway`]: the `api.atlassian.com/ex/{product}/{cloudId}` address form it and
+//!   verification share);
 //! - [`confirm`]: the per-rule approval (prompts, `--yes`, refusal without a terminal);
 //! - [`apply`]: backup, re-read, write, read back, with a journal for resuming;
 //! - [`report`]: the inventory and the closing summary, as table, JSON or CSV;
@@ -28,6 +30,7 @@ pub mod error;
 pub mod export;
 pub mod fetch;
 pub mod files;
+pub mod gateway;
 pub mod harden;
 pub mod journal;
 pub mod plan;

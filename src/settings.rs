@@ -25,7 +25,14 @@ pub struct SiteSettings {
     pub concurrency: usize,
     /// Most bytes read of one answer.
     pub max_body: u64,
+    /// Atlassian's API gateway, when [`GATEWAY_ENV`] points it at a loopback sandbox.
+    pub gateway: Option<Url>,
 }
+
+/// Points the gateway (`https://api.atlassian.com`, where scoped tokens log in) at a local
+/// sandbox. Accepted for loopback addresses only: it exists for tests and rehearsals, and a
+/// credential must never be sent to any other host on its say-so.
+pub const GATEWAY_ENV: &str = "AUTOREKEY_GATEWAY_URL";
 
 impl SiteSettings {
     pub fn resolve(global: &GlobalArgs, ui: &Ui) -> CommandResult<SiteSettings> {
@@ -46,6 +53,7 @@ impl SiteSettings {
         if let Some(base) = &api_base {
             check_site_url(base).map_err(|e| CommandError::usage(e.to_string()))?;
         }
+        let gateway = gateway_override()?;
         let api_token = read_token(
             TokenSource {
                 what: "admin's API token",
@@ -64,6 +72,7 @@ impl SiteSettings {
             api_base,
             concurrency: usize::from(global.concurrency),
             max_body: u64::from(global.max_response_mb) * 1024 * 1024,
+            gateway,
         })
     }
 
@@ -75,6 +84,9 @@ impl SiteSettings {
         config.timeout = Duration::from_secs(30);
         config.retry = RetryPolicy::default().no_delay_from_env();
         config.max_body = self.max_body;
+        if let Some(gateway) = &self.gateway {
+            config.gateway = gateway.clone();
+        }
         config
     }
 
@@ -96,6 +108,27 @@ impl SiteSettings {
         ));
         Ok(client)
     }
+}
+
+/// [`GATEWAY_ENV`], if set: a loopback URL, or a usage error.
+fn gateway_override() -> CommandResult<Option<Url>> {
+    let Some(text) = std::env::var(GATEWAY_ENV)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    let url = parse_url(text.trim(), GATEWAY_ENV)?;
+    if !crate::fetch::policy::is_loopback(&url) || check_site_url(&url).is_err() {
+        return Err(CommandError::usage(format!(
+            "{GATEWAY_ENV} may point only at a loopback address (a sandbox)"
+        ))
+        .hint(format!(
+            "unset {GATEWAY_ENV}: on a real site autorekey uses {}",
+            crate::fetch::ATLASSIAN_GATEWAY
+        )));
+    }
+    Ok(Some(url))
 }
 
 fn parse_site(site: Option<&str>) -> CommandResult<Url> {

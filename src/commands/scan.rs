@@ -14,7 +14,9 @@ use crate::cli::{FailOn, Format, GlobalArgs, ScanArgs};
 use crate::detect::{self, Finding, Scheme, Status};
 use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::export;
-use crate::fetch::{AutomationClient, CredentialCheck, FetchError, HostPolicy};
+use crate::fetch::{
+    AutomationClient, CheckAt, CredentialCheck, FetchError, HostPolicy, Verified, ATLASSIAN_GATEWAY,
+};
 use crate::report::{self, Inventory, Verification};
 use crate::secret::Credential;
 use crate::settings::SiteSettings;
@@ -136,6 +138,9 @@ enum Target {
     Site,
     /// An absolute URL's origin.
     Origin(String),
+    /// The gateway form `{origin}/ex/{product}/{cloudId}/...` (on api.atlassian.com outside
+    /// tests): a scoped or service-account token's address.
+    Gateway { origin: String, cloud_id: String },
     /// Another smart value, no URL at all, or a URL that does not parse: unknown, so the
     /// credential is never sent anywhere on its account (it may not be an Atlassian one).
     Unknown,
@@ -151,7 +156,13 @@ impl Target {
             return Target::Site;
         }
         match Url::parse(url) {
-            Ok(u) if !url.starts_with("{{") => Target::Origin(u.origin().ascii_serialization()),
+            Ok(u) if !url.starts_with("{{") => {
+                let origin = u.origin().ascii_serialization();
+                match crate::gateway::cloud_id(&u) {
+                    Some(cloud_id) => Target::Gateway { origin, cloud_id },
+                    None => Target::Origin(origin),
+                }
+            }
             _ => Target::Unknown,
         }
     }
@@ -219,9 +230,11 @@ async fn scan_site(
 }
 
 /// Check each distinct credential once. An API token belongs to the account, not to a
-/// site, so one answer from `/myself` settles it: asked of the configured site when any rule
-/// sends the credential there, else of an Atlassian host a rule sends it to. A credential
-/// sent only elsewhere is never sent anywhere by autorekey, and stays unchecked.
+/// site, so one verdict settles it: asked of the configured site (classic form, then the
+/// gateway form a scoped token needs) when any rule sends the credential there or to the
+/// site's gateway address, else of the gateway form of another cloud id or of an
+/// Atlassian host a rule sends it to. A credential sent only elsewhere is never sent
+/// anywhere by autorekey, and stays unchecked.
 async fn verify_credentials(
     client: &AutomationClient,
     site: &Url,
@@ -230,15 +243,19 @@ async fn verify_credentials(
     ui: &Ui,
 ) {
     let policy = HostPolicy::new(site.clone());
+    // Without it, gateway targets of this very site are checked by their cloud id alone.
+    let own_cloud = client.cloud_id().await.ok();
     let bar = ui.progress(creds.len() as u64, "Verifying credentials");
     let mut verdicts: BTreeMap<&VerifyKey, (Verification, String)> = BTreeMap::new();
     for (key, uses) in creds {
-        let verdict = match check_site(site, &policy, &uses.targets) {
-            Some(url) => match client.check_credential(&url, &uses.credential).await {
-                CredentialCheck::Live { .. } => (Verification::Live, format!("accepted by {url}")),
-                CredentialCheck::Dead { reason } => (Verification::Dead, reason),
-                CredentialCheck::Unknown { reason } => (Verification::Unknown, reason),
-            },
+        let places = Places {
+            site,
+            gateway: client.gateway(),
+            own_cloud: own_cloud.as_deref(),
+            policy: &policy,
+        };
+        let verdict = match places.check_at(&uses.targets) {
+            Some(at) => verdict_of(client.verify(&at, &uses.credential).await),
             None => (
                 Verification::NotChecked,
                 "not checked: no rule sends it to the site or an Atlassian host".into(),
@@ -268,18 +285,63 @@ async fn verify_credentials(
     inventory.finish();
 }
 
-fn check_site(site: &Url, policy: &HostPolicy, targets: &BTreeSet<Target>) -> Option<Url> {
-    let own = Target::Origin(site.origin().ascii_serialization());
-    if targets.iter().any(|t| *t == Target::Site || *t == own) {
-        return Some(site.clone());
+fn verdict_of(verified: Verified) -> (Verification, String) {
+    let at = verified.url.map(|u| format!(" by {u}")).unwrap_or_default();
+    match verified.check {
+        CredentialCheck::Live { .. } => (Verification::Live, format!("accepted{at}")),
+        CredentialCheck::LiveScopeLimited { reason } => {
+            (Verification::Live, format!("{reason}{at}"))
+        }
+        CredentialCheck::Dead { reason } => (Verification::Dead, reason),
+        CredentialCheck::Unknown { reason } => (Verification::Unknown, reason),
     }
-    targets
-        .iter()
-        .filter_map(|t| match t {
-            Target::Origin(origin) => Url::parse(origin).ok(),
+}
+
+/// What decides where a credential may be checked.
+struct Places<'a> {
+    site: &'a Url,
+    gateway: &'a Url,
+    own_cloud: Option<&'a str>,
+    policy: &'a HostPolicy,
+}
+
+impl Places<'_> {
+    fn check_at(&self, targets: &BTreeSet<Target>) -> Option<CheckAt> {
+        let own = Target::Origin(self.site.origin().ascii_serialization());
+        // The check goes to the configured gateway whatever origin the rule names, so a
+        // rule naming api.atlassian.com counts even when a sandbox stands in for it.
+        let gateways = [
+            self.gateway.origin().ascii_serialization(),
+            ATLASSIAN_GATEWAY.trim_end_matches('/').to_owned(),
+        ];
+        let ours = |t: &Target| match t {
+            Target::Site => true,
+            Target::Gateway { origin, cloud_id } => {
+                gateways.contains(origin) && self.own_cloud == Some(cloud_id.as_str())
+            }
+            other => *other == own,
+        };
+        if targets.iter().any(ours) {
+            return Some(CheckAt::Site(self.site.clone()));
+        }
+        let other_cloud = targets.iter().find_map(|t| match t {
+            Target::Gateway { origin, cloud_id } if gateways.contains(origin) => {
+                Some(cloud_id.clone())
+            }
             _ => None,
-        })
-        .find(|u| policy.allows(u))
+        });
+        if let Some(cloud_id) = other_cloud {
+            return Some(CheckAt::Gateway(cloud_id));
+        }
+        targets
+            .iter()
+            .filter_map(|t| match t {
+                Target::Origin(origin) => Url::parse(origin).ok(),
+                _ => None,
+            })
+            .find(|u| self.policy.allows(u))
+            .map(CheckAt::Site)
+    }
 }
 
 /// Exit 1 when rules could not be read (the inventory is incomplete), 3 when a `--fail-on`

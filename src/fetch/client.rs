@@ -57,7 +57,14 @@ pub struct ClientConfig {
     pub retry: RetryPolicy,
     /// Most bytes read of one answer's body (default 32 MiB).
     pub max_body: u64,
+    /// Atlassian's API gateway (`https://api.atlassian.com/`), where scoped and
+    /// service-account tokens log in (`/ex/{product}/{cloudId}/...`). Only the sandbox and
+    /// tests point it elsewhere, and only at a loopback address (see `settings`).
+    pub gateway: Url,
 }
+
+/// Where Atlassian's API gateway lives.
+pub const ATLASSIAN_GATEWAY: &str = "https://api.atlassian.com/";
 
 impl ClientConfig {
     pub fn new(site: Url, login: impl Into<String>, token: Token) -> Self {
@@ -71,6 +78,7 @@ impl ClientConfig {
             timeout: Duration::from_secs(30),
             retry: RetryPolicy::default().no_delay_from_env(),
             max_body: DEFAULT_MAX_BODY,
+            gateway: Url::parse(ATLASSIAN_GATEWAY).expect("a valid constant URL"),
         }
     }
 }
@@ -148,6 +156,11 @@ pub(crate) struct Inner {
     api_base: Url,
     pub(crate) concurrency: usize,
     pub(crate) checked: Mutex<CheckCache>,
+    pub(crate) product: String,
+    pub(crate) gateway: Url,
+    /// The site's cloud id: found while discovering the API base, else asked when first
+    /// needed (a scoped token's check goes through `/ex/{product}/{cloudId}`).
+    pub(crate) cloud_id: tokio::sync::OnceCell<String>,
 }
 
 impl AutomationClient {
@@ -166,19 +179,25 @@ impl AutomationClient {
         let hosts = HostPolicy::new(config.site.clone());
         let http = build_http(&hosts, config.timeout, policy_redirects(&hosts))?;
         let writes = build_http(&hosts, config.timeout, redirect::Policy::none())?;
+        let cloud_id = tokio::sync::OnceCell::new();
         let api_base = match &config.api_base {
             Some(base) => with_trailing_slash(base.clone()),
             None => {
                 let policy = config.retry.clone().first_contact();
                 let first = Transport::new(http.clone(), writes.clone(), policy)
                     .with_max_body(config.max_body);
-                discover_base(&first, &config).await?
+                let id = tenant_cloud_id(&first, &config.site).await?;
+                let base = site_api_base(&config, &id)?;
+                let _ = cloud_id.set(id);
+                base
             }
         };
         let transport =
             Transport::new(http, writes, config.retry.clone()).with_max_body(config.max_body);
         hosts.require(&api_base)?;
         hosts.require_api_base(&api_base)?;
+        let gateway = with_trailing_slash(config.gateway.clone());
+        hosts.require(&gateway)?;
         let admin = Credential::new(config.login.clone(), config.token.clone());
         let admin_auth = basic_auth(&admin)?;
         let mut masker = Masker::new();
@@ -193,6 +212,9 @@ impl AutomationClient {
                 api_base,
                 concurrency: config.concurrency.max(1),
                 checked: Mutex::new(CheckCache::default()),
+                product: config.product.clone(),
+                gateway,
+                cloud_id,
             }),
         })
     }
@@ -203,6 +225,28 @@ impl AutomationClient {
 
     pub fn site(&self) -> &Url {
         self.inner.hosts.site()
+    }
+
+    /// `jira` or `confluence`.
+    pub fn product(&self) -> &str {
+        &self.inner.product
+    }
+
+    /// Atlassian's API gateway (`https://api.atlassian.com/` outside tests).
+    pub fn gateway(&self) -> &Url {
+        &self.inner.gateway
+    }
+
+    /// The site's cloud id, asked of `/_edge/tenant_info` once (no credential sent) unless
+    /// connecting already found it.
+    pub async fn cloud_id(&self) -> Result<String, FetchError> {
+        let site = self.site().clone();
+        let transport = &self.inner.transport;
+        self.inner
+            .cloud_id
+            .get_or_try_init(|| tenant_cloud_id(transport, &site))
+            .await
+            .cloned()
     }
 
     /// The most recent `X-RateLimit-*` headers seen, for a verbose summary.
@@ -540,8 +584,13 @@ fn build_http(
         })
 }
 
-async fn discover_base(transport: &Transport, config: &ClientConfig) -> Result<Url, FetchError> {
-    let url = join(&config.site, "/_edge/tenant_info")?;
+/// `GET {site}/_edge/tenant_info` (no credential sent): the site's cloud id, checked to be
+/// safe to put in a path.
+pub(crate) async fn tenant_cloud_id(
+    transport: &Transport,
+    site: &Url,
+) -> Result<String, FetchError> {
+    let url = join(site, "/_edge/tenant_info")?;
     let exchange = transport
         .exchange(|| transport.http.get(url.clone()), Safety::Repeatable, None)
         .await;
@@ -551,11 +600,16 @@ async fn discover_base(transport: &Transport, config: &ClientConfig) -> Result<U
     }
     let info: TenantInfo = answer.json(&Masker::new())?;
     let id = info.cloud_id.trim();
-    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+    if !crate::gateway::is_cloud_id(id) {
         return Err(FetchError::InvalidResponse(
             "tenant_info did not give a usable cloudId".into(),
         ));
     }
+    Ok(id.to_owned())
+}
+
+/// The site form of the Automation API base for a cloud id.
+fn site_api_base(config: &ClientConfig, id: &str) -> Result<Url, FetchError> {
     join(
         &config.site,
         &format!(

@@ -1,11 +1,19 @@
-//! Is this credential alive? Asked of `GET /rest/api/3/myself`, the one endpoint Atlassian
+//! Is this credential alive? Asked of the product's "current user" endpoint (Jira's
+//! `/rest/api/3/myself`, Confluence's `/wiki/rest/api/user/current`), the one Atlassian
 //! documents as trustworthy for it (others answer 200 to bad credentials, as if anonymous).
+//!
+//! A credential logs in by one of two forms: the classic one on the site itself, and the
+//! gateway one (`https://api.atlassian.com/ex/{product}/{cloudId}/...`) that scoped and
+//! service-account tokens need, since the site refuses them. [`AutomationClient::verify`]
+//! decides which forms to try and in what order (a service account: the gateway only;
+//! anyone else: the site, then the gateway when the site says no), and a 401 "scope does
+//! not match" means the token is live but its scopes do not include reading the user.
 //!
 //! Checking a doubtful credential is itself a risk: a few wrong or expired tokens put the
 //! account behind a CAPTCHA. So a check is one request for a 401 (never retried), the host
 //! policy is applied before anything is sent, the login-denied headers count as a failure
-//! even on a 200, and a definite answer (live or dead) is remembered for the client's
-//! lifetime, so one run asks about each credential at most once.
+//! even on a 200, and a definite answer is remembered per URL for the client's lifetime, so
+//! one run asks about each credential at most once per form.
 
 use std::collections::HashMap;
 
@@ -19,13 +27,13 @@ use super::policy::display_url;
 use super::transport::Safety;
 use crate::secret::{Credential, Fingerprint, Masker};
 
-/// The answer of `/myself` for a working credential.
+/// The answer of the current-user endpoint for a working credential.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Myself {
     pub account_id: String,
-    /// Hidden when the user's profile visibility says so.
-    #[serde(default)]
+    /// Hidden when the user's profile visibility says so. Confluence calls it `email`.
+    #[serde(default, alias = "email")]
     pub email_address: Option<String>,
     #[serde(default)]
     pub display_name: Option<String>,
@@ -39,13 +47,53 @@ pub enum CredentialCheck {
         account_id: String,
         email: Option<String>,
     },
+    /// Accepted as a scoped token whose scopes do not include reading the current user
+    /// (`read:me`): Atlassian answered 401 "scope does not match", which a wrong, revoked or
+    /// expired token never gets. Live, but it cannot say whose it is.
+    LiveScopeLimited { reason: String },
     /// The site rejected it (401, or a login-denied header): wrong, revoked or expired.
     Dead { reason: String },
     /// No verdict: refused by the host policy, network trouble, or an unexpected answer.
     Unknown { reason: String },
 }
 
-/// Definite verdicts per (site origin, user, token fingerprint).
+impl CredentialCheck {
+    /// Live, with or without its scope to read the user.
+    pub fn is_live(&self) -> bool {
+        matches!(
+            self,
+            CredentialCheck::Live { .. } | CredentialCheck::LiveScopeLimited { .. }
+        )
+    }
+}
+
+/// Where [`AutomationClient::verify`] may check a credential.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CheckAt {
+    /// A site's origin: the classic form there and, when it is the configured site, the
+    /// gateway form with its cloud id.
+    Site(Url),
+    /// The gateway form for this cloud id only (a rule calling
+    /// `api.atlassian.com/ex/{product}/{cloudId}/...` of another site).
+    Gateway(String),
+}
+
+/// A verdict and the URL that gave it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    pub check: CredentialCheck,
+    pub url: Option<Url>,
+}
+
+/// Service accounts' emails end so; their tokens log in only through the gateway.
+pub const SERVICE_ACCOUNT_DOMAIN: &str = "@serviceaccount.atlassian.com";
+
+pub fn is_service_account(user: &str) -> bool {
+    let user = user.trim().to_ascii_lowercase();
+    user.len() > SERVICE_ACCOUNT_DOMAIN.len() && user.ends_with(SERVICE_ACCOUNT_DOMAIN)
+}
+
+/// Definite verdicts per (URL checked, user, token fingerprint).
 pub(crate) type CheckCache = HashMap<(String, String, Fingerprint), CredentialCheck>;
 
 /// Headers with which Atlassian says "these credentials were not accepted" on any status.
@@ -57,37 +105,139 @@ const DENIAL_HEADERS: [(&str, &[&str]); 2] = [
     ("x-authentication-denied-reason", &[]),
 ];
 
+/// The gateway's answer for a token that is valid but lacks the scope the call needs.
+const SCOPE_MISMATCH: &str = "scope does not match";
+
+/// The current-user endpoint of a product, relative to the site (or to the gateway's
+/// `/ex/{product}/{cloudId}/`).
+fn login_path(product: &str) -> &'static str {
+    match product {
+        "confluence" => "wiki/rest/api/user/current",
+        _ => "rest/api/3/myself",
+    }
+}
+
 impl AutomationClient {
     /// The admin's own login check against the configured site.
     pub async fn myself(&self) -> Result<Myself, FetchError> {
-        let site = self.site().clone();
+        let url = self.classic_login_url(self.site())?;
         let admin = self.inner.admin.clone();
-        self.ask_myself(&site, &admin).await
+        self.ask_myself(&url, &admin).await
     }
 
-    /// Checks `credential` against `{site}/rest/api/3/myself`. Sends nothing when the host
-    /// policy refuses `site` (the answer is then `Unknown` with the reason). A 401 is asked
-    /// once; 5xx, 429 and transport errors are retried per the policy. Definite verdicts are
-    /// remembered, so asking again about the same credential and site sends nothing.
+    /// `{site}/rest/api/3/myself` (or Confluence's current-user endpoint) for a site.
+    pub fn classic_login_url(&self, site: &Url) -> Result<Url, FetchError> {
+        join(site, &format!("/{}", login_path(self.product())))
+    }
+
+    /// `{gateway}/ex/{product}/{cloudId}/rest/api/3/myself` (Confluence: its current-user
+    /// endpoint under `/ex/confluence/{cloudId}/`).
+    pub fn gateway_login_url(&self, cloud_id: &str) -> Result<Url, FetchError> {
+        if !crate::gateway::is_cloud_id(cloud_id) {
+            return Err(FetchError::Policy(format!(
+                "refusing cloud id `{cloud_id}`: it is not a cloud id"
+            )));
+        }
+        let product = self.product();
+        join(
+            self.gateway(),
+            &format!("ex/{product}/{cloud_id}/{}", login_path(product)),
+        )
+    }
+
+    /// Checks `credential` in the classic form at `site`. See [`Self::check_url`].
     pub async fn check_credential(&self, site: &Url, credential: &Credential) -> CredentialCheck {
-        if let Err(refusal) = self.inner.hosts.require(site) {
+        match self.classic_login_url(site) {
+            Ok(url) => self.check_url(&url, credential).await,
+            Err(e) => CredentialCheck::Unknown {
+                reason: e.to_string(),
+            },
+        }
+    }
+
+    /// Checks `credential` in every form `at` allows, in order, going on to the next form
+    /// only when one says "dead" (a scoped token is refused by the site): a service
+    /// account goes to the gateway only; anyone else to the site first.
+    pub async fn verify(&self, at: &CheckAt, credential: &Credential) -> Verified {
+        let urls = match self.login_urls(at, &credential.user).await {
+            Ok(urls) => urls,
+            Err(e) => {
+                return Verified {
+                    check: CredentialCheck::Unknown {
+                        reason: e.to_string(),
+                    },
+                    url: None,
+                }
+            }
+        };
+        let mut refusals = Vec::new();
+        for url in urls {
+            match self.check_url(&url, credential).await {
+                CredentialCheck::Dead { reason } => {
+                    refusals.push(format!("{}: {reason}", display_url(&url)));
+                }
+                check => {
+                    return Verified {
+                        check,
+                        url: Some(url),
+                    }
+                }
+            }
+        }
+        Verified {
+            check: CredentialCheck::Dead {
+                reason: format!("refused by {}", refusals.join("; ")),
+            },
+            url: None,
+        }
+    }
+
+    async fn login_urls(&self, at: &CheckAt, user: &str) -> Result<Vec<Url>, FetchError> {
+        let site = match at {
+            CheckAt::Gateway(cloud_id) => return Ok(vec![self.gateway_login_url(cloud_id)?]),
+            CheckAt::Site(site) => site,
+        };
+        let own = site.origin() == self.site().origin();
+        let classic = self.classic_login_url(site)?;
+        if !own {
+            return Ok(vec![classic]);
+        }
+        let gateway = self.gateway_login_url(&self.cloud_id().await?)?;
+        Ok(if is_service_account(user) {
+            vec![gateway]
+        } else {
+            vec![classic, gateway]
+        })
+    }
+
+    /// Checks `credential` against one login URL. Sends nothing when the host policy
+    /// refuses it (the answer is then `Unknown` with the reason). A 401 is asked once; 5xx,
+    /// 429 and transport errors are retried per the policy. Definite verdicts are
+    /// remembered, so asking again about the same credential and URL sends nothing.
+    pub async fn check_url(&self, url: &Url, credential: &Credential) -> CredentialCheck {
+        if let Err(refusal) = self.inner.hosts.require(url) {
             return CredentialCheck::Unknown {
                 reason: refusal.to_string(),
             };
         }
         let key = (
-            site.origin().ascii_serialization(),
+            display_url(url),
             credential.user.to_ascii_lowercase(),
             credential.token.fingerprint(),
         );
         if let Some(known) = self.cache().get(&key) {
             return known.clone();
         }
-        let verdict = match self.ask_myself(site, credential).await {
+        let verdict = match self.ask_myself(url, credential).await {
             Ok(me) => CredentialCheck::Live {
                 account_id: me.account_id,
                 email: me.email_address,
             },
+            Err(FetchError::Unauthorized { message }) if message.contains(SCOPE_MISMATCH) => {
+                CredentialCheck::LiveScopeLimited {
+                    reason: format!("live, but its scopes lack read:me ({message})"),
+                }
+            }
             Err(FetchError::Unauthorized { message }) => CredentialCheck::Dead { reason: message },
             Err(other) => CredentialCheck::Unknown {
                 reason: other.to_string(),
@@ -103,11 +253,10 @@ impl AutomationClient {
         self.inner.checked.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// `GET {site}/rest/api/3/myself` with `credential`. A login-denied header turns any answer
-    /// into [`FetchError::Unauthorized`].
-    async fn ask_myself(&self, site: &Url, credential: &Credential) -> Result<Myself, FetchError> {
-        let url = join(site, "/rest/api/3/myself")?;
-        self.inner.hosts.require(&url)?;
+    /// `GET` a current-user URL with `credential`. A login-denied header, or Confluence's
+    /// anonymous user, turns any answer into [`FetchError::Unauthorized`].
+    async fn ask_myself(&self, url: &Url, credential: &Credential) -> Result<Myself, FetchError> {
+        self.inner.hosts.require(url)?;
         let auth = basic_auth(credential)?;
         let transport = &self.inner.transport;
         let exchange = transport
@@ -132,11 +281,19 @@ impl AutomationClient {
         if !answer.status.is_success() {
             return Err(answer.into_error(exchange.attempts, &masker));
         }
-        let me: Myself = answer.json(&masker)?;
+        let body: serde_json::Value = answer.json(&masker)?;
+        if body.get("type").and_then(serde_json::Value::as_str) == Some("anonymous") {
+            return Err(FetchError::Unauthorized {
+                message: "answered as the anonymous user".into(),
+            });
+        }
+        let me: Myself = serde_json::from_value(body).map_err(|e| {
+            FetchError::InvalidResponse(format!("the answer is not the expected JSON ({e})"))
+        })?;
         if me.account_id.trim().is_empty() {
             return Err(FetchError::InvalidResponse(format!(
                 "{} answered without an accountId",
-                display_url(&url)
+                display_url(url)
             )));
         }
         Ok(me)

@@ -29,8 +29,10 @@ mod transport;
 
 pub use breaker::TRIP_AFTER;
 pub use bulk::{ReadStats, RuleRead};
-pub use client::{AutomationClient, ClientConfig, PutOutcome, RuleSummary};
-pub use credential::{CredentialCheck, Myself};
+pub use client::{AutomationClient, ClientConfig, PutOutcome, RuleSummary, ATLASSIAN_GATEWAY};
+pub use credential::{
+    is_service_account, CheckAt, CredentialCheck, Myself, Verified, SERVICE_ACCOUNT_DOMAIN,
+};
 pub use error::FetchError;
 pub use limiter::{AdaptiveLimiter, ConcurrencyStats};
 pub use policy::{check_site_url, HostPolicy};

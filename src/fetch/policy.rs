@@ -163,7 +163,7 @@ fn is_atlassian_domain(host: &str) -> bool {
 
 /// 127.0.0.0/8, `::1` and `localhost`. IPv4-mapped IPv6 forms are deliberately not loopback:
 /// they are an unusual spelling and a refusal is the safe answer.
-pub(crate) fn is_loopback(url: &Url) -> bool {
+pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
