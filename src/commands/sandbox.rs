@@ -41,8 +41,10 @@ pub async fn run(args: SandboxArgs, ui: &Ui) -> CommandResult {
         if let Some(admin) = &admin {
             // The token is loaded from the file by the shell: it is never printed.
             ui.status(format!(
-                "To rehearse against it:\n  export AUTOREKEY_SITE={}\n  export AUTOREKEY_LOGIN={admin}\n  \
+                "To rehearse against it:\n  export AUTOREKEY_SITE={}\n  export AUTOREKEY_GATEWAY_URL={}\n  \
+                 export AUTOREKEY_LOGIN={admin}\n  \
                  export AUTOREKEY_API_TOKEN=\"$(jq -r '.accounts[] | select(.admin) | .tokens[0]' {})\"",
+                server.base_url(),
                 server.base_url(),
                 path.display()
             ));

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::sandbox::{
-    generate_rules, load_accounts_file, load_rules_dir, RuleSelection, SandboxConfig,
+    generate_rules, load_accounts_file, load_directory, load_rules_dir, Directory, RuleSelection,
+    SandboxConfig,
 };
 
 /// Run a local stand-in for a Jira Cloud site's Automation API, to rehearse a rotation.
@@ -135,6 +136,10 @@ impl SandboxArgs {
             Some(path) => load_accounts_file(path).map_err(|e| format!("--accounts: {e}"))?,
             None => Vec::new(),
         };
+        let directory = match &self.accounts {
+            Some(path) => load_directory(path).map_err(|e| format!("--accounts: {e}"))?,
+            None => Directory::default(),
+        };
         if let Some(n) = self.generate {
             let (generated, generated_accounts) = generate_rules(n, self.seed);
             rules.extend(generated);
@@ -170,6 +175,7 @@ impl SandboxArgs {
             port: self.port,
             rules,
             accounts,
+            directory,
             cloud_id: self.cloud_id,
             latency: Duration::from_millis(self.latency_ms),
             rate_limit_per_sec: self.rate_limit,

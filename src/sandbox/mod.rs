@@ -4,7 +4,12 @@
 //! One loopback port serves:
 //! - `GET /_edge/tenant_info` (no auth, never faulted);
 //! - `GET /rest/api/3/myself` with Atlassian's 401 headers and CAPTCHA lockout after
-//!   three failed logins for an email (even a right token then fails, until restart);
+//!   three failed logins for an email (even a right token then fails, until restart), and
+//!   the same check in the gateway form `/ex/jira/{cloudId}/rest/api/3/myself` (routed by
+//!   path on this port, standing in for api.atlassian.com), where scoped tokens log in
+//!   while the site refuses them; Confluence's `/wiki/rest/api/user/current` in both forms;
+//! - an organization's admin API (token expiry dates, last activity, revocation) when the
+//!   accounts file has an `"org"` (see `org`);
 //! - the rule-management API under both base forms (`/gateway/api/automation/...` and
 //!   `/automation/...`), `rest/v1` and `rest/latest`: rule summaries (GET and POST, opaque
 //!   expiring cursors), `GET`/`PUT rule/{uuid}` and `PUT rule/{uuid}/state`, with the
@@ -28,6 +33,7 @@ mod clock;
 mod faults;
 mod generate;
 mod load;
+mod org;
 mod routes;
 mod server;
 mod store;
@@ -44,6 +50,7 @@ use tokio::task::JoinHandle;
 pub use accounts::{load_accounts_file, private_dir, write_accounts_file, Account};
 pub use generate::generate_rules;
 pub use load::load_rules_dir;
+pub use org::{load_directory, Directory, Org, OrgToken, ScopedToken};
 pub use store::{LoginAttempts, RuleTraps, SandboxState, SandboxStats};
 
 /// Which rules a command-line trap applies to.
@@ -85,6 +92,8 @@ pub struct SandboxConfig {
     /// GET envelopes `{"rule":..,"connections":..,"sandbox"?:..}`, in listing order.
     pub rules: Vec<Value>,
     pub accounts: Vec<Account>,
+    /// Scoped tokens and the organization (token expiry dates, revocation).
+    pub directory: Directory,
     /// The site's cloud id; a random UUID when `None`.
     pub cloud_id: Option<String>,
     /// Added to every request except `tenant_info`.
@@ -132,6 +141,7 @@ impl Default for SandboxConfig {
             port: 0,
             rules: Vec::new(),
             accounts: Vec::new(),
+            directory: Directory::default(),
             cloud_id: None,
             latency: Duration::ZERO,
             rate_limit_per_sec: None,
@@ -179,6 +189,7 @@ impl Sandbox {
             base_url.clone(),
             config.absolute_next_links,
             config.accounts,
+            config.directory,
             faults,
             rules,
         ));

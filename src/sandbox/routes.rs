@@ -19,7 +19,8 @@ use serde_json::{json, Value};
 
 use super::clock::iso8601;
 use super::faults::{Gate, RateLimited};
-use super::store::{Auth, PutRejection, SandboxState};
+use super::org::{self, OrgRoute};
+use super::store::{Auth, PutRejection, SandboxState, Via};
 
 /// Atlassian's import limit; larger bodies are refused as unparseable.
 const MAX_BODY: usize = 5 * 1024 * 1024;
@@ -40,9 +41,17 @@ impl std::error::Error for Dropped {}
 
 enum Route {
     TenantInfo,
-    Myself,
+    Myself(LoginRoute),
     Api(ApiRoute),
+    Org(OrgRoute),
     Unknown,
+}
+
+/// A current-user endpoint: Jira's `/rest/api/3/myself` or Confluence's
+/// `/wiki/rest/api/user/current`, on the site or in the gateway form for a cloud id.
+struct LoginRoute {
+    gateway_cloud: Option<String>,
+    confluence: bool,
 }
 
 struct ApiRoute {
@@ -63,10 +72,23 @@ fn route(path: &str) -> Route {
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segs.as_slice() {
         ["_edge", "tenant_info"] => Route::TenantInfo,
-        ["rest", "api", "3", "myself"] => Route::Myself,
+        ["rest", "api", "3", "myself"] => login(None, false),
+        ["wiki", "rest", "api", "user", "current"] => login(None, true),
+        ["ex", "jira", cloud, "rest", "api", "3", "myself"] => login(Some(cloud), false),
+        ["ex", "confluence", cloud, "wiki", "rest", "api", "user", "current"] => {
+            login(Some(cloud), true)
+        }
         ["gateway", "api", rest @ ..] => api_route(rest, "/gateway/api"),
+        rest if org::route(rest).is_some() => org::route(rest).map_or(Route::Unknown, Route::Org),
         rest => api_route(rest, ""),
     }
+}
+
+fn login(cloud: Option<&str>, confluence: bool) -> Route {
+    Route::Myself(LoginRoute {
+        gateway_cloud: cloud.map(str::to_owned),
+        confluence,
+    })
 }
 
 fn api_route(segs: &[&str], base: &str) -> Route {
@@ -92,7 +114,9 @@ fn api_route(segs: &[&str], base: &str) -> Route {
 fn endpoint_key(method: &Method, route: &Route) -> &'static str {
     match (method.as_str(), route) {
         ("GET", Route::TenantInfo) => "GET tenant_info",
-        ("GET", Route::Myself) => "GET myself",
+        ("GET", Route::Myself(_)) => "GET myself",
+        ("GET", Route::Org(OrgRoute::List { .. })) => "GET org api-tokens",
+        ("DELETE", Route::Org(OrgRoute::Delete { .. })) => "DELETE api-token",
         (m, Route::Api(api)) => match (m, &api.op) {
             ("GET", ApiOp::Summary) => "GET rule/summary",
             ("POST", ApiOp::Summary) => "POST rule/summary",
@@ -144,7 +168,8 @@ pub(crate) async fn handle(
     };
     let answer = match route {
         Route::TenantInfo => ok_json(json!({ "cloudId": state.cloud_id })),
-        Route::Myself => myself(&state, &request),
+        Route::Myself(login) => myself(&state, &request, &login),
+        Route::Org(org) => org_call(&state, &request, &org),
         Route::Api(api) => {
             let (answer, applied_put) = api_call(&state, &request, &api);
             if applied_put && state.faults.lose_put() {
@@ -224,8 +249,23 @@ impl Req {
     }
 }
 
-fn myself(state: &SandboxState, req: &Req) -> Answer {
-    let denied_reason = match state.authenticate(req.basic(), true) {
+fn myself(state: &SandboxState, req: &Req, login: &LoginRoute) -> Answer {
+    let via = match &login.gateway_cloud {
+        Some(cloud) if *cloud != state.cloud_id => return not_found("Site not found"),
+        Some(_) => Via::Gateway,
+        None => Via::Site,
+    };
+    let denied_reason = match state.authenticate_via(req.basic(), true, via) {
+        Auth::Valid(account) if login.confluence => {
+            return ok_json(json!({
+                "type": "known",
+                "accountId": account.account_id,
+                "accountType": "atlassian",
+                "email": account.email,
+                "publicName": account.display_name(),
+                "displayName": account.display_name(),
+            }))
+        }
         Auth::Valid(account) => {
             let mut answer = ok_json(json!({
                 "self": format!("{}/rest/api/3/user?accountId={}", state.base_url, account.account_id),
@@ -241,9 +281,15 @@ fn myself(state: &SandboxState, req: &Req) -> Answer {
             set(&mut answer, "x-aaccountid", &account.account_id);
             return answer;
         }
+        Auth::ScopeMismatch => return scope_mismatch(),
         Auth::Denied => Some("CAPTCHA_CHALLENGE"),
         Auth::Missing | Auth::Failed => None,
     };
+    if via == Via::Gateway {
+        // The gateway answers in its own shape, without Jira's login headers.
+        let body = json!({ "code": 401, "message": "Unauthorized" });
+        return json_answer(StatusCode::UNAUTHORIZED, body);
+    }
     let message = "You are not authenticated. Authentication required to perform this operation.";
     let mut answer = json_answer(
         StatusCode::UNAUTHORIZED,
@@ -267,10 +313,70 @@ fn myself(state: &SandboxState, req: &Req) -> Answer {
     answer
 }
 
+fn scope_mismatch() -> Answer {
+    let body = json!({ "code": 401, "message": "Unauthorized; scope does not match" });
+    json_answer(StatusCode::UNAUTHORIZED, body)
+}
+
+/// The org admin API: the org's API key as a Bearer token, then list or delete.
+fn org_call(state: &SandboxState, req: &Req, route: &OrgRoute) -> Answer {
+    let Some(org) = &state.directory.org else {
+        return not_found("Not Found");
+    };
+    let bearer = req
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().strip_prefix("Bearer "));
+    if bearer.map(str::trim) != Some(org.api_key.expose()) {
+        return org_answer(org::OrgAnswer::Json(
+            401,
+            org::error_body(401, "Unauthorized"),
+        ));
+    }
+    let account_id = |email: &str| state.account_id_of(email);
+    let answer = match (&req.method, route) {
+        (&Method::GET, OrgRoute::List { org_id }) if *org_id == org.id => org::list(
+            org,
+            &|id| state.is_revoked(id),
+            &account_id,
+            req.param("cursor").as_deref(),
+        ),
+        (
+            &Method::DELETE,
+            OrgRoute::Delete {
+                account_id: owner,
+                token_id,
+            },
+        ) => match org::find_to_delete(org, &account_id, owner, token_id) {
+            Ok(token) if state.revoke(&token.id) => org::OrgAnswer::NoContent,
+            Ok(_) | Err(_) => {
+                org::OrgAnswer::Json(404, org::error_body(404, "API token not found"))
+            }
+        },
+        (_, OrgRoute::List { .. }) if req.method == Method::GET => {
+            org::OrgAnswer::Json(404, org::error_body(404, "Organization not found"))
+        }
+        _ => org::OrgAnswer::Json(405, org::error_body(405, "Method Not Allowed")),
+    };
+    org_answer(answer)
+}
+
+fn org_answer(answer: org::OrgAnswer) -> Answer {
+    match answer {
+        org::OrgAnswer::NoContent => empty(StatusCode::NO_CONTENT),
+        org::OrgAnswer::Json(status, body) => json_answer(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            body,
+        ),
+    }
+}
+
 /// The rule-management API. The flag says a PUT was applied (for the lost-answer fault).
 fn api_call(state: &SandboxState, req: &Req, api: &ApiRoute) -> (Answer, bool) {
-    match state.authenticate(req.basic(), false) {
+    match state.authenticate_via(req.basic(), false, Via::Automation) {
         Auth::Valid(account) if account.admin => {}
+        Auth::ScopeMismatch => return (scope_mismatch(), false),
         Auth::Valid(_) => {
             let title = "User is not authenticated, or user is not a global admin";
             return (

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use super::accounts::{check_login, Account, Login};
 use super::clock::now_epoch_secs;
 use super::faults::Faults;
+use super::org::Directory;
 
 /// Failed logins after which Atlassian puts an account behind a CAPTCHA.
 pub(crate) const LOCKOUT_AFTER: u32 = 3;
@@ -56,6 +57,11 @@ pub struct SandboxStats {
     pub puts_per_rule: BTreeMap<String, u64>,
     /// `/rest/api/3/myself` attempts per lower-cased email.
     pub myself_attempts: BTreeMap<String, LoginAttempts>,
+    /// Current-user attempts through the gateway form (`/ex/{product}/{cloudId}/...`) and
+    /// Confluence's endpoint, per lower-cased email.
+    pub gateway_attempts: BTreeMap<String, LoginAttempts>,
+    /// API tokens deleted through the org admin API, by token id.
+    pub revoked_token_ids: Vec<String>,
     /// 429 answers sent by the rate limiter.
     pub rate_limited: u64,
     /// Sum of the three fault counters below.
@@ -79,6 +85,13 @@ impl SandboxStats {
 
     pub fn myself(&self, email: &str) -> LoginAttempts {
         self.myself_attempts
+            .get(&email.to_ascii_lowercase())
+            .copied()
+            .unwrap_or_default()
+    }
+
+    pub fn gateway(&self, email: &str) -> LoginAttempts {
+        self.gateway_attempts
             .get(&email.to_ascii_lowercase())
             .copied()
             .unwrap_or_default()
@@ -112,6 +125,26 @@ pub(crate) enum Auth<'a> {
     Denied,
     Failed,
     Valid(&'a Account),
+    /// A right scoped token whose scopes do not cover the call (`401 scope does not match`).
+    ScopeMismatch,
+}
+
+/// Which address a login came through, which decides what a scoped token may do.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Via {
+    /// The site's own current-user endpoint: classic tokens only.
+    Site,
+    /// The gateway form: classic tokens (UNVERIFIED: assumed accepted) and scoped tokens,
+    /// which need `read:me` for the current user.
+    Gateway,
+    /// The rule-management API: classic tokens only; scoped ones get "scope does not match".
+    Automation,
+}
+
+/// A credential that names a real, unrevoked token.
+enum Known<'a> {
+    Classic(&'a Account),
+    Scoped(&'a Account, bool),
 }
 
 /// Shared state of a running sandbox.
@@ -120,6 +153,9 @@ pub struct SandboxState {
     pub(crate) base_url: String,
     pub(crate) absolute_next_links: bool,
     pub(crate) accounts: Vec<Account>,
+    pub(crate) directory: Directory,
+    /// Token ids deleted through the org admin API.
+    revoked_ids: Mutex<std::collections::HashSet<String>>,
     pub(crate) faults: Faults,
     rules: Mutex<Vec<StoredRule>>,
     /// Where each rule sits in `rules`. Rules are never added or removed after start, so
@@ -141,6 +177,7 @@ impl SandboxState {
         base_url: String,
         absolute_next_links: bool,
         accounts: Vec<Account>,
+        directory: Directory,
         faults: Faults,
         rules: Vec<(Value, RuleTraps)>,
     ) -> Self {
@@ -163,6 +200,8 @@ impl SandboxState {
             base_url,
             absolute_next_links,
             accounts,
+            directory,
+            revoked_ids: Mutex::default(),
             faults,
             rules: Mutex::new(rules),
             failures: Mutex::default(),
@@ -206,9 +245,15 @@ impl SandboxState {
         f(&mut lock(&self.stats));
     }
 
-    /// Checks a Basic credential, applying Atlassian's lockout, and counts `/myself`
-    /// attempts when `myself` is set.
-    pub(crate) fn authenticate(&self, basic: Option<(String, String)>, myself: bool) -> Auth<'_> {
+    /// Checks a Basic credential that came `via` an address, applying Atlassian's lockout,
+    /// and counts current-user attempts when `myself` is set. A scoped token right for its
+    /// account but refused for its scope is not a failed login.
+    pub(crate) fn authenticate_via(
+        &self,
+        basic: Option<(String, String)>,
+        myself: bool,
+        via: Via,
+    ) -> Auth<'_> {
         let Some((email, token)) = basic else {
             return Auth::Missing;
         };
@@ -218,20 +263,25 @@ impl SandboxState {
         let outcome = if *count >= LOCKOUT_AFTER {
             Auth::Denied
         } else {
-            match check_login(&self.accounts, &email, &token) {
-                Login::Valid(account) => {
-                    *count = 0;
-                    Auth::Valid(account)
-                }
-                Login::Failed => {
-                    *count += 1;
-                    Auth::Failed
-                }
+            match (self.known(&email, &token), via) {
+                (Some(Known::Classic(account)), _) => Auth::Valid(account),
+                (Some(Known::Scoped(account, true)), Via::Gateway) => Auth::Valid(account),
+                (Some(Known::Scoped(..)), Via::Gateway | Via::Automation) => Auth::ScopeMismatch,
+                (Some(Known::Scoped(..)), Via::Site) | (None, _) => Auth::Failed,
             }
         };
+        match outcome {
+            Auth::Valid(_) | Auth::ScopeMismatch => *count = 0,
+            Auth::Failed => *count += 1,
+            _ => {}
+        }
         if myself {
             self.record(|s| {
-                let entry = s.myself_attempts.entry(key).or_default();
+                let counts = match via {
+                    Via::Gateway => &mut s.gateway_attempts,
+                    _ => &mut s.myself_attempts,
+                };
+                let entry = counts.entry(key).or_default();
                 match outcome {
                     Auth::Valid(_) => entry.ok += 1,
                     _ => entry.failed += 1,
@@ -239,6 +289,49 @@ impl SandboxState {
             });
         }
         outcome
+    }
+
+    fn known(&self, email: &str, token: &str) -> Option<Known<'_>> {
+        let revoked = self
+            .directory
+            .org_token_of(token)
+            .is_some_and(|t| self.is_revoked(&t.id));
+        if revoked {
+            return None;
+        }
+        if let Login::Valid(account) = check_login(&self.accounts, email, token) {
+            return Some(Known::Classic(account));
+        }
+        let scoped = self.directory.scoped(email, token)?;
+        let account = self
+            .accounts
+            .iter()
+            .find(|a| a.email.eq_ignore_ascii_case(email))?;
+        Some(Known::Scoped(account, scoped.read_me))
+    }
+
+    /// The account id of an email: the account's, or the stable one the sandbox derives.
+    pub(crate) fn account_id_of(&self, email: &str) -> String {
+        self.accounts
+            .iter()
+            .find(|a| a.email.eq_ignore_ascii_case(email))
+            .map_or_else(
+                || super::accounts::account_id_for(email),
+                |a| a.account_id.clone(),
+            )
+    }
+
+    pub(crate) fn is_revoked(&self, token_id: &str) -> bool {
+        lock(&self.revoked_ids).contains(token_id)
+    }
+
+    /// Marks an org token revoked; false when it already was.
+    pub(crate) fn revoke(&self, token_id: &str) -> bool {
+        let fresh = lock(&self.revoked_ids).insert(token_id.to_owned());
+        if fresh {
+            self.record(|s| s.revoked_token_ids.push(token_id.to_owned()));
+        }
+        fresh
     }
 
     /// Summaries of the rules matching `state`, from `offset`, at most `limit`, plus the

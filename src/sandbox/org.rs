@@ -1,0 +1,308 @@
+//! What the sandbox knows beyond classic accounts: scoped tokens, and an Atlassian
+//! organization with its admin API (token expiry dates, last activity, revocation).
+//!
+//! Read from the same accounts file as the accounts (the only way a token enters the
+//! sandbox), under two optional top-level keys, so an older file still loads:
+//!
+//! ```json
+//! "scoped_tokens": [{"email": "bot@serviceaccount.atlassian.com", "token": "...", "read_me": true}],
+//! "org": {"id": "...", "api_key": "...", "tokens": [{"id": "...", "email": "...", "label": "...",
+//!         "token": "...", "created_days_ago": 350, "expires_in_days": 15, "last_active_days_ago": 1}]}
+//! ```
+//!
+//! Dates are relative to the sandbox's start, so a rehearsal always shows the same "expires
+//! in 15 days". A scoped token logs in only through the gateway form
+//! (`/ex/{product}/{cloudId}/...`), as on a real site; without `read_me` its answer there is
+//! `401 scope does not match`. An org token's optional `token` ties it to a secret: once the
+//! token is deleted through the admin API, that secret stops working.
+//!
+//! The org endpoints answer in the shapes of Atlassian's API Access REST API
+//! (`GET /admin/api-access/v1/orgs/{orgId}/api-tokens`, paginated `{"data": [...],
+//! "links": {"next": ...}}`) and user management API (`DELETE
+//! /users/{accountId}/manage/api-tokens/{tokenId}`), both with `Authorization: Bearer
+//! {org API key}`.
+
+use std::io;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::clock::iso8601;
+use crate::secret::Token;
+
+/// Tokens listed per page, small so a handful of tokens already spans pages.
+const PAGE: usize = 2;
+
+/// Scoped tokens and the organization. `Default`: neither.
+#[derive(Clone, Debug, Default)]
+pub struct Directory {
+    pub scoped_tokens: Vec<ScopedToken>,
+    pub org: Option<Org>,
+}
+
+/// A scoped API token of an account (a service account's, typically).
+#[derive(Clone, Debug)]
+pub struct ScopedToken {
+    pub email: String,
+    pub token: Token,
+    /// The token's scopes include reading the current user (`read:me`).
+    pub read_me: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Org {
+    pub id: String,
+    /// The org admin API key (`Authorization: Bearer ...`).
+    pub api_key: Token,
+    pub tokens: Vec<OrgToken>,
+}
+
+/// One API token as the org admin API lists it. Dates are ISO-8601 UTC.
+#[derive(Clone, Debug)]
+pub struct OrgToken {
+    pub id: String,
+    pub email: String,
+    pub label: String,
+    pub created_at: String,
+    pub expires_at: String,
+    pub last_active_at: Option<String>,
+    /// The secret this entry describes, if the sandbox should stop accepting it once the
+    /// token is revoked.
+    pub token: Option<Token>,
+}
+
+#[derive(Deserialize)]
+struct FileExtras {
+    #[serde(default)]
+    scoped_tokens: Vec<ScopedEntry>,
+    #[serde(default)]
+    org: Option<OrgEntry>,
+}
+
+#[derive(Deserialize)]
+struct ScopedEntry {
+    email: String,
+    token: String,
+    #[serde(default = "yes")]
+    read_me: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+struct OrgEntry {
+    id: String,
+    api_key: String,
+    #[serde(default)]
+    tokens: Vec<OrgTokenEntry>,
+}
+
+#[derive(Deserialize)]
+struct OrgTokenEntry {
+    id: String,
+    email: String,
+    #[serde(default)]
+    label: String,
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    created_days_ago: u64,
+    expires_in_days: i64,
+    #[serde(default)]
+    last_active_days_ago: Option<u64>,
+}
+
+/// Reads the scoped tokens and the org from an accounts file (see the module doc). Errors
+/// name the file and the position, never a value.
+pub fn load_directory(path: &Path) -> io::Result<Directory> {
+    let text = std::fs::read_to_string(path)?;
+    let extras: FileExtras = serde_json::from_str(&text).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{}: scoped_tokens or org is not readable (line {}, column {})",
+                path.display(),
+                e.line(),
+                e.column()
+            ),
+        )
+    })?;
+    let now = SystemTime::now();
+    Ok(Directory {
+        scoped_tokens: extras
+            .scoped_tokens
+            .into_iter()
+            .map(|s| ScopedToken {
+                email: s.email,
+                token: Token::new(s.token),
+                read_me: s.read_me,
+            })
+            .collect(),
+        org: extras.org.map(|o| Org {
+            id: o.id,
+            api_key: Token::new(o.api_key),
+            tokens: o.tokens.into_iter().map(|t| t.at(now)).collect(),
+        }),
+    })
+}
+
+impl OrgTokenEntry {
+    fn at(self, now: SystemTime) -> OrgToken {
+        const DAY: u64 = 86_400;
+        let ago = |days: u64| iso8601(now - Duration::from_secs(days * DAY));
+        let expires = if self.expires_in_days >= 0 {
+            now + Duration::from_secs(self.expires_in_days.unsigned_abs() * DAY)
+        } else {
+            now - Duration::from_secs(self.expires_in_days.unsigned_abs() * DAY)
+        };
+        OrgToken {
+            id: self.id,
+            email: self.email,
+            label: self.label,
+            created_at: ago(self.created_days_ago),
+            expires_at: iso8601(expires),
+            last_active_at: self.last_active_days_ago.map(ago),
+            token: self.token.map(Token::new),
+        }
+    }
+}
+
+impl Directory {
+    /// The scoped token `email:token`, if it is one.
+    pub(crate) fn scoped(&self, email: &str, token: &str) -> Option<&ScopedToken> {
+        self.scoped_tokens
+            .iter()
+            .find(|s| s.email.eq_ignore_ascii_case(email) && s.token.expose() == token)
+    }
+
+    /// The org token entry describing this secret, if any.
+    pub(crate) fn org_token_of(&self, token: &str) -> Option<&OrgToken> {
+        self.org
+            .as_ref()?
+            .tokens
+            .iter()
+            .find(|t| t.token.as_ref().is_some_and(|s| s.expose() == token))
+    }
+}
+
+/// The org endpoints.
+pub(crate) enum OrgRoute {
+    /// `GET /admin/api-access/v1/orgs/{orgId}/api-tokens`
+    List { org_id: String },
+    /// `DELETE /users/{accountId}/manage/api-tokens/{tokenId}`
+    Delete {
+        account_id: String,
+        token_id: String,
+    },
+}
+
+pub(crate) fn route(segs: &[&str]) -> Option<OrgRoute> {
+    match segs {
+        ["admin", "api-access", "v1", "orgs", org, "api-tokens"] => Some(OrgRoute::List {
+            org_id: (*org).to_owned(),
+        }),
+        ["users", account, "manage", "api-tokens", token] => Some(OrgRoute::Delete {
+            account_id: (*account).to_owned(),
+            token_id: (*token).to_owned(),
+        }),
+        _ => None,
+    }
+}
+
+/// What an org request gets: `(status, body)`; the caller wraps it in Atlassian's headers.
+pub(crate) enum OrgAnswer {
+    Json(u16, Value),
+    NoContent,
+}
+
+/// One page of the org's tokens (not revoked ones, which Atlassian stops listing), each
+/// with its user's email and account id.
+pub(crate) fn list(
+    org: &Org,
+    revoked: &dyn Fn(&str) -> bool,
+    account_id: &dyn Fn(&str) -> String,
+    cursor: Option<&str>,
+) -> OrgAnswer {
+    let offset = match cursor.map(str::parse::<usize>) {
+        None => 0,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => return OrgAnswer::Json(400, error_body(400, "Invalid cursor")),
+    };
+    let live: Vec<&OrgToken> = org.tokens.iter().filter(|t| !revoked(&t.id)).collect();
+    let data: Vec<Value> = live
+        .iter()
+        .skip(offset)
+        .take(PAGE)
+        .map(|t| {
+            json!({
+                "id": t.id,
+                "label": t.label,
+                "status": "ALLOWED",
+                "createdAt": t.created_at,
+                "expiresAt": t.expires_at,
+                "lastActiveAt": t.last_active_at,
+                "user": {"id": account_id(&t.email), "orgId": org.id, "name": t.email, "email": t.email},
+            })
+        })
+        .collect();
+    let next = (offset + PAGE < live.len()).then(|| (offset + PAGE).to_string());
+    OrgAnswer::Json(
+        200,
+        json!({"data": data, "links": {"self": offset.to_string(), "next": next, "prev": null}}),
+    )
+}
+
+/// The org token to delete: it must exist, belong to `account_id` and not be revoked yet.
+pub(crate) fn find_to_delete<'a>(
+    org: &'a Org,
+    account_id: &dyn Fn(&str) -> String,
+    account: &str,
+    token_id: &str,
+) -> Result<&'a OrgToken, OrgAnswer> {
+    org.tokens
+        .iter()
+        .find(|t| t.id == token_id && account_id(&t.email) == account)
+        .ok_or_else(|| OrgAnswer::Json(404, error_body(404, "API token not found")))
+}
+
+pub(crate) fn error_body(status: u16, title: &str) -> Value {
+    json!({"code": status, "message": title})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_directory_loads_relative_dates_and_never_quotes_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("accounts.json");
+        std::fs::write(
+            &path,
+            r#"{"accounts": [], "scoped_tokens": [{"email": "b@serviceaccount.atlassian.com", "token": "FAKE-s"}],
+               "org": {"id": "o1", "api_key": "FAKE-k", "tokens": [{"id": "t1", "email": "a@x.io",
+               "expires_in_days": 10, "created_days_ago": 355}]}}"#,
+        )
+        .unwrap();
+        let d = load_directory(&path).unwrap();
+        assert!(
+            d.scoped("B@serviceaccount.atlassian.com", "FAKE-s")
+                .unwrap()
+                .read_me
+        );
+        let org = d.org.unwrap();
+        assert!(org.tokens[0].expires_at > org.tokens[0].created_at);
+        std::fs::write(
+            &path,
+            r#"{"org": {"id": "o", "api_key": ["FAKE-quoted-k"]}}"#,
+        )
+        .unwrap();
+        let err = load_directory(&path).unwrap_err().to_string();
+        assert!(!err.contains("FAKE-quoted-k"), "{err}");
+        assert!(err.contains("line 1"), "{err}");
+    }
+}
