@@ -142,21 +142,23 @@ pub fn prepare(
             name,
             reason: left_alone_reason(&why),
         }),
-        RuleDecision::Rewrite(findings) => match plan::rewrite(rule, &findings, new_token) {
-            Ok(after) => Ok(Some(Prepared {
-                uuid,
-                name,
-                before: envelope,
-                findings,
-                after,
-                planned: None,
-            })),
-            Err(e) => Err(Outcome::Failed {
-                uuid,
-                name,
-                reason: format!("cannot rewrite: {e}"),
-            }),
-        },
+        RuleDecision::Rewrite(findings) => {
+            match plan::rewrite_with(rule, &findings, new_token, selector.migrate.as_ref()) {
+                Ok(after) => Ok(Some(Prepared {
+                    uuid,
+                    name,
+                    before: envelope,
+                    findings,
+                    after,
+                    planned: None,
+                })),
+                Err(e) => Err(Outcome::Failed {
+                    uuid,
+                    name,
+                    reason: format!("cannot rewrite: {e}"),
+                }),
+            }
+        }
     }
 }
 
@@ -167,7 +169,7 @@ pub fn prepare(
 /// rotated).
 pub fn prepare_planned(
     envelope: Value,
-    account: &str,
+    selector: &Selector,
     changes: &[PlannedChange],
     new_token: &Token,
 ) -> Result<Option<Prepared>, Outcome> {
@@ -178,7 +180,11 @@ pub fn prepare_planned(
     let mut fps: Vec<String> = pairs.iter().map(|(_, fp)| fp.to_string()).collect();
     fps.sort();
     fps.dedup();
-    match prepare(envelope, &Selector::new(account, fps), new_token)? {
+    let selector = Selector {
+        fingerprints: fps,
+        ..selector.clone()
+    };
+    match prepare(envelope, &selector, new_token)? {
         Some(p) => exactly(p, &pairs).map(Some),
         None => Ok(None),
     }
@@ -679,9 +685,14 @@ mod tests {
         };
         assert_eq!(changes.len(), 1);
 
-        let p = prepare_planned(planned_rule, "svc@x.io", &changes, &new)
-            .unwrap()
-            .unwrap();
+        let p = prepare_planned(
+            planned_rule,
+            &Selector::new("svc@x.io", vec![]),
+            &changes,
+            &new,
+        )
+        .unwrap()
+        .unwrap();
         let pointers: Vec<&str> = p.findings.iter().map(|f| f.pointer.as_str()).collect();
         assert_eq!(pointers, ["/components/0/value/headers/0/value"]);
         assert_eq!(
@@ -690,7 +701,10 @@ mod tests {
         );
 
         let left_alone = |envelope: Value, changes: &[PlannedChange]| match prepare_planned(
-            envelope, "svc@x.io", changes, &new,
+            envelope,
+            &Selector::new("svc@x.io", vec![]),
+            changes,
+            &new,
         ) {
             Err(Outcome::LeftAlone { reason, .. }) => reason,
             other => panic!("expected the rule left alone, got {other:?}"),
@@ -713,8 +727,10 @@ mod tests {
         );
         // Gone everywhere: nothing of the plan's left to do.
         let gone = rule(&[basic(&t2), basic(&t2)]);
-        assert!(prepare_planned(gone, "svc@x.io", &changes, &new)
-            .unwrap()
-            .is_none());
+        assert!(
+            prepare_planned(gone, &Selector::new("svc@x.io", vec![]), &changes, &new)
+                .unwrap()
+                .is_none()
+        );
     }
 }

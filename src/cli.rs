@@ -182,6 +182,18 @@ pub struct RotateArgs {
     #[arg(long, value_name = "FP")]
     pub fingerprint: Vec<String>,
 
+    /// Move the credentials to another account, typically a service account
+    /// (`...@serviceaccount.atlassian.com`): each rule's `email:token` becomes this account's
+    /// email and the new token (which must belong to it). Only Basic credentials move.
+    #[arg(long, value_name = "EMAIL")]
+    pub to_account: Option<String>,
+
+    /// With --to-account: also move each such web request's URL from the site's REST
+    /// address (`{site}/rest/...`, `{{baseUrl}}/rest/...`) to the gateway form scoped
+    /// tokens need (`https://api.atlassian.com/ex/jira/{cloudId}/rest/...`).
+    #[arg(long, requires = "to_account")]
+    pub rewrite_urls: bool,
+
     /// Show the diffs and write nothing.
     #[arg(long)]
     pub dry_run: bool,

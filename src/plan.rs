@@ -29,6 +29,20 @@ pub struct Selector {
     pub account: String,
     #[serde(default)]
     pub fingerprints: Vec<String>,
+    /// A migration to another account (`rotate --to-account`): the credential is rewritten
+    /// with that account's email, and with `--rewrite-urls` the request URL too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrate: Option<Migration>,
+}
+
+/// Where a migration moves the selected credentials: to another account (typically a
+/// service account's scoped token) and, optionally, to the gateway address form scoped
+/// tokens need.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Migration {
+    pub to_account: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub urls: Option<crate::gateway::UrlRewrite>,
 }
 
 impl Selector {
@@ -36,7 +50,15 @@ impl Selector {
         Selector {
             account: account.into(),
             fingerprints,
+            migrate: None,
         }
+    }
+
+    /// The account the new token belongs to: the migration's target, else the same one.
+    pub fn new_owner(&self) -> &str {
+        self.migrate
+            .as_ref()
+            .map_or(self.account.as_str(), |m| m.to_account.as_str())
     }
 
     /// The finding names this account (case-insensitively) and, if fingerprints were given,
@@ -181,6 +203,11 @@ pub enum RewriteError {
     SpanMismatch(String),
     #[error("the finding at {0} cannot be rewritten")]
     NotRewritable(String),
+    #[error(
+        "the credential at {0} names its user outside the token (a URL's user part or a clear \
+         user:token), which a move to another account cannot rewrite safely: change it by hand"
+    )]
+    NotMigratable(String),
 }
 
 /// A copy of `rule` with each finding's credential replaced by the same user's new token,
@@ -189,6 +216,57 @@ pub fn rewrite(
     rule: &Value,
     findings: &[Finding],
     new_token: &Token,
+) -> Result<Value, RewriteError> {
+    rewrite_with(rule, findings, new_token, None)
+}
+
+/// [`rewrite`], or with a migration: each credential becomes the target account's (only a
+/// Basic value, which holds the user inside the rewritten bytes, can be moved), and with
+/// its URL rewrite, the request URL of each web request that sends one moves from the
+/// site's REST address to the gateway form. Nothing else in the rule is touched.
+pub fn rewrite_with(
+    rule: &Value,
+    findings: &[Finding],
+    new_token: &Token,
+    migration: Option<&Migration>,
+) -> Result<Value, RewriteError> {
+    let mut out = replace_credentials(rule, findings, new_token, migration)?;
+    if let Some(urls) = migration.and_then(|m| m.urls.as_ref()) {
+        for pointer in request_url_pointers(findings) {
+            if let Some(Value::String(url)) = out.pointer_mut(&pointer) {
+                if let Some(moved) = urls.rewrite(url) {
+                    *url = moved;
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The JSON pointers of the request URLs (`.../value/url`) of the web requests that send
+/// these findings' credentials, each once. A component's `value` holds its settings and
+/// its children sit beside it, so the first `/value/` of a pointer is the component's own.
+fn request_url_pointers(findings: &[Finding]) -> std::collections::BTreeSet<String> {
+    findings
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.location,
+                Location::Header | Location::Url | Location::Body
+            )
+        })
+        .filter_map(|f| {
+            let at = f.pointer.find("/value/")?;
+            Some(format!("{}/value/url", &f.pointer[..at]))
+        })
+        .collect()
+}
+
+fn replace_credentials(
+    rule: &Value,
+    findings: &[Finding],
+    new_token: &Token,
+    migration: Option<&Migration>,
 ) -> Result<Value, RewriteError> {
     let mut out = rule.clone();
     for (pointer, mut group) in group_by_pointer(findings) {
@@ -200,6 +278,11 @@ pub fn rewrite(
         for f in group {
             let (Some(span), Some(user)) = (f.span.clone(), f.user.as_ref()) else {
                 return Err(RewriteError::NotRewritable(pointer.clone()));
+            };
+            let user = match migration {
+                None => user,
+                Some(m) if f.encoding == Encoding::Base64Basic => &m.to_account,
+                Some(_) => return Err(RewriteError::NotMigratable(pointer.clone())),
             };
             if text.get(span.clone()).is_none() {
                 return Err(RewriteError::SpanMismatch(pointer.clone()));

@@ -48,7 +48,7 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, ui: &Ui) -> CommandResul
         )));
     }
     let client = settings.connect(ui).await?;
-    check_new_token(&client, &plan.selector.account, &new_token, ui).await?;
+    check_new_token(&client, plan.selector.new_owner(), &new_token, ui).await?;
     let (prepared, outcomes) = reread(&client, &plan, &new_token, ui).await;
     let mut summary = RotationSummary::new(&plan.selector, &new_token, plan.rules.len());
     summary.note_old(&prepared);
@@ -117,8 +117,7 @@ async fn reread(
             }
         };
         let changed = crate::plan::rule_hash(&envelope["rule"]) != planned.rule_hash;
-        let account = &plan.selector.account;
-        match apply::prepare_planned(envelope, account, &planned.changes, new_token) {
+        match apply::prepare_planned(envelope, &plan.selector, &planned.changes, new_token) {
             Ok(Some(p)) => {
                 if changed {
                     ui.status(format!(

@@ -219,6 +219,8 @@ fn rotate_args(new_token: &Path, backups: &Path, dry_run: bool) -> RotateArgs {
     RotateArgs {
         account: SERVICE_ACCOUNT.into(),
         fingerprint: Vec::new(),
+        to_account: None,
+        rewrite_urls: false,
         dry_run,
         out: None,
         from_file: None,

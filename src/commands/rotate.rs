@@ -17,9 +17,10 @@ use crate::backup::{self, BackupRun, Manifest};
 use crate::cli::{GlobalArgs, NewTokenArgs, RotateArgs, WriteArgs};
 use crate::confirm::{Answer, Approver};
 use crate::error::{CommandError, CommandResult, ErrorKind};
-use crate::fetch::{AutomationClient, CredentialCheck};
+use crate::fetch::{AutomationClient, CheckAt, CredentialCheck};
+use crate::gateway::UrlRewrite;
 use crate::journal::Journal;
-use crate::plan::{self, PlanFile, PlannedRule, Selector, PLAN_VERSION};
+use crate::plan::{self, Migration, PlanFile, PlannedRule, Selector, PLAN_VERSION};
 use crate::report::{self, RotationSummary};
 use crate::secret::{Credential, Fingerprint, Token};
 use crate::settings::SiteSettings;
@@ -27,12 +28,22 @@ use crate::token_input::{read_token, TokenSource, NEW_TOKEN_ENV};
 use crate::ui::Ui;
 
 pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResult {
-    let selector = selector(&args.account, &args.fingerprint)?;
+    let mut selector = selector(&args.account, &args.fingerprint)?;
     if let Some(source) = &args.from_file {
         let target = args
             .write
             .as_deref()
             .expect("clap requires --write with --from-file");
+        if args.rewrite_urls {
+            return Err(CommandError::usage(
+                "--rewrite-urls needs the site (its cloud id), not --from-file",
+            )
+            .hint("run the migration against the site, or drop --rewrite-urls"));
+        }
+        selector.migrate = migration_target(args)?.map(|to_account| Migration {
+            to_account,
+            urls: None,
+        });
         return super::rotate_file::run(source, target, &selector, args, ui);
     }
     if let Some(out) = args.out.as_deref().filter(|p| p.symlink_metadata().is_ok()) {
@@ -51,7 +62,10 @@ pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResu
     let settings = SiteSettings::resolve(global, ui)?;
     let new_token = read_new_token(&args.new_token, ui)?;
     let client = settings.connect(ui).await?;
-    check_new_token(&client, &selector.account, &new_token, ui).await?;
+    if let Some(to_account) = migration_target(args)? {
+        selector.migrate = Some(migration(&client, to_account, args.rewrite_urls).await?);
+    }
+    check_new_token(&client, selector.new_owner(), &new_token, ui).await?;
     let (prepared, outcomes, rules_read) = gather(&client, &selector, &new_token, ui).await?;
     let mut summary = RotationSummary::new(&selector, &new_token, rules_read);
     summary.note_old(&prepared);
@@ -136,6 +150,47 @@ pub fn selector(account: &str, fingerprints: &[String]) -> CommandResult<Selecto
     Ok(Selector::new(account, fps))
 }
 
+/// The `--to-account` email, checked to differ from `--account`.
+fn migration_target(args: &RotateArgs) -> CommandResult<Option<String>> {
+    let Some(to) = args.to_account.as_deref().map(str::trim) else {
+        return Ok(None);
+    };
+    if to.is_empty() || !to.contains('@') {
+        return Err(CommandError::usage("--to-account must be an email")
+            .hint("for a service account: NAME@serviceaccount.atlassian.com"));
+    }
+    if to.eq_ignore_ascii_case(args.account.trim()) {
+        return Err(
+            CommandError::usage("--to-account is the same account as --account")
+                .hint("leave out --to-account to rotate an account's own token"),
+        );
+    }
+    Ok(Some(to.to_owned()))
+}
+
+/// The migration to `to_account`; with `rewrite_urls`, the site's gateway address (its
+/// cloud id comes from `/_edge/tenant_info`, no credential sent).
+async fn migration(
+    client: &AutomationClient,
+    to_account: String,
+    rewrite_urls: bool,
+) -> CommandResult<Migration> {
+    let urls = if rewrite_urls {
+        let cloud_id = client.cloud_id().await.map_err(|e| {
+            CommandError::from(e).context("cannot find the site's cloud id for --rewrite-urls")
+        })?;
+        Some(UrlRewrite {
+            site: client.site().origin().ascii_serialization(),
+            gateway: client.gateway().origin().ascii_serialization(),
+            product: client.product().to_owned(),
+            cloud_id,
+        })
+    } else {
+        None
+    };
+    Ok(Migration { to_account, urls })
+}
+
 pub fn read_new_token(args: &NewTokenArgs, ui: &Ui) -> CommandResult<Token> {
     read_token(
         TokenSource {
@@ -149,8 +204,10 @@ pub fn read_new_token(args: &NewTokenArgs, ui: &Ui) -> CommandResult<Token> {
     )
 }
 
-/// The new token must log in as the same account before it is written anywhere. Asked once:
-/// repeated failed logins would lock the account behind a CAPTCHA.
+/// The new token must log in as `account` (the rotated account, or the one a migration
+/// moves to) before it is written anywhere: on the site, or through the gateway as a
+/// scoped or service-account token must. Each form is asked at most once: repeated failed
+/// logins would lock the account behind a CAPTCHA.
 pub async fn check_new_token(
     client: &AutomationClient,
     account: &str,
@@ -160,32 +217,48 @@ pub async fn check_new_token(
     let credential = Credential::new(account, token.clone());
     let site = client.site().clone();
     let nothing = "nothing was written";
-    match client.check_credential(&site, &credential).await {
-        CredentialCheck::Live { email, .. } => match email {
-            Some(e) if !e.eq_ignore_ascii_case(account) => Err(CommandError::usage(format!(
+    let verified = client
+        .verify(&CheckAt::Site(site.clone()), &credential)
+        .await;
+    let at = verified
+        .url
+        .as_ref()
+        .map_or(site.to_string(), crate::fetch::policy::display_url);
+    match verified.check {
+        CredentialCheck::Live { email: Some(e), .. } if !e.eq_ignore_ascii_case(account) => {
+            Err(CommandError::usage(format!(
                 "the new token logs in as {e}, not as {account}; {nothing}"
             ))
-            .hint(format!("issue the new token while logged in as {account}"))),
-            // Without an email nothing says whose token it is: writing it could hand every
-            // rule to another account.
-            None => Err(CommandError::usage(format!(
-                "{site} did not say which account the new token logs in as (its /myself \
-                 answer has no email); {nothing}"
-            ))
-            .hint(format!(
-                "make the email of {account} visible (Atlassian profile > Manage your account \
-                 > Profile and visibility > Contact: Anyone), then rerun"
-            ))),
-            Some(_) => {
-                ui.status(format!(
-                    "The new token ({}) logs in as {account} at {site}.",
-                    token.fingerprint()
-                ));
-                Ok(())
-            }
-        },
+            .hint(format!("issue the new token while logged in as {account}")))
+        }
+        // Without an email nothing says whose token it is: writing it could hand every
+        // rule to another account.
+        CredentialCheck::Live { email: None, .. } => Err(CommandError::usage(format!(
+            "{at} did not say which account the new token logs in as (its answer has no \
+             email); {nothing}"
+        ))
+        .hint(format!(
+            "make the email of {account} visible (Atlassian profile > Manage your account \
+             > Profile and visibility > Contact: Anyone), then rerun"
+        ))),
+        CredentialCheck::Live { .. } => {
+            ui.status(format!(
+                "The new token ({}) logs in as {account} at {at}.",
+                token.fingerprint()
+            ));
+            Ok(())
+        }
+        // Live, but for the same reason as above nothing says whose it is.
+        CredentialCheck::LiveScopeLimited { .. } => Err(CommandError::usage(format!(
+            "the new token is live at {at}, but its scopes lack read:me, so nothing says \
+             which account it belongs to; {nothing}"
+        ))
+        .hint(format!(
+            "issue {account}'s scoped token with the read:me scope (for Jira: read:jira-user) \
+             as well, then rerun"
+        ))),
         CredentialCheck::Dead { reason } => Err(CommandError::usage(format!(
-            "the new token was refused by {site}rest/api/3/myself ({reason}); {nothing}"
+            "the new token was refused ({reason}); {nothing}"
         ))
         .hint(format!(
             "check that --account {account} is right, that the whole token was copied, and \
