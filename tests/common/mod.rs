@@ -37,7 +37,9 @@ pub const FIXTURE_ADMIN: &str = "admin@acme.example";
 
 /// Environment variables the binary reads; cleared so the developer's own settings never
 /// leak into a test.
-const AUTOREKEY_ENV: [&str; 5] = [
+const AUTOREKEY_ENV: [&str; 7] = [
+    "AUTOREKEY_GATEWAY_URL",
+    "AUTOREKEY_ORG_API_KEY",
     "AUTOREKEY_SITE",
     "AUTOREKEY_LOGIN",
     "AUTOREKEY_API_TOKEN",
