@@ -188,10 +188,10 @@ pub struct RotateArgs {
     #[arg(long, value_name = "EMAIL")]
     pub to_account: Option<String>,
 
-    /// With --to-account: also move each such web request's URL from the site's REST
-    /// address (`{site}/rest/...`, `{{baseUrl}}/rest/...`) to the gateway form scoped
-    /// tokens need (`https://api.atlassian.com/ex/jira/{cloudId}/rest/...`).
-    #[arg(long, requires = "to_account")]
+    /// Also move the URL of each web request that sends a rewritten credential from the
+    /// site's REST address (`{site}/rest/...`, `{{baseUrl}}/rest/...`) to the gateway form
+    /// scoped tokens need (`https://api.atlassian.com/ex/jira/{cloudId}/rest/...`).
+    #[arg(long)]
     pub rewrite_urls: bool,
 
     /// Show the diffs and write nothing.

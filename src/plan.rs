@@ -280,9 +280,13 @@ fn replace_credentials(
                 return Err(RewriteError::NotRewritable(pointer.clone()));
             };
             let user = match migration {
-                None => user,
-                Some(m) if f.encoding == Encoding::Base64Basic => &m.to_account,
-                Some(_) => return Err(RewriteError::NotMigratable(pointer.clone())),
+                Some(m) if !m.to_account.eq_ignore_ascii_case(user) => {
+                    if f.encoding != Encoding::Base64Basic {
+                        return Err(RewriteError::NotMigratable(pointer.clone()));
+                    }
+                    &m.to_account
+                }
+                _ => user,
             };
             if text.get(span.clone()).is_none() {
                 return Err(RewriteError::SpanMismatch(pointer.clone()));
@@ -621,5 +625,7 @@ pub struct PlannedRule {
     pub changes: Vec<PlannedChange>,
 }
 
+#[cfg(test)]
+mod migrate_tests;
 #[cfg(test)]
 mod tests;

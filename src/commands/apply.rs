@@ -48,7 +48,7 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, ui: &Ui) -> CommandResul
         )));
     }
     let client = settings.connect(ui).await?;
-    check_new_token(&client, plan.selector.new_owner(), &new_token, ui).await?;
+    check_new_token(&client, &plan.selector, &new_token, ui).await?;
     let (prepared, outcomes) = reread(&client, &plan, &new_token, ui).await;
     let mut summary = RotationSummary::new(&plan.selector, &new_token, plan.rules.len());
     summary.note_old(&prepared);

@@ -62,10 +62,12 @@ pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResu
     let settings = SiteSettings::resolve(global, ui)?;
     let new_token = read_new_token(&args.new_token, ui)?;
     let client = settings.connect(ui).await?;
-    if let Some(to_account) = migration_target(args)? {
+    let target = migration_target(args)?;
+    if target.is_some() || args.rewrite_urls {
+        let to_account = target.unwrap_or_else(|| selector.account.clone());
         selector.migrate = Some(migration(&client, to_account, args.rewrite_urls).await?);
     }
-    check_new_token(&client, selector.new_owner(), &new_token, ui).await?;
+    check_new_token(&client, &selector, &new_token, ui).await?;
     let (prepared, outcomes, rules_read) = gather(&client, &selector, &new_token, ui).await?;
     let mut summary = RotationSummary::new(&selector, &new_token, rules_read);
     summary.note_old(&prepared);
@@ -210,10 +212,11 @@ pub fn read_new_token(args: &NewTokenArgs, ui: &Ui) -> CommandResult<Token> {
 /// logins would lock the account behind a CAPTCHA.
 pub async fn check_new_token(
     client: &AutomationClient,
-    account: &str,
+    selector: &Selector,
     token: &Token,
     ui: &Ui,
 ) -> CommandResult {
+    let account = selector.new_owner();
     let credential = Credential::new(account, token.clone());
     let site = client.site().clone();
     let nothing = "nothing was written";
@@ -224,6 +227,19 @@ pub async fn check_new_token(
         .url
         .as_ref()
         .map_or(site.to_string(), crate::fetch::policy::display_url);
+    let gateway_only = verified.check.is_live()
+        && verified
+            .url
+            .as_ref()
+            .is_some_and(|u| crate::gateway::cloud_id(u).is_some());
+    let urls_move = selector.migrate.as_ref().is_some_and(|m| m.urls.is_some());
+    if gateway_only && !urls_move {
+        ui.warn(format!(
+            "the new token works only through the gateway form ({at}), as scoped and \
+             service-account tokens do: rules that call {site}rest/... with it will be refused. \
+             Rerun with --rewrite-urls to move their URLs as well"
+        ));
+    }
     match verified.check {
         CredentialCheck::Live { email: Some(e), .. } if !e.eq_ignore_ascii_case(account) => {
             Err(CommandError::usage(format!(

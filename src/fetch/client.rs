@@ -196,7 +196,7 @@ impl AutomationClient {
             Transport::new(http, writes, config.retry.clone()).with_max_body(config.max_body);
         hosts.require(&api_base)?;
         hosts.require_api_base(&api_base)?;
-        let gateway = with_trailing_slash(config.gateway.clone());
+        let gateway = gateway_for(&config);
         hosts.require(&gateway)?;
         let admin = Credential::new(config.login.clone(), config.token.clone());
         let admin_auth = basic_auth(&admin)?;
@@ -555,7 +555,7 @@ fn policy_redirects(hosts: &HostPolicy) -> redirect::Policy {
     })
 }
 
-fn build_http(
+pub(super) fn build_http(
     hosts: &HostPolicy,
     timeout: Duration,
     redirects: redirect::Policy,
@@ -617,6 +617,20 @@ fn site_api_base(config: &ClientConfig, id: &str) -> Result<Url, FetchError> {
             config.product
         ),
     )
+}
+
+/// The gateway to use: as configured, except that a loopback site (the sandbox) left with
+/// the default is its own gateway, since it serves the `/ex/...` form on the same port:
+/// its tokens have no business at api.atlassian.com.
+fn gateway_for(config: &ClientConfig) -> Url {
+    let default = config.gateway.as_str() == ATLASSIAN_GATEWAY;
+    if default && is_loopback(&config.site) {
+        let mut site = config.site.clone();
+        site.set_path("/");
+        site.set_query(None);
+        return site;
+    }
+    with_trailing_slash(config.gateway.clone())
 }
 
 pub(crate) fn join(base: &Url, path: &str) -> Result<Url, FetchError> {

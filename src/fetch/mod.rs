@@ -13,7 +13,8 @@
 //! - [`client`]: [`AutomationClient`], one method per endpoint;
 //! - `bulk`: [`AutomationClient::read_all_rules`], listing and reading pipelined;
 //! - `credential`: `/myself` checks of the admin's and of found credentials;
-//! - `error`: [`FetchError`], one variant per cause an admin can act on.
+//! - `error`: [`FetchError`], one variant per cause an admin can act on;
+//! - [`org`]: the organization admin API (API token expiry dates, revocation).
 //!
 //! Nothing here prints or logs; the command layer reports progress and errors.
 
@@ -23,6 +24,7 @@ pub mod client;
 mod credential;
 mod error;
 pub mod limiter;
+pub mod org;
 pub mod policy;
 pub mod retry;
 mod transport;

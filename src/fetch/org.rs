@@ -1,0 +1,340 @@
+//! [`OrgClient`]: the Atlassian organization admin API calls autorekey makes: list the org's
+//! API tokens (with expiry and last activity, never values) and revoke one.
+//!
+//! The shapes follow Atlassian's published API Access REST API, "Get all API tokens in an
+//! org" (developer.atlassian.com/cloud/admin/api-access/rest/api-group-api-token/):
+//! `GET https://api.atlassian.com/admin/api-access/v1/orgs/{orgId}/api-tokens` answers
+//! `{"data": [{"id", "label", "status": "ALLOWED", "createdAt", "expiresAt", "lastActiveAt",
+//! "user": {"id", "orgId", "name", "email"}}], "links": {"self", "next", "prev"}}` and needs
+//! an org API key with `read:tokens:admin`. What `links.next` holds is not documented: it is
+//! taken as an absolute URL (on the gateway only), a `?query`, or a bare cursor. The user
+//! management API's per-user listing answers a bare array of `{"id", "label", "createdAt",
+//! "expiry", "lastAccess"}`; both shapes and both field spellings are read, since which one a
+//! tenant gets is not certain. Revoking is the user management API's
+//! `DELETE https://api.atlassian.com/users/{accountId}/manage/api-tokens/{tokenId}`.
+//!
+//! The org key is a Bearer credential: it goes only to the gateway (api.atlassian.com, or a
+//! loopback sandbox in tests), through the same host policy, retries and masking as the rest.
+
+use std::collections::HashSet;
+
+use reqwest::header::{HeaderValue, AUTHORIZATION};
+use reqwest::redirect;
+use serde::Deserialize;
+use serde_json::Value;
+use url::Url;
+
+use super::client::{build_http, join, parse_json};
+use super::error::FetchError;
+use super::policy::{check_site_url, HostPolicy};
+use super::retry::RetryPolicy;
+use super::transport::{Safety, Transport};
+use crate::secret::{Masker, Token};
+
+/// Stops a server that hands out fresh cursors forever.
+const MAX_PAGES: usize = 1_000;
+
+/// One API token as the org admin API describes it. Never holds the token's value.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgToken {
+    pub id: String,
+    #[serde(default)]
+    pub label: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default, alias = "expiry")]
+    pub expires_at: Option<String>,
+    #[serde(default, alias = "lastAccess")]
+    pub last_active_at: Option<String>,
+    #[serde(default)]
+    pub user: Option<OrgUser>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub struct OrgUser {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+impl OrgToken {
+    pub fn email(&self) -> Option<&str> {
+        self.user.as_ref()?.email.as_deref()
+    }
+
+    pub fn account_id(&self) -> Option<&str> {
+        self.user.as_ref()?.id.as_deref()
+    }
+
+    /// Revoked or otherwise unusable tokens are listed by some tenants; they expire nothing.
+    pub fn is_active(&self) -> bool {
+        self.status
+            .as_deref()
+            .is_none_or(|s| s.eq_ignore_ascii_case("ALLOWED") || s.eq_ignore_ascii_case("ACTIVE"))
+    }
+
+    /// Whole days from `now` (epoch seconds) to the expiry, negative once past; `None`
+    /// without a readable expiry.
+    pub fn days_left(&self, now: i64) -> Option<i64> {
+        let expires = parse_timestamp(self.expires_at.as_deref()?)?;
+        Some((expires - now).div_euclid(86_400))
+    }
+}
+
+/// Calls of the org admin API with one org's key.
+#[derive(Debug)]
+pub struct OrgClient {
+    transport: Transport,
+    gateway: Url,
+    org_id: String,
+    auth: HeaderValue,
+    /// Masks the key (and its Bearer header) out of any server text quoted in an error.
+    masker: Masker,
+}
+
+impl OrgClient {
+    /// A client for `org_id` at `gateway` (https, or http on loopback for a sandbox).
+    pub fn new(
+        gateway: Url,
+        org_id: &str,
+        key: Token,
+        retry: RetryPolicy,
+    ) -> Result<OrgClient, FetchError> {
+        check_site_url(&gateway)?;
+        if !crate::gateway::is_cloud_id(org_id.trim()) {
+            return Err(FetchError::Config(
+                "the org id may hold only letters, digits and dashes".into(),
+            ));
+        }
+        let hosts = HostPolicy::new(gateway.clone());
+        let timeout = std::time::Duration::from_secs(30);
+        let http = build_http(&hosts, timeout, redirect::Policy::none())?;
+        let writes = build_http(&hosts, timeout, redirect::Policy::none())?;
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
+            .map_err(|_| FetchError::Config("the org API key cannot go in a header".into()))?;
+        auth.set_sensitive(true);
+        let mut masker = Masker::new();
+        masker.add(key.expose());
+        Ok(OrgClient {
+            transport: Transport::new(http, writes, retry),
+            gateway,
+            org_id: org_id.trim().to_owned(),
+            auth,
+            masker,
+        })
+    }
+
+    /// Every API token of the org, following `links.next` until it is empty.
+    pub async fn list_tokens(&self) -> Result<Vec<OrgToken>, FetchError> {
+        let first = join(
+            &self.gateway,
+            &format!("admin/api-access/v1/orgs/{}/api-tokens", self.org_id),
+        )?;
+        let mut next = Some(first.clone());
+        let mut seen = HashSet::new();
+        let mut tokens = Vec::new();
+        while let Some(url) = next.take() {
+            if !seen.insert(url.to_string()) || seen.len() > MAX_PAGES {
+                return Err(FetchError::InvalidResponse(
+                    "the token list repeats a page or never ends; stopping".into(),
+                ));
+            }
+            let page: Value = self.get(&url).await?;
+            let (items, link) = split_page(page)?;
+            tokens.extend(items);
+            next = link.map(|l| self.resolve_next(&first, &l)).transpose()?;
+        }
+        Ok(tokens)
+    }
+
+    /// `DELETE /users/{accountId}/manage/api-tokens/{tokenId}`.
+    pub async fn revoke(&self, account_id: &str, token_id: &str) -> Result<(), FetchError> {
+        let mut url = self.gateway.clone();
+        url.path_segments_mut()
+            .map_err(|_| FetchError::Config("the gateway URL cannot take a path".into()))?
+            .pop_if_empty()
+            .extend(["users", account_id, "manage", "api-tokens", token_id]);
+        let exchange = self
+            .transport
+            .exchange(
+                || {
+                    self.transport
+                        .client_for(&reqwest::Method::DELETE)
+                        .delete(url.clone())
+                        .header(AUTHORIZATION, self.auth.clone())
+                },
+                Safety::Write,
+                None,
+            )
+            .await;
+        let answer = exchange.result.map_err(FetchError::from_reqwest)?;
+        if answer.status.is_success() {
+            return Ok(());
+        }
+        Err(answer.into_error(exchange.attempts, &self.masker))
+    }
+
+    async fn get(&self, url: &Url) -> Result<Value, FetchError> {
+        let exchange = self
+            .transport
+            .exchange(
+                || {
+                    self.transport
+                        .http
+                        .get(url.clone())
+                        .header(AUTHORIZATION, self.auth.clone())
+                },
+                Safety::Repeatable,
+                None,
+            )
+            .await;
+        let answer = exchange.result.map_err(FetchError::from_reqwest)?;
+        if !answer.status.is_success() {
+            return Err(answer.into_error(exchange.attempts, &self.masker));
+        }
+        parse_json(&answer.body, &self.masker)
+    }
+
+    /// A next link: an absolute URL (only on the gateway's origin: the key goes nowhere
+    /// else), a `?query` for the list endpoint, or a bare cursor.
+    fn resolve_next(&self, first: &Url, link: &str) -> Result<Url, FetchError> {
+        let mut url = first.clone();
+        if let Some(query) = link.strip_prefix('?') {
+            url.set_query(Some(query));
+        } else if link.starts_with("http://") || link.starts_with("https://") {
+            url = Url::parse(link)
+                .map_err(|_| FetchError::InvalidResponse("unreadable next-page link".into()))?;
+            if url.origin() != self.gateway.origin() {
+                return Err(FetchError::Policy(
+                    "the token list's next page is on another host; not followed".into(),
+                ));
+            }
+        } else {
+            url.query_pairs_mut().clear().append_pair("cursor", link);
+        }
+        Ok(url)
+    }
+}
+
+/// The items and the next link of a page, in either documented shape.
+fn split_page(page: Value) -> Result<(Vec<OrgToken>, Option<String>), FetchError> {
+    let (items, next) = match page {
+        Value::Array(items) => (items, None),
+        Value::Object(mut map) => {
+            let next = map
+                .get("links")
+                .and_then(|l| l.get("next"))
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned);
+            match map.remove("data") {
+                Some(Value::Array(items)) => (items, next),
+                _ => {
+                    return Err(FetchError::InvalidResponse(
+                        "the token list has no \"data\" array".into(),
+                    ))
+                }
+            }
+        }
+        _ => {
+            return Err(FetchError::InvalidResponse(
+                "the token list is not a JSON object or array".into(),
+            ))
+        }
+    };
+    let tokens = items
+        .into_iter()
+        .map(serde_json::from_value::<OrgToken>)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| FetchError::InvalidResponse(format!("a token entry is unreadable ({e})")))?;
+    Ok((tokens, next))
+}
+
+/// Epoch seconds of an ISO-8601 date-time (`2026-12-16T04:00:00Z`, with or without a
+/// fraction, `Z` or a `±hh:mm` offset), or of a bare date.
+pub fn parse_timestamp(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let num = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if text.get(4..5) != Some("-") || text.get(7..8) != Some("-") || !(1..=12).contains(&m) {
+        return None;
+    }
+    let days = days_from_civil(y, m, d);
+    if text.len() == 10 {
+        return Some(days * 86_400);
+    }
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let rest = text.get(19..)?;
+    let zone = rest.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
+    let offset = match zone {
+        "" | "Z" | "z" => 0,
+        _ => {
+            let sign = if zone.starts_with('-') { -1 } else { 1 };
+            let h = zone.get(1..3)?.parse::<i64>().ok()?;
+            let mi = zone.get(zone.len() - 2..)?.parse::<i64>().ok()?;
+            sign * (h * 3600 + mi * 60)
+        }
+    };
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss - offset)
+}
+
+/// Howard Hinnant's days-from-civil (proleptic Gregorian).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_in_every_iso_form() {
+        assert_eq!(parse_timestamp("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_timestamp("2025-04-02T04:42:44Z"), Some(1_743_568_964));
+        assert_eq!(
+            parse_timestamp("2025-04-02T04:42:44.123Z"),
+            Some(1_743_568_964)
+        );
+        assert_eq!(
+            parse_timestamp("2025-04-02T06:42:44+02:00"),
+            Some(1_743_568_964)
+        );
+        assert_eq!(parse_timestamp("2000-02-29"), Some(951_782_400));
+        assert_eq!(parse_timestamp("soon"), None);
+        assert_eq!(parse_timestamp("2025-13-01T00:00:00Z"), None);
+    }
+
+    #[test]
+    fn both_page_shapes_and_field_spellings_are_read() {
+        let (tokens, next) = split_page(serde_json::json!({
+            "data": [{"id": "t1", "label": "ci", "status": "ALLOWED", "createdAt": "2025-01-01T00:00:00Z",
+                      "expiresAt": "2026-01-01T00:00:00Z", "lastActiveAt": null,
+                      "user": {"id": "712020:a", "email": "a@x.io"}}],
+            "links": {"next": "abc"}}))
+        .unwrap();
+        assert_eq!(next.as_deref(), Some("abc"));
+        assert_eq!(tokens[0].email(), Some("a@x.io"));
+        assert_eq!(
+            tokens[0].days_left(parse_timestamp("2025-12-02T00:00:00Z").unwrap()),
+            Some(30)
+        );
+        let (tokens, next) = split_page(serde_json::json!([
+            {"id": "t2", "label": "old", "createdAt": "2025-01-01", "expiry": "2025-06-01", "lastAccess": "2025-05-01"}]))
+        .unwrap();
+        assert_eq!(next, None);
+        assert_eq!(tokens[0].expires_at.as_deref(), Some("2025-06-01"));
+        assert_eq!(tokens[0].last_active_at.as_deref(), Some("2025-05-01"));
+        assert!(split_page(serde_json::json!({"data": 3})).is_err());
+    }
+}
