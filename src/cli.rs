@@ -93,6 +93,8 @@ pub enum Command {
     Apply(ApplyArgs),
     Restore(RestoreArgs),
     Fingerprint(FingerprintArgs),
+    Tokens(TokensArgs),
+    Revoke(RevokeArgs),
     Sandbox(SandboxArgs),
     Demo(DemoArgs),
 }
@@ -123,9 +125,29 @@ pub struct ScanArgs {
 
     /// Exit 3 when the scan finds this (for CI health checks): `dead` (a credential that
     /// failed verification; implies --verify), `literal` (any literal credential),
-    /// `unreadable` (a masked or unreadable value).
-    #[arg(long, value_enum, value_name = "WHAT")]
+    /// `unreadable` (a masked or unreadable value), `expiring=30d` (a credential owner's
+    /// earliest API token expires within 30 days; needs --org).
+    #[arg(long, value_name = "WHAT", value_parser = parse_fail_on)]
     pub fail_on: Vec<FailOn>,
+
+    #[command(flatten)]
+    pub org: OrgArgs,
+}
+
+/// The Atlassian organization whose admin API tells when API tokens expire, and revokes
+/// them. Its API key never arrives as a flag's value.
+#[derive(Debug, Args, Default)]
+pub struct OrgArgs {
+    /// The organization id (admin.atlassian.com > Settings > API keys shows it beside the
+    /// key). With it, the org's API tokens are joined to the credentials found.
+    #[arg(long, env = "AUTOREKEY_ORG_ID", value_name = "ID")]
+    pub org: Option<String>,
+
+    /// Read the org admin API key (with read:tokens:admin; delete:tokens:admin to revoke)
+    /// from this file (`-` for stdin). Otherwise it comes from AUTOREKEY_ORG_API_KEY, or a
+    /// hidden prompt on a terminal.
+    #[arg(long, value_name = "PATH")]
+    pub org_api_key_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -135,11 +157,31 @@ pub enum Format {
     Csv,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FailOn {
     Dead,
     Literal,
     Unreadable,
+    /// An owner's earliest token expires within this many days.
+    Expiring {
+        days: u32,
+    },
+}
+
+fn parse_fail_on(text: &str) -> Result<FailOn, String> {
+    match text.trim() {
+        "dead" => Ok(FailOn::Dead),
+        "literal" => Ok(FailOn::Literal),
+        "unreadable" => Ok(FailOn::Unreadable),
+        other => other
+            .strip_prefix("expiring=")
+            .map(|d| d.trim().trim_end_matches('d'))
+            .and_then(|d| d.parse::<u32>().ok())
+            .map(|days| FailOn::Expiring { days })
+            .ok_or_else(|| {
+                "expected dead, literal, unreadable or expiring=DAYSd (e.g. expiring=30d)".into()
+            }),
+    }
 }
 
 /// How the new token is given. Never as a flag's value.
@@ -255,6 +297,53 @@ pub struct RestoreArgs {
 /// Print the fingerprint of a token read on stdin, to match it against `scan`'s inventory.
 #[derive(Debug, Args)]
 pub struct FingerprintArgs {}
+
+/// List an account's API tokens from the organization admin API: label, id, created,
+/// expires (with days left) and last active. Never a token's value: Atlassian shows that
+/// only once, at creation.
+#[derive(Debug, Args)]
+pub struct TokensArgs {
+    /// The account whose tokens to list (case-insensitive).
+    #[arg(long, value_name = "EMAIL")]
+    pub account: String,
+
+    /// Output format (default: table on a terminal, json otherwise; csv is not offered).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+
+    #[command(flatten)]
+    pub org: OrgArgs,
+}
+
+/// Revoke one API token through the organization admin API, once no rule can need it.
+///
+/// First a fresh scan of every rule of the site: if any rule holds a credential of the
+/// account other than the token to keep (--keep, the new token's fingerprint), or a masked
+/// value that might be one, or a rule cannot be read, nothing is revoked (exit 3) and each
+/// is listed. Then it asks (or takes --yes) and calls
+/// `DELETE /users/{accountId}/manage/api-tokens/{tokenId}`. Revoking cannot be undone.
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// The account whose token to revoke (case-insensitive); the token must be its.
+    #[arg(long, value_name = "EMAIL")]
+    pub account: String,
+
+    /// The token's id, as `autorekey tokens --account EMAIL` lists it.
+    #[arg(long, value_name = "ID")]
+    pub token_id: String,
+
+    /// The fingerprint (or prefix) of the account's token that rules may keep: the new one
+    /// after a rotation. Without it, no rule may hold any credential of the account.
+    #[arg(long, value_name = "FP")]
+    pub keep: Option<String>,
+
+    /// Revoke without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    #[command(flatten)]
+    pub org: OrgArgs,
+}
 
 /// Walk through the main job against a built-in sandbox: no Atlassian site needed.
 ///

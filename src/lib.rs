@@ -10,7 +10,8 @@
 //!   verification share);
 //! - [`confirm`]: the per-rule approval (prompts, `--yes`, refusal without a terminal);
 //! - [`apply`]: backup, re-read, write, read back, with a journal for resuming;
-//! - [`report`]: the inventory and the closing summary, as table, JSON or CSV;
+//! - [`report`]: the inventory and the closing summary, as table, JSON or CSV ([`expiry`]:
+//!   API token expiry dates from the org admin API, joined to the credentials found);
 //! - [`sandbox`]: a local, faithful stand-in for a Jira Cloud site, used by `demo`, the tests
 //!   and admins rehearsing a rotation.
 //!
@@ -27,6 +28,7 @@ pub mod commands;
 pub mod confirm;
 pub mod detect;
 pub mod error;
+pub mod expiry;
 pub mod export;
 pub mod fetch;
 pub mod files;

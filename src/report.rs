@@ -450,6 +450,8 @@ pub struct RotationSummary {
     pub would_rotate: Vec<String>,
     pub backup_dir: Option<String>,
     pub outcomes: Vec<Outcome>,
+    /// `autorekey revoke ...` for the old token, shown once revoking is safe.
+    pub revoke_command: String,
 }
 
 impl RotationSummary {
@@ -465,6 +467,7 @@ impl RotationSummary {
             would_rotate: Vec::new(),
             backup_dir: None,
             outcomes: Vec::new(),
+            revoke_command: revoke_command(selector, new_token),
         }
     }
 
@@ -729,4 +732,19 @@ fn render_next_steps(s: &RotationSummary, out: &mut String) {
         "  3. autorekey cannot see into masked or smart values: check `autorekey scan`'s \
          \"Not inspectable\" list first."
     );
+    let _ = writeln!(out, "  Or with an org admin API key: {}", s.revoke_command);
+}
+
+/// The revoke command for a rotation: the kept token is the new one, unless the
+/// credentials moved to another account (then none of the old account's may stay).
+fn revoke_command(selector: &Selector, new_token: &Token) -> String {
+    let keep = if selector.new_owner().eq_ignore_ascii_case(&selector.account) {
+        format!(" --keep {}", new_token.fingerprint())
+    } else {
+        String::new()
+    };
+    format!(
+        "autorekey revoke --account {} --token-id ID{keep} (ID from `autorekey tokens --account {}`)",
+        selector.account, selector.account
+    )
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::cli::GlobalArgs;
+use crate::cli::{GlobalArgs, OrgArgs};
 use crate::error::{CommandError, CommandResult};
 use crate::fetch::{check_site_url, AutomationClient, ClientConfig, RetryPolicy};
 use crate::secret::Token;
@@ -129,6 +129,71 @@ fn gateway_override() -> CommandResult<Option<Url>> {
         )));
     }
     Ok(Some(url))
+}
+
+/// The env var that holds the org admin API key when no file is given.
+pub const ORG_API_KEY_ENV: &str = "AUTOREKEY_ORG_API_KEY";
+
+/// Everything needed to call the organization admin API.
+pub struct OrgSettings {
+    pub org_id: String,
+    pub key: Token,
+    /// api.atlassian.com, or the sandbox standing in for it.
+    pub gateway: Url,
+}
+
+impl OrgSettings {
+    /// `None` without `--org`; otherwise the org id and its key (file, env or prompt).
+    /// `gateway` is the client's when there is one (a loopback site is its own gateway).
+    pub fn resolve(
+        args: &OrgArgs,
+        gateway: Option<&Url>,
+        ui: &Ui,
+    ) -> CommandResult<Option<OrgSettings>> {
+        let Some(org_id) = args.org.as_deref().map(str::trim).filter(|o| !o.is_empty()) else {
+            return Ok(None);
+        };
+        let gateway = match gateway {
+            Some(g) => g.clone(),
+            None => gateway_override()?.unwrap_or_else(|| {
+                Url::parse(crate::fetch::ATLASSIAN_GATEWAY).expect("a valid constant URL")
+            }),
+        };
+        let key = read_token(
+            TokenSource {
+                what: "org admin API key",
+                file: args.org_api_key_file.as_deref(),
+                env: ORG_API_KEY_ENV,
+                file_flag: "--org-api-key-file",
+                confirm: false,
+            },
+            ui,
+        )?;
+        Ok(Some(OrgSettings {
+            org_id: org_id.to_owned(),
+            key,
+            gateway,
+        }))
+    }
+
+    /// `resolve`, for commands that cannot work without an org.
+    pub fn require(args: &OrgArgs, gateway: Option<&Url>, ui: &Ui) -> CommandResult<OrgSettings> {
+        Self::resolve(args, gateway, ui)?.ok_or_else(|| {
+            CommandError::usage("no organization was given").hint(
+                "pass --org ID or set AUTOREKEY_ORG_ID (admin.atlassian.com > Settings > API keys)",
+            )
+        })
+    }
+
+    pub fn client(&self) -> CommandResult<crate::fetch::org::OrgClient> {
+        crate::fetch::org::OrgClient::new(
+            self.gateway.clone(),
+            &self.org_id,
+            self.key.clone(),
+            RetryPolicy::default().no_delay_from_env(),
+        )
+        .map_err(|e| CommandError::from(e).context("cannot use the organization admin API"))
+    }
 }
 
 fn parse_site(site: Option<&str>) -> CommandResult<Url> {

@@ -41,8 +41,15 @@ pub async fn run(args: &DemoArgs, ui: &Ui) -> CommandResult {
     };
     let backups = secrets.join("backups");
     let rules = sandbox.state().rule_uuids().len();
-    let result = walk(&global, rules, &new_token_file, &backups, ui).await;
+    let mut result = walk(&global, rules, &new_token_file, &backups, ui).await;
     sandbox.shutdown().await;
+    if result.is_ok() && fixtures.join("org").is_dir() {
+        result = super::demo_org::run(&fixtures.join("org"), &secrets, ui).await;
+    }
+    if result.is_ok() {
+        ui.out("\nThat was the whole job. On a real site: set AUTOREKEY_SITE, AUTOREKEY_LOGIN and");
+        ui.out("AUTOREKEY_API_TOKEN, then start with `autorekey scan --verify` (see README.md).");
+    }
     let _ = std::fs::remove_dir_all(&secrets);
     result
 }
@@ -163,10 +170,7 @@ async fn walk(
 
     heading(ui, 6, &format!("Inventory of {SERVICE_ACCOUNT} now"));
     let scan = scan_args(Some(SERVICE_ACCOUNT));
-    super::scan::run(global, &scan, ui).await?;
-    ui.out("\nThat was the whole job. On a real site: set AUTOREKEY_SITE, AUTOREKEY_LOGIN and");
-    ui.out("AUTOREKEY_API_TOKEN, then start with `autorekey scan --verify` (see README.md).");
-    Ok(())
+    super::scan::run(global, &scan, ui).await
 }
 
 async fn restore_one_rule(global: &GlobalArgs, backups: &Path, ui: &Ui) -> CommandResult {
@@ -187,7 +191,7 @@ async fn restore_one_rule(global: &GlobalArgs, backups: &Path, ui: &Ui) -> Comma
     super::restore::run(global, &restore, ui).await
 }
 
-fn heading(ui: &Ui, n: usize, text: &str) {
+pub(super) fn heading(ui: &Ui, n: usize, text: &str) {
     let label = if n == 0 {
         String::new()
     } else {
@@ -198,7 +202,7 @@ fn heading(ui: &Ui, n: usize, text: &str) {
 
 /// The fixtures include rules the rotation must leave alone (masked values), so `rotate`
 /// ends with exit status 3 by design; the demo explains that and goes on.
-fn expect_partial(result: CommandResult) -> CommandResult {
+pub(super) fn expect_partial(result: CommandResult) -> CommandResult {
     match result {
         Err(e) if e.kind == ErrorKind::Partial => Ok(()),
         other => other,
@@ -212,6 +216,7 @@ fn scan_args(account: Option<&str>) -> ScanArgs {
         from_file: None,
         verify: true,
         fail_on: Vec::new(),
+        org: Default::default(),
     }
 }
 

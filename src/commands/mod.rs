@@ -6,13 +6,16 @@
 
 mod apply;
 mod demo;
+mod demo_org;
 mod fingerprint;
 mod restore;
+mod revoke;
 mod rotate;
 mod rotate_file;
 mod sandbox;
 pub mod sandbox_args;
 mod scan;
+mod tokens;
 
 use std::process::ExitCode;
 
@@ -65,6 +68,8 @@ async fn run(cli: Cli, ui: &Ui) -> CommandResult {
         Command::Restore(args) => restore::run(global, &args, ui).await,
         Command::Demo(args) => demo::run(&args, ui).await,
         Command::Fingerprint(_) => fingerprint::run(ui),
+        Command::Tokens(args) => tokens::run(global, &args, ui).await,
+        Command::Revoke(args) => revoke::run(global, &args, ui).await,
         Command::Sandbox(args) => sandbox::run(args, ui).await,
     }
 }

@@ -13,13 +13,14 @@ use url::Url;
 use crate::cli::{FailOn, Format, GlobalArgs, ScanArgs};
 use crate::detect::{self, Finding, Scheme, Status};
 use crate::error::{CommandError, CommandResult, ErrorKind};
+use crate::expiry::{self, OwnerExpiry};
 use crate::export;
 use crate::fetch::{
     AutomationClient, CheckAt, CredentialCheck, FetchError, HostPolicy, Verified, ATLASSIAN_GATEWAY,
 };
 use crate::report::{self, Inventory, Verification};
 use crate::secret::Credential;
-use crate::settings::SiteSettings;
+use crate::settings::{OrgSettings, SiteSettings};
 use crate::ui::Ui;
 
 pub async fn run(global: &GlobalArgs, args: &ScanArgs, ui: &Ui) -> CommandResult {
@@ -29,6 +30,16 @@ pub async fn run(global: &GlobalArgs, args: &ScanArgs, ui: &Ui) -> CommandResult
         Format::Json
     });
     let verify = args.verify || args.fail_on.contains(&FailOn::Dead);
+    let wants_expiry = args
+        .fail_on
+        .iter()
+        .any(|f| matches!(f, FailOn::Expiring { .. }));
+    if wants_expiry && args.org.org.is_none() {
+        return Err(
+            CommandError::usage("--fail-on expiring needs the organization's token list")
+                .hint("pass --org ID with the org admin API key in AUTOREKEY_ORG_API_KEY (or --org-api-key-file)"),
+        );
+    }
     let site = if args.from_file.is_none() || verify {
         let settings = SiteSettings::resolve(global, ui)?;
         let client = settings.connect(ui).await?;
@@ -36,6 +47,7 @@ pub async fn run(global: &GlobalArgs, args: &ScanArgs, ui: &Ui) -> CommandResult
     } else {
         None
     };
+    let org = OrgSettings::resolve(&args.org, site.as_ref().map(|(_, c)| c.gateway()), ui)?;
     let mut collector = Collector::new(args.account.as_deref());
     let mut cut_short = None;
     match (&args.from_file, &site) {
@@ -55,16 +67,85 @@ pub async fn run(global: &GlobalArgs, args: &ScanArgs, ui: &Ui) -> CommandResult
         )
         .await;
     }
+    let expiry = match &org {
+        Some(org) => Some(token_expiry(org, &inventory, ui).await),
+        None => None,
+    };
+    let rows = expiry.as_ref().and_then(|e| e.as_ref().ok());
+    let text = render(format, &inventory, rows.map(Vec::as_slice), ui);
     match format {
-        Format::Table => ui.out_raw(report::render_table(&inventory)),
-        Format::Json => ui.out_data(report::render_json(&inventory)),
-        Format::Csv => ui.out_raw(report::render_csv(&inventory)),
+        // JSON's own escaping protects a terminal; a consumer must see the real values.
+        Format::Json => ui.out_data(text),
+        Format::Table | Format::Csv => ui.out_raw(text),
     }
     if let Some(e) = cut_short {
         return Err(CommandError::from(e)
             .context("the scan stopped early: the inventory above is incomplete"));
     }
-    outcome(&inventory, &args.fail_on)
+    if let Some(Err(e)) = expiry {
+        return Err(e);
+    }
+    outcome(&inventory, rows.map(Vec::as_slice), &args.fail_on)
+}
+
+/// The org's token list joined to every email account whose credential the scan found.
+async fn token_expiry(
+    org: &OrgSettings,
+    inventory: &Inventory,
+    ui: &Ui,
+) -> CommandResult<Vec<OwnerExpiry>> {
+    ui.status(format!(
+        "Reading the API tokens of organization {}",
+        org.org_id
+    ));
+    let tokens =
+        org.client()?.list_tokens().await.map_err(|e| {
+            CommandError::from(e).context("cannot read the organization's API tokens")
+        })?;
+    let owners: Vec<String> = inventory
+        .findings
+        .iter()
+        .filter(|r| r.status == Status::Literal)
+        .filter_map(|r| r.email.clone())
+        .filter(|e| e.contains('@'))
+        .collect();
+    Ok(expiry::join(&owners, &tokens, now_epoch()))
+}
+
+pub fn now_epoch() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The inventory in `format`, with the expiry join after it (a `token_expiry` key in JSON;
+/// CSV stays one row per finding, so the join is left out there and said so).
+fn render(
+    format: Format,
+    inventory: &Inventory,
+    expiry: Option<&[OwnerExpiry]>,
+    ui: &Ui,
+) -> String {
+    match (format, expiry) {
+        (Format::Table, None) => report::render_table(inventory),
+        (Format::Table, Some(rows)) => {
+            report::render_table(inventory) + &expiry::render_table(rows)
+        }
+        (Format::Json, None) => report::render_json(inventory),
+        (Format::Json, Some(rows)) => {
+            let mut v = serde_json::to_value(inventory).unwrap_or_default();
+            v["token_expiry"] = serde_json::to_value(rows).unwrap_or_default();
+            serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
+        }
+        (Format::Csv, rows) => {
+            if rows.is_some() {
+                ui.status(
+                    "The token expiry join is shown in the table and json formats, not in csv.",
+                );
+            }
+            report::render_csv(inventory)
+        }
+    }
 }
 
 /// Builds the inventory rule by rule, and remembers each distinct Atlassian-bound credential
@@ -346,7 +427,7 @@ impl Places<'_> {
 
 /// Exit 1 when rules could not be read (the inventory is incomplete), 3 when a `--fail-on`
 /// condition holds, 0 otherwise.
-fn outcome(inv: &Inventory, fail_on: &[FailOn]) -> CommandResult {
+fn outcome(inv: &Inventory, expiry: Option<&[OwnerExpiry]>, fail_on: &[FailOn]) -> CommandResult {
     if inv.summary.rules_failed > 0 {
         return Err(CommandError::failure(format!(
             "{} rule(s) could not be read; the inventory above is incomplete",
@@ -371,6 +452,10 @@ fn outcome(inv: &Inventory, fail_on: &[FailOn]) -> CommandResult {
                 FailOn::Unreadable => (
                     "unreadable",
                     inv.findings.iter().any(|r| r.status == Status::Masked),
+                ),
+                FailOn::Expiring { days } => (
+                    "expiring",
+                    expiry.is_some_and(|rows| expiry::expiring_within(rows, *days)),
                 ),
             };
             hit.then_some(name)

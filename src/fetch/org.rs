@@ -77,11 +77,12 @@ impl OrgToken {
             .is_none_or(|s| s.eq_ignore_ascii_case("ALLOWED") || s.eq_ignore_ascii_case("ACTIVE"))
     }
 
-    /// Whole days from `now` (epoch seconds) to the expiry, negative once past; `None`
-    /// without a readable expiry.
+    /// Days from `now` (epoch seconds) to the expiry, a part day counting as one (so "in
+    /// 12 days" stays 12 for the whole day), negative once past; `None` without a readable
+    /// expiry.
     pub fn days_left(&self, now: i64) -> Option<i64> {
         let expires = parse_timestamp(self.expires_at.as_deref()?)?;
-        Some((expires - now).div_euclid(86_400))
+        Some((expires - now + 86_399).div_euclid(86_400))
     }
 }
 

@@ -1,0 +1,170 @@
+//! The demo's expiry step: an API token about to expire is found through the organization
+//! admin API, its rules are rotated, and the old token is revoked once a fresh scan proves
+//! nothing uses it.
+//!
+//! It runs on a second, small sandbox site (fixtures/org) so the guard's proof can pass:
+//! the main fixtures keep masked values on purpose, which rightly block any revocation.
+//! Like the rest of the demo it calls the real commands, and tokens reach them by file.
+
+use std::path::Path;
+
+use crate::backup::{create_private_dir_all, write_private};
+use crate::cli::{
+    Format, GlobalArgs, NewTokenArgs, OrgArgs, Product, RevokeArgs, RotateArgs, ScanArgs,
+    TokensArgs, WriteArgs,
+};
+use crate::error::{CommandError, CommandResult, ErrorKind};
+use crate::sandbox::{load_accounts_file, load_directory, load_rules_dir, Sandbox, SandboxConfig};
+use crate::ui::Ui;
+
+use super::demo::{expect_partial, heading};
+
+const OWNER: &str = "alice@acme.example";
+/// The org's id for alice's expiring token (fixtures/org/accounts.json).
+const OLD_TOKEN_ID: &str = "tok-alice-2025";
+
+pub async fn run(fixtures: &Path, secrets: &Path, ui: &Ui) -> CommandResult {
+    let load = |e: std::io::Error| {
+        CommandError::caused(ErrorKind::Failure, "cannot load the org fixtures", e)
+    };
+    let accounts_file = fixtures.join("accounts.json");
+    let accounts = load_accounts_file(&accounts_file).map_err(load)?;
+    let directory = load_directory(&accounts_file).map_err(load)?;
+    let org = directory
+        .org
+        .clone()
+        .ok_or_else(|| CommandError::failure("fixtures/org/accounts.json has no org"))?;
+    let admin = accounts.iter().find(|a| a.admin);
+    let owner = accounts
+        .iter()
+        .find(|a| a.email == OWNER && a.tokens.len() >= 2);
+    let (Some(admin), Some(owner)) = (admin, owner) else {
+        return Err(CommandError::failure(
+            "fixtures/org/accounts.json needs an admin and alice with two tokens",
+        ));
+    };
+    let dir = secrets.join("org");
+    create_private_dir_all(&dir)?;
+    write_private(
+        &dir.join("admin-token"),
+        admin.tokens[0].expose().as_bytes(),
+    )?;
+    write_private(&dir.join("org-key"), org.api_key.expose().as_bytes())?;
+    write_private(&dir.join("new-token"), owner.tokens[1].expose().as_bytes())?;
+    let new_fp = owner.tokens[1].fingerprint();
+    let config = SandboxConfig {
+        rules: load_rules_dir(&fixtures.join("rules")).map_err(load)?,
+        accounts: accounts.clone(),
+        directory,
+        ..SandboxConfig::default()
+    };
+    let sandbox = Sandbox::start(config)
+        .await
+        .map_err(|e| CommandError::caused(ErrorKind::Failure, "cannot start the sandbox", e))?;
+    let global = GlobalArgs {
+        site: Some(sandbox.base_url()),
+        login: Some(admin.email.clone()),
+        api_token_file: Some(dir.join("admin-token")),
+        product: Product::Jira,
+        api_base: None,
+        concurrency: 4,
+        max_response_mb: 32,
+        verbose: 0,
+        quiet: false,
+    };
+    let steps = Steps {
+        global: &global,
+        org: || OrgArgs {
+            org: Some(org.id.clone()),
+            org_api_key_file: Some(dir.join("org-key")),
+        },
+        dir: &dir,
+        new_fp: new_fp.to_string(),
+    };
+    let result = steps.walk(ui).await;
+    sandbox.shutdown().await;
+    result
+}
+
+struct Steps<'a, F: Fn() -> OrgArgs> {
+    global: &'a GlobalArgs,
+    org: F,
+    dir: &'a Path,
+    new_fp: String,
+}
+
+impl<F: Fn() -> OrgArgs> Steps<'_, F> {
+    async fn walk(&self, ui: &Ui) -> CommandResult {
+        heading(
+            ui,
+            7,
+            "Expiry dates: whose tokens run out soon? (a second site, with an org admin key)",
+        );
+        ui.out("   $ autorekey scan --org ORG_ID     (key in AUTOREKEY_ORG_API_KEY or --org-api-key-file)");
+        ui.out("   In CI, `--fail-on expiring=30d` exits 3 while any owner's token expires within 30 days.\n");
+        let scan = ScanArgs {
+            format: Some(Format::Table),
+            account: None,
+            from_file: None,
+            verify: false,
+            fail_on: Vec::new(),
+            org: (self.org)(),
+        };
+        super::scan::run(self.global, &scan, ui).await?;
+
+        heading(ui, 8, &format!("Rotate {OWNER}'s rules to her new token"));
+        ui.out(format!(
+            "   $ autorekey rotate --account {OWNER} --new-token-file new-token --yes\n"
+        ));
+        expect_partial(super::rotate::run(self.global, &self.rotate(), ui).await)?;
+
+        heading(
+            ui,
+            9,
+            "Revoke the expiring token, once a fresh scan proves no rule uses it",
+        );
+        ui.out(format!(
+            "   $ autorekey revoke --account {OWNER} --token-id {OLD_TOKEN_ID} --keep {} --org ORG_ID --yes\n",
+            self.new_fp
+        ));
+        let revoke = RevokeArgs {
+            account: OWNER.into(),
+            token_id: OLD_TOKEN_ID.into(),
+            keep: Some(self.new_fp.clone()),
+            yes: true,
+            org: (self.org)(),
+        };
+        super::revoke::run(self.global, &revoke, ui).await?;
+
+        heading(ui, 10, &format!("{OWNER}'s tokens now"));
+        ui.out(format!(
+            "   $ autorekey tokens --account {OWNER} --org ORG_ID\n"
+        ));
+        let tokens = TokensArgs {
+            account: OWNER.into(),
+            format: Some(Format::Table),
+            org: (self.org)(),
+        };
+        super::tokens::run(self.global, &tokens, ui).await
+    }
+
+    fn rotate(&self) -> RotateArgs {
+        RotateArgs {
+            account: OWNER.into(),
+            fingerprint: Vec::new(),
+            to_account: None,
+            rewrite_urls: false,
+            dry_run: false,
+            out: None,
+            from_file: None,
+            write: None,
+            new_token: NewTokenArgs {
+                new_token_file: Some(self.dir.join("new-token")),
+            },
+            write_args: WriteArgs {
+                yes: true,
+                backup_dir: Some(self.dir.join("backups")),
+            },
+        }
+    }
+}

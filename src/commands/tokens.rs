@@ -1,0 +1,90 @@
+//! `autorekey tokens`: an account's API tokens as the organization admin API lists them.
+//!
+//! Read-only and needs no site: only the org id and its admin key. It is how an admin finds
+//! the id `autorekey revoke` takes, and which token expires first. Token values are never
+//! available (Atlassian shows one only at creation), so nothing secret is printed.
+
+use std::fmt::Write as _;
+
+use crate::cli::{Format, GlobalArgs, TokensArgs};
+use crate::error::{CommandError, CommandResult};
+use crate::expiry::{date, days_phrase};
+use crate::fetch::org::OrgToken;
+use crate::settings::OrgSettings;
+use crate::ui::Ui;
+
+pub async fn run(global: &GlobalArgs, args: &TokensArgs, ui: &Ui) -> CommandResult {
+    let account = args.account.trim();
+    if account.is_empty() {
+        return Err(CommandError::usage("--account is empty"));
+    }
+    let format = match args.format {
+        Some(Format::Csv) => {
+            return Err(CommandError::usage(
+                "tokens are listed as table or json, not csv",
+            ))
+        }
+        Some(f) => f,
+        None if ui.stdout_is_terminal() => Format::Table,
+        None => Format::Json,
+    };
+    // A loopback site (the sandbox) is its own gateway, as the site client has it.
+    let sandbox = global
+        .site
+        .as_deref()
+        .and_then(|s| url::Url::parse(s.trim()).ok())
+        .filter(crate::fetch::policy::is_loopback);
+    let org = OrgSettings::require(&args.org, sandbox.as_ref(), ui)?;
+    ui.status(format!(
+        "Reading the API tokens of organization {}",
+        org.org_id
+    ));
+    let mut tokens: Vec<OrgToken> = org
+        .client()?
+        .list_tokens()
+        .await
+        .map_err(|e| CommandError::from(e).context("cannot read the organization's API tokens"))?
+        .into_iter()
+        .filter(|t| t.email().is_some_and(|e| e.eq_ignore_ascii_case(account)))
+        .collect();
+    tokens.sort_by(|a, b| (&a.expires_at, &a.id).cmp(&(&b.expires_at, &b.id)));
+    let now = super::scan::now_epoch();
+    ui.out_raw(match format {
+        Format::Json => {
+            serde_json::to_string_pretty(&serde_json::json!({"account": account, "tokens": tokens}))
+                .unwrap_or_default()
+                + "\n"
+        }
+        _ => table(account, &tokens, now),
+    });
+    Ok(())
+}
+
+fn table(account: &str, tokens: &[OrgToken], now: i64) -> String {
+    let mut out = String::new();
+    if tokens.is_empty() {
+        let _ = writeln!(
+            out,
+            "No API token of {account} in this organization (not a managed account here, or none left)."
+        );
+        return out;
+    }
+    let _ = writeln!(out, "API tokens of {account} (soonest expiry first):");
+    for t in tokens {
+        let expires = match (&t.expires_at, t.days_left(now)) {
+            (Some(at), Some(days)) => format!("{} ({})", date(at), days_phrase(days)),
+            _ => "no expiry given".into(),
+        };
+        let _ = writeln!(
+            out,
+            "  {}  \"{}\"  created {}  expires {}  last active {}{}",
+            t.id,
+            t.label,
+            t.created_at.as_deref().map_or("?".into(), date),
+            expires,
+            t.last_active_at.as_deref().map_or("never".into(), date),
+            if t.is_active() { "" } else { "  (not active)" },
+        );
+    }
+    out
+}

@@ -1,0 +1,280 @@
+//! The organization admin API end to end: the real binary against a sandbox that serves
+//! the org's token list (paginated, with expiry and last activity) and token deletion, with
+//! the org key read from the accounts file as a real org admin's would come from Atlassian.
+//!
+//! Checked here: the expiry join in `scan --org` and `--fail-on expiring` for CI, `tokens`,
+//! and `revoke`'s guard: nothing is deleted while any rule still holds another token of the
+//! account, and the deleted token stops working. The org key and every token are secrets
+//! every output is checked for (see `common`).
+
+mod common;
+
+use autorekey::sandbox::{load_accounts_file, load_directory, SandboxConfig};
+use autorekey::secret::{Credential, Token};
+use common::{fake_token, RunOutput, SiteSpec, TestSite};
+use serde_json::{json, Value};
+
+const ADMIN: &str = "admin@acme.example";
+const ALICE: &str = "alice@acme.example";
+const BOB: &str = "bob@acme.example";
+const ORG: &str = "0d2f4e6a-8b1c-4d3e-9f5a-7b6c5d4e3f2a";
+
+/// The org's site: two rules of alice's old token, one of bob's; alice's old token expires
+/// in 12 days, her new one in a year, bob's in 200 days.
+struct OrgSite {
+    site: TestSite,
+    old: String,
+    new: String,
+    key: String,
+}
+
+fn web_request(n: u32, user: &str, token: &str) -> Value {
+    let basic = Credential::new(user, Token::new(token)).basic_value();
+    json!({"rule": {
+        "uuid": format!("0190f3a2-5b7c-7d21-8e4f-0000000001{n:02}"),
+        "name": format!("Web request {n:02}"), "state": "ENABLED", "labels": [], "ruleScopeARIs": [],
+        "trigger": {"id": "1", "component": "TRIGGER", "type": "jira.issue.event.trigger:created",
+                    "schemaVersion": 1, "value": {}, "children": [], "conditions": []},
+        "components": [{"id": "2", "component": "ACTION", "type": "jira.issue.outgoing.webhook",
+            "schemaVersion": 1, "children": [], "conditions": [],
+            "value": {"url": "{{baseUrl}}/rest/api/3/issue", "method": "POST", "contentType": "empty",
+                "headers": [{"id": "h1", "name": "Authorization", "value": format!("Basic {basic}")}]}}],
+    }, "connections": []})
+}
+
+fn org_site() -> OrgSite {
+    let (admin, old, new, bob, key) = (
+        fake_token(),
+        fake_token(),
+        fake_token(),
+        fake_token(),
+        fake_token(),
+    );
+    let file = json!({
+        "accounts": [
+            {"email": ADMIN, "admin": true, "tokens": [admin]},
+            {"email": ALICE, "tokens": [old, new]},
+            {"email": BOB, "tokens": [bob]},
+        ],
+        "org": {"id": ORG, "api_key": key, "tokens": [
+            {"id": "alice-old", "email": ALICE, "label": "automation 2025", "token": old,
+             "created_days_ago": 353, "expires_in_days": 12, "last_active_days_ago": 0},
+            {"id": "alice-new", "email": ALICE, "label": "automation 2026", "token": new,
+             "expires_in_days": 365},
+            {"id": "bob-1", "email": BOB, "label": "bob", "token": bob, "expires_in_days": 200},
+        ]},
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("accounts.json");
+    std::fs::write(&path, file.to_string()).unwrap();
+    let config = SandboxConfig {
+        rules: vec![
+            web_request(1, ALICE, &old),
+            web_request(2, ALICE, &old),
+            web_request(3, BOB, &bob),
+        ],
+        accounts: load_accounts_file(&path).unwrap(),
+        directory: load_directory(&path).unwrap(),
+        ..SandboxConfig::default()
+    };
+    let secrets = vec![admin.clone(), old.clone(), new.clone(), bob, key.clone()];
+    let site = SiteSpec {
+        config,
+        login: ADMIN.into(),
+        admin_token: admin,
+        secrets,
+    }
+    .start();
+    OrgSite {
+        site,
+        old,
+        new,
+        key,
+    }
+}
+
+impl OrgSite {
+    /// The binary with the org key in AUTOREKEY_ORG_API_KEY, never as a flag.
+    fn run(&self, args: &[&str]) -> RunOutput {
+        let mut cmd = self.site.cmd();
+        cmd.env("AUTOREKEY_ORG_API_KEY", &self.key)
+            .env("AUTOREKEY_NEW_TOKEN", &self.new)
+            .args(args);
+        self.site.run_cmd(cmd)
+    }
+
+    fn revoked(&self) -> Vec<String> {
+        self.site.stats().revoked_token_ids
+    }
+}
+
+#[test]
+fn scan_joins_each_owner_with_its_earliest_expiry_and_fails_on_expiring() {
+    let org = org_site();
+    let out = org.run(&["scan", "--org", ORG, "--format", "json"]);
+    out.expect_code(0);
+    let report = out.json();
+    let rows = report["token_expiry"].as_array().expect("token_expiry");
+    let row = |email: &str| rows.iter().find(|r| r["email"] == email).unwrap().clone();
+    assert_eq!(row(ALICE)["days_left"], 12);
+    assert_eq!(row(ALICE)["token_id"], "alice-old");
+    assert_eq!(row(ALICE)["tokens"], 2);
+    assert_eq!(row(BOB)["days_left"], 200);
+    // Three tokens, two a page: the list was followed to its end.
+    assert_eq!(org.site.stats().endpoint("GET org api-tokens"), 2);
+
+    let table = org.run(&["scan", "--org", ORG, "--format", "table"]);
+    table.expect_code(0);
+    assert!(table.stdout.contains("(in 12 days)"), "{}", table.stdout);
+
+    let ci = org.run(&[
+        "scan",
+        "--org",
+        ORG,
+        "--fail-on",
+        "expiring=30d",
+        "--format",
+        "json",
+    ]);
+    ci.expect_code(3);
+    assert!(ci.stderr.contains("expiring"), "{}", ci.stderr);
+    org.run(&[
+        "scan",
+        "--org",
+        ORG,
+        "--fail-on",
+        "expiring=7d",
+        "--format",
+        "json",
+    ])
+    .expect_code(0);
+    let no_org = org.run(&["scan", "--fail-on", "expiring=30d"]);
+    no_org.expect_code(2).expect_error_with_hint();
+}
+
+#[test]
+fn a_wrong_org_key_is_an_error_that_never_echoes_the_key() {
+    let org = org_site();
+    let wrong = fake_token();
+    let mut cmd = org.site.cmd();
+    cmd.env("AUTOREKEY_ORG_API_KEY", &wrong)
+        .args(["scan", "--org", ORG, "--format", "json"]);
+    let mut secrets = org.site.secrets().to_vec();
+    secrets.push(wrong);
+    let out = common::run_checked(cmd, &secrets);
+    out.expect_code(1);
+    assert!(out.stderr.contains("401"), "{}", out.stderr);
+}
+
+#[test]
+fn tokens_lists_an_accounts_tokens_soonest_first() {
+    let org = org_site();
+    let out = org.run(&[
+        "tokens",
+        "--account",
+        "ALICE@acme.example",
+        "--org",
+        ORG,
+        "--format",
+        "json",
+    ]);
+    out.expect_code(0);
+    let ids: Vec<Value> = out.json()["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].clone())
+        .collect();
+    assert_eq!(ids, vec![json!("alice-old"), json!("alice-new")]);
+}
+
+#[test]
+fn revoke_waits_until_no_rule_holds_the_old_token_then_deletes_it() {
+    let org = org_site();
+    let keep = Token::new(org.new.clone()).fingerprint().to_string();
+    let backups = org.site.dir.path().join("backups");
+    let revoke = [
+        "revoke",
+        "--account",
+        ALICE,
+        "--token-id",
+        "alice-old",
+        "--keep",
+        &keep,
+        "--org",
+        ORG,
+        "--yes",
+    ];
+
+    let blocked = org.run(&revoke);
+    blocked.expect_code(3);
+    assert!(
+        blocked.stderr.contains("not revoked") && blocked.stderr.contains("Hint: "),
+        "{}",
+        blocked.stderr
+    );
+    assert!(
+        blocked.stdout.contains("Web request 01"),
+        "{}",
+        blocked.stdout
+    );
+    assert!(
+        org.revoked().is_empty(),
+        "nothing is revoked while a rule holds it"
+    );
+
+    let other = org.run(&[
+        "revoke",
+        "--account",
+        ALICE,
+        "--token-id",
+        "bob-1",
+        "--org",
+        ORG,
+        "--yes",
+    ]);
+    other.expect_code(2);
+    assert!(org.revoked().is_empty());
+
+    let rotate = org.run(&[
+        "rotate",
+        "--account",
+        ALICE,
+        "--yes",
+        "--backup-dir",
+        backups.to_str().unwrap(),
+    ]);
+    rotate.expect_code(0);
+    assert!(
+        rotate
+            .stdout
+            .contains("autorekey revoke --account alice@acme.example"),
+        "{}",
+        rotate.stdout
+    );
+    assert!(
+        rotate.stdout.contains(&format!("--keep {keep}")),
+        "{}",
+        rotate.stdout
+    );
+
+    org.run(&revoke).expect_code(0);
+    assert_eq!(org.revoked(), vec!["alice-old".to_string()]);
+    // The org stops listing it, and it no longer logs in.
+    let listed = org.run(&[
+        "tokens",
+        "--account",
+        ALICE,
+        "--org",
+        ORG,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(listed.json()["tokens"].as_array().unwrap().len(), 1);
+    let mut cmd = org.site.cmd();
+    cmd.env("AUTOREKEY_NEW_TOKEN", &org.old)
+        .args(["rotate", "--account", ALICE, "--dry-run"]);
+    let dead = org.site.run_cmd(cmd);
+    dead.expect_code(2);
+    assert!(dead.stderr.contains("refused"), "{}", dead.stderr);
+}
