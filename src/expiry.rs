@@ -78,16 +78,20 @@ pub fn render_table(rows: &[OwnerExpiry]) -> String {
         let line = match (&r.earliest_expiry, r.days_left) {
             (Some(at), Some(days)) => format!(
                 "{}  earliest expiry {} ({}), token \"{}\" (id {}), last active {}; {} active token{}",
-                r.email,
+                shown(&r.email),
                 date(at),
                 days_phrase(days),
-                r.label.as_deref().unwrap_or(""),
-                r.token_id.as_deref().unwrap_or("?"),
+                shown(r.label.as_deref().unwrap_or("")),
+                shown(r.token_id.as_deref().unwrap_or("?")),
                 r.last_active_at.as_deref().map_or("never".into(), date),
                 r.tokens,
                 if r.tokens == 1 { "" } else { "s" },
             ),
-            _ if r.tokens > 0 => format!("{}  {} active token(s), no expiry date given", r.email, r.tokens),
+            _ if r.tokens > 0 => format!(
+                "{}  {} active token(s), no expiry date given",
+                shown(&r.email),
+                r.tokens
+            ),
             _ => format!(
                 "{}  no active token in this organization (not a managed account here, or none left)",
                 r.email
@@ -96,6 +100,15 @@ pub fn render_table(rows: &[OwnerExpiry]) -> String {
         let _ = writeln!(out, "  {line}");
     }
     out
+}
+
+/// Server text as a terminal may show it: control characters (escape sequences, line
+/// breaks that could forge output lines) become `?`. A token's label is whatever its owner
+/// typed.
+pub fn shown(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 /// `in 12 days`, `today`, `expired 3 days ago`.
@@ -111,7 +124,7 @@ pub fn days_phrase(days: i64) -> String {
 
 /// The date part of an ISO-8601 time, for tables.
 pub fn date(iso: &str) -> String {
-    iso.get(..10).unwrap_or(iso).to_owned()
+    shown(iso.get(..10).unwrap_or(iso))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use crate::cli::{GlobalArgs, RevokeArgs};
 use crate::confirm::{Answer, Approver};
 use crate::detect::{self, Location, Status};
 use crate::error::{CommandError, CommandResult};
+use crate::expiry::shown;
 use crate::fetch::org::OrgToken;
 use crate::fetch::AutomationClient;
 use crate::secret::Fingerprint;
@@ -60,7 +61,8 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
     ));
     let question = format!(
         "Revoke API token \"{}\" ({}) of {account}? This cannot be undone",
-        token.label, token.id
+        shown(&token.label),
+        shown(&token.id)
     );
     if !matches!(approver.ask(&question)?, Answer::Yes | Answer::All) {
         ui.out("Nothing was revoked.");
@@ -74,7 +76,8 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
         })?;
     ui.out(format!(
         "Revoked API token \"{}\" ({}) of {account}.",
-        token.label, token.id
+        shown(&token.label),
+        shown(&token.id)
     ));
     Ok(())
 }
@@ -90,7 +93,7 @@ fn the_token<'a>(tokens: &'a [OrgToken], account: &str, id: &str) -> CommandResu
         Some(e) if e.eq_ignore_ascii_case(account) => Ok(token),
         other => Err(CommandError::usage(format!(
             "token {id} belongs to {}, not to {account}; nothing was revoked",
-            other.unwrap_or("an account without an email")
+            shown(other.unwrap_or("an account without an email"))
         ))
         .hint("check --account and --token-id")),
     }
@@ -116,7 +119,8 @@ async fn still_used(
                 Err(e) => {
                     blockers.push(format!(
                         "\"{}\" ({}): could not be read ({e})",
-                        read.summary.name, read.summary.uuid
+                        shown(&read.summary.name),
+                        shown(&read.summary.uuid)
                     ));
                     return;
                 }
@@ -141,7 +145,7 @@ async fn still_used(
                     ),
                     _ => continue,
                 };
-                blockers.push(format!("\"{name}\" ({uuid}): {why}"));
+                blockers.push(format!("\"{}\" ({}): {why}", shown(&name), shown(&uuid)));
             }
         })
         .await

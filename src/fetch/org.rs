@@ -26,7 +26,7 @@ use url::Url;
 
 use super::client::{build_http, join, parse_json};
 use super::error::FetchError;
-use super::policy::{check_site_url, HostPolicy};
+use super::policy::{check_site_url, is_loopback, HostPolicy};
 use super::retry::RetryPolicy;
 use super::transport::{Safety, Transport};
 use crate::secret::{Masker, Token};
@@ -106,6 +106,14 @@ impl OrgClient {
         retry: RetryPolicy,
     ) -> Result<OrgClient, FetchError> {
         check_site_url(&gateway)?;
+        // The key goes to Atlassian's gateway, or to a sandbox on this machine; nowhere else.
+        let atlassian = Url::parse(super::client::ATLASSIAN_GATEWAY).expect("a valid constant URL");
+        if !is_loopback(&gateway) && !HostPolicy::new(atlassian).allows(&gateway) {
+            return Err(FetchError::Policy(
+                "the org admin API key may go only to api.atlassian.com (or a loopback sandbox)"
+                    .into(),
+            ));
+        }
         if !crate::gateway::is_cloud_id(org_id.trim()) {
             return Err(FetchError::Config(
                 "the org id may hold only letters, digits and dashes".into(),
@@ -298,6 +306,35 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_org_key_goes_only_to_atlassian_or_a_loopback_sandbox() {
+        let client = |gateway: &str| {
+            OrgClient::new(
+                Url::parse(gateway).unwrap(),
+                "org-1",
+                Token::new("FAKE-org-key-x"),
+                RetryPolicy::default(),
+            )
+        };
+        assert!(client("https://api.atlassian.com/").is_ok());
+        assert!(client("http://127.0.0.1:4000/").is_ok());
+        for bad in [
+            "https://collector.example.com/",
+            "http://api.atlassian.com/",
+            "https://api.atlassian.com.evil.example/",
+        ] {
+            let err = client(bad).unwrap_err();
+            assert!(matches!(err, FetchError::Policy(_)), "{bad}: {err}");
+        }
+        assert!(OrgClient::new(
+            Url::parse("https://api.atlassian.com/").unwrap(),
+            "../x",
+            Token::new("FAKE-org-key-x"),
+            RetryPolicy::default()
+        )
+        .is_err());
+    }
 
     #[test]
     fn timestamps_in_every_iso_form() {
