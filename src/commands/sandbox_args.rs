@@ -36,8 +36,10 @@ pub struct SandboxArgs {
     pub seed: u64,
 
     /// JSON file of accounts allowed to log in:
-    /// {"accounts":[{"email","account_id"?,"admin"?,"tokens":[..],"revoked_tokens"?:[..]}]}.
-    /// The only way to give the sandbox a token.
+    /// {"accounts":[{"email","account_id"?,"admin"?,"tokens":[..],"revoked_tokens"?:[..]}]},
+    /// optionally with "scoped_tokens" (valid only through /ex/{product}/{cloudId}) and an
+    /// "org" (its admin API key and token expiry dates; see fixtures/org/accounts.json).
+    /// The only way to give the sandbox a token or key.
     #[arg(long, value_name = "FILE")]
     pub accounts: Option<PathBuf>,
 
