@@ -366,3 +366,64 @@ fn migration_refuses_a_new_token_the_service_account_does_not_own() {
         (1, 0)
     );
 }
+
+#[test]
+fn rules_calling_the_gateway_are_rotated_and_a_scoped_token_moves_site_urls_when_asked() {
+    let (bot_old, bot_new, carol_old, carol_new) =
+        (fake_token(), fake_token(), fake_token(), fake_token());
+    let site = site(
+        vec![
+            web_request(1, &gateway_url("rest/api/3/issue"), BOT, &bot_old),
+            web_request(2, "{{baseUrl}}/rest/api/3/issue", CAROL, &carol_old),
+        ],
+        vec![
+            account(BOT, false, &[], &[]),
+            account(CAROL, false, &[&carol_old], &[]),
+        ],
+        vec![
+            scoped(BOT, &bot_old, true),
+            scoped(BOT, &bot_new, true),
+            scoped(CAROL, &carol_new, true),
+        ],
+    );
+    let backups = site.dir.path().join("backups");
+    let backups = backups.to_str().unwrap();
+    let rotate = |account: &str, extra: &[&str], token: &str| {
+        let mut args = vec!["rotate", "--account", account, "--backup-dir", backups];
+        args.extend_from_slice(extra);
+        run(&site, &args, Some(token))
+    };
+
+    rotate(BOT, &["--yes"], &bot_new).expect_code(0);
+    let basic = |user: &str, token: &str| {
+        format!(
+            "Basic {}",
+            Credential::new(user, Token::new(token)).basic_value()
+        )
+    };
+    let one = stored(&site, 1);
+    assert_eq!(one["headers"][0]["value"], basic(BOT, &bot_new).as_str());
+    assert_eq!(one["url"], gateway_url("rest/api/3/issue").as_str());
+
+    let warned = rotate(CAROL, &["--dry-run"], &carol_new);
+    warned.expect_code(0);
+    assert!(
+        warned.stderr.contains("--rewrite-urls"),
+        "a scoped token sent to the site is warned about:\n{}",
+        warned.stderr
+    );
+    rotate(CAROL, &["--rewrite-urls", "--yes"], &carol_new).expect_code(0);
+    let two = stored(&site, 2);
+    assert_eq!(
+        two["headers"][0]["value"],
+        basic(CAROL, &carol_new).as_str()
+    );
+    assert_eq!(
+        two["url"],
+        format!("{}/ex/jira/{CLOUD}/rest/api/3/issue", site.base_url()).as_str()
+    );
+    assert_eq!(
+        site.stats().myself(BOT).ok + site.stats().myself(BOT).failed,
+        0
+    );
+}

@@ -67,8 +67,11 @@ pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResu
         let to_account = target.unwrap_or_else(|| selector.account.clone());
         selector.migrate = Some(migration(&client, to_account, args.rewrite_urls).await?);
     }
-    check_new_token(&client, &selector, &new_token, ui).await?;
+    let gateway_only = check_new_token(&client, &selector, &new_token, ui).await?;
     let (prepared, outcomes, rules_read) = gather(&client, &selector, &new_token, ui).await?;
+    if gateway_only && selector.migrate.as_ref().is_none_or(|m| m.urls.is_none()) {
+        warn_site_calls(&prepared, client.site(), ui);
+    }
     let mut summary = RotationSummary::new(&selector, &new_token, rules_read);
     summary.note_old(&prepared);
     if let Some(path) = &args.out {
@@ -209,13 +212,13 @@ pub fn read_new_token(args: &NewTokenArgs, ui: &Ui) -> CommandResult<Token> {
 /// The new token must log in as `account` (the rotated account, or the one a migration
 /// moves to) before it is written anywhere: on the site, or through the gateway as a
 /// scoped or service-account token must. Each form is asked at most once: repeated failed
-/// logins would lock the account behind a CAPTCHA.
+/// logins would lock the account behind a CAPTCHA. True when only the gateway took it.
 pub async fn check_new_token(
     client: &AutomationClient,
     selector: &Selector,
     token: &Token,
     ui: &Ui,
-) -> CommandResult {
+) -> CommandResult<bool> {
     let account = selector.new_owner();
     let credential = Credential::new(account, token.clone());
     let site = client.site().clone();
@@ -232,14 +235,6 @@ pub async fn check_new_token(
             .url
             .as_ref()
             .is_some_and(|u| crate::gateway::cloud_id(u).is_some());
-    let urls_move = selector.migrate.as_ref().is_some_and(|m| m.urls.is_some());
-    if gateway_only && !urls_move {
-        ui.warn(format!(
-            "the new token works only through the gateway form ({at}), as scoped and \
-             service-account tokens do: rules that call {site}rest/... with it will be refused. \
-             Rerun with --rewrite-urls to move their URLs as well"
-        ));
-    }
     match verified.check {
         CredentialCheck::Live { email: Some(e), .. } if !e.eq_ignore_ascii_case(account) => {
             Err(CommandError::usage(format!(
@@ -262,7 +257,7 @@ pub async fn check_new_token(
                 "The new token ({}) logs in as {account} at {at}.",
                 token.fingerprint()
             ));
-            Ok(())
+            Ok(gateway_only)
         }
         // Live, but for the same reason as above nothing says whose it is.
         CredentialCheck::LiveScopeLimited { .. } => Err(CommandError::usage(format!(
@@ -285,6 +280,31 @@ pub async fn check_new_token(
             "could not check the new token ({reason}); {nothing}"
         ))
         .hint("rerun when the site answers; rerunning is safe")),
+    }
+}
+
+/// A token that works only through the gateway breaks every rule that sends it to the
+/// site's own address: say how many, and how to move their URLs too.
+fn warn_site_calls(prepared: &[Prepared], site: &url::Url, ui: &Ui) {
+    let origin = site.origin();
+    let calls_site = |url: &str| {
+        url.trim_start().starts_with("{{baseUrl}}")
+            || url::Url::parse(url.trim()).is_ok_and(|u| u.origin() == origin)
+    };
+    let n = prepared
+        .iter()
+        .filter(|p| {
+            p.findings
+                .iter()
+                .any(|f| f.target_url.as_deref().is_some_and(calls_site))
+        })
+        .count();
+    if n > 0 {
+        ui.warn(format!(
+            "the new token works only through the gateway (api.atlassian.com/ex/...), as scoped \
+             and service-account tokens do, but {n} rule(s) send it to {site}: the site will \
+             refuse it there. Add --rewrite-urls to move their URLs to the gateway form"
+        ));
     }
 }
 
