@@ -37,9 +37,10 @@ pub const FIXTURE_ADMIN: &str = "admin@acme.example";
 
 /// Environment variables the binary reads; cleared so the developer's own settings never
 /// leak into a test.
-const AUTOREKEY_ENV: [&str; 7] = [
+const AUTOREKEY_ENV: [&str; 8] = [
     "AUTOREKEY_GATEWAY_URL",
     "AUTOREKEY_ORG_API_KEY",
+    "AUTOREKEY_ORG_ID",
     "AUTOREKEY_SITE",
     "AUTOREKEY_LOGIN",
     "AUTOREKEY_API_TOKEN",
