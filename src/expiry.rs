@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::fetch::org::OrgToken;
+use crate::printable::printable;
 
 /// One credential owner and its soonest-expiring token.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -78,18 +79,18 @@ pub fn render_table(rows: &[OwnerExpiry]) -> String {
         let line = match (&r.earliest_expiry, r.days_left) {
             (Some(at), Some(days)) => format!(
                 "{}  earliest expiry {} ({}), token \"{}\" (id {}), last active {}; {} active token{}",
-                shown(&r.email),
+                printable(&r.email),
                 date(at),
                 days_phrase(days),
-                shown(r.label.as_deref().unwrap_or("")),
-                shown(r.token_id.as_deref().unwrap_or("?")),
+                printable(r.label.as_deref().unwrap_or("")),
+                printable(r.token_id.as_deref().unwrap_or("?")),
                 r.last_active_at.as_deref().map_or("never".into(), date),
                 r.tokens,
                 if r.tokens == 1 { "" } else { "s" },
             ),
             _ if r.tokens > 0 => format!(
                 "{}  {} active token(s), no expiry date given",
-                shown(&r.email),
+                printable(&r.email),
                 r.tokens
             ),
             _ => format!(
@@ -100,15 +101,6 @@ pub fn render_table(rows: &[OwnerExpiry]) -> String {
         let _ = writeln!(out, "  {line}");
     }
     out
-}
-
-/// Server text as a terminal may show it: control characters (escape sequences, line
-/// breaks that could forge output lines) become `?`. A token's label is whatever its owner
-/// typed.
-pub fn shown(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
 }
 
 /// `in 12 days`, `today`, `expired 3 days ago`.
@@ -124,7 +116,7 @@ pub fn days_phrase(days: i64) -> String {
 
 /// The date part of an ISO-8601 time, for tables.
 pub fn date(iso: &str) -> String {
-    shown(iso.get(..10).unwrap_or(iso))
+    printable(iso.get(..10).unwrap_or(iso)).into_owned()
 }
 
 #[cfg(test)]

@@ -12,9 +12,9 @@ use crate::cli::{GlobalArgs, RevokeArgs};
 use crate::confirm::{Answer, Approver};
 use crate::detect::{self, Location, Status};
 use crate::error::{CommandError, CommandResult};
-use crate::expiry::shown;
 use crate::fetch::org::OrgToken;
 use crate::fetch::AutomationClient;
+use crate::printable::printable;
 use crate::secret::Fingerprint;
 use crate::settings::{OrgSettings, SiteSettings};
 use crate::ui::Ui;
@@ -61,8 +61,8 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
     ));
     let question = format!(
         "Revoke API token \"{}\" ({}) of {account}? This cannot be undone",
-        shown(&token.label),
-        shown(&token.id)
+        printable(&token.label),
+        printable(&token.id)
     );
     if !matches!(approver.ask(&question)?, Answer::Yes | Answer::All) {
         ui.out("Nothing was revoked.");
@@ -76,8 +76,8 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
         })?;
     ui.out(format!(
         "Revoked API token \"{}\" ({}) of {account}.",
-        shown(&token.label),
-        shown(&token.id)
+        printable(&token.label),
+        printable(&token.id)
     ));
     Ok(())
 }
@@ -93,7 +93,7 @@ fn the_token<'a>(tokens: &'a [OrgToken], account: &str, id: &str) -> CommandResu
         Some(e) if e.eq_ignore_ascii_case(account) => Ok(token),
         other => Err(CommandError::usage(format!(
             "token {id} belongs to {}, not to {account}; nothing was revoked",
-            shown(other.unwrap_or("an account without an email"))
+            printable(other.unwrap_or("an account without an email"))
         ))
         .hint("check --account and --token-id")),
     }
@@ -119,8 +119,8 @@ async fn still_used(
                 Err(e) => {
                     blockers.push(format!(
                         "\"{}\" ({}): could not be read ({e})",
-                        shown(&read.summary.name),
-                        shown(&read.summary.uuid)
+                        printable(&read.summary.name),
+                        printable(&read.summary.uuid)
                     ));
                     return;
                 }
@@ -145,7 +145,11 @@ async fn still_used(
                     ),
                     _ => continue,
                 };
-                blockers.push(format!("\"{}\" ({}): {why}", shown(&name), shown(&uuid)));
+                blockers.push(format!(
+                    "\"{}\" ({}): {why}",
+                    printable(&name),
+                    printable(&uuid)
+                ));
             }
         })
         .await

@@ -8,8 +8,9 @@ use std::fmt::Write as _;
 
 use crate::cli::{Format, GlobalArgs, TokensArgs};
 use crate::error::{CommandError, CommandResult};
-use crate::expiry::{date, days_phrase, shown};
+use crate::expiry::{date, days_phrase};
 use crate::fetch::org::OrgToken;
+use crate::printable::printable;
 use crate::settings::OrgSettings;
 use crate::ui::Ui;
 
@@ -78,8 +79,8 @@ fn table(account: &str, tokens: &[OrgToken], now: i64) -> String {
         let _ = writeln!(
             out,
             "  {}  \"{}\"  created {}  expires {}  last active {}{}",
-            shown(&t.id),
-            shown(&t.label),
+            printable(&t.id),
+            printable(&t.label),
             t.created_at.as_deref().map_or("?".into(), date),
             expires,
             t.last_active_at.as_deref().map_or("never".into(), date),
