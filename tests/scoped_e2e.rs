@@ -427,3 +427,34 @@ fn rules_calling_the_gateway_are_rotated_and_a_scoped_token_moves_site_urls_when
         0
     );
 }
+
+#[test]
+fn a_new_token_that_cannot_say_whose_it_is_is_never_written() {
+    let (old, limited) = (fake_token(), fake_token());
+    let site = site(
+        vec![web_request(1, "{{baseUrl}}/rest/api/3/issue", ALICE, &old)],
+        vec![
+            account(ALICE, false, &[&old], &[]),
+            account(NO_ME, false, &[], &[]),
+        ],
+        vec![scoped(NO_ME, &limited, false)],
+    );
+    let backups = site.dir.path().join("backups");
+    let out = run(
+        &site,
+        &[
+            "rotate",
+            "--account",
+            ALICE,
+            "--to-account",
+            NO_ME,
+            "--yes",
+            "--backup-dir",
+            backups.to_str().unwrap(),
+        ],
+        Some(&limited),
+    );
+    out.expect_code(2).expect_error_with_hint();
+    assert!(out.stderr.contains("read:me"), "{}", out.stderr);
+    assert_eq!(site.stats().endpoint("PUT rule"), 0);
+}
