@@ -78,6 +78,15 @@ pub enum CheckAt {
     Gateway(String),
 }
 
+/// One address form to check a credential at.
+#[derive(Clone, Copy)]
+enum LoginForm<'a> {
+    /// The current-user endpoint on this site.
+    Classic(&'a Url),
+    /// The gateway form for this cloud id, or the configured site's when `None`.
+    Gateway(Option<&'a str>),
+}
+
 /// A verdict and the URL that gave it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verified {
@@ -157,21 +166,25 @@ impl AutomationClient {
 
     /// Checks `credential` in every form `at` allows, in order, going on to the next form
     /// only when one says "dead" (a scoped token is refused by the site): a service
-    /// account goes to the gateway only; anyone else to the site first.
+    /// account goes to the gateway only; anyone else to the site first. The site's cloud
+    /// id is asked for only when the gateway form is reached.
     pub async fn verify(&self, at: &CheckAt, credential: &Credential) -> Verified {
-        let urls = match self.login_urls(at, &credential.user).await {
-            Ok(urls) => urls,
-            Err(e) => {
-                return Verified {
-                    check: CredentialCheck::Unknown {
-                        reason: e.to_string(),
-                    },
-                    url: None,
-                }
-            }
-        };
         let mut refusals = Vec::new();
-        for url in urls {
+        for form in self.login_forms(at, &credential.user) {
+            let url = match self.form_url(form).await {
+                Ok(url) => url,
+                Err(e) if refusals.is_empty() => {
+                    let reason = format!("cannot build the address to check it at: {e}");
+                    return Verified {
+                        check: CredentialCheck::Unknown { reason },
+                        url: None,
+                    };
+                }
+                Err(e) => {
+                    refusals.push(format!("the gateway form could not be tried ({e})"));
+                    break;
+                }
+            };
             match self.check_url(&url, credential).await {
                 CredentialCheck::Dead { reason } => {
                     refusals.push(format!("{}: {reason}", display_url(&url)));
@@ -192,22 +205,23 @@ impl AutomationClient {
         }
     }
 
-    async fn login_urls(&self, at: &CheckAt, user: &str) -> Result<Vec<Url>, FetchError> {
-        let site = match at {
-            CheckAt::Gateway(cloud_id) => return Ok(vec![self.gateway_login_url(cloud_id)?]),
-            CheckAt::Site(site) => site,
-        };
-        let own = site.origin() == self.site().origin();
-        let classic = self.classic_login_url(site)?;
-        if !own {
-            return Ok(vec![classic]);
+    fn login_forms<'a>(&self, at: &'a CheckAt, user: &str) -> Vec<LoginForm<'a>> {
+        match at {
+            CheckAt::Gateway(cloud_id) => vec![LoginForm::Gateway(Some(cloud_id))],
+            CheckAt::Site(site) if site.origin() != self.site().origin() => {
+                vec![LoginForm::Classic(site)]
+            }
+            _ if is_service_account(user) => vec![LoginForm::Gateway(None)],
+            CheckAt::Site(site) => vec![LoginForm::Classic(site), LoginForm::Gateway(None)],
         }
-        let gateway = self.gateway_login_url(&self.cloud_id().await?)?;
-        Ok(if is_service_account(user) {
-            vec![gateway]
-        } else {
-            vec![classic, gateway]
-        })
+    }
+
+    async fn form_url(&self, form: LoginForm<'_>) -> Result<Url, FetchError> {
+        match form {
+            LoginForm::Classic(site) => self.classic_login_url(site),
+            LoginForm::Gateway(Some(cloud_id)) => self.gateway_login_url(cloud_id),
+            LoginForm::Gateway(None) => self.gateway_login_url(&self.cloud_id().await?),
+        }
     }
 
     /// Checks `credential` against one login URL. Sends nothing when the host policy
