@@ -168,6 +168,9 @@ fn scoped_and_service_account_tokens_are_verified_through_the_gateway_once_per_f
     let (v, detail) = verdict(&report, 5);
     assert_eq!(v, "live", "scope does not match is not dead: {detail}");
     assert!(detail.contains("read:me"), "{detail}");
+    // Rule 5 sends that gateway-only token to the site itself: its requests fail.
+    assert!(detail.contains("--rewrite-urls"), "{detail}");
+    assert!(!verdict(&report, 4).1.contains("--rewrite-urls"));
 
     let stats = site.stats();
     // A service account's token is never sent to the site, which would count a failure.

@@ -336,7 +336,18 @@ async fn verify_credentials(
             policy: &policy,
         };
         let verdict = match places.check_at(&uses.targets) {
-            Some(at) => verdict_of(client.verify(&at, &uses.credential).await),
+            Some(at) => {
+                let verified = client.verify(&at, &uses.credential).await;
+                let site_refuses = sent_to_site_but_gateway_only(&verified, site, &uses.targets);
+                let (v, mut detail) = verdict_of(verified);
+                if site_refuses {
+                    detail.push_str(
+                        "; it works only through the gateway, yet a rule sends it to the site's \
+                         own address, which refuses it: `rotate --rewrite-urls` moves those URLs",
+                    );
+                }
+                (v, detail)
+            }
             None => (
                 Verification::NotChecked,
                 "not checked: no rule sends it to the site or an Atlassian host".into(),
@@ -364,6 +375,22 @@ async fn verify_credentials(
         }
     }
     inventory.finish();
+}
+
+/// A live token that only the gateway took, sent by some rule to the site itself: that
+/// rule's requests fail, though the token is alive.
+fn sent_to_site_but_gateway_only(
+    verified: &Verified,
+    site: &Url,
+    targets: &BTreeSet<Target>,
+) -> bool {
+    let own = Target::Origin(site.origin().ascii_serialization());
+    verified.check.is_live()
+        && verified
+            .url
+            .as_ref()
+            .is_some_and(|u| crate::gateway::cloud_id(u).is_some())
+        && targets.iter().any(|t| *t == Target::Site || *t == own)
 }
 
 fn verdict_of(verified: Verified) -> (Verification, String) {
