@@ -331,6 +331,39 @@ async fn summaries_tolerate_missing_fields() {
 }
 
 #[tokio::test]
+async fn summaries_with_null_fields_do_not_abort_the_read() {
+    // Seen on live sites: `null` where a string or a list is expected.
+    let server = serve(|seen, _| {
+        if seen.path.ends_with("/summary") {
+            let data = json!([
+                {"uuid": "r1", "name": null, "state": null, "labels": null,
+                 "ruleScopeARIs": null, "description": null},
+                {"uuid": "r2", "name": "two", "state": "ENABLED", "labels": [null],
+                 "ruleScopeARIs": ["ari:cloud:jira::site/1", null]}
+            ]);
+            reply(200, json!({"links": null, "data": data}).to_string())
+        } else {
+            reply(200, envelope(seen.path.rsplit('/').next().unwrap()))
+        }
+    })
+    .await;
+    let client = client_for(&server).await;
+    let summaries = client.list_summaries().await.unwrap();
+    assert_eq!(summaries.len(), 2);
+    assert_eq!(
+        (summaries[0].name.as_str(), summaries[0].state.as_str()),
+        ("", "")
+    );
+    assert!(summaries[0].labels.is_empty() && summaries[0].rule_scope_aris.is_empty());
+    assert_eq!(summaries[1].rule_scope_aris, ["ari:cloud:jira::site/1"]);
+
+    let (reads, outcome) = read_all(&client).await;
+    assert_eq!(reads.len(), 2);
+    assert!(reads.values().all(Result::is_ok));
+    assert_eq!(outcome.unwrap().failed, 0);
+}
+
+#[tokio::test]
 async fn a_repeated_next_link_stops_with_an_error() {
     let server = serve(|_, _| reply(200, page(&["r1"], json!("?cursor=same")))).await;
     let err = client_for(&server)

@@ -83,14 +83,16 @@ impl ClientConfig {
     }
 }
 
-/// One entry of `GET rule/summary`. Every field but `uuid` may be missing.
+/// One entry of `GET rule/summary`. Every field but `uuid` may be missing or `null`: the live
+/// API has been seen to send `null` labels, names, states and scopes, and one odd entry must
+/// not abort the listing of a whole site.
 #[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RuleSummary {
     pub uuid: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub state: String,
     #[serde(default)]
     pub description: Option<String>,
@@ -98,15 +100,34 @@ pub struct RuleSummary {
     pub author_account_id: Option<String>,
     #[serde(default)]
     pub actor_account_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub labels: Vec<Value>,
-    #[serde(default, rename = "ruleScopeARIs")]
+    /// Scopes; a `null` entry is dropped rather than failing the page.
+    #[serde(
+        default,
+        rename = "ruleScopeARIs",
+        deserialize_with = "strings_skipping_null"
+    )]
     pub rule_scope_aris: Vec<String>,
     /// Epoch seconds with a fraction, or whatever the server sends: kept as is.
     #[serde(default)]
     pub created: Option<Value>,
     #[serde(default)]
     pub updated: Option<Value>,
+}
+
+/// `null` reads as the type's default (an empty name, an empty list).
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+fn strings_skipping_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let items: Vec<Option<String>> = null_as_default(d)?;
+    Ok(items.into_iter().flatten().collect())
 }
 
 /// What became of a rule write.
@@ -121,9 +142,9 @@ pub enum PutOutcome {
 
 #[derive(Deserialize)]
 struct SummaryPage {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     links: Links,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     data: Vec<RuleSummary>,
 }
 
