@@ -113,7 +113,9 @@ pub struct ScanArgs {
     #[arg(long, value_name = "EMAIL")]
     pub account: Option<String>,
 
-    /// Read a UI export (or a file of API envelopes) instead of a site; no network.
+    /// Read rules from a file instead of a site; no network. A UI export, an API envelope
+    /// {"rule":..}, a bare rule, {"data"|"values":[..]}, an array or NDJSON of these, or a
+    /// directory of .json/.ndjson/.jsonl files (every other entry is listed as skipped).
     #[arg(long, value_name = "PATH")]
     pub from_file: Option<PathBuf>,
 
@@ -126,7 +128,8 @@ pub struct ScanArgs {
     /// Exit 3 when the scan finds this (for CI health checks): `dead` (a credential that
     /// failed verification; implies --verify), `literal` (any literal credential),
     /// `unreadable` (a masked or unreadable value), `expiring=30d` (a credential owner's
-    /// earliest API token expires within 30 days; needs --org).
+    /// earliest API token expires within 30 days; needs --org), `skipped` (a --from-file
+    /// directory entry that was not read). Any value also fails on a skipped file.
     #[arg(long, value_name = "WHAT", value_parser = parse_fail_on)]
     pub fail_on: Vec<FailOn>,
 
@@ -166,6 +169,8 @@ pub enum FailOn {
     Expiring {
         days: u32,
     },
+    /// A `--from-file` directory entry was not read.
+    Skipped,
 }
 
 fn parse_fail_on(text: &str) -> Result<FailOn, String> {
@@ -173,13 +178,15 @@ fn parse_fail_on(text: &str) -> Result<FailOn, String> {
         "dead" => Ok(FailOn::Dead),
         "literal" => Ok(FailOn::Literal),
         "unreadable" => Ok(FailOn::Unreadable),
+        "skipped" => Ok(FailOn::Skipped),
         other => other
             .strip_prefix("expiring=")
             .map(|d| d.trim().trim_end_matches('d'))
             .and_then(|d| d.parse::<u32>().ok())
             .map(|days| FailOn::Expiring { days })
             .ok_or_else(|| {
-                "expected dead, literal, unreadable or expiring=DAYSd (e.g. expiring=30d)".into()
+                "expected dead, literal, unreadable, skipped or expiring=DAYSd (e.g. expiring=30d)"
+                    .into()
             }),
     }
 }

@@ -137,12 +137,21 @@ pub struct RuleError {
     pub error: String,
 }
 
+/// A file a `--from-file` directory scan did not read (or read only in part), and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct SkippedFile {
+    pub path: String,
+    pub reason: String,
+}
+
 /// Everything a scan produces.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Inventory {
     pub findings: Vec<Row>,
     pub summary: Summary,
     pub errors: Vec<RuleError>,
+    /// Files of a directory scan that were not read, so "0 rules" is never silent.
+    pub skipped_files: Vec<SkippedFile>,
 }
 
 impl Inventory {
@@ -385,6 +394,16 @@ pub fn render_table(inv: &Inventory) -> String {
             String::new()
         }
     );
+    if !inv.skipped_files.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} file(s) skipped (not read as rules):",
+            inv.skipped_files.len()
+        );
+        for f in &inv.skipped_files {
+            let _ = writeln!(out, "    {}: {}", f.path, f.reason);
+        }
+    }
     out
 }
 

@@ -631,3 +631,138 @@ fn the_secret_checker_catches_every_encoding() {
     }
     common::assert_no_secrets("nothing to see: **** and a fingerprint", &secrets);
 }
+
+// ------------------------------------------------------------------ 7. every file shape
+
+/// An ATSTT-shaped token made at run time (a real-looking one is never committed).
+fn runtime_atstt() -> String {
+    format!(
+        "ATSTT{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// A bare rule object (no envelope) holding `Basic base64(user:token)`.
+fn bare_rule(name: &str, user: &str, token: &str) -> Value {
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}"));
+    json!({"name": name, "state": "ENABLED",
+        "trigger": {"component": "TRIGGER", "type": "jira.manual.trigger.issue", "value": {}},
+        "components": [{"component": "ACTION", "type": "jira.issue.outgoing.webhook",
+            "value": {"url": "https://x.atlassian.net/rest/api/3/issue", "method": "POST",
+                "headers": [{"name": "Authorization", "value": format!("Basic {basic}")}]}}]})
+}
+
+fn fingerprint_of(token: &str) -> String {
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))[..12].to_string()
+}
+
+#[test]
+fn from_file_reads_a_bare_rule_object_like_a_terraform_golden_file() {
+    let run = from_file(&[
+        "--from-file",
+        "shapes/terraform-golden-bare-rule.json",
+        "--format",
+        "json",
+    ]);
+    run.expect_code(0);
+    let report = run.json();
+    assert_eq!(report["summary"]["rules_read"], 1);
+    let rows = findings(&report);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        rows[0]["email"],
+        "automation-bot-a1b2c3@serviceaccount.atlassian.com"
+    );
+    assert_eq!(rows[0]["scheme"], "basic");
+    assert_eq!(
+        rows[0]["fingerprint"],
+        json!(fingerprint_of("ATSTTfake-not-a-real-token-0001"))
+    );
+}
+
+#[test]
+fn from_file_reads_every_real_shape_and_lists_what_it_skipped() {
+    let user = "bot-7@serviceaccount.atlassian.com";
+    let token = runtime_atstt();
+    let rule = |name: &str| bare_rule(name, user, &token);
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let write = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
+    write("a-bare.JSON", rule("bare").to_string());
+    write(
+        "b-bom.json",
+        format!("\u{FEFF}{}", json!({"rule": rule("bom")})),
+    );
+    write(
+        "c-lines.ndjson",
+        format!("{}\n{}\n", rule("nd1"), json!({"rule": rule("nd2")})),
+    );
+    write(
+        "d-data.json",
+        json!({"data": [rule("data")], "links": {}}).to_string(),
+    );
+    write(
+        "e-values.json",
+        json!({"values": [rule("values")]}).to_string(),
+    );
+    write(
+        "f-array.json",
+        json!([{"cloud": true, "rules": [rule("exp")]}, rule("arr")]).to_string(),
+    );
+    write("g-notes.txt", "not rules".into());
+    write("h-settings.json", json!({"theme": "dark"}).to_string());
+    std::fs::create_dir(dir.path().join("i-sub")).unwrap();
+    let secrets = vec![token.clone()];
+    let scan = |extra: &[&str]| {
+        let mut cmd = autorekey();
+        cmd.args(["scan", "--format", "json", "--from-file"])
+            .arg(dir.path())
+            .args(extra);
+        run_checked(cmd, &secrets)
+    };
+
+    let run = scan(&[]);
+    run.expect_code(0);
+    let report = run.json();
+    let mut names: Vec<&str> = findings(&report)
+        .iter()
+        .map(|r| r["rule_name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["arr", "bare", "bom", "data", "exp", "nd1", "nd2", "values"]
+    );
+    assert!(findings(&report)
+        .iter()
+        .all(|r| r["email"] == user && r["fingerprint"] == json!(fingerprint_of(&token))));
+    let skipped: Vec<&str> = report["skipped_files"]
+        .as_array()
+        .expect("skipped_files")
+        .iter()
+        .map(|s| s["path"].as_str().unwrap().rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(skipped, ["g-notes.txt", "h-settings.json", "i-sub"]);
+    for name in skipped {
+        assert!(run.stderr.contains(name), "{}", run.stderr);
+    }
+
+    // In CI, any --fail-on (or --fail-on skipped alone) fails on a skipped file.
+    scan(&["--fail-on", "skipped"]).expect_code(3);
+    scan(&["--fail-on", "unreadable"]).expect_code(3);
+}
+
+#[test]
+fn from_file_on_a_file_of_another_shape_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("settings.json");
+    std::fs::write(&path, json!({"theme": "dark"}).to_string()).unwrap();
+    let mut cmd = autorekey();
+    cmd.args(["scan", "--format", "json", "--from-file"])
+        .arg(&path);
+    let run = run_checked(cmd, &[]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("settings.json"), "{}", run.stderr);
+    assert!(run.stderr.contains("not a rule"), "{}", run.stderr);
+}

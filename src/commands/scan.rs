@@ -249,31 +249,56 @@ impl Target {
     }
 }
 
+/// Scan a file, or every rule file of a directory. A file named directly must be a rule
+/// file (an error names it otherwise); in a directory, every entry not read as rules is
+/// listed with why, since "0 rules" from a file nobody looked at would hide its tokens.
 fn scan_path(path: &Path, collector: &mut Collector, ui: &Ui) -> CommandResult {
-    let files = if path.is_dir() {
-        let mut files: Vec<_> = std::fs::read_dir(path)?
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .collect();
-        files.sort();
-        files
-    } else {
-        vec![path.to_path_buf()]
-    };
-    for file in files {
-        export::for_each_rule(&file, |rule| collector.add(&rule)).map_err(|e| {
-            CommandError::caused(
-                ErrorKind::Failure,
-                format!("cannot read {}", file.display()),
-                e,
-            )
-            .hint("--from-file takes a UI export, a file of API envelopes, or a directory of them")
-        })?;
-        ui.verbose(format!("Read {}", file.display()));
+    if !path.is_dir() {
+        return export::for_each_rule(path, |rule| collector.add(&rule))
+            .map(|_| ())
+            .map_err(|e| {
+                let msg = format!("cannot read {} as rules", path.display());
+                CommandError::caused(ErrorKind::Failure, msg, e).hint(FILE_SHAPES_HINT)
+            });
+    }
+    let mut entries: Vec<_> = std::fs::read_dir(path)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for file in entries {
+        let reason = if file.is_dir() {
+            Some("a directory (subdirectories are not scanned)".to_string())
+        } else if !export::is_rule_file_name(&file) {
+            Some("not a .json, .ndjson or .jsonl file".to_string())
+        } else {
+            let mut read = 0usize;
+            match export::for_each_rule(&file, |rule| {
+                read += 1;
+                collector.add(&rule)
+            }) {
+                Ok(_) => None,
+                Err(e) if read > 0 => Some(format!("read {read} rule(s), then stopped: {e}")),
+                Err(e) => Some(e.to_string()),
+            }
+        };
+        match reason {
+            Some(reason) => {
+                ui.warn(format!("skipped {}: {reason}", file.display()));
+                collector.inventory.skipped_files.push(report::SkippedFile {
+                    path: file.display().to_string(),
+                    reason,
+                });
+            }
+            None => ui.verbose(format!("Read {}", file.display())),
+        }
     }
     Ok(())
 }
+
+const FILE_SHAPES_HINT: &str = "--from-file takes a rule ({\"trigger\", \"components\", ...}), an \
+    envelope {\"rule\": ...}, a UI export {\"rules\": [...]}, {\"data\"|\"values\": [...]}, an \
+    array or NDJSON of these, or a directory of such files";
 
 /// Read every rule of the site into the collector. When the site fails part way (it stopped
 /// answering, or refused a later page), what was read is kept and the error is returned
@@ -462,7 +487,7 @@ fn outcome(inv: &Inventory, expiry: Option<&[OwnerExpiry]>, fail_on: &[FailOn]) 
         ))
         .hint("each is listed with its error; rerun to retry them"));
     }
-    let hits: Vec<&str> = fail_on
+    let mut hits: Vec<&str> = fail_on
         .iter()
         .filter_map(|cond| {
             let (name, hit) = match cond {
@@ -484,10 +509,15 @@ fn outcome(inv: &Inventory, expiry: Option<&[OwnerExpiry]>, fail_on: &[FailOn]) 
                     "expiring",
                     expiry.is_some_and(|rows| expiry::expiring_within(rows, *days)),
                 ),
+                FailOn::Skipped => ("skipped", !inv.skipped_files.is_empty()),
             };
             hit.then_some(name)
         })
         .collect();
+    // Any --fail-on gates CI on the inventory, which a skipped file leaves incomplete.
+    if !fail_on.is_empty() && !inv.skipped_files.is_empty() && !hits.contains(&"skipped") {
+        hits.push("skipped");
+    }
     if hits.is_empty() {
         Ok(())
     } else {

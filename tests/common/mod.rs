@@ -51,7 +51,11 @@ const AUTOREKEY_ENV: [&str; 8] = [
 /// Fixture secrets that belong to no sandbox account (the accounts' tokens come from
 /// `fixtures/accounts.json`): the user they are paired with in a Basic value, and the value.
 /// All are fake, documented in `fixtures/README.md`.
-const EXTRA_FIXTURE_SECRETS: [(Option<&str>, &str); 4] = [
+const EXTRA_FIXTURE_SECRETS: [(Option<&str>, &str); 5] = [
+    (
+        Some("automation-bot-a1b2c3@serviceaccount.atlassian.com"),
+        "ATSTTfake-not-a-real-token-0001",
+    ),
     (Some("deploy-bot"), "FAKE-deploy-bot-ci-6666"),
     (None, "FAKE-partner-hooks-bearer-5555"),
     (None, "FAKE-jenkins-remote-trigger-8888"),
