@@ -676,3 +676,35 @@ fn fingerprint_selects_which_old_tokens_are_rotated() {
     all.expect_code(3);
     fx.expected().assert_site(&fx.site);
 }
+
+#[test]
+fn offline_rotation_reads_a_bare_rule_object_with_a_bom() {
+    use base64::Engine as _;
+    let b64 = |user: &str, token: &str| {
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}"))
+    };
+    let (old, new_token) = (fake_token(), fake_token());
+    let rule = serde_json::json!({"name": "bare", "trigger": {"type": "jira.manual.trigger.issue"},
+        "components": [{"id": "2", "type": "jira.issue.outgoing.webhook",
+            "value": {"url": "{{baseUrl}}/rest/api/3/issue", "headers": [
+                {"name": "Authorization", "value": format!("Basic {}", b64(SVC_JIRA, &old))}]}}]});
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let input = dir.path().join("bare.JSON");
+    std::fs::write(&input, format!("\u{FEFF}{rule}")).expect("write");
+    let output = dir.path().join("rotated.json");
+    let mut cmd = common::autorekey();
+    cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
+        .args(["rotate", "--account", SVC_JIRA, "--yes", "--from-file"])
+        .arg(&input)
+        .arg("--write")
+        .arg(&output);
+    let out = common::run_checked(cmd, &[old.clone(), new_token.clone()]);
+    out.expect_code(0);
+    assert_eq!(summary_count(&out.stdout, "rotated"), 1);
+    let rotated: Value =
+        serde_json::from_str(&std::fs::read_to_string(&output).expect("read")).expect("JSON");
+    assert_eq!(
+        rotated["components"][0]["value"]["headers"][0]["value"],
+        format!("Basic {}", b64(SVC_JIRA, &new_token))
+    );
+}
