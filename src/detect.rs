@@ -178,8 +178,31 @@ pub fn detect(rule: &Value) -> Vec<Finding> {
     if let Some(Value::Array(components)) = rule.get("components") {
         walk_list(components, "/components", &[], &mut findings);
     }
+    // The rule's own fields (name, description, fields nobody documented) are text too.
+    if let Some(fields) = rule.as_object() {
+        let ctx = Ctx {
+            component_id: None,
+            component_type: String::new(),
+            component_path: RULE_DETAILS.to_string(),
+            pointer: String::new(),
+        };
+        for (key, value) in fields {
+            if key != "trigger" && key != "components" {
+                let ptr = format!("/{}", escape_pointer(key));
+                let before = findings.len();
+                loose::scan(&ctx, value, &ptr, Location::Field, before, &mut findings);
+            }
+        }
+    }
     findings
 }
+
+/// The scheme of a webhook URL whose path is its secret (Slack, Teams, Discord): a secret,
+/// but not an Atlassian one, so it is never verified or rotated.
+pub const WEBHOOK_SCHEME: &str = "webhook";
+
+/// The path shown for a credential in the rule's own fields rather than in a component.
+pub const RULE_DETAILS: &str = "Rule details";
 
 /// Every pointer in the rule whose string value is the server's mask. A rule holding one
 /// must never be written back: the mask would overwrite the stored secret.
@@ -399,11 +422,32 @@ impl Ctx {
     }
 }
 
+/// The component's own rules first, then the loose pass over every string of its value for
+/// what hides anywhere (raw tokens, bare Basic values, secret references, webhook URLs).
 fn inspect_value(ctx: &Ctx, value: &Value, out: &mut Vec<Finding>) {
-    if is_web_request_shape(Some(value)) || ctx.component_type == "jira.issue.outgoing.webhook" {
+    let before = out.len();
+    let web =
+        is_web_request_shape(Some(value)) || ctx.component_type == "jira.issue.outgoing.webhook";
+    if web {
         inspect_web_request(ctx, value, out);
-        return;
+    } else {
+        inspect_other(ctx, value, out);
     }
+    let location = match ctx.component_type.as_str() {
+        "jira.create.variable" => Location::Variable,
+        "jira.create.mapping-variable" => Location::LookupTable,
+        _ => Location::Field,
+    };
+    loose::scan(ctx, value, &ctx.pointer, location, before, out);
+    if web {
+        let target = value.get("url").and_then(Value::as_str);
+        for f in &mut out[before..] {
+            f.target_url = target.map(str::to_string);
+        }
+    }
+}
+
+fn inspect_other(ctx: &Ctx, value: &Value, out: &mut Vec<Finding>) {
     match ctx.component_type.as_str() {
         "jira.create.variable" => scan_strings(ctx, value, &ctx.pointer, Location::Variable, out),
         "jira.create.mapping-variable" => {
@@ -439,7 +483,6 @@ fn webhook_token(ctx: &Ctx, tok: &str, out: &mut Vec<Finding>) {
 
 fn inspect_web_request(ctx: &Ctx, value: &Value, out: &mut Vec<Finding>) {
     let target = value.get("url").and_then(Value::as_str).map(str::to_string);
-    let before = out.len();
     let url_hidden = value.get("urlSecure").and_then(Value::as_bool) == Some(true);
     let masked = |url: &str| url.trim() == MASK || (url_hidden && url.trim().is_empty());
     match &target {
@@ -472,9 +515,6 @@ fn inspect_web_request(ctx: &Ctx, value: &Value, out: &mut Vec<Finding>) {
                 scan_strings(ctx, field, &ptr, Location::Field, out);
             }
         }
-    }
-    for f in &mut out[before..] {
-        f.target_url = target.clone();
     }
 }
 
@@ -629,7 +669,18 @@ fn parse_auth_value(text: &str) -> Option<Parsed> {
             // Not decodable: still a secret, fingerprinted as it stands.
             None => raw(scheme, cred, span),
         },
-        Scheme::Unknown => raw(Scheme::Token, cred, span),
+        // A bare `base64(email:token)` (no scheme word) is a Basic credential all the same.
+        Scheme::Unknown => match decode_basic(cred).filter(|(user, _)| loose::is_email(user)) {
+            Some((user, token)) => Parsed {
+                scheme: Scheme::Basic,
+                status: Status::Literal,
+                span: Some(span),
+                encoding: Encoding::Base64Basic,
+                user: Some(user),
+                token: Some(Token::new(token)),
+            },
+            None => raw(Scheme::Token, cred, span),
+        },
         _ => raw(scheme, cred, span),
     })
 }
@@ -843,6 +894,8 @@ fn scan_strings(ctx: &Ctx, value: &Value, ptr: &str, location: Location, out: &m
         _ => {}
     }
 }
+
+mod loose;
 
 #[cfg(test)]
 mod tests;

@@ -334,7 +334,13 @@ pub fn render_table(inv: &Inventory) -> String {
     }
     for rows in groups.values() {
         let first = rows[0];
-        let who = printable(first.email.as_deref().unwrap_or("(no user)"));
+        let who = printable(match (&first.email, &first.scheme) {
+            (Some(email), _) => email.as_str(),
+            (None, Scheme::Other(o)) if o == crate::detect::WEBHOOK_SCHEME => {
+                "(webhook URL secret, not an Atlassian token)"
+            }
+            (None, _) => "(no user)",
+        });
         let fp = first
             .fingerprint
             .as_ref()

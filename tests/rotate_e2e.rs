@@ -708,3 +708,70 @@ fn offline_rotation_reads_a_bare_rule_object_with_a_bom() {
         format!("Basic {}", b64(SVC_JIRA, &new_token))
     );
 }
+
+/// A site where svc@hidden.example's old token (ATATT3-shaped, made now) sits in two Basic
+/// headers and, raw, in a third rule's comment: the raw copy must hold back "revoke".
+#[test]
+fn a_raw_copy_of_the_old_token_elsewhere_holds_back_the_revoke_advice() {
+    use autorekey::sandbox::{Account, SandboxConfig};
+    use autorekey::secret::{Credential, Token};
+    use serde_json::json;
+    let atatt = || {
+        format!(
+            "ATATT3{}{}=0A1B2C3D",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        )
+    };
+    let (user, old, new, admin) = ("svc@hidden.example", atatt(), atatt(), fake_token());
+    let basic = Credential::new(user, Token::new(old.clone())).basic_value();
+    let envelope = |n: u32, component: Value| {
+        json!({"rule": {"uuid": format!("0190f3a2-0000-7000-8000-00000000000{n}"),
+            "name": format!("rule {n}"), "state": "ENABLED",
+            "trigger": {"id": "t", "component": "TRIGGER", "type": "jira.manual.trigger.issue", "value": {}},
+            "components": [component]}, "connections": []})
+    };
+    let web = json!({"id": "2", "component": "ACTION", "type": "jira.issue.outgoing.webhook",
+        "value": {"url": "{{baseUrl}}/rest/api/3/issue", "method": "POST",
+            "headers": [{"name": "Authorization", "value": format!("Basic {basic}")}]}});
+    let comment = json!({"id": "3", "component": "ACTION", "type": "jira.issue.comment",
+        "value": {"comment": format!("curl -H 'X-Token: {old}' ...")}});
+    let account = |email: &str, admin: bool, tokens: Vec<String>| Account {
+        email: email.into(),
+        account_id: format!("712020:{email}"),
+        admin,
+        tokens: tokens.into_iter().map(Token::new).collect(),
+        revoked_tokens: vec![],
+    };
+    let site = common::SiteSpec {
+        config: SandboxConfig {
+            rules: vec![
+                envelope(1, web.clone()),
+                envelope(2, web),
+                envelope(3, comment),
+            ],
+            accounts: vec![
+                account("admin@hidden.example", true, vec![admin.clone()]),
+                account(user, false, vec![old.clone(), new.clone()]),
+            ],
+            ..SandboxConfig::default()
+        },
+        login: "admin@hidden.example".into(),
+        admin_token: admin.clone(),
+        secrets: vec![old.clone(), new.clone(), admin],
+    }
+    .start();
+    let backups = site.dir.path().join("backups");
+    let out = run(&site, rotate_cmd(&site, user, &new, &backups, &["--yes"]));
+    out.expect_code(3);
+    assert!(out.stdout.contains("Do NOT revoke"), "{}", out.stdout);
+    assert!(out.stdout.contains("\"rule 3\""), "{}", out.stdout);
+    let comment_now = site
+        .state()
+        .rule("0190f3a2-0000-7000-8000-000000000003")
+        .unwrap();
+    assert!(
+        comment_now.to_string().contains(&old),
+        "the raw copy is never rewritten"
+    );
+}

@@ -766,3 +766,69 @@ fn from_file_on_a_file_of_another_shape_is_an_error_naming_it() {
     assert!(run.stderr.contains("settings.json"), "{}", run.stderr);
     assert!(run.stderr.contains("not a rule"), "{}", run.stderr);
 }
+
+#[test]
+fn from_file_finds_credentials_wherever_they_hide() {
+    use base64::Engine as _;
+    let (user, token, raw) = (
+        "svc@hide.example",
+        runtime_atstt(),
+        format!("ATATT3{}", uuid::Uuid::new_v4().simple()),
+    );
+    let bare = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}"));
+    let hook = uuid::Uuid::new_v4().simple().to_string();
+    let teams =
+        format!("https://acme.webhook.office.com/webhookb2/{hook}@{hook}/IncomingWebhook/{hook}");
+    let rule = json!({"name": "hidden", "trigger": {"type": "jira.manual.trigger.issue"},
+        "components": [
+            {"id": "1", "type": "jira.create.variable",
+             "value": {"name": {"value": "auth"}, "query": {"value": bare}}},
+            {"id": "2", "type": "jira.issue.outgoing.webhook",
+             "value": {"url": "{{baseUrl}}/rest/api/3/issue", "headers": [
+                 {"name": "Authorization", "value": "Basic {{auth}}"},
+                 {"name": "X-Partner", "value": "{{secrets.partner}}"}]}},
+            {"id": "3", "type": "jira.issue.comment", "value": {"comment": format!("old key {raw}")}},
+            {"id": "4", "type": "jira.issue.outgoing.webhook",
+             "value": {"url": teams, "headers": []}}]});
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("rule.json");
+    std::fs::write(&path, rule.to_string()).unwrap();
+    let mut cmd = autorekey();
+    cmd.args(["scan", "--format", "json", "--from-file"])
+        .arg(&path);
+    let run = run_checked(cmd, &[token.clone(), raw.clone(), bare, hook]);
+    run.expect_code(0);
+    let report = run.json();
+    let got: Vec<(String, String, String)> = findings(&report)
+        .iter()
+        .map(|r| {
+            (
+                r["component_id"].as_str().unwrap().to_string(),
+                r["scheme"].as_str().unwrap().to_string(),
+                r["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want = |id: &str, scheme: &str, status: &str| (id.into(), scheme.into(), status.into());
+    assert_eq!(
+        sorted_tuples(got),
+        sorted_tuples(vec![
+            want("1", "basic", "literal"),
+            want("2", "basic", "dynamic"),
+            want("2", "unknown", "dynamic"),
+            want("3", "token", "literal"),
+            want("4", "webhook", "literal"),
+        ])
+    );
+    let basic = findings(&report)
+        .iter()
+        .find(|r| r["component_id"] == "1")
+        .unwrap();
+    assert_eq!(basic["email"], user);
+    assert_eq!(basic["fingerprint"], json!(fingerprint_of(&token)));
+}
+
+fn sorted_tuples<T: Ord>(mut v: Vec<T>) -> Vec<T> {
+    v.sort();
+    v
+}

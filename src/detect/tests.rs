@@ -363,3 +363,180 @@ fn a_masked_url_is_reported_as_masked() {
         (Location::Url, Status::Masked)
     );
 }
+
+/// An `ATATT3`/`ATSTT`-shaped token made at run time (never a committed one).
+fn atlassian_like(prefix: &str) -> String {
+    format!(
+        "{prefix}{}{}=0A1B2C3D",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+fn variable(id: &str, text: &str) -> Value {
+    json!({"id": id, "component": "ACTION", "type": "jira.create.variable",
+        "value": {"name": {"type": "FREE", "value": "auth"}, "query": {"type": "SMART", "value": text}}})
+}
+
+#[test]
+fn raw_atlassian_tokens_are_found_in_any_string_field() {
+    let api = atlassian_like("ATATT3");
+    let scoped = atlassian_like("ATSTT");
+    let comment = json!({"id": "5", "component": "ACTION", "type": "jira.issue.comment",
+        "value": {"comment": format!("use {api} for now"), "n": 1}});
+    let mut web = web_request("2", json!([{"name": "X-Custom", "value": scoped.clone()}]));
+    web["value"]["customBody"] = json!(format!("{{\"key\": \"{api}\"}}"));
+    let mut rule = rule_with(json!([comment, web]));
+    rule["description"] = json!(format!("token {scoped}"));
+    let f = detect(&rule);
+    let got: Vec<_> = f
+        .iter()
+        .map(|f| {
+            (
+                f.pointer.as_str(),
+                f.location,
+                f.token.as_ref().unwrap().expose(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("/components/0/value/comment", Location::Field, api.as_str()),
+            (
+                "/components/1/value/headers/0/value",
+                Location::Header,
+                scoped.as_str()
+            ),
+            (
+                "/components/1/value/customBody",
+                Location::Body,
+                api.as_str()
+            ),
+            ("/description", Location::Field, scoped.as_str()),
+        ]
+    );
+    assert!(f
+        .iter()
+        .all(|f| f.encoding == Encoding::Raw && f.status == Status::Literal));
+    assert_eq!(f[3].component_path, RULE_DETAILS);
+}
+
+#[test]
+fn a_raw_token_already_found_in_a_structured_place_is_not_reported_twice() {
+    let api = atlassian_like("ATATT3");
+    let mut web = web_request(
+        "2",
+        json!([{"name": "Authorization", "value": format!("Bearer {api}")}]),
+    );
+    web["value"]["url"] = json!(format!(
+        "https://svc%40x.io:{api}@x.atlassian.net/a?token={api}"
+    ));
+    let pair = variable("3", &format!("svc@x.io:{api}"));
+    let f = detect(&rule_with(json!([web, pair])));
+    let encodings: Vec<_> = f.iter().map(|f| f.encoding).collect();
+    assert_eq!(
+        encodings,
+        vec![
+            Encoding::UrlUserinfo,
+            Encoding::Raw,
+            Encoding::Raw,
+            Encoding::PlainPair
+        ]
+    );
+    assert_eq!(f[2].scheme, Scheme::Bearer);
+}
+
+#[test]
+fn bare_base64_email_token_is_a_rewritable_basic_credential() {
+    let tok = fake_token("bare");
+    let enc = b64("svc@x.io", &tok);
+    // A variable holding the bare value, which a header then sends as `Basic {{auth}}`.
+    let var = variable("3", &enc);
+    let web = web_request(
+        "2",
+        json!([{"name": "Authorization", "value": "Basic {{auth}}"},
+               {"name": "Authorization", "value": enc.clone()}]),
+    );
+    let f = detect(&rule_with(json!([var, web])));
+    let basic: Vec<_> = f.iter().filter(|f| f.status == Status::Literal).collect();
+    assert_eq!(basic.len(), 2, "{f:?}");
+    for f in basic {
+        assert_eq!(
+            (f.scheme.clone(), f.encoding),
+            (Scheme::Basic, Encoding::Base64Basic)
+        );
+        assert_eq!(f.user.as_deref(), Some("svc@x.io"));
+        assert_eq!(f.token.as_ref().unwrap().expose(), tok);
+    }
+    // Base64 of something else (not email:token) is not a credential.
+    let other = base64::engine::general_purpose::STANDARD.encode("just some words here: ok");
+    assert!(detect(&rule_with(json!([variable("3", &other)]))).is_empty());
+}
+
+#[test]
+fn legacy_tokens_count_only_beside_an_email() {
+    let legacy = "k3j5h7g9f1d3s5a7p9o1i3u5";
+    let near = variable("3", &format!("user svc@x.io token {legacy}"));
+    let f = detect(&rule_with(json!([near])));
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].user.as_deref(), Some("svc@x.io"));
+    assert_eq!(f[0].token.as_ref().unwrap().expose(), legacy);
+    for text in [
+        format!("build {legacy} done"),
+        format!("svc@x.io:{legacy}@jira.corp.com"),
+        format!("svc@x.io wrote abcdefghijklmnopqrstuvwxyz{legacy}"),
+        "svc@x.io: abcdefghijklmnopqrstuvwx".to_string(),
+    ] {
+        assert!(
+            detect(&rule_with(json!([variable("3", &text)]))).is_empty(),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn secret_references_without_a_scheme_are_reported_as_not_inspectable() {
+    let web = web_request(
+        "2",
+        json!([{"name": "X-Custom", "value": "{{secrets.partner_key}}"},
+               {"name": "Authorization", "value": "Basic {{secrets.jira}}"}]),
+    );
+    let body = variable("3", "{\"key\": \"{{ secrets.other }}\"}");
+    let f = detect(&rule_with(json!([web, body])));
+    let ptrs: Vec<_> = f.iter().map(|f| (f.pointer.as_str(), f.status)).collect();
+    assert_eq!(
+        ptrs,
+        vec![
+            ("/components/0/value/headers/1/value", Status::Dynamic),
+            ("/components/0/value/headers/0/value", Status::Dynamic),
+            ("/components/1/value/query/value", Status::Dynamic),
+        ]
+    );
+}
+
+#[test]
+fn webhook_urls_with_secrets_are_non_atlassian_secrets() {
+    let path = uuid::Uuid::new_v4().simple().to_string();
+    let teams = format!(
+        "https://acme.webhook.office.com/webhookb2/{path}@{path}/IncomingWebhook/{path}/{path}"
+    );
+    let slack = format!("https://hooks.slack.com/services/T0000/B0000/{path}");
+    let mut web = web_request("2", json!([]));
+    web["value"]["url"] = json!(teams);
+    let notify = json!({"id": "3", "component": "ACTION", "type": "jira.slack.notification",
+        "value": {"webhookUrl": slack, "message": "hi"}});
+    let f = detect(&rule_with(json!([web, notify])));
+    assert_eq!(f.len(), 2, "{f:?}");
+    for f in &f {
+        assert_eq!(f.scheme, Scheme::Other("webhook".into()));
+        assert!(f.user.is_none() && f.status == Status::Literal);
+        assert!(f.token.as_ref().unwrap().expose().contains(&path));
+    }
+    assert_eq!(f[0].location, Location::Url);
+    assert!(f[0].target_url.is_some());
+    // A webhook URL without its secret part is nothing.
+    let mut bare = web_request("2", json!([]));
+    bare["value"]["url"] = json!("https://hooks.slack.com/services/");
+    assert!(detect(&rule_with(json!([bare]))).is_empty());
+}
