@@ -119,6 +119,10 @@ pub struct Summary {
     pub findings: usize,
     pub by_status: BTreeMap<String, usize>,
     pub credentials: Vec<CredentialSummary>,
+    /// Over a site: whether two listings of the rules agreed (`false`: rules may have been
+    /// skipped by the site's paging). Absent for files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list_complete: Option<bool>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -477,6 +481,9 @@ pub struct RotationSummary {
     pub outcomes: Vec<Outcome>,
     /// `autorekey revoke ...` for the old token, shown once revoking is safe.
     pub revoke_command: String,
+    /// False when the site's two rule listings disagreed: rules may not have been read, so
+    /// the old token must not be called safe to revoke.
+    pub list_complete: bool,
 }
 
 impl RotationSummary {
@@ -493,6 +500,7 @@ impl RotationSummary {
             backup_dir: None,
             outcomes: Vec::new(),
             revoke_command: revoke_command(selector, new_token),
+            list_complete: true,
         }
     }
 
@@ -551,6 +559,11 @@ impl RotationSummary {
         // rotation would do, rules it would leave alone included (they are listed).
         if self.dry_run || self.plan_saved.is_some() {
             return Ok(());
+        }
+        if !self.list_complete {
+            return Err(CommandError::partial(
+                "the rule list could not be confirmed complete: a rule the site did not list may still hold the old token",
+            ));
         }
         match self.problems() {
             0 => Ok(()),
@@ -706,10 +719,15 @@ fn render_next_steps(s: &RotationSummary, out: &mut String) {
         );
         return;
     }
-    if s.problems() > 0 {
+    if s.problems() > 0 || !s.list_complete {
         let _ = writeln!(
             out,
-            "  - Do NOT revoke the old token yet: the rules listed above may still use it."
+            "  - Do NOT revoke the old token yet: {}",
+            if s.list_complete {
+                "the rules listed above may still use it."
+            } else {
+                "the site's rule list could not be confirmed complete (see the warning above): run again, and compare the rule count in the Automation UI with the rules read."
+            }
         );
         if s.count(|o| matches!(o, Outcome::LeftAlone { .. } | Outcome::Attention { .. })) > 0 {
             let _ = writeln!(out, "  - Rules left alone or to check: autorekey cannot rewrite them safely; edit them in the Automation UI as each line says.");

@@ -1003,6 +1003,20 @@ async fn read_all(
     (reads, outcome)
 }
 
+/// The cursor a summary request asks for: in the query (GET) or in the body (the search).
+fn cursor(seen: &Seen) -> Option<String> {
+    if seen.method == "POST" {
+        let body: Value = serde_json::from_str(&seen.body).unwrap_or_default();
+        return body["cursor"].as_str().map(str::to_owned);
+    }
+    query_map(&seen.query).get("cursor").cloned()
+}
+
+/// The search for DISABLED rules, on a site where every rule is enabled.
+fn disabled_search(seen: &Seen) -> bool {
+    seen.method == "POST" && seen.body.contains("\"DISABLED\"")
+}
+
 fn rule_uuid(seen: &Seen) -> Option<String> {
     seen.path
         .strip_prefix("/api/rule/")
@@ -1023,7 +1037,10 @@ async fn rules_are_read_while_later_summary_pages_are_still_coming() {
             gate.open();
             return reply(200, envelope(&uuid));
         }
-        match query_map(&seen.query).get("cursor").map(String::as_str) {
+        if disabled_search(seen) {
+            return reply(200, page(&[], Value::Null));
+        }
+        match cursor(seen).as_deref() {
             None => reply(200, page(&["a1", "a2", "a3"], json!("?cursor=B&limit=100"))),
             Some("B") => reply(
                 200,
@@ -1058,7 +1075,81 @@ async fn rules_are_read_while_later_summary_pages_are_still_coming() {
         seen.iter().map(|s| (&s.path, &s.query)).collect::<Vec<_>>()
     );
     assert_eq!(seen.iter().filter(|s| rule_uuid(s).is_some()).count(), 6);
-    assert_eq!(seen.len(), 6 + 3);
+    // Three pages listed by GET, three by the search for ENABLED, one for DISABLED.
+    assert_eq!(seen.len(), 6 + 3 + 3 + 1);
+    assert!(stats.list_complete(), "{stats:?}");
+}
+
+#[tokio::test]
+async fn the_union_of_two_listings_reads_a_rule_one_listing_skipped() {
+    // GET pages drift as on the live API: page 2 repeats "r2" and never shows "r3".
+    let server = serve(|seen, _| {
+        if let Some(uuid) = rule_uuid(seen) {
+            return reply(200, envelope(&uuid));
+        }
+        match (seen.method.as_str(), cursor(seen).as_deref()) {
+            ("POST", _) if disabled_search(seen) => reply(200, page(&["r4"], Value::Null)),
+            ("POST", None) => reply(200, page(&["r1", "r2"], json!("?cursor=S2"))),
+            ("POST", Some("S2")) => reply(200, page(&["r3"], Value::Null)),
+            ("GET", None) => reply(200, page(&["r1", "r2"], json!("?cursor=G2"))),
+            ("GET", Some("G2")) => reply(200, page(&["r2", "r4"], Value::Null)),
+            other => panic!("unexpected {other:?}"),
+        }
+    })
+    .await;
+    let client = client_for(&server).await;
+    let (reads, outcome) = read_all(&client).await;
+    let stats = outcome.unwrap();
+    let mut uuids: Vec<_> = reads.keys().cloned().collect();
+    uuids.sort();
+    assert_eq!(uuids, ["r1", "r2", "r3", "r4"], "each rule read once");
+    assert_eq!(stats.listed, 4);
+    assert!(!stats.list_complete());
+    assert_eq!(
+        (
+            stats.listing.only_get,
+            stats.listing.only_search,
+            stats.listing.repeated
+        ),
+        (0, 1, 1)
+    );
+    assert!(stats
+        .listing
+        .warning()
+        .unwrap()
+        .contains("1 rule(s) showed in only one"));
+    let searches: Vec<Value> = server
+        .seen()
+        .iter()
+        .filter(|s| s.method == "POST")
+        .map(|s| serde_json::from_str(&s.body).unwrap())
+        .collect();
+    assert_eq!(searches.len(), 3);
+    assert!(searches.iter().all(|b| b["limit"] == 100));
+    assert!(searches.iter().any(|b| b["state"] == "DISABLED"));
+    assert!(searches
+        .iter()
+        .any(|b| b["cursor"] == "S2" && b["state"] == "ENABLED"));
+}
+
+#[tokio::test]
+async fn a_site_without_the_search_is_read_but_the_list_is_not_confirmed() {
+    let server = serve(|seen, _| match (seen.method.as_str(), rule_uuid(seen)) {
+        (_, Some(uuid)) => reply(200, envelope(&uuid)),
+        ("POST", None) => reply(405, r#"{"errors":[{"title":"Method Not Allowed"}]}"#),
+        _ => reply(200, page(&["r1"], Value::Null)),
+    })
+    .await;
+    let (reads, outcome) = read_all(&client_for(&server).await).await;
+    let stats = outcome.unwrap();
+    assert_eq!(reads.len(), 1);
+    assert!(!stats.list_complete());
+    assert!(stats.listing.search_failed.is_some());
+    assert!(stats
+        .listing
+        .warning()
+        .unwrap()
+        .contains("could not be checked"));
 }
 
 #[tokio::test]
@@ -1110,6 +1201,8 @@ async fn a_site_that_dies_mid_read_trips_the_breaker_instead_of_retrying_every_r
     let mut config = config(&url, Some(url.join("api/").unwrap()));
     config.concurrency = CONCURRENCY;
     config.retry = quick_policy(ATTEMPTS);
+    // The script answers by request index; the second listing is tested on its own.
+    config.list_twice = false;
     let client = AutomationClient::connect(config).await.unwrap();
 
     let (reads, outcome) = read_all(&client).await;
@@ -1208,6 +1301,8 @@ async fn throttling_for_a_while_then_answering_reads_every_rule() {
     .await;
     let mut config = config(&server.url, Some(server.api()));
     config.retry = quick_policy(40);
+    // The script answers by request index; the second listing is tested on its own.
+    config.list_twice = false;
     let client = AutomationClient::connect(config).await.unwrap();
 
     let (reads, outcome) = read_all(&client).await;

@@ -775,3 +775,30 @@ fn a_raw_copy_of_the_old_token_elsewhere_holds_back_the_revoke_advice() {
         "the raw copy is never rewritten"
     );
 }
+
+#[test]
+fn a_rotation_over_a_drifting_rule_list_never_says_revoke() {
+    // 150 copies of a svc-jira rule; the GET listing skips 5 of them between pages.
+    let (planted, site) = copies_site(150, |c| c.list_drift = 5);
+    let new_token = planted.fresh(SVC_JIRA_NEW_FIXTURE);
+    let backups = site.dir.path().join("backups");
+    let out = run(
+        &site,
+        rotate_cmd(&site, SVC_JIRA, &new_token, &backups, &["--yes"]),
+    );
+    out.expect_code(3);
+    // The search showed the skipped rules: every copy was rotated all the same.
+    assert_eq!(summary_count(&out.stdout, "rotated"), 150);
+    assert!(out.stderr.contains("showed in only one"), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("Do NOT revoke")
+            && out.stdout.contains("could not be confirmed complete"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("revoke the old token ("),
+        "{}",
+        out.stdout
+    );
+}

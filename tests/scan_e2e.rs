@@ -337,6 +337,38 @@ fn every_page_is_read_with_relative_and_absolute_next_links() {
     }
 }
 
+#[test]
+fn a_drifting_rule_list_is_caught_by_the_second_listing() {
+    // 250 rules, 100 a page: the GET listing's page 2 starts 5 rules late (skipping 5) and
+    // page 3 starts 5 early (repeating 5), as the live API has been seen to.
+    let site = SiteSpec::generated(250, 4)
+        .with(|c| c.list_drift = 5)
+        .start();
+    let run = site.run(&["scan", "--format", "json"]);
+    run.expect_code(0);
+    let report = run.json();
+    assert_eq!(
+        report["summary"]["rules_read"], 250,
+        "the union reads every rule"
+    );
+    assert_eq!(report["summary"]["list_complete"], false);
+    assert!(
+        run.stderr.contains("5 rule(s) showed in only one"),
+        "{}",
+        run.stderr
+    );
+    let stats = site.stats();
+    assert_eq!(stats.endpoint("GET rule"), 250, "each rule read once");
+    assert!(stats.endpoint("POST rule/summary") >= 3);
+
+    // Without drift both listings agree, and the scan says the list is complete.
+    let site = SiteSpec::generated(250, 4).start();
+    let run = site.run(&["scan", "--format", "json"]);
+    run.expect_code(0);
+    assert_eq!(run.json()["summary"]["list_complete"], true);
+    assert!(!run.stderr.contains("listings differed"), "{}", run.stderr);
+}
+
 // ------------------------------------------------------------------ 5. secrets
 
 #[test]

@@ -17,7 +17,7 @@ use crate::backup::{self, BackupRun, Manifest};
 use crate::cli::{GlobalArgs, NewTokenArgs, RotateArgs, WriteArgs};
 use crate::confirm::{Answer, Approver};
 use crate::error::{CommandError, CommandResult, ErrorKind};
-use crate::fetch::{AutomationClient, CheckAt, CredentialCheck};
+use crate::fetch::{AutomationClient, CheckAt, CredentialCheck, ReadStats};
 use crate::gateway::UrlRewrite;
 use crate::journal::Journal;
 use crate::plan::{self, Migration, PlanFile, PlannedRule, Selector, PLAN_VERSION};
@@ -68,11 +68,12 @@ pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResu
         selector.migrate = Some(migration(&client, to_account, args.rewrite_urls).await?);
     }
     let gateway_only = check_new_token(&client, &selector, &new_token, ui).await?;
-    let (prepared, outcomes, rules_read) = gather(&client, &selector, &new_token, ui).await?;
+    let (prepared, outcomes, stats) = gather(&client, &selector, &new_token, ui).await?;
     if gateway_only && selector.migrate.as_ref().is_none_or(|m| m.urls.is_none()) {
         warn_site_calls(&prepared, client.site(), ui);
     }
-    let mut summary = RotationSummary::new(&selector, &new_token, rules_read);
+    let mut summary = RotationSummary::new(&selector, &new_token, stats.listed);
+    summary.list_complete = stats.list_complete();
     summary.note_old(&prepared);
     if let Some(path) = &args.out {
         show_diffs(&prepared, ui);
@@ -315,7 +316,7 @@ async fn gather(
     selector: &Selector,
     new_token: &Token,
     ui: &Ui,
-) -> CommandResult<(Vec<Prepared>, Vec<Outcome>, usize)> {
+) -> CommandResult<(Vec<Prepared>, Vec<Outcome>, ReadStats)> {
     ui.status(format!("Reading rules at {}", client.site()));
     // Rules are read while the list is still paging: the bar grows with the listing.
     let bar = ui.progress(0, "Reading rules");
@@ -346,10 +347,13 @@ async fn gather(
         .await;
     bar.finish_and_clear();
     let stats = stats?;
+    if let Some(warning) = stats.listing.warning() {
+        ui.warn(warning);
+    }
     let dropped = copies.flag(&prepared, &mut outcomes);
     prepared.retain(|p| !dropped.contains(&p.uuid));
     prepared.sort_by(|a, b| (&a.name, &a.uuid).cmp(&(&b.name, &b.uuid)));
-    Ok((prepared, outcomes, stats.listed))
+    Ok((prepared, outcomes, stats))
 }
 
 pub fn show_diffs(prepared: &[Prepared], ui: &Ui) {

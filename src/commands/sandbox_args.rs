@@ -74,6 +74,13 @@ pub struct SandboxArgs {
     #[arg(long)]
     pub absolute_next_links: bool,
 
+    /// GET rule/summary pages drift as the live API's have been measured to: every odd
+    /// page starts N rules late (skipping N rules), every even page N early (repeating N).
+    /// The search (POST rule/summary) lists correctly, so a client that lists both ways
+    /// can notice.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub list_drift: usize,
+
     /// Trap: GET answers hidden header values and webhook tokens as "***" even without
     /// redaction, and a PUT of "***" stores "***" (the secret is lost). A rule uuid or
     /// "all"; repeatable.
@@ -186,6 +193,7 @@ impl SandboxArgs {
             lost_put_rate: self.lost_put_rate,
             seed: self.seed,
             absolute_next_links: self.absolute_next_links,
+            list_drift: self.list_drift,
             trap_mask_hidden: RuleSelection::from_values(&self.trap_mask_hidden),
             trap_foreign_connections: RuleSelection::from_values(&self.trap_foreign_connections),
             trap_edit_after_reads: self

@@ -328,6 +328,10 @@ async fn scan_site(
     match stats {
         Ok(stats) => {
             ui.verbose(format!("Concurrency: {:?}", stats.concurrency));
+            if let Some(warning) = stats.listing.warning() {
+                ui.warn(warning);
+            }
+            collector.inventory.summary.list_complete = Some(stats.list_complete());
             Ok(None)
         }
         Err(e) if read > 0 => Ok(Some(e)),

@@ -1,6 +1,12 @@
 //! Reading every rule of a site: listing and reading pipelined, under one limiter and one
 //! circuit breaker.
 //!
+//! The rule list is taken twice, because the live API has been measured to skip and repeat
+//! rules between the pages of one listing: `GET rule/summary` and the search
+//! (`POST rule/summary`, once per state). The listings run side by side, each rule is read
+//! once (the union by uuid), and [`ReadStats::listing`] says whether they agreed: a verdict
+//! such as "the old token may be revoked" is only given over a list known to be complete.
+//!
 //! The summary list is cursor-paged, so its pages can only come one after another: at 50 ms a
 //! page, 2,000 rules are a full second of paging. Instead of listing first and reading after,
 //! a task walks the pages and hands each one over as it arrives, while the caller's task
@@ -24,7 +30,9 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::{JoinError, JoinSet};
 
-use super::client::{AutomationClient, Pager, RuleSummary};
+use std::collections::HashSet;
+
+use super::client::{AutomationClient, ListingForm, Pager, RuleSummary, SEARCH_STATES};
 use super::error::FetchError;
 use super::limiter::ConcurrencyStats;
 use super::transport::Pacing;
@@ -56,17 +64,73 @@ impl fmt::Debug for RuleRead {
 }
 
 /// What a complete [`AutomationClient::read_all_rules`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadStats {
-    /// Rules listed, each handed over exactly once.
+    /// Rules listed (the union of both listings), each handed over exactly once.
     pub listed: usize,
     /// Of those, how many were handed over with an error.
     pub failed: usize,
     /// What the adaptive limiter did.
     pub concurrency: ConcurrencyStats,
+    /// Whether both listings showed the same rules, and if not, how they differed.
+    pub listing: ListingCheck,
 }
 
-type PageResult = Result<Vec<RuleSummary>, FetchError>;
+impl ReadStats {
+    /// True when both listings finished and showed the same rules: only then may a verdict
+    /// rest on "every rule was read".
+    pub fn list_complete(&self) -> bool {
+        self.listing.complete()
+    }
+}
+
+/// How the two listings compared.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListingCheck {
+    /// Rules only `GET rule/summary` showed (rules in a state the search does not cover
+    /// are not counted: the search cannot show them).
+    pub only_get: usize,
+    /// Rules only the search showed.
+    pub only_search: usize,
+    /// Rules a listing showed again on a later page (dropped, each read once).
+    pub repeated: usize,
+    /// Why the search could not be finished, if it was not.
+    pub search_failed: Option<String>,
+}
+
+impl ListingCheck {
+    pub fn complete(&self) -> bool {
+        self.only_get == 0 && self.only_search == 0 && self.search_failed.is_none()
+    }
+
+    /// One line for the admin when the listings disagreed; `None` when they agreed.
+    pub fn warning(&self) -> Option<String> {
+        if let Some(why) = &self.search_failed {
+            return Some(format!(
+                "the rule list could not be checked against a second listing ({why}); \
+                 rules the site skipped between pages would not have been read"
+            ));
+        }
+        let only_one = self.only_get + self.only_search;
+        (only_one > 0).then(|| {
+            format!(
+                "the site's two rule listings differed: {only_one} rule(s) showed in only one \
+                 ({} only in GET rule/summary, {} only in the search), {} repeated; every rule \
+                 either showed was read, but the list may still be incomplete: run again to \
+                 check",
+                self.only_get, self.only_search, self.repeated
+            )
+        })
+    }
+}
+
+/// What a listing task sends: pages as they come, then how it ended.
+enum Listed {
+    Page(ListingForm, Vec<RuleSummary>),
+    Failed(ListingForm, FetchError),
+    /// The listing reached its last page, having dropped this many repeats.
+    Done(usize),
+}
 type Read = (RuleSummary, Result<Value, FetchError>);
 
 impl AutomationClient {
@@ -101,9 +165,18 @@ impl AutomationClient {
     {
         let pacing = Arc::new(Pacing::new(self.inner.concurrency));
         let (pages_tx, pages) = mpsc::unbounded_channel();
-        // A JoinSet aborts the listing if this future is dropped half-way.
+        // A JoinSet aborts the listings if this future is dropped half-way.
         let mut listing = JoinSet::new();
-        listing.spawn(list_into(self.clone(), Arc::clone(&pacing), pages_tx));
+        let (client, get_pacing) = (self.clone(), Arc::clone(&pacing));
+        listing.spawn(list_into(
+            client,
+            get_pacing,
+            ListingForm::Get,
+            pages_tx.clone(),
+        ));
+        // The search starts once the first page came back: a refused login is then one
+        // failed request, not three (failed logins can lock the account).
+        let search_tx = self.inner.list_twice.then_some(pages_tx);
         let mut run = Run {
             client: self,
             pacing,
@@ -117,23 +190,78 @@ impl AutomationClient {
             failed: 0,
             listing_error: None,
             stop: None,
+            queued: HashSet::new(),
+            compare: Compare::default(),
+            search_tx,
         };
         run.drive().await;
         run.finish()
     }
 }
 
-/// Sends each page of summaries as it arrives; an error is the last message.
+/// Sends each page of summaries as it arrives, then how the listing ended.
 async fn list_into(
     client: AutomationClient,
     pacing: Arc<Pacing>,
-    pages: mpsc::UnboundedSender<PageResult>,
+    form: ListingForm,
+    pages: mpsc::UnboundedSender<Listed>,
 ) {
-    let mut pager = Pager::new(&client);
-    while let Some(page) = pager.next_page(&client, Some(&pacing)).await.transpose() {
-        let failed = page.is_err();
-        if pages.send(page).is_err() || failed {
+    let mut pager = Pager::of(&client, form);
+    loop {
+        let message = match pager.next_page(&client, Some(&pacing)).await {
+            Ok(Some(page)) => Listed::Page(form, page),
+            Ok(None) => Listed::Done(pager.repeated),
+            Err(err) => Listed::Failed(form, err),
+        };
+        let last = !matches!(message, Listed::Page(..));
+        if pages.send(message).is_err() || last {
             return;
+        }
+    }
+}
+
+/// What each listing showed, to compare them at the end.
+#[derive(Default)]
+struct Compare {
+    by_get: HashSet<String>,
+    by_search: HashSet<String>,
+    /// Listed by GET in a state the search does not cover.
+    odd_state: HashSet<String>,
+    repeated: usize,
+    search_failed: Option<String>,
+    /// The search was started (it is not when the client is told to list once).
+    searched: bool,
+}
+
+impl Compare {
+    fn note(&mut self, form: ListingForm, summary: &RuleSummary) {
+        match form {
+            ListingForm::Get => {
+                if !SEARCH_STATES.contains(&summary.state.as_str()) {
+                    self.odd_state.insert(summary.uuid.clone());
+                }
+                self.by_get.insert(summary.uuid.clone())
+            }
+            ListingForm::Search(_) => self.by_search.insert(summary.uuid.clone()),
+        };
+    }
+
+    fn check(&self) -> ListingCheck {
+        if !self.searched {
+            return ListingCheck {
+                repeated: self.repeated,
+                ..ListingCheck::default()
+            };
+        }
+        ListingCheck {
+            only_get: self
+                .by_get
+                .iter()
+                .filter(|u| !self.by_search.contains(*u) && !self.odd_state.contains(*u))
+                .count(),
+            only_search: self.by_search.difference(&self.by_get).count(),
+            repeated: self.repeated,
+            search_failed: self.search_failed.clone(),
         }
     }
 }
@@ -144,7 +272,7 @@ struct Run<'c, F> {
     pacing: Arc<Pacing>,
     on_each: F,
     listing: JoinSet<()>,
-    pages: mpsc::UnboundedReceiver<PageResult>,
+    pages: mpsc::UnboundedReceiver<Listed>,
     listing_open: bool,
     /// Listed, not yet started.
     queue: VecDeque<RuleSummary>,
@@ -154,6 +282,11 @@ struct Run<'c, F> {
     listing_error: Option<FetchError>,
     /// Why no further read may start (a 401, or the breaker open).
     stop: Option<FetchError>,
+    /// Every uuid either listing showed: each is read once.
+    queued: HashSet<String>,
+    compare: Compare,
+    /// Taken when the search listings start (after the first GET page).
+    search_tx: Option<mpsc::UnboundedSender<Listed>>,
 }
 
 impl<F: FnMut(RuleRead)> Run<'_, F> {
@@ -206,18 +339,55 @@ impl<F: FnMut(RuleRead)> Run<'_, F> {
         }
     }
 
-    fn take_page(&mut self, page: Option<PageResult>) {
+    fn take_page(&mut self, page: Option<Listed>) {
         match page {
             None => self.listing_open = false,
-            Some(Ok(summaries)) => {
-                self.listed += summaries.len();
-                self.queue.extend(summaries);
+            Some(Listed::Page(form, summaries)) => {
+                if form == ListingForm::Get {
+                    self.start_search();
+                }
+                for summary in summaries {
+                    self.compare.note(form, &summary);
+                    if self.queued.insert(summary.uuid.clone()) {
+                        self.listed += 1;
+                        self.queue.push_back(summary);
+                    }
+                }
             }
-            Some(Err(err)) => {
+            Some(Listed::Done(repeated)) => self.compare.repeated += repeated,
+            // The GET listing is the one every run has relied on: without it the list is
+            // incomplete and the run fails, as before.
+            Some(Listed::Failed(ListingForm::Get, err)) => {
+                self.search_tx = None;
                 self.note_stop(&err);
                 self.listing_error.get_or_insert(err);
             }
+            // The search only checks the GET listing: its failure (an older site without
+            // it, say) makes the list unconfirmed, not the run failed.
+            Some(Listed::Failed(ListingForm::Search(state), err)) => {
+                self.note_stop(&err);
+                self.compare
+                    .search_failed
+                    .get_or_insert_with(|| format!("the search by state {state}: {err}"));
+            }
         }
+    }
+
+    /// Starts the search listings, once, unless the run is stopping.
+    fn start_search(&mut self) {
+        let Some(tx) = self.search_tx.take() else {
+            return;
+        };
+        if self.stop.is_some() || !self.listing_open {
+            return;
+        }
+        for state in SEARCH_STATES {
+            let (client, pacing) = (self.client.clone(), Arc::clone(&self.pacing));
+            let form = ListingForm::Search(state);
+            self.listing
+                .spawn(list_into(client, pacing, form, tx.clone()));
+        }
+        self.compare.searched = true;
     }
 
     fn take_read(&mut self, joined: Option<Result<Read, JoinError>>) {
@@ -259,6 +429,7 @@ impl<F: FnMut(RuleRead)> Run<'_, F> {
                 listed: self.listed,
                 failed: self.failed,
                 concurrency: self.pacing.limiter.stats(),
+                listing: self.compare.check(),
             }),
         }
     }

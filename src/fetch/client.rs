@@ -52,6 +52,10 @@ pub struct ClientConfig {
     pub token: Token,
     /// Most concurrent requests in bulk reads (default 8).
     pub concurrency: usize,
+    /// Check the rule list of a bulk read against a second listing (the search by state),
+    /// as the live API skips and repeats rules between pages (default on; off only where
+    /// the extra requests are not wanted, such as scripted tests of other behaviour).
+    pub list_twice: bool,
     /// Time-out of one request attempt, body included (default 30 s).
     pub timeout: Duration,
     pub retry: RetryPolicy,
@@ -75,6 +79,7 @@ impl ClientConfig {
             login: login.into(),
             token,
             concurrency: 8,
+            list_twice: true,
             timeout: Duration::from_secs(30),
             retry: RetryPolicy::default().no_delay_from_env(),
             max_body: DEFAULT_MAX_BODY,
@@ -176,6 +181,7 @@ pub(crate) struct Inner {
     masker: RwLock<Masker>,
     api_base: Url,
     pub(crate) concurrency: usize,
+    pub(crate) list_twice: bool,
     pub(crate) checked: Mutex<CheckCache>,
     pub(crate) product: String,
     pub(crate) gateway: Url,
@@ -232,6 +238,7 @@ impl AutomationClient {
                 masker: RwLock::new(masker),
                 api_base,
                 concurrency: config.concurrency.max(1),
+                list_twice: config.list_twice,
                 checked: Mutex::new(CheckCache::default()),
                 product: config.product.clone(),
                 gateway,
@@ -360,14 +367,25 @@ impl AutomationClient {
         url: &Url,
         pacing: Option<&Pacing>,
     ) -> Result<T, FetchError> {
+        self.read_json_limited(url, None, pacing).await
+    }
+
+    /// A read: a GET, or with `search` the read-only `POST rule/summary` (safe to repeat, so
+    /// it retries like a GET), under the breaker as [`Self::get_json_limited`] says.
+    async fn read_json_limited<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        search: Option<&Value>,
+        pacing: Option<&Pacing>,
+    ) -> Result<T, FetchError> {
         let Some(pacing) = pacing else {
-            return self.get_json_once(url, None).await;
+            return self.read_json_once(url, search, None).await;
         };
         let breaker = &pacing.breaker;
         if breaker.is_open() {
             return Err(breaker.unavailable());
         }
-        let result = self.get_json_once(url, Some(pacing)).await;
+        let result = self.read_json_once(url, search, Some(pacing)).await;
         breaker.record(Verdict::of(&result), result.as_ref().err());
         match result {
             Err(err) if err.is_site_down() && breaker.is_open() => Err(breaker.unavailable()),
@@ -375,19 +393,20 @@ impl AutomationClient {
         }
     }
 
-    async fn get_json_once<T: DeserializeOwned>(
+    async fn read_json_once<T: DeserializeOwned>(
         &self,
         url: &Url,
+        search: Option<&Value>,
         pacing: Option<&Pacing>,
     ) -> Result<T, FetchError> {
+        let request = || match search {
+            Some(body) => self.admin_request(reqwest::Method::POST, url).json(body),
+            None => self.admin_request(reqwest::Method::GET, url),
+        };
         let exchange = self
             .inner
             .transport
-            .exchange(
-                || self.admin_request(reqwest::Method::GET, url),
-                Safety::Repeatable,
-                pacing,
-            )
+            .exchange(request, Safety::Repeatable, pacing)
             .await;
         let answer = exchange.result.map_err(FetchError::from_reqwest)?;
         if !answer.status.is_success() {
@@ -468,23 +487,50 @@ impl AutomationClient {
     }
 }
 
+/// The two ways to list a site's rules. The live API has been measured to skip and repeat
+/// rules between pages of one listing, so a bulk read lists both ways and compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListingForm {
+    /// `GET rule/summary?limit=100`.
+    Get,
+    /// `POST rule/summary` with `{"state": ...}`: the search, one state at a time.
+    Search(&'static str),
+}
+
+/// The rule states the search lists; together they cover every rule but odd ones.
+pub const SEARCH_STATES: [&str; 2] = ["ENABLED", "DISABLED"];
+
 /// Walks the summary pages one at a time: follows `links.next` in both forms, refuses a
-/// repeated link or an endless list, and drops uuids already seen. Shared by
+/// repeated link or an endless list, and drops uuids already seen (counting them). Shared by
 /// [`AutomationClient::list_summaries`] and the pipelined read, so both page the same way.
 pub(super) struct Pager {
+    form: ListingForm,
     /// The next page, or why there cannot be one (kept until the page holding the bad link
-    /// has been handed over, so its rules are not lost).
+    /// has been handed over, so its rules are not lost). For the search, the cursor rides in
+    /// this URL's query and is moved into the body.
     next: Option<Result<Url, FetchError>>,
     seen_links: HashSet<String>,
     seen_rules: HashSet<String>,
+    /// Rules a later page listed again.
+    pub(super) repeated: usize,
 }
 
 impl Pager {
     pub(super) fn new(client: &AutomationClient) -> Self {
+        Pager::of(client, ListingForm::Get)
+    }
+
+    pub(super) fn of(client: &AutomationClient, form: ListingForm) -> Self {
+        let first = match form {
+            ListingForm::Get => client.summary_url(&format!("limit={PAGE_LIMIT}")),
+            ListingForm::Search(_) => client.summary_url(""),
+        };
         Pager {
-            next: Some(Ok(client.summary_url(&format!("limit={PAGE_LIMIT}")))),
+            form,
+            next: Some(Ok(first)),
             seen_links: HashSet::new(),
             seen_rules: HashSet::new(),
+            repeated: 0,
         }
     }
 
@@ -507,19 +553,40 @@ impl Pager {
                 "the rule list goes on past {MAX_PAGES} pages; stopping"
             )));
         }
-        let page: SummaryPage = client.get_json_limited(&url, pacing).await?;
+        let page: SummaryPage = match self.form {
+            ListingForm::Get => client.get_json_limited(&url, pacing).await?,
+            ListingForm::Search(state) => {
+                let body = search_body(state, &url);
+                let endpoint = client.summary_url("");
+                client
+                    .read_json_limited(&endpoint, Some(&body), pacing)
+                    .await?
+            }
+        };
         self.next = match page.links.next.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(link) => Some(client.resolve_next(link)),
         };
+        let before = page.data.len();
         let seen = &mut self.seen_rules;
-        Ok(Some(
-            page.data
-                .into_iter()
-                .filter(|s| seen.insert(s.uuid.clone()))
-                .collect(),
-        ))
+        let fresh: Vec<RuleSummary> = page
+            .data
+            .into_iter()
+            .filter(|s| seen.insert(s.uuid.clone()))
+            .collect();
+        self.repeated += before - fresh.len();
+        Ok(Some(fresh))
     }
+}
+
+/// The search's body: the state, the largest page, and the cursor of `next` (if any).
+fn search_body(state: &str, next: &Url) -> Value {
+    let mut body =
+        serde_json::json!({"state": state, "limit": PAGE_LIMIT.parse::<u32>().unwrap_or(100)});
+    if let Some((_, cursor)) = next.query_pairs().find(|(k, _)| k == "cursor") {
+        body["cursor"] = Value::String(cursor.into_owned());
+    }
+    body
 }
 
 /// The answer as `T`. serde's message can quote a piece of the body (`invalid type: string

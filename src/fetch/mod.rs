@@ -30,8 +30,10 @@ pub mod retry;
 mod transport;
 
 pub use breaker::TRIP_AFTER;
-pub use bulk::{ReadStats, RuleRead};
-pub use client::{AutomationClient, ClientConfig, PutOutcome, RuleSummary, ATLASSIAN_GATEWAY};
+pub use bulk::{ListingCheck, ReadStats, RuleRead};
+pub use client::{
+    AutomationClient, ClientConfig, ListingForm, PutOutcome, RuleSummary, ATLASSIAN_GATEWAY,
+};
 pub use credential::{
     is_service_account, CheckAt, CredentialCheck, Myself, Verified, SERVICE_ACCOUNT_DOMAIN,
 };

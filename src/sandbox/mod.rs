@@ -110,6 +110,10 @@ pub struct SandboxConfig {
     pub seed: u64,
     /// Serve `links.next` in the older form: an absolute URL to the summary endpoint.
     pub absolute_next_links: bool,
+    /// `GET rule/summary` pages drift as the live API's have been measured to: every odd
+    /// page starts this many rules late (skipping them), every even page this many early
+    /// (repeating them). The search (`POST rule/summary`) lists correctly. 0: no drift.
+    pub list_drift: usize,
     pub trap_mask_hidden: RuleSelection,
     pub trap_foreign_connections: RuleSelection,
     /// Rule uuid -> N: after the Nth GET of that rule, another admin edits it.
@@ -150,6 +154,7 @@ impl Default for SandboxConfig {
             lost_put_rate: 0.0,
             seed: 0,
             absolute_next_links: false,
+            list_drift: 0,
             trap_mask_hidden: RuleSelection::None,
             trap_foreign_connections: RuleSelection::None,
             trap_edit_after_reads: BTreeMap::new(),
@@ -184,7 +189,7 @@ impl Sandbox {
         let cloud_id = config
             .cloud_id
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let state = Arc::new(SandboxState::new(
+        let mut state = SandboxState::new(
             cloud_id,
             base_url.clone(),
             config.absolute_next_links,
@@ -192,7 +197,9 @@ impl Sandbox {
             config.directory,
             faults,
             rules,
-        ));
+        );
+        state.list_drift = config.list_drift;
+        let state = Arc::new(state);
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(server::serve(listener, state.clone(), stopped));
         Ok(Sandbox {

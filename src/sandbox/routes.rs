@@ -417,6 +417,8 @@ struct PageRequest {
     limit: Option<usize>,
     state: Option<String>,
     default_limit: usize,
+    /// The GET form, whose pages drift when the site is told to (`list_drift`).
+    drifts: bool,
 }
 
 /// A `limit` outside 1..=100.
@@ -453,6 +455,7 @@ fn summary_get(state: &SandboxState, req: &Req, api: &ApiRoute) -> Answer {
         limit,
         state: None,
         default_limit: 100,
+        drifts: true,
     };
     summary_page(state, page, api)
 }
@@ -483,6 +486,7 @@ fn summary_post(state: &SandboxState, req: &Req, api: &ApiRoute) -> Answer {
         limit,
         state: rule_state,
         default_limit: 50,
+        drifts: false,
     };
     summary_page(state, page, api)
 }
@@ -495,7 +499,12 @@ fn summary_page(state: &SandboxState, page: PageRequest, api: &ApiRoute) -> Answ
         },
         None => (0, page.limit.unwrap_or(page.default_limit), page.state),
     };
-    let (data, total) = state.summaries(filter.as_deref(), offset, limit);
+    let shown = if page.drifts {
+        drifted(offset, limit, state.list_drift)
+    } else {
+        offset
+    };
+    let (data, total) = state.summaries(filter.as_deref(), shown, limit);
     let link = |at: usize| {
         let cursor = state.issue_cursor(at, limit, filter.clone());
         format!("?cursor={cursor}&limit={limit}")
@@ -513,6 +522,17 @@ fn summary_page(state: &SandboxState, page: PageRequest, api: &ApiRoute) -> Answ
         "links": { "self": link(offset), "next": next, "prev": prev },
         "data": data,
     }))
+}
+
+/// Where a drifting page really starts: page p (p >= 1) starts `drift` rules late when p is
+/// odd (the rules between are never shown) and `drift` early when p is even (repeating the
+/// end of the page before). Cursors keep the true offsets, so the listing still ends.
+fn drifted(offset: usize, limit: usize, drift: usize) -> usize {
+    match offset / limit.max(1) {
+        0 => offset,
+        p if p % 2 == 1 => offset + drift,
+        _ => offset.saturating_sub(drift),
+    }
 }
 
 fn get_rule(state: &SandboxState, req: &Req, uuid: &str) -> Answer {

@@ -152,6 +152,8 @@ pub struct SandboxState {
     pub(crate) cloud_id: String,
     pub(crate) base_url: String,
     pub(crate) absolute_next_links: bool,
+    /// See [`super::SandboxConfig::list_drift`].
+    pub(crate) list_drift: usize,
     pub(crate) accounts: Vec<Account>,
     pub(crate) directory: Directory,
     /// Token ids deleted through the org admin API.
@@ -199,6 +201,7 @@ impl SandboxState {
             cloud_id,
             base_url,
             absolute_next_links,
+            list_drift: 0,
             accounts,
             directory,
             revoked_ids: Mutex::default(),
