@@ -261,6 +261,8 @@ mod tests {
         .unwrap();
         assert_eq!(c.trap_edit_after_reads.get(&uuid), Some(&2));
 
+        assert_eq!(config(&["--list-drift", "5"]).unwrap().list_drift, 5);
+        assert_eq!(config(&[]).unwrap().list_drift, 0);
         assert!(config(&["--trap-foreign-connections", "no-such-rule"]).is_err());
         assert!(config(&["--drop-rate", "1.5"]).is_err());
         assert!(config(&["--cloud-id", "not-a-uuid"]).is_err());
