@@ -35,17 +35,39 @@ pub(super) fn scan(
     from: usize,
     out: &mut Vec<Finding>,
 ) {
+    walk(ctx, value, ptr, (location, None), from, out);
+}
+
+/// `place`: the default location, and the `name` of the nearest object holding one (a
+/// header's name, for findings in its value).
+fn walk(
+    ctx: &Ctx,
+    value: &Value,
+    ptr: &str,
+    place: (Location, Option<&str>),
+    from: usize,
+    out: &mut Vec<Finding>,
+) {
     match value {
-        Value::String(text) => scan_string(ctx, text, ptr, location, from, out),
+        Value::String(text) => {
+            let before = out.len();
+            scan_string(ctx, text, ptr, place.0, from, out);
+            for f in &mut out[before..] {
+                if f.location == Location::Header {
+                    f.header_name = place.1.map(str::to_string);
+                }
+            }
+        }
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                scan(ctx, item, &format!("{ptr}/{i}"), location, from, out);
+                walk(ctx, item, &format!("{ptr}/{i}"), place, from, out);
             }
         }
         Value::Object(fields) => {
+            let name = fields.get("name").and_then(Value::as_str).or(place.1);
             for (key, item) in fields {
                 let child = format!("{ptr}/{}", escape_pointer(key));
-                scan(ctx, item, &child, location, from, out);
+                walk(ctx, item, &child, (place.0, name), from, out);
             }
         }
         _ => {}

@@ -51,7 +51,13 @@ const AUTOREKEY_ENV: [&str; 8] = [
 /// Fixture secrets that belong to no sandbox account (the accounts' tokens come from
 /// `fixtures/accounts.json`): the user they are paired with in a Basic value, and the value.
 /// All are fake, documented in `fixtures/README.md`.
-const EXTRA_FIXTURE_SECRETS: [(Option<&str>, &str); 5] = [
+const EXTRA_FIXTURE_SECRETS: [(Option<&str>, &str); 8] = [
+    (
+        Some("svc-hidden@acme.example"),
+        "FAKE-svc-hidden-bare-base64-7777",
+    ),
+    (None, "ATSTTfake-not-a-real-token-0002"),
+    (None, "FAKE0000/FAKE1111/fakewebhooksecret0000000000"),
     (
         Some("automation-bot-a1b2c3@serviceaccount.atlassian.com"),
         "ATSTTfake-not-a-real-token-0001",
