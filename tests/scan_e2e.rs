@@ -423,6 +423,17 @@ fn from_file(args: &[&str]) -> RunOutput {
     run_checked(cmd, &fixture_secret_values())
 }
 
+/// The oracle's findings for the fixture files whose path starts with `prefix`, projected.
+fn oracle_under(prefix: &str) -> Vec<Value> {
+    oracle()["findings"]
+        .as_array()
+        .expect("oracle findings")
+        .iter()
+        .filter(|f| f["file"].as_str().is_some_and(|p| p.starts_with(prefix)))
+        .map(project)
+        .collect()
+}
+
 #[test]
 fn from_file_table_of_the_fixture_rules() {
     let run = from_file(&["--from-file", "rules", "--format", "table"]);
@@ -443,14 +454,7 @@ fn from_file_reads_a_ui_export_file_without_any_site() {
     run.expect_code(0);
     let report = run.json();
     assert_eq!(report["summary"]["rules_read"], 3);
-    let oracle = oracle();
-    let want: Vec<Value> = oracle["findings"]
-        .as_array()
-        .expect("oracle findings")
-        .iter()
-        .filter(|f| f["file"] == "export/ui-export.json")
-        .map(project)
-        .collect();
+    let want = oracle_under("export/ui-export.json");
     let got = findings(&report).iter().map(project).collect();
     assert_eq!(sorted(got), sorted(want));
 }
@@ -459,14 +463,7 @@ fn from_file_reads_a_ui_export_file_without_any_site() {
 fn from_file_on_the_rules_directory_matches_the_oracle_literally() {
     // Read from disk, rule 05 holds its literal (the trap applies only to GET).
     let report = from_file(&["--from-file", "rules", "--format", "json"]).json();
-    let oracle = oracle();
-    let want: Vec<Value> = oracle["findings"]
-        .as_array()
-        .expect("oracle findings")
-        .iter()
-        .filter(|f| f["file"].as_str().is_some_and(|p| p.starts_with("rules/")))
-        .map(project)
-        .collect();
+    let want = oracle_under("rules/");
     let got = findings(&report).iter().map(project).collect();
     assert_eq!(sorted(got), sorted(want));
     assert_eq!(report["summary"]["rules_read"], 24);
@@ -873,14 +870,7 @@ fn from_file_on_the_shapes_directory_matches_the_oracle() {
     let run = from_file(&["--from-file", "shapes", "--format", "json"]);
     run.expect_code(0);
     let report = run.json();
-    let oracle = oracle();
-    let want: Vec<Value> = oracle["findings"]
-        .as_array()
-        .expect("oracle findings")
-        .iter()
-        .filter(|f| f["file"].as_str().is_some_and(|p| p.starts_with("shapes/")))
-        .map(project)
-        .collect();
+    let want = oracle_under("shapes/");
     let got = findings(&report).iter().map(project).collect();
     assert_eq!(sorted(got), sorted(want));
     assert_eq!(report["skipped_files"], json!([]));
