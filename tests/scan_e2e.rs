@@ -363,6 +363,9 @@ fn a_drifting_rule_list_is_caught_by_the_second_listing() {
     let stats = site.stats();
     assert_eq!(stats.endpoint("GET rule"), 250, "each rule read once");
     assert!(stats.endpoint("POST rule/summary") >= 3);
+    // A CI gate does not pass over a list it cannot trust.
+    site.run(&["scan", "--format", "json", "--fail-on", "unreadable"])
+        .expect_code(3);
 
     // Without drift both listings agree, and the scan says the list is complete.
     let site = SiteSpec::generated(250, 4).start();

@@ -518,9 +518,13 @@ fn outcome(inv: &Inventory, expiry: Option<&[OwnerExpiry]>, fail_on: &[FailOn]) 
             hit.then_some(name)
         })
         .collect();
-    // Any --fail-on gates CI on the inventory, which a skipped file leaves incomplete.
+    // Any --fail-on gates CI on the inventory, which a skipped file or a rule list the
+    // site's two listings disagreed on leaves incomplete.
     if !fail_on.is_empty() && !inv.skipped_files.is_empty() && !hits.contains(&"skipped") {
         hits.push("skipped");
+    }
+    if !fail_on.is_empty() && inv.summary.list_complete == Some(false) {
+        hits.push("an unconfirmed rule list");
     }
     if hits.is_empty() {
         Ok(())
