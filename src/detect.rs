@@ -186,13 +186,14 @@ pub fn detect(rule: &Value) -> Vec<Finding> {
             component_path: RULE_DETAILS.to_string(),
             pointer: String::new(),
         };
-        for (key, value) in fields {
-            if key != "trigger" && key != "components" {
-                let ptr = format!("/{}", escape_pointer(key));
-                let before = findings.len();
-                loose::scan(&ctx, value, &ptr, Location::Field, before, &mut findings);
-            }
-        }
+        let before = findings.len();
+        loose::scan_fields(
+            &ctx,
+            fields,
+            &["trigger", "components"],
+            before,
+            &mut findings,
+        );
     }
     findings
 }

@@ -35,23 +35,66 @@ pub(super) fn scan(
     from: usize,
     out: &mut Vec<Finding>,
 ) {
-    walk(ctx, value, ptr, (location, None), from, out);
+    let mut path = Vec::new();
+    walk(ctx, value, (ptr, &mut path), (location, None), from, out);
 }
 
-/// `place`: the default location, and the `name` of the nearest object holding one (a
-/// header's name, for findings in its value).
-fn walk(
+/// [`scan`] over the fields of an object (the rule's own), except `skip`.
+pub(super) fn scan_fields(
     ctx: &Ctx,
-    value: &Value,
-    ptr: &str,
-    place: (Location, Option<&str>),
+    fields: &serde_json::Map<String, Value>,
+    skip: &[&str],
     from: usize,
     out: &mut Vec<Finding>,
 ) {
+    let mut path = Vec::new();
+    for (key, value) in fields.iter().filter(|(k, _)| !skip.contains(&k.as_str())) {
+        path.push(Step::Key(key));
+        walk(
+            ctx,
+            value,
+            ("", &mut path),
+            (Location::Field, None),
+            from,
+            out,
+        );
+        path.pop();
+    }
+}
+
+/// One step below the scanned value: pointers are built only for strings that hold
+/// something, since a 50 MB export has millions of strings and almost none do.
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// `at`: the base pointer and the steps below it. `place`: the default location, and the
+/// `name` of the nearest object holding one (a header's name, for findings in its value).
+fn walk<'a>(
+    ctx: &Ctx,
+    value: &'a Value,
+    at: (&str, &mut Vec<Step<'a>>),
+    place: (Location, Option<&'a str>),
+    from: usize,
+    out: &mut Vec<Finding>,
+) {
+    let (base, path) = at;
     match value {
         Value::String(text) => {
+            let found = candidates(text);
+            if found.is_empty() {
+                return;
+            }
+            let mut ptr = base.to_string();
+            for step in path.iter() {
+                match step {
+                    Step::Key(k) => ptr.push_str(&format!("/{}", escape_pointer(k))),
+                    Step::Index(i) => ptr.push_str(&format!("/{i}")),
+                }
+            }
             let before = out.len();
-            scan_string(ctx, text, ptr, place.0, from, out);
+            add_new(ctx, found, &ptr, place.0, from, out);
             for f in &mut out[before..] {
                 if f.location == Location::Header {
                     f.header_name = place.1.map(str::to_string);
@@ -60,94 +103,181 @@ fn walk(
         }
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                walk(ctx, item, &format!("{ptr}/{i}"), place, from, out);
+                path.push(Step::Index(i));
+                walk(ctx, item, (base, &mut *path), place, from, out);
+                path.pop();
             }
         }
         Value::Object(fields) => {
             let name = fields.get("name").and_then(Value::as_str).or(place.1);
             for (key, item) in fields {
-                let child = format!("{ptr}/{}", escape_pointer(key));
-                walk(ctx, item, &child, (place.0, name), from, out);
+                path.push(Step::Key(key));
+                walk(ctx, item, (base, &mut *path), (place.0, name), from, out);
+                path.pop();
             }
         }
         _ => {}
     }
 }
 
-fn scan_string(
+/// What the loose pass sees in one string, before it is placed.
+enum Candidate {
+    /// `base64(email:token)`: (span, user, token).
+    Basic(Range<usize>, String, String),
+    /// A webhook URL's secret path.
+    Webhook(Range<usize>, String),
+    /// A raw Atlassian token.
+    Raw(Range<usize>, String),
+    /// A legacy token (the token, its span, the email beside it).
+    Legacy(String, Range<usize>, String),
+    /// `{{secrets.NAME}}`.
+    SecretRef,
+}
+
+/// What one pass over a string's bytes says may be in it, so that the patterns run only
+/// where they can match: most strings of a rule (ids, types, words, URLs without secrets)
+/// hold nothing, and a 50 MB export has millions of them.
+struct Hints {
+    /// Longest run of base64 characters.
+    base64_run: usize,
+    /// Longest run of characters a token is made of (`A-Za-z0-9_=-`).
+    token_run: usize,
+    at: bool,
+    braces: bool,
+    scheme: bool,
+}
+
+impl Hints {
+    fn of(text: &str) -> Hints {
+        let mut h = Hints {
+            base64_run: 0,
+            token_run: 0,
+            at: false,
+            braces: false,
+            scheme: false,
+        };
+        let (mut b64, mut tok, mut prev) = (0usize, 0usize, 0u8);
+        for &b in text.as_bytes() {
+            let alnum = b.is_ascii_alphanumeric();
+            b64 = if alnum || b == b'+' || b == b'/' || b == b'=' {
+                b64 + 1
+            } else {
+                0
+            };
+            tok = if alnum || b == b'_' || b == b'=' || b == b'-' {
+                tok + 1
+            } else {
+                0
+            };
+            h.base64_run = h.base64_run.max(b64);
+            h.token_run = h.token_run.max(tok);
+            h.at |= b == b'@';
+            h.braces |= b == b'{' && prev == b'{';
+            h.scheme |= b == b'/' && prev == b'/';
+            prev = b;
+        }
+        h
+    }
+}
+
+/// Every candidate in `text`.
+fn candidates(text: &str) -> Vec<Candidate> {
+    let mut found = Vec::new();
+    // The shortest candidate is `{{secrets.x}}`.
+    if text.len() < 13 {
+        return found;
+    }
+    let hints = Hints::of(text);
+    if hints.base64_run >= 16 {
+        found.extend(
+            base64_pairs(text)
+                .into_iter()
+                .map(|(span, user, token)| Candidate::Basic(span, user, token)),
+        );
+    }
+    let maybe_webhook = hints.scheme
+        && (text.contains("hooks.slack.com")
+            || text.contains("office.com/webhook")
+            || text.contains("/api/webhooks/"));
+    if maybe_webhook {
+        found.extend(
+            webhook_urls(text)
+                .into_iter()
+                .map(|(span, secret)| Candidate::Webhook(span, secret)),
+        );
+    }
+    if hints.token_run >= 21 && (text.contains("ATATT3") || text.contains("ATSTT")) {
+        found.extend(
+            atlassian_token_pattern()
+                .find_iter(text)
+                .map(|m| Candidate::Raw(m.range(), m.as_str().to_string())),
+        );
+    }
+    if hints.at && hints.token_run >= 24 {
+        found.extend(
+            legacy_tokens(text)
+                .into_iter()
+                .map(|(span, user)| Candidate::Legacy(text[span.clone()].to_string(), span, user)),
+        );
+    }
+    if hints.braces && text.contains("secrets.") && secret_ref_pattern().is_match(text) {
+        found.push(Candidate::SecretRef);
+    }
+    found
+}
+
+/// Adds the candidates of the string at `ptr` that overlap nothing found there already.
+fn add_new(
     ctx: &Ctx,
-    text: &str,
+    found: Vec<Candidate>,
     ptr: &str,
     location: Location,
     from: usize,
     out: &mut Vec<Finding>,
 ) {
-    if text.len() < 8 {
-        return;
-    }
     let here: Vec<&Finding> = out[from..].iter().filter(|f| f.pointer == ptr).collect();
-    let taken: Vec<Range<usize>> = here.iter().filter_map(|f| f.span.clone()).collect();
+    let mut taken: Vec<Range<usize>> = here.iter().filter_map(|f| f.span.clone()).collect();
     // A smart value already reported for this string (`Basic {{secrets.x}}`) covers it.
     let dynamic_known = here.iter().any(|f| f.span.is_none());
     let location = location_of(ptr, location);
-    let mut found: Vec<Finding> = Vec::new();
-    let add = |f: Finding, found: &mut Vec<Finding>| {
-        let overlaps = |r: &Range<usize>| {
-            f.span
-                .as_ref()
-                .is_some_and(|s| s.start < r.end && r.start < s.end)
-        };
-        let clash = taken.iter().any(overlaps)
-            || found.iter().any(|g| g.span.as_ref().is_some_and(overlaps));
-        if !clash {
-            found.push(f);
-        }
-    };
-    for (span, user, token) in base64_pairs(text) {
-        let mut f = literal(ctx, ptr, location, span, token, Encoding::Base64Basic);
-        f.scheme = Scheme::Basic;
-        f.user = Some(user);
-        add(f, &mut found);
-    }
-    // Cheap substring checks first: most strings hold none of these, and a 50 MB export
-    // has millions of strings.
-    let maybe_webhook = text.contains("hooks.slack.com")
-        || text.contains("office.com/webhook")
-        || text.contains("/api/webhooks/");
-    let webhooks = if maybe_webhook {
-        webhook_urls(text)
-    } else {
-        Vec::new()
-    };
-    for (span, secret) in webhooks {
-        let mut f = literal(ctx, ptr, location, span, secret, Encoding::Raw);
-        f.scheme = Scheme::Other(super::WEBHOOK_SCHEME.into());
-        add(f, &mut found);
-    }
-    let maybe_token = text.contains("ATATT3") || text.contains("ATSTT");
-    for m in atlassian_token_pattern().find_iter(if maybe_token { text } else { "" }) {
-        let f = literal(
-            ctx,
-            ptr,
-            location,
-            m.range(),
-            m.as_str().into(),
-            Encoding::Raw,
-        );
-        add(f, &mut found);
-    }
-    for (span, user) in legacy_tokens(text) {
-        let token = text[span.clone()].to_string();
-        let mut f = literal(ctx, ptr, location, span, token, Encoding::Raw);
-        f.user = Some(user);
-        add(f, &mut found);
-    }
-    if !dynamic_known && text.contains("secrets.") && secret_ref_pattern().is_match(text) {
+    let mut new = Vec::new();
+    for candidate in found {
         let mut f = ctx.finding(ptr.to_string(), location);
-        f.status = Status::Dynamic;
-        found.push(f);
+        let (span, token, encoding, scheme) = match candidate {
+            Candidate::SecretRef if dynamic_known => continue,
+            Candidate::SecretRef => {
+                f.status = Status::Dynamic;
+                new.push(f);
+                continue;
+            }
+            Candidate::Basic(span, user, token) => {
+                f.user = Some(user);
+                (span, token, Encoding::Base64Basic, Scheme::Basic)
+            }
+            Candidate::Webhook(span, secret) => {
+                let scheme = Scheme::Other(super::WEBHOOK_SCHEME.into());
+                (span, secret, Encoding::Raw, scheme)
+            }
+            Candidate::Raw(span, token) => (span, token, Encoding::Raw, Scheme::Token),
+            Candidate::Legacy(token, span, user) => {
+                f.user = Some(user);
+                (span, token, Encoding::Raw, Scheme::Token)
+            }
+        };
+        if taken
+            .iter()
+            .any(|r| span.start < r.end && r.start < span.end)
+        {
+            continue;
+        }
+        taken.push(span.clone());
+        f.scheme = scheme;
+        f.token = Some(Token::new(token));
+        f.span = Some(span);
+        f.encoding = encoding;
+        new.push(f);
     }
-    out.extend(found);
+    out.extend(new);
 }
 
 /// Where a string sits in a web request, by its pointer; `default` elsewhere.
@@ -161,22 +291,6 @@ fn location_of(ptr: &str, default: Location) -> Location {
     } else {
         default
     }
-}
-
-fn literal(
-    ctx: &Ctx,
-    ptr: &str,
-    location: Location,
-    span: Range<usize>,
-    token: String,
-    encoding: Encoding,
-) -> Finding {
-    let mut f = ctx.finding(ptr.to_string(), location);
-    f.scheme = Scheme::Token;
-    f.token = Some(Token::new(token));
-    f.span = Some(span);
-    f.encoding = encoding;
-    f
 }
 
 /// `user@domain.tld`, as the user of a credential.
