@@ -220,6 +220,24 @@ async fn list_into(
     }
 }
 
+/// What went wrong, without any text the server sent: the search's failure is only a
+/// warning, and a hostile server's error text may echo secrets the client does not yet
+/// know to mask (the rules' own credentials, read later).
+fn brief(err: &FetchError) -> String {
+    match err {
+        FetchError::Unauthorized { .. } => "authentication failed (401)".into(),
+        FetchError::Forbidden { .. } => "access denied (403)".into(),
+        FetchError::NotFound { .. } => "not found (404)".into(),
+        FetchError::BadRequest { status, .. } => format!("request rejected ({status})"),
+        FetchError::RateLimited { .. }
+        | FetchError::Server { .. }
+        | FetchError::Timeout
+        | FetchError::ResponseTooLarge { .. } => err.to_string(),
+        FetchError::Network(_) => "a network error".into(),
+        _ => "an unexpected answer".into(),
+    }
+}
+
 /// What each listing showed, to compare them at the end.
 #[derive(Default)]
 struct Compare {
@@ -368,7 +386,7 @@ impl<F: FnMut(RuleRead)> Run<'_, F> {
                 self.note_stop(&err);
                 self.compare
                     .search_failed
-                    .get_or_insert_with(|| format!("the search by state {state}: {err}"));
+                    .get_or_insert_with(|| format!("the search by state {state}: {}", brief(&err)));
             }
         }
     }
