@@ -202,6 +202,11 @@ pub fn detect(rule: &Value) -> Vec<Finding> {
 /// but not an Atlassian one, so it is never verified or rotated.
 pub const WEBHOOK_SCHEME: &str = "webhook";
 
+/// Whether a token has the shape of an Atlassian API token (`ATATT3…`, `ATSTT…`).
+pub fn looks_like_atlassian_token(token: &str) -> bool {
+    token.starts_with("ATATT3") || token.starts_with("ATSTT")
+}
+
 /// The path shown for a credential in the rule's own fields rather than in a component.
 pub const RULE_DETAILS: &str = "Rule details";
 

@@ -774,6 +774,33 @@ fn a_raw_copy_of_the_old_token_elsewhere_holds_back_the_revoke_advice() {
         comment_now.to_string().contains(&old),
         "the raw copy is never rewritten"
     );
+
+    // What the summary then says to run shows the raw copy, though it names no user, beside
+    // the rotated rules.
+    let scan = site.run(&["scan", "--account", user, "--format", "json"]);
+    scan.expect_code(0);
+    let report = scan.json();
+    let rows: Vec<(&str, &str)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["rule_name"].as_str().unwrap(),
+                r["scheme"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("rule 1", "basic"),
+            ("rule 2", "basic"),
+            ("rule 3", "token")
+        ],
+        "{report}"
+    );
+    assert_eq!(report["summary"]["rules_with_credentials"], 3);
 }
 
 #[test]

@@ -55,17 +55,10 @@ pub async fn run(global: &GlobalArgs, args: &ScanArgs, ui: &Ui) -> CommandResult
         (None, Some((_, client))) => cut_short = scan_site(client, &mut collector, ui).await?,
         (None, None) => unreachable!("a site is resolved whenever there is no file"),
     }
-    let mut inventory = collector.inventory;
+    let (mut inventory, to_verify) = collector.into_inventory();
     inventory.finish();
     if let Some((settings, client)) = &site.filter(|_| verify && cut_short.is_none()) {
-        verify_credentials(
-            client,
-            &settings.site,
-            &collector.to_verify,
-            &mut inventory,
-            ui,
-        )
-        .await;
+        verify_credentials(client, &settings.site, &to_verify, &mut inventory, ui).await;
     }
     let expiry = match &org {
         Some(org) => Some(token_expiry(org, &inventory, ui).await),
@@ -154,6 +147,10 @@ struct Collector<'a> {
     account: Option<&'a str>,
     inventory: Inventory,
     to_verify: BTreeMap<VerifyKey, Uses>,
+    /// With `--account`: literal secrets that name no user (a raw token in a comment),
+    /// kept until the end, when those that may be the account's are shown too; `true` for
+    /// an Atlassian-shaped token, which may belong to any account.
+    unnamed: Vec<(report::Row, bool)>,
 }
 
 /// One credential: lower-cased user and fingerprint.
@@ -171,12 +168,23 @@ impl<'a> Collector<'a> {
             account,
             inventory: Inventory::default(),
             to_verify: BTreeMap::new(),
+            unnamed: Vec::new(),
         }
     }
 
     fn add(&mut self, rule: &serde_json::Value) {
         let mut findings = detect::detect(rule);
         if let Some(account) = self.account {
+            let unnamed = findings
+                .iter()
+                .filter(|f| f.user.is_none() && f.status == Status::Literal);
+            self.unnamed.extend(unnamed.map(|f| {
+                let atlassian = f
+                    .token
+                    .as_ref()
+                    .is_some_and(|t| detect::looks_like_atlassian_token(t.expose()));
+                (report::Row::new(rule, f), atlassian)
+            }));
             findings.retain(|f| {
                 f.user
                     .as_deref()
@@ -196,6 +204,34 @@ impl<'a> Collector<'a> {
             }
         }
         self.inventory.add_rule(rule, &findings);
+    }
+
+    /// The inventory, with the unnamed secrets that may be the account's: `scan --account`
+    /// must show every rule that may still hold one of its tokens, in whatever form. That
+    /// is a copy of a token seen with the account's name, or any raw Atlassian token (which
+    /// names no account: after a rotation the old token may survive only that way).
+    fn into_inventory(mut self) -> (Inventory, BTreeMap<VerifyKey, Uses>) {
+        let ours: BTreeSet<_> = self
+            .inventory
+            .findings
+            .iter()
+            .filter_map(|r| r.fingerprint.clone())
+            .collect();
+        let mut with_credentials: BTreeSet<String> = self
+            .inventory
+            .findings
+            .iter()
+            .map(|r| r.rule_uuid.clone())
+            .collect();
+        for (row, atlassian) in self.unnamed {
+            if atlassian || row.fingerprint.as_ref().is_some_and(|fp| ours.contains(fp)) {
+                if with_credentials.insert(row.rule_uuid.clone()) {
+                    self.inventory.summary.rules_with_credentials += 1;
+                }
+                self.inventory.findings.push(row);
+            }
+        }
+        (self.inventory, self.to_verify)
     }
 }
 
