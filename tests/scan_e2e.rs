@@ -878,3 +878,10 @@ fn from_file_on_the_shapes_directory_matches_the_oracle() {
     assert_eq!(sorted(got), sorted(want));
     assert_eq!(report["skipped_files"], json!([]));
 }
+
+#[test]
+fn from_file_table_of_the_shapes_fixtures() {
+    let run = from_file(&["--from-file", "shapes", "--format", "table"]);
+    run.expect_code(0);
+    insta::assert_snapshot!("from_file_shapes_table", run.stdout);
+}
