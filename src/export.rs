@@ -303,7 +303,13 @@ impl Document {
     pub fn read(path: &Path) -> std::io::Result<Document> {
         use crate::files::{read_text_capped, Links, DOCUMENT_FILE_CAP};
         let text = read_text_capped(path, DOCUMENT_FILE_CAP, Links::Follow)?;
-        let root: Value = serde_json::from_str(strip_bom(&text)).map_err(invalid)?;
+        let root: Value = serde_json::from_str(strip_bom(&text)).map_err(|e| {
+            if e.to_string().starts_with("trailing characters") {
+                invalid("it holds several JSON documents (NDJSON): `scan` reads those, but a rewrite needs one document; wrap them in an array")
+            } else {
+                invalid(e)
+            }
+        })?;
         let pointers = rule_pointers_in(&root, String::new(), true).map_err(invalid)?;
         Ok(Document { root, pointers })
     }
@@ -480,6 +486,9 @@ mod tests {
         assert_eq!(doc.root[0]["rules"].as_array().unwrap().len(), 1);
         let f = file_with(r#"{"name":"no rules here"}"#);
         assert!(Document::read(f.path()).is_err());
+        let f = file_with(&format!("{bare}\n{bare}\n"));
+        let err = Document::read(f.path()).err().unwrap().to_string();
+        assert!(err.contains("NDJSON"), "{err}");
     }
 
     #[test]
