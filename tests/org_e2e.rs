@@ -43,6 +43,11 @@ fn web_request(n: u32, user: &str, token: &str) -> Value {
 }
 
 fn org_site() -> OrgSite {
+    org_site_with(|_| {})
+}
+
+/// [`org_site`] with the sandbox's config adjusted (more rules, a drifting list...).
+fn org_site_with(adjust: impl FnOnce(&mut SandboxConfig)) -> OrgSite {
     let (admin, old, new, bob, key) = (
         fake_token(),
         fake_token(),
@@ -77,6 +82,8 @@ fn org_site() -> OrgSite {
         directory: load_directory(&path).unwrap(),
         ..SandboxConfig::default()
     };
+    let mut config = config;
+    adjust(&mut config);
     let secrets = vec![admin.clone(), old.clone(), new.clone(), bob, key.clone()];
     let site = SiteSpec {
         config,
@@ -277,4 +284,46 @@ fn revoke_waits_until_no_rule_holds_the_old_token_then_deletes_it() {
     let dead = org.site.run_cmd(cmd);
     dead.expect_code(2);
     assert!(dead.stderr.contains("refused"), "{}", dead.stderr);
+}
+
+#[test]
+fn revoke_refuses_over_a_rule_list_the_site_did_not_list_consistently() {
+    // 150 more rules, and GET pages that skip rules: even once alice's rules are rotated,
+    // a rule the site did not list might still hold her old token.
+    let org = org_site_with(|c| {
+        let filler = c.rules[2].clone();
+        for n in 10..160 {
+            let mut rule = filler.clone();
+            rule["rule"]["uuid"] = json!(format!("0190f3a2-5b7c-7d21-8e4f-00000002{n:04}"));
+            c.rules.push(rule);
+        }
+        c.list_drift = 3;
+    });
+    let backups = org.site.dir.path().join("backups");
+    let rotate = org.run(&[
+        "rotate",
+        "--account",
+        ALICE,
+        "--yes",
+        "--backup-dir",
+        backups.to_str().unwrap(),
+    ]);
+    rotate.expect_code(3);
+    let keep = Token::new(org.new.clone()).fingerprint().to_string();
+    let revoke = org.run(&[
+        "revoke",
+        "--account",
+        ALICE,
+        "--token-id",
+        "alice-old",
+        "--keep",
+        &keep,
+        "--org",
+        ORG,
+        "--yes",
+    ]);
+    revoke.expect_code(3);
+    let shown = format!("{}{}", revoke.stdout, revoke.stderr);
+    assert!(shown.contains("could not be confirmed complete"), "{shown}");
+    assert!(org.revoked().is_empty(), "nothing is revoked");
 }

@@ -99,6 +99,14 @@ fn the_token<'a>(tokens: &'a [OrgToken], account: &str, id: &str) -> CommandResu
     }
 }
 
+/// A rule list the site's two listings disagreed on may miss a rule that uses the token.
+fn stats_warning(stats: &crate::fetch::ReadStats) -> Option<String> {
+    stats
+        .listing
+        .warning()
+        .map(|w| format!("the rule list could not be confirmed complete: {w}"))
+}
+
 /// Every place a rule may still need a token of `account` other than `keep`, from a fresh
 /// read of every rule. An error reading the rule list stops the command.
 async fn still_used(
@@ -112,7 +120,7 @@ async fn still_used(
         client.site()
     ));
     let mut blockers = Vec::new();
-    client
+    let stats = client
         .read_all_rules(|read| {
             let rule = match read.result {
                 Ok(envelope) => envelope["rule"].clone(),
@@ -135,10 +143,20 @@ async fn still_used(
                 let kept = f
                     .fingerprint()
                     .is_some_and(|fp| keep.is_some_and(|k| fp.matches_prefix(k)));
+                // A raw Atlassian token names no account: it may be this one.
+                let unnamed_atlassian = f.user.is_none()
+                    && f.token
+                        .as_ref()
+                        .is_some_and(|t| detect::looks_like_atlassian_token(t.expose()));
                 let why = match f.status {
                     Status::Literal if ours && !kept => {
                         format!("holds {} at {}", f.redacted_value(), f.component_path)
                     }
+                    Status::Literal if unnamed_atlassian && !kept => format!(
+                        "a raw Atlassian token {} at {} may be a token of {account}",
+                        f.redacted_value(),
+                        f.component_path
+                    ),
                     Status::Masked if f.location != Location::WebhookToken => format!(
                         "a masked value at {} may be a token of {account}",
                         f.component_path
@@ -156,5 +174,8 @@ async fn still_used(
         .map_err(|e| {
             CommandError::from(e).context("could not read every rule; nothing was revoked")
         })?;
+    if let Some(warning) = stats_warning(&stats) {
+        blockers.push(warning);
+    }
     Ok(blockers)
 }
