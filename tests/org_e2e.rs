@@ -110,6 +110,36 @@ impl OrgSite {
         self.site.run_cmd(cmd)
     }
 
+    /// `rotate --yes` of alice's credentials, backups in the site's scratch directory.
+    fn rotate_alice(&self) -> RunOutput {
+        let backups = self.site.dir.path().join("backups");
+        self.run(&[
+            "rotate",
+            "--account",
+            ALICE,
+            "--yes",
+            "--backup-dir",
+            backups.to_str().unwrap(),
+        ])
+    }
+
+    /// `revoke` of alice's old token, keeping her new one.
+    fn revoke_alice_old(&self) -> RunOutput {
+        let keep = Token::new(self.new.clone()).fingerprint().to_string();
+        self.run(&[
+            "revoke",
+            "--account",
+            ALICE,
+            "--token-id",
+            "alice-old",
+            "--keep",
+            &keep,
+            "--org",
+            ORG,
+            "--yes",
+        ])
+    }
+
     fn revoked(&self) -> Vec<String> {
         self.site.stats().revoked_token_ids
     }
@@ -199,21 +229,8 @@ fn tokens_lists_an_accounts_tokens_soonest_first() {
 fn revoke_waits_until_no_rule_holds_the_old_token_then_deletes_it() {
     let org = org_site();
     let keep = Token::new(org.new.clone()).fingerprint().to_string();
-    let backups = org.site.dir.path().join("backups");
-    let revoke = [
-        "revoke",
-        "--account",
-        ALICE,
-        "--token-id",
-        "alice-old",
-        "--keep",
-        &keep,
-        "--org",
-        ORG,
-        "--yes",
-    ];
 
-    let blocked = org.run(&revoke);
+    let blocked = org.revoke_alice_old();
     blocked.expect_code(3);
     assert!(
         blocked.stderr.contains("not revoked") && blocked.stderr.contains("Hint: "),
@@ -243,14 +260,7 @@ fn revoke_waits_until_no_rule_holds_the_old_token_then_deletes_it() {
     other.expect_code(2);
     assert!(org.revoked().is_empty());
 
-    let rotate = org.run(&[
-        "rotate",
-        "--account",
-        ALICE,
-        "--yes",
-        "--backup-dir",
-        backups.to_str().unwrap(),
-    ]);
+    let rotate = org.rotate_alice();
     rotate.expect_code(0);
     assert!(
         rotate
@@ -265,7 +275,7 @@ fn revoke_waits_until_no_rule_holds_the_old_token_then_deletes_it() {
         rotate.stdout
     );
 
-    org.run(&revoke).expect_code(0);
+    org.revoke_alice_old().expect_code(0);
     assert_eq!(org.revoked(), vec!["alice-old".to_string()]);
     // The org stops listing it, and it no longer logs in.
     let listed = org.run(&[
@@ -299,29 +309,9 @@ fn revoke_refuses_over_a_rule_list_the_site_did_not_list_consistently() {
         }
         c.list_drift = 3;
     });
-    let backups = org.site.dir.path().join("backups");
-    let rotate = org.run(&[
-        "rotate",
-        "--account",
-        ALICE,
-        "--yes",
-        "--backup-dir",
-        backups.to_str().unwrap(),
-    ]);
+    let rotate = org.rotate_alice();
     rotate.expect_code(3);
-    let keep = Token::new(org.new.clone()).fingerprint().to_string();
-    let revoke = org.run(&[
-        "revoke",
-        "--account",
-        ALICE,
-        "--token-id",
-        "alice-old",
-        "--keep",
-        &keep,
-        "--org",
-        ORG,
-        "--yes",
-    ]);
+    let revoke = org.revoke_alice_old();
     revoke.expect_code(3);
     let shown = format!("{}{}", revoke.stdout, revoke.stderr);
     assert!(shown.contains("could not be confirmed complete"), "{shown}");
