@@ -11,7 +11,8 @@
 //! - [`limiter`]: adaptive (AIMD) concurrency for reading many rules;
 //! - [`breaker`]: a circuit breaker that ends a bulk read in bounded time when the site dies;
 //! - [`client`]: [`AutomationClient`], one method per endpoint;
-//! - `bulk`: [`AutomationClient::read_all_rules`], listing and reading pipelined;
+//! - `bulk`: [`AutomationClient::read_all_rules`], listing (twice, to catch rules the site
+//!   skips between pages) and reading pipelined;
 //! - `credential`: `/myself` checks of the admin's and of found credentials;
 //! - `error`: [`FetchError`], one variant per cause an admin can act on;
 //! - [`org`]: the organization admin API (API token expiry dates, revocation).
