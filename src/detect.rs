@@ -13,10 +13,10 @@
 //!   values cannot be inspected: the server's `***` mask, a hidden value left out, a
 //!   managed-secret key name, a smart value. Those are reported with a status saying so,
 //!   never silently skipped.
-//! - Admins also put credentials where no field is meant for them: [`loose`] then looks at
-//!   every string of every component, and at the rule's own fields, for raw Atlassian
-//!   tokens, bare `base64(email:token)` values, `{{secrets.NAME}}` references and webhook
-//!   URLs whose path is a secret.
+//! - Admins also put credentials where no field is meant for them: the loose pass then
+//!   looks at every string of every component, and at the rule's own fields, for raw
+//!   Atlassian tokens, bare `base64(email:token)` values, `{{secrets.NAME}}` references and
+//!   webhook URLs whose path is a secret.
 //!
 //! Every literal finding records the JSON pointer of the string that holds it and the byte
 //! span of the encoded credential inside that string, so the rewriter in [`crate::plan`] can
