@@ -518,6 +518,19 @@ pub struct PlanFile {
     pub new_fingerprint: Fingerprint,
     pub created_at: u64,
     pub rules: Vec<PlannedRule>,
+    /// False when the plan was made over a rule list the site's two listings disagreed on:
+    /// `apply` must not then call the old token safe to revoke. Written only when false, so
+    /// plans over a complete list read (and hash) as before.
+    #[serde(default = "complete", skip_serializing_if = "is_complete")]
+    pub list_complete: bool,
+}
+
+fn complete() -> bool {
+    true
+}
+
+fn is_complete(list_complete: &bool) -> bool {
+    *list_complete
 }
 
 /// Version 2: the file carries `sha256`, the hash of its canonical content.

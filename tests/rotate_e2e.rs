@@ -809,13 +809,49 @@ fn a_rotation_over_a_drifting_rule_list_never_says_revoke() {
     let (planted, site) = copies_site(150, |c| c.list_drift = 5);
     let new_token = planted.fresh(SVC_JIRA_NEW_FIXTURE);
     let backups = site.dir.path().join("backups");
+
+    // A plan saved over that list carries it: `apply` gives the same advice later.
+    let plan = site.dir.path().join("plan.json");
+    let out = run(
+        &site,
+        rotate_cmd(
+            &site,
+            SVC_JIRA,
+            &new_token,
+            &backups,
+            &["--out", plan.to_str().unwrap()],
+        ),
+    );
+    out.expect_code(0);
+    assert!(std::fs::read_to_string(&plan)
+        .unwrap()
+        .contains("\"list_complete\": false"));
+    let mut apply = site.cmd();
+    apply
+        .env("AUTOREKEY_NEW_TOKEN", &new_token)
+        .args(["apply", plan.to_str().unwrap(), "--yes", "--backup-dir"])
+        .arg(&backups);
+    let applied = run(&site, apply);
+    applied.expect_code(3);
+    assert_eq!(summary_count(&applied.stdout, "rotated"), 150);
+    assert!(
+        applied.stdout.contains("could not be confirmed complete"),
+        "{}",
+        applied.stdout
+    );
+    assert!(
+        !applied.stdout.contains("revoke the old token ("),
+        "{}",
+        applied.stdout
+    );
     let out = run(
         &site,
         rotate_cmd(&site, SVC_JIRA, &new_token, &backups, &["--yes"]),
     );
     out.expect_code(3);
-    // The search showed the skipped rules: every copy was rotated all the same.
-    assert_eq!(summary_count(&out.stdout, "rotated"), 150);
+    // The search showed the skipped rules: every copy was rotated all the same, and a
+    // rotation afterwards, over the same drifting list, still does not say revoke.
+    assert_eq!(summary_count(&out.stdout, "already current"), 150);
     assert!(out.stderr.contains("showed in only one"), "{}", out.stderr);
     assert!(
         out.stdout.contains("Do NOT revoke")

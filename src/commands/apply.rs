@@ -51,6 +51,7 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, ui: &Ui) -> CommandResul
     check_new_token(&client, &plan.selector, &new_token, ui).await?;
     let (prepared, outcomes) = reread(&client, &plan, &new_token, ui).await;
     let mut summary = RotationSummary::new(&plan.selector, &new_token, plan.rules.len());
+    summary.list_complete = plan.list_complete;
     summary.note_old(&prepared);
     let writes = Writes {
         client: &client,

@@ -77,7 +77,14 @@ pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResu
     summary.note_old(&prepared);
     if let Some(path) = &args.out {
         show_diffs(&prepared, ui);
-        save_plan(path, &settings, &selector, &new_token, &prepared)?;
+        save_plan(
+            path,
+            &settings,
+            &selector,
+            &new_token,
+            &prepared,
+            summary.list_complete,
+        )?;
         summary.plan_saved = Some(path.display().to_string());
         summary.would_rotate = prepared.iter().map(|p| p.uuid.clone()).collect();
         return finish(summary, outcomes, ui);
@@ -374,6 +381,7 @@ fn save_plan(
     selector: &Selector,
     new_token: &Token,
     prepared: &[Prepared],
+    list_complete: bool,
 ) -> CommandResult {
     let plan = PlanFile {
         version: PLAN_VERSION,
@@ -393,6 +401,7 @@ fn save_plan(
                 changes: plan::planned_changes(&p.findings),
             })
             .collect(),
+        list_complete,
     };
     // Whole or not at all, never over an existing file or through a planted link.
     crate::files::write_new(path, plan.to_sealed_json().as_bytes()).map_err(|e| {

@@ -320,6 +320,7 @@ fn sample_plan(fingerprints: Vec<String>) -> PlanFile {
             rule_hash: rule_hash(&rule),
             changes: planned_changes(&findings),
         }],
+        list_complete: true,
     }
 }
 
@@ -366,4 +367,25 @@ fn a_plan_outside_its_own_selector_is_refused() {
         PlanFile::from_sealed_json(&plan.to_sealed_json()),
         Err(PlanFileError::Inconsistent(_))
     ));
+}
+
+#[test]
+fn an_unconfirmed_list_is_sealed_into_the_plan_and_a_complete_one_is_not_written() {
+    let plan = sample_plan(vec![]);
+    let text = plan.to_sealed_json();
+    assert!(!text.contains("list_complete"));
+    assert!(PlanFile::from_sealed_json(&text).unwrap().list_complete);
+    let unconfirmed = PlanFile {
+        list_complete: false,
+        ..plan
+    };
+    let text = unconfirmed.to_sealed_json();
+    assert!(!PlanFile::from_sealed_json(&text).unwrap().list_complete);
+    // Dropping the flag is an edit the seal catches.
+    let edited = text.replace("\"list_complete\": false,", "");
+    assert_ne!(edited, text);
+    assert_eq!(
+        PlanFile::from_sealed_json(&edited).err(),
+        Some(PlanFileError::Changed)
+    );
 }
