@@ -17,11 +17,13 @@
 
 use serde_json::Value;
 
-use crate::backup::BackupRun;
-use crate::detect::{Finding, MASK};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use crate::detect::{Finding, Scheme, Status, MASK};
 use crate::fetch::{AutomationClient, FetchError, PutOutcome};
-use crate::journal::{Journal, Step};
+use crate::journal::Step;
 use crate::plan::{self, LeftAlone, PlannedChange, RuleDecision, Selector};
+use crate::run::RunStore;
 use crate::secret::{Fingerprint, Token};
 
 /// A rule with its rewrite decided, ready to show and write. It holds whole rule bodies,
@@ -238,21 +240,47 @@ fn exactly(mut p: Prepared, planned: &[(String, Fingerprint)]) -> Result<Prepare
     })
 }
 
-/// Copies of tokens in forms a rotation does not rewrite (a Bearer header, a raw token),
-/// noted rule by rule while reading, and checked once every old token of the account is
-/// known: a rule holding an old token only in such a form would break when the token is
-/// revoked, so it is reported, never silently passed over.
+/// What reading the rules showed beyond the rewrites, noted rule by rule and judged once
+/// every rule is read:
+/// - copies of tokens in forms a rotation does not rewrite (a Bearer header, a raw token):
+///   a rule holding an old token only in such a form would break when the token is
+///   revoked, so it is reported, never silently passed over;
+/// - every token of the account in the rules, whatever `--fingerprint` selects, so a
+///   selection that matches nothing, and a "new" token that is already in use, are caught;
+/// - rules whose credential autorekey cannot read but that may be the account's.
 #[derive(Default)]
-pub struct Copies {
+pub struct Census {
     seen: Vec<RuleCopies>,
+    /// The account's token fingerprints -> how many rules hold each.
+    pub account_tokens: BTreeMap<Fingerprint, usize>,
+    /// Users of the Basic credentials seen, for a hint when the account has none.
+    pub users: BTreeSet<String>,
+    /// Rules with a credential that cannot be read and may be the account's.
+    pub not_inspectable: usize,
 }
 
 /// A rule (uuid, name) and its unrewritten literal tokens (fingerprint, pointer).
 type RuleCopies = (String, String, Vec<(crate::secret::Fingerprint, String)>);
 
-impl Copies {
+impl Census {
     pub fn note(&mut self, rule: &Value, selector: &Selector) {
-        let copies = plan::unrewritable(&crate::detect::detect(rule), selector);
+        let findings = crate::detect::detect(rule);
+        let mut tokens: BTreeSet<Fingerprint> = BTreeSet::new();
+        for f in &findings {
+            if let Some(user) = f.user.as_ref().filter(|_| f.status == Status::Literal) {
+                self.users.insert(user.to_ascii_lowercase());
+            }
+            if selector.is_account(f) {
+                tokens.extend(f.fingerprint());
+            }
+        }
+        for fp in tokens {
+            *self.account_tokens.entry(fp).or_default() += 1;
+        }
+        if findings.iter().any(may_hide_account) {
+            self.not_inspectable += 1;
+        }
+        let copies = plan::unrewritable(&findings, selector);
         if !copies.is_empty() {
             let name = crate::printable::rule_name(rule);
             self.seen
@@ -264,19 +292,14 @@ impl Copies {
     /// rewrite, including rules that are themselves being rewritten (their own other old
     /// tokens were checked by `plan_rule`; this catches another rule's). Rules already
     /// reported keep their first reason. Returns the uuids to drop from the rewrites.
-    pub fn flag(
-        self,
-        prepared: &[Prepared],
-        outcomes: &mut Vec<Outcome>,
-    ) -> std::collections::HashSet<String> {
-        let old: std::collections::HashSet<_> = prepared
+    pub fn flag(&mut self, prepared: &[Prepared], outcomes: &mut Vec<Outcome>) -> HashSet<String> {
+        let old: HashSet<_> = prepared
             .iter()
             .flat_map(|p| p.findings.iter().filter_map(Finding::fingerprint))
             .collect();
-        let reported: std::collections::HashSet<String> =
-            outcomes.iter().map(|o| o.uuid().to_string()).collect();
-        let mut dropped = std::collections::HashSet::new();
-        for (uuid, name, copies) in self.seen {
+        let reported: HashSet<String> = outcomes.iter().map(|o| o.uuid().to_string()).collect();
+        let mut dropped = HashSet::new();
+        for (uuid, name, copies) in std::mem::take(&mut self.seen) {
             let hits: Vec<String> = copies
                 .into_iter()
                 .filter(|(fp, _)| old.contains(fp))
@@ -290,6 +313,28 @@ impl Copies {
             outcomes.push(Outcome::LeftAlone { uuid, name, reason });
         }
         dropped
+    }
+}
+
+/// A credential autorekey cannot read (a managed secret or a smart value) used as Basic auth
+/// or with no scheme it can see: it may be the account's token. Other users' and Bearer
+/// values are not an Atlassian account's API token.
+fn may_hide_account(f: &Finding) -> bool {
+    matches!(f.status, Status::SecretRef | Status::Dynamic)
+        && matches!(f.scheme, Scheme::Basic | Scheme::Unknown)
+        && f.user.is_none()
+        && f.location != crate::detect::Location::WebhookToken
+}
+
+/// The last check of a run, after every write: a rule counted as rotated must still hold
+/// the new token and no old one. Another writer saving a copy it read before the rotation
+/// would otherwise go unnoticed until the old token is revoked.
+pub fn still_rotated(rule: &Value, selector: &Selector, new_token: &Token) -> Result<(), String> {
+    match plan::plan_rule(rule, selector, Some(new_token)) {
+        RuleDecision::LeftAlone(LeftAlone::AlreadyCurrent) => Ok(()),
+        RuleDecision::Rewrite(_) => Err("it holds the old token again".into()),
+        RuleDecision::Untouched => Err("the new credential is no longer in it".into()),
+        RuleDecision::LeftAlone(why) => Err(left_alone_reason(&why)),
     }
 }
 
@@ -318,8 +363,8 @@ pub fn left_alone_reason(why: &LeftAlone) -> String {
 /// Where writes go and where they are recorded.
 pub struct Writer<'a> {
     pub client: &'a AutomationClient,
-    pub backup: &'a BackupRun,
-    pub journal: &'a Journal,
+    /// Backups and journal of the rotation (created on the first backup).
+    pub store: &'a RunStore,
     pub selector: &'a Selector,
     pub new_token: &'a Token,
     /// Set when the site refuses the admin's login; the caller stops starting rules.
@@ -362,14 +407,14 @@ impl Writer<'_> {
                 Err(outcome) => return self.record(outcome),
             }
         };
-        if let Err(e) = self.backup.save(&target.uuid, &target.before) {
+        if let Err(e) = self.store.save(&target.uuid, &target.before) {
             return self.failed(
                 &target,
                 format!("not written: could not save its backup: {e}"),
             );
         }
         if let Err(e) = self
-            .journal
+            .store
             .record(&target.uuid, &target.name, Step::Writing, None)
         {
             return self.failed(
@@ -532,7 +577,7 @@ impl Writer<'_> {
     }
 
     /// Journal the outcome; a journal that cannot be written is reported with it.
-    fn record(&self, outcome: Outcome) -> Outcome {
+    pub fn record(&self, outcome: Outcome) -> Outcome {
         let (uuid, name, step, detail) = match &outcome {
             Outcome::Rotated { uuid, name, .. } => (uuid, name, Step::Verified, None),
             Outcome::Attention { uuid, name, detail } => {
@@ -545,7 +590,7 @@ impl Writer<'_> {
             Outcome::Declined { uuid, name } => (uuid, name, Step::Declined, None),
             Outcome::NotAttempted { .. } | Outcome::AlreadyCurrent { .. } => return outcome,
         };
-        match self.journal.record(uuid, name, step, detail.cloned()) {
+        match self.store.record(uuid, name, step, detail.cloned()) {
             Ok(()) => outcome,
             Err(e) => Outcome::Failed {
                 uuid: uuid.clone(),
@@ -602,7 +647,7 @@ mod tests {
             header("unrelated", "Bearer FAKE-someone-else-entirely".into()),
         ];
         let selector = Selector::new("svc@x.io", vec![]);
-        let (mut copies, mut prepared, mut outcomes) = (Copies::default(), vec![], vec![]);
+        let (mut copies, mut prepared, mut outcomes) = (Census::default(), vec![], vec![]);
         for envelope in rules {
             copies.note(&envelope["rule"], &selector);
             if let Some(p) = prepare(envelope, &selector, &new).unwrap() {
@@ -642,7 +687,7 @@ mod tests {
             {"name": "Authorization", "value": format!("Basic {}", basic(&t2))}]),
         );
         let selector = Selector::new("svc@x.io", vec![]);
-        let (mut copies, mut prepared, mut outcomes) = (Copies::default(), vec![], vec![]);
+        let (mut copies, mut prepared, mut outcomes) = (Census::default(), vec![], vec![]);
         for envelope in [a, b] {
             copies.note(&envelope["rule"], &selector);
             prepared.extend(prepare(envelope, &selector, &new).unwrap());

@@ -31,6 +31,9 @@ pub enum Step {
     Declined,
     /// Written back from a backup by `restore`.
     Restored,
+    /// The rotation ended with every rule done (no rule named): a later run of the same
+    /// rotation starts a new backup directory instead of resuming this one.
+    Finished,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -12,6 +12,8 @@
 //! - [`apply`]: backup, re-read, write, read back, with a journal for resuming;
 //! - [`report`]: the inventory and the closing summary, as table, JSON or CSV ([`expiry`]:
 //!   API token expiry dates from the org admin API, joined to the credentials found);
+//! - [`verdict`]: whether the old token may be revoked, decided once for every command;
+//! - [`run`]: a rotation's backup directory (shared by resumed runs) and the per-site lock;
 //! - [`sandbox`]: a local, faithful stand-in for a Jira Cloud site, used by `demo`, the tests
 //!   and admins rehearsing a rotation.
 //!
@@ -38,8 +40,10 @@ pub mod journal;
 pub mod plan;
 pub mod printable;
 pub mod report;
+pub mod run;
 pub mod sandbox;
 pub mod secret;
 pub mod settings;
 pub mod token_input;
 pub mod ui;
+pub mod verdict;

@@ -65,6 +65,11 @@ impl Selector {
     /// one of them. Masked or dynamic values of the account are not rewritable and so do not
     /// match; [`plan_rule`] reports them separately.
     pub fn matches(&self, f: &Finding) -> bool {
+        self.is_account(f) && self.fingerprint_selected(f)
+    }
+
+    /// A rewritable literal credential of this account, whatever its fingerprint.
+    pub fn is_account(&self, f: &Finding) -> bool {
         let rewritable = matches!(
             f.encoding,
             Encoding::Base64Basic | Encoding::UrlUserinfo | Encoding::PlainPair
@@ -73,7 +78,7 @@ impl Selector {
             .user
             .as_deref()
             .is_some_and(|u| u.eq_ignore_ascii_case(&self.account));
-        rewritable && f.status == Status::Literal && ours && self.fingerprint_selected(f)
+        rewritable && f.status == Status::Literal && ours
     }
 
     fn fingerprint_selected(&self, f: &Finding) -> bool {
@@ -135,7 +140,14 @@ pub fn plan_rule(rule: &Value, selector: &Selector, new_token: Option<&Token>) -
         .filter(|f| f.status == Status::Masked && f.location != Location::WebhookToken)
         .map(|f| f.pointer.clone())
         .collect();
-    let findings: Vec<Finding> = all.into_iter().filter(|f| selector.matches(f)).collect();
+    let new_fp = new_token.map(Token::fingerprint);
+    // The new token counts whatever `--fingerprint` selects: a rule already rotated to it is
+    // "already current", not "untouched", on a rerun that names the old token.
+    let holds_new = |f: &Finding| new_fp.is_some() && f.fingerprint() == new_fp;
+    let findings: Vec<Finding> = all
+        .into_iter()
+        .filter(|f| selector.matches(f) || (selector.is_account(f) && holds_new(f)))
+        .collect();
     if findings.is_empty() {
         return if may_hide.is_empty() {
             RuleDecision::Untouched
@@ -146,11 +158,7 @@ pub fn plan_rule(rule: &Value, selector: &Selector, new_token: Option<&Token>) -
     if !masked.is_empty() {
         return RuleDecision::LeftAlone(LeftAlone::MaskedValue { pointers: masked });
     }
-    let new_fp = new_token.map(Token::fingerprint);
-    let stale: Vec<Finding> = findings
-        .into_iter()
-        .filter(|f| new_fp.is_none() || f.fingerprint() != new_fp)
-        .collect();
+    let stale: Vec<Finding> = findings.into_iter().filter(|f| !holds_new(f)).collect();
     if stale.is_empty() {
         return RuleDecision::LeftAlone(LeftAlone::AlreadyCurrent);
     }

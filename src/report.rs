@@ -18,6 +18,7 @@ use crate::error::CommandError;
 use crate::plan::Selector;
 use crate::printable::printable;
 use crate::secret::{Fingerprint, Token};
+use crate::verdict;
 
 /// The verdict of `--verify` for one credential.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -481,9 +482,12 @@ pub struct RotationSummary {
     pub outcomes: Vec<Outcome>,
     /// `autorekey revoke ...` for the old token, shown once revoking is safe.
     pub revoke_command: String,
-    /// False when the site's two rule listings disagreed: rules may not have been read, so
-    /// the old token must not be called safe to revoke.
+    /// The offline export rotation (nothing is on the site until imported).
+    pub offline: bool,
+    /// Whether the rule list read was complete (see [`verdict::Facts::list_complete`]).
     pub list_complete: bool,
+    /// Rules with a credential autorekey cannot read that may be the account's.
+    pub not_inspectable: usize,
 }
 
 impl RotationSummary {
@@ -500,7 +504,9 @@ impl RotationSummary {
             backup_dir: None,
             outcomes: Vec::new(),
             revoke_command: revoke_command(selector, new_token),
+            offline: false,
             list_complete: true,
+            not_inspectable: 0,
         }
     }
 
@@ -524,19 +530,29 @@ impl RotationSummary {
         self.outcomes.iter().filter(|o| pick(o)).count()
     }
 
-    /// Rules that may still hold the old token: anything not rotated or already current,
-    /// including the ones the admin declined (revoking the token would break them).
-    fn problems(&self) -> usize {
-        self.count(|o| {
-            matches!(
-                o,
-                Outcome::LeftAlone { .. }
-                    | Outcome::Failed { .. }
-                    | Outcome::Attention { .. }
-                    | Outcome::Declined { .. }
-                    | Outcome::NotAttempted { .. }
-            )
-        })
+    /// What the verdict is decided from.
+    pub fn facts(&self) -> verdict::Facts<'_> {
+        let mode = if self.plan_saved.is_some() {
+            verdict::Mode::PlanSaved
+        } else if self.dry_run {
+            verdict::Mode::DryRun
+        } else if self.offline {
+            verdict::Mode::OfflineExport
+        } else {
+            verdict::Mode::Written
+        };
+        verdict::Facts {
+            mode,
+            outcomes: &self.outcomes,
+            list_complete: self.list_complete,
+            not_inspectable: self.not_inspectable,
+            old: &self.old_fingerprints,
+            new: &self.new_fingerprint,
+        }
+    }
+
+    pub fn advice(&self) -> verdict::Advice {
+        verdict::advise(&self.facts())
     }
 
     /// 0 when every rule was rotated (or, for a dry run or a saved plan, when it was shown);
@@ -560,16 +576,17 @@ impl RotationSummary {
         if self.dry_run || self.plan_saved.is_some() {
             return Ok(());
         }
-        if !self.list_complete {
-            return Err(CommandError::partial(
-                "the rule list could not be confirmed complete: a rule the site did not list may still hold the old token",
-            ));
-        }
-        match self.problems() {
-            0 => Ok(()),
-            n => Err(CommandError::partial(format!(
-                "{n} rule(s) still need you: left alone, failed, declined, not attempted or to check (listed above)"
+        match self.advice() {
+            verdict::Advice::StillInUse { rules } => Err(CommandError::partial(format!(
+                "{rules} rule(s) still need you: left alone, failed, declined, not attempted or to check (listed above)"
             ))),
+            verdict::Advice::NotInspectable { rules } => Err(CommandError::partial(format!(
+                "{rules} rule(s) send a credential autorekey cannot read; check them before revoking"
+            ))),
+            verdict::Advice::ListIncomplete => Err(CommandError::partial(
+                "the rule list could not be confirmed complete: a rule the site did not list may still hold the old token",
+            )),
+            _ => Ok(()),
         }
     }
 }
@@ -696,86 +713,12 @@ fn render_where(s: &RotationSummary, out: &mut String) {
 }
 
 fn render_next_steps(s: &RotationSummary, out: &mut String) {
-    let rotated = s.count(|o| matches!(o, Outcome::Rotated { .. }));
-    let old = s
-        .old_fingerprints
-        .iter()
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
-    out.push_str("Next steps:\n");
-    if s.dry_run || s.plan_saved.is_some() {
-        let _ = writeln!(
-            out,
-            "  1. Review the diffs above; only the credential text changes."
-        );
-        let _ = writeln!(
-            out,
-            "  2. Run without --dry-run (or apply the plan) to write them."
-        );
-        let _ = writeln!(
-            out,
-            "  3. Keep the old token until the rotation is done and read back."
-        );
-        return;
-    }
-    if s.problems() > 0 || !s.list_complete {
-        let _ = writeln!(
-            out,
-            "  - Do NOT revoke the old token yet: {}",
-            if s.list_complete {
-                "the rules listed above may still use it."
-            } else {
-                "the site's rule list could not be confirmed complete (see the warning above): run again, and compare the rule count in the Automation UI with the rules read."
-            }
-        );
-        if s.count(|o| matches!(o, Outcome::LeftAlone { .. } | Outcome::Attention { .. })) > 0 {
-            let _ = writeln!(out, "  - Rules left alone or to check: autorekey cannot rewrite them safely; edit them in the Automation UI as each line says.");
-        }
-        if s.count(|o| {
-            matches!(
-                o,
-                Outcome::Failed { .. } | Outcome::NotAttempted { .. } | Outcome::Declined { .. }
-            )
-        }) > 0
-        {
-            let _ = writeln!(out, "  - Rules that failed, were not attempted or that you declined: run the same command again when ready; a rerun does only what is left.");
-        }
-        let _ = writeln!(
-            out,
-            "  - Then `autorekey scan --account {}` shows what still uses an old token.",
-            s.account
-        );
-        return;
-    }
-    if rotated == 0 {
-        let _ = writeln!(
-            out,
-            "  Nothing left to do: no rule holds an old token of {}.",
-            s.account
-        );
-        let _ = writeln!(
-            out,
-            "  If every integration works, the old token may be revoked."
-        );
-        return;
-    }
-    let _ = writeln!(
-        out,
-        "  1. Check the integrations: run or wait for each rotated rule and look at its audit log."
-    );
-    let _ = writeln!(
-        out,
-        "  2. Only now, with every rule rewritten and read back, revoke the old token ({old}) \
-         at https://id.atlassian.com/manage-profile/security/api-tokens (signed in as {}).",
-        s.account
-    );
-    let _ = writeln!(
-        out,
-        "  3. autorekey cannot see into masked or smart values: check `autorekey scan`'s \
-         \"Not inspectable\" list first."
-    );
-    let _ = writeln!(out, "  Or with an org admin API key: {}", s.revoke_command);
+    let facts = s.facts();
+    let advice = verdict::advise(&facts);
+    // The org admin API's revoke command, only where the verdict says to revoke.
+    let by_api = format!("  Or with an org admin API key: {}", s.revoke_command);
+    let extra = advice.revokes().then_some(by_api.as_str());
+    out.push_str(&verdict::render_with(&advice, &facts, &s.account, extra));
 }
 
 /// The revoke command for a rotation: the kept token is the new one, unless the

@@ -8,13 +8,13 @@
 //! old tokens (anything else leaves the rule alone, with the reason), and shown before it
 //! is approved.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use crate::apply::{self, Outcome, Prepared};
 use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::confirm::Approver;
 use crate::error::{CommandError, CommandResult, ErrorKind};
-use crate::fetch::AutomationClient;
 use crate::files::{self, Links};
 use crate::plan::{PlanFile, PlanFileError, PlannedRule};
 use crate::report::RotationSummary;
@@ -22,7 +22,7 @@ use crate::secret::Token;
 use crate::settings::SiteSettings;
 use crate::ui::Ui;
 
-use super::rotate::{check_new_token, read_new_token, Writes};
+use super::rotate::{check_new_token, gather, lock_site, read_new_token, Gathered, Writes};
 
 pub async fn run(global: &GlobalArgs, args: &ApplyArgs, ui: &Ui) -> CommandResult {
     let plan = read_plan(&args.plan)?;
@@ -35,6 +35,7 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, ui: &Ui) -> CommandResul
         ))
         .hint("apply a plan against the site it was made for"));
     }
+    let _lock = lock_site(&settings, "apply", ui)?;
     let new_token = read_new_token(&args.new_token, ui)?;
     if new_token.fingerprint() != plan.new_fingerprint {
         return Err(CommandError::usage(format!(
@@ -49,9 +50,15 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, ui: &Ui) -> CommandResul
     }
     let client = settings.connect(ui).await?;
     check_new_token(&client, &plan.selector, &new_token, ui).await?;
-    let (prepared, outcomes) = reread(&client, &plan, &new_token, ui).await;
-    let mut summary = RotationSummary::new(&plan.selector, &new_token, plan.rules.len());
-    summary.list_complete = plan.list_complete;
+    // The whole site is read again, not only the planned rules: the verdict must weigh
+    // every rule that may still hold the old token (masked, left alone, added since the
+    // plan), exactly as `rotate` does.
+    let gathered = gather(&client, &plan.selector, &new_token, ui).await?;
+    let mut summary = RotationSummary::new(&plan.selector, &new_token, gathered.listed);
+    // Complete only if both the plan's listing and this one were confirmed.
+    summary.list_complete = plan.list_complete && gathered.list_complete;
+    summary.not_inspectable = gathered.census.not_inspectable;
+    let (prepared, outcomes) = against_plan(&plan, gathered, &new_token, ui);
     summary.note_old(&prepared);
     let writes = Writes {
         client: &client,
@@ -100,25 +107,41 @@ fn same_site(a: &str, b: &str) -> bool {
     origin(a).is_some() && origin(a) == origin(b)
 }
 
-/// Read each planned rule again and prepare exactly its planned rewrite.
-async fn reread(
-    client: &AutomationClient,
+/// Hold what the site holds now against the plan: a planned rule gets exactly its planned
+/// rewrite (rebuilt on its current content if it changed); a rule already holding the new
+/// token is done ("already current", as on a rerun); a rule holding an old token that the
+/// plan does not name is left alone and reported, never silently passed over.
+fn against_plan(
     plan: &PlanFile,
+    gathered: Gathered,
     new_token: &Token,
     ui: &Ui,
 ) -> (Vec<Prepared>, Vec<Outcome>) {
+    let planned: HashMap<&str, &PlannedRule> =
+        plan.rules.iter().map(|r| (r.uuid.as_str(), r)).collect();
+    let mut outcomes = gathered.outcomes;
     let mut prepared = Vec::new();
-    let mut outcomes = Vec::new();
-    for planned in &plan.rules {
-        let envelope = match client.get_rule(&planned.uuid).await {
-            Ok(e) => e,
-            Err(e) => {
-                outcomes.push(failed(planned, format!("could not read it: {e}")));
-                continue;
-            }
+    let decided: HashSet<String> = gathered
+        .prepared
+        .iter()
+        .map(|p| p.uuid.clone())
+        .chain(outcomes.iter().map(|o| o.uuid().to_string()))
+        .collect();
+    for p in gathered.prepared {
+        let Some(rule) = planned.get(p.uuid.as_str()) else {
+            outcomes.push(Outcome::LeftAlone {
+                reason: format!(
+                    "holds an old token of {} but is not in the plan (added or edited since): \
+                     rotate it with `autorekey rotate`, or make a new plan",
+                    plan.selector.account
+                ),
+                uuid: p.uuid,
+                name: p.name,
+            });
+            continue;
         };
-        let changed = crate::plan::rule_hash(&envelope["rule"]) != planned.rule_hash;
-        match apply::prepare_planned(envelope, &plan.selector, &planned.changes, new_token) {
+        let changed = p.rule_hash() != rule.rule_hash;
+        match apply::prepare_planned(p.before, &plan.selector, &rule.changes, new_token) {
             Ok(Some(p)) => {
                 if changed {
                     ui.status(format!(
@@ -128,17 +151,30 @@ async fn reread(
                 }
                 prepared.push(p);
             }
-            Ok(None) => outcomes.push(Outcome::LeftAlone {
-                uuid: planned.uuid.clone(),
-                name: planned.name.clone(),
-                reason: "no longer holds the planned credential (edited since the plan)".into(),
-            }),
+            Ok(None) => outcomes.push(edited_since(rule)),
             Err(outcome) => outcomes.push(outcome),
+        }
+    }
+    for rule in &plan.rules {
+        if !gathered.seen.contains(&rule.uuid) {
+            outcomes.push(failed(
+                rule,
+                "it is no longer listed on the site (deleted?)".into(),
+            ));
+        } else if !decided.contains(&rule.uuid) {
+            outcomes.push(edited_since(rule));
         }
     }
     (prepared, outcomes)
 }
 
+fn edited_since(planned: &PlannedRule) -> Outcome {
+    Outcome::LeftAlone {
+        uuid: planned.uuid.clone(),
+        name: planned.name.clone(),
+        reason: "no longer holds the planned credential (edited since the plan)".into(),
+    }
+}
 fn failed(planned: &PlannedRule, reason: String) -> Outcome {
     Outcome::Failed {
         uuid: planned.uuid.clone(),

@@ -23,6 +23,7 @@ use crate::journal::{Journal, Step};
 use crate::plan;
 use crate::settings::SiteSettings;
 use crate::ui::Ui;
+use crate::verdict;
 
 pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandResult {
     let (backup, rules) = selected_rules(args)?;
@@ -30,6 +31,7 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandRes
     let settings = SiteSettings::resolve(global, ui)?;
     let manifest = backup.manifest()?;
     same_site(&manifest, &settings)?;
+    let _lock = super::rotate::lock_site(&settings, "restore", ui)?;
     let client = settings.connect(ui).await?;
     let journal = Journal::open(&backup.dir().join("journal.jsonl")).map_err(|e| {
         CommandError::caused(ErrorKind::Failure, "cannot open the backup's journal", e)
@@ -90,6 +92,7 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandRes
         journal.record(&uuid, &name, step, detail)?;
     }
     report_safety_backup(&safety, ui);
+    ui.out_raw(restore_verdict(&manifest, &backup));
     match failures {
         0 => Ok(()),
         n => Err(CommandError::partial(format!(
@@ -127,6 +130,35 @@ fn safety_backup(restoring: &BackupRun, manifest: &Manifest) -> CommandResult<Ba
         CommandError::caused(ErrorKind::Failure, msg, e)
             .hint("check the backup directory's permissions")
     })
+}
+
+/// The verdict after a restore, from the one verdict function: the restored rules use the
+/// old tokens again, which are named.
+fn restore_verdict(manifest: &Manifest, backup: &BackupRun) -> String {
+    let selector = plan::Selector::new(manifest.account.clone(), vec![]);
+    let old: std::collections::BTreeSet<String> = backup
+        .saved_rules()
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|(_, saved)| crate::detect::detect(&saved["rule"]))
+        .filter(|f| selector.is_account(f))
+        .filter_map(|f| f.fingerprint().map(|fp| fp.to_string()))
+        .collect();
+    let new: crate::secret::Fingerprint =
+        serde_json::from_value(serde_json::json!(manifest.new_fingerprint))
+            .unwrap_or_else(|_| crate::secret::Fingerprint::of(""));
+    let facts = verdict::Facts {
+        mode: verdict::Mode::Restore,
+        outcomes: &[],
+        list_complete: true,
+        not_inspectable: 0,
+        old: &old,
+        new: &new,
+    };
+    format!(
+        "\n{}",
+        verdict::render(&verdict::advise(&facts), &facts, &manifest.account)
+    )
 }
 
 fn report_safety_backup(safety: &BackupRun, ui: &Ui) {

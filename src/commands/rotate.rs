@@ -12,20 +12,21 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 
-use crate::apply::{self, Outcome, Prepared, Writer};
-use crate::backup::{self, BackupRun, Manifest};
+use crate::apply::{self, Census, Outcome, Prepared, Writer};
+use crate::backup::{self, Manifest};
 use crate::cli::{GlobalArgs, NewTokenArgs, RotateArgs, WriteArgs};
 use crate::confirm::{Answer, Approver};
 use crate::error::{CommandError, CommandResult, ErrorKind};
-use crate::fetch::{AutomationClient, CheckAt, CredentialCheck, ReadStats};
+use crate::fetch::{AutomationClient, CheckAt, CredentialCheck};
 use crate::gateway::UrlRewrite;
-use crate::journal::Journal;
 use crate::plan::{self, Migration, PlanFile, PlannedRule, Selector, PLAN_VERSION};
 use crate::report::{self, RotationSummary};
+use crate::run::{self, RunStore, SiteLock};
 use crate::secret::{Credential, Fingerprint, Token};
 use crate::settings::SiteSettings;
 use crate::token_input::{read_token, TokenSource, NEW_TOKEN_ENV};
 use crate::ui::Ui;
+use crate::verdict;
 
 pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResult {
     let mut selector = selector(&args.account, &args.fingerprint)?;
@@ -60,6 +61,10 @@ pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResu
         None
     };
     let settings = SiteSettings::resolve(global, ui)?;
+    let _lock = match writes {
+        true => Some(lock_site(&settings, "rotate", ui)?),
+        false => None,
+    };
     let new_token = read_new_token(&args.new_token, ui)?;
     let client = settings.connect(ui).await?;
     let target = migration_target(args)?;
@@ -68,13 +73,25 @@ pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResu
         selector.migrate = Some(migration(&client, to_account, args.rewrite_urls).await?);
     }
     let gateway_only = check_new_token(&client, &selector, &new_token, ui).await?;
-    let (prepared, outcomes, stats) = gather(&client, &selector, &new_token, ui).await?;
+    let Gathered {
+        prepared,
+        outcomes,
+        listed,
+        census,
+        list_complete,
+        ..
+    } = gather(&client, &selector, &new_token, ui).await?;
     if gateway_only && selector.migrate.as_ref().is_none_or(|m| m.urls.is_none()) {
         warn_site_calls(&prepared, client.site(), ui);
     }
-    let mut summary = RotationSummary::new(&selector, &new_token, stats.listed);
-    summary.list_complete = stats.list_complete();
+    let manifest = manifest(&settings, &selector, &new_token);
+    let known = backup_root(&args.write_args)
+        .is_some_and(|root| !run::previous_runs(&root, &manifest).is_empty());
+    verdict::check_selection(&census, &selector, &new_token.fingerprint(), known)?;
+    let mut summary = RotationSummary::new(&selector, &new_token, listed);
+    summary.list_complete = list_complete;
     summary.note_old(&prepared);
+    summary.not_inspectable = census.not_inspectable;
     if let Some(path) = &args.out {
         show_diffs(&prepared, ui);
         save_plan(
@@ -115,8 +132,9 @@ pub struct Writes<'a> {
 }
 
 impl Writes<'_> {
-    /// Confirm and write `prepared` with backups and a journal (no backup directory at all
-    /// when there is nothing to write), then print the summary and return the exit status.
+    /// Confirm and write `prepared` with backups and a journal, carrying on an unfinished
+    /// run of the same rotation (no backup directory at all until a rule is backed up),
+    /// check every rotated rule once more, then print the summary and return the status.
     pub async fn run(
         &self,
         prepared: Vec<Prepared>,
@@ -125,24 +143,71 @@ impl Writes<'_> {
         mut outcomes: Vec<Outcome>,
         ui: &Ui,
     ) -> CommandResult {
-        if !prepared.is_empty() {
-            let session = Session::start(
-                self.client,
-                self.settings,
-                self.selector,
-                self.new_token,
-                self.args,
-            )?;
-            summary.backup_dir = Some(session.backup.dir().display().to_string());
-            let concurrency = self.settings.concurrency;
-            outcomes.extend(
-                session
-                    .approve_and_write(prepared, approver, concurrency, ui)
-                    .await,
-            );
+        let store = self.store(!prepared.is_empty())?;
+        if let Some(dir) = store.resumed() {
+            ui.status(format!(
+                "Carrying on the unfinished rotation backed up in {}",
+                dir.display()
+            ));
         }
-        finish(summary, outcomes, ui)
+        if !prepared.is_empty() {
+            let session = Session::start(self.client, self.selector, self.new_token, &store);
+            let concurrency = self.settings.concurrency;
+            let written = session
+                .approve_and_write(prepared, approver, concurrency, ui)
+                .await;
+            outcomes.extend(session.final_check(written, concurrency, ui).await);
+        }
+        summary.backup_dir = store.dir().map(|d| d.display().to_string());
+        finish_run(summary, outcomes, Some(&store), ui)
     }
+}
+
+impl Writes<'_> {
+    /// The rotation's backups: an unfinished earlier run's, or a new one made on the first
+    /// backup. When rules are to be written, the folder must be able to hold secrets
+    /// (checked now, so nothing is written without a backup restore will accept).
+    fn store(&self, will_write: bool) -> CommandResult<RunStore> {
+        let root = backup_root(self.args).ok_or_else(|| {
+            CommandError::usage("there is no home or data folder to keep the backups in")
+                .hint("nothing was written; pass --backup-dir DIR (a folder only you can write)")
+        })?;
+        let unsafe_root = |e: &dyn std::fmt::Display| {
+            CommandError::failure(format!("cannot keep backups under {}: {e}", root.display()))
+                .hint(
+                    "nothing was written; backups hold tokens, so their folder (and every folder \
+                     above it) must be yours alone: `chmod go-w` it, or pass --backup-dir DIR",
+                )
+        };
+        if let Some(existing) = root.ancestors().find(|d| d.exists()).filter(|_| will_write) {
+            crate::files::check_private_dir(existing).map_err(|e| unsafe_root(&e))?;
+        }
+        let manifest = manifest(self.settings, self.selector, self.new_token);
+        RunStore::resume_or_new(&root, manifest).map_err(|e| unsafe_root(&e))
+    }
+}
+
+/// Where this run's backups go; `None` with neither `--backup-dir` nor a home or data
+/// folder (there is no shared fallback such as /tmp for files holding tokens).
+fn backup_root(args: &WriteArgs) -> Option<std::path::PathBuf> {
+    args.backup_dir.clone().or_else(backup::default_root)
+}
+
+/// What a rotation's backup directory is about.
+fn manifest(settings: &SiteSettings, selector: &Selector, new_token: &Token) -> Manifest {
+    Manifest {
+        site: settings.site.to_string(),
+        product: settings.product.clone(),
+        account: selector.account.clone(),
+        new_fingerprint: new_token.fingerprint().to_string(),
+        started_at: backup::now_rfc3339(),
+        tool: format!("autorekey {}", env!("CARGO_PKG_VERSION")),
+    }
+}
+
+/// The site's lock for a writing command; a stale one is taken over with a warning.
+pub fn lock_site(settings: &SiteSettings, command: &str, ui: &Ui) -> CommandResult<SiteLock> {
+    SiteLock::acquire(&settings.site, command, |note| ui.warn(note))
 }
 
 pub fn selector(account: &str, fingerprints: &[String]) -> CommandResult<Selector> {
@@ -316,25 +381,39 @@ fn warn_site_calls(prepared: &[Prepared], site: &url::Url, ui: &Ui) {
     }
 }
 
-/// Read every rule and decide what to do with each. Keeps only the rules to rewrite (their
-/// envelopes are needed to show and write them) and the outcomes of the others.
-async fn gather(
+/// Every rule read and decided: the rewrites (with their envelopes, needed to show and
+/// write them), the outcomes of the others, and what the census of all rules showed.
+pub struct Gathered {
+    pub prepared: Vec<Prepared>,
+    pub outcomes: Vec<Outcome>,
+    pub listed: usize,
+    /// Whether the site's two listings agreed (see `ReadStats::list_complete`).
+    pub list_complete: bool,
+    pub census: Census,
+    /// Every rule uuid listed, read or not.
+    pub seen: std::collections::HashSet<String>,
+}
+
+/// Read every rule and decide what to do with each.
+pub async fn gather(
     client: &AutomationClient,
     selector: &Selector,
     new_token: &Token,
     ui: &Ui,
-) -> CommandResult<(Vec<Prepared>, Vec<Outcome>, ReadStats)> {
+) -> CommandResult<Gathered> {
     ui.status(format!("Reading rules at {}", client.site()));
     // Rules are read while the list is still paging: the bar grows with the listing.
     let bar = ui.progress(0, "Reading rules");
     let mut prepared = Vec::new();
     let mut outcomes = Vec::new();
-    let mut copies = apply::Copies::default();
+    let mut census = Census::default();
+    let mut seen = std::collections::HashSet::new();
     let stats = client
         .read_all_rules(|read| {
             bar.set_length(read.listed as u64);
+            seen.insert(read.summary.uuid.clone());
             if let Ok(envelope) = &read.result {
-                copies.note(&envelope["rule"], selector);
+                census.note(&envelope["rule"], selector);
             }
             match read
                 .result
@@ -357,10 +436,17 @@ async fn gather(
     if let Some(warning) = stats.listing.warning() {
         ui.warn(warning);
     }
-    let dropped = copies.flag(&prepared, &mut outcomes);
+    let dropped = census.flag(&prepared, &mut outcomes);
     prepared.retain(|p| !dropped.contains(&p.uuid));
     prepared.sort_by(|a, b| (&a.name, &a.uuid).cmp(&(&b.name, &b.uuid)));
-    Ok((prepared, outcomes, stats))
+    Ok(Gathered {
+        prepared,
+        outcomes,
+        listed: stats.listed,
+        list_complete: stats.list_complete(),
+        census,
+        seen,
+    })
 }
 
 pub fn show_diffs(prepared: &[Prepared], ui: &Ui) {
@@ -418,13 +504,12 @@ fn save_plan(
     })
 }
 
-/// Where one run's writes go: the client, its backups and its journal.
+/// Where one run's writes go: the client, and the rotation's backups and journal.
 pub struct Session<'a> {
     pub client: &'a AutomationClient,
     pub selector: Selector,
     pub new_token: Token,
-    pub backup: BackupRun,
-    pub journal: Journal,
+    pub store: &'a RunStore,
     /// Set by the writer when the site refuses the admin's login: nothing more is started.
     auth_failed: AtomicBool,
 }
@@ -432,47 +517,72 @@ pub struct Session<'a> {
 impl<'a> Session<'a> {
     pub fn start(
         client: &'a AutomationClient,
-        settings: &SiteSettings,
         selector: &Selector,
         new_token: &Token,
-        args: &WriteArgs,
-    ) -> CommandResult<Session<'a>> {
-        let root = args
-            .backup_dir
-            .clone()
-            .or_else(backup::default_root)
-            .ok_or_else(|| {
-                CommandError::usage("there is no home or data folder to keep the backups in").hint(
-                    "nothing was written; pass --backup-dir DIR (a folder only you can write)",
-                )
-            })?;
-        let manifest = Manifest {
-            site: settings.site.to_string(),
-            product: settings.product.clone(),
-            account: selector.account.clone(),
-            new_fingerprint: new_token.fingerprint().to_string(),
-            started_at: backup::now_rfc3339(),
-            tool: format!("autorekey {}", env!("CARGO_PKG_VERSION")),
-        };
-        let backup = BackupRun::create(&root, &manifest).map_err(|e| {
-            let msg = format!(
-                "cannot create the backup directory under {}",
-                root.display()
-            );
-            CommandError::caused(ErrorKind::Failure, msg, e).hint(
-                "nothing was written; backups hold tokens, so their folder (and every folder \
-                 above it) must be yours alone: `chmod go-w` it, or pass --backup-dir DIR",
-            )
-        })?;
-        let journal = Journal::open(&backup.dir().join("journal.jsonl"))?;
-        Ok(Session {
+        store: &'a RunStore,
+    ) -> Session<'a> {
+        Session {
             client,
             selector: selector.clone(),
             new_token: new_token.clone(),
-            backup,
-            journal,
+            store,
             auth_failed: AtomicBool::new(false),
-        })
+        }
+    }
+
+    /// After every write of the run, read each rotated rule once more: one that another
+    /// writer overwrote since its own read-back is reported (needs attention), never
+    /// counted as rotated.
+    pub async fn final_check(
+        &self,
+        outcomes: Vec<Outcome>,
+        concurrency: usize,
+        ui: &Ui,
+    ) -> Vec<Outcome> {
+        let writer = self.writer();
+        let rotated = outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Rotated { .. }))
+            .count();
+        let bar = ui.progress(rotated as u64, "Checking the rotated rules once more");
+        let checked = futures_util::stream::iter(outcomes)
+            .map(|o| {
+                let (writer, bar) = (&writer, &bar);
+                async move {
+                    if !matches!(o, Outcome::Rotated { .. }) || self.halted_by_auth() {
+                        return o;
+                    }
+                    bar.inc(1);
+                    let problem = match self.client.get_rule(o.uuid()).await {
+                        Ok(env) => {
+                            apply::still_rotated(&env["rule"], &self.selector, &self.new_token)
+                                .err()
+                        }
+                        Err(e) => Some(format!("it could not be read for the final check: {e}")),
+                    };
+                    match problem {
+                        None => o,
+                        Some(why) => writer.record(Outcome::Attention {
+                            uuid: o.uuid().to_string(),
+                            name: o.name().to_string(),
+                            detail: format!(
+                                "rotated and read back, but the final check at the end of the run \
+                                 found: {why} (another writer may have saved an older copy over it); \
+                                 look at the rule, then run the same command again"
+                            ),
+                        }),
+                    }
+                }
+            })
+            .buffered(concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await;
+        bar.finish_and_clear();
+        checked
+    }
+
+    fn halted_by_auth(&self) -> bool {
+        self.auth_failed.load(Ordering::SeqCst)
     }
 
     /// Why no further rule may be started, if one may not.
@@ -489,8 +599,7 @@ impl<'a> Session<'a> {
     fn writer(&self) -> Writer<'_> {
         Writer {
             client: self.client,
-            backup: &self.backup,
-            journal: &self.journal,
+            store: self.store,
             selector: &self.selector,
             new_token: &self.new_token,
             auth_failed: &self.auth_failed,
@@ -625,8 +734,26 @@ fn interrupt_flag(ui: Ui) -> Arc<AtomicBool> {
 }
 
 /// Print the summary and turn the outcomes into the exit status.
-pub fn finish(mut summary: RotationSummary, outcomes: Vec<Outcome>, ui: &Ui) -> CommandResult {
+pub fn finish(summary: RotationSummary, outcomes: Vec<Outcome>, ui: &Ui) -> CommandResult {
+    finish_run(summary, outcomes, None, ui)
+}
+
+/// [`finish`] for a run that wrote to a site: when the verdict is to revoke, the rotation
+/// is marked finished in its journal, so a later run starts a new backup directory.
+pub fn finish_run(
+    mut summary: RotationSummary,
+    outcomes: Vec<Outcome>,
+    store: Option<&RunStore>,
+    ui: &Ui,
+) -> CommandResult {
     summary.add(outcomes);
     ui.out_raw(report::render_rotation(&summary));
+    if let Some(store) = store.filter(|_| summary.advice().revokes()) {
+        if let Err(e) = store.finish() {
+            ui.warn(format!(
+                "could not mark the rotation finished in its journal: {e}"
+            ));
+        }
+    }
     summary.exit()
 }

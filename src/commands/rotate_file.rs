@@ -19,6 +19,7 @@ use crate::export::Document;
 use crate::plan::Selector;
 use crate::report::RotationSummary;
 use crate::ui::Ui;
+use crate::verdict;
 
 use super::rotate::{finish, read_new_token, show_diffs};
 
@@ -44,10 +45,14 @@ pub fn run(
         )
         .hint("--from-file takes a UI export or a file of API envelopes (a plain file)")
     })?;
-    let (prepared, outcomes) = plan_document(&doc, selector, &new_token);
+    let (prepared, outcomes, census) = plan_document(&doc, selector, &new_token);
+    // No earlier run can have written a file: a "new" token already in it is refused.
+    verdict::check_selection(&census, selector, &new_token.fingerprint(), false)?;
     let plain: Vec<Prepared> = prepared.iter().map(|(_, p)| p.clone()).collect();
     let mut summary = RotationSummary::new(selector, &new_token, doc.rule_pointers().len());
     summary.note_old(&plain);
+    summary.offline = true;
+    summary.not_inspectable = census.not_inspectable;
     ui.warn("offline: the new token cannot be checked against a site here; make sure it is the right one");
     let Some(approver) = approver.as_mut() else {
         show_diffs(&plain, ui);
@@ -75,15 +80,15 @@ pub fn run(
 }
 
 /// Plan every rule of the document: the rewrites (with where each rule sits in the
-/// document) and the outcomes of the rules left alone.
+/// document), the outcomes of the rules left alone and the census of every rule.
 fn plan_document(
     doc: &Document,
     selector: &Selector,
     new_token: &crate::secret::Token,
-) -> (Vec<(String, Prepared)>, Vec<Outcome>) {
+) -> (Vec<(String, Prepared)>, Vec<Outcome>, apply::Census) {
     let mut prepared = Vec::new();
     let mut outcomes = Vec::new();
-    let mut copies = apply::Copies::default();
+    let mut copies = apply::Census::default();
     for pointer in doc.rule_pointers() {
         let rule = doc.root.pointer(&pointer).cloned().unwrap_or(Value::Null);
         copies.note(&rule, selector);
@@ -96,7 +101,7 @@ fn plan_document(
     let plain: Vec<Prepared> = prepared.iter().map(|(_, p)| p.clone()).collect();
     let dropped = copies.flag(&plain, &mut outcomes);
     prepared.retain(|(_, p)| !dropped.contains(&p.uuid));
-    (prepared, outcomes)
+    (prepared, outcomes, copies)
 }
 
 /// Ask about each rewrite and put the approved ones into the document. Returns the

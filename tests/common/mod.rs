@@ -559,8 +559,15 @@ impl TestSite {
         let mut cmd = autorekey();
         cmd.env("AUTOREKEY_SITE", self.base_url())
             .env("AUTOREKEY_LOGIN", &self.login)
-            .env("AUTOREKEY_API_TOKEN", &self.admin_token);
+            .env("AUTOREKEY_API_TOKEN", &self.admin_token)
+            .env("XDG_DATA_HOME", self.data_dir());
         cmd
+    }
+
+    /// The data directory the binary uses for this site (its per-site lock lives there),
+    /// inside the scratch space rather than the caller's home.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
     }
 
     /// Runs the binary with `args` against this site; output checked for every secret.

@@ -142,6 +142,7 @@ pub fn spawnable_rotate(
         .env("AUTOREKEY_LOGIN", &site.login)
         .env("AUTOREKEY_API_TOKEN", site.admin_token())
         .env("AUTOREKEY_NEW_TOKEN", new_token)
+        .env("XDG_DATA_HOME", site.data_dir())
         .args(["rotate", "--account", account, "--backup-dir"])
         .arg(backups)
         .args(args)

@@ -1,0 +1,412 @@
+//! The verdict: may the old token be revoked? Decided here, once, for every command.
+//!
+//! "The old token may be revoked" is the one sentence an admin acts on, and acting on it
+//! wrongly breaks every integration still using that token. So `rotate`, `apply`, the
+//! offline export rotation and `restore` do not each decide it: they describe what happened
+//! ([`Facts`]) and [`advise`] turns that into an [`Advice`], a pure function that the tests
+//! pin case by case. The advice is given only when every rule that held an old token now
+//! holds the new one (written and read back), over a complete list of rules, with nothing
+//! declined, left alone, failed, unchecked or hidden from view; anything else keeps the old
+//! token, and says why.
+
+use std::collections::BTreeSet;
+
+use crate::apply::{Census, Outcome};
+use crate::error::{CommandError, CommandResult};
+use crate::plan::Selector;
+use crate::secret::Fingerprint;
+
+/// What kind of run ends with this verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Rules were written on the site (`rotate`, `apply`).
+    Written,
+    /// `rotate --dry-run`: nothing written.
+    DryRun,
+    /// `rotate --out PLAN`: nothing written yet.
+    PlanSaved,
+    /// `rotate --from-file --write`: a rotated export, not imported yet.
+    OfflineExport,
+    /// `restore`: rules put back as they were, old token included.
+    Restore,
+}
+
+/// Everything the verdict depends on.
+#[derive(Clone, Debug)]
+pub struct Facts<'a> {
+    pub mode: Mode,
+    pub outcomes: &'a [Outcome],
+    /// Whether the list of rules the run worked from is known to be complete; a rule the
+    /// listing skipped may hold the old token.
+    pub list_complete: bool,
+    /// Rules holding a credential autorekey cannot read (a managed secret or smart value
+    /// used as Basic auth or sent to Atlassian): any of them may be the old token.
+    pub not_inspectable: usize,
+    /// Fingerprints of the old tokens the run replaced (or would replace).
+    pub old: &'a BTreeSet<String>,
+    pub new: &'a Fingerprint,
+}
+
+/// What to tell the admin about the old token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Advice {
+    /// Every rule that held the old tokens `old` now holds the new one, read back.
+    Revoke { old: Vec<String> },
+    /// Every rule of the account already holds the new token and no old token was found
+    /// (a rerun after a finished rotation): no token can be named for revoking.
+    NoOldTokenFound,
+    /// Nothing was written (dry run, saved plan): keep the old token.
+    NotWritten,
+    /// The rotated rules are in an export file, not on the site yet.
+    NotImported,
+    /// `rules` rules may still use an old token (left alone, failed, declined, not
+    /// attempted, needing a check).
+    StillInUse { rules: usize },
+    /// Rules autorekey cannot read may hold the old token.
+    NotInspectable { rules: usize },
+    /// The rule list may have missed rules.
+    ListIncomplete,
+    /// A restore put old tokens back into rules.
+    Restored,
+    /// No rule holds a credential of the account that the run selects.
+    NothingMatched,
+}
+
+impl Advice {
+    /// Whether the advice is to revoke.
+    pub fn revokes(&self) -> bool {
+        matches!(self, Advice::Revoke { .. })
+    }
+}
+
+/// Rules that may still hold an old token: anything not rotated or already current,
+/// including the ones the admin declined (revoking the token would break them).
+pub fn still_in_use(outcomes: &[Outcome]) -> usize {
+    outcomes
+        .iter()
+        .filter(|o| !matches!(o, Outcome::Rotated { .. } | Outcome::AlreadyCurrent { .. }))
+        .count()
+}
+
+/// The one verdict. The order is the order of precedence: a reason to keep the old token
+/// always wins over a reason to revoke it.
+pub fn advise(f: &Facts<'_>) -> Advice {
+    match f.mode {
+        Mode::Restore => return Advice::Restored,
+        Mode::DryRun | Mode::PlanSaved => return Advice::NotWritten,
+        Mode::Written | Mode::OfflineExport => {}
+    }
+    let left = still_in_use(f.outcomes);
+    if left > 0 {
+        return Advice::StillInUse { rules: left };
+    }
+    if !f.list_complete {
+        return Advice::ListIncomplete;
+    }
+    if f.not_inspectable > 0 {
+        return Advice::NotInspectable {
+            rules: f.not_inspectable,
+        };
+    }
+    if f.outcomes.is_empty() {
+        return Advice::NothingMatched;
+    }
+    if f.mode == Mode::OfflineExport {
+        return Advice::NotImported;
+    }
+    let rotated = f
+        .outcomes
+        .iter()
+        .any(|o| matches!(o, Outcome::Rotated { .. }));
+    if !rotated || f.old.is_empty() {
+        return Advice::NoOldTokenFound;
+    }
+    // The new token is never named for revoking, even if a caller listed it as old.
+    let old = f
+        .old
+        .iter()
+        .filter(|fp| fp.as_str() != f.new.as_str())
+        .cloned()
+        .collect::<Vec<_>>();
+    if old.is_empty() {
+        return Advice::NoOldTokenFound;
+    }
+    Advice::Revoke { old }
+}
+
+/// Before anything is written: does the run select a credential, and is the "new" token
+/// really new? `census` covers every rule read; `rotation_known` says an earlier autorekey
+/// run of this rotation (same site, account and new token) exists, so the new token in the
+/// rules was put there by it. Refuses (exit 2) when `--account` has no credential in any
+/// rule, when `--fingerprint` matches none of its tokens, or when the "new" token is one
+/// already in the rules that no run of this rotation wrote (revoking "the old token" would
+/// then break them all).
+pub fn check_selection(
+    census: &Census,
+    selector: &Selector,
+    new: &Fingerprint,
+    rotation_known: bool,
+) -> CommandResult {
+    let account = &selector.account;
+    let nothing = "nothing was written";
+    let selects = |fp: &Fingerprint| {
+        selector.fingerprints.is_empty()
+            || selector.fingerprints.iter().any(|p| fp.matches_prefix(p))
+    };
+    if !selector.fingerprints.is_empty() && selects(new) {
+        return Err(CommandError::usage(format!(
+            "--fingerprint selects the new token itself ({new}); {nothing}"
+        ))
+        .hint("pass the fingerprint of the OLD token to replace (`autorekey scan` shows it)"));
+    }
+    let tokens = &census.account_tokens;
+    if tokens.is_empty() {
+        let mut err = CommandError::usage(format!(
+            "no rule holds a credential of {account} that autorekey can read; {nothing}"
+        ));
+        let others: Vec<&str> = census.users.iter().map(String::as_str).take(10).collect();
+        err = err.hint(if others.is_empty() {
+            "no rule holds a readable Basic credential at all; `autorekey scan` shows what there is"
+                .to_string()
+        } else {
+            format!(
+                "check the spelling of --account; the rules hold credentials of: {}",
+                others.join(", ")
+            )
+        });
+        if census.not_inspectable > 0 {
+            err = err.hint(format!(
+                "{} rule(s) hold a value autorekey cannot read (managed secret or smart value): check them in the Automation UI",
+                census.not_inspectable
+            ));
+        }
+        return Err(err);
+    }
+    let listed = || {
+        tokens
+            .iter()
+            .map(|(fp, n)| format!("{fp} ({n} rule{})", if *n == 1 { "" } else { "s" }))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let old: Vec<&Fingerprint> = tokens
+        .keys()
+        .filter(|fp| *fp != new && selects(fp))
+        .collect();
+    let holds_new = tokens.contains_key(new);
+    if old.is_empty() && !holds_new {
+        return Err(CommandError::usage(format!(
+            "no credential of {account} has the fingerprint {}; {nothing}",
+            selector.fingerprints.join(", ")
+        ))
+        .hint(format!("the tokens of {account} in the rules: {}; pass one of them, or leave --fingerprint out", listed())));
+    }
+    if holds_new && selector.fingerprints.is_empty() && !rotation_known {
+        return Err(CommandError::usage(format!(
+            "the new token ({new}) is already in {} rule(s) of {account}, and no autorekey run of \
+             this rotation put it there: it looks like a token in use, not a newly issued one; {nothing}",
+            tokens[new]
+        ))
+        .hint(format!(
+            "give the newly issued token; if some rules were already moved to {new} another way, \
+             name the old token to replace with --fingerprint (the tokens in the rules: {})",
+            listed()
+        )));
+    }
+    Ok(())
+}
+
+/// Where an admin revokes an API token.
+const REVOKE_AT: &str = "https://id.atlassian.com/manage-profile/security/api-tokens";
+
+/// The "Next steps" block for `advice`: what to do, and always which fingerprint to keep
+/// and which (if any) to revoke.
+pub fn render(advice: &Advice, f: &Facts<'_>, account: &str) -> String {
+    render_with(advice, f, account, None)
+}
+
+/// [`render`] with one more step (another way to do what the advice says) after the others.
+pub fn render_with(advice: &Advice, f: &Facts<'_>, account: &str, extra: Option<&str>) -> String {
+    let old: Vec<&str> = f
+        .old
+        .iter()
+        .map(String::as_str)
+        .filter(|fp| *fp != f.new.as_str())
+        .collect();
+    let mut lines: Vec<String> = vec!["Next steps:".into()];
+    lines.extend(steps(advice, f, account));
+    lines.extend(extra.map(str::to_string));
+    lines.push(tokens_line(advice, &old, f.new, account));
+    let mut out = lines.join("\n");
+    out.push('\n');
+    out
+}
+
+fn steps(advice: &Advice, f: &Facts<'_>, account: &str) -> Vec<String> {
+    let count = |pick: fn(&Outcome) -> bool| f.outcomes.iter().filter(|o| pick(o)).count();
+    match advice {
+        Advice::Revoke { old } => vec![
+            "  1. Check the integrations: run or wait for each rotated rule and look at its audit log.".into(),
+            format!(
+                "  2. Then revoke the old token ({}) at {REVOKE_AT} (signed in as {account}): \
+                 every rule that held it now holds the new token, read back.",
+                old.join(", ")
+            ),
+        ],
+        Advice::NoOldTokenFound => vec![
+            format!("  Nothing left to do: every rule of {account} that autorekey can read already holds the new token."),
+            "  autorekey saw no old token, so it cannot name one to revoke: revoke only a token \
+             whose fingerprint differs from the new one, once every integration works."
+                .into(),
+        ],
+        Advice::NotWritten => vec![
+            "  1. Review the diffs above; only the credential text changes.".into(),
+            "  2. Run without --dry-run (or apply the plan) to write them.".into(),
+            "  3. Do NOT revoke the old token: nothing was written, every rule still uses it.".into(),
+        ],
+        Advice::NotImported => vec![
+            "  1. Import the rotated export, enable the imported rules, then disable or delete the old copies.".into(),
+            "  2. Do NOT revoke the old token before that: the rules on the site still use it.".into(),
+            format!("  3. Then `autorekey scan --account {account}` on the site shows what still uses it."),
+        ],
+        Advice::StillInUse { rules } => {
+            let mut out = vec![format!(
+                "  - Do NOT revoke the old token yet: {rules} rule(s) listed above may still use it."
+            )];
+            if count(|o| matches!(o, Outcome::LeftAlone { .. } | Outcome::Attention { .. })) > 0 {
+                out.push("  - Rules left alone or to check: autorekey cannot rewrite them safely; edit them in the Automation UI as each line says.".into());
+            }
+            if count(|o| matches!(o, Outcome::Failed { .. } | Outcome::NotAttempted { .. } | Outcome::Declined { .. })) > 0 {
+                out.push("  - Rules that failed, were not attempted or that you declined: run the same command again when ready; a rerun does only what is left.".into());
+            }
+            out.push(format!(
+                "  - Then `autorekey scan --account {account}` shows what still uses an old token."
+            ));
+            out
+        }
+        Advice::NotInspectable { rules } => vec![
+            format!(
+                "  - Do NOT revoke the old token yet: {rules} rule(s) send a credential autorekey \
+                 cannot read (a managed secret or smart value); it may be the old token."
+            ),
+            "  - Check them: `autorekey scan` lists them under \"Not inspectable\".".into(),
+        ],
+        Advice::ListIncomplete => vec![
+            "  - Do NOT revoke the old token yet: the site's rule list could not be confirmed \
+             complete (see the warning above), so a rule autorekey never saw may still use it."
+                .into(),
+            "  - Run the same command again (a rerun does only what is left), and compare the \
+             rule count in the Automation UI with the rules read."
+                .into(),
+        ],
+        Advice::Restored => vec![
+            "  - Do NOT revoke the old token: the restored rules use it again.".into(),
+            format!("  - `autorekey scan --account {account}` shows which rules use which token."),
+        ],
+        Advice::NothingMatched => vec![format!(
+            "  - No rule holds a credential of {account} that this run selects: there is \
+             nothing to revoke on autorekey's word."
+        )],
+    }
+}
+
+/// Which fingerprint to keep and which to revoke, named every time.
+fn tokens_line(advice: &Advice, old: &[&str], new: &Fingerprint, account: &str) -> String {
+    let old = old.join(", ");
+    match advice {
+        Advice::Revoke { old } => {
+            format!(
+                "Keep the new token {new}; revoke the old {}.",
+                old.join(", ")
+            )
+        }
+        Advice::NoOldTokenFound => format!(
+            "Keep the new token {new}; no old token of {account} is left in the rules to name."
+        ),
+        Advice::Restored if old.is_empty() => {
+            format!(
+                "Keep every token the restored rules use; {new} (the rotation's new token) too."
+            )
+        }
+        Advice::Restored => {
+            format!("Keep the old {old} (restored) and the new {new}; revoke nothing.")
+        }
+        _ if old.is_empty() => format!("Keep the new token {new}; revoke nothing yet."),
+        _ => format!("Keep the old {old} and the new {new}; revoke nothing yet."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rotated(uuid: &str) -> Outcome {
+        Outcome::Rotated {
+            uuid: uuid.into(),
+            name: uuid.into(),
+            places: 1,
+        }
+    }
+
+    fn facts<'a>(
+        mode: Mode,
+        outcomes: &'a [Outcome],
+        old: &'a BTreeSet<String>,
+        new: &'a Fingerprint,
+    ) -> Facts<'a> {
+        Facts {
+            mode,
+            outcomes,
+            list_complete: true,
+            not_inspectable: 0,
+            old,
+            new,
+        }
+    }
+
+    #[test]
+    fn any_reason_to_keep_wins() {
+        let new = Fingerprint::of("FAKE-new");
+        let old: BTreeSet<String> = [Fingerprint::of("FAKE-old").to_string()].into();
+        let done = [rotated("a")];
+        assert!(advise(&facts(Mode::Written, &done, &old, &new)).revokes());
+        for mode in [
+            Mode::DryRun,
+            Mode::PlanSaved,
+            Mode::Restore,
+            Mode::OfflineExport,
+        ] {
+            assert!(
+                !advise(&facts(mode, &done, &old, &new)).revokes(),
+                "{mode:?}"
+            );
+        }
+        let mut incomplete = facts(Mode::Written, &done, &old, &new);
+        incomplete.list_complete = false;
+        assert_eq!(advise(&incomplete), Advice::ListIncomplete);
+        let mut hidden = facts(Mode::Written, &done, &old, &new);
+        hidden.not_inspectable = 2;
+        assert_eq!(advise(&hidden), Advice::NotInspectable { rules: 2 });
+        let declined = [
+            rotated("a"),
+            Outcome::Declined {
+                uuid: "b".into(),
+                name: "b".into(),
+            },
+        ];
+        assert_eq!(
+            advise(&facts(Mode::Written, &declined, &old, &new)),
+            Advice::StillInUse { rules: 1 }
+        );
+        assert_eq!(
+            advise(&facts(Mode::Written, &[], &old, &new)),
+            Advice::NothingMatched
+        );
+        // The new token is never the one to revoke.
+        let only_new: BTreeSet<String> = [new.to_string()].into();
+        assert_eq!(
+            advise(&facts(Mode::Written, &done, &only_new, &new)),
+            Advice::NoOldTokenFound
+        );
+    }
+}
