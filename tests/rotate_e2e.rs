@@ -15,7 +15,7 @@ mod rotate_support;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use autorekey::journal::{self, Step};
+use autorekey::journal;
 use common::{assert_no_secrets, fake_token, RunOutput, TestSite};
 use rotate_support::*;
 use serde_json::Value;
@@ -444,26 +444,6 @@ fn restore_puts_rotated_rules_back_one_or_all() {
 }
 
 // ------------------------------------------------------------------ 6. interrupted
-
-/// Polls the journal under `backups` until it records a `writing` step (no sleeping as an
-/// assertion: the wait ends on the file's content, the deadline only guards a hang).
-fn wait_for_first_write(backups: &Path) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let written = run_dirs(backups).iter().any(|dir| {
-            journal::read(&dir.join("journal.jsonl"))
-                .is_ok_and(|entries| entries.iter().any(|e| e.step == Step::Writing))
-        });
-        if written {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no write was journalled"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-}
 
 #[test]
 fn ctrl_c_stops_cleanly_and_a_rerun_finishes() {

@@ -200,6 +200,8 @@ impl SandboxArgs {
                 .trap_edit_after_reads
                 .into_iter()
                 .collect::<BTreeMap<_, _>>(),
+            // Set per rule by a rule file's "sandbox" key (no flag: tests use it).
+            trap_revert_after_reads: BTreeMap::new(),
             check_component_ids: !self.no_component_id_check,
         })
     }

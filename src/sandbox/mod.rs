@@ -18,8 +18,9 @@
 //! Traps, switchable per rule, make careless clients lose data here as they would on a real
 //! site: `mask_hidden` (GET answers `***` for hidden values and a PUT of `***` stores it),
 //! `foreign_connections` (a PUT carrying `connections` disables the rule),
-//! `check_component_ids` (on by default) and `edit_after_reads` (someone else edits the rule
-//! after its Nth read). A rule file sets its traps with a top-level `"sandbox"` key,
+//! `check_component_ids` (on by default), `edit_after_reads` (someone else edits the rule
+//! after its Nth read) and `revert_after_reads` (someone else saves the rule as loaded over
+//! it after its Nth read). A rule file sets its traps with a top-level `"sandbox"` key,
 //! e.g. `{"rule":..,"connections":..,"sandbox":{"mask_hidden":true,"edit_after_reads":2}}`;
 //! [`Sandbox::start`] strips it, so it is never served. The config's `trap_*` fields add
 //! to what files say.
@@ -118,6 +119,9 @@ pub struct SandboxConfig {
     pub trap_foreign_connections: RuleSelection,
     /// Rule uuid -> N: after the Nth GET of that rule, another admin edits it.
     pub trap_edit_after_reads: BTreeMap<String, u32>,
+    /// Rule uuid -> N: after the Nth GET of that rule, another writer saves the rule as it
+    /// was loaded over it (a late overwrite with a stale copy).
+    pub trap_revert_after_reads: BTreeMap<String, u32>,
     /// Refuse PUTs whose component ids differ from the stored rule's (default on; a rule
     /// file's `"sandbox": {"check_component_ids": false}` also turns it off for that rule).
     pub check_component_ids: bool,
@@ -158,6 +162,7 @@ impl Default for SandboxConfig {
             trap_mask_hidden: RuleSelection::None,
             trap_foreign_connections: RuleSelection::None,
             trap_edit_after_reads: BTreeMap::new(),
+            trap_revert_after_reads: BTreeMap::new(),
             check_component_ids: true,
         }
     }
@@ -295,16 +300,26 @@ fn prepare_rules(config: &SandboxConfig) -> io::Result<Vec<(Value, RuleTraps)>> 
 
 fn resolve_traps(config: &SandboxConfig, uuid: &str, file: &Value) -> RuleTraps {
     let flag = |key: &str| file.get(key).and_then(Value::as_bool);
+    let count = |key: &str| {
+        file.get(key)
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+    };
     RuleTraps {
         mask_hidden: flag("mask_hidden").unwrap_or(false) || config.trap_mask_hidden.contains(uuid),
         foreign_connections: flag("foreign_connections").unwrap_or(false)
             || config.trap_foreign_connections.contains(uuid),
         check_component_ids: config.check_component_ids
             && flag("check_component_ids").unwrap_or(true),
-        edit_after_reads: config.trap_edit_after_reads.get(uuid).copied().or_else(|| {
-            file.get("edit_after_reads")
-                .and_then(Value::as_u64)
-                .and_then(|n| u32::try_from(n).ok())
-        }),
+        edit_after_reads: config
+            .trap_edit_after_reads
+            .get(uuid)
+            .copied()
+            .or_else(|| count("edit_after_reads")),
+        revert_after_reads: config
+            .trap_revert_after_reads
+            .get(uuid)
+            .copied()
+            .or_else(|| count("revert_after_reads")),
     }
 }

@@ -33,6 +33,9 @@ pub struct RuleTraps {
     pub foreign_connections: bool,
     pub check_component_ids: bool,
     pub edit_after_reads: Option<u32>,
+    /// After the Nth GET of the rule, another writer saves the copy it read at start over
+    /// it (the rule as loaded): a late overwrite a final read-back must catch.
+    pub revert_after_reads: Option<u32>,
 }
 
 impl Default for RuleTraps {
@@ -42,6 +45,7 @@ impl Default for RuleTraps {
             foreign_connections: false,
             check_component_ids: true,
             edit_after_reads: None,
+            revert_after_reads: None,
         }
     }
 }
@@ -108,6 +112,8 @@ struct StoredRule {
     envelope: Value,
     traps: RuleTraps,
     reads: u32,
+    /// The rule as loaded, kept only for the `revert_after_reads` trap.
+    loaded: Option<Value>,
 }
 
 #[derive(Clone)]
@@ -186,6 +192,7 @@ impl SandboxState {
         let rules: Vec<StoredRule> = rules
             .into_iter()
             .map(|(envelope, traps)| StoredRule {
+                loaded: traps.revert_after_reads.map(|_| envelope.clone()),
                 envelope,
                 traps,
                 reads: 0,
@@ -400,6 +407,11 @@ impl SandboxState {
             }
             if r.traps.edit_after_reads == Some(r.reads) {
                 edit_by_someone_else(&mut r.envelope["rule"]);
+            }
+            if r.traps.revert_after_reads == Some(r.reads) {
+                if let Some(loaded) = &r.loaded {
+                    r.envelope = loaded.clone();
+                }
             }
             served
         })

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use autorekey::journal::{self, Entry};
+use autorekey::journal::{self, Entry, Step};
 use autorekey::plan::{self, RuleDecision, Selector};
 use autorekey::secret::Token;
 use serde_json::{json, Value};
@@ -430,6 +430,26 @@ pub fn all_differences(a: &Value, b: &Value) -> Vec<String> {
 }
 
 // ------------------------------------------------------------------ backups and journal
+
+/// Polls the journal under `backups` until it records a `writing` step (no sleeping as an
+/// assertion: the wait ends on the file's content, the deadline only guards a hang).
+pub fn wait_for_first_write(backups: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let written = run_dirs(backups).iter().any(|dir| {
+            journal::read(&dir.join("journal.jsonl"))
+                .is_ok_and(|entries| entries.iter().any(|e| e.step == Step::Writing))
+        });
+        if written {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no write was journalled"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
 
 /// The run directories a rotation created under `backups`, oldest first (names carry the
 /// start time).

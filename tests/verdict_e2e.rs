@@ -1,0 +1,322 @@
+//! The verdict end to end: when the real binary says the old token may be revoked, and
+//! when it refuses to, against an in-process sandbox over loopback HTTP.
+//!
+//! Each test drives one way a run can end (nothing selected, a "new" token that is not new,
+//! a rerun of `apply`, a resumed run, two runs at once, a late overwrite) and checks what
+//! the admin reads (exit status, `Error:`/`Hint:`, the summary's advice and fingerprints)
+//! and what the site and the backups hold afterwards. Every run's output is checked for
+//! every secret the site holds (`common::run_checked`).
+
+mod common;
+mod rotate_support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use autorekey::secret::{Fingerprint, Token};
+use common::{RunOutput, TestSite};
+use rotate_support::*;
+
+fn fp(token: &str) -> String {
+    Fingerprint::of(token).to_string()
+}
+
+/// `apply PLAN --yes` with `new_token` in the environment.
+fn apply(site: &TestSite, new_token: &str, plan: &Path, backups: &Path) -> RunOutput {
+    let mut cmd = site.cmd();
+    cmd.env("AUTOREKEY_NEW_TOKEN", new_token)
+        .arg("apply")
+        .arg(plan)
+        .args(["--yes", "--backup-dir"])
+        .arg(backups);
+    site.run_cmd(cmd)
+}
+
+#[test]
+fn an_account_with_no_credential_in_any_rule_is_said_so() {
+    let (_planted, site) = copies_site(2, |_| {});
+    let before = snapshot(&site);
+    let backups = site.dir.path().join("backups");
+    // The admin's own token logs in as the admin, who has no credential in any rule.
+    let admin = "admin@acme.example";
+    let out = site.run_cmd(rotate_cmd(
+        &site,
+        admin,
+        site.admin_token(),
+        &backups,
+        &["--yes"],
+    ));
+    out.expect_code(2).expect_error_with_hint();
+    assert!(out
+        .stderr
+        .contains("no rule holds a credential of admin@acme.example"));
+    assert!(
+        out.stderr.contains(SVC_JIRA),
+        "the hint names the accounts the rules do hold:\n{}",
+        out.stderr
+    );
+    assert!(!out.stdout.contains("Nothing left to do"));
+    assert!(!out.stdout.contains("may be revoked"));
+    assert_eq!(puts(&site), 0);
+    assert!(!backups.exists(), "no backup directory");
+    Expected::nothing(&before).assert_site(&site);
+}
+
+#[test]
+fn a_new_token_already_in_the_rules_is_refused_before_any_write() {
+    let (planted, site) = copies_site(3, |_| {});
+    let before = snapshot(&site);
+    let backups = site.dir.path().join("backups");
+    let old = planted.fresh(SVC_JIRA_OLD_FIXTURE);
+    // The old token given as the "new" one: it logs in, and every rule holds it.
+    let out = site.run_cmd(rotate_cmd(&site, SVC_JIRA, &old, &backups, &["--yes"]));
+    out.expect_code(2).expect_error_with_hint();
+    assert!(
+        out.stderr.contains(&format!(
+            "the new token ({}) is already in 3 rule(s) of {SVC_JIRA}",
+            fp(&old)
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("nothing was written"));
+    assert!(!out.stdout.contains("revoke the old"));
+    // --fingerprint naming the new token itself is refused too.
+    let new = planted.fresh(SVC_JIRA_NEW_FIXTURE);
+    let itself = site.run_cmd(rotate_cmd(
+        &site,
+        SVC_JIRA,
+        &new,
+        &backups,
+        &["--yes", "--fingerprint", &fp(&new)],
+    ));
+    itself.expect_code(2).expect_error_with_hint();
+    assert!(itself.stderr.contains("selects the new token itself"));
+    assert_eq!(puts(&site), 0);
+    assert!(!backups.exists(), "no backup directory");
+    Expected::nothing(&before).assert_site(&site);
+}
+
+#[test]
+fn the_summary_names_what_to_keep_and_revoke_and_a_rerun_is_already_current() {
+    let (planted, site) = copies_site(3, |_| {});
+    let before = snapshot(&site);
+    let backups = site.dir.path().join("backups");
+    let (old, new) = (
+        planted.fresh(SVC_JIRA_OLD_FIXTURE),
+        planted.fresh(SVC_JIRA_NEW_FIXTURE),
+    );
+    let rotate = |args: &[&str]| site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new, &backups, args));
+    let out = rotate(&["--yes"]);
+    out.expect_code(0);
+    assert_eq!(summary_count(&out.stdout, "rotated"), 3);
+    assert!(out.stdout.contains(&format!(
+        "Keep the new token {}; revoke the old {}.",
+        fp(&new),
+        fp(&old)
+    )));
+    assert!(out
+        .stdout
+        .contains(&format!("revoke the old token ({})", fp(&old))));
+    let dirs = run_dirs(&backups);
+    assert_eq!(dirs.len(), 1);
+
+    // A rerun naming the old token finds it nowhere, but every rule holds the new token:
+    // "already current", not "matches nothing"; and no token is named for revoking.
+    let again = rotate(&["--yes", "--fingerprint", &fp(&old)]);
+    again.expect_code(0);
+    assert_eq!(summary_count(&again.stdout, "already current"), 3);
+    assert_eq!(summary_count(&again.stdout, "rotated"), 0);
+    assert!(again
+        .stdout
+        .contains("no old token of svc-jira@acme.example is left in the rules"));
+    assert!(!again.stdout.contains("revoke the old"));
+    // The same without --fingerprint: an earlier run of this rotation wrote the token.
+    rotate(&["--yes"]).expect_code(0);
+    assert_eq!(
+        run_dirs(&backups),
+        dirs,
+        "runs that wrote nothing left no backup directory"
+    );
+    assert_eq!(puts(&site), 3);
+    Expected::rotation(&before, SVC_JIRA, &new).assert_site(&site);
+}
+
+#[test]
+fn apply_again_counts_rules_already_rotated_as_done() {
+    let (planted, site) = copies_site(4, |_| {});
+    let before = snapshot(&site);
+    let new = planted.fresh(SVC_JIRA_NEW_FIXTURE);
+    let backups = site.dir.path().join("backups");
+    let plan = site.dir.path().join("plan.json");
+    let plan_arg = plan.to_str().expect("a UTF-8 path");
+    site.run_cmd(rotate_cmd(
+        &site,
+        SVC_JIRA,
+        &new,
+        &backups,
+        &["--out", plan_arg],
+    ))
+    .expect_code(0);
+    // As an interrupted apply leaves it: the first two rules already hold the new token.
+    let token = Token::new(new.clone());
+    let uuids: Vec<String> = before.keys().cloned().collect();
+    for uuid in &uuids[..2] {
+        site.state().edit_rule(uuid, |e| {
+            e["rule"] = rewrite_for(&e["rule"], SVC_JIRA, &token).expect("a rewrite");
+        });
+    }
+    let out = apply(&site, &new, &plan, &backups);
+    out.expect_code(0);
+    assert_eq!(summary_count(&out.stdout, "already current"), 2);
+    assert_eq!(summary_count(&out.stdout, "rotated"), 2);
+    assert!(!out.stdout.contains("edited since the plan"));
+    // And once finished, again: all four are done, nothing is written.
+    let again = apply(&site, &new, &plan, &backups);
+    again.expect_code(0);
+    assert_eq!(summary_count(&again.stdout, "already current"), 4);
+    assert_eq!(summary_count(&again.stdout, "rotated"), 0);
+    assert_eq!(puts(&site), 2);
+    Expected::rotation(&before, SVC_JIRA, &new).assert_site(&site);
+}
+
+#[test]
+fn a_resumed_run_shares_its_backup_directory_and_restore_undoes_every_write() {
+    let (planted, site) = copies_site(12, |c| c.latency = std::time::Duration::from_millis(60));
+    let before = snapshot(&site);
+    let (old, new) = (
+        planted.fresh(SVC_JIRA_OLD_FIXTURE),
+        planted.fresh(SVC_JIRA_NEW_FIXTURE),
+    );
+    let expected = Expected::rotation(&before, SVC_JIRA, &new);
+    let backups = site.dir.path().join("backups");
+    let args = ["--yes", "--concurrency", "1"];
+    let child = spawnable_rotate(&site, SVC_JIRA, &new, &backups, &args)
+        .spawn()
+        .expect("spawn autorekey");
+    wait_for_first_write(&backups);
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success());
+    finish_checked(child, site.secrets()).expect_code(1);
+    let first = only_run_dir(&backups);
+
+    let rerun = site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new, &backups, &["--yes"]));
+    rerun.expect_code(0);
+    assert_eq!(only_run_dir(&backups), first, "one backup directory");
+    assert!(rerun.stderr.contains(&format!(
+        "Carrying on the unfinished rotation backed up in {}",
+        first.display()
+    )));
+    assert!(rerun
+        .stdout
+        .contains(&format!("Undo with: autorekey restore {}", first.display())));
+    let all = expected.rotated_uuids();
+    assert_backup_run(&first, &expected, &all);
+    let steps = steps_by_rule(&journal_of(&first));
+    for uuid in &all {
+        assert_eq!(steps[uuid], ["writing", "verified"], "journal of {uuid}");
+    }
+    expected.assert_site(&site);
+
+    // The one directory undoes both runs' writes, and the verdict keeps the old token.
+    let dir = first.to_str().expect("a UTF-8 path");
+    let restored = site.run(&["restore", dir, "--yes"]);
+    restored.expect_code(0);
+    expected.restored(&all).assert_site(&site);
+    assert!(restored
+        .stdout
+        .contains("Do NOT revoke the old token: the restored rules use it again."));
+    assert!(restored
+        .stdout
+        .contains(&format!("Keep the old {} (restored)", fp(&old))));
+}
+
+#[test]
+fn a_second_writing_run_is_refused_and_a_stale_lock_is_taken_over() {
+    let (planted, site) = copies_site(20, |c| c.latency = std::time::Duration::from_millis(60));
+    let before = snapshot(&site);
+    let new = planted.fresh(SVC_JIRA_NEW_FIXTURE);
+    let backups = site.dir.path().join("backups");
+    let port = url::Url::parse(&site.base_url())
+        .expect("the site's URL")
+        .port()
+        .expect("a port");
+    let locks = site.data_dir().join("autorekey").join("locks");
+    let lock = locks.join(format!("127.0.0.1_{port}.lock"));
+    // A lock left behind by a process that is gone.
+    let mut gone = std::process::Command::new("true")
+        .spawn()
+        .expect("spawn true");
+    let gone_pid = gone.id();
+    gone.wait().expect("wait for true");
+    std::fs::create_dir_all(&locks).expect("create the lock directory");
+    let stale =
+        format!(r#"{{"pid":{gone_pid},"started_at":"2026-01-01T00:00:00Z","command":"rotate"}}"#);
+    std::fs::write(&lock, stale).expect("write a stale lock");
+
+    let child = spawnable_rotate(
+        &site,
+        SVC_JIRA,
+        &new,
+        &backups,
+        &["--yes", "--concurrency", "1"],
+    )
+    .spawn()
+    .expect("spawn autorekey");
+    wait_for_first_write(&backups);
+    let held: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&lock).expect("the lock is held")).expect("JSON");
+    assert_eq!(held["pid"], child.id());
+
+    let second = site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new, &backups, &["--yes"]));
+    second.expect_code(1).expect_error_with_hint();
+    assert!(second
+        .stderr
+        .contains("another autorekey run is writing to"));
+    assert!(second.stderr.contains("nothing was written"));
+
+    let first = finish_checked(child, site.secrets());
+    first.expect_code(0);
+    assert!(first.stderr.contains("taking over a stale lock"));
+    assert!(!lock.exists(), "the lock goes with the run");
+    for uuid in before.keys() {
+        assert_eq!(
+            site.stats().puts(uuid),
+            1,
+            "{uuid} written once, by the first run"
+        );
+    }
+    Expected::rotation(&before, SVC_JIRA, &new).assert_site(&site);
+}
+
+#[test]
+fn a_rule_overwritten_after_its_read_back_is_reported_not_counted_as_rotated() {
+    let mut reverted = String::new();
+    let (planted, site) = copies_site(3, |c| {
+        reverted = c.rules[0]["rule"]["uuid"]
+            .as_str()
+            .expect("a uuid")
+            .to_owned();
+        // Read 1 lists it, 2 re-reads it before the write, 3 reads the write back; then
+        // another writer saves its stale copy over it.
+        c.trap_revert_after_reads.insert(reverted.clone(), 3);
+    });
+    let new = planted.fresh(SVC_JIRA_NEW_FIXTURE);
+    let backups = site.dir.path().join("backups");
+    let out = site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new, &backups, &["--yes"]));
+    out.expect_code(3);
+    assert_eq!(summary_count(&out.stdout, "rotated"), 2);
+    assert_eq!(summary_count(&out.stdout, "needs attention"), 1);
+    assert!(out.stdout.contains(&format!("({reverted})")));
+    assert!(out
+        .stdout
+        .contains("the final check at the end of the run found"));
+    assert!(out.stdout.contains("Do NOT revoke the old token yet"));
+    let steps = steps_by_rule(&journal_of(&only_run_dir(&backups)));
+    assert_eq!(steps[&reverted], ["writing", "verified", "attention"]);
+    let rotated: BTreeSet<String> = steps.keys().filter(|u| **u != reverted).cloned().collect();
+    assert_eq!(rotated.len(), 2);
+}
