@@ -556,8 +556,9 @@ impl RotationSummary {
     }
 
     /// 0 when every rule was rotated (or, for a dry run or a saved plan, when it was shown);
-    /// 1 when interrupted; 3 when any rule may still hold the old token (left alone,
-    /// failed, declined, not attempted) or needs a check.
+    /// 1 when interrupted; 3 when the verdict keeps the old token because of something a
+    /// person must look at (a rule left alone, failed, declined, not attempted or to check;
+    /// a credential that cannot be read; an incomplete rule list); 2 when nothing matched.
     pub fn exit(&self) -> Result<(), CommandError> {
         // Stopped by Ctrl-C or by a refused login, rather than by the admin's "quit".
         let stopped =
@@ -586,6 +587,11 @@ impl RotationSummary {
             verdict::Advice::ListIncomplete => Err(CommandError::partial(
                 "the rule list could not be confirmed complete: a rule the site did not list may still hold the old token",
             )),
+            verdict::Advice::NothingMatched => Err(CommandError::usage(format!(
+                "no rule holds a credential of {} that this run selects",
+                self.account
+            ))
+            .hint("check --account and --fingerprint against what `autorekey scan` lists")),
             _ => Ok(()),
         }
     }
@@ -733,4 +739,254 @@ fn revoke_command(selector: &Selector, new_token: &Token) -> String {
         "autorekey revoke --account {} --token-id ID{keep} (ID from `autorekey tokens --account {}`)",
         selector.account, selector.account
     )
+}
+
+/// The revoke advice of every way a run can end, as the admin reads it: the summary's
+/// closing part, pinned by inline snapshots so a change to when "revoke" is said shows up
+/// in review.
+#[cfg(test)]
+mod advice_snapshots {
+    use super::*;
+
+    fn summary(outcomes: Vec<Outcome>) -> RotationSummary {
+        let selector = Selector::new("svc@acme.example", vec![]);
+        let mut s = RotationSummary::new(&selector, &Token::new("FAKE-new-token"), 5);
+        s.old_fingerprints
+            .insert(Fingerprint::of("FAKE-old-token").to_string());
+        s.add(outcomes);
+        s
+    }
+
+    fn rotated(n: usize) -> Vec<Outcome> {
+        (1..=n)
+            .map(|i| Outcome::Rotated {
+                uuid: format!("r{i}"),
+                name: format!("Rule {i}"),
+                places: 1,
+            })
+            .collect()
+    }
+
+    fn with(mut outcomes: Vec<Outcome>, more: Outcome) -> Vec<Outcome> {
+        outcomes.push(more);
+        outcomes
+    }
+
+    /// The closing part of the summary: from where the files are to the last line.
+    fn advice(s: &RotationSummary) -> String {
+        let text = render_rotation(s);
+        let (_, rest) = text.split_once("\n\n").expect("counts, then the rest");
+        format!("{} → exit {}", rest.trim_end(), exit_code(s))
+    }
+
+    fn exit_code(s: &RotationSummary) -> u8 {
+        s.exit().err().map_or(0, |e| e.kind.exit_code())
+    }
+
+    #[test]
+    fn rotated_all() {
+        let mut s = summary(rotated(2));
+        s.backup_dir = Some("/b/run".into());
+        insta::assert_snapshot!(advice(&s), @r#"
+            Backups (mode 0600, they hold the old tokens): /b/run
+            Journal: /b/run/journal.jsonl
+            Undo with: autorekey restore /b/run
+
+            Next steps:
+              1. Check the integrations: run or wait for each rotated rule and look at its audit log.
+              2. Then revoke the old token (a3492be3fefa) at https://id.atlassian.com/manage-profile/security/api-tokens (signed in as svc@acme.example): every rule that held it now holds the new token, read back.
+            Keep the new token 205c4033f9b9; revoke the old a3492be3fefa. → exit 0
+            "#);
+    }
+
+    #[test]
+    fn masked_leftovers_as_rotate_and_apply_say_it() {
+        let s = summary(with(
+            rotated(2),
+            Outcome::LeftAlone {
+                uuid: "m1".into(),
+                name: "Masked".into(),
+                reason: "a hidden value came back masked as ***".into(),
+            },
+        ));
+        insta::assert_snapshot!(advice(&s), @r#"
+            Next steps:
+              - Do NOT revoke the old token yet: 1 rule(s) listed above may still use it.
+              - Rules left alone or to check: autorekey cannot rewrite them safely; edit them in the Automation UI as each line says.
+              - Then `autorekey scan --account svc@acme.example` shows what still uses an old token.
+            Keep the old a3492be3fefa and the new 205c4033f9b9; revoke nothing yet. → exit 3
+            "#);
+    }
+
+    #[test]
+    fn declined() {
+        let s = summary(with(
+            rotated(1),
+            Outcome::Declined {
+                uuid: "d1".into(),
+                name: "Declined".into(),
+            },
+        ));
+        insta::assert_snapshot!(advice(&s), @r#"
+            Next steps:
+              - Do NOT revoke the old token yet: 1 rule(s) listed above may still use it.
+              - Rules that failed, were not attempted or that you declined: run the same command again when ready; a rerun does only what is left.
+              - Then `autorekey scan --account svc@acme.example` shows what still uses an old token.
+            Keep the old a3492be3fefa and the new 205c4033f9b9; revoke nothing yet. → exit 3
+            "#);
+    }
+
+    #[test]
+    fn failed() {
+        let s = summary(with(
+            rotated(1),
+            Outcome::Failed {
+                uuid: "f1".into(),
+                name: "Failed".into(),
+                reason: "the site refused the write".into(),
+            },
+        ));
+        insta::assert_snapshot!(advice(&s), @r#"
+            Next steps:
+              - Do NOT revoke the old token yet: 1 rule(s) listed above may still use it.
+              - Rules that failed, were not attempted or that you declined: run the same command again when ready; a rerun does only what is left.
+              - Then `autorekey scan --account svc@acme.example` shows what still uses an old token.
+            Keep the old a3492be3fefa and the new 205c4033f9b9; revoke nothing yet. → exit 3
+            "#);
+    }
+
+    #[test]
+    fn overwritten_after_the_run_needs_attention() {
+        let s = summary(with(
+            rotated(1),
+            Outcome::Attention {
+                uuid: "a1".into(),
+                name: "Overwritten".into(),
+                detail: "the final check found: it holds the old token again".into(),
+            },
+        ));
+        insta::assert_snapshot!(advice(&s), @r#"
+            Next steps:
+              - Do NOT revoke the old token yet: 1 rule(s) listed above may still use it.
+              - Rules left alone or to check: autorekey cannot rewrite them safely; edit them in the Automation UI as each line says.
+              - Then `autorekey scan --account svc@acme.example` shows what still uses an old token.
+            Keep the old a3492be3fefa and the new 205c4033f9b9; revoke nothing yet. → exit 3
+            "#);
+    }
+
+    #[test]
+    fn dry_run() {
+        let mut s = summary(vec![]);
+        s.dry_run = true;
+        s.would_rotate = vec!["r1".into()];
+        insta::assert_snapshot!(advice(&s), @r#"
+            Dry run: nothing was written.
+
+            Next steps:
+              1. Review the diffs above; only the credential text changes.
+              2. Run without --dry-run (or apply the plan) to write them.
+              3. Do NOT revoke the old token: nothing was written, every rule still uses it.
+            Keep the old a3492be3fefa and the new 205c4033f9b9; revoke nothing yet. → exit 0
+            "#);
+    }
+
+    #[test]
+    fn plan_saved() {
+        let mut s = summary(vec![]);
+        s.plan_saved = Some("plan.json".into());
+        s.would_rotate = vec!["r1".into()];
+        insta::assert_snapshot!(advice(&s), @r#"
+            Plan saved to plan.json (no secrets). Nothing was written.
+            Carry it out with: autorekey apply plan.json
+
+            Next steps:
+              1. Review the diffs above; only the credential text changes.
+              2. Run without --dry-run (or apply the plan) to write them.
+              3. Do NOT revoke the old token: nothing was written, every rule still uses it.
+            Keep the old a3492be3fefa and the new 205c4033f9b9; revoke nothing yet. → exit 0
+            "#);
+    }
+
+    #[test]
+    fn offline_export() {
+        let mut s = summary(rotated(1));
+        s.offline = true;
+        s.written_file = Some("rotated.json".into());
+        insta::assert_snapshot!(advice(&s), @r#"
+            Rotated export written to rotated.json (mode 0600: it holds tokens). It holds only the rotated rules; the input file is unchanged.
+            Import it in the Automation UI (Import rules): imported rules arrive disabled. Enable them and disable or delete the old copies.
+
+            Next steps:
+              1. Import the rotated export, enable the imported rules, then disable or delete the old copies.
+              2. Do NOT revoke the old token before that: the rules on the site still use it.
+              3. Then `autorekey scan --account svc@acme.example` on the site shows what still uses it.
+            Keep the old a3492be3fefa and the new 205c4033f9b9; revoke nothing yet. → exit 0
+            "#);
+    }
+
+    #[test]
+    fn not_inspectable_values_and_an_incomplete_list_keep_the_old_token() {
+        let mut s = summary(rotated(1));
+        s.not_inspectable = 1;
+        insta::assert_snapshot!(advice(&s), @r#"
+            Next steps:
+              - Do NOT revoke the old token yet: 1 rule(s) send a credential autorekey cannot read (a managed secret or smart value); it may be the old token.
+              - Check them: `autorekey scan` lists them under "Not inspectable".
+            Keep the old a3492be3fefa and the new 205c4033f9b9; revoke nothing yet. → exit 3
+            "#);
+        let mut s = summary(rotated(1));
+        s.list_complete = false;
+        insta::assert_snapshot!(advice(&s), @r#"
+            Next steps:
+              - Do NOT revoke the old token yet: the site's rule list was not complete, so a rule autorekey never saw may still use it.
+              - Run the same command again; a rerun does only what is left.
+            Keep the old a3492be3fefa and the new 205c4033f9b9; revoke nothing yet. → exit 3
+            "#);
+    }
+
+    #[test]
+    fn nothing_matched() {
+        let s = summary(vec![]);
+        insta::assert_snapshot!(advice(&s), @r#"
+            Next steps:
+              - No rule holds a credential of svc@acme.example that this run selects: there is nothing to revoke on autorekey's word.
+            Keep the old a3492be3fefa and the new 205c4033f9b9; revoke nothing yet. → exit 2
+            "#);
+    }
+
+    #[test]
+    fn already_current_on_rerun() {
+        let mut s = summary(vec![Outcome::AlreadyCurrent {
+            uuid: "r1".into(),
+            name: "Rule 1".into(),
+        }]);
+        s.old_fingerprints.clear();
+        insta::assert_snapshot!(advice(&s), @r#"
+            Next steps:
+              Nothing left to do: every rule of svc@acme.example that autorekey can read already holds the new token.
+              autorekey saw no old token, so it cannot name one to revoke: revoke only a token whose fingerprint differs from the new one, once every integration works.
+            Keep the new token 205c4033f9b9; no old token of svc@acme.example is left in the rules to name. → exit 0
+            "#);
+    }
+
+    #[test]
+    fn restore() {
+        let old = [Fingerprint::of("FAKE-old-token").to_string()].into();
+        let new = Fingerprint::of("FAKE-new-token");
+        let facts = verdict::Facts {
+            mode: verdict::Mode::Restore,
+            outcomes: &[],
+            list_complete: true,
+            not_inspectable: 0,
+            old: &old,
+            new: &new,
+        };
+        let text = verdict::render(&verdict::advise(&facts), &facts, "svc@acme.example");
+        insta::assert_snapshot!(text, @r#"
+            Next steps:
+              - Do NOT revoke the old token: the restored rules use it again.
+              - `autorekey scan --account svc@acme.example` shows which rules use which token.
+            Keep the old a3492be3fefa (restored) and the new 205c4033f9b9; revoke nothing.
+            "#);
+    }
 }
