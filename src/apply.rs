@@ -317,13 +317,23 @@ impl Census {
 }
 
 /// A credential autorekey cannot read (a managed secret or a smart value) used as Basic auth
-/// or with no scheme it can see: it may be the account's token. Other users' and Bearer
-/// values are not an Atlassian account's API token.
+/// or with no scheme it can see, sent to Atlassian (an Atlassian host, a smart value such as
+/// `{{baseUrl}}`, or a destination it cannot tell): it may be the account's API token.
+/// Other users', Bearer values and other services' secrets are not.
 fn may_hide_account(f: &Finding) -> bool {
+    let to_atlassian = match f.target_url.as_deref().map(str::trim) {
+        None => true,
+        Some(url) if url.starts_with("{{") => true,
+        Some(url) => url::Url::parse(url).map_or(true, |u| {
+            u.host_str()
+                .is_some_and(crate::fetch::policy::is_atlassian_domain)
+        }),
+    };
     matches!(f.status, Status::SecretRef | Status::Dynamic)
         && matches!(f.scheme, Scheme::Basic | Scheme::Unknown)
         && f.user.is_none()
         && f.location != crate::detect::Location::WebhookToken
+        && to_atlassian
 }
 
 /// The last check of a run, after every write: a rule counted as rotated must still hold
@@ -661,6 +671,41 @@ mod tests {
         assert!(
             matches!(&outcomes[0], Outcome::LeftAlone { uuid, reason, .. }
             if uuid == "bearer-only" && reason.contains("does not rewrite"))
+        );
+    }
+
+    #[test]
+    fn the_census_sees_every_token_of_the_account_and_what_may_hide_one() {
+        let old = format!("FAKE-old-{}", uuid::Uuid::new_v4().simple());
+        let basic = Credential::new("svc@x.io", Token::new(old.clone())).basic_value();
+        let rule = |url: &str, value: String| {
+            serde_json::json!({"uuid": "u", "name": "n", "components": [
+                {"id": "2", "type": "jira.issue.outgoing.webhook", "value": {"url": url,
+                 "headers": [{"name": "Authorization", "value": value}]}}]})
+        };
+        let mut census = Census::default();
+        let selector = Selector::new("svc@x.io", vec!["ffff".into()]);
+        census.note(
+            &rule("{{baseUrl}}/rest", format!("Basic {basic}")),
+            &selector,
+        );
+        census.note(
+            &rule("{{baseUrl}}/rest", "Basic {{secrets.jira}}".into()),
+            &selector,
+        );
+        census.note(
+            &rule("https://api.github.com/x", "Bearer {{secrets.gh}}".into()),
+            &selector,
+        );
+        // Whatever --fingerprint selects, the account's token is counted.
+        assert_eq!(
+            census.account_tokens.keys().collect::<Vec<_>>(),
+            [&crate::secret::Fingerprint::of(&old)]
+        );
+        assert!(census.users.contains("svc@x.io"));
+        assert_eq!(
+            census.not_inspectable, 1,
+            "only the Basic secret sent to the site"
         );
     }
 

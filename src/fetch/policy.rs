@@ -155,7 +155,7 @@ fn same_origin(a: &Url, b: &Url) -> bool {
         && a.port_or_known_default() == b.port_or_known_default()
 }
 
-fn is_atlassian_domain(host: &str) -> bool {
+pub(crate) fn is_atlassian_domain(host: &str) -> bool {
     ATLASSIAN_SUFFIXES
         .iter()
         .any(|suffix| host.len() > suffix.len() && host.ends_with(suffix))
