@@ -257,6 +257,8 @@ pub struct Census {
     pub users: BTreeSet<String>,
     /// Rules with a credential that cannot be read and may be the account's.
     pub not_inspectable: usize,
+    /// Rules holding a value the server masked (`***`), for a hint.
+    pub masked: usize,
 }
 
 /// A rule (uuid, name) and its unrewritten literal tokens (fingerprint, pointer).
@@ -279,6 +281,11 @@ impl Census {
         }
         if findings.iter().any(may_hide_account) {
             self.not_inspectable += 1;
+        }
+        if findings.iter().any(|f| f.status == Status::Masked)
+            || !crate::detect::masked_pointers(rule).is_empty()
+        {
+            self.masked += 1;
         }
         let copies = plan::unrewritable(&findings, selector);
         if !copies.is_empty() {

@@ -174,10 +174,10 @@ pub fn check_selection(
                 others.join(", ")
             )
         });
-        if census.not_inspectable > 0 {
+        let hidden = census.not_inspectable + census.masked;
+        if hidden > 0 {
             err = err.hint(format!(
-                "{} rule(s) hold a value autorekey cannot read (managed secret or smart value): check them in the Automation UI",
-                census.not_inspectable
+                "{hidden} rule(s) hold a value autorekey cannot read (masked, a managed secret or a smart value) that may be it: check them in the Automation UI"
             ));
         }
         return Err(err);
@@ -208,8 +208,9 @@ pub fn check_selection(
             tokens[new]
         ))
         .hint(format!(
-            "give the newly issued token; if some rules were already moved to {new} another way, \
-             name the old token to replace with --fingerprint (the tokens in the rules: {})",
+            "give the newly issued token; if rules were already moved to {new} another way (or by \
+             a run whose backups are elsewhere), name the old token to replace with --fingerprint \
+             (the tokens in the rules: {})",
             listed()
         )));
     }
@@ -362,6 +363,40 @@ mod tests {
             old,
             new,
         }
+    }
+
+    #[test]
+    fn a_selection_that_matches_nothing_or_a_new_token_in_use_is_refused() {
+        let (old, new) = (Fingerprint::of("FAKE-old"), Fingerprint::of("FAKE-new"));
+        let census = |tokens: &[&Fingerprint]| {
+            let mut c = Census::default();
+            for fp in tokens {
+                c.account_tokens.insert((*fp).clone(), 2);
+            }
+            c
+        };
+        let all = Selector::new("svc@x.io", vec![]);
+        let only = |fp: &Fingerprint| Selector::new("svc@x.io", vec![fp.as_str()[..6].into()]);
+        let refused = |c: &Census, s: &Selector, known: bool| {
+            check_selection(c, s, &new, known)
+                .err()
+                .map(|e| e.error.to_string())
+        };
+        assert!(refused(&census(&[]), &all, true)
+            .is_some_and(|e| e.contains("no rule holds a credential of svc@x.io")));
+        let other = Fingerprint::of("FAKE-other");
+        assert!(refused(&census(&[&old]), &only(&other), false)
+            .is_some_and(|e| e.contains("has the fingerprint")));
+        assert!(refused(&census(&[&old]), &only(&new), false)
+            .is_some_and(|e| e.contains("selects the new token itself")));
+        // The new token already in the rules: refused unless a run of this rotation wrote
+        // it, or the old token is named.
+        assert!(refused(&census(&[&new]), &all, false)
+            .is_some_and(|e| e.contains("already in 2 rule(s)")));
+        assert!(refused(&census(&[&old, &new]), &all, false).is_some());
+        assert_eq!(refused(&census(&[&old, &new]), &all, true), None);
+        assert_eq!(refused(&census(&[&new]), &only(&old), false), None);
+        assert_eq!(refused(&census(&[&old]), &all, false), None);
     }
 
     #[test]
