@@ -244,7 +244,6 @@ pub fn render_with(advice: &Advice, f: &Facts<'_>, account: &str, extra: Option<
 }
 
 fn steps(advice: &Advice, f: &Facts<'_>, account: &str) -> Vec<String> {
-    let count = |pick: fn(&Outcome) -> bool| f.outcomes.iter().filter(|o| pick(o)).count();
     match advice {
         Advice::Revoke { old } => vec![
             "  1. Check the integrations: run or wait for each rotated rule and look at its audit log.".into(),
@@ -270,21 +269,7 @@ fn steps(advice: &Advice, f: &Facts<'_>, account: &str) -> Vec<String> {
             "  2. Do NOT revoke the old token before that: the rules on the site still use it.".into(),
             format!("  3. Then `autorekey scan --account {account}` on the site shows what still uses it."),
         ],
-        Advice::StillInUse { rules } => {
-            let mut out = vec![format!(
-                "  - Do NOT revoke the old token yet: {rules} rule(s) listed above may still use it."
-            )];
-            if count(|o| matches!(o, Outcome::LeftAlone { .. } | Outcome::Attention { .. })) > 0 {
-                out.push("  - Rules left alone or to check: autorekey cannot rewrite them safely; edit them in the Automation UI as each line says.".into());
-            }
-            if count(|o| matches!(o, Outcome::Failed { .. } | Outcome::NotAttempted { .. } | Outcome::Declined { .. })) > 0 {
-                out.push("  - Rules that failed, were not attempted or that you declined: run the same command again when ready; a rerun does only what is left.".into());
-            }
-            out.push(format!(
-                "  - Then `autorekey scan --account {account}` shows what still uses an old token."
-            ));
-            out
-        }
+        Advice::StillInUse { rules } => still_in_use_steps(*rules, f.outcomes, account),
         Advice::NotInspectable { rules } => vec![
             format!(
                 "  - Do NOT revoke the old token yet: {rules} rule(s) send a credential autorekey \
@@ -309,6 +294,29 @@ fn steps(advice: &Advice, f: &Facts<'_>, account: &str) -> Vec<String> {
              nothing to revoke on autorekey's word."
         )],
     }
+}
+
+/// What to do about each kind of rule that may still use the old token.
+fn still_in_use_steps(rules: usize, outcomes: &[Outcome], account: &str) -> Vec<String> {
+    let any = |pick: fn(&Outcome) -> bool| outcomes.iter().any(pick);
+    let mut out = vec![format!(
+        "  - Do NOT revoke the old token yet: {rules} rule(s) listed above may still use it."
+    )];
+    if any(|o| matches!(o, Outcome::LeftAlone { .. } | Outcome::Attention { .. })) {
+        out.push("  - Rules left alone or to check: autorekey cannot rewrite them safely; edit them in the Automation UI as each line says.".into());
+    }
+    if any(|o| {
+        matches!(
+            o,
+            Outcome::Failed { .. } | Outcome::NotAttempted { .. } | Outcome::Declined { .. }
+        )
+    }) {
+        out.push("  - Rules that failed, were not attempted or that you declined: run the same command again when ready; a rerun does only what is left.".into());
+    }
+    out.push(format!(
+        "  - Then `autorekey scan --account {account}` shows what still uses an old token."
+    ));
+    out
 }
 
 /// Which fingerprint to keep and which to revoke, named every time.
