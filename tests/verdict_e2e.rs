@@ -320,3 +320,70 @@ fn a_rule_overwritten_after_its_read_back_is_reported_not_counted_as_rotated() {
     let rotated: BTreeSet<String> = steps.keys().filter(|u| **u != reverted).cloned().collect();
     assert_eq!(rotated.len(), 2);
 }
+
+#[test]
+fn a_credential_that_cannot_be_read_holds_back_the_advice() {
+    let rule = fixture_01();
+    let mut rules = copies_of(&rule, 2);
+    // The second rule sends a managed secret as Basic auth to the site: it may be the old
+    // token, and autorekey cannot read it.
+    let pointer = autorekey::detect::detect(&rules[1]["rule"])
+        .into_iter()
+        .find(|f| f.user.as_deref() == Some(SVC_JIRA))
+        .expect("fixture 01 holds svc-jira's credential")
+        .pointer;
+    *rules[1]["rule"]
+        .pointer_mut(&pointer)
+        .expect("the credential's string") = "Basic {{secrets.jira}}".into();
+    let planted = common::Planted::new(rules);
+    let site = planted.site_spec().start();
+    let new = planted.fresh(SVC_JIRA_NEW_FIXTURE);
+    let backups = site.dir.path().join("backups");
+    let out = site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new, &backups, &["--yes"]));
+    out.expect_code(3);
+    assert_eq!(summary_count(&out.stdout, "rotated"), 1);
+    assert!(out.stdout.contains(
+        "Do NOT revoke the old token yet: 1 rule(s) send a credential autorekey cannot read"
+    ));
+    assert!(!out.stdout.contains("revoke the old token ("));
+}
+
+#[test]
+fn an_offline_export_keeps_the_old_token_until_it_is_imported() {
+    let rule = fixture_01();
+    let export = serde_json::json!({
+        "rules": copies_of(&rule, 2).into_iter().map(|e| e["rule"].clone()).collect::<Vec<_>>()
+    });
+    let planted = common::Planted::new(vec![export]);
+    let (old, new) = (
+        planted.fresh(SVC_JIRA_OLD_FIXTURE),
+        planted.fresh(SVC_JIRA_NEW_FIXTURE),
+    );
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let input = dir.path().join("export.json");
+    std::fs::write(&input, planted.rules[0].to_string()).expect("write the export");
+    let offline = |token: &str, target: &str| {
+        let mut cmd = common::autorekey();
+        cmd.env("AUTOREKEY_NEW_TOKEN", token)
+            .args(["rotate", "--account", SVC_JIRA, "--yes", "--from-file"])
+            .arg(&input)
+            .arg("--write")
+            .arg(dir.path().join(target));
+        common::run_checked(cmd, &planted.secrets())
+    };
+    let out = offline(&new, "rotated.json");
+    out.expect_code(0);
+    assert_eq!(summary_count(&out.stdout, "rotated"), 2);
+    assert!(out
+        .stdout
+        .contains("Do NOT revoke the old token before that: the rules on the site still use it."));
+    assert!(out.stdout.contains(&format!(
+        "Keep the old {} and the new {}; revoke nothing yet.",
+        fp(&old),
+        fp(&new)
+    )));
+    // The old token given as the new one: refused, nothing written.
+    let refused = offline(&old, "again.json");
+    refused.expect_code(2).expect_error_with_hint();
+    assert!(!dir.path().join("again.json").exists());
+}

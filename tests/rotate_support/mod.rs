@@ -195,13 +195,17 @@ pub fn copies_of(envelope: &Value, n: usize) -> Vec<Value> {
         .collect()
 }
 
+/// Fixture rule 01 (a plain schema-1 header of svc-jira), as its file holds it.
+pub fn fixture_01() -> Value {
+    let path = fixtures_dir().join("rules/01-triage-ack-comment-basic-v1.json");
+    let text = std::fs::read_to_string(path).expect("read fixture 01");
+    serde_json::from_str(&text).expect("fixture 01 is JSON")
+}
+
 /// A site holding fixture rule 01 (a plain schema-1 header of svc-jira) `n` times, under
 /// names that sort in copy order, with fresh tokens; `adjust` sets latency or faults.
 pub fn copies_site(n: usize, adjust: impl FnOnce(&mut SandboxConfig)) -> (Planted, TestSite) {
-    let path = fixtures_dir().join("rules/01-triage-ack-comment-basic-v1.json");
-    let text = std::fs::read_to_string(path).expect("read fixture 01");
-    let rule: Value = serde_json::from_str(&text).expect("fixture 01 is JSON");
-    let planted = Planted::new(copies_of(&rule, n));
+    let planted = Planted::new(copies_of(&fixture_01(), n));
     let site = planted.site_spec().with(adjust).start();
     (planted, site)
 }
