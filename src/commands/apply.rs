@@ -2,11 +2,13 @@
 //!
 //! The plan holds no secret, so the new token is given again, and must be the one the plan
 //! was made for (same fingerprint). The plan carries a hash of its own content: a plan
-//! edited after it was saved is refused before anything is read or written. Each planned
-//! rule is read again: unchanged, it gets exactly the planned rewrite; changed since the
-//! plan, the rewrite is rebuilt on its current content, limited to the planned places and
-//! old tokens (anything else leaves the rule alone, with the reason), and shown before it
-//! is approved.
+//! edited after it was saved is refused before anything is read or written. Every rule of
+//! the site is read again, as `rotate` reads them, so the verdict weighs the same rules
+//! (masked ones, rules added since the plan) and both commands give the same advice. A
+//! planned rule unchanged gets exactly the planned rewrite; changed since the plan, the
+//! rewrite is rebuilt on its current content, limited to the planned places and old tokens
+//! (anything else leaves the rule alone, with the reason), and shown before it is approved;
+//! already holding the new token (a rerun), it is done.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;

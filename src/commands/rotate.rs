@@ -3,9 +3,11 @@
 //! The command strings the stages together: read the new token and check it against
 //! `/myself` before anything else (a wrong token written into every rule breaks every
 //! integration at once); fetch and plan every rule; then, unless this is a dry run or a
-//! saved plan, confirm and apply rule by rule with backups and a journal, and end with the
-//! summary and the next steps. `apply` (a saved plan) and the offline export rewrite share
-//! the pieces below.
+//! saved plan, confirm and apply rule by rule with backups and a journal, read every rotated
+//! rule once more after the last write, and end with the summary and the verdict
+//! (`crate::verdict`). A writing run holds the site's lock and carries on an unfinished run
+//! of the same rotation (`crate::run`). `apply` (a saved plan) and the offline export
+//! rewrite share the pieces below.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
