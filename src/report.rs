@@ -488,6 +488,8 @@ pub struct RotationSummary {
     pub list_complete: bool,
     /// Rules with a credential autorekey cannot read that may be the account's.
     pub not_inspectable: usize,
+    /// Fingerprints of the account's tokens in the rules when they were read.
+    pub tokens_in_rules: std::collections::BTreeSet<String>,
 }
 
 impl RotationSummary {
@@ -507,6 +509,7 @@ impl RotationSummary {
             offline: false,
             list_complete: true,
             not_inspectable: 0,
+            tokens_in_rules: Default::default(),
         }
     }
 
@@ -517,6 +520,27 @@ impl RotationSummary {
                 self.old_fingerprints.insert(fp.to_string());
             }
         }
+    }
+
+    /// What the census of every rule read says beyond the outcomes.
+    pub fn note_census(&mut self, census: &crate::apply::Census) {
+        self.not_inspectable = census.not_inspectable;
+        self.tokens_in_rules = census
+            .account_tokens
+            .keys()
+            .map(ToString::to_string)
+            .collect();
+    }
+
+    /// Old tokens that earlier runs of this rotation replaced: named for revoking too, unless
+    /// a rule still held one when this run read them.
+    pub fn note_earlier(&mut self, earlier: std::collections::BTreeSet<String>) {
+        let still = &self.tokens_in_rules;
+        let gone: Vec<String> = earlier
+            .into_iter()
+            .filter(|fp| !still.contains(fp))
+            .collect();
+        self.old_fingerprints.extend(gone);
     }
 
     pub fn add(&mut self, outcomes: Vec<Outcome>) {

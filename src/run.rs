@@ -15,6 +15,7 @@
 //!   second writing run refuse; a lock left by a process that no longer exists is taken over
 //!   (and said so), since a crash must not block every later run.
 
+use std::collections::BTreeSet;
 use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -26,6 +27,8 @@ use serde_json::Value;
 use crate::backup::{self, BackupRun, Manifest};
 use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::journal::{self, Journal, Step};
+use crate::plan::Selector;
+use crate::secret::Token;
 
 /// The backup directory and journal of one rotation, opened (or created) on first use.
 pub struct RunStore {
@@ -102,6 +105,25 @@ impl RunStore {
             Some((_, journal)) => journal.record(uuid, name, step, detail),
             None => Ok(()),
         }
+    }
+
+    /// Fingerprints of the account's old tokens (as `selector` selects them) in the rules
+    /// this rotation backed up in earlier runs: what it replaced before this run.
+    pub fn earlier_old_tokens(&self, selector: &Selector, new_token: &Token) -> BTreeSet<String> {
+        let Some(dir) = &self.resumed else {
+            return BTreeSet::new();
+        };
+        let new = new_token.fingerprint();
+        BackupRun::open(dir)
+            .and_then(|b| b.saved_rules())
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|(_, saved)| crate::detect::detect(&saved["rule"]))
+            .filter(|f| selector.matches(f))
+            .filter_map(|f| f.fingerprint())
+            .filter(|fp| *fp != new)
+            .map(|fp| fp.to_string())
+            .collect()
     }
 
     /// Mark the rotation finished (the verdict was to revoke): the next run starts anew.

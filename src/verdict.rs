@@ -42,7 +42,8 @@ pub struct Facts<'a> {
     /// Rules holding a credential autorekey cannot read (a managed secret or smart value
     /// used as Basic auth or sent to Atlassian): any of them may be the old token.
     pub not_inspectable: usize,
-    /// Fingerprints of the old tokens the run replaced (or would replace).
+    /// Fingerprints of the old tokens the run (or an earlier run of the same rotation)
+    /// replaced, or would replace; never one still held by a rule when the run read them.
     pub old: &'a BTreeSet<String>,
     pub new: &'a Fingerprint,
 }
@@ -52,7 +53,7 @@ pub struct Facts<'a> {
 pub enum Advice {
     /// Every rule that held the old tokens `old` now holds the new one, read back.
     Revoke { old: Vec<String> },
-    /// Every rule of the account already holds the new token and no old token was found
+    /// Every rule of the account already holds the new token and no old token is known
     /// (a rerun after a finished rotation): no token can be named for revoking.
     NoOldTokenFound,
     /// Nothing was written (dry run, saved plan): keep the old token.
@@ -114,14 +115,8 @@ pub fn advise(f: &Facts<'_>) -> Advice {
     if f.mode == Mode::OfflineExport {
         return Advice::NotImported;
     }
-    let rotated = f
-        .outcomes
-        .iter()
-        .any(|o| matches!(o, Outcome::Rotated { .. }));
-    if !rotated || f.old.is_empty() {
-        return Advice::NoOldTokenFound;
-    }
-    // The new token is never named for revoking, even if a caller listed it as old.
+    // Every rule is rotated or already current here. The old tokens are the ones this run,
+    // or an earlier run of the same rotation, replaced; none of them may name the new token. is never named for revoking, even if a caller listed it as old.
     let old = f
         .old
         .iter()

@@ -21,6 +21,23 @@ fn fp(token: &str) -> String {
     Fingerprint::of(token).to_string()
 }
 
+/// svc-jira's old token (in the rules) and its new one, as planted.
+fn old_and_new(planted: &common::Planted) -> (String, String) {
+    (
+        planted.fresh(SVC_JIRA_OLD_FIXTURE),
+        planted.fresh(SVC_JIRA_NEW_FIXTURE),
+    )
+}
+
+/// The summary's last line when the old token may be revoked.
+fn revoke_line(old: &str, new: &str) -> String {
+    format!(
+        "Keep the new token {}; revoke the old {}.",
+        fp(new),
+        fp(old)
+    )
+}
+
 /// `apply PLAN --yes` with `new_token` in the environment.
 fn apply(site: &TestSite, new_token: &str, plan: &Path, backups: &Path) -> RunOutput {
     let mut cmd = site.cmd();
@@ -102,19 +119,12 @@ fn the_summary_names_what_to_keep_and_revoke_and_a_rerun_is_already_current() {
     let (planted, site) = copies_site(3, |_| {});
     let before = snapshot(&site);
     let backups = site.dir.path().join("backups");
-    let (old, new) = (
-        planted.fresh(SVC_JIRA_OLD_FIXTURE),
-        planted.fresh(SVC_JIRA_NEW_FIXTURE),
-    );
+    let (old, new) = old_and_new(&planted);
     let rotate = |args: &[&str]| site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new, &backups, args));
     let out = rotate(&["--yes"]);
     out.expect_code(0);
     assert_eq!(summary_count(&out.stdout, "rotated"), 3);
-    assert!(out.stdout.contains(&format!(
-        "Keep the new token {}; revoke the old {}.",
-        fp(&new),
-        fp(&old)
-    )));
+    assert!(out.stdout.contains(&revoke_line(&old, &new)));
     assert!(out
         .stdout
         .contains(&format!("revoke the old token ({})", fp(&old))));
@@ -184,10 +194,7 @@ fn apply_again_counts_rules_already_rotated_as_done() {
 fn a_resumed_run_shares_its_backup_directory_and_restore_undoes_every_write() {
     let (planted, site) = copies_site(12, |c| c.latency = std::time::Duration::from_millis(60));
     let before = snapshot(&site);
-    let (old, new) = (
-        planted.fresh(SVC_JIRA_OLD_FIXTURE),
-        planted.fresh(SVC_JIRA_NEW_FIXTURE),
-    );
+    let (old, new) = old_and_new(&planted);
     let expected = Expected::rotation(&before, SVC_JIRA, &new);
     let backups = site.dir.path().join("backups");
     let args = ["--yes", "--concurrency", "1"];
@@ -355,10 +362,7 @@ fn an_offline_export_keeps_the_old_token_until_it_is_imported() {
         "rules": copies_of(&rule, 2).into_iter().map(|e| e["rule"].clone()).collect::<Vec<_>>()
     });
     let planted = common::Planted::new(vec![export]);
-    let (old, new) = (
-        planted.fresh(SVC_JIRA_OLD_FIXTURE),
-        planted.fresh(SVC_JIRA_NEW_FIXTURE),
-    );
+    let (old, new) = old_and_new(&planted);
     let dir = tempfile::tempdir().expect("a temp dir");
     let input = dir.path().join("export.json");
     std::fs::write(&input, planted.rules[0].to_string()).expect("write the export");
@@ -386,4 +390,56 @@ fn an_offline_export_keeps_the_old_token_until_it_is_imported() {
     let refused = offline(&old, "again.json");
     refused.expect_code(2).expect_error_with_hint();
     assert!(!dir.path().join("again.json").exists());
+}
+
+#[test]
+fn a_rerun_after_the_leftovers_were_fixed_by_hand_names_the_old_token() {
+    let mut rules = copies_of(&fixture_01(), 2);
+    // The second rule also sends the old token as a Bearer header: left alone (no half
+    // rotations), so the first run keeps the old token.
+    let pointer = autorekey::detect::detect(&rules[1]["rule"])
+        .into_iter()
+        .find(|f| f.user.as_deref() == Some(SVC_JIRA))
+        .expect("fixture 01 holds svc-jira's credential")
+        .pointer;
+    let headers = pointer
+        .rsplitn(3, '/')
+        .nth(2)
+        .expect("the header list's pointer")
+        .to_owned();
+    rules[1]["rule"]
+        .pointer_mut(&headers)
+        .and_then(serde_json::Value::as_array_mut)
+        .expect("a header list")
+        .push(serde_json::json!({"name": "X-Fallback", "value": format!("Bearer {SVC_JIRA_OLD_FIXTURE}")}));
+    let planted = common::Planted::new(rules);
+    let site = planted.site_spec().start();
+    let (old, new) = old_and_new(&planted);
+    let backups = site.dir.path().join("backups");
+    let rotate = || site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new, &backups, &["--yes"]));
+    let first = rotate();
+    first.expect_code(3);
+    assert_eq!(summary_count(&first.stdout, "left alone"), 1);
+    assert!(first.stdout.contains("Do NOT revoke the old token yet"));
+
+    // The admin fixes that rule by hand: drops the Bearer header, puts in the new token.
+    let uuid = planted.rules[1]["rule"]["uuid"]
+        .as_str()
+        .expect("a uuid")
+        .to_owned();
+    let token = Token::new(new.clone());
+    site.state().edit_rule(&uuid, |e| {
+        e["rule"]
+            .pointer_mut(&headers)
+            .and_then(serde_json::Value::as_array_mut)
+            .expect("a header list")
+            .pop();
+        e["rule"] = rewrite_for(&e["rule"], SVC_JIRA, &token).expect("a rewrite");
+    });
+    // The rerun carries on the same rotation: it knows which token it replaced.
+    let again = rotate();
+    again.expect_code(0);
+    assert_eq!(summary_count(&again.stdout, "already current"), 2);
+    assert!(again.stdout.contains(&revoke_line(&old, &new)));
+    assert_eq!(run_dirs(&backups).len(), 1);
 }

@@ -59,7 +59,7 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, ui: &Ui) -> CommandResul
     let mut summary = RotationSummary::new(&plan.selector, &new_token, gathered.listed);
     // Complete only if both the plan's listing and this one were confirmed.
     summary.list_complete = plan.list_complete && gathered.list_complete;
-    summary.not_inspectable = gathered.census.not_inspectable;
+    summary.note_census(&gathered.census);
     let (prepared, outcomes) = against_plan(&plan, gathered, &new_token, ui);
     summary.note_old(&prepared);
     let writes = Writes {

@@ -93,7 +93,7 @@ pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResu
     let mut summary = RotationSummary::new(&selector, &new_token, listed);
     summary.list_complete = list_complete;
     summary.note_old(&prepared);
-    summary.not_inspectable = census.not_inspectable;
+    summary.note_census(&census);
     if let Some(path) = &args.out {
         show_diffs(&prepared, ui);
         save_plan(
@@ -151,6 +151,7 @@ impl Writes<'_> {
                 "Carrying on the unfinished rotation backed up in {}",
                 dir.display()
             ));
+            summary.note_earlier(store.earlier_old_tokens(self.selector, self.new_token));
         }
         if !prepared.is_empty() {
             let session = Session::start(self.client, self.selector, self.new_token, &store);

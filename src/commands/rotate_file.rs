@@ -52,7 +52,7 @@ pub fn run(
     let mut summary = RotationSummary::new(selector, &new_token, doc.rule_pointers().len());
     summary.note_old(&plain);
     summary.offline = true;
-    summary.not_inspectable = census.not_inspectable;
+    summary.note_census(&census);
     ui.warn("offline: the new token cannot be checked against a site here; make sure it is the right one");
     let Some(approver) = approver.as_mut() else {
         show_diffs(&plain, ui);
