@@ -654,11 +654,13 @@ impl Soak {
         interrupt: Interrupt,
     ) -> Run {
         let at_start = snapshot(site);
+        // Every run of round k is "the same command": one backup folder, so a rerun carries
+        // on the rotation the interrupted run started (and knows the new token is its own).
         let (cmd, backups) = rotate(
             site,
             block.storm,
             &self.world.tokens[k + 1],
-            &format!("{k}-{attempt}"),
+            &format!("{k}"),
         );
         let run = run(cmd, &backups, interrupt, &self.world.secrets(k));
         if run.signalled.is_some() {
