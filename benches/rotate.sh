@@ -5,8 +5,8 @@
 #
 # Why shaped so: a rotation is two phases with different floors. It first reads every rule
 # of the site (N GETs, like a scan), then writes each rule that holds the credential with
-# three requests (re-read just before the write, PUT, read-back), so the write phase's
-# floor is R x 3 x latency / concurrency. The split is timed from outside: --yes prints
+# four requests (re-read just before the write, PUT, read-back, and the final check once
+# every write is done), so the write phase's floor is R x 4 x latency / concurrency. The split is timed from outside: --yes prints
 # every diff on stdout the moment reading ends, so the first stdout byte marks the
 # boundary. Correctness is checked, not assumed: a scan before counts the rules that hold
 # the credential, a scan after must find exactly those rules holding one new credential,
@@ -69,7 +69,7 @@ rotate_row() {
     first_output_at "$WORK/$label.out" "$WORK/$label.first" &
     watcher=$!
     bound_r=$(calc 'n * l / c' n="$RULES" l="$LAT_S" c="$c")
-    bound_w=$(calc 'r * 3 * l / c' r="$expected" l="$LAT_S" c="$c")
+    bound_w=$(calc 'r * 4 * l / c' r="$expected" l="$LAT_S" c="$c")
     # Variables set before a function call reach the commands it runs, and only those.
     AUTOREKEY_SITE=$SITE AUTOREKEY_LOGIN=$LOGIN AUTOREKEY_API_TOKEN=$(<"$WORK/token") \
         AUTOREKEY_NEW_TOKEN=$(jq -r --arg e "$ACCOUNT" '.accounts[] | select(.email == $e) | .tokens[1]' "$SANDBOX_ACCOUNTS") \
@@ -95,7 +95,7 @@ rotate_row() {
     fi
     local phases="no phase split (rotate printed nothing)"
     if [[ $read_s != n/a ]]; then
-        phases="$(calc 'r / w' r="$expected" w="$write_s") rules/s writing; bounds: read N*lat/c = $bound_r s (x$(ratio "$read_s" "$bound_r")), write R*3*lat/c = $bound_w s (x$(ratio "$write_s" "$bound_w"))"
+        phases="$(calc 'r / w' r="$expected" w="$write_s") rules/s writing; bounds: read N*lat/c = $bound_r s (x$(ratio "$read_s" "$bound_r")), write R*4*lat/c = $bound_w s (x$(ratio "$write_s" "$bound_w"))"
     fi
     echo "| rotate --yes --concurrency $c: $expected of $RULES rules, ${LATENCY_MS} ms | $wall s in all: read ${read_s} s + write ${write_s} s | $(calc 'r / w' r="$expected" w="$wall") rules/s overall, $phases | peak RSS $rss MB; load $load; $verdict |"
     [[ $verdict == OK* ]] || FAILURES=$((FAILURES + 1))
