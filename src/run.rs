@@ -249,10 +249,6 @@ impl SiteLock {
         ))
         .hint("another run took it at the same moment: wait for it to finish, then run again"))
     }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
 }
 
 impl Drop for SiteLock {
