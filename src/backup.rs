@@ -2,8 +2,8 @@
 //!
 //! A backup is the way back (`autorekey restore`) and the only place autorekey stores a
 //! secret, since a rule as read holds the old token. So each rotation gets its own directory
-//! (runs that resume it share it: see `crate::run`), created 0700, and each file is created 0600 before a byte is written (never widened
-//! after the fact). The layout is plain JSON that an admin can read without the tool:
+//! (runs that resume it share it: see `crate::run`), created 0700, and each file is created
+//! 0600 before a byte is written (never widened after the fact). The layout is plain JSON that an admin can read without the tool:
 //!
 //! ```text
 //! <root>/<site-host>-<UTC time>/

@@ -164,9 +164,7 @@ impl Writes<'_> {
         summary.backup_dir = store.dir().map(|d| d.display().to_string());
         finish_run(summary, outcomes, Some(&store), ui)
     }
-}
 
-impl Writes<'_> {
     /// The rotation's backups: an unfinished earlier run's, or a new one made on the first
     /// backup. When rules are to be written, the folder must be able to hold secrets
     /// (checked now, so nothing is written without a backup restore will accept).
