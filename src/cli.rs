@@ -217,10 +217,13 @@ pub struct WriteArgs {
 /// Rewrite every embedded credential of an account with its new token, safely.
 ///
 /// Checks the new token first, shows a redacted diff per rule, asks (or takes --yes), backs
-/// each rule up, re-reads it just before writing, writes, and reads it back. A journal lets
-/// an interrupted run pick up where it stopped. Exit 3 when some rules may still hold the
-/// old token (left alone, failed, declined or not attempted; each listed with why); a
-/// --dry-run or --out run exits 0.
+/// each rule up, re-reads it just before writing, writes, reads it back, and reads every
+/// rotated rule once more at the end. A rerun carries on an interrupted rotation in the same
+/// backup folder; a second writing run on the same site is refused. The summary says whether
+/// the old token may be revoked, naming the fingerprints to keep and to revoke. Exit 3 when
+/// it may not yet (rules left alone, failed, declined or not attempted, each listed with
+/// why); exit 2 when --account or --fingerprint matches nothing, or the "new" token is
+/// already in the rules; a --dry-run or --out run exits 0.
 #[derive(Debug, Args)]
 pub struct RotateArgs {
     /// The account whose credentials to rotate (case-insensitive).
