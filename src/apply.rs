@@ -253,6 +253,9 @@ pub struct Census {
     seen: Vec<RuleCopies>,
     /// The account's token fingerprints -> how many rules hold each.
     pub account_tokens: BTreeMap<Fingerprint, usize>,
+    /// Token fingerprints of the `--to-account` of a migration (a rerun finds the new
+    /// token there).
+    pub new_owner_tokens: BTreeSet<Fingerprint>,
     /// Users of the Basic credentials seen, for a hint when the account has none.
     pub users: BTreeSet<String>,
     /// Rules with a credential that cannot be read and may be the account's.
@@ -274,6 +277,8 @@ impl Census {
             }
             if selector.is_account(f) {
                 tokens.extend(f.fingerprint());
+            } else if selector.is_new_owner(f) {
+                self.new_owner_tokens.extend(f.fingerprint());
             }
         }
         for fp in tokens {

@@ -70,15 +70,13 @@ impl Selector {
 
     /// A rewritable literal credential of this account, whatever its fingerprint.
     pub fn is_account(&self, f: &Finding) -> bool {
-        let rewritable = matches!(
-            f.encoding,
-            Encoding::Base64Basic | Encoding::UrlUserinfo | Encoding::PlainPair
-        );
-        let ours = f
-            .user
-            .as_deref()
-            .is_some_and(|u| u.eq_ignore_ascii_case(&self.account));
-        rewritable && f.status == Status::Literal && ours
+        is_rewritable_of(f, &self.account)
+    }
+
+    /// A rewritable literal credential of the account the credentials go to: the same
+    /// account, or the `--to-account` of a migration.
+    pub fn is_new_owner(&self, f: &Finding) -> bool {
+        is_rewritable_of(f, self.new_owner())
     }
 
     fn fingerprint_selected(&self, f: &Finding) -> bool {
@@ -86,6 +84,19 @@ impl Selector {
             || f.fingerprint()
                 .is_some_and(|fp| self.fingerprints.iter().any(|p| fp.matches_prefix(p)))
     }
+}
+
+/// A literal credential of `user` in a form a rotation rewrites.
+fn is_rewritable_of(f: &Finding, user: &str) -> bool {
+    let rewritable = matches!(
+        f.encoding,
+        Encoding::Base64Basic | Encoding::UrlUserinfo | Encoding::PlainPair
+    );
+    let theirs = f
+        .user
+        .as_deref()
+        .is_some_and(|u| u.eq_ignore_ascii_case(user));
+    rewritable && f.status == Status::Literal && theirs
 }
 
 /// One credential to replace.
@@ -141,12 +152,15 @@ pub fn plan_rule(rule: &Value, selector: &Selector, new_token: Option<&Token>) -
         .map(|f| f.pointer.clone())
         .collect();
     let new_fp = new_token.map(Token::fingerprint);
-    // The new token counts whatever `--fingerprint` selects: a rule already rotated to it is
-    // "already current", not "untouched", on a rerun that names the old token.
+    // The new token counts whatever `--fingerprint` selects, and under the account it goes
+    // to: a rule already rotated (or migrated) to it is "already current", not "untouched",
+    // on a rerun and in the final check.
     let holds_new = |f: &Finding| new_fp.is_some() && f.fingerprint() == new_fp;
+    let current =
+        |f: &Finding| holds_new(f) && (selector.is_account(f) || selector.is_new_owner(f));
     let findings: Vec<Finding> = all
         .into_iter()
-        .filter(|f| selector.matches(f) || (selector.is_account(f) && holds_new(f)))
+        .filter(|f| selector.matches(f) || current(f))
         .collect();
     if findings.is_empty() {
         return if may_hide.is_empty() {

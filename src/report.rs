@@ -746,7 +746,7 @@ fn render_next_steps(s: &RotationSummary, out: &mut String) {
     let facts = s.facts();
     let advice = verdict::advise(&facts);
     // The org admin API's revoke command, only where the verdict says to revoke.
-    let by_api = format!("  Or with an org admin API key: {}", s.revoke_command);
+    let by_api = format!("  3. Or, with an org admin API key: {}", s.revoke_command);
     let extra = advice.revokes().then_some(by_api.as_str());
     out.push_str(&verdict::render_with(&advice, &facts, &s.account, extra));
 }
@@ -819,6 +819,7 @@ mod advice_snapshots {
             Next steps:
               1. Check the integrations: run or wait for each rotated rule and look at its audit log.
               2. Then revoke the old token (a3492be3fefa) at https://id.atlassian.com/manage-profile/security/api-tokens (signed in as svc@acme.example): every rule that held it now holds the new token, read back.
+              3. Or, with an org admin API key: autorekey revoke --account svc@acme.example --token-id ID --keep 205c4033f9b9 (ID from `autorekey tokens --account svc@acme.example`)
             Keep the new token 205c4033f9b9; revoke the old a3492be3fefa. → exit 0
             "#);
     }

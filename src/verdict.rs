@@ -155,7 +155,9 @@ pub fn check_selection(
         .hint("pass the fingerprint of the OLD token to replace (`autorekey scan` shows it)"));
     }
     let tokens = &census.account_tokens;
-    if tokens.is_empty() {
+    // A migration already done: the rules hold the new token under the account it went to.
+    let migrated = census.new_owner_tokens.contains(new);
+    if tokens.is_empty() && !migrated {
         let mut err = CommandError::usage(format!(
             "no rule holds a credential of {account} that autorekey can read; {nothing}"
         ));
@@ -189,7 +191,7 @@ pub fn check_selection(
         .filter(|fp| *fp != new && selects(fp))
         .collect();
     let holds_new = tokens.contains_key(new);
-    if old.is_empty() && !holds_new {
+    if old.is_empty() && !holds_new && !migrated {
         return Err(CommandError::usage(format!(
             "no credential of {account} has the fingerprint {}; {nothing}",
             selector.fingerprints.join(", ")
@@ -400,6 +402,10 @@ mod tests {
         assert_eq!(refused(&census(&[&old, &new]), &all, true), None);
         assert_eq!(refused(&census(&[&new]), &only(&old), false), None);
         assert_eq!(refused(&census(&[&old]), &all, false), None);
+        // A migration already done: the new token sits under the account it went to.
+        let mut migrated = census(&[]);
+        migrated.new_owner_tokens.insert(new.clone());
+        assert_eq!(refused(&migrated, &all, false), None);
     }
 
     #[test]
