@@ -963,8 +963,8 @@ mod advice_snapshots {
         s.list_complete = false;
         insta::assert_snapshot!(advice(&s), @r#"
             Next steps:
-              - Do NOT revoke the old token yet: the site's rule list was not complete, so a rule autorekey never saw may still use it.
-              - Run the same command again; a rerun does only what is left.
+              - Do NOT revoke the old token yet: the site's rule list could not be confirmed complete (see the warning above), so a rule autorekey never saw may still use it.
+              - Run the same command again (a rerun does only what is left), and compare the rule count in the Automation UI with the rules read.
             Keep the old a3492be3fefa and the new 205c4033f9b9; revoke nothing yet. → exit 3
             "#);
     }
