@@ -153,7 +153,7 @@ impl OrgClient {
                 ));
             }
             let page: Value = self.get(&url).await?;
-            let (items, link) = split_page(page)?;
+            let (items, link) = split_page(page, &self.masker)?;
             tokens.extend(items);
             next = link.map(|l| self.resolve_next(&first, &l)).transpose()?;
         }
@@ -162,11 +162,7 @@ impl OrgClient {
 
     /// `DELETE /users/{accountId}/manage/api-tokens/{tokenId}`.
     pub async fn revoke(&self, account_id: &str, token_id: &str) -> Result<(), FetchError> {
-        let mut url = self.gateway.clone();
-        url.path_segments_mut()
-            .map_err(|_| FetchError::Config("the gateway URL cannot take a path".into()))?
-            .pop_if_empty()
-            .extend(["users", account_id, "manage", "api-tokens", token_id]);
+        let url = self.revoke_url(account_id, token_id)?;
         let exchange = self
             .transport
             .exchange(
@@ -185,6 +181,26 @@ impl OrgClient {
             return Ok(());
         }
         Err(answer.into_error(exchange.attempts, &self.masker))
+    }
+
+    /// `{gateway}/users/{accountId}/manage/api-tokens/{tokenId}`. Both ids are the server's
+    /// text: `.` or `..` would move the DELETE to another path (the URL parser resolves them
+    /// even as single segments), so only plain id characters are accepted.
+    fn revoke_url(&self, account_id: &str, token_id: &str) -> Result<Url, FetchError> {
+        for id in [account_id, token_id] {
+            if !is_plain_id(id) {
+                return Err(FetchError::InvalidResponse(format!(
+                    "refusing to revoke: `{}` is not a plain account or token id",
+                    crate::printable::printable(&self.masker.mask(id))
+                )));
+            }
+        }
+        let mut url = self.gateway.clone();
+        url.path_segments_mut()
+            .map_err(|_| FetchError::Config("the gateway URL cannot take a path".into()))?
+            .pop_if_empty()
+            .extend(["users", account_id, "manage", "api-tokens", token_id]);
+        Ok(url)
     }
 
     async fn get(&self, url: &Url) -> Result<Value, FetchError> {
@@ -229,8 +245,20 @@ impl OrgClient {
     }
 }
 
-/// The items and the next link of a page, in either documented shape.
-fn split_page(page: Value) -> Result<(Vec<OrgToken>, Option<String>), FetchError> {
+/// An account or token id that means the same as one path segment: letters, digits and
+/// `:-_.`, not only dots (`712020:5f0c...`, a UUID, 24 hex digits).
+fn is_plain_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 256
+        && id.chars().any(|c| c != '.')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '-' | '_' | '.'))
+}
+
+/// The items and the next link of a page, in either documented shape. An entry's parse
+/// error quotes the server's text, which may echo the key: it goes through `masker`.
+fn split_page(page: Value, masker: &Masker) -> Result<(Vec<OrgToken>, Option<String>), FetchError> {
     let (items, next) = match page {
         Value::Array(items) => (items, None),
         Value::Object(mut map) => {
@@ -260,7 +288,12 @@ fn split_page(page: Value) -> Result<(Vec<OrgToken>, Option<String>), FetchError
         .into_iter()
         .map(serde_json::from_value::<OrgToken>)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| FetchError::InvalidResponse(format!("a token entry is unreadable ({e})")))?;
+        .map_err(|e| {
+            FetchError::InvalidResponse(format!(
+                "a token entry is unreadable ({})",
+                masker.mask(&e.to_string())
+            ))
+        })?;
     Ok((tokens, next))
 }
 
@@ -355,11 +388,14 @@ mod tests {
 
     #[test]
     fn both_page_shapes_and_field_spellings_are_read() {
-        let (tokens, next) = split_page(serde_json::json!({
+        let (tokens, next) = split_page(
+            serde_json::json!({
             "data": [{"id": "t1", "label": "ci", "status": "ALLOWED", "createdAt": "2025-01-01T00:00:00Z",
                       "expiresAt": "2026-01-01T00:00:00Z", "lastActiveAt": null,
                       "user": {"id": "712020:a", "email": "a@x.io"}}],
-            "links": {"next": "abc"}}))
+            "links": {"next": "abc"}}),
+            &Masker::new(),
+        )
         .unwrap();
         assert_eq!(next.as_deref(), Some("abc"));
         assert_eq!(tokens[0].email(), Some("a@x.io"));
@@ -368,11 +404,58 @@ mod tests {
             Some(30)
         );
         let (tokens, next) = split_page(serde_json::json!([
-            {"id": "t2", "label": "old", "createdAt": "2025-01-01", "expiry": "2025-06-01", "lastAccess": "2025-05-01"}]))
+            {"id": "t2", "label": "old", "createdAt": "2025-01-01", "expiry": "2025-06-01", "lastAccess": "2025-05-01"}]), &Masker::new())
         .unwrap();
         assert_eq!(next, None);
         assert_eq!(tokens[0].expires_at.as_deref(), Some("2025-06-01"));
         assert_eq!(tokens[0].last_active_at.as_deref(), Some("2025-05-01"));
-        assert!(split_page(serde_json::json!({"data": 3})).is_err());
+        assert!(split_page(serde_json::json!({"data": 3}), &Masker::new()).is_err());
+    }
+
+    fn sandbox_client(key: &str) -> OrgClient {
+        OrgClient::new(
+            Url::parse("https://api.atlassian.com/").unwrap(),
+            "org-1",
+            Token::new(key),
+            RetryPolicy::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn an_unreadable_entry_never_quotes_the_key_and_debug_never_shows_it() {
+        let key = format!("FAKE-org-key-{}", uuid::Uuid::new_v4().simple());
+        let client = sandbox_client(&key);
+        assert!(!format!("{client:?}").contains(&key));
+        let echo = serde_json::json!({"data": [{"id": "t", "user": format!("Bearer {key}")}]});
+        let err = split_page(echo, &client.masker).unwrap_err().to_string();
+        assert!(err.contains("unreadable") && !err.contains(&key), "{err}");
+    }
+
+    #[test]
+    fn ids_from_the_server_cannot_move_the_delete_to_another_path() {
+        let client = sandbox_client("FAKE-org-key-x");
+        assert_eq!(
+            client
+                .revoke_url("712020:5f0c-1", "tok_1.a")
+                .unwrap()
+                .as_str(),
+            "https://api.atlassian.com/users/712020:5f0c-1/manage/api-tokens/tok_1.a"
+        );
+        for (account, token) in [
+            ("..", "t1"),
+            ("acc", ".."),
+            (".", "t1"),
+            ("acc", ""),
+            ("../admin", "t1"),
+            ("acc", "t1?x=1"),
+            ("acc", "t1#x"),
+            ("a@b", "t1"),
+        ] {
+            assert!(
+                client.revoke_url(account, token).is_err(),
+                "{account} / {token}"
+            );
+        }
     }
 }
