@@ -346,6 +346,50 @@ fn migration_to_a_service_account_rewrites_credentials_and_urls_through_a_plan()
 }
 
 #[test]
+fn a_plan_whose_url_rewrite_names_another_host_or_cloud_writes_nothing() {
+    let m = migration_site();
+    let site = &m.site;
+    let backups = site.dir.path().join("backups");
+    let backups = backups.to_str().unwrap();
+    let before = [stored(site, 1), stored(site, 2)];
+    let plan_path = site.dir.path().join("plan.json");
+    let mut save = MIGRATE.to_vec();
+    save.extend([backups, "--out", plan_path.to_str().unwrap()]);
+    run(site, &save, Some(&m.new_token)).expect_code(0);
+    let saved = std::fs::read_to_string(&plan_path).unwrap();
+    let plan = autorekey::plan::PlanFile::from_sealed_json(&saved).unwrap();
+
+    // Resealed, as anyone who can write the file can: the hash proves no authorship.
+    type Edit = fn(&mut autorekey::gateway::UrlRewrite);
+    let edits: [(&str, Edit); 2] = [
+        ("another host", |u| {
+            u.gateway = "https://collector.example.com".into()
+        }),
+        ("another cloud", |u| {
+            u.cloud_id = "0000-another-tenant".into()
+        }),
+    ];
+    for (what, edit) in edits {
+        let mut tampered = plan.clone();
+        let urls = tampered.selector.migrate.as_mut().unwrap().urls.as_mut();
+        edit(urls.expect("the plan holds the URL rewrite"));
+        std::fs::write(&plan_path, tampered.to_sealed_json()).unwrap();
+        let apply = [
+            "apply",
+            plan_path.to_str().unwrap(),
+            "--yes",
+            "--backup-dir",
+            backups,
+        ];
+        let out = run(site, &apply, Some(&m.new_token));
+        out.expect_code(2).expect_error_with_hint();
+        assert!(out.stderr.contains("URL rewrite"), "{what}: {}", out.stderr);
+        assert_eq!(site.stats().endpoint("PUT rule"), 0, "{what}");
+    }
+    assert_eq!([stored(site, 1), stored(site, 2)], before);
+}
+
+#[test]
 fn migration_refuses_a_new_token_the_service_account_does_not_own() {
     let m = migration_site();
     let site = &m.site;
