@@ -77,6 +77,14 @@ impl OrgToken {
             .is_none_or(|s| s.eq_ignore_ascii_case("ALLOWED") || s.eq_ignore_ascii_case("ACTIVE"))
     }
 
+    /// The expiry is readable and not after `now`.
+    pub fn is_expired(&self, now: i64) -> bool {
+        self.expires_at
+            .as_deref()
+            .and_then(parse_timestamp)
+            .is_some_and(|at| at <= now)
+    }
+
     /// Days from `now` (epoch seconds) to the expiry, a part day counting as one (so "in
     /// 12 days" stays 12 for the whole day), negative once past; `None` without a readable
     /// expiry.
@@ -297,32 +305,70 @@ fn split_page(page: Value, masker: &Masker) -> Result<(Vec<OrgToken>, Option<Str
     Ok((tokens, next))
 }
 
-/// Epoch seconds of an ISO-8601 date-time (`2026-12-16T04:00:00Z`, with or without a
-/// fraction, `Z` or a `±hh:mm` offset), or of a bare date.
+/// Epoch seconds of an ISO-8601 date-time (`2026-12-16T04:00:00Z`, with or without seconds
+/// or a fraction; `Z`, `±hh:mm`, `±hhmm` or `±hh`; no zone is UTC), or of a bare date (its
+/// midnight, UTC). `None` for anything else: a caller must not take it as "no expiry".
 pub fn parse_timestamp(text: &str) -> Option<i64> {
     let text = text.trim();
-    let num = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
+    let num = |range: std::ops::Range<usize>| {
+        let part = text.get(range)?;
+        part.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| part.parse::<i64>().ok())?
+    };
+    let sep =
+        |at: usize, allowed: &[u8]| text.as_bytes().get(at).is_some_and(|b| allowed.contains(b));
     let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    if text.get(4..5) != Some("-") || text.get(7..8) != Some("-") || !(1..=12).contains(&m) {
+    if !sep(4, b"-") || !sep(7, b"-") || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return None;
     }
     let days = days_from_civil(y, m, d);
     if text.len() == 10 {
         return Some(days * 86_400);
     }
-    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let rest = text.get(19..)?;
-    let zone = rest.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
+    if !sep(10, b"Tt ") || !sep(13, b":") {
+        return None;
+    }
+    let (hh, mm) = (num(11..13)?, num(14..16)?);
+    let (ss, rest) = if sep(16, b":") {
+        (num(17..19)?, text.get(19..)?)
+    } else {
+        (0, text.get(16..)?)
+    };
+    let zone = match rest.strip_prefix(|c| c == '.' || c == ',') {
+        Some(fraction) => fraction.trim_start_matches(|c: char| c.is_ascii_digit()),
+        None => rest,
+    };
     let offset = match zone {
         "" | "Z" | "z" => 0,
-        _ => {
-            let sign = if zone.starts_with('-') { -1 } else { 1 };
-            let h = zone.get(1..3)?.parse::<i64>().ok()?;
-            let mi = zone.get(zone.len() - 2..)?.parse::<i64>().ok()?;
-            sign * (h * 3600 + mi * 60)
-        }
+        _ => zone_offset(zone)?,
     };
+    if hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
     Some(days * 86_400 + hh * 3600 + mm * 60 + ss - offset)
+}
+
+/// Seconds east of UTC of `+hh:mm`, `+hhmm` or `+hh` (or `-`).
+fn zone_offset(zone: &str) -> Option<i64> {
+    let sign = match zone.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let digits: String = zone[1..].chars().filter(|c| *c != ':').collect();
+    if !digits.bytes().all(|b| b.is_ascii_digit()) || zone[1..].matches(':').count() > 1 {
+        return None;
+    }
+    let (h, m) = match digits.len() {
+        2 => (digits.parse::<i64>().ok()?, 0),
+        4 => (
+            digits[..2].parse::<i64>().ok()?,
+            digits[2..].parse::<i64>().ok()?,
+        ),
+        _ => return None,
+    };
+    (h <= 23 && m <= 59).then_some(sign * (h * 3600 + m * 60))
 }
 
 /// Howard Hinnant's days-from-civil (proleptic Gregorian).
@@ -382,7 +428,33 @@ mod tests {
             Some(1_743_568_964)
         );
         assert_eq!(parse_timestamp("2000-02-29"), Some(951_782_400));
-        assert_eq!(parse_timestamp("soon"), None);
+        assert_eq!(
+            parse_timestamp("2025-04-02T06:42:44+0200"),
+            Some(1_743_568_964)
+        );
+        assert_eq!(
+            parse_timestamp("2025-04-02T06:42:44+02"),
+            Some(1_743_568_964)
+        );
+        assert_eq!(
+            parse_timestamp("2025-04-01T23:42:44-05:00"),
+            Some(1_743_568_964)
+        );
+        assert_eq!(
+            parse_timestamp("2025-04-02T04:42Z"),
+            Some(1_743_568_964 - 44)
+        );
+        for bad in [
+            "soon",
+            "2025-04-02T04:42:44 UTC",
+            "2025-04-02T04:42:44+2",
+            "2025-04-02X04:42:44Z",
+            "2025-04-32",
+            "2025-04-02T25:00:00Z",
+            "+025-04-02",
+        ] {
+            assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
         assert_eq!(parse_timestamp("2025-13-01T00:00:00Z"), None);
     }
 
