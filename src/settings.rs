@@ -54,6 +54,14 @@ impl SiteSettings {
             check_site_url(base).map_err(|e| CommandError::usage(e.to_string()))?;
         }
         let gateway = gateway_override()?;
+        if gateway.is_some() && !crate::fetch::policy::is_loopback(&site) {
+            // A real site's credentials go to the real gateway only, never to whatever
+            // listens on a local port.
+            return Err(CommandError::usage(format!(
+                "{GATEWAY_ENV} is for a sandbox site on this machine, but the site is {site}"
+            ))
+            .hint(format!("unset {GATEWAY_ENV} to use a real site")));
+        }
         let api_token = read_token(
             TokenSource {
                 what: "admin's API token",
