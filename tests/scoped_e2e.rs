@@ -408,6 +408,31 @@ fn a_plan_whose_url_rewrite_names_another_host_or_cloud_writes_nothing() {
 }
 
 #[test]
+fn a_migration_that_leaves_the_old_token_in_a_rule_gives_no_revoke_advice() {
+    let (old, new) = (fake_token(), fake_token());
+    let kept = format!("https://alice%40acme.example:{old}@hooks.example.com/x");
+    let site = site(
+        vec![
+            web_request(1, "{{baseUrl}}/rest/api/3/issue", ALICE, &old),
+            web_request(2, &kept, ALICE, &old),
+        ],
+        vec![
+            account(ALICE, false, &[&old], &[]),
+            account(BOT, false, &[], &[]),
+        ],
+        vec![scoped(BOT, &new, true)],
+    );
+    let backups = site.dir.path().join("backups");
+    let mut args = MIGRATE.to_vec();
+    args.extend([backups.to_str().unwrap(), "--yes"]);
+    let out = run(&site, &args, Some(&new));
+    out.expect_code(3);
+    assert!(out.stdout.contains("Do NOT revoke"), "{}", out.stdout);
+    assert!(!out.stdout.contains("autorekey revoke"), "{}", out.stdout);
+    assert_eq!(stored(&site, 2)["url"], kept.as_str());
+}
+
+#[test]
 fn migration_refuses_a_new_token_the_service_account_does_not_own() {
     let m = migration_site();
     let site = &m.site;
