@@ -126,6 +126,16 @@ mod tests {
     }
 
     #[test]
+    fn a_cloud_id_cannot_carry_path_query_fragment_or_userinfo() {
+        assert!(is_cloud_id("5b1e2c7a-0d4f-4e8b-9a61-3c2d1e0f9a88"));
+        for bad in [
+            "", "..", ".", "a/b", "a?b", "a#b", "u@evil", "a%2Fb", "a\\b", "a b", "é",
+        ] {
+            assert!(!is_cloud_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
     fn cloud_ids_are_read_from_gateway_urls_only() {
         let id = |u: &str| cloud_id(&Url::parse(u).unwrap());
         assert_eq!(

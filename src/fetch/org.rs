@@ -77,6 +77,25 @@ impl OrgToken {
             .is_none_or(|s| s.eq_ignore_ascii_case("ALLOWED") || s.eq_ignore_ascii_case("ACTIVE"))
     }
 
+    /// Every text field through `masker`: the list is the server's text, shown to people,
+    /// and must not carry a secret it was sent (a label that echoes the key).
+    fn masked(self, masker: &Masker) -> OrgToken {
+        let m = |text: String| masker.mask(&text);
+        let opt = |text: Option<String>| text.map(|t| masker.mask(&t));
+        OrgToken {
+            id: m(self.id),
+            label: m(self.label),
+            status: opt(self.status),
+            created_at: opt(self.created_at),
+            expires_at: opt(self.expires_at),
+            last_active_at: opt(self.last_active_at),
+            user: self.user.map(|u| OrgUser {
+                id: opt(u.id),
+                email: opt(u.email),
+            }),
+        }
+    }
+
     /// The expiry is readable and not after `now`.
     pub fn is_expired(&self, now: i64) -> bool {
         self.expires_at
@@ -294,7 +313,7 @@ fn split_page(page: Value, masker: &Masker) -> Result<(Vec<OrgToken>, Option<Str
     };
     let tokens = items
         .into_iter()
-        .map(serde_json::from_value::<OrgToken>)
+        .map(|item| serde_json::from_value::<OrgToken>(item).map(|t| t.masked(masker)))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| {
             FetchError::InvalidResponse(format!(
@@ -502,6 +521,11 @@ mod tests {
         let echo = serde_json::json!({"data": [{"id": "t", "user": format!("Bearer {key}")}]});
         let err = split_page(echo, &client.masker).unwrap_err().to_string();
         assert!(err.contains("unreadable") && !err.contains(&key), "{err}");
+        let label = serde_json::json!({"data": [{"id": "t", "label": format!("ci {key}"),
+            "user": {"id": "a", "email": key}}]});
+        let (tokens, _) = split_page(label, &client.masker).unwrap();
+        let shown = serde_json::to_string(&tokens).unwrap();
+        assert!(!shown.contains(&key) && shown.contains("ci "), "{shown}");
     }
 
     #[test]
