@@ -12,7 +12,7 @@ use crate::cli::{GlobalArgs, RevokeArgs};
 use crate::confirm::{Answer, Approver};
 use crate::detect::{self, Location, Scheme, Status};
 use crate::error::{CommandError, CommandResult};
-use crate::fetch::org::OrgToken;
+use crate::fetch::org::{parse_timestamp, OrgToken};
 use crate::fetch::AutomationClient;
 use crate::printable::printable;
 use crate::secret::Fingerprint;
@@ -130,25 +130,29 @@ fn the_token<'a>(tokens: &'a [OrgToken], account: &str, id: &str) -> CommandResu
 }
 
 /// Rules still use the kept token, and the org cannot say which of its ids that is (it
-/// never shows values). If the account has no other active token, the id to revoke can only
-/// be the kept one: revoking it would break every rule just rotated.
+/// never shows values). A rotation keeps the newer token, so the newest active token of the
+/// account (or one whose creation date cannot be read, or the only one) may be the kept
+/// one: revoking it could break every rule just rotated.
 fn not_the_kept_one(tokens: &[OrgToken], target: &OrgToken, account: &str) -> CommandResult {
-    let others = tokens
-        .iter()
-        .filter(|t| t.id != target.id && t.is_active())
-        .filter(|t| t.email().is_some_and(|e| e.eq_ignore_ascii_case(account)))
-        .count();
-    if others > 0 {
+    let created = |t: &OrgToken| t.created_at.as_deref().and_then(parse_timestamp);
+    let newer_exists = created(target).is_some_and(|mine| {
+        tokens
+            .iter()
+            .filter(|t| t.id != target.id && t.is_active())
+            .filter(|t| t.email().is_some_and(|e| e.eq_ignore_ascii_case(account)))
+            .any(|t| created(t).is_some_and(|theirs| theirs > mine))
+    });
+    if newer_exists {
         return Ok(());
     }
     Err(CommandError::partial(format!(
-        "not revoked: token {} is the only active API token of {account}, and rules use the \
-         kept one: it must be the kept token itself",
+        "not revoked: rules use the kept token of {account}, and token {} is its newest active \
+         token (or its only one, or its creation date is unknown): it may be the kept one",
         printable(&target.id)
     ))
     .hint(format!(
-        "check the id with `autorekey tokens --account {account}` (the new token is the most \
-         recently created)"
+        "check the id with `autorekey tokens --account {account}`: the old token is the one \
+         created before the new one; or revoke it at admin.atlassian.com"
     )))
 }
 
@@ -393,12 +397,26 @@ mod tests {
     }
 
     #[test]
-    fn the_only_active_token_of_an_account_whose_rules_keep_one_is_not_revoked() {
-        let mut revoked = token("t0", ALICE);
+    fn the_newest_or_only_active_token_of_an_account_whose_rules_keep_one_is_not_revoked() {
+        let made = |id: &str, email: &str, at: &str| OrgToken {
+            created_at: Some(at.into()),
+            ..token(id, email)
+        };
+        let mut revoked = made("t0", ALICE, "2026-11-30T00:00:00Z");
         revoked.status = Some("REVOKED".into());
-        let only = [token("t1", ALICE), token("t2", "bob@acme.example"), revoked];
+        let only = [
+            made("t1", ALICE, "2025-01-01T00:00:00Z"),
+            made("t2", "bob@acme.example", "2026-01-01T00:00:00Z"),
+            revoked,
+        ];
         assert!(not_the_kept_one(&only, &only[0], ALICE).is_err());
-        let two = [token("t1", ALICE), token("t2", ALICE)];
+        let two = [
+            made("old", ALICE, "2025-01-01T00:00:00Z"),
+            made("new", ALICE, "2026-12-01T00:00:00+01:00"),
+        ];
         assert!(not_the_kept_one(&two, &two[0], ALICE).is_ok());
+        assert!(not_the_kept_one(&two, &two[1], ALICE).is_err());
+        let undated = [token("a", ALICE), made("b", ALICE, "2026-01-01T00:00:00Z")];
+        assert!(not_the_kept_one(&undated, &undated[0], ALICE).is_err());
     }
 }
