@@ -237,20 +237,34 @@ fn a_gateway_override_that_is_not_loopback_is_refused() {
 
 #[test]
 fn a_loopback_gateway_override_is_refused_for_a_real_site() {
-    let admin = fake_token();
-    let mut cmd = common::autorekey();
-    cmd.env("AUTOREKEY_SITE", "https://acme.atlassian.net")
-        .env("AUTOREKEY_LOGIN", ADMIN)
-        .env("AUTOREKEY_API_TOKEN", &admin)
-        .env("AUTOREKEY_GATEWAY_URL", "http://127.0.0.1:9/")
-        .args(["scan", "--format", "json"]);
-    let out = common::run_checked(cmd, &[]);
-    out.expect_code(2).expect_error_with_hint();
-    assert!(
-        out.stderr.contains("AUTOREKEY_GATEWAY_URL"),
-        "{}",
-        out.stderr
-    );
+    let (admin, key) = (fake_token(), fake_token());
+    let real = |args: &[&str]| {
+        let mut cmd = common::autorekey();
+        cmd.env("AUTOREKEY_SITE", "https://acme.atlassian.net")
+            .env("AUTOREKEY_LOGIN", ADMIN)
+            .env("AUTOREKEY_API_TOKEN", &admin)
+            .env("AUTOREKEY_ORG_API_KEY", &key)
+            .env("AUTOREKEY_GATEWAY_URL", "http://127.0.0.1:9/")
+            .args(args);
+        let out = common::run_checked(cmd, &[admin.clone(), key.clone()]);
+        out.expect_code(2).expect_error_with_hint();
+        assert!(
+            out.stderr.contains("AUTOREKEY_GATEWAY_URL"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    };
+    real(&["scan", "--format", "json"]);
+    // `tokens` needs no site, but with a real one set its org key goes nowhere local either.
+    real(&[
+        "tokens",
+        "--account",
+        ALICE,
+        "--org",
+        CLOUD,
+        "--format",
+        "json",
+    ]);
 }
 
 /// A person's rules moved to a service account: the site before, and the tokens.

@@ -29,13 +29,18 @@ pub async fn run(global: &GlobalArgs, args: &TokensArgs, ui: &Ui) -> CommandResu
         None if ui.stdout_is_terminal() => Format::Table,
         None => Format::Json,
     };
-    // A loopback site (the sandbox) is its own gateway, as the site client has it.
-    let sandbox = global
+    // A loopback site (the sandbox) is its own gateway, as the site client has it; any
+    // other site's org key goes to Atlassian's gateway, whatever AUTOREKEY_GATEWAY_URL says.
+    let site = global
         .site
         .as_deref()
-        .and_then(|s| url::Url::parse(s.trim()).ok())
-        .filter(crate::fetch::policy::is_loopback);
-    let org = OrgSettings::require(&args.org, sandbox.as_ref(), ui)?;
+        .and_then(|s| url::Url::parse(s.trim()).ok());
+    let gateway = match &site {
+        Some(s) if crate::fetch::policy::is_loopback(s) => Some(s.clone()),
+        Some(s) => Some(crate::settings::real_gateway(s)?),
+        None => None,
+    };
+    let org = OrgSettings::require(&args.org, gateway.as_ref(), ui)?;
     ui.status(format!(
         "Reading the API tokens of organization {}",
         org.org_id
