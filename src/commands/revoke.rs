@@ -359,6 +359,25 @@ mod tests {
     }
 
     #[test]
+    fn a_raw_atlassian_token_blocks_a_revoke_and_a_chat_webhook_secret_does_not() {
+        let keep = Token::new(fake()).fingerprint().to_string();
+        let raw = format!("ATATT3xFfGF0{}", uuid::Uuid::new_v4().simple());
+        let p = proof(&rule(&[&format!("Bearer {raw}")]), Some(&keep));
+        assert_eq!(p.blockers.len(), 1, "{p:?}");
+        assert!(p.blockers[0].contains("raw Atlassian token"), "{p:?}");
+
+        let mut slack = rule(&[]);
+        slack["components"][0]["value"]["url"] = format!(
+            "https://hooks.slack.com/services/T0AB12CD3/B0AB12CD3/{}",
+            fake()
+        )
+        .into();
+        let found = detect::detect(&slack);
+        assert!(!found.is_empty(), "the webhook URL is a finding");
+        assert_eq!(proof(&slack, Some(&keep)), Proof::default());
+    }
+
+    #[test]
     fn keep_must_be_a_whole_fingerprint() {
         assert!(keep_fingerprint("a").is_err());
         assert!(keep_fingerprint("c79c2a68dc6").is_err());
