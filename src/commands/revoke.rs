@@ -13,7 +13,7 @@ use crate::confirm::{Answer, Approver};
 use crate::detect::{self, Location, Scheme, Status};
 use crate::error::{CommandError, CommandResult};
 use crate::fetch::org::{parse_timestamp, OrgToken};
-use crate::fetch::AutomationClient;
+use crate::fetch::{AutomationClient, FetchError};
 use crate::printable::printable;
 use crate::secret::Fingerprint;
 use crate::settings::{OrgSettings, SiteSettings};
@@ -75,15 +75,39 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
     org_client
         .revoke(&account_id, &token.id)
         .await
-        .map_err(|e| {
-            CommandError::from(e).context(format!("could not revoke token {}", token.id))
-        })?;
+        .map_err(|e| revoke_failed(e, &token.id, account))?;
     ui.out(format!(
         "Revoked API token \"{}\" ({}) of {account}.",
         printable(&token.label),
         printable(&token.id)
     ));
     Ok(())
+}
+
+/// A failed DELETE. When the request may have reached Atlassian (no answer, or a 5xx),
+/// the token may be gone all the same: say so, and how to find out, rather than "not
+/// revoked".
+fn revoke_failed(e: FetchError, id: &str, account: &str) -> CommandError {
+    let unknown = matches!(
+        e,
+        FetchError::Network(_)
+            | FetchError::Timeout
+            | FetchError::Server { .. }
+            | FetchError::SiteUnavailable { .. }
+    );
+    let id = printable(id);
+    if unknown {
+        CommandError::from(e)
+            .context(format!(
+                "token {id} may or may not have been revoked: the request was sent, but no \
+                 clear answer came back"
+            ))
+            .hint(format!(
+                "`autorekey tokens --account {account}` shows whether it is still listed"
+            ))
+    } else {
+        CommandError::from(e).context(format!("token {id} was not revoked"))
+    }
 }
 
 /// `--keep`: a whole fingerprint. A short prefix could match another old token of the
@@ -375,6 +399,18 @@ mod tests {
         let found = detect::detect(&slack);
         assert!(!found.is_empty(), "the webhook URL is a finding");
         assert_eq!(proof(&slack, Some(&keep)), Proof::default());
+    }
+
+    #[test]
+    fn a_delete_without_a_clear_answer_is_not_reported_as_not_revoked() {
+        let lost = revoke_failed(FetchError::Timeout, "t1", ALICE).render();
+        assert!(lost.contains("may or may not have been revoked"), "{lost}");
+        assert!(lost.contains("autorekey tokens --account"), "{lost}");
+        let refused = FetchError::Forbidden {
+            message: "no".into(),
+        };
+        let refused = revoke_failed(refused, "t1", ALICE).render();
+        assert!(refused.contains("was not revoked"), "{refused}");
     }
 
     #[test]
