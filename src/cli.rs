@@ -181,7 +181,8 @@ fn parse_fail_on(text: &str) -> Result<FailOn, String> {
         "skipped" => Ok(FailOn::Skipped),
         other => other
             .strip_prefix("expiring=")
-            .map(|d| d.trim().trim_end_matches('d'))
+            .map(|d| d.strip_suffix('d').unwrap_or(d))
+            .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|d| d.parse::<u32>().ok())
             .map(|days| FailOn::Expiring { days })
             .ok_or_else(|| {
@@ -342,8 +343,8 @@ pub struct RevokeArgs {
     #[arg(long, value_name = "ID")]
     pub token_id: String,
 
-    /// The fingerprint (or prefix) of the account's token that rules may keep: the new one
-    /// after a rotation. Without it, no rule may hold any credential of the account.
+    /// The fingerprint (all 12 hex digits) of the account's token that rules may keep: the
+    /// new one after a rotation. Without it, no rule may hold any credential of the account.
     #[arg(long, value_name = "FP")]
     pub keep: Option<String>,
 
@@ -364,4 +365,36 @@ pub struct DemoArgs {
     /// The fixtures directory (default: fixtures/ beside the binary's source).
     #[arg(long, value_name = "DIR")]
     pub fixtures: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fail_on_expiring_takes_whole_days_only() {
+        assert_eq!(
+            parse_fail_on("expiring=30d"),
+            Ok(FailOn::Expiring { days: 30 })
+        );
+        assert_eq!(
+            parse_fail_on("expiring=7"),
+            Ok(FailOn::Expiring { days: 7 })
+        );
+        assert_eq!(parse_fail_on(" dead "), Ok(FailOn::Dead));
+        for bad in [
+            "expiring=30dd",
+            "expiring=d",
+            "expiring=",
+            "expiring=+30d",
+            "expiring=-1d",
+            "expiring=30 d",
+            "expiring=1.5d",
+            "expiring=99999999999d",
+            "expiring=30w",
+            "Expiring=30d",
+        ] {
+            assert!(parse_fail_on(bad).is_err(), "{bad}");
+        }
+    }
 }

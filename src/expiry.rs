@@ -21,8 +21,14 @@ pub struct OwnerExpiry {
     /// Active tokens the org lists for the account.
     pub tokens: usize,
     pub earliest_expiry: Option<String>,
-    /// Whole days left before the earliest expiry (negative: already expired).
+    /// Days left before the earliest expiry, a part day counting as one; 0 or less once
+    /// expired (0: within the last day, -3: three days ago).
     pub days_left: Option<i64>,
+    /// The earliest expiry is past.
+    pub expired: bool,
+    /// Expiry dates of active tokens that could not be read, as the server wrote them: any
+    /// of them may be the earliest, so `--fail-on expiring` counts them as expiring.
+    pub unreadable_expiry: Vec<String>,
     /// The token that expires first: its id (for `autorekey revoke`) and label.
     pub token_id: Option<String>,
     pub label: Option<String>,
@@ -48,7 +54,16 @@ pub fn join(owners: &[String], tokens: &[OrgToken], now: i64) -> Vec<OwnerExpiry
                 .iter()
                 .filter_map(|t| Some((t.days_left(now)?, *t)))
                 .min_by_key(|(days, t)| (*days, t.id.clone()));
+            let unreadable_expiry = mine
+                .iter()
+                .filter(|t| t.days_left(now).is_none())
+                .filter_map(|t| t.expires_at.as_deref())
+                .filter(|at| !at.trim().is_empty())
+                .map(|at| printable(at).into_owned())
+                .collect();
             OwnerExpiry {
+                expired: first.is_some_and(|(_, t)| t.is_expired(now)),
+                unreadable_expiry,
                 tokens: mine.len(),
                 earliest_expiry: first.and_then(|(_, t)| t.expires_at.clone()),
                 days_left: first.map(|(d, _)| d),
@@ -61,10 +76,12 @@ pub fn join(owners: &[String], tokens: &[OrgToken], now: i64) -> Vec<OwnerExpiry
         .collect()
 }
 
-/// True when some owner's earliest token expires within `days` (or already has).
+/// True when some owner's earliest token expires within `days` (or already has), or has an
+/// expiry date that cannot be read (it may be the earliest: fail closed).
 pub fn expiring_within(rows: &[OwnerExpiry], days: u32) -> bool {
-    rows.iter()
-        .any(|r| r.days_left.is_some_and(|d| d <= i64::from(days)))
+    rows.iter().any(|r| {
+        !r.unreadable_expiry.is_empty() || r.days_left.is_some_and(|d| d <= i64::from(days))
+    })
 }
 
 /// The table a person reads after the inventory.
@@ -76,12 +93,20 @@ pub fn render_table(rows: &[OwnerExpiry]) -> String {
         return out;
     }
     for r in rows {
+        if !r.unreadable_expiry.is_empty() {
+            let _ = writeln!(
+                out,
+                "  {}  expiry date(s) that cannot be read: {} (counted as expiring)",
+                printable(&r.email),
+                r.unreadable_expiry.join(", ")
+            );
+        }
         let line = match (&r.earliest_expiry, r.days_left) {
-            (Some(at), Some(days)) => format!(
+            (Some(at), Some(_)) => format!(
                 "{}  earliest expiry {} ({}), token \"{}\" (id {}), last active {}; {} active token{}",
                 printable(&r.email),
                 date(at),
-                days_phrase(days),
+                r.phrase(),
                 printable(r.label.as_deref().unwrap_or("")),
                 printable(r.token_id.as_deref().unwrap_or("?")),
                 r.last_active_at.as_deref().map_or("never".into(), date),
@@ -95,7 +120,7 @@ pub fn render_table(rows: &[OwnerExpiry]) -> String {
             ),
             _ => format!(
                 "{}  no active token in this organization (not a managed account here, or none left)",
-                r.email
+                printable(&r.email)
             ),
         };
         let _ = writeln!(out, "  {line}");
@@ -103,14 +128,22 @@ pub fn render_table(rows: &[OwnerExpiry]) -> String {
     out
 }
 
-/// `in 12 days`, `today`, `expired 3 days ago`.
-pub fn days_phrase(days: i64) -> String {
-    match days {
-        0 => "expires today".into(),
-        1 => "in 1 day".into(),
-        d if d > 0 => format!("in {d} days"),
-        -1 => "expired 1 day ago".into(),
-        d => format!("expired {} days ago", -d),
+impl OwnerExpiry {
+    fn phrase(&self) -> String {
+        self.days_left
+            .map_or_else(String::new, |d| days_phrase(d, self.expired))
+    }
+}
+
+/// `in 12 days`, `within a day`, `expired within the last day`, `expired 3 days ago`, from
+/// [`OrgToken::days_left`] (a part day counts as one) and whether the time is past.
+pub fn days_phrase(days: i64, expired: bool) -> String {
+    match (expired, days) {
+        (false, d) if d <= 1 => "within a day".into(),
+        (false, d) => format!("in {d} days"),
+        (true, d) if d >= 0 => "expired within the last day".into(),
+        (true, -1) => "expired 1 day ago".into(),
+        (true, d) => format!("expired {} days ago", -d),
     }
 }
 
@@ -166,5 +199,49 @@ mod tests {
         let table = render_table(&rows);
         assert!(table.contains("2026-12-13 (in 12 days)"), "{table}");
         assert!(table.contains("carol@x.io  no active token"), "{table}");
+    }
+
+    #[test]
+    fn a_token_expired_hours_ago_is_said_expired_and_an_unreadable_date_fails_closed() {
+        let now = parse_timestamp("2026-12-01T12:00:00Z").unwrap();
+        let rows = join(
+            &["alice@x.io".into()],
+            &[token(
+                "t1",
+                "alice@x.io",
+                "2026-12-01T09:00:00+00:00",
+                "ALLOWED",
+            )],
+            now,
+        );
+        assert_eq!((rows[0].days_left, rows[0].expired), (Some(0), true));
+        let table = render_table(&rows);
+        assert!(table.contains("(expired within the last day)"), "{table}");
+        // Expires in three hours, in another zone: within a day, not expired.
+        let rows = join(
+            &["alice@x.io".into()],
+            &[token(
+                "t1",
+                "alice@x.io",
+                "2026-12-01T10:00:00-05:00",
+                "ALLOWED",
+            )],
+            now,
+        );
+        assert_eq!((rows[0].days_left, rows[0].expired), (Some(1), false));
+        assert!(render_table(&rows).contains("(within a day)"));
+
+        let mut never = token("t2", "bob@x.io", "", "ALLOWED");
+        never.expires_at = None;
+        let rows = join(&["bob@x.io".into()], &[never.clone()], now);
+        assert!(!expiring_within(&rows, 3650), "no expiry is not expiring");
+        let odd = token("t3", "bob@x.io", "next Tuesday", "ALLOWED");
+        let rows = join(&["bob@x.io".into()], &[never, odd], now);
+        assert_eq!(rows[0].unreadable_expiry, vec!["next Tuesday".to_string()]);
+        assert!(
+            expiring_within(&rows, 0),
+            "an unreadable date may be the earliest"
+        );
+        assert!(render_table(&rows).contains("cannot be read"));
     }
 }

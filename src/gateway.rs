@@ -46,6 +46,11 @@ impl UrlRewrite {
     /// `None` when it is not a URL of the site's REST API (left as it is). Only the prefix
     /// changes: the path, query and any smart values after it are kept byte for byte.
     pub fn rewrite(&self, text: &str) -> Option<String> {
+        // A plan file carries this; a cloud id or product that could reshape the path
+        // rewrites nothing.
+        if !is_cloud_id(&self.cloud_id) || !PRODUCTS.contains(&self.product.as_str()) {
+            return None;
+        }
         let site = self.site.trim_end_matches('/');
         let lead = text.len() - text.trim_start().len();
         let (space, url) = text.split_at(lead);
@@ -66,6 +71,41 @@ impl UrlRewrite {
     }
 }
 
+impl UrlRewrite {
+    /// Why this rewrite (from a plan file, so not trusted) must not be used on `site`, whose
+    /// gateway is `gateway`, cloud id `cloud_id` and product `product`: it would move rules'
+    /// requests, credentials included, to another host, tenant or product.
+    pub fn mismatch(
+        &self,
+        site: &Url,
+        gateway: &Url,
+        cloud_id: &str,
+        product: &str,
+    ) -> Option<String> {
+        let origin = |text: &str| Url::parse(text.trim()).ok().map(|u| u.origin());
+        if origin(&self.site) != Some(site.origin()) {
+            return Some(format!("it moves URLs of {}, not of this site", self.site));
+        }
+        if origin(&self.gateway) != Some(gateway.origin()) {
+            return Some(format!(
+                "it moves URLs to {}, not to Atlassian's gateway {}",
+                self.gateway,
+                gateway.origin().ascii_serialization()
+            ));
+        }
+        if self.cloud_id != cloud_id || !is_cloud_id(&self.cloud_id) {
+            return Some(format!(
+                "its cloud id {} is not this site's ({cloud_id})",
+                self.cloud_id
+            ));
+        }
+        if self.product != product {
+            return Some(format!("it is for {}, not {product}", self.product));
+        }
+        None
+    }
+}
+
 fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     let head = text.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix)
@@ -82,6 +122,16 @@ mod tests {
             gateway: "https://api.atlassian.com".into(),
             product: product.into(),
             cloud_id: "c0ffee-01".into(),
+        }
+    }
+
+    #[test]
+    fn a_cloud_id_cannot_carry_path_query_fragment_or_userinfo() {
+        assert!(is_cloud_id("5b1e2c7a-0d4f-4e8b-9a61-3c2d1e0f9a88"));
+        for bad in [
+            "", "..", ".", "a/b", "a?b", "a#b", "u@evil", "a%2Fb", "a\\b", "a b", "é",
+        ] {
+            assert!(!is_cloud_id(bad), "{bad}");
         }
     }
 
@@ -125,11 +175,42 @@ mod tests {
         ] {
             assert_eq!(r.rewrite(kept), None, "{kept}");
         }
+        let mut hostile = rewrite("jira");
+        for id in ["../../evil", "x?y=", "x#", "u@evil.example", ""] {
+            hostile.cloud_id = id.into();
+            assert_eq!(
+                hostile.rewrite("https://acme.atlassian.net/rest/x"),
+                None,
+                "{id}"
+            );
+        }
+        hostile = rewrite("bitbucket/../../x");
+        assert_eq!(hostile.rewrite("https://acme.atlassian.net/rest/x"), None);
         assert_eq!(
             rewrite("confluence")
                 .rewrite("https://acme.atlassian.net/wiki/rest/api/content")
                 .as_deref(),
             Some("https://api.atlassian.com/ex/confluence/c0ffee-01/wiki/rest/api/content")
         );
+    }
+
+    #[test]
+    fn a_planned_rewrite_must_name_this_site_gateway_cloud_and_product() {
+        let url = |u: &str| Url::parse(u).unwrap();
+        let (site, gw) = (
+            url("https://acme.atlassian.net/"),
+            url("https://api.atlassian.com/"),
+        );
+        let ok = rewrite("jira");
+        assert_eq!(ok.mismatch(&site, &gw, "c0ffee-01", "jira"), None);
+        let with = |f: &dyn Fn(&mut UrlRewrite)| {
+            let mut r = rewrite("jira");
+            f(&mut r);
+            r.mismatch(&site, &gw, "c0ffee-01", "jira")
+        };
+        assert!(with(&|r| r.gateway = "https://collector.example.com".into()).is_some());
+        assert!(with(&|r| r.site = "https://other.atlassian.net".into()).is_some());
+        assert!(with(&|r| r.cloud_id = "another-cloud".into()).is_some());
+        assert!(with(&|r| r.product = "confluence".into()).is_some());
     }
 }

@@ -54,6 +54,9 @@ impl SiteSettings {
             check_site_url(base).map_err(|e| CommandError::usage(e.to_string()))?;
         }
         let gateway = gateway_override()?;
+        if !crate::fetch::policy::is_loopback(&site) {
+            real_gateway(&site)?;
+        }
         let api_token = read_token(
             TokenSource {
                 what: "admin's API token",
@@ -129,6 +132,19 @@ fn gateway_override() -> CommandResult<Option<Url>> {
         )));
     }
     Ok(Some(url))
+}
+
+/// Atlassian's gateway, for a real (not loopback) `site`: a real site's credentials and org
+/// key go there only, never to whatever listens on a local port, so [`GATEWAY_ENV`] set
+/// beside one is a usage error.
+pub fn real_gateway(site: &Url) -> CommandResult<Url> {
+    if gateway_override()?.is_some() {
+        return Err(CommandError::usage(format!(
+            "{GATEWAY_ENV} is for a sandbox site on this machine, but the site is {site}"
+        ))
+        .hint(format!("unset {GATEWAY_ENV} to use a real site")));
+    }
+    Ok(Url::parse(crate::fetch::ATLASSIAN_GATEWAY).expect("a valid constant URL"))
 }
 
 /// The env var that holds the org admin API key when no file is given.

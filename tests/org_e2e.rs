@@ -317,3 +317,48 @@ fn revoke_refuses_over_a_rule_list_the_site_did_not_list_consistently() {
     assert!(shown.contains("could not be confirmed complete"), "{shown}");
     assert!(org.revoked().is_empty(), "nothing is revoked");
 }
+
+#[test]
+fn revoke_refuses_the_kept_token_itself_and_a_short_keep() {
+    let org = org_site();
+    let keep = Token::new(org.new.clone()).fingerprint().to_string();
+    let backups = org.site.dir.path().join("backups");
+    org.run(&[
+        "rotate",
+        "--account",
+        ALICE,
+        "--yes",
+        "--backup-dir",
+        backups.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    let revoke = |id: &str, keep: &str| {
+        org.run(&[
+            "revoke",
+            "--account",
+            ALICE,
+            "--token-id",
+            id,
+            "--keep",
+            keep,
+            "--org",
+            ORG,
+            "--yes",
+        ])
+    };
+    // Every rule now holds the new token: revoking it would break them all.
+    let newest = revoke("alice-new", &keep);
+    newest.expect_code(3);
+    assert!(
+        newest.stderr.contains("kept") && newest.stderr.contains("Hint: "),
+        "{}",
+        newest.stderr
+    );
+    // A one-digit --keep would let any token whose fingerprint starts so pass as kept.
+    revoke("alice-old", &keep[..1])
+        .expect_code(2)
+        .expect_error_with_hint();
+    assert!(org.revoked().is_empty());
+    revoke("alice-old", &keep).expect_code(0);
+    assert_eq!(org.revoked(), vec!["alice-old".to_string()]);
+}

@@ -235,6 +235,38 @@ fn a_gateway_override_that_is_not_loopback_is_refused() {
     assert!(out.stderr.contains("loopback"), "{}", out.stderr);
 }
 
+#[test]
+fn a_loopback_gateway_override_is_refused_for_a_real_site() {
+    let (admin, key) = (fake_token(), fake_token());
+    let real = |args: &[&str]| {
+        let mut cmd = common::autorekey();
+        cmd.env("AUTOREKEY_SITE", "https://acme.atlassian.net")
+            .env("AUTOREKEY_LOGIN", ADMIN)
+            .env("AUTOREKEY_API_TOKEN", &admin)
+            .env("AUTOREKEY_ORG_API_KEY", &key)
+            .env("AUTOREKEY_GATEWAY_URL", "http://127.0.0.1:9/")
+            .args(args);
+        let out = common::run_checked(cmd, &[admin.clone(), key.clone()]);
+        out.expect_code(2).expect_error_with_hint();
+        assert!(
+            out.stderr.contains("AUTOREKEY_GATEWAY_URL"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    };
+    real(&["scan", "--format", "json"]);
+    // `tokens` needs no site, but with a real one set its org key goes nowhere local either.
+    real(&[
+        "tokens",
+        "--account",
+        ALICE,
+        "--org",
+        CLOUD,
+        "--format",
+        "json",
+    ]);
+}
+
 /// A person's rules moved to a service account: the site before, and the tokens.
 struct Migration {
     site: TestSite,
@@ -343,6 +375,75 @@ fn migration_to_a_service_account_rewrites_credentials_and_urls_through_a_plan()
     // Not the site's REST API: the credential moves, the URL stays.
     assert_eq!(two["url"], "https://hooks.example.com/notify");
     assert_eq!(two["headers"][0]["value"], basic.as_str());
+}
+
+#[test]
+fn a_plan_whose_url_rewrite_names_another_host_or_cloud_writes_nothing() {
+    let m = migration_site();
+    let site = &m.site;
+    let backups = site.dir.path().join("backups");
+    let backups = backups.to_str().unwrap();
+    let before = [stored(site, 1), stored(site, 2)];
+    let plan_path = site.dir.path().join("plan.json");
+    let mut save = MIGRATE.to_vec();
+    save.extend([backups, "--out", plan_path.to_str().unwrap()]);
+    run(site, &save, Some(&m.new_token)).expect_code(0);
+    let saved = std::fs::read_to_string(&plan_path).unwrap();
+    let plan = autorekey::plan::PlanFile::from_sealed_json(&saved).unwrap();
+
+    // Resealed, as anyone who can write the file can: the hash proves no authorship.
+    type Edit = fn(&mut autorekey::gateway::UrlRewrite);
+    let edits: [(&str, Edit); 2] = [
+        ("another host", |u| {
+            u.gateway = "https://collector.example.com".into()
+        }),
+        ("another cloud", |u| {
+            u.cloud_id = "0000-another-tenant".into()
+        }),
+    ];
+    for (what, edit) in edits {
+        let mut tampered = plan.clone();
+        let urls = tampered.selector.migrate.as_mut().unwrap().urls.as_mut();
+        edit(urls.expect("the plan holds the URL rewrite"));
+        std::fs::write(&plan_path, tampered.to_sealed_json()).unwrap();
+        let apply = [
+            "apply",
+            plan_path.to_str().unwrap(),
+            "--yes",
+            "--backup-dir",
+            backups,
+        ];
+        let out = run(site, &apply, Some(&m.new_token));
+        out.expect_code(2).expect_error_with_hint();
+        assert!(out.stderr.contains("URL rewrite"), "{what}: {}", out.stderr);
+        assert_eq!(site.stats().endpoint("PUT rule"), 0, "{what}");
+    }
+    assert_eq!([stored(site, 1), stored(site, 2)], before);
+}
+
+#[test]
+fn a_migration_that_leaves_the_old_token_in_a_rule_gives_no_revoke_advice() {
+    let (old, new) = (fake_token(), fake_token());
+    let kept = format!("https://alice%40acme.example:{old}@hooks.example.com/x");
+    let site = site(
+        vec![
+            web_request(1, "{{baseUrl}}/rest/api/3/issue", ALICE, &old),
+            web_request(2, &kept, ALICE, &old),
+        ],
+        vec![
+            account(ALICE, false, &[&old], &[]),
+            account(BOT, false, &[], &[]),
+        ],
+        vec![scoped(BOT, &new, true)],
+    );
+    let backups = site.dir.path().join("backups");
+    let mut args = MIGRATE.to_vec();
+    args.extend([backups.to_str().unwrap(), "--yes"]);
+    let out = run(&site, &args, Some(&new));
+    out.expect_code(3);
+    assert!(out.stdout.contains("Do NOT revoke"), "{}", out.stdout);
+    assert!(!out.stdout.contains("autorekey revoke"), "{}", out.stdout);
+    assert_eq!(stored(&site, 2)["url"], kept.as_str());
 }
 
 #[test]

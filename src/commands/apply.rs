@@ -51,6 +51,7 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, ui: &Ui) -> CommandResul
         )));
     }
     let client = settings.connect(ui).await?;
+    check_url_rewrite(&client, &plan).await?;
     check_new_token(&client, &plan.selector, &new_token, ui).await?;
     // The whole site is read again, not only the planned rules: the verdict must weigh
     // every rule that may still hold the old token (masked, left alone, added since the
@@ -70,6 +71,26 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, ui: &Ui) -> CommandResul
         args: &args.write_args,
     };
     writes.run(prepared, approver, summary, outcomes, ui).await
+}
+
+/// A plan's `--rewrite-urls` decides where every migrated rule sends its credential from
+/// now on: it must name this site, Atlassian's gateway, this site's cloud id and product,
+/// whatever the plan file says (its hash proves it unedited, not who made it).
+async fn check_url_rewrite(client: &AutomationClient, plan: &PlanFile) -> CommandResult {
+    let Some(urls) = plan.selector.migrate.as_ref().and_then(|m| m.urls.as_ref()) else {
+        return Ok(());
+    };
+    let cloud_id = client.cloud_id().await.map_err(|e| {
+        CommandError::from(e)
+            .context("cannot find the site's cloud id to check the plan's URL rewrite")
+    })?;
+    match urls.mismatch(client.site(), client.gateway(), &cloud_id, client.product()) {
+        None => Ok(()),
+        Some(why) => Err(CommandError::usage(format!(
+            "the plan's URL rewrite does not fit this site: {why}; nothing was written"
+        ))
+        .hint("make a new plan against this site with `autorekey rotate --rewrite-urls --out`")),
+    }
 }
 
 fn read_plan(path: &Path) -> CommandResult<PlanFile> {

@@ -10,10 +10,10 @@
 
 use crate::cli::{GlobalArgs, RevokeArgs};
 use crate::confirm::{Answer, Approver};
-use crate::detect::{self, Location, Status};
+use crate::detect::{self, Location, Scheme, Status};
 use crate::error::{CommandError, CommandResult};
-use crate::fetch::org::OrgToken;
-use crate::fetch::AutomationClient;
+use crate::fetch::org::{parse_timestamp, OrgToken};
+use crate::fetch::{AutomationClient, FetchError};
 use crate::printable::printable;
 use crate::secret::Fingerprint;
 use crate::settings::{OrgSettings, SiteSettings};
@@ -21,13 +21,7 @@ use crate::ui::Ui;
 
 pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResult {
     let account = args.account.trim();
-    let keep = match args.keep.as_deref() {
-        Some(fp) => Some(Fingerprint::parse_prefix(fp).ok_or_else(|| {
-            CommandError::usage("--keep is not hexadecimal")
-                .hint("use the 12-digit fingerprint that `autorekey scan` shows")
-        })?),
-        None => None,
-    };
+    let keep = args.keep.as_deref().map(keep_fingerprint).transpose()?;
     let mut approver = Approver::new(args.yes, ui, "revoke")?;
     let settings = SiteSettings::resolve(global, ui)?;
     let client = settings.connect(ui).await?;
@@ -43,7 +37,10 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
             .hint("revoke it at admin.atlassian.com instead")
     })?;
 
-    let blockers = still_used(&client, account, keep.as_deref(), ui).await?;
+    let Proof {
+        blockers,
+        kept_in_use,
+    } = still_used(&client, account, keep.as_deref(), ui).await?;
     if !blockers.is_empty() {
         for b in &blockers {
             ui.out(format!("  - {b}"));
@@ -56,8 +53,15 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
             "rotate them first (`autorekey rotate --account {account}`), or check masked ones in the Automation UI; then run this again"
         )));
     }
+    if kept_in_use {
+        not_the_kept_one(&tokens, token, account)?;
+    }
     ui.status(format!(
-        "A fresh scan of every rule found no credential of {account} other than the one kept."
+        "A fresh scan of every {} rule at {} found no credential of {account} other than the \
+         one kept. An API token works on every site and product of its account: autorekey \
+         cannot see rules or scripts elsewhere.",
+        client.product(),
+        client.site()
     ));
     let question = format!(
         "Revoke API token \"{}\" ({}) of {account}? This cannot be undone",
@@ -71,9 +75,7 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
     org_client
         .revoke(&account_id, &token.id)
         .await
-        .map_err(|e| {
-            CommandError::from(e).context(format!("could not revoke token {}", token.id))
-        })?;
+        .map_err(|e| revoke_failed(e, &token.id, account))?;
     ui.out(format!(
         "Revoked API token \"{}\" ({}) of {account}.",
         printable(&token.label),
@@ -82,21 +84,141 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
     Ok(())
 }
 
-/// The org's token with this id, which must belong to `account`.
+/// A failed DELETE. When the request may have reached Atlassian (no answer, or a 5xx),
+/// the token may be gone all the same: say so, and how to find out, rather than "not
+/// revoked".
+fn revoke_failed(e: FetchError, id: &str, account: &str) -> CommandError {
+    let unknown = matches!(
+        e,
+        FetchError::Network(_)
+            | FetchError::Timeout
+            | FetchError::Server { .. }
+            | FetchError::SiteUnavailable { .. }
+    );
+    let id = printable(id);
+    if unknown {
+        CommandError::from(e)
+            .context(format!(
+                "token {id} may or may not have been revoked: the request was sent, but no \
+                 clear answer came back"
+            ))
+            .hint(format!(
+                "`autorekey tokens --account {account}` shows whether it is still listed"
+            ))
+    } else {
+        CommandError::from(e).context(format!("token {id} was not revoked"))
+    }
+}
+
+/// `--keep`: a whole fingerprint. A short prefix could match another old token of the
+/// account and let it pass as "the one kept".
+fn keep_fingerprint(text: &str) -> CommandResult<String> {
+    Fingerprint::parse_prefix(text)
+        .filter(|fp| fp.len() >= FINGERPRINT_LEN)
+        .ok_or_else(|| {
+            CommandError::usage(format!(
+                "--keep must be a whole fingerprint ({FINGERPRINT_LEN} hex digits); nothing was revoked"
+            ))
+            .hint("use the 12-digit fingerprint that `autorekey rotate` or `autorekey scan` shows")
+        })
+}
+
+/// Hex digits in the fingerprint autorekey shows.
+const FINGERPRINT_LEN: usize = 12;
+
+/// The org's token with this id, which must belong to `account`. An id the list gives more
+/// than once (two users, or a page repeated) is a doubt, and so a refusal.
 fn the_token<'a>(tokens: &'a [OrgToken], account: &str, id: &str) -> CommandResult<&'a OrgToken> {
-    let token = tokens.iter().find(|t| t.id == id.trim()).ok_or_else(|| {
-        CommandError::usage(format!("the organization has no API token with id {id}")).hint(
+    let id = id.trim();
+    let mut same_id = tokens.iter().filter(|t| t.id == id);
+    let shown = printable(id);
+    let token = same_id.next().ok_or_else(|| {
+        CommandError::usage(format!("the organization has no API token with id {shown}")).hint(
             format!("list them with `autorekey tokens --account {account}`"),
         )
     })?;
+    if same_id.next().is_some() {
+        return Err(CommandError::failure(format!(
+            "the organization lists more than one API token with id {shown}; nothing was revoked"
+        ))
+        .hint("revoke it at admin.atlassian.com, where its owner is shown"));
+    }
     match token.email() {
         Some(e) if e.eq_ignore_ascii_case(account) => Ok(token),
         other => Err(CommandError::usage(format!(
-            "token {id} belongs to {}, not to {account}; nothing was revoked",
+            "token {shown} belongs to {}, not to {account}; nothing was revoked",
             printable(other.unwrap_or("an account without an email"))
         ))
         .hint("check --account and --token-id")),
     }
+}
+
+/// Rules still use the kept token, and the org cannot say which of its ids that is (it
+/// never shows values). A rotation keeps the newer token, so the newest active token of the
+/// account (or one whose creation date cannot be read, or the only one) may be the kept
+/// one: revoking it could break every rule just rotated.
+fn not_the_kept_one(tokens: &[OrgToken], target: &OrgToken, account: &str) -> CommandResult {
+    let created = |t: &OrgToken| t.created_at.as_deref().and_then(parse_timestamp);
+    let newer_exists = created(target).is_some_and(|mine| {
+        tokens
+            .iter()
+            .filter(|t| t.id != target.id && t.is_active())
+            .filter(|t| t.email().is_some_and(|e| e.eq_ignore_ascii_case(account)))
+            .any(|t| created(t).is_some_and(|theirs| theirs > mine))
+    });
+    if newer_exists {
+        return Ok(());
+    }
+    Err(CommandError::partial(format!(
+        "not revoked: rules use the kept token of {account}, and token {} is its newest active \
+         token (or its only one, or its creation date is unknown): it may be the kept one",
+        printable(&target.id)
+    ))
+    .hint(format!(
+        "check the id with `autorekey tokens --account {account}`: the old token is the one \
+         created before the new one; or revoke it at admin.atlassian.com"
+    )))
+}
+
+/// What a fresh read of every rule says about revoking a token of an account.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Proof {
+    /// Every place that may still need a token of the account other than the kept one.
+    blockers: Vec<String>,
+    /// Some rule holds the kept token.
+    kept_in_use: bool,
+}
+
+/// Every place a rule may still need a token of `account` other than `keep`, from a fresh
+/// read of every rule. An error reading the rule list stops the command.
+async fn still_used(
+    client: &AutomationClient,
+    account: &str,
+    keep: Option<&str>,
+    ui: &Ui,
+) -> CommandResult<Proof> {
+    ui.status(format!(
+        "Reading every rule at {} to prove nothing still uses it",
+        client.site()
+    ));
+    let mut proof = Proof::default();
+    let stats = client
+        .read_all_rules(|read| match read.result {
+            Ok(envelope) => proof.rule(&envelope["rule"], account, keep),
+            Err(e) => proof.blockers.push(format!(
+                "\"{}\" ({}): could not be read ({e})",
+                printable(&read.summary.name),
+                printable(&read.summary.uuid)
+            )),
+        })
+        .await
+        .map_err(|e| {
+            CommandError::from(e).context("could not read every rule; nothing was revoked")
+        })?;
+    if let Some(warning) = stats_warning(&stats) {
+        proof.blockers.push(warning);
+    }
+    Ok(proof)
 }
 
 /// A rule list the site's two listings disagreed on may miss a rule that uses the token.
@@ -107,75 +229,249 @@ fn stats_warning(stats: &crate::fetch::ReadStats) -> Option<String> {
         .map(|w| format!("the rule list could not be confirmed complete: {w}"))
 }
 
-/// Every place a rule may still need a token of `account` other than `keep`, from a fresh
-/// read of every rule. An error reading the rule list stops the command.
-async fn still_used(
-    client: &AutomationClient,
-    account: &str,
-    keep: Option<&str>,
-    ui: &Ui,
-) -> CommandResult<Vec<String>> {
-    ui.status(format!(
-        "Reading every rule at {} to prove nothing still uses it",
-        client.site()
-    ));
-    let mut blockers = Vec::new();
-    let stats = client
-        .read_all_rules(|read| {
-            let rule = match read.result {
-                Ok(envelope) => envelope["rule"].clone(),
-                Err(e) => {
-                    blockers.push(format!(
-                        "\"{}\" ({}): could not be read ({e})",
-                        printable(&read.summary.name),
-                        printable(&read.summary.uuid)
-                    ));
-                    return;
-                }
-            };
-            let name = rule["name"].as_str().unwrap_or("").to_owned();
-            let uuid = crate::export::rule_uuid(&rule);
-            for f in detect::detect(&rule) {
-                let ours = f
-                    .user
-                    .as_deref()
-                    .is_some_and(|u| u.eq_ignore_ascii_case(account));
-                let kept = f
-                    .fingerprint()
-                    .is_some_and(|fp| keep.is_some_and(|k| fp.matches_prefix(k)));
-                // A raw Atlassian token names no account: it may be this one.
-                let unnamed_atlassian = f.user.is_none()
-                    && f.token
-                        .as_ref()
-                        .is_some_and(|t| detect::looks_like_atlassian_token(t.expose()));
-                let why = match f.status {
-                    Status::Literal if ours && !kept => {
-                        format!("holds {} at {}", f.redacted_value(), f.component_path)
-                    }
-                    Status::Literal if unnamed_atlassian && !kept => format!(
-                        "a raw Atlassian token {} at {} may be a token of {account}",
-                        f.redacted_value(),
-                        f.component_path
-                    ),
-                    Status::Masked if f.location != Location::WebhookToken => format!(
-                        "a masked value at {} may be a token of {account}",
-                        f.component_path
-                    ),
-                    _ => continue,
-                };
-                blockers.push(format!(
+impl Proof {
+    fn rule(&mut self, rule: &serde_json::Value, account: &str, keep: Option<&str>) {
+        let name = rule["name"].as_str().unwrap_or("");
+        let uuid = crate::export::rule_uuid(rule);
+        for f in detect::detect(rule) {
+            match doubt(&f, account, keep) {
+                Doubt::None => {}
+                Doubt::Kept => self.kept_in_use = true,
+                Doubt::Blocks(why) => self.blockers.push(format!(
                     "\"{}\" ({}): {why}",
-                    printable(&name),
+                    printable(name),
                     printable(&uuid)
-                ));
+                )),
             }
-        })
-        .await
-        .map_err(|e| {
-            CommandError::from(e).context("could not read every rule; nothing was revoked")
-        })?;
-    if let Some(warning) = stats_warning(&stats) {
-        blockers.push(warning);
+        }
     }
-    Ok(blockers)
+}
+
+enum Doubt {
+    None,
+    Kept,
+    Blocks(String),
+}
+
+/// Whether one finding may need a token of `account` other than `keep`. Fails closed:
+/// whatever autorekey cannot see into (masked, computed, a managed secret) or cannot say the
+/// owner of (a token with no user) may be the account's token.
+fn doubt(f: &detect::Finding, account: &str, keep: Option<&str>) -> Doubt {
+    if f.location == Location::WebhookToken {
+        // An incoming webhook's own secret, not an API token.
+        return Doubt::None;
+    }
+    let owner = f.user.as_deref().map(str::trim);
+    if owner.is_some_and(|u| !u.eq_ignore_ascii_case(account)) {
+        return Doubt::None;
+    }
+    let at = &f.component_path;
+    match f.status {
+        Status::Literal => {
+            let kept = f
+                .fingerprint()
+                .is_some_and(|fp| keep.is_some_and(|k| fp.matches_prefix(k)));
+            match (kept, owner) {
+                (true, _) => Doubt::Kept,
+                (false, Some(_)) => Doubt::Blocks(format!("holds {} at {at}", f.redacted_value())),
+                // A chat webhook URL's secret (Slack, Teams, Discord) is no Atlassian token.
+                (false, None) if f.scheme == Scheme::Other(detect::WEBHOOK_SCHEME.into()) => {
+                    Doubt::None
+                }
+                (false, None) => {
+                    let what = if f
+                        .token
+                        .as_ref()
+                        .is_some_and(|t| detect::looks_like_atlassian_token(t.expose()))
+                    {
+                        "a raw Atlassian token"
+                    } else {
+                        "a credential whose owner is not written beside it"
+                    };
+                    Doubt::Blocks(format!(
+                        "holds {} at {at}, {what}: it may be a token of {account}",
+                        f.redacted_value()
+                    ))
+                }
+            }
+        }
+        Status::Masked => Doubt::Blocks(format!(
+            "a masked value at {at} may be a token of {account}"
+        )),
+        Status::Dynamic => Doubt::Blocks(format!(
+            "a smart value at {at} is computed when the rule runs and may be a token of {account}"
+        )),
+        Status::SecretRef => Doubt::Blocks(format!(
+            "a managed secret at {at} cannot be read and may be a token of {account}"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fetch::org::OrgUser;
+    use crate::secret::{Credential, Token};
+    use serde_json::json;
+
+    const ALICE: &str = "alice@acme.example";
+
+    fn fake() -> String {
+        format!("FAKE-{}", uuid::Uuid::new_v4().simple())
+    }
+
+    fn rule(headers: &[&str]) -> serde_json::Value {
+        let headers: Vec<_> = headers
+            .iter()
+            .enumerate()
+            .map(|(i, v)| json!({"id": format!("h{i}"), "name": "Authorization", "value": v}))
+            .collect();
+        json!({"name": "r", "uuid": "u-1", "components": [{"id": "2", "component": "ACTION",
+            "type": "jira.issue.outgoing.webhook",
+            "value": {"url": "{{baseUrl}}/rest/api/3/issue", "method": "POST", "headers": headers}}]})
+    }
+
+    fn basic(user: &str, token: &str) -> String {
+        format!(
+            "Basic {}",
+            Credential::new(user, Token::new(token)).basic_value()
+        )
+    }
+
+    fn proof(rule: &serde_json::Value, keep: Option<&str>) -> Proof {
+        let mut p = Proof::default();
+        p.rule(rule, ALICE, keep);
+        p
+    }
+
+    #[test]
+    fn only_the_kept_token_and_other_peoples_credentials_let_a_revoke_through() {
+        let (old, new, bobs) = (fake(), fake(), fake());
+        let keep = Token::new(new.as_str()).fingerprint().to_string();
+        let clean = proof(
+            &rule(&[&basic(ALICE, &new), &basic("bob@acme.example", &bobs)]),
+            Some(&keep),
+        );
+        assert_eq!(
+            clean,
+            Proof {
+                blockers: vec![],
+                kept_in_use: true
+            }
+        );
+        assert_eq!(
+            proof(&rule(&[&basic(ALICE, &old)]), Some(&keep))
+                .blockers
+                .len(),
+            1
+        );
+        assert_eq!(proof(&rule(&[&basic(ALICE, &new)]), None).blockers.len(), 1);
+    }
+
+    #[test]
+    fn whatever_cannot_be_seen_into_or_has_no_owner_blocks_a_revoke() {
+        let keep = Token::new(fake()).fingerprint().to_string();
+        for (value, what) in [
+            ("***".to_string(), "masked"),
+            ("Basic {{secrets.jira}}".to_string(), "smart value"),
+            (format!("Bearer {}", fake()), "owner is not written"),
+        ] {
+            let p = proof(&rule(&[&value]), Some(&keep));
+            assert_eq!(p.blockers.len(), 1, "{what}: {p:?}");
+            assert!(p.blockers[0].contains(what), "{what}: {p:?}");
+        }
+    }
+
+    #[test]
+    fn a_raw_atlassian_token_blocks_a_revoke_and_a_chat_webhook_secret_does_not() {
+        let keep = Token::new(fake()).fingerprint().to_string();
+        let raw = format!("ATATT3xFfGF0{}", uuid::Uuid::new_v4().simple());
+        let p = proof(&rule(&[&format!("Bearer {raw}")]), Some(&keep));
+        assert_eq!(p.blockers.len(), 1, "{p:?}");
+        assert!(p.blockers[0].contains("raw Atlassian token"), "{p:?}");
+
+        let mut slack = rule(&[]);
+        slack["components"][0]["value"]["url"] = format!(
+            "https://hooks.slack.com/services/T0AB12CD3/B0AB12CD3/{}",
+            fake()
+        )
+        .into();
+        let found = detect::detect(&slack);
+        assert!(!found.is_empty(), "the webhook URL is a finding");
+        assert_eq!(proof(&slack, Some(&keep)), Proof::default());
+    }
+
+    #[test]
+    fn a_delete_without_a_clear_answer_is_not_reported_as_not_revoked() {
+        let lost = revoke_failed(FetchError::Timeout, "t1", ALICE).render();
+        assert!(lost.contains("may or may not have been revoked"), "{lost}");
+        assert!(lost.contains("autorekey tokens --account"), "{lost}");
+        let refused = FetchError::Forbidden {
+            message: "no".into(),
+        };
+        let refused = revoke_failed(refused, "t1", ALICE).render();
+        assert!(refused.contains("was not revoked"), "{refused}");
+    }
+
+    #[test]
+    fn keep_must_be_a_whole_fingerprint() {
+        assert!(keep_fingerprint("a").is_err());
+        assert!(keep_fingerprint("c79c2a68dc6").is_err());
+        assert!(keep_fingerprint("zzzzzzzzzzzz").is_err());
+        assert_eq!(keep_fingerprint(" C79C2A68DC6D ").unwrap(), "c79c2a68dc6d");
+    }
+
+    fn token(id: &str, email: &str) -> OrgToken {
+        OrgToken {
+            id: id.into(),
+            label: id.into(),
+            status: Some("ALLOWED".into()),
+            created_at: None,
+            expires_at: None,
+            last_active_at: None,
+            user: Some(OrgUser {
+                id: Some(format!("acc-{email}")),
+                email: Some(email.into()),
+            }),
+        }
+    }
+
+    #[test]
+    fn an_id_listed_twice_or_of_another_account_is_refused() {
+        let tokens = [token("t1", ALICE), token("t2", "bob@acme.example")];
+        assert_eq!(
+            the_token(&tokens, "ALICE@acme.example", " t1 ").unwrap().id,
+            "t1"
+        );
+        assert!(the_token(&tokens, ALICE, "t2").is_err());
+        assert!(the_token(&tokens, ALICE, "t3").is_err());
+        let twice = [token("t1", ALICE), token("t1", "bob@acme.example")];
+        assert!(the_token(&twice, ALICE, "t1").is_err());
+        let twice = [token("t1", "bob@acme.example"), token("t1", ALICE)];
+        assert!(the_token(&twice, ALICE, "t1").is_err());
+    }
+
+    #[test]
+    fn the_newest_or_only_active_token_of_an_account_whose_rules_keep_one_is_not_revoked() {
+        let made = |id: &str, email: &str, at: &str| OrgToken {
+            created_at: Some(at.into()),
+            ..token(id, email)
+        };
+        let mut revoked = made("t0", ALICE, "2026-11-30T00:00:00Z");
+        revoked.status = Some("REVOKED".into());
+        let only = [
+            made("t1", ALICE, "2025-01-01T00:00:00Z"),
+            made("t2", "bob@acme.example", "2026-01-01T00:00:00Z"),
+            revoked,
+        ];
+        assert!(not_the_kept_one(&only, &only[0], ALICE).is_err());
+        let two = [
+            made("old", ALICE, "2025-01-01T00:00:00Z"),
+            made("new", ALICE, "2026-12-01T00:00:00+01:00"),
+        ];
+        assert!(not_the_kept_one(&two, &two[0], ALICE).is_ok());
+        assert!(not_the_kept_one(&two, &two[1], ALICE).is_err());
+        let undated = [token("a", ALICE), made("b", ALICE, "2026-01-01T00:00:00Z")];
+        assert!(not_the_kept_one(&undated, &undated[0], ALICE).is_err());
+    }
 }

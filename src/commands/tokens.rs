@@ -29,13 +29,18 @@ pub async fn run(global: &GlobalArgs, args: &TokensArgs, ui: &Ui) -> CommandResu
         None if ui.stdout_is_terminal() => Format::Table,
         None => Format::Json,
     };
-    // A loopback site (the sandbox) is its own gateway, as the site client has it.
-    let sandbox = global
+    // A loopback site (the sandbox) is its own gateway, as the site client has it; any
+    // other site's org key goes to Atlassian's gateway, whatever AUTOREKEY_GATEWAY_URL says.
+    let site = global
         .site
         .as_deref()
-        .and_then(|s| url::Url::parse(s.trim()).ok())
-        .filter(crate::fetch::policy::is_loopback);
-    let org = OrgSettings::require(&args.org, sandbox.as_ref(), ui)?;
+        .and_then(|s| url::Url::parse(s.trim()).ok());
+    let gateway = match &site {
+        Some(s) if crate::fetch::policy::is_loopback(s) => Some(s.clone()),
+        Some(s) => Some(crate::settings::real_gateway(s)?),
+        None => None,
+    };
+    let org = OrgSettings::require(&args.org, gateway.as_ref(), ui)?;
     ui.status(format!(
         "Reading the API tokens of organization {}",
         org.org_id
@@ -48,7 +53,14 @@ pub async fn run(global: &GlobalArgs, args: &TokensArgs, ui: &Ui) -> CommandResu
         .into_iter()
         .filter(|t| t.email().is_some_and(|e| e.eq_ignore_ascii_case(account)))
         .collect();
-    tokens.sort_by(|a, b| (&a.expires_at, &a.id).cmp(&(&b.expires_at, &b.id)));
+    // By the instant, not the text: offsets differ, and an unreadable date goes last.
+    tokens.sort_by_cached_key(|t| {
+        let at = t
+            .expires_at
+            .as_deref()
+            .and_then(crate::fetch::org::parse_timestamp);
+        (at.unwrap_or(i64::MAX), t.id.clone())
+    });
     let now = super::scan::now_epoch();
     ui.out_raw(match format {
         Format::Json => {
@@ -73,7 +85,12 @@ fn table(account: &str, tokens: &[OrgToken], now: i64) -> String {
     let _ = writeln!(out, "API tokens of {account} (soonest expiry first):");
     for t in tokens {
         let expires = match (&t.expires_at, t.days_left(now)) {
-            (Some(at), Some(days)) => format!("{} ({})", date(at), days_phrase(days)),
+            (Some(at), Some(days)) => {
+                format!("{} ({})", date(at), days_phrase(days, t.is_expired(now)))
+            }
+            (Some(at), None) if !at.trim().is_empty() => {
+                format!("\"{}\" (unreadable)", printable(at))
+            }
             _ => "no expiry given".into(),
         };
         let _ = writeln!(

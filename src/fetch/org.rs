@@ -77,6 +77,33 @@ impl OrgToken {
             .is_none_or(|s| s.eq_ignore_ascii_case("ALLOWED") || s.eq_ignore_ascii_case("ACTIVE"))
     }
 
+    /// Every text field through `masker`: the list is the server's text, shown to people,
+    /// and must not carry a secret it was sent (a label that echoes the key).
+    fn masked(self, masker: &Masker) -> OrgToken {
+        let m = |text: String| masker.mask(&text);
+        let opt = |text: Option<String>| text.map(|t| masker.mask(&t));
+        OrgToken {
+            id: m(self.id),
+            label: m(self.label),
+            status: opt(self.status),
+            created_at: opt(self.created_at),
+            expires_at: opt(self.expires_at),
+            last_active_at: opt(self.last_active_at),
+            user: self.user.map(|u| OrgUser {
+                id: opt(u.id),
+                email: opt(u.email),
+            }),
+        }
+    }
+
+    /// The expiry is readable and not after `now`.
+    pub fn is_expired(&self, now: i64) -> bool {
+        self.expires_at
+            .as_deref()
+            .and_then(parse_timestamp)
+            .is_some_and(|at| at <= now)
+    }
+
     /// Days from `now` (epoch seconds) to the expiry, a part day counting as one (so "in
     /// 12 days" stays 12 for the whole day), negative once past; `None` without a readable
     /// expiry.
@@ -153,7 +180,7 @@ impl OrgClient {
                 ));
             }
             let page: Value = self.get(&url).await?;
-            let (items, link) = split_page(page)?;
+            let (items, link) = split_page(page, &self.masker)?;
             tokens.extend(items);
             next = link.map(|l| self.resolve_next(&first, &l)).transpose()?;
         }
@@ -162,11 +189,7 @@ impl OrgClient {
 
     /// `DELETE /users/{accountId}/manage/api-tokens/{tokenId}`.
     pub async fn revoke(&self, account_id: &str, token_id: &str) -> Result<(), FetchError> {
-        let mut url = self.gateway.clone();
-        url.path_segments_mut()
-            .map_err(|_| FetchError::Config("the gateway URL cannot take a path".into()))?
-            .pop_if_empty()
-            .extend(["users", account_id, "manage", "api-tokens", token_id]);
+        let url = self.revoke_url(account_id, token_id)?;
         let exchange = self
             .transport
             .exchange(
@@ -185,6 +208,26 @@ impl OrgClient {
             return Ok(());
         }
         Err(answer.into_error(exchange.attempts, &self.masker))
+    }
+
+    /// `{gateway}/users/{accountId}/manage/api-tokens/{tokenId}`. Both ids are the server's
+    /// text: `.` or `..` would move the DELETE to another path (the URL parser resolves them
+    /// even as single segments), so only plain id characters are accepted.
+    fn revoke_url(&self, account_id: &str, token_id: &str) -> Result<Url, FetchError> {
+        for id in [account_id, token_id] {
+            if !is_plain_id(id) {
+                return Err(FetchError::InvalidResponse(format!(
+                    "refusing to revoke: `{}` is not a plain account or token id",
+                    crate::printable::printable(&self.masker.mask(id))
+                )));
+            }
+        }
+        let mut url = self.gateway.clone();
+        url.path_segments_mut()
+            .map_err(|_| FetchError::Config("the gateway URL cannot take a path".into()))?
+            .pop_if_empty()
+            .extend(["users", account_id, "manage", "api-tokens", token_id]);
+        Ok(url)
     }
 
     async fn get(&self, url: &Url) -> Result<Value, FetchError> {
@@ -229,8 +272,20 @@ impl OrgClient {
     }
 }
 
-/// The items and the next link of a page, in either documented shape.
-fn split_page(page: Value) -> Result<(Vec<OrgToken>, Option<String>), FetchError> {
+/// An account or token id that means the same as one path segment: letters, digits and
+/// `:-_.`, not only dots (`712020:5f0c...`, a UUID, 24 hex digits).
+fn is_plain_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 256
+        && id.chars().any(|c| c != '.')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '-' | '_' | '.'))
+}
+
+/// The items and the next link of a page, in either documented shape. An entry's parse
+/// error quotes the server's text, which may echo the key: it goes through `masker`.
+fn split_page(page: Value, masker: &Masker) -> Result<(Vec<OrgToken>, Option<String>), FetchError> {
     let (items, next) = match page {
         Value::Array(items) => (items, None),
         Value::Object(mut map) => {
@@ -258,38 +313,81 @@ fn split_page(page: Value) -> Result<(Vec<OrgToken>, Option<String>), FetchError
     };
     let tokens = items
         .into_iter()
-        .map(serde_json::from_value::<OrgToken>)
+        .map(|item| serde_json::from_value::<OrgToken>(item).map(|t| t.masked(masker)))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| FetchError::InvalidResponse(format!("a token entry is unreadable ({e})")))?;
+        .map_err(|e| {
+            FetchError::InvalidResponse(format!(
+                "a token entry is unreadable ({})",
+                masker.mask(&e.to_string())
+            ))
+        })?;
     Ok((tokens, next))
 }
 
-/// Epoch seconds of an ISO-8601 date-time (`2026-12-16T04:00:00Z`, with or without a
-/// fraction, `Z` or a `±hh:mm` offset), or of a bare date.
+/// Epoch seconds of an ISO-8601 date-time (`2026-12-16T04:00:00Z`, with or without seconds
+/// or a fraction; `Z`, `±hh:mm`, `±hhmm` or `±hh`; no zone is UTC), or of a bare date (its
+/// midnight, UTC). `None` for anything else: a caller must not take it as "no expiry".
 pub fn parse_timestamp(text: &str) -> Option<i64> {
     let text = text.trim();
-    let num = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
+    let num = |range: std::ops::Range<usize>| {
+        let part = text.get(range)?;
+        part.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| part.parse::<i64>().ok())?
+    };
+    let sep =
+        |at: usize, allowed: &[u8]| text.as_bytes().get(at).is_some_and(|b| allowed.contains(b));
     let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    if text.get(4..5) != Some("-") || text.get(7..8) != Some("-") || !(1..=12).contains(&m) {
+    if !sep(4, b"-") || !sep(7, b"-") || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return None;
     }
     let days = days_from_civil(y, m, d);
     if text.len() == 10 {
         return Some(days * 86_400);
     }
-    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let rest = text.get(19..)?;
-    let zone = rest.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
+    if !sep(10, b"Tt ") || !sep(13, b":") {
+        return None;
+    }
+    let (hh, mm) = (num(11..13)?, num(14..16)?);
+    let (ss, rest) = if sep(16, b":") {
+        (num(17..19)?, text.get(19..)?)
+    } else {
+        (0, text.get(16..)?)
+    };
+    let zone = match rest.strip_prefix(|c| c == '.' || c == ',') {
+        Some(fraction) => fraction.trim_start_matches(|c: char| c.is_ascii_digit()),
+        None => rest,
+    };
     let offset = match zone {
         "" | "Z" | "z" => 0,
-        _ => {
-            let sign = if zone.starts_with('-') { -1 } else { 1 };
-            let h = zone.get(1..3)?.parse::<i64>().ok()?;
-            let mi = zone.get(zone.len() - 2..)?.parse::<i64>().ok()?;
-            sign * (h * 3600 + mi * 60)
-        }
+        _ => zone_offset(zone)?,
     };
+    if hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
     Some(days * 86_400 + hh * 3600 + mm * 60 + ss - offset)
+}
+
+/// Seconds east of UTC of `+hh:mm`, `+hhmm` or `+hh` (or `-`).
+fn zone_offset(zone: &str) -> Option<i64> {
+    let sign = match zone.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let digits: String = zone[1..].chars().filter(|c| *c != ':').collect();
+    if !digits.bytes().all(|b| b.is_ascii_digit()) || zone[1..].matches(':').count() > 1 {
+        return None;
+    }
+    let (h, m) = match digits.len() {
+        2 => (digits.parse::<i64>().ok()?, 0),
+        4 => (
+            digits[..2].parse::<i64>().ok()?,
+            digits[2..].parse::<i64>().ok()?,
+        ),
+        _ => return None,
+    };
+    (h <= 23 && m <= 59).then_some(sign * (h * 3600 + m * 60))
 }
 
 /// Howard Hinnant's days-from-civil (proleptic Gregorian).
@@ -349,17 +447,46 @@ mod tests {
             Some(1_743_568_964)
         );
         assert_eq!(parse_timestamp("2000-02-29"), Some(951_782_400));
-        assert_eq!(parse_timestamp("soon"), None);
+        assert_eq!(
+            parse_timestamp("2025-04-02T06:42:44+0200"),
+            Some(1_743_568_964)
+        );
+        assert_eq!(
+            parse_timestamp("2025-04-02T06:42:44+02"),
+            Some(1_743_568_964)
+        );
+        assert_eq!(
+            parse_timestamp("2025-04-01T23:42:44-05:00"),
+            Some(1_743_568_964)
+        );
+        assert_eq!(
+            parse_timestamp("2025-04-02T04:42Z"),
+            Some(1_743_568_964 - 44)
+        );
+        for bad in [
+            "soon",
+            "2025-04-02T04:42:44 UTC",
+            "2025-04-02T04:42:44+2",
+            "2025-04-02X04:42:44Z",
+            "2025-04-32",
+            "2025-04-02T25:00:00Z",
+            "+025-04-02",
+        ] {
+            assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
         assert_eq!(parse_timestamp("2025-13-01T00:00:00Z"), None);
     }
 
     #[test]
     fn both_page_shapes_and_field_spellings_are_read() {
-        let (tokens, next) = split_page(serde_json::json!({
+        let (tokens, next) = split_page(
+            serde_json::json!({
             "data": [{"id": "t1", "label": "ci", "status": "ALLOWED", "createdAt": "2025-01-01T00:00:00Z",
                       "expiresAt": "2026-01-01T00:00:00Z", "lastActiveAt": null,
                       "user": {"id": "712020:a", "email": "a@x.io"}}],
-            "links": {"next": "abc"}}))
+            "links": {"next": "abc"}}),
+            &Masker::new(),
+        )
         .unwrap();
         assert_eq!(next.as_deref(), Some("abc"));
         assert_eq!(tokens[0].email(), Some("a@x.io"));
@@ -368,11 +495,63 @@ mod tests {
             Some(30)
         );
         let (tokens, next) = split_page(serde_json::json!([
-            {"id": "t2", "label": "old", "createdAt": "2025-01-01", "expiry": "2025-06-01", "lastAccess": "2025-05-01"}]))
+            {"id": "t2", "label": "old", "createdAt": "2025-01-01", "expiry": "2025-06-01", "lastAccess": "2025-05-01"}]), &Masker::new())
         .unwrap();
         assert_eq!(next, None);
         assert_eq!(tokens[0].expires_at.as_deref(), Some("2025-06-01"));
         assert_eq!(tokens[0].last_active_at.as_deref(), Some("2025-05-01"));
-        assert!(split_page(serde_json::json!({"data": 3})).is_err());
+        assert!(split_page(serde_json::json!({"data": 3}), &Masker::new()).is_err());
+    }
+
+    fn sandbox_client(key: &str) -> OrgClient {
+        OrgClient::new(
+            Url::parse("https://api.atlassian.com/").unwrap(),
+            "org-1",
+            Token::new(key),
+            RetryPolicy::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn an_unreadable_entry_never_quotes_the_key_and_debug_never_shows_it() {
+        let key = format!("FAKE-org-key-{}", uuid::Uuid::new_v4().simple());
+        let client = sandbox_client(&key);
+        assert!(!format!("{client:?}").contains(&key));
+        let echo = serde_json::json!({"data": [{"id": "t", "user": format!("Bearer {key}")}]});
+        let err = split_page(echo, &client.masker).unwrap_err().to_string();
+        assert!(err.contains("unreadable") && !err.contains(&key), "{err}");
+        let label = serde_json::json!({"data": [{"id": "t", "label": format!("ci {key}"),
+            "user": {"id": "a", "email": key}}]});
+        let (tokens, _) = split_page(label, &client.masker).unwrap();
+        let shown = serde_json::to_string(&tokens).unwrap();
+        assert!(!shown.contains(&key) && shown.contains("ci "), "{shown}");
+    }
+
+    #[test]
+    fn ids_from_the_server_cannot_move_the_delete_to_another_path() {
+        let client = sandbox_client("FAKE-org-key-x");
+        assert_eq!(
+            client
+                .revoke_url("712020:5f0c-1", "tok_1.a")
+                .unwrap()
+                .as_str(),
+            "https://api.atlassian.com/users/712020:5f0c-1/manage/api-tokens/tok_1.a"
+        );
+        for (account, token) in [
+            ("..", "t1"),
+            ("acc", ".."),
+            (".", "t1"),
+            ("acc", ""),
+            ("../admin", "t1"),
+            ("acc", "t1?x=1"),
+            ("acc", "t1#x"),
+            ("a@b", "t1"),
+        ] {
+            assert!(
+                client.revoke_url(account, token).is_err(),
+                "{account} / {token}"
+            );
+        }
     }
 }

@@ -102,3 +102,41 @@ fn a_migration_survives_the_plan_file() {
     let plain: Selector = serde_json::from_str(r#"{"account": "a@b.c"}"#).unwrap();
     assert_eq!(plain.new_owner(), "a@b.c");
 }
+
+#[test]
+fn only_the_request_url_of_the_site_moves_not_a_look_alike_host_nor_a_body() {
+    let (old, new) = (fake("old"), Token::new(fake("new")));
+    let body = "{\"self\": \"https://acme.atlassian.net/rest/api/3/issue/1\"}";
+    for (url, moves) in [
+        (
+            "https://acme.atlassian.net.evil.example/rest/api/3/issue",
+            false,
+        ),
+        (
+            "https://acme.atlassian.net@evil.example/rest/api/3/issue",
+            false,
+        ),
+        ("https://acme.atlassian.net:8443/rest/api/3/issue", false),
+        (
+            "https://evil.example/?u=https://acme.atlassian.net/rest/x",
+            false,
+        ),
+        (" https://acme.atlassian.net/rest/api/3/issue", true),
+    ] {
+        let mut rule = web_request(url, &basic("alice@acme.example", &old));
+        rule["components"][0]["value"]["customBody"] = body.into();
+        let out = migrate(&rule, &migration(true), &new).unwrap();
+        let value = &out["components"][0]["value"];
+        assert_eq!(value["customBody"], body, "{url}");
+        assert_eq!(
+            value["url"] != rule["components"][0]["value"]["url"],
+            moves,
+            "{url}"
+        );
+        assert_eq!(
+            differences(&rule, &out).len(),
+            1 + usize::from(moves),
+            "{url}"
+        );
+    }
+}
