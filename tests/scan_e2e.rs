@@ -276,6 +276,52 @@ fn a_rate_limit_storm_is_ridden_out() {
     );
 }
 
+/// A site that limits the request rate and, as Jira Cloud does, names its limit only in its
+/// 429s: the scan reads every rule, and the pacer keeps the 429s to the few requests that
+/// were in flight before the first 429 came back (at most the concurrency, plus a rare late
+/// one), not one every few requests. Counts from the sandbox's own stats, no timing.
+#[test]
+fn a_rate_limited_site_is_read_whole_with_few_429s() {
+    const RULES: usize = 150;
+    const CONCURRENCY: u64 = 8;
+    let spec = SiteSpec::generated(RULES, 9);
+    let clean = spec.clone().start();
+    let limited = spec
+        .with(|c| {
+            c.rate_limit_per_sec = Some(50.0);
+            c.rate_limit_headers = autorekey::sandbox::RateLimitHeaders::On429;
+        })
+        .start();
+    let want = scan_json(&clean, &[]);
+    let mut cmd = limited.cmd();
+    cmd.env_remove("AUTOREKEY_NO_RETRY_DELAY").args([
+        "scan",
+        "--format",
+        "json",
+        "--concurrency",
+        &CONCURRENCY.to_string(),
+    ]);
+    let run = limited.run_cmd(cmd);
+    run.expect_code(0);
+    let got = run.json();
+    assert_eq!(got["findings"], want["findings"]);
+    assert_eq!(got["summary"]["rules_read"], RULES);
+    assert_eq!(got["summary"]["rules_failed"], 0);
+    let stats = limited.stats();
+    assert!(stats.rate_limited >= 1, "the limit was reached: {stats:?}");
+    assert!(
+        stats.rate_limited <= CONCURRENCY + 4,
+        "{} 429s in {} requests: {stats:?}",
+        stats.rate_limited,
+        stats.total_requests
+    );
+    assert_eq!(
+        stats.total_requests - stats.rate_limited,
+        clean.stats().total_requests,
+        "each 429 costs one more request, nothing else is repeated"
+    );
+}
+
 #[test]
 fn a_site_that_always_fails_ends_with_a_clear_error() {
     let (_, site) = {
