@@ -355,6 +355,31 @@ mod tests {
     }
 
     #[test]
+    fn a_429_without_retry_after_waits_until_its_reset() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ratelimit-reset", "2100-01-01T00:00Z".parse().unwrap());
+        let answer = |status, headers: &HeaderMap| -> Result<Answer, reqwest::Error> {
+            Ok(Answer {
+                status,
+                headers: headers.clone(),
+                body: Vec::new(),
+            })
+        };
+        let info = RateLimitInfo::from_headers(&headers).unwrap();
+        let wait = wait_asked(&info, &answer(StatusCode::TOO_MANY_REQUESTS, &headers)).unwrap();
+        assert!(wait > Duration::from_secs(365 * 86_400), "{wait:?}");
+        // Only a 429's reset is a wait; and Retry-After, when sent, wins.
+        assert_eq!(
+            wait_asked(&info, &answer(StatusCode::SERVICE_UNAVAILABLE, &headers)),
+            None
+        );
+        headers.insert("retry-after", "2".parse().unwrap());
+        let info = RateLimitInfo::from_headers(&headers).unwrap();
+        let wait = wait_asked(&info, &answer(StatusCode::TOO_MANY_REQUESTS, &headers));
+        assert_eq!(wait, Some(Duration::from_secs(2)));
+    }
+
+    #[test]
     fn debug_output_shows_sizes_never_bytes() {
         let token = format!("FAKE-{}", uuid::Uuid::new_v4());
         let answer = answer_echoing(&token);
