@@ -257,7 +257,14 @@ fn server_errors_and_dropped_connections_change_nothing() {
 fn a_rate_limit_storm_is_ridden_out() {
     let spec = SiteSpec::generated(60, 5);
     let clean = spec.clone().start();
-    let throttled = spec.with(|c| c.rate_limit_per_sec = Some(20.0)).start();
+    // The limit named only in the 429s, as Jira does, so the first burst meets it.
+    let throttled = spec
+        .clone()
+        .with(|c| {
+            c.rate_limit_per_sec = Some(20.0);
+            c.rate_limit_headers = autorekey::sandbox::RateLimitHeaders::On429;
+        })
+        .start();
     let want = scan_json(&clean, &[]);
     // The client must honour Retry-After here: without sleeps it would spend its attempts
     // in a millisecond while the bucket refills over a second.
@@ -274,6 +281,19 @@ fn a_rate_limit_storm_is_ridden_out() {
         "{:?}",
         throttled.stats()
     );
+
+    // A site that names its limit and what is left on every answer is paced to from its
+    // first answer on: every rule is read and not one request is refused.
+    let announced = spec.with(|c| c.rate_limit_per_sec = Some(20.0)).start();
+    let mut cmd = announced.cmd();
+    cmd.env_remove("AUTOREKEY_NO_RETRY_DELAY")
+        .args(["scan", "--format", "json"]);
+    let run = announced.run_cmd(cmd);
+    run.expect_code(0);
+    assert_eq!(run.json()["findings"], want["findings"]);
+    let stats = announced.stats();
+    assert_eq!(stats.rate_limited, 0, "{stats:?}");
+    assert_eq!(stats.endpoint("GET rule"), 60);
 }
 
 /// A site that limits the request rate and, as Jira Cloud does, names its limit only in its
