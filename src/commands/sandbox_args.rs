@@ -57,8 +57,8 @@ pub struct SandboxArgs {
     pub rate_limit: Option<f64>,
 
     /// Which answers carry X-RateLimit-* under --rate-limit: `always` (Limit and Remaining
-    /// on every answer, NearLimit under 20 % left) or `on-429` (only the 429s, as Jira
-    /// Cloud does).
+    /// on every answer, NearLimit under 20 % left), `on-429` (only the 429s, as Jira Cloud
+    /// does) or `never` (a 429 carries Retry-After alone).
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = RateLimitHeaders::Always)]
     pub rate_limit_headers: RateLimitHeaders,
 

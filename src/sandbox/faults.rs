@@ -5,7 +5,8 @@
 //! second's worth of tokens refilled continuously, a 429 with an integer-second
 //! `Retry-After` when it is empty. Which answers carry `X-RateLimit-*` is a knob
 //! ([`RateLimitHeaders`]): every answer (`Limit`, `Remaining`, and `NearLimit` under 20 %
-//! left), or only the 429s, as Jira Cloud does, so a client must learn the rate by itself.
+//! left), only the 429s, as Jira Cloud does, or none (`Retry-After` alone), so a client
+//! must learn the rate from the 429s themselves.
 //!
 //! All random draws come from one RNG seeded by the config, in a fixed order per request,
 //! so a sequential client sees the same faults on every run with the same seed.
@@ -58,7 +59,8 @@ impl Budget {
 #[derive(Debug, PartialEq)]
 pub(crate) struct RateLimited {
     pub retry_after_secs: u64,
-    pub limit: u64,
+    /// `None` when no `X-RateLimit-*` header is to be sent at all.
+    pub limit: Option<u64>,
 }
 
 struct Bucket {
@@ -144,7 +146,7 @@ impl Faults {
         let wait = (1.0 - bucket.tokens) / rate;
         Err(RateLimited {
             retry_after_secs: (wait.ceil() as u64).max(1),
-            limit,
+            limit: (self.config.rate_limit_headers != RateLimitHeaders::Never).then_some(limit),
         })
     }
 }
@@ -189,7 +191,7 @@ mod tests {
             }))
         );
         match f.admit() {
-            Gate::RateLimited(r) => assert!(r.retry_after_secs >= 1 && r.limit == 1),
+            Gate::RateLimited(r) => assert!(r.retry_after_secs >= 1 && r.limit == Some(1)),
             other => panic!("expected a 429, got {other:?}"),
         }
     }

@@ -93,6 +93,8 @@ pub enum RateLimitHeaders {
     /// Only 429 answers, as Jira Cloud does: a client learns nothing before its first 429.
     #[value(name = "on-429")]
     On429,
+    /// None at all: a 429 carries `Retry-After` only, so the rate can only be observed.
+    Never,
 }
 
 /// Everything a sandbox run can be told. `Default` is a quiet, empty site: no rules, no

@@ -691,10 +691,12 @@ fn too_many_requests(limited: &RateLimited) -> Answer {
         "retry-after",
         &limited.retry_after_secs.to_string(),
     );
-    set(&mut answer, "x-ratelimit-limit", &limited.limit.to_string());
-    set(&mut answer, "x-ratelimit-remaining", "0");
-    set(&mut answer, "x-ratelimit-reset", &iso8601(reset));
-    set(&mut answer, "x-ratelimit-nearlimit", "true");
+    if let Some(limit) = limited.limit {
+        set(&mut answer, "x-ratelimit-limit", &limit.to_string());
+        set(&mut answer, "x-ratelimit-remaining", "0");
+        set(&mut answer, "x-ratelimit-reset", &iso8601(reset));
+        set(&mut answer, "x-ratelimit-nearlimit", "true");
+    }
     set(&mut answer, "ratelimit-reason", "jira-burst-based");
     answer
 }
