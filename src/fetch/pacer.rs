@@ -22,7 +22,7 @@
 //! - Otherwise, observation: a 429 means the site's bucket was empty at that moment. Between
 //!   two such moments the site admitted exactly what it refilled, so the answers counted
 //!   between two 429s, over the time between them, *are* its rate. Before there are two,
-//!   the answers of the last second give a first (high) guess, which the next 429 corrects.
+//!   the answers of the last second give a first guess.
 //! - After a quiet second the rate is probed upwards, quickly up to what was learned and
 //!   very slowly past it (never past a header's ceiling), so a guess that came out low is
 //!   not kept for the rest of a long run.
@@ -51,14 +51,14 @@ const TARGET_SHARE: f64 = 0.98;
 /// An observed rate needs this many answers between two 429s, over at least `MIN_SPAN`;
 /// fewer are noise.
 const MIN_SAMPLES: u64 = 8;
-const MIN_SPAN: Duration = Duration::from_millis(250);
+const MIN_SPAN: Duration = Duration::from_millis(100);
 /// How far back the first guess (before two 429s bracket a measurement) looks.
 const RECENT: Duration = Duration::from_secs(1);
 /// Probing starts after this long without a 429.
 const PROBE_QUIET: Duration = Duration::from_secs(1);
 /// Growth per second while probing below what was learned, and past it.
 const PROBE_BELOW: f64 = 0.05;
-const PROBE_ABOVE: f64 = 0.002;
+const PROBE_ABOVE: f64 = 0.01;
 /// A throttle without a fresh measurement cuts the rate by this factor.
 const BLIND_CUT: f64 = 0.9;
 /// The slowest the pacer ever goes, in requests per second.
@@ -251,7 +251,7 @@ impl State {
         }
         let site_rate = match (measured, self.rate) {
             (Some(measured), _) => measured,
-            (None, None) => self.header_cap.unwrap_or_else(|| self.first_guess(now)),
+            (None, None) => self.header_cap.unwrap_or_else(|| self.first_guess()),
             (None, Some(rate)) => rate / TARGET_SHARE * BLIND_CUT,
         };
         let site_rate = self.header_cap.map_or(site_rate, |cap| site_rate.min(cap));
@@ -274,16 +274,11 @@ impl State {
         Some(answers as f64 / span.as_secs_f64())
     }
 
-    /// Answers of the last second, over the time they took: high while the site's initial
-    /// burst is in it, which the next 429 corrects (a low guess would cost far more).
-    fn first_guess(&self, now: Instant) -> f64 {
-        let Some(first) = self.recent.front() else {
-            return MIN_RATE;
-        };
-        let span = now
-            .saturating_duration_since(*first)
-            .max(Duration::from_millis(50));
-        self.recent.len() as f64 / span.as_secs_f64()
+    /// The answers of the last second, as a rate: for a bucket of one second's burst (as
+    /// Jira's is counted) that is its rate plus what it refilled meanwhile. A smaller burst
+    /// makes it low, which probing repairs; the next 429 corrects a high one.
+    fn first_guess(&self) -> f64 {
+        (self.recent.len() as f64 / RECENT.as_secs_f64()).max(MIN_RATE)
     }
 
     fn learn_headers(&mut self, now: Instant, info: &RateLimitInfo) {
@@ -294,7 +289,7 @@ impl State {
         if self.rate.is_none() && (info.limit.is_some() || info.near_limit) {
             let site_rate = self
                 .header_cap
-                .unwrap_or_else(|| self.first_guess(now) * BLIND_CUT);
+                .unwrap_or_else(|| self.first_guess() * BLIND_CUT);
             self.set_rate(site_rate * TARGET_SHARE);
             self.refilled = now;
             self.tokens = remaining.unwrap_or(if info.near_limit { 0.0 } else { site_rate });
@@ -328,7 +323,9 @@ impl State {
         let grown = match known {
             Some(known) if rate < known => (rate * (1.0 + PROBE_BELOW * dt)).min(known),
             _ if self.header_cap.is_some() => rate,
-            _ => rate * (1.0 + PROBE_ABOVE * dt),
+            Some(_) => rate * (1.0 + PROBE_ABOVE * dt),
+            // Nothing measured yet: the first guess may be low, so probe at full speed.
+            None => rate * (1.0 + PROBE_BELOW * dt),
         };
         self.set_rate(grown);
     }
@@ -412,7 +409,10 @@ mod tests {
         let (turn, _) = pacer.book(t0 + ms(100));
         pacer.throttled(turn, t0 + ms(100), None);
         let guess = pacer.stats().rate.unwrap();
-        assert!(guess > 100.0, "the first guess is high, not low: {guess}");
+        assert!(
+            (guess - 100.0 * TARGET_SHARE).abs() < 1e-9,
+            "the last second's answers: {guess}"
+        );
         // Then the site admits 40 per second: 40 answers over the next second, then a 429.
         for i in 0..40 {
             pacer.answered(t0 + ms(100 + 25 * i), None);
@@ -518,7 +518,7 @@ mod tests {
         pacer.throttled(turn, t0 + ms(1000), None);
         let learned = pacer.stats().learned.unwrap();
         assert!((learned - 50.0).abs() < 1e-6);
-        for s in 2..=11 {
+        for s in 2..=3 {
             pacer.book(t0 + Duration::from_secs(s));
         }
         let rate = pacer.stats().rate.unwrap();
