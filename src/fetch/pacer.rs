@@ -50,15 +50,17 @@ use super::retry::RateLimitInfo;
 const TARGET_SHARE: f64 = 0.98;
 /// An observed rate needs this many answers between two 429s, over at least `MIN_SPAN`;
 /// fewer are noise.
-const MIN_SAMPLES: u64 = 8;
-const MIN_SPAN: Duration = Duration::from_millis(100);
+const MIN_SAMPLES: u64 = 20;
+const MIN_SPAN: Duration = Duration::from_millis(250);
 /// How far back the first guess (before two 429s bracket a measurement) looks.
 const RECENT: Duration = Duration::from_secs(1);
 /// Probing starts after this long without a 429.
 const PROBE_QUIET: Duration = Duration::from_secs(1);
-/// Growth per second while probing below what was learned, and past it.
+/// Growth per second while probing below what was learned, past it, and while nothing has
+/// been measured yet (the first guess runs low by the requests that were still in flight).
 const PROBE_BELOW: f64 = 0.05;
 const PROBE_ABOVE: f64 = 0.01;
+const PROBE_UNMEASURED: f64 = 0.2;
 /// A throttle without a fresh measurement cuts the rate by this factor.
 const BLIND_CUT: f64 = 0.9;
 /// The slowest the pacer ever goes, in requests per second.
@@ -324,8 +326,9 @@ impl State {
             Some(known) if rate < known => (rate * (1.0 + PROBE_BELOW * dt)).min(known),
             _ if self.header_cap.is_some() => rate,
             Some(_) => rate * (1.0 + PROBE_ABOVE * dt),
-            // Nothing measured yet: the first guess may be low, so probe at full speed.
-            None => rate * (1.0 + PROBE_BELOW * dt),
+            // Nothing measured yet: the first guess may be low, so probe briskly; overshooting
+            // costs a 429 or two, and that 429 measures the rate.
+            None => rate * (1.0 + PROBE_UNMEASURED * dt),
         };
         self.set_rate(grown);
     }
