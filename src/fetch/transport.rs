@@ -363,6 +363,7 @@ mod tests {
                 status,
                 headers: headers.clone(),
                 body: Vec::new(),
+                oversized: None,
             })
         };
         let info = RateLimitInfo::from_headers(&headers).unwrap();
