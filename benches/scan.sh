@@ -129,9 +129,14 @@ ratelimit_row() {
     # "Stopped after T requests: L answered 429 by the rate limit, ..."
     read -r total limited < <(sed -n 's/^Stopped after \([0-9]*\) requests: \([0-9]*\) answered 429.*/\1 \2/p' "$WORK/sandbox.err")
     total=${total:-?} limited=${limited:-?}
-    # Successful requests: every rule GET, the summary pages and the admin's /myself check
-    # (tenant_info is outside the bucket).
-    ok=$((${READ/\?/0} + pages + 1))
+    # Successful requests, as the sandbox counted them: all it received but its 429s and the
+    # one tenant_info (outside the bucket). That is every rule GET, both listings' pages and
+    # the admin's /myself check, whatever the client's listing does.
+    if [[ $total =~ ^[0-9]+$ && $limited =~ ^[0-9]+$ ]]; then
+        ok=$((total - limited - 1))
+    else
+        ok=$((${READ/\?/0} + pages + 1))
+    fi
     # The bucket admits at most burst + rate * T requests in T seconds (burst = rate).
     allowed=$(awk -v r="$rate" -v t="$WALL" 'BEGIN { printf "%.0f", r + r * t }')
     share=$(awk -v o="$ok" -v a="$allowed" 'BEGIN { printf "%.1f", 100 * o / a }')
