@@ -90,6 +90,10 @@ cleanup() {
 # generated, SANDBOX_ACCOUNTS (the 0600 file of generated accounts and their tokens).
 start_sandbox() {
     stop_sandbox
+    # Emptied here, not by the redirection below: that happens in the child, and until it
+    # does the loop would read the previous sandbox's URL.
+    : >"$WORK/sandbox.out"
+    : >"$WORK/sandbox.err"
     "$BIN" sandbox --port 0 --seed "$SEED" --accounts "$WORK/accounts.json" "$@" \
         >"$WORK/sandbox.out" 2>"$WORK/sandbox.err" &
     SANDBOX_PID=$!

@@ -10,8 +10,8 @@
 # Usage: benches/scan.sh [concurrency|inventory|ratelimit|fromfile|all]...   (default: all)
 # Knobs (environment): BENCH_RULES (2000), BENCH_LATENCY_MS (50), BENCH_SEQ_RULES (500),
 # BENCH_CONCURRENCIES ("8 16 32"), BENCH_REPEAT (3), BENCH_INV_RULES ("2000 10000"),
-# BENCH_RL_RULES (1000),
-# BENCH_RL_RATE (50), BENCH_RL_LATENCY_MS (5), BENCH_RL_CONCURRENCIES ("8 32"),
+# BENCH_RL_RULES ("300 2000"), BENCH_RL_RATES ("20 60 200"), BENCH_RL_LATENCY_MS (5),
+# BENCH_RL_CONCURRENCIES (scan's default), BENCH_RL_HEADERS ("on-429"; or "never", "always"),
 # BENCH_EXPORT_MB (50), BENCH_FILE_RULES ("2000 10000"), BENCH_JQ (jq), AUTOREKEY_BIN
 # (release binary).
 #
@@ -31,10 +31,11 @@ SEQ_RULES=${BENCH_SEQ_RULES:-500}
 CONCURRENCIES=${BENCH_CONCURRENCIES-8 16 32}
 REPEAT=${BENCH_REPEAT:-3}
 INV_RULES=${BENCH_INV_RULES:-2000 10000}
-RL_RULES=${BENCH_RL_RULES:-1000}
-RL_RATE=${BENCH_RL_RATE:-50}
+RL_RULES=${BENCH_RL_RULES:-300 2000}
+RL_RATES=${BENCH_RL_RATES:-20 60 200}
 RL_LATENCY_MS=${BENCH_RL_LATENCY_MS:-5}
-RL_CONCURRENCIES=${BENCH_RL_CONCURRENCIES:-8 32}
+RL_CONCURRENCIES=${BENCH_RL_CONCURRENCIES:-}
+RL_HEADERS=${BENCH_RL_HEADERS:-on-429}
 EXPORT_MB=${BENCH_EXPORT_MB:-50}
 FILE_RULES=${BENCH_FILE_RULES:-2000 10000}
 JQ=${BENCH_JQ:-jq}
@@ -113,24 +114,50 @@ bench_inventory() {
 
 # --- 2: a rate-limited site ---------------------------------------------------------------
 
-bench_ratelimit() {
-    start_sandbox --generate "$RL_RULES" --latency-ms "$RL_LATENCY_MS" --rate-limit "$RL_RATE"
+# ratelimit_row RATE N C HEADERS: a fresh sandbox (its bucket full) limited to RATE req/s,
+# sending X-RateLimit-* as HEADERS says (on-429: on 429s only, as Jira Cloud does; never:
+# Retry-After alone); one scan of its N rules at --concurrency C; one row with the share of
+# what the bucket allows and the 429s counted by the sandbox itself (its "Stopped after"
+# line).
+ratelimit_row() {
+    local rate=$1 n=$2 c=$3 headers=$4 pages ok allowed share raw total limited pct
+    pages=$(((n + PAGE_SIZE - 1) / PAGE_SIZE))
+    start_sandbox --generate "$n" --latency-ms "$RL_LATENCY_MS" --rate-limit "$rate" --rate-limit-headers "$headers"
     mapfile -t args < <(site_args)
-    local pages=$(((RL_RULES + PAGE_SIZE - 1) / PAGE_SIZE)) c
-    for c in $RL_CONCURRENCIES; do
-        # Let the bucket refill to its burst (one second's worth) before each run.
-        sleep 2
-        run_scan "rl-c$c" $((RL_RULES / RL_RATE * 5 + 60)) "${args[@]}" --concurrency "$c"
-        # Successful requests: every rule GET plus the summary pages (tenant_info is outside
-        # the bucket's concern for this ratio; one request either way).
-        local ok=$((${READ/\?/0} + pages)) allowed share raw
-        # The bucket admits at most burst + rate * T requests in T seconds (burst = rate).
-        allowed=$(awk -v r="$RL_RATE" -v t="$WALL" 'BEGIN { printf "%.0f", r + r * t }')
-        share=$(awk -v o="$ok" -v a="$allowed" 'BEGIN { printf "%.1f", 100 * o / a }')
-        raw=$(awk -v o="$ok" -v t="$WALL" 'BEGIN { printf "%.1f", o / t }')
-        echo "| rate limit $RL_RATE req/s, $RL_RULES rules, ${RL_LATENCY_MS} ms, --concurrency $c | $WALL s | $ok successful requests = $raw req/s ($(ratio "$raw" "$RL_RATE")x the rate); share of what the bucket allows (rate*T + burst = $allowed): $share % | rules_read $READ, rules_failed $FAILED, exit $RC, peak RSS $RSS_MB MB, load $LOAD |"
-    done
+    run_scan "rl-r$rate-n$n-c$c-$headers" $((n / rate * 4 + 60)) "${args[@]}" --concurrency "$c"
     stop_sandbox
+    # "Stopped after T requests: L answered 429 by the rate limit, ..."
+    read -r total limited < <(sed -n 's/^Stopped after \([0-9]*\) requests: \([0-9]*\) answered 429.*/\1 \2/p' "$WORK/sandbox.err")
+    total=${total:-?} limited=${limited:-?}
+    # Successful requests, as the sandbox counted them: all it received but its 429s and the
+    # one tenant_info (outside the bucket). That is every rule GET, both listings' pages and
+    # the admin's /myself check, whatever the client's listing does.
+    if [[ $total =~ ^[0-9]+$ && $limited =~ ^[0-9]+$ ]]; then
+        ok=$((total - limited - 1))
+    else
+        ok=$((${READ/\?/0} + pages + 1))
+    fi
+    # The bucket admits at most burst + rate * T requests in T seconds (burst = rate).
+    allowed=$(awk -v r="$rate" -v t="$WALL" 'BEGIN { printf "%.0f", r + r * t }')
+    share=$(awk -v o="$ok" -v a="$allowed" 'BEGIN { printf "%.1f", 100 * o / a }')
+    raw=$(awk -v o="$ok" -v t="$WALL" 'BEGIN { printf "%.1f", o / t }')
+    pct=$(awk -v l="$limited" -v t="$total" 'BEGIN { if (t > 0) printf "%.1f", 100 * l / t; else print "?" }')
+    echo "| rate limit $rate req/s (X-RateLimit-* $headers), $n rules, ${RL_LATENCY_MS} ms, --concurrency $c | $WALL s | $ok successful requests = $raw req/s; share of what the bucket allows (rate*T + burst = $allowed): **$share %** | 429s: **$limited of $total requests ($pct %)**; rules_read $READ, rules_failed $FAILED, exit $RC, peak RSS $RSS_MB MB, load $LOAD |"
+}
+
+bench_ratelimit() {
+    local concurrencies=$RL_CONCURRENCIES rate n c h
+    [[ -n $concurrencies ]] || concurrencies=$(default_concurrency scan)
+    [[ -n $concurrencies ]] || die "cannot read scan's default --concurrency from its --help"
+    for h in $RL_HEADERS; do
+        for rate in $RL_RATES; do
+            for n in $RL_RULES; do
+                for c in $concurrencies; do
+                    ratelimit_row "$rate" "$n" "$c" "$h"
+                done
+            done
+        done
+    done
 }
 
 # --- 3: scan --from-file on a large UI export -----------------------------------------------

@@ -52,8 +52,10 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "URL")]
     pub api_base: Option<String>,
 
-    /// How many rules to read or write at once. It halves whenever the site throttles (429 or
-    /// 503) and grows back slowly, so a high start costs nothing on a busy site.
+    /// Most requests in flight at once, reads and writes alike (a rule's write is a re-read,
+    /// the PUT and a read-back). It halves whenever the site throttles (429 or 503) and grows
+    /// back slowly; beside it, requests are paced to the site's rate limit once it is known
+    /// (from X-RateLimit-* headers or from its 429s), so a high start costs nothing.
     #[arg(long, default_value_t = 16, global = true, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
 

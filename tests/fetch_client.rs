@@ -1372,11 +1372,17 @@ async fn no_error_or_debug_output_shows_the_token() {
 
 // ---------------------------------------------------------------- against the sandbox
 
-#[tokio::test]
-async fn the_whole_site_is_read_through_sandbox_faults() {
+/// A sandbox serving `n` generated rules (seeded shapes), adjusted by `tune`, with an admin
+/// whose token exists only for this run: the sandbox, its rule uuids in listing order, and a
+/// client configuration that logs in to it.
+async fn sandbox_site(
+    n: usize,
+    seed: u64,
+    tune: impl FnOnce(&mut autorekey::sandbox::SandboxConfig),
+) -> (autorekey::sandbox::Sandbox, Vec<String>, ClientConfig) {
     use autorekey::sandbox::{generate_rules, Account, Sandbox, SandboxConfig};
 
-    let (rules, mut accounts) = generate_rules(30, 7);
+    let (rules, mut accounts) = generate_rules(n, seed);
     let admin_token = fake_token();
     accounts.push(Account {
         email: "fetch-admin@sandbox.test".into(),
@@ -1385,24 +1391,34 @@ async fn the_whole_site_is_read_through_sandbox_faults() {
         tokens: vec![admin_token.clone()],
         revoked_tokens: vec![],
     });
-    let expected: std::collections::BTreeSet<String> = rules
+    let uuids = rules
         .iter()
         .map(|e| e["rule"]["uuid"].as_str().unwrap().to_owned())
         .collect();
-    let sandbox = Sandbox::start(SandboxConfig {
+    let mut config = SandboxConfig {
         rules,
         accounts,
-        error_rate: 0.2,
-        drop_rate: 0.1,
-        seed: 11,
         ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
+    };
+    tune(&mut config);
+    let sandbox = Sandbox::start(config).await.unwrap();
     let site = Url::parse(&format!("{}/", sandbox.base_url())).unwrap();
+    let client = ClientConfig::new(site, "fetch-admin@sandbox.test", admin_token);
+    (sandbox, uuids, client)
+}
+
+#[tokio::test]
+async fn the_whole_site_is_read_through_sandbox_faults() {
+    let (sandbox, uuids, config) = sandbox_site(30, 7, |c| {
+        c.error_rate = 0.2;
+        c.drop_rate = 0.1;
+        c.seed = 11;
+    })
+    .await;
+    let expected: std::collections::BTreeSet<String> = uuids.into_iter().collect();
     let config = ClientConfig {
         retry: quick_policy(12),
-        ..ClientConfig::new(site, "fetch-admin@sandbox.test", admin_token)
+        ..config
     };
 
     let client = AutomationClient::connect(config).await.unwrap();
@@ -1552,4 +1568,73 @@ async fn a_denial_header_echoing_the_token_is_masked() {
     assert!(reason.contains("DENIED"), "{reason}");
     assert!(!reason.contains(&checked.token.expose()[..20]), "{reason}");
     assert!(!reason.contains(&checked.basic_value()[..20]), "{reason}");
+}
+
+/// Writes take room from the same adaptive limiter and turns from the same pacer as reads:
+/// a burst of concurrent rule writes (each a re-read, the PUT and a read-back, as a rotation
+/// does) against a site limited to 20 requests per second, which names its limit only in
+/// its 429s as Jira does, learns the rate from the first 429s and then spreads the rest,
+/// so every write lands and the site refuses only the few sent before the first 429 came
+/// back. Counts only: the sandbox counts its 429s, the client says what it learned.
+#[tokio::test]
+async fn writes_go_through_the_limiter_and_the_pacer() {
+    const RULES: usize = 20;
+    const RATE: f64 = 20.0;
+    const CONCURRENCY: usize = 4;
+    let (sandbox, uuids, config) = sandbox_site(RULES, 3, |c| {
+        c.rate_limit_per_sec = Some(RATE);
+        c.rate_limit_headers = autorekey::sandbox::RateLimitHeaders::On429;
+    })
+    .await;
+    // Real delays: Retry-After is honoured, as on a real site.
+    let config = ClientConfig {
+        concurrency: CONCURRENCY,
+        retry: RetryPolicy::default(),
+        ..config
+    };
+    let client = AutomationClient::connect(config).await.unwrap();
+    let before = sandbox.state().stats();
+
+    let write = |uuid: String| {
+        let client = client.clone();
+        async move {
+            let fresh = client.get_rule(&uuid).await?;
+            let mut rule = fresh["rule"].clone();
+            let fields = rule.as_object_mut().unwrap();
+            for read_only in ["uuid", "created", "updated"] {
+                fields.remove(read_only);
+            }
+            fields.insert("description".into(), json!("paced write"));
+            let outcome = client
+                .put_rule(&uuid, &json!({ "rule": rule }), &[])
+                .await?;
+            let back = client.get_rule(&uuid).await?;
+            Ok::<_, FetchError>((outcome, back))
+        }
+    };
+    let results = futures_util::future::join_all(uuids.iter().cloned().map(write)).await;
+
+    for (uuid, result) in uuids.iter().zip(results) {
+        let (outcome, back) = result.unwrap_or_else(|e| panic!("{uuid}: {e}"));
+        assert_eq!(outcome, PutOutcome::Written, "{uuid}");
+        assert_eq!(back["rule"]["description"], "paced write", "{uuid}");
+    }
+    let stats = sandbox.state().stats();
+    let limited = stats.rate_limited - before.rate_limited;
+    assert!(
+        limited >= 1,
+        "the writes must have met the limit: {stats:?}"
+    );
+    let pacing = client.pace_stats();
+    assert_eq!(u64::from(pacing.throttles), limited, "{pacing:?}");
+    assert_eq!(pacing.learned, Some(RATE), "{pacing:?}");
+    assert!(pacing.rate.is_some_and(|r| r < RATE), "{pacing:?}");
+    assert!(client.concurrency_stats().cuts >= 1);
+    // Only what was in flight before the first 429 came back, plus a rare late one.
+    let requests = (3 * RULES) as u64;
+    assert!(
+        limited <= CONCURRENCY as u64 + 3,
+        "{limited} 429s for {requests} requests: {pacing:?}"
+    );
+    sandbox.shutdown().await;
 }

@@ -253,26 +253,83 @@ fn server_errors_and_dropped_connections_change_nothing() {
     );
 }
 
+/// `scan --format json` against a rate-limited `site`, honouring `Retry-After` as a real run
+/// does (without sleeps the client would spend its attempts in a millisecond while the
+/// bucket refills over a second); expected to succeed.
+fn scan_json_with_delays(site: &TestSite, extra: &[&str]) -> Value {
+    let mut cmd = site.cmd();
+    cmd.env_remove("AUTOREKEY_NO_RETRY_DELAY")
+        .args(["scan", "--format", "json"])
+        .args(extra);
+    let run = site.run_cmd(cmd);
+    run.expect_code(0);
+    run.json()
+}
+
+/// A site whose rate limit is named only in its 429s, as Jira Cloud does.
+fn limited_in_429s(spec: SiteSpec, per_sec: f64) -> TestSite {
+    spec.with(|c| {
+        c.rate_limit_per_sec = Some(per_sec);
+        c.rate_limit_headers = autorekey::sandbox::RateLimitHeaders::On429;
+    })
+    .start()
+}
+
 #[test]
 fn a_rate_limit_storm_is_ridden_out() {
     let spec = SiteSpec::generated(60, 5);
     let clean = spec.clone().start();
-    let throttled = spec.with(|c| c.rate_limit_per_sec = Some(20.0)).start();
+    // The limit named only in the 429s, so the first burst meets it.
+    let throttled = limited_in_429s(spec.clone(), 20.0);
     let want = scan_json(&clean, &[]);
-    // The client must honour Retry-After here: without sleeps it would spend its attempts
-    // in a millisecond while the bucket refills over a second.
-    let mut cmd = throttled.cmd();
-    cmd.env_remove("AUTOREKEY_NO_RETRY_DELAY")
-        .args(["scan", "--format", "json"]);
-    let run = throttled.run_cmd(cmd);
-    run.expect_code(0);
-    let got = run.json();
+    let got = scan_json_with_delays(&throttled, &[]);
     assert_eq!(got["findings"], want["findings"]);
     assert_eq!(got["summary"]["rules_read"], 60);
     assert!(
         throttled.stats().rate_limited > 0,
         "{:?}",
         throttled.stats()
+    );
+
+    // A site that names its limit and what is left on every answer is paced to from its
+    // first answer on: every rule is read and not one request is refused.
+    let announced = spec.with(|c| c.rate_limit_per_sec = Some(20.0)).start();
+    let got = scan_json_with_delays(&announced, &[]);
+    assert_eq!(got["findings"], want["findings"]);
+    let stats = announced.stats();
+    assert_eq!(stats.rate_limited, 0, "{stats:?}");
+    assert_eq!(stats.endpoint("GET rule"), 60);
+}
+
+/// A site that limits the request rate and, as Jira Cloud does, names its limit only in its
+/// 429s: the scan reads every rule, and the pacer keeps the 429s to the few requests that
+/// were in flight before the first 429 came back (at most the concurrency, plus a rare late
+/// one), not one every few requests. Counts from the sandbox's own stats, no timing.
+#[test]
+fn a_rate_limited_site_is_read_whole_with_few_429s() {
+    const RULES: usize = 150;
+    const CONCURRENCY: u64 = 8;
+    let spec = SiteSpec::generated(RULES, 9);
+    let clean = spec.clone().start();
+    let limited = limited_in_429s(spec, 50.0);
+    let want = scan_json(&clean, &[]);
+    let concurrency = CONCURRENCY.to_string();
+    let got = scan_json_with_delays(&limited, &["--concurrency", &concurrency]);
+    assert_eq!(got["findings"], want["findings"]);
+    assert_eq!(got["summary"]["rules_read"], RULES);
+    assert_eq!(got["summary"]["rules_failed"], 0);
+    let stats = limited.stats();
+    assert!(stats.rate_limited >= 1, "the limit was reached: {stats:?}");
+    assert!(
+        stats.rate_limited <= CONCURRENCY + 4,
+        "{} 429s in {} requests: {stats:?}",
+        stats.rate_limited,
+        stats.total_requests
+    );
+    assert_eq!(
+        stats.total_requests - stats.rate_limited,
+        clean.stats().total_requests,
+        "each 429 costs one more request, nothing else is repeated"
     );
 }
 

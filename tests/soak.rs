@@ -218,6 +218,9 @@ impl Block {
         config.lost_put_rate = LOST_PUT_RATE;
         config.seed = self.seed;
         config.rate_limit_per_sec = self.storm.then_some(STORM_RATE_PER_SEC);
+        // Named only in the 429s, as Jira does: with the limit on every answer the client
+        // paces to it from the start and the storm never comes.
+        config.rate_limit_headers = autorekey::sandbox::RateLimitHeaders::On429;
     }
 }
 

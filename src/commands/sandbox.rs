@@ -51,6 +51,12 @@ pub async fn run(args: SandboxArgs, ui: &Ui) -> CommandResult {
         }
     }
     tokio::signal::ctrl_c().await?;
+    let stats = server.state().stats();
     server.shutdown().await;
+    // What the site went through, for a rehearsal's notes and for benches/scan.sh.
+    ui.status(format!(
+        "Stopped after {} requests: {} answered 429 by the rate limit, {} faults injected.",
+        stats.total_requests, stats.rate_limited, stats.faults_injected
+    ));
     Ok(())
 }

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::sandbox::{
-    generate_rules, load_accounts_file, load_directory, load_rules_dir, Directory, RuleSelection,
-    SandboxConfig,
+    generate_rules, load_accounts_file, load_directory, load_rules_dir, Directory,
+    RateLimitHeaders, RuleSelection, SandboxConfig,
 };
 
 /// Run a local stand-in for a Jira Cloud site's Automation API, to rehearse a rotation.
@@ -52,9 +52,15 @@ pub struct SandboxArgs {
     pub latency_ms: u64,
 
     /// Allow at most this many requests per second (token bucket, burst of one second);
-    /// beyond it answer 429 with Retry-After and X-RateLimit-* headers as Jira does.
+    /// beyond it answer 429 with an integer-second Retry-After and X-RateLimit-* headers.
     #[arg(long, value_name = "REQ_PER_SEC", value_parser = parse_positive)]
     pub rate_limit: Option<f64>,
+
+    /// Which answers carry X-RateLimit-* under --rate-limit: `always` (Limit and Remaining
+    /// on every answer, NearLimit under 20 % left), `on-429` (only the 429s, as Jira Cloud
+    /// does) or `never` (a 429 carries Retry-After alone).
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = RateLimitHeaders::Always)]
+    pub rate_limit_headers: RateLimitHeaders,
 
     /// Share of requests (0 to 1) answered 500 or 503 (503 with Retry-After).
     #[arg(long, value_name = "SHARE", default_value_t = 0.0, value_parser = parse_share)]
@@ -188,6 +194,7 @@ impl SandboxArgs {
             cloud_id: self.cloud_id,
             latency: Duration::from_millis(self.latency_ms),
             rate_limit_per_sec: self.rate_limit,
+            rate_limit_headers: self.rate_limit_headers,
             error_rate: self.error_rate,
             drop_rate: self.drop_rate,
             lost_put_rate: self.lost_put_rate,
@@ -235,6 +242,8 @@ mod tests {
             "5",
             "--rate-limit",
             "20",
+            "--rate-limit-headers",
+            "on-429",
             "--error-rate",
             "0.1",
             "--trap-mask-hidden",
@@ -247,6 +256,7 @@ mod tests {
             (5, 9, Duration::from_millis(5))
         );
         assert_eq!((c.rate_limit_per_sec, c.error_rate), (Some(20.0), 0.1));
+        assert_eq!(c.rate_limit_headers, RateLimitHeaders::On429);
         assert_eq!(c.trap_mask_hidden, RuleSelection::All);
         assert!(!c.check_component_ids && c.accounts.iter().any(|a| a.admin));
 

@@ -364,6 +364,7 @@ async fn scan_site(
     match stats {
         Ok(stats) => {
             ui.verbose(format!("Concurrency: {:?}", stats.concurrency));
+            ui.verbose(format!("Pacing: {:?}", stats.pacing));
             if let Some(warning) = stats.listing.warning() {
                 ui.warn(warning);
             }

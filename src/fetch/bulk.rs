@@ -1,5 +1,5 @@
-//! Reading every rule of a site: listing and reading pipelined, under one limiter and one
-//! circuit breaker.
+//! Reading every rule of a site: listing and reading pipelined, under the client's limiter
+//! and pacer and one circuit breaker.
 //!
 //! The rule list is taken twice, because the live API has been measured to skip and repeat
 //! rules between the pages of one listing: `GET rule/summary` and the search
@@ -15,8 +15,9 @@
 //!
 //! Results are handed to the caller's callback on the caller's own task, one at a time, in
 //! completion order, and dropped right after: memory holds the summaries and the reads in
-//! flight, never all rule bodies. Every request shares the [`super::limiter`] (throttling
-//! halves the concurrency) and the [`super::breaker`] (a dead site ends the run in bounded
+//! flight, never all rule bodies. Every request shares the client's [`super::limiter`]
+//! (throttling halves the concurrency) and [`super::pacer`] (a learned rate limit spreads
+//! requests out), and this read's [`super::breaker`] (a dead site ends the run in bounded
 //! time instead of each rule spending its own retry budget).
 //!
 //! A [`RuleRead`] holds a whole unredacted rule, credentials included, so its `Debug` output
@@ -32,10 +33,11 @@ use tokio::task::{JoinError, JoinSet};
 
 use std::collections::HashSet;
 
+use super::breaker::CircuitBreaker;
 use super::client::{AutomationClient, ListingForm, Pager, RuleSummary, SEARCH_STATES};
 use super::error::FetchError;
 use super::limiter::ConcurrencyStats;
-use super::transport::Pacing;
+use super::pacer::PaceStats;
 
 /// One rule's read, as handed to the callback of [`AutomationClient::read_all_rules`].
 pub struct RuleRead {
@@ -64,14 +66,16 @@ impl fmt::Debug for RuleRead {
 }
 
 /// What a complete [`AutomationClient::read_all_rules`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReadStats {
     /// Rules listed (the union of both listings), each handed over exactly once.
     pub listed: usize,
     /// Of those, how many were handed over with an error.
     pub failed: usize,
-    /// What the adaptive limiter did.
+    /// What the adaptive limiter did (over the client's life so far).
     pub concurrency: ConcurrencyStats,
+    /// What the rate pacer learned and did (over the client's life so far).
+    pub pacing: PaceStats,
     /// Whether both listings showed the same rules, and if not, how they differed.
     pub listing: ListingCheck,
 }
@@ -163,14 +167,14 @@ impl AutomationClient {
     where
         F: FnMut(RuleRead),
     {
-        let pacing = Arc::new(Pacing::new(self.inner.concurrency));
+        let breaker = Arc::new(CircuitBreaker::default());
         let (pages_tx, pages) = mpsc::unbounded_channel();
         // A JoinSet aborts the listings if this future is dropped half-way.
         let mut listing = JoinSet::new();
-        let (client, get_pacing) = (self.clone(), Arc::clone(&pacing));
+        let (client, get_breaker) = (self.clone(), Arc::clone(&breaker));
         listing.spawn(list_into(
             client,
-            get_pacing,
+            get_breaker,
             ListingForm::Get,
             pages_tx.clone(),
         ));
@@ -179,7 +183,7 @@ impl AutomationClient {
         let search_tx = self.inner.list_twice.then_some(pages_tx);
         let mut run = Run {
             client: self,
-            pacing,
+            breaker,
             on_each,
             listing,
             pages,
@@ -202,13 +206,13 @@ impl AutomationClient {
 /// Sends each page of summaries as it arrives, then how the listing ended.
 async fn list_into(
     client: AutomationClient,
-    pacing: Arc<Pacing>,
+    breaker: Arc<CircuitBreaker>,
     form: ListingForm,
     pages: mpsc::UnboundedSender<Listed>,
 ) {
     let mut pager = Pager::of(&client, form);
     loop {
-        let message = match pager.next_page(&client, Some(&pacing)).await {
+        let message = match pager.next_page(&client, Some(&breaker)).await {
             Ok(Some(page)) => Listed::Page(form, page),
             Ok(None) => Listed::Done(pager.repeated),
             Err(err) => Listed::Failed(form, err),
@@ -287,7 +291,7 @@ impl Compare {
 /// The state of one [`AutomationClient::read_all_rules`].
 struct Run<'c, F> {
     client: &'c AutomationClient,
-    pacing: Arc<Pacing>,
+    breaker: Arc<CircuitBreaker>,
     on_each: F,
     listing: JoinSet<()>,
     pages: mpsc::UnboundedReceiver<Listed>,
@@ -323,8 +327,8 @@ impl<F: FnMut(RuleRead)> Run<'_, F> {
 
     /// Fills the free slots from the queue, or, once stopped, hands the queue over unread.
     fn start_reads(&mut self) {
-        if self.stop.is_none() && self.pacing.breaker.is_open() {
-            self.stop = Some(self.pacing.breaker.unavailable());
+        if self.stop.is_none() && self.breaker.is_open() {
+            self.stop = Some(self.breaker.unavailable());
         }
         if let Some(stop) = self.stop.clone() {
             self.end_listing();
@@ -337,9 +341,9 @@ impl<F: FnMut(RuleRead)> Run<'_, F> {
             let Some(summary) = self.queue.pop_front() else {
                 break;
             };
-            let (client, pacing) = (self.client.clone(), Arc::clone(&self.pacing));
+            let (client, breaker) = (self.client.clone(), Arc::clone(&self.breaker));
             self.reads.spawn(async move {
-                let result = client.get_rule_limited(&summary.uuid, Some(&pacing)).await;
+                let result = client.get_rule_limited(&summary.uuid, Some(&breaker)).await;
                 (summary, result)
             });
         }
@@ -400,10 +404,10 @@ impl<F: FnMut(RuleRead)> Run<'_, F> {
             return;
         }
         for state in SEARCH_STATES {
-            let (client, pacing) = (self.client.clone(), Arc::clone(&self.pacing));
+            let (client, breaker) = (self.client.clone(), Arc::clone(&self.breaker));
             let form = ListingForm::Search(state);
             self.listing
-                .spawn(list_into(client, pacing, form, tx.clone()));
+                .spawn(list_into(client, breaker, form, tx.clone()));
         }
         self.compare.searched = true;
     }
@@ -446,7 +450,8 @@ impl<F: FnMut(RuleRead)> Run<'_, F> {
             None => Ok(ReadStats {
                 listed: self.listed,
                 failed: self.failed,
-                concurrency: self.pacing.limiter.stats(),
+                concurrency: self.client.concurrency_stats(),
+                pacing: self.client.pace_stats(),
                 listing: self.compare.check(),
             }),
         }

@@ -21,12 +21,14 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
-use super::breaker::Verdict;
+use super::breaker::{CircuitBreaker, Verdict};
 use super::credential::CheckCache;
 use super::error::FetchError;
+use super::limiter::ConcurrencyStats;
+use super::pacer::PaceStats;
 use super::policy::{check_site_url, display_url, is_loopback, require_same_origin, HostPolicy};
 use super::retry::{RateLimitInfo, RetryPolicy};
-use super::transport::{Answer, Pacing, Safety, Transport, DEFAULT_MAX_BODY};
+use super::transport::{Answer, Safety, Transport, DEFAULT_MAX_BODY};
 use crate::secret::{Credential, Masker, Token};
 
 /// Sent with every request, so an Atlassian admin can tell these calls apart in audit logs.
@@ -50,7 +52,7 @@ pub struct ClientConfig {
     /// The admin's login (email).
     pub login: String,
     pub token: Token,
-    /// Most concurrent requests in bulk reads (default 8).
+    /// Most requests in flight at once, over every call of the client (default 8).
     pub concurrency: usize,
     /// Check the rule list of a bulk read against a second listing (the search by state),
     /// as the live API skips and repeats rules between pages (default on; off only where
@@ -211,7 +213,7 @@ impl AutomationClient {
             Some(base) => with_trailing_slash(base.clone()),
             None => {
                 let policy = config.retry.clone().first_contact();
-                let first = Transport::new(http.clone(), writes.clone(), policy)
+                let first = Transport::new(http.clone(), writes.clone(), policy, 1)
                     .with_max_body(config.max_body);
                 let id = tenant_cloud_id(&first, &config.site).await?;
                 let base = site_api_base(&config, &id)?;
@@ -219,8 +221,8 @@ impl AutomationClient {
                 base
             }
         };
-        let transport =
-            Transport::new(http, writes, config.retry.clone()).with_max_body(config.max_body);
+        let transport = Transport::new(http, writes, config.retry.clone(), config.concurrency)
+            .with_max_body(config.max_body);
         hosts.require(&api_base)?;
         hosts.require_api_base(&api_base)?;
         let gateway = gateway_for(&config);
@@ -280,6 +282,17 @@ impl AutomationClient {
     /// The most recent `X-RateLimit-*` headers seen, for a verbose summary.
     pub fn last_rate_limit(&self) -> Option<RateLimitInfo> {
         self.inner.transport.last_rate_limit()
+    }
+
+    /// What the adaptive concurrency limit has done so far, over every request of this
+    /// client (reads and writes alike).
+    pub fn concurrency_stats(&self) -> ConcurrencyStats {
+        self.inner.transport.limiter.stats()
+    }
+
+    /// What the rate pacer has learned and done so far, over every request of this client.
+    pub fn pace_stats(&self) -> PaceStats {
+        self.inner.transport.pacer.stats()
     }
 
     /// Every rule summary, following `links.next` until it is `null`. A next link may be a bare
@@ -345,12 +358,12 @@ impl AutomationClient {
     pub(super) async fn get_rule_limited(
         &self,
         uuid: &str,
-        pacing: Option<&Pacing>,
+        breaker: Option<&CircuitBreaker>,
     ) -> Result<Value, FetchError> {
         let mut url = self.rule_url(uuid)?;
         url.query_pairs_mut()
             .append_pair("redactSensitiveFields", "false");
-        let envelope: Value = self.get_json_limited(&url, pacing).await?;
+        let envelope: Value = self.get_json_limited(&url, breaker).await?;
         if !envelope.get("rule").is_some_and(Value::is_object) {
             return Err(FetchError::InvalidResponse(format!(
                 "rule {uuid}: the answer has no \"rule\" object"
@@ -359,15 +372,15 @@ impl AutomationClient {
         Ok(envelope)
     }
 
-    /// A GET under the retry policy. Within a bulk read (`pacing`), the final outcome feeds the
+    /// A GET under the retry policy. Within a bulk read (`breaker`), the final outcome feeds the
     /// circuit breaker, and once it is open nothing more is sent: a site-down failure then
     /// reads as [`FetchError::SiteUnavailable`].
     async fn get_json_limited<T: DeserializeOwned>(
         &self,
         url: &Url,
-        pacing: Option<&Pacing>,
+        breaker: Option<&CircuitBreaker>,
     ) -> Result<T, FetchError> {
-        self.read_json_limited(url, None, pacing).await
+        self.read_json_limited(url, None, breaker).await
     }
 
     /// A read: a GET, or with `search` the read-only `POST rule/summary` (safe to repeat, so
@@ -376,16 +389,15 @@ impl AutomationClient {
         &self,
         url: &Url,
         search: Option<&Value>,
-        pacing: Option<&Pacing>,
+        breaker: Option<&CircuitBreaker>,
     ) -> Result<T, FetchError> {
-        let Some(pacing) = pacing else {
+        let Some(breaker) = breaker else {
             return self.read_json_once(url, search, None).await;
         };
-        let breaker = &pacing.breaker;
         if breaker.is_open() {
             return Err(breaker.unavailable());
         }
-        let result = self.read_json_once(url, search, Some(pacing)).await;
+        let result = self.read_json_once(url, search, Some(breaker)).await;
         breaker.record(Verdict::of(&result), result.as_ref().err());
         match result {
             Err(err) if err.is_site_down() && breaker.is_open() => Err(breaker.unavailable()),
@@ -397,7 +409,7 @@ impl AutomationClient {
         &self,
         url: &Url,
         search: Option<&Value>,
-        pacing: Option<&Pacing>,
+        breaker: Option<&CircuitBreaker>,
     ) -> Result<T, FetchError> {
         let request = || match search {
             Some(body) => self.admin_request(reqwest::Method::POST, url).json(body),
@@ -406,7 +418,7 @@ impl AutomationClient {
         let exchange = self
             .inner
             .transport
-            .exchange(request, Safety::Repeatable, pacing)
+            .exchange(request, Safety::Repeatable, breaker)
             .await;
         let answer = exchange.result.map_err(FetchError::from_reqwest)?;
         if !answer.status.is_success() {
@@ -538,7 +550,7 @@ impl Pager {
     pub(super) async fn next_page(
         &mut self,
         client: &AutomationClient,
-        pacing: Option<&Pacing>,
+        breaker: Option<&CircuitBreaker>,
     ) -> Result<Option<Vec<RuleSummary>>, FetchError> {
         let Some(url) = self.next.take().transpose()? else {
             return Ok(None);
@@ -554,12 +566,12 @@ impl Pager {
             )));
         }
         let page: SummaryPage = match self.form {
-            ListingForm::Get => client.get_json_limited(&url, pacing).await?,
+            ListingForm::Get => client.get_json_limited(&url, breaker).await?,
             ListingForm::Search(state) => {
                 let body = search_body(state, &url);
                 let endpoint = client.summary_url("");
                 client
-                    .read_json_limited(&endpoint, Some(&body), pacing)
+                    .read_json_limited(&endpoint, Some(&body), breaker)
                     .await?
             }
         };

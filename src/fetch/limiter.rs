@@ -1,4 +1,4 @@
-//! Adaptive concurrency for bulk reads: AIMD, as TCP does it.
+//! Adaptive concurrency for every request of a client, reads and writes: AIMD, as TCP does it.
 //!
 //! Atlassian publishes no rate limits, so a fixed concurrency is either slow or rude. The
 //! limiter starts at the configured maximum, halves on every throttling answer (429, or 503),
@@ -10,6 +10,9 @@
 //! once, not once per answer (eight answers would take 8 to 1 at once). Each permit remembers
 //! the limiter's epoch when it was taken; only a throttle seen by a request started after the
 //! latest cut cuts again. No clocks are involved, so behaviour is the same on a slow CI box.
+//!
+//! This answers a limit on requests *in flight*. A limit on requests *per second* is the
+//! [`super::pacer`]'s: an attempt takes room here first, then its turn there.
 
 use std::sync::{Mutex, MutexGuard};
 

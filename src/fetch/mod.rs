@@ -8,7 +8,8 @@
 //!   `AUTOREKEY_NO_RETRY_DELAY=1` to remove sleeps in tests);
 //! - `transport`: one request attempted under that strategy, never repeating a 401 and never
 //!   blindly repeating a write;
-//! - [`limiter`]: adaptive (AIMD) concurrency for reading many rules;
+//! - [`limiter`]: adaptive (AIMD) concurrency, shared by every request of a client;
+//! - [`pacer`]: rate pacing beside it, learned from `X-RateLimit-*` headers and 429s;
 //! - [`breaker`]: a circuit breaker that ends a bulk read in bounded time when the site dies;
 //! - [`client`]: [`AutomationClient`], one method per endpoint;
 //! - `bulk`: [`AutomationClient::read_all_rules`], listing (twice, to catch rules the site
@@ -26,6 +27,7 @@ mod credential;
 mod error;
 pub mod limiter;
 pub mod org;
+pub mod pacer;
 pub mod policy;
 pub mod retry;
 mod transport;
@@ -40,5 +42,6 @@ pub use credential::{
 };
 pub use error::FetchError;
 pub use limiter::{AdaptiveLimiter, ConcurrencyStats};
+pub use pacer::{PaceStats, Pacer};
 pub use policy::{check_site_url, HostPolicy};
 pub use retry::{RateLimitInfo, RetryPolicy, NO_RETRY_DELAY_ENV};

@@ -33,6 +33,8 @@ use crate::secret::{Masker, Token};
 
 /// Stops a server that hands out fresh cursors forever.
 const MAX_PAGES: usize = 1_000;
+/// Most org API requests in flight at once (its calls are few and mostly one after another).
+const ORG_CONCURRENCY: usize = 4;
 
 /// One API token as the org admin API describes it. Never holds the token's value.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -156,7 +158,8 @@ impl OrgClient {
         let mut masker = Masker::new();
         masker.add(key.expose());
         Ok(OrgClient {
-            transport: Transport::new(http, writes, retry),
+            // Its own limiter and pacer: another host, with limits of its own.
+            transport: Transport::new(http, writes, retry, ORG_CONCURRENCY),
             gateway,
             org_id: org_id.trim().to_owned(),
             auth,

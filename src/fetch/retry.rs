@@ -161,6 +161,57 @@ pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
     )
 }
 
+/// An ISO-8601 UTC instant as Atlassian sends `X-RateLimit-Reset`: `2025-04-02T04:42Z`
+/// (minutes, as documented), `2025-04-02T04:42:44Z`, with a fraction of a second, or with a
+/// numeric offset (`+02:00`) instead of `Z`. `None` for anything else.
+pub fn parse_iso8601(text: &str) -> Option<SystemTime> {
+    let (date, time) = text.trim().split_once(['T', 't'])?;
+    let mut ymd = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (y, m, d) = (ymd.next()??, ymd.next()??, ymd.next()??);
+    let (clock, offset_secs) = split_offset(time)?;
+    let mut hms = clock.splitn(3, ':');
+    let h: i64 = hms.next()?.parse().ok()?;
+    let min: i64 = hms.next()?.parse().ok()?;
+    let secs: f64 = match hms.next() {
+        Some(s) => s.parse().ok().filter(|s: &f64| (0.0..61.0).contains(s))?,
+        None => 0.0,
+    };
+    if !(1..=12).contains(&m)
+        || !(1..=31).contains(&d)
+        || !(0..24).contains(&h)
+        || !(0..60).contains(&min)
+    {
+        return None;
+    }
+    let whole = days_from_civil(y, m, d) * 86_400 + h * 3600 + min * 60 - offset_secs;
+    let since_epoch = u64::try_from(whole).ok()?;
+    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(since_epoch) + Duration::from_secs_f64(secs))
+}
+
+/// `HH:MM[:SS[.f]]` and its zone: `Z`, or `+HH:MM` / `-HH:MM` (seconds east of UTC).
+fn split_offset(time: &str) -> Option<(&str, i64)> {
+    if let Some(clock) = time.strip_suffix(['Z', 'z']) {
+        return Some((clock, 0));
+    }
+    let at = time.rfind(['+', '-'])?;
+    let (clock, zone) = time.split_at(at);
+    let sign = if zone.starts_with('-') { -1 } else { 1 };
+    let (zh, zm) = zone[1..].split_once(':').unwrap_or((&zone[1..], "0"));
+    let (zh, zm): (i64, i64) = (zh.parse().ok()?, zm.parse().ok()?);
+    Some((clock, sign * (zh * 3600 + zm * 60)))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// One sequence of attempts for one request, under a [`RetryPolicy`].
 #[derive(Debug)]
 pub(crate) struct RetryState<'p> {
@@ -207,6 +258,8 @@ pub struct RateLimitInfo {
     pub remaining: Option<u64>,
     /// ISO-8601, as sent.
     pub reset: Option<String>,
+    /// How long from now until `reset`; zero when it is past, `None` when unreadable.
+    pub reset_in: Option<Duration>,
     pub near_limit: bool,
     /// `RateLimit-Reason`, e.g. which quota was hit.
     pub reason: Option<String>,
@@ -223,10 +276,16 @@ impl RateLimitInfo {
                 .map(|s| s.trim().to_owned())
         };
         let number = |name: &str| text(name).and_then(|s| s.parse().ok());
+        let reset = text("x-ratelimit-reset");
+        let reset_in = reset.as_deref().and_then(parse_iso8601).map(|at| {
+            at.duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO)
+        });
         let info = RateLimitInfo {
             limit: number("x-ratelimit-limit"),
             remaining: number("x-ratelimit-remaining"),
-            reset: text("x-ratelimit-reset"),
+            reset,
+            reset_in,
             near_limit: text("x-ratelimit-nearlimit").is_some_and(|s| s == "true"),
             reason: text("ratelimit-reason"),
             retry_after: parse_retry_after(headers),
@@ -375,6 +434,33 @@ mod tests {
         assert!(info.near_limit);
         assert_eq!(info.reason.as_deref(), Some("jira-quota-tenant-based"));
         assert_eq!(info.retry_after, Some(Duration::from_secs(5)));
+        assert_eq!(info.reset_in, Some(Duration::ZERO), "a reset in the past");
         assert_eq!(RateLimitInfo::from_headers(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn iso8601_reset_times_parse_in_every_form_atlassian_uses() {
+        let at = |secs: u64| Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs));
+        assert_eq!(parse_iso8601("1970-01-01T00:00Z"), at(0));
+        assert_eq!(parse_iso8601("2025-04-02T04:42:44Z"), at(1_743_568_964));
+        assert_eq!(parse_iso8601("2025-04-02T04:42Z"), at(1_743_568_920));
+        assert_eq!(
+            parse_iso8601("2025-04-02T06:42:44+02:00"),
+            at(1_743_568_964)
+        );
+        assert_eq!(parse_iso8601("2000-02-29T00:00:00Z"), at(951_782_400));
+        assert_eq!(
+            parse_iso8601("2025-04-02T04:42:44.250Z"),
+            at(1_743_568_964).map(|t| t + Duration::from_millis(250))
+        );
+        for bad in [
+            "",
+            "soon",
+            "2025-13-01T00:00Z",
+            "2025-04-02",
+            "1969-12-31T23:59Z",
+        ] {
+            assert_eq!(parse_iso8601(bad), None, "{bad}");
+        }
     }
 }

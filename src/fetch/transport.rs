@@ -12,9 +12,12 @@
 //! The `Debug` output of an answer shows its status and sizes, never its bytes: a rule body
 //! holds the very credentials this tool rotates.
 //!
-//! A request that belongs to a bulk read also takes its turn from the adaptive limiter and
-//! asks the shared circuit breaker before every retry ([`Pacing`]): when the site is down, a
-//! retry sequence ends early instead of spending its whole budget.
+//! Every attempt, read or write, takes room from the client's one adaptive limiter (how many
+//! in flight) and then its turn from the client's one [`Pacer`] (how many per second), and
+//! reports back how it went: a bulk read, a rotation's writes and their read-backs all share
+//! one view of the site's limits. A request that belongs to a bulk read also asks that
+//! read's circuit breaker before every retry: when the site is down, a retry sequence ends
+//! early instead of spending its whole budget.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -27,6 +30,7 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use super::breaker::CircuitBreaker;
 use super::error::FetchError;
 use super::limiter::AdaptiveLimiter;
+use super::pacer::Pacer;
 use super::retry::{parse_retry_after, RateLimitInfo, RetryPolicy, RetryState};
 use crate::secret::Masker;
 
@@ -85,22 +89,6 @@ impl fmt::Debug for Answer {
     }
 }
 
-/// What the requests of one bulk read share: room to run, and whether the site is down.
-#[derive(Debug)]
-pub(crate) struct Pacing {
-    pub limiter: AdaptiveLimiter,
-    pub breaker: CircuitBreaker,
-}
-
-impl Pacing {
-    pub(crate) fn new(concurrency: usize) -> Self {
-        Pacing {
-            limiter: AdaptiveLimiter::new(concurrency),
-            breaker: CircuitBreaker::default(),
-        }
-    }
-}
-
 /// The last attempt's result and how many attempts were made.
 pub(crate) struct Exchange {
     pub result: Result<Answer, reqwest::Error>,
@@ -140,16 +128,27 @@ pub(crate) struct Transport {
     /// For anything that can change the site: follows no redirect at all.
     pub writes: reqwest::Client,
     pub policy: RetryPolicy,
+    /// How many attempts may be in flight: halves when the site throttles.
+    pub limiter: AdaptiveLimiter,
+    /// How many attempts may start per second, once the site's rate is known.
+    pub pacer: Pacer,
     /// Most bytes read of one answer's body.
     max_body: u64,
     last_rate_limit: Mutex<Option<RateLimitInfo>>,
 }
 
 impl Transport {
-    pub(crate) fn new(http: reqwest::Client, writes: reqwest::Client, policy: RetryPolicy) -> Self {
+    pub(crate) fn new(
+        http: reqwest::Client,
+        writes: reqwest::Client,
+        policy: RetryPolicy,
+        concurrency: usize,
+    ) -> Self {
         Transport {
             http,
             writes,
+            limiter: AdaptiveLimiter::new(concurrency),
+            pacer: Pacer::new(policy.no_delay),
             policy,
             max_body: DEFAULT_MAX_BODY,
             last_rate_limit: Mutex::new(None),
@@ -180,36 +179,24 @@ impl Transport {
     }
 
     /// Sends the request built by `build` until it succeeds, fails for good, or the policy says
-    /// stop. With `pacing`, each attempt waits for room and reports back how it went, and the
-    /// circuit breaker may end the retries early (the caller records the final outcome).
+    /// stop. Each attempt waits for room and for its turn, and reports back how it went; with
+    /// a `breaker`, the circuit breaker may end the retries early (the caller records the
+    /// final outcome).
     pub(crate) async fn exchange(
         &self,
         build: impl Fn() -> RequestBuilder,
         safety: Safety,
-        pacing: Option<&Pacing>,
+        breaker: Option<&CircuitBreaker>,
     ) -> Exchange {
         let mut state = RetryState::new(&self.policy);
         loop {
             state.begin_attempt();
-            let permit = match pacing {
-                Some(pacing) => Some(pacing.limiter.acquire().await),
-                None => None,
-            };
-            let result = attempt(build(), self.max_body).await;
-            let retry_after = result
+            let result = self.governed_attempt(build()).await;
+            let info = result
                 .as_ref()
                 .ok()
-                .and_then(|a| parse_retry_after(&a.headers));
-            if let Ok(answer) = &result {
-                self.note_rate_limit(&answer.headers);
-            }
-            if let Some(permit) = permit {
-                match result.as_ref().map(|a| a.status.as_u16()) {
-                    Ok(429 | 503) => permit.throttled(),
-                    Ok(s) if (200..300).contains(&s) => permit.succeeded(),
-                    _ => drop(permit),
-                }
-            }
+                .and_then(|a| RateLimitInfo::from_headers(&a.headers));
+            let retry_after = info.as_ref().and_then(|i| wait_asked(i, &result));
             let delay = match self.should_retry(&result, safety, retry_after) {
                 true => state.next_delay(retry_after),
                 false => None,
@@ -220,13 +207,52 @@ impl Transport {
                     attempts: state.attempts(),
                 };
             };
-            if !wait_to_retry(pacing, delay, is_throttle(&result, retry_after)).await {
+            if !wait_to_retry(breaker, delay, is_throttle(&result, retry_after)).await {
                 return Exchange {
                     result,
                     attempts: state.attempts(),
                 };
             }
         }
+    }
+
+    /// One attempt under the limiter and the pacer, each told how it went: a 429 (or a 503
+    /// asking to wait) cuts the concurrency, and a 429 teaches the pacer; any other answer
+    /// took one of the site's tokens. A transport error says nothing about either.
+    async fn governed_attempt(&self, request: RequestBuilder) -> Result<Answer, reqwest::Error> {
+        let permit = self.limiter.acquire().await;
+        let turn = self.pacer.take_turn().await;
+        let result = attempt(request, self.max_body).await;
+        let now = tokio::time::Instant::now();
+        let Ok(answer) = &result else {
+            drop(permit);
+            return result;
+        };
+        let info = RateLimitInfo::from_headers(&answer.headers);
+        if let Some(info) = &info {
+            *self
+                .last_rate_limit
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some(info.clone());
+        }
+        let asked_to_wait = parse_retry_after(&answer.headers).is_some();
+        match answer.status.as_u16() {
+            429 => {
+                permit.throttled();
+                self.pacer.throttled(turn, now, info.as_ref());
+            }
+            503 if asked_to_wait => {
+                permit.throttled();
+                self.pacer.answered(now, info.as_ref());
+            }
+            status => {
+                if (200..300).contains(&status) {
+                    permit.succeeded();
+                }
+                self.pacer.answered(now, info.as_ref());
+            }
+        }
+        result
     }
 
     fn should_retry(
@@ -245,15 +271,6 @@ impl Transport {
             (Err(err), Safety::Repeatable) => RetryPolicy::is_retryable_error(err),
             // A connect error means nothing was sent; anything later may have been applied.
             (Err(err), Safety::Write) => err.is_connect(),
-        }
-    }
-
-    fn note_rate_limit(&self, headers: &HeaderMap) {
-        if let Some(info) = RateLimitInfo::from_headers(headers) {
-            *self
-                .last_rate_limit
-                .lock()
-                .unwrap_or_else(|p| p.into_inner()) = Some(info);
         }
     }
 }
@@ -296,11 +313,17 @@ fn is_throttle(result: &Result<Answer, reqwest::Error>, retry_after: Option<Dura
     }
 }
 
+/// The wait a throttled answer asks for: `Retry-After`, or else, on a 429, until its
+/// `X-RateLimit-Reset` (which Atlassian defines as the request's time plus that wait).
+fn wait_asked(info: &RateLimitInfo, result: &Result<Answer, reqwest::Error>) -> Option<Duration> {
+    let is_429 = matches!(result, Ok(a) if a.status == StatusCode::TOO_MANY_REQUESTS);
+    info.retry_after.or(info.reset_in.filter(|_| is_429))
+}
+
 /// Sleeps before a retry; false when the circuit breaker says not to retry after all.
-async fn wait_to_retry(pacing: Option<&Pacing>, delay: Duration, throttled: bool) -> bool {
-    match pacing {
-        Some(pacing) => {
-            let breaker = &pacing.breaker;
+async fn wait_to_retry(breaker: Option<&CircuitBreaker>, delay: Duration, throttled: bool) -> bool {
+    match breaker {
+        Some(breaker) => {
             if !breaker.may_retry(throttled) {
                 return false;
             }
@@ -329,6 +352,32 @@ mod tests {
             body: format!(r#"{{"message":"bad token {secret}"}}"#).into_bytes(),
             oversized: None,
         }
+    }
+
+    #[test]
+    fn a_429_without_retry_after_waits_until_its_reset() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ratelimit-reset", "2100-01-01T00:00Z".parse().unwrap());
+        let answer = |status, headers: &HeaderMap| -> Result<Answer, reqwest::Error> {
+            Ok(Answer {
+                status,
+                headers: headers.clone(),
+                body: Vec::new(),
+                oversized: None,
+            })
+        };
+        let info = RateLimitInfo::from_headers(&headers).unwrap();
+        let wait = wait_asked(&info, &answer(StatusCode::TOO_MANY_REQUESTS, &headers)).unwrap();
+        assert!(wait > Duration::from_secs(365 * 86_400), "{wait:?}");
+        // Only a 429's reset is a wait; and Retry-After, when sent, wins.
+        assert_eq!(
+            wait_asked(&info, &answer(StatusCode::SERVICE_UNAVAILABLE, &headers)),
+            None
+        );
+        headers.insert("retry-after", "2".parse().unwrap());
+        let info = RateLimitInfo::from_headers(&headers).unwrap();
+        let wait = wait_asked(&info, &answer(StatusCode::TOO_MANY_REQUESTS, &headers));
+        assert_eq!(wait, Some(Duration::from_secs(2)));
     }
 
     #[test]

@@ -84,6 +84,20 @@ impl RuleSelection {
     }
 }
 
+/// Which answers carry `X-RateLimit-*` headers under a rate limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum RateLimitHeaders {
+    /// Every answer: `Limit` and `Remaining`, and `NearLimit: true` when less than 20 % of
+    /// the bucket is left; a 429 also carries `Reset` and `Retry-After`.
+    #[default]
+    Always,
+    /// Only 429 answers, as Jira Cloud does: a client learns nothing before its first 429.
+    #[value(name = "on-429")]
+    On429,
+    /// None at all: a 429 carries `Retry-After` only, so the rate can only be observed.
+    Never,
+}
+
 /// Everything a sandbox run can be told. `Default` is a quiet, empty site: no rules, no
 /// accounts, no faults, component-id checks on. Rules hold tokens, so `Debug` counts them.
 #[derive(Clone)]
@@ -101,6 +115,8 @@ pub struct SandboxConfig {
     pub latency: Duration,
     /// Token bucket (burst = one second's worth, at least 1); beyond it, 429.
     pub rate_limit_per_sec: Option<f64>,
+    /// Which answers carry the `X-RateLimit-*` headers.
+    pub rate_limit_headers: RateLimitHeaders,
     /// Share (0..=1) of requests answered 500 or 503 (503 with `Retry-After`).
     pub error_rate: f64,
     /// Share (0..=1) of requests whose connection is closed without an answer.
@@ -135,6 +151,7 @@ impl std::fmt::Debug for SandboxConfig {
             .field("accounts", &self.accounts)
             .field("latency", &self.latency)
             .field("rate_limit_per_sec", &self.rate_limit_per_sec)
+            .field("rate_limit_headers", &self.rate_limit_headers)
             .field("error_rate", &self.error_rate)
             .field("drop_rate", &self.drop_rate)
             .field("lost_put_rate", &self.lost_put_rate)
@@ -153,6 +170,7 @@ impl Default for SandboxConfig {
             cloud_id: None,
             latency: Duration::ZERO,
             rate_limit_per_sec: None,
+            rate_limit_headers: RateLimitHeaders::Always,
             error_rate: 0.0,
             drop_rate: 0.0,
             lost_put_rate: 0.0,
@@ -186,6 +204,7 @@ impl Sandbox {
         let faults = faults::Faults::new(faults::FaultConfig {
             latency: config.latency,
             rate_limit_per_sec: config.rate_limit_per_sec,
+            rate_limit_headers: config.rate_limit_headers,
             error_rate: config.error_rate,
             drop_rate: config.drop_rate,
             lost_put_rate: config.lost_put_rate,

@@ -18,7 +18,7 @@ use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 
 use super::clock::iso8601;
-use super::faults::{Gate, RateLimited};
+use super::faults::{Budget, Gate, RateLimited};
 use super::org::{self, OrgRoute};
 use super::store::{Auth, PutRejection, SandboxState, Via};
 
@@ -151,14 +151,16 @@ pub(crate) async fn handle(
             *s.puts_per_rule.entry(uuid.clone()).or_default() += 1;
         }
     });
+    let mut budget = None;
     if !matches!(route, Route::TenantInfo) {
-        if let Some(answer) = gate(&state).await? {
-            return Ok(finish(&state, answer));
+        match gate(&state).await? {
+            Ok(admitted) => budget = admitted,
+            Err(answer) => return Ok(finish(answer, None)),
         }
     }
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(_) => return Ok(finish(&state, unparseable())),
+        Err(_) => return Ok(finish(unparseable(), budget)),
     };
     let request = Req {
         method: parts.method,
@@ -183,20 +185,22 @@ pub(crate) async fn handle(
         }
         Route::Unknown => not_found("Not Found"),
     };
-    Ok(finish(&state, answer))
+    Ok(finish(answer, budget))
 }
 
-/// Latency and the fault gate; `Some` is an answer that replaces the handler's.
-async fn gate(state: &SandboxState) -> Result<Option<Answer>, Dropped> {
+/// Latency and the fault gate: `Ok` admits the request (with the rate limit's budget for
+/// its answer's headers, if they are to be sent), `Err` is an answer that replaces the
+/// handler's.
+async fn gate(state: &SandboxState) -> Result<Result<Option<Budget>, Answer>, Dropped> {
     let latency = state.faults.latency();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
     match state.faults.admit() {
-        Gate::Pass => Ok(None),
+        Gate::Pass(budget) => Ok(Ok(budget)),
         Gate::RateLimited(limited) => {
             state.record(|s| s.rate_limited += 1);
-            Ok(Some(too_many_requests(&limited)))
+            Ok(Err(too_many_requests(&limited)))
         }
         Gate::Drop => {
             state.record(|s| {
@@ -210,7 +214,7 @@ async fn gate(state: &SandboxState) -> Result<Option<Answer>, Dropped> {
                 s.server_errors += 1;
                 s.faults_injected += 1;
             });
-            Ok(Some(server_error(status)))
+            Ok(Err(server_error(status)))
         }
     }
 }
@@ -687,10 +691,12 @@ fn too_many_requests(limited: &RateLimited) -> Answer {
         "retry-after",
         &limited.retry_after_secs.to_string(),
     );
-    set(&mut answer, "x-ratelimit-limit", &limited.limit.to_string());
-    set(&mut answer, "x-ratelimit-remaining", "0");
-    set(&mut answer, "x-ratelimit-reset", &iso8601(reset));
-    set(&mut answer, "x-ratelimit-nearlimit", "true");
+    if let Some(limit) = limited.limit {
+        set(&mut answer, "x-ratelimit-limit", &limit.to_string());
+        set(&mut answer, "x-ratelimit-remaining", "0");
+        set(&mut answer, "x-ratelimit-reset", &iso8601(reset));
+        set(&mut answer, "x-ratelimit-nearlimit", "true");
+    }
     set(&mut answer, "ratelimit-reason", "jira-burst-based");
     answer
 }
@@ -722,8 +728,8 @@ fn set(answer: &mut Answer, name: &'static str, value: &str) {
     }
 }
 
-/// Headers every Atlassian edge answer carries.
-fn finish(state: &SandboxState, mut answer: Answer) -> Answer {
+/// Headers every Atlassian edge answer carries, and the rate limit's budget where it is sent.
+fn finish(mut answer: Answer, budget: Option<Budget>) -> Answer {
     let trace = uuid::Uuid::new_v4().simple().to_string();
     set(&mut answer, "server", "AtlassianEdge");
     set(&mut answer, "atl-traceid", &trace);
@@ -741,9 +747,15 @@ fn finish(state: &SandboxState, mut answer: Answer) -> Answer {
         "no-cache, no-store, no-transform",
     );
     set(&mut answer, "timing-allow-origin", "*");
-    if let Some(limit) = state.faults.limit() {
-        if !answer.headers().contains_key("x-ratelimit-limit") {
-            set(&mut answer, "x-ratelimit-limit", &limit.to_string());
+    if let Some(budget) = budget {
+        set(&mut answer, "x-ratelimit-limit", &budget.limit.to_string());
+        set(
+            &mut answer,
+            "x-ratelimit-remaining",
+            &budget.remaining.to_string(),
+        );
+        if budget.near_limit() {
+            set(&mut answer, "x-ratelimit-nearlimit", "true");
         }
     }
     answer
