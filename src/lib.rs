@@ -38,6 +38,7 @@ pub mod journal;
 pub mod plan;
 pub mod printable;
 pub mod report;
+pub mod runs;
 pub mod sandbox;
 pub mod secret;
 pub mod settings;

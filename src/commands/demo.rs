@@ -36,8 +36,6 @@ pub async fn run(args: &DemoArgs, ui: &Ui) -> CommandResult {
         api_base: None,
         concurrency: 16,
         max_response_mb: 32,
-        verbose: 0,
-        quiet: false,
     };
     let backups = secrets.join("backups");
     let rules = sandbox.state().rule_uuids().len();
@@ -139,7 +137,7 @@ async fn walk(
         "   $ autorekey scan --verify     (credentials shown as user · fingerprint)
 ",
     );
-    let scan = scan_args(None);
+    let scan = scan_args(global, None);
     super::scan::run(global, &scan, ui).await?;
 
     heading(
@@ -150,7 +148,9 @@ async fn walk(
     ui.out(format!(
         "   $ autorekey rotate --account {SERVICE_ACCOUNT} --new-token-file new-token --dry-run\n"
     ));
-    expect_partial(super::rotate::run(global, &rotate_args(new_token, backups, true), ui).await)?;
+    expect_partial(
+        super::rotate::run(global, &rotate_args(global, new_token, backups, true), ui).await,
+    )?;
 
     heading(
         ui,
@@ -160,16 +160,20 @@ async fn walk(
     ui.out(format!(
         "   $ autorekey rotate --account {SERVICE_ACCOUNT} --new-token-file new-token --yes\n"
     ));
-    expect_partial(super::rotate::run(global, &rotate_args(new_token, backups, false), ui).await)?;
+    expect_partial(
+        super::rotate::run(global, &rotate_args(global, new_token, backups, false), ui).await,
+    )?;
 
     heading(ui, 4, "Run it again: a second run finds only what is left");
-    expect_partial(super::rotate::run(global, &rotate_args(new_token, backups, false), ui).await)?;
+    expect_partial(
+        super::rotate::run(global, &rotate_args(global, new_token, backups, false), ui).await,
+    )?;
 
     heading(ui, 5, "The way back: restore one rule from its backup");
     restore_one_rule(global, backups, ui).await?;
 
     heading(ui, 6, &format!("Inventory of {SERVICE_ACCOUNT} now"));
-    let scan = scan_args(Some(SERVICE_ACCOUNT));
+    let scan = scan_args(global, Some(SERVICE_ACCOUNT));
     super::scan::run(global, &scan, ui).await
 }
 
@@ -187,6 +191,7 @@ async fn restore_one_rule(global: &GlobalArgs, backups: &Path, ui: &Ui) -> Comma
         backup: run_dir,
         rules: vec![RESTORED_RULE.into()],
         yes: true,
+        global: global.clone(),
     };
     super::restore::run(global, &restore, ui).await
 }
@@ -209,8 +214,9 @@ pub(super) fn expect_partial(result: CommandResult) -> CommandResult {
     }
 }
 
-fn scan_args(account: Option<&str>) -> ScanArgs {
+fn scan_args(global: &GlobalArgs, account: Option<&str>) -> ScanArgs {
     ScanArgs {
+        global: global.clone(),
         format: Some(Format::Table),
         account: account.map(str::to_string),
         from_file: None,
@@ -220,8 +226,9 @@ fn scan_args(account: Option<&str>) -> ScanArgs {
     }
 }
 
-fn rotate_args(new_token: &Path, backups: &Path, dry_run: bool) -> RotateArgs {
+fn rotate_args(global: &GlobalArgs, new_token: &Path, backups: &Path, dry_run: bool) -> RotateArgs {
     RotateArgs {
+        global: global.clone(),
         account: SERVICE_ACCOUNT.into(),
         fingerprint: Vec::new(),
         to_account: None,

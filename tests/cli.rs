@@ -1,0 +1,188 @@
+//! The command line itself, through the real binary: help text (snapshots, since people
+//! read it), shell completions, the man page, `--color` and where the site options are
+//! accepted. Nothing here talks to a site.
+
+mod common;
+
+use common::{autorekey, checked, fake_token, RunOutput};
+
+fn run(args: &[&str]) -> RunOutput {
+    let mut cmd = autorekey();
+    // Help shows an option's environment value and wraps to COLUMNS: keep both fixed.
+    cmd.env_remove("AUTOREKEY_MAX_RESPONSE_MB")
+        .env_remove("COLUMNS")
+        .args(args);
+    checked(cmd.output().expect("run autorekey"), &[])
+}
+
+#[test]
+fn help_snapshots() {
+    let top = run(&["--help"]);
+    top.expect_code(0);
+    insta::assert_snapshot!("help", top.stdout);
+    let scan = run(&["scan", "--help"]);
+    scan.expect_code(0);
+    insta::assert_snapshot!("scan_help", scan.stdout);
+}
+
+#[test]
+fn commands_that_ignore_the_site_do_not_list_its_options() {
+    for command in [
+        "demo",
+        "sandbox",
+        "fingerprint",
+        "completions",
+        "man",
+        "backups",
+    ] {
+        let help = run(&[command, "--help"]);
+        help.expect_code(0);
+        assert!(
+            !help.stdout.contains("--site"),
+            "{command} --help:\n{}",
+            help.stdout
+        );
+        assert!(
+            help.stdout.contains("Global options:"),
+            "{command} --help:\n{}",
+            help.stdout
+        );
+        assert!(help.stdout.contains("--color <WHEN>"));
+    }
+    for command in ["scan", "rotate", "apply", "restore"] {
+        let help = run(&[command, "--help"]);
+        assert!(
+            help.stdout.contains("Site options:\n      --site <URL>"),
+            "{command}"
+        );
+    }
+    let refused = run(&["--site", "https://acme.atlassian.net", "demo"]);
+    refused.expect_code(2);
+    assert!(refused
+        .stderr
+        .contains("--site is not used by `autorekey demo`"));
+}
+
+#[test]
+fn a_site_option_typed_before_the_command_beats_the_environment() {
+    // The site in the environment is not loopback over http, so it would be refused at
+    // once; the one typed before `scan` must be the one checked.
+    let mut cmd = autorekey();
+    cmd.env("AUTOREKEY_SITE", "http://acme.example.net")
+        .env("AUTOREKEY_LOGIN", "admin@acme.example")
+        .args(["--site", "http://other.example.org", "scan"]);
+    let out = checked(cmd.output().expect("run"), &[]);
+    out.expect_code(2);
+    assert!(out.stderr.contains("other.example.org"), "{}", out.stderr);
+    assert!(!out.stderr.contains("acme.example.net"), "{}", out.stderr);
+}
+
+#[test]
+fn bash_completions_name_every_command() {
+    let out = run(&["completions", "bash"]);
+    out.expect_code(0);
+    assert!(out.stdout.contains("complete -F _autorekey"));
+    for command in [
+        "scan",
+        "rotate",
+        "apply",
+        "restore",
+        "backups",
+        "demo",
+        "completions",
+        "man",
+    ] {
+        assert!(out.stdout.contains(command), "{command} missing");
+    }
+    run(&["completions", "zsh"]).expect_code(0);
+    run(&["completions", "nosuchshell"]).expect_code(2);
+}
+
+#[test]
+fn man_page_on_stdout_and_per_command_in_a_directory() {
+    let out = run(&["man"]);
+    out.expect_code(0);
+    assert!(
+        out.stdout.contains(".SH NAME\nautorekey"),
+        "{}",
+        &out.stdout[..300]
+    );
+    assert!(out.stdout.contains(".SH SUBCOMMANDS"));
+
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let dir_arg = dir.path().to_str().expect("UTF-8");
+    run(&["man", "--dir", dir_arg]).expect_code(0);
+    let scan = std::fs::read_to_string(dir.path().join("autorekey-scan.1")).expect("scan page");
+    assert!(scan.contains(".SH NAME") && scan.contains("\\-\\-verify"));
+    assert!(dir.path().join("autorekey.1").is_file());
+
+    let missing = dir.path().join("nope");
+    run(&["man", "--dir", missing.to_str().unwrap()]).expect_code(2);
+}
+
+/// An offline dry run: a bold rule heading and a coloured diff on stdout, a yellow
+/// `Warning:` on stderr, when colour is on. Neither stream is a terminal here.
+fn coloured_run(color: Option<&str>, env: &[(&str, &str)]) -> RunOutput {
+    let export = common::fixtures_dir().join("export/ui-export.json");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut cmd = autorekey();
+    cmd.env_remove("NO_COLOR")
+        .env_remove("CLICOLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .env("AUTOREKEY_NEW_TOKEN", fake_token());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    if let Some(c) = color {
+        cmd.args(["--color", c]);
+    }
+    cmd.args(["rotate", "--account", "svc-jira@acme.example", "--dry-run"])
+        .arg("--from-file")
+        .arg(&export)
+        .arg("--write")
+        .arg(dir.path().join("never-written.json"));
+    let out = checked(cmd.output().expect("run"), &[]);
+    out.expect_code(0);
+    assert!(
+        out.stdout.contains("--- "),
+        "the dry run shows a diff:\n{}",
+        out.stdout
+    );
+    out
+}
+
+fn has_esc(out: &RunOutput) -> (bool, bool) {
+    (out.stdout.contains('\u{1b}'), out.stderr.contains('\u{1b}'))
+}
+
+#[test]
+fn color_follows_the_flag_then_the_environment() {
+    assert_eq!(
+        has_esc(&coloured_run(None, &[])),
+        (false, false),
+        "off a terminal: none"
+    );
+    let always = coloured_run(Some("always"), &[("NO_COLOR", "1")]);
+    assert_eq!(
+        has_esc(&always),
+        (true, true),
+        "--color always beats NO_COLOR"
+    );
+    assert!(always.stdout.contains("\u{1b}[1mRule \""), "bold heading");
+    assert!(always.stdout.contains("\u{1b}[32m+"), "green added line");
+    assert!(
+        always.stderr.contains("\u{1b}[33m\u{1b}[1mWarning:"),
+        "{:?}",
+        always.stderr
+    );
+    let forced = coloured_run(None, &[("CLICOLOR_FORCE", "1")]);
+    assert_eq!(has_esc(&forced), (true, true));
+    let no_color = coloured_run(None, &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]);
+    assert_eq!(
+        has_esc(&no_color),
+        (false, false),
+        "NO_COLOR wins over CLICOLOR_FORCE"
+    );
+    let never = coloured_run(Some("never"), &[("CLICOLOR_FORCE", "1")]);
+    assert_eq!(has_esc(&never), (false, false));
+}
