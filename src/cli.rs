@@ -491,11 +491,12 @@ pub struct RevokeArgs {
 
 /// Walk through the main job against a built-in sandbox: no Atlassian site needed.
 ///
-/// Starts the sandbox with the bundled fixtures, runs an inventory, a dry run, a rotation
+/// Starts the sandbox with the fixtures built into autorekey, runs an inventory, a dry run, a rotation
 /// and a scan that shows the result. Needs no terminal and no input.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// The fixtures directory (default: fixtures/ beside the binary's source).
+    /// Load the fixtures from this directory (its rules/, export/ and accounts.json)
+    /// instead of the ones built into autorekey.
     #[arg(long, value_name = "DIR")]
     pub fixtures: Option<PathBuf>,
 }

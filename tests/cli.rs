@@ -186,3 +186,66 @@ fn color_follows_the_flag_then_the_environment() {
     let never = coloured_run(Some("never"), &[("CLICOLOR_FORCE", "1")]);
     assert_eq!(has_esc(&never), (false, false));
 }
+
+#[test]
+fn demo_runs_from_anywhere_with_its_built_in_fixtures() {
+    let cwd = tempfile::tempdir().expect("a temp dir");
+    let mut cmd = autorekey();
+    cmd.current_dir(cwd.path()).arg("demo");
+    let out = checked(cmd.output().expect("run"), &common::fixture_secret_values());
+    out.expect_code(0);
+    assert!(
+        out.stdout.contains("with 27 automation rules"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("That was the whole job."));
+    assert_eq!(
+        std::fs::read_dir(cwd.path()).unwrap().count(),
+        0,
+        "the demo leaves nothing in the current folder"
+    );
+
+    let mut elsewhere = autorekey();
+    elsewhere
+        .current_dir(cwd.path())
+        .args(["demo", "--fixtures", "."]);
+    let refused = checked(elsewhere.output().expect("run"), &[]);
+    refused.expect_code(2);
+    assert!(
+        refused.stderr.contains("holds no demo fixtures"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
+fn a_sandbox_with_no_rules_says_so() {
+    use std::io::{BufRead, BufReader};
+    let empty = tempfile::tempdir().expect("a temp dir");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("autorekey"))
+        .env("NO_COLOR", "1")
+        .args(["sandbox", "--rules"])
+        .arg(empty.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the sandbox");
+    let mut said = Vec::new();
+    for line in BufReader::new(child.stderr.take().expect("stderr")).lines() {
+        let line = line.expect("a line");
+        let done = line.contains("Ctrl-C stops it");
+        said.push(line);
+        if done {
+            break;
+        }
+    }
+    child.kill().expect("stop the sandbox");
+    child.wait().expect("reap the sandbox");
+    let said = said.join("\n");
+    assert!(
+        said.contains("Warning: the sandbox serves no rules: no rule files (*.json) in "),
+        "{said}"
+    );
+    assert!(said.contains("serving 0 rules"), "{said}");
+}

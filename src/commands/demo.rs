@@ -5,6 +5,9 @@
 //! same code paths an admin uses on a site: an inventory with `--verify`, a dry run, the
 //! rotation with backups, a second run that finds nothing left, and a restore. It needs no
 //! terminal and no input (approval is `--yes`) and exits 0 when the walk-through completed.
+//! The fixtures are built into the binary (see [`crate::sandbox::bundled`]) and unpacked
+//! into a private temp directory, so the demo runs from an installed binary anywhere;
+//! `--fixtures DIR` uses others from disk.
 //! The fixtures' tokens are obviously fake; they go to 0600 files in a private temp
 //! directory and reach the commands the way real tokens do: by file, never by flag.
 
@@ -16,7 +19,9 @@ use crate::cli::{
     WriteArgs,
 };
 use crate::error::{CommandError, CommandResult, ErrorKind};
-use crate::sandbox::{load_accounts_file, load_rules_dir, private_dir, Sandbox, SandboxConfig};
+use crate::sandbox::{
+    bundled, load_accounts_file, load_rules_dir, private_dir, Sandbox, SandboxConfig,
+};
 use crate::ui::Ui;
 
 const SERVICE_ACCOUNT: &str = "svc-jira@acme.example";
@@ -25,8 +30,14 @@ const RACE_RULE: &str = "0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e517";
 const RESTORED_RULE: &str = "0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e501";
 
 pub async fn run(args: &DemoArgs, ui: &Ui) -> CommandResult {
-    let fixtures = fixtures_dir(args.fixtures.as_deref())?;
     let secrets = private_dir()?;
+    let fixtures = match fixtures_dir(args.fixtures.as_deref(), &secrets) {
+        Ok(dir) => dir,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&secrets);
+            return Err(e);
+        }
+    };
     let (sandbox, admin, new_token_file) = start(&fixtures, &secrets).await?;
     let global = GlobalArgs {
         site: Some(sandbox.base_url()),
@@ -46,29 +57,32 @@ pub async fn run(args: &DemoArgs, ui: &Ui) -> CommandResult {
     }
     if result.is_ok() {
         ui.out("\nThat was the whole job. On a real site: set AUTOREKEY_SITE, AUTOREKEY_LOGIN and");
-        ui.out("AUTOREKEY_API_TOKEN, then start with `autorekey scan --verify` (see README.md).");
+        ui.out(
+            "AUTOREKEY_API_TOKEN, then start with `autorekey scan --verify` (`autorekey --help`).",
+        );
     }
     let _ = std::fs::remove_dir_all(&secrets);
     result
 }
 
-fn fixtures_dir(given: Option<&Path>) -> CommandResult<PathBuf> {
-    let candidates = match given {
-        Some(p) => vec![p.to_path_buf()],
-        None => vec![
-            PathBuf::from("fixtures"),
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"),
-        ],
+/// `--fixtures DIR` when given (it must hold rules/ and accounts.json), otherwise the
+/// fixtures built into the binary, unpacked under `private` (0600 files in 0700 folders).
+fn fixtures_dir(given: Option<&Path>, private: &Path) -> CommandResult<PathBuf> {
+    let Some(dir) = given else {
+        let dir = private.join("fixtures");
+        bundled::unpack(&dir).map_err(|e| {
+            CommandError::caused(ErrorKind::Failure, "cannot unpack the demo fixtures", e)
+        })?;
+        return Ok(dir);
     };
-    candidates
-        .into_iter()
-        .find(|p| p.join("rules").is_dir() && p.join("accounts.json").is_file())
-        .ok_or_else(|| {
-            CommandError::usage(
-                "cannot find the demo fixtures (fixtures/rules and fixtures/accounts.json)",
-            )
-            .hint("run the demo from the autorekey checkout, or pass --fixtures DIR")
-        })
+    if dir.join("rules").is_dir() && dir.join("accounts.json").is_file() {
+        return Ok(dir.to_path_buf());
+    }
+    Err(CommandError::usage(format!(
+        "{} holds no demo fixtures (rules/ and accounts.json)",
+        dir.display()
+    ))
+    .hint("leave --fixtures out to use the fixtures built into autorekey"))
 }
 
 /// Start the sandbox with the fixtures; write the admin's and the new token to 0600 files.
