@@ -1,6 +1,6 @@
 //! The command line itself, through the real binary: help text (snapshots, since people
 //! read it), shell completions, the man page, `--color` and where the site options are
-//! accepted. Nothing here talks to a site.
+//! accepted, the built-in demo and the `-vv` request traces.
 
 mod common;
 
@@ -248,4 +248,34 @@ fn a_sandbox_with_no_rules_says_so() {
         "{said}"
     );
     assert!(said.contains("serving 0 rules"), "{said}");
+}
+
+#[test]
+fn double_verbose_traces_each_request_without_headers_or_queries() {
+    let site = common::Planted::fixtures().site_spec().start();
+    let out = site.run(&["-vv", "scan", "--verify", "--format", "json"]);
+    out.expect_code(0);
+    let traces: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("-> "))
+        .collect();
+    assert!(
+        traces
+            .iter()
+            .any(|l| l.starts_with("-> GET /_edge/tenant_info 200 ")),
+        "{traces:#?}"
+    );
+    assert!(traces
+        .iter()
+        .any(|l| l.contains("/rest/v1/rule/summary 200 ") && l.ends_with(" ms")));
+    assert!(traces
+        .iter()
+        .any(|l| l.starts_with("-> GET /rest/api/3/myself 200 ")));
+    for line in &traces {
+        assert!(!line.contains('?'), "a query in {line}");
+        assert!(!line.to_lowercase().contains("authorization"), "{line}");
+    }
+    let once = site.run(&["-v", "scan", "--format", "json"]);
+    assert!(!once.stderr.contains("-> GET"), "-v alone traces nothing");
 }

@@ -36,6 +36,10 @@ pub fn main() -> ExitCode {
         cli.output.verbose.min(3) as i8
     };
     let ui = Ui::new(verbosity, cli.output.color);
+    if verbosity >= 2 {
+        let tracer = ui.clone();
+        crate::fetch::install_request_trace(move |line| tracer.verbose(line));
+    }
     if let Err(e) = hardened {
         ui.warn(format!(
             "could not turn core dumps off ({e}); a crash could write secrets to disk"

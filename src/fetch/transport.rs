@@ -195,7 +195,12 @@ impl Transport {
                 Some(pacing) => Some(pacing.limiter.acquire().await),
                 None => None,
             };
-            let result = attempt(build(), self.max_body).await;
+            let result = super::trace::traced(
+                build(),
+                |r| attempt(r, self.max_body),
+                |a| a.status.as_u16(),
+            )
+            .await;
             let retry_after = result
                 .as_ref()
                 .ok()
