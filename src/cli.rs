@@ -339,8 +339,9 @@ pub struct WriteArgs {
 /// Rewrite every embedded credential of an account with its new token, safely.
 ///
 /// Checks the new token first, shows a redacted diff per rule, asks (or takes --yes), backs
-/// each rule up, re-reads it just before writing, writes, and reads it back. A journal lets
-/// an interrupted run pick up where it stopped. Exit 3 when some rules may still hold the
+/// each rule up, re-reads it just before writing, writes, and reads it back. Rerun the same
+/// command to finish an interrupted run (rules already rotated count as done); the journal
+/// in the backup folder records each rule's steps. Exit 3 when some rules may still hold the
 /// old token (left alone, failed, declined or not attempted; each listed with why); a
 /// --dry-run or --out run exits 0.
 #[derive(Debug, Args)]
