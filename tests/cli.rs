@@ -10,6 +10,7 @@ fn run(args: &[&str]) -> RunOutput {
     let mut cmd = autorekey();
     // Help shows an option's environment value and wraps to COLUMNS: keep both fixed.
     cmd.env_remove("AUTOREKEY_MAX_RESPONSE_MB")
+        .env_remove("AUTOREKEY_ORG_ID")
         .env_remove("COLUMNS")
         .args(args);
     checked(cmd.output().expect("run autorekey"), &[])
@@ -49,7 +50,7 @@ fn commands_that_ignore_the_site_do_not_list_its_options() {
         );
         assert!(help.stdout.contains("--color <WHEN>"));
     }
-    for command in ["scan", "rotate", "apply", "restore"] {
+    for command in ["scan", "rotate", "apply", "restore", "tokens", "revoke"] {
         let help = run(&[command, "--help"]);
         assert!(
             help.stdout.contains("Site options:\n      --site <URL>"),
