@@ -4,6 +4,13 @@
 //! scripts depend on, can be read in one place. Doc comments here are the `--help` text.
 //! Secrets never arrive as a flag's value (argv is world-readable): options name a file,
 //! `-` for stdin, or an environment variable; a hidden prompt is the last resort.
+//!
+//! Two groups of options cross commands: "Global options" (`-v`, `-q`, `--color`) on every
+//! command, and "Site options" ([`GlobalArgs`]) only on the commands that talk to a site, so
+//! `demo --help` does not list a `--site` it would ignore. clap cannot show an option under
+//! some subcommands only while also accepting it before the subcommand name, so the site
+//! options are defined at both levels and [`parse`] merges them (what is typed after the
+//! name wins); typed before a command that ignores them, they are refused.
 
 use std::path::PathBuf;
 
