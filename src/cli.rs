@@ -4,12 +4,21 @@
 //! scripts depend on, can be read in one place. Doc comments here are the `--help` text.
 //! Secrets never arrive as a flag's value (argv is world-readable): options name a file,
 //! `-` for stdin, or an environment variable; a hidden prompt is the last resort.
+//!
+//! Two groups of options cross commands: "Global options" (`-v`, `-q`, `--color`) on every
+//! command, and "Site options" ([`GlobalArgs`]) only on the commands that talk to a site, so
+//! `demo --help` does not list a `--site` it would ignore. clap cannot show an option under
+//! some subcommands only while also accepting it before the subcommand name, so the site
+//! options are defined at both levels and [`parse`] merges them (what is typed after the
+//! name wins); typed before a command that ignores them, they are refused.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 pub use crate::commands::sandbox_args::SandboxArgs;
+pub use crate::ui::ColorChoice;
 
 /// Find and rotate Atlassian API tokens embedded in Jira Automation rules.
 ///
@@ -21,56 +30,150 @@ pub use crate::commands::sandbox_args::SandboxArgs;
 #[derive(Debug, Parser)]
 #[command(name = "autorekey", version, max_term_width = 100)]
 pub struct Cli {
+    /// Site options given before the command (`autorekey --site URL scan`); those given
+    /// after it win. See [`parse`].
     #[command(flatten)]
     pub global: GlobalArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// Options shared by every command that talks to a site.
-#[derive(Debug, Args)]
-pub struct GlobalArgs {
-    /// The Jira site, e.g. https://acme.atlassian.net (http:// only for loopback addresses).
-    #[arg(long, env = "AUTOREKEY_SITE", global = true, value_name = "URL")]
-    pub site: Option<String>,
-
-    /// The admin account autorekey acts as (a Jira global admin).
-    #[arg(long, env = "AUTOREKEY_LOGIN", global = true, value_name = "EMAIL")]
-    pub login: Option<String>,
-
-    /// Read the admin's API token from this file (`-` for stdin). Otherwise it comes from
-    /// AUTOREKEY_API_TOKEN, or a hidden prompt on a terminal.
-    #[arg(long, global = true, value_name = "PATH")]
-    pub api_token_file: Option<PathBuf>,
-
-    /// Which product's automation rules.
-    #[arg(long, value_enum, default_value_t = Product::Jira, global = true)]
-    pub product: Product,
-
-    /// Override the automation API base (default: the site's gateway address, with the cloud
-    /// id discovered from /_edge/tenant_info).
-    #[arg(long, global = true, value_name = "URL")]
-    pub api_base: Option<String>,
-
-    /// Most requests in flight at once, reads and writes alike (a rule's write is a re-read,
-    /// the PUT and a read-back). It halves whenever the site throttles (429 or 503) and grows
-    /// back slowly; beside it, requests are paced to the site's rate limit once it is known
-    /// (from X-RateLimit-* headers or from its 429s), so a high start costs nothing.
-    #[arg(long, default_value_t = 16, global = true, value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub concurrency: u16,
-
-    /// Largest answer read from the site, in MiB: a server sending more stops the command
-    /// with an error instead of filling the memory.
-    #[arg(long, env = "AUTOREKEY_MAX_RESPONSE_MB", default_value_t = 32, global = true, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub max_response_mb: u32,
-
-    /// More detail on stderr (repeatable).
+/// Options of every command: how much is said, and in which colours.
+#[derive(Clone, Debug, Args)]
+#[command(next_help_heading = "Global options")]
+pub struct OutputArgs {
+    /// More detail on stderr (repeatable; `-vv` also traces each request: method, path,
+    /// status and time, never headers or bodies).
     #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "quiet")]
     pub verbose: u8,
 
     /// Only results and errors; no status lines or progress.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+
+    /// When to colour the output. `auto` colours a terminal unless NO_COLOR is set
+    /// (CLICOLOR=0 turns it off, CLICOLOR_FORCE=1 on even off a terminal).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+/// Options of the commands that talk to a site (scan, rotate, apply, restore), listed only
+/// in their help. They may also come before the command name, as scripts have always
+/// written them: [`parse`] merges the two places.
+#[derive(Clone, Debug, Args)]
+#[command(next_help_heading = "Site options")]
+pub struct GlobalArgs {
+    /// The Jira site, e.g. https://acme.atlassian.net (http:// only for loopback addresses).
+    #[arg(long, env = "AUTOREKEY_SITE", value_name = "URL")]
+    pub site: Option<String>,
+
+    /// The admin account autorekey acts as (a Jira global admin).
+    #[arg(long, env = "AUTOREKEY_LOGIN", value_name = "EMAIL")]
+    pub login: Option<String>,
+
+    /// Read the admin's API token from this file (`-` for stdin). Otherwise it comes from
+    /// AUTOREKEY_API_TOKEN, or a hidden prompt on a terminal.
+    #[arg(long, value_name = "PATH")]
+    pub api_token_file: Option<PathBuf>,
+
+    /// Which product's automation rules.
+    #[arg(long, value_enum, default_value_t = Product::Jira)]
+    pub product: Product,
+
+    /// Override the automation API base (default: the site's gateway address, with the cloud
+    /// id discovered from /_edge/tenant_info).
+    #[arg(long, value_name = "URL")]
+    pub api_base: Option<String>,
+
+    /// Most requests in flight at once, reads and writes alike (a rule's write is a re-read,
+    /// the PUT and a read-back). It halves whenever the site throttles (429 or 503) and grows
+    /// back slowly; beside it, requests are paced to the site's rate limit once it is known
+    /// (from X-RateLimit-* headers or from its 429s), so a high start costs nothing.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+
+    /// Largest answer read from the site, in MiB: a server sending more stops the command
+    /// with an error instead of filling the memory.
+    #[arg(long, env = "AUTOREKEY_MAX_RESPONSE_MB", default_value_t = 32, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_response_mb: u32,
+}
+
+/// The site options' ids, as clap knows them: each is merged by [`GlobalArgs::take_given`].
+const SITE_OPTION_IDS: [&str; 7] = [
+    "site",
+    "login",
+    "api_token_file",
+    "product",
+    "api_base",
+    "concurrency",
+    "max_response_mb",
+];
+
+impl GlobalArgs {
+    /// Take from `before` each option typed before the command name and not after it.
+    /// Only typed values count: an environment variable or a default is the same in both
+    /// places and must not override what was typed.
+    fn take_given(&mut self, after: &ArgMatches, before: GlobalArgs, before_m: &ArgMatches) {
+        let typed = |m: &ArgMatches, id: &str| m.value_source(id) == Some(ValueSource::CommandLine);
+        let take = |id: &str| typed(before_m, id) && !typed(after, id);
+        // One line per field, by name: clap's id of a flattened field is its name.
+        macro_rules! merge {
+            ($($field:ident),+) => {
+                $(if take(stringify!($field)) {
+                    self.$field = before.$field;
+                })+
+            };
+        }
+        merge!(
+            site,
+            login,
+            api_token_file,
+            product,
+            api_base,
+            concurrency,
+            max_response_mb
+        );
+    }
+}
+
+/// Parse the command line, exiting with clap's message (exit 2) on bad usage.
+pub fn parse() -> Cli {
+    try_parse_from(std::env::args_os()).unwrap_or_else(|e| e.exit())
+}
+
+/// Parse `args`, folding the site options typed before the command name into the
+/// command's own: clap cannot list options under only some subcommands and also accept
+/// them before the name, so they are defined in both places and merged here.
+pub fn try_parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let mut command = Cli::command();
+    let matches = command.try_get_matches_from_mut(args)?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    let Some((name, sub_m)) = matches.subcommand() else {
+        return Ok(cli);
+    };
+    let before = cli.global.clone();
+    match cli.command.site_args_mut() {
+        Some(site) => site.take_given(sub_m, before, &matches),
+        None => {
+            if let Some(id) = SITE_OPTION_IDS
+                .iter()
+                .find(|id| matches.value_source(id) == Some(ValueSource::CommandLine))
+            {
+                let flag = format!("--{}", id.replace('_', "-"));
+                return Err(command.error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!("{flag} is not used by `autorekey {name}`"),
+                ));
+            }
+        }
+    }
+    Ok(cli)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -94,11 +197,34 @@ pub enum Command {
     Rotate(RotateArgs),
     Apply(ApplyArgs),
     Restore(RestoreArgs),
+    Backups(BackupsArgs),
     Fingerprint(FingerprintArgs),
     Tokens(TokensArgs),
     Revoke(RevokeArgs),
     Sandbox(SandboxArgs),
     Demo(DemoArgs),
+    Completions(CompletionsArgs),
+    Man(ManArgs),
+}
+
+impl Command {
+    /// The site options of a command that talks to a site; `None` for the others.
+    pub fn site_args_mut(&mut self) -> Option<&mut GlobalArgs> {
+        match self {
+            Command::Scan(a) => Some(&mut a.global),
+            Command::Rotate(a) => Some(&mut a.global),
+            Command::Apply(a) => Some(&mut a.global),
+            Command::Restore(a) => Some(&mut a.global),
+            Command::Tokens(a) => Some(&mut a.global),
+            Command::Revoke(a) => Some(&mut a.global),
+            Command::Backups(_)
+            | Command::Fingerprint(_)
+            | Command::Sandbox(_)
+            | Command::Demo(_)
+            | Command::Completions(_)
+            | Command::Man(_) => None,
+        }
+    }
 }
 
 /// Inventory: which rules hold which credential, for which account, and is it alive.
@@ -137,6 +263,9 @@ pub struct ScanArgs {
 
     #[command(flatten)]
     pub org: OrgArgs,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 /// The Atlassian organization whose admin API tells when API tokens expire, and revokes
@@ -271,6 +400,9 @@ pub struct RotateArgs {
 
     #[command(flatten)]
     pub write_args: WriteArgs,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 /// Carry out a plan saved by `rotate --out`, exactly: the same rules, the same credentials.
@@ -289,6 +421,9 @@ pub struct ApplyArgs {
 
     #[command(flatten)]
     pub write_args: WriteArgs,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 /// Put rules back as they were before a rotation, from the backups rotate wrote.
@@ -305,6 +440,9 @@ pub struct RestoreArgs {
     /// Restore without asking.
     #[arg(long, short = 'y')]
     pub yes: bool,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 /// Print the fingerprint of a token read on stdin, to match it against `scan`'s inventory.
@@ -326,6 +464,9 @@ pub struct TokensArgs {
 
     #[command(flatten)]
     pub org: OrgArgs,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 /// Revoke one API token through the organization admin API, once no rule can need it.
@@ -356,17 +497,65 @@ pub struct RevokeArgs {
 
     #[command(flatten)]
     pub org: OrgArgs,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 /// Walk through the main job against a built-in sandbox: no Atlassian site needed.
 ///
-/// Starts the sandbox with the bundled fixtures, runs an inventory, a dry run, a rotation
+/// Starts the sandbox with the fixtures built into autorekey, runs an inventory, a dry run, a rotation
 /// and a scan that shows the result. Needs no terminal and no input.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// The fixtures directory (default: fixtures/ beside the binary's source).
+    /// Load the fixtures from this directory (its rules/, export/ and accounts.json)
+    /// instead of the ones built into autorekey.
     #[arg(long, value_name = "DIR")]
     pub fixtures: Option<PathBuf>,
+}
+
+/// List the backup runs rotate and restore wrote, newest first: run id, site, account,
+/// when, how many rules, and whether the run finished (per its journal).
+///
+/// Read-only. Use it to find the BACKUP directory `autorekey restore` takes.
+#[derive(Debug, Args)]
+pub struct BackupsArgs {
+    /// The backup root to list (default: autorekey/backups under your data directory).
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+
+    /// Output format (default: table on a terminal, json otherwise).
+    #[arg(long, value_enum)]
+    pub format: Option<ListFormat>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+/// Print a shell completion script on stdout.
+///
+/// For example: `autorekey completions bash > ~/.local/share/bash-completion/completions/autorekey`,
+/// `autorekey completions zsh > ~/.zfunc/_autorekey`, or
+/// `autorekey completions fish > ~/.config/fish/completions/autorekey.fish`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// Print the man page on stdout, or write one page per command to a directory.
+///
+/// For example: `autorekey man | man -l -`, or `autorekey man --dir ~/.local/share/man/man1`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write autorekey.1 and a page per command (autorekey-scan.1, ...) into this existing
+    /// directory instead.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[cfg(test)]
@@ -398,5 +587,99 @@ mod tests {
         ] {
             assert!(parse_fail_on(bad).is_err(), "{bad}");
         }
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        try_parse_from(std::iter::once("autorekey").chain(args.iter().copied()))
+    }
+
+    fn site_of(cli: Cli) -> GlobalArgs {
+        match cli.command {
+            Command::Scan(a) => a.global,
+            Command::Rotate(a) => a.global,
+            other => panic!("not a site command: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_clap_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn site_options_work_before_and_after_the_command() {
+        let before = [
+            "--site",
+            "https://a.atlassian.net",
+            "--login",
+            "a@x.example",
+            "--api-token-file",
+            "t",
+            "--product",
+            "confluence",
+            "--api-base",
+            "https://api.atlassian.com/x",
+            "--concurrency",
+            "3",
+            "--max-response-mb",
+            "7",
+        ];
+        let mut args: Vec<&str> = before.to_vec();
+        args.push("scan");
+        let from_before = site_of(parse(&args).unwrap());
+        let mut args = vec!["scan"];
+        args.extend(before);
+        let from_after = site_of(parse(&args).unwrap());
+        for g in [from_before, from_after] {
+            assert_eq!(g.site.as_deref(), Some("https://a.atlassian.net"));
+            assert_eq!(g.login.as_deref(), Some("a@x.example"));
+            assert_eq!(g.api_token_file, Some(PathBuf::from("t")));
+            assert_eq!(g.product, Product::Confluence);
+            assert_eq!(g.api_base.as_deref(), Some("https://api.atlassian.com/x"));
+            assert_eq!((g.concurrency, g.max_response_mb), (3, 7));
+        }
+    }
+
+    #[test]
+    fn an_option_after_the_command_wins_and_defaults_do_not_override() {
+        let g = site_of(
+            parse(&[
+                "--concurrency",
+                "3",
+                "--site",
+                "https://a.atlassian.net",
+                "rotate",
+                "--account",
+                "x@y.example",
+                "--site",
+                "https://b.atlassian.net",
+            ])
+            .unwrap(),
+        );
+        assert_eq!(g.site.as_deref(), Some("https://b.atlassian.net"));
+        assert_eq!(
+            g.concurrency, 3,
+            "the default after the command must not undo --concurrency 3"
+        );
+    }
+
+    #[test]
+    fn every_site_option_is_merged() {
+        let ids: Vec<String> = GlobalArgs::augment_args(clap::Command::new("x"))
+            .get_arguments()
+            .map(|a| a.get_id().to_string())
+            .collect();
+        assert_eq!(ids, SITE_OPTION_IDS.map(String::from));
+    }
+
+    #[test]
+    fn a_site_option_before_a_command_that_ignores_it_is_refused() {
+        let err = parse(&["--site", "https://a.atlassian.net", "demo"]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("--site is not used by `autorekey demo`"),
+            "{err}"
+        );
+        assert!(parse(&["-v", "--color", "never", "demo"]).is_ok());
     }
 }

@@ -9,7 +9,8 @@
 //!   ([`gateway`]: the `api.atlassian.com/ex/{product}/{cloudId}` address form it and
 //!   verification share);
 //! - [`confirm`]: the per-rule approval (prompts, `--yes`, refusal without a terminal);
-//! - [`apply`]: backup, re-read, write, read back, with a journal for resuming;
+//! - [`apply`]: backup, re-read, write, read back, each step journalled (a rerun, not the
+//!   journal, finishes an interrupted run: it re-reads every rule);
 //! - [`report`]: the inventory and the closing summary, as table, JSON or CSV ([`expiry`]:
 //!   API token expiry dates from the org admin API, joined to the credentials found);
 //! - [`verdict`]: whether the old token may be revoked, decided once for every command;
@@ -21,7 +22,8 @@
 //! around it: [`cli`] (every clap definition), [`settings`] (flags, env and prompts resolved
 //! once), [`token_input`] (how secrets enter), [`ui`] (where output goes, made
 //! [`printable`]), [`error`] (exit statuses and hints), [`export`] (rule files on disk),
-//! [`files`] (how local files are read and written safely) and [`commands`] (one file each).
+//! [`files`] (how local files are read and written safely), [`runs`] (the backup runs, read
+//! only) and [`commands`] (one file each).
 
 pub mod apply;
 pub mod backup;
@@ -41,6 +43,7 @@ pub mod plan;
 pub mod printable;
 pub mod report;
 pub mod run;
+pub mod runs;
 pub mod sandbox;
 pub mod secret;
 pub mod settings;

@@ -5,7 +5,8 @@
 //!
 //! - results (tables, JSON, CSV, diffs) go to stdout, so `scan --format json | jq` works;
 //! - status, warnings and progress go to stderr; `-q` hides status, `-v` adds detail;
-//! - progress bars and colour appear only on a terminal, and colour never under `NO_COLOR`;
+//! - progress bars appear only on a terminal; colour follows `--color` (see
+//!   [`ColorChoice`]): by default on a terminal, never under `NO_COLOR`;
 //! - prompts are allowed only when stdin and stderr are both terminals, so CI never hangs.
 //!
 //! Writes ignore a closed pipe (`autorekey scan | head` must not panic).
@@ -23,6 +24,34 @@ use console::Style;
 use crate::printable::{printable_styled, printable_text};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+/// `--color`: decided here, once, for stdout and stderr apart (one may be a terminal and
+/// the other a pipe). Defined beside the type that honours it, so `cli` depends on `ui`
+/// and not the other way round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether a stream gets colour. `auto` follows the conventions of no-color.org and
+    /// bixense.com/clicolors: a non-empty NO_COLOR turns it off, then CLICOLOR_FORCE (not
+    /// `0`) turns it on even off a terminal, then CLICOLOR=0 turns it off; otherwise a
+    /// terminal gets colour. A flag typed on the command line beats all of them.
+    pub fn enabled(self, terminal: bool, env: impl Fn(&str) -> Option<String>) -> bool {
+        let set = |name: &str| env(name).filter(|v| !v.is_empty());
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto if set("NO_COLOR").is_some() => false,
+            ColorChoice::Auto if set("CLICOLOR_FORCE").is_some_and(|v| v != "0") => true,
+            ColorChoice::Auto if set("CLICOLOR").is_some_and(|v| v == "0") => false,
+            ColorChoice::Auto => terminal,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Ui {
     verbosity: i8,
@@ -35,14 +64,22 @@ pub struct Ui {
 
 impl Ui {
     /// `verbosity`: -1 quiet, 0 normal, 1+ verbose.
-    pub fn new(verbosity: i8) -> Self {
+    pub fn new(verbosity: i8, color: ColorChoice) -> Self {
         let stderr_tty = std::io::stderr().is_terminal();
         let stdout_tty = std::io::stdout().is_terminal();
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let env = |name: &str| std::env::var(name).ok();
+        let (color, color_err) = (
+            color.enabled(stdout_tty, env),
+            color.enabled(stderr_tty, env),
+        );
+        // The prompts (dialoguer) and progress bars (indicatif) paint through `console`:
+        // they follow the same decision.
+        console::set_colors_enabled(color);
+        console::set_colors_enabled_stderr(color_err);
         Ui {
             verbosity,
-            color: !no_color && stdout_tty,
-            color_err: !no_color && stderr_tty,
+            color,
+            color_err,
             stdout_tty,
             stderr_tty,
             stdin_tty: std::io::stdin().is_terminal(),
@@ -179,5 +216,44 @@ impl Ui {
         bar.set_message(message.to_string());
         bar.enable_steady_tick(Duration::from_millis(200));
         bar
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ColorChoice::{self, *};
+
+    fn on(choice: ColorChoice, terminal: bool, vars: &[(&str, &str)]) -> bool {
+        choice.enabled(terminal, |name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn auto_follows_the_terminal_and_the_conventions() {
+        assert!(on(Auto, true, &[]));
+        assert!(!on(Auto, false, &[]));
+        assert!(!on(Auto, true, &[("NO_COLOR", "1")]));
+        assert!(
+            on(Auto, true, &[("NO_COLOR", "")]),
+            "an empty NO_COLOR is unset"
+        );
+        assert!(on(Auto, false, &[("CLICOLOR_FORCE", "1")]));
+        assert!(!on(Auto, false, &[("CLICOLOR_FORCE", "0")]));
+        assert!(!on(
+            Auto,
+            true,
+            &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]
+        ));
+        assert!(!on(Auto, true, &[("CLICOLOR", "0")]));
+        assert!(on(Auto, true, &[("CLICOLOR", "1")]));
+    }
+
+    #[test]
+    fn a_typed_choice_beats_the_environment() {
+        assert!(on(Always, false, &[("NO_COLOR", "1")]));
+        assert!(!on(Never, true, &[("CLICOLOR_FORCE", "1")]));
     }
 }

@@ -115,6 +115,33 @@ fn yes_rotates_every_fixture_case_and_leaves_everything_else_byte_identical() {
     assert_eq!(summary_count(&again.stdout, "rotated"), 0);
     assert_eq!(puts(&fx.site), puts_before, "the rerun wrote nothing");
     expected.assert_site(&fx.site);
+
+    // `autorekey backups` lists the run: where, whose, how many rules, finished.
+    let mut list = common::autorekey();
+    list.args(["backups", "--format", "json", "--backup-dir"])
+        .arg(&backups);
+    let listed = run(&fx.site, list);
+    listed.expect_code(0);
+    let runs = listed.json();
+    let runs = runs.as_array().expect("a JSON array of runs");
+    let first = runs
+        .iter()
+        .find(|r| r["dir"].as_str() == run_dir.to_str())
+        .expect("the rotation's run is listed");
+    assert_eq!(first["account"], SVC_JIRA);
+    assert!(first["site"]
+        .as_str()
+        .is_some_and(|s| s.starts_with(&fx.site.base_url())));
+    assert_eq!(first["rules"], cases.len());
+    assert_eq!(first["state"], "finished");
+    let started: Vec<&str> = runs
+        .iter()
+        .filter_map(|r| r["started_at"].as_str())
+        .collect();
+    assert!(
+        started.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {started:?}"
+    );
 }
 
 #[test]

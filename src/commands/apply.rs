@@ -17,6 +17,7 @@ use crate::apply::{self, Outcome, Prepared};
 use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::confirm::Approver;
 use crate::error::{CommandError, CommandResult, ErrorKind};
+use crate::fetch::AutomationClient;
 use crate::files::{self, Links};
 use crate::plan::{PlanFile, PlanFileError, PlannedRule};
 use crate::report::RotationSummary;

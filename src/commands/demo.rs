@@ -5,6 +5,9 @@
 //! same code paths an admin uses on a site: an inventory with `--verify`, a dry run, the
 //! rotation with backups, a second run that finds nothing left, and a restore. It needs no
 //! terminal and no input (approval is `--yes`) and exits 0 when the walk-through completed.
+//! The fixtures are built into the binary (see [`crate::sandbox::bundled`]) and unpacked
+//! into a private temp directory, so the demo runs from an installed binary anywhere;
+//! `--fixtures DIR` uses others from disk.
 //! The fixtures' tokens are obviously fake; they go to 0600 files in a private temp
 //! directory and reach the commands the way real tokens do: by file, never by flag.
 
@@ -16,7 +19,9 @@ use crate::cli::{
     WriteArgs,
 };
 use crate::error::{CommandError, CommandResult, ErrorKind};
-use crate::sandbox::{load_accounts_file, load_rules_dir, private_dir, Sandbox, SandboxConfig};
+use crate::sandbox::{
+    bundled, load_accounts_file, load_rules_dir, private_dir, Sandbox, SandboxConfig,
+};
 use crate::ui::Ui;
 
 const SERVICE_ACCOUNT: &str = "svc-jira@acme.example";
@@ -25,8 +30,14 @@ const RACE_RULE: &str = "0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e517";
 const RESTORED_RULE: &str = "0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e501";
 
 pub async fn run(args: &DemoArgs, ui: &Ui) -> CommandResult {
-    let fixtures = fixtures_dir(args.fixtures.as_deref())?;
     let secrets = private_dir()?;
+    let fixtures = match fixtures_dir(args.fixtures.as_deref(), &secrets) {
+        Ok(dir) => dir,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&secrets);
+            return Err(e);
+        }
+    };
     let (sandbox, admin, new_token_file) = start(&fixtures, &secrets).await?;
     let global = GlobalArgs {
         site: Some(sandbox.base_url()),
@@ -36,8 +47,6 @@ pub async fn run(args: &DemoArgs, ui: &Ui) -> CommandResult {
         api_base: None,
         concurrency: 16,
         max_response_mb: 32,
-        verbose: 0,
-        quiet: false,
     };
     let backups = secrets.join("backups");
     let rules = sandbox.state().rule_uuids().len();
@@ -48,29 +57,32 @@ pub async fn run(args: &DemoArgs, ui: &Ui) -> CommandResult {
     }
     if result.is_ok() {
         ui.out("\nThat was the whole job. On a real site: set AUTOREKEY_SITE, AUTOREKEY_LOGIN and");
-        ui.out("AUTOREKEY_API_TOKEN, then start with `autorekey scan --verify` (see README.md).");
+        ui.out(
+            "AUTOREKEY_API_TOKEN, then start with `autorekey scan --verify` (`autorekey --help`).",
+        );
     }
     let _ = std::fs::remove_dir_all(&secrets);
     result
 }
 
-fn fixtures_dir(given: Option<&Path>) -> CommandResult<PathBuf> {
-    let candidates = match given {
-        Some(p) => vec![p.to_path_buf()],
-        None => vec![
-            PathBuf::from("fixtures"),
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"),
-        ],
+/// `--fixtures DIR` when given (it must hold rules/ and accounts.json), otherwise the
+/// fixtures built into the binary, unpacked under `private` (0600 files in 0700 folders).
+fn fixtures_dir(given: Option<&Path>, private: &Path) -> CommandResult<PathBuf> {
+    let Some(dir) = given else {
+        let dir = private.join("fixtures");
+        bundled::unpack(&dir).map_err(|e| {
+            CommandError::caused(ErrorKind::Failure, "cannot unpack the demo fixtures", e)
+        })?;
+        return Ok(dir);
     };
-    candidates
-        .into_iter()
-        .find(|p| p.join("rules").is_dir() && p.join("accounts.json").is_file())
-        .ok_or_else(|| {
-            CommandError::usage(
-                "cannot find the demo fixtures (fixtures/rules and fixtures/accounts.json)",
-            )
-            .hint("run the demo from the autorekey checkout, or pass --fixtures DIR")
-        })
+    if dir.join("rules").is_dir() && dir.join("accounts.json").is_file() {
+        return Ok(dir.to_path_buf());
+    }
+    Err(CommandError::usage(format!(
+        "{} holds no demo fixtures (rules/ and accounts.json)",
+        dir.display()
+    ))
+    .hint("leave --fixtures out to use the fixtures built into autorekey"))
 }
 
 /// Start the sandbox with the fixtures; write the admin's and the new token to 0600 files.
@@ -139,7 +151,7 @@ async fn walk(
         "   $ autorekey scan --verify     (credentials shown as user · fingerprint)
 ",
     );
-    let scan = scan_args(None);
+    let scan = scan_args(global, None);
     super::scan::run(global, &scan, ui).await?;
 
     heading(
@@ -150,7 +162,9 @@ async fn walk(
     ui.out(format!(
         "   $ autorekey rotate --account {SERVICE_ACCOUNT} --new-token-file new-token --dry-run\n"
     ));
-    expect_partial(super::rotate::run(global, &rotate_args(new_token, backups, true), ui).await)?;
+    expect_partial(
+        super::rotate::run(global, &rotate_args(global, new_token, backups, true), ui).await,
+    )?;
 
     heading(
         ui,
@@ -160,16 +174,20 @@ async fn walk(
     ui.out(format!(
         "   $ autorekey rotate --account {SERVICE_ACCOUNT} --new-token-file new-token --yes\n"
     ));
-    expect_partial(super::rotate::run(global, &rotate_args(new_token, backups, false), ui).await)?;
+    expect_partial(
+        super::rotate::run(global, &rotate_args(global, new_token, backups, false), ui).await,
+    )?;
 
     heading(ui, 4, "Run it again: a second run finds only what is left");
-    expect_partial(super::rotate::run(global, &rotate_args(new_token, backups, false), ui).await)?;
+    expect_partial(
+        super::rotate::run(global, &rotate_args(global, new_token, backups, false), ui).await,
+    )?;
 
     heading(ui, 5, "The way back: restore one rule from its backup");
     restore_one_rule(global, backups, ui).await?;
 
     heading(ui, 6, &format!("Inventory of {SERVICE_ACCOUNT} now"));
-    let scan = scan_args(Some(SERVICE_ACCOUNT));
+    let scan = scan_args(global, Some(SERVICE_ACCOUNT));
     super::scan::run(global, &scan, ui).await
 }
 
@@ -187,6 +205,7 @@ async fn restore_one_rule(global: &GlobalArgs, backups: &Path, ui: &Ui) -> Comma
         backup: run_dir,
         rules: vec![RESTORED_RULE.into()],
         yes: true,
+        global: global.clone(),
     };
     super::restore::run(global, &restore, ui).await
 }
@@ -209,8 +228,9 @@ pub(super) fn expect_partial(result: CommandResult) -> CommandResult {
     }
 }
 
-fn scan_args(account: Option<&str>) -> ScanArgs {
+fn scan_args(global: &GlobalArgs, account: Option<&str>) -> ScanArgs {
     ScanArgs {
+        global: global.clone(),
         format: Some(Format::Table),
         account: account.map(str::to_string),
         from_file: None,
@@ -220,8 +240,9 @@ fn scan_args(account: Option<&str>) -> ScanArgs {
     }
 }
 
-fn rotate_args(new_token: &Path, backups: &Path, dry_run: bool) -> RotateArgs {
+fn rotate_args(global: &GlobalArgs, new_token: &Path, backups: &Path, dry_run: bool) -> RotateArgs {
     RotateArgs {
+        global: global.clone(),
         account: SERVICE_ACCOUNT.into(),
         fingerprint: Vec::new(),
         to_account: None,

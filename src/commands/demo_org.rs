@@ -69,8 +69,6 @@ pub async fn run(fixtures: &Path, secrets: &Path, ui: &Ui) -> CommandResult {
         api_base: None,
         concurrency: 4,
         max_response_mb: 32,
-        verbose: 0,
-        quiet: false,
     };
     let steps = Steps {
         global: &global,
@@ -103,6 +101,7 @@ impl<F: Fn() -> OrgArgs> Steps<'_, F> {
         ui.out("   $ autorekey scan --org ORG_ID     (key in AUTOREKEY_ORG_API_KEY or --org-api-key-file)");
         ui.out("   In CI, `--fail-on expiring=30d` exits 3 while any owner's token expires within 30 days.\n");
         let scan = ScanArgs {
+            global: self.global.clone(),
             format: Some(Format::Table),
             account: None,
             from_file: None,
@@ -128,6 +127,7 @@ impl<F: Fn() -> OrgArgs> Steps<'_, F> {
             self.new_fp
         ));
         let revoke = RevokeArgs {
+            global: self.global.clone(),
             account: OWNER.into(),
             token_id: OLD_TOKEN_ID.into(),
             keep: Some(self.new_fp.clone()),
@@ -141,6 +141,7 @@ impl<F: Fn() -> OrgArgs> Steps<'_, F> {
             "   $ autorekey tokens --account {OWNER} --org ORG_ID\n"
         ));
         let tokens = TokensArgs {
+            global: self.global.clone(),
             account: OWNER.into(),
             format: Some(Format::Table),
             org: (self.org)(),
@@ -150,6 +151,7 @@ impl<F: Fn() -> OrgArgs> Steps<'_, F> {
 
     fn rotate(&self) -> RotateArgs {
         RotateArgs {
+            global: self.global.clone(),
             account: OWNER.into(),
             fingerprint: Vec::new(),
             to_account: None,

@@ -5,9 +5,12 @@
 //! [`CommandError`] to the documented exit status (0 ok, 1 failure, 2 usage, 3 partial).
 
 mod apply;
+mod backups;
+mod completions;
 mod demo;
 mod demo_org;
 mod fingerprint;
+mod man;
 mod restore;
 mod revoke;
 mod rotate;
@@ -19,8 +22,6 @@ mod tokens;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use crate::cli::{Cli, Command};
 use crate::error::{CommandError, CommandResult};
 use crate::ui::Ui;
@@ -28,13 +29,17 @@ use crate::ui::Ui;
 pub fn main() -> ExitCode {
     // Before any secret is read: a crash must not write one to disk in a core file.
     let hardened = crate::harden::disable_core_dumps();
-    let cli = Cli::parse();
-    let verbosity = if cli.global.quiet {
+    let cli = crate::cli::parse();
+    let verbosity = if cli.output.quiet {
         -1
     } else {
-        cli.global.verbose.min(3) as i8
+        cli.output.verbose.min(3) as i8
     };
-    let ui = Ui::new(verbosity);
+    let ui = Ui::new(verbosity, cli.output.color);
+    if verbosity >= 2 {
+        let tracer = ui.clone();
+        crate::fetch::install_request_trace(move |line| tracer.verbose(line));
+    }
     if let Err(e) = hardened {
         ui.warn(format!(
             "could not turn core dumps off ({e}); a crash could write secrets to disk"
@@ -60,16 +65,20 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli, ui: &Ui) -> CommandResult {
-    let global = &cli.global;
+    // Site commands get their own site options, already merged with those typed before
+    // the command name (see `cli::parse`).
     match cli.command {
-        Command::Scan(args) => scan::run(global, &args, ui).await,
-        Command::Rotate(args) => rotate::run(global, &args, ui).await,
-        Command::Apply(args) => apply::run(global, &args, ui).await,
-        Command::Restore(args) => restore::run(global, &args, ui).await,
+        Command::Scan(args) => scan::run(&args.global, &args, ui).await,
+        Command::Rotate(args) => rotate::run(&args.global, &args, ui).await,
+        Command::Apply(args) => apply::run(&args.global, &args, ui).await,
+        Command::Restore(args) => restore::run(&args.global, &args, ui).await,
+        Command::Backups(args) => backups::run(&args, ui),
         Command::Demo(args) => demo::run(&args, ui).await,
         Command::Fingerprint(_) => fingerprint::run(ui),
-        Command::Tokens(args) => tokens::run(global, &args, ui).await,
-        Command::Revoke(args) => revoke::run(global, &args, ui).await,
+        Command::Tokens(args) => tokens::run(&args.global, &args, ui).await,
+        Command::Revoke(args) => revoke::run(&args.global, &args, ui).await,
         Command::Sandbox(args) => sandbox::run(args, ui).await,
+        Command::Completions(args) => completions::run(&args, ui),
+        Command::Man(args) => man::run(&args, ui),
     }
 }

@@ -11,7 +11,20 @@ use crate::ui::Ui;
 
 pub async fn run(args: SandboxArgs, ui: &Ui) -> CommandResult {
     let generated = args.generate.is_some();
+    let dirs: Vec<String> = args.rules.iter().map(|d| d.display().to_string()).collect();
     let config = args.into_config().map_err(CommandError::usage)?;
+    if config.rules.is_empty() {
+        // A site with no rules is a rehearsal of nothing: most likely a wrong --rules path.
+        let why = if dirs.is_empty() {
+            "no --rules DIR or --generate N was given".to_string()
+        } else {
+            format!("no rule files (*.json) in {}", dirs.join(", "))
+        };
+        ui.warn(format!(
+            "the sandbox serves no rules: {why}. Try --rules fixtures/rules (in the checkout) \
+             or --generate 100"
+        ));
+    }
     let accounts_file = if generated {
         let dir = private_dir()?;
         Some(write_accounts_file(&dir, &config.accounts)?)

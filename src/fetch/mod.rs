@@ -16,7 +16,8 @@
 //!   skips between pages) and reading pipelined;
 //! - `credential`: `/myself` checks of the admin's and of found credentials;
 //! - `error`: [`FetchError`], one variant per cause an admin can act on;
-//! - [`org`]: the organization admin API (API token expiry dates, revocation).
+//! - [`org`]: the organization admin API (API token expiry dates, revocation);
+//! - `trace`: the `-vv` line per request (method, path, status, time), through a sink.
 //!
 //! Nothing here prints or logs; the command layer reports progress and errors.
 
@@ -30,6 +31,7 @@ pub mod org;
 pub mod pacer;
 pub mod policy;
 pub mod retry;
+mod trace;
 mod transport;
 
 pub use breaker::TRIP_AFTER;
@@ -45,3 +47,4 @@ pub use limiter::{AdaptiveLimiter, ConcurrencyStats};
 pub use pacer::{PaceStats, Pacer};
 pub use policy::{check_site_url, HostPolicy};
 pub use retry::{RateLimitInfo, RetryPolicy, NO_RETRY_DELAY_ENV};
+pub use trace::install_request_trace;

@@ -222,7 +222,12 @@ impl Transport {
     async fn governed_attempt(&self, request: RequestBuilder) -> Result<Answer, reqwest::Error> {
         let permit = self.limiter.acquire().await;
         let turn = self.pacer.take_turn().await;
-        let result = attempt(request, self.max_body).await;
+        let result = super::trace::traced(
+            request,
+            |r| attempt(r, self.max_body),
+            |a| a.status.as_u16(),
+        )
+        .await;
         let now = tokio::time::Instant::now();
         let Ok(answer) = &result else {
             drop(permit);

@@ -30,6 +30,7 @@
 //! [`SandboxConfig::seed`], so a sequential client meets the same faults on every run.
 
 mod accounts;
+pub mod bundled;
 mod clock;
 mod faults;
 mod generate;

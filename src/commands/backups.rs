@@ -1,0 +1,54 @@
+//! `autorekey backups`: the backup runs in the backup root, newest first.
+//!
+//! Read-only (see [`crate::runs`]); it exists so an admin can find the directory to give
+//! `restore`, and see whether a run was interrupted, without browsing the data folder.
+
+use crate::backup;
+use crate::cli::{BackupsArgs, ListFormat};
+use crate::error::{CommandError, CommandResult, ErrorKind};
+use crate::runs;
+use crate::ui::Ui;
+
+pub fn run(args: &BackupsArgs, ui: &Ui) -> CommandResult {
+    let root = args
+        .backup_dir
+        .clone()
+        .or_else(backup::default_root)
+        .ok_or_else(|| {
+            CommandError::usage("there is no data or home folder to find backups in")
+                .hint("pass --backup-dir DIR (the folder given to rotate --backup-dir)")
+        })?;
+    let list = runs::list(&root).map_err(|e| {
+        CommandError::caused(
+            ErrorKind::Failure,
+            format!("cannot list {}", root.display()),
+            e,
+        )
+    })?;
+    let format = args.format.unwrap_or(if ui.stdout_is_terminal() {
+        ListFormat::Table
+    } else {
+        ListFormat::Json
+    });
+    match format {
+        ListFormat::Json => {
+            let mut text = serde_json::to_string_pretty(&list).map_err(std::io::Error::from)?;
+            text.push('\n');
+            ui.out_data(text);
+        }
+        ListFormat::Table if list.is_empty() => {
+            ui.status(format!("No backup runs in {}.", root.display()));
+        }
+        ListFormat::Table => {
+            ui.out_raw(runs::table(&list));
+            let runs = if list.len() == 1 { "run" } else { "runs" };
+            ui.status(format!(
+                "{} {runs} in {}. Undo one with: autorekey restore {}/RUN",
+                list.len(),
+                root.display(),
+                root.display()
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,220 @@
+//! The backup runs under a backup root, read-only: what `autorekey backups` lists.
+//!
+//! Kept out of [`crate::backup`] (which writes runs) so that listing can never create,
+//! widen or repair anything: it only opens what is there through the same readers
+//! `restore` uses ([`BackupRun::open`] for the checked manifest, [`journal::read`] for the
+//! journal). A folder that is not a readable run is listed with the reason, not skipped,
+//! so an admin looking for a backup sees everything that is there.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::backup::BackupRun;
+use crate::journal;
+
+/// One run directory, as `backups` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RunInfo {
+    /// The directory's name, which is what `restore` is given (under the root).
+    pub run: String,
+    pub dir: PathBuf,
+    pub site: Option<String>,
+    pub account: Option<String>,
+    pub started_at: Option<String>,
+    /// Rule files saved in `rules/`.
+    pub rules: usize,
+    pub state: RunState,
+    /// Why the run cannot be read, for [`RunState::Unreadable`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// Every rule the journal mentions has an outcome after its write.
+    Finished,
+    /// Some rule's last journal line is `writing`: the run stopped mid-write (rerun it).
+    Interrupted,
+    /// No journal: the run stopped before its first write was journalled.
+    NoJournal,
+    /// Not a run autorekey can read (no manifest, a bad checksum, not a folder...).
+    Unreadable,
+}
+
+impl RunState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Finished => "finished",
+            RunState::Interrupted => "interrupted",
+            RunState::NoJournal => "no journal",
+            RunState::Unreadable => "unreadable",
+        }
+    }
+}
+
+/// Every run under `root`, newest first (by start time, then name). A missing root is an
+/// empty list: nothing was backed up yet. Links in the root are not followed.
+pub fn list(root: &Path) -> io::Result<Vec<RunInfo>> {
+    let entries = match fs::read_dir(root) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut runs: Vec<RunInfo> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| read_run(&e.path()))
+        .collect();
+    runs.sort_by(|a, b| (&b.started_at, &b.run).cmp(&(&a.started_at, &a.run)));
+    Ok(runs)
+}
+
+fn read_run(dir: &Path) -> RunInfo {
+    let mut info = RunInfo {
+        run: dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        dir: dir.to_path_buf(),
+        site: None,
+        account: None,
+        started_at: None,
+        rules: 0,
+        state: RunState::Unreadable,
+        problem: None,
+    };
+    let manifest = match BackupRun::open(dir).and_then(|run| run.manifest()) {
+        Ok(m) => m,
+        Err(e) => {
+            info.problem = Some(format!("manifest.json: {e}"));
+            return info;
+        }
+    };
+    info.site = Some(manifest.site);
+    info.account = Some(manifest.account);
+    info.started_at = Some(manifest.started_at);
+    info.rules = count_rule_files(&dir.join("rules"));
+    match journal::read(&dir.join("journal.jsonl")) {
+        Ok(entries) if journal::unfinished(&entries).is_empty() => {
+            info.state = RunState::Finished;
+        }
+        Ok(_) => info.state = RunState::Interrupted,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => info.state = RunState::NoJournal,
+        Err(e) => info.problem = Some(format!("journal.jsonl: {e}")),
+    }
+    info
+}
+
+fn count_rule_files(rules: &Path) -> usize {
+    fs::read_dir(rules).map_or(0, |entries| {
+        entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+            .count()
+    })
+}
+
+/// The runs as an aligned table, one line each, with the reason under an unreadable one.
+pub fn table(runs: &[RunInfo]) -> String {
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let mut rows = vec![[
+        "RUN".to_string(),
+        "SITE".into(),
+        "ACCOUNT".into(),
+        "STARTED".into(),
+        "RULES".into(),
+        "STATE".into(),
+    ]];
+    for r in runs {
+        rows.push([
+            r.run.clone(),
+            dash(&r.site),
+            dash(&r.account),
+            dash(&r.started_at),
+            r.rules.to_string(),
+            r.state.as_str().to_string(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..6)
+        .map(|c| {
+            rows.iter()
+                .map(|row| row[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for (i, row) in rows.iter().enumerate() {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+        if let Some(problem) = i.checked_sub(1).and_then(|r| runs[r].problem.as_ref()) {
+            out.push_str(&format!("    {problem}\n"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backup::Manifest;
+    use crate::journal::{Journal, Step};
+
+    fn manifest(started_at: &str) -> Manifest {
+        Manifest {
+            site: "https://acme.atlassian.net".into(),
+            product: "jira".into(),
+            account: "svc@acme.example".into(),
+            new_fingerprint: "0123456789ab".into(),
+            started_at: started_at.into(),
+            tool: "test".into(),
+        }
+    }
+
+    #[test]
+    fn runs_are_listed_newest_first_with_their_state() {
+        let root = tempfile::tempdir().unwrap();
+        let root = root.path().join("backups");
+        assert!(list(&root).unwrap().is_empty(), "no root yet is no runs");
+        let old = BackupRun::create(&root, &manifest("2026-01-01T00:00:00Z")).unwrap();
+        old.save("r1", &serde_json::json!({"rule": {}})).unwrap();
+        old.save("r2", &serde_json::json!({"rule": {}})).unwrap();
+        let j = Journal::open(&old.dir().join("journal.jsonl")).unwrap();
+        j.record("r1", "R1", Step::Writing, None).unwrap();
+        j.record("r1", "R1", Step::Verified, None).unwrap();
+        j.record("r2", "R2", Step::Writing, None).unwrap();
+        let new = BackupRun::create(&root, &manifest("2026-02-01T00:00:00Z")).unwrap();
+        std::fs::create_dir(root.join("stray")).unwrap();
+
+        let runs = list(&root).unwrap();
+        let states: Vec<_> = runs.iter().map(|r| (r.rules, r.state)).collect();
+        assert_eq!(
+            states,
+            [
+                (0, RunState::NoJournal),
+                (2, RunState::Interrupted),
+                (0, RunState::Unreadable)
+            ]
+        );
+        assert_eq!(runs[0].dir, new.dir());
+        assert_eq!(runs[1].account.as_deref(), Some("svc@acme.example"));
+
+        Journal::open(&old.dir().join("journal.jsonl"))
+            .unwrap()
+            .record("r2", "R2", Step::Verified, None)
+            .unwrap();
+        assert_eq!(list(&root).unwrap()[1].state, RunState::Finished);
+        let table = table(&list(&root).unwrap());
+        assert!(table.starts_with("RUN "), "{table}");
+        assert!(table.contains("\n    manifest.json: "), "{table}");
+    }
+}

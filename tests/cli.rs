@@ -1,0 +1,282 @@
+//! The command line itself, through the real binary: help text (snapshots, since people
+//! read it), shell completions, the man page, `--color` and where the site options are
+//! accepted, the built-in demo and the `-vv` request traces.
+
+mod common;
+
+use common::{autorekey, checked, fake_token, RunOutput};
+
+fn run(args: &[&str]) -> RunOutput {
+    let mut cmd = autorekey();
+    // Help shows an option's environment value and wraps to COLUMNS: keep both fixed.
+    cmd.env_remove("AUTOREKEY_MAX_RESPONSE_MB")
+        .env_remove("AUTOREKEY_ORG_ID")
+        .env_remove("COLUMNS")
+        .args(args);
+    checked(cmd.output().expect("run autorekey"), &[])
+}
+
+#[test]
+fn help_snapshots() {
+    let top = run(&["--help"]);
+    top.expect_code(0);
+    insta::assert_snapshot!("help", top.stdout);
+    let scan = run(&["scan", "--help"]);
+    scan.expect_code(0);
+    insta::assert_snapshot!("scan_help", scan.stdout);
+}
+
+#[test]
+fn commands_that_ignore_the_site_do_not_list_its_options() {
+    for command in [
+        "demo",
+        "sandbox",
+        "fingerprint",
+        "completions",
+        "man",
+        "backups",
+    ] {
+        let help = run(&[command, "--help"]);
+        help.expect_code(0);
+        assert!(
+            !help.stdout.contains("--site"),
+            "{command} --help:\n{}",
+            help.stdout
+        );
+        assert!(
+            help.stdout.contains("Global options:"),
+            "{command} --help:\n{}",
+            help.stdout
+        );
+        assert!(help.stdout.contains("--color <WHEN>"));
+    }
+    for command in ["scan", "rotate", "apply", "restore", "tokens", "revoke"] {
+        let help = run(&[command, "--help"]);
+        assert!(
+            help.stdout.contains("Site options:\n      --site <URL>"),
+            "{command}"
+        );
+    }
+    let refused = run(&["--site", "https://acme.atlassian.net", "demo"]);
+    refused.expect_code(2);
+    assert!(refused
+        .stderr
+        .contains("--site is not used by `autorekey demo`"));
+}
+
+#[test]
+fn a_site_option_typed_before_the_command_beats_the_environment() {
+    // The site in the environment is not loopback over http, so it would be refused at
+    // once; the one typed before `scan` must be the one checked.
+    let mut cmd = autorekey();
+    cmd.env("AUTOREKEY_SITE", "http://acme.example.net")
+        .env("AUTOREKEY_LOGIN", "admin@acme.example")
+        .args(["--site", "http://other.example.org", "scan"]);
+    let out = checked(cmd.output().expect("run"), &[]);
+    out.expect_code(2);
+    assert!(out.stderr.contains("other.example.org"), "{}", out.stderr);
+    assert!(!out.stderr.contains("acme.example.net"), "{}", out.stderr);
+}
+
+#[test]
+fn bash_completions_name_every_command() {
+    let out = run(&["completions", "bash"]);
+    out.expect_code(0);
+    assert!(out.stdout.contains("complete -F _autorekey"));
+    for command in [
+        "scan",
+        "rotate",
+        "apply",
+        "restore",
+        "backups",
+        "demo",
+        "completions",
+        "man",
+    ] {
+        assert!(out.stdout.contains(command), "{command} missing");
+    }
+    run(&["completions", "zsh"]).expect_code(0);
+    run(&["completions", "nosuchshell"]).expect_code(2);
+}
+
+#[test]
+fn man_page_on_stdout_and_per_command_in_a_directory() {
+    let out = run(&["man"]);
+    out.expect_code(0);
+    assert!(
+        out.stdout.contains(".SH NAME\nautorekey"),
+        "{}",
+        &out.stdout[..300]
+    );
+    assert!(out.stdout.contains(".SH SUBCOMMANDS"));
+
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let dir_arg = dir.path().to_str().expect("UTF-8");
+    run(&["man", "--dir", dir_arg]).expect_code(0);
+    let scan = std::fs::read_to_string(dir.path().join("autorekey-scan.1")).expect("scan page");
+    assert!(scan.contains(".SH NAME") && scan.contains("\\-\\-verify"));
+    assert!(dir.path().join("autorekey.1").is_file());
+
+    let missing = dir.path().join("nope");
+    run(&["man", "--dir", missing.to_str().unwrap()]).expect_code(2);
+}
+
+/// An offline dry run: a bold rule heading and a coloured diff on stdout, a yellow
+/// `Warning:` on stderr, when colour is on. Neither stream is a terminal here.
+fn coloured_run(color: Option<&str>, env: &[(&str, &str)]) -> RunOutput {
+    let export = common::fixtures_dir().join("export/ui-export.json");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut cmd = autorekey();
+    cmd.env_remove("NO_COLOR")
+        .env_remove("CLICOLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .env("AUTOREKEY_NEW_TOKEN", fake_token());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    if let Some(c) = color {
+        cmd.args(["--color", c]);
+    }
+    cmd.args(["rotate", "--account", "svc-jira@acme.example", "--dry-run"])
+        .arg("--from-file")
+        .arg(&export)
+        .arg("--write")
+        .arg(dir.path().join("never-written.json"));
+    let out = checked(cmd.output().expect("run"), &[]);
+    out.expect_code(0);
+    assert!(
+        out.stdout.contains("--- "),
+        "the dry run shows a diff:\n{}",
+        out.stdout
+    );
+    out
+}
+
+fn has_esc(out: &RunOutput) -> (bool, bool) {
+    (out.stdout.contains('\u{1b}'), out.stderr.contains('\u{1b}'))
+}
+
+#[test]
+fn color_follows_the_flag_then_the_environment() {
+    assert_eq!(
+        has_esc(&coloured_run(None, &[])),
+        (false, false),
+        "off a terminal: none"
+    );
+    let always = coloured_run(Some("always"), &[("NO_COLOR", "1")]);
+    assert_eq!(
+        has_esc(&always),
+        (true, true),
+        "--color always beats NO_COLOR"
+    );
+    assert!(always.stdout.contains("\u{1b}[1mRule \""), "bold heading");
+    assert!(always.stdout.contains("\u{1b}[32m+"), "green added line");
+    assert!(
+        always.stderr.contains("\u{1b}[33m\u{1b}[1mWarning:"),
+        "{:?}",
+        always.stderr
+    );
+    let forced = coloured_run(None, &[("CLICOLOR_FORCE", "1")]);
+    assert_eq!(has_esc(&forced), (true, true));
+    let no_color = coloured_run(None, &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]);
+    assert_eq!(
+        has_esc(&no_color),
+        (false, false),
+        "NO_COLOR wins over CLICOLOR_FORCE"
+    );
+    let never = coloured_run(Some("never"), &[("CLICOLOR_FORCE", "1")]);
+    assert_eq!(has_esc(&never), (false, false));
+}
+
+#[test]
+fn demo_runs_from_anywhere_with_its_built_in_fixtures() {
+    let cwd = tempfile::tempdir().expect("a temp dir");
+    let mut cmd = autorekey();
+    cmd.current_dir(cwd.path()).arg("demo");
+    let out = checked(cmd.output().expect("run"), &common::fixture_secret_values());
+    out.expect_code(0);
+    assert!(
+        out.stdout.contains("with 27 automation rules"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("That was the whole job."));
+    assert_eq!(
+        std::fs::read_dir(cwd.path()).unwrap().count(),
+        0,
+        "the demo leaves nothing in the current folder"
+    );
+
+    let mut elsewhere = autorekey();
+    elsewhere
+        .current_dir(cwd.path())
+        .args(["demo", "--fixtures", "."]);
+    let refused = checked(elsewhere.output().expect("run"), &[]);
+    refused.expect_code(2);
+    assert!(
+        refused.stderr.contains("holds no demo fixtures"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
+fn a_sandbox_with_no_rules_says_so() {
+    use std::io::{BufRead, BufReader};
+    let empty = tempfile::tempdir().expect("a temp dir");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("autorekey"))
+        .env("NO_COLOR", "1")
+        .args(["sandbox", "--rules"])
+        .arg(empty.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the sandbox");
+    let mut said = Vec::new();
+    for line in BufReader::new(child.stderr.take().expect("stderr")).lines() {
+        let line = line.expect("a line");
+        let done = line.contains("Ctrl-C stops it");
+        said.push(line);
+        if done {
+            break;
+        }
+    }
+    child.kill().expect("stop the sandbox");
+    child.wait().expect("reap the sandbox");
+    let said = said.join("\n");
+    assert!(
+        said.contains("Warning: the sandbox serves no rules: no rule files (*.json) in "),
+        "{said}"
+    );
+    assert!(said.contains("serving 0 rules"), "{said}");
+}
+
+#[test]
+fn double_verbose_traces_each_request_without_headers_or_queries() {
+    let site = common::Planted::fixtures().site_spec().start();
+    let out = site.run(&["-vv", "scan", "--verify", "--format", "json"]);
+    out.expect_code(0);
+    let traces: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("-> "))
+        .collect();
+    assert!(
+        traces
+            .iter()
+            .any(|l| l.starts_with("-> GET /_edge/tenant_info 200 ")),
+        "{traces:#?}"
+    );
+    assert!(traces
+        .iter()
+        .any(|l| l.contains("/rest/v1/rule/summary 200 ") && l.ends_with(" ms")));
+    assert!(traces
+        .iter()
+        .any(|l| l.starts_with("-> GET /rest/api/3/myself 200 ")));
+    for line in &traces {
+        assert!(!line.contains('?'), "a query in {line}");
+        assert!(!line.to_lowercase().contains("authorization"), "{line}");
+    }
+    let once = site.run(&["-v", "scan", "--format", "json"]);
+    assert!(!once.stderr.contains("-> GET"), "-v alone traces nothing");
+}
