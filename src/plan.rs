@@ -363,6 +363,29 @@ const USERINFO: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERI
 /// A copy of `rule` in which every literal secret the detector knows is replaced by
 /// `<user · fingerprint>`: the only form of a rule that may be shown or logged.
 pub fn redact(rule: &Value) -> Value {
+    let mut out = redact_findings(rule);
+    mask_secretish(&mut out);
+    out
+}
+
+/// A rule's name with every credential the detector finds in it replaced by
+/// `<user · fingerprint>`. Names are typed by anyone who can edit a rule, and they reach
+/// tables, prompts, summaries, journals and plan files: a token pasted into one must not
+/// ride along. Only what the detector recognises is replaced (not [`redact`]'s
+/// secret-sounding keys), so an ordinary name such as "Auth: refresh Jira" stays readable.
+pub fn redacted_name(name: &str) -> String {
+    let rule = serde_json::json!({ "name": name });
+    match redact_findings(&rule) {
+        Value::Object(mut fields) => match fields.remove("name") {
+            Some(Value::String(shown)) => shown,
+            _ => String::new(),
+        },
+        _ => String::new(),
+    }
+}
+
+/// [`redact`] without the masking of secret-sounding keys.
+fn redact_findings(rule: &Value) -> Value {
     let findings: Vec<Finding> = detect::detect(rule)
         .into_iter()
         .filter(|f| f.status == Status::Literal && f.span.is_some())
@@ -379,7 +402,6 @@ pub fn redact(rule: &Value) -> Value {
             }
         }
     }
-    mask_secretish(&mut out);
     out
 }
 

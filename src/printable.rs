@@ -76,15 +76,15 @@ fn own_style_len(text: &str) -> Option<usize> {
     matches!(code, "0" | "1" | "31" | "32" | "33" | "36").then_some(end + 3)
 }
 
-/// A rule's name as shown to a person: one line, escaped. Every place that names a rule in
-/// output (outcomes, diff headers, restore lines, the table) takes it from here.
+/// A rule's name as shown to a person: any credential in it redacted, then one line,
+/// escaped. Every place that names a rule in output (outcomes, diff headers, restore lines,
+/// the table) takes it from here.
 pub fn rule_name(rule: &serde_json::Value) -> String {
-    printable(
-        rule.get("name")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or(""),
-    )
-    .into_owned()
+    let name = rule
+        .get("name")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("");
+    printable(&crate::plan::redacted_name(name)).into_owned()
 }
 
 fn escape(text: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {

@@ -66,7 +66,7 @@ impl Row {
         };
         Row {
             rule_uuid: crate::export::rule_uuid(rule),
-            rule_name: text("name"),
+            rule_name: crate::plan::redacted_name(&text("name")),
             rule_state: text("state"),
             component_id: f.component_id.clone(),
             component_path: f.component_path.clone(),

@@ -334,3 +334,49 @@ fn an_answer_past_the_cap_stops_the_scan_with_a_clear_error() {
     cmd.args(["scan", "--format", "json"]);
     run_checked(cmd, &[admin_token]).expect_code(0);
 }
+
+/// A token pasted into a rule's name is rule text like any other: the detector finds it, and
+/// no table, summary, prompt, journal or plan file may carry it.
+#[test]
+fn a_token_pasted_into_a_rule_name_is_never_shown_or_saved() {
+    let path = common::fixtures_dir().join("rules/01-triage-ack-comment-basic-v1.json");
+    let rule: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let raw = format!("ATATT3xFAKE{}", uuid::Uuid::new_v4().simple());
+    let pair_token = fake_token();
+    let pair =
+        base64::engine::general_purpose::STANDARD.encode(format!("bot@acme.example:{pair_token}"));
+    let mut rules = copies_of(&rule, 2);
+    rules[0]["rule"]["name"] = json!(format!("Nightly sync {raw}"));
+    rules[1]["rule"]["name"] = json!(format!("Auth {pair} export"));
+    let planted = Planted::new(rules);
+    let new_token = planted.fresh(SVC_JIRA_NEW_FIXTURE);
+    let mut site = planted.site_spec().start();
+    for secret in [&raw, &pair_token, &new_token] {
+        site.add_secret(secret.clone());
+    }
+    for format in ["table", "csv", "json"] {
+        let out = site.run(&["scan", "--format", format]);
+        out.expect_code(0);
+        assert!(out.stdout.contains("Nightly sync <"), "{}", out.stdout);
+    }
+    let backups = site.dir.path().join("backups");
+    let plan = site.dir.path().join("plan.json");
+    let rotate =
+        |args: &[&str]| site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new_token, &backups, args));
+    rotate(&["--dry-run"]).expect_code(0);
+    rotate(&["--out", plan.to_str().unwrap()]).expect_code(0);
+    let done = rotate(&["--yes"]);
+    assert!(done.stdout.contains("Nightly sync <"), "{}", done.stdout);
+    let journal = std::fs::read_to_string(only_run_dir(&backups).join("journal.jsonl")).unwrap();
+    for (what, text) in [
+        ("plan", std::fs::read_to_string(&plan).unwrap()),
+        ("journal", journal),
+    ] {
+        for secret in [&raw, &pair_token, &pair] {
+            assert!(
+                !text.contains(secret.as_str()),
+                "{what} holds a secret from a name"
+            );
+        }
+    }
+}

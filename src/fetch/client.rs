@@ -97,7 +97,8 @@ impl ClientConfig {
 #[serde(rename_all = "camelCase")]
 pub struct RuleSummary {
     pub uuid: String,
-    #[serde(default, deserialize_with = "null_as_default")]
+    /// As listed, with any credential in it redacted: names reach outcomes and `Debug`.
+    #[serde(default, deserialize_with = "redacted_name")]
     pub name: String,
     #[serde(default, deserialize_with = "null_as_default")]
     pub state: String,
@@ -130,6 +131,11 @@ where
     T: Default + Deserialize<'de>,
 {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+fn redacted_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let name: String = null_as_default(d)?;
+    Ok(crate::plan::redacted_name(&name))
 }
 
 fn strings_skipping_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
