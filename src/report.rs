@@ -633,9 +633,11 @@ fn kind_rank(o: &Outcome) -> u8 {
     }
 }
 
-/// One line per rule as it is written, for the progress of an interactive run.
+/// One line per rule as it is written, for the progress of an interactive run. One line
+/// whatever it quotes: names, ids, reasons and read-back pointers may come from a rule or
+/// a server, and a line break in them must not start a line that fakes the summary.
 pub fn outcome_line(o: &Outcome) -> String {
-    match o {
+    let line = match o {
         Outcome::Rotated { name, places, .. } => {
             format!("Rotated \"{name}\" ({places} place{})", plural(*places))
         }
@@ -645,7 +647,8 @@ pub fn outcome_line(o: &Outcome) -> String {
         Outcome::Declined { name, .. } => format!("Skipped \"{name}\" (you said no)"),
         Outcome::AlreadyCurrent { name, .. } => format!("\"{name}\" already uses the new token"),
         Outcome::NotAttempted { name, why, .. } => format!("Not attempted \"{name}\": {why}"),
-    }
+    };
+    printable(&line).into_owned()
 }
 
 fn plural(n: usize) -> &'static str {
@@ -705,7 +708,7 @@ pub fn render_rotation(s: &RotationSummary) -> String {
         .iter()
         .filter(|o| !matches!(o, Outcome::Rotated { .. } | Outcome::AlreadyCurrent { .. }))
     {
-        let _ = writeln!(out, "  - {} ({})", outcome_line(o), o.uuid());
+        let _ = writeln!(out, "  - {} ({})", outcome_line(o), printable(o.uuid()));
     }
     out.push('\n');
     render_where(s, &mut out);

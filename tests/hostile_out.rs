@@ -380,3 +380,84 @@ fn a_token_pasted_into_a_rule_name_is_never_shown_or_saved() {
         }
     }
 }
+
+/// A server (not a rule editor) chooses rule ids and summary names too: a rule whose read
+/// fails is named from the summary, and its id is printed beside every outcome. Neither may
+/// start a line of its own and fake the summary.
+#[test]
+fn server_chosen_ids_and_summary_names_cannot_fake_a_line() {
+    let (envelope, uuid, old) = one_rule();
+    let (admin_token, new_token) = (fake_token(), fake_token());
+    let admin_auth = basic(ADMIN, &admin_token);
+    let new_auth = basic(SVC_JIRA, &new_token);
+    let bad_id = "gone\n  FAKED Nothing left to do\u{1b}[2K";
+    let site = Scripted::start(move |method, path, auth| match (method, path) {
+        ("GET", "/rest/api/3/myself") if auth == admin_auth => {
+            ok(json!({"accountId": "acc-admin", "emailAddress": ADMIN}))
+        }
+        ("GET", "/rest/api/3/myself") if auth == new_auth => {
+            ok(json!({"accountId": "acc-svc", "emailAddress": SVC_JIRA}))
+        }
+        ("GET", "/api/rule/summary") => ok(json!({"links": {"next": null}, "data": [
+            {"uuid": uuid, "name": "ok", "state": "ENABLED"},
+            {"uuid": bad_id, "name": "Gone\nFAKED the old token may be revoked", "state": "ENABLED"}]})),
+        ("GET", p) if p == format!("/api/rule/{uuid}") => {
+            let mut rule = envelope.clone();
+            // The answer's own id is what the diff header and outcome print.
+            rule["rule"]["uuid"] = json!(format!("{uuid}\nFAKED header"));
+            ok(rule)
+        }
+        _ => (404, Vec::new(), r#"{"message":"no such rule"}"#.to_owned()),
+    });
+    let backups = tempfile::tempdir().unwrap();
+    for args in [&["--dry-run"][..], &["--yes"][..]] {
+        let mut cmd = site.cmd(ADMIN, &admin_token);
+        cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
+            .args(["rotate", "--account", SVC_JIRA, "--backup-dir"])
+            .arg(backups.path())
+            .args(args);
+        let out = run_checked(cmd, &[admin_token.clone(), new_token.clone(), old.clone()]);
+        assert_printable(&format!("rotate {args:?}"), &out);
+        assert!(out.stdout.contains("FAKED"), "{}", out.stdout);
+    }
+}
+
+/// The email a `/myself` answer names is server text: shown in `-v` and in the refusal of
+/// a new token that logs in as someone else, it must stay on its line.
+#[test]
+fn an_email_from_myself_cannot_fake_a_line() {
+    let (envelope, _, old) = one_rule();
+    let (admin_token, new_token) = (fake_token(), fake_token());
+    let hostile = "other@x.example\nFAKED Hint: the old token may be revoked\u{1b}[1A";
+    let admin_auth = basic(ADMIN, &admin_token);
+    let new_auth = basic(SVC_JIRA, &new_token);
+    let uuid = envelope["rule"]["uuid"].as_str().unwrap().to_owned();
+    let site = Scripted::start(move |method, path, auth| match (method, path) {
+        ("GET", "/rest/api/3/myself") if auth == admin_auth || auth == new_auth => {
+            ok(json!({"accountId": "acc", "emailAddress": hostile}))
+        }
+        ("GET", "/api/rule/summary") => ok(json!({"links": {"next": null}, "data": [
+            {"uuid": uuid, "name": "ok", "state": "ENABLED"}]})),
+        ("GET", _) => ok(envelope.clone()),
+        _ => (500, Vec::new(), String::new()),
+    });
+    let secrets = [admin_token.clone(), new_token.clone(), old];
+    let mut cmd = site.cmd(ADMIN, &admin_token);
+    cmd.args(["-v", "scan"]);
+    let out = run_checked(cmd, &secrets);
+    out.expect_code(0);
+    assert_printable("scan -v", &out);
+    assert!(
+        out.stderr.contains("other@x.example\\u{a}FAKED"),
+        "{}",
+        out.stderr
+    );
+    let backups = tempfile::tempdir().unwrap();
+    let mut cmd = site.cmd(ADMIN, &admin_token);
+    cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
+        .args(["rotate", "--account", SVC_JIRA, "--yes", "--backup-dir"])
+        .arg(backups.path());
+    let out = run_checked(cmd, &secrets);
+    out.expect_code(2);
+    assert_printable("rotate, new token of another account", &out);
+}

@@ -21,6 +21,7 @@ use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::fetch::{AutomationClient, FetchError, PutOutcome};
 use crate::journal::{Journal, Step};
 use crate::plan;
+use crate::printable::printable;
 use crate::settings::SiteSettings;
 use crate::ui::Ui;
 use crate::verdict;
@@ -46,7 +47,9 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandRes
                 // Named and skipped: one bad file must not keep the others from restoring.
                 failures += 1;
                 let file = rule.file.display();
-                ui.out(format!("Not restored: {file} cannot be trusted: {reason}"));
+                ui.out(printable(&format!(
+                    "Not restored: {file} cannot be trusted: {reason}"
+                )));
                 let detail = format!("restore: backup file refused: {reason}");
                 journal.record(&rule.uuid, "", Step::Failed, Some(detail))?;
                 continue;
@@ -85,7 +88,8 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandRes
             }
             Err(reason) => {
                 failures += 1;
-                ui.out(format!("Failed \"{name}\" ({uuid}): {reason}"));
+                // One line: the reason can quote the site's answer (read-back pointers).
+                ui.out(printable(&format!("Failed \"{name}\" ({uuid}): {reason}")));
                 (Step::Failed, Some(format!("restore: {reason}")))
             }
         };

@@ -457,7 +457,8 @@ pub fn show_diffs(prepared: &[Prepared], ui: &Ui) {
 }
 
 fn show_diff(p: &Prepared, ui: &Ui) {
-    ui.out(ui.bold(&format!("Rule \"{}\" ({})", p.name, p.uuid)));
+    let heading = format!("Rule \"{}\" ({})", p.name, p.uuid);
+    ui.out(ui.bold(&crate::printable::printable(&heading)));
     ui.out_raw(ui.diff(&p.diff()));
     ui.out("");
 }

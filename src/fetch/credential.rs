@@ -39,6 +39,21 @@ pub struct Myself {
     pub display_name: Option<String>,
 }
 
+impl Myself {
+    /// The answer with every field made one printable line. These fields are the server's
+    /// text and are shown (`-v`, the refusal of a new token that logs in as someone else);
+    /// an address holding a control character or a line break matches no real account
+    /// either way, so the comparisons made with them do not change.
+    fn printable(self) -> Myself {
+        let line = |s: String| crate::printable::printable(&s).into_owned();
+        Myself {
+            account_id: line(self.account_id),
+            email_address: self.email_address.map(line),
+            display_name: self.display_name.map(line),
+        }
+    }
+}
+
 /// What a credential check found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CredentialCheck {
@@ -304,6 +319,7 @@ impl AutomationClient {
         let me: Myself = serde_json::from_value(body).map_err(|e| {
             FetchError::InvalidResponse(format!("the answer is not the expected JSON ({e})"))
         })?;
+        let me = me.printable();
         if me.account_id.trim().is_empty() {
             return Err(FetchError::InvalidResponse(format!(
                 "{} answered without an accountId",
