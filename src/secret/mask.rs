@@ -8,7 +8,8 @@
 //! 1. every piece of 20 characters or more of a known secret, or of the part of its base64
 //!    encodings that depends only on it (standard and URL-safe, at each byte alignment, so
 //!    `base64(anyone:token)` is covered), is replaced by `****`; shorter secrets are matched
-//!    whole;
+//!    whole. Matching ignores ASCII case: a server that upper-cases a hex secret (or a whole
+//!    token) still echoes it, and masking a little more is the safe side;
 //! 2. the result is decoded every way a server might have encoded it (percent, HTML
 //!    entities, `\uXXXX`, base64 runs), with separators removed so split fields join up; if
 //!    any decoding still holds a piece of a secret, the whole text is withheld.
@@ -78,9 +79,10 @@ impl Masker {
     }
 
     fn index(&mut self, form: &str) {
-        let bounds = char_bounds(form);
+        let form = Zeroizing::new(form.to_ascii_lowercase());
+        let bounds = char_bounds(&form);
         if bounds.len() <= PIECE {
-            self.short.push(Zeroizing::new(form.to_owned()));
+            self.short.push(form);
             return;
         }
         for i in 0..bounds.len() - PIECE {
@@ -120,10 +122,12 @@ impl Masker {
             .any(|decoded| !self.spans(decoded).is_empty())
     }
 
-    /// Byte spans of `text` that are a piece or a short form.
+    /// Byte spans of `text` that are a piece or a short form, in any ASCII case (folding
+    /// ASCII case keeps every byte offset, so the spans fit `text` itself).
     fn spans(&self, text: &str) -> Vec<(usize, usize)> {
+        let text = Zeroizing::new(text.to_ascii_lowercase());
         let mut spans = Vec::new();
-        let bounds = char_bounds(text);
+        let bounds = char_bounds(&text);
         if bounds.len() > PIECE && !self.pieces.is_empty() {
             for i in 0..bounds.len() - PIECE {
                 let (start, end) = (bounds[i], bounds[i + PIECE]);
@@ -136,7 +140,7 @@ impl Masker {
             }
         }
         for form in &self.short {
-            find_all(text, form, &mut spans);
+            find_all(&text, form, &mut spans);
         }
         spans
     }
@@ -374,6 +378,40 @@ mod tests {
             assert!(!m.leaks(&shown), "{shown}");
             for half in [&t[..t.len() / 2], &t[t.len() / 2..]] {
                 assert!(!shown.contains(half), "{shown}");
+            }
+        }
+    }
+
+    #[test]
+    fn echoes_with_changed_case_or_escaped_slashes_are_masked() {
+        let basic_of = |t: &str| Credential::new("svc@corp.example", Token::new(t)).basic_value();
+        // A token whose Basic value has slashes enough to cut it into short pieces (`?`
+        // and `~` make base64 sextets of all ones).
+        let t = format!("{}??~??~??~{}", token(), token());
+        let basic = basic_of(&t);
+        assert!(
+            basic.matches('/').count() >= 3,
+            "{}",
+            basic.matches('/').count()
+        );
+        let hex_secret = hex::encode(uuid::Uuid::new_v4().as_bytes());
+        let mut m = masker(&t);
+        m.add(&hex_secret);
+        // A server quoting JSON inside its message escapes `/` as `\/`; base64 has slashes.
+        let slashed = format!("Basic {}", basic.replace('/', "\\/"));
+        for echoed in [
+            hex_secret.to_uppercase(),
+            t.to_uppercase(),
+            t.to_lowercase(),
+            basic.replace('/', "%2f").replace('+', "%2b"),
+            slashed,
+        ] {
+            let shown = m.clean(&format!("rejected value: {echoed} (see docs)"));
+            // Read as the JSON it quotes, what is shown holds no piece either.
+            assert!(!m.leaks(&shown.replace("\\/", "/")), "{shown}");
+            for window in echoed.as_bytes().chunks(12) {
+                let window = std::str::from_utf8(window).unwrap();
+                assert!(!shown.contains(window), "{window} in {shown}");
             }
         }
     }
