@@ -272,6 +272,37 @@ mod tests {
     }
 
     #[test]
+    fn every_spelling_of_another_host_in_a_next_link_is_refused() {
+        let from = url("https://acme.atlassian.net/gateway/api/rule/summary?limit=100");
+        let resolved = |link: &str| from.join(link).unwrap();
+        for bad in [
+            "//evil.example/rule/summary",
+            "\\\\evil.example\\rule",
+            "http:/evil.example/x",
+            "https://acme.atlassian.net@evil.example/x",
+            "https://me@acme.atlassian.net/x",
+            "https://acme.atlassian.net./x",
+            "https://acme.atlassian.net:8443/x",
+            "https://acme.atl\u{430}ssian.net/x",
+            "https://other.atlassian.net/x",
+        ] {
+            assert!(require_same_origin(&resolved(bad), &from).is_err(), "{bad}");
+        }
+        // The same origin, however spelled, is the same site.
+        for same in [
+            "https://ACME.Atlassian.NET:443/x?cursor=2",
+            "?cursor=2",
+            "rule/summary?cursor=2",
+            "/gateway/api/rule/summary?cursor=2",
+        ] {
+            assert!(
+                require_same_origin(&resolved(same), &from).is_ok(),
+                "{same}"
+            );
+        }
+    }
+
+    #[test]
     fn an_address_without_a_host_is_never_shown() {
         // `user:password@host` without a scheme parses as scheme `user`, path `password@host`.
         let typed = url("admin:hunter2secret@acme.atlassian.net");
