@@ -76,6 +76,21 @@ fn own_style_len(text: &str) -> Option<usize> {
     matches!(code, "0" | "1" | "31" | "32" | "33" | "36").then_some(end + 3)
 }
 
+/// Serialized JSON made safe for a terminal without changing a single value: serde
+/// escapes C0 controls but writes DEL, C1 controls, bidi overrides and line separators
+/// raw, and `scan --format json` is read on terminals too. Outside strings JSON holds
+/// only ASCII, so each of these sits inside a string, where `\uXXXX` means the very same
+/// character to any consumer.
+pub fn json_text(json: &str) -> Cow<'_, str> {
+    escape_as(
+        json,
+        |c| is_unsafe(c) && u32::from(c) >= 0x7f,
+        |out, c| {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        },
+    )
+}
+
 /// A rule's name as shown to a person: any credential in it redacted, then one line,
 /// escaped. Every place that names a rule in output (outcomes, diff headers, restore lines,
 /// the table) takes it from here.
@@ -88,13 +103,28 @@ pub fn rule_name(rule: &serde_json::Value) -> String {
 }
 
 fn escape(text: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
-    if !text.chars().any(|c| is_unsafe(c) && !keep(c)) {
+    escape_as(
+        text,
+        |c| is_unsafe(c) && !keep(c),
+        |out, c| {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        },
+    )
+}
+
+/// `text` with each character `hit` picks written by `write` instead.
+fn escape_as(
+    text: &str,
+    hit: impl Fn(char) -> bool,
+    write: impl Fn(&mut String, char),
+) -> Cow<'_, str> {
+    if !text.chars().any(&hit) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if is_unsafe(c) && !keep(c) {
-            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        if hit(c) {
+            write(&mut out, c);
         } else {
             out.push(c);
         }
@@ -122,6 +152,17 @@ mod tests {
         assert!(matches!(printable("Rule \"ok\" ✓ ü"), Cow::Borrowed(_)));
         assert_eq!(printable("a\nb"), "a\\u{a}b");
         assert_eq!(printable_text("a\nb\tc"), "a\nb\\u{9}c");
+    }
+
+    #[test]
+    fn json_is_terminal_safe_and_means_the_same() {
+        let name = "a\u{9b}31m\u{202e}b\u{7f}\u{2028}\u{1b}c\nd";
+        let json = serde_json::to_string_pretty(&serde_json::json!({"name": name})).unwrap();
+        let shown = json_text(&json);
+        assert!(!shown.chars().any(|c| is_unsafe(c) && c != '\n'), "{shown}");
+        let back: serde_json::Value = serde_json::from_str(&shown).unwrap();
+        assert_eq!(back["name"], name);
+        assert!(matches!(json_text("{\n  \"a\": 1\n}"), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -254,9 +254,8 @@ fn verification_name(v: Option<Verification>) -> &'static str {
 }
 
 pub fn render_json(inv: &Inventory) -> String {
-    let mut s = serde_json::to_string_pretty(inv).unwrap_or_default();
-    s.push('\n');
-    s
+    let s = serde_json::to_string_pretty(inv).unwrap_or_default();
+    format!("{}\n", crate::printable::json_text(&s))
 }
 
 const CSV_COLUMNS: [&str; 15] = [

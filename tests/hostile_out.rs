@@ -70,8 +70,9 @@ fn hostile_rule_names_reach_no_terminal_raw() {
         assert_printable(&format!("scan --format {format}"), &out);
         assert!(out.stdout.contains("Clip \\u{1b}]52;c;"), "{}", out.stdout);
     }
-    // JSON keeps the real value (serde escapes the controls).
+    // JSON keeps the real value, with every control, bidi and C1 character escaped.
     let out = site.run(&["scan", "--format", "json"]);
+    assert_printable("scan --format json", &out);
     let names: Vec<Value> = out.json()["findings"]
         .as_array()
         .unwrap()
