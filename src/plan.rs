@@ -637,6 +637,21 @@ impl PlanFile {
     }
 
     fn check_consistent(&self) -> Result<(), PlanFileError> {
+        // These are quoted whole in apply's messages and errors: a plan from elsewhere must
+        // not be able to start a line of its own there.
+        let quoted = [
+            ("site", self.site.as_str()),
+            ("product", self.product.as_str()),
+            ("account", self.selector.account.as_str()),
+            ("new fingerprint", self.new_fingerprint.as_str()),
+        ];
+        for (what, text) in quoted {
+            if crate::printable::printable(text) != text {
+                return Err(PlanFileError::Inconsistent(format!(
+                    "its {what} holds control characters"
+                )));
+            }
+        }
         let fps = &self.selector.fingerprints;
         for rule in &self.rules {
             for change in &rule.changes {

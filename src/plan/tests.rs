@@ -361,6 +361,20 @@ fn a_sealed_plan_reads_back_and_any_edit_is_refused() {
 }
 
 #[test]
+fn a_plan_whose_quoted_fields_hold_line_breaks_is_refused() {
+    let mut plan = sample_plan(vec![]);
+    plan.new_fingerprint = serde_json::from_value(json!("abc\nHint: FAKED")).unwrap();
+    let mut site = sample_plan(vec![]);
+    site.site = "https://acme.atlassian.net/\u{1b}[1A".into();
+    for plan in [plan, site] {
+        assert!(matches!(
+            PlanFile::from_sealed_json(&plan.to_sealed_json()),
+            Err(PlanFileError::Inconsistent(_))
+        ));
+    }
+}
+
+#[test]
 fn a_plan_outside_its_own_selector_is_refused() {
     let plan = sample_plan(vec!["000000000000".into()]);
     assert!(matches!(
