@@ -264,8 +264,8 @@ pub struct Census {
     pub masked: usize,
 }
 
-/// A rule (uuid, name) and its unrewritten literal tokens (fingerprint, pointer).
-type RuleCopies = (String, String, Vec<(crate::secret::Fingerprint, String)>);
+/// A rule (uuid, name) and its unrewritten literal tokens.
+type RuleCopies = (String, String, Vec<plan::Unrewritable>);
 
 impl Census {
     pub fn note(&mut self, rule: &Value, selector: &Selector) {
@@ -307,15 +307,15 @@ impl Census {
     pub fn flag(&mut self, prepared: &[Prepared], outcomes: &mut Vec<Outcome>) -> HashSet<String> {
         let old: HashSet<_> = prepared
             .iter()
-            .flat_map(|p| p.findings.iter().filter_map(Finding::fingerprint))
+            .flat_map(|p| p.findings.iter().filter_map(plan::token_identity))
             .collect();
         let reported: HashSet<String> = outcomes.iter().map(|o| o.uuid().to_string()).collect();
         let mut dropped = HashSet::new();
         for (uuid, name, copies) in std::mem::take(&mut self.seen) {
             let hits: Vec<String> = copies
                 .into_iter()
-                .filter(|(fp, _)| old.contains(fp))
-                .map(|(fp, pointer)| format!("{pointer} ({fp})"))
+                .filter(|copy| old.contains(&copy.identity))
+                .map(|copy| format!("{} ({})", copy.pointer, copy.shown))
                 .collect();
             if hits.is_empty() || reported.contains(&uuid) {
                 continue;

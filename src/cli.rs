@@ -57,6 +57,13 @@ pub struct OutputArgs {
     /// (CLICOLOR=0 turns it off, CLICOLOR_FORCE=1 on even off a terminal).
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true, value_name = "WHEN")]
     pub color: ColorChoice,
+
+    /// A team key for the fingerprints of secrets that are not Atlassian API tokens (shown
+    /// as `k:` + 12 hex), read from this file (mode 0600): inventories made with the same key
+    /// agree. Otherwise AUTOREKEY_FINGERPRINT_KEY, else this machine's key, made on first use
+    /// in the data folder.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub fingerprint_key_file: Option<PathBuf>,
 }
 
 /// Options of the commands that talk to a site (scan, rotate, apply, restore), listed only
@@ -230,7 +237,8 @@ impl Command {
 /// Inventory: which rules hold which credential, for which account, and is it alive.
 ///
 /// Read-only. Prints no token: a credential is shown as its user and fingerprint (the first
-/// 12 hex digits of SHA-256 of the token; see `autorekey fingerprint`).
+/// 12 hex digits of SHA-256 of the token, or `k:` and a keyed hash for a secret that is not
+/// an Atlassian credential; see `autorekey fingerprint`).
 #[derive(Debug, Args)]
 pub struct ScanArgs {
     /// Output format (default: table on a terminal, json otherwise).
@@ -362,7 +370,8 @@ pub struct RotateArgs {
     #[arg(long, value_name = "EMAIL")]
     pub account: String,
 
-    /// Only the old tokens with these fingerprints (or fingerprint prefixes).
+    /// Only the old tokens with these fingerprints (or fingerprint prefixes): plain
+    /// (`3f9c0a1b2c4d`) or keyed (`k:1a2b3c4d5e6f`); a token is selected by either of its own.
     #[arg(long, value_name = "FP")]
     pub fingerprint: Vec<String>,
 
@@ -445,7 +454,12 @@ pub struct RestoreArgs {
     pub global: GlobalArgs,
 }
 
-/// Print the fingerprint of a token read on stdin, to match it against `scan`'s inventory.
+/// Print the fingerprints of a token read on stdin, to match it against `scan`'s inventory.
+///
+/// Two lines, the fingerprint first on each: the plain one (first 12 hex of SHA-256), which
+/// Atlassian credentials show everywhere, then the keyed one (`k:` + 12 hex of HMAC-SHA256
+/// under this machine's or the team's key), which other secrets show, so that a weak
+/// password cannot be guessed back from an inventory.
 #[derive(Debug, Args)]
 pub struct FingerprintArgs {}
 

@@ -142,8 +142,23 @@ impl std::fmt::Debug for Finding {
 }
 
 impl Finding {
+    /// The fingerprint every output shows: plain or keyed as [`Self::fingerprint_kind`]
+    /// decides, keyed under this process's installed key.
     pub fn fingerprint(&self) -> Option<Fingerprint> {
-        self.token.as_ref().map(Token::fingerprint)
+        let token = self.token.as_ref()?;
+        Some(token.fingerprint_as(self.fingerprint_kind()))
+    }
+
+    /// [`Self::fingerprint`] with the key given rather than installed.
+    pub fn fingerprint_with(
+        &self,
+        key: Option<&crate::secret::FingerprintKey>,
+    ) -> Option<Fingerprint> {
+        let token = self.token.as_ref()?;
+        Some(match self.fingerprint_kind() {
+            crate::secret::FingerprintKind::Plain => token.fingerprint(),
+            crate::secret::FingerprintKind::Keyed => Fingerprint::keyed(token.expose(), key),
+        })
     }
 
     /// The Basic credential, when this finding is one that names a user.
@@ -905,7 +920,9 @@ fn scan_strings(ctx: &Ctx, value: &Value, ptr: &str, location: Location, out: &m
     }
 }
 
+mod fingerprint_kind;
 mod loose;
+pub use fingerprint_kind::{is_atlassian_token, one_per_token};
 
 #[cfg(test)]
 mod tests;

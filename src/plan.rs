@@ -79,10 +79,15 @@ impl Selector {
         is_rewritable_of(f, self.new_owner())
     }
 
+    /// A token is selected by either of its fingerprints: the keyed one the inventory shows
+    /// for a secret sent outside Atlassian, or the plain one `autorekey fingerprint` prints.
     fn fingerprint_selected(&self, f: &Finding) -> bool {
+        let shown = [f.fingerprint(), f.token.as_ref().map(Token::fingerprint)];
         self.fingerprints.is_empty()
-            || f.fingerprint()
-                .is_some_and(|fp| self.fingerprints.iter().any(|p| fp.matches_prefix(p)))
+            || shown
+                .iter()
+                .flatten()
+                .any(|fp| self.fingerprints.iter().any(|p| fp.matches_prefix(p)))
     }
 }
 
@@ -151,11 +156,12 @@ pub fn plan_rule(rule: &Value, selector: &Selector, new_token: Option<&Token>) -
         .filter(|f| f.status == Status::Masked && f.location != Location::WebhookToken)
         .map(|f| f.pointer.clone())
         .collect();
-    let new_fp = new_token.map(Token::fingerprint);
     // The new token counts whatever `--fingerprint` selects, and under the account it goes
     // to: a rule already rotated (or migrated) to it is "already current", not "untouched",
     // on a rerun and in the final check.
-    let holds_new = |f: &Finding| new_fp.is_some() && f.fingerprint() == new_fp;
+    // Compared as tokens: one token may show a plain fingerprint in one place and a keyed
+    // one in another.
+    let holds_new = |f: &Finding| new_token.is_some() && f.token.as_ref() == new_token;
     let current =
         |f: &Finding| holds_new(f) && (selector.is_account(f) || selector.is_new_owner(f));
     let findings: Vec<Finding> = all
@@ -176,11 +182,11 @@ pub fn plan_rule(rule: &Value, selector: &Selector, new_token: Option<&Token>) -
     if stale.is_empty() {
         return RuleDecision::LeftAlone(LeftAlone::AlreadyCurrent);
     }
-    let old: Vec<Fingerprint> = stale.iter().filter_map(Finding::fingerprint).collect();
+    let old: Vec<Fingerprint> = stale.iter().filter_map(token_identity).collect();
     let elsewhere: Vec<String> = copies
         .into_iter()
-        .filter(|(fp, _)| old.contains(fp))
-        .map(|(_, pointer)| pointer)
+        .filter(|copy| old.contains(&copy.identity))
+        .map(|copy| copy.pointer)
         .collect();
     if !elsewhere.is_empty() {
         return RuleDecision::LeftAlone(LeftAlone::OldTokenElsewhere {
@@ -190,15 +196,37 @@ pub fn plan_rule(rule: &Value, selector: &Selector, new_token: Option<&Token>) -
     RuleDecision::Rewrite(stale)
 }
 
-/// Literal tokens (fingerprint, pointer) that the selector does not rewrite: a Bearer value,
-/// a raw token, another user's credential. If one of them is an old token of the account,
-/// rewriting the rest would leave a half-rotated rule; [`plan_rule`] checks that within a
-/// rule, and `apply::Copies` across rules once every old token is known.
-pub fn unrewritable(findings: &[Finding], selector: &Selector) -> Vec<(Fingerprint, String)> {
+/// A literal token the selector does not rewrite, and where it is.
+#[derive(Clone, Debug)]
+pub struct Unrewritable {
+    /// [`token_identity`]: compared with old tokens, never shown.
+    pub identity: Fingerprint,
+    /// The fingerprint outputs show.
+    pub shown: Fingerprint,
+    pub pointer: String,
+}
+
+/// Which token a finding holds, whatever fingerprint it is shown with, for comparisons
+/// within this run only (it is the plain hash: never shown, never stored).
+pub fn token_identity(f: &Finding) -> Option<Fingerprint> {
+    f.token.as_ref().map(Token::fingerprint)
+}
+
+/// Literal tokens that the selector does not rewrite: a Bearer value, a raw token, another
+/// user's credential. If one of them is an old token of the account, rewriting the rest
+/// would leave a half-rotated rule; [`plan_rule`] checks that within a rule, and
+/// `apply::Copies` across rules once every old token is known.
+pub fn unrewritable(findings: &[Finding], selector: &Selector) -> Vec<Unrewritable> {
     findings
         .iter()
         .filter(|f| f.status == Status::Literal && !selector.matches(f))
-        .filter_map(|f| Some((f.fingerprint()?, f.pointer.clone())))
+        .filter_map(|f| {
+            Some(Unrewritable {
+                identity: token_identity(f)?,
+                shown: f.fingerprint()?,
+                pointer: f.pointer.clone(),
+            })
+        })
         .collect()
 }
 

@@ -512,12 +512,12 @@ impl RotationSummary {
         }
     }
 
-    /// Remember which old tokens the rewrites replace, for the next steps.
+    /// Remember which old tokens the rewrites replace, for the next steps: one fingerprint
+    /// per token, though a token sent outside Atlassian shows a keyed one there.
     pub fn note_old(&mut self, prepared: &[Prepared]) {
-        for f in prepared.iter().flat_map(|p| &p.findings) {
-            if let Some(fp) = f.fingerprint() {
-                self.old_fingerprints.insert(fp.to_string());
-            }
+        let findings = prepared.iter().flat_map(|p| &p.findings);
+        for fp in crate::detect::one_per_token(findings) {
+            self.old_fingerprints.insert(fp.to_string());
         }
     }
 

@@ -4,7 +4,9 @@
 //! `Debug` output. The types here make that the default: they wrap the value in
 //! [`secrecy::SecretString`] (zeroed on drop), print `****` for both `Display` and `Debug`,
 //! and offer only two ways to look at the value: [`Token::expose`] for the few places that
-//! must send or encode it, and [`Token::fingerprint`], the one public identity of a token.
+//! must send or encode it, and its fingerprint: [`Token::fingerprint`] (plain SHA-256, for
+//! Atlassian API tokens, which are too random to guess) or, for secrets that may be weak,
+//! the keyed form [`Token::keyed_fingerprint`] (see [`fingerprint_key`]).
 //! Values derived from a token (the `Basic` value) are handed out zeroizing too, and
 //! [`Masker`] decides what of a server's text may be shown.
 
@@ -15,7 +17,9 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+pub mod fingerprint_key;
 mod mask;
+pub use fingerprint_key::FingerprintKey;
 pub use mask::{Masker, WITHHELD};
 
 /// An API token (or any other secret string found in a rule).
@@ -36,6 +40,21 @@ impl Token {
     /// store, and what an admin matches with `autorekey fingerprint`.
     pub fn fingerprint(&self) -> Fingerprint {
         Fingerprint::of(self.expose())
+    }
+
+    /// `k:` + 12 hex of HMAC-SHA256 under this process's installed key
+    /// ([`fingerprint_key::install`]), or `k:????????????` when there is none. For secrets
+    /// that may be weak: without the key, the value cannot be tested against guesses.
+    pub fn keyed_fingerprint(&self) -> Fingerprint {
+        Fingerprint::keyed(self.expose(), fingerprint_key::installed())
+    }
+
+    /// The fingerprint of the given kind.
+    pub fn fingerprint_as(&self, kind: FingerprintKind) -> Fingerprint {
+        match kind {
+            FingerprintKind::Plain => self.fingerprint(),
+            FingerprintKind::Keyed => self.keyed_fingerprint(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -63,7 +82,17 @@ impl fmt::Display for Token {
     }
 }
 
-/// The public identity of a token: 12 lowercase hex digits.
+/// Which fingerprint a secret is shown with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FingerprintKind {
+    /// Plain SHA-256: an Atlassian API token, the same on every machine.
+    Plain,
+    /// HMAC-SHA256 under the machine's or team's key, shown with a `k:` marker.
+    Keyed,
+}
+
+/// The public identity of a token: 12 lowercase hex digits, or `k:` and 12 hex digits for
+/// a keyed fingerprint.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct Fingerprint(String);
@@ -74,16 +103,40 @@ impl Fingerprint {
         Fingerprint(hex::encode(&digest[..6]))
     }
 
-    /// Accepts what a user types: 12 hex digits (or more, or fewer, as a prefix), any case.
+    /// The keyed fingerprint of `token` under `key`; `k:????????????` without a key.
+    pub fn keyed(token: &str, key: Option<&FingerprintKey>) -> Self {
+        match key {
+            Some(key) => {
+                let mac = fingerprint_key::hmac_sha256(key.bytes(), token.as_bytes());
+                Fingerprint(format!("{KEYED_MARK}{}", hex::encode(&mac[..6])))
+            }
+            None => Fingerprint(format!("{KEYED_MARK}????????????")),
+        }
+    }
+
+    /// Accepts what a user types: 12 hex digits (or more, or fewer, as a prefix), any case,
+    /// with the `k:` marker of a keyed fingerprint kept.
     pub fn parse_prefix(text: &str) -> Option<String> {
         let t = text.trim().to_ascii_lowercase();
-        (!t.is_empty() && t.len() <= 64 && t.chars().all(|c| c.is_ascii_hexdigit())).then_some(t)
+        let (mark, digits) = match t.strip_prefix(KEYED_MARK) {
+            Some(rest) => (KEYED_MARK, rest),
+            None => ("", t.as_str()),
+        };
+        let hex = !digits.is_empty()
+            && digits.len() <= 64
+            && digits.chars().all(|c| c.is_ascii_hexdigit());
+        hex.then(|| format!("{mark}{digits}"))
+    }
+
+    pub fn is_keyed(&self) -> bool {
+        self.0.starts_with(KEYED_MARK)
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
+    /// A plain prefix matches only plain fingerprints and a `k:` prefix only keyed ones.
     pub fn matches_prefix(&self, prefix: &str) -> bool {
         self.0.starts_with(prefix) || prefix.starts_with(&self.0)
     }
@@ -100,6 +153,9 @@ impl fmt::Debug for Fingerprint {
         write!(f, "Fingerprint({})", self.0)
     }
 }
+
+/// What marks a keyed fingerprint, so nobody compares it with a plain one.
+pub const KEYED_MARK: &str = "k:";
 
 /// A user name (usually an email) and its token, as carried by HTTP Basic.
 #[derive(Clone, PartialEq, Eq)]
@@ -190,6 +246,20 @@ mod tests {
             Some("3f9c0a1b2c4d".into())
         );
         assert_eq!(Fingerprint::parse_prefix("xyz"), None);
+        assert_eq!(
+            Fingerprint::parse_prefix("K:1A2B3C"),
+            Some("k:1a2b3c".into())
+        );
+        assert_eq!(Fingerprint::parse_prefix("k:"), None);
+        assert_eq!(Fingerprint::parse_prefix("k:????????????"), None);
+        let key = FingerprintKey::from_text("unit-test-key-0123456789").unwrap();
+        let keyed = Fingerprint::keyed("abc", Some(&key));
+        assert!(keyed.is_keyed() && keyed.matches_prefix(&keyed.as_str()[..6]));
+        assert!(
+            !keyed.matches_prefix("ba7816"),
+            "kinds never match each other"
+        );
+        assert!(!Token::new("abc").fingerprint().matches_prefix("k:ba78"));
         assert!(Token::new("abc").fingerprint().matches_prefix("ba7816"));
     }
 }

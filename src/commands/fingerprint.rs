@@ -2,7 +2,9 @@
 //!
 //! The inventory shows credentials only as `user · fingerprint`; an admin holding a token
 //! (in a password manager, say) pipes it here to learn which rules use it, without the token
-//! ever being typed on a command line.
+//! ever being typed on a command line. A secret shows one of two fingerprints, depending on
+//! where the rule sends it (see `detect::fingerprint_kind`), so both are printed, each
+//! named.
 
 use std::io::Read;
 
@@ -27,6 +29,15 @@ pub fn run(ui: &Ui) -> CommandResult {
         return Err(CommandError::usage("no token on stdin")
             .hint("pipe it in: `autorekey fingerprint < token.txt`"));
     }
-    ui.out(token.fingerprint().as_str());
+    // Both forms, first word of each line: the plain one stays the first line, so
+    // `autorekey fingerprint < token.txt | head -1` is what it always was.
+    ui.out(format!(
+        "{:<14}  as an Atlassian credential (the same on every machine)",
+        token.fingerprint()
+    ));
+    ui.out(format!(
+        "{:<14}  as any other secret (keyed: this machine's key, or the team key given)",
+        token.keyed_fingerprint()
+    ));
     Ok(())
 }

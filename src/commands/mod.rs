@@ -55,13 +55,45 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(cli, &ui)) {
+    if let Err(e) = install_fingerprint_key(&cli) {
+        ui.error(&e.render());
+        return ExitCode::from(e.kind.exit_code());
+    }
+    let result = runtime.block_on(run(cli, &ui));
+    if crate::secret::fingerprint_key::unknown_was_shown() {
+        ui.warn(
+            "fingerprints shown as k:???????????? belong to secrets that may be weak; with no \
+             data folder for a machine key, give a team key with --fingerprint-key-file or \
+             AUTOREKEY_FINGERPRINT_KEY to tell them apart",
+        );
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             ui.error(&e.render());
             ExitCode::from(e.kind.exit_code())
         }
     }
+}
+
+/// Every command that shows findings needs the fingerprint key; the sandbox, the shell
+/// completions and the man page do not, and make no key file.
+fn install_fingerprint_key(cli: &Cli) -> CommandResult {
+    use crate::secret::fingerprint_key;
+    if matches!(
+        cli.command,
+        Command::Sandbox(_) | Command::Completions(_) | Command::Man(_)
+    ) {
+        return Ok(());
+    }
+    let key = fingerprint_key::resolve(cli.output.fingerprint_key_file.as_deref()).map_err(|e| {
+        let error = CommandError::usage(e.message);
+        error.hint(e.hint.unwrap_or_else(|| {
+            "give a team key with --fingerprint-key-file (a 0600 file) or AUTOREKEY_FINGERPRINT_KEY".into()
+        }))
+    })?;
+    fingerprint_key::install(key);
+    Ok(())
 }
 
 async fn run(cli: Cli, ui: &Ui) -> CommandResult {

@@ -221,8 +221,8 @@ pub fn selector(account: &str, fingerprints: &[String]) -> CommandResult<Selecto
         .map(|f| {
             Fingerprint::parse_prefix(f).ok_or_else(|| {
                 // The value is not echoed: a token pasted here by mistake must not be printed.
-                CommandError::usage("a --fingerprint value is not hexadecimal")
-                    .hint("use the 12-digit fingerprint that `autorekey scan` shows")
+                CommandError::usage("a --fingerprint value is not a fingerprint")
+                    .hint("use the fingerprint that `autorekey scan` shows: 12 hex digits, or `k:` and 12 hex digits")
             })
         })
         .collect::<CommandResult<Vec<_>>>()?;

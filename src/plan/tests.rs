@@ -403,3 +403,54 @@ fn an_unconfirmed_list_is_sealed_into_the_plan_and_a_complete_one_is_not_written
         Some(PlanFileError::Changed)
     );
 }
+
+/// The old token sent to the site in Basic (plain fingerprint) and to another host as a
+/// Bearer value (keyed fingerprint): still one token, so the rule is not half-rotated.
+#[test]
+fn old_token_shown_keyed_elsewhere_still_counts_as_the_old_token() {
+    let old = fake("old");
+    let rule = json!({"components": [
+        {"id": "2", "type": "jira.issue.outgoing.webhook", "value": {"url": "{{baseUrl}}/x",
+            "headers": [{"name": "Authorization", "value": basic("svc@x.io", &old)}]}},
+        {"id": "3", "type": "jira.issue.outgoing.webhook", "value": {"url": "https://backup.example.org/x",
+            "headers": [{"name": "Authorization", "value": format!("Bearer {old}")}]}}]});
+    match plan_rule(&rule, &Selector::new("svc@x.io", vec![]), None) {
+        RuleDecision::LeftAlone(LeftAlone::OldTokenElsewhere { pointers }) => {
+            assert_eq!(pointers, vec!["/components/1/value/headers/0/value"])
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A credential sent to a host that is not Atlassian's shows a keyed fingerprint; the
+/// selector takes that one or the plain one `autorekey fingerprint` prints first.
+#[test]
+fn fingerprint_selector_takes_the_keyed_or_the_plain_form() {
+    let key = crate::secret::fingerprint_key::install_test_key();
+    let (old, other) = (fake("old"), fake("other"));
+    let rule = json!({"components": [{"id": "2", "type": "jira.issue.outgoing.webhook",
+        "value": {"url": "https://relay.example.org/forward", "headers": [
+            {"name": "Authorization", "value": basic("svc@x.io", &old)},
+            {"name": "X-Second", "value": basic("svc@x.io", &other)}]}}]});
+    let keyed = Fingerprint::keyed(&old, Some(&key)).to_string();
+    let plain = Token::new(old.clone()).fingerprint().to_string();
+    for given in [
+        keyed.clone(),
+        plain[..8].to_string(),
+        keyed[..8].to_string(),
+    ] {
+        let sel = Selector::new("svc@x.io", vec![given.clone()]);
+        let RuleDecision::Rewrite(f) = plan_rule(&rule, &sel, None) else {
+            panic!("{given} selects nothing")
+        };
+        assert_eq!(f.len(), 1, "{given}");
+        assert_eq!(f[0].fingerprint().unwrap().to_string(), keyed);
+    }
+    // A plain prefix is never read as the keyed one or the other way round.
+    let wrong = format!("k:{}", &plain[..8]);
+    let sel = Selector::new("svc@x.io", vec![wrong]);
+    assert!(matches!(
+        plan_rule(&rule, &sel, None),
+        RuleDecision::Untouched | RuleDecision::LeftAlone(_)
+    ));
+}

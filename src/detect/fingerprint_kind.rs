@@ -1,0 +1,223 @@
+//! Which fingerprint a finding is shown with: plain for Atlassian account credentials,
+//! keyed for every other secret.
+//!
+//! A plain fingerprint (12 hex of SHA-256) is the same on every machine, so an admin can
+//! match a token from a password manager with `autorekey fingerprint`; that is safe only
+//! for secrets too random to guess, which Atlassian API tokens are (ATATT3… about 192
+//! characters, 24 random characters for legacy ones, and Atlassian refuses account
+//! passwords over Basic). Anything else found in a rule may be a human-chosen password, for
+//! which 48 bits of an unkeyed hash are a dictionary oracle, so it is keyed.
+//!
+//! The decision is pure (the finding's token shape, scheme, location and target host) and
+//! made here only, for every kind of finding the detector makes now or later: a new
+//! detection is keyed unless it is an Atlassian credential.
+
+use crate::secret::{Fingerprint, FingerprintKind, Token};
+
+use super::{Finding, Location, Scheme};
+
+/// Hosts that receive Atlassian account credentials.
+const ATLASSIAN_DOMAINS: [&str; 3] = ["atlassian.net", "atlassian.com", "jira.com"];
+
+impl Finding {
+    /// Plain for an Atlassian API token wherever it is, and for a Basic (user and token) or
+    /// Bearer credential sent to an Atlassian host, the site itself (`{{baseUrl}}`) or
+    /// nowhere yet (a variable); keyed for the rest: webhook tokens, query and header
+    /// secrets, and anything sent to a host that is not Atlassian's.
+    pub fn fingerprint_kind(&self) -> FingerprintKind {
+        if self.token.as_ref().is_some_and(is_atlassian_token) {
+            return FingerprintKind::Plain;
+        }
+        let account_scheme = match self.scheme {
+            Scheme::Basic => self.user.is_some(),
+            Scheme::Bearer => true,
+            _ => false,
+        };
+        let to_atlassian = self
+            .target_url
+            .as_deref()
+            .is_none_or(|url| !is_foreign_target(url));
+        if account_scheme && to_atlassian && self.location != Location::WebhookToken {
+            FingerprintKind::Plain
+        } else {
+            FingerprintKind::Keyed
+        }
+    }
+}
+
+/// One fingerprint per token among `findings`, in first-seen order: the plain one if any
+/// of its findings shows it plain (the same output shows it anyway), else the keyed one.
+/// For lists that name tokens rather than places, such as the old tokens to revoke.
+pub fn one_per_token<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Vec<Fingerprint> {
+    let mut seen: Vec<(Fingerprint, Fingerprint)> = Vec::new();
+    for f in findings {
+        let (Some(token), Some(shown)) = (f.token.as_ref(), f.fingerprint()) else {
+            continue;
+        };
+        let identity = token.fingerprint();
+        match seen.iter_mut().find(|(id, _)| *id == identity) {
+            Some((_, kept)) if kept.is_keyed() && !shown.is_keyed() => *kept = shown,
+            Some(_) => {}
+            None => seen.push((identity, shown)),
+        }
+    }
+    seen.into_iter().map(|(_, shown)| shown).collect()
+}
+
+/// A current Atlassian API token (ATATT3…) or scoped/service token (ATSTT…): long and
+/// random by construction. Length varies, so only a generous floor is required.
+pub fn is_atlassian_token(token: &Token) -> bool {
+    let t = token.expose();
+    (t.starts_with("ATATT3") || t.starts_with("ATSTT"))
+        && t.len() >= 64
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'='))
+}
+
+/// The URL names a host, and that host is not Atlassian's. A smart value (`{{baseUrl}}`)
+/// or an unparsable URL names no host: it is taken as the site.
+fn is_foreign_target(url: &str) -> bool {
+    let url = url.trim();
+    if url.starts_with("{{") {
+        return false;
+    }
+    let Some(host) = url::Url::parse(url).ok().and_then(|u| {
+        u.host_str()
+            .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+    }) else {
+        return false;
+    };
+    !ATLASSIAN_DOMAINS
+        .iter()
+        .any(|d| host == *d || host.ends_with(&format!(".{d}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::detect;
+    use crate::secret::{Credential, FingerprintKey};
+    use serde_json::{json, Value};
+
+    fn fake(tag: &str) -> String {
+        format!("FAKE-{tag}-{}", uuid::Uuid::new_v4().simple())
+    }
+
+    fn request(url: &str, headers: Value) -> Value {
+        json!({"uuid": "r1", "name": "t", "trigger": {"id": "1", "component": "TRIGGER",
+            "type": "jira.manual.trigger.issue", "value": {}},
+            "components": [{"id": "2", "component": "ACTION",
+            "type": "jira.issue.outgoing.webhook", "schemaVersion": 1,
+            "value": {"url": url, "method": "POST", "headers": headers, "customBody": ""},
+            "children": [], "conditions": []}]})
+    }
+
+    fn basic(user: &str, token: &str) -> Value {
+        let value = Credential::new(user, Token::new(token)).basic_value();
+        json!([{"name": "Authorization", "value": format!("Basic {value}")}])
+    }
+
+    fn key(text: &str) -> FingerprintKey {
+        FingerprintKey::from_text(text).unwrap()
+    }
+
+    #[test]
+    fn a_weak_url_password_to_another_host_is_keyed() {
+        let rule = request("https://bob:hunter2@ci.example.org/job/x", json!([]));
+        let f = detect(&rule);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].fingerprint_kind(), FingerprintKind::Keyed);
+        let k = key("team-key-0123456789abcdef");
+        let shown = f[0].fingerprint_with(Some(&k)).unwrap();
+        assert_eq!(shown, Fingerprint::keyed("hunter2", Some(&k)));
+        assert!(shown.as_str().starts_with("k:") && shown.as_str().len() == 14);
+        assert!(!shown.as_str().contains(Fingerprint::of("hunter2").as_str()));
+    }
+
+    #[test]
+    fn different_keys_give_different_fingerprints() {
+        let rule = request("https://hooks.example.com/x?token=letmein", json!([]));
+        let f = &detect(&rule)[0];
+        let a = f
+            .fingerprint_with(Some(&key("first-key-0123456789")))
+            .unwrap();
+        let b = f
+            .fingerprint_with(Some(&key("second-key-0123456789")))
+            .unwrap();
+        assert_ne!(a, b);
+        assert_eq!(
+            f.fingerprint_with(None).unwrap().as_str(),
+            "k:????????????",
+            "no key: never the unkeyed hash"
+        );
+    }
+
+    #[test]
+    fn atlassian_credentials_keep_the_plain_fingerprint() {
+        let tok = fake("svc");
+        let k = key("team-key-0123456789abcdef");
+        for url in [
+            "https://acme.atlassian.net/rest/api/3/issue",
+            "{{baseUrl}}/rest/api/3/issue",
+            "https://API.Atlassian.com/ex/jira/1/rest/api/3/issue",
+        ] {
+            let f = &detect(&request(url, basic("svc@x.io", &tok)))[0];
+            assert_eq!(f.fingerprint_kind(), FingerprintKind::Plain, "{url}");
+            assert_eq!(
+                f.fingerprint_with(Some(&k)),
+                Some(Token::new(&tok).fingerprint())
+            );
+        }
+        // An Atlassian token keeps it wherever it is sent: it is too random to guess.
+        let atatt = format!("ATATT3xFfGF0{}", "Ab9_-".repeat(36));
+        let f = &detect(&request(
+            "https://relay.example.org/",
+            basic("svc@x.io", &atatt),
+        ))[0];
+        assert_eq!(
+            f.fingerprint_with(Some(&k)),
+            Some(Token::new(&atatt).fingerprint())
+        );
+    }
+
+    #[test]
+    fn other_secrets_are_keyed() {
+        let tok = fake("other");
+        let cases = [
+            request("https://ci.example.org/job", basic("deploy-bot", &tok)),
+            request(
+                "https://hooks.partner.example/v1",
+                json!([{"name": "Authorization", "value": format!("Bearer {tok}")}]),
+            ),
+            request(
+                "{{baseUrl}}/rest",
+                json!([{"name": "X-Api-Key", "value": tok.clone()}]),
+            ),
+            // A look-alike of an Atlassian host is not one.
+            request(
+                "https://acme.atlassian.net.evil.example/",
+                basic("svc@x.io", &tok),
+            ),
+        ];
+        for rule in cases {
+            let f = &detect(&rule)[0];
+            assert_eq!(f.fingerprint_kind(), FingerprintKind::Keyed, "{f:?}");
+        }
+    }
+
+    #[test]
+    fn a_token_listed_once_shows_plain_if_it_shows_plain_anywhere() {
+        let (tok, weak) = (fake("svc"), fake("weak"));
+        let relay = detect(&request(
+            "https://relay.example.org/",
+            basic("svc@x.io", &tok),
+        ));
+        let site = detect(&request("{{baseUrl}}/x", basic("svc@x.io", &tok)));
+        let other = detect(&request("https://ci.example.org/", basic("bot", &weak)));
+        let all: Vec<&Finding> = relay.iter().chain(&site).chain(&other).collect();
+        let listed = one_per_token(all);
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed[0], Token::new(&tok).fingerprint());
+        assert!(listed[1].is_keyed());
+    }
+}
