@@ -634,17 +634,47 @@ fn a_wrong_admin_token_fails_once_with_a_hint_and_is_not_retried() {
 
 // ------------------------------------------------------------------ 8. fingerprint
 
+/// The first word of each line `autorekey fingerprint` prints: plain, then keyed.
+fn printed_fingerprints(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
 #[test]
-fn fingerprint_of_stdin_is_the_sha256_prefix() {
+fn fingerprint_of_stdin_is_the_sha256_prefix_then_the_keyed_one() {
     let token = common::fake_token();
     let want = hex::encode(sha2::Sha256::digest(token.as_bytes()))[..12].to_owned();
+    let keyed = common::keyed_fingerprint(&token).to_string();
     for input in [token.clone(), format!("{token}\n")] {
         let mut cmd = autorekey();
         cmd.arg("fingerprint").write_stdin(input);
         let run = run_checked(cmd, std::slice::from_ref(&token));
         run.expect_code(0);
-        assert_eq!(run.stdout.trim(), want);
+        assert_eq!(
+            printed_fingerprints(&run.stdout),
+            [want.clone(), keyed.clone()]
+        );
+        assert!(
+            run.stdout.lines().all(|l| l.contains(" as ")),
+            "{}",
+            run.stdout
+        );
     }
+    // The key decides the keyed form: another team key, another fingerprint.
+    let mut cmd = autorekey();
+    cmd.env("AUTOREKEY_FINGERPRINT_KEY", "another-team-key-0123456789")
+        .arg("fingerprint")
+        .write_stdin(token.clone());
+    let run = run_checked(cmd, std::slice::from_ref(&token));
+    let printed = printed_fingerprints(&run.stdout);
+    assert_eq!(printed[0], want);
+    assert!(
+        printed[1].starts_with("k:") && printed[1] != keyed,
+        "{printed:?}"
+    );
 }
 
 #[test]
@@ -656,12 +686,104 @@ fn fingerprint_matches_what_scan_reports() {
         .write_stdin(planted.fresh("FAKE-svc-jira-OLD-token-1111"));
     let run = site.run_cmd(cmd);
     run.expect_code(0);
-    let fp = run.stdout.trim();
+    let printed = printed_fingerprints(&run.stdout);
+    let fp = printed[0].as_str();
     assert!(
         findings(&report)
             .iter()
             .any(|f| f["fingerprint"] == fp && f["status"] == "literal"),
         "{fp} not in the scan"
+    );
+    // Sent to a relay that is not Atlassian's, the same token shows its keyed form.
+    assert!(
+        findings(&report)
+            .iter()
+            .any(|f| f["fingerprint"] == printed[1] && f["location"] == "body"),
+        "{} not in the scan",
+        printed[1]
+    );
+}
+
+/// A human-chosen password in a URL to a host that is not Atlassian's: every output shows
+/// its keyed fingerprint, never the plain SHA-256 prefix a dictionary could be run against.
+#[test]
+fn a_weak_url_password_never_shows_its_unkeyed_fingerprint() {
+    let path = fixtures_dir().join("rules/01-triage-ack-comment-basic-v1.json");
+    let mut rule: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let digits = uuid::Uuid::new_v4().as_u128() % 10_000;
+    let weak = format!("Winter{digits:04}!");
+    rule["rule"]["components"][0]["value"]["url"] =
+        json!(format!("https://ci-bot:{weak}@ci.example.org/job/deploy"));
+    let planted = Planted::new(vec![rule]);
+    let mut site = planted.site_spec().start();
+    site.add_secret(weak.clone());
+    let unkeyed = autorekey::secret::Fingerprint::of(&weak).to_string();
+    let keyed = common::keyed_fingerprint(&weak).to_string();
+
+    let report = scan_json(&site, &[]);
+    let row = findings(&report)
+        .iter()
+        .find(|f| f["location"] == "url")
+        .expect("the URL credential is found");
+    assert_eq!(row["email"], "ci-bot");
+    assert_eq!(row["fingerprint"], keyed.as_str());
+    // The account's Basic header in the same request now goes to that host too: keyed.
+    let svc = planted.fresh("FAKE-svc-jira-OLD-token-1111");
+    let header = findings(&report)
+        .iter()
+        .find(|f| f["location"] == "header")
+        .expect("the header credential is found");
+    assert_eq!(
+        header["fingerprint"],
+        common::keyed_fingerprint(&svc).as_str()
+    );
+
+    for format in ["json", "table", "csv"] {
+        let out = site.run(&["scan", "--format", format, "-v"]);
+        out.expect_code(0);
+        for (stream, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            assert!(
+                !text.contains(&unkeyed),
+                "{format} {stream} shows the unkeyed fingerprint:\n{text}"
+            );
+        }
+        assert!(out.stdout.contains(&keyed), "{format}:\n{}", out.stdout);
+    }
+}
+
+/// A key file others can read is refused before anything runs, with what to do.
+#[cfg(unix)]
+#[test]
+fn a_team_key_file_others_can_read_is_refused() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("team.key");
+    std::fs::write(&key, "team-key-from-a-file-0123456789\n").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let token = common::fake_token();
+    let run = |cmd: &mut assert_cmd::Command| {
+        cmd.arg("--fingerprint-key-file")
+            .arg(&key)
+            .arg("fingerprint")
+            .write_stdin(token.clone());
+    };
+    let mut cmd = autorekey();
+    run(&mut cmd);
+    let refused = run_checked(cmd, std::slice::from_ref(&token));
+    refused.expect_code(2).expect_error_with_hint();
+    assert!(refused.stderr.contains("other users"), "{}", refused.stderr);
+
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mut cmd = autorekey();
+    run(&mut cmd);
+    let ok = run_checked(cmd, std::slice::from_ref(&token));
+    ok.expect_code(0);
+    let team = autorekey::secret::FingerprintKey::from_text("team-key-from-a-file-0123456789");
+    let want = autorekey::secret::Fingerprint::keyed(&token, Some(&team.unwrap()));
+    assert_eq!(
+        printed_fingerprints(&ok.stdout)[1],
+        want.as_str(),
+        "the file wins over the env"
     );
 }
 

@@ -285,6 +285,7 @@ fn rotate(site: &TestSite, storm: bool, new_token: &str, label: &str) -> (Comman
         .env("AUTOREKEY_API_TOKEN", site.admin_token())
         .env("AUTOREKEY_NEW_TOKEN", new_token)
         .env("NO_COLOR", "1")
+        .env("AUTOREKEY_FINGERPRINT_KEY", common::TEST_FINGERPRINT_KEY)
         .args(["rotate", "--account", SVC_JIRA, "--yes"])
         .args(["--concurrency", CONCURRENCY, "--backup-dir"])
         .arg(&backups);

@@ -35,13 +35,26 @@ use tempfile::TempDir;
 /// The admin account of `fixtures/accounts.json`.
 pub const FIXTURE_ADMIN: &str = "admin@acme.example";
 
+/// The team fingerprint key every run of the binary gets (AUTOREKEY_FINGERPRINT_KEY), so
+/// keyed fingerprints (`k:…`) are the same in every run and the developer's own machine
+/// key is never used or created. Not a secret: it guards only fake tokens.
+pub const TEST_FINGERPRINT_KEY: &str = "autorekey-tests-fingerprint-key-0001";
+
+/// The keyed fingerprint of `token` under [`TEST_FINGERPRINT_KEY`], as the binary shows it
+/// for a secret that is not an Atlassian credential.
+pub fn keyed_fingerprint(token: &str) -> Fingerprint {
+    let key = autorekey::secret::FingerprintKey::from_text(TEST_FINGERPRINT_KEY).expect("long");
+    Fingerprint::keyed(token, Some(&key))
+}
+
 /// Environment variables the binary reads; cleared so the developer's own settings never
 /// leak into a test.
-const AUTOREKEY_ENV: [&str; 8] = [
+const AUTOREKEY_ENV: [&str; 9] = [
     "AUTOREKEY_GATEWAY_URL",
     "AUTOREKEY_ORG_API_KEY",
     "AUTOREKEY_ORG_ID",
     "AUTOREKEY_SITE",
+    "AUTOREKEY_FINGERPRINT_KEY",
     "AUTOREKEY_LOGIN",
     "AUTOREKEY_API_TOKEN",
     "AUTOREKEY_NEW_TOKEN",
@@ -197,6 +210,7 @@ pub fn autorekey() -> Command {
         cmd.env_remove(var);
     }
     cmd.env("AUTOREKEY_NO_RETRY_DELAY", "1")
+        .env("AUTOREKEY_FINGERPRINT_KEY", TEST_FINGERPRINT_KEY)
         .env("NO_COLOR", "1");
     cmd
 }
@@ -317,17 +331,19 @@ impl Planted {
             })
     }
 
-    /// Fixture fingerprint -> fingerprint of its fresh replacement, to read the oracle
-    /// (written for the fixture tokens) against a planted site.
+    /// Fixture fingerprint -> fingerprint of its fresh replacement, plain and keyed (under
+    /// [`TEST_FINGERPRINT_KEY`]), to read the oracle (written for the fixture tokens) against
+    /// a planted site.
     pub fn fingerprint_map(&self) -> BTreeMap<String, String> {
         self.replacements
             .iter()
-            .map(|r| {
-                (
-                    Fingerprint::of(&r.fixture).to_string(),
-                    Fingerprint::of(&r.fresh).to_string(),
-                )
+            .flat_map(|r| {
+                [
+                    (Fingerprint::of(&r.fixture), Fingerprint::of(&r.fresh)),
+                    (keyed_fingerprint(&r.fixture), keyed_fingerprint(&r.fresh)),
+                ]
             })
+            .map(|(fixture, fresh)| (fixture.to_string(), fresh.to_string()))
             .collect()
     }
 

@@ -138,6 +138,10 @@ pub fn spawnable_rotate(
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("NO_COLOR", "1")
         .env("AUTOREKEY_NO_RETRY_DELAY", "1")
+        .env(
+            "AUTOREKEY_FINGERPRINT_KEY",
+            crate::common::TEST_FINGERPRINT_KEY,
+        )
         .env("AUTOREKEY_SITE", site.base_url())
         .env("AUTOREKEY_LOGIN", &site.login)
         .env("AUTOREKEY_API_TOKEN", site.admin_token())
