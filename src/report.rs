@@ -384,6 +384,17 @@ pub fn render_table(inv: &Inventory) -> String {
     if inv
         .findings
         .iter()
+        .any(|r| r.fingerprint.as_ref().is_some_and(Fingerprint::is_keyed))
+    {
+        out.push_str(
+            "k:…: a keyed fingerprint, for a secret that is not an Atlassian credential or \
+             that a rule sends to another host (a token used both ways is listed under both); \
+             `autorekey fingerprint` prints both forms.\n",
+        );
+    }
+    if inv
+        .findings
+        .iter()
         .any(|r| r.verification == Some(Verification::Unknown))
     {
         out.push_str(

@@ -153,13 +153,16 @@ struct Collector<'a> {
     unnamed: Vec<(report::Row, bool)>,
 }
 
-/// One credential: lower-cased user and fingerprint.
+/// One credential: lower-cased user and fingerprint (the token's plain hash, kept in
+/// memory only: one token may show a plain fingerprint in one rule and a keyed one in
+/// another, and is still checked once).
 type VerifyKey = (String, String);
 
-/// A credential and where the rules send it.
+/// A credential, where the rules send it, and the fingerprints its rows show.
 struct Uses {
     credential: Credential,
     targets: BTreeSet<Target>,
+    shown: BTreeSet<String>,
 }
 
 impl<'a> Collector<'a> {
@@ -193,14 +196,13 @@ impl<'a> Collector<'a> {
         }
         for f in &findings {
             if let (Some(credential), Some((key, target))) = (f.credential(), verify_key(f)) {
-                self.to_verify
-                    .entry(key)
-                    .or_insert_with(|| Uses {
-                        credential,
-                        targets: BTreeSet::new(),
-                    })
-                    .targets
-                    .insert(target);
+                let uses = self.to_verify.entry(key).or_insert_with(|| Uses {
+                    credential,
+                    targets: BTreeSet::new(),
+                    shown: BTreeSet::new(),
+                });
+                uses.targets.insert(target);
+                uses.shown.extend(f.fingerprint().map(|fp| fp.to_string()));
             }
         }
         self.inventory.add_rule(rule, &findings);
@@ -241,7 +243,7 @@ fn verify_key(f: &Finding) -> Option<(VerifyKey, Target)> {
         return None;
     }
     let user = f.user.clone().filter(|u| u.contains('@'))?;
-    let fp = f.fingerprint()?.to_string();
+    let fp = crate::plan::token_identity(f)?.to_string();
     Some((
         (user.to_ascii_lowercase(), fp),
         Target::of(f.target_url.as_deref()),
@@ -393,7 +395,8 @@ async fn verify_credentials(
     // Without it, gateway targets of this very site are checked by their cloud id alone.
     let own_cloud = client.cloud_id().await.ok();
     let bar = ui.progress(creds.len() as u64, "Verifying credentials");
-    let mut verdicts: BTreeMap<&VerifyKey, (Verification, String)> = BTreeMap::new();
+    // By (user, fingerprint shown), which is what a row carries.
+    let mut verdicts: BTreeMap<VerifyKey, (Verification, String)> = BTreeMap::new();
     for (key, uses) in creds {
         let places = Places {
             site,
@@ -419,7 +422,9 @@ async fn verify_credentials(
                 "not checked: no rule sends it to the site or an Atlassian host".into(),
             ),
         };
-        verdicts.insert(key, verdict);
+        for shown in &uses.shown {
+            verdicts.insert((key.0.clone(), shown.clone()), verdict.clone());
+        }
         bar.inc(1);
     }
     bar.finish_and_clear();

@@ -21,9 +21,10 @@ const ATLASSIAN_DOMAINS: [&str; 3] = ["atlassian.net", "atlassian.com", "jira.co
 
 impl Finding {
     /// Plain for an Atlassian API token wherever it is, and for a Basic (user and token) or
-    /// Bearer credential sent to an Atlassian host, the site itself (`{{baseUrl}}`) or
-    /// nowhere yet (a variable); keyed for the rest: webhook tokens, query and header
-    /// secrets, and anything sent to a host that is not Atlassian's.
+    /// Bearer credential that authenticates to an Atlassian host or the site itself
+    /// (`{{baseUrl}}`), or whose destination the rule does not say (a body, a variable);
+    /// keyed for the rest: webhook tokens, query and header secrets, and any header or URL
+    /// credential sent to a host that is not Atlassian's.
     pub fn fingerprint_kind(&self) -> FingerprintKind {
         if self.token.as_ref().is_some_and(is_atlassian_token) {
             return FingerprintKind::Plain;
@@ -33,10 +34,15 @@ impl Finding {
             Scheme::Bearer => true,
             _ => false,
         };
-        let to_atlassian = self
-            .target_url
-            .as_deref()
-            .is_none_or(|url| !is_foreign_target(url));
+        // Only a header or the URL authenticates the request to its host. A credential in a
+        // body is data for whoever receives it (a relay forwarding to Jira, say), and one
+        // in a variable has no request yet: where it ends up is not known from the rule.
+        let authenticates_request = matches!(self.location, Location::Header | Location::Url);
+        let to_atlassian = !authenticates_request
+            || self
+                .target_url
+                .as_deref()
+                .is_none_or(|url| !is_foreign_target(url));
         if account_scheme && to_atlassian && self.location != Location::WebhookToken {
             FingerprintKind::Plain
         } else {
@@ -178,6 +184,19 @@ mod tests {
             f.fingerprint_with(Some(&k)),
             Some(Token::new(&atatt).fingerprint())
         );
+    }
+
+    #[test]
+    fn a_body_credential_is_judged_by_its_scheme_not_the_request_host() {
+        let tok = fake("relay");
+        let mut rule = request("https://relay.example.org/forward", json!([]));
+        let b64 = Credential::new("svc@x.io", Token::new(&tok)).basic_value();
+        rule["components"][0]["value"]["customBody"] = json!(format!(
+            "{{\"headers\":{{\"Authorization\":\"Basic {b64}\"}}}}"
+        ));
+        let f = &detect(&rule)[0];
+        assert_eq!(f.location, Location::Body);
+        assert_eq!(f.fingerprint_kind(), FingerprintKind::Plain);
     }
 
     #[test]

@@ -127,6 +127,7 @@ pub fn resolve(team_file: Option<&Path>) -> Result<Option<FingerprintKey>, KeyEr
         return read_key_file(path).map(Some);
     }
     if let Ok(text) = std::env::var(KEY_ENV) {
+        let text = Zeroizing::new(text);
         return FingerprintKey::from_text(&text)
             .map(Some)
             .map_err(|why| KeyError::new(format!("{KEY_ENV}: {why}")));
