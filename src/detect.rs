@@ -145,8 +145,7 @@ impl Finding {
     /// The fingerprint every output shows: plain or keyed as [`Self::fingerprint_kind`]
     /// decides, keyed under this process's installed key.
     pub fn fingerprint(&self) -> Option<Fingerprint> {
-        let token = self.token.as_ref()?;
-        Some(token.fingerprint_as(self.fingerprint_kind()))
+        self.fingerprint_with(crate::secret::fingerprint_key::installed())
     }
 
     /// [`Self::fingerprint`] with the key given rather than installed.

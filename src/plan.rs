@@ -207,9 +207,9 @@ pub struct Unrewritable {
 }
 
 /// Which token a finding holds, whatever fingerprint it is shown with, for comparisons
-/// within this run only (it is the plain hash: never shown, never stored).
+/// within this run only ([`Token::identity`]: never shown, never stored).
 pub fn token_identity(f: &Finding) -> Option<Fingerprint> {
-    f.token.as_ref().map(Token::fingerprint)
+    f.token.as_ref().map(Token::identity)
 }
 
 /// Literal tokens that the selector does not rewrite: a Bearer value, a raw token, another

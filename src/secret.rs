@@ -6,7 +6,8 @@
 //! and offer only two ways to look at the value: [`Token::expose`] for the few places that
 //! must send or encode it, and its fingerprint: [`Token::fingerprint`] (plain SHA-256, for
 //! Atlassian API tokens, which are too random to guess) or, for secrets that may be weak,
-//! the keyed form [`Token::keyed_fingerprint`] (see [`fingerprint_key`]).
+//! the keyed form [`Token::keyed_fingerprint`] (see [`fingerprint_key`]). [`Token::identity`]
+//! tells tokens apart within one run and is shown nowhere.
 //! Values derived from a token (the `Basic` value) are handed out zeroizing too, and
 //! [`Masker`] decides what of a server's text may be shown.
 
@@ -49,12 +50,14 @@ impl Token {
         Fingerprint::keyed(self.expose(), fingerprint_key::installed())
     }
 
-    /// The fingerprint of the given kind.
-    pub fn fingerprint_as(&self, kind: FingerprintKind) -> Fingerprint {
-        match kind {
-            FingerprintKind::Plain => self.fingerprint(),
-            FingerprintKind::Keyed => self.keyed_fingerprint(),
-        }
+    /// Which token this is, to compare tokens within this run whatever fingerprint each
+    /// place shows: HMAC-SHA256 under a random key of this process, so it means nothing
+    /// outside it and is harmless wherever it ends up. Never shown.
+    pub fn identity(&self) -> Fingerprint {
+        Fingerprint(hex::encode(
+            &fingerprint_key::hmac_sha256(fingerprint_key::process_key(), self.expose().as_bytes())
+                [..16],
+        ))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -215,6 +218,14 @@ mod tests {
     fn fingerprint_is_first_12_hex_of_sha256() {
         // sha256("abc") = ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
         assert_eq!(Token::new("abc").fingerprint().as_str(), "ba7816bf8f01");
+    }
+
+    #[test]
+    fn identity_tells_tokens_apart_and_is_not_the_plain_hash() {
+        let (a, b) = (Token::new("abc"), Token::new("abd"));
+        assert_eq!(a.identity(), Token::new("abc").identity());
+        assert_ne!(a.identity(), b.identity());
+        assert!(!a.identity().as_str().contains(a.fingerprint().as_str()));
     }
 
     #[test]

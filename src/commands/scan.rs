@@ -153,9 +153,9 @@ struct Collector<'a> {
     unnamed: Vec<(report::Row, bool)>,
 }
 
-/// One credential: lower-cased user and fingerprint (the token's plain hash, kept in
-/// memory only: one token may show a plain fingerprint in one rule and a keyed one in
-/// another, and is still checked once).
+/// One credential: lower-cased user and the token's identity ([`crate::secret::Token::identity`]:
+/// one token may show a plain fingerprint in one rule and a keyed one in another, and is
+/// still checked once).
 type VerifyKey = (String, String);
 
 /// A credential, where the rules send it, and the fingerprints its rows show.

@@ -60,7 +60,7 @@ pub fn one_per_token<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Vec
         let (Some(token), Some(shown)) = (f.token.as_ref(), f.fingerprint()) else {
             continue;
         };
-        let identity = token.fingerprint();
+        let identity = token.identity();
         match seen.iter_mut().find(|(id, _)| *id == identity) {
             Some((_, kept)) if kept.is_keyed() && !shown.is_keyed() => *kept = shown,
             Some(_) => {}

@@ -91,6 +91,17 @@ pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
 }
 
 static KEY: OnceLock<Option<FingerprintKey>> = OnceLock::new();
+static PROCESS_KEY: OnceLock<[u8; 32]> = OnceLock::new();
+
+/// A random key that lives as long as the process, for [`super::Token::identity`].
+pub(crate) fn process_key() -> &'static [u8; 32] {
+    PROCESS_KEY.get_or_init(|| {
+        use rand::RngCore as _;
+        let mut key = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        key
+    })
+}
 static UNKNOWN_SHOWN: AtomicBool = AtomicBool::new(false);
 
 /// Make `key` the key of every keyed fingerprint of this process. The first call wins.
