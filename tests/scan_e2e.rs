@@ -787,6 +787,46 @@ fn a_team_key_file_others_can_read_is_refused() {
     );
 }
 
+/// With no team key, the machine key is made on first use (0600 in a 0700 folder of the
+/// data dir), kept for the next run, and refused once others can read it.
+#[cfg(unix)]
+#[test]
+fn the_machine_key_is_made_once_private_and_refused_when_others_can_read_it() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let data = tempfile::tempdir().unwrap();
+    let token = common::fake_token();
+    let run = || {
+        let mut cmd = autorekey();
+        cmd.env_remove("AUTOREKEY_FINGERPRINT_KEY")
+            .env("XDG_DATA_HOME", data.path())
+            .arg("fingerprint")
+            .write_stdin(token.clone());
+        run_checked(cmd, std::slice::from_ref(&token))
+    };
+    let first = run();
+    first.expect_code(0);
+    let key = data.path().join("autorekey").join("fingerprint.key");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&key), 0o600);
+    assert_eq!(mode(key.parent().unwrap()), 0o700);
+    let keyed = printed_fingerprints(&first.stdout)[1].clone();
+    assert!(keyed.starts_with("k:") && keyed != common::keyed_fingerprint(&token).as_str());
+    assert_eq!(
+        printed_fingerprints(&run().stdout)[1],
+        keyed,
+        "the same key next time"
+    );
+
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let refused = run();
+    refused.expect_code(2).expect_error_with_hint();
+    assert!(refused.stderr.contains("chmod 600"), "{}", refused.stderr);
+    assert!(
+        refused.stdout.is_empty(),
+        "nothing is printed with a key others can read"
+    );
+}
+
 #[test]
 fn fingerprint_of_nothing_is_a_usage_error() {
     let mut cmd = autorekey();
