@@ -370,8 +370,8 @@ pub struct RotateArgs {
     #[arg(long, value_name = "EMAIL")]
     pub account: String,
 
-    /// Only the old tokens with these fingerprints (or fingerprint prefixes): plain
-    /// (`3f9c0a1b2c4d`) or keyed (`k:1a2b3c4d5e6f`); a token is selected by either of its own.
+    /// Only the old tokens with these fingerprints (or fingerprint prefixes), as `scan`
+    /// shows them: plain (`3f9c0a1b2c4d`) or keyed (`k:1a2b3c4d5e6f`).
     #[arg(long, value_name = "FP")]
     pub fingerprint: Vec<String>,
 

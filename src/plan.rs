@@ -79,15 +79,13 @@ impl Selector {
         is_rewritable_of(f, self.new_owner())
     }
 
-    /// A token is selected by either of its fingerprints: the keyed one the inventory shows
-    /// for a secret sent outside Atlassian, or the plain one `autorekey fingerprint` prints.
+    /// By the fingerprint the inventory shows for that place, plain or keyed, and only that
+    /// one: a saved plan can then be checked against its own selector. A token shown both
+    /// ways is still never half-rotated: the other places count as the old token elsewhere.
     fn fingerprint_selected(&self, f: &Finding) -> bool {
-        let shown = [f.fingerprint(), f.token.as_ref().map(Token::fingerprint)];
         self.fingerprints.is_empty()
-            || shown
-                .iter()
-                .flatten()
-                .any(|fp| self.fingerprints.iter().any(|p| fp.matches_prefix(p)))
+            || f.fingerprint()
+                .is_some_and(|fp| self.fingerprints.iter().any(|p| fp.matches_prefix(p)))
     }
 }
 
