@@ -751,10 +751,25 @@ fn rotate(
     only: Option<Index>,
     new: &Token,
 ) -> Result<Option<(Selector, Vec<Finding>, Value)>, TestCaseError> {
+    // As an admin would: every fingerprint the inventory shows for that token (plain, and
+    // keyed where a rule sends it outside Atlassian), so keyed ones need a real key.
+    autorekey::secret::fingerprint_key::install(Some(
+        autorekey::secret::FingerprintKey::from_text("properties-test-key-0123456789").unwrap(),
+    ));
     let fingerprints = only
         .map(|i| {
-            let fp = Token::new(pool.creds[i.index(pool.ours)].token.as_str()).fingerprint();
-            vec![fp.as_str()[..8].to_string()]
+            let token = Token::new(pool.creds[i.index(pool.ours)].token.as_str());
+            let mut shown: Vec<String> = detect::detect(rule)
+                .iter()
+                .filter(|f| f.token.as_ref() == Some(&token))
+                .filter_map(|f| Some(f.fingerprint()?.to_string()))
+                .collect();
+            shown.sort();
+            shown.dedup();
+            if shown.is_empty() {
+                shown.push(token.fingerprint().as_str()[..8].to_string());
+            }
+            shown
         })
         .unwrap_or_default();
     let selector = Selector::new(ACCOUNT, fingerprints);
