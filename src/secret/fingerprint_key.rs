@@ -33,6 +33,8 @@ use zeroize::Zeroizing;
 pub const KEY_ENV: &str = "AUTOREKEY_FINGERPRINT_KEY";
 /// Shorter keys are refused: a guessable key makes the fingerprint guessable again.
 const SHORTEST_KEY: usize = 16;
+/// What to do about a key too short to be one.
+const MAKE_KEY: &str = "make one with `openssl rand -hex 32` and share it as the team key";
 /// A key file is small; a bigger one is not a key (or is hostile).
 const LARGEST_KEY_FILE: u64 = 4096;
 
@@ -141,7 +143,7 @@ pub fn resolve(team_file: Option<&Path>) -> Result<Option<FingerprintKey>, KeyEr
         let text = Zeroizing::new(text);
         return FingerprintKey::from_text(&text)
             .map(Some)
-            .map_err(|why| KeyError::new(format!("{KEY_ENV}: {why}")));
+            .map_err(|why| KeyError::new(format!("{KEY_ENV}: {why}")).hint(MAKE_KEY.into()));
     }
     match machine_key_path() {
         Some(path) => machine_key(&path).map(Some),
@@ -268,7 +270,8 @@ pub fn read_key_file(path: &Path) -> Result<FingerprintKey, KeyError> {
     file.take(LARGEST_KEY_FILE)
         .read_to_string(&mut text)
         .map_err(fail)?;
-    FingerprintKey::from_text(&text).map_err(|why| KeyError::new(format!("{shown}: {why}")))
+    FingerprintKey::from_text(&text)
+        .map_err(|why| KeyError::new(format!("{shown}: {why}")).hint(MAKE_KEY.into()))
 }
 
 #[cfg(unix)]
