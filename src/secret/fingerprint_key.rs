@@ -104,6 +104,7 @@ pub(crate) fn process_key() -> &'static [u8; 32] {
         key
     })
 }
+
 static UNKNOWN_SHOWN: AtomicBool = AtomicBool::new(false);
 
 /// Make `key` the key of every keyed fingerprint of this process. The first call wins.
