@@ -268,9 +268,13 @@ fn doubt(f: &detect::Finding, account: &str, keep: Option<&str>) -> Doubt {
     let at = &f.component_path;
     match f.status {
         Status::Literal => {
-            let kept = f
-                .fingerprint()
-                .is_some_and(|fp| keep.is_some_and(|k| fp.matches_prefix(k)));
+            // The kept token by either form: a rule sending it to another host shows it
+            // keyed, and it is still the token kept.
+            let forms = [f.fingerprint(), f.token.as_ref().map(|t| t.fingerprint())];
+            let kept = forms
+                .iter()
+                .flatten()
+                .any(|fp| keep.is_some_and(|k| fp.matches_prefix(k)));
             match (kept, owner) {
                 (true, _) => Doubt::Kept,
                 (false, Some(_)) => Doubt::Blocks(format!("holds {} at {at}", f.redacted_value())),
