@@ -70,11 +70,12 @@ pub fn one_per_token<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Vec
     seen.into_iter().map(|(_, shown)| shown).collect()
 }
 
-/// A current Atlassian API token (ATATT3…) or scoped/service token (ATSTT…): long and
-/// random by construction. Length varies, so only a generous floor is required.
-pub fn is_atlassian_token(token: &Token) -> bool {
+/// A current Atlassian API token (ATATT3…) or scoped/service token (ATSTT…) of the length
+/// and alphabet that make it random by construction: the prefix alone is typed by anyone.
+/// Length varies, so only a generous floor is required.
+fn is_atlassian_token(token: &Token) -> bool {
     let t = token.expose();
-    (t.starts_with("ATATT3") || t.starts_with("ATSTT"))
+    super::looks_like_atlassian_token(t)
         && t.len() >= 64
         && t.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'='))
