@@ -751,6 +751,38 @@ fn a_weak_url_password_never_shows_its_unkeyed_fingerprint() {
     }
 }
 
+/// `scan --account` shows a raw copy of the account's token (no user named) although that
+/// copy shows a keyed fingerprint and the named one a plain fingerprint: tokens are matched
+/// as tokens, not by the fingerprint shown.
+#[test]
+fn scan_account_finds_a_raw_copy_shown_keyed() {
+    let path = fixtures_dir().join("rules/01-triage-ack-comment-basic-v1.json");
+    let named: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut copy = named.clone();
+    copy["rule"]["uuid"] = json!("0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e5aa");
+    copy["rule"]["name"] = json!("raw copy");
+    copy["rule"]["components"][0]["value"]["headers"][0] =
+        json!({"name": "X-Api-Key", "value": "FAKE-svc-jira-OLD-token-1111"});
+    let planted = Planted::new(vec![named, copy]);
+    let site = planted.site_spec().start();
+    let old = planted.fresh("FAKE-svc-jira-OLD-token-1111");
+
+    let report = scan_json(&site, &["--account", SVC_JIRA]);
+    let rows: Vec<(&str, &str)> = findings(&report)
+        .iter()
+        .map(|r| {
+            (
+                r["rule_name"].as_str().unwrap(),
+                r["fingerprint"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let plain = autorekey::secret::Fingerprint::of(&old).to_string();
+    let keyed = common::keyed_fingerprint(&old).to_string();
+    assert!(rows.iter().any(|(_, fp)| *fp == plain), "{rows:?}");
+    assert!(rows.contains(&("raw copy", keyed.as_str())), "{rows:?}");
+}
+
 /// A key file others can read is refused before anything runs, with what to do.
 #[cfg(unix)]
 #[test]

@@ -19,7 +19,7 @@ use crate::fetch::{
     AutomationClient, CheckAt, CredentialCheck, FetchError, HostPolicy, Verified, ATLASSIAN_GATEWAY,
 };
 use crate::report::{self, Inventory, Verification};
-use crate::secret::Credential;
+use crate::secret::{Credential, Fingerprint};
 use crate::settings::{OrgSettings, SiteSettings};
 use crate::ui::Ui;
 
@@ -149,8 +149,11 @@ struct Collector<'a> {
     to_verify: BTreeMap<VerifyKey, Uses>,
     /// With `--account`: literal secrets that name no user (a raw token in a comment),
     /// kept until the end, when those that may be the account's are shown too; `true` for
-    /// an Atlassian-shaped token, which may belong to any account.
-    unnamed: Vec<(report::Row, bool)>,
+    /// an Atlassian-shaped token, which may belong to any account; and the token's identity.
+    unnamed: Vec<(report::Row, bool, Option<Fingerprint>)>,
+    /// With `--account`: the identities of the account's tokens. Matched by identity, not
+    /// by the fingerprint shown: a raw copy may show a keyed one where the named shows plain.
+    ours: BTreeSet<Fingerprint>,
 }
 
 /// One credential: lower-cased user and the token's identity ([`crate::secret::Token::identity`]:
@@ -172,6 +175,7 @@ impl<'a> Collector<'a> {
             inventory: Inventory::default(),
             to_verify: BTreeMap::new(),
             unnamed: Vec::new(),
+            ours: BTreeSet::new(),
         }
     }
 
@@ -186,13 +190,16 @@ impl<'a> Collector<'a> {
                     .token
                     .as_ref()
                     .is_some_and(|t| detect::looks_like_atlassian_token(t.expose()));
-                (report::Row::new(rule, f), atlassian)
+                let identity = crate::plan::token_identity(f);
+                (report::Row::new(rule, f), atlassian, identity)
             }));
             findings.retain(|f| {
                 f.user
                     .as_deref()
                     .is_some_and(|u| u.eq_ignore_ascii_case(account))
             });
+            self.ours
+                .extend(findings.iter().filter_map(crate::plan::token_identity));
         }
         for f in &findings {
             if let (Some(credential), Some((key, target))) = (f.credential(), verify_key(f)) {
@@ -213,20 +220,14 @@ impl<'a> Collector<'a> {
     /// is a copy of a token seen with the account's name, or any raw Atlassian token (which
     /// names no account: after a rotation the old token may survive only that way).
     fn into_inventory(mut self) -> (Inventory, BTreeMap<VerifyKey, Uses>) {
-        let ours: BTreeSet<_> = self
-            .inventory
-            .findings
-            .iter()
-            .filter_map(|r| r.fingerprint.clone())
-            .collect();
         let mut with_credentials: BTreeSet<String> = self
             .inventory
             .findings
             .iter()
             .map(|r| r.rule_uuid.clone())
             .collect();
-        for (row, atlassian) in self.unnamed {
-            if atlassian || row.fingerprint.as_ref().is_some_and(|fp| ours.contains(fp)) {
+        for (row, atlassian, identity) in self.unnamed {
+            if atlassian || identity.is_some_and(|id| self.ours.contains(&id)) {
                 if with_credentials.insert(row.rule_uuid.clone()) {
                     self.inventory.summary.rules_with_credentials += 1;
                 }
