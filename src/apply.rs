@@ -278,7 +278,10 @@ impl Census {
             if selector.is_account(f) {
                 tokens.extend(f.fingerprint());
             } else if selector.is_new_owner(f) {
-                self.new_owner_tokens.extend(f.fingerprint());
+                // Compared with the new token's plain fingerprint only, never shown: plain
+                // here even where the rule sends it outside Atlassian (keyed when shown).
+                self.new_owner_tokens
+                    .extend(f.token.as_ref().map(crate::secret::Token::fingerprint));
             }
         }
         for fp in tokens {
