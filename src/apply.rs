@@ -248,13 +248,19 @@ fn exactly(mut p: Prepared, planned: &[(String, Fingerprint)]) -> Result<Prepare
 /// - every token of the account in the rules, whatever `--fingerprint` selects, so a
 ///   selection that matches nothing, and a "new" token that is already in use, are caught;
 /// - rules whose credential autorekey cannot read but that may be the account's.
+///
+/// Tokens are counted by identity ([`crate::secret::Token::identity`], never shown), not by
+/// the fingerprint a place shows: one token sent to the site (plain) and to another host
+/// (keyed) is one token, and the new token is recognised in either form.
 #[derive(Default)]
 pub struct Census {
-    seen: Vec<RuleCopies>,
-    /// The account's token fingerprints -> how many rules hold each.
-    pub account_tokens: BTreeMap<Fingerprint, usize>,
-    /// Token fingerprints of the `--to-account` of a migration (a rerun finds the new
-    /// token there).
+    /// Every rule's unrewritten literal tokens, kept for the summary after [`Census::flag`]:
+    /// an old token an earlier run replaced may survive in one of them.
+    pub seen: Vec<RuleCopies>,
+    /// The account's tokens, by identity.
+    pub account_tokens: BTreeMap<Fingerprint, AccountToken>,
+    /// Identities of the tokens of the `--to-account` of a migration (a rerun finds the
+    /// new token there).
     pub new_owner_tokens: BTreeSet<Fingerprint>,
     /// Users of the Basic credentials seen, for a hint when the account has none.
     pub users: BTreeSet<String>,
@@ -265,27 +271,46 @@ pub struct Census {
 }
 
 /// A rule (uuid, name) and its unrewritten literal tokens.
-type RuleCopies = (String, String, Vec<plan::Unrewritable>);
+pub type RuleCopies = (String, String, Vec<plan::Unrewritable>);
+
+/// One token of the account in the rules.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AccountToken {
+    /// Every fingerprint a place shows for it (what `--fingerprint` selects by).
+    pub forms: BTreeSet<Fingerprint>,
+    /// How many rules hold it.
+    pub rules: usize,
+}
+
+impl AccountToken {
+    /// The one fingerprint outputs name it by: plain if any place shows it plain.
+    pub fn shown(&self) -> Option<&Fingerprint> {
+        let plain = self.forms.iter().find(|fp| !fp.is_keyed());
+        plain.or_else(|| self.forms.iter().next())
+    }
+}
 
 impl Census {
     pub fn note(&mut self, rule: &Value, selector: &Selector) {
         let findings = crate::detect::detect(rule);
-        let mut tokens: BTreeSet<Fingerprint> = BTreeSet::new();
+        let mut tokens: BTreeMap<Fingerprint, BTreeSet<Fingerprint>> = BTreeMap::new();
         for f in &findings {
             if let Some(user) = f.user.as_ref().filter(|_| f.status == Status::Literal) {
                 self.users.insert(user.to_ascii_lowercase());
             }
+            let Some(identity) = plan::token_identity(f) else {
+                continue;
+            };
             if selector.is_account(f) {
-                tokens.extend(f.fingerprint());
+                tokens.entry(identity).or_default().extend(f.fingerprint());
             } else if selector.is_new_owner(f) {
-                // Compared with the new token's plain fingerprint only, never shown: plain
-                // here even where the rule sends it outside Atlassian (keyed when shown).
-                self.new_owner_tokens
-                    .extend(f.token.as_ref().map(crate::secret::Token::fingerprint));
+                self.new_owner_tokens.insert(identity);
             }
         }
-        for fp in tokens {
-            *self.account_tokens.entry(fp).or_default() += 1;
+        for (identity, forms) in tokens {
+            let token = self.account_tokens.entry(identity).or_default();
+            token.forms.extend(forms);
+            token.rules += 1;
         }
         if findings.iter().any(may_hide_account) {
             self.not_inspectable += 1;
@@ -314,18 +339,22 @@ impl Census {
             .collect();
         let reported: HashSet<String> = outcomes.iter().map(|o| o.uuid().to_string()).collect();
         let mut dropped = HashSet::new();
-        for (uuid, name, copies) in std::mem::take(&mut self.seen) {
+        for (uuid, name, copies) in &self.seen {
             let hits: Vec<String> = copies
-                .into_iter()
+                .iter()
                 .filter(|copy| old.contains(&copy.identity))
                 .map(|copy| format!("{} ({})", copy.pointer, copy.shown))
                 .collect();
-            if hits.is_empty() || reported.contains(&uuid) {
+            if hits.is_empty() || reported.contains(uuid) {
                 continue;
             }
             let reason = left_alone_reason(&LeftAlone::OldTokenElsewhere { pointers: hits });
             dropped.insert(uuid.clone());
-            outcomes.push(Outcome::LeftAlone { uuid, name, reason });
+            outcomes.push(Outcome::LeftAlone {
+                uuid: uuid.clone(),
+                name: name.clone(),
+                reason,
+            });
         }
         dropped
     }
@@ -713,10 +742,10 @@ mod tests {
             &selector,
         );
         // Whatever --fingerprint selects, the account's token is counted.
-        assert_eq!(
-            census.account_tokens.keys().collect::<Vec<_>>(),
-            [&crate::secret::Fingerprint::of(&old)]
-        );
+        let counted: Vec<_> = census.account_tokens.iter().collect();
+        assert_eq!(counted.len(), 1);
+        assert_eq!(counted[0].0, &Token::new(old.clone()).identity());
+        assert_eq!(counted[0].1.shown(), Some(&Token::new(old).fingerprint()));
         assert!(census.users.contains("svc@x.io"));
         assert_eq!(
             census.not_inspectable, 1,

@@ -921,7 +921,7 @@ fn scan_strings(ctx: &Ctx, value: &Value, ptr: &str, location: Location, out: &m
 
 mod fingerprint_kind;
 mod loose;
-pub use fingerprint_kind::one_per_token;
+pub use fingerprint_kind::{one_per_token, shown_per_token};
 
 #[cfg(test)]
 mod tests;

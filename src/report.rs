@@ -498,8 +498,15 @@ pub struct RotationSummary {
     pub list_complete: bool,
     /// Rules with a credential autorekey cannot read that may be the account's.
     pub not_inspectable: usize,
-    /// Fingerprints of the account's tokens in the rules when they were read.
-    pub tokens_in_rules: std::collections::BTreeSet<String>,
+    /// Identities ([`crate::secret::Token::identity`], never shown) of the tokens in the
+    /// rules when they were read, in any form: the account's credentials and every copy
+    /// the run does not rewrite.
+    pub tokens_in_rules: std::collections::BTreeSet<Fingerprint>,
+    /// Each rule's unrewritten literal tokens (see [`crate::apply::Census::seen`]).
+    pub copies: Vec<crate::apply::RuleCopies>,
+    /// Rules still holding an old token an earlier run of this rotation replaced, in a
+    /// form this run does not rewrite: left alone, whatever else this run found there.
+    pub held_back: Vec<Outcome>,
 }
 
 impl RotationSummary {
@@ -520,6 +527,8 @@ impl RotationSummary {
             list_complete: true,
             not_inspectable: 0,
             tokens_in_rules: Default::default(),
+            copies: Vec::new(),
+            held_back: Vec::new(),
         }
     }
 
@@ -535,26 +544,61 @@ impl RotationSummary {
     /// What the census of every rule read says beyond the outcomes.
     pub fn note_census(&mut self, census: &crate::apply::Census) {
         self.not_inspectable = census.not_inspectable;
+        let copies = census.seen.iter().flat_map(|(_, _, c)| c);
         self.tokens_in_rules = census
             .account_tokens
             .keys()
-            .map(ToString::to_string)
+            .cloned()
+            .chain(copies.map(|copy| copy.identity.clone()))
             .collect();
+        self.copies = census.seen.clone();
     }
 
-    /// Old tokens that earlier runs of this rotation replaced: named for revoking too, unless
-    /// a rule still held one when this run read them.
-    pub fn note_earlier(&mut self, earlier: std::collections::BTreeSet<String>) {
-        let still = &self.tokens_in_rules;
-        let gone: Vec<String> = earlier
+    /// Old tokens that earlier runs of this rotation replaced (identity, fingerprint shown):
+    /// named for revoking too, unless a rule still held one, in any form, when this run
+    /// read them; a rule holding one in a form this run does not rewrite is left alone.
+    pub fn note_earlier(&mut self, earlier: Vec<(Fingerprint, Fingerprint)>) {
+        let (held, gone): (Vec<_>, Vec<_>) = earlier
             .into_iter()
-            .filter(|fp| !still.contains(fp))
-            .collect();
-        self.old_fingerprints.extend(gone);
+            .partition(|(id, _)| self.tokens_in_rules.contains(id));
+        self.old_fingerprints
+            .extend(gone.into_iter().map(|(_, shown)| shown.to_string()));
+        for (uuid, name, copies) in &self.copies {
+            let hits: Vec<_> = copies
+                .iter()
+                .filter_map(|copy| Some((held.iter().find(|(id, _)| *id == copy.identity)?, copy)))
+                .collect();
+            // Named as the old token to keep: the rule holding it is left alone below.
+            self.old_fingerprints
+                .extend(hits.iter().map(|((_, shown), _)| shown.to_string()));
+            let pointers: Vec<String> = hits
+                .iter()
+                .map(|(_, copy)| format!("{} ({})", copy.pointer, copy.shown))
+                .collect();
+            if !pointers.is_empty() {
+                let why = crate::plan::LeftAlone::OldTokenElsewhere { pointers };
+                self.held_back.push(Outcome::LeftAlone {
+                    uuid: uuid.clone(),
+                    name: name.clone(),
+                    reason: crate::apply::left_alone_reason(&why),
+                });
+            }
+        }
     }
 
     pub fn add(&mut self, outcomes: Vec<Outcome>) {
         self.outcomes.extend(outcomes);
+        // A rule held back is counted as left alone, whether this run rotated it, found it
+        // current or left it untouched; a rule reported otherwise keeps its first reason.
+        for held in std::mem::take(&mut self.held_back) {
+            let done =
+                |o: &Outcome| matches!(o, Outcome::Rotated { .. } | Outcome::AlreadyCurrent { .. });
+            match self.outcomes.iter_mut().find(|o| o.uuid() == held.uuid()) {
+                Some(o) if done(o) => *o = held,
+                Some(_) => {}
+                None => self.outcomes.push(held),
+            }
+        }
         // Grouped by what happened (the order of the counts), then by rule name.
         self.outcomes
             .sort_by(|a, b| (kind_rank(a), a.name()).cmp(&(kind_rank(b), b.name())));
@@ -818,6 +862,39 @@ mod advice_snapshots {
 
     fn exit_code(s: &RotationSummary) -> u8 {
         s.exit().err().map_or(0, |e| e.kind.exit_code())
+    }
+
+    #[test]
+    fn an_earlier_old_token_still_in_a_rule_holds_the_advice_back_in_any_form() {
+        let selector = Selector::new("svc@acme.example", vec![]);
+        let (old, new) = (Token::new("FAKE-old-token"), Token::new("FAKE-new-token"));
+        let copy = |uuid: &str, t: &Token| {
+            let held = crate::plan::Unrewritable {
+                identity: t.identity(),
+                shown: t.keyed_fingerprint(),
+                pointer: "/components/1/value/headers/0/value".into(),
+            };
+            (uuid.to_string(), format!("Rule {uuid}"), vec![held])
+        };
+        // Rule r1 was rotated; rule u holds the old token only where this run does not
+        // rewrite it (and nothing else of the account, so it has no outcome of its own);
+        // rule c holds the new token there, which is no reason to keep anything.
+        let mut s = RotationSummary::new(&selector, &new, 3);
+        let census = crate::apply::Census {
+            seen: vec![copy("u", &old), copy("c", &new)],
+            ..Default::default()
+        };
+        s.note_census(&census);
+        s.note_earlier(vec![(old.identity(), old.fingerprint())]);
+        s.add(rotated(1));
+        assert!(!s.advice().revokes());
+        let held: Vec<&str> = s.outcomes.iter().map(Outcome::uuid).collect();
+        assert_eq!(held, ["r1", "u"]);
+        assert_eq!(
+            s.old_fingerprints,
+            [old.fingerprint().to_string()].into(),
+            "named as the old token to keep"
+        );
     }
 
     #[test]

@@ -15,7 +15,6 @@
 //!   second writing run refuse; a lock left by a process that no longer exists is taken over
 //!   (and said so), since a crash must not block every later run.
 
-use std::collections::BTreeSet;
 use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -28,7 +27,7 @@ use crate::backup::{self, BackupRun, Manifest};
 use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::journal::{self, Journal, Step};
 use crate::plan::Selector;
-use crate::secret::Token;
+use crate::secret::{Fingerprint, Token};
 
 /// The backup directory and journal of one rotation, opened (or created) on first use.
 pub struct RunStore {
@@ -107,23 +106,25 @@ impl RunStore {
         }
     }
 
-    /// Fingerprints of the account's old tokens (as `selector` selects them) in the rules
-    /// this rotation backed up in earlier runs: what it replaced before this run.
-    pub fn earlier_old_tokens(&self, selector: &Selector, new_token: &Token) -> BTreeSet<String> {
+    /// The account's old tokens (as `selector` selects them) in the rules this rotation
+    /// backed up in earlier runs: what it replaced before this run. One entry per token,
+    /// (identity, fingerprint shown), the plain fingerprint if any place showed it plain.
+    pub fn earlier_old_tokens(
+        &self,
+        selector: &Selector,
+        new_token: &Token,
+    ) -> Vec<(Fingerprint, Fingerprint)> {
         let Some(dir) = &self.resumed else {
-            return BTreeSet::new();
+            return Vec::new();
         };
-        let new = new_token.fingerprint();
-        BackupRun::open(dir)
+        let findings: Vec<_> = BackupRun::open(dir)
             .and_then(|b| b.saved_rules())
             .unwrap_or_default()
             .iter()
             .flat_map(|(_, saved)| crate::detect::detect(&saved["rule"]))
-            .filter(|f| selector.matches(f))
-            .filter_map(|f| f.fingerprint())
-            .filter(|fp| *fp != new)
-            .map(|fp| fp.to_string())
-            .collect()
+            .filter(|f| selector.matches(f) && f.token.as_ref() != Some(new_token))
+            .collect();
+        crate::detect::shown_per_token(&findings)
     }
 
     /// Mark the rotation finished (the verdict was to revoke): the next run starts anew.

@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use crate::apply::{Census, Outcome};
 use crate::error::{CommandError, CommandResult};
 use crate::plan::Selector;
-use crate::secret::Fingerprint;
+use crate::secret::{Fingerprint, Token};
 
 /// What kind of run ends with this verdict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,7 +43,8 @@ pub struct Facts<'a> {
     /// used as Basic auth or sent to Atlassian): any of them may be the old token.
     pub not_inspectable: usize,
     /// Fingerprints of the old tokens the run (or an earlier run of the same rotation)
-    /// replaced, or would replace; never one still held by a rule when the run read them.
+    /// replaced, or would replace, one per token; one still held by a rule when the run
+    /// read them comes with that rule left alone (so never with a revoke).
     pub old: &'a BTreeSet<String>,
     pub new: &'a Fingerprint,
 }
@@ -139,11 +140,12 @@ pub fn advise(f: &Facts<'_>) -> Advice {
 pub fn check_selection(
     census: &Census,
     selector: &Selector,
-    new: &Fingerprint,
+    new_token: &Token,
     rotation_known: bool,
 ) -> CommandResult {
     let account = &selector.account;
     let nothing = "nothing was written";
+    let new = &new_token.fingerprint();
     let selects = |fp: &Fingerprint| {
         selector.fingerprints.is_empty()
             || selector.fingerprints.iter().any(|p| fp.matches_prefix(p))
@@ -154,9 +156,11 @@ pub fn check_selection(
         ))
         .hint("pass the fingerprint of the OLD token to replace (`autorekey scan` shows it)"));
     }
+    // By identity: a rule may show the new token keyed (sent outside Atlassian).
     let tokens = &census.account_tokens;
+    let new_id = new_token.identity();
     // A migration already done: the rules hold the new token under the account it went to.
-    let migrated = census.new_owner_tokens.contains(new);
+    let migrated = census.new_owner_tokens.contains(&new_id);
     if tokens.is_empty() && !migrated {
         let mut err = CommandError::usage(format!(
             "no rule holds a credential of {account} that autorekey can read; {nothing}"
@@ -181,28 +185,34 @@ pub fn check_selection(
     }
     let listed = || {
         tokens
-            .iter()
-            .map(|(fp, n)| format!("{fp} ({n} rule{})", if *n == 1 { "" } else { "s" }))
+            .values()
+            .filter_map(|t| {
+                let n = t.rules;
+                Some(format!(
+                    "{} ({n} rule{})",
+                    t.shown()?,
+                    if n == 1 { "" } else { "s" }
+                ))
+            })
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let old: Vec<&Fingerprint> = tokens
-        .keys()
-        .filter(|fp| *fp != new && selects(fp))
-        .collect();
-    let holds_new = tokens.contains_key(new);
-    if old.is_empty() && !holds_new && !migrated {
+    let old = tokens
+        .iter()
+        .filter(|(id, t)| **id != new_id && t.forms.iter().any(selects))
+        .count();
+    let holds_new = tokens.get(&new_id).map_or(0, |t| t.rules);
+    if old == 0 && holds_new == 0 && !migrated {
         return Err(CommandError::usage(format!(
             "no credential of {account} has the fingerprint {}; {nothing}",
             selector.fingerprints.join(", ")
         ))
         .hint(format!("the tokens of {account} in the rules: {}; pass one of them, or leave --fingerprint out", listed())));
     }
-    if holds_new && selector.fingerprints.is_empty() && !rotation_known {
+    if holds_new > 0 && selector.fingerprints.is_empty() && !rotation_known {
         return Err(CommandError::usage(format!(
-            "the new token ({new}) is already in {} rule(s) of {account}, and no autorekey run of \
-             this rotation put it there: it looks like a token in use, not a newly issued one; {nothing}",
-            tokens[new]
+            "the new token ({new}) is already in {holds_new} rule(s) of {account}, and no autorekey run of \
+             this rotation put it there: it looks like a token in use, not a newly issued one; {nothing}"
         ))
         .hint(format!(
             "give the newly issued token; if rules were already moved to {new} another way (or by \
@@ -372,16 +382,19 @@ mod tests {
 
     #[test]
     fn a_selection_that_matches_nothing_or_a_new_token_in_use_is_refused() {
-        let (old, new) = (Fingerprint::of("FAKE-old"), Fingerprint::of("FAKE-new"));
-        let census = |tokens: &[&Fingerprint]| {
+        let (old, new) = (Token::new("FAKE-old"), Token::new("FAKE-new"));
+        let census = |tokens: &[&Token]| {
             let mut c = Census::default();
-            for fp in tokens {
-                c.account_tokens.insert((*fp).clone(), 2);
+            for t in tokens {
+                let forms = [t.fingerprint()].into();
+                let token = crate::apply::AccountToken { forms, rules: 2 };
+                c.account_tokens.insert(t.identity(), token);
             }
             c
         };
         let all = Selector::new("svc@x.io", vec![]);
-        let only = |fp: &Fingerprint| Selector::new("svc@x.io", vec![fp.as_str()[..6].into()]);
+        let only =
+            |t: &Token| Selector::new("svc@x.io", vec![t.fingerprint().as_str()[..6].into()]);
         let refused = |c: &Census, s: &Selector, known: bool| {
             check_selection(c, s, &new, known)
                 .err()
@@ -389,7 +402,7 @@ mod tests {
         };
         assert!(refused(&census(&[]), &all, true)
             .is_some_and(|e| e.contains("no rule holds a credential of svc@x.io")));
-        let other = Fingerprint::of("FAKE-other");
+        let other = Token::new("FAKE-other");
         assert!(refused(&census(&[&old]), &only(&other), false)
             .is_some_and(|e| e.contains("has the fingerprint")));
         assert!(refused(&census(&[&old]), &only(&new), false)
@@ -404,8 +417,45 @@ mod tests {
         assert_eq!(refused(&census(&[&old]), &all, false), None);
         // A migration already done: the new token sits under the account it went to.
         let mut migrated = census(&[]);
-        migrated.new_owner_tokens.insert(new.clone());
+        migrated.new_owner_tokens.insert(new.identity());
         assert_eq!(refused(&migrated, &all, false), None);
+    }
+
+    #[test]
+    fn tokens_are_counted_once_whatever_form_a_rule_shows() {
+        let old = Token::new(format!("FAKE-old-{}", uuid::Uuid::new_v4().simple()));
+        let new = Token::new(format!("FAKE-new-{}", uuid::Uuid::new_v4().simple()));
+        let basic = |t: &Token| {
+            let value = crate::secret::Credential::new("svc@x.io", t.clone()).basic_value();
+            serde_json::json!([{"name": "Authorization", "value": format!("Basic {value}")}])
+        };
+        // The site shows a plain fingerprint, another host a keyed one.
+        let rule = |sends: &[(&str, &Token)]| {
+            let components: Vec<_> = sends
+                .iter()
+                .enumerate()
+                .map(|(i, (url, t))| {
+                    serde_json::json!({"id": i.to_string(),
+                    "type": "jira.issue.outgoing.webhook",
+                    "value": {"url": url, "headers": basic(t)}})
+                })
+                .collect();
+            serde_json::json!({"uuid": "u", "name": "n", "components": components})
+        };
+        let (site, relay) = ("{{baseUrl}}/rest", "https://relay.example.com/hook");
+        let all = Selector::new("svc@x.io", vec![]);
+        let mut census = Census::default();
+        census.note(&rule(&[(site, &old), (relay, &old)]), &all);
+        census.note(&rule(&[(relay, &new)]), &all);
+        assert_eq!(census.account_tokens.len(), 2, "two tokens, not four forms");
+        let shown = census.account_tokens[&old.identity()].shown().cloned();
+        assert_eq!(shown, Some(old.fingerprint()), "named by its plain form");
+        // The new token is in use (shown keyed there): refused unless this rotation wrote it.
+        let refused = check_selection(&census, &all, &new, false)
+            .err()
+            .map(|e| format!("{}", e.error));
+        assert!(refused.is_some_and(|e| e.contains("already in 1 rule(s)")));
+        assert!(check_selection(&census, &all, &new, true).is_ok());
     }
 
     #[test]

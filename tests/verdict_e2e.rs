@@ -392,54 +392,165 @@ fn an_offline_export_keeps_the_old_token_until_it_is_imported() {
     assert!(!dir.path().join("again.json").exists());
 }
 
-#[test]
-fn a_rerun_after_the_leftovers_were_fixed_by_hand_names_the_old_token() {
-    let mut rules = copies_of(&fixture_01(), 2);
-    // The second rule also sends the old token as a Bearer header: left alone (no half
-    // rotations), so the first run keeps the old token.
-    let pointer = autorekey::detect::detect(&rules[1]["rule"])
-        .into_iter()
-        .find(|f| f.user.as_deref() == Some(SVC_JIRA))
-        .expect("fixture 01 holds svc-jira's credential")
-        .pointer;
-    let headers = pointer
-        .rsplitn(3, '/')
-        .nth(2)
-        .expect("the header list's pointer")
-        .to_owned();
-    rules[1]["rule"]
-        .pointer_mut(&headers)
-        .and_then(serde_json::Value::as_array_mut)
-        .expect("a header list")
-        .push(serde_json::json!({"name": "X-Fallback", "value": format!("Bearer {SVC_JIRA_OLD_FIXTURE}")}));
-    let planted = common::Planted::new(rules);
-    let site = planted.site_spec().start();
-    let (old, new) = old_and_new(&planted);
-    let backups = site.dir.path().join("backups");
-    let rotate = || site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new, &backups, &["--yes"]));
-    let first = rotate();
-    first.expect_code(3);
-    assert_eq!(summary_count(&first.stdout, "left alone"), 1);
-    assert!(first.stdout.contains("Do NOT revoke the old token yet"));
+/// A rotation of two copies of fixture 01 that the first run cannot finish: the second
+/// rule also sends svc-jira's old token as a Bearer header, so it is left alone (no half
+/// rotations) and the old token is kept. With `relay`, the first rule also sends svc-jira's
+/// credential to a host that is not Atlassian's, where it shows a keyed fingerprint.
+struct Unfinished {
+    planted: common::Planted,
+    site: TestSite,
+    backups: std::path::PathBuf,
+    /// The left-alone rule and the pointer of its header list.
+    uuid: String,
+    headers: String,
+}
 
-    // The admin fixes that rule by hand: drops the Bearer header, puts in the new token.
-    let uuid = planted.rules[1]["rule"]["uuid"]
-        .as_str()
-        .expect("a uuid")
-        .to_owned();
-    let token = Token::new(new.clone());
-    site.state().edit_rule(&uuid, |e| {
-        e["rule"]
+impl Unfinished {
+    fn start(relay: bool) -> Unfinished {
+        let mut rules = copies_of(&fixture_01(), 2);
+        if relay {
+            to_relay(&mut rules[0]["rule"], None);
+        }
+        let pointer = autorekey::detect::detect(&rules[1]["rule"])
+            .into_iter()
+            .find(|f| f.user.as_deref() == Some(SVC_JIRA))
+            .expect("fixture 01 holds svc-jira's credential")
+            .pointer;
+        let headers = pointer
+            .rsplitn(3, '/')
+            .nth(2)
+            .expect("the header list's pointer")
+            .to_owned();
+        rules[1]["rule"]
             .pointer_mut(&headers)
             .and_then(serde_json::Value::as_array_mut)
             .expect("a header list")
-            .pop();
-        e["rule"] = rewrite_for(&e["rule"], SVC_JIRA, &token).expect("a rewrite");
-    });
+            .push(serde_json::json!({"name": "X-Fallback", "value": format!("Bearer {SVC_JIRA_OLD_FIXTURE}")}));
+        let planted = common::Planted::new(rules);
+        let site = planted.site_spec().start();
+        let uuid = planted.rules[1]["rule"]["uuid"]
+            .as_str()
+            .expect("a uuid")
+            .to_owned();
+        let backups = site.dir.path().join("backups");
+        let run = Unfinished {
+            planted,
+            site,
+            backups,
+            uuid,
+            headers,
+        };
+        let first = run.rotate();
+        first.expect_code(3);
+        assert_eq!(summary_count(&first.stdout, "left alone"), 1);
+        assert!(first.stdout.contains("Do NOT revoke the old token yet"));
+        run
+    }
+
+    fn rotate(&self) -> RunOutput {
+        let new = self.planted.fresh(SVC_JIRA_NEW_FIXTURE);
+        self.site.run_cmd(rotate_cmd(
+            &self.site,
+            SVC_JIRA,
+            &new,
+            &self.backups,
+            &["--yes"],
+        ))
+    }
+
+    /// The admin fixes the left-alone rule by hand: drops the Bearer header, puts in the
+    /// new token, then `more` edits it further.
+    fn fix_by_hand(&self, more: impl FnOnce(&mut serde_json::Value)) {
+        let token = Token::new(self.planted.fresh(SVC_JIRA_NEW_FIXTURE));
+        self.site.state().edit_rule(&self.uuid, |e| {
+            e["rule"]
+                .pointer_mut(&self.headers)
+                .and_then(serde_json::Value::as_array_mut)
+                .expect("a header list")
+                .pop();
+            e["rule"] = rewrite_for(&e["rule"], SVC_JIRA, &token).expect("a rewrite");
+            more(&mut e["rule"]);
+        });
+    }
+}
+
+/// Adds a copy of the rule's first component (svc-jira's Basic header, sent to the site)
+/// that sends the request to a host that is not Atlassian's, with `authorization` as its
+/// header if given: a credential there shows a keyed fingerprint.
+fn to_relay(rule: &mut serde_json::Value, authorization: Option<String>) {
+    let mut copy = rule["components"][0].clone();
+    copy["id"] = serde_json::json!("71823499");
+    copy["value"]["url"] = serde_json::json!("https://relay.example.com/hook");
+    if let Some(value) = authorization {
+        copy["value"]["headers"][0]["value"] = serde_json::json!(value);
+    }
+    rule["components"]
+        .as_array_mut()
+        .expect("a component list")
+        .push(copy);
+}
+
+/// svc-jira's Basic header value for `token`.
+fn basic(token: &str) -> String {
+    let credential = autorekey::secret::Credential::new(SVC_JIRA, Token::new(token));
+    format!("Basic {}", credential.basic_value())
+}
+
+#[test]
+fn a_rerun_after_the_leftovers_were_fixed_by_hand_names_the_old_token() {
+    let run = Unfinished::start(false);
+    let (old, new) = old_and_new(&run.planted);
+    run.fix_by_hand(|_| {});
     // The rerun carries on the same rotation: it knows which token it replaced.
-    let again = rotate();
+    let again = run.rotate();
     again.expect_code(0);
     assert_eq!(summary_count(&again.stdout, "already current"), 2);
     assert!(again.stdout.contains(&revoke_line(&old, &new)));
-    assert_eq!(run_dirs(&backups).len(), 1);
+    assert_eq!(run_dirs(&run.backups).len(), 1);
+}
+
+#[test]
+fn tokens_shown_keyed_outside_atlassian_are_named_once_and_the_new_one_is_not_old() {
+    // The old token went to the site and to a relay (keyed there); the hand fix also
+    // sends the new token to the relay.
+    let run = Unfinished::start(true);
+    let (old, new) = old_and_new(&run.planted);
+    run.fix_by_hand(|rule| to_relay(rule, Some(basic(&new))));
+    let again = run.rotate();
+    again.expect_code(0);
+    assert_eq!(summary_count(&again.stdout, "already current"), 2);
+    assert!(
+        again.stdout.contains(&revoke_line(&old, &new)),
+        "the old token named once, plain:\n{}",
+        again.stdout
+    );
+    assert!(again
+        .stdout
+        .contains(&format!("revoke the old token ({})", fp(&old))));
+    let advice = &again.stdout[again.stdout.find("Next steps:").expect("next steps")..];
+    assert!(
+        !advice.contains("k:"),
+        "no keyed form in the advice:\n{advice}"
+    );
+}
+
+#[test]
+fn an_old_token_left_only_where_it_shows_keyed_holds_back_the_advice() {
+    let run = Unfinished::start(true);
+    let (old, new) = old_and_new(&run.planted);
+    // The hand fix moves the old token to a relay instead of dropping it.
+    run.fix_by_hand(|rule| to_relay(rule, Some(format!("Bearer {old}"))));
+    let again = run.rotate();
+    assert!(
+        again.stdout.contains(&format!(
+            "Keep the old {} and the new {}; revoke nothing yet.",
+            fp(&old),
+            fp(&new)
+        )),
+        "a rule still sends the old token:\n{}",
+        again.stdout
+    );
+    assert!(again.stdout.contains("Do NOT revoke the old token yet"));
+    assert_eq!(summary_count(&again.stdout, "left alone"), 1);
+    again.expect_code(3);
 }

@@ -89,7 +89,7 @@ pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResu
     let manifest = manifest(&settings, &selector, &new_token);
     let known = backup_root(&args.write_args)
         .is_some_and(|root| !run::previous_runs(&root, &manifest).is_empty());
-    verdict::check_selection(&census, &selector, &new_token.fingerprint(), known)?;
+    verdict::check_selection(&census, &selector, &new_token, known)?;
     let mut summary = RotationSummary::new(&selector, &new_token, listed);
     summary.list_complete = list_complete;
     summary.note_old(&prepared);

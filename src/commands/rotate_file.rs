@@ -47,7 +47,7 @@ pub fn run(
     })?;
     let (prepared, outcomes, census) = plan_document(&doc, selector, &new_token);
     // No earlier run can have written a file: a "new" token already in it is refused.
-    verdict::check_selection(&census, selector, &new_token.fingerprint(), false)?;
+    verdict::check_selection(&census, selector, &new_token, false)?;
     let plain: Vec<Prepared> = prepared.iter().map(|(_, p)| p.clone()).collect();
     let mut summary = RotationSummary::new(selector, &new_token, doc.rule_pointers().len());
     summary.note_old(&plain);

@@ -55,6 +55,17 @@ impl Finding {
 /// of its findings shows it plain (the same output shows it anyway), else the keyed one.
 /// For lists that name tokens rather than places, such as the old tokens to revoke.
 pub fn one_per_token<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Vec<Fingerprint> {
+    shown_per_token(findings)
+        .into_iter()
+        .map(|(_, shown)| shown)
+        .collect()
+}
+
+/// [`one_per_token`] with each token's identity ([`Token::identity`]: never shown), for
+/// comparing the tokens with others of this run whatever form each place shows.
+pub fn shown_per_token<'a>(
+    findings: impl IntoIterator<Item = &'a Finding>,
+) -> Vec<(Fingerprint, Fingerprint)> {
     let mut seen: Vec<(Fingerprint, Fingerprint)> = Vec::new();
     for f in findings {
         let (Some(token), Some(shown)) = (f.token.as_ref(), f.fingerprint()) else {
@@ -62,12 +73,18 @@ pub fn one_per_token<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Vec
         };
         let identity = token.identity();
         match seen.iter_mut().find(|(id, _)| *id == identity) {
-            Some((_, kept)) if kept.is_keyed() && !shown.is_keyed() => *kept = shown,
-            Some(_) => {}
+            Some((_, kept)) => prefer_plain(kept, shown),
             None => seen.push((identity, shown)),
         }
     }
-    seen.into_iter().map(|(_, shown)| shown).collect()
+    seen
+}
+
+/// Keep the plain fingerprint of a token seen both ways.
+fn prefer_plain(kept: &mut Fingerprint, shown: Fingerprint) {
+    if kept.is_keyed() && !shown.is_keyed() {
+        *kept = shown;
+    }
 }
 
 /// A current Atlassian API token (ATATT3…) or scoped/service token (ATSTT…) of the length
