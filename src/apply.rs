@@ -330,14 +330,14 @@ impl Census {
 
     /// Report every rule that holds an old token of `prepared` in a form it does not
     /// rewrite, including rules that are themselves being rewritten (their own other old
-    /// tokens were checked by `plan_rule`; this catches another rule's). Rules already
-    /// reported keep their first reason. Returns the uuids to drop from the rewrites.
+    /// tokens were checked by `plan_rule`; this catches another rule's) and rules already
+    /// holding the new token (their leftover copy would break on revoking). Other rules
+    /// already reported keep their first reason. Returns the uuids to drop from the rewrites.
     pub fn flag(&mut self, prepared: &[Prepared], outcomes: &mut Vec<Outcome>) -> HashSet<String> {
         let old: HashSet<_> = prepared
             .iter()
             .flat_map(|p| p.findings.iter().filter_map(plan::token_identity))
             .collect();
-        let reported: HashSet<String> = outcomes.iter().map(|o| o.uuid().to_string()).collect();
         let mut dropped = HashSet::new();
         for (uuid, name, copies) in &self.seen {
             let hits: Vec<String> = copies
@@ -345,16 +345,22 @@ impl Census {
                 .filter(|copy| old.contains(&copy.identity))
                 .map(|copy| format!("{} ({})", copy.pointer, copy.shown))
                 .collect();
-            if hits.is_empty() || reported.contains(uuid) {
+            let at = outcomes.iter().position(|o| o.uuid() == uuid);
+            let current = at.is_some_and(|i| matches!(outcomes[i], Outcome::AlreadyCurrent { .. }));
+            if hits.is_empty() || (at.is_some() && !current) {
                 continue;
             }
             let reason = left_alone_reason(&LeftAlone::OldTokenElsewhere { pointers: hits });
             dropped.insert(uuid.clone());
-            outcomes.push(Outcome::LeftAlone {
+            let left = Outcome::LeftAlone {
                 uuid: uuid.clone(),
                 name: name.clone(),
                 reason,
-            });
+            };
+            match at {
+                Some(i) => outcomes[i] = left,
+                None => outcomes.push(left),
+            }
         }
         dropped
     }
@@ -750,6 +756,48 @@ mod tests {
         assert_eq!(
             census.not_inspectable, 1,
             "only the Basic secret sent to the site"
+        );
+    }
+
+    #[test]
+    fn a_rule_already_current_that_keeps_an_old_token_copy_is_left_alone() {
+        let fake = |tag: &str| format!("FAKE-{tag}-{}", uuid::Uuid::new_v4().simple());
+        let old = fake("old");
+        let new = Token::new(fake("new"));
+        let basic = |user: &str, t: &str| Credential::new(user, Token::new(t)).basic_value();
+        let rule = |uuid: &str, values: &[String]| {
+            let headers: Vec<Value> = values
+                .iter()
+                .map(|v| serde_json::json!({"name": "Authorization", "value": v}))
+                .collect();
+            serde_json::json!({"rule": {"uuid": uuid, "name": uuid, "components": [
+                {"id": "2", "type": "jira.issue.outgoing.webhook",
+                 "value": {"url": "u", "headers": headers}}]}})
+        };
+        let rules = [
+            rule("a", &[format!("Basic {}", basic("svc@x.io", &old))]),
+            // Already current, but a raw copy of the old token stays.
+            rule(
+                "b",
+                &[
+                    format!("Basic {}", basic("svc@x.io", new.expose())),
+                    format!("Bearer {old}"),
+                ],
+            ),
+        ];
+        let selector = Selector::new("svc@x.io", vec![]);
+        let (mut census, mut prepared, mut outcomes) = (Census::default(), vec![], vec![]);
+        for envelope in rules {
+            census.note(&envelope["rule"], &selector);
+            match prepare(envelope, &selector, &new) {
+                Ok(p) => prepared.extend(p),
+                Err(o) => outcomes.push(o),
+            }
+        }
+        census.flag(&prepared, &mut outcomes);
+        assert!(
+            matches!(&outcomes[..], [Outcome::LeftAlone { uuid, .. }] if uuid == "b"),
+            "{outcomes:?}"
         );
     }
 

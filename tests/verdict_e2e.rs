@@ -554,3 +554,58 @@ fn an_old_token_left_only_where_it_shows_keyed_holds_back_the_advice() {
     assert_eq!(summary_count(&again.stdout, "left alone"), 1);
     again.expect_code(3);
 }
+
+#[test]
+fn a_rerun_never_names_an_old_token_a_rule_still_holds_in_another_form() {
+    let mut rules = copies_of(&fixture_01(), 2);
+    // The second rule also sends the old token as a Bearer header.
+    let pointer = autorekey::detect::detect(&rules[1]["rule"])
+        .into_iter()
+        .find(|f| f.user.as_deref() == Some(SVC_JIRA))
+        .expect("fixture 01 holds svc-jira's credential")
+        .pointer;
+    let headers = pointer
+        .rsplitn(3, '/')
+        .nth(2)
+        .expect("the header list's pointer")
+        .to_owned();
+    rules[1]["rule"]
+        .pointer_mut(&headers)
+        .and_then(serde_json::Value::as_array_mut)
+        .expect("a header list")
+        .push(serde_json::json!({"name": "X-Fallback", "value": format!("Bearer {SVC_JIRA_OLD_FIXTURE}")}));
+    let planted = common::Planted::new(rules);
+    let site = planted.site_spec().start();
+    let (old, new) = old_and_new(&planted);
+    let backups = site.dir.path().join("backups");
+    let rotate = || site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new, &backups, &["--yes"]));
+    rotate().expect_code(3);
+
+    // The admin puts the new token in the Basic header by hand but forgets the Bearer one.
+    let uuid = planted.rules[1]["rule"]["uuid"]
+        .as_str()
+        .expect("a uuid")
+        .to_owned();
+    let basic = autorekey::secret::Credential::new(SVC_JIRA, Token::new(new.clone())).basic_value();
+    site.state().edit_rule(&uuid, |e| {
+        *e["rule"].pointer_mut(&pointer).expect("the Basic header") =
+            serde_json::json!(format!("Basic {basic}"));
+    });
+    let again = rotate();
+    again.expect_code(3);
+    assert!(
+        !again.stdout.contains(&revoke_line(&old, &new)),
+        "{}",
+        again.stdout
+    );
+    assert!(
+        again.stdout.contains("Do NOT revoke the old token yet"),
+        "{}",
+        again.stdout
+    );
+    assert!(
+        again.stdout.contains("X-Fallback") || again.stdout.contains("does not rewrite"),
+        "{}",
+        again.stdout
+    );
+}
