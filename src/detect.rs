@@ -720,9 +720,19 @@ fn raw(scheme: Scheme, cred: &str, span: Range<usize>) -> Parsed {
     }
 }
 
-/// Decode `base64(user:token)`, tolerating missing padding and stray whitespace.
+/// Decode `base64(user:token)`, tolerating missing or extra padding, stray whitespace and
+/// the URL-safe alphabet (`-_` for `+/`): a lenient server may take any of them, so each
+/// is the credential it spells, never a different "token".
 pub fn decode_basic(b64: &str) -> Option<(String, String)> {
-    let compact: String = b64.chars().filter(|c| !c.is_whitespace()).collect();
+    let compact: String = b64
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
     let unpadded = compact.trim_end_matches('=');
     let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
         .decode(unpadded)

@@ -159,7 +159,7 @@ impl Hints {
         let (mut b64, mut tok, mut prev) = (0usize, 0usize, 0u8);
         for &b in text.as_bytes() {
             let alnum = b.is_ascii_alphanumeric();
-            b64 = if alnum || b == b'+' || b == b'/' || b == b'=' {
+            b64 = if alnum || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_') {
                 b64 + 1
             } else {
                 0
@@ -319,9 +319,12 @@ fn secret_ref_pattern() -> &'static Regex {
 /// Standalone base64 runs that decode to `email:token`: (span, user, token).
 fn base64_pairs(text: &str) -> Vec<(Range<usize>, String, String)> {
     static RE: OnceLock<Regex> = OnceLock::new();
-    let re = RE.get_or_init(|| Regex::new(r"[A-Za-z0-9+/]{16,}={0,2}").expect("static pattern"));
+    // Both alphabets: a run cut at a URL-safe `-` or `_` would decode to a token that
+    // does not exist.
+    let re = RE.get_or_init(|| Regex::new(r"[A-Za-z0-9+/_-]{16,}={0,2}").expect("static pattern"));
     let bytes = text.as_bytes();
-    let b64_char = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=';
+    let b64_char =
+        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_');
     re.find_iter(text)
         .filter(|m| {
             let before = m.start().checked_sub(1).map(|i| bytes[i]);

@@ -545,3 +545,32 @@ fn webhook_urls_with_secrets_are_non_atlassian_secrets() {
     bare["value"]["url"] = json!("https://hooks.slack.com/services/");
     assert!(detect(&rule_with(json!([bare]))).is_empty());
 }
+
+#[test]
+fn url_safe_base64_and_extra_padding_are_read_as_the_same_credential() {
+    // A token whose base64 needs both '+' and '/' in the standard alphabet.
+    // '?' and '>' runs encode to '/' and '+' whatever their alignment.
+    let tok = format!("{}???>>>", fake_token("url-safe"));
+    let enc = b64("svc@x.io", &tok);
+    assert!(enc.contains('+') && enc.contains('/'), "{enc}");
+    let url_safe = b64("svc@x.io", &tok).replace('+', "-").replace('/', "_");
+    let padded = format!("{}==", b64("svc@x.io", &tok).trim_end_matches('='));
+    for value in [
+        format!("Basic {url_safe}"),
+        url_safe.clone(),
+        format!("Basic {padded}"),
+    ] {
+        let var = variable("3", &value);
+        let web = web_request("2", json!([{"name": "Authorization", "value": value}]));
+        let found = detect(&rule_with(json!([var, web])));
+        let literal: Vec<_> = found
+            .iter()
+            .filter(|f| f.status == Status::Literal)
+            .collect();
+        assert_eq!(literal.len(), 2, "{value:?}: {found:?}");
+        for f in literal {
+            assert_eq!(f.user.as_deref(), Some("svc@x.io"), "{value:?}");
+            assert_eq!(f.token.as_ref().unwrap().expose(), tok);
+        }
+    }
+}
