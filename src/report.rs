@@ -908,7 +908,8 @@ mod advice_snapshots {
 
             Next steps:
               1. Check the integrations: run or wait for each rotated rule and look at its audit log.
-              2. Then revoke the old token (a3492be3fefa) at https://id.atlassian.com/manage-profile/security/api-tokens (signed in as svc@acme.example): every rule that held it now holds the new token, read back.
+                 A token works on every site and product of svc@acme.example, and this run read only this site's automation rules of one product: check the other product's rules (`autorekey scan --product jira|confluence`), other sites and scripts too.
+              2. Then revoke the old token (a3492be3fefa) at https://id.atlassian.com/manage-profile/security/api-tokens (signed in as svc@acme.example): every rule read here that held it now holds the new token, read back.
               3. Or, with an org admin API key: autorekey revoke --account svc@acme.example --token-id ID --keep 205c4033f9b9 (ID from `autorekey tokens --account svc@acme.example`)
             Keep the new token 205c4033f9b9; revoke the old a3492be3fefa. → exit 0
             "#);

@@ -255,8 +255,13 @@ fn steps(advice: &Advice, f: &Facts<'_>, account: &str) -> Vec<String> {
         Advice::Revoke { old } => vec![
             "  1. Check the integrations: run or wait for each rotated rule and look at its audit log.".into(),
             format!(
+                "     A token works on every site and product of {account}, and this run read \
+                 only this site's automation rules of one product: check the other product's \
+                 rules (`autorekey scan --product jira|confluence`), other sites and scripts too."
+            ),
+            format!(
                 "  2. Then revoke the old token ({}) at {REVOKE_AT} (signed in as {account}): \
-                 every rule that held it now holds the new token, read back.",
+                 every rule read here that held it now holds the new token, read back.",
                 old.join(", ")
             ),
         ],
