@@ -387,11 +387,32 @@ fn may_hide_account(f: &Finding) -> bool {
 }
 
 /// The last check of a run, after every write: a rule counted as rotated must still hold
-/// the new token and no old one. Another writer saving a copy it read before the rotation
-/// would otherwise go unnoticed until the old token is revoked.
-pub fn still_rotated(rule: &Value, selector: &Selector, new_token: &Token) -> Result<(), String> {
+/// the new token and none of the `old` tokens, in any form (another writer may have pasted
+/// one back as a Bearer or raw value). Another writer saving a copy it read before the
+/// rotation would otherwise go unnoticed until the old token is revoked.
+pub fn still_rotated(
+    rule: &Value,
+    selector: &Selector,
+    new_token: &Token,
+    old: &BTreeSet<String>,
+) -> Result<(), String> {
     match plan::plan_rule(rule, selector, Some(new_token)) {
-        RuleDecision::LeftAlone(LeftAlone::AlreadyCurrent) => Ok(()),
+        RuleDecision::LeftAlone(LeftAlone::AlreadyCurrent) => {
+            let copies: Vec<String> = crate::detect::detect(rule)
+                .into_iter()
+                .filter(|f| f.status == Status::Literal)
+                .filter_map(|f| Some((f.fingerprint()?, f.pointer)))
+                .filter(|(fp, _)| old.contains(fp.as_str()))
+                .map(|(fp, pointer)| format!("{pointer} ({fp})"))
+                .collect();
+            match copies.is_empty() {
+                true => Ok(()),
+                false => Err(format!(
+                    "it holds an old token again at {}",
+                    copies.join(", ")
+                )),
+            }
+        }
         RuleDecision::Rewrite(_) => Err("it holds the old token again".into()),
         RuleDecision::Untouched => Err("the new credential is no longer in it".into()),
         RuleDecision::LeftAlone(why) => Err(left_alone_reason(&why)),
@@ -799,6 +820,27 @@ mod tests {
             matches!(&outcomes[..], [Outcome::LeftAlone { uuid, .. }] if uuid == "b"),
             "{outcomes:?}"
         );
+    }
+
+    #[test]
+    fn the_final_check_sees_an_old_token_pasted_back_in_any_form() {
+        let fake = |tag: &str| format!("FAKE-{tag}-{}", uuid::Uuid::new_v4().simple());
+        let (old, new) = (fake("old"), Token::new(fake("new")));
+        let basic = Credential::new("svc@x.io", new.clone()).basic_value();
+        let rule = |extra: Option<String>| {
+            let mut headers = vec![
+                serde_json::json!({"name": "Authorization", "value": format!("Basic {basic}")}),
+            ];
+            headers.extend(extra.map(|v| serde_json::json!({"name": "X-Fallback", "value": v})));
+            serde_json::json!({"uuid": "r", "name": "R", "components": [
+                {"id": "2", "type": "jira.issue.outgoing.webhook",
+                 "value": {"url": "u", "headers": headers}}]})
+        };
+        let selector = Selector::new("svc@x.io", vec![]);
+        let olds: BTreeSet<String> = [Fingerprint::of(&old).to_string()].into();
+        assert_eq!(still_rotated(&rule(None), &selector, &new, &olds), Ok(()));
+        let back = still_rotated(&rule(Some(format!("Bearer {old}"))), &selector, &new, &olds);
+        assert!(back.is_err_and(|e| e.contains("old token again")));
     }
 
     #[test]

@@ -159,7 +159,11 @@ impl Writes<'_> {
             let written = session
                 .approve_and_write(prepared, approver, concurrency, ui)
                 .await;
-            outcomes.extend(session.final_check(written, concurrency, ui).await);
+            outcomes.extend(
+                session
+                    .final_check(written, &summary.old_fingerprints, concurrency, ui)
+                    .await,
+            );
         }
         summary.backup_dir = store.dir().map(|d| d.display().to_string());
         finish_run(summary, outcomes, Some(&store), ui)
@@ -538,6 +542,7 @@ impl<'a> Session<'a> {
     pub async fn final_check(
         &self,
         outcomes: Vec<Outcome>,
+        old: &std::collections::BTreeSet<String>,
         concurrency: usize,
         ui: &Ui,
     ) -> Vec<Outcome> {
@@ -557,7 +562,7 @@ impl<'a> Session<'a> {
                     bar.inc(1);
                     let problem = match self.client.get_rule(o.uuid()).await {
                         Ok(env) => {
-                            apply::still_rotated(&env["rule"], &self.selector, &self.new_token)
+                            apply::still_rotated(&env["rule"], &self.selector, &self.new_token, old)
                                 .err()
                         }
                         Err(e) => Some(format!("it could not be read for the final check: {e}")),
