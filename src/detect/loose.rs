@@ -332,9 +332,20 @@ fn base64_pairs(text: &str) -> Vec<(Range<usize>, String, String)> {
             !before.is_some_and(b64_char) && !after.is_some_and(b64_char)
         })
         .filter_map(|m| {
-            let (user, token) = decode_basic(m.as_str())?;
-            let tokenish = token.len() >= 8 && !token.chars().any(char::is_whitespace);
-            (is_email(&user) && tokenish).then(|| (m.range(), user, token))
+            // Whole in either alphabet; else a standard-alphabet piece between `-`/`_`
+            // (`token-<base64>`), as found before the URL-safe alphabet was read.
+            let pieces = m.as_str().split(['-', '_']).scan(m.start(), |at, piece| {
+                let range = *at..*at + piece.len();
+                *at = range.end + 1;
+                Some(range)
+            });
+            std::iter::once(m.range())
+                .chain(pieces.filter(|r| r.len() >= 16 && r.len() < m.len()))
+                .find_map(|range| {
+                    let (user, token) = decode_basic(&text[range.clone()])?;
+                    let tokenish = token.len() >= 8 && !token.chars().any(char::is_whitespace);
+                    (is_email(&user) && tokenish).then_some((range, user, token))
+                })
         })
         .collect()
 }
