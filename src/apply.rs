@@ -374,8 +374,10 @@ fn may_hide_account(f: &Finding) -> bool {
     let to_atlassian = match f.target_url.as_deref().map(str::trim) {
         None => true,
         Some(url) if url.starts_with("{{") => true,
+        // A trailing dot names the same host (`acme.atlassian.net.`).
         Some(url) => url::Url::parse(url).map_or(true, |u| {
             u.host_str()
+                .map(|h| h.trim_end_matches('.'))
                 .is_some_and(crate::fetch::policy::is_atlassian_domain)
         }),
     };
@@ -768,6 +770,13 @@ mod tests {
             &rule("https://api.github.com/x", "Bearer {{secrets.gh}}".into()),
             &selector,
         );
+        census.note(
+            &rule(
+                "https://acme.atlassian.net./rest",
+                "Basic {{secrets.jira}}".into(),
+            ),
+            &selector,
+        );
         // Whatever --fingerprint selects, the account's token is counted.
         let counted: Vec<_> = census.account_tokens.iter().collect();
         assert_eq!(counted.len(), 1);
@@ -775,8 +784,8 @@ mod tests {
         assert_eq!(counted[0].1.shown(), Some(&Token::new(old).fingerprint()));
         assert!(census.users.contains("svc@x.io"));
         assert_eq!(
-            census.not_inspectable, 1,
-            "only the Basic secret sent to the site"
+            census.not_inspectable, 2,
+            "only the Basic secrets sent to the site"
         );
     }
 
