@@ -609,3 +609,50 @@ fn a_rerun_never_names_an_old_token_a_rule_still_holds_in_another_form() {
         again.stdout
     );
 }
+
+#[test]
+fn apply_keeps_the_old_token_when_a_rule_outside_the_plan_now_holds_it() {
+    let (planted, site) = copies_site(3, |_| {});
+    let (old, new) = old_and_new(&planted);
+    let backups = site.dir.path().join("backups");
+    let plan = site.dir.path().join("plan.json");
+    let uuids: Vec<String> = snapshot(&site).keys().cloned().collect();
+    let pointer = autorekey::detect::detect(&planted.rules[0]["rule"])
+        .into_iter()
+        .find(|f| f.user.as_deref() == Some(SVC_JIRA))
+        .expect("fixture 01 holds svc-jira's credential")
+        .pointer;
+    let header = |user: &str, token: &str| {
+        let basic = autorekey::secret::Credential::new(user, Token::new(token)).basic_value();
+        serde_json::json!(format!("Basic {basic}"))
+    };
+    // The third rule holds someone else's credential when the plan is made ...
+    let someone = format!("FAKE-someone-{}", uuid::Uuid::new_v4().simple());
+    site.state().edit_rule(&uuids[2], |e| {
+        *e["rule"].pointer_mut(&pointer).expect("the header") =
+            header("someone@acme.example", &someone);
+    });
+    let plan_arg = plan.to_str().expect("a UTF-8 path");
+    site.run_cmd(rotate_cmd(
+        &site,
+        SVC_JIRA,
+        &new,
+        &backups,
+        &["--out", plan_arg],
+    ))
+    .expect_code(0);
+    // ... and the old token once the plan is applied.
+    site.state().edit_rule(&uuids[2], |e| {
+        *e["rule"].pointer_mut(&pointer).expect("the header") = header(SVC_JIRA, &old);
+    });
+    let out = apply(&site, &new, &plan, &backups);
+    out.expect_code(3);
+    assert_eq!(summary_count(&out.stdout, "rotated"), 2);
+    assert!(out.stdout.contains("is not in the plan"), "{}", out.stdout);
+    assert!(
+        !out.stdout.contains(&revoke_line(&old, &new)),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("autorekey revoke"), "{}", out.stdout);
+}
