@@ -656,3 +656,37 @@ fn apply_keeps_the_old_token_when_a_rule_outside_the_plan_now_holds_it() {
     );
     assert!(!out.stdout.contains("autorekey revoke"), "{}", out.stdout);
 }
+
+#[test]
+fn fingerprint_selects_one_of_two_old_tokens_and_only_it_is_named() {
+    let (planted, site) = copies_site(2, |_| {});
+    let (old, new) = old_and_new(&planted);
+    let backups = site.dir.path().join("backups");
+    let uuids: Vec<String> = snapshot(&site).keys().cloned().collect();
+    let pointer = autorekey::detect::detect(&planted.rules[0]["rule"])
+        .into_iter()
+        .find(|f| f.user.as_deref() == Some(SVC_JIRA))
+        .expect("fixture 01 holds svc-jira's credential")
+        .pointer;
+    let other = format!("FAKE-other-{}", uuid::Uuid::new_v4().simple());
+    let basic = autorekey::secret::Credential::new(SVC_JIRA, Token::new(other.clone())).basic_value();
+    site.state().edit_rule(&uuids[1], |e| {
+        *e["rule"].pointer_mut(&pointer).expect("the header") = serde_json::json!(format!("Basic {basic}"));
+    });
+    let out = site.run_cmd(rotate_cmd(
+        &site,
+        SVC_JIRA,
+        &new,
+        &backups,
+        &["--yes", "--fingerprint", &fp(&old)],
+    ));
+    out.expect_code(0);
+    assert_eq!(summary_count(&out.stdout, "rotated"), 1);
+    assert!(out.stdout.contains(&revoke_line(&old, &new)), "{}", out.stdout);
+    assert!(!out.stdout.contains(&fp(&other)[..12]), "{}", out.stdout);
+    // The other old token is still there: the rule that holds it was not touched.
+    let still = site.state().rule(&uuids[1]).expect("the rule");
+    assert!(autorekey::detect::detect(&still["rule"])
+        .iter()
+        .any(|f| f.fingerprint().map(|f| f.to_string()) == Some(fp(&other))));
+}
