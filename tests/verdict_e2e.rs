@@ -669,9 +669,11 @@ fn fingerprint_selects_one_of_two_old_tokens_and_only_it_is_named() {
         .expect("fixture 01 holds svc-jira's credential")
         .pointer;
     let other = format!("FAKE-other-{}", uuid::Uuid::new_v4().simple());
-    let basic = autorekey::secret::Credential::new(SVC_JIRA, Token::new(other.clone())).basic_value();
+    let basic =
+        autorekey::secret::Credential::new(SVC_JIRA, Token::new(other.clone())).basic_value();
     site.state().edit_rule(&uuids[1], |e| {
-        *e["rule"].pointer_mut(&pointer).expect("the header") = serde_json::json!(format!("Basic {basic}"));
+        *e["rule"].pointer_mut(&pointer).expect("the header") =
+            serde_json::json!(format!("Basic {basic}"));
     });
     let out = site.run_cmd(rotate_cmd(
         &site,
@@ -682,11 +684,56 @@ fn fingerprint_selects_one_of_two_old_tokens_and_only_it_is_named() {
     ));
     out.expect_code(0);
     assert_eq!(summary_count(&out.stdout, "rotated"), 1);
-    assert!(out.stdout.contains(&revoke_line(&old, &new)), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&revoke_line(&old, &new)),
+        "{}",
+        out.stdout
+    );
     assert!(!out.stdout.contains(&fp(&other)[..12]), "{}", out.stdout);
     // The other old token is still there: the rule that holds it was not touched.
     let still = site.state().rule(&uuids[1]).expect("the rule");
     assert!(autorekey::detect::detect(&still["rule"])
         .iter()
         .any(|f| f.fingerprint().map(|f| f.to_string()) == Some(fp(&other))));
+}
+
+#[test]
+fn a_rerun_with_every_rule_current_but_one_masked_value_keeps_the_old_token() {
+    let (planted, site) = copies_site(2, |_| {});
+    let (old, new) = old_and_new(&planted);
+    let backups = site.dir.path().join("backups");
+    let rotate = || site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new, &backups, &["--yes"]));
+    rotate().expect_code(0);
+    let uuids: Vec<String> = snapshot(&site).keys().cloned().collect();
+    let pointer = autorekey::detect::detect(&planted.rules[0]["rule"])
+        .into_iter()
+        .find(|f| f.user.as_deref() == Some(SVC_JIRA))
+        .expect("fixture 01 holds svc-jira's credential")
+        .pointer;
+    let headers = pointer
+        .rsplitn(3, '/')
+        .nth(2)
+        .expect("the header list")
+        .to_owned();
+    // A hidden header the site now masks on read: it may hold the old token.
+    site.state().edit_rule(&uuids[1], |e| {
+        e["rule"]
+            .pointer_mut(&headers)
+            .and_then(serde_json::Value::as_array_mut)
+            .expect("a header list")
+            .push(serde_json::json!({"name": "X-Fallback", "value": "***", "headerSecure": true}));
+    });
+    let again = rotate();
+    again.expect_code(3);
+    assert_eq!(summary_count(&again.stdout, "already current"), 1);
+    assert!(
+        !again.stdout.contains(&revoke_line(&old, &new)),
+        "{}",
+        again.stdout
+    );
+    assert!(
+        again.stdout.contains("Do NOT revoke the old token"),
+        "{}",
+        again.stdout
+    );
 }
