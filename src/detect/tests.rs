@@ -574,3 +574,23 @@ fn url_safe_base64_and_extra_padding_are_read_as_the_same_credential() {
         }
     }
 }
+
+#[test]
+fn a_lookup_table_row_holding_a_credential_is_found() {
+    let tok = fake_token("table");
+    let api = atlassian_like("ATATT3");
+    let table = json!({"id": "4", "component": "ACTION", "type": "jira.lookup.table.create",
+        "value": {"name": "creds", "entries": [
+            {"key": "basic", "value": b64("svc@x.io", &tok)},
+            {"key": "raw", "value": api.clone()}]}});
+    let found = detect(&rule_with(json!([table])));
+    let tokens: Vec<(Option<&str>, &str)> = found
+        .iter()
+        .filter(|f| f.status == Status::Literal)
+        .map(|f| (f.user.as_deref(), f.token.as_ref().unwrap().expose()))
+        .collect();
+    assert_eq!(
+        tokens,
+        [(Some("svc@x.io"), tok.as_str()), (None, api.as_str())]
+    );
+}
