@@ -396,16 +396,15 @@ pub fn still_rotated(
     rule: &Value,
     selector: &Selector,
     new_token: &Token,
-    old: &BTreeSet<String>,
+    old: &BTreeSet<Fingerprint>,
 ) -> Result<(), String> {
     match plan::plan_rule(rule, selector, Some(new_token)) {
         RuleDecision::LeftAlone(LeftAlone::AlreadyCurrent) => {
             let copies: Vec<String> = crate::detect::detect(rule)
                 .into_iter()
                 .filter(|f| f.status == Status::Literal)
-                .filter_map(|f| Some((f.fingerprint()?, f.pointer)))
-                .filter(|(fp, _)| old.contains(fp.as_str()))
-                .map(|(fp, pointer)| format!("{pointer} ({fp})"))
+                .filter(|f| plan::token_identity(f).is_some_and(|id| old.contains(&id)))
+                .filter_map(|f| Some(format!("{} ({})", f.pointer, f.fingerprint()?)))
                 .collect();
             match copies.is_empty() {
                 true => Ok(()),
@@ -846,7 +845,7 @@ mod tests {
                  "value": {"url": "u", "headers": headers}}]})
         };
         let selector = Selector::new("svc@x.io", vec![]);
-        let olds: BTreeSet<String> = [Fingerprint::of(&old).to_string()].into();
+        let olds: BTreeSet<Fingerprint> = [Token::new(old.clone()).identity()].into();
         assert_eq!(still_rotated(&rule(None), &selector, &new, &olds), Ok(()));
         let back = still_rotated(&rule(Some(format!("Bearer {old}"))), &selector, &new, &olds);
         assert!(back.is_err_and(|e| e.contains("old token again")));

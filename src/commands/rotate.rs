@@ -146,12 +146,20 @@ impl Writes<'_> {
         ui: &Ui,
     ) -> CommandResult {
         let store = self.store(!prepared.is_empty())?;
+        // Every old token the rotation replaces or replaced, by identity: the final check
+        // looks for each in any form.
+        let mut old: std::collections::BTreeSet<Fingerprint> = prepared
+            .iter()
+            .flat_map(|p| p.findings.iter().filter_map(plan::token_identity))
+            .collect();
         if let Some(dir) = store.resumed() {
             ui.status(format!(
                 "Carrying on the unfinished rotation backed up in {}",
                 dir.display()
             ));
-            summary.note_earlier(store.earlier_old_tokens(self.selector, self.new_token));
+            let earlier = store.earlier_old_tokens(self.selector, self.new_token);
+            old.extend(earlier.iter().map(|(identity, _)| identity.clone()));
+            summary.note_earlier(earlier);
         }
         if !prepared.is_empty() {
             let session = Session::start(self.client, self.selector, self.new_token, &store);
@@ -159,11 +167,7 @@ impl Writes<'_> {
             let written = session
                 .approve_and_write(prepared, approver, concurrency, ui)
                 .await;
-            outcomes.extend(
-                session
-                    .final_check(written, &summary.old_fingerprints, concurrency, ui)
-                    .await,
-            );
+            outcomes.extend(session.final_check(written, &old, concurrency, ui).await);
         }
         summary.backup_dir = store.dir().map(|d| d.display().to_string());
         finish_run(summary, outcomes, Some(&store), ui)
@@ -542,7 +546,7 @@ impl<'a> Session<'a> {
     pub async fn final_check(
         &self,
         outcomes: Vec<Outcome>,
-        old: &std::collections::BTreeSet<String>,
+        old: &std::collections::BTreeSet<Fingerprint>,
         concurrency: usize,
         ui: &Ui,
     ) -> Vec<Outcome> {
