@@ -15,7 +15,7 @@ use crate::error::{CommandError, CommandResult};
 use crate::fetch::org::{parse_timestamp, OrgToken};
 use crate::fetch::{AutomationClient, FetchError};
 use crate::printable::printable;
-use crate::secret::Fingerprint;
+use crate::secret::{Fingerprint, FingerprintKind};
 use crate::settings::{OrgSettings, SiteSettings};
 use crate::ui::Ui;
 
@@ -282,6 +282,10 @@ fn doubt(f: &detect::Finding, account: &str, keep: Option<&str>) -> Doubt {
                 (false, None) if f.scheme == Scheme::Other(detect::WEBHOOK_SCHEME.into()) => {
                     Doubt::None
                 }
+                // Nor is a secret the one fingerprint-kind rule keys (a Bearer or key sent to
+                // another service, a query secret): blocking on it would refuse every revoke
+                // on a site whose rules also call, say, GitHub, while rotate advised it.
+                (false, None) if f.fingerprint_kind() == FingerprintKind::Keyed => Doubt::None,
                 (false, None) => {
                     let what = if f
                         .token
@@ -403,6 +407,17 @@ mod tests {
         let found = detect::detect(&slack);
         assert!(!found.is_empty(), "the webhook URL is a finding");
         assert_eq!(proof(&slack, Some(&keep)), Proof::default());
+    }
+
+    #[test]
+    fn another_services_bearer_does_not_block_a_revoke_and_one_sent_to_the_site_does() {
+        let keep = Token::new(fake()).fingerprint().to_string();
+        let bearer = format!("Bearer {}", fake());
+        let mut github = rule(&[&bearer]);
+        github["components"][0]["value"]["url"] = "https://api.github.com/repos/x/y".into();
+        assert_eq!(proof(&github, Some(&keep)), Proof::default());
+        let site = proof(&rule(&[&bearer]), Some(&keep));
+        assert_eq!(site.blockers.len(), 1, "{site:?}");
     }
 
     #[test]
