@@ -117,7 +117,8 @@ pub fn advise(f: &Facts<'_>) -> Advice {
         return Advice::NotImported;
     }
     // Every rule is rotated or already current here. The old tokens are the ones this run,
-    // or an earlier run of the same rotation, replaced; none of them may name the new token. is never named for revoking, even if a caller listed it as old.
+    // or an earlier run of the same rotation, replaced; the new token is never named for
+    // revoking, even if a caller listed it as old.
     let old = f
         .old
         .iter()
