@@ -273,16 +273,9 @@ fn root_under(data: Option<PathBuf>, home: Option<PathBuf>) -> Option<PathBuf> {
     Some(data.or(home)?.join("autorekey").join("backups"))
 }
 
-/// Create `dir` and any missing parents owner-only (0700). Directories that already exist
-/// keep their mode: `--backup-dir ~/shared` must not change it; [`BackupRun::create`]
-/// refuses it instead when someone else could write to it.
-pub fn create_private_dir_all(dir: &Path) -> io::Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
-}
+/// Directories that already exist keep their mode: `--backup-dir ~/shared` must not change
+/// it; [`BackupRun::create`] refuses it instead when someone else could write to it.
+pub use crate::files::create_private_dir_all;
 
 /// A new 0700 directory under `root` named `base`, or `base-2`, `base-3`...: created
 /// atomically, so two runs started in the same second never share one.

@@ -144,6 +144,16 @@ fn link_error(path: &Path, e: io::Error, links: Links) -> io::Error {
     e
 }
 
+/// Create `dir` and any missing parents owner-only (0700). Directories that already exist
+/// keep their mode: callers that need a private folder check it (see [`check_private_dir`]).
+pub fn create_private_dir_all(dir: &Path) -> io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
 /// Write `bytes` to a new file at `path` (0600), atomically: the content appears whole or
 /// not at all, and nothing already at `path` (file or link) is replaced.
 pub fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {

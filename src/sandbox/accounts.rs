@@ -108,23 +108,15 @@ pub fn load_accounts_file(path: &Path) -> io::Result<Vec<Account>> {
 /// [`write_accounts_file`].
 pub fn private_dir() -> io::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("autorekey-sandbox-{}", uuid::Uuid::new_v4()));
-    create_private_dir(&dir)?;
+    crate::files::create_private_dir_all(&dir)?;
     Ok(dir)
-}
-
-fn create_private_dir(dir: &Path) -> io::Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
 }
 
 /// Writes `accounts` (tokens in clear) to `dir/sandbox-accounts.json` with mode 0600,
 /// creating `dir` with mode 0700 if needed, and returns the file's path: the caller shows
 /// the path, never the content.
 pub fn write_accounts_file(dir: &Path, accounts: &[Account]) -> io::Result<PathBuf> {
-    create_private_dir(dir)?;
+    crate::files::create_private_dir_all(dir)?;
     let file = AccountsFile {
         accounts: accounts
             .iter()

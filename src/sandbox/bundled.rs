@@ -18,10 +18,7 @@ pub fn unpack(dir: &Path) -> io::Result<()> {
     for (relative, text) in FILES {
         let path = dir.join(relative);
         if let Some(parent) = path.parent() {
-            let mut builder = std::fs::DirBuilder::new();
-            builder.recursive(true);
-            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-            builder.create(parent)?;
+            crate::files::create_private_dir_all(parent)?;
         }
         crate::files::write_new(&path, text.as_bytes())?;
     }

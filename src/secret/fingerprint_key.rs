@@ -182,20 +182,12 @@ impl KeyError {
 pub fn machine_key(path: &Path) -> Result<FingerprintKey, KeyError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let io_error = |e: io::Error| KeyError::new(format!("fingerprint key {}: {e}", path.display()));
-    create_private_dir(dir).map_err(io_error)?;
+    crate::files::create_private_dir_all(dir).map_err(io_error)?;
     check_dir(dir)?;
     if fs::symlink_metadata(path).is_err() {
         create_key_file(path).map_err(io_error)?;
     }
     read_key_file(path)
-}
-
-fn create_private_dir(dir: &Path) -> io::Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
 }
 
 /// Others must not be able to swap the key file: the folder is not group/world-writable.
