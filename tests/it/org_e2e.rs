@@ -7,11 +7,10 @@
 //! account, and the deleted token stops working. The org key and every token are secrets
 //! every output is checked for (see `common`).
 
-mod common;
-
+use crate::common;
+use crate::common::{fake_token, RunOutput, SiteSpec, TestSite};
 use autorekey::sandbox::{load_accounts_file, load_directory, SandboxConfig};
 use autorekey::secret::{Credential, Token};
-use common::{fake_token, RunOutput, SiteSpec, TestSite};
 use serde_json::{json, Value};
 
 const ADMIN: &str = "admin@acme.example";

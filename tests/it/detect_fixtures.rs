@@ -6,10 +6,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-mod common;
-
+use crate::common;
+use crate::common::project;
 use autorekey::{detect, export, report::Row};
-use common::project;
 use serde_json::{json, Value};
 
 fn detected(file: &Path) -> Vec<Value> {

@@ -1,5 +1,5 @@
 //! Helpers for the rotation end-to-end tests (`rotate_e2e`, `rotate_pty`), on top of
-//! `tests/common` (which runs the binary against a sandbox and checks output for secrets).
+//! `common` (which runs the binary against a sandbox and checks output for secrets).
 //!
 //! Why it is shaped so:
 //! - The expected site after a rotation is computed independently of the binary, from the
@@ -12,8 +12,6 @@
 //! - Where the sandbox itself edits a rule (the `edit_after_reads` trap), the test states
 //!   the other admin's edit explicitly ([`other_admin_edit`]) so that "their edit is kept"
 //!   is an expectation, not something read back from the site.
-
-#![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -7,15 +7,13 @@
 //! and what the site and the backups hold afterwards. Every run's output is checked for
 //! every secret the site holds (`common::run_checked`).
 
-mod common;
-mod rotate_support;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use crate::common;
+use crate::common::{RunOutput, TestSite};
+use crate::rotate_support::*;
 use autorekey::secret::{Fingerprint, Token};
-use common::{RunOutput, TestSite};
-use rotate_support::*;
 
 fn fp(token: &str) -> String {
     Fingerprint::of(token).to_string()

@@ -13,10 +13,6 @@
 //! - Every run of the binary goes through [`run_checked`] (or [`TestSite::run`]), which calls
 //!   [`assert_no_secrets`] on stdout and stderr before a test can look at them, so no test can
 //!   forget the check, and a failing assertion that prints output prints checked output.
-//!
-//! Each test binary uses a subset of these helpers, hence the `dead_code` allowance.
-
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -488,7 +484,7 @@ impl SiteSpec {
             .expect("start the sandbox");
         TestSite {
             sandbox,
-            rt,
+            _rt: rt,
             login: self.login,
             admin_token: self.admin_token,
             secrets: self.secrets,
@@ -527,9 +523,10 @@ fn collect_inline(value: &Value, found: &mut Vec<String>) {
 
 /// A running sandbox plus what the binary needs to use it.
 pub struct TestSite {
-    // Declared before `rt`: the server stops before its runtime goes away.
+    // Declared before `_rt`: the server stops before its runtime goes away. The runtime is
+    // held only to keep the server running.
     sandbox: Sandbox,
-    rt: tokio::runtime::Runtime,
+    _rt: tokio::runtime::Runtime,
     pub login: String,
     admin_token: String,
     secrets: Vec<String>,
@@ -540,10 +537,6 @@ pub struct TestSite {
 impl TestSite {
     pub fn base_url(&self) -> String {
         self.sandbox.base_url()
-    }
-
-    pub fn sandbox(&self) -> &Sandbox {
-        &self.sandbox
     }
 
     pub fn state(&self) -> std::sync::Arc<SandboxState> {
@@ -603,11 +596,6 @@ impl TestSite {
         let path = self.dir.path().join(name);
         std::fs::write(&path, contents).expect("write a scratch file");
         path
-    }
-
-    /// Runs `f` on the sandbox's runtime (for async sandbox calls).
-    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
-        self.rt.block_on(f)
     }
 }
 

@@ -8,16 +8,15 @@
 //! Every run's stdout and stderr go through `assert_no_secrets` (see `common`) with every
 //! token the site holds, the admin's included, before a test looks at them.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use autorekey::sandbox::{RuleSelection, SandboxStats};
-use common::project;
-use common::{
+use crate::common;
+use crate::common::project;
+use crate::common::{
     autorekey, fixture_secret_values, fixtures_dir, oracle, run_checked, Planted, RunOutput,
     SiteSpec, TestSite,
 };
+use autorekey::sandbox::{RuleSelection, SandboxStats};
 use serde_json::{json, Value};
 use sha2::Digest as _;
 

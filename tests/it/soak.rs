@@ -27,11 +27,9 @@
 //!   depends on time. The edit-race trap of fixture 17 is switched off: another admin's
 //!   edit would make "untouched" unknowable here, and `rotate_e2e.rs` covers that race.
 //!
-//! Default (`cargo test`): a short soak; `AUTOREKEY_SOAK_ROTATIONS=200 cargo test
-//! --release --test soak -- --nocapture` is the full one (see `benches/soak.sh`).
-
-mod common;
-mod rotate_support;
+//! Default (`cargo test`, alone: `cargo test --test it soak::`): a short soak;
+//! `AUTOREKEY_SOAK_ROTATIONS=200 cargo test --release --test it soak:: -- --nocapture` is the
+//! full one (see `benches/soak.sh`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -48,8 +46,9 @@ use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 use serde_json::Value;
 
-use common::{assert_no_secrets, fake_token, Planted, SiteSpec, TestSite};
-use rotate_support::{
+use crate::common;
+use crate::common::{assert_no_secrets, fake_token, Planted, SiteSpec, TestSite};
+use crate::rotate_support::{
     all_differences, fixture_uuid, rewrite_for, run_dirs, snapshot, steps_by_rule, Expected,
     SVC_JIRA, SVC_JIRA_OLD_FIXTURE,
 };

@@ -7,18 +7,16 @@
 //! `rotate`. Every run's stdout and stderr are checked for every token in every form
 //! (`common::run_checked`).
 
-mod common;
-mod rotate_support;
-
 use std::sync::Arc;
 
+use crate::common;
+use crate::common::{assert_no_secrets, autorekey, fake_token, run_checked, Planted, RunOutput};
+use crate::rotate_support::*;
 use autorekey::secret::Credential;
 use autorekey::secret::Token;
 use axum::body::Body;
 use axum::http::{Request, Response};
 use base64::Engine as _;
-use common::{assert_no_secrets, autorekey, fake_token, run_checked, Planted, RunOutput};
-use rotate_support::*;
 use serde_json::{json, Value};
 
 /// Characters that must never reach a terminal raw.

@@ -15,15 +15,12 @@
 //! - Each answer is sent only once its question is on the screen; the 30 s expect timeout
 //!   guards a hang and is never an assertion about speed.
 
-mod common;
-mod rotate_support;
-
 use std::collections::BTreeSet;
 
-use common::{assert_no_secrets, TestSite};
+use crate::common::{assert_no_secrets, TestSite};
+use crate::rotate_support::*;
 use rexpect::process::wait::WaitStatus;
 use rexpect::session::{spawn_with_options, Options, PtySession};
-use rotate_support::*;
 
 const TIMEOUT_MS: u64 = 30_000;
 

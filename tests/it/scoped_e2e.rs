@@ -10,11 +10,10 @@
 //! service account's that rewrites credential and request URL alike, in a dry run, a saved
 //! plan and its `apply`. Every output is checked for every token first (see `common`).
 
-mod common;
-
+use crate::common;
+use crate::common::{fake_token, RunOutput, SiteSpec, TestSite};
 use autorekey::sandbox::{Account, Directory, SandboxConfig, ScopedToken};
 use autorekey::secret::{Credential, Token};
-use common::{fake_token, RunOutput, SiteSpec, TestSite};
 use serde_json::{json, Value};
 
 const ADMIN: &str = "admin@acme.example";

@@ -9,16 +9,13 @@
 //! Commands that could block on a FIFO run under a timeout, so a regression fails instead
 //! of hanging the suite.
 
-mod common;
-mod rotate_support;
-
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::RunOutput;
-use rotate_support::*;
+use crate::common::RunOutput;
+use crate::rotate_support::*;
 use serde_json::Value;
 
 fn run(fx: &FixtureRotation, cmd: assert_cmd::Command) -> RunOutput {

@@ -9,15 +9,13 @@
 //! and the new one included (`common::run_checked`). The interactive prompts are covered
 //! in `rotate_pty.rs`.
 
-mod common;
-mod rotate_support;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use crate::common;
+use crate::common::{assert_no_secrets, fake_token, RunOutput, TestSite};
+use crate::rotate_support::*;
 use autorekey::journal;
-use common::{assert_no_secrets, fake_token, RunOutput, TestSite};
-use rotate_support::*;
 use serde_json::Value;
 
 /// Fixture rules the svc-jira rotation must rewrite, one per shape the fixtures cover.

@@ -2,9 +2,8 @@
 //! read it), shell completions, the man page, `--color` and where the site options are
 //! accepted, the built-in demo and the `-vv` request traces.
 
-mod common;
-
-use common::{autorekey, checked, fake_token, RunOutput};
+use crate::common;
+use crate::common::{autorekey, checked, fake_token, RunOutput};
 
 fn run(args: &[&str]) -> RunOutput {
     let mut cmd = autorekey();
