@@ -132,10 +132,7 @@ impl std::fmt::Debug for Finding {
             .field("encoding", &self.encoding)
             .field(
                 "target_host",
-                &self
-                    .target_url
-                    .as_deref()
-                    .and_then(crate::report::target_host),
+                &self.target_url.as_deref().and_then(target_host),
             )
             .finish_non_exhaustive()
     }
@@ -179,6 +176,19 @@ impl Finding {
         };
         format!("<{who}>")
     }
+}
+
+/// The host of a web request's URL, without any userinfo; `{{baseUrl}}` stays as written.
+/// The only part of a target URL that any output shows: the URL itself may carry
+/// `user:token@` or `?token=`.
+pub fn target_host(url: &str) -> Option<String> {
+    let url = url.trim();
+    if url.starts_with("{{") {
+        return url.find("}}").map(|end| url[..end + 2].to_string());
+    }
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
 }
 
 /// Find every credential in a rule document (the object inside `{"rule": ...}`, in the
@@ -931,7 +941,9 @@ fn scan_strings(ctx: &Ctx, value: &Value, ptr: &str, location: Location, out: &m
 
 mod fingerprint_kind;
 mod loose;
+mod redact;
 pub use fingerprint_kind::{one_per_token, shown_per_token};
+pub use redact::{redact_literals, redacted_name};
 
 #[cfg(test)]
 mod tests;

@@ -389,46 +389,15 @@ const USERINFO: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERI
 /// A copy of `rule` in which every literal secret the detector knows is replaced by
 /// `<user · fingerprint>`: the only form of a rule that may be shown or logged.
 pub fn redact(rule: &Value) -> Value {
-    let mut out = redact_findings(rule);
+    let mut out = detect::redact_literals(rule);
     mask_secretish(&mut out);
     out
 }
 
-/// A rule's name with every credential the detector finds in it replaced by
-/// `<user · fingerprint>`. Names are typed by anyone who can edit a rule, and they reach
-/// tables, prompts, summaries, journals and plan files: a token pasted into one must not
-/// ride along. Only what the detector recognises is replaced (not [`redact`]'s
-/// secret-sounding keys), so an ordinary name such as "Auth: refresh Jira" stays readable.
+/// A rule's name with every credential in it redacted: [`detect::redacted_name`], which
+/// the fetch and report stages use directly (they do not depend on the planner).
 pub fn redacted_name(name: &str) -> String {
-    let rule = serde_json::json!({ "name": name });
-    match redact_findings(&rule) {
-        Value::Object(mut fields) => match fields.remove("name") {
-            Some(Value::String(shown)) => shown,
-            _ => String::new(),
-        },
-        _ => String::new(),
-    }
-}
-
-/// [`redact`] without the masking of secret-sounding keys.
-fn redact_findings(rule: &Value) -> Value {
-    let findings: Vec<Finding> = detect::detect(rule)
-        .into_iter()
-        .filter(|f| f.status == Status::Literal && f.span.is_some())
-        .collect();
-    let mut out = rule.clone();
-    for (pointer, mut group) in group_by_pointer(&findings) {
-        group.sort_by_key(|f| std::cmp::Reverse(f.span.as_ref().map_or(0, |s| s.start)));
-        if let Some(Value::String(text)) = out.pointer_mut(&pointer) {
-            for f in group {
-                let span = f.span.clone().expect("filtered on span");
-                if text.get(span.clone()).is_some() {
-                    text.replace_range(span, &f.redacted_value());
-                }
-            }
-        }
-    }
-    out
+    detect::redacted_name(name)
 }
 
 /// Values under secret-sounding keys inside text (a JSON body's `"client_secret": "..."`,

@@ -99,7 +99,7 @@ pub fn rule_name(rule: &serde_json::Value) -> String {
         .get("name")
         .and_then(serde_json::Value::as_str)
         .unwrap_or("");
-    printable(&crate::plan::redacted_name(name)).into_owned()
+    printable(&crate::detect::redacted_name(name)).into_owned()
 }
 
 fn escape(text: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {

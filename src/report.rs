@@ -66,7 +66,7 @@ impl Row {
         };
         Row {
             rule_uuid: crate::export::rule_uuid(rule),
-            rule_name: crate::plan::redacted_name(&text("name")),
+            rule_name: crate::detect::redacted_name(&text("name")),
             rule_state: text("state"),
             component_id: f.component_id.clone(),
             component_path: f.component_path.clone(),
@@ -78,7 +78,7 @@ impl Row {
             fingerprint: f.fingerprint(),
             hidden: f.hidden,
             status: f.status,
-            target_host: f.target_url.as_deref().and_then(target_host),
+            target_host: f.target_url.as_deref().and_then(crate::detect::target_host),
             verification: None,
             verification_detail: None,
         }
@@ -99,17 +99,6 @@ impl Row {
 }
 
 type GroupKey = (bool, String, String);
-
-/// The host of a web request's URL, without any userinfo; `{{baseUrl}}` stays as written.
-pub fn target_host(url: &str) -> Option<String> {
-    let url = url.trim();
-    if url.starts_with("{{") {
-        return url.find("}}").map(|end| url[..end + 2].to_string());
-    }
-    url::Url::parse(url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-}
 
 /// Counts for the summary object beside the findings.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -461,19 +450,6 @@ mod tests {
         assert_eq!(csv_cell("\t=1+1"), "'\\u{9}=1+1");
         assert_eq!(csv_cell("\r@SUM(A1)"), "'\\u{d}@SUM(A1)");
         assert_eq!(csv_cell("a\nb"), "a\\u{a}b");
-    }
-
-    #[test]
-    fn target_host_drops_userinfo_and_keeps_smart_base() {
-        assert_eq!(
-            target_host("https://u:FAKE@x.atlassian.net/a").as_deref(),
-            Some("x.atlassian.net")
-        );
-        assert_eq!(
-            target_host("{{baseUrl}}/rest/api/3/issue").as_deref(),
-            Some("{{baseUrl}}")
-        );
-        assert_eq!(target_host("not a url"), None);
     }
 }
 

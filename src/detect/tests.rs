@@ -594,3 +594,16 @@ fn a_lookup_table_row_holding_a_credential_is_found() {
         [(Some("svc@x.io"), tok.as_str()), (None, api.as_str())]
     );
 }
+
+#[test]
+fn target_host_drops_userinfo_and_keeps_smart_base() {
+    assert_eq!(
+        target_host("https://u:FAKE@x.atlassian.net/a").as_deref(),
+        Some("x.atlassian.net")
+    );
+    assert_eq!(
+        target_host("{{baseUrl}}/rest/api/3/issue").as_deref(),
+        Some("{{baseUrl}}")
+    );
+    assert_eq!(target_host("not a url"), None);
+}

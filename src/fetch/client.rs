@@ -135,7 +135,7 @@ where
 
 fn redacted_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let name: String = null_as_default(d)?;
-    Ok(crate::plan::redacted_name(&name))
+    Ok(crate::detect::redacted_name(&name))
 }
 
 fn strings_skipping_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
