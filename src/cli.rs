@@ -17,8 +17,10 @@ use std::path::PathBuf;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
-pub use crate::commands::sandbox_args::SandboxArgs;
 pub use crate::ui::ColorChoice;
+pub use sandbox::SandboxArgs;
+
+mod sandbox;
 
 /// Find and rotate Atlassian API tokens embedded in Jira Automation rules.
 ///

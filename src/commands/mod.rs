@@ -16,7 +16,6 @@ mod revoke;
 mod rotate;
 mod rotate_file;
 mod sandbox;
-pub mod sandbox_args;
 mod scan;
 mod tokens;
 

@@ -3,16 +3,25 @@
 //! Admins rehearse a rotation, and CI jobs test their scripts, against it. The base URL is
 //! the first line on stdout, so a script can capture it; tokens never appear: generated
 //! accounts go to a 0600 file whose path is printed instead.
+//!
+//! The flags are defined in [`crate::cli`] (the command line depends on no command); they
+//! become a [`SandboxConfig`] here, where files are read and rules generated.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::cli::SandboxArgs;
 use crate::error::{CommandError, CommandResult, ErrorKind};
-use crate::sandbox::{private_dir, write_accounts_file, Sandbox};
+use crate::sandbox::{
+    generate_rules, load_accounts_file, load_directory, load_rules_dir, private_dir,
+    write_accounts_file, Directory, RuleSelection, Sandbox, SandboxConfig,
+};
 use crate::ui::Ui;
 
 pub async fn run(args: SandboxArgs, ui: &Ui) -> CommandResult {
     let generated = args.generate.is_some();
     let dirs: Vec<String> = args.rules.iter().map(|d| d.display().to_string()).collect();
-    let config = args.into_config().map_err(CommandError::usage)?;
+    let config = config(args).map_err(CommandError::usage)?;
     if config.rules.is_empty() {
         // A site with no rules is a rehearsal of nothing: most likely a wrong --rules path.
         let why = if dirs.is_empty() {
@@ -72,4 +81,148 @@ pub async fn run(args: SandboxArgs, ui: &Ui) -> CommandResult {
         stats.total_requests, stats.rate_limited, stats.faults_injected
     ));
     Ok(())
+}
+
+/// The flags as a sandbox: files loaded, rules generated, traps checked against the rules. Generated accounts (with tokens) are
+/// in `config.accounts`: the caller writes them with `write_accounts_file` and shows
+/// the path.
+fn config(args: SandboxArgs) -> Result<SandboxConfig, String> {
+    let mut rules = Vec::new();
+    for dir in &args.rules {
+        let loaded = load_rules_dir(dir).map_err(|e| format!("--rules {}: {e}", dir.display()))?;
+        rules.extend(loaded);
+    }
+    let mut accounts = match &args.accounts {
+        Some(path) => load_accounts_file(path).map_err(|e| format!("--accounts: {e}"))?,
+        None => Vec::new(),
+    };
+    let directory = match &args.accounts {
+        Some(path) => load_directory(path).map_err(|e| format!("--accounts: {e}"))?,
+        None => Directory::default(),
+    };
+    if let Some(n) = args.generate {
+        let (generated, generated_accounts) = generate_rules(n, args.seed);
+        rules.extend(generated);
+        accounts.extend(generated_accounts);
+    }
+    if let Some(id) = &args.cloud_id {
+        uuid::Uuid::parse_str(id).map_err(|_| format!("--cloud-id: {id:?} is not a UUID"))?;
+    }
+    let known: Vec<&str> = rules
+        .iter()
+        .filter_map(|r| r["rule"]["uuid"].as_str())
+        .collect();
+    let named = args
+        .trap_mask_hidden
+        .iter()
+        .chain(&args.trap_foreign_connections)
+        .chain(args.trap_edit_after_reads.iter().map(|(uuid, _)| uuid));
+    for uuid in named {
+        if !uuid.eq_ignore_ascii_case("all") && !known.contains(&uuid.as_str()) {
+            return Err(format!(
+                "trap names rule {uuid}, which no --rules file or --generate holds"
+            ));
+        }
+    }
+    if args
+        .trap_edit_after_reads
+        .iter()
+        .any(|(uuid, _)| uuid.eq_ignore_ascii_case("all"))
+    {
+        return Err("--trap-edit-after-reads takes one rule uuid per flag, not \"all\"".into());
+    }
+    Ok(SandboxConfig {
+        port: args.port,
+        rules,
+        accounts,
+        directory,
+        cloud_id: args.cloud_id,
+        latency: Duration::from_millis(args.latency_ms),
+        rate_limit_per_sec: args.rate_limit,
+        rate_limit_headers: args.rate_limit_headers,
+        error_rate: args.error_rate,
+        drop_rate: args.drop_rate,
+        lost_put_rate: args.lost_put_rate,
+        seed: args.seed,
+        absolute_next_links: args.absolute_next_links,
+        list_drift: args.list_drift,
+        trap_mask_hidden: RuleSelection::from_values(&args.trap_mask_hidden),
+        trap_foreign_connections: RuleSelection::from_values(&args.trap_foreign_connections),
+        trap_edit_after_reads: args
+            .trap_edit_after_reads
+            .into_iter()
+            .collect::<BTreeMap<_, _>>(),
+        // Set per rule by a rule file's "sandbox" key (no flag: tests use it).
+        trap_revert_after_reads: BTreeMap::new(),
+        check_component_ids: !args.no_component_id_check,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::RateLimitHeaders;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: SandboxArgs,
+    }
+
+    fn config(argv: &[&str]) -> Result<SandboxConfig, String> {
+        let cli = Cli::try_parse_from(std::iter::once("sandbox").chain(argv.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        super::config(cli.args)
+    }
+
+    #[test]
+    fn flags_become_config_and_traps_must_name_known_rules() {
+        let c = config(&[
+            "--generate",
+            "5",
+            "--seed",
+            "9",
+            "--latency-ms",
+            "5",
+            "--rate-limit",
+            "20",
+            "--rate-limit-headers",
+            "on-429",
+            "--error-rate",
+            "0.1",
+            "--trap-mask-hidden",
+            "all",
+            "--no-component-id-check",
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.rules.len(), c.seed, c.latency),
+            (5, 9, Duration::from_millis(5))
+        );
+        assert_eq!((c.rate_limit_per_sec, c.error_rate), (Some(20.0), 0.1));
+        assert_eq!(c.rate_limit_headers, RateLimitHeaders::On429);
+        assert_eq!(c.trap_mask_hidden, RuleSelection::All);
+        assert!(!c.check_component_ids && c.accounts.iter().any(|a| a.admin));
+
+        let uuid = c.rules[0]["rule"]["uuid"].as_str().unwrap().to_owned();
+        let edit = format!("{uuid}=2");
+        let c = config(&[
+            "--generate",
+            "5",
+            "--seed",
+            "9",
+            "--trap-edit-after-reads",
+            &edit,
+        ])
+        .unwrap();
+        assert_eq!(c.trap_edit_after_reads.get(&uuid), Some(&2));
+
+        assert_eq!(config(&["--list-drift", "5"]).unwrap().list_drift, 5);
+        assert_eq!(config(&[]).unwrap().list_drift, 0);
+        assert!(config(&["--trap-foreign-connections", "no-such-rule"]).is_err());
+        assert!(config(&["--drop-rate", "1.5"]).is_err());
+        assert!(config(&["--cloud-id", "not-a-uuid"]).is_err());
+        assert!(config(&["--trap-edit-after-reads", "x=0"]).is_err());
+    }
 }

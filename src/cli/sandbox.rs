@@ -1,17 +1,13 @@
-//! Command-line knobs of `autorekey sandbox`.
+//! Command-line knobs of `autorekey sandbox`: the clap definitions and their value
+//! parsers, nothing that runs. [`crate::commands::sandbox`] turns them into a sandbox.
 //!
 //! The doc comments below are the `--help` text. Tokens are never accepted as flag values,
 //! because any local user can read a process's argv: they come only from `--accounts FILE`,
 //! and generated ones go to a private file whose path the caller prints.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use crate::sandbox::{
-    generate_rules, load_accounts_file, load_directory, load_rules_dir, Directory,
-    RateLimitHeaders, RuleSelection, SandboxConfig,
-};
+use crate::sandbox::RateLimitHeaders;
 
 /// Run a local stand-in for a Jira Cloud site's Automation API, to rehearse a rotation.
 #[derive(Clone, Debug, clap::Args)]
@@ -134,150 +130,4 @@ fn parse_edit_after_reads(text: &str) -> Result<(String, u32), String> {
         .filter(|n| *n > 0)
         .ok_or_else(|| format!("expected a read count of at least 1 in {text:?}"))?;
     Ok((uuid.trim().to_owned(), n))
-}
-
-impl SandboxArgs {
-    /// Loads files and generates rules into a config. Generated accounts (with tokens) are
-    /// in `config.accounts`: the caller writes them with `write_accounts_file` and shows
-    /// the path.
-    pub fn into_config(self) -> Result<SandboxConfig, String> {
-        let mut rules = Vec::new();
-        for dir in &self.rules {
-            let loaded =
-                load_rules_dir(dir).map_err(|e| format!("--rules {}: {e}", dir.display()))?;
-            rules.extend(loaded);
-        }
-        let mut accounts = match &self.accounts {
-            Some(path) => load_accounts_file(path).map_err(|e| format!("--accounts: {e}"))?,
-            None => Vec::new(),
-        };
-        let directory = match &self.accounts {
-            Some(path) => load_directory(path).map_err(|e| format!("--accounts: {e}"))?,
-            None => Directory::default(),
-        };
-        if let Some(n) = self.generate {
-            let (generated, generated_accounts) = generate_rules(n, self.seed);
-            rules.extend(generated);
-            accounts.extend(generated_accounts);
-        }
-        if let Some(id) = &self.cloud_id {
-            uuid::Uuid::parse_str(id).map_err(|_| format!("--cloud-id: {id:?} is not a UUID"))?;
-        }
-        let known: Vec<&str> = rules
-            .iter()
-            .filter_map(|r| r["rule"]["uuid"].as_str())
-            .collect();
-        let named = self
-            .trap_mask_hidden
-            .iter()
-            .chain(&self.trap_foreign_connections)
-            .chain(self.trap_edit_after_reads.iter().map(|(uuid, _)| uuid));
-        for uuid in named {
-            if !uuid.eq_ignore_ascii_case("all") && !known.contains(&uuid.as_str()) {
-                return Err(format!(
-                    "trap names rule {uuid}, which no --rules file or --generate holds"
-                ));
-            }
-        }
-        if self
-            .trap_edit_after_reads
-            .iter()
-            .any(|(uuid, _)| uuid.eq_ignore_ascii_case("all"))
-        {
-            return Err("--trap-edit-after-reads takes one rule uuid per flag, not \"all\"".into());
-        }
-        Ok(SandboxConfig {
-            port: self.port,
-            rules,
-            accounts,
-            directory,
-            cloud_id: self.cloud_id,
-            latency: Duration::from_millis(self.latency_ms),
-            rate_limit_per_sec: self.rate_limit,
-            rate_limit_headers: self.rate_limit_headers,
-            error_rate: self.error_rate,
-            drop_rate: self.drop_rate,
-            lost_put_rate: self.lost_put_rate,
-            seed: self.seed,
-            absolute_next_links: self.absolute_next_links,
-            list_drift: self.list_drift,
-            trap_mask_hidden: RuleSelection::from_values(&self.trap_mask_hidden),
-            trap_foreign_connections: RuleSelection::from_values(&self.trap_foreign_connections),
-            trap_edit_after_reads: self
-                .trap_edit_after_reads
-                .into_iter()
-                .collect::<BTreeMap<_, _>>(),
-            // Set per rule by a rule file's "sandbox" key (no flag: tests use it).
-            trap_revert_after_reads: BTreeMap::new(),
-            check_component_ids: !self.no_component_id_check,
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: SandboxArgs,
-    }
-
-    fn config(argv: &[&str]) -> Result<SandboxConfig, String> {
-        let cli = Cli::try_parse_from(std::iter::once("sandbox").chain(argv.iter().copied()))
-            .map_err(|e| e.to_string())?;
-        cli.args.into_config()
-    }
-
-    #[test]
-    fn flags_become_config_and_traps_must_name_known_rules() {
-        let c = config(&[
-            "--generate",
-            "5",
-            "--seed",
-            "9",
-            "--latency-ms",
-            "5",
-            "--rate-limit",
-            "20",
-            "--rate-limit-headers",
-            "on-429",
-            "--error-rate",
-            "0.1",
-            "--trap-mask-hidden",
-            "all",
-            "--no-component-id-check",
-        ])
-        .unwrap();
-        assert_eq!(
-            (c.rules.len(), c.seed, c.latency),
-            (5, 9, Duration::from_millis(5))
-        );
-        assert_eq!((c.rate_limit_per_sec, c.error_rate), (Some(20.0), 0.1));
-        assert_eq!(c.rate_limit_headers, RateLimitHeaders::On429);
-        assert_eq!(c.trap_mask_hidden, RuleSelection::All);
-        assert!(!c.check_component_ids && c.accounts.iter().any(|a| a.admin));
-
-        let uuid = c.rules[0]["rule"]["uuid"].as_str().unwrap().to_owned();
-        let edit = format!("{uuid}=2");
-        let c = config(&[
-            "--generate",
-            "5",
-            "--seed",
-            "9",
-            "--trap-edit-after-reads",
-            &edit,
-        ])
-        .unwrap();
-        assert_eq!(c.trap_edit_after_reads.get(&uuid), Some(&2));
-
-        assert_eq!(config(&["--list-drift", "5"]).unwrap().list_drift, 5);
-        assert_eq!(config(&[]).unwrap().list_drift, 0);
-        assert!(config(&["--trap-foreign-connections", "no-such-rule"]).is_err());
-        assert!(config(&["--drop-rate", "1.5"]).is_err());
-        assert!(config(&["--cloud-id", "not-a-uuid"]).is_err());
-        assert!(config(&["--trap-edit-after-reads", "x=0"]).is_err());
-    }
 }
