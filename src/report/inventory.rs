@@ -1,0 +1,450 @@
+//! The scan inventory: what `scan` found, as a table for people, JSON for scripts and CSV
+//! for spreadsheets.
+//!
+//! Rows are built from [`crate::detect::Finding`]s plus the rule's identity, keeping only
+//! what is safe to print (user and fingerprint, never a token, never a URL that could hold
+//! userinfo: only its host). Rows are small, so an inventory of any size keeps findings, not
+//! rule bodies. Rendering is pure (a string out), so snapshots pin what people read.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::detect::{Finding, Location, Scheme, Status};
+use crate::printable::printable;
+use crate::secret::Fingerprint;
+
+/// The verdict of `--verify` for one credential.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verification {
+    Live,
+    Dead,
+    /// Asked, but no verdict (network trouble, an unexpected answer).
+    Unknown,
+    /// Never sent anywhere: not an Atlassian credential, or no rule says where it goes.
+    NotChecked,
+}
+
+/// One credential in one rule, as shown and exported.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    pub rule_uuid: String,
+    pub rule_name: String,
+    pub rule_state: String,
+    pub component_id: Option<String>,
+    pub component_path: String,
+    pub component_type: String,
+    pub location: Location,
+    pub header_name: Option<String>,
+    pub scheme: Scheme,
+    /// The user of a Basic credential: usually an email, sometimes a plain user name.
+    pub email: Option<String>,
+    pub fingerprint: Option<Fingerprint>,
+    pub hidden: bool,
+    pub status: Status,
+    /// Host the credential is sent to (`{{baseUrl}}` means the site itself).
+    pub target_host: Option<String>,
+    pub verification: Option<Verification>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification_detail: Option<String>,
+}
+
+impl Row {
+    pub fn new(rule: &Value, f: &Finding) -> Row {
+        let text = |k: &str| {
+            rule.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        Row {
+            rule_uuid: crate::export::rule_uuid(rule),
+            rule_name: crate::detect::redacted_name(&text("name")),
+            rule_state: text("state"),
+            component_id: f.component_id.clone(),
+            component_path: f.component_path.clone(),
+            component_type: f.component_type.clone(),
+            location: f.location,
+            header_name: f.header_name.clone(),
+            scheme: f.scheme.clone(),
+            email: f.user.clone(),
+            fingerprint: f.fingerprint(),
+            hidden: f.hidden,
+            status: f.status,
+            target_host: f.target_url.as_deref().and_then(crate::detect::target_host),
+            verification: None,
+            verification_detail: None,
+        }
+    }
+
+    /// The credential this row belongs to, for grouping: user and fingerprint, with
+    /// credentials that name a user first (they are what a rotation is about).
+    fn group_key(&self) -> GroupKey {
+        (
+            self.email.is_none(),
+            self.email.clone().unwrap_or_default(),
+            self.fingerprint
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        )
+    }
+}
+
+type GroupKey = (bool, String, String);
+
+/// Counts for the summary object beside the findings.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Summary {
+    pub rules_read: usize,
+    pub rules_failed: usize,
+    pub rules_with_credentials: usize,
+    pub findings: usize,
+    pub by_status: BTreeMap<String, usize>,
+    pub credentials: Vec<CredentialSummary>,
+    /// Over a site: whether two listings of the rules agreed (`false`: rules may have been
+    /// skipped by the site's paging). Absent for files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list_complete: Option<bool>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CredentialSummary {
+    pub email: Option<String>,
+    pub fingerprint: Fingerprint,
+    pub scheme: Scheme,
+    pub rules: usize,
+    pub places: usize,
+    pub verification: Option<Verification>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RuleError {
+    pub rule_uuid: String,
+    pub error: String,
+}
+
+/// A file a `--from-file` directory scan did not read (or read only in part), and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct SkippedFile {
+    pub path: String,
+    pub reason: String,
+}
+
+/// Everything a scan produces.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Inventory {
+    pub findings: Vec<Row>,
+    pub summary: Summary,
+    pub errors: Vec<RuleError>,
+    /// Files of a directory scan that were not read, so "0 rules" is never silent.
+    pub skipped_files: Vec<SkippedFile>,
+}
+
+impl Inventory {
+    pub fn add_rule(&mut self, rule: &Value, findings: &[Finding]) {
+        self.summary.rules_read += 1;
+        if !findings.is_empty() {
+            self.summary.rules_with_credentials += 1;
+        }
+        self.findings
+            .extend(findings.iter().map(|f| Row::new(rule, f)));
+    }
+
+    pub fn add_error(&mut self, rule_uuid: String, error: String) {
+        self.summary.rules_failed += 1;
+        self.errors.push(RuleError { rule_uuid, error });
+    }
+
+    /// Sort for stable output and compute the summary's counts.
+    pub fn finish(&mut self) {
+        self.findings.sort_by(|a, b| {
+            (a.group_key(), &a.rule_name, &a.rule_uuid, &a.component_path).cmp(&(
+                b.group_key(),
+                &b.rule_name,
+                &b.rule_uuid,
+                &b.component_path,
+            ))
+        });
+        let s = &mut self.summary;
+        s.findings = self.findings.len();
+        s.by_status.clear();
+        for r in &self.findings {
+            *s.by_status.entry(status_name(r.status).into()).or_default() += 1;
+        }
+        s.credentials = credential_summaries(&self.findings);
+    }
+}
+
+fn credential_summaries(rows: &[Row]) -> Vec<CredentialSummary> {
+    let mut groups: BTreeMap<GroupKey, Vec<&Row>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.fingerprint.is_some()) {
+        groups.entry(r.group_key()).or_default().push(r);
+    }
+    groups
+        .into_values()
+        .map(|rows| {
+            let first = rows[0];
+            let mut rules: Vec<&str> = rows.iter().map(|r| r.rule_uuid.as_str()).collect();
+            rules.dedup();
+            CredentialSummary {
+                email: first.email.clone(),
+                fingerprint: first.fingerprint.clone().expect("filtered"),
+                scheme: first.scheme.clone(),
+                rules: rules.len(),
+                places: rows.len(),
+                verification: first.verification,
+            }
+        })
+        .collect()
+}
+
+pub fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Literal => "literal",
+        Status::Masked => "masked",
+        Status::SecretRef => "secret_ref",
+        Status::Dynamic => "dynamic",
+    }
+}
+
+fn scheme_name(s: &Scheme) -> String {
+    match s {
+        Scheme::Basic => "basic".into(),
+        Scheme::Bearer => "bearer".into(),
+        Scheme::Token => "token".into(),
+        Scheme::Unknown => "unknown".into(),
+        Scheme::Other(o) => o.clone(),
+    }
+}
+
+fn location_name(l: Location) -> String {
+    serde_json::to_value(l)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn verification_name(v: Option<Verification>) -> &'static str {
+    match v {
+        Some(Verification::Live) => "live",
+        Some(Verification::Dead) => "dead",
+        Some(Verification::Unknown) => "unknown",
+        Some(Verification::NotChecked) => "not checked",
+        None => "",
+    }
+}
+
+pub fn render_json(inv: &Inventory) -> String {
+    let s = serde_json::to_string_pretty(inv).unwrap_or_default();
+    format!("{}\n", crate::printable::json_text(&s))
+}
+
+const CSV_COLUMNS: [&str; 15] = [
+    "rule_uuid",
+    "rule_name",
+    "rule_state",
+    "component_id",
+    "component_path",
+    "location",
+    "header_name",
+    "scheme",
+    "email",
+    "fingerprint",
+    "hidden",
+    "status",
+    "target_host",
+    "verification",
+    "component_type",
+];
+
+pub fn render_csv(inv: &Inventory) -> String {
+    let mut out = CSV_COLUMNS.join(",");
+    out.push('\n');
+    for r in &inv.findings {
+        let cells = [
+            r.rule_uuid.clone(),
+            r.rule_name.clone(),
+            r.rule_state.clone(),
+            r.component_id.clone().unwrap_or_default(),
+            r.component_path.clone(),
+            location_name(r.location),
+            r.header_name.clone().unwrap_or_default(),
+            scheme_name(&r.scheme),
+            r.email.clone().unwrap_or_default(),
+            r.fingerprint
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            r.hidden.to_string(),
+            status_name(r.status).into(),
+            r.target_host.clone().unwrap_or_default(),
+            verification_name(r.verification).into(),
+            r.component_type.clone(),
+        ];
+        let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+        out.push_str(&line.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// Quote a cell when it needs it, and defuse spreadsheet formulas (`=`, `+`, `-`, `@`, and
+/// a leading tab or carriage return, which some spreadsheets skip before reading a formula):
+/// rule names are typed by anyone with rule access. Control characters, line breaks
+/// included, are escaped: a CSV read on a terminal must not let a name fake a line.
+fn csv_cell(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{}", printable(text))
+    } else {
+        printable(text).into_owned()
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
+/// The table for people: one block per credential (user + fingerprint), listing the rules
+/// and places that use it; then values that could not be inspected; then the totals.
+pub fn render_table(inv: &Inventory) -> String {
+    let mut out = String::new();
+    let (literal, other): (Vec<&Row>, Vec<&Row>) = inv
+        .findings
+        .iter()
+        .partition(|r| r.status == Status::Literal && r.fingerprint.is_some());
+    let mut groups: BTreeMap<GroupKey, Vec<&Row>> = BTreeMap::new();
+    for r in literal {
+        groups.entry(r.group_key()).or_default().push(r);
+    }
+    for rows in groups.values() {
+        let first = rows[0];
+        let who = printable(match (&first.email, &first.scheme) {
+            (Some(email), _) => email.as_str(),
+            (None, Scheme::Other(o)) if o == crate::detect::WEBHOOK_SCHEME => {
+                "(webhook URL secret, not an Atlassian token)"
+            }
+            (None, _) => "(no user)",
+        });
+        let fp = first
+            .fingerprint
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let verdict = match first.verification {
+            Some(v) => format!("  [{}]", verification_name(Some(v))),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "{who} · {fp}  ({}, {} place{}){verdict}",
+            scheme_name(&first.scheme),
+            rows.len(),
+            if rows.len() == 1 { "" } else { "s" }
+        );
+        for r in rows {
+            let _ = writeln!(out, "    {}", place(r));
+        }
+        out.push('\n');
+    }
+    if !other.is_empty() {
+        out.push_str("Not inspectable (masked, managed secret or smart value):\n");
+        for r in other {
+            let _ = writeln!(out, "    {}  [{}]", place(r), status_name(r.status));
+        }
+        out.push('\n');
+    }
+    for e in &inv.errors {
+        let _ = writeln!(
+            out,
+            "Could not read rule {}: {}",
+            printable(&e.rule_uuid),
+            printable(&e.error)
+        );
+    }
+    if inv
+        .findings
+        .iter()
+        .any(|r| r.fingerprint.as_ref().is_some_and(Fingerprint::is_keyed))
+    {
+        out.push_str(
+            "k:…: a keyed fingerprint, for a secret that is not an Atlassian credential or \
+             that a rule sends to another host (a token used both ways is listed under both); \
+             `autorekey fingerprint` prints both forms.\n",
+        );
+    }
+    if inv
+        .findings
+        .iter()
+        .any(|r| r.verification == Some(Verification::Unknown))
+    {
+        out.push_str(
+            "[unknown]: the check could not be made (verification_detail in --format json says why).\n",
+        );
+    }
+    let s = &inv.summary;
+    let _ = writeln!(
+        out,
+        "{} rules read, {} with credentials; {} findings, {} distinct credentials{}.",
+        s.rules_read,
+        s.rules_with_credentials,
+        s.findings,
+        s.credentials.len(),
+        if s.rules_failed > 0 {
+            format!("; {} rules could not be read", s.rules_failed)
+        } else {
+            String::new()
+        }
+    );
+    if !inv.skipped_files.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} file(s) skipped (not read as rules):",
+            inv.skipped_files.len()
+        );
+        for f in &inv.skipped_files {
+            let _ = writeln!(out, "    {}: {}", f.path, f.reason);
+        }
+    }
+    out
+}
+
+fn place(r: &Row) -> String {
+    let state = if r.rule_state.eq_ignore_ascii_case("DISABLED") {
+        " (disabled)"
+    } else {
+        ""
+    };
+    let header = r
+        .header_name
+        .as_deref()
+        .map(|h| format!(" {}", printable(h)))
+        .unwrap_or_default();
+    let hidden = if r.hidden { ", hidden" } else { "" };
+    format!(
+        "{}{state}  {}  [{}{header}{hidden}]",
+        printable(&r.rule_name),
+        printable(&r.component_path),
+        location_name(r.location)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(csv_cell("\t=1+1"), "'\\u{9}=1+1");
+        assert_eq!(csv_cell("\r@SUM(A1)"), "'\\u{d}@SUM(A1)");
+        assert_eq!(csv_cell("a\nb"), "a\\u{a}b");
+    }
+}
