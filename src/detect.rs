@@ -49,6 +49,21 @@ pub enum Location {
     Field,
 }
 
+impl Location {
+    /// The word every output writes (CSV, JSON and the table): the serde name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Location::Header => "header",
+            Location::Url => "url",
+            Location::Body => "body",
+            Location::Variable => "variable",
+            Location::LookupTable => "lookup_table",
+            Location::WebhookToken => "webhook_token",
+            Location::Field => "field",
+        }
+    }
+}
+
 /// The authentication scheme, lower-case. `token` is a bare secret with no scheme word.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -60,6 +75,19 @@ pub enum Scheme {
     Unknown,
     #[serde(untagged)]
     Other(String),
+}
+
+impl Scheme {
+    /// The word every output writes: the serde name, or the scheme word as the rule wrote it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Scheme::Basic => "basic",
+            Scheme::Bearer => "bearer",
+            Scheme::Token => "token",
+            Scheme::Unknown => "unknown",
+            Scheme::Other(word) => word,
+        }
+    }
 }
 
 /// Whether the value could be inspected.
@@ -74,6 +102,19 @@ pub enum Status {
     SecretRef,
     /// A smart value (`{{...}}`) computed when the rule runs.
     Dynamic,
+}
+
+impl Status {
+    /// The word every output writes (CSV, JSON, the table and the summary's counts): the
+    /// serde name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Literal => "literal",
+            Status::Masked => "masked",
+            Status::SecretRef => "secret_ref",
+            Status::Dynamic => "dynamic",
+        }
+    }
 }
 
 /// How the credential is encoded inside its string, so a rewrite keeps the same form.

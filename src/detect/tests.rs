@@ -607,3 +607,57 @@ fn target_host_drops_userinfo_and_keeps_smart_base() {
     );
     assert_eq!(target_host("not a url"), None);
 }
+
+/// CSV, JSON and the table write these enums with `as_str`: it must be the serde name, so
+/// the formats agree. A new variant fails to compile in the `match` until it is listed.
+#[test]
+fn as_str_is_the_serde_name_for_every_variant() {
+    let locations = [
+        Location::Header,
+        Location::Url,
+        Location::Body,
+        Location::Variable,
+        Location::LookupTable,
+        Location::WebhookToken,
+        Location::Field,
+    ];
+    for l in locations {
+        match l {
+            Location::Header
+            | Location::Url
+            | Location::Body
+            | Location::Variable
+            | Location::LookupTable
+            | Location::WebhookToken
+            | Location::Field => {}
+        }
+        assert_eq!(serde_json::to_value(l).unwrap(), l.as_str(), "{l:?}");
+    }
+    let statuses = [
+        Status::Literal,
+        Status::Masked,
+        Status::SecretRef,
+        Status::Dynamic,
+    ];
+    for s in statuses {
+        match s {
+            Status::Literal | Status::Masked | Status::SecretRef | Status::Dynamic => {}
+        }
+        assert_eq!(serde_json::to_value(s).unwrap(), s.as_str(), "{s:?}");
+    }
+    let schemes = [
+        Scheme::Basic,
+        Scheme::Bearer,
+        Scheme::Token,
+        Scheme::Unknown,
+        Scheme::Other(WEBHOOK_SCHEME.into()),
+        Scheme::Other("Digest".into()),
+    ];
+    for s in &schemes {
+        match s {
+            Scheme::Basic | Scheme::Bearer | Scheme::Token | Scheme::Unknown | Scheme::Other(_) => {
+            }
+        }
+        assert_eq!(serde_json::to_value(s).unwrap(), s.as_str(), "{s:?}");
+    }
+}

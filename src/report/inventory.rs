@@ -5,6 +5,10 @@
 //! what is safe to print (user and fingerprint, never a token, never a URL that could hold
 //! userinfo: only its host). Rows are small, so an inventory of any size keeps findings, not
 //! rule bodies. Rendering is pure (a string out), so snapshots pin what people read.
+//!
+//! Every enum a row holds is written with its `as_str`, which is its serde name: CSV and
+//! JSON say the same word, so a script can switch formats without a new vocabulary. Only
+//! the table for people may say a friendlier word, through one function per enum.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -26,6 +30,26 @@ pub enum Verification {
     Unknown,
     /// Never sent anywhere: not an Atlassian credential, or no rule says where it goes.
     NotChecked,
+}
+
+impl Verification {
+    /// The word CSV and JSON both write: the serde name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verification::Live => "live",
+            Verification::Dead => "dead",
+            Verification::Unknown => "unknown",
+            Verification::NotChecked => "not_checked",
+        }
+    }
+
+    /// The word the table for people shows.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verification::NotChecked => "not checked",
+            other => other.as_str(),
+        }
+    }
 }
 
 /// One credential in one rule, as shown and exported.
@@ -173,7 +197,7 @@ impl Inventory {
         s.findings = self.findings.len();
         s.by_status.clear();
         for r in &self.findings {
-            *s.by_status.entry(status_name(r.status).into()).or_default() += 1;
+            *s.by_status.entry(r.status.as_str().into()).or_default() += 1;
         }
         s.credentials = credential_summaries(&self.findings);
     }
@@ -200,42 +224,6 @@ fn credential_summaries(rows: &[Row]) -> Vec<CredentialSummary> {
             }
         })
         .collect()
-}
-
-pub fn status_name(s: Status) -> &'static str {
-    match s {
-        Status::Literal => "literal",
-        Status::Masked => "masked",
-        Status::SecretRef => "secret_ref",
-        Status::Dynamic => "dynamic",
-    }
-}
-
-fn scheme_name(s: &Scheme) -> String {
-    match s {
-        Scheme::Basic => "basic".into(),
-        Scheme::Bearer => "bearer".into(),
-        Scheme::Token => "token".into(),
-        Scheme::Unknown => "unknown".into(),
-        Scheme::Other(o) => o.clone(),
-    }
-}
-
-fn location_name(l: Location) -> String {
-    serde_json::to_value(l)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
-fn verification_name(v: Option<Verification>) -> &'static str {
-    match v {
-        Some(Verification::Live) => "live",
-        Some(Verification::Dead) => "dead",
-        Some(Verification::Unknown) => "unknown",
-        Some(Verification::NotChecked) => "not checked",
-        None => "",
-    }
 }
 
 pub fn render_json(inv: &Inventory) -> String {
@@ -271,18 +259,21 @@ pub fn render_csv(inv: &Inventory) -> String {
             r.rule_state.clone(),
             r.component_id.clone().unwrap_or_default(),
             r.component_path.clone(),
-            location_name(r.location),
+            r.location.as_str().into(),
             r.header_name.clone().unwrap_or_default(),
-            scheme_name(&r.scheme),
+            r.scheme.as_str().into(),
             r.email.clone().unwrap_or_default(),
             r.fingerprint
                 .as_ref()
                 .map(ToString::to_string)
                 .unwrap_or_default(),
             r.hidden.to_string(),
-            status_name(r.status).into(),
+            r.status.as_str().into(),
             r.target_host.clone().unwrap_or_default(),
-            verification_name(r.verification).into(),
+            r.verification
+                .map(Verification::as_str)
+                .unwrap_or_default()
+                .into(),
             r.component_type.clone(),
         ];
         let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
@@ -336,13 +327,13 @@ pub fn render_table(inv: &Inventory) -> String {
             .map(ToString::to_string)
             .unwrap_or_default();
         let verdict = match first.verification {
-            Some(v) => format!("  [{}]", verification_name(Some(v))),
+            Some(v) => format!("  [{}]", v.label()),
             None => String::new(),
         };
         let _ = writeln!(
             out,
             "{who} · {fp}  ({}, {} place{}){verdict}",
-            scheme_name(&first.scheme),
+            first.scheme.as_str(),
             rows.len(),
             if rows.len() == 1 { "" } else { "s" }
         );
@@ -354,7 +345,7 @@ pub fn render_table(inv: &Inventory) -> String {
     if !other.is_empty() {
         out.push_str("Not inspectable (masked, managed secret or smart value):\n");
         for r in other {
-            let _ = writeln!(out, "    {}  [{}]", place(r), status_name(r.status));
+            let _ = writeln!(out, "    {}  [{}]", place(r), r.status.as_str());
         }
         out.push('\n');
     }
@@ -429,7 +420,7 @@ fn place(r: &Row) -> String {
         "{}{state}  {}  [{}{header}{hidden}]",
         printable(&r.rule_name),
         printable(&r.component_path),
-        location_name(r.location)
+        r.location.as_str()
     )
 }
 
@@ -446,5 +437,27 @@ mod tests {
         assert_eq!(csv_cell("\t=1+1"), "'\\u{9}=1+1");
         assert_eq!(csv_cell("\r@SUM(A1)"), "'\\u{d}@SUM(A1)");
         assert_eq!(csv_cell("a\nb"), "a\\u{a}b");
+    }
+
+    #[test]
+    fn verification_words_are_the_serde_names_and_the_table_says_them_plainly() {
+        let all = [
+            Verification::Live,
+            Verification::Dead,
+            Verification::Unknown,
+            Verification::NotChecked,
+        ];
+        for v in all {
+            // A new variant fails to compile here until it is added to `all`.
+            match v {
+                Verification::Live
+                | Verification::Dead
+                | Verification::Unknown
+                | Verification::NotChecked => {}
+            }
+            assert_eq!(serde_json::to_value(v).unwrap(), v.as_str(), "{v:?}");
+        }
+        assert_eq!(Verification::NotChecked.label(), "not checked");
+        assert_eq!(Verification::Dead.label(), "dead");
     }
 }

@@ -184,6 +184,63 @@ fn verify_asks_myself_once_per_credential_and_never_retries_a_401() {
     assert_no_account_beyond_one_check(&stats);
 }
 
+/// One CSV line split into cells: quoted cells may hold commas and doubled quotes (rule
+/// names do); the CSV writer escapes line breaks, so a line is a row.
+fn csv_cells(line: &str) -> Vec<String> {
+    let (mut cells, mut cell, mut quoted) = (Vec::new(), String::new(), false);
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cell.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => cells.push(std::mem::take(&mut cell)),
+            _ => cell.push(c),
+        }
+    }
+    cells.push(cell);
+    cells
+}
+
+#[test]
+fn csv_says_every_word_as_json_does() {
+    let (_, site) = fixture_site();
+    let report = scan_json(&site, &["--verify"]);
+    let run = site.run(&["scan", "--verify", "--format", "csv"]);
+    run.expect_code(0);
+    let mut lines = run.stdout.lines();
+    let header = csv_cells(lines.next().expect("a header line"));
+    let rows: Vec<Vec<String>> = lines.map(csv_cells).collect();
+    let json_rows = findings(&report);
+    assert_eq!(rows.len(), json_rows.len(), "{}", run.stdout);
+    let column = |name: &str| header.iter().position(|h| h == name).expect(name);
+    let words = ["location", "scheme", "status", "verification", "hidden"];
+    // Both formats list the findings in the same order.
+    for (csv, json) in rows.iter().zip(json_rows) {
+        assert_eq!(
+            csv[column("rule_uuid")],
+            json["rule_uuid"].as_str().unwrap()
+        );
+        for name in words {
+            let in_json = match &json[name] {
+                Value::Null => String::new(),
+                Value::String(word) => word.clone(),
+                other => other.to_string(),
+            };
+            assert_eq!(csv[column(name)], in_json, "{name} of {json}");
+        }
+    }
+    let verification: Vec<&str> = rows
+        .iter()
+        .map(|r| r[column("verification")].as_str())
+        .collect();
+    for word in ["live", "dead", "not_checked"] {
+        assert!(verification.contains(&word), "{verification:?}");
+    }
+}
+
 fn assert_no_account_beyond_one_check(stats: &SandboxStats) {
     for (email, attempts) in &stats.myself_attempts {
         assert!(
