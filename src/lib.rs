@@ -39,8 +39,6 @@ pub mod files;
 pub mod gateway;
 pub mod harden;
 pub mod journal;
-#[cfg(test)]
-mod layering;
 pub mod plan;
 pub mod printable;
 pub mod report;

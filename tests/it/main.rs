@@ -23,6 +23,7 @@ mod detect_fixtures;
 mod fetch_client;
 mod files_e2e;
 mod hostile_out;
+mod layering;
 mod org_e2e;
 mod properties;
 mod rotate_e2e;

@@ -11,7 +11,7 @@
 //! - the graph's strongly connected components of more than one module are the cycles, each
 //!   reported with one cycle through it and the `file:line` of every edge inside it.
 //!
-//! `cargo test --lib layering -- --include-ignored --nocapture` prints the whole graph.
+//! `cargo test --test it layering:: -- --include-ignored --nocapture` prints the whole graph.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
