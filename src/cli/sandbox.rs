@@ -1,5 +1,5 @@
 //! Command-line knobs of `autorekey sandbox`: the clap definitions and their value
-//! parsers, nothing that runs. [`crate::commands::sandbox`] turns them into a sandbox.
+//! parsers, nothing that runs. `commands/sandbox.rs` turns them into a sandbox.
 //!
 //! The doc comments below are the `--help` text. Tokens are never accepted as flag values,
 //! because any local user can read a process's argv: they come only from `--accounts FILE`,
