@@ -29,6 +29,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::files::{self, Links};
+use crate::rule::Rule;
 
 /// The checksum list of a run directory, in `sha256sum` format so an admin can check it
 /// with `sha256sum -c rules.sha256` from inside the run directory.
@@ -54,21 +55,21 @@ pub struct BackupRun {
     sums: Arc<Mutex<BTreeMap<String, String>>>,
 }
 
-/// One file of `rules/`, checked: its envelope, or why it cannot be trusted.
+/// One file of `rules/`, checked: the rule it holds, or why it cannot be trusted.
 pub struct SavedRule {
     pub uuid: String,
     pub file: PathBuf,
-    pub envelope: Result<Value, String>,
+    pub rule: Result<Rule, String>,
 }
 
-/// By hand: the envelope is the rule as read, old tokens and all; `Debug` (a panic, a
-/// log line) shows only which file and whether it was trusted.
+/// By hand: the rule is as read, old tokens and all; `Debug` (a panic, a log line) shows
+/// only which file, which rule and whether it was trusted.
 impl std::fmt::Debug for SavedRule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SavedRule")
             .field("uuid", &self.uuid)
             .field("file", &self.file)
-            .field("envelope", &self.envelope.as_ref().map(|_| "(rule JSON)"))
+            .field("rule", &self.rule)
             .finish()
     }
 }
@@ -216,30 +217,30 @@ impl BackupRun {
             .into_iter()
             .map(|name| {
                 let relative = format!("rules/{name}");
-                let envelope = self
+                let rule = self
                     .read_checked(&relative, files::RULE_FILE_CAP)
                     .and_then(|bytes| {
                         serde_json::from_slice(&bytes)
                             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
                     })
-                    .map_err(|e| e.to_string());
+                    .map_err(|e| e.to_string())
+                    .and_then(|v| Rule::from_envelope(v).map_err(|e| e.to_string()));
                 SavedRule {
                     uuid: name.trim_end_matches(".json").to_string(),
                     file: self.dir.join(relative),
-                    envelope,
+                    rule,
                 }
             })
             .collect())
     }
 
-    /// Every saved rule: (uuid, envelope), in file-name order; any bad file is an error.
-    pub fn saved_rules(&self) -> io::Result<Vec<(String, Value)>> {
+    /// Every saved rule, in file-name order; any bad file is an error.
+    pub fn saved_rules(&self) -> io::Result<Vec<Rule>> {
         self.checked_rules()?
             .into_iter()
             .map(|r| {
                 let file = r.file.display().to_string();
-                r.envelope
-                    .map(|v| (r.uuid, v))
+                r.rule
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{file}: {e}")))
             })
             .collect()
@@ -327,7 +328,9 @@ mod tests {
         let saved = SavedRule {
             uuid: "r1".into(),
             file: PathBuf::from("rules/r1.json"),
-            envelope: Ok(serde_json::json!({"rule": {"headers": [{"value": token}]}})),
+            rule: Ok(Rule::from_body(
+                serde_json::json!({"uuid": "r1", "headers": [{"value": token}]}),
+            )),
         };
         let shown = format!("{saved:?}");
         assert!(shown.contains("r1") && !shown.contains(&token), "{shown}");
@@ -364,10 +367,13 @@ mod tests {
             .unwrap();
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(&run.dir().join(CHECKSUMS)), 0o600);
-        assert_eq!(
-            run.saved_rules().unwrap(),
-            vec![("0190-a".to_string(), first)]
-        );
+        let saved: Vec<Value> = run
+            .saved_rules()
+            .unwrap()
+            .iter()
+            .map(Rule::envelope)
+            .collect();
+        assert_eq!(saved, vec![first]);
         assert_eq!(
             BackupRun::open(run.dir())
                 .unwrap()
@@ -425,14 +431,14 @@ mod tests {
         fs::write(rules.join("e.json"), r#"{"rule": {"uuid": "e"}}"#).unwrap();
         let reopened = BackupRun::open(run.dir()).unwrap();
         let checked = reopened.checked_rules().unwrap();
-        let verdict: Vec<(&str, Result<&Value, &str>)> = checked
+        let verdict: Vec<(&str, Result<&Rule, &str>)> = checked
             .iter()
-            .map(|r| (r.uuid.as_str(), r.envelope.as_ref().map_err(String::as_str)))
+            .map(|r| (r.uuid.as_str(), r.rule.as_ref().map_err(String::as_str)))
             .collect();
         assert!(matches!(verdict[0], ("a", Err(e)) if e.contains("does not match the checksum")));
         assert!(matches!(verdict[1], ("b", Err(e)) if e.contains("does not match the checksum")));
         assert!(matches!(verdict[2], ("c", Err(e)) if e.contains("symbolic link")));
-        assert!(matches!(verdict[3], ("d", Ok(v)) if v["rule"]["uuid"] == "d"));
+        assert!(matches!(verdict[3], ("d", Ok(r)) if r.uuid() == "d"));
         assert!(matches!(verdict[4], ("e", Err(e)) if e.contains("no checksum")));
         assert!(reopened.saved_rules().is_err());
     }

@@ -294,6 +294,17 @@ pub struct OrgArgs {
     pub org_api_key_file: Option<PathBuf>,
 }
 
+/// How `rotate`, `apply` and `restore` print their closing summary.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum SummaryFormat {
+    /// For people: counts, every rule that needs you with why, next steps.
+    #[default]
+    Text,
+    /// For scripts: the same summary as one JSON object on stdout (diffs and progress go
+    /// to stderr).
+    Json,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Table,
@@ -354,6 +365,10 @@ pub struct WriteArgs {
     /// under your data directory (required when there is none).
     #[arg(long, value_name = "DIR")]
     pub backup_dir: Option<PathBuf>,
+
+    /// The closing summary's format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: SummaryFormat,
 }
 
 /// Rewrite every embedded credential of an account with its new token, safely.
@@ -451,6 +466,10 @@ pub struct RestoreArgs {
     /// Restore without asking.
     #[arg(long, short = 'y')]
     pub yes: bool,
+
+    /// The closing summary's format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: SummaryFormat,
 
     #[command(flatten)]
     pub global: GlobalArgs,

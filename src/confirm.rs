@@ -16,6 +16,8 @@ pub enum Answer {
     All,
     /// Stop: write nothing more.
     Quit,
+    /// Ctrl-C at the prompt: stop as an interrupted run does (exit 1), not as "quit".
+    Interrupted,
 }
 
 pub enum Approver {
@@ -65,7 +67,7 @@ impl Approver {
 }
 
 fn prompt(question: &str) -> CommandResult<Answer> {
-    let text: String = dialoguer::Input::new()
+    let text = dialoguer::Input::<String>::new()
         // The question names a rule: hostile text, and dialoguer writes it to the terminal
         // itself, past the Ui.
         .with_prompt(format!(
@@ -75,8 +77,18 @@ fn prompt(question: &str) -> CommandResult<Answer> {
         .validate_with(|t: &String| -> Result<(), &str> {
             parse(t).map(|_| ()).ok_or("answer y, n, a or q")
         })
-        .interact_text()
-        .map_err(|e| CommandError::failure(format!("could not read the answer: {e}")))?;
+        .interact_text();
+    let text = match text {
+        Ok(text) => text,
+        Err(dialoguer::Error::IO(e)) if e.kind() == std::io::ErrorKind::Interrupted => {
+            return Ok(Answer::Interrupted)
+        }
+        Err(e) => {
+            return Err(CommandError::failure(format!(
+                "could not read the answer: {e}"
+            )))
+        }
+    };
     Ok(parse(&text).unwrap_or(Answer::Quit))
 }
 

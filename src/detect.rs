@@ -983,7 +983,7 @@ fn scan_strings(ctx: &Ctx, value: &Value, ptr: &str, location: Location, out: &m
 mod fingerprint_kind;
 mod loose;
 mod redact;
-pub use fingerprint_kind::{one_per_token, shown_per_token};
+pub use fingerprint_kind::{is_atlassian_host, one_per_token, sends_to_atlassian, shown_per_token};
 pub use redact::{redact_literals, redacted_name};
 
 #[cfg(test)]

@@ -278,18 +278,6 @@ impl<'de> Visitor<'de> for RuleSeq<'_> {
     }
 }
 
-/// The identity of a rule in either shape: REST `uuid` or export `idUuid`.
-pub fn rule_uuid(rule: &Value) -> String {
-    ["uuid", "idUuid", "id"]
-        .iter()
-        .find_map(|k| match rule.get(*k) {
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(Value::Number(n)) => Some(n.to_string()),
-            _ => None,
-        })
-        .unwrap_or_default()
-}
-
 /// A whole rule file held in memory, for the offline rewrite: rules are edited in place and
 /// the document written back with every other byte of structure kept.
 pub struct Document {
@@ -496,6 +484,9 @@ mod tests {
         let f = file_with(r#"{"cloud":true,"rules":[{"name":"a"},{"rule":{"name":"b"}}]}"#);
         let doc = Document::read(f.path()).unwrap();
         assert_eq!(doc.rule_pointers(), ["/rules/0", "/rules/1/rule"]);
-        assert_eq!(rule_uuid(&serde_json::json!({"idUuid": "x"})), "x");
+        assert_eq!(
+            crate::rule::uuid_of(&serde_json::json!({"idUuid": "x"})),
+            "x"
+        );
     }
 }

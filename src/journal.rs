@@ -17,6 +17,8 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+use crate::outcome::Kind;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
@@ -34,6 +36,20 @@ pub enum Step {
     /// The rotation ended with every rule done (no rule named): a later run of the same
     /// rotation starts a new backup directory instead of resuming this one.
     Finished,
+}
+
+/// The journal step that records an outcome; `None` for what needs no record (a rule never
+/// tried, or already current: nothing was done to it).
+pub fn step_of(kind: &Kind) -> Option<Step> {
+    match kind {
+        Kind::Rotated { .. } => Some(Step::Verified),
+        Kind::Restored => Some(Step::Restored),
+        Kind::Attention { .. } => Some(Step::Attention),
+        Kind::LeftAlone { .. } => Some(Step::LeftAlone),
+        Kind::Failed { .. } => Some(Step::Failed),
+        Kind::Declined => Some(Step::Declined),
+        Kind::NotAttempted { .. } | Kind::AlreadyCurrent => None,
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

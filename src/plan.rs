@@ -20,6 +20,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::detect::{self, Encoding, Finding, Location, Status};
+pub use crate::outcome::LeftAlone;
 use crate::secret::{Credential, Fingerprint, Token};
 
 /// Which credentials a rotation replaces: Basic credentials of one account, optionally only
@@ -112,21 +113,6 @@ pub struct PlannedChange {
     pub old_fingerprint: Fingerprint,
 }
 
-/// Why a rule that holds the account's credential is left alone.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "reason", rename_all = "snake_case")]
-pub enum LeftAlone {
-    /// The server masked a value (`***`); writing the rule back would destroy it.
-    MaskedValue { pointers: Vec<String> },
-    /// None of the account's credentials is visible, but a masked value might be one.
-    MayHoldMasked { pointers: Vec<String> },
-    /// The old token also appears in a form a rotation does not rewrite (Bearer, a raw
-    /// token, another user's Basic credential): rewriting the rest would leave it half done.
-    OldTokenElsewhere { pointers: Vec<String> },
-    /// The new token is the one already in the rule.
-    AlreadyCurrent,
-}
-
 /// What a rotation would do to one rule.
 #[derive(Clone, Debug)]
 pub enum RuleDecision {
@@ -213,7 +199,7 @@ pub fn token_identity(f: &Finding) -> Option<Fingerprint> {
 /// Literal tokens that the selector does not rewrite: a Bearer value, a raw token, another
 /// user's credential. If one of them is an old token of the account, rewriting the rest
 /// would leave a half-rotated rule; [`plan_rule`] checks that within a rule, and
-/// `apply::Copies` across rules once every old token is known.
+/// [`Census::guard`] across rules once every old token is known.
 pub fn unrewritable(findings: &[Finding], selector: &Selector) -> Vec<Unrewritable> {
     findings
         .iter()
@@ -394,12 +380,6 @@ pub fn redact(rule: &Value) -> Value {
     out
 }
 
-/// A rule's name with every credential in it redacted: [`detect::redacted_name`], which
-/// the fetch and report stages use directly (they do not depend on the planner).
-pub fn redacted_name(name: &str) -> String {
-    detect::redacted_name(name)
-}
-
 /// Values under secret-sounding keys inside text (a JSON body's `"client_secret": "..."`,
 /// a form's `password=...`) are not credentials autorekey knows, but a diff line shows the
 /// whole string: they are masked for display, the same on both sides of a diff.
@@ -440,8 +420,8 @@ pub fn redacted_diff(before: &Value, after: &Value, label: &str) -> String {
 
 /// [`redacted_diff`] with its own header lines (old, new).
 pub fn redacted_diff_between(before: &Value, after: &Value, headers: &(String, String)) -> String {
-    let a = pretty(&redact(&without_read_only(before)));
-    let b = pretty(&redact(&without_read_only(after)));
+    let a = pretty(&redact(&crate::rule::without_read_only(before)));
+    let b = pretty(&redact(&crate::rule::without_read_only(after)));
     let diff = similar::TextDiff::from_lines(&a, &b);
     let text = diff
         .unified_diff()
@@ -487,38 +467,16 @@ pub fn secret_forms(rules: &[&Value]) -> Vec<String> {
     forms
 }
 
-/// SHA-256 of the rule as read: how `apply` and the re-read before a write tell whether a
-/// rule changed since it was planned.
-pub fn rule_hash(rule: &Value) -> String {
-    let bytes = serde_json::to_vec(rule).unwrap_or_default();
-    hex::encode(Sha256::digest(&bytes))
-}
-
-/// Fields the server owns: never sent in a PUT, and expected to change on a write.
-pub const READ_ONLY_FIELDS: [&str; 3] = ["uuid", "created", "updated"];
-
-/// The body of `PUT rule/{uuid}`: the rule without its read-only fields and without
-/// `connections` (echoing connections owned by someone else makes the server disable the rule).
-pub fn put_body(rule: &Value) -> Value {
-    serde_json::json!({ "rule": without_read_only(rule) })
-}
-
-fn without_read_only(rule: &Value) -> Value {
-    let mut rule = rule.clone();
-    if let Some(obj) = rule.as_object_mut() {
-        for key in READ_ONLY_FIELDS {
-            obj.shift_remove(key);
-        }
-    }
-    rule
-}
-
 /// Pointers at which `actual` differs from `expected`, ignoring the fields the server owns
 /// at the top level. Empty means the write landed exactly as intended.
 pub fn differences(expected: &Value, actual: &Value) -> Vec<String> {
     let mut out = Vec::new();
     diff_values(expected, actual, String::new(), &mut out);
-    out.retain(|p| !READ_ONLY_FIELDS.iter().any(|f| p == &format!("/{f}")));
+    out.retain(|p| {
+        !crate::rule::READ_ONLY_FIELDS
+            .iter()
+            .any(|f| p == &format!("/{f}"))
+    });
     out
 }
 
@@ -692,7 +650,15 @@ pub struct PlannedRule {
     pub changes: Vec<PlannedChange>,
 }
 
+mod census;
+mod planner;
+
+pub use census::{AccountToken, Census, RuleCopies};
+pub use planner::{decide, decide_planned, final_check, replan, Plan, Planner, Rewrite};
+
 #[cfg(test)]
 mod migrate_tests;
+#[cfg(test)]
+mod planner_tests;
 #[cfg(test)]
 mod tests;

@@ -91,17 +91,6 @@ pub fn json_text(json: &str) -> Cow<'_, str> {
     )
 }
 
-/// A rule's name as shown to a person: any credential in it redacted, then one line,
-/// escaped. Every place that names a rule in output (outcomes, diff headers, restore lines,
-/// the table) takes it from here.
-pub fn rule_name(rule: &serde_json::Value) -> String {
-    let name = rule
-        .get("name")
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or("");
-    printable(&crate::detect::redacted_name(name)).into_owned()
-}
-
 fn escape(text: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
     escape_as(
         text,

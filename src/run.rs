@@ -121,7 +121,7 @@ impl RunStore {
             .and_then(|b| b.saved_rules())
             .unwrap_or_default()
             .iter()
-            .flat_map(|(_, saved)| crate::detect::detect(&saved["rule"]))
+            .flat_map(|saved| crate::detect::detect(saved.body()))
             .filter(|f| selector.matches(f) && f.token.as_ref() != Some(new_token))
             .collect();
         crate::detect::shown_per_token(&findings)

@@ -11,8 +11,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::apply::{Census, Outcome};
-use crate::error::{CommandError, CommandResult};
+use crate::outcome::{Kind, Outcome};
+use crate::plan::Census;
 use crate::plan::Selector;
 use crate::secret::{Fingerprint, Token};
 
@@ -79,15 +79,62 @@ impl Advice {
     pub fn revokes(&self) -> bool {
         matches!(self, Advice::Revoke { .. })
     }
+
+    /// The advice's name, as `--format json` says it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Advice::Revoke { .. } => "revoke",
+            Advice::NoOldTokenFound => "no_old_token_found",
+            Advice::NotWritten => "not_written",
+            Advice::NotImported => "not_imported",
+            Advice::StillInUse { .. } => "still_in_use",
+            Advice::NotInspectable { .. } => "not_inspectable",
+            Advice::ListIncomplete => "list_incomplete",
+            Advice::Restored => "restored",
+            Advice::NothingMatched => "nothing_matched",
+        }
+    }
+}
+
+impl Mode {
+    /// The mode's name, as `--format json` says it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Written => "written",
+            Mode::DryRun => "dry_run",
+            Mode::PlanSaved => "plan_saved",
+            Mode::OfflineExport => "offline_export",
+            Mode::Restore => "restore",
+        }
+    }
+}
+
+/// Why a run is refused before anything is written (the caller makes it a usage error:
+/// exit 2): what is wrong, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub message: String,
+    pub hints: Vec<String>,
+}
+
+impl Refusal {
+    fn new(message: String) -> Self {
+        Refusal {
+            message,
+            hints: Vec::new(),
+        }
+    }
+
+    fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hints.push(hint.into());
+        self
+    }
 }
 
 /// Rules that may still hold an old token: anything not rotated or already current,
 /// including the ones the admin declined (revoking the token would break them).
 pub fn still_in_use(outcomes: &[Outcome]) -> usize {
-    outcomes
-        .iter()
-        .filter(|o| !matches!(o, Outcome::Rotated { .. } | Outcome::AlreadyCurrent { .. }))
-        .count()
+    outcomes.iter().filter(|o| !o.is_done()).count()
 }
 
 /// The one verdict. The order is the order of precedence: a reason to keep the old token
@@ -143,7 +190,7 @@ pub fn check_selection(
     selector: &Selector,
     new_token: &Token,
     rotation_known: bool,
-) -> CommandResult {
+) -> Result<(), Refusal> {
     let account = &selector.account;
     let nothing = "nothing was written";
     let new = &new_token.fingerprint();
@@ -152,7 +199,7 @@ pub fn check_selection(
             || selector.fingerprints.iter().any(|p| fp.matches_prefix(p))
     };
     if !selector.fingerprints.is_empty() && selects(new) {
-        return Err(CommandError::usage(format!(
+        return Err(Refusal::new(format!(
             "--fingerprint selects the new token itself ({new}); {nothing}"
         ))
         .hint("pass the fingerprint of the OLD token to replace (`autorekey scan` shows it)"));
@@ -163,7 +210,7 @@ pub fn check_selection(
     // A migration already done: the rules hold the new token under the account it went to.
     let migrated = census.new_owner_tokens.contains(&new_id);
     if tokens.is_empty() && !migrated {
-        let mut err = CommandError::usage(format!(
+        let mut err = Refusal::new(format!(
             "no rule holds a credential of {account} that autorekey can read; {nothing}"
         ));
         let others: Vec<&str> = census.users.iter().map(String::as_str).take(10).collect();
@@ -204,14 +251,14 @@ pub fn check_selection(
         .count();
     let holds_new = tokens.get(&new_id).map_or(0, |t| t.rules);
     if old == 0 && holds_new == 0 && !migrated {
-        return Err(CommandError::usage(format!(
+        return Err(Refusal::new(format!(
             "no credential of {account} has the fingerprint {}; {nothing}",
             selector.fingerprints.join(", ")
         ))
         .hint(format!("the tokens of {account} in the rules: {}; pass one of them, or leave --fingerprint out", listed())));
     }
     if holds_new > 0 && selector.fingerprints.is_empty() && !rotation_known {
-        return Err(CommandError::usage(format!(
+        return Err(Refusal::new(format!(
             "the new token ({new}) is already in {holds_new} rule(s) of {account}, and no autorekey run of \
              this rotation put it there: it looks like a token in use, not a newly issued one; {nothing}"
         ))
@@ -311,17 +358,17 @@ fn steps(advice: &Advice, f: &Facts<'_>, account: &str) -> Vec<String> {
 
 /// What to do about each kind of rule that may still use the old token.
 fn still_in_use_steps(rules: usize, outcomes: &[Outcome], account: &str) -> Vec<String> {
-    let any = |pick: fn(&Outcome) -> bool| outcomes.iter().any(pick);
+    let any = |pick: fn(&Kind) -> bool| outcomes.iter().any(|o| pick(&o.kind));
     let mut out = vec![format!(
         "  - Do NOT revoke the old token yet: {rules} rule(s) listed above may still use it."
     )];
-    if any(|o| matches!(o, Outcome::LeftAlone { .. } | Outcome::Attention { .. })) {
+    if any(|k| matches!(k, Kind::LeftAlone { .. } | Kind::Attention { .. })) {
         out.push("  - Rules left alone or to check: autorekey cannot rewrite them safely; edit them in the Automation UI as each line says.".into());
     }
-    if any(|o| {
+    if any(|k| {
         matches!(
-            o,
-            Outcome::Failed { .. } | Outcome::NotAttempted { .. } | Outcome::Declined { .. }
+            k,
+            Kind::Failed { .. } | Kind::NotAttempted { .. } | Kind::Declined
         )
     }) {
         out.push("  - Rules that failed, were not attempted or that you declined: run the same command again when ready; a rerun does only what is left.".into());
@@ -363,11 +410,7 @@ mod tests {
     use super::*;
 
     fn rotated(uuid: &str) -> Outcome {
-        Outcome::Rotated {
-            uuid: uuid.into(),
-            name: uuid.into(),
-            places: 1,
-        }
+        Outcome::new(uuid, uuid, Kind::Rotated { places: 1 })
     }
 
     fn facts<'a>(
@@ -393,7 +436,7 @@ mod tests {
             let mut c = Census::default();
             for t in tokens {
                 let forms = [t.fingerprint()].into();
-                let token = crate::apply::AccountToken { forms, rules: 2 };
+                let token = crate::plan::AccountToken { forms, rules: 2 };
                 c.account_tokens.insert(t.identity(), token);
             }
             c
@@ -402,9 +445,7 @@ mod tests {
         let only =
             |t: &Token| Selector::new("svc@x.io", vec![t.fingerprint().as_str()[..6].into()]);
         let refused = |c: &Census, s: &Selector, known: bool| {
-            check_selection(c, s, &new, known)
-                .err()
-                .map(|e| e.error.to_string())
+            check_selection(c, s, &new, known).err().map(|e| e.message)
         };
         assert!(refused(&census(&[]), &all, true)
             .is_some_and(|e| e.contains("no rule holds a credential of svc@x.io")));
@@ -451,6 +492,7 @@ mod tests {
         let (site, relay) = ("{{baseUrl}}/rest", "https://relay.example.com/hook");
         let all = Selector::new("svc@x.io", vec![]);
         let mut census = Census::default();
+        let rule = |sends: &[(&str, &Token)]| crate::rule::Rule::from_body(rule(sends));
         census.note(&rule(&[(site, &old), (relay, &old)]), &all);
         census.note(&rule(&[(relay, &new)]), &all);
         assert_eq!(census.account_tokens.len(), 2, "two tokens, not four forms");
@@ -459,7 +501,7 @@ mod tests {
         // The new token is in use (shown keyed there): refused unless this rotation wrote it.
         let refused = check_selection(&census, &all, &new, false)
             .err()
-            .map(|e| format!("{}", e.error));
+            .map(|e| e.message);
         assert!(refused.is_some_and(|e| e.contains("already in 1 rule(s)")));
         assert!(check_selection(&census, &all, &new, true).is_ok());
     }
@@ -487,13 +529,7 @@ mod tests {
         let mut hidden = facts(Mode::Written, &done, &old, &new);
         hidden.not_inspectable = 2;
         assert_eq!(advise(&hidden), Advice::NotInspectable { rules: 2 });
-        let declined = [
-            rotated("a"),
-            Outcome::Declined {
-                uuid: "b".into(),
-                name: "b".into(),
-            },
-        ];
+        let declined = [rotated("a"), Outcome::new("b", "b", Kind::Declined)];
         assert_eq!(
             advise(&facts(Mode::Written, &declined, &old, &new)),
             Advice::StillInUse { rules: 1 }

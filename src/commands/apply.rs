@@ -10,22 +10,19 @@
 //! (anything else leaves the rule alone, with the reason), and shown before it is approved;
 //! already holding the new token (a rerun), it is done.
 
-use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use crate::apply::{self, Outcome, Prepared};
 use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::confirm::Approver;
 use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::fetch::AutomationClient;
 use crate::files::{self, Links};
-use crate::plan::{PlanFile, PlanFileError, PlannedRule};
-use crate::report::RotationSummary;
-use crate::secret::Token;
+use crate::plan::{PlanFile, PlanFileError, Planner};
 use crate::settings::SiteSettings;
 use crate::ui::Ui;
 
-use super::rotate::{check_new_token, gather, lock_site, read_new_token, Gathered, Writes};
+use super::rotation;
+use super::session::Writes;
 
 pub async fn run(global: &GlobalArgs, args: &ApplyArgs, ui: &Ui) -> CommandResult {
     let plan = read_plan(&args.plan)?;
@@ -38,8 +35,8 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, ui: &Ui) -> CommandResul
         ))
         .hint("apply a plan against the site it was made for"));
     }
-    let _lock = lock_site(&settings, "apply", ui)?;
-    let new_token = read_new_token(&args.new_token, ui)?;
+    let _lock = rotation::lock_site(&settings, "apply", ui)?;
+    let new_token = rotation::read_new_token(&args.new_token, ui)?;
     if new_token.fingerprint() != plan.new_fingerprint {
         return Err(CommandError::usage(format!(
             "the new token (fingerprint {}) is not the one the plan was made for ({}); nothing was written",
@@ -53,17 +50,21 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, ui: &Ui) -> CommandResul
     }
     let client = settings.connect(ui).await?;
     check_url_rewrite(&client, &plan).await?;
-    check_new_token(&client, &plan.selector, &new_token, ui).await?;
+    rotation::check_new_token(&client, &plan.selector, &new_token, ui).await?;
     // The whole site is read again, not only the planned rules: the verdict must weigh
     // every rule that may still hold the old token (masked, left alone, added since the
     // plan), exactly as `rotate` does.
-    let gathered = gather(&client, &plan.selector, &new_token, ui).await?;
-    let mut summary = RotationSummary::new(&plan.selector, &new_token, gathered.listed);
+    let planner = Planner::new(&plan.selector, &new_token).following(&plan);
+    let read = rotation::read_site(&client, planner, ui).await?;
+    for rebuilt in read.plan.rewrites.iter().filter(|r| r.rebuilt) {
+        ui.status(format!(
+            "\"{}\" changed since the plan was made; its rewrite was rebuilt on the current version.",
+            rebuilt.name()
+        ));
+    }
+    let mut summary = rotation::summary_of(&plan.selector, &new_token, &read.plan, read.listed);
     // Complete only if both the plan's listing and this one were confirmed.
-    summary.list_complete = plan.list_complete && gathered.list_complete;
-    summary.note_census(&gathered.census);
-    let (prepared, outcomes) = against_plan(&plan, gathered, &new_token, ui);
-    summary.note_old(&prepared);
+    summary.list_complete = plan.list_complete && read.list_complete;
     let writes = Writes {
         client: &client,
         settings: &settings,
@@ -71,7 +72,15 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, ui: &Ui) -> CommandResul
         new_token: &new_token,
         args: &args.write_args,
     };
-    writes.run(prepared, approver, summary, outcomes, ui).await
+    writes
+        .run(
+            read.plan.rewrites,
+            approver,
+            summary,
+            read.plan.outcomes,
+            ui,
+        )
+        .await
 }
 
 /// A plan's `--rewrite-urls` decides where every migrated rule sends its credential from
@@ -129,80 +138,4 @@ fn same_site(a: &str, b: &str) -> bool {
             .ok()
     };
     origin(a).is_some() && origin(a) == origin(b)
-}
-
-/// Hold what the site holds now against the plan: a planned rule gets exactly its planned
-/// rewrite (rebuilt on its current content if it changed); a rule already holding the new
-/// token is done ("already current", as on a rerun); a rule holding an old token that the
-/// plan does not name is left alone and reported, never silently passed over.
-fn against_plan(
-    plan: &PlanFile,
-    gathered: Gathered,
-    new_token: &Token,
-    ui: &Ui,
-) -> (Vec<Prepared>, Vec<Outcome>) {
-    let planned: HashMap<&str, &PlannedRule> =
-        plan.rules.iter().map(|r| (r.uuid.as_str(), r)).collect();
-    let mut outcomes = gathered.outcomes;
-    let mut prepared = Vec::new();
-    let decided: HashSet<String> = gathered
-        .prepared
-        .iter()
-        .map(|p| p.uuid.clone())
-        .chain(outcomes.iter().map(|o| o.uuid().to_string()))
-        .collect();
-    for p in gathered.prepared {
-        let Some(rule) = planned.get(p.uuid.as_str()) else {
-            outcomes.push(Outcome::LeftAlone {
-                reason: format!(
-                    "holds an old token of {} but is not in the plan (added or edited since): \
-                     rotate it with `autorekey rotate`, or make a new plan",
-                    plan.selector.account
-                ),
-                uuid: p.uuid,
-                name: p.name,
-            });
-            continue;
-        };
-        let changed = p.rule_hash() != rule.rule_hash;
-        match apply::prepare_planned(p.before, &plan.selector, &rule.changes, new_token) {
-            Ok(Some(p)) => {
-                if changed {
-                    ui.status(format!(
-                        "\"{}\" changed since the plan was made; its rewrite was rebuilt on the current version.",
-                        p.name
-                    ));
-                }
-                prepared.push(p);
-            }
-            Ok(None) => outcomes.push(edited_since(rule)),
-            Err(outcome) => outcomes.push(outcome),
-        }
-    }
-    for rule in &plan.rules {
-        if !gathered.seen.contains(&rule.uuid) {
-            outcomes.push(failed(
-                rule,
-                "it is no longer listed on the site (deleted?)".into(),
-            ));
-        } else if !decided.contains(&rule.uuid) {
-            outcomes.push(edited_since(rule));
-        }
-    }
-    (prepared, outcomes)
-}
-
-fn edited_since(planned: &PlannedRule) -> Outcome {
-    Outcome::LeftAlone {
-        uuid: planned.uuid.clone(),
-        name: planned.name.clone(),
-        reason: "no longer holds the planned credential (edited since the plan)".into(),
-    }
-}
-fn failed(planned: &PlannedRule, reason: String) -> Outcome {
-    Outcome::Failed {
-        uuid: planned.uuid.clone(),
-        name: planned.name.clone(),
-        reason,
-    }
 }

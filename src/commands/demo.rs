@@ -202,6 +202,7 @@ async fn restore_one_rule(global: &GlobalArgs, backups: &Path, ui: &Ui) -> Comma
         run_dir.display()
     ));
     let restore = RestoreArgs {
+        format: Default::default(),
         backup: run_dir,
         rules: vec![RESTORED_RULE.into()],
         yes: true,
@@ -255,6 +256,7 @@ fn rotate_args(global: &GlobalArgs, new_token: &Path, backups: &Path, dry_run: b
             new_token_file: Some(new_token.to_path_buf()),
         },
         write_args: WriteArgs {
+            format: Default::default(),
             yes: true,
             backup_dir: Some(backups.to_path_buf()),
         },

@@ -164,6 +164,7 @@ impl<F: Fn() -> OrgArgs> Steps<'_, F> {
                 new_token_file: Some(self.dir.join("new-token")),
             },
             write_args: WriteArgs {
+                format: Default::default(),
                 yes: true,
                 backup_dir: Some(self.dir.join("backups")),
             },

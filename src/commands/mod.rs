@@ -15,8 +15,10 @@ mod restore;
 mod revoke;
 mod rotate;
 mod rotate_file;
+mod rotation;
 mod sandbox;
 mod scan;
+mod session;
 mod tokens;
 
 use std::process::ExitCode;

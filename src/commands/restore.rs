@@ -12,97 +12,251 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
+use crate::apply::{RestoreLog, Writer};
 use crate::backup::{BackupRun, Manifest, SavedRule};
-use crate::cli::{GlobalArgs, RestoreArgs};
+use crate::cli::{GlobalArgs, RestoreArgs, SummaryFormat};
 use crate::confirm::{Answer, Approver};
 use crate::error::{CommandError, CommandResult, ErrorKind};
-use crate::fetch::{AutomationClient, FetchError, PutOutcome};
-use crate::journal::{Journal, Step};
+use crate::fetch::FetchError;
+use crate::journal::Journal;
+use crate::outcome::{Failure, Kind, Outcome, Stop};
 use crate::plan;
-use crate::printable::printable;
+use crate::report;
+use crate::rule::Rule;
 use crate::settings::SiteSettings;
 use crate::ui::Ui;
 use crate::verdict;
 
 pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandResult {
     let (backup, rules) = selected_rules(args)?;
-    let mut approver = Approver::new(args.yes, ui, "restore")?;
+    let approver = Approver::new(args.yes, ui, "restore")?;
     let settings = SiteSettings::resolve(global, ui)?;
     let manifest = backup.manifest()?;
     same_site(&manifest, &settings)?;
-    let _lock = super::rotate::lock_site(&settings, "restore", ui)?;
+    let _lock = super::rotation::lock_site(&settings, "restore", ui)?;
     let client = settings.connect(ui).await?;
     let journal = Journal::open(&backup.dir().join("journal.jsonl")).map_err(|e| {
         CommandError::caused(ErrorKind::Failure, "cannot open the backup's journal", e)
             .hint("nothing was restored; journal.jsonl must be a plain file in the backup folder")
     })?;
-    let safety = safety_backup(&backup, &manifest)?;
-    let mut failures = 0;
-    for rule in rules {
-        let saved = match rule.envelope {
-            Ok(saved) => saved,
-            Err(reason) => {
-                // Named and skipped: one bad file must not keep the others from restoring.
-                failures += 1;
-                let file = rule.file.display();
-                ui.out(printable(&format!(
-                    "Not restored: {file} cannot be trusted: {reason}"
-                )));
-                let detail = format!("restore: backup file refused: {reason}");
-                journal.record(&rule.uuid, "", Step::Failed, Some(detail))?;
-                continue;
-            }
-        };
-        let uuid = rule.uuid;
-        let name = crate::printable::rule_name(&saved["rule"]);
-        let (step, detail) = match restore_one(
-            &client,
-            &uuid,
-            &name,
-            &saved,
-            &mut approver,
-            &safety,
-            ui,
-        )
-        .await
-        {
-            Ok(Restored::Done(line)) => {
-                ui.out(line);
-                (Step::Restored, None)
-            }
-            Ok(Restored::Nothing) => continue,
-            Ok(Restored::Quit) => {
-                ui.out("Quit: nothing more was restored.");
-                break;
-            }
-            // Every further request would be another failed login (towards a CAPTCHA).
-            Ok(Restored::LoginRefused) => {
-                let detail = "restore: the site refused the admin's login (401)";
-                journal.record(&uuid, &name, Step::Failed, Some(detail.into()))?;
-                return Err(CommandError::failure(
-                        "the site refused the admin's login mid-restore",
-                    )
-                    .hint("check the admin's token, then run the same restore again: it skips rules already restored"));
-            }
-            Err(reason) => {
-                failures += 1;
-                // One line: the reason can quote the site's answer (read-back pointers).
-                ui.out(printable(&format!("Failed \"{name}\" ({uuid}): {reason}")));
-                (Step::Failed, Some(format!("restore: {reason}")))
-            }
-        };
-        journal.record(&uuid, &name, step, detail)?;
+    let log = RestoreLog {
+        safety: safety_backup(&backup, &manifest)?,
+        journal,
+    };
+    let writer = Writer::new(&client, &log);
+    let outcomes = Restore {
+        writer: &writer,
+        approver,
+        format: args.format,
     }
-    report_safety_backup(&safety, ui);
-    ui.out_raw(restore_verdict(&manifest, &backup));
-    match failures {
+    .all(rules, ui)
+    .await;
+    report_safety_backup(&log.safety, ui);
+    finish(&manifest, &backup, outcomes, args.format, ui)
+}
+
+/// A restore under way: the one writer, and who approves.
+struct Restore<'a> {
+    writer: &'a Writer<'a>,
+    approver: Approver,
+    format: SummaryFormat,
+}
+
+impl Restore<'_> {
+    /// Restore each rule in turn, past any that fails; stop starting new ones when the
+    /// admin quits, presses Ctrl-C at a prompt, or the site refuses the admin's login.
+    async fn all(mut self, rules: Vec<SavedRule>, ui: &Ui) -> Vec<Outcome> {
+        let mut outcomes = Vec::new();
+        let mut stop = None;
+        for saved in rules {
+            // A file that cannot be trusted is named by its id: its name is not read.
+            let name = saved
+                .rule
+                .as_ref()
+                .map_or(saved.uuid.as_str(), |r| r.name())
+                .to_string();
+            let halted = stop.or(self.writer.login_refused().then_some(Stop::LoginRefused));
+            let outcome = match (halted, saved.rule) {
+                (Some(why), _) => Outcome::new(saved.uuid, name, Kind::NotAttempted { why }),
+                // Named and skipped: one bad file must not keep the others from restoring.
+                (None, Err(error)) => {
+                    let file = saved.file.display().to_string();
+                    let why = Failure::BackupUntrusted { file, error };
+                    self.writer
+                        .record(Outcome::new(saved.uuid, name, Kind::Failed { why }))
+                }
+                (None, Ok(rule)) => {
+                    let kind = self.one(&saved.uuid, &rule, ui).await;
+                    self.writer.record(Outcome::new(saved.uuid, name, kind))
+                }
+            };
+            if let Kind::NotAttempted { why } = outcome.kind {
+                stop = Some(why);
+            }
+            if self.format == SummaryFormat::Text {
+                ui.out(restore_line(&outcome));
+            }
+            outcomes.push(outcome);
+        }
+        outcomes
+    }
+
+    /// Restore one rule: read it as it is now, compare, show the diff, ask, then write it
+    /// through the writer's protocol (backup of the current version, journal, PUT, lost
+    /// answers settled, read-back).
+    async fn one(&mut self, uuid: &str, wanted: &Rule, ui: &Ui) -> Kind {
+        let failed = |why| Kind::Failed { why };
+        // The file name says which rule to write; the content must agree, or the wrong
+        // rule would be overwritten (PUT takes the id from the path, not the body).
+        if !wanted.body().is_object() || wanted.uuid() != uuid {
+            return failed(Failure::BackupMismatch);
+        }
+        let now = match self.writer.read(uuid).await {
+            Ok(now) => now,
+            Err(FetchError::Unauthorized { .. }) => {
+                return Kind::NotAttempted {
+                    why: Stop::LoginRefused,
+                }
+            }
+            Err(FetchError::NotFound { .. }) => return failed(Failure::Gone),
+            Err(e) => {
+                let error = e.to_string();
+                return failed(Failure::Unreadable { error });
+            }
+        };
+        if plan::differences(wanted.body(), now.body()).is_empty() {
+            return Kind::AlreadyCurrent;
+        }
+        if !crate::detect::masked_pointers(wanted.body()).is_empty() {
+            return failed(Failure::BackupMasked);
+        }
+        self.show(&now, wanted, ui);
+        let question = format!("Restore \"{}\"?", now.name());
+        match self.approver.ask(&question) {
+            Ok(Answer::Yes | Answer::All) => {}
+            Ok(Answer::No) => return Kind::Declined,
+            Ok(Answer::Quit) => return Kind::NotAttempted { why: Stop::Quit },
+            Ok(Answer::Interrupted) => {
+                return Kind::NotAttempted {
+                    why: Stop::Interrupted,
+                }
+            }
+            Err(e) => {
+                ui.warn(e.render().trim_end());
+                return Kind::NotAttempted { why: Stop::Quit };
+            }
+        }
+        // The rule as it is now may carry edits made since the rotation: the writer backs it
+        // up first, so nothing anyone did is lost.
+        let target = now.rewritten(wanted.body().clone());
+        match self.writer.replace(&now, &target, None).await {
+            Ok(()) => Kind::Restored,
+            Err(kind) => kind,
+        }
+    }
+
+    fn show(&self, now: &Rule, wanted: &Rule, ui: &Ui) {
+        let name = now.name();
+        let heading = format!("Rule \"{name}\" ({}): now → backup", now.uuid());
+        let diff = plan::redacted_diff_between(
+            now.body(),
+            wanted.body(),
+            &(format!("{name} (now)"), format!("{name} (backup)")),
+        );
+        match self.format {
+            SummaryFormat::Text => {
+                ui.out(ui.bold(&heading));
+                ui.out_raw(ui.diff(&diff));
+            }
+            SummaryFormat::Json => {
+                ui.status(&heading);
+                ui.status(diff);
+            }
+        }
+    }
+}
+
+/// One line per rule, as it is restored (one line whatever the rule or the site says).
+fn restore_line(o: &Outcome) -> String {
+    let uuid = crate::printable::printable(o.uuid());
+    let line = match &o.kind {
+        Kind::AlreadyCurrent => format!("\"{}\" ({uuid}) is already as in the backup", o.name()),
+        Kind::Failed {
+            why: why @ Failure::BackupUntrusted { .. },
+        } => format!(
+            "Not restored: {}",
+            report::reason(&Kind::Failed { why: why.clone() }).unwrap_or_default()
+        ),
+        _ => format!("{} ({uuid})", report::outcome_line(o)),
+    };
+    crate::printable::printable(&line).into_owned()
+}
+
+/// The closing lines of a restore (or its JSON), the verdict, and the exit status: 1 when
+/// stopped (Ctrl-C, a refused login), 3 when a rule could not be restored, else 0.
+fn finish(
+    manifest: &Manifest,
+    backup: &BackupRun,
+    outcomes: Vec<Outcome>,
+    format: SummaryFormat,
+    ui: &Ui,
+) -> CommandResult {
+    let old = old_fingerprints(backup, manifest);
+    let new = manifest_fingerprint(manifest);
+    let facts = verdict::Facts {
+        mode: verdict::Mode::Restore,
+        outcomes: &[],
+        list_complete: true,
+        not_inspectable: 0,
+        old: &old,
+        new: &new,
+    };
+    let advice = verdict::advise(&facts);
+    match format {
+        SummaryFormat::Text => ui.out_raw(format!(
+            "\n{}",
+            verdict::render(&advice, &facts, &manifest.account)
+        )),
+        SummaryFormat::Json => ui.out_data(report::render_restore_json(
+            &manifest.account,
+            &outcomes,
+            &old,
+            &new,
+            &advice,
+        )),
+    }
+    let count = |pick: fn(&Kind) -> bool| outcomes.iter().filter(|o| pick(&o.kind)).count();
+    let stopped = count(Kind::stopped);
+    if stopped > 0 {
+        return Err(CommandError::failure(format!(
+            "stopped with {stopped} rule(s) not restored"
+        ))
+        .hint("check the admin's token if the site refused it, then run the same restore again: it skips rules already restored"));
+    }
+    match count(|k| matches!(k, Kind::Failed { .. } | Kind::Attention { .. })) {
         0 => Ok(()),
         n => Err(CommandError::partial(format!(
-            "{n} rule(s) could not be restored (listed above)"
+            "{n} rule(s) could not be restored as backed up (listed above)"
         ))),
     }
+}
+
+/// The old tokens the restored rules use again (those of the backup's account).
+fn old_fingerprints(backup: &BackupRun, manifest: &Manifest) -> std::collections::BTreeSet<String> {
+    let selector = plan::Selector::new(manifest.account.clone(), vec![]);
+    backup
+        .saved_rules()
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|saved| crate::detect::detect(saved.body()))
+        .filter(|f| selector.is_account(f))
+        .filter_map(|f| f.fingerprint().map(|fp| fp.to_string()))
+        .collect()
+}
+
+fn manifest_fingerprint(manifest: &Manifest) -> crate::secret::Fingerprint {
+    serde_json::from_value(serde_json::json!(manifest.new_fingerprint))
+        .unwrap_or_else(|_| crate::secret::Fingerprint::of(""))
 }
 
 /// A backup is restored only to the site it was taken from.
@@ -134,35 +288,6 @@ fn safety_backup(restoring: &BackupRun, manifest: &Manifest) -> CommandResult<Ba
         CommandError::caused(ErrorKind::Failure, msg, e)
             .hint("check the backup directory's permissions")
     })
-}
-
-/// The verdict after a restore, from the one verdict function: the restored rules use the
-/// old tokens again, which are named.
-fn restore_verdict(manifest: &Manifest, backup: &BackupRun) -> String {
-    let selector = plan::Selector::new(manifest.account.clone(), vec![]);
-    let old: std::collections::BTreeSet<String> = backup
-        .saved_rules()
-        .unwrap_or_default()
-        .iter()
-        .flat_map(|(_, saved)| crate::detect::detect(&saved["rule"]))
-        .filter(|f| selector.is_account(f))
-        .filter_map(|f| f.fingerprint().map(|fp| fp.to_string()))
-        .collect();
-    let new: crate::secret::Fingerprint =
-        serde_json::from_value(serde_json::json!(manifest.new_fingerprint))
-            .unwrap_or_else(|_| crate::secret::Fingerprint::of(""));
-    let facts = verdict::Facts {
-        mode: verdict::Mode::Restore,
-        outcomes: &[],
-        list_complete: true,
-        not_inspectable: 0,
-        old: &old,
-        new: &new,
-    };
-    format!(
-        "\n{}",
-        verdict::render(&verdict::advise(&facts), &facts, &manifest.account)
-    )
 }
 
 fn report_safety_backup(safety: &BackupRun, ui: &Ui) {
@@ -258,100 +383,4 @@ fn locate(path: &Path) -> CommandResult<(PathBuf, Option<String>)> {
         CommandError::usage(format!("{} does not exist", path.display()))
             .hint("pass the backup directory that rotate printed after \"Backups\""),
     )
-}
-
-enum Restored {
-    Done(String),
-    /// Already as in the backup, or declined (already said).
-    Nothing,
-    Quit,
-    /// The site refused the admin's login: the whole restore stops.
-    LoginRefused,
-}
-
-/// Restore one rule.
-async fn restore_one(
-    client: &AutomationClient,
-    uuid: &str,
-    name: &str,
-    saved: &Value,
-    approver: &mut Approver,
-    safety: &BackupRun,
-    ui: &Ui,
-) -> Result<Restored, String> {
-    let wanted = &saved["rule"];
-    // The file name says which rule to write; the content must agree, or the wrong rule
-    // would be overwritten (PUT takes the id from the path, not the body).
-    if !wanted.is_object() || crate::export::rule_uuid(wanted) != uuid {
-        return Err(format!(
-            "the backup file for {uuid} holds another rule (or none); not restored"
-        ));
-    }
-    let now = match client.get_rule(uuid).await {
-        Ok(now) => now,
-        Err(FetchError::Unauthorized { .. }) => return Ok(Restored::LoginRefused),
-        Err(FetchError::NotFound { .. }) => {
-            return Err(format!(
-                "it no longer exists on the site; recreate it by hand from its backup file \
-                 (rules/{uuid}.json in the backup directory)"
-            ))
-        }
-        Err(other) => return Err(format!("could not read it: {other}")),
-    };
-    if plan::differences(wanted, &now["rule"]).is_empty() {
-        ui.out(format!("\"{name}\" ({uuid}) is already as in the backup"));
-        return Ok(Restored::Nothing);
-    }
-    if !crate::detect::masked_pointers(wanted).is_empty() {
-        return Err(
-            "the backup holds a masked *** value; writing it would destroy the hidden value".into(),
-        );
-    }
-    ui.out(ui.bold(&format!("Rule \"{name}\" ({uuid}): now → backup")));
-    ui.out_raw(ui.diff(&plan::redacted_diff_between(
-        &now["rule"],
-        wanted,
-        &(format!("{name} (now)"), format!("{name} (backup)")),
-    )));
-    match approver
-        .ask(&format!("Restore \"{name}\"?"))
-        .map_err(|e| e.render())?
-    {
-        Answer::Yes | Answer::All => {}
-        Answer::No => {
-            ui.out(format!("Skipped \"{name}\""));
-            return Ok(Restored::Nothing);
-        }
-        Answer::Quit => return Ok(Restored::Quit),
-    }
-    // The rule as it is now may carry edits made since the rotation: keep them too.
-    safety
-        .save(uuid, &now)
-        .map_err(|e| format!("not restored: could not save its current version first: {e}"))?;
-    let body = plan::put_body(wanted);
-    let secrets = plan::secret_forms(&[wanted, &now["rule"]]);
-    match client.put_rule(uuid, &body, &secrets).await {
-        // The read-back below decides whether it landed.
-        Ok(PutOutcome::Written | PutOutcome::AnswerLost)
-        | Err(
-            FetchError::Server { .. }
-            | FetchError::Network(_)
-            | FetchError::Timeout
-            | FetchError::InvalidResponse(_),
-        ) => {}
-        Err(e) => return Err(format!("the site refused the write: {e}")),
-    }
-    let back = client
-        .get_rule(uuid)
-        .await
-        .map_err(|e| format!("written, but could not read it back: {e}"))?;
-    let moved = plan::differences(wanted, &back["rule"]);
-    if moved.is_empty() {
-        Ok(Restored::Done(format!("Restored \"{name}\" ({uuid})")))
-    } else {
-        Err(format!(
-            "written, but the read-back differs at: {}",
-            moved.join(", ")
-        ))
-    }
 }

@@ -204,7 +204,7 @@ async fn still_used(
     let mut proof = Proof::default();
     let stats = client
         .read_all_rules(|read| match read.result {
-            Ok(envelope) => proof.rule(&envelope["rule"], account, keep),
+            Ok(rule) => proof.rule(&rule, account, keep),
             Err(e) => proof.blockers.push(format!(
                 "\"{}\" ({}): could not be read ({e})",
                 printable(&read.summary.name),
@@ -230,17 +230,16 @@ fn stats_warning(stats: &crate::fetch::ReadStats) -> Option<String> {
 }
 
 impl Proof {
-    fn rule(&mut self, rule: &serde_json::Value, account: &str, keep: Option<&str>) {
-        let name = rule["name"].as_str().unwrap_or("");
-        let uuid = crate::export::rule_uuid(rule);
-        for f in detect::detect(rule) {
+    fn rule(&mut self, rule: &crate::rule::Rule, account: &str, keep: Option<&str>) {
+        let (name, uuid) = (rule.name(), rule.uuid());
+        for f in detect::detect(rule.body()) {
             match doubt(&f, account, keep) {
                 Doubt::None => {}
                 Doubt::Kept => self.kept_in_use = true,
                 Doubt::Blocks(why) => self.blockers.push(format!(
                     "\"{}\" ({}): {why}",
                     printable(name),
-                    printable(&uuid)
+                    printable(uuid)
                 )),
             }
         }
@@ -348,7 +347,7 @@ mod tests {
 
     fn proof(rule: &serde_json::Value, keep: Option<&str>) -> Proof {
         let mut p = Proof::default();
-        p.rule(rule, ALICE, keep);
+        p.rule(&crate::rule::Rule::from_body(rule.clone()), ALICE, keep);
         p
     }
 

@@ -8,35 +8,30 @@
 
 use std::path::Path;
 
-use serde_json::Value;
-
-use crate::apply::{self, Outcome, Prepared};
 use crate::backup::write_private_new;
 use crate::cli::RotateArgs;
 use crate::confirm::{Answer, Approver};
 use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::export::Document;
-use crate::plan::Selector;
-use crate::report::RotationSummary;
+use crate::outcome::{Kind, Outcome, Stop};
+use crate::plan::{Planner, Rewrite, Selector};
+use crate::rule::Rule;
 use crate::ui::Ui;
 use crate::verdict;
 
-use super::rotate::{finish, read_new_token, show_diffs};
+use super::rotation::{self, Diffs};
 
-pub fn run(
-    source: &Path,
-    target: &Path,
-    selector: &Selector,
-    args: &RotateArgs,
-    ui: &Ui,
-) -> CommandResult {
+pub fn run(source: &Path, selector: &Selector, args: &RotateArgs, ui: &Ui) -> CommandResult {
+    let target = args
+        .write
+        .as_deref()
+        .expect("clap requires --write with --from-file");
     check_paths(source, target)?;
-    let mut approver = if args.dry_run {
-        None
-    } else {
-        Some(Approver::new(args.write_args.yes, ui, "rotate")?)
+    let mut approver = match args.dry_run {
+        true => None,
+        false => Some(Approver::new(args.write_args.yes, ui, "rotate")?),
     };
-    let new_token = read_new_token(&args.new_token, ui)?;
+    let new_token = rotation::read_new_token(&args.new_token, ui)?;
     let mut doc = Document::read(source).map_err(|e| {
         CommandError::caused(
             ErrorKind::Usage,
@@ -45,103 +40,104 @@ pub fn run(
         )
         .hint("--from-file takes a UI export or a file of API envelopes (a plain file)")
     })?;
-    let (prepared, outcomes, census) = plan_document(&doc, selector, &new_token);
+    let mut planner = Planner::new(selector, &new_token);
+    for pointer in doc.rule_pointers() {
+        let body = doc.root.pointer(&pointer).cloned().unwrap_or_default();
+        planner.add_at(Rule::from_body(body), Some(pointer));
+    }
+    let plan = planner.finish();
     // No earlier run can have written a file: a "new" token already in it is refused.
-    verdict::check_selection(&census, selector, &new_token, false)?;
-    let plain: Vec<Prepared> = prepared.iter().map(|(_, p)| p.clone()).collect();
-    let mut summary = RotationSummary::new(selector, &new_token, doc.rule_pointers().len());
-    summary.note_old(&plain);
+    verdict::check_selection(&plan.census, selector, &new_token, false)
+        .map_err(rotation::refused)?;
+    let mut summary = rotation::summary_of(selector, &new_token, &plan, doc.rule_pointers().len());
     summary.offline = true;
-    summary.note_census(&census);
+    summary.add(plan.outcomes);
     ui.warn("offline: the new token cannot be checked against a site here; make sure it is the right one");
+    let format = args.write_args.format;
+    let diffs = Diffs { format };
     let Some(approver) = approver.as_mut() else {
-        show_diffs(&plain, ui);
+        diffs.show_all(&plan.rewrites, ui);
         summary.dry_run = true;
-        summary.would_rotate = plain.iter().map(|p| p.uuid.clone()).collect();
-        return finish(summary, outcomes, ui);
+        summary.would_rotate = plan.rewrites.iter().map(|r| r.uuid().to_string()).collect();
+        return rotation::finish(&summary, None, format, ui);
     };
-    let (decided, rotated, quit) = approve_into(&mut doc, prepared, approver, ui)?;
-    let mut outcomes = outcomes;
-    outcomes.extend(decided);
-    if quit {
-        ui.warn("you quit: nothing was written");
-        return finish(summary, outcomes, ui);
+    let (decided, rotated, stop) = approve_into(&mut doc, plan.rewrites, approver, diffs, ui)?;
+    summary.add(decided);
+    if let Some(stop) = stop {
+        ui.warn(match stop {
+            Stop::Interrupted => "interrupted: nothing was written",
+            _ => "you quit: nothing was written",
+        });
+        return rotation::finish(&summary, None, format, ui);
     }
     if doc.keep_only(&rotated) == 0 {
         ui.warn("no rule was rotated: nothing was written");
-        return finish(summary, outcomes, ui);
+        return rotation::finish(&summary, None, format, ui);
     }
     write_private_new(target, doc.to_compact().as_bytes()).map_err(|e| {
         let msg = format!("cannot write {}", target.display());
         CommandError::caused(ErrorKind::Failure, msg, e)
     })?;
     summary.written_file = Some(target.display().to_string());
-    finish(summary, outcomes, ui)
-}
-
-/// Plan every rule of the document: the rewrites (with where each rule sits in the
-/// document), the outcomes of the rules left alone and the census of every rule.
-fn plan_document(
-    doc: &Document,
-    selector: &Selector,
-    new_token: &crate::secret::Token,
-) -> (Vec<(String, Prepared)>, Vec<Outcome>, apply::Census) {
-    let mut prepared = Vec::new();
-    let mut outcomes = Vec::new();
-    let mut copies = apply::Census::default();
-    for pointer in doc.rule_pointers() {
-        let rule = doc.root.pointer(&pointer).cloned().unwrap_or(Value::Null);
-        copies.note(&rule, selector);
-        match apply::prepare(serde_json::json!({ "rule": rule }), selector, new_token) {
-            Ok(Some(p)) => prepared.push((pointer, p)),
-            Ok(None) => {}
-            Err(outcome) => outcomes.push(outcome),
-        }
-    }
-    let plain: Vec<Prepared> = prepared.iter().map(|(_, p)| p.clone()).collect();
-    let dropped = copies.flag(&plain, &mut outcomes);
-    prepared.retain(|(_, p)| !dropped.contains(&p.uuid));
-    (prepared, outcomes, copies)
+    rotation::finish(&summary, None, format, ui)
 }
 
 /// Ask about each rewrite and put the approved ones into the document. Returns the
 /// outcomes, where the rotated rules sit in the document (by place, not by id: ids can be
-/// missing or repeated in a file), and whether the admin quit (then nothing is written).
+/// missing or repeated in a file), and why the admin stopped, if they did (then nothing is
+/// written).
 fn approve_into(
     doc: &mut Document,
-    prepared: Vec<(String, Prepared)>,
+    rewrites: Vec<Rewrite>,
     approver: &mut Approver,
+    diffs: Diffs,
     ui: &Ui,
-) -> CommandResult<(Vec<Outcome>, Vec<String>, bool)> {
+) -> CommandResult<(Vec<Outcome>, Vec<String>, Option<Stop>)> {
     let mut outcomes = Vec::new();
     let mut rotated = Vec::new();
-    let mut quit = false;
-    for (pointer, p) in prepared {
-        let answer = if quit {
-            Answer::Quit
-        } else {
-            show_diffs(std::slice::from_ref(&p), ui);
-            approver.ask(&format!("Rotate \"{}\"?", p.name))?
+    let mut stop = None;
+    for r in rewrites {
+        let answer = match stop {
+            Some(_) => Answer::Quit,
+            None => {
+                diffs.show(&r, ui);
+                approver.ask(&format!("Rotate \"{}\"?", r.name()))?
+            }
         };
-        let (uuid, name) = (p.uuid.clone(), p.name.clone());
-        outcomes.push(match answer {
+        let kind = match answer {
             Answer::Yes | Answer::All => {
-                if let Some(slot) = doc.root.pointer_mut(&pointer) {
-                    *slot = p.after;
+                let place = r.place.clone().unwrap_or_default();
+                if let Some(slot) = doc.root.pointer_mut(&place) {
+                    *slot = r.after.body().clone();
                 }
-                rotated.push(pointer);
-                let places = p.findings.len();
-                Outcome::Rotated { uuid, name, places }
+                rotated.push(place);
+                Kind::Rotated {
+                    places: r.findings.len(),
+                }
             }
-            Answer::No => Outcome::Declined { uuid, name },
-            Answer::Quit => {
-                quit = true;
-                let why = "you quit".into();
-                Outcome::NotAttempted { uuid, name, why }
+            Answer::No => Kind::Declined,
+            Answer::Quit | Answer::Interrupted => {
+                let why = match (stop, answer) {
+                    (Some(earlier), _) => earlier,
+                    (None, Answer::Interrupted) => Stop::Interrupted,
+                    (None, _) => Stop::Quit,
+                };
+                stop = Some(why);
+                Kind::NotAttempted { why }
             }
-        });
+        };
+        outcomes.push(Outcome::new(r.uuid(), r.name(), kind));
     }
-    Ok((outcomes, rotated, quit))
+    // Nothing is written once the admin stopped: what was approved is not attempted either.
+    if let Some(why) = stop {
+        for o in outcomes
+            .iter_mut()
+            .filter(|o| matches!(o.kind, Kind::Rotated { .. }))
+        {
+            o.kind = Kind::NotAttempted { why };
+        }
+    }
+    Ok((outcomes, rotated, stop))
 }
 
 /// Never overwrite the input (it is the only copy of the rules as they were), and never

@@ -108,9 +108,10 @@ fn config(args: SandboxArgs) -> Result<SandboxConfig, String> {
     if let Some(id) = &args.cloud_id {
         uuid::Uuid::parse_str(id).map_err(|_| format!("--cloud-id: {id:?} is not a UUID"))?;
     }
-    let known: Vec<&str> = rules
+    let known: Vec<String> = rules
         .iter()
-        .filter_map(|r| r["rule"]["uuid"].as_str())
+        .filter_map(|r| crate::rule::Rule::from_envelope(r.clone()).ok())
+        .map(|r| r.uuid().to_owned())
         .collect();
     let named = args
         .trap_mask_hidden
@@ -118,7 +119,7 @@ fn config(args: SandboxArgs) -> Result<SandboxConfig, String> {
         .chain(&args.trap_foreign_connections)
         .chain(args.trap_edit_after_reads.iter().map(|(uuid, _)| uuid));
     for uuid in named {
-        if !uuid.eq_ignore_ascii_case("all") && !known.contains(&uuid.as_str()) {
+        if !uuid.eq_ignore_ascii_case("all") && !known.iter().any(|k| k == uuid) {
             return Err(format!(
                 "trap names rule {uuid}, which no --rules file or --generate holds"
             ));
@@ -205,7 +206,10 @@ mod tests {
         assert_eq!(c.trap_mask_hidden, RuleSelection::All);
         assert!(!c.check_component_ids && c.accounts.iter().any(|a| a.admin));
 
-        let uuid = c.rules[0]["rule"]["uuid"].as_str().unwrap().to_owned();
+        let uuid = crate::rule::Rule::from_envelope(c.rules[0].clone())
+            .unwrap()
+            .uuid()
+            .to_owned();
         let edit = format!("{uuid}=2");
         let c = config(&[
             "--generate",

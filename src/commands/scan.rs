@@ -354,7 +354,7 @@ async fn scan_site(
         .read_all_rules(|read| {
             bar.set_length(read.listed as u64);
             match read.result {
-                Ok(envelope) => collector.add(&envelope["rule"]),
+                Ok(rule) => collector.add(rule.body()),
                 Err(e) => collector
                     .inventory
                     .add_error(read.summary.uuid, e.to_string()),

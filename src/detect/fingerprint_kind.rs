@@ -38,11 +38,7 @@ impl Finding {
         // body is data for whoever receives it (a relay forwarding to Jira, say), and one
         // in a variable has no request yet: where it ends up is not known from the rule.
         let authenticates_request = matches!(self.location, Location::Header | Location::Url);
-        let to_atlassian = !authenticates_request
-            || self
-                .target_url
-                .as_deref()
-                .is_none_or(|url| !is_foreign_target(url));
+        let to_atlassian = !authenticates_request || sends_to_atlassian(self.target_url.as_deref());
         if account_scheme && to_atlassian && self.location != Location::WebhookToken {
             FingerprintKind::Plain
         } else {
@@ -98,20 +94,32 @@ fn is_atlassian_token(token: &Token) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'='))
 }
 
-/// The URL names a host, and that host is not Atlassian's. A smart value (`{{baseUrl}}`)
-/// or an unparsable URL names no host: it is taken as the site.
-fn is_foreign_target(url: &str) -> bool {
-    let url = url.trim();
-    if url.starts_with("{{") {
-        return false;
-    }
-    let Some(host) = url::Url::parse(url).ok().and_then(|u| {
-        u.host_str()
-            .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
-    }) else {
-        return false;
+/// Whether a credential sent to `url` may go to Atlassian: an Atlassian host (any
+/// subdomain of atlassian.net, atlassian.com or jira.com, in any case, with or without a
+/// trailing dot), the site itself (a smart value such as `{{baseUrl}}`), or a destination
+/// the rule does not say or that names no host (taken as the site). The one answer for
+/// every question of the kind: which fingerprint a place shows, and whether a value
+/// autorekey cannot read may be the account's token (`plan::Census`).
+pub fn sends_to_atlassian(url: Option<&str>) -> bool {
+    let Some(url) = url.map(str::trim) else {
+        return true;
     };
-    !ATLASSIAN_DOMAINS
+    if url.starts_with("{{") {
+        return true;
+    }
+    match url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+    {
+        Some(host) => is_atlassian_host(&host),
+        None => true,
+    }
+}
+
+/// One of Atlassian's domains or a subdomain of one.
+pub fn is_atlassian_host(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    ATLASSIAN_DOMAINS
         .iter()
         .any(|d| host == *d || host.ends_with(&format!(".{d}")))
 }

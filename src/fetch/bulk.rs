@@ -27,7 +27,6 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 
-use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::{JoinError, JoinSet};
 
@@ -38,13 +37,14 @@ use super::client::{AutomationClient, ListingForm, Pager, RuleSummary, SEARCH_ST
 use super::error::FetchError;
 use super::limiter::ConcurrencyStats;
 use super::pacer::PaceStats;
+use crate::rule::Rule;
 
 /// One rule's read, as handed to the callback of [`AutomationClient::read_all_rules`].
 pub struct RuleRead {
     /// The rule as listed (its name is what an error report shows).
     pub summary: RuleSummary,
-    /// The envelope `{"rule": {...}, "connections": [...]}`, or why it could not be read.
-    pub result: Result<Value, FetchError>,
+    /// The rule as read, or why it could not be read.
+    pub result: Result<Rule, FetchError>,
     /// Rules listed so far. It grows while the listing runs, and is the total once the
     /// listing is complete: the length of a progress bar.
     pub listed: usize,
@@ -57,7 +57,7 @@ impl fmt::Debug for RuleRead {
             .field("name", &self.summary.name);
         match &self.result {
             // The size says a body came back; the body itself may hold tokens.
-            Ok(envelope) => out.field("body_len", &envelope.to_string().len()),
+            Ok(rule) => out.field("body_len", &rule.body().to_string().len()),
             // Errors quote server text with known secrets masked (see `super::error`).
             Err(err) => out.field("error", err),
         };
@@ -135,7 +135,7 @@ enum Listed {
     /// The listing reached its last page, having dropped this many repeats.
     Done(usize),
 }
-type Read = (RuleSummary, Result<Value, FetchError>);
+type Read = (RuleSummary, Result<Rule, FetchError>);
 
 impl AutomationClient {
     /// Lists every rule and reads each one (`GET rule/{uuid}`, unredacted), reading while the
@@ -435,7 +435,7 @@ impl<F: FnMut(RuleRead)> Run<'_, F> {
         }
     }
 
-    fn give(&mut self, summary: RuleSummary, result: Result<Value, FetchError>) {
+    fn give(&mut self, summary: RuleSummary, result: Result<Rule, FetchError>) {
         self.failed += usize::from(result.is_err());
         (self.on_each)(RuleRead {
             summary,
@@ -464,7 +464,7 @@ mod tests {
 
     use super::*;
 
-    fn read_of(result: Result<Value, FetchError>) -> RuleRead {
+    fn read_of(result: Result<Rule, FetchError>) -> RuleRead {
         RuleRead {
             summary: serde_json::from_value(json!({"uuid": "u-1", "name": "Notify"})).unwrap(),
             result,
@@ -479,7 +479,8 @@ mod tests {
             {"type": "jira.issue.outgoing.webhook",
              "value": {"headers": [{"name": "Authorization", "value": format!("Basic {token}")}]}}
         ]}, "connections": []});
-        let shown = format!("{:?}", read_of(Ok(envelope)));
+        let rule = crate::rule::Rule::from_envelope(envelope).unwrap();
+        let shown = format!("{:?}", read_of(Ok(rule)));
         assert!(!shown.contains(&token), "{shown}");
         assert!(
             shown.contains("u-1") && shown.contains("body_len"),

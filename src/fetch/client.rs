@@ -29,6 +29,7 @@ use super::pacer::PaceStats;
 use super::policy::{check_site_url, display_url, is_loopback, require_same_origin, HostPolicy};
 use super::retry::{RateLimitInfo, RetryPolicy};
 use super::transport::{Answer, Safety, Transport, DEFAULT_MAX_BODY};
+use crate::rule::Rule;
 use crate::secret::{Credential, Masker, Token};
 
 /// Sent with every request, so an Atlassian admin can tell these calls apart in audit logs.
@@ -316,8 +317,9 @@ impl AutomationClient {
     }
 
     /// `GET rule/{uuid}?redactSensitiveFields=false`: the envelope `{"rule": {...},
-    /// "connections": [...]}` exactly as sent, after checking it holds a `rule` object.
-    pub async fn get_rule(&self, uuid: &str) -> Result<Value, FetchError> {
+    /// "connections": [...]}` exactly as sent, read as a [`Rule`] (an answer with no `rule`
+    /// object is an error).
+    pub async fn get_rule(&self, uuid: &str) -> Result<Rule, FetchError> {
         self.get_rule_limited(uuid, None).await
     }
 
@@ -365,17 +367,14 @@ impl AutomationClient {
         &self,
         uuid: &str,
         breaker: Option<&CircuitBreaker>,
-    ) -> Result<Value, FetchError> {
+    ) -> Result<Rule, FetchError> {
         let mut url = self.rule_url(uuid)?;
         url.query_pairs_mut()
             .append_pair("redactSensitiveFields", "false");
         let envelope: Value = self.get_json_limited(&url, breaker).await?;
-        if !envelope.get("rule").is_some_and(Value::is_object) {
-            return Err(FetchError::InvalidResponse(format!(
-                "rule {uuid}: the answer has no \"rule\" object"
-            )));
-        }
-        Ok(envelope)
+        Rule::from_envelope(envelope).map_err(|_| {
+            FetchError::InvalidResponse(format!("rule {uuid}: the answer has no \"rule\" object"))
+        })
     }
 
     /// A GET under the retry policy. Within a bulk read (`breaker`), the final outcome feeds the

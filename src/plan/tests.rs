@@ -1,7 +1,12 @@
 //! Unit tests for the planner and rewriter: only the credential text may change.
 
 use super::*;
+use crate::rule::{hash_of as rule_hash, Rule};
 use serde_json::json;
+
+fn put_body(rule: &Value) -> Value {
+    Rule::from_body(rule.clone()).put_body()
+}
 
 fn fake(tag: &str) -> String {
     format!("FAKE-{tag}-{}", uuid::Uuid::new_v4().simple())

@@ -85,7 +85,7 @@ impl Row {
                 .to_string()
         };
         Row {
-            rule_uuid: crate::export::rule_uuid(rule),
+            rule_uuid: crate::rule::uuid_of(rule),
             rule_name: crate::detect::redacted_name(&text("name")),
             rule_state: text("state"),
             component_id: f.component_id.clone(),

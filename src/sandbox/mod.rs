@@ -343,3 +343,17 @@ fn resolve_traps(config: &SandboxConfig, uuid: &str, file: &Value) -> RuleTraps 
             .or_else(|| count("revert_after_reads")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn debug_of_a_config_shows_no_rule_text() {
+        let secret = format!("FAKE-{}", uuid::Uuid::new_v4().simple());
+        let config = super::SandboxConfig {
+            rules: vec![serde_json::json!({"rule": {"uuid": "u", "name": secret}})],
+            ..Default::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains(&secret), "{shown}");
+    }
+}

@@ -420,7 +420,7 @@ async fn get_rule_retries_429_with_retry_after_then_succeeds() {
 
     let rule = client.get_rule("u-1").await.unwrap();
 
-    assert_eq!(rule["rule"]["uuid"], "u-1");
+    assert_eq!(rule.uuid(), "u-1");
     let seen = server.seen();
     assert_eq!(seen.len(), 2);
     assert_eq!(seen[1].path, "/api/rule/u-1");
@@ -438,7 +438,7 @@ async fn server_errors_are_retried_then_succeed() {
     })
     .await;
     let rule = client_for(&server).await.get_rule("u-2").await.unwrap();
-    assert_eq!(rule["rule"]["uuid"], "u-2");
+    assert_eq!(rule.uuid(), "u-2");
     assert_eq!(server.hits(), 4);
 }
 
@@ -570,7 +570,7 @@ async fn a_dropped_connection_on_get_is_retried() {
         .await
         .unwrap();
     let rule = client.get_rule("u-3").await.unwrap();
-    assert_eq!(rule["rule"]["uuid"], "u-3");
+    assert_eq!(rule.uuid(), "u-3");
     assert_eq!(hits.load(Ordering::SeqCst), 2);
 }
 
@@ -671,7 +671,7 @@ async fn reads_still_follow_redirects_on_the_site() {
     })
     .await;
     let rule = client_for(&server).await.get_rule("u-7").await.unwrap();
-    assert_eq!(rule["rule"]["uuid"], "u-7");
+    assert_eq!(rule.uuid(), "u-7");
     assert_eq!(server.seen()[1].path, "/api/moved/u-7");
 }
 
@@ -949,7 +949,7 @@ async fn bulk_reads_back_off_under_a_concurrency_cap_and_read_everything() {
         .read_all_rules(|read| {
             let uuid = read.summary.uuid;
             let rule = read.result.unwrap_or_else(|e| panic!("{uuid}: {e}"));
-            assert_eq!(rule["rule"]["uuid"], uuid.as_str());
+            assert_eq!(rule.uuid(), uuid.as_str());
             assert!(results.insert(uuid, ()).is_none(), "reported twice");
         })
         .await
@@ -983,7 +983,7 @@ async fn bulk_reads_back_off_under_a_concurrency_cap_and_read_everything() {
 async fn read_all(
     client: &AutomationClient,
 ) -> (
-    HashMap<String, Result<Value, FetchError>>,
+    HashMap<String, Result<autorekey::rule::Rule, FetchError>>,
     Result<autorekey::fetch::ReadStats, FetchError>,
 ) {
     let mut reads = HashMap::new();
@@ -1064,7 +1064,7 @@ async fn rules_are_read_while_later_summary_pages_are_still_coming() {
     uuids.sort();
     assert_eq!(uuids, ["a1", "a2", "a3", "b1", "b2", "c1"]);
     for (uuid, result) in &reads {
-        assert_eq!(result.as_ref().unwrap()["rule"]["uuid"], uuid.as_str());
+        assert_eq!(result.as_ref().unwrap().uuid(), uuid.as_str());
     }
     let seen = server.seen();
     let first_rule = seen.iter().position(|s| rule_uuid(s).is_some()).unwrap();
@@ -1441,7 +1441,7 @@ async fn the_whole_site_is_read_through_sandbox_faults() {
         .read_all_rules(|rule| {
             let uuid = rule.summary.uuid;
             let envelope = rule.result.unwrap_or_else(|e| panic!("{uuid}: {e}"));
-            assert_eq!(envelope["rule"]["uuid"], uuid.as_str());
+            assert_eq!(envelope.uuid(), uuid.as_str());
             assert!(read.insert(uuid), "read twice");
         })
         .await
@@ -1486,7 +1486,7 @@ async fn a_body_past_the_cap_stops_with_a_clear_error() {
     );
     // The default cap reads the same answer.
     let rule = client_for(&server).await.get_rule("u-1").await.unwrap();
-    assert_eq!(rule["rule"]["uuid"], "u-1");
+    assert_eq!(rule.uuid(), "u-1");
 }
 
 /// Every way a server has been seen (or could be expected) to echo a token back.
@@ -1599,7 +1599,7 @@ async fn writes_go_through_the_limiter_and_the_pacer() {
         let client = client.clone();
         async move {
             let fresh = client.get_rule(&uuid).await?;
-            let mut rule = fresh["rule"].clone();
+            let mut rule = fresh.body().clone();
             let fields = rule.as_object_mut().unwrap();
             for read_only in ["uuid", "created", "updated"] {
                 fields.remove(read_only);
@@ -1617,7 +1617,7 @@ async fn writes_go_through_the_limiter_and_the_pacer() {
     for (uuid, result) in uuids.iter().zip(results) {
         let (outcome, back) = result.unwrap_or_else(|e| panic!("{uuid}: {e}"));
         assert_eq!(outcome, PutOutcome::Written, "{uuid}");
-        assert_eq!(back["rule"]["description"], "paced write", "{uuid}");
+        assert_eq!(back.body()["description"], "paced write", "{uuid}");
     }
     let stats = sandbox.state().stats();
     let limited = stats.rate_limited - before.rate_limited;

@@ -360,7 +360,6 @@ fn show_graph(graph: &Graph) -> String {
 }
 
 #[test]
-#[ignore = "until the core rewrite lands (issue 12)"]
 #[allow(clippy::print_stdout)] // the graph is this test's output under --nocapture
 fn src_modules_form_no_cycle() {
     let graph = graph_of(Path::new(env!("CARGO_MANIFEST_DIR")));

@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use autorekey::journal::{self, Entry, Step};
-use autorekey::plan::{self, RuleDecision, Selector};
+use autorekey::plan::{self, Selector};
+use autorekey::rule::Rule;
 use autorekey::secret::Token;
 use serde_json::{json, Value};
 
@@ -392,15 +393,13 @@ pub fn same_bytes(a: &Value, b: &Value) -> bool {
     serde_json::to_string(a).ok() == serde_json::to_string(b).ok()
 }
 
-/// `plan::rewrite` of `rule` for every rewritable credential of `account`; `None` when the
-/// plan leaves the rule alone.
+/// The rewrite autorekey's own planner decides for `rule` (every rewritable credential of
+/// `account`); `None` when it leaves the rule alone or has nothing to do.
 pub fn rewrite_for(rule: &Value, account: &str, new_token: &Token) -> Option<Value> {
     let selector = Selector::new(account, vec![]);
-    match plan::plan_rule(rule, &selector, Some(new_token)) {
-        RuleDecision::Rewrite(findings) => {
-            Some(plan::rewrite(rule, &findings, new_token).expect("the planned rewrite applies"))
-        }
-        RuleDecision::Untouched | RuleDecision::LeftAlone(_) => None,
+    match plan::decide(Rule::from_body(rule.clone()), &selector, new_token) {
+        Ok(Some(rewrite)) => Some(rewrite.after.into_body()),
+        Ok(None) | Err(_) => None,
     }
 }
 

@@ -1,0 +1,314 @@
+//! What `rotate`, `apply` and the offline export rotation share: the new token's checks,
+//! reading a site into a [`Plan`], showing diffs, and ending with the summary, the verdict
+//! and the exit status.
+//!
+//! One copy of each, so the commands cannot drift apart: they differ only in where the
+//! rules come from (a site, a saved plan, a file) and where the rewrites go (the site
+//! through [`super::session`], a plan file, an export). The exit status of a rotation is
+//! decided here, from typed outcomes, and nowhere else.
+
+use crate::backup::Manifest;
+use crate::cli::{NewTokenArgs, SummaryFormat, WriteArgs};
+use crate::error::{CommandError, CommandResult};
+use crate::fetch::{AutomationClient, CheckAt, CredentialCheck};
+use crate::plan::{Plan, Planner, Rewrite, Selector};
+use crate::report::{self, RotationSummary};
+use crate::run::{RunStore, SiteLock};
+use crate::secret::{Credential, Fingerprint, Token};
+use crate::settings::SiteSettings;
+use crate::token_input::{read_token, TokenSource, NEW_TOKEN_ENV};
+use crate::ui::Ui;
+use crate::verdict::{Advice, Refusal};
+
+/// The site's lock for a writing command; a stale one is taken over with a warning.
+pub fn lock_site(settings: &SiteSettings, command: &str, ui: &Ui) -> CommandResult<SiteLock> {
+    SiteLock::acquire(&settings.site, command, |note| ui.warn(note))
+}
+
+pub fn selector(account: &str, fingerprints: &[String]) -> CommandResult<Selector> {
+    let account = account.trim();
+    if account.is_empty() {
+        return Err(CommandError::usage("--account is empty"));
+    }
+    let fps = fingerprints
+        .iter()
+        .map(|f| {
+            Fingerprint::parse_prefix(f).ok_or_else(|| {
+                // The value is not echoed: a token pasted here by mistake must not be printed.
+                CommandError::usage("a --fingerprint value is not a fingerprint")
+                    .hint("use the fingerprint that `autorekey scan` shows: 12 hex digits, or `k:` and 12 hex digits")
+            })
+        })
+        .collect::<CommandResult<Vec<_>>>()?;
+    Ok(Selector::new(account, fps))
+}
+
+pub fn read_new_token(args: &NewTokenArgs, ui: &Ui) -> CommandResult<Token> {
+    read_token(
+        TokenSource {
+            what: "new API token",
+            file: args.new_token_file.as_deref(),
+            env: NEW_TOKEN_ENV,
+            file_flag: "--new-token-file",
+            confirm: true,
+        },
+        ui,
+    )
+}
+
+/// A run refused before anything is written is a usage error (exit 2).
+pub fn refused(refusal: Refusal) -> CommandError {
+    let error = CommandError::usage(refusal.message);
+    refusal.hints.into_iter().fold(error, CommandError::hint)
+}
+
+/// The new token must log in as the account the credentials go to before it is written
+/// anywhere: on the site, or through the gateway as a scoped or service-account token must.
+/// Each form is asked at most once: repeated failed logins would lock the account behind a
+/// CAPTCHA. True when only the gateway took it.
+pub async fn check_new_token(
+    client: &AutomationClient,
+    selector: &Selector,
+    token: &Token,
+    ui: &Ui,
+) -> CommandResult<bool> {
+    let account = selector.new_owner();
+    let credential = Credential::new(account, token.clone());
+    let site = client.site().clone();
+    let verified = client
+        .verify(&CheckAt::Site(site.clone()), &credential)
+        .await;
+    let at = verified
+        .url
+        .as_ref()
+        .map_or(site.to_string(), crate::fetch::policy::display_url);
+    let gateway_only = verified.check.is_live()
+        && verified
+            .url
+            .as_ref()
+            .is_some_and(|u| crate::gateway::cloud_id(u).is_some());
+    match verified.check {
+        CredentialCheck::Live { email: Some(e), .. } if !e.eq_ignore_ascii_case(account) => {
+            Err(CommandError::usage(format!(
+                "the new token logs in as {e}, not as {account}; {NOTHING}"
+            ))
+            .hint(format!("issue the new token while logged in as {account}")))
+        }
+        CredentialCheck::Live { email: Some(_), .. } => {
+            ui.status(format!(
+                "The new token ({}) logs in as {account} at {at}.",
+                token.fingerprint()
+            ));
+            Ok(gateway_only)
+        }
+        other => Err(new_token_refused(other, account, &at)),
+    }
+}
+
+const NOTHING: &str = "nothing was written";
+
+/// Why the new token cannot be written: nothing says whose it is, or it did not log in.
+fn new_token_refused(check: CredentialCheck, account: &str, at: &str) -> CommandError {
+    match check {
+        // Without an email nothing says whose token it is: writing it could hand every
+        // rule to another account.
+        CredentialCheck::Live { .. } => CommandError::usage(format!(
+            "{at} did not say which account the new token logs in as (its answer has no \
+             email); {NOTHING}"
+        ))
+        .hint(format!(
+            "make the email of {account} visible (Atlassian profile > Manage your account \
+             > Profile and visibility > Contact: Anyone), then rerun"
+        )),
+        // Live, but for the same reason as above nothing says whose it is.
+        CredentialCheck::LiveScopeLimited { .. } => CommandError::usage(format!(
+            "the new token is live at {at}, but its scopes lack read:me, so nothing says \
+             which account it belongs to; {NOTHING}"
+        ))
+        .hint(format!(
+            "issue {account}'s scoped token with the read:me scope (for Jira: read:jira-user) \
+             as well, then rerun"
+        )),
+        CredentialCheck::Dead { reason } => CommandError::usage(format!(
+            "the new token was refused ({reason}); {NOTHING}"
+        ))
+        .hint(format!(
+            "check that --account {account} is right, that the whole token was copied, and \
+             that it was issued for that account; \
+             do not retry in a loop: failed logins can lock the account behind a CAPTCHA"
+        )),
+        CredentialCheck::Unknown { reason } => CommandError::failure(format!(
+            "could not check the new token ({reason}); {NOTHING}"
+        ))
+        .hint("rerun when the site answers; rerunning is safe"),
+    }
+}
+
+/// A site read into a plan.
+pub struct SiteRead {
+    pub plan: Plan,
+    pub listed: usize,
+    /// Whether the site's two listings agreed (see `ReadStats::list_complete`).
+    pub list_complete: bool,
+}
+
+/// Read every rule of the site into `planner` (rules are planned while the list is still
+/// paging: the bar grows with the listing).
+pub async fn read_site(
+    client: &AutomationClient,
+    mut planner: Planner<'_>,
+    ui: &Ui,
+) -> CommandResult<SiteRead> {
+    ui.status(format!("Reading rules at {}", client.site()));
+    let bar = ui.progress(0, "Reading rules");
+    let stats = client
+        .read_all_rules(|read| {
+            bar.set_length(read.listed as u64);
+            match read.result {
+                Ok(rule) => planner.add(rule),
+                Err(e) => {
+                    planner.add_unreadable(read.summary.uuid, read.summary.name, e.to_string())
+                }
+            }
+            bar.inc(1);
+        })
+        .await;
+    bar.finish_and_clear();
+    let stats = stats?;
+    if let Some(warning) = stats.listing.warning() {
+        ui.warn(warning);
+    }
+    Ok(SiteRead {
+        plan: planner.finish(),
+        listed: stats.listed,
+        list_complete: stats.list_complete(),
+    })
+}
+
+/// The summary every rotation starts from: what the plan replaces and what the census saw.
+pub fn summary_of(
+    selector: &Selector,
+    new_token: &Token,
+    plan: &Plan,
+    rules_read: usize,
+) -> RotationSummary {
+    let mut summary = RotationSummary::new(selector, new_token, rules_read);
+    summary.note_plan(plan);
+    summary
+}
+
+/// Where diffs go: stdout for people, stderr when stdout carries the JSON summary.
+#[derive(Clone, Copy)]
+pub struct Diffs {
+    pub format: SummaryFormat,
+}
+
+impl Diffs {
+    pub fn show_all(self, rewrites: &[Rewrite], ui: &Ui) {
+        for r in rewrites {
+            self.show(r, ui);
+        }
+    }
+
+    pub fn show(self, r: &Rewrite, ui: &Ui) {
+        let heading = format!("Rule \"{}\" ({})", r.name(), r.uuid());
+        match self.format {
+            SummaryFormat::Text => {
+                ui.out(ui.bold(&crate::printable::printable(&heading)));
+                ui.out_raw(ui.diff(&r.diff()));
+                ui.out("");
+            }
+            SummaryFormat::Json => {
+                ui.status(&heading);
+                ui.status(r.diff());
+            }
+        }
+    }
+}
+
+/// What a rotation's backup directory is about.
+pub fn manifest(settings: &SiteSettings, selector: &Selector, new_token: &Token) -> Manifest {
+    Manifest {
+        site: settings.site.to_string(),
+        product: settings.product.clone(),
+        account: selector.account.clone(),
+        new_fingerprint: new_token.fingerprint().to_string(),
+        started_at: crate::backup::now_rfc3339(),
+        tool: format!("autorekey {}", env!("CARGO_PKG_VERSION")),
+    }
+}
+
+/// Where this run's backups go; `None` with neither `--backup-dir` nor a home or data
+/// folder (there is no shared fallback such as /tmp for files holding tokens).
+pub fn backup_root(args: &WriteArgs) -> Option<std::path::PathBuf> {
+    args.backup_dir.clone().or_else(crate::backup::default_root)
+}
+
+/// Print the summary (text or JSON) and turn it into the exit status. For a run that
+/// wrote to a site (`store`): when the verdict is to revoke, the rotation is marked
+/// finished in its journal, so a later run starts a new backup directory.
+pub fn finish(
+    summary: &RotationSummary,
+    store: Option<&RunStore>,
+    format: SummaryFormat,
+    ui: &Ui,
+) -> CommandResult {
+    match format {
+        SummaryFormat::Text => ui.out_raw(report::render_rotation(summary)),
+        SummaryFormat::Json => ui.out_data(report::render_rotation_json(summary)),
+    }
+    if let Some(store) = store.filter(|_| summary.advice().revokes()) {
+        if let Err(e) = store.finish() {
+            ui.warn(format!(
+                "could not mark the rotation finished in its journal: {e}"
+            ));
+        }
+    }
+    status(summary)
+}
+
+/// 0 when every rule was rotated (or, for a dry run or a saved plan, when it was shown);
+/// 1 when stopped (Ctrl-C, a refused login); 3 when the verdict keeps the old token because
+/// of something a person must look at (a rule left alone, failed, declined, not attempted
+/// or to check; a credential that cannot be read; an incomplete rule list); 2 when nothing
+/// matched.
+pub fn status(s: &RotationSummary) -> CommandResult {
+    let stopped = s.stopped();
+    if stopped > 0 {
+        return Err(
+            CommandError::failure(format!("stopped with {stopped} rule(s) not attempted")).hint(
+                "run the same command again: it re-reads every rule and does only what is left",
+            ),
+        );
+    }
+    // A dry run or a saved plan wrote nothing: it succeeded in showing what a rotation
+    // would do, rules it would leave alone included (they are listed).
+    if s.wrote_nothing_by_design() {
+        return Ok(());
+    }
+    match s.advice() {
+        Advice::StillInUse { rules } => Err(CommandError::partial(format!(
+            "{rules} rule(s) still need you: left alone, failed, declined, not attempted or to check (listed above)"
+        ))),
+        Advice::NotInspectable { rules } => Err(CommandError::partial(format!(
+            "{rules} rule(s) send a credential autorekey cannot read; check them before revoking"
+        ))),
+        Advice::ListIncomplete => Err(CommandError::partial(
+            "the rule list could not be confirmed complete: a rule the site did not list may still hold the old token",
+        )),
+        Advice::NothingMatched => Err(CommandError::usage(format!(
+            "no rule holds a credential of {} that this run selects",
+            s.account
+        ))
+        .hint("check --account and --fingerprint against what `autorekey scan` lists")),
+        Advice::Revoke { .. }
+        | Advice::NoOldTokenFound
+        | Advice::NotWritten
+        | Advice::NotImported
+        | Advice::Restored => Ok(()),
+    }
+}
+
+#[cfg(test)]
+#[path = "rotation_snapshots.rs"]
+mod advice_snapshots;

@@ -1,0 +1,301 @@
+//! A writing run of `rotate` or `apply`: confirm each rewrite, write it through the one
+//! [`Writer`], check every rotated rule once more after the last write, and end with the
+//! summary.
+//!
+//! Interactive runs go rule by rule (each written as soon as it is approved); `--yes` runs
+//! show every diff, then write `concurrency` rules at a time. Either way nothing new is
+//! started once Ctrl-C was pressed (at a prompt or not), the admin quit, or the site refused
+//! the admin's login: those rules are "not attempted" with a typed [`Stop`], and the run's
+//! exit status follows from it (`rotation::status`).
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+
+use crate::apply::{Rotation, Writer};
+use crate::cli::WriteArgs;
+use crate::confirm::{Answer, Approver};
+use crate::error::{CommandError, CommandResult};
+use crate::fetch::AutomationClient;
+use crate::outcome::{Attention, Drift, Kind, Outcome, Stop};
+use crate::plan::{self, Rewrite, Selector};
+use crate::report::{self, RotationSummary};
+use crate::run::RunStore;
+use crate::secret::{Fingerprint, Token};
+use crate::settings::SiteSettings;
+use crate::ui::Ui;
+
+use super::rotation::{self, Diffs};
+
+/// Everything a writing run needs besides the rules themselves.
+pub struct Writes<'a> {
+    pub client: &'a AutomationClient,
+    pub settings: &'a SiteSettings,
+    pub selector: &'a Selector,
+    pub new_token: &'a Token,
+    pub args: &'a WriteArgs,
+}
+
+impl Writes<'_> {
+    /// Confirm and write `rewrites` with backups and a journal, carrying on an unfinished
+    /// run of the same rotation (no backup directory at all until a rule is backed up),
+    /// check every rotated rule once more, then print the summary and return the status.
+    pub async fn run(
+        &self,
+        rewrites: Vec<Rewrite>,
+        approver: Approver,
+        mut summary: RotationSummary,
+        mut outcomes: Vec<Outcome>,
+        ui: &Ui,
+    ) -> CommandResult {
+        let store = self.store(!rewrites.is_empty())?;
+        // Every old token the rotation replaces or replaced, by identity: the final check
+        // looks for each in any form.
+        let mut old: BTreeSet<Fingerprint> = rewrites
+            .iter()
+            .flat_map(|r| r.findings.iter().filter_map(plan::token_identity))
+            .collect();
+        if let Some(dir) = store.resumed() {
+            ui.status(format!(
+                "Carrying on the unfinished rotation backed up in {}",
+                dir.display()
+            ));
+            let earlier = store.earlier_old_tokens(self.selector, self.new_token);
+            old.extend(earlier.iter().map(|(identity, _)| identity.clone()));
+            summary.note_earlier(earlier);
+        }
+        if !rewrites.is_empty() {
+            let session = Session {
+                writer: Writer::new(self.client, &store),
+                rotation: Rotation {
+                    selector: self.selector,
+                    new_token: self.new_token,
+                },
+                diffs: Diffs {
+                    format: self.args.format,
+                },
+                concurrency: self.settings.concurrency.max(1),
+            };
+            let written = session.approve_and_write(rewrites, approver, ui).await;
+            outcomes.extend(session.final_check(written, &old, ui).await);
+        }
+        summary.backup_dir = store.dir().map(|d| d.display().to_string());
+        summary.add(outcomes);
+        rotation::finish(&summary, Some(&store), self.args.format, ui)
+    }
+
+    /// The rotation's backups: an unfinished earlier run's, or a new one made on the first
+    /// backup. When rules are to be written, the folder must be able to hold secrets
+    /// (checked now, so nothing is written without a backup restore will accept).
+    fn store(&self, will_write: bool) -> CommandResult<RunStore> {
+        let root = rotation::backup_root(self.args).ok_or_else(|| {
+            CommandError::usage("there is no home or data folder to keep the backups in")
+                .hint("nothing was written; pass --backup-dir DIR (a folder only you can write)")
+        })?;
+        let unsafe_root = |e: &dyn std::fmt::Display| {
+            CommandError::failure(format!("cannot keep backups under {}: {e}", root.display()))
+                .hint(
+                    "nothing was written; backups hold tokens, so their folder (and every folder \
+                     above it) must be yours alone: `chmod go-w` it, or pass --backup-dir DIR",
+                )
+        };
+        if let Some(existing) = root.ancestors().find(|d| d.exists()).filter(|_| will_write) {
+            crate::files::check_private_dir(existing).map_err(|e| unsafe_root(&e))?;
+        }
+        let manifest = rotation::manifest(self.settings, self.selector, self.new_token);
+        RunStore::resume_or_new(&root, manifest).map_err(|e| unsafe_root(&e))
+    }
+}
+
+/// One writing run's writer and how it shows and paces its work.
+struct Session<'a> {
+    writer: Writer<'a>,
+    rotation: Rotation<'a>,
+    diffs: Diffs,
+    concurrency: usize,
+}
+
+impl Session<'_> {
+    /// Why no further rule may be started, if one may not.
+    fn halted(&self, interrupted: &AtomicBool) -> Option<Stop> {
+        if self.writer.login_refused() {
+            Some(Stop::LoginRefused)
+        } else if interrupted.load(Ordering::SeqCst) {
+            Some(Stop::Interrupted)
+        } else {
+            None
+        }
+    }
+
+    /// Confirm and write each rule. On a terminal, rule by rule (each written as soon as it
+    /// is approved); with `--yes`, every diff first, then the writes, `concurrency` at a
+    /// time. Ctrl-C stops starting new rules; the ones in flight finish and are journalled.
+    async fn approve_and_write(
+        &self,
+        rewrites: Vec<Rewrite>,
+        mut approver: Approver,
+        ui: &Ui,
+    ) -> Vec<Outcome> {
+        let interrupted = interrupt_flag(ui.clone());
+        if !approver.is_interactive() {
+            self.diffs.show_all(&rewrites, ui);
+            return self.write_all(rewrites, &interrupted, ui).await;
+        }
+        let mut outcomes = Vec::new();
+        let total = rewrites.len();
+        let mut stop = None;
+        for (i, r) in rewrites.into_iter().enumerate() {
+            if let Some(why) = stop.or_else(|| self.halted(&interrupted)) {
+                outcomes.push(not_attempted(&r, why));
+                continue;
+            }
+            self.diffs.show(&r, ui);
+            let question = format!("({}/{total}) Rotate \"{}\"?", i + 1, r.name());
+            match ask(&mut approver, &question, ui) {
+                Answer::Yes | Answer::All => {
+                    let reapprove = |changed: &Rewrite| self.reapprove(changed, &mut approver, ui);
+                    let outcome = self.writer.rotate(&r, self.rotation, reapprove).await;
+                    ui.status(report::outcome_line(&outcome));
+                    outcomes.push(outcome);
+                }
+                Answer::No => {
+                    let declined = Outcome::new(r.uuid(), r.name(), Kind::Declined);
+                    outcomes.push(self.writer.record(declined));
+                }
+                Answer::Quit => {
+                    stop = Some(Stop::Quit);
+                    outcomes.push(not_attempted(&r, Stop::Quit));
+                }
+                Answer::Interrupted => {
+                    interrupted.store(true, Ordering::SeqCst);
+                    outcomes.push(not_attempted(&r, Stop::Interrupted));
+                }
+            }
+        }
+        outcomes
+    }
+
+    async fn write_all(
+        &self,
+        rewrites: Vec<Rewrite>,
+        interrupted: &AtomicBool,
+        ui: &Ui,
+    ) -> Vec<Outcome> {
+        let bar = ui.progress(rewrites.len() as u64, "Writing rules");
+        let outcomes = futures_util::stream::iter(rewrites)
+            .map(|r| {
+                let bar = &bar;
+                async move {
+                    if let Some(why) = self.halted(interrupted) {
+                        return not_attempted(&r, why);
+                    }
+                    let shown = |changed: &Rewrite| {
+                        bar.suspend(|| {
+                            ui.status(format!(
+                                "\"{}\" changed since it was read; writing this rebuilt rewrite instead:",
+                                changed.name()
+                            ));
+                            self.diffs.show(changed, ui);
+                        });
+                        true
+                    };
+                    let outcome = self.writer.rotate(&r, self.rotation, shown).await;
+                    bar.inc(1);
+                    outcome
+                }
+            })
+            .buffer_unordered(self.concurrency)
+            .collect::<Vec<_>>()
+            .await;
+        bar.finish_and_clear();
+        outcomes
+    }
+
+    fn reapprove(&self, changed: &Rewrite, approver: &mut Approver, ui: &Ui) -> bool {
+        ui.status(format!(
+            "\"{}\" changed since it was shown (someone edited it). The rewrite was rebuilt on its current version:",
+            changed.name()
+        ));
+        self.diffs.show(changed, ui);
+        let question = format!("Rotate the current \"{}\"?", changed.name());
+        matches!(ask(approver, &question, ui), Answer::Yes | Answer::All)
+    }
+
+    /// After every write of the run, read each rotated rule once more: one that another
+    /// writer overwrote since its own read-back is reported (needs attention), never
+    /// counted as rotated.
+    async fn final_check(
+        &self,
+        outcomes: Vec<Outcome>,
+        old: &BTreeSet<Fingerprint>,
+        ui: &Ui,
+    ) -> Vec<Outcome> {
+        let rotated = |o: &Outcome| matches!(o.kind, Kind::Rotated { .. });
+        let count = outcomes.iter().filter(|o| rotated(o)).count();
+        let bar = ui.progress(count as u64, "Checking the rotated rules once more");
+        let checked = futures_util::stream::iter(outcomes)
+            .map(|o| {
+                let bar = &bar;
+                async move {
+                    if !rotated(&o) || self.writer.login_refused() {
+                        return o;
+                    }
+                    bar.inc(1);
+                    let (selector, new_token) = (self.rotation.selector, self.rotation.new_token);
+                    let drift = match self.writer.read(o.uuid()).await {
+                        Ok(rule) => plan::final_check(&rule, selector, new_token, old).err(),
+                        Err(e) => Some(Drift::Unreadable {
+                            error: e.to_string(),
+                        }),
+                    };
+                    match drift {
+                        None => o,
+                        Some(drift) => {
+                            let why = Attention::FinalCheck { drift };
+                            self.writer.record(Outcome::new(
+                                o.uuid,
+                                o.name,
+                                Kind::Attention { why },
+                            ))
+                        }
+                    }
+                }
+            })
+            .buffered(self.concurrency)
+            .collect::<Vec<_>>()
+            .await;
+        bar.finish_and_clear();
+        checked
+    }
+}
+
+/// Ask, turning a prompt that cannot be shown into a quit (said as a warning): nothing is
+/// written without a yes.
+fn ask(approver: &mut Approver, question: &str, ui: &Ui) -> Answer {
+    approver.ask(question).unwrap_or_else(|e| {
+        ui.warn(e.render().trim_end());
+        Answer::Quit
+    })
+}
+
+fn not_attempted(r: &Rewrite, why: Stop) -> Outcome {
+    Outcome::new(r.uuid(), r.name(), Kind::NotAttempted { why })
+}
+
+/// Set on the first Ctrl-C (stop starting new rules); a second one exits at once.
+fn interrupt_flag(ui: Ui) -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let setter = Arc::clone(&flag);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            setter.store(true, Ordering::SeqCst);
+            ui.warn("interrupted: finishing the rules in flight, then stopping (Ctrl-C again to stop at once)");
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    flag
+}

@@ -1,0 +1,229 @@
+//! What became of one rule in a rotation or a restore, as data.
+//!
+//! Every command decides its exit status, its verdict and its journal from these, so the
+//! kinds are typed all the way down: "stopped by Ctrl-C" and "you quit" are different
+//! [`Stop`]s (one exits 1, the other does not), never two strings compared. No sentence is
+//! built here: what a person reads is worded once, in [`crate::report`], and the journal
+//! step is derived from the kind ([`crate::journal::step_of`]). The reasons carry only
+//! facts (pointers, fingerprints, the error text already masked by the client).
+//!
+//! Serialized (snake_case, tagged) for `--format json` summaries.
+
+use serde::Serialize;
+
+/// One rule and what happened to it. The name is the rule's display name
+/// ([`crate::rule::Rule::name`]): redacted and printable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    pub uuid: String,
+    pub name: String,
+    #[serde(flatten)]
+    pub kind: Kind,
+}
+
+impl Outcome {
+    pub fn new(uuid: impl Into<String>, name: impl Into<String>, kind: Kind) -> Outcome {
+        Outcome {
+            uuid: uuid.into(),
+            name: name.into(),
+            kind,
+        }
+    }
+
+    pub fn uuid(&self) -> &str {
+        &self.uuid
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Rotated or already current: the rule holds the new token and nothing old.
+    pub fn is_done(&self) -> bool {
+        matches!(self.kind, Kind::Rotated { .. } | Kind::AlreadyCurrent)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Kind {
+    /// Written and read back with the new credential at `places` places.
+    Rotated {
+        places: usize,
+    },
+    /// Holds the account's credential already in the new token: nothing to do.
+    AlreadyCurrent,
+    /// Written back from a backup, and read back as the backup.
+    Restored,
+    /// Written, but something needs a person's eyes.
+    Attention {
+        why: Attention,
+    },
+    LeftAlone {
+        why: LeftAlone,
+    },
+    Failed {
+        why: Failure,
+    },
+    /// The admin said no.
+    Declined,
+    /// Never tried.
+    NotAttempted {
+        why: Stop,
+    },
+}
+
+impl Kind {
+    /// The order the summary groups outcomes in (and the order of its counts).
+    pub fn rank(&self) -> u8 {
+        match self {
+            Kind::Rotated { .. } => 0,
+            Kind::Restored => 1,
+            Kind::AlreadyCurrent => 2,
+            Kind::Attention { .. } => 3,
+            Kind::LeftAlone { .. } => 4,
+            Kind::Failed { .. } => 5,
+            Kind::Declined => 6,
+            Kind::NotAttempted { .. } => 7,
+        }
+    }
+
+    /// The name of the kind, as JSON says it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Kind::Rotated { .. } => "rotated",
+            Kind::AlreadyCurrent => "already_current",
+            Kind::Restored => "restored",
+            Kind::Attention { .. } => "attention",
+            Kind::LeftAlone { .. } => "left_alone",
+            Kind::Failed { .. } => "failed",
+            Kind::Declined => "declined",
+            Kind::NotAttempted { .. } => "not_attempted",
+        }
+    }
+
+    /// Stopped before its turn by something other than the admin's own "quit": the run did
+    /// not finish, so the command fails (exit 1) and asks for a rerun.
+    pub fn stopped(&self) -> bool {
+        matches!(
+            self,
+            Kind::NotAttempted {
+                why: Stop::Interrupted | Stop::LoginRefused
+            }
+        )
+    }
+}
+
+/// Why a rule was never tried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stop {
+    /// The admin answered "quit".
+    Quit,
+    /// Ctrl-C, at a prompt or while rules were being written.
+    Interrupted,
+    /// The site refused the admin's login mid-run: every further request would be another
+    /// failed login, a step towards a CAPTCHA lock.
+    LoginRefused,
+}
+
+/// Why a rule holding the account's credential is left alone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum LeftAlone {
+    /// The server masked a value (`***`); writing the rule back would destroy it.
+    MaskedValue { pointers: Vec<String> },
+    /// None of the account's credentials is visible, but a masked value might be one.
+    MayHoldMasked { pointers: Vec<String> },
+    /// The old token also appears in a form a rotation does not rewrite (Bearer, a raw
+    /// token, another user's Basic credential): rewriting the rest would leave it half done.
+    /// Each place is `pointer (fingerprint)`.
+    OldTokenElsewhere { pointers: Vec<String> },
+    /// The new token is the one already in the rule.
+    AlreadyCurrent,
+    /// `apply`: it holds an old token of `account` but the plan does not name it.
+    NotInPlan { account: String },
+    /// `apply`: it no longer holds the planned credential.
+    EditedSincePlan,
+    /// `apply`: the planned places moved (`missing`: planned, gone; `extra`: holding the
+    /// old token, not planned). Each place is `pointer (fingerprint)`.
+    ChangedSincePlan {
+        missing: Vec<String>,
+        extra: Vec<String>,
+    },
+    /// It changed between the read and the write, and no longer holds the credential.
+    CredentialGone,
+}
+
+/// Written, but to be looked at.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Attention {
+    /// It could not be read back to check.
+    ReadBackFailed { error: String },
+    /// The site masks the written value on read, so it could not be compared.
+    MaskedOnRead,
+    /// The credential is in place, but the server changed these places too.
+    AlsoChanged { pointers: Vec<String> },
+    /// Rotated and read back, but the check after every write of the run found `drift`.
+    FinalCheck { drift: Drift },
+}
+
+/// What the final check found in a rule counted as rotated.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "found", rename_all = "snake_case")]
+pub enum Drift {
+    /// An old token is back, in a form the rotation does not rewrite, at these places.
+    OldTokenAt {
+        pointers: Vec<String>,
+    },
+    /// An old token is back where the rotation rewrites it.
+    OldToken,
+    /// The new credential is gone.
+    NewTokenGone,
+    /// The rule would now be left alone, for this reason.
+    LeftAlone {
+        why: LeftAlone,
+    },
+    Unreadable {
+        error: String,
+    },
+}
+
+/// Why a rule was not written, or not as intended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Failure {
+    /// It could not be read.
+    Unreadable { error: String },
+    /// The rewrite could not be built.
+    CannotRewrite { error: String },
+    /// It could not be read again just before the write.
+    ReReadFailed { error: String },
+    /// Not written: its backup could not be saved first.
+    BackupFailed { error: String },
+    /// Not written: the journal could not record the write first.
+    JournalFailed { error: String },
+    /// The site answered the write with an error.
+    Refused { error: String },
+    /// Its answer was lost every time, and read-backs showed it never landed.
+    NeverLanded,
+    /// Its answer was lost and it could not be read back.
+    LostUnreadable { error: String },
+    /// Its answer was lost and it now differs from both versions (someone else's edit).
+    LostChanged,
+    /// Written, but the read-back lacks what was written at these places.
+    NotInReadBack { pointers: Vec<String> },
+    /// It is no longer listed (deleted since the plan or the backup).
+    NoLongerListed,
+    /// `restore`: the site no longer has it.
+    Gone,
+    /// `restore`: the backup file holds another rule, or none.
+    BackupMismatch,
+    /// `restore`: the backup holds a masked value; writing it would destroy the hidden one.
+    BackupMasked,
+    /// `restore`: the backup file failed its checks.
+    BackupUntrusted { file: String, error: String },
+    /// What happened (`kind`) could not be journalled.
+    Unrecorded { kind: Box<Kind>, error: String },
+}
