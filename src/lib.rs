@@ -5,20 +5,25 @@
 //! - [`fetch`]: the HTTP client for the Automation rule-management API (pagination, retries,
 //!   rate limits, the host policy that decides where a credential may be sent);
 //! - [`detect`]: pure functions that walk a rule document and find embedded credentials;
-//! - [`plan`]: pure functions that rewrite a rule with a new token and render a redacted diff
-//!   ([`gateway`]: the `api.atlassian.com/ex/{product}/{cloudId}` address form it and
-//!   verification share);
+//! - [`plan`]: pure functions that decide and rewrite a rule with a new token and render a
+//!   redacted diff; its `Planner` is the one way every command plans ([`gateway`]: the
+//!   `api.atlassian.com/ex/{product}/{cloudId}` address form it and verification share);
 //! - [`confirm`]: the per-rule approval (prompts, `--yes`, refusal without a terminal);
-//! - [`apply`]: backup, re-read, write, read back, each step journalled (a rerun, not the
-//!   journal, finishes an interrupted run: it re-reads every rule);
-//! - [`report`]: the inventory and the closing summary, as table, JSON or CSV ([`expiry`]:
-//!   API token expiry dates from the org admin API, joined to the credentials found);
+//! - [`apply`]: the one write protocol of `rotate`, `apply` and `restore`: backup, re-read,
+//!   write, read back, each step journalled (a rerun, not the journal, finishes an
+//!   interrupted run: it re-reads every rule);
+//! - [`report`]: the inventory and the closing summary, as table, JSON or CSV, and every
+//!   sentence about an outcome ([`expiry`]: API token expiry dates from the org admin API,
+//!   joined to the credentials found);
 //! - [`verdict`]: whether the old token may be revoked, decided once for every command;
 //! - [`run`]: a rotation's backup directory (shared by resumed runs) and the per-site lock;
 //! - [`sandbox`]: a local, faithful stand-in for a Jira Cloud site, used by `demo`, the tests
 //!   and admins rehearsing a rotation.
 //!
-//! The core ([`detect`], [`plan`], [`secret`]) does no I/O and prints nothing. The shell
+//! The stages pass [`rule::Rule`]s (every shape of rule read once) and
+//! [`outcome::Outcome`]s (what became of each, typed). The core ([`detect`], [`plan`],
+//! [`rule`], [`outcome`], [`secret`]) does no I/O and prints nothing. No module depends on
+//! another that depends on it (`tests/it/layering.rs` checks). The shell
 //! around it: [`cli`] (every clap definition), [`settings`] (flags, env and prompts resolved
 //! once), [`token_input`] (how secrets enter), [`ui`] (where output goes, made
 //! [`printable`]), [`error`] (exit statuses and hints), [`export`] (rule files on disk),

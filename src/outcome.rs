@@ -227,3 +227,43 @@ pub enum Failure {
     /// What happened (`kind`) could not be journalled.
     Unrecorded { kind: Box<Kind>, error: String },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kinds_name_is_the_one_json_says() {
+        let error = String::new;
+        let kinds = [
+            Kind::Rotated { places: 1 },
+            Kind::AlreadyCurrent,
+            Kind::Restored,
+            Kind::Attention {
+                why: Attention::MaskedOnRead,
+            },
+            Kind::LeftAlone {
+                why: LeftAlone::EditedSincePlan,
+            },
+            Kind::Failed {
+                why: Failure::Unreadable { error: error() },
+            },
+            Kind::Declined,
+            Kind::NotAttempted { why: Stop::Quit },
+        ];
+        for kind in kinds {
+            let json = serde_json::to_value(Outcome::new("u", "n", kind.clone())).unwrap();
+            assert_eq!(json["outcome"], kind.as_str(), "{json}");
+            // Every kind is ranked apart, so the summary's groups never interleave.
+            assert!(kind.rank() <= 7);
+        }
+    }
+
+    #[test]
+    fn only_ctrl_c_and_a_refused_login_count_as_stopped() {
+        let stopped = |why| Kind::NotAttempted { why }.stopped();
+        assert!(stopped(Stop::Interrupted) && stopped(Stop::LoginRefused));
+        assert!(!stopped(Stop::Quit));
+        assert!(!Kind::Declined.stopped());
+    }
+}

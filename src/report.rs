@@ -15,5 +15,5 @@ pub use inventory::{
 };
 pub use rotation::{
     outcome_line, reason, render_restore_json, render_rotation, render_rotation_json,
-    RotationSummary,
+    RestoreSummary, RotationSummary,
 };

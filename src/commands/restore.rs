@@ -51,8 +51,12 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandRes
     }
     .all(rules, ui)
     .await;
-    report_safety_backup(&log.safety, ui);
-    finish(&manifest, &backup, outcomes, args.format, ui)
+    let safety = report_safety_backup(&log.safety, args.format, ui);
+    let done = Restored {
+        outcomes,
+        safety_backup_dir: safety,
+    };
+    finish(&manifest, &backup, done, args.format, ui)
 }
 
 /// A restore under way: the one writer, and who approves.
@@ -176,6 +180,12 @@ impl Restore<'_> {
     }
 }
 
+/// What a restore did: each rule's outcome, and where the versions it replaced went.
+struct Restored {
+    outcomes: Vec<Outcome>,
+    safety_backup_dir: Option<String>,
+}
+
 /// One line per rule, as it is restored (one line whatever the rule or the site says).
 fn restore_line(o: &Outcome) -> String {
     let uuid = crate::printable::printable(o.uuid());
@@ -197,10 +207,11 @@ fn restore_line(o: &Outcome) -> String {
 fn finish(
     manifest: &Manifest,
     backup: &BackupRun,
-    outcomes: Vec<Outcome>,
+    done: Restored,
     format: SummaryFormat,
     ui: &Ui,
 ) -> CommandResult {
+    let outcomes = &done.outcomes;
     let old = old_fingerprints(backup, manifest);
     let new = manifest_fingerprint(manifest);
     let facts = verdict::Facts {
@@ -218,10 +229,13 @@ fn finish(
             verdict::render(&advice, &facts, &manifest.account)
         )),
         SummaryFormat::Json => ui.out_data(report::render_restore_json(
-            &manifest.account,
-            &outcomes,
-            &old,
-            &new,
+            &report::RestoreSummary {
+                account: &manifest.account,
+                outcomes,
+                safety_backup_dir: done.safety_backup_dir.as_deref(),
+                old: &old,
+                new: &new,
+            },
             &advice,
         )),
     }
@@ -290,16 +304,24 @@ fn safety_backup(restoring: &BackupRun, manifest: &Manifest) -> CommandResult<Ba
     })
 }
 
-fn report_safety_backup(safety: &BackupRun, ui: &Ui) {
+/// Where the versions the restore replaced were saved, if it replaced any; the folder is
+/// removed when unused. Said on stdout with the text summary, on stderr beside JSON (which
+/// carries it as `safety_backup_dir`).
+fn report_safety_backup(safety: &BackupRun, format: SummaryFormat, ui: &Ui) -> Option<String> {
     let used = safety.saved_rules().map(|r| !r.is_empty()).unwrap_or(true);
-    if used {
-        ui.out(format!(
-            "The versions replaced by the restore were saved to {} (restore them the same way).",
-            safety.dir().display()
-        ));
-    } else {
+    if !used {
         let _ = std::fs::remove_dir_all(safety.dir());
+        return None;
     }
+    let dir = safety.dir().display().to_string();
+    let line = format!(
+        "The versions replaced by the restore were saved to {dir} (restore them the same way)."
+    );
+    match format {
+        SummaryFormat::Text => ui.out(line),
+        SummaryFormat::Json => ui.status(line),
+    }
+    Some(dir)
 }
 
 /// The backup and the saved rules the arguments select, each checked (see

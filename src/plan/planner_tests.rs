@@ -284,3 +284,26 @@ fn a_planned_rule_is_rewritten_only_at_the_planned_places() {
     .unwrap()
     .is_none());
 }
+
+#[test]
+fn a_secret_sent_to_any_atlassian_host_may_be_the_old_token() {
+    let rule = |url: &str| {
+        Rule::from_body(serde_json::json!({"uuid": "u", "name": "n", "components": [
+            {"id": "2", "type": "jira.issue.outgoing.webhook", "value": {"url": url,
+             "headers": [{"name": "Authorization", "value": "Basic {{secrets.jira}}"}]}}]}))
+    };
+    let selector = Selector::new("svc@x.io", vec![]);
+    let mut census = Census::default();
+    // The same hosts the fingerprints call Atlassian's: jira.com, any case, a trailing
+    // dot, and a URL that names no host (taken as the site).
+    for url in [
+        "https://acme.jira.com/rest/api/3/issue",
+        "https://ACME.Atlassian.NET./rest",
+        "relative/path",
+    ] {
+        census.note(&rule(url), &selector);
+    }
+    assert_eq!(census.not_inspectable, 3);
+    census.note(&rule("https://hooks.example.com/x"), &selector);
+    assert_eq!(census.not_inspectable, 3, "another service's secret is not");
+}

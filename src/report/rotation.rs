@@ -524,10 +524,6 @@ pub fn render_rotation_json(s: &RotationSummary) -> String {
             .filter(|fp| !revoke_fingerprints.contains(fp) && **fp != s.new_fingerprint.as_str())
             .cloned(),
     );
-    let mut counts = std::collections::BTreeMap::new();
-    for o in &s.outcomes {
-        *counts.entry(o.kind.as_str()).or_default() += 1;
-    }
     let json = RotationJson {
         account: &s.account,
         new_fingerprint: &s.new_fingerprint,
@@ -536,7 +532,7 @@ pub fn render_rotation_json(s: &RotationSummary) -> String {
         mode: facts.mode.as_str(),
         list_complete: s.list_complete,
         not_inspectable: s.not_inspectable,
-        counts,
+        counts: counts(&s.outcomes),
         would_rotate: &s.would_rotate,
         outcomes: s.outcomes.iter().map(OutcomeJson::of).collect(),
         plan_saved: s.plan_saved.as_deref(),
@@ -553,32 +549,37 @@ pub fn render_rotation_json(s: &RotationSummary) -> String {
     format!("{}\n", crate::printable::json_text(&text))
 }
 
-/// The closing summary of `restore --format json`: each rule's outcome and the verdict
-/// (the restored rules use the old tokens again: keep them all).
-pub fn render_restore_json(
-    account: &str,
-    outcomes: &[Outcome],
-    old: &BTreeSet<String>,
-    new: &Fingerprint,
-    advice: &verdict::Advice,
-) -> String {
+/// What `restore --format json` reports.
+pub struct RestoreSummary<'a> {
+    pub account: &'a str,
+    pub outcomes: &'a [Outcome],
+    /// Where the versions the restore replaced were saved (none when it replaced none).
+    pub safety_backup_dir: Option<&'a str>,
+    /// The old tokens the restored rules use again.
+    pub old: &'a BTreeSet<String>,
+    pub new: &'a Fingerprint,
+}
+
+/// The closing summary of `restore --format json`: each rule's outcome, where the replaced
+/// versions went, and the verdict (the restored rules use the old tokens again: keep them
+/// all).
+pub fn render_restore_json(s: &RestoreSummary<'_>, advice: &verdict::Advice) -> String {
     #[derive(Serialize)]
     struct RestoreJson<'a> {
         account: &'a str,
         counts: std::collections::BTreeMap<&'static str, usize>,
         outcomes: Vec<OutcomeJson<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        safety_backup_dir: Option<&'a str>,
         verdict: VerdictJson,
     }
-    let mut counts = std::collections::BTreeMap::new();
-    for o in outcomes {
-        *counts.entry(o.kind.as_str()).or_default() += 1;
-    }
-    let mut keep_fingerprints: Vec<String> = old.iter().cloned().collect();
-    keep_fingerprints.push(new.to_string());
+    let mut keep_fingerprints: Vec<String> = s.old.iter().cloned().collect();
+    keep_fingerprints.push(s.new.to_string());
     let json = RestoreJson {
-        account,
-        counts,
-        outcomes: outcomes.iter().map(OutcomeJson::of).collect(),
+        account: s.account,
+        counts: counts(s.outcomes),
+        outcomes: s.outcomes.iter().map(OutcomeJson::of).collect(),
+        safety_backup_dir: s.safety_backup_dir,
         verdict: VerdictJson {
             advice: advice.as_str(),
             revoke: advice.revokes(),
@@ -588,6 +589,15 @@ pub fn render_restore_json(
     };
     let text = serde_json::to_string_pretty(&json).unwrap_or_default();
     format!("{}\n", crate::printable::json_text(&text))
+}
+
+/// How many outcomes of each kind, keyed as JSON names the kinds.
+fn counts(outcomes: &[Outcome]) -> std::collections::BTreeMap<&'static str, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for o in outcomes {
+        *counts.entry(o.kind.as_str()).or_default() += 1;
+    }
+    counts
 }
 
 impl<'a> OutcomeJson<'a> {

@@ -474,6 +474,72 @@ fn restore_puts_rotated_rules_back_one_or_all() {
     }
 }
 
+#[test]
+fn format_json_gives_scripts_the_summary_and_the_verdict_as_data() {
+    let fx = FixtureRotation::start();
+    let cases = SVC_JIRA_CASES.len();
+    let backups = fx.site.dir.path().join("backups");
+    let new = autorekey::secret::Token::new(fx.new_token.clone()).fingerprint();
+
+    // A dry run: stdout is one JSON object, the diffs go to stderr.
+    let dry = run(
+        &fx.site,
+        fx.rotate(&backups, &["--dry-run", "--format", "json"]),
+    );
+    dry.expect_code(0);
+    let summary = dry.json();
+    assert_eq!(summary["mode"], "dry_run");
+    assert_eq!(
+        summary["would_rotate"].as_array().map(Vec::len),
+        Some(cases)
+    );
+    assert_eq!(summary["verdict"]["advice"], "not_written");
+    assert_eq!(summary["verdict"]["revoke"], false);
+    assert!(dry.stderr.contains("Basic <svc-jira@acme.example · "));
+
+    // The writing run: the counts and each rule's outcome, typed, with its sentence.
+    let out = run(
+        &fx.site,
+        fx.rotate(&backups, &["--yes", "--format", "json"]),
+    );
+    out.expect_code(3);
+    let summary = out.json();
+    assert_eq!(summary["mode"], "written");
+    assert_eq!(summary["counts"]["rotated"], cases);
+    assert_eq!(summary["counts"]["left_alone"], 3);
+    let outcomes = summary["outcomes"].as_array().expect("outcomes");
+    let masked = outcomes
+        .iter()
+        .find(|o| o["uuid"] == masked_on_read())
+        .expect("the rule masked on read is listed");
+    assert_eq!(masked["outcome"], "left_alone");
+    assert!(masked["why"]["reason"].is_string(), "{masked}");
+    assert!(masked["detail"].as_str().is_some_and(|d| d.contains("***")));
+    assert_eq!(summary["verdict"]["advice"], "still_in_use");
+    assert_eq!(summary["verdict"]["revoke"], false);
+    let keep = summary["verdict"]["keep_fingerprints"]
+        .as_array()
+        .expect("keep");
+    assert!(keep.contains(&Value::from(new.to_string())), "{keep:?}");
+    assert!(keep.len() >= 2, "the old token is kept too: {keep:?}");
+    let run_dir = only_run_dir(&backups);
+    assert_eq!(summary["backup_dir"].as_str(), run_dir.to_str());
+
+    // restore: the same, and the restored rules use the old token again.
+    let dir = run_dir.to_str().expect("a UTF-8 path");
+    let back = fx.site.run(&["restore", dir, "--yes", "--format", "json"]);
+    back.expect_code(0);
+    let summary = back.json();
+    assert_eq!(summary["counts"]["restored"], cases);
+    assert!(summary["safety_backup_dir"].is_string(), "{summary}");
+    assert!(
+        !back.stdout.contains("The versions replaced"),
+        "stdout is JSON only"
+    );
+    assert_eq!(summary["verdict"]["advice"], "restored");
+    assert_eq!(summary["verdict"]["revoke"], false);
+}
+
 // ------------------------------------------------------------------ 6. interrupted
 
 #[test]
