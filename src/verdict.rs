@@ -49,6 +49,20 @@ pub struct Facts<'a> {
     pub new: &'a Fingerprint,
 }
 
+impl<'a> Facts<'a> {
+    /// A restore: the restored rules use the `old` tokens again; nothing else weighs.
+    pub fn restore(old: &'a BTreeSet<String>, new: &'a Fingerprint) -> Self {
+        Facts {
+            mode: Mode::Restore,
+            outcomes: &[],
+            list_complete: true,
+            not_inspectable: 0,
+            old,
+            new,
+        }
+    }
+}
+
 /// What to tell the admin about the old token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Advice {

@@ -214,14 +214,7 @@ fn finish(
     let outcomes = &done.outcomes;
     let old = old_fingerprints(backup, manifest);
     let new = manifest_fingerprint(manifest);
-    let facts = verdict::Facts {
-        mode: verdict::Mode::Restore,
-        outcomes: &[],
-        list_complete: true,
-        not_inspectable: 0,
-        old: &old,
-        new: &new,
-    };
+    let facts = verdict::Facts::restore(&old, &new);
     let advice = verdict::advise(&facts);
     match format {
         SummaryFormat::Text => ui.out_raw(format!(

@@ -281,14 +281,7 @@ fn already_current_on_rerun() {
 fn restore() {
     let old = [Fingerprint::of("FAKE-old-token").to_string()].into();
     let new = Fingerprint::of("FAKE-new-token");
-    let facts = verdict::Facts {
-        mode: verdict::Mode::Restore,
-        outcomes: &[],
-        list_complete: true,
-        not_inspectable: 0,
-        old: &old,
-        new: &new,
-    };
+    let facts = verdict::Facts::restore(&old, &new);
     let text = verdict::render(&verdict::advise(&facts), &facts, "svc@acme.example");
     insta::assert_snapshot!(text, @r#"
         Next steps:
