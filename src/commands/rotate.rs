@@ -8,12 +8,15 @@
 //! carries on an unfinished run of the same rotation (`crate::run`). `--from-file` is the
 //! offline rotation of an export ([`super::rotate_file`]).
 
+use std::path::Path;
+
 use crate::cli::{GlobalArgs, RotateArgs};
 use crate::confirm::Approver;
 use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::fetch::AutomationClient;
 use crate::gateway::UrlRewrite;
 use crate::plan::{Migration, PlanFile, Planner, Rewrite, Selector, PLAN_VERSION};
+use crate::report::RotationSummary;
 use crate::secret::Token;
 use crate::settings::SiteSettings;
 use crate::ui::Ui;
@@ -25,17 +28,7 @@ use super::session::Writes;
 pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResult {
     let mut selector = rotation::selector(&args.account, &args.fingerprint)?;
     if let Some(source) = &args.from_file {
-        if args.rewrite_urls {
-            return Err(CommandError::usage(
-                "--rewrite-urls needs the site (its cloud id), not --from-file",
-            )
-            .hint("run the migration against the site, or drop --rewrite-urls"));
-        }
-        selector.migrate = migration_target(args)?.map(|to_account| Migration {
-            to_account,
-            urls: None,
-        });
-        return super::rotate_file::run(source, &selector, args, ui);
+        return offline(source, selector, args, ui);
     }
     if let Some(out) = args.out.as_deref().filter(|p| p.symlink_metadata().is_ok()) {
         // Said before any request: the plan would be refused at the end anyway.
@@ -62,53 +55,109 @@ pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResu
         selector.migrate = Some(migration(&client, to_account, args.rewrite_urls).await?);
     }
     let gateway_only = rotation::check_new_token(&client, &selector, &new_token, ui).await?;
-    let planner = Planner::new(&selector, &new_token);
-    let SiteRead {
-        plan,
-        listed,
-        list_complete,
-    } = rotation::read_site(&client, planner, ui).await?;
+    let read = rotation::read_site(&client, Planner::new(&selector, &new_token), ui).await?;
     if gateway_only && selector.migrate.as_ref().is_none_or(|m| m.urls.is_none()) {
-        warn_site_calls(&plan.rewrites, client.site(), ui);
+        warn_site_calls(&read.plan.rewrites, client.site(), ui);
     }
     let manifest = rotation::manifest(&settings, &selector, &new_token);
     let known = rotation::backup_root(&args.write_args)
         .is_some_and(|root| !crate::run::previous_runs(&root, &manifest).is_empty());
-    verdict::check_selection(&plan.census, &selector, &new_token, known)
+    verdict::check_selection(&read.plan.census, &selector, &new_token, known)
         .map_err(rotation::refused)?;
-    let mut summary = rotation::summary_of(&selector, &new_token, &plan, listed);
-    summary.list_complete = list_complete;
-    let format = args.write_args.format;
-    let Some(approver) = approver else {
+    let mut summary = rotation::summary_of(&selector, &new_token, &read.plan, read.listed);
+    summary.list_complete = read.list_complete;
+    let preview = Preview {
+        settings: &settings,
+        selector: &selector,
+        new_token: &new_token,
+        args,
+    };
+    match approver {
+        None => preview.show(read, summary, ui),
+        Some(approver) => {
+            let writes = Writes {
+                client: &client,
+                settings: &settings,
+                selector: &selector,
+                new_token: &new_token,
+                args: &args.write_args,
+            };
+            let plan = read.plan;
+            (writes.run(plan.rewrites, approver, summary, plan.outcomes, ui)).await
+        }
+    }
+}
+
+/// `--from-file`: the offline rotation of an export, with the same selection (a migration
+/// moves the credentials' account only: there is no site to take a cloud id from).
+fn offline(source: &Path, mut selector: Selector, args: &RotateArgs, ui: &Ui) -> CommandResult {
+    if args.rewrite_urls {
+        return Err(CommandError::usage(
+            "--rewrite-urls needs the site (its cloud id), not --from-file",
+        )
+        .hint("run the migration against the site, or drop --rewrite-urls"));
+    }
+    selector.migrate = migration_target(args)?.map(|to_account| Migration {
+        to_account,
+        urls: None,
+    });
+    super::rotate_file::run(source, &selector, args, ui)
+}
+
+/// A rotation that writes nothing to the site: a dry run, or a plan saved for `apply`.
+struct Preview<'a> {
+    settings: &'a SiteSettings,
+    selector: &'a Selector,
+    new_token: &'a Token,
+    args: &'a RotateArgs,
+}
+
+impl Preview<'_> {
+    /// Show every diff, save the plan if asked, and end with the summary.
+    fn show(&self, read: SiteRead, mut summary: RotationSummary, ui: &Ui) -> CommandResult {
+        let format = self.args.write_args.format;
+        let plan = read.plan;
         Diffs { format }.show_all(&plan.rewrites, ui);
         summary.would_rotate = plan.rewrites.iter().map(|r| r.uuid().to_string()).collect();
-        match &args.out {
+        match &self.args.out {
             Some(path) => {
-                save_plan(
-                    path,
-                    &settings,
-                    &selector,
-                    &new_token,
-                    &plan.rewrites,
-                    list_complete,
-                )?;
+                self.save_plan(path, &plan.rewrites, read.list_complete)?;
                 summary.plan_saved = Some(path.display().to_string());
             }
             None => summary.dry_run = true,
         }
         summary.add(plan.outcomes);
-        return rotation::finish(&summary, None, format, ui);
-    };
-    let writes = Writes {
-        client: &client,
-        settings: &settings,
-        selector: &selector,
-        new_token: &new_token,
-        args: &args.write_args,
-    };
-    writes
-        .run(plan.rewrites, approver, summary, plan.outcomes, ui)
-        .await
+        rotation::finish(&summary, None, format, ui)
+    }
+
+    fn save_plan(&self, path: &Path, rewrites: &[Rewrite], list_complete: bool) -> CommandResult {
+        let (settings, selector, new_token) = (self.settings, self.selector, self.new_token);
+        let plan = PlanFile {
+            version: PLAN_VERSION,
+            site: settings.site.to_string(),
+            product: settings.product.clone(),
+            selector: selector.clone(),
+            new_fingerprint: new_token.fingerprint(),
+            created_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            rules: rewrites.iter().map(Rewrite::planned_rule).collect(),
+            list_complete,
+        };
+        // Whole or not at all, never over an existing file or through a planted link.
+        crate::files::write_new(path, plan.to_sealed_json().as_bytes()).map_err(|e| {
+            let exists = e.kind() == std::io::ErrorKind::AlreadyExists;
+            let err = CommandError::caused(
+                ErrorKind::Failure,
+                format!("cannot write {}", path.display()),
+                e,
+            );
+            match exists {
+                true => err.hint("nothing was written; remove it or choose another --out path"),
+                false => err,
+            }
+        })
+    }
 }
 
 /// The `--to-account` email, checked to differ from `--account`.
@@ -175,39 +224,4 @@ fn warn_site_calls(rewrites: &[Rewrite], site: &url::Url, ui: &Ui) {
              refuse it there. Add --rewrite-urls to move their URLs to the gateway form"
         ));
     }
-}
-
-fn save_plan(
-    path: &std::path::Path,
-    settings: &SiteSettings,
-    selector: &Selector,
-    new_token: &Token,
-    rewrites: &[Rewrite],
-    list_complete: bool,
-) -> CommandResult {
-    let plan = PlanFile {
-        version: PLAN_VERSION,
-        site: settings.site.to_string(),
-        product: settings.product.clone(),
-        selector: selector.clone(),
-        new_fingerprint: new_token.fingerprint(),
-        created_at: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-        rules: rewrites.iter().map(Rewrite::planned_rule).collect(),
-        list_complete,
-    };
-    // Whole or not at all, never over an existing file or through a planted link.
-    crate::files::write_new(path, plan.to_sealed_json().as_bytes()).map_err(|e| {
-        let exists = e.kind() == std::io::ErrorKind::AlreadyExists;
-        let err = CommandError::caused(
-            ErrorKind::Failure,
-            format!("cannot write {}", path.display()),
-            e,
-        );
-        match exists {
-            true => err.hint("nothing was written; remove it or choose another --out path"),
-            false => err,
-        }
-    })
 }
