@@ -24,7 +24,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::backup::{self, BackupRun, Manifest};
-use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::journal::{self, Journal, Step};
 use crate::plan::Selector;
 use crate::secret::{Fingerprint, Token};
@@ -186,34 +185,45 @@ struct Holder {
     command: String,
 }
 
+/// Why the lock of a site was not taken. The command says it (`commands::rotation`): this
+/// module only knows what happened.
+#[derive(Debug)]
+pub enum LockError {
+    /// No home or data folder to keep lock files in.
+    NoDataDir,
+    /// The lock file could not be created.
+    Io { path: PathBuf, error: io::Error },
+    /// Another live run holds it.
+    Busy {
+        path: PathBuf,
+        pid: u32,
+        command: String,
+        started_at: String,
+    },
+    /// It exists but says nothing readable (being written this instant, or damaged).
+    Unreadable { path: PathBuf },
+    /// Another run took it at the same moment.
+    Raced { path: PathBuf },
+}
+
 impl SiteLock {
-    /// Take the lock of `site` for `command`, or refuse (exit 1) naming who holds it.
-    /// `note` is told when a stale lock (its process is gone) was taken over.
+    /// Take the lock of `site` for `command`, or say who holds it. `note` is told when a
+    /// stale lock (its process is gone) was taken over.
     pub fn acquire(
         site: &url::Url,
         command: &str,
         note: impl Fn(String),
-    ) -> CommandResult<SiteLock> {
-        let dir = lock_dir().ok_or_else(|| {
-            CommandError::usage("there is no home or data folder for the site's lock file")
-                .hint("nothing was written; set HOME (or XDG_DATA_HOME) to a folder of yours")
-        })?;
+    ) -> Result<SiteLock, LockError> {
+        let dir = lock_dir().ok_or(LockError::NoDataDir)?;
         let path = dir.join(format!("{}.lock", lock_name(site)));
         let holder = Holder {
             pid: std::process::id(),
             started_at: backup::now_rfc3339(),
             command: command.into(),
         };
-        let cannot = |e: io::Error| {
-            CommandError::caused(
-                ErrorKind::Failure,
-                format!(
-                    "cannot create the lock file {}; nothing was written",
-                    path.display()
-                ),
-                e,
-            )
-            .hint("check that the data directory is writable (XDG_DATA_HOME or HOME)")
+        let cannot = |error: io::Error| LockError::Io {
+            path: path.clone(),
+            error,
         };
         backup::create_private_dir_all(&dir).map_err(cannot)?;
         for _ in 0..2 {
@@ -233,22 +243,18 @@ impl SiteLock {
                     ));
                     let _ = std::fs::remove_file(&path);
                 }
-                Some(h) => return Err(busy(site, &path, &h)),
-                // Being written this instant, or damaged: refuse rather than guess.
-                None => {
-                    return Err(CommandError::failure(format!(
-                        "another autorekey run holds the lock of {site} ({}); nothing was written",
-                        path.display()
-                    ))
-                    .hint("wait for it to finish; if no autorekey is running, delete that file"))
+                Some(h) => {
+                    return Err(LockError::Busy {
+                        path,
+                        pid: h.pid,
+                        command: h.command,
+                        started_at: h.started_at,
+                    })
                 }
+                None => return Err(LockError::Unreadable { path }),
             }
         }
-        Err(CommandError::failure(format!(
-            "could not take the lock of {site} ({}); nothing was written",
-            path.display()
-        ))
-        .hint("another run took it at the same moment: wait for it to finish, then run again"))
+        Err(LockError::Raced { path })
     }
 }
 
@@ -256,17 +262,6 @@ impl Drop for SiteLock {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
     }
-}
-
-fn busy(site: &url::Url, path: &Path, h: &Holder) -> CommandError {
-    CommandError::failure(format!(
-        "another autorekey run is writing to {site} (process {}, `{}`, started {}); nothing was written",
-        h.pid, h.command, h.started_at
-    ))
-    .hint(format!(
-        "wait for it to finish and run again; if that process is not autorekey, delete {}",
-        path.display()
-    ))
 }
 
 fn create_lock(path: &Path, holder: &Holder) -> io::Result<()> {

@@ -9,20 +9,56 @@
 
 use crate::backup::Manifest;
 use crate::cli::{NewTokenArgs, SummaryFormat, WriteArgs};
-use crate::error::{CommandError, CommandResult};
+use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::fetch::{AutomationClient, CheckAt, CredentialCheck};
 use crate::plan::{Plan, Planner, Rewrite, Selector};
 use crate::report::{self, RotationSummary};
-use crate::run::{RunStore, SiteLock};
+use crate::run::{LockError, RunStore, SiteLock};
 use crate::secret::{Credential, Fingerprint, Token};
 use crate::settings::SiteSettings;
 use crate::token_input::{read_token, TokenSource, NEW_TOKEN_ENV};
 use crate::ui::Ui;
 use crate::verdict::{Advice, Refusal};
 
-/// The site's lock for a writing command; a stale one is taken over with a warning.
+/// The site's lock for a writing command; a stale one is taken over with a warning. A
+/// lock not taken is a failure (exit 1) naming who holds it: nothing was written.
 pub fn lock_site(settings: &SiteSettings, command: &str, ui: &Ui) -> CommandResult<SiteLock> {
-    SiteLock::acquire(&settings.site, command, |note| ui.warn(note))
+    let site = &settings.site;
+    SiteLock::acquire(site, command, |note| ui.warn(note)).map_err(|e| match e {
+        LockError::NoDataDir => {
+            CommandError::usage("there is no home or data folder for the site's lock file")
+                .hint("nothing was written; set HOME (or XDG_DATA_HOME) to a folder of yours")
+        }
+        LockError::Io { path, error } => CommandError::caused(
+            ErrorKind::Failure,
+            format!("cannot create the lock file {}; {NOTHING}", path.display()),
+            error,
+        )
+        .hint("check that the data directory is writable (XDG_DATA_HOME or HOME)"),
+        LockError::Busy {
+            path,
+            pid,
+            command,
+            started_at,
+        } => CommandError::failure(format!(
+            "another autorekey run is writing to {site} (process {pid}, `{command}`, started \
+             {started_at}); {NOTHING}"
+        ))
+        .hint(format!(
+            "wait for it to finish and run again; if that process is not autorekey, delete {}",
+            path.display()
+        )),
+        LockError::Unreadable { path } => CommandError::failure(format!(
+            "another autorekey run holds the lock of {site} ({}); {NOTHING}",
+            path.display()
+        ))
+        .hint("wait for it to finish; if no autorekey is running, delete that file"),
+        LockError::Raced { path } => CommandError::failure(format!(
+            "could not take the lock of {site} ({}); {NOTHING}",
+            path.display()
+        ))
+        .hint("another run took it at the same moment: wait for it to finish, then run again"),
+    })
 }
 
 pub fn selector(account: &str, fingerprints: &[String]) -> CommandResult<Selector> {
