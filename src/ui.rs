@@ -9,14 +9,21 @@
 //!   [`ColorChoice`]): by default on a terminal, never under `NO_COLOR`;
 //! - prompts are allowed only when stdin and stderr are both terminals, so CI never hangs.
 //!
-//! Writes ignore a closed pipe (`autorekey scan | head` must not panic).
+//! A write to stdout that fails is remembered, not ignored: results that never reached
+//! their file (a full disk) must not end in exit 0. Only a closed pipe is ignored, since
+//! then the reader has all it wanted (`autorekey scan | head`). The command is not stopped
+//! at the failed write, which could be between a rule's backup and its write: it runs to
+//! its end, where its journal and summary are complete, and `commands::main` turns
+//! [`Ui::output_error`] into an `Error:` and exit status 1. A failed write to stderr is
+//! dropped: there is nowhere left to say it, and results do not go there.
 //!
 //! Every human-facing write passes through [`crate::printable`] here, in one place, so no
 //! command can forget it: rule names and server text are hostile, and a control sequence in
 //! them must not reach the terminal. Only the styles this type paints itself survive.
 //! Machine output (JSON) goes through [`Ui::out_data`], as is.
 
-use std::io::{IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use console::Style;
@@ -60,6 +67,9 @@ pub struct Ui {
     stdout_tty: bool,
     stderr_tty: bool,
     stdin_tty: bool,
+    /// The first failed write to stdout, shared by every clone (the request tracer and
+    /// the Ctrl-C watcher hold clones).
+    output_error: Arc<OnceLock<io::Error>>,
 }
 
 impl Ui {
@@ -83,6 +93,7 @@ impl Ui {
             stdout_tty,
             stderr_tty,
             stdin_tty: std::io::stdin().is_terminal(),
+            output_error: Arc::default(),
         }
     }
 
@@ -102,7 +113,7 @@ impl Ui {
     /// A result line on stdout.
     pub fn out(&self, text: impl AsRef<str>) {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", self.shown(self.color, text.as_ref()));
+        self.wrote(writeln!(out, "{}", self.shown(self.color, text.as_ref())));
     }
 
     /// Result text on stdout (already ends with a newline where it should).
@@ -114,8 +125,24 @@ impl Ui {
     /// a terminal, and a consumer must see the real values.
     pub fn out_data(&self, text: impl AsRef<str>) {
         let mut out = std::io::stdout().lock();
-        let _ = out.write_all(text.as_ref().as_bytes());
-        let _ = out.flush();
+        self.wrote(
+            out.write_all(text.as_ref().as_bytes())
+                .and_then(|()| out.flush()),
+        );
+    }
+
+    /// Remembers the first failed write to stdout; a closed pipe is not a failure.
+    fn wrote(&self, result: io::Result<()>) {
+        if let Err(e) = result {
+            if e.kind() != io::ErrorKind::BrokenPipe {
+                let _ = self.output_error.set(e);
+            }
+        }
+    }
+
+    /// Why some output never reached stdout, if it did not (see the module doc).
+    pub fn output_error(&self) -> Option<&io::Error> {
+        self.output_error.get()
     }
 
     /// `text` made safe for a terminal, keeping this type's own styles when `styled`.

@@ -3,6 +3,8 @@
 //! This layer parses, resolves settings and calls the pipeline stages; it holds no detection
 //! or rewriting logic of its own. `main` builds the runtime, runs one command and maps its
 //! [`CommandError`] to the documented exit status (0 ok, 1 failure, 2 usage, 3 partial).
+//! Output that could not be written (a full disk) is found here, after the command, and
+//! fails it: see [`crate::ui`] for why the command is not stopped at the failed write.
 
 mod apply;
 mod backups;
@@ -24,7 +26,7 @@ mod tokens;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
-use crate::error::{CommandError, CommandResult};
+use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::ui::Ui;
 
 pub fn main() -> ExitCode {
@@ -68,13 +70,28 @@ pub fn main() -> ExitCode {
              AUTOREKEY_FINGERPRINT_KEY to tell them apart",
         );
     }
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            ui.error(&e.render());
-            ExitCode::from(e.kind.exit_code())
+    if let Err(e) = &result {
+        ui.error(&e.render());
+    }
+    exit_status(result, &ui)
+}
+
+/// The command's own status, unless some of its output never reached stdout (see
+/// [`Ui::output_error`]): then results are missing, which is a failure (1) even where the
+/// command would have said 0 or "needs you" (3), whose readers trust the output whole.
+fn exit_status(result: CommandResult, ui: &Ui) -> ExitCode {
+    let kind = result.err().map(|e| e.kind);
+    if let Some(e) = ui.output_error() {
+        let lost = CommandError::failure(format!("the output could not be written: {e}")).hint(
+            "make room where stdout goes (a full disk?) or send it elsewhere, then run the \
+             command again",
+        );
+        ui.error(&lost.render());
+        if matches!(kind, None | Some(ErrorKind::Partial)) {
+            return ExitCode::from(ErrorKind::Failure.exit_code());
         }
     }
+    kind.map_or(ExitCode::SUCCESS, |kind| ExitCode::from(kind.exit_code()))
 }
 
 /// Every command that shows findings needs the fingerprint key; the sandbox, the shell

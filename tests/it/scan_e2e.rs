@@ -407,6 +407,51 @@ fn a_site_that_always_fails_ends_with_a_clear_error() {
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
 }
 
+/// Results that never reached their file fail the scan; a reader that closed the pipe
+/// (`scan | head`) had all it wanted, and the scan ends quietly.
+#[test]
+fn a_full_disk_fails_the_scan_and_a_closed_pipe_does_not() {
+    let (_, site) = fixture_site();
+    let dev_full = std::fs::OpenOptions::new().write(true).open("/dev/full");
+    let run = scan_into(&site, dev_full.expect("open /dev/full").into());
+    run.expect_code(1).expect_error_with_hint();
+    assert!(
+        run.stderr
+            .contains("Error: the output could not be written: No space left"),
+        "{}",
+        run.stderr
+    );
+
+    let mut fds = [0; 2];
+    // SAFETY: pipe fills in two new descriptors,
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: each owned once, here.
+    let (reader, writer) = unsafe {
+        use std::os::fd::{FromRawFd as _, OwnedFd};
+        (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))
+    };
+    drop(reader);
+    let run = scan_into(&site, writer.into());
+    run.expect_code(0);
+    assert!(!run.stderr.contains("Error"), "{}", run.stderr);
+}
+
+/// `scan --format json` against `site` with stdout sent to `out`: the site's command as a
+/// std `Command`, since assert_cmd's always captures stdout.
+fn scan_into(site: &TestSite, out: std::process::Stdio) -> RunOutput {
+    let cmd = site.cmd();
+    let mut plain = std::process::Command::new(cmd.get_program());
+    for (name, value) in cmd.get_envs() {
+        match value {
+            Some(value) => plain.env(name, value),
+            None => plain.env_remove(name),
+        };
+    }
+    plain.args(["scan", "--format", "json"]).stdout(out);
+    let output = plain.output().expect("run the autorekey binary");
+    common::checked(output, site.secrets())
+}
+
 #[test]
 fn an_unreadable_rule_is_reported_and_the_scan_goes_on_then_exits_1() {
     let planted = Planted::fixtures();
