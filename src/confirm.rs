@@ -4,6 +4,11 @@
 //! CI); on a terminal each rule is asked about (this rule / skip it / all remaining / quit);
 //! with neither, nothing is written and the command says why before doing any work, so CI
 //! never hangs on a prompt nobody can answer.
+//!
+//! The policy lives here; the asking is the [`Ui`]'s. Ctrl-C at the prompt is its own
+//! answer, [`Answer::Interrupted`], not "quit": quitting is a choice and leaves the run
+//! to be judged on what was done (exit 3 when rules are left), an interruption fails it
+//! (exit 1), as Ctrl-C does anywhere else in a run.
 
 use crate::error::{CommandError, CommandResult};
 use crate::ui::Ui;
@@ -23,7 +28,12 @@ pub enum Answer {
 pub enum Approver {
     /// `--yes`, or "all remaining" answered at the prompt.
     Everything,
-    Prompt,
+    /// Ask on the terminal, through this [`Ui`].
+    Prompt(Ui),
+    /// Ctrl-C was pressed at a prompt: every later question is answered
+    /// [`Answer::Interrupted`] without being asked (a rebuilt rule's second question
+    /// included), so the person who pressed it is not asked again.
+    Interrupted,
 }
 
 impl Approver {
@@ -33,7 +43,7 @@ impl Approver {
             return Ok(Approver::Everything);
         }
         if ui.can_prompt() {
-            return Ok(Approver::Prompt);
+            return Ok(Approver::Prompt(ui.clone()));
         }
         // Only rotate has a dry run; restore and apply show their diffs as they go.
         let hint = if what == "rotate" {
@@ -48,48 +58,44 @@ impl Approver {
     }
 
     pub fn is_interactive(&self) -> bool {
-        matches!(self, Approver::Prompt)
+        matches!(self, Approver::Prompt(_))
     }
 
     /// Ask about one rule (its diff has already been shown).
     pub fn ask(&mut self, question: &str) -> CommandResult<Answer> {
-        match self {
-            Approver::Everything => Ok(Answer::Yes),
-            Approver::Prompt => {
-                let answer = prompt(question)?;
-                if answer == Answer::All {
-                    *self = Approver::Everything;
-                }
-                Ok(answer)
-            }
+        let answer = match self {
+            Approver::Everything => return Ok(Answer::Yes),
+            Approver::Interrupted => return Ok(Answer::Interrupted),
+            Approver::Prompt(ui) => prompt(question, ui)?,
+        };
+        match answer {
+            Answer::All => *self = Approver::Everything,
+            Answer::Interrupted => *self = Approver::Interrupted,
+            _ => {}
+        }
+        Ok(answer)
+    }
+
+    /// [`Approver::ask`] for a lone question, where nothing is left to tally: Ctrl-C ends
+    /// the command with an error (exit 1).
+    pub fn ask_or_fail(&mut self, question: &str) -> CommandResult<Answer> {
+        match self.ask(question)? {
+            Answer::Interrupted => Err(CommandError::failure("interrupted at the prompt")
+                .hint("nothing was done; run the command again to be asked again")),
+            answer => Ok(answer),
         }
     }
 }
 
-fn prompt(question: &str) -> CommandResult<Answer> {
-    let text = dialoguer::Input::<String>::new()
-        // The question names a rule: hostile text, and dialoguer writes it to the terminal
-        // itself, past the Ui.
-        .with_prompt(format!(
-            "{} [y]es / [n]o / [a]ll remaining / [q]uit",
-            crate::printable::printable(question)
-        ))
-        .validate_with(|t: &String| -> Result<(), &str> {
-            parse(t).map(|_| ()).ok_or("answer y, n, a or q")
-        })
-        .interact_text();
-    let text = match text {
-        Ok(text) => text,
-        Err(dialoguer::Error::IO(e)) if e.kind() == std::io::ErrorKind::Interrupted => {
-            return Ok(Answer::Interrupted)
-        }
-        Err(e) => {
-            return Err(CommandError::failure(format!(
-                "could not read the answer: {e}"
-            )))
-        }
-    };
-    Ok(parse(&text).unwrap_or(Answer::Quit))
+fn prompt(question: &str, ui: &Ui) -> CommandResult<Answer> {
+    let question = format!("{question} [y]es / [n]o / [a]ll remaining / [q]uit");
+    match ui.ask(&question, parse, "answer y, n, a or q") {
+        Ok(answer) => Ok(answer),
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(Answer::Interrupted),
+        Err(e) => Err(CommandError::failure(format!(
+            "could not read the answer: {e}"
+        ))),
+    }
 }
 
 fn parse(text: &str) -> Option<Answer> {

@@ -38,7 +38,7 @@ pub fn read_token(source: TokenSource, ui: &Ui) -> CommandResult<Token> {
         return clean(value, source.what, &format!("${}", source.env));
     }
     if ui.can_prompt() {
-        return prompt(source);
+        return prompt(source, ui);
     }
     Err(
         CommandError::usage(format!("no {} was given", source.what)).hint(format!(
@@ -93,18 +93,26 @@ fn clean(text: String, what: &str, origin: &str) -> CommandResult<Token> {
     Ok(token)
 }
 
-fn prompt(source: TokenSource) -> CommandResult<Token> {
-    let mut input = dialoguer::Password::new().with_prompt(format!("Paste the {}", source.what));
-    if source.confirm {
-        input = input.with_confirmation(
-            format!("Paste the {} again", source.what),
-            "The two entries differ; try again",
-        );
+fn prompt(source: TokenSource, ui: &Ui) -> CommandResult<Token> {
+    let ask = format!("Paste the {}", source.what);
+    let again = format!("Paste the {} again", source.what);
+    let confirm = source
+        .confirm
+        .then_some((again.as_str(), "The two entries differ; try again"));
+    let mut text = ui
+        .ask_secret(&ask, confirm)
+        .map_err(|e| prompt_failed(e, source.what))?;
+    // Moved, not copied: `clean` zeroes what it is given.
+    clean(std::mem::take(&mut *text), source.what, "the prompt")
+}
+
+/// A hidden prompt that gave no token: Ctrl-C (exit 1, said as such) or the terminal.
+pub fn prompt_failed(e: std::io::Error, what: &str) -> CommandError {
+    if e.kind() == std::io::ErrorKind::Interrupted {
+        return CommandError::failure(format!("interrupted: no {what} was read"))
+            .hint("nothing was done; run the command again to be asked again");
     }
-    let text = input
-        .interact()
-        .map_err(|e| CommandError::failure(format!("could not read the {}: {e}", source.what)))?;
-    clean(text, source.what, "the prompt")
+    CommandError::failure(format!("could not read the {what}: {e}"))
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@
 //! - status, warnings and progress go to stderr; `-q` hides status, `-v` adds detail;
 //! - progress bars appear only on a terminal; colour follows `--color` (see
 //!   [`ColorChoice`]): by default on a terminal, never under `NO_COLOR`;
-//! - prompts are allowed only when stdin and stderr are both terminals, so CI never hangs.
+//! - prompts are allowed only when stdin and stderr are both terminals, so CI never hangs;
+//!   they are read here and nowhere else (see `ui/prompt.rs` for why Ctrl-C at one is an
+//!   answer, "interrupted", and not a signal).
 //!
 //! A write to stdout that fails is remembered, not ignored: results that never reached
 //! their file (a full disk) must not end in exit 0. Only a closed pipe is ignored, since
@@ -22,6 +24,8 @@
 //! them must not reach the terminal. Only the styles this type paints itself survive.
 //! Machine output (JSON) goes through [`Ui::out_data`], as is.
 
+mod prompt;
+
 use std::io::{self, IsTerminal, Write};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -30,6 +34,7 @@ use console::Style;
 
 use crate::printable::{printable_styled, printable_text};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use zeroize::Zeroizing;
 
 /// `--color`: decided here, once, for stdout and stderr apart (one may be a terminal and
 /// the other a pipe). Defined beside the type that honours it, so `cli` depends on `ui`
@@ -82,8 +87,7 @@ impl Ui {
             color.enabled(stdout_tty, env),
             color.enabled(stderr_tty, env),
         );
-        // The prompts (dialoguer) and progress bars (indicatif) paint through `console`:
-        // they follow the same decision.
+        // The progress bars (indicatif) paint through `console`: they follow the same decision.
         console::set_colors_enabled(color);
         console::set_colors_enabled_stderr(color_err);
         Ui {
@@ -143,6 +147,62 @@ impl Ui {
     /// Why some output never reached stdout, if it did not (see the module doc).
     pub fn output_error(&self) -> Option<&io::Error> {
         self.output_error.get()
+    }
+
+    /// Asks `question` on the terminal until `parse` accepts the line typed, saying
+    /// `again` after each line it refuses. Ctrl-C is an [`io::ErrorKind::Interrupted`]
+    /// error. The question is hostile text (it names a rule): it is made printable here.
+    pub fn ask<T>(
+        &self,
+        question: &str,
+        parse: impl Fn(&str) -> Option<T>,
+        again: &str,
+    ) -> io::Result<T> {
+        self.check_prompt()?;
+        let question = self.shown(self.color_err, question);
+        loop {
+            if let Some(answer) = parse(&prompt::read_line(&question, true)?) {
+                return Ok(answer);
+            }
+            self.err_line(again);
+        }
+    }
+
+    /// Reads a secret, typed or pasted hidden; an empty line asks again. With `confirm`
+    /// (the second prompt, and what to say when the two differ) it is asked twice until
+    /// both entries agree. Ctrl-C is an [`io::ErrorKind::Interrupted`] error.
+    pub fn ask_secret(
+        &self,
+        prompt: &str,
+        confirm: Option<(&str, &str)>,
+    ) -> io::Result<Zeroizing<String>> {
+        self.check_prompt()?;
+        loop {
+            let first = prompt::read_line(prompt, false)?;
+            if first.is_empty() {
+                continue;
+            }
+            let Some((again, differ)) = confirm else {
+                return Ok(first);
+            };
+            if *prompt::read_line(again, false)? == *first {
+                return Ok(first);
+            }
+            self.err_line(differ);
+        }
+    }
+
+    /// Callers check [`Ui::can_prompt`] first, to say what to do instead; this keeps a
+    /// missed check from reading a pipe as if someone typed it.
+    fn check_prompt(&self) -> io::Result<()> {
+        if self.can_prompt() {
+            Ok(())
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "stdin and stderr are not both terminals",
+            ))
+        }
     }
 
     /// `text` made safe for a terminal, keeping this type's own styles when `styled`.

@@ -14,10 +14,9 @@ use crate::ui::Ui;
 
 pub fn run(ui: &Ui) -> CommandResult {
     let text = if ui.can_prompt() {
-        dialoguer::Password::new()
-            .with_prompt("Paste the token")
-            .interact()
-            .map_err(|e| CommandError::failure(format!("could not read the token: {e}")))?
+        let text = ui.ask_secret("Paste the token", None);
+        let mut text = text.map_err(|e| crate::token_input::prompt_failed(e, "token"))?;
+        std::mem::take(&mut *text)
     } else {
         let mut text = String::new();
         std::io::stdin().read_to_string(&mut text)?;

@@ -68,7 +68,7 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
         printable(&token.label),
         printable(&token.id)
     );
-    if !matches!(approver.ask(&question)?, Answer::Yes | Answer::All) {
+    if !matches!(approver.ask_or_fail(&question)?, Answer::Yes | Answer::All) {
         ui.out("Nothing was revoked.");
         return Ok(());
     }

@@ -71,6 +71,14 @@ impl Screen {
         self.session.send_line(answer).expect("type on the pty");
     }
 
+    /// Waits for `question`, then presses Ctrl-C.
+    fn interrupt(&mut self, question: &str) {
+        self.expect(question);
+        self.session
+            .send_control('c')
+            .expect("press Ctrl-C on the pty");
+    }
+
     /// Waits for the end and returns the exit status.
     fn finish(mut self) -> (i32, String) {
         let rest = self.session.exp_eof().expect("the binary ends");
@@ -87,45 +95,80 @@ fn question(rule_name: &str) -> String {
     format!("Rotate \"{rule_name}\"? [y]es / [n]o / [a]ll remaining / [q]uit")
 }
 
+/// A site of `n` copies of one rule, for a person to answer about one by one.
+struct Desk {
+    site: TestSite,
+    new_token: String,
+    /// What a full rotation leaves on the site.
+    expected: Expected,
+    /// (name, uuid) of each rule, in the order they are asked about.
+    by_name: Vec<(String, String)>,
+    backups: std::path::PathBuf,
+}
+
+impl Desk {
+    fn new(n: usize) -> Desk {
+        let (planted, site) = copies_site(n, |_| {});
+        let new_token = planted.fresh(SVC_JIRA_NEW_FIXTURE);
+        let before = snapshot(&site);
+        let expected = Expected::rotation(&before, SVC_JIRA, &new_token);
+        let mut by_name: Vec<(String, String)> = before
+            .iter()
+            .map(|(uuid, e)| (e["rule"]["name"].as_str().unwrap().to_owned(), uuid.clone()))
+            .collect();
+        by_name.sort();
+        let backups = site.dir.path().join("backups");
+        Desk {
+            site,
+            new_token,
+            expected,
+            by_name,
+            backups,
+        }
+    }
+
+    /// `rotate` started, the new token given (twice), and the first rule approved.
+    fn first_rule_rotated(&self) -> Screen {
+        let mut screen = Screen::rotate(&self.site, &self.backups);
+        screen.answer("Paste the new API token", &self.new_token);
+        screen.answer("Paste the new API token again", &self.new_token);
+        screen.answer(&question(&self.by_name[0].0), "y");
+        screen.expect(&format!("Rotated \"{}\"", self.by_name[0].0));
+        screen
+    }
+
+    /// Only the first rule was written, and the summary says so; returns the summary.
+    fn only_the_first_rotated<'t>(&self, transcript: &'t str) -> &'t str {
+        assert_no_secrets(transcript, self.site.secrets());
+        let first = BTreeSet::from([self.by_name[0].1.clone()]);
+        self.expected.only(&first).assert_site(&self.site);
+        assert_eq!(puts(&self.site), 1, "only the approved rule was written");
+        assert_eq!(summary_count(transcript, "rotated"), 1);
+        transcript
+            .split("Summary for ")
+            .nth(1)
+            .expect("a summary on the screen")
+    }
+}
+
 #[test]
 fn a_person_approves_one_rule_declines_one_and_quits() {
-    let (planted, site) = copies_site(4, |_| {});
-    let new_token = planted.fresh(SVC_JIRA_NEW_FIXTURE);
-    let before = snapshot(&site);
-    let expected = Expected::rotation(&before, SVC_JIRA, &new_token);
-    let mut by_name: Vec<(String, String)> = before
-        .iter()
-        .map(|(uuid, e)| (e["rule"]["name"].as_str().unwrap().to_owned(), uuid.clone()))
-        .collect();
-    by_name.sort();
-    let backups = site.dir.path().join("backups");
-
-    let mut screen = Screen::rotate(&site, &backups);
-    screen.answer("Paste the new API token", &new_token);
-    screen.answer("Paste the new API token again", &new_token);
-    screen.answer(&question(&by_name[0].0), "y");
-    screen.expect(&format!("Rotated \"{}\"", by_name[0].0));
+    let desk = Desk::new(4);
+    let by_name = &desk.by_name;
+    let mut screen = desk.first_rule_rotated();
     screen.answer(&question(&by_name[1].0), "n");
     screen.answer(&question(&by_name[2].0), "q");
     let (code, transcript) = screen.finish();
 
-    assert_no_secrets(&transcript, site.secrets());
     assert_eq!(code, 3, "quit leaves rules not attempted:\n{transcript}");
-    let first = BTreeSet::from([by_name[0].1.clone()]);
-    expected.only(&first).assert_site(&site);
-    assert_eq!(puts(&site), 1, "only the approved rule was written");
-    let summary = transcript
-        .split("Summary for ")
-        .nth(1)
-        .expect("a summary on the screen");
-    assert_eq!(summary_count(&transcript, "rotated"), 1);
+    let summary = desk.only_the_first_rotated(&transcript);
     assert_eq!(summary_count(&transcript, "declined"), 1);
     assert_eq!(summary_count(&transcript, "not attempted"), 2);
     assert!(summary.contains(&format!("Skipped \"{}\" (you said no)", by_name[1].0)));
     for (name, _) in &by_name[2..] {
         assert!(summary.contains(&format!("Not attempted \"{name}\": you quit")));
     }
-    let steps = steps_by_rule(&journal_of(&only_run_dir(&backups)));
+    let steps = steps_by_rule(&journal_of(&only_run_dir(&desk.backups)));
     assert_eq!(steps[&by_name[0].1], ["writing", "verified"]);
     assert_eq!(steps[&by_name[1].1], ["declined"]);
     assert!(!steps.contains_key(&by_name[2].1) && !steps.contains_key(&by_name[3].1));
@@ -170,4 +213,43 @@ fn mistyped_token_confirmation_and_answers_are_asked_again_then_all_remaining() 
     );
     assert_eq!(summary_count(&transcript, "rotated"), 3);
     expected.assert_site(&site);
+}
+
+/// Ctrl-C at the question is not "quit": the run stops, the rules left are "not attempted:
+/// interrupted", and it fails (exit 1), as Ctrl-C anywhere else in a run does.
+#[test]
+fn ctrl_c_at_the_question_interrupts_the_run_after_the_rule_approved() {
+    let desk = Desk::new(3);
+    let mut screen = desk.first_rule_rotated();
+    screen.interrupt(&question(&desk.by_name[1].0));
+    let (code, transcript) = screen.finish();
+
+    assert_eq!(code, 1, "an interrupted run fails:\n{transcript}");
+    let summary = desk.only_the_first_rotated(&transcript);
+    assert_eq!(summary_count(&transcript, "not attempted"), 2);
+    for (name, _) in &desk.by_name[1..] {
+        assert!(
+            summary.contains(&format!("Not attempted \"{name}\": interrupted")),
+            "{summary}"
+        );
+    }
+    assert!(!transcript.contains("you quit"), "{transcript}");
+}
+
+/// Ctrl-C at the hidden prompt: a clear error and exit 1 (not a panic, not a death by
+/// signal with the terminal's echo left off), and nothing is written.
+#[test]
+fn ctrl_c_at_the_token_prompt_is_a_clear_error() {
+    let (_, site) = copies_site(2, |_| {});
+    let backups = site.dir.path().join("backups");
+
+    let mut screen = Screen::rotate(&site, &backups);
+    screen.interrupt("Paste the new API token");
+    screen.expect("Error: interrupted: no new API token was read");
+    let (code, transcript) = screen.finish();
+
+    assert_eq!(code, 1, "{transcript}");
+    assert!(!transcript.contains("panicked"), "{transcript}");
+    assert!(transcript.contains("Hint: "), "{transcript}");
+    assert_eq!(puts(&site), 0);
 }

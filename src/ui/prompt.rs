@@ -1,0 +1,242 @@
+//! Reading one line from the person at the terminal, shown as typed or hidden.
+//!
+//! Ctrl-C at a prompt is an answer, "interrupted", that the command reports like any other
+//! stop (exit 1, the rules left listed), never a signal that kills the process half-way
+//! through a run. So the terminal is put in non-canonical mode with echo and signals off
+//! for the whole line, and read byte by byte: Ctrl-C arrives as the byte 0x03 and comes
+//! back as an [`io::ErrorKind::Interrupted`] error.
+//!
+//! Why not dialoguer, which the prompts used before (checked in dialoguer 0.12 and
+//! console 0.16):
+//! - its `Input` reads key by key through `console`, which on Ctrl-C *raises SIGINT at its
+//!   own process* and only then returns `Interrupted`: with SIGINT at its default the
+//!   process dies there (no summary, killed by a signal); with rotate's Ctrl-C handler
+//!   installed the error came back and was taken for "quit";
+//! - its `Password` reads the line in the terminal's cooked mode, where Ctrl-C is a real
+//!   SIGINT and std restarts the interrupted read: the process dies with the terminal's
+//!   echo left off, or, with a handler installed, the key does nothing.
+//!
+//! Holding one mode for the whole line also means no byte of a pasted token can arrive
+//! while echo is on (a reader that switches modes key by key leaves a gap between keys).
+//! The terminal's settings are put back when the line ends, however it ends.
+
+use std::io::{self, Write};
+
+use zeroize::Zeroizing;
+
+/// What one byte did to the line being typed.
+#[derive(Debug, PartialEq, Eq)]
+enum Edit {
+    Typed,
+    /// This many characters were erased (Backspace, Ctrl-U).
+    Erased(usize),
+    Ignored,
+    Enter,
+    CtrlC,
+    /// Ctrl-D on an empty line: nobody will type more.
+    CtrlD,
+}
+
+/// The line editing a prompt offers: typing, Backspace, Ctrl-U; Enter ends the line.
+/// Other control bytes (an arrow key's escape sequence starts with one) are dropped.
+fn edit(line: &mut Vec<u8>, byte: u8) -> Edit {
+    match byte {
+        b'\r' | b'\n' => Edit::Enter,
+        0x03 => Edit::CtrlC,
+        0x04 if line.is_empty() => Edit::CtrlD,
+        0x7f | 0x08 => {
+            if line.is_empty() {
+                return Edit::Erased(0);
+            }
+            // One character, not one byte: drop UTF-8 continuation bytes, then the lead.
+            while line.pop().is_some_and(|b| b & 0xC0 == 0x80) {}
+            Edit::Erased(1)
+        }
+        0x15 => {
+            let chars = line.iter().filter(|b| *b & 0xC0 != 0x80).count();
+            line.clear();
+            Edit::Erased(chars)
+        }
+        byte if byte < 0x20 => Edit::Ignored,
+        byte => {
+            line.push(byte);
+            Edit::Typed
+        }
+    }
+}
+
+/// Writes `prompt` on stderr and reads a line on the terminal (stdin), echoing what is
+/// typed only when `shown`. The caller has checked that both are terminals.
+pub(super) fn read_line(prompt: &str, shown: bool) -> io::Result<Zeroizing<String>> {
+    let raw = terminal::Raw::enter()?;
+    let mut err = io::stderr().lock();
+    write!(err, "{prompt}: ")?;
+    err.flush()?;
+    // Room for any token up front, so the secret is never copied by a reallocation
+    // (the old buffer would not be zeroed).
+    let mut line = Zeroizing::new(Vec::with_capacity(1024));
+    let end = loop {
+        let byte = raw.read_byte()?;
+        match edit(&mut line, byte) {
+            Edit::Typed if shown => err.write_all(&[byte])?,
+            Edit::Erased(n) if shown => err.write_all("\x08 \x08".repeat(n).as_bytes())?,
+            Edit::Typed | Edit::Erased(_) | Edit::Ignored => continue,
+            Edit::Enter => break Ok(()),
+            Edit::CtrlC => break Err(io::Error::from(io::ErrorKind::Interrupted)),
+            Edit::CtrlD => break Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+        }
+        err.flush()?;
+    };
+    drop(raw);
+    // Echo was off: the Enter (or Ctrl-C) was not shown, so the next line would start here.
+    writeln!(err)?;
+    end?;
+    match String::from_utf8(std::mem::take(&mut *line)) {
+        Ok(text) => Ok(Zeroizing::new(text)),
+        Err(e) => {
+            drop(Zeroizing::new(e.into_bytes()));
+            Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "what was typed is not UTF-8 text",
+            ))
+        }
+    }
+}
+
+#[cfg(unix)]
+mod terminal {
+    use std::io;
+
+    /// The terminal on stdin in non-canonical mode, without echo or signals, until dropped.
+    pub struct Raw {
+        saved: libc::termios,
+    }
+
+    const STDIN: libc::c_int = 0;
+
+    impl Raw {
+        pub fn enter() -> io::Result<Raw> {
+            // SAFETY: termios is plain data; tcgetattr fills it in or fails (checked).
+            let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+            if unsafe { libc::tcgetattr(STDIN, &mut saved) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let mut raw = saved;
+            raw.c_lflag &= !(libc::ECHO | libc::ICANON | libc::ISIG | libc::IEXTEN);
+            raw.c_cc[libc::VMIN] = 1;
+            raw.c_cc[libc::VTIME] = 0;
+            // TCSANOW, not TCSAFLUSH: an answer typed before the question appeared counts.
+            // SAFETY: a valid termios, on a descriptor that stays open.
+            if unsafe { libc::tcsetattr(STDIN, libc::TCSANOW, &raw) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(Raw { saved })
+        }
+
+        /// One byte, unbuffered: whatever follows the line stays for the next reader.
+        pub fn read_byte(&self) -> io::Result<u8> {
+            let mut byte = 0u8;
+            loop {
+                // SAFETY: reads at most one byte into a live, writable byte.
+                let n = unsafe { libc::read(STDIN, (&mut byte as *mut u8).cast(), 1) };
+                match n {
+                    1 => return Ok(byte),
+                    0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+                    _ => {
+                        let e = io::Error::last_os_error();
+                        // A signal (a resized window) is not an answer.
+                        if e.kind() != io::ErrorKind::Interrupted {
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    impl Drop for Raw {
+        fn drop(&mut self) {
+            // SAFETY: puts back the settings read in `enter`.
+            unsafe { libc::tcsetattr(STDIN, libc::TCSANOW, &self.saved) };
+        }
+    }
+}
+
+/// Elsewhere console reads raw keys, Ctrl-C included (as a key, since `read_key_raw` does
+/// not raise a signal); they are turned back into the bytes [`edit`] understands.
+#[cfg(not(unix))]
+mod terminal {
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+    use std::io;
+
+    use console::{Key, Term};
+
+    pub struct Raw {
+        term: Term,
+        pending: RefCell<VecDeque<u8>>,
+    }
+
+    impl Raw {
+        pub fn enter() -> io::Result<Raw> {
+            Ok(Raw {
+                term: Term::stderr(),
+                pending: RefCell::new(VecDeque::new()),
+            })
+        }
+
+        pub fn read_byte(&self) -> io::Result<u8> {
+            loop {
+                if let Some(byte) = self.pending.borrow_mut().pop_front() {
+                    return Ok(byte);
+                }
+                let byte = match self.term.read_key_raw()? {
+                    Key::Enter => b'\n',
+                    Key::CtrlC => 0x03,
+                    Key::Backspace => 0x7f,
+                    Key::Char(c) => {
+                        let mut buf = [0u8; 4];
+                        let mut pending = self.pending.borrow_mut();
+                        pending.extend(c.encode_utf8(&mut buf).as_bytes());
+                        continue;
+                    }
+                    _ => continue,
+                };
+                return Ok(byte);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn typed(bytes: &[u8]) -> (Vec<u8>, Vec<Edit>) {
+        let mut line = Vec::new();
+        let edits = bytes.iter().map(|b| edit(&mut line, *b)).collect();
+        (line, edits)
+    }
+
+    #[test]
+    fn a_line_is_typed_corrected_and_ended() {
+        let (line, edits) = typed(b"yx\x7fes\r");
+        assert_eq!(line, b"yes");
+        assert_eq!(edits[2], Edit::Erased(1));
+        assert_eq!(edits.last(), Some(&Edit::Enter));
+        let (line, _) = typed("aé\x7f\x7fb".as_bytes());
+        assert_eq!(line, b"b", "Backspace erases a whole character");
+        let (line, edits) = typed("ab·\x15c".as_bytes());
+        assert_eq!((line, &edits[4]), (b"c".to_vec(), &Edit::Erased(3)));
+        let (line, _) = typed(b"\x1b[Aq");
+        assert_eq!(line, b"[Aq", "the escape byte itself is dropped");
+        assert_eq!(typed(b"\x7f").1, [Edit::Erased(0)]);
+    }
+
+    #[test]
+    fn ctrl_c_interrupts_and_ctrl_d_ends_input_only_on_an_empty_line() {
+        assert_eq!(typed(b"ab\x03").1[2], Edit::CtrlC);
+        assert_eq!(typed(b"\x04").1, [Edit::CtrlD]);
+        assert_eq!(typed(b"a\x04").1[1], Edit::Ignored);
+    }
+}
