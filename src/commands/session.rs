@@ -293,6 +293,7 @@ fn interrupt_flag(ui: Ui) -> Arc<AtomicBool> {
             setter.store(true, Ordering::SeqCst);
             ui.warn("interrupted: finishing the rules in flight, then stopping (Ctrl-C again to stop at once)");
             if tokio::signal::ctrl_c().await.is_ok() {
+                #[allow(clippy::exit)] // "stop at once": the writes in flight are not waited for
                 std::process::exit(130);
             }
         }

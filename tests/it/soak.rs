@@ -31,6 +31,9 @@
 //! `AUTOREKEY_SOAK_ROTATIONS=200 cargo test --release --test it soak:: -- --nocapture` is the
 //! full one (see `benches/soak.sh`).
 
+// The seed (to replay a run) and the counts are the soak's report, read by benches/soak.sh.
+#![allow(clippy::print_stdout)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
