@@ -372,6 +372,12 @@ async fn scan_site(
                 ui.warn(warning);
             }
             collector.inventory.summary.list_complete = Some(stats.list_complete());
+            if read == 0 {
+                ui.status(format!(
+                    "{} lists no Automation rules: there is nothing to scan",
+                    client.site()
+                ));
+            }
             Ok(None)
         }
         Err(e) if read > 0 => Ok(Some(e)),

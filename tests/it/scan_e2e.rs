@@ -436,6 +436,21 @@ fn a_full_disk_fails_the_scan_and_a_closed_pipe_does_not() {
     assert!(!run.stderr.contains("Error"), "{}", run.stderr);
 }
 
+/// Nothing to scan is not a failure, but it is said in words, not only as a row of zeros.
+#[test]
+fn a_site_with_no_rules_says_so_and_succeeds() {
+    let site = Planted::new(Vec::new()).site_spec().start();
+    let run = site.run(&["scan", "--format", "table"]);
+    run.expect_code(0);
+    assert!(run.stdout.starts_with("0 rules read"), "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains("lists no Automation rules: there is nothing to scan"),
+        "{}",
+        run.stderr
+    );
+}
+
 /// `scan --format json` against `site` with stdout sent to `out`: the site's command as a
 /// std `Command`, since assert_cmd's always captures stdout.
 fn scan_into(site: &TestSite, out: std::process::Stdio) -> RunOutput {
