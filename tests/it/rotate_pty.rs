@@ -35,8 +35,24 @@ impl Screen {
     /// not given: the binary must ask for it.
     fn rotate(site: &TestSite, backups: &std::path::Path) -> Screen {
         let mut cmd = spawnable_rotate(site, SVC_JIRA, "unused", backups, &[]);
-        cmd.env_remove("AUTOREKEY_NEW_TOKEN")
-            .env("TERM", "dumb")
+        cmd.env_remove("AUTOREKEY_NEW_TOKEN");
+        Screen::spawn(cmd)
+    }
+
+    /// `restore RUN_DIR` against `site` on a fresh pseudo-terminal.
+    fn restore(site: &TestSite, run_dir: &std::path::Path) -> Screen {
+        // The site's environment is rotate's; the arguments are restore's own.
+        let rotate = spawnable_rotate(site, SVC_JIRA, "unused", run_dir, &[]);
+        let mut cmd = std::process::Command::new(rotate.get_program());
+        let envs = rotate
+            .get_envs()
+            .filter_map(|(name, value)| Some((name, value?)));
+        cmd.env_clear().envs(envs).arg("restore").arg(run_dir);
+        Screen::spawn(cmd)
+    }
+
+    fn spawn(mut cmd: std::process::Command) -> Screen {
+        cmd.env("TERM", "dumb")
             .stdin(std::process::Stdio::inherit())
             .stdout(std::process::Stdio::inherit())
             .stderr(std::process::Stdio::inherit());
@@ -252,4 +268,37 @@ fn ctrl_c_at_the_token_prompt_is_a_clear_error() {
     assert!(!transcript.contains("panicked"), "{transcript}");
     assert!(transcript.contains("Hint: "), "{transcript}");
     assert_eq!(puts(&site), 0);
+}
+
+/// Ctrl-C at restore's question: the rule approved before it is back, nothing more is
+/// restored, and the restore fails (exit 1) saying so.
+#[test]
+fn ctrl_c_at_the_restore_question_restores_nothing_more() {
+    let desk = Desk::new(3);
+    let rotation = rotate_cmd(
+        &desk.site,
+        SVC_JIRA,
+        &desk.new_token,
+        &desk.backups,
+        &["--yes"],
+    );
+    desk.site.run_cmd(rotation).expect_code(0);
+    desk.expected.assert_site(&desk.site);
+
+    let mut screen = Screen::restore(&desk.site, &only_run_dir(&desk.backups));
+    let asked = "? [y]es / [n]o / [a]ll remaining / [q]uit";
+    screen.answer(asked, "y");
+    screen.expect("Restored \"");
+    screen.interrupt(asked);
+    let (code, transcript) = screen.finish();
+
+    assert_no_secrets(&transcript, desk.site.secrets());
+    assert_eq!(code, 1, "{transcript}");
+    let left = transcript.matches("\": interrupted (").count();
+    assert_eq!(
+        left, 2,
+        "the rule asked about and the one after:\n{transcript}"
+    );
+    assert!(transcript.contains("Error: stopped with 2 rule(s) not restored"));
+    assert_eq!(puts(&desk.site), 4, "three rotated, then one restored");
 }
