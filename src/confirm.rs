@@ -120,4 +120,15 @@ mod tests {
         assert_eq!(parse(""), None);
         assert_eq!(parse("yep"), None);
     }
+
+    #[test]
+    fn once_interrupted_every_question_is_answered_so_and_a_lone_one_fails() {
+        let mut approver = Approver::Interrupted;
+        assert_eq!(approver.ask("Rotate?").unwrap(), Answer::Interrupted);
+        let err = approver.ask_or_fail("Revoke?").unwrap_err();
+        assert_eq!(err.kind.exit_code(), 1);
+        assert!(err.render().contains("Error: interrupted"), "{err:?}");
+        let mut everything = Approver::Everything;
+        assert_eq!(everything.ask_or_fail("Revoke?").unwrap(), Answer::Yes);
+    }
 }

@@ -339,6 +339,26 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_write_is_kept_for_every_clone_but_a_closed_pipe_is_not() {
+        use std::io::{Error, ErrorKind};
+        let ui = super::Ui::new(0, Never);
+        let tracer = ui.clone();
+        tracer.wrote(Err(Error::from(ErrorKind::BrokenPipe)));
+        assert!(
+            ui.output_error().is_none(),
+            "a reader that left is not a failure"
+        );
+        tracer.wrote(Err(Error::from(ErrorKind::WriteZero)));
+        tracer.wrote(Err(Error::from(ErrorKind::Other)));
+        let kept = ui.output_error().map(Error::kind);
+        assert_eq!(
+            kept,
+            Some(ErrorKind::WriteZero),
+            "the first failure is kept"
+        );
+    }
+
+    #[test]
     fn a_typed_choice_beats_the_environment() {
         assert!(on(Always, false, &[("NO_COLOR", "1")]));
         assert!(!on(Never, true, &[("CLICOLOR_FORCE", "1")]));
