@@ -17,7 +17,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::common::{assert_no_secrets, TestSite};
+use crate::common::{assert_no_secrets, std_command, TestSite};
 use crate::rotate_support::*;
 use rexpect::process::wait::WaitStatus;
 use rexpect::session::{spawn_with_options, Options, PtySession};
@@ -41,13 +41,8 @@ impl Screen {
 
     /// `restore RUN_DIR` against `site` on a fresh pseudo-terminal.
     fn restore(site: &TestSite, run_dir: &std::path::Path) -> Screen {
-        // The site's environment is rotate's; the arguments are restore's own.
-        let rotate = spawnable_rotate(site, SVC_JIRA, "unused", run_dir, &[]);
-        let mut cmd = std::process::Command::new(rotate.get_program());
-        let envs = rotate
-            .get_envs()
-            .filter_map(|(name, value)| Some((name, value?)));
-        cmd.env_clear().envs(envs).arg("restore").arg(run_dir);
+        let mut cmd = std_command(&site.cmd());
+        cmd.arg("restore").arg(run_dir);
         Screen::spawn(cmd)
     }
 
@@ -301,4 +296,41 @@ fn ctrl_c_at_the_restore_question_restores_nothing_more() {
     );
     assert!(transcript.contains("Error: stopped with 2 rule(s) not restored"));
     assert_eq!(puts(&desk.site), 4, "three rotated, then one restored");
+}
+
+/// Ctrl-C at an offline question (`rotate --from-file`): no file is written, the rules
+/// left are "not attempted: interrupted", and the run fails (exit 1).
+#[test]
+fn ctrl_c_at_an_offline_question_writes_no_file() {
+    let planted = crate::common::Planted::new(copies_of(&fixture_01(), 2));
+    let new_token = planted.fresh(SVC_JIRA_NEW_FIXTURE);
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let input = dir.path().join("rules.json");
+    let rules = serde_json::to_string(&planted.rules).expect("serialize");
+    std::fs::write(&input, rules).expect("write the rules");
+    let target = dir.path().join("rotated.json");
+    let mut cmd = crate::common::autorekey();
+    cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
+        .args(["rotate", "--account", SVC_JIRA, "--from-file"])
+        .arg(&input)
+        .arg("--write")
+        .arg(&target);
+    let names: Vec<&str> = planted
+        .rules
+        .iter()
+        .map(|r| r["rule"]["name"].as_str().expect("a name"))
+        .collect();
+
+    let mut screen = Screen::spawn(std_command(&cmd));
+    screen.answer(&question(names[0]), "y");
+    screen.interrupt(&question(names[1]));
+    let (code, transcript) = screen.finish();
+
+    let mut secrets = planted.secrets();
+    secrets.push(new_token);
+    assert_no_secrets(&transcript, &secrets);
+    assert_eq!(code, 1, "{transcript}");
+    assert!(transcript.contains("interrupted: nothing was written"));
+    assert!(transcript.contains(&format!("Not attempted \"{}\": interrupted", names[1])));
+    assert!(!target.exists(), "no rotated file");
 }

@@ -451,17 +451,9 @@ fn a_site_with_no_rules_says_so_and_succeeds() {
     );
 }
 
-/// `scan --format json` against `site` with stdout sent to `out`: the site's command as a
-/// std `Command`, since assert_cmd's always captures stdout.
+/// `scan --format json` against `site` with stdout sent to `out`.
 fn scan_into(site: &TestSite, out: std::process::Stdio) -> RunOutput {
-    let cmd = site.cmd();
-    let mut plain = std::process::Command::new(cmd.get_program());
-    for (name, value) in cmd.get_envs() {
-        match value {
-            Some(value) => plain.env(name, value),
-            None => plain.env_remove(name),
-        };
-    }
+    let mut plain = common::std_command(&site.cmd());
     plain.args(["scan", "--format", "json"]).stdout(out);
     let output = plain.output().expect("run the autorekey binary");
     common::checked(output, site.secrets())

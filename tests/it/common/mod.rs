@@ -211,6 +211,20 @@ pub fn autorekey() -> Command {
     cmd
 }
 
+/// `cmd` as a std `Command` (same program, arguments and environment), for a run whose
+/// stdout goes elsewhere or that runs on a terminal: assert_cmd's always captures stdout.
+pub fn std_command(cmd: &Command) -> std::process::Command {
+    let mut plain = std::process::Command::new(cmd.get_program());
+    plain.args(cmd.get_args());
+    for (name, value) in cmd.get_envs() {
+        match value {
+            Some(value) => plain.env(name, value),
+            None => plain.env_remove(name),
+        };
+    }
+    plain
+}
+
 /// Runs `cmd` to completion and checks both streams for `secrets` before returning them.
 pub fn run_checked(mut cmd: Command, secrets: &[String]) -> RunOutput {
     checked(cmd.output().expect("run the autorekey binary"), secrets)
