@@ -1,6 +1,8 @@
 //! `autorekey rotate` as a person runs it: on a terminal, without `--yes` and without the
 //! new token in the environment, answering the hidden new-token prompt (twice) and the
-//! per-rule question.
+//! per-rule question; and Ctrl-C pressed at each kind of prompt (rotate's, `rotate
+//! --from-file`'s and `restore`'s question, the hidden token prompt), which must interrupt
+//! the run (exit 1), not quit it or kill the process.
 //!
 //! Why it is shaped so:
 //! - The binary runs under a pseudo-terminal (`rexpect`), so it sees a terminal on stdin and
