@@ -29,7 +29,7 @@ use crate::backup::BackupRun;
 use crate::detect::MASK;
 use crate::fetch::{AutomationClient, FetchError, PutOutcome};
 use crate::journal::{Journal, Step};
-use crate::outcome::{Attention, Failure, Kind, Outcome};
+use crate::outcome::{Attention, Failure, Kind, Outcome, Stop};
 use crate::plan::{self, Rewrite, Selector};
 use crate::rule::Rule;
 use crate::run::RunStore;
@@ -115,12 +115,13 @@ impl<'a> Writer<'a> {
     }
 
     /// Steps 1-5 for one approved rewrite. `reapprove` is asked when the rule changed
-    /// since it was shown, with the rebuilt rewrite; it returns whether to go on.
+    /// since it was shown, with the rebuilt rewrite; it returns whether to go on, or why
+    /// the run stops there (quit, Ctrl-C: the rule is then not attempted).
     pub async fn rotate(
         &self,
         planned: &Rewrite,
         rotation: Rotation<'_>,
-        reapprove: impl FnOnce(&Rewrite) -> bool,
+        reapprove: impl FnOnce(&Rewrite) -> Result<bool, Stop>,
     ) -> Outcome {
         let outcome = |kind| Outcome::new(planned.uuid(), planned.name(), kind);
         let fresh = match self.read(planned.uuid()).await {
@@ -140,8 +141,15 @@ impl<'a> Writer<'a> {
             }
         } else {
             match plan::replan(planned, fresh, rotation.selector, rotation.new_token) {
-                Ok(r) if reapprove(&r) => r,
-                Ok(r) => return self.record(Outcome::new(r.uuid(), r.name(), Kind::Declined)),
+                Ok(r) => match reapprove(&r) {
+                    Ok(true) => r,
+                    Ok(false) => {
+                        return self.record(Outcome::new(r.uuid(), r.name(), Kind::Declined))
+                    }
+                    Err(why) => {
+                        return Outcome::new(r.uuid(), r.name(), Kind::NotAttempted { why })
+                    }
+                },
                 Err(outcome) => return self.record(outcome),
             }
         };

@@ -157,7 +157,14 @@ impl Session<'_> {
                 Answer::Yes | Answer::All => {
                     let reapprove = |changed: &Rewrite| self.reapprove(changed, &mut approver, ui);
                     let outcome = self.writer.rotate(&r, self.rotation, reapprove).await;
-                    ui.status(report::outcome_line(&outcome));
+                    // Quit or Ctrl-C when asked again stops the run as at the first question.
+                    match outcome.kind {
+                        Kind::NotAttempted { why: Stop::Quit } => stop = Some(Stop::Quit),
+                        Kind::NotAttempted {
+                            why: Stop::Interrupted,
+                        } => interrupted.store(true, Ordering::SeqCst),
+                        _ => ui.status(report::outcome_line(&outcome)),
+                    }
                     outcomes.push(outcome);
                 }
                 Answer::No => {
@@ -199,7 +206,7 @@ impl Session<'_> {
                             ));
                             self.diffs.show(changed, ui);
                         });
-                        true
+                        Ok(true)
                     };
                     let outcome = self.writer.rotate(&r, self.rotation, shown).await;
                     bar.inc(1);
@@ -213,14 +220,19 @@ impl Session<'_> {
         outcomes
     }
 
-    fn reapprove(&self, changed: &Rewrite, approver: &mut Approver, ui: &Ui) -> bool {
+    fn reapprove(&self, changed: &Rewrite, approver: &mut Approver, ui: &Ui) -> Result<bool, Stop> {
         ui.status(format!(
             "\"{}\" changed since it was shown (someone edited it). The rewrite was rebuilt on its current version:",
             changed.name()
         ));
         self.diffs.show(changed, ui);
         let question = format!("Rotate the current \"{}\"?", changed.name());
-        matches!(ask(approver, &question, ui), Answer::Yes | Answer::All)
+        match ask(approver, &question, ui) {
+            Answer::Yes | Answer::All => Ok(true),
+            Answer::No => Ok(false),
+            Answer::Quit => Err(Stop::Quit),
+            Answer::Interrupted => Err(Stop::Interrupted),
+        }
     }
 
     /// After every write of the run, read each rotated rule once more: one that another

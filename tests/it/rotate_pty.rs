@@ -19,7 +19,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::common::{assert_no_secrets, std_command, TestSite};
+use crate::common::{assert_no_secrets, std_command, Planted, TestSite};
 use crate::rotate_support::*;
 use rexpect::process::wait::WaitStatus;
 use rexpect::session::{spawn_with_options, Options, PtySession};
@@ -335,4 +335,45 @@ fn ctrl_c_at_an_offline_question_writes_no_file() {
     assert!(transcript.contains("interrupted: nothing was written"));
     assert!(transcript.contains(&format!("Not attempted \"{}\": interrupted", names[1])));
     assert!(!target.exists(), "no rotated file");
+
+#[test]
+fn quit_when_asked_again_about_a_rule_edited_meanwhile_stops_the_run() {
+    // Rule #01 is edited by another admin right after it is read: approving it shows the
+    // rebuilt rewrite and asks again. "q" there means quit, as at any other question:
+    // nothing more is asked or written, and the rest are "not attempted: you quit".
+    let planted = Planted::new(copies_of(&fixture_01(), 3));
+    let first = planted.rules[0]["rule"]["uuid"]
+        .as_str()
+        .expect("a uuid")
+        .to_owned();
+    let site = planted
+        .site_spec()
+        .with(|c| {
+            c.trap_edit_after_reads.insert(first.clone(), 1);
+        })
+        .start();
+    let new_token = planted.fresh(SVC_JIRA_NEW_FIXTURE);
+    let mut names: Vec<String> = snapshot(&site)
+        .values()
+        .map(|e| e["rule"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    let backups = site.dir.path().join("backups");
+
+    let mut screen = Screen::rotate(&site, &backups);
+    screen.answer("Paste the new API token", &new_token);
+    screen.answer("Paste the new API token again", &new_token);
+    screen.answer(&question(&names[0]), "y");
+    screen.answer(&format!("Rotate the current \"{}\"?", names[0]), "q");
+    let (code, transcript) = screen.finish();
+
+    assert_no_secrets(&transcript, site.secrets());
+    assert_eq!(code, 3, "quit is not a failure of the run:\n{transcript}");
+    assert!(
+        !transcript.contains(&question(&names[1])),
+        "nothing is asked after quit:\n{transcript}"
+    );
+    assert_eq!(puts(&site), 0, "nothing was written");
+    assert_eq!(summary_count(&transcript, "not attempted"), 3);
+    assert_eq!(summary_count(&transcript, "declined"), 0);
 }
