@@ -954,3 +954,50 @@ fn a_rotation_over_a_drifting_rule_list_never_says_revoke() {
         out.stdout
     );
 }
+
+#[test]
+fn restore_reads_back_lost_put_answers_and_writes_each_rule_once() {
+    let fx = FixtureRotation::start_with(|spec| {
+        spec.with(|c| {
+            c.lost_put_rate = 0.5;
+            c.seed = 5;
+        })
+    });
+    rotate_until_done(&fx, 4, false);
+    let expected = fx.expected();
+    let backups = fx.site.dir.path().join("backups");
+    let run_dir = only_run_dir(&backups);
+    let lost_before = fx.site.stats().lost_puts;
+    let out = fx
+        .site
+        .run(&["restore", run_dir.to_str().expect("a UTF-8 path"), "--yes"]);
+    out.expect_code(0);
+    assert!(
+        fx.site.stats().lost_puts > lost_before,
+        "the fault was exercised"
+    );
+    let all = expected.rotated_uuids();
+    expected.restored(&all).assert_site(&fx.site);
+    for uuid in &all {
+        assert_eq!(
+            fx.site.stats().puts(uuid),
+            2,
+            "one PUT to rotate, one to restore {uuid}"
+        );
+    }
+    let entries = journal_of(&run_dir);
+    assert!(
+        journal::unfinished(&entries).is_empty(),
+        "every restore write has its outcome"
+    );
+    let steps = steps_by_rule(&entries);
+    for uuid in &all {
+        let tail: Vec<&str> = steps[uuid]
+            .iter()
+            .rev()
+            .take(2)
+            .map(String::as_str)
+            .collect();
+        assert_eq!(tail, ["restored", "writing"], "journal of {uuid}");
+    }
+}
