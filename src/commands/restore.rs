@@ -55,6 +55,7 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandRes
     let done = Restored {
         outcomes,
         safety_backup_dir: safety,
+        login_refused: writer.login_refused(),
     };
     finish(&manifest, &backup, done, args.format, ui)
 }
@@ -161,7 +162,10 @@ impl Restore<'_> {
 
     fn show(&self, now: &Rule, wanted: &Rule, ui: &Ui) {
         let name = now.name();
-        let heading = format!("Rule \"{name}\" ({}): now → backup", now.uuid());
+        // The backup's id (checked against its file name), not the one the server's answer
+        // carries: server text, which must not start a line of its own.
+        let uuid = crate::printable::printable(wanted.uuid());
+        let heading = format!("Rule \"{name}\" ({uuid}): now → backup");
         let diff = plan::redacted_diff_between(
             now.body(),
             wanted.body(),
@@ -180,10 +184,13 @@ impl Restore<'_> {
     }
 }
 
-/// What a restore did: each rule's outcome, and where the versions it replaced went.
+/// What a restore did: each rule's outcome, where the versions it replaced went, and
+/// whether the site refused the admin's login (even at the last rule's write, with no rule
+/// after it left "not attempted").
 struct Restored {
     outcomes: Vec<Outcome>,
     safety_backup_dir: Option<String>,
+    login_refused: bool,
 }
 
 /// One line per rule, as it is restored (one line whatever the rule or the site says).
@@ -234,6 +241,12 @@ fn finish(
     }
     let count = |pick: fn(&Kind) -> bool| outcomes.iter().filter(|o| pick(&o.kind)).count();
     let stopped = count(Kind::stopped);
+    if done.login_refused && stopped == 0 {
+        return Err(CommandError::failure(
+            "the site refused the admin's login (401) mid-restore",
+        )
+        .hint("check the admin's token, then run the same restore again: it skips rules already restored"));
+    }
     if stopped > 0 {
         return Err(CommandError::failure(format!(
             "stopped with {stopped} rule(s) not restored"

@@ -460,3 +460,72 @@ fn an_email_from_myself_cannot_fake_a_line() {
     out.expect_code(2);
     assert_printable("rotate, new token of another account", &out);
 }
+
+/// A backup of `envelope` (svc-jira's rotation of `site`), in a private folder.
+fn backup_of(site: &Scripted, envelope: &Value) -> (tempfile::TempDir, std::path::PathBuf) {
+    let root = tempfile::tempdir().unwrap();
+    let manifest = autorekey::backup::Manifest {
+        site: site.base.clone(),
+        product: "jira".into(),
+        account: SVC_JIRA.into(),
+        new_fingerprint: Token::new(fake_token()).fingerprint().to_string(),
+        started_at: autorekey::backup::now_rfc3339(),
+        tool: "autorekey test".into(),
+    };
+    let run = autorekey::backup::BackupRun::create(&root.path().join("backups"), &manifest)
+        .expect("a backup run");
+    let uuid = envelope["rule"]["uuid"].as_str().unwrap();
+    run.save(uuid, envelope).expect("save the rule");
+    let dir = run.dir().to_path_buf();
+    (root, dir)
+}
+
+/// `restore` reads each rule from the server and prints its id in the diff's heading: a
+/// server-chosen id must stay on its line there too.
+#[test]
+fn restore_headings_keep_a_server_chosen_id_on_its_line() {
+    let (envelope, uuid, old) = one_rule();
+    let admin_token = fake_token();
+    let admin_auth = basic(ADMIN, &admin_token);
+    let mut now = envelope.clone();
+    now["rule"]["name"] = json!("renamed since the backup");
+    now["rule"]["uuid"] = json!(format!("{uuid}\nFAKED header"));
+    let site = Scripted::start(move |method, path, auth| match (method, path) {
+        ("GET", "/rest/api/3/myself") if auth == admin_auth => {
+            ok(json!({"accountId": "acc-admin", "emailAddress": ADMIN}))
+        }
+        ("GET", p) if p == format!("/api/rule/{uuid}") => ok(now.clone()),
+        _ => (404, Vec::new(), r#"{"message":"no such rule"}"#.to_owned()),
+    });
+    let (_root, dir) = backup_of(&site, &envelope);
+    let mut cmd = site.cmd(ADMIN, &admin_token);
+    cmd.arg("restore").arg(&dir).arg("--yes");
+    let out = run_checked(cmd, &[admin_token.clone(), old.clone()]);
+    assert_printable("restore", &out);
+    assert!(out.stdout.contains("FAKED header"), "{}", out.stdout);
+}
+
+/// The admin's login refused at the write of the last rule of a restore is a stopped run
+/// (exit 1, "check the admin's token"), as it is before any other rule.
+#[test]
+fn a_restore_whose_write_is_refused_with_401_stops_with_exit_1() {
+    let (envelope, uuid, old) = one_rule();
+    let admin_token = fake_token();
+    let admin_auth = basic(ADMIN, &admin_token);
+    let mut now = envelope.clone();
+    now["rule"]["name"] = json!("renamed since the backup");
+    let site = Scripted::start(move |method, path, auth| match (method, path) {
+        ("GET", "/rest/api/3/myself") if auth == admin_auth => {
+            ok(json!({"accountId": "acc-admin", "emailAddress": ADMIN}))
+        }
+        ("GET", p) if p == format!("/api/rule/{uuid}") => ok(now.clone()),
+        ("PUT", _) => (401, Vec::new(), r#"{"message":"Unauthorized"}"#.to_owned()),
+        _ => (404, Vec::new(), r#"{"message":"no such rule"}"#.to_owned()),
+    });
+    let (_root, dir) = backup_of(&site, &envelope);
+    let mut cmd = site.cmd(ADMIN, &admin_token);
+    cmd.arg("restore").arg(&dir).arg("--yes");
+    let out = run_checked(cmd, &[admin_token.clone(), old.clone()]);
+    out.expect_code(1).expect_error_with_hint();
+    assert!(out.stderr.contains("admin's token"), "{}", out.stderr);
+}

@@ -335,6 +335,7 @@ fn ctrl_c_at_an_offline_question_writes_no_file() {
     assert!(transcript.contains("interrupted: nothing was written"));
     assert!(transcript.contains(&format!("Not attempted \"{}\": interrupted", names[1])));
     assert!(!target.exists(), "no rotated file");
+}
 
 #[test]
 fn quit_when_asked_again_about_a_rule_edited_meanwhile_stops_the_run() {
