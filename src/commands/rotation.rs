@@ -310,6 +310,12 @@ pub fn finish(
 /// matched.
 pub fn status(s: &RotationSummary) -> CommandResult {
     let stopped = s.stopped();
+    if s.login_refused && stopped == 0 {
+        return Err(CommandError::failure(
+            "stopped: the site refused the admin's login (401) mid-run",
+        )
+        .hint("check the admin's token, then run the same command again: it re-reads every rule and does only what is left"));
+    }
     if stopped > 0 {
         return Err(
             CommandError::failure(format!("stopped with {stopped} rule(s) not attempted")).hint(

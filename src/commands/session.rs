@@ -80,6 +80,7 @@ impl Writes<'_> {
             };
             let written = session.approve_and_write(rewrites, approver, ui).await;
             outcomes.extend(session.final_check(written, &old, ui).await);
+            summary.login_refused = session.writer.login_refused();
         }
         summary.backup_dir = store.dir().map(|d| d.display().to_string());
         summary.add(outcomes);

@@ -47,6 +47,9 @@ pub struct RotationSummary {
     /// Rules still holding an old token an earlier run of this rotation replaced, in a
     /// form this run does not rewrite: left alone, whatever else this run found there.
     pub held_back: Vec<Outcome>,
+    /// The site refused the admin's login during the writes: the run stopped there, even
+    /// when no rule was left to be "not attempted".
+    pub login_refused: bool,
 }
 
 impl RotationSummary {
@@ -69,6 +72,7 @@ impl RotationSummary {
             tokens_in_rules: Default::default(),
             copies: Vec::new(),
             held_back: Vec::new(),
+            login_refused: false,
         }
     }
 

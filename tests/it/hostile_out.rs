@@ -529,3 +529,40 @@ fn a_restore_whose_write_is_refused_with_401_stops_with_exit_1() {
     out.expect_code(1).expect_error_with_hint();
     assert!(out.stderr.contains("admin's token"), "{}", out.stderr);
 }
+
+/// The admin's login refused at the write of the last rule of a rotation stops the run
+/// (exit 1, "check the admin's token"), as it does before any other rule; in the JSON
+/// summary too, which quotes the server's error with every token masked.
+#[test]
+fn a_rotation_whose_last_write_is_refused_with_401_stops_with_exit_1() {
+    let (envelope, _, old) = one_rule();
+    let (admin_token, new_token) = (fake_token(), fake_token());
+    let site = rule_site(
+        (ADMIN, admin_token.clone()),
+        (
+            basic(SVC_JIRA, &new_token),
+            json!({"accountId": "acc-svc", "emailAddress": SVC_JIRA}),
+        ),
+        envelope,
+        |method, _| match method {
+            "PUT" => (401, Vec::new(), r#"{"message":"Unauthorized"}"#.to_owned()),
+            _ => (404, Vec::new(), r#"{"message":"no such page"}"#.to_owned()),
+        },
+    );
+    for format in ["text", "json"] {
+        let backups = tempfile::tempdir().unwrap();
+        let mut cmd = site.cmd(ADMIN, &admin_token);
+        cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
+            .args(["rotate", "--account", SVC_JIRA, "--yes", "--format", format])
+            .arg("--backup-dir")
+            .arg(backups.path());
+        let out = run_checked(cmd, &[admin_token.clone(), new_token.clone(), old.clone()]);
+        out.expect_code(1).expect_error_with_hint();
+        assert!(out.stderr.contains("admin's token"), "{}", out.stderr);
+        if format == "json" {
+            let summary = out.json();
+            assert_eq!(summary["counts"]["failed"], 1, "{summary}");
+            assert_eq!(summary["verdict"]["revoke"], false);
+        }
+    }
+}
