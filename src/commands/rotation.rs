@@ -247,10 +247,12 @@ impl Diffs {
     }
 
     pub fn show(self, r: &Rewrite, ui: &Ui) {
+        // One line whatever the server put in the rule's id, on stdout or stderr alike.
         let heading = format!("Rule \"{}\" ({})", r.name(), r.uuid());
+        let heading = crate::printable::printable(&heading);
         match self.format {
             SummaryFormat::Text => {
-                ui.out(ui.bold(&crate::printable::printable(&heading)));
+                ui.out(ui.bold(&heading));
                 ui.out_raw(ui.diff(&r.diff()));
                 ui.out("");
             }

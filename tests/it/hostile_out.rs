@@ -409,7 +409,8 @@ fn server_chosen_ids_and_summary_names_cannot_fake_a_line() {
         _ => (404, Vec::new(), r#"{"message":"no such rule"}"#.to_owned()),
     });
     let backups = tempfile::tempdir().unwrap();
-    for args in [&["--dry-run"][..], &["--yes"][..]] {
+    let json = ["--dry-run", "--format", "json"];
+    for args in [&["--dry-run"][..], &["--yes"][..], &json[..]] {
         let mut cmd = site.cmd(ADMIN, &admin_token);
         cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
             .args(["rotate", "--account", SVC_JIRA, "--backup-dir"])
