@@ -307,3 +307,71 @@ fn a_secret_sent_to_any_atlassian_host_may_be_the_old_token() {
     census.note(&rule("https://hooks.example.com/x"), &selector);
     assert_eq!(census.not_inspectable, 3, "another service's secret is not");
 }
+
+/// `apply` guards over the planned rewrites only: a rule outside the plan that holds a
+/// planned old token in a form no rotation rewrites is still left alone (so the verdict
+/// cannot say "revoke" while it holds the token), and one holding the account's credential
+/// but not in the plan is reported, never passed over.
+#[test]
+fn following_a_plan_still_guards_every_rule_holding_a_planned_old_token() {
+    let fake = |tag: &str| format!("FAKE-{tag}-{}", uuid::Uuid::new_v4().simple());
+    let (t1, t2, new) = (fake("t1"), fake("t2"), Token::new(fake("new")));
+    let header = |uuid: &str, value: String| {
+        serde_json::json!({"rule": {"uuid": uuid, "name": uuid, "components": [
+            {"id": "2", "type": "jira.issue.outgoing.webhook", "value": {"url": "u",
+             "headers": [{"name": "Authorization", "value": value}]}}]}})
+    };
+    let basic = |t: &str| {
+        let value = Credential::new("svc@x.io", Token::new(t)).basic_value();
+        format!("Basic {value}")
+    };
+    let selector = Selector::new("svc@x.io", vec![]);
+    let planned = plan_all([header("a", basic(&t1))], &selector, &new);
+    let plan = PlanFile {
+        version: super::PLAN_VERSION,
+        site: "https://acme.atlassian.net".into(),
+        product: "jira".into(),
+        selector: selector.clone(),
+        new_fingerprint: new.fingerprint(),
+        created_at: 0,
+        rules: planned.rewrites.iter().map(Rewrite::planned_rule).collect(),
+        list_complete: true,
+    };
+    let site = [
+        header("a", basic(&t1)),
+        header("x-bearer-t1", format!("Bearer {t1}")),
+        header("b-added-t2", basic(&t2)),
+        header("y-bearer-t2", format!("Bearer {t2}")),
+    ];
+    let mut planner = Planner::new(&selector, &new).following(&plan);
+    for envelope in site {
+        planner.add(rule(envelope));
+    }
+    let followed = planner.finish();
+    let rewritten: Vec<&str> = followed.rewrites.iter().map(Rewrite::uuid).collect();
+    assert_eq!(rewritten, ["a"]);
+    let why = |uuid: &str| {
+        followed
+            .outcomes
+            .iter()
+            .find(|o| o.uuid() == uuid)
+            .map(|o| o.kind.clone())
+    };
+    assert!(
+        matches!(
+            why("x-bearer-t1"),
+            Some(Kind::LeftAlone {
+                why: LeftAlone::OldTokenElsewhere { .. }
+            })
+        ),
+        "{:?}",
+        followed.outcomes
+    );
+    assert!(matches!(
+        why("b-added-t2"),
+        Some(Kind::LeftAlone {
+            why: LeftAlone::NotInPlan { .. }
+        })
+    ));
+    assert!(crate::verdict::still_in_use(&followed.outcomes) >= 2);
+}
