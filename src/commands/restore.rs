@@ -116,13 +116,10 @@ impl Restore<'_> {
         if !wanted.body().is_object() || wanted.uuid() != uuid {
             return failed(Failure::BackupMismatch);
         }
+        // A 401 here is journalled as this rule's failure (the writer notes it, and no
+        // further rule is started): the record says why the restore stopped.
         let now = match self.writer.read(uuid).await {
             Ok(now) => now,
-            Err(FetchError::Unauthorized { .. }) => {
-                return Kind::NotAttempted {
-                    why: Stop::LoginRefused,
-                }
-            }
             Err(FetchError::NotFound { .. }) => return failed(Failure::Gone),
             Err(e) => {
                 let error = e.to_string();

@@ -567,3 +567,34 @@ fn a_rotation_whose_last_write_is_refused_with_401_stops_with_exit_1() {
         }
     }
 }
+
+/// A 401 when `restore` reads a rule stops the restore (exit 1) and is journalled in the
+/// restored run, so the record says why the rule was not restored.
+#[test]
+fn a_restore_whose_read_is_refused_with_401_stops_and_is_journalled() {
+    let (envelope, uuid, old) = one_rule();
+    let admin_token = fake_token();
+    let admin_auth = basic(ADMIN, &admin_token);
+    let site = Scripted::start(move |method, path, auth| match (method, path) {
+        ("GET", "/rest/api/3/myself") if auth == admin_auth => {
+            ok(json!({"accountId": "acc-admin", "emailAddress": ADMIN}))
+        }
+        _ => (401, Vec::new(), r#"{"message":"Unauthorized"}"#.to_owned()),
+    });
+    let (_root, dir) = backup_of(&site, &envelope);
+    let mut cmd = site.cmd(ADMIN, &admin_token);
+    cmd.arg("restore").arg(&dir).arg("--yes");
+    let out = run_checked(cmd, &[admin_token.clone(), old.clone()]);
+    out.expect_code(1).expect_error_with_hint();
+    let entries = journal_of(&dir);
+    let steps = steps_by_rule(&entries);
+    assert_eq!(
+        steps.get(&uuid).map(Vec::as_slice),
+        Some(&["failed".to_string()][..])
+    );
+    let detail = entries[0].detail.as_deref().unwrap_or_default();
+    assert!(
+        detail.starts_with("restore: ") && detail.contains("401"),
+        "{detail}"
+    );
+}
