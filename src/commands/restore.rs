@@ -126,6 +126,15 @@ impl Restore<'_> {
                 return failed(Failure::Unreadable { error });
             }
         };
+        // The writer sends to the id the answer carries: an answer for another rule would
+        // put this backup over a rule it was never compared with (and save the wrong one).
+        if now.uuid() != uuid {
+            let error = format!(
+                "the site answered with another rule ({})",
+                crate::printable::printable(now.uuid())
+            );
+            return failed(Failure::Unreadable { error });
+        }
         if plan::differences(wanted.body(), now.body()).is_empty() {
             return Kind::AlreadyCurrent;
         }

@@ -481,8 +481,8 @@ fn backup_of(site: &Scripted, envelope: &Value) -> (tempfile::TempDir, std::path
     (root, dir)
 }
 
-/// `restore` reads each rule from the server and prints its id in the diff's heading: a
-/// server-chosen id must stay on its line there too.
+/// `restore` reads each rule from the server: an id the answer carries (here another than
+/// the one asked for, so nothing is written) must stay on its line wherever it is shown.
 #[test]
 fn restore_headings_keep_a_server_chosen_id_on_its_line() {
     let (envelope, uuid, old) = one_rule();
@@ -597,4 +597,42 @@ fn a_restore_whose_read_is_refused_with_401_stops_and_is_journalled() {
         detail.starts_with("restore: ") && detail.contains("401"),
         "{detail}"
     );
+}
+
+/// `restore` compares a backup with the rule it reads: if the site answers with another
+/// rule than the one asked for, nothing is written (a PUT goes to the id in the path, and
+/// the backup would land on a rule it was never compared with, unsaved).
+#[test]
+fn a_restore_answered_with_another_rule_writes_nothing() {
+    let (envelope, uuid, old) = one_rule();
+    let admin_token = fake_token();
+    let admin_auth = basic(ADMIN, &admin_token);
+    let mut other = envelope.clone();
+    other["rule"]["uuid"] = json!(uuid::Uuid::now_v7().to_string());
+    other["rule"]["name"] = json!("another rule");
+    let puts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = Arc::clone(&puts);
+    let site = Scripted::start(move |method, path, auth| match (method, path) {
+        ("GET", "/rest/api/3/myself") if auth == admin_auth => {
+            ok(json!({"accountId": "acc-admin", "emailAddress": ADMIN}))
+        }
+        ("GET", p) if p == format!("/api/rule/{uuid}") => ok(other.clone()),
+        ("PUT", _) => {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            ok(json!({"ruleUuid": "x"}))
+        }
+        _ => (404, Vec::new(), r#"{"message":"no such rule"}"#.to_owned()),
+    });
+    let (_root, dir) = backup_of(&site, &envelope);
+    let mut cmd = site.cmd(ADMIN, &admin_token);
+    cmd.arg("restore").arg(&dir).arg("--yes");
+    let out = run_checked(cmd, &[admin_token.clone(), old.clone()]);
+    out.expect_code(3);
+    assert_eq!(
+        puts.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("another rule"), "{}", out.stdout);
 }
