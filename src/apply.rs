@@ -125,6 +125,15 @@ impl<'a> Writer<'a> {
     ) -> Outcome {
         let outcome = |kind| Outcome::new(planned.uuid(), planned.name(), kind);
         let fresh = match self.read(planned.uuid()).await {
+            // The write goes to the id the answer carries: it must be the rule shown.
+            Ok(rule) if rule.uuid() != planned.uuid() => {
+                let error = format!(
+                    "the site answered with another rule ({})",
+                    crate::printable::printable(rule.uuid())
+                );
+                let why = Failure::ReReadFailed { error };
+                return self.record(outcome(Kind::Failed { why }));
+            }
             Ok(rule) => rule,
             Err(e) => {
                 let why = Failure::ReReadFailed {

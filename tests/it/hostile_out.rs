@@ -636,3 +636,53 @@ fn a_restore_answered_with_another_rule_writes_nothing() {
     );
     assert!(out.stdout.contains("another rule"), "{}", out.stdout);
 }
+
+/// The re-read just before a write must be the rule that was shown: an answer for another
+/// rule is a failure, never a rewrite of that other rule.
+#[test]
+fn a_rotation_whose_re_read_answers_with_another_rule_writes_nothing() {
+    let (envelope, uuid, old) = one_rule();
+    let (admin_token, new_token) = (fake_token(), fake_token());
+    let mut other = envelope.clone();
+    other["rule"]["uuid"] = json!(uuid::Uuid::now_v7().to_string());
+    let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let puts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let logins = [
+        (basic(ADMIN, &admin_token), ADMIN),
+        (basic(SVC_JIRA, &new_token), SVC_JIRA),
+    ];
+    let (r, p) = (Arc::clone(&reads), Arc::clone(&puts));
+    let site = Scripted::start(move |method, path, auth| match (method, path) {
+        ("GET", "/rest/api/3/myself") => match logins.iter().find(|(a, _)| a == auth) {
+            Some((_, email)) => ok(json!({"accountId": email, "emailAddress": email})),
+            None => (401, Vec::new(), String::new()),
+        },
+        ("GET", "/api/rule/summary") => ok(json!({"links": {"next": null}, "data": [
+            {"uuid": uuid, "name": "n", "state": "ENABLED"}]})),
+        ("GET", path) if path == format!("/api/rule/{uuid}") => {
+            match r.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+                0 => ok(envelope.clone()),
+                _ => ok(other.clone()),
+            }
+        }
+        ("PUT", _) => {
+            p.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            ok(json!({"ruleUuid": "x"}))
+        }
+        _ => (404, Vec::new(), r#"{"message":"no such page"}"#.to_owned()),
+    });
+    let backups = tempfile::tempdir().unwrap();
+    let mut cmd = site.cmd(ADMIN, &admin_token);
+    cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
+        .args(["rotate", "--account", SVC_JIRA, "--yes", "--backup-dir"])
+        .arg(backups.path());
+    let out = run_checked(cmd, &[admin_token.clone(), new_token.clone(), old.clone()]);
+    out.expect_code(3);
+    assert_eq!(
+        puts.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "{}",
+        out.stdout
+    );
+    assert_eq!(summary_count(&out.stdout, "failed"), 1, "{}", out.stdout);
+}
