@@ -66,9 +66,15 @@ impl WriteLog for RestoreLog {
         self.safety.save(rule.uuid(), &rule.envelope()).map(|_| ())
     }
 
+    /// Every entry is marked, those without a detail too (`writing`, `restored`,
+    /// `declined`): in the rotation's journal, a restore's step must not read as the
+    /// rotation's.
     fn record(&self, uuid: &str, name: &str, step: Step, detail: Option<String>) -> io::Result<()> {
-        let detail = detail.map(|d| format!("restore: {d}"));
-        self.journal.record(uuid, name, step, detail)
+        let detail = match detail {
+            Some(d) => format!("restore: {d}"),
+            None => "restore".to_string(),
+        };
+        self.journal.record(uuid, name, step, Some(detail))
     }
 }
 

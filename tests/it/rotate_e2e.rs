@@ -999,5 +999,17 @@ fn restore_reads_back_lost_put_answers_and_writes_each_rule_once() {
             .map(String::as_str)
             .collect();
         assert_eq!(tail, ["restored", "writing"], "journal of {uuid}");
+        // Every entry the restore adds to the rotation's journal says it is the restore's.
+        let theirs: Vec<&journal::Entry> =
+            entries.iter().filter(|e| &e.rule_uuid == uuid).collect();
+        for entry in &theirs[theirs.len() - 2..] {
+            assert!(
+                entry
+                    .detail
+                    .as_deref()
+                    .is_some_and(|d| d.starts_with("restore")),
+                "{entry:?}"
+            );
+        }
     }
 }
