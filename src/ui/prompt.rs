@@ -40,30 +40,85 @@ enum Edit {
     CtrlD,
 }
 
-/// The line editing a prompt offers: typing, Backspace, Ctrl-U; Enter ends the line.
-/// Other control bytes (an arrow key's escape sequence starts with one) are dropped.
-fn edit(line: &mut Vec<u8>, byte: u8) -> Edit {
-    match byte {
-        b'\r' | b'\n' => Edit::Enter,
-        0x03 => Edit::CtrlC,
-        0x04 if line.is_empty() => Edit::CtrlD,
-        0x7f | 0x08 => {
-            if line.is_empty() {
-                return Edit::Erased(0);
+/// Where an escape sequence (a key that is not a character) is, byte by byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Escape {
+    None,
+    /// After ESC.
+    Start,
+    /// After `ESC [`: parameters until a final byte (`A` for an arrow, `~` for Delete or
+    /// the bracketed-paste markers `ESC[200~` and `ESC[201~`).
+    Csi,
+    /// After `ESC O` (F1-F4, arrows in application mode): one more byte.
+    Ss3,
+}
+
+/// One line being typed. Its buffer is allocated once, [`MAX_LINE`] bytes, and never
+/// grows: a growing buffer would leave the old copy of a secret in freed memory, unzeroed.
+struct Line {
+    bytes: Zeroizing<Vec<u8>>,
+    escape: Escape,
+    /// More than [`MAX_LINE`] bytes were typed: the rest was dropped, and the line is refused.
+    too_long: bool,
+}
+
+/// The longest line a prompt takes, in bytes. An Atlassian API token is under 200
+/// characters; a line longer than a terminal's own line limit is no token at all.
+const MAX_LINE: usize = 4096;
+
+impl Line {
+    fn new() -> Line {
+        Line {
+            bytes: Zeroizing::new(Vec::with_capacity(MAX_LINE)),
+            escape: Escape::None,
+            too_long: false,
+        }
+    }
+
+    /// The line editing a prompt offers: typing, Backspace, Ctrl-U; Enter ends the line.
+    /// A key's escape sequence (an arrow, Delete, a bracketed paste's markers) is dropped
+    /// whole, and so are other control bytes: none of them belongs in an answer or a token.
+    fn edit(&mut self, byte: u8) -> Edit {
+        let line = &mut self.bytes;
+        match byte {
+            b'\r' | b'\n' => Edit::Enter,
+            0x03 => Edit::CtrlC,
+            0x04 if line.is_empty() => Edit::CtrlD,
+            0x1b => {
+                self.escape = Escape::Start;
+                Edit::Ignored
             }
-            // One character, not one byte: drop UTF-8 continuation bytes, then the lead.
-            while line.pop().is_some_and(|b| b & 0xC0 == 0x80) {}
-            Edit::Erased(1)
-        }
-        0x15 => {
-            let chars = line.iter().filter(|b| *b & 0xC0 != 0x80).count();
-            line.clear();
-            Edit::Erased(chars)
-        }
-        byte if byte < 0x20 => Edit::Ignored,
-        byte => {
-            line.push(byte);
-            Edit::Typed
+            0x7f | 0x08 => {
+                if line.is_empty() {
+                    return Edit::Erased(0);
+                }
+                // One character, not one byte: drop UTF-8 continuation bytes, then the lead.
+                while line.pop().is_some_and(|b| b & 0xC0 == 0x80) {}
+                Edit::Erased(1)
+            }
+            0x15 => {
+                let chars = line.iter().filter(|b| *b & 0xC0 != 0x80).count();
+                line.clear();
+                Edit::Erased(chars)
+            }
+            byte if byte < 0x20 => Edit::Ignored,
+            byte if self.escape != Escape::None => {
+                self.escape = match (self.escape, byte) {
+                    (Escape::Start, b'[') => Escape::Csi,
+                    (Escape::Start, b'O') => Escape::Ss3,
+                    (Escape::Csi, 0x20..=0x3f) => Escape::Csi,
+                    _ => Escape::None,
+                };
+                Edit::Ignored
+            }
+            _ if line.len() >= MAX_LINE => {
+                self.too_long = true;
+                Edit::Ignored
+            }
+            byte => {
+                line.push(byte);
+                Edit::Typed
+            }
         }
     }
 }
@@ -75,12 +130,10 @@ pub(super) fn read_line(prompt: &str, shown: bool) -> io::Result<Zeroizing<Strin
     let mut err = io::stderr().lock();
     write!(err, "{prompt}: ")?;
     err.flush()?;
-    // Room for any token up front, so the secret is never copied by a reallocation
-    // (the old buffer would not be zeroed).
-    let mut line = Zeroizing::new(Vec::with_capacity(1024));
+    let mut line = Line::new();
     let end = loop {
         let byte = raw.read_byte()?;
-        match edit(&mut line, byte) {
+        match line.edit(byte) {
             Edit::Typed if shown => err.write_all(&[byte])?,
             Edit::Erased(n) if shown => err.write_all("\x08 \x08".repeat(n).as_bytes())?,
             Edit::Typed | Edit::Erased(_) | Edit::Ignored => continue,
@@ -94,7 +147,13 @@ pub(super) fn read_line(prompt: &str, shown: bool) -> io::Result<Zeroizing<Strin
     // Echo was off: the Enter (or Ctrl-C) was not shown, so the next line would start here.
     writeln!(err)?;
     end?;
-    match String::from_utf8(std::mem::take(&mut *line)) {
+    if line.too_long {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("the line typed is longer than {MAX_LINE} bytes; nothing was kept"),
+        ));
+    }
+    match String::from_utf8(std::mem::take(&mut *line.bytes)) {
         Ok(text) => Ok(Zeroizing::new(text)),
         Err(e) => {
             drop(Zeroizing::new(e.into_bytes()));
@@ -166,7 +225,7 @@ mod terminal {
 }
 
 /// Elsewhere console reads raw keys, Ctrl-C included (as a key, since `read_key_raw` does
-/// not raise a signal); they are turned back into the bytes [`edit`] understands.
+/// not raise a signal); they are turned back into the bytes [`Line::edit`] understands.
 #[cfg(not(unix))]
 mod terminal {
     use std::cell::RefCell;
@@ -216,9 +275,9 @@ mod tests {
     use super::*;
 
     fn typed(bytes: &[u8]) -> (Vec<u8>, Vec<Edit>) {
-        let mut line = Vec::new();
-        let edits = bytes.iter().map(|b| edit(&mut line, *b)).collect();
-        (line, edits)
+        let mut line = Line::new();
+        let edits = bytes.iter().map(|b| line.edit(*b)).collect();
+        (line.bytes.to_vec(), edits)
     }
 
     #[test]
@@ -231,9 +290,45 @@ mod tests {
         assert_eq!(line, b"b", "Backspace erases a whole character");
         let (line, edits) = typed("ab·\x15c".as_bytes());
         assert_eq!((line, &edits[4]), (b"c".to_vec(), &Edit::Erased(3)));
-        let (line, _) = typed(b"\x1b[Aq");
-        assert_eq!(line, b"[Aq", "the escape byte itself is dropped");
         assert_eq!(typed(b"\x7f").1, [Edit::Erased(0)]);
+    }
+
+    /// A key's escape sequence is dropped whole: an arrow key pressed in the hidden prompt,
+    /// or the markers a terminal in bracketed-paste mode wraps a paste in, must not become
+    /// part of the token written into every rule.
+    #[test]
+    fn escape_sequences_are_dropped_whole() {
+        assert_eq!(typed(b"\x1b[Aq").0, b"q", "an arrow key");
+        assert_eq!(typed(b"a\x1bOPb").0, b"ab", "F1 (SS3)");
+        assert_eq!(typed(b"a\x1b[3~b").0, b"ab", "Delete");
+        assert_eq!(typed(b"a\x1b[1;5Cb").0, b"ab", "Ctrl-Right");
+        let (line, edits) = typed(b"\x1b[200~FAKE-tok\x1b[201~\r");
+        assert_eq!(line, b"FAKE-tok", "bracketed-paste markers");
+        assert_eq!(edits.last(), Some(&Edit::Enter));
+        assert_eq!(typed(b"\x1bxy").0, b"y", "Alt-x");
+        let (line, edits) = typed(b"ab\x1b\r");
+        assert_eq!(
+            (line.as_slice(), edits.last()),
+            (&b"ab"[..], Some(&Edit::Enter))
+        );
+    }
+
+    /// The buffer never grows (a reallocation would leave an unzeroed copy of the secret
+    /// behind): past [`MAX_LINE`] bytes the rest is dropped and the line is refused, but
+    /// still read to its end, so no part of a long paste is left for the shell to run.
+    #[test]
+    fn a_line_too_long_is_refused_without_ever_growing_the_buffer() {
+        let mut line = Line::new();
+        let start = (line.bytes.as_ptr(), line.bytes.capacity());
+        for _ in 0..MAX_LINE {
+            assert_eq!(line.edit(b'a'), Edit::Typed);
+        }
+        assert!(!line.too_long, "{MAX_LINE} bytes fit");
+        assert_eq!(line.edit(b'b'), Edit::Ignored);
+        assert_eq!(line.edit(b'\r'), Edit::Enter);
+        assert!(line.too_long);
+        assert_eq!((line.bytes.as_ptr(), line.bytes.capacity()), start);
+        assert_eq!(line.bytes.len(), MAX_LINE);
     }
 
     #[test]
