@@ -171,6 +171,9 @@ impl Ui {
     /// Reads a secret, typed or pasted hidden; an empty line asks again. With `confirm`
     /// (the second prompt, and what to say when the two differ) it is asked twice until
     /// both entries agree. Ctrl-C is an [`io::ErrorKind::Interrupted`] error.
+    ///
+    /// An empty line asks again at the second prompt too: a paste that ends in CR LF
+    /// reaches the terminal as two Enters, and the second is no confirmation.
     pub fn ask_secret(
         &self,
         prompt: &str,
@@ -178,14 +181,11 @@ impl Ui {
     ) -> io::Result<Zeroizing<String>> {
         self.check_prompt()?;
         loop {
-            let first = prompt::read_line(prompt, false)?;
-            if first.is_empty() {
-                continue;
-            }
+            let first = read_secret(prompt)?;
             let Some((again, differ)) = confirm else {
                 return Ok(first);
             };
-            if *prompt::read_line(again, false)? == *first {
+            if *read_secret(again)? == *first {
                 return Ok(first);
             }
             self.err_line(differ);
@@ -303,6 +303,16 @@ impl Ui {
         bar.set_message(message.to_string());
         bar.enable_steady_tick(Duration::from_millis(200));
         bar
+    }
+}
+
+/// A hidden line that is not empty.
+fn read_secret(prompt: &str) -> io::Result<Zeroizing<String>> {
+    loop {
+        let line = prompt::read_line(prompt, false)?;
+        if !line.is_empty() {
+            return Ok(line);
+        }
     }
 }
 

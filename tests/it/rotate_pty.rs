@@ -7,8 +7,9 @@
 //! Why it is shaped so:
 //! - The binary runs under a pseudo-terminal (`rexpect`), so it sees a terminal on stdin and
 //!   stderr exactly as at a desk: prompts are allowed and the token is read hidden. rexpect
-//!   starts the child with the terminal's echo off, and the hidden prompt keeps it off, so
-//!   the token typed never reaches the screen unless the program prints it.
+//!   starts the child with the terminal's echo off; it is turned back on before the binary
+//!   starts, as a desk's terminal has it, so a token typed while the binary left echo on
+//!   would be on the screen, and the check below would catch it.
 //! - Every byte the terminal showed is kept in a transcript and checked for every token of
 //!   the site, the new one and the admin's included: "the screen never shows a token".
 //! - rexpect decodes the terminal's bytes one by one, so non-ASCII text (the `·` between
@@ -16,6 +17,9 @@
 //!   for them is unaffected, and the assertions below match ASCII text only.
 //! - Each answer is sent only once its question is on the screen; the 30 s expect timeout
 //!   guards a hang and is never an assertion about speed.
+//! - The hidden prompt's own edges (a paste with its line break or bracketed-paste
+//!   markers, a stop and continue, a kill, stderr off the terminal) are tried on
+//!   `fingerprint`'s prompt where no site is needed.
 
 use std::collections::BTreeSet;
 
@@ -48,11 +52,21 @@ impl Screen {
         Screen::spawn(cmd)
     }
 
-    fn spawn(mut cmd: std::process::Command) -> Screen {
+    fn spawn(cmd: std::process::Command) -> Screen {
+        Screen::spawn_with_stderr(cmd, std::process::Stdio::inherit())
+    }
+
+    fn spawn_with_stderr(mut cmd: std::process::Command, stderr: std::process::Stdio) -> Screen {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: runs in the child between fork and exec, and only calls tcgetattr and
+        // tcsetattr (async-signal-safe) on a descriptor rexpect has opened.
+        unsafe {
+            cmd.pre_exec(|| terminal_echo(0, true));
+        }
         cmd.env("TERM", "dumb")
             .stdin(std::process::Stdio::inherit())
             .stdout(std::process::Stdio::inherit())
-            .stderr(std::process::Stdio::inherit());
+            .stderr(stderr);
         // Escape codes are kept: the transcript is what reached the terminal, unedited.
         let options = Options {
             timeout_ms: Some(TIMEOUT_MS),
@@ -102,6 +116,28 @@ impl Screen {
             other => panic!("ended by {other:?}:\n{}", self.transcript),
         }
     }
+}
+
+/// Turns the echo of the terminal on `fd` on or off, as a shell does when it takes the
+/// terminal back; returns whether it was on.
+fn terminal_echo(fd: i32, on: bool) -> std::io::Result<()> {
+    // SAFETY: termios is plain data, filled by tcgetattr (checked) before it is written.
+    unsafe {
+        let mut modes: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(fd, &mut modes) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let cooked = libc::ECHO | libc::ICANON | libc::ISIG;
+        if on {
+            modes.c_lflag |= cooked;
+        } else {
+            modes.c_lflag &= !cooked;
+        }
+        if libc::tcsetattr(fd, libc::TCSANOW, &modes) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 fn question(rule_name: &str) -> String {
@@ -377,4 +413,26 @@ fn quit_when_asked_again_about_a_rule_edited_meanwhile_stops_the_run() {
     assert_eq!(puts(&site), 0, "nothing was written");
     assert_eq!(summary_count(&transcript, "not attempted"), 3);
     assert_eq!(summary_count(&transcript, "declined"), 0);
+}
+
+/// A token pasted with its line break (CR LF, which the terminal passes as two Enters) and
+/// wrapped in bracketed-paste markers, at both token prompts: it is the token, whole; the
+/// second Enter of the first paste does not count as an empty, differing confirmation.
+#[test]
+fn a_pasted_token_with_its_line_break_and_paste_markers_is_taken_whole() {
+    let desk = Desk::new(2);
+    let mut screen = Screen::rotate(&desk.site, &desk.backups);
+    let paste = format!("\x1b[200~{}\x1b[201~\r\n", desk.new_token);
+    for prompt in ["Paste the new API token", "Paste the new API token again"] {
+        screen.expect(prompt);
+        screen.session.send(&paste).expect("paste on the pty");
+    }
+    screen.answer(&question(&desk.by_name[0].0), "a");
+    let (code, transcript) = screen.finish();
+
+    assert_no_secrets(&transcript, desk.site.secrets());
+    assert!(!transcript.contains(&desk.new_token), "{transcript}");
+    assert!(!transcript.contains("differ"), "{transcript}");
+    assert_eq!(code, 0, "{transcript}");
+    desk.expected.assert_site(&desk.site);
 }
