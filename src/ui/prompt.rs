@@ -167,14 +167,139 @@ pub(super) fn read_line(prompt: &str, shown: bool) -> io::Result<Zeroizing<Strin
 
 #[cfg(unix)]
 mod terminal {
+    //! Signals that arrive while a prompt holds the terminal are handled too, since the
+    //! terminal is shared with the shell: killed (SIGTERM, SIGHUP, or SIGINT/SIGQUIT sent
+    //! with `kill`), the process puts the settings back before it dies of the signal, so
+    //! echo is not left off; continued after a stop (`kill -STOP`, then `fg`), when the
+    //! shell has put its own cooked, echoing settings back, it takes the prompt's again,
+    //! so what is typed next is still hidden. A signal that already has a handler (the
+    //! runtime's Ctrl-C watcher) is left to it.
+
+    use std::cell::UnsafeCell;
     use std::io;
+    use std::mem::MaybeUninit;
+    use std::sync::atomic::{AtomicU8, Ordering};
 
     /// The terminal on stdin in non-canonical mode, without echo or signals, until dropped.
     pub struct Raw {
         saved: libc::termios,
+        /// The signals whose handler is ours while the prompt is up.
+        guarded: Vec<libc::c_int>,
     }
 
     const STDIN: libc::c_int = 0;
+
+    /// Ends the process: the terminal is put back first.
+    const ENDING: [libc::c_int; 4] = [libc::SIGTERM, libc::SIGHUP, libc::SIGINT, libc::SIGQUIT];
+
+    /// No prompt holds the terminal: the handlers do nothing to it.
+    const IDLE: u8 = 0;
+    /// Entering or leaving: an ending signal puts the saved settings back; SIGCONT does
+    /// nothing (the prompt's settings are being set, or are being taken away).
+    const MOVING: u8 = 1;
+    /// A prompt holds the terminal: SIGCONT puts the prompt's settings back.
+    const HELD: u8 = 2;
+
+    /// What the handlers read: plain statics, since a handler can take no lock. The
+    /// settings are written only while the state is [`IDLE`].
+    struct Modes {
+        state: AtomicU8,
+        saved: UnsafeCell<MaybeUninit<libc::termios>>,
+        raw: UnsafeCell<MaybeUninit<libc::termios>>,
+    }
+
+    // SAFETY: `saved` and `raw` are written only while `state` is IDLE, and read only
+    // while it is not (see `Raw::enter` and `Drop`); prompts are asked one at a time.
+    unsafe impl Sync for Modes {}
+
+    static MODES: Modes = Modes {
+        state: AtomicU8::new(IDLE),
+        saved: UnsafeCell::new(MaybeUninit::uninit()),
+        raw: UnsafeCell::new(MaybeUninit::uninit()),
+    };
+
+    extern "C" fn on_signal(signal: libc::c_int) {
+        let state = MODES.state.load(Ordering::SeqCst);
+        // SAFETY: only async-signal-safe calls (tcsetattr, signal, raise) on settings
+        // written before the state left IDLE; errno is kept for the code interrupted.
+        keeping_errno(|| unsafe {
+            if signal == libc::SIGCONT {
+                if state == HELD {
+                    libc::tcsetattr(STDIN, libc::TCSANOW, (*MODES.raw.get()).as_ptr());
+                }
+                return;
+            }
+            if state != IDLE {
+                libc::tcsetattr(STDIN, libc::TCSANOW, (*MODES.saved.get()).as_ptr());
+            }
+            // Die of the signal, as without this handler: it is delivered again once
+            // the handler returns, now with the default action.
+            libc::signal(signal, libc::SIG_DFL);
+            libc::raise(signal);
+        });
+    }
+
+    fn keeping_errno(f: impl FnOnce()) {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        // SAFETY: the calling thread's errno, a live thread-local.
+        let errno = unsafe { libc::__errno_location() };
+        #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+        // SAFETY: as above.
+        let errno = unsafe { libc::__error() };
+        #[cfg(any(
+            target_os = "linux",
+            target_os = "android",
+            target_os = "macos",
+            target_os = "ios",
+            target_os = "freebsd"
+        ))]
+        {
+            // SAFETY: `errno` points at the calling thread's errno.
+            let kept = unsafe { *errno };
+            f();
+            unsafe { *errno = kept };
+        }
+        #[cfg(not(any(
+            target_os = "linux",
+            target_os = "android",
+            target_os = "macos",
+            target_os = "ios",
+            target_os = "freebsd"
+        )))]
+        f();
+    }
+
+    /// Our handler for `signal`, when it has none but the default; whether it was set.
+    fn guard(signal: libc::c_int) -> bool {
+        // SAFETY: sigaction structs are plain data; the calls are checked.
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(signal, std::ptr::null(), &mut old) != 0
+                || old.sa_sigaction != libc::SIG_DFL
+            {
+                return false;
+            }
+            let mut ours: libc::sigaction = std::mem::zeroed();
+            ours.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            // A read interrupted by SIGCONT goes on: the handler has set the terminal.
+            ours.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut ours.sa_mask);
+            libc::sigaction(signal, &ours, std::ptr::null_mut()) == 0
+        }
+    }
+
+    /// The default action back for `signal`, unless someone else has set a handler since.
+    fn unguard(signal: libc::c_int) {
+        // SAFETY: as in `guard`.
+        unsafe {
+            let mut now: libc::sigaction = std::mem::zeroed();
+            let ours = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            if libc::sigaction(signal, std::ptr::null(), &mut now) == 0 && now.sa_sigaction == ours
+            {
+                libc::signal(signal, libc::SIG_DFL);
+            }
+        }
+    }
 
     impl Raw {
         pub fn enter() -> io::Result<Raw> {
@@ -187,12 +312,27 @@ mod terminal {
             raw.c_lflag &= !(libc::ECHO | libc::ICANON | libc::ISIG | libc::IEXTEN);
             raw.c_cc[libc::VMIN] = 1;
             raw.c_cc[libc::VTIME] = 0;
+            // SAFETY: the state is IDLE (prompts are asked one at a time): no handler
+            // reads these now.
+            unsafe {
+                (*MODES.saved.get()).write(saved);
+                (*MODES.raw.get()).write(raw);
+            }
+            MODES.state.store(MOVING, Ordering::SeqCst);
+            let mut guarded: Vec<libc::c_int> = Vec::new();
+            for signal in ENDING.into_iter().chain([libc::SIGCONT]) {
+                if guard(signal) {
+                    guarded.push(signal);
+                }
+            }
+            let held = Raw { saved, guarded };
             // TCSANOW, not TCSAFLUSH: an answer typed before the question appeared counts.
             // SAFETY: a valid termios, on a descriptor that stays open.
             if unsafe { libc::tcsetattr(STDIN, libc::TCSANOW, &raw) } != 0 {
                 return Err(io::Error::last_os_error());
             }
-            Ok(Raw { saved })
+            MODES.state.store(HELD, Ordering::SeqCst);
+            Ok(held)
         }
 
         /// One byte, unbuffered: whatever follows the line stays for the next reader.
@@ -218,8 +358,13 @@ mod terminal {
 
     impl Drop for Raw {
         fn drop(&mut self) {
+            MODES.state.store(MOVING, Ordering::SeqCst);
             // SAFETY: puts back the settings read in `enter`.
             unsafe { libc::tcsetattr(STDIN, libc::TCSANOW, &self.saved) };
+            for signal in &self.guarded {
+                unguard(*signal);
+            }
+            MODES.state.store(IDLE, Ordering::SeqCst);
         }
     }
 }

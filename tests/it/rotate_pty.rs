@@ -52,6 +52,13 @@ impl Screen {
         Screen::spawn(cmd)
     }
 
+    /// `fingerprint`, whose hidden prompt needs no site, on a fresh pseudo-terminal.
+    fn fingerprint() -> Screen {
+        let mut cmd = crate::common::autorekey();
+        cmd.arg("fingerprint");
+        Screen::spawn(std_command(&cmd))
+    }
+
     fn spawn(cmd: std::process::Command) -> Screen {
         Screen::spawn_with_stderr(cmd, std::process::Stdio::inherit())
     }
@@ -106,6 +113,21 @@ impl Screen {
             .expect("press Ctrl-C on the pty");
     }
 
+    /// The master side of the terminal, to read its modes as the shell would.
+    fn master(&self) -> std::fs::File {
+        self.session
+            .process()
+            .get_file_handle()
+            .expect("the pty's master side")
+    }
+
+    fn signal(&mut self, signal: rexpect::process::Signal) {
+        self.session
+            .process_mut()
+            .signal(signal)
+            .expect("signal the binary");
+    }
+
     /// Waits for the end and returns the exit status.
     fn finish(mut self) -> (i32, String) {
         let rest = self.session.exp_eof().expect("the binary ends");
@@ -138,6 +160,20 @@ fn terminal_echo(fd: i32, on: bool) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether the terminal whose master side is `fd` echoes what is typed.
+fn echoes(fd: i32) -> bool {
+    // SAFETY: as in `terminal_echo`.
+    unsafe {
+        let mut modes: libc::termios = std::mem::zeroed();
+        assert_eq!(
+            libc::tcgetattr(fd, &mut modes),
+            0,
+            "read the terminal's modes"
+        );
+        modes.c_lflag & libc::ECHO != 0
+    }
 }
 
 fn question(rule_name: &str) -> String {
@@ -435,4 +471,70 @@ fn a_pasted_token_with_its_line_break_and_paste_markers_is_taken_whole() {
     assert!(!transcript.contains("differ"), "{transcript}");
     assert_eq!(code, 0, "{transcript}");
     desk.expected.assert_site(&desk.site);
+}
+/// The process stopped at the hidden prompt (`kill -STOP`) while the shell takes the
+/// terminal back with echo on, then continued (`fg`): the prompt takes the terminal back
+/// too, so what is typed next is still hidden.
+#[test]
+fn a_token_typed_after_a_stop_and_continue_is_still_hidden() {
+    use rexpect::process::Signal;
+    let token = crate::common::fake_token();
+    let mut screen = Screen::fingerprint();
+    screen.expect("Paste the token: ");
+    let master = screen.master();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&master);
+    screen.signal(Signal::SIGSTOP);
+    let pid = screen.session.process().child_pid.as_raw();
+    let mut status = 0;
+    // SAFETY: waits for a state change of our own child; `status` is a live int.
+    let waited = unsafe { libc::waitpid(pid, &mut status, libc::WUNTRACED) };
+    assert!(
+        waited == pid && libc::WIFSTOPPED(status),
+        "the binary stops"
+    );
+    terminal_echo(fd, true).expect("the shell turns echo back on");
+    screen.signal(Signal::SIGCONT);
+    // A hang guard, not a timing assertion: the prompt must turn echo off again.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(TIMEOUT_MS);
+    while echoes(fd) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the prompt never took the terminal back after SIGCONT"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    screen.session.send_line(&token).expect("type on the pty");
+    screen.expect("as an Atlassian credential");
+    let (code, transcript) = screen.finish();
+
+    assert_eq!(code, 0, "{transcript}");
+    assert_no_secrets(&transcript, std::slice::from_ref(&token));
+}
+
+/// Killed at the hidden prompt (SIGTERM from a supervisor, SIGHUP from a closed window):
+/// the process dies of the signal as asked, and the terminal is left as it was found,
+/// with echo on, not silently swallowing the next command typed.
+#[test]
+fn killed_at_the_hidden_prompt_the_terminal_is_put_back() {
+    use rexpect::process::{Signal, WaitStatus};
+    for signal in [Signal::SIGTERM, Signal::SIGHUP] {
+        let mut screen = Screen::fingerprint();
+        screen.expect("Paste the token: ");
+        let master = screen.master();
+        assert!(!echoes(std::os::fd::AsRawFd::as_raw_fd(&master)), "hidden");
+        screen.signal(signal);
+        let status = screen
+            .session
+            .process()
+            .wait()
+            .expect("wait for the binary");
+        assert!(
+            matches!(status, WaitStatus::Signaled(_, got, _) if got == signal),
+            "{signal}: {status:?}"
+        );
+        assert!(
+            echoes(std::os::fd::AsRawFd::as_raw_fd(&master)),
+            "{signal}: the terminal was left with echo off"
+        );
+    }
 }
