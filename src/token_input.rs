@@ -6,8 +6,10 @@
 //! hidden prompt when someone is at a terminal. Without any of them the command stops and
 //! says which to use.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::path::Path;
+
+use zeroize::Zeroizing;
 
 use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::files::{self, Links};
@@ -32,6 +34,10 @@ pub struct TokenSource<'a> {
 
 pub fn read_token(source: TokenSource, ui: &Ui) -> CommandResult<Token> {
     if let Some(path) = source.file {
+        // `-` typed at a terminal: read there, the token would show as it is typed.
+        if path == Path::new("-") && ui.can_prompt() {
+            return prompt(source, ui);
+        }
         return from_file(path, source.what);
     }
     if let Ok(value) = std::env::var(source.env) {
@@ -53,11 +59,8 @@ pub fn read_token(source: TokenSource, ui: &Ui) -> CommandResult<Token> {
 /// device would block or stream forever (`-` is the way to pipe a token in).
 fn from_file(path: &Path, what: &str) -> CommandResult<Token> {
     let (text, origin) = if path == Path::new("-") {
-        let mut text = String::new();
-        std::io::stdin()
-            .take(files::TOKEN_FILE_CAP)
-            .read_to_string(&mut text)?;
-        (text, "stdin".to_string())
+        let mut text = read_stdin(what)?;
+        (std::mem::take(&mut *text), "stdin".to_string())
     } else {
         let text =
             files::read_text_capped(path, files::TOKEN_FILE_CAP, Links::Follow).map_err(|e| {
@@ -72,11 +75,46 @@ fn from_file(path: &Path, what: &str) -> CommandResult<Token> {
     clean(text, what, &origin)
 }
 
+/// A secret piped in on stdin, at most [`files::TOKEN_FILE_CAP`] bytes, read into one
+/// buffer that never grows (a reallocation would leave an unzeroed copy behind). A
+/// terminal is refused: typed there, with its echo on, the secret would show.
+pub fn read_stdin(what: &str) -> CommandResult<Zeroizing<String>> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Err(CommandError::usage(format!(
+            "stdin is a terminal: a {what} typed there would show on the screen"
+        ))
+        .hint(
+            "pipe or redirect it in (`< token.txt`), or run with stdin and stderr both on the \
+             terminal to be asked for it hidden",
+        ));
+    }
+    let cap = files::TOKEN_FILE_CAP as usize;
+    let mut bytes = Zeroizing::new(Vec::with_capacity(cap + 2));
+    stdin.take(cap as u64 + 1).read_to_end(&mut bytes)?;
+    if bytes.len() > cap {
+        return Err(CommandError::usage(format!(
+            "the {what} on stdin is larger than {} KiB; no token is that long",
+            cap / 1024
+        ))
+        .hint("pipe in only the token"));
+    }
+    match String::from_utf8(std::mem::take(&mut *bytes)) {
+        Ok(text) => Ok(Zeroizing::new(text)),
+        Err(e) => {
+            drop(Zeroizing::new(e.into_bytes()));
+            Err(CommandError::usage(format!(
+                "the {what} on stdin is not UTF-8 text"
+            )))
+        }
+    }
+}
+
 /// A token is one word: trailing newlines are trimmed, anything else is refused, since a
 /// stray space written into every rule would break every integration.
 fn clean(text: String, what: &str, origin: &str) -> CommandResult<Token> {
     let token = Token::new(text.trim());
-    drop(zeroize::Zeroizing::new(text));
+    drop(Zeroizing::new(text));
     if token.is_empty() {
         return Err(
             CommandError::usage(format!("the {what} from {origin} is empty")).hint(

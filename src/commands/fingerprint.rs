@@ -6,8 +6,6 @@
 //! where the rule sends it (see `detect::fingerprint_kind`), so both are printed, each
 //! named.
 
-use std::io::Read;
-
 use crate::error::{CommandError, CommandResult};
 use crate::secret::Token;
 use crate::ui::Ui;
@@ -18,9 +16,8 @@ pub fn run(ui: &Ui) -> CommandResult {
         let mut text = text.map_err(|e| crate::token_input::prompt_failed(e, "token"))?;
         std::mem::take(&mut *text)
     } else {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text)?;
-        text
+        let mut text = crate::token_input::read_stdin("token")?;
+        std::mem::take(&mut *text)
     };
     let token = Token::new(text.trim());
     drop(zeroize::Zeroizing::new(text));

@@ -538,3 +538,37 @@ fn killed_at_the_hidden_prompt_the_terminal_is_put_back() {
         );
     }
 }
+/// Stdin a terminal but stderr not (`2>log`): nobody can be asked, and reading stdin there
+/// would show the token as it is typed; the command says what to do instead, reading
+/// nothing.
+#[test]
+fn a_token_is_never_read_from_a_terminal_with_stderr_elsewhere() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let log = dir.path().join("stderr.log");
+    let mut cmd = crate::common::autorekey();
+    cmd.arg("fingerprint");
+    let file = std::fs::File::create(&log).expect("a log file");
+    let screen = Screen::spawn_with_stderr(std_command(&cmd), file.into());
+    let (code, _) = screen.finish();
+
+    let said = std::fs::read_to_string(&log).expect("read the log");
+    assert_eq!(code, 2, "{said}");
+    assert!(said.contains("stdin is a terminal"), "{said}");
+    assert!(said.contains("Hint: "), "{said}");
+}
+
+/// `--api-token-file -` typed at a terminal: the token is asked for hidden, not read from
+/// the terminal with echo on.
+#[test]
+fn a_token_file_dash_on_a_terminal_is_asked_hidden() {
+    let (_, site) = copies_site(1, |_| {});
+    let mut cmd = site.cmd();
+    cmd.env_remove("AUTOREKEY_API_TOKEN")
+        .args(["scan", "--api-token-file", "-"]);
+    let mut screen = Screen::spawn(std_command(&cmd));
+    screen.answer("Paste the admin's API token", site.admin_token());
+    let (code, transcript) = screen.finish();
+
+    assert_no_secrets(&transcript, site.secrets());
+    assert_eq!(code, 0, "{transcript}");
+}
