@@ -8,7 +8,7 @@
 //! The policy lives here; the asking is the [`Ui`]'s. Ctrl-C at the prompt is its own
 //! answer, [`Answer::Interrupted`], not "quit": quitting is a choice and leaves the run
 //! to be judged on what was done (exit 3 when rules are left), an interruption fails it
-//! (exit 1), as Ctrl-C does anywhere else in a run.
+//! (exit 1), as Ctrl-C does anywhere else in a run. Ctrl-D (the end of input) is "quit".
 
 use crate::error::{CommandError, CommandResult};
 use crate::ui::Ui;
@@ -89,9 +89,16 @@ impl Approver {
 
 fn prompt(question: &str, ui: &Ui) -> CommandResult<Answer> {
     let question = format!("{question} [y]es / [n]o / [a]ll remaining / [q]uit");
-    match ui.ask(&question, parse, "answer y, n, a or q") {
+    answer_of(ui.ask(&question, parse, "answer y, n, a or q"))
+}
+
+/// A prompt that ended without an answer: Ctrl-C interrupts; Ctrl-D (the end of input)
+/// means nobody will answer any more, which is "quit": nothing more is written.
+fn answer_of(read: std::io::Result<Answer>) -> CommandResult<Answer> {
+    match read {
         Ok(answer) => Ok(answer),
         Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(Answer::Interrupted),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(Answer::Quit),
         Err(e) => Err(CommandError::failure(format!(
             "could not read the answer: {e}"
         ))),
@@ -119,6 +126,19 @@ mod tests {
         assert_eq!(parse("q"), Some(Answer::Quit));
         assert_eq!(parse(""), None);
         assert_eq!(parse("yep"), None);
+    }
+
+    #[test]
+    fn ctrl_c_interrupts_and_the_end_of_input_quits() {
+        use std::io::{Error, ErrorKind};
+        let of = |kind| answer_of(Err(Error::from(kind)));
+        assert_eq!(of(ErrorKind::Interrupted).unwrap(), Answer::Interrupted);
+        assert_eq!(of(ErrorKind::UnexpectedEof).unwrap(), Answer::Quit);
+        let err = of(ErrorKind::PermissionDenied).unwrap_err();
+        assert!(
+            err.render().contains("could not read the answer"),
+            "{err:?}"
+        );
     }
 
     #[test]

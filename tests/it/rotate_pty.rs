@@ -572,3 +572,24 @@ fn a_token_file_dash_on_a_terminal_is_asked_hidden() {
     assert_no_secrets(&transcript, site.secrets());
     assert_eq!(code, 0, "{transcript}");
 }
+
+/// Ctrl-D at the question (nobody will type more) is "quit", said as such: nothing more is
+/// written, the rules left are listed (exit 3), and no error is printed for it.
+#[test]
+fn ctrl_d_at_the_question_quits() {
+    let desk = Desk::new(3);
+    let mut screen = desk.first_rule_rotated();
+    screen.expect(&question(&desk.by_name[1].0));
+    screen.session.send_control('d').expect("press Ctrl-D");
+    let (code, transcript) = screen.finish();
+
+    assert_eq!(code, 3, "{transcript}");
+    let summary = desk.only_the_first_rotated(&transcript);
+    for (name, _) in &desk.by_name[1..] {
+        assert!(
+            summary.contains(&format!("Not attempted \"{name}\": you quit")),
+            "{summary}"
+        );
+    }
+    assert!(!transcript.contains("Error"), "{transcript}");
+}
