@@ -148,8 +148,8 @@ impl GlobalArgs {
 }
 
 /// Parse the command line, exiting with clap's message (exit 2) on bad usage.
-pub fn parse() -> Cli {
-    try_parse_from(std::env::args_os()).unwrap_or_else(|e| e.exit())
+pub fn parse() -> Result<Cli, clap::Error> {
+    try_parse_from(std::env::args_os())
 }
 
 /// Parse `args`, folding the site options typed before the command name into the

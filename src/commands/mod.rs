@@ -32,7 +32,10 @@ use crate::ui::Ui;
 pub fn main() -> ExitCode {
     // Before any secret is read: a crash must not write one to disk in a core file.
     let hardened = crate::harden::disable_core_dumps();
-    let cli = crate::cli::parse();
+    let cli = match crate::cli::parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_said(e),
+    };
     let verbosity = if cli.output.quiet {
         -1
     } else {
@@ -82,16 +85,37 @@ pub fn main() -> ExitCode {
 fn exit_status(result: CommandResult, ui: &Ui) -> ExitCode {
     let kind = result.err().map(|e| e.kind);
     if let Some(e) = ui.output_error() {
-        let lost = CommandError::failure(format!("the output could not be written: {e}")).hint(
-            "make room where stdout goes (a full disk?) or send it elsewhere, then run the \
-             command again",
-        );
-        ui.error(&lost.render());
+        ui.error(&lost_output(e).render());
         if matches!(kind, None | Some(ErrorKind::Partial)) {
             return ExitCode::from(ErrorKind::Failure.exit_code());
         }
     }
     kind.map_or(ExitCode::SUCCESS, |kind| ExitCode::from(kind.exit_code()))
+}
+
+fn lost_output(e: &std::io::Error) -> CommandError {
+    CommandError::failure(format!("the output could not be written: {e}")).hint(
+        "make room where stdout goes (a full disk?) or send it elsewhere, then run the command \
+         again",
+    )
+}
+
+/// Help, version or a usage error, printed by clap in its own styles. Help and version
+/// are output like any command's: when they could not be written (a full disk), that is
+/// said and fails (exit 1); a closed pipe is not a failure. A usage error is exit 2.
+fn clap_said(e: clap::Error) -> ExitCode {
+    let printed = e.print();
+    if e.use_stderr() {
+        return ExitCode::from(ErrorKind::Usage.exit_code());
+    }
+    match printed {
+        Err(lost) if lost.kind() != std::io::ErrorKind::BrokenPipe => {
+            let ui = Ui::new(0, crate::ui::ColorChoice::Auto);
+            ui.error(&lost_output(&lost).render());
+            ExitCode::from(ErrorKind::Failure.exit_code())
+        }
+        _ => ExitCode::SUCCESS,
+    }
 }
 
 /// Every command that shows findings needs the fingerprint key; the sandbox, the shell

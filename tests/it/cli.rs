@@ -279,3 +279,39 @@ fn double_verbose_traces_each_request_without_headers_or_queries() {
     let once = site.run(&["-v", "scan", "--format", "json"]);
     assert!(!once.stderr.contains("-> GET"), "-v alone traces nothing");
 }
+
+/// Output that cannot be written (a full disk) fails every command that prints without a
+/// site, help and version included: exit 1, said with a hint, never a silent 0.
+#[test]
+fn a_full_disk_fails_every_command_that_prints_even_help() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, fake_token()).expect("write a token");
+    let backups = dir.path().to_str().expect("a UTF-8 path");
+    let runs: [&[&str]; 7] = [
+        &["--help"],
+        &["--version"],
+        &["scan", "--help"],
+        &["completions", "bash"],
+        &["man"],
+        &["backups", "--backup-dir", backups],
+        &["fingerprint"],
+    ];
+    for args in runs {
+        let mut cmd = common::std_command(&autorekey());
+        let dev_full = std::fs::OpenOptions::new().write(true).open("/dev/full");
+        let stdin = std::fs::File::open(&token_file).expect("open the token");
+        cmd.args(args)
+            .stdin(stdin)
+            .stdout(dev_full.expect("open /dev/full"));
+        let run = checked(cmd.output().expect("run autorekey"), &[]);
+        assert_eq!(run.code, Some(1), "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("Error: the output could not be written: No space left")
+                && run.stderr.contains("Hint: "),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+}
