@@ -540,6 +540,38 @@ fn format_json_gives_scripts_the_summary_and_the_verdict_as_data() {
     assert_eq!(summary["verdict"]["revoke"], false);
 }
 
+/// Stdout on a full disk: the results are lost, which fails the run (exit 1, said with a
+/// hint), but the failed write stops nothing between a rule's backup and its write: every
+/// rule is rotated and journaled as if the output had gone through.
+#[test]
+fn a_full_disk_on_stdout_fails_the_rotation_but_stops_no_write() {
+    let fx = FixtureRotation::start();
+    let backups = fx.site.dir.path().join("backups");
+    for format in ["text", "json"] {
+        let mut cmd = common::std_command(&fx.rotate(&backups, &["--yes", "--format", format]));
+        let dev_full = std::fs::OpenOptions::new().write(true).open("/dev/full");
+        cmd.stdout(dev_full.expect("open /dev/full"));
+        let out = common::checked(cmd.output().expect("run autorekey"), fx.site.secrets());
+        out.expect_code(1).expect_error_with_hint();
+        assert!(
+            out.stderr.contains("the output could not be written"),
+            "{}",
+            out.stderr
+        );
+    }
+    fx.expected().assert_site(&fx.site);
+    for dir in run_dirs(&backups) {
+        for (uuid, steps) in steps_by_rule(&journal_of(&dir)) {
+            let last = steps.last().map(String::as_str);
+            assert_ne!(
+                last,
+                Some("writing"),
+                "{uuid}: a write left unfinished: {steps:?}"
+            );
+        }
+    }
+}
+
 // ------------------------------------------------------------------ 6. interrupted
 
 #[test]
