@@ -118,7 +118,7 @@ fn clean(text: String, what: &str, origin: &str) -> CommandResult<Token> {
     if token.is_empty() {
         return Err(
             CommandError::usage(format!("the {what} from {origin} is empty")).hint(
-                "put the token in the file on one line (Atlassian shows it once, when it is created)",
+                "give the whole token, on one line (Atlassian shows it once, when it is created)",
             ),
         );
     }
@@ -126,7 +126,7 @@ fn clean(text: String, what: &str, origin: &str) -> CommandResult<Token> {
         return Err(CommandError::usage(format!(
             "the {what} from {origin} contains spaces or line breaks"
         ))
-        .hint("put only the token in the file, on one line"));
+        .hint("give only the token, on one line, with nothing around it"));
     }
     Ok(token)
 }
@@ -166,6 +166,11 @@ mod tests {
             !err.render().contains("ab c"),
             "the value must not be echoed"
         );
+        // A token typed at the prompt or set in the environment came from no file.
+        for text in ["ab c", " "] {
+            let err = clean(text.into(), "t", "the prompt").unwrap_err().render();
+            assert!(!err.contains("file"), "{err}");
+        }
     }
 
     #[test]
