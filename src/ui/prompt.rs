@@ -168,12 +168,15 @@ pub(super) fn read_line(prompt: &str, shown: bool) -> io::Result<Zeroizing<Strin
 #[cfg(unix)]
 mod terminal {
     //! Signals that arrive while a prompt holds the terminal are handled too, since the
-    //! terminal is shared with the shell: killed (SIGTERM, SIGHUP, or SIGINT/SIGQUIT sent
-    //! with `kill`), the process puts the settings back before it dies of the signal, so
-    //! echo is not left off; continued after a stop (`kill -STOP`, then `fg`), when the
-    //! shell has put its own cooked, echoing settings back, it takes the prompt's again,
-    //! so what is typed next is still hidden. A signal that already has a handler (the
-    //! runtime's Ctrl-C watcher) is left to it.
+    //! terminal is shared with the shell: killed (SIGTERM, SIGHUP, SIGQUIT), the process
+    //! puts the settings back before it dies of the signal, so echo is not left off;
+    //! continued after a stop (`kill -STOP`, then `fg`), when the shell has put its own
+    //! cooked, echoing settings back, it takes the prompt's again, so what is typed next
+    //! is still hidden. A signal that already has a handler is left to it. SIGINT is left
+    //! alone: the Ctrl-C key arrives as a byte, and the runtime's Ctrl-C watcher may take
+    //! SIGINT at any moment, keeping (and calling) whatever handler it found, so ours
+    //! would outlive the prompt. For the same reason a handler called when no prompt
+    //! holds the terminal does nothing.
 
     use std::cell::UnsafeCell;
     use std::io;
@@ -190,7 +193,7 @@ mod terminal {
     const STDIN: libc::c_int = 0;
 
     /// Ends the process: the terminal is put back first.
-    const ENDING: [libc::c_int; 4] = [libc::SIGTERM, libc::SIGHUP, libc::SIGINT, libc::SIGQUIT];
+    const ENDING: [libc::c_int; 3] = [libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
 
     /// No prompt holds the terminal: the handlers do nothing to it.
     const IDLE: u8 = 0;
@@ -220,6 +223,9 @@ mod terminal {
 
     extern "C" fn on_signal(signal: libc::c_int) {
         let state = MODES.state.load(Ordering::SeqCst);
+        if state == IDLE {
+            return;
+        }
         // SAFETY: only async-signal-safe calls (tcsetattr, signal, raise) on settings
         // written before the state left IDLE; errno is kept for the code interrupted.
         keeping_errno(|| unsafe {
@@ -229,9 +235,7 @@ mod terminal {
                 }
                 return;
             }
-            if state != IDLE {
-                libc::tcsetattr(STDIN, libc::TCSANOW, (*MODES.saved.get()).as_ptr());
-            }
+            libc::tcsetattr(STDIN, libc::TCSANOW, (*MODES.saved.get()).as_ptr());
             // Die of the signal, as without this handler: it is delivered again once
             // the handler returns, now with the default action.
             libc::signal(signal, libc::SIG_DFL);
@@ -365,6 +369,18 @@ mod terminal {
                 unguard(*signal);
             }
             MODES.state.store(IDLE, Ordering::SeqCst);
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        /// Called by a handler installed over ours that keeps calling it (as the runtime's
+        /// Ctrl-C watcher does) once no prompt is up: it must not end the process (if it
+        /// did, this test binary would die of SIGTERM).
+        #[test]
+        fn a_handler_called_with_no_prompt_up_does_nothing() {
+            super::on_signal(libc::SIGTERM);
+            super::on_signal(libc::SIGCONT);
         }
     }
 }
