@@ -161,8 +161,16 @@ impl Ui {
         self.check_prompt()?;
         let question = self.shown(self.color_err, question);
         loop {
-            if let Some(answer) = parse(&prompt::read_line(&question, true)?) {
-                return Ok(answer);
+            match prompt::read_line(&question, true) {
+                Ok(line) => {
+                    if let Some(answer) = parse(&line) {
+                        return Ok(answer);
+                    }
+                }
+                // A line too long or not text is a wrong answer like any other (not the
+                // terminal failing, which would ask forever).
+                Err(e) if unreadable_line(&e) => {}
+                Err(e) => return Err(e),
             }
             self.err_line(again);
         }
@@ -306,6 +314,17 @@ impl Ui {
     }
 }
 
+/// What [`prompt::read_line`] says of a line it read but will not give (too long, not
+/// text); an error from the system is no such line.
+fn unreadable_line(e: &io::Error) -> bool {
+    let kind = e.kind();
+    e.raw_os_error().is_none()
+        && matches!(
+            kind,
+            io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData
+        )
+}
+
 /// A hidden line that is not empty.
 fn read_secret(prompt: &str) -> io::Result<Zeroizing<String>> {
     loop {
@@ -366,6 +385,26 @@ mod tests {
             Some(ErrorKind::WriteZero),
             "the first failure is kept"
         );
+    }
+
+    #[test]
+    fn only_a_line_read_but_refused_is_asked_again() {
+        use std::io::{Error, ErrorKind};
+        assert!(super::unreadable_line(&Error::new(
+            ErrorKind::InvalidInput,
+            "too long"
+        )));
+        assert!(super::unreadable_line(&Error::new(
+            ErrorKind::InvalidData,
+            "not UTF-8"
+        )));
+        assert!(
+            !super::unreadable_line(&Error::from_raw_os_error(libc::EINVAL)),
+            "a terminal that fails would be asked forever"
+        );
+        assert!(!super::unreadable_line(&Error::from(
+            ErrorKind::UnexpectedEof
+        )));
     }
 
     #[test]

@@ -593,3 +593,18 @@ fn ctrl_d_at_the_question_quits() {
     }
     assert!(!transcript.contains("Error"), "{transcript}");
 }
+
+/// A line at the question that cannot be an answer (too long, not text) is asked again,
+/// like any other wrong answer: it is not taken as "quit".
+#[test]
+fn an_overlong_answer_is_asked_again() {
+    let desk = Desk::new(2);
+    let mut screen = desk.first_rule_rotated();
+    screen.answer(&question(&desk.by_name[1].0), &"y".repeat(5000));
+    screen.answer("answer y, n, a or q", "y");
+    let (code, transcript) = screen.finish();
+
+    assert_no_secrets(&transcript, desk.site.secrets());
+    assert_eq!(code, 0, "{transcript}");
+    desk.expected.assert_site(&desk.site);
+}
