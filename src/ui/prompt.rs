@@ -21,7 +21,9 @@
 //! uv made the same choice for the same reasons (its `uv-console` crate: "a slimmed-down
 //! version of dialoguer"). Holding one mode for the whole line also means no byte of a pasted token can arrive
 //! while echo is on (a reader that switches modes key by key leaves a gap between keys).
-//! The terminal's settings are put back when the line ends, however it ends.
+//! The terminal's settings are put back when the line ends, however it ends, and before
+//! the process dies of a signal at the prompt; a process continued after a stop takes
+//! the prompt's settings back (see `terminal`).
 
 use std::io::{self, Write};
 
