@@ -81,6 +81,11 @@ impl Line {
     /// A key's escape sequence (an arrow, Delete, a bracketed paste's markers) is dropped
     /// whole, and so are other control bytes: none of them belongs in an answer or a token.
     fn edit(&mut self, byte: u8) -> Edit {
+        // The Esc key alone, then a key: the key counts, so a token pasted after a stray
+        // Esc stays whole.
+        if self.escape == Escape::Start && !matches!(byte, b'[' | b'O') {
+            self.escape = Escape::None;
+        }
         let line = &mut self.bytes;
         match byte {
             b'\r' | b'\n' => Edit::Enter,
@@ -468,7 +473,7 @@ mod tests {
         let (line, edits) = typed(b"\x1b[200~FAKE-tok\x1b[201~\r");
         assert_eq!(line, b"FAKE-tok", "bracketed-paste markers");
         assert_eq!(edits.last(), Some(&Edit::Enter));
-        assert_eq!(typed(b"\x1bxy").0, b"y", "Alt-x");
+        assert_eq!(typed(b"\x1bFAKE").0, b"FAKE", "a stray Esc before a paste");
         let (line, edits) = typed(b"ab\x1b\r");
         assert_eq!(
             (line.as_slice(), edits.last()),
