@@ -276,25 +276,23 @@ impl Ui {
 
     /// A unified diff, coloured by line on a terminal.
     pub fn diff(&self, diff: &str) -> String {
-        if !self.color {
-            return diff.to_string();
+        paint_diff(diff, |style, line| self.paint(style, line))
+    }
+
+    /// A rule's redacted diff under its heading, for a person to read (and approve). On
+    /// stdout; on stderr when stdout carries machine output (`--format json`), then shown
+    /// even with `-q`, since a diff is what a person approves. A blank line follows.
+    pub fn show_diff(&self, heading: &str, diff: &str, stdout_is_data: bool) {
+        if !stdout_is_data {
+            self.out(self.bold(heading));
+            self.out_raw(self.diff(diff));
+            self.out("");
+            return;
         }
-        diff.lines()
-            .map(|line| {
-                let style = if line.starts_with("+++") || line.starts_with("---") {
-                    Style::new().bold()
-                } else if line.starts_with('+') {
-                    Style::new().green()
-                } else if line.starts_with('-') {
-                    Style::new().red()
-                } else if line.starts_with("@@") {
-                    Style::new().cyan()
-                } else {
-                    Style::new()
-                };
-                format!("{}\n", self.paint(style, line))
-            })
-            .collect()
+        let painted = paint_diff(diff, |style, line| self.paint_err(style, line));
+        let heading = self.paint_err(Style::new().bold(), heading);
+        self.err_line(&format!("{heading}\n{}", painted.trim_end()));
+        self.err_line("");
     }
 
     /// A progress bar on stderr, drawn only on a terminal and never with `-q`.
@@ -333,6 +331,27 @@ fn read_secret(prompt: &str) -> io::Result<Zeroizing<String>> {
             return Ok(line);
         }
     }
+}
+
+/// A unified diff with each line styled by `paint`: headers bold, additions green, removals
+/// red, hunk lines cyan (`paint` leaves text plain when colour is off).
+fn paint_diff(diff: &str, paint: impl Fn(Style, &str) -> String) -> String {
+    diff.lines()
+        .map(|line| {
+            let style = if line.starts_with("+++") || line.starts_with("---") {
+                Style::new().bold()
+            } else if line.starts_with('+') {
+                Style::new().green()
+            } else if line.starts_with('-') {
+                Style::new().red()
+            } else if line.starts_with("@@") {
+                Style::new().cyan()
+            } else {
+                Style::new()
+            };
+            format!("{}\n", paint(style, line))
+        })
+        .collect()
 }
 
 #[cfg(test)]

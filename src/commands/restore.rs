@@ -177,16 +177,7 @@ impl Restore<'_> {
             wanted.body(),
             &(format!("{name} (now)"), format!("{name} (backup)")),
         );
-        match self.format {
-            SummaryFormat::Text => {
-                ui.out(ui.bold(&heading));
-                ui.out_raw(ui.diff(&diff));
-            }
-            SummaryFormat::Json => {
-                ui.status(&heading);
-                ui.status(diff);
-            }
-        }
+        ui.show_diff(&heading, &diff, self.format == SummaryFormat::Json);
     }
 }
 

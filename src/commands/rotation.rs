@@ -250,17 +250,7 @@ impl Diffs {
         // One line whatever the server put in the rule's id, on stdout or stderr alike.
         let heading = format!("Rule \"{}\" ({})", r.name(), r.uuid());
         let heading = crate::printable::printable(&heading);
-        match self.format {
-            SummaryFormat::Text => {
-                ui.out(ui.bold(&heading));
-                ui.out_raw(ui.diff(&r.diff()));
-                ui.out("");
-            }
-            SummaryFormat::Json => {
-                ui.status(&heading);
-                ui.status(r.diff());
-            }
-        }
+        ui.show_diff(&heading, &r.diff(), self.format == SummaryFormat::Json);
     }
 }
 

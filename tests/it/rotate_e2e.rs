@@ -496,6 +496,14 @@ fn format_json_gives_scripts_the_summary_and_the_verdict_as_data() {
     assert_eq!(summary["verdict"]["advice"], "not_written");
     assert_eq!(summary["verdict"]["revoke"], false);
     assert!(dry.stderr.contains("Basic <svc-jira@acme.example · "));
+    // Quiet hides progress, never the diffs a person approves.
+    let quiet = run(
+        &fx.site,
+        fx.rotate(&backups, &["--dry-run", "--format", "json", "-q"]),
+    );
+    quiet.expect_code(0);
+    assert!(quiet.stderr.contains("Basic <svc-jira@acme.example · "));
+    assert!(!quiet.stderr.contains("Reading rules"), "{}", quiet.stderr);
 
     // The writing run: the counts and each rule's outcome, typed, with its sentence.
     let out = run(
