@@ -68,13 +68,14 @@ pub struct OutputArgs {
     pub fingerprint_key_file: Option<PathBuf>,
 }
 
-/// Options of the commands that talk to a site (scan, rotate, apply, restore), listed only
-/// in their help. They may also come before the command name, as scripts have always
+/// Options of the commands that talk to a site (scan, rotate, apply, restore, tokens,
+/// revoke), listed only in their help. They may also come before the command name, as scripts have always
 /// written them: [`parse`] merges the two places.
 #[derive(Clone, Debug, Args)]
 #[command(next_help_heading = "Site options")]
 pub struct GlobalArgs {
-    /// The Jira site, e.g. https://acme.atlassian.net (http:// only for loopback addresses).
+    /// The Jira site, e.g. `https://acme.atlassian.net` (`http://` only for loopback
+    /// addresses).
     #[arg(long, env = "AUTOREKEY_SITE", value_name = "URL")]
     pub site: Option<String>,
 
@@ -283,7 +284,8 @@ pub struct ScanArgs {
 #[derive(Debug, Args, Default)]
 pub struct OrgArgs {
     /// The organization id (admin.atlassian.com > Settings > API keys shows it beside the
-    /// key). With it, the org's API tokens are joined to the credentials found.
+    /// key): its admin API lists each account's API tokens and when they expire (`scan`
+    /// joins that to the credentials it finds).
     #[arg(long, env = "AUTOREKEY_ORG_ID", value_name = "ID")]
     pub org: Option<String>,
 
@@ -378,9 +380,12 @@ pub struct WriteArgs {
 /// rotated rule once more at the end. A rerun carries on an interrupted rotation in the same
 /// backup folder; a second writing run on the same site is refused. The summary says whether
 /// the old token may be revoked, naming the fingerprints to keep and to revoke. Exit 3 when
-/// it may not yet (rules left alone, failed, declined or not attempted, each listed with
-/// why); exit 2 when --account or --fingerprint matches nothing, or the "new" token is
-/// already in the rules; a --dry-run or --out run exits 0.
+/// it may not yet (rules left alone, failed, declined, not attempted or to check, each
+/// listed with why; answering quit is one); exit 1 when stopped by Ctrl-C (at a prompt or
+/// not) or by the site refusing the admin's login, or when the run itself fails (rerun: it
+/// does only what is left); exit 2 when --account or --fingerprint matches nothing, or the
+/// "new" token is already in the rules; a --dry-run or --out run exits 0. `--format json`
+/// prints the summary as one JSON object on stdout.
 #[derive(Debug, Args)]
 pub struct RotateArgs {
     /// The account whose credentials to rotate (case-insensitive).
@@ -435,7 +440,10 @@ pub struct RotateArgs {
 ///
 /// Rules that changed since the plan was made are re-planned on their current content when
 /// the planned credentials are still at the planned places (and nowhere else), and shown
-/// again. A plan edited after it was saved is refused.
+/// again. A plan edited after it was saved is refused. Every rule of the site is read, so
+/// the summary and its exit status are those of `rotate`: 0 when every rule was rotated,
+/// 3 when the old token may not be revoked yet, 1 when stopped (Ctrl-C, a refused login)
+/// or when the run itself fails. `--format json` prints the summary as one JSON object on stdout.
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     /// The plan file.
@@ -453,6 +461,14 @@ pub struct ApplyArgs {
 }
 
 /// Put rules back as they were before a rotation, from the backups rotate wrote.
+///
+/// Each rule is read as it is now, compared with its backup, and (once approved) written
+/// through the same protocol as a rotation: the current version is saved first, into a
+/// new backup folder beside the one restored, and the write is journalled and read back.
+/// A backup file that fails its checksum is named and skipped. Exit 3 when a rule could
+/// not be restored as backed up; exit 1 when stopped by Ctrl-C or by the site refusing the
+/// admin's login (rerun: rules already restored are skipped). `--format json` prints the
+/// summary as one JSON object on stdout.
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
     /// A backup directory written by rotate (or one backup file in it).
@@ -539,12 +555,15 @@ pub struct RevokeArgs {
 
 /// Walk through the main job against a built-in sandbox: no Atlassian site needed.
 ///
-/// Starts the sandbox with the fixtures built into autorekey, runs an inventory, a dry run, a rotation
-/// and a scan that shows the result. Needs no terminal and no input.
+/// Starts the sandbox with the fixtures built into autorekey and runs the real commands
+/// against it: an inventory, a dry run, the rotation, a second run that finds nothing
+/// left, a restore and a scan that shows the result; then, on a second small site with an
+/// organization, it finds an expiring token, rotates its rules and revokes it. Needs no
+/// terminal and no input.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Load the fixtures from this directory (its rules/, export/ and accounts.json)
-    /// instead of the ones built into autorekey.
+    /// Load the fixtures from this directory (its rules/, export/ and accounts.json, and
+    /// org/ for the expiry steps) instead of the ones built into autorekey.
     #[arg(long, value_name = "DIR")]
     pub fixtures: Option<PathBuf>,
 }
