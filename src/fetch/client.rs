@@ -5,8 +5,8 @@
 //! a repeated link; rule reads always ask for unredacted values (`redactSensitiveFields=false`)
 //! and check the envelope's shape; a write reports a lost answer instead of guessing, follows
 //! no redirect, and masks the caller's secrets (the body's credentials) in any quoted server
-//! text. Retries
-//! live in [`super::transport`], the rules for where a credential may go in [`super::policy`].
+//! text. Retries live in `fetch/transport.rs`, the rules for where a credential may go in
+//! [`super::policy`].
 //!
 //! The client is cheap to clone (an `Arc` inside) so concurrent reads can share it.
 

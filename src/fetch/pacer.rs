@@ -18,7 +18,7 @@
 //! - `X-RateLimit-Remaining` (where sent): what the site's bucket holds; our bucket never
 //!   holds more. `X-RateLimit-NearLimit: true` (less than 20 % left) starts pacing before the
 //!   first 429. `X-RateLimit-Reset` is the moment a 429's wait ends, which `Retry-After`
-//!   already says (see [`super::transport`]); it adds nothing to the rate.
+//!   already says (see `fetch/transport.rs`); it adds nothing to the rate.
 //! - Otherwise, observation: a 429 means the site's bucket was empty at that moment. Between
 //!   two such moments the site admitted exactly what it refilled, so the answers counted
 //!   between two 429s, over the time between them, *are* its rate. Before there are two,

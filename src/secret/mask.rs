@@ -34,7 +34,7 @@ pub const WITHHELD: &str = "(server text withheld: it repeated a credential)";
 
 /// The secrets whose echoes must never be shown.
 ///
-/// Built as secrets arrive: each of their forms is cut into windows of [`PIECE`] characters
+/// Built as secrets arrive: each of their forms is cut into windows of `PIECE` characters
 /// and only a keyed hash of each window is kept (the key is random per process), so a text
 /// is scanned once, window by window, whatever the number of secrets, and the index itself
 /// holds no piece of a secret.
