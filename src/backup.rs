@@ -3,7 +3,8 @@
 //! A backup is the way back (`autorekey restore`) and the only place autorekey stores a
 //! secret, since a rule as read holds the old token. So each rotation gets its own directory
 //! (runs that resume it share it: see `crate::run`), created 0700, and each file is created
-//! 0600 before a byte is written (never widened after the fact). The layout is plain JSON that an admin can read without the tool:
+//! 0600 before a byte is written (never widened after the fact). The layout is plain JSON
+//! that an admin can read without the tool:
 //!
 //! ```text
 //! <root>/<site-host>-<UTC time>/
@@ -14,9 +15,10 @@
 //! ```
 //!
 //! Every file is written whole and new (a temporary file moved into place), and its
-//! checksum appended to `rules.sha256` as it lands, so `restore` can tell a truncated or swapped file from
-//! the one it saved, and refuses that one file without giving up on the others. Files are
-//! read back without following links, from a folder that must be the user's alone.
+//! checksum appended to `rules.sha256` as it lands, so `restore` can tell a truncated or
+//! swapped file from the one it saved, and refuses that one file without giving up on the
+//! others. Files are read back without following links, from a folder that must be the
+//! user's alone.
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -8,10 +8,12 @@
 //! - [`plan`]: pure functions that decide and rewrite a rule with a new token and render a
 //!   redacted diff; its `Planner` is the one way every command plans ([`gateway`]: the
 //!   `api.atlassian.com/ex/{product}/{cloudId}` address form it and verification share);
-//! - [`confirm`]: the per-rule approval (prompts, `--yes`, refusal without a terminal);
+//! - [`confirm`]: who approves each rule (`--yes`, a question on a terminal, or a refusal
+//!   without one); the asking itself is the [`ui`]'s;
 //! - [`apply`]: the one write protocol of `rotate`, `apply` and `restore`: backup, re-read,
 //!   write, read back, each step journalled (a rerun, not the journal, finishes an
-//!   interrupted run: it re-reads every rule);
+//!   interrupted run: it re-reads every rule), with [`backup`] (each rule saved as read)
+//!   and [`journal`] (the record of each rule's steps);
 //! - [`report`]: the inventory and the closing summary, as table, JSON or CSV, and every
 //!   sentence about an outcome ([`expiry`]: API token expiry dates from the org admin API,
 //!   joined to the credentials found);
@@ -22,13 +24,14 @@
 //!
 //! The stages pass [`rule::Rule`]s (every shape of rule read once) and
 //! [`outcome::Outcome`]s (what became of each, typed). The core ([`detect`], [`plan`],
-//! [`rule`], [`outcome`], [`secret`]) does no I/O and prints nothing. No module depends on
-//! another that depends on it (`tests/it/layering.rs` checks). The shell
-//! around it: [`cli`] (every clap definition), [`settings`] (flags, env and prompts resolved
+//! [`rule`], [`outcome`], [`secret`]) prints nothing and does no I/O, but for [`secret`]
+//! making or reading this machine's fingerprint key. No module depends on another that
+//! depends on it (`tests/it/layering.rs` checks). The shell around it: [`cli`] (every clap definition), [`settings`] (flags, env and prompts resolved
 //! once), [`token_input`] (how secrets enter), [`ui`] (where output goes, made
 //! [`printable`]), [`error`] (exit statuses and hints), [`export`] (rule files on disk),
 //! [`files`] (how local files are read and written safely), [`runs`] (the backup runs, read
-//! only) and [`commands`] (one file each).
+//! only), [`harden`] (core dumps off before any secret is read) and [`commands`] (one file
+//! each).
 
 pub mod apply;
 pub mod backup;

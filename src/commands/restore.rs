@@ -3,12 +3,16 @@
 //! BACKUP is a run directory written by `rotate`/`apply` (or one rule file in it). Each rule
 //! is read as it is now and compared with its backup; a rule already as backed up is left
 //! alone; otherwise the redacted diff (now → backup) is shown and, once approved, the backup
-//! is written (without read-only fields and without connections, as any write) and read back.
+//! is written through the same [`Writer`] as a rotation: the version it replaces is saved
+//! first (to a new backup folder, so an edit made since the rotation is never lost), the
+//! write is journalled in the restored run's journal (marked as the restore's), sent
+//! without read-only fields and connections, and read back. A refused login stops it
+//! (exit 1), like Ctrl-C.
 //!
 //! A backup is only trusted from a folder that is the user's alone (as `rotate` requires
 //! when writing it), and each file only if it matches the checksum recorded when it was
 //! saved and is not a link. A file that fails is named and skipped; the others are still
-//! restored, and the command exits non-zero at the end.
+//! restored, and the command exits 3 at the end.
 
 use std::path::{Path, PathBuf};
 

@@ -14,13 +14,13 @@
 //!   installed the error came back and was taken for "quit";
 //! - its `Password` reads the line in the terminal's cooked mode, where Ctrl-C is a real
 //!   SIGINT and std restarts the interrupted read: the process dies with the terminal's
-//!   echo left off, or, with a handler installed, the key does nothing.
-//!
+//!   echo left off, or, with a handler installed, the key does nothing;
 //! - it reads a secret into a plain `String` that is never zeroed.
 //!
 //! uv made the same choice for the same reasons (its `uv-console` crate: "a slimmed-down
-//! version of dialoguer"). Holding one mode for the whole line also means no byte of a pasted token can arrive
-//! while echo is on (a reader that switches modes key by key leaves a gap between keys).
+//! version of dialoguer"). Holding one mode for the whole line also means no byte of a
+//! pasted token can arrive while echo is on (a reader that switches modes key by key leaves
+//! a gap between keys).
 //! The terminal's settings are put back when the line ends, however it ends, and before
 //! the process dies of a signal at the prompt; a process continued after a stop takes
 //! the prompt's settings back (see `terminal`).
