@@ -4,7 +4,10 @@
 //! same for both tokens the tool takes (the admin's, and the new one a rotation writes):
 //! an explicit file (`-` for stdin) first, then the environment variable (for CI), then a
 //! hidden prompt when someone is at a terminal. Without any of them the command stops and
-//! says which to use.
+//! says which to use. A token is never read from a terminal with its echo on: `-` typed at
+//! a terminal asks with the hidden prompt instead, and a terminal on stdin whose prompt
+//! could not be shown (stderr elsewhere) is refused. Stdin is read capped, into one buffer
+//! that never grows, so no unzeroed copy of a token is left behind.
 
 use std::io::{IsTerminal, Read};
 use std::path::Path;
