@@ -523,9 +523,10 @@ pub struct TokensArgs {
 /// Revoke one API token through the organization admin API, once no rule can need it.
 ///
 /// First a fresh scan of every rule of the site: if any rule holds a credential of the
-/// account other than the token to keep (--keep, the new token's fingerprint), or a masked
-/// value that might be one, or a rule cannot be read, nothing is revoked (exit 3) and each
-/// is listed. Then it asks (or takes --yes) and calls
+/// account other than the token to keep (--keep, the new token's fingerprint), or anything
+/// that might be one (a masked value, a smart value or managed secret, a raw Atlassian
+/// token with no user beside it), or a rule cannot be read, or the site's two rule listings
+/// disagree, nothing is revoked (exit 3) and each is listed. Then it asks (or takes --yes) and calls
 /// `DELETE /users/{accountId}/manage/api-tokens/{tokenId}`. Revoking cannot be undone.
 #[derive(Debug, Args)]
 pub struct RevokeArgs {

@@ -4,8 +4,10 @@
 //! Revoking cannot be undone and breaks every integration still using the token, so the
 //! proof comes first and is as strict as what autorekey can see: every rule of the site is
 //! read again now (not trusted from an earlier run); any literal credential of the account
-//! other than the token to keep (`--keep`, the new one's fingerprint), any masked value that
-//! might be one, or any rule that cannot be read stops it, each listed with why (exit 3).
+//! other than the token to keep (`--keep`, the new one's fingerprint), anything that might
+//! be one (a masked value, a smart value, a managed secret, an ownerless Atlassian token),
+//! any rule that cannot be read, or a rule list the site's two listings disagreed on stops
+//! it, each listed with why (exit 3).
 //! The org API never shows a token's value, so a token is known by its account and id.
 
 use crate::cli::{GlobalArgs, RevokeArgs};
