@@ -380,8 +380,8 @@ pub struct WriteArgs {
 /// rotated rule once more at the end. A rerun carries on an interrupted rotation in the same
 /// backup folder; a second writing run on the same site is refused. The summary says whether
 /// the old token may be revoked, naming the fingerprints to keep and to revoke. Exit 3 when
-/// it may not yet (rules left alone, failed, declined, not attempted or to check, each
-/// listed with why; answering quit is one); exit 1 when stopped by Ctrl-C (at a prompt or
+/// it may not yet (rules left alone, failed, declined, not attempted because you quit, or
+/// to check, each listed with why); exit 1 when stopped by Ctrl-C (at a prompt or
 /// not) or by the site refusing the admin's login, or when the run itself fails (rerun: it
 /// does only what is left); exit 2 when --account or --fingerprint matches nothing, or the
 /// "new" token is already in the rules; a --dry-run or --out run exits 0. `--format json`
