@@ -111,6 +111,15 @@ impl<'a> Writer<'a> {
         self.login_refused.load(Ordering::SeqCst)
     }
 
+    /// Masks every credential `rules` hold out of all later server text: call it before the
+    /// first request about a rule whose content is known (a planned rewrite, a backup), so
+    /// a 4xx answering the re-read, the read-back or the final check cannot quote its old
+    /// token back into a summary or the journal.
+    pub fn keep_secret(&self, rules: &[&Rule]) {
+        let bodies: Vec<&Value> = rules.iter().map(|r| r.body()).collect();
+        self.client.also_mask(&plan::secret_forms(&bodies));
+    }
+
     /// Read a rule, noting a refused login.
     pub async fn read(&self, uuid: &str) -> Result<Rule, FetchError> {
         self.client.get_rule(uuid).await.inspect_err(|e| {
@@ -130,6 +139,7 @@ impl<'a> Writer<'a> {
         reapprove: impl FnOnce(&Rewrite) -> Result<bool, Stop>,
     ) -> Outcome {
         let outcome = |kind| Outcome::new(planned.uuid(), planned.name(), kind);
+        self.keep_secret(&[&planned.before, &planned.after]);
         let fresh = match self.read(planned.uuid()).await {
             // The write goes to the id the answer carries: it must be the rule shown.
             Ok(rule) if rule.uuid() != planned.uuid() => {
@@ -191,6 +201,7 @@ impl<'a> Writer<'a> {
         key: Option<&[String]>,
     ) -> Result<(), Kind> {
         let failed = |why| Err(Kind::Failed { why });
+        self.keep_secret(&[now, wanted]);
         if let Err(e) = self.log.save(now) {
             let error = e.to_string();
             return failed(Failure::BackupFailed { error });

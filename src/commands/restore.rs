@@ -120,6 +120,7 @@ impl Restore<'_> {
         if !wanted.body().is_object() || wanted.uuid() != uuid {
             return failed(Failure::BackupMismatch);
         }
+        self.writer.keep_secret(&[wanted]);
         // A 401 here is journalled as this rule's failure (the writer notes it, and no
         // further rule is started): the record says why the restore stopped.
         let now = match self.writer.read(uuid).await {

@@ -686,3 +686,60 @@ fn a_rotation_whose_re_read_answers_with_another_rule_writes_nothing() {
     );
     assert_eq!(summary_count(&out.stdout, "failed"), 1, "{}", out.stdout);
 }
+
+/// A read of the rule being written (the re-read before the write, the read-back, the
+/// final check) may answer a 4xx whose text echoes the rule's own old token: the old token
+/// is known before any of these reads, so no output, JSON summary or journal may quote it.
+#[test]
+fn a_read_around_the_write_cannot_echo_the_old_token() {
+    let (envelope, uuid, old) = one_rule();
+    let engine = base64::engine::general_purpose::STANDARD;
+    let echo = format!(
+        "{old} | {}",
+        engine.encode(format!("{SVC_JIRA}:{old}"))
+    );
+    // The GET that answers with the echo: 1 = the re-read, 2 = the read-back (the final
+    // check reads through the same client, after both).
+    for (failing, format) in [(1, "text"), (1, "json"), (2, "json")] {
+        let (admin_token, new_token) = (fake_token(), fake_token());
+        let logins = [
+            (basic(ADMIN, &admin_token), ADMIN),
+            (basic(SVC_JIRA, &new_token), SVC_JIRA),
+        ];
+        let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (uuid, echo, envelope) = (uuid.clone(), echo.clone(), envelope.clone());
+        let site = Scripted::start(move |method, path, auth| match (method, path) {
+            ("GET", "/rest/api/3/myself") => match logins.iter().find(|(a, _)| a == auth) {
+                Some((_, email)) => ok(json!({"accountId": email, "emailAddress": email})),
+                None => (401, Vec::new(), String::new()),
+            },
+            ("GET", "/api/rule/summary") => ok(json!({"links": {"next": null}, "data": [
+                {"uuid": uuid, "name": "n", "state": "ENABLED"}]})),
+            ("GET", p) if p == format!("/api/rule/{uuid}") => {
+                if reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == failing {
+                    let body = json!({"errors": [{"title": "Bad rule", "detail": echo}]});
+                    return (400, Vec::new(), body.to_string());
+                }
+                ok(envelope.clone())
+            }
+            ("PUT", _) => (200, Vec::new(), json!({"ruleUuid": uuid}).to_string()),
+            _ => (404, Vec::new(), r#"{"message":"no such page"}"#.to_owned()),
+        });
+        let backups = tempfile::tempdir().unwrap();
+        let mut cmd = site.cmd(ADMIN, &admin_token);
+        cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
+            .args(["rotate", "--account", SVC_JIRA, "--yes", "--format", format])
+            .arg("--backup-dir")
+            .arg(backups.path());
+        let secrets = [admin_token, new_token, old.clone()];
+        let out = run_checked(cmd, &secrets);
+        let shown = format!("{}{}", out.stdout, out.stderr);
+        assert!(shown.contains("Bad rule"), "GET #{failing}: {shown}");
+        assert_ne!(out.code, Some(0), "GET #{failing}: {shown}");
+        // A re-read that fails comes before any backup run is opened.
+        for run in run_dirs(backups.path()) {
+            let journal = std::fs::read_to_string(run.join("journal.jsonl")).unwrap();
+            assert_no_secrets(&journal, &secrets);
+        }
+    }
+}
