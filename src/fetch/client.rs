@@ -372,9 +372,23 @@ impl AutomationClient {
         url.query_pairs_mut()
             .append_pair("redactSensitiveFields", "false");
         let envelope: Value = self.get_json_limited(&url, breaker).await?;
-        Rule::from_envelope(envelope).map_err(|_| {
+        let rule = Rule::from_envelope(envelope).map_err(|_| {
             FetchError::InvalidResponse(format!("rule {uuid}: the answer has no \"rule\" object"))
-        })
+        })?;
+        // The answer is judged, shown, backed up and written as the rule asked for: one
+        // carrying another id (or none) would stand in for it, and the rule asked for would
+        // never be looked at while the verdict counts it as read.
+        if rule.uuid() != uuid {
+            return Err(FetchError::InvalidResponse(format!(
+                "the site answered with another rule ({})",
+                crate::printable::printable(if rule.uuid().is_empty() {
+                    "no id"
+                } else {
+                    rule.uuid()
+                })
+            )));
+        }
+        Ok(rule)
     }
 
     /// A GET under the retry policy. Within a bulk read (`breaker`), the final outcome feeds the

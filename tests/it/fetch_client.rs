@@ -185,6 +185,13 @@ fn into_response(answer: Reply) -> Response<Body> {
 async fn serve_raw(
     script: impl Fn(usize) -> Option<String> + Send + Sync + 'static,
 ) -> (Url, Arc<AtomicUsize>) {
+    serve_raw_paths(move |index, _| script(index)).await
+}
+
+/// [`serve_raw`] for a script that also reads the request's path.
+async fn serve_raw_paths(
+    script: impl Fn(usize, &str) -> Option<String> + Send + Sync + 'static,
+) -> (Url, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
     let hits = Arc::new(AtomicUsize::new(0));
@@ -192,9 +199,10 @@ async fn serve_raw(
     tokio::spawn(async move {
         loop {
             let (mut socket, _) = listener.accept().await.unwrap();
-            read_request(&mut socket).await;
+            let head = read_request(&mut socket).await;
+            let path = head.split(' ').nth(1).unwrap_or("").to_owned();
             let index = counter.fetch_add(1, Ordering::SeqCst);
-            if let Some(text) = script(index) {
+            if let Some(text) = script(index, &path) {
                 socket.write_all(text.as_bytes()).await.unwrap();
                 socket.shutdown().await.ok();
             }
@@ -203,8 +211,8 @@ async fn serve_raw(
     (url, hits)
 }
 
-/// Reads one request: the head, then `content-length` bytes of body.
-async fn read_request(socket: &mut tokio::net::TcpStream) {
+/// Reads one request: the head, then `content-length` bytes of body. Gives the head.
+async fn read_request(socket: &mut tokio::net::TcpStream) -> String {
     let mut data = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
@@ -221,10 +229,10 @@ async fn read_request(socket: &mut tokio::net::TcpStream) {
                 })
                 .unwrap_or(0);
             if data.len() >= end + 4 + length || n == 0 {
-                return;
+                return text[..end].to_owned();
             }
         } else if n == 0 {
-            return;
+            return text;
         }
     }
 }
@@ -542,7 +550,7 @@ async fn client_errors_map_to_their_kinds() {
 
 #[tokio::test]
 async fn a_rule_uuid_cannot_escape_its_path() {
-    let server = serve(|_, _| reply(200, envelope("x"))).await;
+    let server = serve(|_, _| reply(200, envelope("../../admin?x=1"))).await;
     client_for(&server)
         .await
         .get_rule("../../admin?x=1")
@@ -1192,9 +1200,19 @@ async fn a_site_that_dies_mid_read_trips_the_breaker_instead_of_retrying_every_r
     );
     // Request 0 is the only summary page; after HEALTHY rule reads every connection is
     // dropped without an answer, as when the site's process dies.
-    let (url, hits) = serve_raw(move |index| match index {
+    // Each rule answers as itself: an answer naming another rule is refused.
+    let (url, hits) = serve_raw_paths(move |index, path| match index {
         0 => Some(raw_json("200 OK", &listing)),
-        i if i <= HEALTHY => Some(raw_json("200 OK", &envelope("healthy"))),
+        i if i <= HEALTHY => {
+            let uuid = path
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .split('?')
+                .next()
+                .unwrap_or("");
+            Some(raw_json("200 OK", &envelope(uuid)))
+        }
         _ => None,
     })
     .await;
@@ -1637,4 +1655,34 @@ async fn writes_go_through_the_limiter_and_the_pacer() {
         "{limited} 429s for {requests} requests: {pacing:?}"
     );
     sandbox.shutdown().await;
+}
+
+/// `get_rule("a")` is rule `a`: an answer naming another rule, a number or no id at all is
+/// refused, never handed over as the rule asked for.
+#[tokio::test]
+async fn a_rule_answer_must_name_the_rule_asked_for() {
+    for answer in [
+        json!({"rule": {"uuid": "b", "name": "B"}}),
+        json!({"rule": {"uuid": 7, "name": "B"}}),
+        json!({"rule": {"name": "B"}}),
+    ] {
+        let text = answer.to_string();
+        let server = serve(move |_, _| reply(200, text.clone())).await;
+        let err = client_for(&server).await.get_rule("a").await.unwrap_err();
+        assert!(
+            matches!(err, FetchError::InvalidResponse(_)),
+            "{answer}: {err}"
+        );
+        assert!(err.to_string().contains("another rule"), "{err}");
+    }
+    let server = serve(|_, _| reply(200, envelope("a"))).await;
+    assert_eq!(
+        client_for(&server)
+            .await
+            .get_rule("a")
+            .await
+            .unwrap()
+            .uuid(),
+        "a"
+    );
 }

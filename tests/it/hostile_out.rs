@@ -128,9 +128,9 @@ fn a_site_typed_with_userinfo_and_no_scheme_is_never_printed() {
 
 // ------------------------------------------------------------------ a scripted server
 
-/// What the scripted site answers: `(status, headers, body)` for a method, path and
-/// Authorization header.
-type Script = dyn Fn(&str, &str, &str) -> (u16, Vec<(String, String)>, String) + Send + Sync;
+/// What the scripted site answers: `(status, headers, body)` for a method, path,
+/// Authorization header and request body.
+type Script = dyn Fn(&str, &str, &str, &str) -> (u16, Vec<(String, String)>, String) + Send + Sync;
 
 /// A scripted site on loopback, on its own runtime, for the binary to talk to.
 struct Scripted {
@@ -141,6 +141,16 @@ struct Scripted {
 impl Scripted {
     fn start(
         script: impl Fn(&str, &str, &str) -> (u16, Vec<(String, String)>, String)
+            + Send
+            + Sync
+            + 'static,
+    ) -> Scripted {
+        Scripted::with_bodies(move |method, path, auth, _| script(method, path, auth))
+    }
+
+    /// [`Scripted::start`] for a script that reads what is sent (a PUT's rule).
+    fn with_bodies(
+        script: impl Fn(&str, &str, &str, &str) -> (u16, Vec<(String, String)>, String)
             + Send
             + Sync
             + 'static,
@@ -164,8 +174,12 @@ impl Scripted {
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("")
                     .to_owned();
-                let (status, headers, body) =
-                    script(request.method().as_str(), request.uri().path(), &auth);
+                let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+                let sent = axum::body::to_bytes(request.into_body(), usize::MAX)
+                    .await
+                    .unwrap_or_default();
+                let sent = String::from_utf8_lossy(&sent);
+                let (status, headers, body) = script(method.as_str(), &path, &auth, &sent);
                 let mut answer = Response::builder()
                     .status(status)
                     .header("content-type", "application/json");
@@ -399,10 +413,12 @@ fn server_chosen_ids_and_summary_names_cannot_fake_a_line() {
         }
         ("GET", "/api/rule/summary") => ok(json!({"links": {"next": null}, "data": [
             {"uuid": uuid, "name": "ok", "state": "ENABLED"},
-            {"uuid": bad_id, "name": "Gone\nFAKED the old token may be revoked", "state": "ENABLED"}]})),
-        ("GET", p) if p == format!("/api/rule/{uuid}") => {
+            {"uuid": bad_id, "name": "Gone\nFAKED the old token may be revoked", "state": "ENABLED"},
+            {"uuid": "liar", "name": "Liar", "state": "ENABLED"}]})),
+        ("GET", p) if p == format!("/api/rule/{uuid}") => ok(envelope.clone()),
+        ("GET", "/api/rule/liar") => {
             let mut rule = envelope.clone();
-            // The answer's own id is what the diff header and outcome print.
+            // An answer naming another id is refused, and the refusal quotes that id.
             rule["rule"]["uuid"] = json!(format!("{uuid}\nFAKED header"));
             ok(rule)
         }
@@ -418,7 +434,12 @@ fn server_chosen_ids_and_summary_names_cannot_fake_a_line() {
             .args(args);
         let out = run_checked(cmd, &[admin_token.clone(), new_token.clone(), old.clone()]);
         assert_printable(&format!("rotate {args:?}"), &out);
-        assert!(out.stdout.contains("FAKED"), "{}", out.stdout);
+        assert!(
+            out.stdout.contains("FAKED"),
+            "{}\n{}",
+            out.stdout,
+            out.stderr
+        );
     }
 }
 
@@ -694,10 +715,7 @@ fn a_rotation_whose_re_read_answers_with_another_rule_writes_nothing() {
 fn a_read_around_the_write_cannot_echo_the_old_token() {
     let (envelope, uuid, old) = one_rule();
     let engine = base64::engine::general_purpose::STANDARD;
-    let echo = format!(
-        "{old} | {}",
-        engine.encode(format!("{SVC_JIRA}:{old}"))
-    );
+    let echo = format!("{old} | {}", engine.encode(format!("{SVC_JIRA}:{old}")));
     // The GET that answers with the echo: 1 = the re-read, 2 = the read-back (the final
     // check reads through the same client, after both).
     for (failing, format) in [(1, "text"), (1, "json"), (2, "json")] {
@@ -740,6 +758,110 @@ fn a_read_around_the_write_cannot_echo_the_old_token() {
         for run in run_dirs(backups.path()) {
             let journal = std::fs::read_to_string(run.join("journal.jsonl")).unwrap();
             assert_no_secrets(&journal, &secrets);
+        }
+    }
+}
+
+/// The bulk read asks for each listed rule by id: an answer carrying another rule's id (or
+/// none) must not stand in for the rule asked. Here the site answers rule A with rule B,
+/// both holding the old token: B would be planned twice and A never looked at, and the
+/// verdict would say to revoke a token A still uses.
+#[test]
+fn a_rule_answered_with_another_rules_body_keeps_the_old_token() {
+    let path = common::fixtures_dir().join("rules/01-triage-ack-comment-basic-v1.json");
+    let rule: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let planted = Planted::new(copies_of(&rule, 2));
+    let old = planted.fresh(SVC_JIRA_OLD_FIXTURE);
+    let id = |i: usize| {
+        planted.rules[i]["rule"]["uuid"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (a, b) = (id(0), id(1));
+    for (answer_for_a, format) in [
+        (Some(b.clone()), "json"),
+        (Some(b.clone()), "text"),
+        (None, "json"),
+    ] {
+        let (admin_token, new_token) = (fake_token(), fake_token());
+        let logins = [
+            (basic(ADMIN, &admin_token), ADMIN),
+            (basic(SVC_JIRA, &new_token), SVC_JIRA),
+        ];
+        let stored: std::collections::HashMap<String, Value> = [
+            (a.clone(), planted.rules[0].clone()),
+            (b.clone(), planted.rules[1].clone()),
+        ]
+        .into();
+        let stored = Arc::new(std::sync::Mutex::new(stored));
+        let data = json!([{"uuid": a, "name": "A", "state": "ENABLED"},
+            {"uuid": b, "name": "B", "state": "ENABLED"}]);
+        let (asked, answer) = (a.clone(), answer_for_a.clone());
+        let site = Scripted::with_bodies(move |method, path, auth, sent| {
+            let uuid = path.strip_prefix("/api/rule/").unwrap_or("").to_owned();
+            let mut stored = stored.lock().unwrap();
+            match (method, path) {
+                ("GET", "/rest/api/3/myself") => match logins.iter().find(|(x, _)| x == auth) {
+                    Some((_, email)) => ok(json!({"accountId": email, "emailAddress": email})),
+                    None => (401, Vec::new(), String::new()),
+                },
+                ("GET", "/api/rule/summary") => ok(json!({"links": {"next": null}, "data": data})),
+                ("POST", "/api/rule/summary") => {
+                    let enabled = sent.contains("\"ENABLED\"");
+                    let data = if enabled { data.clone() } else { json!([]) };
+                    ok(json!({"links": {"next": null}, "data": data}))
+                }
+                ("GET", _) if uuid == asked => match &answer {
+                    Some(other) => ok(stored[other].clone()),
+                    None => {
+                        let mut nameless = stored[&asked].clone();
+                        nameless["rule"].as_object_mut().unwrap().remove("uuid");
+                        ok(nameless)
+                    }
+                },
+                ("GET", _) if stored.contains_key(&uuid) => ok(stored[&uuid].clone()),
+                ("PUT", _) if stored.contains_key(&uuid) => {
+                    let mut put: Value = serde_json::from_str(sent).unwrap();
+                    put["rule"]["uuid"] = json!(uuid);
+                    let mut envelope = stored[&uuid].clone();
+                    envelope["rule"] = put["rule"].clone();
+                    stored.insert(uuid.clone(), envelope);
+                    ok(json!({"ruleUuid": uuid}))
+                }
+                _ => (404, Vec::new(), r#"{"message":"no such page"}"#.to_owned()),
+            }
+        });
+        let backups = tempfile::tempdir().unwrap();
+        let mut cmd = site.cmd(ADMIN, &admin_token);
+        cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
+            .args(["rotate", "--account", SVC_JIRA, "--yes", "--format", format])
+            .arg("--backup-dir")
+            .arg(backups.path());
+        let out = run_checked(cmd, &[admin_token, new_token, old.clone()]);
+        let what = format!("A answered as {answer_for_a:?}, {format}");
+        assert_ne!(out.code, Some(0), "{what}: {}\n{}", out.stdout, out.stderr);
+        if format == "json" {
+            let verdict = &out.json()["verdict"];
+            assert_eq!(verdict["revoke"], false, "{what}: {}", out.stdout);
+            let outcomes = out.json()["outcomes"].clone();
+            let for_a = outcomes
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|o| o["uuid"] == a.as_str());
+            assert_eq!(
+                for_a.map(|o| o["outcome"].clone()),
+                Some(json!("failed")),
+                "{what}: {}",
+                out.stdout
+            );
+        } else {
+            assert!(
+                !out.stdout.contains("may be revoked"),
+                "{what}: {}",
+                out.stdout
+            );
         }
     }
 }
