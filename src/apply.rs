@@ -311,7 +311,12 @@ impl<'a> Writer<'a> {
 
     /// Journal the outcome, its step derived from its kind; a journal that cannot be
     /// written is reported with it.
-    pub fn record(&self, outcome: Outcome) -> Outcome {
+    pub fn record(&self, mut outcome: Outcome) -> Outcome {
+        // Every text it quotes came from the site or the rule: cleaned of every secret the
+        // client knows before it is journalled, printed or serialized.
+        outcome
+            .kind
+            .clean_text(&|text| self.client.masker().clean(text));
         let Some(step) = crate::journal::step_of(&outcome.kind) else {
             return outcome;
         };

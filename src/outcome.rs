@@ -102,6 +102,56 @@ impl Kind {
         }
     }
 
+    /// Every text the kind quotes (places, error text, file names) passed through `clean`:
+    /// places are named by the rule as the server answered it, so a field name can carry
+    /// a secret just as an error text can.
+    pub fn clean_text(&mut self, clean: &dyn Fn(&str) -> String) {
+        let all = |texts: &mut Vec<String>| texts.iter_mut().for_each(|t| *t = clean(t));
+        match self {
+            Kind::Attention { why } => match why {
+                Attention::ReadBackFailed { error } => *error = clean(error),
+                Attention::MaskedOnRead => {}
+                Attention::AlsoChanged { pointers } => all(pointers),
+                Attention::FinalCheck { drift } => match drift {
+                    Drift::OldTokenAt { pointers } => all(pointers),
+                    Drift::OldToken | Drift::NewTokenGone => {}
+                    Drift::LeftAlone { why } => why.clean_text(clean),
+                    Drift::Unreadable { error } => *error = clean(error),
+                },
+            },
+            Kind::LeftAlone { why } => why.clean_text(clean),
+            Kind::Failed { why } => match why {
+                Failure::NotInReadBack { pointers } => all(pointers),
+                Failure::Unrecorded { kind, error } => {
+                    kind.clean_text(clean);
+                    *error = clean(error);
+                }
+                Failure::BackupUntrusted { file, error } => {
+                    *file = clean(file);
+                    *error = clean(error);
+                }
+                Failure::Unreadable { error }
+                | Failure::CannotRewrite { error }
+                | Failure::ReReadFailed { error }
+                | Failure::BackupFailed { error }
+                | Failure::JournalFailed { error }
+                | Failure::Refused { error }
+                | Failure::LostUnreadable { error } => *error = clean(error),
+                Failure::NeverLanded
+                | Failure::LostChanged
+                | Failure::NoLongerListed
+                | Failure::Gone
+                | Failure::BackupMismatch
+                | Failure::BackupMasked => {}
+            },
+            Kind::Rotated { .. }
+            | Kind::AlreadyCurrent
+            | Kind::Restored
+            | Kind::Declined
+            | Kind::NotAttempted { .. } => {}
+        }
+    }
+
     /// Stopped before its turn by something other than the admin's own "quit": the run did
     /// not finish, so the command fails (exit 1) and asks for a rerun.
     pub fn stopped(&self) -> bool {
@@ -153,6 +203,25 @@ pub enum LeftAlone {
     },
     /// It changed between the read and the write, and no longer holds the credential.
     CredentialGone,
+}
+
+impl LeftAlone {
+    fn clean_text(&mut self, clean: &dyn Fn(&str) -> String) {
+        let all = |texts: &mut Vec<String>| texts.iter_mut().for_each(|t| *t = clean(t));
+        match self {
+            LeftAlone::MaskedValue { pointers }
+            | LeftAlone::MayHoldMasked { pointers }
+            | LeftAlone::OldTokenElsewhere { pointers } => all(pointers),
+            LeftAlone::ChangedSincePlan { missing, extra } => {
+                all(missing);
+                all(extra);
+            }
+            LeftAlone::AlreadyCurrent
+            | LeftAlone::NotInPlan { .. }
+            | LeftAlone::EditedSincePlan
+            | LeftAlone::CredentialGone => {}
+        }
+    }
 }
 
 /// Written, but to be looked at.

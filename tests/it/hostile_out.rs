@@ -762,6 +762,85 @@ fn a_read_around_the_write_cannot_echo_the_old_token() {
     }
 }
 
+/// A site that keeps the rules written to it (a PUT's rule replaces the stored one, its
+/// connections kept), lists them both ways, and logs in `logins`. `get` may answer a rule's
+/// read its own way (`Some`), given the id asked for and the stored envelopes; `put` may
+/// change what a write stores.
+type Stored = std::collections::HashMap<String, Value>;
+
+fn storing_site(
+    rules: &[Value],
+    logins: [(String, &'static str); 2],
+    get: impl Fn(&str, &Stored) -> Option<Value> + Send + Sync + 'static,
+    put: impl Fn(&mut Value) + Send + Sync + 'static,
+) -> Scripted {
+    let stored: Stored = rules
+        .iter()
+        .map(|r| (r["rule"]["uuid"].as_str().unwrap().to_owned(), r.clone()))
+        .collect();
+    let data: Vec<Value> = rules
+        .iter()
+        .map(|r| json!({"uuid": r["rule"]["uuid"], "name": "n", "state": "ENABLED"}))
+        .collect();
+    let stored = Arc::new(std::sync::Mutex::new(stored));
+    Scripted::with_bodies(move |method, path, auth, sent| {
+        let uuid = path.strip_prefix("/api/rule/").unwrap_or("").to_owned();
+        let mut stored = stored.lock().unwrap();
+        match (method, path) {
+            ("GET", "/rest/api/3/myself") => match logins.iter().find(|(x, _)| x == auth) {
+                Some((_, email)) => ok(json!({"accountId": email, "emailAddress": email})),
+                None => (401, Vec::new(), String::new()),
+            },
+            ("GET", "/api/rule/summary") => ok(json!({"links": {"next": null}, "data": data})),
+            ("POST", "/api/rule/summary") => {
+                let data = match sent.contains("\"ENABLED\"") {
+                    true => json!(data),
+                    false => json!([]),
+                };
+                ok(json!({"links": {"next": null}, "data": data}))
+            }
+            ("GET", _) if stored.contains_key(&uuid) => match get(&uuid, &stored) {
+                Some(answer) => ok(answer),
+                None => ok(stored[&uuid].clone()),
+            },
+            ("PUT", _) if stored.contains_key(&uuid) => {
+                let sent: Value = serde_json::from_str(sent).unwrap();
+                let mut envelope = stored[&uuid].clone();
+                envelope["rule"] = sent["rule"].clone();
+                envelope["rule"]["uuid"] = json!(uuid);
+                put(&mut envelope);
+                stored.insert(uuid.clone(), envelope);
+                ok(json!({"ruleUuid": uuid}))
+            }
+            _ => (404, Vec::new(), r#"{"message":"no such page"}"#.to_owned()),
+        }
+    })
+}
+
+/// `rotate --yes` of svc-jira against `site` as a fresh admin, with `new_token`.
+fn rotate_against(
+    site: &Scripted,
+    admin_token: &str,
+    new_token: &str,
+    format: &str,
+    secrets: &[String],
+) -> (RunOutput, tempfile::TempDir) {
+    let backups = tempfile::tempdir().unwrap();
+    let mut cmd = site.cmd(ADMIN, admin_token);
+    cmd.env("AUTOREKEY_NEW_TOKEN", new_token)
+        .args(["rotate", "--account", SVC_JIRA, "--yes", "--format", format])
+        .arg("--backup-dir")
+        .arg(backups.path());
+    (run_checked(cmd, secrets), backups)
+}
+
+fn logins(admin_token: &str, new_token: &str) -> [(String, &'static str); 2] {
+    [
+        (basic(ADMIN, admin_token), ADMIN),
+        (basic(SVC_JIRA, new_token), SVC_JIRA),
+    ]
+}
+
 /// The bulk read asks for each listed rule by id: an answer carrying another rule's id (or
 /// none) must not stand in for the rule asked. Here the site answers rule A with rule B,
 /// both holding the old token: B would be planned twice and A never looked at, and the
@@ -779,83 +858,36 @@ fn a_rule_answered_with_another_rules_body_keeps_the_old_token() {
             .to_owned()
     };
     let (a, b) = (id(0), id(1));
-    for (answer_for_a, format) in [
-        (Some(b.clone()), "json"),
-        (Some(b.clone()), "text"),
-        (None, "json"),
-    ] {
+    let cases = [(Some(b.clone()), "json"), (Some(b), "text"), (None, "json")];
+    for (answer_for_a, format) in cases {
         let (admin_token, new_token) = (fake_token(), fake_token());
-        let logins = [
-            (basic(ADMIN, &admin_token), ADMIN),
-            (basic(SVC_JIRA, &new_token), SVC_JIRA),
-        ];
-        let stored: std::collections::HashMap<String, Value> = [
-            (a.clone(), planted.rules[0].clone()),
-            (b.clone(), planted.rules[1].clone()),
-        ]
-        .into();
-        let stored = Arc::new(std::sync::Mutex::new(stored));
-        let data = json!([{"uuid": a, "name": "A", "state": "ENABLED"},
-            {"uuid": b, "name": "B", "state": "ENABLED"}]);
         let (asked, answer) = (a.clone(), answer_for_a.clone());
-        let site = Scripted::with_bodies(move |method, path, auth, sent| {
-            let uuid = path.strip_prefix("/api/rule/").unwrap_or("").to_owned();
-            let mut stored = stored.lock().unwrap();
-            match (method, path) {
-                ("GET", "/rest/api/3/myself") => match logins.iter().find(|(x, _)| x == auth) {
-                    Some((_, email)) => ok(json!({"accountId": email, "emailAddress": email})),
-                    None => (401, Vec::new(), String::new()),
-                },
-                ("GET", "/api/rule/summary") => ok(json!({"links": {"next": null}, "data": data})),
-                ("POST", "/api/rule/summary") => {
-                    let enabled = sent.contains("\"ENABLED\"");
-                    let data = if enabled { data.clone() } else { json!([]) };
-                    ok(json!({"links": {"next": null}, "data": data}))
-                }
-                ("GET", _) if uuid == asked => match &answer {
-                    Some(other) => ok(stored[other].clone()),
-                    None => {
-                        let mut nameless = stored[&asked].clone();
-                        nameless["rule"].as_object_mut().unwrap().remove("uuid");
-                        ok(nameless)
-                    }
-                },
-                ("GET", _) if stored.contains_key(&uuid) => ok(stored[&uuid].clone()),
-                ("PUT", _) if stored.contains_key(&uuid) => {
-                    let mut put: Value = serde_json::from_str(sent).unwrap();
-                    put["rule"]["uuid"] = json!(uuid);
-                    let mut envelope = stored[&uuid].clone();
-                    envelope["rule"] = put["rule"].clone();
-                    stored.insert(uuid.clone(), envelope);
-                    ok(json!({"ruleUuid": uuid}))
-                }
-                _ => (404, Vec::new(), r#"{"message":"no such page"}"#.to_owned()),
+        let get = move |uuid: &str, stored: &Stored| match (uuid == asked, &answer) {
+            (false, _) => None,
+            (true, Some(other)) => Some(stored[other].clone()),
+            (true, None) => {
+                let mut nameless = stored[uuid].clone();
+                nameless["rule"].as_object_mut().unwrap().remove("uuid");
+                Some(nameless)
             }
-        });
-        let backups = tempfile::tempdir().unwrap();
-        let mut cmd = site.cmd(ADMIN, &admin_token);
-        cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
-            .args(["rotate", "--account", SVC_JIRA, "--yes", "--format", format])
-            .arg("--backup-dir")
-            .arg(backups.path());
-        let out = run_checked(cmd, &[admin_token, new_token, old.clone()]);
+        };
+        let site = storing_site(
+            &planted.rules,
+            logins(&admin_token, &new_token),
+            get,
+            |_| {},
+        );
+        let secrets = [admin_token.clone(), new_token.clone(), old.clone()];
+        let (out, _backups) = rotate_against(&site, &admin_token, &new_token, format, &secrets);
         let what = format!("A answered as {answer_for_a:?}, {format}");
         assert_ne!(out.code, Some(0), "{what}: {}\n{}", out.stdout, out.stderr);
         if format == "json" {
-            let verdict = &out.json()["verdict"];
-            assert_eq!(verdict["revoke"], false, "{what}: {}", out.stdout);
-            let outcomes = out.json()["outcomes"].clone();
-            let for_a = outcomes
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|o| o["uuid"] == a.as_str());
-            assert_eq!(
-                for_a.map(|o| o["outcome"].clone()),
-                Some(json!("failed")),
-                "{what}: {}",
-                out.stdout
-            );
+            let json = out.json();
+            assert_eq!(json["verdict"]["revoke"], false, "{what}: {}", out.stdout);
+            let outcomes = json["outcomes"].as_array().unwrap();
+            let for_a = outcomes.iter().find(|o| o["uuid"] == a.as_str());
+            let kind = for_a.map(|o| o["outcome"].clone());
+            assert_eq!(kind, Some(json!("failed")), "{what}: {}", out.stdout);
         } else {
             assert!(
                 !out.stdout.contains("may be revoked"),
@@ -863,5 +895,33 @@ fn a_rule_answered_with_another_rules_body_keeps_the_old_token() {
                 out.stdout
             );
         }
+    }
+}
+
+/// What a read-back reports as "also changed" are places named by the server's answer: a
+/// field the server adds under a name holding the new token (or the old one) must not
+/// carry it into the summary, `--format json` or the journal.
+#[test]
+fn a_read_back_cannot_leak_a_token_through_a_field_name() {
+    let (envelope, _, old) = one_rule();
+    for (format, leak_new) in [("text", true), ("json", true), ("json", false)] {
+        let (admin_token, new_token) = (fake_token(), fake_token());
+        let key = if leak_new {
+            new_token.clone()
+        } else {
+            old.clone()
+        };
+        let put = move |stored: &mut Value| {
+            stored["rule"][format!("note {key}")] = json!(true);
+        };
+        let rules = [envelope.clone()];
+        let site = storing_site(&rules, logins(&admin_token, &new_token), |_, _| None, put);
+        let secrets = [admin_token.clone(), new_token.clone(), old.clone()];
+        let (out, backups) = rotate_against(&site, &admin_token, &new_token, format, &secrets);
+        out.expect_code(3);
+        assert!(out.stdout.contains("note"), "{}", out.stdout);
+        let journal =
+            std::fs::read_to_string(only_run_dir(backups.path()).join("journal.jsonl")).unwrap();
+        assert_no_secrets(&journal, &secrets);
     }
 }
