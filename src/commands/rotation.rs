@@ -201,7 +201,11 @@ pub async fn read_site(
         .read_all_rules(|read| {
             bar.set_length(read.listed as u64);
             match read.result {
-                Ok(rule) => planner.add(rule),
+                Ok(rule) => {
+                    // Its tokens are secrets from now on, whatever another rule's read says.
+                    client.also_mask(&crate::plan::secret_forms(&[rule.body()]));
+                    planner.add(rule)
+                }
                 Err(e) => {
                     planner.add_unreadable(read.summary.uuid, read.summary.name, e.to_string())
                 }
@@ -214,8 +218,14 @@ pub async fn read_site(
     if let Some(warning) = stats.listing.warning() {
         ui.warn(warning);
     }
+    let mut plan = planner.finish();
+    // A read that failed before another rule was read may quote that rule's token: every
+    // outcome is cleaned once every rule is in.
+    for outcome in &mut plan.outcomes {
+        outcome.kind.clean_text(&|text| client.masker().clean(text));
+    }
     Ok(SiteRead {
-        plan: planner.finish(),
+        plan,
         listed: stats.listed,
         list_complete: stats.list_complete(),
     })

@@ -764,14 +764,14 @@ fn a_read_around_the_write_cannot_echo_the_old_token() {
 
 /// A site that keeps the rules written to it (a PUT's rule replaces the stored one, its
 /// connections kept), lists them both ways, and logs in `logins`. `get` may answer a rule's
-/// read its own way (`Some`), given the id asked for and the stored envelopes; `put` may
+/// read its own way (`Some((status, body))`), given the id asked for and the stored envelopes; `put` may
 /// change what a write stores.
 type Stored = std::collections::HashMap<String, Value>;
 
 fn storing_site(
     rules: &[Value],
     logins: [(String, &'static str); 2],
-    get: impl Fn(&str, &Stored) -> Option<Value> + Send + Sync + 'static,
+    get: impl Fn(&str, &Stored) -> Option<(u16, Value)> + Send + Sync + 'static,
     put: impl Fn(&mut Value) + Send + Sync + 'static,
 ) -> Scripted {
     let stored: Stored = rules
@@ -800,7 +800,7 @@ fn storing_site(
                 ok(json!({"links": {"next": null}, "data": data}))
             }
             ("GET", _) if stored.contains_key(&uuid) => match get(&uuid, &stored) {
-                Some(answer) => ok(answer),
+                Some((status, answer)) => (status, Vec::new(), answer.to_string()),
                 None => ok(stored[&uuid].clone()),
             },
             ("PUT", _) if stored.contains_key(&uuid) => {
@@ -817,7 +817,8 @@ fn storing_site(
     })
 }
 
-/// `rotate --yes` of svc-jira against `site` as a fresh admin, with `new_token`.
+/// `rotate --yes` (or `format` with its own mode: `--dry-run`) of svc-jira against `site`
+/// as a fresh admin, with `new_token`.
 fn rotate_against(
     site: &Scripted,
     admin_token: &str,
@@ -827,8 +828,14 @@ fn rotate_against(
 ) -> (RunOutput, tempfile::TempDir) {
     let backups = tempfile::tempdir().unwrap();
     let mut cmd = site.cmd(ADMIN, admin_token);
+    let mode = if format.starts_with("--") {
+        format
+    } else {
+        "--yes"
+    };
+    let format = if mode == "--yes" { format } else { "text" };
     cmd.env("AUTOREKEY_NEW_TOKEN", new_token)
-        .args(["rotate", "--account", SVC_JIRA, "--yes", "--format", format])
+        .args(["rotate", "--account", SVC_JIRA, mode, "--format", format])
         .arg("--backup-dir")
         .arg(backups.path());
     (run_checked(cmd, secrets), backups)
@@ -864,11 +871,11 @@ fn a_rule_answered_with_another_rules_body_keeps_the_old_token() {
         let (asked, answer) = (a.clone(), answer_for_a.clone());
         let get = move |uuid: &str, stored: &Stored| match (uuid == asked, &answer) {
             (false, _) => None,
-            (true, Some(other)) => Some(stored[other].clone()),
+            (true, Some(other)) => Some((200, stored[other].clone())),
             (true, None) => {
                 let mut nameless = stored[uuid].clone();
                 nameless["rule"].as_object_mut().unwrap().remove("uuid");
-                Some(nameless)
+                Some((200, nameless))
             }
         };
         let site = storing_site(
@@ -923,5 +930,37 @@ fn a_read_back_cannot_leak_a_token_through_a_field_name() {
         let journal =
             std::fs::read_to_string(only_run_dir(backups.path()).join("journal.jsonl")).unwrap();
         assert_no_secrets(&journal, &secrets);
+    }
+}
+
+/// A rule that cannot be read may answer with text echoing another rule's token (read
+/// before or after it): the read is over before the summary, so the summary, the JSON
+/// and the plan cannot quote any token the run has seen in a rule.
+#[test]
+fn a_failed_read_cannot_echo_a_token_another_rule_holds() {
+    let path = common::fixtures_dir().join("rules/01-triage-ack-comment-basic-v1.json");
+    let rule: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut planted = Planted::new(copies_of(&rule, 2));
+    let old = planted.fresh(SVC_JIRA_OLD_FIXTURE);
+    let broken = planted.rules[1]["rule"]["uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The broken rule's stored copy holds no credential of its own.
+    planted.rules[1]["rule"]["components"] = json!([]);
+    for format in ["--dry-run", "json", "text"] {
+        let (admin_token, new_token) = (fake_token(), fake_token());
+        let echo = json!({"errors": [{"title": "Bad rule", "detail": format!("near {old}")}]});
+        let id = broken.clone();
+        let get = move |uuid: &str, _: &Stored| (uuid == id).then(|| (400, echo.clone()));
+        let site = storing_site(
+            &planted.rules,
+            logins(&admin_token, &new_token),
+            get,
+            |_| {},
+        );
+        let secrets = [admin_token.clone(), new_token.clone(), old.clone()];
+        let (out, _backups) = rotate_against(&site, &admin_token, &new_token, format, &secrets);
+        assert!(out.stdout.contains("Bad rule"), "{format}: {}", out.stdout);
     }
 }
