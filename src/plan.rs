@@ -448,24 +448,7 @@ pub fn scrub(mut text: String, rules: &[&Value]) -> String {
     text
 }
 
-/// Every literal secret the detector finds in `rules`, as it may be echoed back: the token
-/// itself and, for credentials that name a user, their Basic value. Longest first, so a
-/// token inside a Basic value never leaves a piece of the other showing.
-pub fn secret_forms(rules: &[&Value]) -> Vec<String> {
-    let mut forms: Vec<String> = rules
-        .iter()
-        .flat_map(|rule| detect::detect(rule))
-        .filter_map(|f| {
-            let token = f.token.as_ref()?.expose().to_string();
-            Some(std::iter::once(token).chain(f.credential().map(|c| c.basic_value())))
-        })
-        .flatten()
-        .filter(|form| form.len() >= 4)
-        .collect();
-    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
-    forms.dedup();
-    forms
-}
+pub use crate::detect::secret_forms;
 
 /// Pointers at which `actual` differs from `expected`, ignoring the fields the server owns
 /// at the top level. Empty means the write landed exactly as intended.

@@ -66,7 +66,7 @@ impl Rule {
         let text = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or("");
         Rule {
             uuid: uuid_of(&body),
-            name: display_name(text("name")),
+            name: own_secrets_hidden(display_name(text("name")), &body),
             state: crate::printable::printable(text("state")).into_owned(),
             connections,
             body,
@@ -161,6 +161,25 @@ pub fn uuid_of(body: &Value) -> String {
         .unwrap_or_default()
 }
 
+/// `name` with any piece of a credential the rule itself holds masked (`****`), in any
+/// form the [`Masker`](crate::secret::Masker) knows (percent-encoded, base64 of
+/// `email:token`, cut): the detector redacts only what it recognises by shape, and a bare
+/// legacy token typed into the name looks like any word. A name that still decodes to one
+/// is not shown at all.
+fn own_secrets_hidden(name: String, body: &Value) -> String {
+    let forms = crate::detect::secret_forms(&[body]);
+    if forms.is_empty() {
+        return name;
+    }
+    let mut masker = crate::secret::Masker::new();
+    forms.iter().for_each(|form| masker.add(form));
+    let masked = masker.mask(&name);
+    match masker.leaks(&masked) {
+        true => "(name hidden: it holds a credential)".to_owned(),
+        false => masked,
+    }
+}
+
 /// A rule name as every output shows it: a credential pasted into it redacted (a name
 /// reaches tables, prompts, journals and plan files), control characters escaped.
 pub fn display_name(raw: &str) -> String {
@@ -204,6 +223,31 @@ mod tests {
             rule.put_body(),
             serde_json::json!({"rule": {"name": "n", "x": true}})
         );
+    }
+
+    #[test]
+    fn the_rules_own_token_is_masked_in_its_name_whatever_its_shape() {
+        let token = format!("{}", uuid::Uuid::new_v4().simple());
+        let header = |v: String| serde_json::json!({"name": "Authorization", "value": v});
+        let basic =
+            crate::secret::Credential::new("a@b.example", crate::secret::Token::new(&token))
+                .basic_value();
+        let rule = |name: String| {
+            Rule::from_body(
+                serde_json::json!({"uuid": "u", "name": name, "components": [
+                {"type": "jira.issue.outgoing.webhook", "component": "ACTION",
+                 "value": {"url": "https://x.example", "headers": [header(format!("Basic {basic}"))]}}]}),
+            )
+        };
+        for name in [
+            format!("sync {token}"),
+            format!("sync {}", token.to_uppercase()),
+        ] {
+            let shown = rule(name).name().to_owned();
+            assert!(!shown.to_lowercase().contains(&token), "{shown}");
+            assert!(shown.starts_with("sync "), "{shown}");
+        }
+        assert_eq!(rule("plain".into()).name(), "plain");
     }
 
     #[test]

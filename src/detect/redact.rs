@@ -48,6 +48,25 @@ pub fn redacted_name(name: &str) -> String {
     }
 }
 
+/// Every literal secret the detector finds in `rules`, as it may be echoed back: the token
+/// itself and, for credentials that name a user, their Basic value. Longest first, so a
+/// token inside a Basic value never leaves a piece of the other showing.
+pub fn secret_forms(rules: &[&Value]) -> Vec<String> {
+    let mut forms: Vec<String> = rules
+        .iter()
+        .flat_map(|rule| detect(rule))
+        .filter_map(|f| {
+            let token = f.token.as_ref()?.expose().to_string();
+            Some(std::iter::once(token).chain(f.credential().map(|c| c.basic_value())))
+        })
+        .flatten()
+        .filter(|form| form.len() >= 4)
+        .collect();
+    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    forms.dedup();
+    forms
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

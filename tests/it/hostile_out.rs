@@ -964,3 +964,28 @@ fn a_failed_read_cannot_echo_a_token_another_rule_holds() {
         assert!(out.stdout.contains("Bad rule"), "{format}: {}", out.stdout);
     }
 }
+
+/// A rule's name or id may hold its own old token in a form the detector does not know
+/// by shape (a bare legacy token): no heading, summary, JSON or journal may show it.
+#[test]
+fn a_rule_name_or_id_holding_its_old_token_is_never_shown() {
+    let (mut envelope, _, old) = one_rule();
+    envelope["rule"]["name"] = json!(format!("Sync {old} nightly"));
+    for format in ["--dry-run", "json", "text"] {
+        let (admin_token, new_token) = (fake_token(), fake_token());
+        let rules = [envelope.clone()];
+        let site = storing_site(
+            &rules,
+            logins(&admin_token, &new_token),
+            |_, _| None,
+            |_| {},
+        );
+        let secrets = [admin_token.clone(), new_token.clone(), old.clone()];
+        let (out, backups) = rotate_against(&site, &admin_token, &new_token, format, &secrets);
+        assert!(out.stdout.contains("Sync "), "{format}: {}", out.stdout);
+        for run in run_dirs(backups.path()) {
+            let journal = std::fs::read_to_string(run.join("journal.jsonl")).unwrap();
+            assert_no_secrets(&journal, &secrets);
+        }
+    }
+}
