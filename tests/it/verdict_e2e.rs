@@ -735,3 +735,63 @@ fn a_rerun_with_every_rule_current_but_one_masked_value_keeps_the_old_token() {
         again.stdout
     );
 }
+
+/// `--format json` is the same verdict as the text, with the same exit status, in every
+/// mode a rotation ends in: a dry run, a saved plan, a run that writes (with a rule left
+/// alone, and with every rule rotated), and the rerun that finds every rule current.
+#[test]
+fn the_json_verdict_and_exit_status_agree_with_the_text_in_every_mode() {
+    let modes: [(&str, &[&str], bool); 4] = [
+        ("dry run", &["--dry-run"], false),
+        ("plan saved", &["--out", "PLAN"], false),
+        ("written, one left alone", &["--yes"], true),
+        ("written", &["--yes"], false),
+    ];
+    for (mode, args, leave_one) in modes {
+        let mut seen = Vec::new();
+        for format in ["text", "json"] {
+            let (planted, site) = copies_site(2, |_| {});
+            if leave_one {
+                // A second, Bearer copy of the old token: a rotation would be half done.
+                let (old, _) = old_and_new(&planted);
+                let uuid = planted.rules[1]["rule"]["uuid"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                site.state().edit_rule(&uuid, |rule| {
+                    let headers = &mut rule["rule"]["components"][0]["value"]["headers"];
+                    headers.as_array_mut().unwrap().push(serde_json::json!(
+                        {"id": "_bearer", "name": "X-Relay", "value": format!("Bearer {old}")}));
+                });
+            }
+            let (old, new) = old_and_new(&planted);
+            let backups = site.dir.path().join("backups");
+            let plan = site.dir.path().join("plan.json");
+            let args: Vec<&str> = args
+                .iter()
+                .map(|a| {
+                    if *a == "PLAN" {
+                        plan.to_str().unwrap()
+                    } else {
+                        a
+                    }
+                })
+                .chain(["--format", format])
+                .collect();
+            let out = site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new, &backups, &args));
+            let revokes = match format {
+                "json" => {
+                    let verdict = out.json()["verdict"].clone();
+                    let revoke = verdict["revoke"] == true;
+                    let named = verdict["revoke_fingerprints"] == serde_json::json!([fp(&old)]);
+                    assert_eq!(revoke, named, "{mode}: {}", out.stdout);
+                    revoke
+                }
+                _ => out.stdout.contains(&revoke_line(&old, &new)),
+            };
+            seen.push((out.code, revokes));
+        }
+        assert_eq!(seen[0], seen[1], "{mode}: text and JSON disagree");
+        assert_eq!(seen[0].1, mode == "written", "{mode}: {seen:?}");
+    }
+}
