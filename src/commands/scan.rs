@@ -128,7 +128,9 @@ fn render(
         (Format::Json, Some(rows)) => {
             let mut v = serde_json::to_value(inventory).unwrap_or_default();
             v["token_expiry"] = serde_json::to_value(rows).unwrap_or_default();
-            serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
+            let text = serde_json::to_string_pretty(&v).unwrap_or_default();
+            // Rule names and token labels may hold C1 and bidi characters serde writes raw.
+            format!("{}\n", crate::printable::json_text(&text))
         }
         (Format::Csv, rows) => {
             if rows.is_some() {

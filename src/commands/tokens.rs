@@ -62,14 +62,16 @@ pub async fn run(global: &GlobalArgs, args: &TokensArgs, ui: &Ui) -> CommandResu
         (at.unwrap_or(i64::MAX), t.id.clone())
     });
     let now = super::scan::now_epoch();
-    ui.out_raw(match format {
+    match format {
+        // Labels are typed by token owners: escaped as JSON escapes them (`\uXXXX`), never
+        // as the terminal escapes of text output, which would not be JSON.
         Format::Json => {
-            serde_json::to_string_pretty(&serde_json::json!({"account": account, "tokens": tokens}))
-                .unwrap_or_default()
-                + "\n"
+            let json = serde_json::json!({"account": account, "tokens": tokens});
+            let text = serde_json::to_string_pretty(&json).unwrap_or_default();
+            ui.out_data(format!("{}\n", crate::printable::json_text(&text)));
         }
-        _ => table(account, &tokens, now),
-    });
+        _ => ui.out_raw(table(account, &tokens, now)),
+    }
     Ok(())
 }
 

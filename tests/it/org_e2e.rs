@@ -361,3 +361,43 @@ fn revoke_refuses_the_kept_token_itself_and_a_short_keep() {
     revoke("alice-old", &keep).expect_code(0);
     assert_eq!(org.revoked(), vec!["alice-old".to_string()]);
 }
+
+/// Rule names and token labels are typed by others: every JSON output escapes C1 and
+/// bidi characters as `\uXXXX` (serde writes them raw), and stays valid JSON meaning the
+/// same values. The scan's expiry join and `tokens` are JSON outputs too.
+#[test]
+fn json_with_the_expiry_join_and_token_lists_escape_c1_and_bidi() {
+    let hostile = "x\u{9b}31m\u{202e}y\u{2066}";
+    let org = org_site_with(|config| {
+        config.rules[0]["rule"]["name"] = json!(format!("Web {hostile}"));
+        let org = config.directory.org.as_mut().unwrap();
+        org.tokens
+            .iter_mut()
+            .for_each(|t| t.label = format!("label {hostile}"));
+    });
+    let scan = org.run(&["scan", "--org", ORG, "--format", "json"]);
+    let tokens = org.run(&[
+        "tokens",
+        "--account",
+        ALICE,
+        "--org",
+        ORG,
+        "--format",
+        "json",
+    ]);
+    for (what, out) in [("scan", &scan), ("tokens", &tokens)] {
+        out.expect_code(0);
+        let raw = ['\u{9b}', '\u{202e}', '\u{2066}'];
+        assert!(
+            !out.stdout.contains(raw),
+            "{what}: raw C1/bidi:\n{}",
+            out.stdout
+        );
+        // The same values, once parsed.
+        assert!(
+            out.json().to_string().contains(hostile),
+            "{what}: {}",
+            out.stdout
+        );
+    }
+}
