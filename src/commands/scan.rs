@@ -356,7 +356,11 @@ async fn scan_site(
         .read_all_rules(|read| {
             bar.set_length(read.listed as u64);
             match read.result {
-                Ok(rule) => collector.add(rule.body()),
+                Ok(rule) => {
+                    // Its tokens are secrets from now on, whatever another rule's read says.
+                    client.also_mask(&crate::detect::secret_forms(&[rule.body()]));
+                    collector.add(rule.body())
+                }
                 Err(e) => collector
                     .inventory
                     .add_error(read.summary.uuid, e.to_string()),
@@ -365,6 +369,10 @@ async fn scan_site(
         })
         .await;
     bar.finish_and_clear();
+    // A read that failed before another rule was read may quote that rule's token.
+    for failed in &mut collector.inventory.errors {
+        failed.error = client.masker().clean(&failed.error);
+    }
     let read = collector.inventory.summary.rules_read + collector.inventory.summary.rules_failed;
     match stats {
         Ok(stats) => {

@@ -989,3 +989,37 @@ fn a_rule_name_or_id_holding_its_old_token_is_never_shown() {
         }
     }
 }
+
+/// The same for `scan`: a rule whose read fails cannot quote a token another rule holds
+/// into the inventory, whatever the format.
+#[test]
+fn a_failed_read_cannot_echo_a_token_into_the_scan() {
+    let path = common::fixtures_dir().join("rules/01-triage-ack-comment-basic-v1.json");
+    let rule: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let planted = Planted::new(copies_of(&rule, 2));
+    let old = planted.fresh(SVC_JIRA_OLD_FIXTURE);
+    let broken = planted.rules[1]["rule"]["uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let admin_token = fake_token();
+    let echo = json!({"errors": [{"title": "Bad rule", "detail": format!("near {old}")}]});
+    let get = move |uuid: &str, _: &Stored| (uuid == broken).then(|| (400, echo.clone()));
+    let site = storing_site(
+        &planted.rules,
+        logins(&admin_token, &fake_token()),
+        get,
+        |_| {},
+    );
+    for format in ["table", "csv", "json"] {
+        let mut cmd = site.cmd(ADMIN, &admin_token);
+        cmd.args(["scan", "--format", format]);
+        let out = run_checked(cmd, &[admin_token.clone(), old.clone()]);
+        // CSV is one row per finding: the failed read is counted, not quoted.
+        let shown = format!("{}{}", out.stdout, out.stderr);
+        assert!(
+            format == "csv" || shown.contains("Bad rule"),
+            "{format}: {shown}"
+        );
+    }
+}
