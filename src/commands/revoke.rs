@@ -220,6 +220,10 @@ async fn still_used(
     if let Some(warning) = stats_warning(&stats) {
         proof.blockers.push(warning);
     }
+    // A read that failed before another rule was read may quote that rule's token.
+    for blocker in &mut proof.blockers {
+        *blocker = client.masker().clean(blocker);
+    }
     Ok(proof)
 }
 

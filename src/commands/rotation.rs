@@ -201,11 +201,7 @@ pub async fn read_site(
         .read_all_rules(|read| {
             bar.set_length(read.listed as u64);
             match read.result {
-                Ok(rule) => {
-                    // Its tokens are secrets from now on, whatever another rule's read says.
-                    client.also_mask(&crate::plan::secret_forms(&[rule.body()]));
-                    planner.add(rule)
-                }
+                Ok(rule) => planner.add(rule),
                 Err(e) => {
                     planner.add_unreadable(read.summary.uuid, read.summary.name, e.to_string())
                 }

@@ -356,11 +356,7 @@ async fn scan_site(
         .read_all_rules(|read| {
             bar.set_length(read.listed as u64);
             match read.result {
-                Ok(rule) => {
-                    // Its tokens are secrets from now on, whatever another rule's read says.
-                    client.also_mask(&crate::detect::secret_forms(&[rule.body()]));
-                    collector.add(rule.body())
-                }
+                Ok(rule) => collector.add(rule.body()),
                 Err(e) => collector
                     .inventory
                     .add_error(read.summary.uuid, e.to_string()),

@@ -437,6 +437,13 @@ impl<F: FnMut(RuleRead)> Run<'_, F> {
 
     fn give(&mut self, summary: RuleSummary, result: Result<Rule, FetchError>) {
         self.failed += usize::from(result.is_err());
+        // The tokens of a rule read are secrets from now on: no later server text (another
+        // rule's failed read, a write's error) may quote them. Errors handed over before
+        // this rule was read are the caller's to clean once the read is over.
+        if let Ok(rule) = &result {
+            self.client
+                .also_mask(&crate::detect::secret_forms(&[rule.body()]));
+        }
         (self.on_each)(RuleRead {
             summary,
             result,

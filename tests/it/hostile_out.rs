@@ -764,8 +764,9 @@ fn a_read_around_the_write_cannot_echo_the_old_token() {
 
 /// A site that keeps the rules written to it (a PUT's rule replaces the stored one, its
 /// connections kept), lists them both ways, and logs in `logins`. `get` may answer a rule's
-/// read its own way (`Some((status, body))`), given the id asked for and the stored envelopes; `put` may
-/// change what a write stores.
+/// read its own way (`Some((status, body))`), given the id asked for and the stored
+/// envelopes, and answers any other GET given its path; `put` may change what a write
+/// stores.
 type Stored = std::collections::HashMap<String, Value>;
 
 fn storing_site(
@@ -812,6 +813,11 @@ fn storing_site(
                 stored.insert(uuid.clone(), envelope);
                 ok(json!({"ruleUuid": uuid}))
             }
+            // Any other read is the script's to answer (an org's token list), given its path.
+            ("GET", _) => match get(path, &stored) {
+                Some((status, answer)) => (status, Vec::new(), answer.to_string()),
+                None => (404, Vec::new(), r#"{"message":"no such page"}"#.to_owned()),
+            },
             _ => (404, Vec::new(), r#"{"message":"no such page"}"#.to_owned()),
         }
     })
@@ -1022,4 +1028,54 @@ fn a_failed_read_cannot_echo_a_token_into_the_scan() {
             "{format}: {shown}"
         );
     }
+}
+
+/// `revoke` reads every rule to prove nothing still uses the token: a rule whose read
+/// fails cannot quote another rule's token into the list of what blocks the revoke.
+#[test]
+fn a_failed_read_cannot_echo_a_token_into_revokes_blockers() {
+    let path = common::fixtures_dir().join("rules/01-triage-ack-comment-basic-v1.json");
+    let rule: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let planted = Planted::new(copies_of(&rule, 2));
+    let old = planted.fresh(SVC_JIRA_OLD_FIXTURE);
+    let broken = planted.rules[1]["rule"]["uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (admin_token, org_key) = (fake_token(), fake_token());
+    let echo = json!({"errors": [{"title": "Bad rule", "detail": format!("near {old}")}]});
+    let tokens = json!({"links": {"next": null}, "data": [{"id": "t1", "label": "old",
+        "status": "ALLOWED", "createdAt": "2025-01-01T00:00:00Z",
+        "expiresAt": "2026-12-31T00:00:00Z", "user": {"id": "acc-svc", "email": SVC_JIRA}}]});
+    let get = move |asked: &str, _: &Stored| match asked {
+        id if id == broken => Some((400, echo.clone())),
+        p if p.ends_with("/api-tokens") => Some((200, tokens.clone())),
+        _ => None,
+    };
+    let site = storing_site(
+        &planted.rules,
+        logins(&admin_token, &fake_token()),
+        get,
+        |_| {},
+    );
+    let mut cmd = site.cmd(ADMIN, &admin_token);
+    cmd.env("AUTOREKEY_ORG_API_KEY", &org_key)
+        .args([
+            "revoke",
+            "--org",
+            "org-1",
+            "--account",
+            SVC_JIRA,
+            "--token-id",
+            "t1",
+        ])
+        .arg("--yes");
+    let out = run_checked(cmd, &[admin_token, org_key, old]);
+    out.expect_code(3);
+    assert!(
+        out.stdout.contains("Bad rule"),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
 }
