@@ -166,8 +166,12 @@ pub fn uuid_of(body: &Value) -> String {
 /// `email:token`, cut): the detector redacts only what it recognises by shape, and a bare
 /// legacy token typed into the name looks like any word. A name that still decodes to one
 /// is not shown at all.
+///
+/// Only forms of 8 characters or more count: a short password (`pass`) would otherwise
+/// mask pieces of ordinary words, and an API token is far longer.
 fn own_secrets_hidden(name: String, body: &Value) -> String {
-    let forms = crate::detect::secret_forms(&[body]);
+    let mut forms = crate::detect::secret_forms(&[body]);
+    forms.retain(|form| form.len() >= 8);
     if forms.is_empty() {
         return name;
     }
@@ -248,6 +252,15 @@ mod tests {
             assert!(shown.starts_with("sync "), "{shown}");
         }
         assert_eq!(rule("plain".into()).name(), "plain");
+        // A short password masks nothing in an ordinary name.
+        let short = Rule::from_body(
+            serde_json::json!({"uuid": "u", "name": "Bypass", "components": [
+            {"type": "jira.issue.outgoing.webhook", "component": "ACTION", "value": {
+                "url": "https://x.example", "headers": [header(format!("Basic {}",
+                    crate::secret::Credential::new("a@b.example", crate::secret::Token::new("pass"))
+                        .basic_value()))]}}]}),
+        );
+        assert_eq!(short.name(), "Bypass");
     }
 
     #[test]
