@@ -38,6 +38,14 @@ impl Outcome {
         &self.name
     }
 
+    /// The outcome with its id, name and every text it quotes passed through `clean`
+    /// (see [`Kind::clean_text`]): the id and name are the server's text too.
+    pub fn clean(&mut self, clean: &dyn Fn(&str) -> String) {
+        self.uuid = clean(&self.uuid);
+        self.name = clean(&self.name);
+        self.kind.clean_text(clean);
+    }
+
     /// Rotated or already current: the rule holds the new token and nothing old.
     pub fn is_done(&self) -> bool {
         matches!(self.kind, Kind::Rotated { .. } | Kind::AlreadyCurrent)

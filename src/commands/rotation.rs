@@ -11,6 +11,7 @@ use crate::backup::Manifest;
 use crate::cli::{NewTokenArgs, SummaryFormat, WriteArgs};
 use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::fetch::{AutomationClient, CheckAt, CredentialCheck};
+use crate::outcome::{Failure, Kind, Outcome};
 use crate::plan::{Plan, Planner, Rewrite, Selector};
 use crate::report::{self, RotationSummary};
 use crate::run::{LockError, RunStore, SiteLock};
@@ -215,10 +216,23 @@ pub async fn read_site(
         ui.warn(warning);
     }
     let mut plan = planner.finish();
+    let clean = |text: &str| client.masker().clean(text);
+    // An id is what a diff heading, the plan, the journal and the summary show, and the
+    // server chose it: a rule whose id holds a token some rule carries is not rotated (the
+    // old token is kept) and is reported under its masked id.
+    let (hidden, shown): (Vec<_>, Vec<_>) = std::mem::take(&mut plan.rewrites)
+        .into_iter()
+        .partition(|r| clean(r.uuid()) != r.uuid());
+    plan.rewrites = shown;
+    plan.outcomes.extend(hidden.iter().map(|r| {
+        let error = "its id holds a credential; rotate it by hand in the Automation UI".into();
+        let why = Failure::CannotRewrite { error };
+        Outcome::new(r.uuid(), r.name(), Kind::Failed { why })
+    }));
     // A read that failed before another rule was read may quote that rule's token: every
     // outcome is cleaned once every rule is in.
     for outcome in &mut plan.outcomes {
-        outcome.kind.clean_text(&|text| client.masker().clean(text));
+        outcome.clean(&clean);
     }
     Ok(SiteRead {
         plan,

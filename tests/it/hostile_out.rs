@@ -1079,3 +1079,48 @@ fn a_failed_read_cannot_echo_a_token_into_revokes_blockers() {
         out.stderr
     );
 }
+
+/// A rule's id is the server's text too: an id holding a token a rule carries is never
+/// shown, planned or journalled, and the rule is not rotated under it (the old token is
+/// kept).
+#[test]
+fn a_rule_id_holding_a_token_is_never_shown_and_keeps_the_old_token() {
+    let (mut envelope, _, old) = one_rule();
+    // Its id is the old token; a second copy's id is base64 of the Basic pair.
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut second = envelope.clone();
+    envelope["rule"]["uuid"] = json!(old.clone());
+    second["rule"]["uuid"] = json!(engine.encode(format!("{SVC_JIRA}:{old}")));
+    for format in ["--dry-run", "json", "text"] {
+        let (admin_token, new_token) = (fake_token(), fake_token());
+        let rules = [envelope.clone(), second.clone()];
+        let site = storing_site(
+            &rules,
+            logins(&admin_token, &new_token),
+            |_, _| None,
+            |_| {},
+        );
+        let secrets = [admin_token.clone(), new_token.clone(), old.clone()];
+        let (out, backups) = rotate_against(&site, &admin_token, &new_token, format, &secrets);
+        // A dry run succeeds in showing it; a run that writes fails at the end.
+        out.expect_code(if format == "--dry-run" { 0 } else { 3 });
+        assert_eq!(failed_count(&out), 2, "{format}: {}", out.stdout);
+        assert!(
+            !out.stdout.contains("; revoke the old"),
+            "{format}: {}",
+            out.stdout
+        );
+        for run in run_dirs(backups.path()) {
+            let journal = std::fs::read_to_string(run.join("journal.jsonl")).unwrap();
+            assert_no_secrets(&journal, &secrets);
+        }
+    }
+}
+
+/// Rules reported failed, from the text summary or the JSON one.
+fn failed_count(out: &RunOutput) -> usize {
+    match out.stdout.trim_start().starts_with('{') {
+        true => out.json()["counts"]["failed"].as_u64().unwrap_or(0) as usize,
+        false => summary_count(&out.stdout, "failed"),
+    }
+}
