@@ -365,9 +365,15 @@ async fn scan_site(
         })
         .await;
     bar.finish_and_clear();
-    // A read that failed before another rule was read may quote that rule's token.
+    // A read that failed before another rule was read may quote that rule's token, and
+    // an id (the server's text) may hold one: both are cleaned once every rule is in.
+    let clean = |text: &str| client.masker().clean(text);
     for failed in &mut collector.inventory.errors {
-        failed.error = client.masker().clean(&failed.error);
+        failed.error = clean(&failed.error);
+        failed.rule_uuid = clean(&failed.rule_uuid);
+    }
+    for row in &mut collector.inventory.findings {
+        row.rule_uuid = clean(&row.rule_uuid);
     }
     let read = collector.inventory.summary.rules_read + collector.inventory.summary.rules_failed;
     match stats {

@@ -1124,3 +1124,27 @@ fn failed_count(out: &RunOutput) -> usize {
         false => summary_count(&out.stdout, "failed"),
     }
 }
+
+/// `scan` lists every rule by id: an id holding a token a rule carries is masked there too.
+#[test]
+fn a_rule_id_holding_a_token_is_masked_in_the_scan() {
+    let (mut envelope, _, old) = one_rule();
+    envelope["rule"]["uuid"] = json!(old.clone());
+    let admin_token = fake_token();
+    let rules = [envelope];
+    let site = storing_site(
+        &rules,
+        logins(&admin_token, &fake_token()),
+        |_, _| None,
+        |_| {},
+    );
+    for format in ["table", "csv", "json"] {
+        let mut cmd = site.cmd(ADMIN, &admin_token);
+        cmd.args(["scan", "--format", format]);
+        let out = run_checked(cmd, &[admin_token.clone(), old.clone()]);
+        out.expect_code(0);
+        // The table names rules without their ids.
+        let shown = format == "table" || out.stdout.contains("****");
+        assert!(shown, "{format}: {}", out.stdout);
+    }
+}
