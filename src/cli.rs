@@ -466,7 +466,7 @@ pub struct ApplyArgs {
 /// through the same protocol as a rotation: the current version is saved first, into a
 /// new backup folder beside the one restored, and the write is journalled and read back.
 /// A backup file that fails its checksum is named and skipped. Exit 3 when a rule could
-/// not be restored as backed up; exit 1 when stopped by Ctrl-C or by the site refusing the
+/// not be restored as backed up, or you quit or said no to one; exit 1 when stopped by Ctrl-C or by the site refusing the
 /// admin's login (rerun: rules already restored are skipped). `--format json` prints the
 /// summary as one JSON object on stdout.
 #[derive(Debug, Args)]

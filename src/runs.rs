@@ -39,18 +39,20 @@ pub enum RunState {
     Finished,
     /// Some rule's last journal line is `writing`: the run stopped mid-write (rerun it).
     Interrupted,
-    /// No journal: the run stopped before its first write was journalled.
+    /// No journal: the run stopped before its first write was journalled, or it is the
+    /// folder where a restore saved the versions it replaced (it keeps no journal).
     NoJournal,
     /// Not a run autorekey can read (no manifest, a bad checksum, not a folder...).
     Unreadable,
 }
 
 impl RunState {
+    /// The state's name, as JSON says it (the table shows the same word).
     pub fn as_str(self) -> &'static str {
         match self {
             RunState::Finished => "finished",
             RunState::Interrupted => "interrupted",
-            RunState::NoJournal => "no journal",
+            RunState::NoJournal => "no_journal",
             RunState::Unreadable => "unreadable",
         }
     }

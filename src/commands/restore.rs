@@ -255,11 +255,19 @@ fn finish(
         ))
         .hint("check the admin's token if the site refused it, then run the same restore again: it skips rules already restored"));
     }
-    match count(|k| matches!(k, Kind::Failed { .. } | Kind::Attention { .. })) {
+    let failed = count(|k| matches!(k, Kind::Failed { .. } | Kind::Attention { .. }));
+    if failed > 0 {
+        return Err(CommandError::partial(format!(
+            "{failed} rule(s) could not be restored as backed up (listed above)"
+        )));
+    }
+    // As `rotate` after a quit: rules were left as they are, which a person must know.
+    match count(|k| matches!(k, Kind::NotAttempted { .. } | Kind::Declined)) {
         0 => Ok(()),
         n => Err(CommandError::partial(format!(
-            "{n} rule(s) could not be restored as backed up (listed above)"
-        ))),
+            "{n} rule(s) were not restored: you quit or said no (listed above)"
+        ))
+        .hint("run the same restore again to restore them: it skips rules already restored")),
     }
 }
 

@@ -372,6 +372,41 @@ fn ctrl_c_at_the_restore_question_restores_nothing_more() {
     assert_eq!(puts(&desk.site), 4, "three rotated, then one restored");
 }
 
+/// Quitting a restore leaves rules as they are: exit 3, as `rotate` after a quit, so a
+/// script or a person never takes a partial restore for a whole one.
+#[test]
+fn quit_at_the_restore_question_leaves_the_rest_listed_and_exits_3() {
+    let desk = Desk::new(3);
+    let rotation = rotate_cmd(
+        &desk.site,
+        SVC_JIRA,
+        &desk.new_token,
+        &desk.backups,
+        &["--yes"],
+    );
+    desk.site.run_cmd(rotation).expect_code(0);
+
+    let mut screen = Screen::restore(&desk.site, &only_run_dir(&desk.backups));
+    let asked = "? [y]es / [n]o / [a]ll remaining / [q]uit";
+    screen.answer(asked, "y");
+    screen.expect("Restored \"");
+    screen.answer(asked, "q");
+    let (code, transcript) = screen.finish();
+
+    assert_no_secrets(&transcript, desk.site.secrets());
+    assert_eq!(code, 3, "{transcript}");
+    assert_eq!(
+        transcript.matches("\": you quit (").count(),
+        2,
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains("2 rule(s) were not restored"),
+        "{transcript}"
+    );
+    assert_eq!(puts(&desk.site), 4, "three rotated, then one restored");
+}
+
 /// Ctrl-C at an offline question (`rotate --from-file`): no file is written, the rules
 /// left are "not attempted: interrupted", and the run fails (exit 1).
 #[test]
