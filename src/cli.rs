@@ -509,9 +509,9 @@ pub struct TokensArgs {
     #[arg(long, value_name = "EMAIL")]
     pub account: String,
 
-    /// Output format (default: table on a terminal, json otherwise; csv is not offered).
+    /// Output format (default: table on a terminal, json otherwise).
     #[arg(long, value_enum)]
-    pub format: Option<Format>,
+    pub format: Option<ListFormat>,
 
     #[command(flatten)]
     pub org: OrgArgs,

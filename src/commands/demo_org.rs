@@ -143,7 +143,7 @@ impl<F: Fn() -> OrgArgs> Steps<'_, F> {
         let tokens = TokensArgs {
             global: self.global.clone(),
             account: OWNER.into(),
-            format: Some(Format::Table),
+            format: Some(crate::cli::ListFormat::Table),
             org: (self.org)(),
         };
         super::tokens::run(self.global, &tokens, ui).await

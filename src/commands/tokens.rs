@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use crate::cli::{Format, GlobalArgs, TokensArgs};
+use crate::cli::{GlobalArgs, ListFormat, TokensArgs};
 use crate::error::{CommandError, CommandResult};
 use crate::expiry::{date, days_phrase};
 use crate::fetch::org::OrgToken;
@@ -20,14 +20,9 @@ pub async fn run(global: &GlobalArgs, args: &TokensArgs, ui: &Ui) -> CommandResu
         return Err(CommandError::usage("--account is empty"));
     }
     let format = match args.format {
-        Some(Format::Csv) => {
-            return Err(CommandError::usage(
-                "tokens are listed as table or json, not csv",
-            ))
-        }
         Some(f) => f,
-        None if ui.stdout_is_terminal() => Format::Table,
-        None => Format::Json,
+        None if ui.stdout_is_terminal() => ListFormat::Table,
+        None => ListFormat::Json,
     };
     // A loopback site (the sandbox) is its own gateway, as the site client has it; any
     // other site's org key goes to Atlassian's gateway, whatever AUTOREKEY_GATEWAY_URL says.
@@ -65,7 +60,7 @@ pub async fn run(global: &GlobalArgs, args: &TokensArgs, ui: &Ui) -> CommandResu
     match format {
         // Labels are typed by token owners: escaped as JSON escapes them (`\uXXXX`), never
         // as the terminal escapes of text output, which would not be JSON.
-        Format::Json => {
+        ListFormat::Json => {
             let json = serde_json::json!({"account": account, "tokens": tokens});
             let text = serde_json::to_string_pretty(&json).unwrap_or_default();
             ui.out_data(format!("{}\n", crate::printable::json_text(&text)));
