@@ -984,7 +984,7 @@ mod fingerprint_kind;
 mod loose;
 mod redact;
 pub use fingerprint_kind::{is_atlassian_host, one_per_token, sends_to_atlassian, shown_per_token};
-pub use redact::{redact_literals, redacted_name, secret_forms};
+pub use redact::{masking_forms, redact_literals, redacted_name, secret_forms};
 
 #[cfg(test)]
 mod tests;

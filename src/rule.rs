@@ -166,12 +166,9 @@ pub fn uuid_of(body: &Value) -> String {
 /// `email:token`, cut): the detector redacts only what it recognises by shape, and a bare
 /// legacy token typed into the name looks like any word. A name that still decodes to one
 /// is not shown at all.
-///
-/// Only forms of 8 characters or more count: a short password (`pass`) would otherwise
-/// mask pieces of ordinary words, and an API token is far longer.
+/// Only forms of 8 characters or more count ([`crate::detect::masking_forms`]).
 fn own_secrets_hidden(name: String, body: &Value) -> String {
-    let mut forms = crate::detect::secret_forms(&[body]);
-    forms.retain(|form| form.len() >= 8);
+    let forms = crate::detect::masking_forms(&[body]);
     if forms.is_empty() {
         return name;
     }

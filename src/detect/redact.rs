@@ -67,6 +67,15 @@ pub fn secret_forms(rules: &[&Value]) -> Vec<String> {
     forms
 }
 
+/// [`secret_forms`] worth masking in text about *other* things (another rule's error, a
+/// rule's own name): forms of 8 characters or more only. A short password (`pass`, `1234`)
+/// would otherwise mask pieces of ordinary words and ids, and an API token is far longer.
+pub fn masking_forms(rules: &[&Value]) -> Vec<String> {
+    let mut forms = secret_forms(rules);
+    forms.retain(|form| form.len() >= 8);
+    forms
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -439,13 +439,10 @@ impl<F: FnMut(RuleRead)> Run<'_, F> {
         self.failed += usize::from(result.is_err());
         // The tokens of a rule read are secrets from now on: no later server text (another
         // rule's failed read, a write's error) may quote them. Errors handed over before
-        // this rule was read are the caller's to clean once the read is over. Forms of 8
-        // characters or more only: a short password of one rule (`1234`) would otherwise
-        // mask pieces of every other rule's id and text.
+        // this rule was read are the caller's to clean once the read is over.
         if let Ok(rule) = &result {
-            let mut forms = crate::detect::secret_forms(&[rule.body()]);
-            forms.retain(|form| form.len() >= 8);
-            self.client.also_mask(&forms);
+            self.client
+                .also_mask(&crate::detect::masking_forms(&[rule.body()]));
         }
         (self.on_each)(RuleRead {
             summary,
