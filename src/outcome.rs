@@ -148,6 +148,7 @@ impl Kind {
                 Failure::NeverLanded
                 | Failure::LostChanged
                 | Failure::NoLongerListed
+                | Failure::IdHoldsCredential
                 | Failure::Gone
                 | Failure::BackupMismatch
                 | Failure::BackupMasked => {}
@@ -275,6 +276,9 @@ pub enum Failure {
     Unreadable { error: String },
     /// The rewrite could not be built.
     CannotRewrite { error: String },
+    /// Its id (the server's text, shown in headings, plans and journals) holds a credential
+    /// some rule carries: it is not rotated, and shown under its masked id.
+    IdHoldsCredential,
     /// It could not be read again just before the write.
     ReReadFailed { error: String },
     /// Not written: its backup could not be saved first.

@@ -225,8 +225,7 @@ pub async fn read_site(
         .partition(|r| clean(r.uuid()) != r.uuid());
     plan.rewrites = shown;
     plan.outcomes.extend(hidden.iter().map(|r| {
-        let error = "its id holds a credential; rotate it by hand in the Automation UI".into();
-        let why = Failure::CannotRewrite { error };
+        let why = Failure::IdHoldsCredential;
         Outcome::new(r.uuid(), r.name(), Kind::Failed { why })
     }));
     // A read that failed before another rule was read may quote that rule's token: every

@@ -298,6 +298,9 @@ fn failure(why: &Failure) -> String {
     match why {
         Failure::Unreadable { error } => format!("could not read it: {error}"),
         Failure::CannotRewrite { error } => format!("cannot rewrite: {error}"),
+        Failure::IdHoldsCredential => {
+            "its id holds a credential; rotate it by hand in the Automation UI".into()
+        }
         Failure::ReReadFailed { error } => {
             format!("could not re-read it before writing: {error}")
         }
