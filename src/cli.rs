@@ -353,6 +353,13 @@ pub struct NewTokenArgs {
     /// AUTOREKEY_NEW_TOKEN, or a hidden prompt asked twice on a terminal.
     #[arg(long, value_name = "PATH")]
     pub new_token_file: Option<PathBuf>,
+
+    /// Read the account's old token from this file (`-` for stdin), or from
+    /// AUTOREKEY_OLD_TOKEN: rules holding it (in any encoding) are confirmed as the
+    /// account's. Without it an old value is rewritten only when it logs in as the account,
+    /// its fingerprint is named with --fingerprint, or you confirm it at the prompt.
+    #[arg(long, value_name = "PATH")]
+    pub old_token_file: Option<PathBuf>,
 }
 
 /// How changes are approved and where backups go.

@@ -87,6 +87,49 @@ impl Approver {
     }
 }
 
+impl Approver {
+    /// Ask whether a value is what the question says (an old token of the account).
+    /// `None` when nobody can be asked: `--yes` approves rewrites, never facts, so a value
+    /// nothing else confirmed stays unconfirmed in a script. The default is no; Ctrl-C ends
+    /// the command (exit 1), and Ctrl-D is no.
+    pub fn vouch(&mut self, question: &str) -> CommandResult<Option<bool>> {
+        let ui = match self {
+            Approver::Everything => return Ok(None),
+            Approver::Interrupted => return Err(interrupted()),
+            Approver::Prompt(ui) => ui.clone(),
+        };
+        let read = ui.ask(
+            &format!("{question} [y]es / [N]o"),
+            yes_or_no,
+            "answer y or n",
+        );
+        match read {
+            Ok(yes) => Ok(Some(yes)),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(Some(false)),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                *self = Approver::Interrupted;
+                Err(interrupted())
+            }
+            Err(e) => Err(CommandError::failure(format!(
+                "could not read the answer: {e}"
+            ))),
+        }
+    }
+}
+
+fn interrupted() -> CommandError {
+    CommandError::failure("interrupted at the prompt")
+        .hint("nothing was written; run the command again to be asked again")
+}
+
+fn yes_or_no(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "y" | "yes" => Some(true),
+        "" | "n" | "no" => Some(false),
+        _ => None,
+    }
+}
+
 fn prompt(question: &str, ui: &Ui) -> CommandResult<Answer> {
     let question = format!("{question} [y]es / [n]o / [a]ll remaining / [q]uit");
     answer_of(ui.ask(&question, parse, "answer y, n, a or q"))
@@ -126,6 +169,15 @@ mod tests {
         assert_eq!(parse("q"), Some(Answer::Quit));
         assert_eq!(parse(""), None);
         assert_eq!(parse("yep"), None);
+    }
+
+    #[test]
+    fn yes_approves_rewrites_but_never_vouches_for_a_value() {
+        assert_eq!(Approver::Everything.vouch("Is it theirs?").unwrap(), None);
+        assert!(Approver::Interrupted.vouch("Is it theirs?").is_err());
+        assert_eq!(yes_or_no(""), Some(false));
+        assert_eq!(yes_or_no(" Y"), Some(true));
+        assert_eq!(yes_or_no("all"), None);
     }
 
     #[test]

@@ -212,6 +212,9 @@ pub enum LeftAlone {
     },
     /// It changed between the read and the write, and no longer holds the credential.
     CredentialGone,
+    /// It holds a value of the account that nothing confirmed as the account's token
+    /// (see `plan::ownership`): it may be planted, so it gets nothing.
+    Unconfirmed { fingerprints: Vec<String> },
 }
 
 impl LeftAlone {
@@ -228,7 +231,8 @@ impl LeftAlone {
             LeftAlone::AlreadyCurrent
             | LeftAlone::NotInPlan { .. }
             | LeftAlone::EditedSincePlan
-            | LeftAlone::CredentialGone => {}
+            | LeftAlone::CredentialGone
+            | LeftAlone::Unconfirmed { .. } => {}
         }
     }
 }

@@ -34,6 +34,13 @@ pub struct Selector {
     /// with that account's email, and with `--rewrite-urls` the request URL too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub migrate: Option<Migration>,
+    /// The old tokens confirmed as the account's ([`ownership`]), by identity
+    /// ([`Token::identity`]: compared within this run, never shown or stored). `None` only
+    /// while the rules are first read, to find the candidates; a rotation rewrites a value
+    /// only once this says it is the account's token, because anyone who may edit a rule can
+    /// plant `base64(email:anything)` in it.
+    #[serde(skip)]
+    pub confirmed: Option<std::collections::BTreeSet<Fingerprint>>,
 }
 
 /// Where a migration moves the selected credentials: to another account (typically a
@@ -52,7 +59,21 @@ impl Selector {
             account: account.into(),
             fingerprints,
             migrate: None,
+            confirmed: None,
         }
+    }
+
+    /// This selector, rewriting only the old tokens `confirmed` (identities).
+    pub fn with_confirmed(&self, confirmed: std::collections::BTreeSet<Fingerprint>) -> Self {
+        Selector {
+            confirmed: Some(confirmed),
+            ..self.clone()
+        }
+    }
+
+    /// Whether the old tokens were confirmed (a selector fit to write with).
+    pub fn is_confirmed(&self) -> bool {
+        self.confirmed.is_some()
     }
 
     /// The account the new token belongs to: the migration's target, else the same one.
@@ -66,7 +87,15 @@ impl Selector {
     /// one of them. Masked or dynamic values of the account are not rewritable and so do not
     /// match; [`plan_rule`] reports them separately.
     pub fn matches(&self, f: &Finding) -> bool {
-        self.is_account(f) && self.fingerprint_selected(f)
+        self.is_account(f) && self.fingerprint_selected(f) && self.confirms(f)
+    }
+
+    /// The finding's token is confirmed as the account's, or confirmation is still to come.
+    pub fn confirms(&self, f: &Finding) -> bool {
+        match &self.confirmed {
+            None => true,
+            Some(set) => token_identity(f).is_some_and(|id| set.contains(&id)),
+        }
     }
 
     /// A rewritable literal credential of this account, whatever its fingerprint.
@@ -265,6 +294,7 @@ pub fn rewrite_with(
     migration: Option<&Migration>,
 ) -> Result<Value, RewriteError> {
     let mut out = replace_credentials(rule, findings, new_token, migration)?;
+    hide_rewritten_headers(&mut out, findings);
     if let Some(urls) = migration.and_then(|m| m.urls.as_ref()) {
         for pointer in request_url_pointers(findings) {
             if let Some(Value::String(url)) = out.pointer_mut(&pointer) {
@@ -275,6 +305,29 @@ pub fn rewrite_with(
         }
     }
     Ok(out)
+}
+
+/// Tick the UI's "Hidden" box (`headerSecure: true`) on each schema-1 `Authorization`
+/// header a rotation rewrote, as an admin typing the new token by hand would: the new token
+/// is then not shown to everyone who may view the rule. A header already hidden stays so;
+/// schema 2's `secret` flag means "a managed secret's name", not "hidden", and is left alone.
+fn hide_rewritten_headers(rule: &mut Value, findings: &[Finding]) {
+    let headers = findings.iter().filter(|f| {
+        f.location == Location::Header
+            && f.header_name
+                .as_deref()
+                .is_some_and(|n| n.trim().eq_ignore_ascii_case("authorization"))
+    });
+    for f in headers {
+        let Some(parent) = f.pointer.strip_suffix("/value") else {
+            continue;
+        };
+        if let Some(Value::Object(header)) = rule.pointer_mut(parent) {
+            if header.get("value").is_some_and(Value::is_string) {
+                header.insert("headerSecure".into(), Value::Bool(true));
+            }
+        }
+    }
 }
 
 /// The JSON pointers of the request URLs (`.../value/url`) of the web requests that send
@@ -503,6 +556,11 @@ pub struct PlanFile {
     /// plans over a complete list read (and hash) as before.
     #[serde(default = "complete", skip_serializing_if = "is_complete")]
     pub list_complete: bool,
+    /// The old tokens the plan replaces, each with how it was confirmed as the account's
+    /// ([`ownership`]). `apply` rewrites no other, and checks a login again. A plan from
+    /// before confirmations has none: `apply` then confirms every old token afresh.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub confirmed: Vec<ownership::Confirmed>,
 }
 
 fn complete() -> bool {
@@ -634,6 +692,7 @@ pub struct PlannedRule {
 }
 
 mod census;
+pub mod ownership;
 mod planner;
 
 pub use census::{AccountToken, Census, RuleCopies};

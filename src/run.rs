@@ -116,6 +116,12 @@ impl RunStore {
         let Some(dir) = &self.resumed else {
             return Vec::new();
         };
+        // The earlier run confirmed what it wrote over; this run's confirmations cover only
+        // the values it found still in the rules.
+        let selector = &Selector {
+            confirmed: None,
+            ..selector.clone()
+        };
         let findings: Vec<_> = BackupRun::open(dir)
             .and_then(|b| b.saved_rules())
             .unwrap_or_default()

@@ -23,6 +23,8 @@ use crate::ui::Ui;
 pub const API_TOKEN_ENV: &str = "AUTOREKEY_API_TOKEN";
 /// Environment variable for the new token a rotation writes.
 pub const NEW_TOKEN_ENV: &str = "AUTOREKEY_NEW_TOKEN";
+/// The environment variable that may hold the account's old token.
+pub const OLD_TOKEN_ENV: &str = "AUTOREKEY_OLD_TOKEN";
 
 /// What the token is for, for messages and prompts.
 #[derive(Clone, Copy)]

@@ -47,6 +47,9 @@ pub struct Facts<'a> {
     /// read them comes with that rule left alone (so never with a revoke).
     pub old: &'a BTreeSet<String>,
     pub new: &'a Fingerprint,
+    /// Old values of the account that nothing confirmed as its token (left alone): one may
+    /// be a real token still in use (an expired one, one whose login was not tried).
+    pub unconfirmed: usize,
 }
 
 impl<'a> Facts<'a> {
@@ -59,6 +62,7 @@ impl<'a> Facts<'a> {
             not_inspectable: 0,
             old,
             new,
+            unconfirmed: 0,
         }
     }
 }
@@ -80,6 +84,9 @@ pub enum Advice {
     StillInUse { rules: usize },
     /// Rules autorekey cannot read may hold the old token.
     NotInspectable { rules: usize },
+    /// `tokens` old values of the account were not confirmed as its token and were left
+    /// alone: revoke nothing until each is confirmed (and rotated) or removed.
+    Unconfirmed { tokens: usize },
     /// The rule list may have missed rules.
     ListIncomplete,
     /// A restore put old tokens back into rules.
@@ -103,6 +110,7 @@ impl Advice {
             Advice::NotImported => "not_imported",
             Advice::StillInUse { .. } => "still_in_use",
             Advice::NotInspectable { .. } => "not_inspectable",
+            Advice::Unconfirmed { .. } => "unconfirmed",
             Advice::ListIncomplete => "list_incomplete",
             Advice::Restored => "restored",
             Advice::NothingMatched => "nothing_matched",
@@ -158,6 +166,11 @@ pub fn advise(f: &Facts<'_>) -> Advice {
         Mode::Restore => return Advice::Restored,
         Mode::DryRun | Mode::PlanSaved => return Advice::NotWritten,
         Mode::Written | Mode::OfflineExport => {}
+    }
+    if f.unconfirmed > 0 {
+        return Advice::Unconfirmed {
+            tokens: f.unconfirmed,
+        };
     }
     let left = still_in_use(f.outcomes);
     if left > 0 {
@@ -351,6 +364,16 @@ fn steps(advice: &Advice, f: &Facts<'_>, account: &str) -> Vec<String> {
             ),
             "  - Check them: `autorekey scan` lists them under \"Not inspectable\".".into(),
         ],
+        Advice::Unconfirmed { tokens } => vec![
+            format!(
+                "  - Revoke nothing yet: {tokens} value(s) of {account} in the rules were not \
+                 confirmed as its token and were left alone (listed under \"Not confirmed\")."
+            ),
+            "  - If one is a token of the account (say, an expired one), rerun with the \
+             --fingerprint it lists, or give it with --old-token-file; if it is not (planted \
+             or junk), remove it from the rule in the Automation UI. Then run again."
+                .into(),
+        ],
         Advice::ListIncomplete => vec![
             "  - Do NOT revoke the old token yet: the site's rule list could not be confirmed \
              complete (see the warning above), so a rule autorekey never saw may still use it."
@@ -440,7 +463,23 @@ mod tests {
             not_inspectable: 0,
             old,
             new,
+            unconfirmed: 0,
         }
+    }
+
+    #[test]
+    fn an_unconfirmed_value_of_the_account_holds_back_the_revoke_advice() {
+        let old: BTreeSet<String> = ["3f9c0a1b2c4d".to_string()].into();
+        let new = Fingerprint::of("new");
+        let outcomes = [rotated("a"), rotated("b")];
+        let mut f = facts(Mode::Written, &outcomes, &old, &new);
+        assert!(advise(&f).revokes());
+        f.unconfirmed = 1;
+        let advice = advise(&f);
+        assert_eq!(advice, Advice::Unconfirmed { tokens: 1 });
+        let text = render(&advice, &f, "alice@acme.example");
+        assert!(text.contains("Revoke nothing yet"), "{text}");
+        assert!(text.contains("revoke nothing yet."), "{text}");
     }
 
     #[test]

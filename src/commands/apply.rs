@@ -21,6 +21,7 @@ use crate::plan::{PlanFile, PlanFileError, Planner};
 use crate::settings::SiteSettings;
 use crate::ui::Ui;
 
+use super::ownership::{self, Given, LoginCheck};
 use super::rotation;
 use super::session::Writes;
 
@@ -48,27 +49,50 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, ui: &Ui) -> CommandResul
             plan.new_fingerprint
         )));
     }
+    let old_token = ownership::read_old_token(&args.new_token, ui)?;
     let client = settings.connect(ui).await?;
     check_url_rewrite(&client, &plan).await?;
-    rotation::check_new_token(&client, &plan.selector, &new_token, ui).await?;
+    let login = rotation::check_new_token(&client, &plan.selector, &new_token, ui).await?;
     // The whole site is read again, not only the planned rules: the verdict must weigh
     // every rule that may still hold the old token (masked, left alone, added since the
     // plan), exactly as `rotate` does.
     let planner = Planner::new(&plan.selector, &new_token).following(&plan);
-    let read = rotation::read_site(&client, planner, ui).await?;
+    let mut read = rotation::read_site(&client, planner, ui).await?;
+    // The plan's confirmations are checked again: a login may have expired since, and a
+    // plan from before confirmations records none.
+    let mut approver = approver;
+    let owned = ownership::confirm_old_tokens(
+        &mut read.plan,
+        &plan.selector,
+        &new_token,
+        Given {
+            old_token,
+            recorded: &plan.confirmed,
+        },
+        Some(LoginCheck {
+            client: &client,
+            new_account_id: Some(&login.account_id),
+        }),
+        Some(&mut approver),
+        ui,
+    )
+    .await?;
     for rebuilt in read.plan.rewrites.iter().filter(|r| r.rebuilt) {
         ui.status(format!(
             "\"{}\" changed since the plan was made; its rewrite was rebuilt on the current version.",
             rebuilt.name()
         ));
     }
-    let mut summary = rotation::summary_of(&plan.selector, &new_token, &read.plan, read.listed);
+    let selector = owned.selector;
+    let mut summary = rotation::summary_of(&selector, &new_token, &read.plan, read.listed);
     // Complete only if both the plan's listing and this one were confirmed.
     summary.list_complete = plan.list_complete && read.list_complete;
+    summary.confirmed = owned.confirmed;
+    summary.unconfirmed = owned.unconfirmed;
     let writes = Writes {
         client: &client,
         settings: &settings,
-        selector: &plan.selector,
+        selector: &selector,
         new_token: &new_token,
         args: &args.write_args,
     };

@@ -256,6 +256,7 @@ fn rotate_args(global: &GlobalArgs, new_token: &Path, backups: &Path, dry_run: b
         write: None,
         new_token: NewTokenArgs {
             new_token_file: Some(new_token.to_path_buf()),
+            old_token_file: None,
         },
         write_args: WriteArgs {
             format: Default::default(),

@@ -162,6 +162,7 @@ impl<F: Fn() -> OrgArgs> Steps<'_, F> {
             write: None,
             new_token: NewTokenArgs {
                 new_token_file: Some(self.dir.join("new-token")),
+                old_token_file: None,
             },
             write_args: WriteArgs {
                 format: Default::default(),

@@ -13,6 +13,7 @@ mod demo;
 mod demo_org;
 mod fingerprint;
 mod man;
+mod ownership;
 mod restore;
 mod revoke;
 mod rotate;

@@ -15,6 +15,7 @@ use crate::confirm::Approver;
 use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::fetch::AutomationClient;
 use crate::gateway::UrlRewrite;
+use crate::plan::ownership::Confirmed;
 use crate::plan::{Migration, PlanFile, Planner, Rewrite, Selector, PLAN_VERSION};
 use crate::report::RotationSummary;
 use crate::secret::Token;
@@ -22,13 +23,14 @@ use crate::settings::SiteSettings;
 use crate::ui::Ui;
 use crate::verdict;
 
+use super::ownership::{self, Given, LoginCheck};
 use super::rotation::{self, Diffs, SiteRead};
 use super::session::Writes;
 
 pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResult {
     let mut selector = rotation::selector(&args.account, &args.fingerprint)?;
     if let Some(source) = &args.from_file {
-        return offline(source, selector, args, ui);
+        return offline(source, selector, args, ui).await;
     }
     if let Some(out) = args.out.as_deref().filter(|p| p.symlink_metadata().is_ok()) {
         // Said before any request: the plan would be refused at the end anyway.
@@ -48,24 +50,47 @@ pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResu
         false => None,
     };
     let new_token = rotation::read_new_token(&args.new_token, ui)?;
+    let old_token = ownership::read_old_token(&args.new_token, ui)?;
     let client = settings.connect(ui).await?;
     let target = migration_target(args)?;
     if target.is_some() || args.rewrite_urls {
         let to_account = target.unwrap_or_else(|| selector.account.clone());
         selector.migrate = Some(migration(&client, to_account, args.rewrite_urls).await?);
     }
-    let gateway_only = rotation::check_new_token(&client, &selector, &new_token, ui).await?;
-    let read = rotation::read_site(&client, Planner::new(&selector, &new_token), ui).await?;
-    if gateway_only && selector.migrate.as_ref().is_none_or(|m| m.urls.is_none()) {
-        warn_site_calls(&read.plan.rewrites, client.site(), ui);
-    }
+    let login = rotation::check_new_token(&client, &selector, &new_token, ui).await?;
+    let mut read = rotation::read_site(&client, Planner::new(&selector, &new_token), ui).await?;
     let manifest = rotation::manifest(&settings, &selector, &new_token);
     let known = rotation::backup_root(&args.write_args)
         .is_some_and(|root| !crate::run::previous_runs(&root, &manifest).is_empty());
     verdict::check_selection(&read.plan.census, &selector, &new_token, known)
         .map_err(rotation::refused)?;
+    let given = Given {
+        old_token,
+        recorded: &[],
+    };
+    let check = LoginCheck {
+        client: &client,
+        new_account_id: Some(&login.account_id),
+    };
+    let mut approver = approver;
+    let owned = ownership::confirm_old_tokens(
+        &mut read.plan,
+        &selector,
+        &new_token,
+        given,
+        Some(check),
+        approver.as_mut(),
+        ui,
+    )
+    .await?;
+    let selector = owned.selector;
+    if login.gateway_only && selector.migrate.as_ref().is_none_or(|m| m.urls.is_none()) {
+        warn_site_calls(&read.plan.rewrites, client.site(), ui);
+    }
     let mut summary = rotation::summary_of(&selector, &new_token, &read.plan, read.listed);
     summary.list_complete = read.list_complete;
+    summary.confirmed = owned.confirmed;
+    summary.unconfirmed = owned.unconfirmed;
     let preview = Preview {
         settings: &settings,
         selector: &selector,
@@ -90,7 +115,12 @@ pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResu
 
 /// `--from-file`: the offline rotation of an export, with the same selection (a migration
 /// moves the credentials' account only: there is no site to take a cloud id from).
-fn offline(source: &Path, mut selector: Selector, args: &RotateArgs, ui: &Ui) -> CommandResult {
+async fn offline(
+    source: &Path,
+    mut selector: Selector,
+    args: &RotateArgs,
+    ui: &Ui,
+) -> CommandResult {
     if args.rewrite_urls {
         return Err(CommandError::usage(
             "--rewrite-urls needs the site (its cloud id), not --from-file",
@@ -101,7 +131,7 @@ fn offline(source: &Path, mut selector: Selector, args: &RotateArgs, ui: &Ui) ->
         to_account,
         urls: None,
     });
-    super::rotate_file::run(source, &selector, args, ui)
+    super::rotate_file::run(source, &selector, args, ui).await
 }
 
 /// A rotation that writes nothing to the site: a dry run, or a plan saved for `apply`.
@@ -121,7 +151,7 @@ impl Preview<'_> {
         summary.would_rotate = plan.rewrites.iter().map(|r| r.uuid().to_string()).collect();
         match &self.args.out {
             Some(path) => {
-                self.save_plan(path, &plan.rewrites, read.list_complete)?;
+                self.save_plan(path, &plan.rewrites, read.list_complete, &summary.confirmed)?;
                 summary.plan_saved = Some(path.display().to_string());
             }
             None => summary.dry_run = true,
@@ -130,7 +160,13 @@ impl Preview<'_> {
         rotation::finish(&summary, None, format, ui)
     }
 
-    fn save_plan(&self, path: &Path, rewrites: &[Rewrite], list_complete: bool) -> CommandResult {
+    fn save_plan(
+        &self,
+        path: &Path,
+        rewrites: &[Rewrite],
+        list_complete: bool,
+        confirmed: &[Confirmed],
+    ) -> CommandResult {
         let (settings, selector, new_token) = (self.settings, self.selector, self.new_token);
         let plan = PlanFile {
             version: PLAN_VERSION,
@@ -143,6 +179,7 @@ impl Preview<'_> {
                 .map_or(0, |d| d.as_secs()),
             rules: rewrites.iter().map(Rewrite::planned_rule).collect(),
             list_complete,
+            confirmed: confirmed.to_vec(),
         };
         // Whole or not at all, never over an existing file or through a planted link.
         crate::files::write_new(path, plan.to_sealed_json().as_bytes()).map_err(|e| {

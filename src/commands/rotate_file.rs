@@ -19,9 +19,10 @@ use crate::rule::Rule;
 use crate::ui::Ui;
 use crate::verdict;
 
+use super::ownership::{self, Given};
 use super::rotation::{self, Diffs};
 
-pub fn run(source: &Path, selector: &Selector, args: &RotateArgs, ui: &Ui) -> CommandResult {
+pub async fn run(source: &Path, selector: &Selector, args: &RotateArgs, ui: &Ui) -> CommandResult {
     let target = args
         .write
         .as_deref()
@@ -32,6 +33,7 @@ pub fn run(source: &Path, selector: &Selector, args: &RotateArgs, ui: &Ui) -> Co
         false => Some(Approver::new(args.write_args.yes, ui, "rotate")?),
     };
     let new_token = rotation::read_new_token(&args.new_token, ui)?;
+    let old_token = ownership::read_old_token(&args.new_token, ui)?;
     let mut doc = Document::read(source).map_err(|e| {
         CommandError::caused(
             ErrorKind::Usage,
@@ -45,12 +47,31 @@ pub fn run(source: &Path, selector: &Selector, args: &RotateArgs, ui: &Ui) -> Co
         let body = doc.root.pointer(&pointer).cloned().unwrap_or_default();
         planner.add_at(Rule::from_body(body), Some(pointer));
     }
-    let plan = planner.finish();
+    let mut plan = planner.finish();
     // No earlier run can have written a file: a "new" token already in it is refused.
     verdict::check_selection(&plan.census, selector, &new_token, false)
         .map_err(rotation::refused)?;
+    // Offline, no login can confirm an old token: the old token given, a named
+    // fingerprint or an answer at the prompt can.
+    let given = Given {
+        old_token,
+        recorded: &[],
+    };
+    let owned = ownership::confirm_old_tokens(
+        &mut plan,
+        selector,
+        &new_token,
+        given,
+        None,
+        approver.as_mut(),
+        ui,
+    )
+    .await?;
+    let selector = &owned.selector;
     let mut summary = rotation::summary_of(selector, &new_token, &plan, doc.rule_pointers().len());
     summary.offline = true;
+    summary.confirmed = owned.confirmed;
+    summary.unconfirmed = owned.unconfirmed;
     summary.add(plan.outcomes);
     ui.warn("offline: the new token cannot be checked against a site here; make sure it is the right one");
     let format = args.write_args.format;

@@ -102,13 +102,14 @@ pub fn refused(refusal: Refusal) -> CommandError {
 /// The new token must log in as the account the credentials go to before it is written
 /// anywhere: on the site, or through the gateway as a scoped or service-account token must.
 /// Each form is asked at most once: repeated failed logins would lock the account behind a
-/// CAPTCHA. True when only the gateway took it.
+/// CAPTCHA. Says whether only the gateway took it, and whose account it logs in as (an old
+/// value that logs in as the same account id is the account's token).
 pub async fn check_new_token(
     client: &AutomationClient,
     selector: &Selector,
     token: &Token,
     ui: &Ui,
-) -> CommandResult<bool> {
+) -> CommandResult<NewTokenLogin> {
     let account = selector.new_owner();
     let credential = Credential::new(account, token.clone());
     let site = client.site().clone();
@@ -131,15 +132,29 @@ pub async fn check_new_token(
             ))
             .hint(format!("issue the new token while logged in as {account}")))
         }
-        CredentialCheck::Live { email: Some(_), .. } => {
+        CredentialCheck::Live {
+            email: Some(_),
+            account_id,
+        } => {
             ui.status(format!(
                 "The new token ({}) logs in as {account} at {at}.",
                 token.fingerprint()
             ));
-            Ok(gateway_only)
+            Ok(NewTokenLogin {
+                gateway_only,
+                account_id,
+            })
         }
         other => Err(new_token_refused(other, account, &at)),
     }
+}
+
+/// What the new token's login showed.
+pub struct NewTokenLogin {
+    /// Only the gateway took it (a scoped or service-account token).
+    pub gateway_only: bool,
+    /// The account id it logs in as.
+    pub account_id: String,
 }
 
 const NOTHING: &str = "nothing was written";
@@ -345,6 +360,10 @@ pub fn status(s: &RotationSummary) -> CommandResult {
         ))),
         Advice::NotInspectable { rules } => Err(CommandError::partial(format!(
             "{rules} rule(s) send a credential autorekey cannot read; check them before revoking"
+        ))),
+        Advice::Unconfirmed { tokens } => Err(CommandError::partial(format!(
+            "{tokens} value(s) of {} were not confirmed as its token and were left alone (listed under \"Not confirmed\"); revoke nothing yet",
+            s.account
         ))),
         Advice::ListIncomplete => Err(CommandError::partial(
             "the rule list could not be confirmed complete: a rule the site did not list may still hold the old token",

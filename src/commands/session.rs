@@ -50,6 +50,13 @@ impl Writes<'_> {
         mut outcomes: Vec<Outcome>,
         ui: &Ui,
     ) -> CommandResult {
+        // A rewrite re-decided before its write must select only confirmed old tokens:
+        // an unconfirmed selector would take a value planted between the read and the write.
+        if !self.selector.is_confirmed() {
+            return Err(CommandError::failure(
+                "internal error: the old tokens were not confirmed before writing; nothing was written",
+            ));
+        }
         let store = self.store(!rewrites.is_empty())?;
         // Every old token the rotation replaces or replaced, by identity: the final check
         // looks for each in any form.

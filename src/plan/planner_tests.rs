@@ -336,6 +336,7 @@ fn following_a_plan_still_guards_every_rule_holding_a_planned_old_token() {
         created_at: 0,
         rules: planned.rewrites.iter().map(Rewrite::planned_rule).collect(),
         list_complete: true,
+        confirmed: vec![],
     };
     let site = [
         header("a", basic(&t1)),

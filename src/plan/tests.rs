@@ -326,6 +326,7 @@ fn sample_plan(fingerprints: Vec<String>) -> PlanFile {
             changes: planned_changes(&findings),
         }],
         list_complete: true,
+        confirmed: vec![],
     }
 }
 

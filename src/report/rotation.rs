@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::outcome::{Attention, Drift, Failure, Kind, LeftAlone, Outcome, Stop};
+use crate::plan::ownership::{Confirmed, Unconfirmed};
 use crate::plan::{Census, RuleCopies, Selector};
 use crate::printable::printable;
 use crate::secret::{Fingerprint, Token};
@@ -50,6 +51,10 @@ pub struct RotationSummary {
     /// The site refused the admin's login during the writes: the run stopped there, even
     /// when no rule was left to be "not attempted".
     pub login_refused: bool,
+    /// The old tokens confirmed as the account's, and how.
+    pub confirmed: Vec<Confirmed>,
+    /// Old values of the account left alone because nothing confirmed them.
+    pub unconfirmed: Vec<Unconfirmed>,
 }
 
 impl RotationSummary {
@@ -73,6 +78,8 @@ impl RotationSummary {
             copies: Vec::new(),
             held_back: Vec::new(),
             login_refused: false,
+            confirmed: Vec::new(),
+            unconfirmed: Vec::new(),
         }
     }
 
@@ -173,6 +180,7 @@ impl RotationSummary {
             not_inspectable: self.not_inspectable,
             old: &self.old_fingerprints,
             new: &self.new_fingerprint,
+            unconfirmed: self.unconfirmed.len(),
         }
     }
 
@@ -254,6 +262,11 @@ fn left_alone(why: &LeftAlone) -> String {
         LeftAlone::CredentialGone => {
             "changed since it was read, and no longer holds the credential".into()
         }
+        LeftAlone::Unconfirmed { fingerprints } => format!(
+            "holds a value of the account ({}) that nothing confirmed as its token: it may \
+             have been planted, so it gets nothing (see \"Not confirmed\" below)",
+            fingerprints.join(", ")
+        ),
     }
 }
 
@@ -419,9 +432,65 @@ pub fn render_rotation(s: &RotationSummary) -> String {
         let _ = writeln!(out, "  - {} ({})", outcome_line(o), printable(o.uuid()));
     }
     out.push('\n');
+    render_ownership(s, &mut out);
     render_where(s, &mut out);
     render_next_steps(s, &mut out);
     out
+}
+
+/// Which old tokens were confirmed as the account's and how, and each value that was not,
+/// with what a person needs to judge it and the flag that would confirm it.
+fn render_ownership(s: &RotationSummary, out: &mut String) {
+    for c in &s.confirmed {
+        let _ = writeln!(
+            out,
+            "Old token {} confirmed as {}'s: {}.",
+            c.fingerprint,
+            s.account,
+            c.evidence.describe()
+        );
+    }
+    if s.unconfirmed.is_empty() {
+        if !s.confirmed.is_empty() {
+            out.push('\n');
+        }
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Not confirmed as {}'s token (left alone; each may be planted by a rule editor):",
+        s.account
+    );
+    for u in &s.unconfirmed {
+        let rules: Vec<String> = u
+            .rules
+            .iter()
+            .map(|r| format!("\"{}\" ({})", printable(&r.name), printable(&r.uuid)))
+            .collect();
+        let joined = |set: &BTreeSet<String>| {
+            set.iter()
+                .map(|t| printable(t).into_owned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(out, "  {} · {}", s.account, u.fingerprint);
+        let _ = writeln!(out, "    rules:    {}", rules.join(", "));
+        let _ = writeln!(out, "    sends to: {}", joined(&u.destinations));
+        if !u.authors.is_empty() {
+            let _ = writeln!(out, "    authors:  {}", joined(&u.authors));
+        }
+        let _ = writeln!(out, "    login:    {}", u.login.describe());
+        if u.declined {
+            let _ = writeln!(out, "    you said it is not the account's token");
+        }
+        let _ = writeln!(
+            out,
+            "    if it is {}'s token: rerun with {} (or give it with --old-token-file)",
+            s.account,
+            u.confirm_with()
+        );
+    }
+    out.push('\n');
 }
 
 fn render_where(s: &RotationSummary, out: &mut String) {
@@ -496,6 +565,8 @@ struct RotationJson<'a> {
     written_file: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     backup_dir: Option<&'a str>,
+    confirmed: &'a [Confirmed],
+    unconfirmed: &'a [Unconfirmed],
     verdict: VerdictJson,
 }
 
@@ -545,6 +616,8 @@ pub fn render_rotation_json(s: &RotationSummary) -> String {
         plan_saved: s.plan_saved.as_deref(),
         written_file: s.written_file.as_deref(),
         backup_dir: s.backup_dir.as_deref(),
+        confirmed: &s.confirmed,
+        unconfirmed: &s.unconfirmed,
         verdict: VerdictJson {
             advice: advice.as_str(),
             revoke: advice.revokes(),

@@ -129,7 +129,9 @@ fn coloured_run(color: Option<&str>, env: &[(&str, &str)]) -> RunOutput {
     cmd.env_remove("NO_COLOR")
         .env_remove("CLICOLOR")
         .env_remove("CLICOLOR_FORCE")
-        .env("AUTOREKEY_NEW_TOKEN", fake_token());
+        .env("AUTOREKEY_NEW_TOKEN", fake_token())
+        // Offline, no login can confirm the old token: the fixture's is given.
+        .env("AUTOREKEY_OLD_TOKEN", "FAKE-svc-jira-OLD-token-1111");
     for (k, v) in env {
         cmd.env(k, v);
     }

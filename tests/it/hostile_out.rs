@@ -304,6 +304,7 @@ fn server_echoes_never_reach_output_or_journal() {
     let backups = tempfile::tempdir().unwrap();
     let mut cmd = site.cmd(ADMIN, &admin_token);
     cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
+        .env("AUTOREKEY_OLD_TOKEN", &old)
         .args(["rotate", "--account", SVC_JIRA, "--yes", "--backup-dir"])
         .arg(backups.path());
     let secrets = [admin_token, new_token, old];
@@ -575,6 +576,7 @@ fn a_rotation_whose_last_write_is_refused_with_401_stops_with_exit_1() {
         let backups = tempfile::tempdir().unwrap();
         let mut cmd = site.cmd(ADMIN, &admin_token);
         cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
+            .env("AUTOREKEY_OLD_TOKEN", &old)
             .args(["rotate", "--account", SVC_JIRA, "--yes", "--format", format])
             .arg("--backup-dir")
             .arg(backups.path());
@@ -695,6 +697,7 @@ fn a_rotation_whose_re_read_answers_with_another_rule_writes_nothing() {
     let backups = tempfile::tempdir().unwrap();
     let mut cmd = site.cmd(ADMIN, &admin_token);
     cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
+        .env("AUTOREKEY_OLD_TOKEN", &old)
         .args(["rotate", "--account", SVC_JIRA, "--yes", "--backup-dir"])
         .arg(backups.path());
     let out = run_checked(cmd, &[admin_token.clone(), new_token.clone(), old.clone()]);
@@ -746,6 +749,7 @@ fn a_read_around_the_write_cannot_echo_the_old_token() {
         let backups = tempfile::tempdir().unwrap();
         let mut cmd = site.cmd(ADMIN, &admin_token);
         cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
+            .env("AUTOREKEY_OLD_TOKEN", &old)
             .args(["rotate", "--account", SVC_JIRA, "--yes", "--format", format])
             .arg("--backup-dir")
             .arg(backups.path());
@@ -827,6 +831,7 @@ fn storing_site(
 /// as a fresh admin, with `new_token`.
 fn rotate_against(
     site: &Scripted,
+    old: &str,
     admin_token: &str,
     new_token: &str,
     format: &str,
@@ -840,7 +845,9 @@ fn rotate_against(
         "--yes"
     };
     let format = if mode == "--yes" { format } else { "text" };
+    // The scripted sites know only the new token's login: the old one is given.
     cmd.env("AUTOREKEY_NEW_TOKEN", new_token)
+        .env("AUTOREKEY_OLD_TOKEN", old)
         .args(["rotate", "--account", SVC_JIRA, mode, "--format", format])
         .arg("--backup-dir")
         .arg(backups.path());
@@ -891,7 +898,8 @@ fn a_rule_answered_with_another_rules_body_keeps_the_old_token() {
             |_| {},
         );
         let secrets = [admin_token.clone(), new_token.clone(), old.clone()];
-        let (out, _backups) = rotate_against(&site, &admin_token, &new_token, format, &secrets);
+        let (out, _backups) =
+            rotate_against(&site, &old, &admin_token, &new_token, format, &secrets);
         let what = format!("A answered as {answer_for_a:?}, {format}");
         assert_ne!(out.code, Some(0), "{what}: {}\n{}", out.stdout, out.stderr);
         if format == "json" {
@@ -930,7 +938,8 @@ fn a_read_back_cannot_leak_a_token_through_a_field_name() {
         let rules = [envelope.clone()];
         let site = storing_site(&rules, logins(&admin_token, &new_token), |_, _| None, put);
         let secrets = [admin_token.clone(), new_token.clone(), old.clone()];
-        let (out, backups) = rotate_against(&site, &admin_token, &new_token, format, &secrets);
+        let (out, backups) =
+            rotate_against(&site, &old, &admin_token, &new_token, format, &secrets);
         out.expect_code(3);
         assert!(out.stdout.contains("note"), "{}", out.stdout);
         let journal =
@@ -966,7 +975,8 @@ fn a_failed_read_cannot_echo_a_token_another_rule_holds() {
             |_| {},
         );
         let secrets = [admin_token.clone(), new_token.clone(), old.clone()];
-        let (out, _backups) = rotate_against(&site, &admin_token, &new_token, format, &secrets);
+        let (out, _backups) =
+            rotate_against(&site, &old, &admin_token, &new_token, format, &secrets);
         assert!(out.stdout.contains("Bad rule"), "{format}: {}", out.stdout);
     }
 }
@@ -987,7 +997,8 @@ fn a_rule_name_or_id_holding_its_old_token_is_never_shown() {
             |_| {},
         );
         let secrets = [admin_token.clone(), new_token.clone(), old.clone()];
-        let (out, backups) = rotate_against(&site, &admin_token, &new_token, format, &secrets);
+        let (out, backups) =
+            rotate_against(&site, &old, &admin_token, &new_token, format, &secrets);
         assert!(out.stdout.contains("Sync "), "{format}: {}", out.stdout);
         for run in run_dirs(backups.path()) {
             let journal = std::fs::read_to_string(run.join("journal.jsonl")).unwrap();
@@ -1101,7 +1112,8 @@ fn a_rule_id_holding_a_token_is_never_shown_and_keeps_the_old_token() {
             |_| {},
         );
         let secrets = [admin_token.clone(), new_token.clone(), old.clone()];
-        let (out, backups) = rotate_against(&site, &admin_token, &new_token, format, &secrets);
+        let (out, backups) =
+            rotate_against(&site, &old, &admin_token, &new_token, format, &secrets);
         // A dry run succeeds in showing it; a run that writes fails at the end.
         out.expect_code(if format == "--dry-run" { 0 } else { 3 });
         assert_eq!(failed_count(&out), 2, "{format}: {}", out.stdout);

@@ -25,6 +25,7 @@ mod files_e2e;
 mod hostile_out;
 mod layering;
 mod org_e2e;
+mod ownership_e2e;
 mod properties;
 mod rotate_e2e;
 mod rotate_pty;

@@ -696,10 +696,48 @@ fn check_rewrite(
     new: &Token,
 ) -> Result<(), TestCaseError> {
     let pointers: BTreeSet<String> = rewritten.iter().map(|f| f.pointer.clone()).collect();
+    // A rewritten schema-1 Authorization header is ticked "Hidden"; nothing else moves.
+    let hidden: BTreeSet<String> = rewritten
+        .iter()
+        .filter(|f| {
+            f.header_name
+                .as_deref()
+                .is_some_and(|n| n.trim().eq_ignore_ascii_case("authorization"))
+        })
+        .filter_map(|f| f.pointer.strip_suffix("/value").map(str::to_owned))
+        .filter(|h| {
+            before
+                .pointer(&format!("{h}/value"))
+                .is_some_and(Value::is_string)
+        })
+        .map(|h| format!("{h}/headerSecure"))
+        .collect();
+    for h in &hidden {
+        prop_assert_eq!(
+            after.pointer(h),
+            Some(&Value::Bool(true)),
+            "(b) {} hidden",
+            h
+        );
+    }
+    let newly_hidden = hidden
+        .iter()
+        .filter(|h| before.pointer(h) != Some(&Value::Bool(true)))
+        .cloned();
+    let expected: BTreeSet<String> = pointers.iter().cloned().chain(newly_hidden).collect();
     let changed: BTreeSet<String> = differences(before, after).into_iter().collect();
-    prop_assert_eq!(&changed, &pointers, "(a) changed pointers");
+    prop_assert_eq!(&changed, &expected, "(a) changed pointers");
 
     let mut restored = after.clone();
+    for h in &hidden {
+        let (parent, _) = h.rsplit_once('/').expect("a header pointer");
+        if let Some(Value::Object(header)) = restored.pointer_mut(parent) {
+            match before.pointer(h) {
+                Some(v) => header.insert("headerSecure".into(), v.clone()),
+                None => header.shift_remove("headerSecure"),
+            };
+        }
+    }
     for p in &pointers {
         let mut group: Vec<&Finding> = rewritten.iter().filter(|f| &f.pointer == p).collect();
         group.sort_by_key(|f| f.span.as_ref().map(|s| s.start));

@@ -671,6 +671,7 @@ fn offline_export_rotation_changes_only_credential_text() {
     let offline = |target: &Path| {
         let mut cmd = common::autorekey();
         cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
+            .env("AUTOREKEY_OLD_TOKEN", planted.fresh(SVC_JIRA_OLD_FIXTURE))
             .args(["rotate", "--account", SVC_JIRA, "--yes", "--from-file"])
             .arg(&input)
             .arg("--write")
@@ -823,6 +824,7 @@ fn offline_rotation_reads_a_bare_rule_object_with_a_bom() {
     let output = dir.path().join("rotated.json");
     let mut cmd = common::autorekey();
     cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
+        .env("AUTOREKEY_OLD_TOKEN", &old)
         .args(["rotate", "--account", SVC_JIRA, "--yes", "--from-file"])
         .arg(&input)
         .arg("--write")

@@ -293,8 +293,10 @@ fn mistyped_token_confirmation_and_answers_are_asked_again_then_all_remaining() 
     }
     let attempts = site.stats().myself(SVC_JIRA);
     assert_eq!(
-        attempts.ok, 1,
-        "the new token is checked once, after it was confirmed"
+        (attempts.ok, attempts.failed),
+        (2, 0),
+        "the new token is checked once, after it was typed twice, and the old one once, \
+         which confirms it as the account's"
     );
     assert_eq!(summary_count(&transcript, "rotated"), 3);
     expected.assert_site(&site);
@@ -431,6 +433,12 @@ fn ctrl_c_at_an_offline_question_writes_no_file() {
         .collect();
 
     let mut screen = Screen::spawn(std_command(&cmd));
+    // Offline no login can confirm the old token: one question for it, before the rules.
+    screen.answer(
+        "old token, to be replaced with the new one? A value a rule editor \
+         planted would send the new token to them [y]es / [N]o",
+        "y",
+    );
     screen.answer(&question(names[0]), "y");
     screen.interrupt(&question(names[1]));
     let (code, transcript) = screen.finish();

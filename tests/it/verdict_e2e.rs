@@ -367,6 +367,7 @@ fn an_offline_export_keeps_the_old_token_until_it_is_imported() {
     let offline = |token: &str, target: &str| {
         let mut cmd = common::autorekey();
         cmd.env("AUTOREKEY_NEW_TOKEN", token)
+            .env("AUTOREKEY_OLD_TOKEN", &old)
             .args(["rotate", "--account", SVC_JIRA, "--yes", "--from-file"])
             .arg(&input)
             .arg("--write")
