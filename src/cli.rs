@@ -365,7 +365,8 @@ pub struct NewTokenArgs {
 /// How changes are approved and where backups go.
 #[derive(Debug, Args)]
 pub struct WriteArgs {
-    /// Approve every rule without asking (for scripts and CI).
+    /// Approve every rule without asking (for scripts and CI). It never confirms an old
+    /// value as the account's token: use --old-token-file or --fingerprint for that.
     #[arg(long, short = 'y')]
     pub yes: bool,
 
@@ -382,7 +383,11 @@ pub struct WriteArgs {
 
 /// Rewrite every embedded credential of an account with its new token, safely.
 ///
-/// Checks the new token first, shows a redacted diff per rule, asks (or takes --yes), backs
+/// Only an old value confirmed as the account's token is replaced: the one given with
+/// --old-token-file, one whose fingerprint is named with --fingerprint, one that logs in as
+/// the account (at most two failed logins a run), or one you confirm at the prompt; every
+/// other value is left alone, listed, and holds back the revoke advice (a rule editor may
+/// have planted it). Checks the new token first, shows a redacted diff per rule, asks (or takes --yes), backs
 /// each rule up, re-reads it just before writing, writes, reads it back, and reads every
 /// rotated rule once more at the end. A rerun carries on an interrupted rotation in the same
 /// backup folder; a second writing run on the same site is refused. The summary says whether
@@ -400,7 +405,8 @@ pub struct RotateArgs {
     pub account: String,
 
     /// Only the old tokens with these fingerprints (or fingerprint prefixes), as `scan`
-    /// shows them: plain (`3f9c0a1b2c4d`) or keyed (`k:1a2b3c4d5e6f`).
+    /// shows them: plain (`3f9c0a1b2c4d`) or keyed (`k:1a2b3c4d5e6f`). Naming one confirms
+    /// it as the account's token.
     #[arg(long, value_name = "FP")]
     pub fingerprint: Vec<String>,
 
