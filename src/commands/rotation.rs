@@ -13,52 +13,82 @@ use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::fetch::{AutomationClient, CheckAt, CredentialCheck};
 use crate::outcome::{Failure, Kind, Outcome};
 use crate::plan::{Plan, Planner, Rewrite, Selector};
+use crate::printable::printable;
 use crate::report::{self, RotationSummary};
-use crate::run::{LockError, RunStore, SiteLock};
+use crate::run::{LockError, LockKey, RunStore, SiteLock};
 use crate::secret::{Credential, Fingerprint, Token};
 use crate::settings::SiteSettings;
 use crate::token_input::{read_token, TokenSource, NEW_TOKEN_ENV};
 use crate::ui::Ui;
 use crate::verdict::{Advice, Refusal};
 
-/// The site's lock for a writing command; a stale one is taken over with a warning. A
-/// lock not taken is a failure (exit 1) naming who holds it: nothing was written.
-pub fn lock_site(settings: &SiteSettings, command: &str, ui: &Ui) -> CommandResult<SiteLock> {
-    let site = &settings.site;
-    SiteLock::acquire(site, command, |note| ui.warn(note)).map_err(|e| match e {
+/// The site's lock for a writing command, keyed on the Automation tenant the client
+/// writes to (product + cloud id), so no other spelling of the site's address gets a lock
+/// of its own. A lock not taken is a failure (exit 1) naming who holds it: nothing was
+/// written.
+pub async fn lock_site(
+    client: &AutomationClient,
+    command: &str,
+    ui: &Ui,
+) -> CommandResult<SiteLock> {
+    let site = client.site();
+    let key = lock_key(client).await?;
+    ui.verbose(format!("Taking the lock of {site} for `{command}`"));
+    SiteLock::acquire(&key, command).map_err(|e| match e {
         LockError::NoDataDir => {
             CommandError::usage("there is no home or data folder for the site's lock file")
                 .hint("nothing was written; set HOME (or XDG_DATA_HOME) to a folder of yours")
         }
         LockError::Io { path, error } => CommandError::caused(
             ErrorKind::Failure,
-            format!("cannot create the lock file {}; {NOTHING}", path.display()),
+            format!("cannot take the lock file {}; {NOTHING}", path.display()),
             error,
         )
         .hint("check that the data directory is writable (XDG_DATA_HOME or HOME)"),
-        LockError::Busy {
-            path,
-            pid,
-            command,
-            started_at,
-        } => CommandError::failure(format!(
-            "another autorekey run is writing to {site} (process {pid}, `{command}`, started \
-             {started_at}); {NOTHING}"
+        LockError::Busy { path, holder } => {
+            let who = holder.map_or(String::new(), |h| {
+                format!(
+                    " (process {}, `{}`, started {})",
+                    h.pid,
+                    printable(&h.command),
+                    printable(&h.started_at)
+                )
+            });
+            CommandError::failure(format!(
+                "another autorekey run is writing to {site}{who}; {NOTHING}"
+            ))
+            .hint(format!(
+                "wait for it to finish and run again (the lock is {}; the system releases it \
+                 when that run ends, however it ends)",
+                path.display()
+            ))
+        }
+    })
+}
+
+/// The tenant the client writes to: the cloud id in its API base (every Automation API
+/// base names it), else the one the site gives.
+async fn lock_key(client: &AutomationClient) -> CommandResult<LockKey> {
+    let product = client.product();
+    let in_base = client
+        .api_base()
+        .path_segments()
+        .and_then(|mut segs| {
+            segs.position(|s| s == product)?;
+            segs.next().map(str::to_owned)
+        })
+        .and_then(|id| LockKey::new(product, &id));
+    if let Some(key) = in_base {
+        return Ok(key);
+    }
+    let id = client.cloud_id().await.map_err(|e| {
+        CommandError::from(e).context(format!(
+            "cannot tell which site {} is to take its lock; {NOTHING}",
+            client.site()
         ))
-        .hint(format!(
-            "wait for it to finish and run again; if that process is not autorekey, delete {}",
-            path.display()
-        )),
-        LockError::Unreadable { path } => CommandError::failure(format!(
-            "another autorekey run holds the lock of {site} ({}); {NOTHING}",
-            path.display()
-        ))
-        .hint("wait for it to finish; if no autorekey is running, delete that file"),
-        LockError::Raced { path } => CommandError::failure(format!(
-            "could not take the lock of {site} ({}); {NOTHING}",
-            path.display()
-        ))
-        .hint("another run took it at the same moment: wait for it to finish, then run again"),
+    })?;
+    LockKey::new(product, &id).ok_or_else(|| {
+        CommandError::failure(format!("the site's cloud id is not usable; {NOTHING}"))
     })
 }
 
