@@ -175,11 +175,13 @@ fn same_origin(a: &str, b: &str) -> bool {
 
 /// Held while a run may write to a site: an OS advisory lock (`flock`) on an open file, so
 /// the kernel releases it when the process ends, however it ends (`kill -9` included).
-/// The file itself is never removed: removing it would let a run that opened the old file
-/// and a run that created a new one both hold "the" lock.
+/// The file goes when the lock is dropped; a run that locked a file already unlinked (it
+/// opened it just before) sees that and starts over, so two runs never hold two files of
+/// one name.
 #[derive(Debug)]
 pub struct SiteLock {
     file: std::fs::File,
+    path: PathBuf,
 }
 
 /// What a lock file says about its holder. Only for the `Busy` message: whether a run may
@@ -245,35 +247,57 @@ impl SiteLock {
             error,
         };
         backup::create_private_dir_all(dir).map_err(cannot)?;
-        let mut file = crate::files::open_append_private(&path).map_err(cannot)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let holder = std::fs::read(&path)
-                    .ok()
-                    .and_then(|b| serde_json::from_slice(&b).ok());
-                return Err(LockError::Busy { path, holder });
+        // Each lap loses only to a holder that dropped its lock (and file) meanwhile.
+        for _ in 0..8 {
+            let file = crate::files::open_append_private(&path).map_err(cannot)?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    let holder = std::fs::read(&path)
+                        .ok()
+                        .and_then(|b| serde_json::from_slice(&b).ok());
+                    return Err(LockError::Busy { path, holder });
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(cannot(e)),
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(cannot(e)),
+            if still_at(&file, &path) {
+                return Ok(SiteLock { file, path }.saying(command));
+            }
         }
+        Err(cannot(io::Error::other(
+            "the lock file kept being replaced while it was taken",
+        )))
+    }
+
+    /// Writes who holds it, for another run's refusal. Informational only: a failure to
+    /// write it leaves the lock held all the same.
+    fn saying(mut self, command: &str) -> SiteLock {
         let holder = Holder {
             pid: std::process::id(),
             started_at: backup::now_rfc3339(),
             command: command.into(),
         };
-        // Informational only: a failure to write it leaves the lock held all the same.
-        let _ = file
+        let _ = self
+            .file
             .set_len(0)
-            .and_then(|()| file.write_all(&serde_json::to_vec(&holder)?));
-        Ok(SiteLock { file })
+            .and_then(|()| self.file.write_all(&serde_json::to_vec(&holder)?));
+        self
     }
 }
 
 impl Drop for SiteLock {
     fn drop(&mut self) {
-        // Said while still held, so no reader sees a finished run as the holder; the OS
-        // releases the lock when the file closes.
-        let _ = self.file.set_len(0);
+        // Removed while still held; the OS releases the lock when the file closes.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Whether `path` still names the open `file` (not unlinked or replaced since it was opened).
+fn still_at(file: &std::fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::symlink_metadata(path)) {
+        (Ok(open), Ok(named)) => open.dev() == named.dev() && open.ino() == named.ino(),
+        _ => false,
     }
 }
 
@@ -354,8 +378,22 @@ mod tests {
         let other = LockKey::new("confluence", "c1").unwrap();
         drop(SiteLock::acquire_in(dir.path(), &other, "rotate").expect("another tenant"));
         drop(first);
-        assert!(path.exists(), "the file stays: only the OS lock counts");
+        assert!(!path.exists(), "the file goes with the lock");
         std::fs::write(&path, r#"{"pid":1,"started_at":"x","command":"rotate"}"#).unwrap();
         SiteLock::acquire_in(dir.path(), &key, "apply").expect("a stale file");
+    }
+
+    #[test]
+    fn a_lock_taken_on_a_file_since_unlinked_is_taken_again_on_the_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = LockKey::new("jira", "c1").unwrap();
+        let path = dir.path().join(key.file_name());
+        let early = crate::files::open_append_private(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        // The lock file `early` opened is gone: locking it would be locking nothing.
+        early.try_lock().unwrap();
+        assert!(!still_at(&early, &path));
+        let lock = SiteLock::acquire_in(dir.path(), &key, "rotate").unwrap();
+        assert!(still_at(&lock.file, &path));
     }
 }
