@@ -310,7 +310,7 @@ pub fn manifest(settings: &SiteSettings, selector: &Selector, new_token: &Token)
         product: settings.product.clone(),
         account: selector.account.clone(),
         new_fingerprint: new_token.fingerprint().to_string(),
-        started_at: crate::backup::now_rfc3339(),
+        started_at: crate::backup::command_started_at(),
         tool: format!("autorekey {}", env!("CARGO_PKG_VERSION")),
     }
 }

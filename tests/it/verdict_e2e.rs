@@ -287,12 +287,15 @@ fn a_second_writing_run_is_refused_by_any_spelling_of_the_site_and_a_left_file_n
     assert_eq!(held["pid"], child.id());
 
     let rotate = rotate_cmd(&site, SVC_JIRA, &new, &backups, &["--yes"]);
+    let mut revoke = site.cmd();
+    revoke.args(["revoke", "--account", SVC_JIRA, "--token-id", "t1", "--yes"]);
     for (what, cmd) in [
         (
             "rotate",
             rotate_cmd(&site, SVC_JIRA, &new, &backups, &["--yes"]),
         ),
         ("rotate via localhost", via_localhost(&site, rotate)),
+        ("revoke via localhost", via_localhost(&site, revoke)),
     ] {
         let second = site.run_cmd(cmd);
         second.expect_code(1).expect_error_with_hint();
