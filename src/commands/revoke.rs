@@ -324,7 +324,7 @@ fn doubt(f: &detect::Finding, account: &str, keep: Option<&str>) -> Doubt {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::fetch::org::OrgUser;
     use crate::secret::{Credential, Token};
@@ -448,7 +448,8 @@ mod tests {
         assert_eq!(keep_fingerprint(" C79C2A68DC6D ").unwrap(), "c79c2a68dc6d");
     }
 
-    fn token(id: &str, email: &str) -> OrgToken {
+    /// An active token of `email`, dated nowhere (`revoke_guard`'s tests date it).
+    pub(in crate::commands) fn token(id: &str, email: &str) -> OrgToken {
         OrgToken {
             id: id.into(),
             label: id.into(),

@@ -209,22 +209,13 @@ fn time(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fetch::org::OrgUser;
 
     const ALICE: &str = "alice@acme.example";
 
     fn token(id: &str, email: &str, created: Option<&str>) -> OrgToken {
         OrgToken {
-            id: id.into(),
-            label: id.into(),
-            status: Some("ALLOWED".into()),
             created_at: created.map(str::to_owned),
-            expires_at: None,
-            last_active_at: None,
-            user: Some(OrgUser {
-                id: Some(format!("acc-{email}")),
-                email: Some(email.into()),
-            }),
+            ..super::super::revoke::tests::token(id, email)
         }
     }
 

@@ -244,6 +244,32 @@ fn lock_dir(site: &TestSite) -> std::path::PathBuf {
     site.data_dir().join("autorekey").join("locks")
 }
 
+/// A site of 20 rules that answers slowly, so a rotation is still writing when a second
+/// run starts: the site, its rules before, svc-jira's new token, the backup root.
+fn slow_site() -> (
+    TestSite,
+    std::collections::BTreeMap<String, serde_json::Value>,
+    String,
+    std::path::PathBuf,
+) {
+    let (planted, site) = copies_site(20, |c| c.latency = std::time::Duration::from_millis(60));
+    let before = snapshot(&site);
+    let new = planted.fresh(SVC_JIRA_NEW_FIXTURE);
+    let backups = site.dir.path().join("backups");
+    (site, before, new, backups)
+}
+
+/// The first of two writing runs: `rotate --yes`, one rule at a time.
+fn first_writer(site: &TestSite, new: &str, backups: &Path) -> std::process::Command {
+    spawnable_rotate(
+        site,
+        SVC_JIRA,
+        new,
+        backups,
+        &["--yes", "--concurrency", "1"],
+    )
+}
+
 /// `cmd` with the site written as `localhost` instead of `127.0.0.1`: the same site.
 fn via_localhost(site: &TestSite, mut cmd: assert_cmd::Command) -> assert_cmd::Command {
     cmd.env(
@@ -255,10 +281,7 @@ fn via_localhost(site: &TestSite, mut cmd: assert_cmd::Command) -> assert_cmd::C
 
 #[test]
 fn a_second_writing_run_is_refused_by_any_spelling_of_the_site_and_a_left_file_never_blocks() {
-    let (planted, site) = copies_site(20, |c| c.latency = std::time::Duration::from_millis(60));
-    let before = snapshot(&site);
-    let new = planted.fresh(SVC_JIRA_NEW_FIXTURE);
-    let backups = site.dir.path().join("backups");
+    let (site, before, new, backups) = slow_site();
     let port = url::Url::parse(&site.base_url())
         .expect("the site's URL")
         .port()
@@ -272,15 +295,9 @@ fn a_second_writing_run_is_refused_by_any_spelling_of_the_site_and_a_left_file_n
         std::fs::write(&left, "").expect("leave an empty lock file");
     }
 
-    let child = spawnable_rotate(
-        &site,
-        SVC_JIRA,
-        &new,
-        &backups,
-        &["--yes", "--concurrency", "1"],
-    )
-    .spawn()
-    .expect("spawn autorekey");
+    let child = first_writer(&site, &new, &backups)
+        .spawn()
+        .expect("spawn autorekey");
     wait_for_first_write(&backups);
     let held: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&lock).expect("the lock file")).expect("JSON");
@@ -326,19 +343,10 @@ fn a_second_writing_run_is_refused_by_any_spelling_of_the_site_and_a_left_file_n
 /// autorekey before), and a holder killed with SIGKILL leaves nothing that blocks.
 #[test]
 fn a_renamed_binary_holds_the_lock_and_killing_it_frees_the_site() {
-    let (planted, site) = copies_site(20, |c| c.latency = std::time::Duration::from_millis(60));
-    let before = snapshot(&site);
-    let new = planted.fresh(SVC_JIRA_NEW_FIXTURE);
-    let backups = site.dir.path().join("backups");
+    let (site, before, new, backups) = slow_site();
     let renamed = site.dir.path().join("rk");
     std::fs::copy(assert_cmd::cargo::cargo_bin("autorekey"), &renamed).expect("copy the binary");
-    let original = spawnable_rotate(
-        &site,
-        SVC_JIRA,
-        &new,
-        &backups,
-        &["--yes", "--concurrency", "1"],
-    );
+    let original = first_writer(&site, &new, &backups);
     let mut holder = std::process::Command::new(&renamed);
     holder
         .env_clear()
