@@ -194,25 +194,37 @@ pub struct Holder {
 }
 
 /// Which lock: one per Automation API tenant (product and cloud id), whatever host name
-/// or address reached it (`localhost` and `127.0.0.1` are one site).
+/// or address reached it (`localhost` and `127.0.0.1` are one site). An API base that does
+/// not name its cloud id (not Atlassian's form: a test server given as `--api-base`) is
+/// locked by its own address.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LockKey {
-    product: String,
-    cloud_id: String,
+    /// The lock file's name without `.lock`: nothing that could leave the directory.
+    stem: String,
 }
 
 impl LockKey {
-    /// `None` when the cloud id could change a path's meaning.
-    pub fn new(product: &str, cloud_id: &str) -> Option<LockKey> {
+    /// The tenant's lock; `None` when the product or cloud id could change a path's meaning.
+    pub fn tenant(product: &str, cloud_id: &str) -> Option<LockKey> {
         let safe = |s: &str| crate::gateway::is_cloud_id(s.trim());
         (safe(product) && safe(cloud_id)).then(|| LockKey {
-            product: product.trim().to_ascii_lowercase(),
-            cloud_id: cloud_id.trim().to_ascii_lowercase(),
+            stem: format!("{}-{}", product.trim(), cloud_id.trim()).to_ascii_lowercase(),
         })
     }
 
+    /// The lock of an API base that names no cloud id: a digest of its address.
+    pub fn api_base(product: &str, base: &url::Url) -> LockKey {
+        use sha2::Digest;
+        let digest = hex::encode(sha2::Sha256::digest(base.as_str().as_bytes()));
+        let product = crate::gateway::is_cloud_id(product).then_some(product);
+        LockKey {
+            stem: format!("{}-base-{}", product.unwrap_or("site"), &digest[..16])
+                .to_ascii_lowercase(),
+        }
+    }
+
     fn file_name(&self) -> String {
-        format!("{}-{}.lock", self.product, self.cloud_id)
+        format!("{}.lock", self.stem)
     }
 }
 
@@ -353,16 +365,22 @@ mod tests {
 
     #[test]
     fn lock_keys_name_the_tenant_and_nothing_that_leaves_the_directory() {
-        let key = LockKey::new("jira", " 5B1E2C7A-0d4f ").unwrap();
+        let key = LockKey::tenant("jira", " 5B1E2C7A-0d4f ").unwrap();
         assert_eq!(key.file_name(), "jira-5b1e2c7a-0d4f.lock");
-        assert!(LockKey::new("jira", "../x").is_none());
-        assert!(LockKey::new("jira", "").is_none());
+        assert!(LockKey::tenant("jira", "../x").is_none());
+        assert!(LockKey::tenant("jira", "").is_none());
+        let base = |u: &str| LockKey::api_base("jira", &url::Url::parse(u).unwrap());
+        let key = base("http://127.0.0.1:8080/api/");
+        assert!(key.file_name().starts_with("jira-base-"), "{key:?}");
+        assert!(!key.file_name().contains(['/', ':']));
+        assert_eq!(key, base("HTTP://127.0.0.1:8080/api/"));
+        assert_ne!(key, base("http://127.0.0.1:8081/api/"));
     }
 
     #[test]
     fn a_held_lock_refuses_a_second_taker_and_an_empty_or_stale_file_does_not() {
         let dir = tempfile::tempdir().unwrap();
-        let key = LockKey::new("jira", "c1").unwrap();
+        let key = LockKey::tenant("jira", "c1").unwrap();
         let path = dir.path().join(key.file_name());
         std::fs::write(&path, "").unwrap();
         let first = SiteLock::acquire_in(dir.path(), &key, "rotate").expect("an empty file");
@@ -375,7 +393,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let other = LockKey::new("confluence", "c1").unwrap();
+        let other = LockKey::tenant("confluence", "c1").unwrap();
         drop(SiteLock::acquire_in(dir.path(), &other, "rotate").expect("another tenant"));
         drop(first);
         assert!(!path.exists(), "the file goes with the lock");
@@ -386,7 +404,7 @@ mod tests {
     #[test]
     fn a_lock_taken_on_a_file_since_unlinked_is_taken_again_on_the_new_one() {
         let dir = tempfile::tempdir().unwrap();
-        let key = LockKey::new("jira", "c1").unwrap();
+        let key = LockKey::tenant("jira", "c1").unwrap();
         let path = dir.path().join(key.file_name());
         let early = crate::files::open_append_private(&path).unwrap();
         std::fs::remove_file(&path).unwrap();

@@ -48,7 +48,7 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, ui: &Ui) -> CommandResul
         )));
     }
     let client = settings.connect(ui).await?;
-    let _lock = rotation::lock_site(&client, "apply", ui).await?;
+    let _lock = rotation::lock_site(&client, "apply", ui)?;
     check_url_rewrite(&client, &plan).await?;
     rotation::check_new_token(&client, &plan.selector, &new_token, ui).await?;
     // The whole site is read again, not only the planned rules: the verdict must weigh

@@ -36,7 +36,7 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
     let client = settings.connect(ui).await?;
     // A write like rotate's: no autorekey run may change the rules between the proof and
     // the DELETE.
-    let _lock = super::rotation::lock_site(&client, "revoke", ui).await?;
+    let _lock = super::rotation::lock_site(&client, "revoke", ui)?;
     let org = OrgSettings::require(&args.org, Some(client.gateway()), ui)?;
     let org_client = org.client()?;
     let tokens = org_client

@@ -45,7 +45,7 @@ pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResu
     let settings = SiteSettings::resolve(global, ui)?;
     let client = settings.connect(ui).await?;
     let _lock = match writes {
-        true => Some(rotation::lock_site(&client, "rotate", ui).await?),
+        true => Some(rotation::lock_site(&client, "rotate", ui)?),
         false => None,
     };
     let new_token = rotation::read_new_token(&args.new_token, ui)?;

@@ -26,13 +26,9 @@ use crate::verdict::{Advice, Refusal};
 /// writes to (product + cloud id), so no other spelling of the site's address gets a lock
 /// of its own. A lock not taken is a failure (exit 1) naming who holds it: nothing was
 /// written.
-pub async fn lock_site(
-    client: &AutomationClient,
-    command: &str,
-    ui: &Ui,
-) -> CommandResult<SiteLock> {
+pub fn lock_site(client: &AutomationClient, command: &str, ui: &Ui) -> CommandResult<SiteLock> {
     let site = client.site();
-    let key = lock_key(client).await?;
+    let key = lock_key(client);
     ui.verbose(format!("Taking the lock of {site} for `{command}`"));
     SiteLock::acquire(&key, command).map_err(|e| match e {
         LockError::NoDataDir => {
@@ -66,30 +62,18 @@ pub async fn lock_site(
     })
 }
 
-/// The tenant the client writes to: the cloud id in its API base (every Automation API
-/// base names it), else the one the site gives.
-async fn lock_key(client: &AutomationClient) -> CommandResult<LockKey> {
+/// The tenant the client writes to: the cloud id its API base names (Atlassian's every
+/// form does, whichever host reached it), else that base itself. No request is needed.
+fn lock_key(client: &AutomationClient) -> LockKey {
     let product = client.product();
-    let in_base = client
-        .api_base()
-        .path_segments()
+    let base = client.api_base();
+    base.path_segments()
         .and_then(|mut segs| {
             segs.position(|s| s == product)?;
             segs.next().map(str::to_owned)
         })
-        .and_then(|id| LockKey::new(product, &id));
-    if let Some(key) = in_base {
-        return Ok(key);
-    }
-    let id = client.cloud_id().await.map_err(|e| {
-        CommandError::from(e).context(format!(
-            "cannot tell which site {} is to take its lock; {NOTHING}",
-            client.site()
-        ))
-    })?;
-    LockKey::new(product, &id).ok_or_else(|| {
-        CommandError::failure(format!("the site's cloud id is not usable; {NOTHING}"))
-    })
+        .and_then(|id| LockKey::tenant(product, &id))
+        .unwrap_or_else(|| LockKey::api_base(product, base))
 }
 
 pub fn selector(account: &str, fingerprints: &[String]) -> CommandResult<Selector> {
