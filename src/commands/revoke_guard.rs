@@ -108,8 +108,9 @@ impl Guard<'_> {
                     time(began)
                 ),
                 format!(
-                    "check which token is which with `autorekey tokens --account {account}` and \
-                     at admin.atlassian.com; if something else uses it, move that first"
+                    "a rule that ran while the rotation was under way also counts as a use: \
+                     tell the tokens apart with `autorekey tokens --account {account}` (labels, \
+                     creation dates) and revoke the old one at admin.atlassian.com"
                 ),
             ),
             Refusal::ActiveAfterRotation { last_active, ended } => (
