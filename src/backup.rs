@@ -319,6 +319,15 @@ pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
+/// When this command started (fixed by its first call, which `commands::main` makes at
+/// once). A rotation's manifest says this, not when its first backup was written: the
+/// start comes before the run logs in with the new token, which is what lets `revoke` tell
+/// a token last used before the rotation from the new one (see [`crate::revoke_proof`]).
+pub fn command_started_at() -> String {
+    static STARTED: std::sync::OnceLock<std::time::SystemTime> = std::sync::OnceLock::new();
+    humantime::format_rfc3339_seconds(*STARTED.get_or_init(std::time::SystemTime::now)).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

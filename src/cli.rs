@@ -539,8 +539,12 @@ pub struct TokensArgs {
 /// account other than the token to keep (--keep, the new token's fingerprint), or anything
 /// that might be one (a masked value, a smart value or managed secret, a raw Atlassian
 /// token with no user beside it), or a rule cannot be read, or the site's two rule listings
-/// disagree, nothing is revoked (exit 3) and each is listed. Then it asks (or takes --yes) and calls
-/// `DELETE /users/{accountId}/manage/api-tokens/{tokenId}`. Revoking cannot be undone.
+/// disagree, nothing is revoked (exit 3) and each is listed. The token must also be quiet
+/// (see --quiet-for) and, while rules use the kept token, shown not to be it: a rotation on
+/// this machine moved the rules to it after this token was last used (exit 3 otherwise).
+/// Then it asks (or takes --yes), holding the site's lock as rotate does, reads every rule
+/// again right before `DELETE /users/{accountId}/manage/api-tokens/{tokenId}`, and revokes
+/// nothing if that read finds a new reason not to. Revoking cannot be undone.
 #[derive(Debug, Args)]
 pub struct RevokeArgs {
     /// The account whose token to revoke (case-insensitive); the token must be its.
@@ -555,6 +559,20 @@ pub struct RevokeArgs {
     /// new one after a rotation. Without it, no rule may hold any credential of the account.
     #[arg(long, value_name = "FP")]
     pub keep: Option<String>,
+
+    /// How long a token must have gone unused (its lastActiveAt, from the org) when no
+    /// rotation on this machine took it out of the rules: `7d`, `36h`, `2w`. After such a
+    /// rotation it must not have been used since the rotation ended instead; while rules use
+    /// the kept token, not since the rotation to it began. A token whose lastActiveAt is
+    /// not given is never revoked: "never used" cannot be told from "not reported yet", as
+    /// for a new token in rules that have not run.
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub quiet_for: std::time::Duration,
+
+    /// The backup root whose rotation journals show which rotation moved the rules to the
+    /// kept token, and when (default: autorekey/backups under your data directory).
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
 
     /// Revoke without asking.
     #[arg(long, short = 'y')]

@@ -17,7 +17,9 @@
 //! - [`report`]: the inventory and the closing summary, as table, JSON or CSV, and every
 //!   sentence about an outcome ([`expiry`]: API token expiry dates from the org admin API,
 //!   joined to the credentials found);
-//! - [`verdict`]: whether the old token may be revoked, decided once for every command;
+//! - [`verdict`]: whether the old token may be revoked, decided once for every command
+//!   ([`revoke_proof`]: whether `revoke` may delete a given token: quiet, and shown not to
+//!   be the one the rules hold);
 //! - [`run`]: a rotation's backup directory (shared by resumed runs) and the per-site lock;
 //! - [`sandbox`]: a local, faithful stand-in for a Jira Cloud site, used by `demo`, the tests
 //!   and admins rehearsing a rotation.
@@ -51,6 +53,7 @@ pub mod outcome;
 pub mod plan;
 pub mod printable;
 pub mod report;
+pub mod revoke_proof;
 pub mod rule;
 pub mod run;
 pub mod runs;

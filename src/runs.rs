@@ -5,6 +5,8 @@
 //! `restore` uses ([`BackupRun::open`] for the checked manifest, [`journal::read`] for the
 //! journal). A folder that is not a readable run is listed with the reason, not skipped,
 //! so an admin looking for a backup sees everything that is there.
+//! [`rotations`] reads the same runs as evidence for `revoke`: which rotations moved an
+//! account's rules to which new token, and when.
 
 use std::fs;
 use std::io;
@@ -111,6 +113,51 @@ fn read_run(dir: &Path) -> RunInfo {
     info
 }
 
+/// A rotation recorded under a backup root: a run of `rotate` or `apply` (not the copy a
+/// restore keeps) whose journal says it wrote at least one rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RotationRecord {
+    pub site: String,
+    pub account: String,
+    /// The fingerprint of the token it wrote into the rules.
+    pub new_fingerprint: String,
+    /// When its first run started (the manifest's `started_at`).
+    pub began: String,
+    /// Its last journal entry.
+    pub ended: String,
+}
+
+/// Every rotation under `root` that wrote a rule; unreadable runs are left out (they prove
+/// nothing).
+pub fn rotations(root: &Path) -> Vec<RotationRecord> {
+    let Ok(entries) = fs::read_dir(root) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| rotation_of(&e.path()))
+        .collect()
+}
+
+fn rotation_of(dir: &Path) -> Option<RotationRecord> {
+    let manifest = BackupRun::open(dir).and_then(|run| run.manifest()).ok()?;
+    if manifest.tool.ends_with(" restore") {
+        return None;
+    }
+    let entries = journal::read(&dir.join("journal.jsonl")).ok()?;
+    let wrote = entries
+        .iter()
+        .any(|e| matches!(e.step, journal::Step::Verified | journal::Step::Attention));
+    Some(RotationRecord {
+        site: manifest.site,
+        account: manifest.account,
+        new_fingerprint: manifest.new_fingerprint,
+        began: manifest.started_at,
+        ended: entries.last().filter(|_| wrote)?.at.clone(),
+    })
+}
+
 fn count_rule_files(rules: &Path) -> usize {
     fs::read_dir(rules).map_or(0, |entries| {
         entries
@@ -215,6 +262,11 @@ mod tests {
             .record("r2", "R2", Step::Verified, None)
             .unwrap();
         assert_eq!(list(&root).unwrap()[1].state, RunState::Finished);
+        let rotations = rotations(&root);
+        assert_eq!(rotations.len(), 1, "only the run that wrote: {rotations:?}");
+        assert_eq!(rotations[0].began, "2026-01-01T00:00:00Z");
+        assert_eq!(rotations[0].new_fingerprint, "0123456789ab");
+        assert!(rotations[0].ended.as_str() > "2026-01-01", "{rotations:?}");
         let table = table(&list(&root).unwrap());
         assert!(table.starts_with("RUN "), "{table}");
         assert!(table.contains("\n    manifest.json: "), "{table}");

@@ -36,7 +36,6 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, ui: &Ui) -> CommandResul
         ))
         .hint("apply a plan against the site it was made for"));
     }
-    let _lock = rotation::lock_site(&settings, "apply", ui)?;
     let new_token = rotation::read_new_token(&args.new_token, ui)?;
     if new_token.fingerprint() != plan.new_fingerprint {
         return Err(CommandError::usage(format!(
@@ -51,6 +50,7 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, ui: &Ui) -> CommandResul
     }
     let old_token = ownership::read_old_token(&args.new_token, ui)?;
     let client = settings.connect(ui).await?;
+    let _lock = rotation::lock_site(&client, "apply", ui)?;
     check_url_rewrite(&client, &plan).await?;
     let login = rotation::check_new_token(&client, &plan.selector, &new_token, ui).await?;
     // The whole site is read again, not only the planned rules: the verdict must weigh

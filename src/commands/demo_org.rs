@@ -131,6 +131,8 @@ impl<F: Fn() -> OrgArgs> Steps<'_, F> {
             account: OWNER.into(),
             token_id: OLD_TOKEN_ID.into(),
             keep: Some(self.new_fp.clone()),
+            quiet_for: std::time::Duration::from_secs(7 * 86_400),
+            backup_dir: Some(self.dir.join("backups")),
             yes: true,
             org: (self.org)(),
         };

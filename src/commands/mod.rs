@@ -16,6 +16,7 @@ mod man;
 mod ownership;
 mod restore;
 mod revoke;
+mod revoke_guard;
 mod rotate;
 mod rotate_file;
 mod rotation;
@@ -33,6 +34,7 @@ use crate::ui::Ui;
 pub fn main() -> ExitCode {
     // Before any secret is read: a crash must not write one to disk in a core file.
     let hardened = crate::harden::disable_core_dumps();
+    crate::backup::command_started_at();
     let cli = match crate::cli::parse() {
         Ok(cli) => cli,
         Err(e) => return clap_said(e),

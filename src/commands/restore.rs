@@ -37,8 +37,8 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandRes
     let settings = SiteSettings::resolve(global, ui)?;
     let manifest = backup.manifest()?;
     same_site(&manifest, &settings)?;
-    let _lock = super::rotation::lock_site(&settings, "restore", ui)?;
     let client = settings.connect(ui).await?;
+    let _lock = super::rotation::lock_site(&client, "restore", ui)?;
     let journal = Journal::open(&backup.dir().join("journal.jsonl")).map_err(|e| {
         CommandError::caused(ErrorKind::Failure, "cannot open the backup's journal", e)
             .hint("nothing was restored; journal.jsonl must be a plain file in the backup folder")

@@ -8,18 +8,25 @@
 //! be one (a masked value, a smart value, a managed secret, an ownerless Atlassian token),
 //! any rule that cannot be read, or a rule list the site's two listings disagreed on stops
 //! it, each listed with why (exit 3).
-//! The org API never shows a token's value, so a token is known by its account and id.
+//! The org API never shows a token's value, so a token is known by its account and id;
+//! whether it is quiet and not the token the rules hold is [`super::revoke_guard`]'s to say.
+//!
+//! Revoking is a write: it holds the site's lock (as rotate, apply and restore do), and the
+//! proof is made again after the question, right before the DELETE, since the rules may
+//! change while a person reads it.
 
 use crate::cli::{GlobalArgs, RevokeArgs};
 use crate::confirm::{Answer, Approver};
 use crate::detect::{self, Location, Scheme, Status};
 use crate::error::{CommandError, CommandResult};
-use crate::fetch::org::{parse_timestamp, OrgToken};
+use crate::fetch::org::OrgToken;
 use crate::fetch::{AutomationClient, FetchError};
 use crate::printable::printable;
 use crate::secret::{Fingerprint, FingerprintKind};
 use crate::settings::{OrgSettings, SiteSettings};
 use crate::ui::Ui;
+
+use super::revoke_guard::Guard;
 
 pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResult {
     let account = args.account.trim();
@@ -27,6 +34,9 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
     let mut approver = Approver::new(args.yes, ui, "revoke")?;
     let settings = SiteSettings::resolve(global, ui)?;
     let client = settings.connect(ui).await?;
+    // A write like rotate's: no autorekey run may change the rules between the proof and
+    // the DELETE.
+    let _lock = super::rotation::lock_site(&client, "revoke", ui)?;
     let org = OrgSettings::require(&args.org, Some(client.gateway()), ui)?;
     let org_client = org.client()?;
     let tokens = org_client
@@ -38,26 +48,19 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
         CommandError::failure("the organization lists that token without its user's account id")
             .hint("revoke it at admin.atlassian.com instead")
     })?;
+    let guard = Guard {
+        tokens: &tokens,
+        target: token,
+        account,
+        keep: keep.as_deref(),
+        site: client.site(),
+        backup_root: args.backup_dir.clone().or_else(crate::backup::default_root),
+        quiet_for: args.quiet_for,
+    };
 
-    let Proof {
-        blockers,
-        kept_in_use,
-    } = still_used(&client, account, keep.as_deref(), ui).await?;
-    if !blockers.is_empty() {
-        for b in &blockers {
-            ui.out(format!("  - {b}"));
-        }
-        return Err(CommandError::partial(format!(
-            "not revoked: {} place(s) above may still need a token of {account}",
-            blockers.len()
-        ))
-        .hint(format!(
-            "rotate them first (`autorekey rotate --account {account}`), or check masked ones in the Automation UI; then run this again"
-        )));
-    }
-    if kept_in_use {
-        not_the_kept_one(&tokens, token, account)?;
-    }
+    let proof = still_used(&client, account, keep.as_deref(), ui).await?;
+    refuse_blockers(&proof.blockers, account, ui)?;
+    guard.check(proof.kept_in_use)?;
     ui.status(format!(
         "A fresh scan of every {} rule at {} found no credential of {account} other than the \
          one kept. An API token works on every site and product of its account: autorekey \
@@ -66,14 +69,23 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
         client.site()
     ));
     let question = format!(
-        "Revoke API token \"{}\" ({}) of {account}? This cannot be undone",
+        "Revoke API token \"{}\" ({}) of {account}, {}? This cannot be undone",
         printable(&token.label),
-        printable(&token.id)
+        printable(&token.id),
+        guard.last_used()
     );
     if !matches!(approver.ask_or_fail(&question)?, Answer::Yes | Answer::All) {
         ui.out("Nothing was revoked.");
         return Ok(());
     }
+    // The question may have waited while the rules changed (an edit in the Automation UI, a
+    // restore from another machine): the proof must hold right before the DELETE too.
+    let again = still_used(&client, account, keep.as_deref(), ui).await?;
+    if !again.blockers.is_empty() {
+        ui.warn("the rules changed while the question waited");
+    }
+    refuse_blockers(&again.blockers, account, ui)?;
+    guard.check(again.kept_in_use)?;
     org_client
         .revoke(&account_id, &token.id)
         .await
@@ -84,6 +96,24 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
         printable(&token.id)
     ));
     Ok(())
+}
+
+/// Each place that may still need a token of `account`, listed; then exit 3, nothing
+/// revoked.
+fn refuse_blockers(blockers: &[String], account: &str, ui: &Ui) -> CommandResult {
+    if blockers.is_empty() {
+        return Ok(());
+    }
+    for b in blockers {
+        ui.out(format!("  - {b}"));
+    }
+    Err(CommandError::partial(format!(
+        "not revoked: {} place(s) above may still need a token of {account}",
+        blockers.len()
+    ))
+    .hint(format!(
+        "rotate them first (`autorekey rotate --account {account}`), or check masked ones in the Automation UI; then run this again"
+    )))
 }
 
 /// A failed DELETE. When the request may have reached Atlassian (no answer, or a 5xx),
@@ -153,33 +183,6 @@ fn the_token<'a>(tokens: &'a [OrgToken], account: &str, id: &str) -> CommandResu
         ))
         .hint("check --account and --token-id")),
     }
-}
-
-/// Rules still use the kept token, and the org cannot say which of its ids that is (it
-/// never shows values). A rotation keeps the newer token, so the newest active token of the
-/// account (or one whose creation date cannot be read, or the only one) may be the kept
-/// one: revoking it could break every rule just rotated.
-fn not_the_kept_one(tokens: &[OrgToken], target: &OrgToken, account: &str) -> CommandResult {
-    let created = |t: &OrgToken| t.created_at.as_deref().and_then(parse_timestamp);
-    let newer_exists = created(target).is_some_and(|mine| {
-        tokens
-            .iter()
-            .filter(|t| t.id != target.id && t.is_active())
-            .filter(|t| t.email().is_some_and(|e| e.eq_ignore_ascii_case(account)))
-            .any(|t| created(t).is_some_and(|theirs| theirs > mine))
-    });
-    if newer_exists {
-        return Ok(());
-    }
-    Err(CommandError::partial(format!(
-        "not revoked: rules use the kept token of {account}, and token {} is its newest active \
-         token (or its only one, or its creation date is unknown): it may be the kept one",
-        printable(&target.id)
-    ))
-    .hint(format!(
-        "check the id with `autorekey tokens --account {account}`: the old token is the one \
-         created before the new one; or revoke it at admin.atlassian.com"
-    )))
 }
 
 /// What a fresh read of every rule says about revoking a token of an account.
@@ -321,7 +324,7 @@ fn doubt(f: &detect::Finding, account: &str, keep: Option<&str>) -> Doubt {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::fetch::org::OrgUser;
     use crate::secret::{Credential, Token};
@@ -445,7 +448,8 @@ mod tests {
         assert_eq!(keep_fingerprint(" C79C2A68DC6D ").unwrap(), "c79c2a68dc6d");
     }
 
-    fn token(id: &str, email: &str) -> OrgToken {
+    /// An active token of `email`, dated nowhere (`revoke_guard`'s tests date it).
+    pub(in crate::commands) fn token(id: &str, email: &str) -> OrgToken {
         OrgToken {
             id: id.into(),
             label: id.into(),
@@ -473,29 +477,5 @@ mod tests {
         assert!(the_token(&twice, ALICE, "t1").is_err());
         let twice = [token("t1", "bob@acme.example"), token("t1", ALICE)];
         assert!(the_token(&twice, ALICE, "t1").is_err());
-    }
-
-    #[test]
-    fn the_newest_or_only_active_token_of_an_account_whose_rules_keep_one_is_not_revoked() {
-        let made = |id: &str, email: &str, at: &str| OrgToken {
-            created_at: Some(at.into()),
-            ..token(id, email)
-        };
-        let mut revoked = made("t0", ALICE, "2026-11-30T00:00:00Z");
-        revoked.status = Some("REVOKED".into());
-        let only = [
-            made("t1", ALICE, "2025-01-01T00:00:00Z"),
-            made("t2", "bob@acme.example", "2026-01-01T00:00:00Z"),
-            revoked,
-        ];
-        assert!(not_the_kept_one(&only, &only[0], ALICE).is_err());
-        let two = [
-            made("old", ALICE, "2025-01-01T00:00:00Z"),
-            made("new", ALICE, "2026-12-01T00:00:00+01:00"),
-        ];
-        assert!(not_the_kept_one(&two, &two[0], ALICE).is_ok());
-        assert!(not_the_kept_one(&two, &two[1], ALICE).is_err());
-        let undated = [token("a", ALICE), made("b", ALICE, "2026-01-01T00:00:00Z")];
-        assert!(not_the_kept_one(&undated, &undated[0], ALICE).is_err());
     }
 }

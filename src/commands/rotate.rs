@@ -45,13 +45,13 @@ pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResu
         false => None,
     };
     let settings = SiteSettings::resolve(global, ui)?;
+    let client = settings.connect(ui).await?;
     let _lock = match writes {
-        true => Some(rotation::lock_site(&settings, "rotate", ui)?),
+        true => Some(rotation::lock_site(&client, "rotate", ui)?),
         false => None,
     };
     let new_token = rotation::read_new_token(&args.new_token, ui)?;
     let old_token = ownership::read_old_token(&args.new_token, ui)?;
-    let client = settings.connect(ui).await?;
     let target = migration_target(args)?;
     if target.is_some() || args.rewrite_urls {
         let to_account = target.unwrap_or_else(|| selector.account.clone());

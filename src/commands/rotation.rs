@@ -13,53 +13,67 @@ use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::fetch::{AutomationClient, CheckAt, CredentialCheck};
 use crate::outcome::{Failure, Kind, Outcome};
 use crate::plan::{Plan, Planner, Rewrite, Selector};
+use crate::printable::printable;
 use crate::report::{self, RotationSummary};
-use crate::run::{LockError, RunStore, SiteLock};
+use crate::run::{LockError, LockKey, RunStore, SiteLock};
 use crate::secret::{Credential, Fingerprint, Token};
 use crate::settings::SiteSettings;
 use crate::token_input::{read_token, TokenSource, NEW_TOKEN_ENV};
 use crate::ui::Ui;
 use crate::verdict::{Advice, Refusal};
 
-/// The site's lock for a writing command; a stale one is taken over with a warning. A
-/// lock not taken is a failure (exit 1) naming who holds it: nothing was written.
-pub fn lock_site(settings: &SiteSettings, command: &str, ui: &Ui) -> CommandResult<SiteLock> {
-    let site = &settings.site;
-    SiteLock::acquire(site, command, |note| ui.warn(note)).map_err(|e| match e {
+/// The site's lock for a writing command, keyed on the Automation tenant the client
+/// writes to (product + cloud id), so no other spelling of the site's address gets a lock
+/// of its own. A lock not taken is a failure (exit 1) naming who holds it: nothing was
+/// written.
+pub fn lock_site(client: &AutomationClient, command: &str, ui: &Ui) -> CommandResult<SiteLock> {
+    let site = client.site();
+    let key = lock_key(client);
+    ui.verbose(format!("Taking the lock of {site} for `{command}`"));
+    SiteLock::acquire(&key, command).map_err(|e| match e {
         LockError::NoDataDir => {
             CommandError::usage("there is no home or data folder for the site's lock file")
                 .hint("nothing was written; set HOME (or XDG_DATA_HOME) to a folder of yours")
         }
         LockError::Io { path, error } => CommandError::caused(
             ErrorKind::Failure,
-            format!("cannot create the lock file {}; {NOTHING}", path.display()),
+            format!("cannot take the lock file {}; {NOTHING}", path.display()),
             error,
         )
         .hint("check that the data directory is writable (XDG_DATA_HOME or HOME)"),
-        LockError::Busy {
-            path,
-            pid,
-            command,
-            started_at,
-        } => CommandError::failure(format!(
-            "another autorekey run is writing to {site} (process {pid}, `{command}`, started \
-             {started_at}); {NOTHING}"
-        ))
-        .hint(format!(
-            "wait for it to finish and run again; if that process is not autorekey, delete {}",
-            path.display()
-        )),
-        LockError::Unreadable { path } => CommandError::failure(format!(
-            "another autorekey run holds the lock of {site} ({}); {NOTHING}",
-            path.display()
-        ))
-        .hint("wait for it to finish; if no autorekey is running, delete that file"),
-        LockError::Raced { path } => CommandError::failure(format!(
-            "could not take the lock of {site} ({}); {NOTHING}",
-            path.display()
-        ))
-        .hint("another run took it at the same moment: wait for it to finish, then run again"),
+        LockError::Busy { path, holder } => {
+            let who = holder.map_or(String::new(), |h| {
+                format!(
+                    " (process {}, `{}`, started {})",
+                    h.pid,
+                    printable(&h.command),
+                    printable(&h.started_at)
+                )
+            });
+            CommandError::failure(format!(
+                "another autorekey run is writing to {site}{who}; {NOTHING}"
+            ))
+            .hint(format!(
+                "wait for it to finish and run again (the lock is {}; the system releases it \
+                 when that run ends, however it ends)",
+                path.display()
+            ))
+        }
     })
+}
+
+/// The tenant the client writes to: the cloud id its API base names (Atlassian's every
+/// form does, whichever host reached it), else that base itself. No request is needed.
+fn lock_key(client: &AutomationClient) -> LockKey {
+    let product = client.product();
+    let base = client.api_base();
+    base.path_segments()
+        .and_then(|mut segs| {
+            segs.position(|s| s == product)?;
+            segs.next().map(str::to_owned)
+        })
+        .and_then(|id| LockKey::tenant(product, &id))
+        .unwrap_or_else(|| LockKey::api_base(product, base))
 }
 
 pub fn selector(account: &str, fingerprints: &[String]) -> CommandResult<Selector> {
@@ -295,7 +309,7 @@ pub fn manifest(settings: &SiteSettings, selector: &Selector, new_token: &Token)
         product: settings.product.clone(),
         account: selector.account.clone(),
         new_fingerprint: new_token.fingerprint().to_string(),
-        started_at: crate::backup::now_rfc3339(),
+        started_at: crate::backup::command_started_at(),
         tool: format!("autorekey {}", env!("CARGO_PKG_VERSION")),
     }
 }

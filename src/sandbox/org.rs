@@ -224,6 +224,7 @@ pub(crate) enum OrgAnswer {
 pub(crate) fn list(
     org: &Org,
     revoked: &dyn Fn(&str) -> bool,
+    last_active: &dyn Fn(&OrgToken) -> Option<String>,
     account_id: &dyn Fn(&str) -> String,
     cursor: Option<&str>,
 ) -> OrgAnswer {
@@ -244,7 +245,7 @@ pub(crate) fn list(
                 "status": "ALLOWED",
                 "createdAt": t.created_at,
                 "expiresAt": t.expires_at,
-                "lastActiveAt": t.last_active_at,
+                "lastActiveAt": last_active(t),
                 "user": {"id": account_id(&t.email), "orgId": org.id, "name": t.email, "email": t.email},
             })
         })

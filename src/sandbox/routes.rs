@@ -343,6 +343,7 @@ fn org_call(state: &SandboxState, req: &Req, route: &OrgRoute) -> Answer {
         (&Method::GET, OrgRoute::List { org_id }) if *org_id == org.id => org::list(
             org,
             &|id| state.is_revoked(id),
+            &|t| state.last_active_of(t),
             &account_id,
             req.param("cursor").as_deref(),
         ),

@@ -164,6 +164,8 @@ pub struct SandboxState {
     pub(crate) directory: Directory,
     /// Token ids deleted through the org admin API.
     revoked_ids: Mutex<std::collections::HashSet<String>>,
+    /// `lastActiveAt` set by a test since start, by token id (`None`: never used).
+    last_active: Mutex<HashMap<String, Option<String>>>,
     pub(crate) faults: Faults,
     rules: Mutex<Vec<StoredRule>>,
     /// Where each rule sits in `rules`. Rules are never added or removed after start, so
@@ -212,6 +214,7 @@ impl SandboxState {
             accounts,
             directory,
             revoked_ids: Mutex::default(),
+            last_active: Mutex::default(),
             faults,
             rules: Mutex::new(rules),
             failures: Mutex::default(),
@@ -333,6 +336,21 @@ impl SandboxState {
 
     pub(crate) fn is_revoked(&self, token_id: &str) -> bool {
         lock(&self.revoked_ids).contains(token_id)
+    }
+
+    /// Simulates the org token `token_id` being used at `at` (`None`: never used): the org
+    /// API lists it with that `lastActiveAt` from now on.
+    pub fn set_last_active(&self, token_id: &str, at: Option<std::time::SystemTime>) {
+        let at = at.map(super::clock::iso8601);
+        lock(&self.last_active).insert(token_id.to_owned(), at);
+    }
+
+    /// The `lastActiveAt` the org API lists for `token`.
+    pub(crate) fn last_active_of(&self, token: &super::org::OrgToken) -> Option<String> {
+        match lock(&self.last_active).get(&token.id) {
+            Some(set) => set.clone(),
+            None => token.last_active_at.clone(),
+        }
     }
 
     /// Marks an org token revoked; false when it already was.

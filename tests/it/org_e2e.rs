@@ -62,7 +62,7 @@ fn org_site_with(adjust: impl FnOnce(&mut SandboxConfig)) -> OrgSite {
         ],
         "org": {"id": ORG, "api_key": key, "tokens": [
             {"id": "alice-old", "email": ALICE, "label": "automation 2025", "token": old,
-             "created_days_ago": 353, "expires_in_days": 12, "last_active_days_ago": 0},
+             "created_days_ago": 353, "expires_in_days": 12, "last_active_days_ago": 1},
             {"id": "alice-new", "email": ALICE, "label": "automation 2026", "token": new,
              "expires_in_days": 365},
             {"id": "bob-1", "email": BOB, "label": "bob", "token": bob, "expires_in_days": 200},
@@ -125,18 +125,30 @@ impl OrgSite {
     /// `revoke` of alice's old token, keeping her new one.
     fn revoke_alice_old(&self) -> RunOutput {
         let keep = Token::new(self.new.clone()).fingerprint().to_string();
-        self.run(&[
+        self.revoke("alice-old", &keep, &[])
+    }
+
+    /// `revoke --yes` of alice's token `id`, keeping `keep`, with the rotation journals of
+    /// [`OrgSite::rotate_alice`].
+    fn revoke(&self, id: &str, keep: &str, more: &[&str]) -> RunOutput {
+        let backups = self.site.dir.path().join("backups");
+        let mut args = vec![
             "revoke",
             "--account",
             ALICE,
             "--token-id",
-            "alice-old",
-            "--keep",
-            &keep,
+            id,
             "--org",
             ORG,
             "--yes",
-        ])
+            "--backup-dir",
+            backups.to_str().unwrap(),
+        ];
+        if !keep.is_empty() {
+            args.extend(["--keep", keep]);
+        }
+        args.extend(more);
+        self.run(&args)
     }
 
     fn revoked(&self) -> Vec<String> {
@@ -321,30 +333,8 @@ fn revoke_refuses_over_a_rule_list_the_site_did_not_list_consistently() {
 fn revoke_refuses_the_kept_token_itself_and_a_short_keep() {
     let org = org_site();
     let keep = Token::new(org.new.clone()).fingerprint().to_string();
-    let backups = org.site.dir.path().join("backups");
-    org.run(&[
-        "rotate",
-        "--account",
-        ALICE,
-        "--yes",
-        "--backup-dir",
-        backups.to_str().unwrap(),
-    ])
-    .expect_code(0);
-    let revoke = |id: &str, keep: &str| {
-        org.run(&[
-            "revoke",
-            "--account",
-            ALICE,
-            "--token-id",
-            id,
-            "--keep",
-            keep,
-            "--org",
-            ORG,
-            "--yes",
-        ])
-    };
+    org.rotate_alice().expect_code(0);
+    let revoke = |id: &str, keep: &str| org.revoke(id, keep, &[]);
     // Every rule now holds the new token: revoking it would break them all.
     let newest = revoke("alice-new", &keep);
     newest.expect_code(3);
@@ -400,4 +390,112 @@ fn json_with_the_expiry_join_and_token_lists_escape_c1_and_bidi() {
             out.stdout
         );
     }
+}
+
+/// Finding: rules held alice's old token, `--keep` named it, and with no rotation at all
+/// the older of her two tokens was revoked: the one the rules use. Nothing on this machine
+/// says which id that fingerprint is, so nothing is revoked.
+#[test]
+fn revoke_refuses_when_no_rotation_shows_which_token_the_rules_hold() {
+    let org = org_site();
+    let in_rules = Token::new(org.old.clone()).fingerprint().to_string();
+    for id in ["alice-old", "alice-new"] {
+        let out = org.revoke(id, &in_rules, &[]);
+        out.expect_code(3);
+        assert!(out.stderr.contains("not revoked"), "{id}: {}", out.stderr);
+    }
+    let out = org.revoke("alice-old", &in_rules, &[]);
+    assert!(
+        out.stderr.contains("no rotation on this machine moved"),
+        "{}",
+        out.stderr
+    );
+    assert!(org.revoked().is_empty(), "the token in use is still there");
+}
+
+/// The old token may go only if it was last used before the rotation to the kept token
+/// began: a use after that may be the new token itself, or something else still sending
+/// the old one.
+#[test]
+fn revoke_refuses_a_token_used_since_the_rotation_began() {
+    let org = org_site();
+    org.rotate_alice().expect_code(0);
+    let state = org.site.state();
+    state.set_last_active("alice-old", Some(std::time::SystemTime::now()));
+    let used = org.revoke_alice_old();
+    used.expect_code(3);
+    assert!(
+        used.stderr
+            .contains("after the rotation that moved the rules"),
+        "{}",
+        used.stderr
+    );
+    state.set_last_active("alice-old", None);
+    let unknown = org.revoke_alice_old();
+    unknown.expect_code(3);
+    assert!(unknown.stderr.contains("no last use"), "{}", unknown.stderr);
+    assert!(org.revoked().is_empty());
+
+    let day = std::time::Duration::from_secs(86_400);
+    state.set_last_active("alice-old", Some(std::time::SystemTime::now() - day));
+    org.revoke_alice_old().expect_code(0);
+    assert_eq!(org.revoked(), vec!["alice-old".to_string()]);
+}
+
+/// With no rule holding any token of alice's and no rotation on this machine, her token
+/// must have been unused for --quiet-for (7 days unless told).
+#[test]
+fn revoke_without_a_rotation_waits_for_quiet_for() {
+    let org = org_site_with(|c| {
+        c.rules.drain(0..2);
+    });
+    let recent = org.revoke("alice-old", "", &[]);
+    recent.expect_code(3);
+    assert!(
+        recent.stderr.contains("within the last 7 days") && recent.stderr.contains("Hint: "),
+        "{}",
+        recent.stderr
+    );
+    org.revoke("alice-old", "", &["--quiet-for", "soon"])
+        .expect_code(2);
+    org.revoke("alice-new", "", &["--quiet-for", "1s"])
+        .expect_code(3);
+    assert!(org.revoked().is_empty());
+    org.revoke("alice-old", "", &["--quiet-for", "12h"])
+        .expect_code(0);
+    assert_eq!(org.revoked(), vec!["alice-old".to_string()]);
+}
+
+/// Finding: a restore that put the old token back while revoke's question waited, then
+/// `y`, revoked it. The rules are read again after the answer, right before the DELETE.
+#[test]
+fn revoke_reads_every_rule_again_after_its_question() {
+    use crate::rotate_pty::Screen;
+    let org = org_site();
+    org.rotate_alice().expect_code(0);
+    let keep = Token::new(org.new.clone()).fingerprint().to_string();
+    let backups = org.site.dir.path().join("backups");
+    let mut cmd = org.site.cmd();
+    cmd.env("AUTOREKEY_ORG_API_KEY", &org.key)
+        .args(["revoke", "--account", ALICE, "--token-id", "alice-old"])
+        .args(["--keep", &keep, "--org", ORG, "--backup-dir"])
+        .arg(&backups);
+    let mut screen = Screen::spawn(common::std_command(&cmd));
+    screen.expect("(alice-old) of alice@acme.example, last used ");
+    // Another admin's restore, while the question waits.
+    let rule = web_request(1, ALICE, &org.old);
+    let uuid = rule["rule"]["uuid"].as_str().unwrap().to_owned();
+    org.site
+        .state()
+        .edit_rule(&uuid, |stored| stored["rule"] = rule["rule"].clone());
+    screen.answer("This cannot be undone", "y");
+    let (code, transcript) = screen.finish();
+    common::assert_no_secrets(&transcript, org.site.secrets());
+    assert_eq!(code, 3, "{transcript}");
+    assert!(transcript.contains("Web request 01"), "{transcript}");
+    assert!(
+        transcript.contains("changed while the question waited"),
+        "{transcript}"
+    );
+    assert!(org.revoked().is_empty(), "nothing is revoked");
 }

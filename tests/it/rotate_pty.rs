@@ -30,8 +30,9 @@ use rexpect::session::{spawn_with_options, Options, PtySession};
 
 const TIMEOUT_MS: u64 = 30_000;
 
-/// A terminal session with the binary, and everything it has shown so far.
-struct Screen {
+/// A terminal session with the binary, and everything it has shown so far (`org_e2e`
+/// answers `revoke`'s question with it too).
+pub(crate) struct Screen {
     session: PtySession,
     transcript: String,
 }
@@ -59,7 +60,7 @@ impl Screen {
         Screen::spawn(std_command(&cmd))
     }
 
-    fn spawn(cmd: std::process::Command) -> Screen {
+    pub(crate) fn spawn(cmd: std::process::Command) -> Screen {
         Screen::spawn_with_stderr(cmd, std::process::Stdio::inherit())
     }
 
@@ -86,7 +87,7 @@ impl Screen {
     }
 
     /// Waits until `text` is on the screen.
-    fn expect(&mut self, text: &str) {
+    pub(crate) fn expect(&mut self, text: &str) {
         match self.session.exp_string(text) {
             Ok(before) => {
                 self.transcript.push_str(&before);
@@ -100,7 +101,7 @@ impl Screen {
     }
 
     /// Waits for `question`, then types `answer` and Enter.
-    fn answer(&mut self, question: &str, answer: &str) {
+    pub(crate) fn answer(&mut self, question: &str, answer: &str) {
         self.expect(question);
         self.session.send_line(answer).expect("type on the pty");
     }
@@ -129,7 +130,7 @@ impl Screen {
     }
 
     /// Waits for the end and returns the exit status.
-    fn finish(mut self) -> (i32, String) {
+    pub(crate) fn finish(mut self) -> (i32, String) {
         let rest = self.session.exp_eof().expect("the binary ends");
         self.transcript.push_str(&rest);
         let status = self.session.process().wait().expect("wait for the binary");

@@ -239,54 +239,96 @@ fn a_resumed_run_shares_its_backup_directory_and_restore_undoes_every_write() {
         .contains(&format!("Keep the old {} (restored)", fp(&old))));
 }
 
-#[test]
-fn a_second_writing_run_is_refused_and_a_stale_lock_is_taken_over() {
+/// The site's lock directory, under the data directory the binary is given.
+fn lock_dir(site: &TestSite) -> std::path::PathBuf {
+    site.data_dir().join("autorekey").join("locks")
+}
+
+/// A site of 20 rules that answers slowly, so a rotation is still writing when a second
+/// run starts: the site, its rules before, svc-jira's new token, the backup root.
+fn slow_site() -> (
+    TestSite,
+    std::collections::BTreeMap<String, serde_json::Value>,
+    String,
+    std::path::PathBuf,
+) {
     let (planted, site) = copies_site(20, |c| c.latency = std::time::Duration::from_millis(60));
     let before = snapshot(&site);
     let new = planted.fresh(SVC_JIRA_NEW_FIXTURE);
     let backups = site.dir.path().join("backups");
+    (site, before, new, backups)
+}
+
+/// The first of two writing runs: `rotate --yes`, one rule at a time.
+fn first_writer(site: &TestSite, new: &str, backups: &Path) -> std::process::Command {
+    spawnable_rotate(
+        site,
+        SVC_JIRA,
+        new,
+        backups,
+        &["--yes", "--concurrency", "1"],
+    )
+}
+
+/// `cmd` with the site written as `localhost` instead of `127.0.0.1`: the same site.
+fn via_localhost(site: &TestSite, mut cmd: assert_cmd::Command) -> assert_cmd::Command {
+    cmd.env(
+        "AUTOREKEY_SITE",
+        site.base_url().replace("127.0.0.1", "localhost"),
+    );
+    cmd
+}
+
+#[test]
+fn a_second_writing_run_is_refused_by_any_spelling_of_the_site_and_a_left_file_never_blocks() {
+    let (site, before, new, backups) = slow_site();
     let port = url::Url::parse(&site.base_url())
         .expect("the site's URL")
         .port()
         .expect("a port");
-    let locks = site.data_dir().join("autorekey").join("locks");
-    let lock = locks.join(format!("127.0.0.1_{port}.lock"));
-    // A lock left behind by a process that is gone.
-    let mut gone = std::process::Command::new("true")
-        .spawn()
-        .expect("spawn true");
-    let gone_pid = gone.id();
-    gone.wait().expect("wait for true");
+    // Files a killed run may leave, empty or half written, under the names a lock had
+    // before and has now: whether a run may write is the system's lock alone.
+    let locks = lock_dir(&site);
+    let lock = locks.join(format!("jira-{}.lock", site.cloud_id()));
     std::fs::create_dir_all(&locks).expect("create the lock directory");
-    let stale =
-        format!(r#"{{"pid":{gone_pid},"started_at":"2026-01-01T00:00:00Z","command":"rotate"}}"#);
-    std::fs::write(&lock, stale).expect("write a stale lock");
+    for left in [lock.clone(), locks.join(format!("127.0.0.1_{port}.lock"))] {
+        std::fs::write(&left, "").expect("leave an empty lock file");
+    }
 
-    let child = spawnable_rotate(
-        &site,
-        SVC_JIRA,
-        &new,
-        &backups,
-        &["--yes", "--concurrency", "1"],
-    )
-    .spawn()
-    .expect("spawn autorekey");
+    let child = first_writer(&site, &new, &backups)
+        .spawn()
+        .expect("spawn autorekey");
     wait_for_first_write(&backups);
     let held: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&lock).expect("the lock is held")).expect("JSON");
+        serde_json::from_slice(&std::fs::read(&lock).expect("the lock file")).expect("JSON");
     assert_eq!(held["pid"], child.id());
 
-    let second = site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new, &backups, &["--yes"]));
-    second.expect_code(1).expect_error_with_hint();
-    assert!(second
-        .stderr
-        .contains("another autorekey run is writing to"));
-    assert!(second.stderr.contains("nothing was written"));
+    let rotate = rotate_cmd(&site, SVC_JIRA, &new, &backups, &["--yes"]);
+    let mut revoke = site.cmd();
+    revoke.args(["revoke", "--account", SVC_JIRA, "--token-id", "t1", "--yes"]);
+    for (what, cmd) in [
+        (
+            "rotate",
+            rotate_cmd(&site, SVC_JIRA, &new, &backups, &["--yes"]),
+        ),
+        ("rotate via localhost", via_localhost(&site, rotate)),
+        ("revoke via localhost", via_localhost(&site, revoke)),
+    ] {
+        let second = site.run_cmd(cmd);
+        second.expect_code(1).expect_error_with_hint();
+        assert!(
+            second
+                .stderr
+                .contains("another autorekey run is writing to")
+                && second.stderr.contains(&format!("process {}", child.id())),
+            "{what}: {}",
+            second.stderr
+        );
+        assert!(second.stderr.contains("nothing was written"), "{what}");
+    }
 
-    let first = finish_checked(child, site.secrets());
-    first.expect_code(0);
-    assert!(first.stderr.contains("taking over a stale lock"));
-    assert!(!lock.exists(), "the lock goes with the run");
+    finish_checked(child, site.secrets()).expect_code(0);
+    assert!(!lock.exists(), "the lock file goes with the run");
     for uuid in before.keys() {
         assert_eq!(
             site.stats().puts(uuid),
@@ -294,6 +336,43 @@ fn a_second_writing_run_is_refused_and_a_stale_lock_is_taken_over() {
             "{uuid} written once, by the first run"
         );
     }
+    Expected::rotation(&before, SVC_JIRA, &new).assert_site(&site);
+}
+
+/// The lock holds whatever the binary is called (a copy named otherwise counted as no
+/// autorekey before), and a holder killed with SIGKILL leaves nothing that blocks.
+#[test]
+fn a_renamed_binary_holds_the_lock_and_killing_it_frees_the_site() {
+    let (site, before, new, backups) = slow_site();
+    let renamed = site.dir.path().join("rk");
+    std::fs::copy(assert_cmd::cargo::cargo_bin("autorekey"), &renamed).expect("copy the binary");
+    let original = first_writer(&site, &new, &backups);
+    let mut holder = std::process::Command::new(&renamed);
+    holder
+        .env_clear()
+        .args(original.get_args())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for (name, value) in original.get_envs() {
+        if let Some(value) = value {
+            holder.env(name, value);
+        }
+    }
+    let mut holder = holder.spawn().expect("spawn the renamed binary");
+    wait_for_first_write(&backups);
+
+    let second = site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new, &backups, &["--yes"]));
+    second.expect_code(1).expect_error_with_hint();
+    assert!(second
+        .stderr
+        .contains("another autorekey run is writing to"));
+
+    holder.kill().expect("SIGKILL the holder");
+    holder.wait().expect("reap the holder");
+    let after = site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new, &backups, &["--yes"]));
+    after.expect_code(0);
+    assert!(!after.stderr.contains("lock"), "{}", after.stderr);
     Expected::rotation(&before, SVC_JIRA, &new).assert_site(&site);
 }
 

@@ -553,6 +553,11 @@ impl TestSite {
         self.sandbox.base_url()
     }
 
+    /// The site's cloud id, as `/_edge/tenant_info` gives it.
+    pub fn cloud_id(&self) -> String {
+        self.sandbox.cloud_id().to_owned()
+    }
+
     pub fn state(&self) -> std::sync::Arc<SandboxState> {
         self.sandbox.state()
     }
