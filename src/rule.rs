@@ -91,6 +91,14 @@ impl Rule {
         &self.name
     }
 
+    /// The same rule with its name cleaned by `masker` (the client's: every secret it was
+    /// given or checked). The name is the server's text: it may hold a piece of the admin's
+    /// or the new token, which the rule itself does not.
+    pub fn with_name_cleaned(mut self, masker: &crate::secret::Masker) -> Rule {
+        self.name = masker.clean(&self.name);
+        self
+    }
+
     pub fn state(&self) -> &str {
         &self.state
     }

@@ -372,8 +372,11 @@ async fn scan_site(
         failed.error = clean(&failed.error);
         failed.rule_uuid = clean(&failed.rule_uuid);
     }
+    // Names and paths are the server's text too: one may hold a piece of the admin's token.
     for row in &mut collector.inventory.findings {
         row.rule_uuid = clean(&row.rule_uuid);
+        row.rule_name = clean(&row.rule_name);
+        row.component_path = clean(&row.component_path);
     }
     let read = collector.inventory.summary.rules_read + collector.inventory.summary.rules_failed;
     match stats {

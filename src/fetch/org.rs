@@ -159,7 +159,8 @@ impl OrgClient {
         masker.add(key.expose());
         Ok(OrgClient {
             // Its own limiter and pacer: another host, with limits of its own.
-            transport: Transport::new(http, writes, retry, ORG_CONCURRENCY),
+            transport: Transport::new(http, writes, retry, ORG_CONCURRENCY)
+                .with_masker(std::sync::Arc::new(std::sync::RwLock::new(masker.clone()))),
             gateway,
             org_id: org_id.trim().to_owned(),
             auth,

@@ -1148,3 +1148,89 @@ fn a_rule_id_holding_a_token_is_masked_in_the_scan() {
         assert!(shown, "{format}: {}", out.stdout);
     }
 }
+
+// ------------------------------------------------------- issue 16: text that skipped the masker
+
+/// A `/myself` that answers with the checked token as its email: the refusal of the new
+/// token ("logs in as ...") quotes the server's email, which must be masked like any text.
+#[test]
+fn a_myself_answering_with_the_token_as_email_never_prints_it() {
+    let (envelope, _, old) = one_rule();
+    let (admin_token, new_token) = (fake_token(), fake_token());
+    let site = rule_site(
+        (ADMIN, admin_token.clone()),
+        (
+            basic(SVC_JIRA, &new_token),
+            json!({"accountId": "acc-svc", "emailAddress": new_token}),
+        ),
+        envelope,
+        |_, _| (500, Vec::new(), String::new()),
+    );
+    let backups = tempfile::tempdir().unwrap();
+    let mut cmd = site.cmd(ADMIN, &admin_token);
+    cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
+        .args(["rotate", "--account", SVC_JIRA, "--yes", "--backup-dir"])
+        .arg(backups.path());
+    let out = run_checked(cmd, &[admin_token, new_token, old]);
+    out.expect_code(2).expect_error_with_hint();
+    assert!(out.stderr.contains("logs in as ****"), "{}", out.stderr);
+}
+
+/// `/_edge/tenant_info` is asked before anything else, with no credential: its error is
+/// server text all the same, cleaned of the admin's token.
+#[test]
+fn a_tenant_info_error_is_cleaned_of_the_admin_token() {
+    let admin_token = fake_token();
+    let echoed = admin_token.clone();
+    let site = Scripted::start(move |_, path, _| match path {
+        "/_edge/tenant_info" => (
+            400,
+            Vec::new(),
+            json!({"message": format!("no tenant for {echoed}")}).to_string(),
+        ),
+        _ => (404, Vec::new(), String::new()),
+    });
+    let mut cmd = autorekey();
+    cmd.env("AUTOREKEY_SITE", &site.base)
+        .env("AUTOREKEY_LOGIN", ADMIN)
+        .env("AUTOREKEY_API_TOKEN", &admin_token)
+        .arg("scan");
+    let out = run_checked(cmd, &[admin_token]);
+    assert_ne!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stderr.contains("no tenant for ****"), "{}", out.stderr);
+}
+
+/// Rule names and ids are the server's choice: half of the admin's token in a name, or a
+/// rule id that is the admin's token, reaches no output (`-vv` traces name each path).
+#[test]
+fn names_and_traced_ids_holding_the_admin_token_are_masked() {
+    let (envelope, _, old) = one_rule();
+    let admin_token = fake_token();
+    let admin_auth = basic(ADMIN, &admin_token);
+    let half = admin_token[..admin_token.len() / 2 + 1].to_owned();
+    let (id, name) = (admin_token.clone(), format!("Sync {half}"));
+    let site = Scripted::start(move |method, path, auth| match (method, path) {
+        ("GET", "/rest/api/3/myself") if auth == admin_auth => {
+            ok(json!({"accountId": "acc-admin", "emailAddress": ADMIN}))
+        }
+        ("GET", "/api/rule/summary") => ok(json!({"links": {"next": null}, "data": [
+            {"uuid": id, "name": name, "state": "ENABLED"}]})),
+        ("GET", p) if p == format!("/api/rule/{id}") => {
+            let mut rule = envelope.clone();
+            rule["rule"]["uuid"] = json!(id);
+            rule["rule"]["name"] = json!(name);
+            ok(rule)
+        }
+        _ => (404, Vec::new(), String::new()),
+    });
+    for format in ["table", "json"] {
+        let mut cmd = site.cmd(ADMIN, &admin_token);
+        cmd.args(["-vv", "scan", "--format", format]);
+        let out = run_checked(cmd, &[admin_token.clone(), old.clone()]);
+        out.expect_code(0);
+        let shown = format!("{}{}", out.stdout, out.stderr);
+        assert!(!shown.contains(&half), "{shown}");
+        assert!(shown.contains("Sync ****"), "{shown}");
+        assert!(out.stderr.contains("-> GET "), "{}", out.stderr);
+    }
+}
