@@ -243,9 +243,10 @@ impl Proof {
                 Doubt::None => {}
                 Doubt::Kept => self.kept_in_use = true,
                 Doubt::Blocks(why) => self.blockers.push(format!(
-                    "\"{}\" ({}): {why}",
+                    "\"{}\" ({}): {}",
                     printable(name),
-                    printable(uuid)
+                    printable(uuid),
+                    printable(&why)
                 )),
             }
         }

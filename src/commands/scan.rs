@@ -18,6 +18,7 @@ use crate::export;
 use crate::fetch::{
     AutomationClient, CheckAt, CredentialCheck, FetchError, HostPolicy, Verified, ATLASSIAN_GATEWAY,
 };
+use crate::printable::printable;
 use crate::report::{self, Inventory, Verification};
 use crate::secret::{Credential, Fingerprint};
 use crate::settings::{OrgSettings, SiteSettings};
@@ -323,15 +324,18 @@ fn scan_path(path: &Path, collector: &mut Collector, ui: &Ui) -> CommandResult {
                 Err(e) => Some(e.to_string()),
             }
         };
+        // A file name is anyone's text: a newline in it would print a line of its own.
+        let path = file.display().to_string();
+        let shown = printable(&path);
         match reason {
             Some(reason) => {
-                ui.warn(format!("skipped {}: {reason}", file.display()));
-                collector.inventory.skipped_files.push(report::SkippedFile {
-                    path: file.display().to_string(),
-                    reason,
-                });
+                ui.warn(format!("skipped {shown}: {}", printable(&reason)));
+                collector
+                    .inventory
+                    .skipped_files
+                    .push(report::SkippedFile { path, reason });
             }
-            None => ui.verbose(format!("Read {}", file.display())),
+            None => ui.verbose(format!("Read {shown}")),
         }
     }
     Ok(())

@@ -398,7 +398,8 @@ pub fn render_table(inv: &Inventory) -> String {
             inv.skipped_files.len()
         );
         for f in &inv.skipped_files {
-            let _ = writeln!(out, "    {}: {}", f.path, f.reason);
+            // JSON keeps the real name; here it is one line, whatever the file is called.
+            let _ = writeln!(out, "    {}: {}", printable(&f.path), printable(&f.reason));
         }
     }
     out

@@ -492,9 +492,16 @@ mod tests {
         let t = token();
         let m = masker(&t);
         for before in [1, 5, 19, 20, 21, 40] {
-            let text = format!("{}{t}{}", "y".repeat(LONGEST_SHOWN - before), "z".repeat(50));
+            let text = format!(
+                "{}{t}{}",
+                "y".repeat(LONGEST_SHOWN - before),
+                "z".repeat(50)
+            );
             let shown = m.clean(&text);
-            assert_eq!(shown, format!("{}****…", "y".repeat(LONGEST_SHOWN - before)));
+            assert_eq!(
+                shown,
+                format!("{}****…", "y".repeat(LONGEST_SHOWN - before))
+            );
         }
         // Encoded, its visible start decodes to less than a piece: the text is withheld.
         let entities: String = t.chars().map(|c| format!("&#{};", c as u32)).collect();

@@ -1234,3 +1234,32 @@ fn names_and_traced_ids_holding_the_admin_token_are_masked() {
         assert!(out.stderr.contains("-> GET "), "{}", out.stderr);
     }
 }
+
+/// `scan --from-file DIR` lists the files it skipped: a file name is anyone's text, and a
+/// line break in it must not print a line of its own (the JSON keeps the real name).
+#[test]
+fn a_skipped_file_name_cannot_forge_a_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = [
+        "notes\nFAKED 0 findings: nothing to rotate.txt",
+        "settings\r\u{1b}[2K\nFAKED no credential.json",
+    ];
+    for name in names {
+        std::fs::write(dir.path().join(name), r#"{"theme": "dark"}"#).unwrap();
+    }
+    for format in ["table", "json"] {
+        let mut cmd = autorekey();
+        cmd.args(["scan", "--format", format, "--from-file"])
+            .arg(dir.path());
+        let out = run_checked(cmd, &[]);
+        out.expect_code(0);
+        assert_printable(&format!("scan --from-file DIR --format {format}"), &out);
+        assert!(out.stderr.contains("notes\\u{a}FAKED"), "{}", out.stderr);
+        if format == "json" {
+            let skipped = out.json()["skipped_files"].to_string();
+            assert!(skipped.contains(r"notes\nFAKED"), "{skipped}");
+        } else {
+            assert!(out.stdout.contains("notes\\u{a}FAKED"), "{}", out.stdout);
+        }
+    }
+}
