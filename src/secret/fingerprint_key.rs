@@ -138,7 +138,8 @@ pub fn unknown_was_shown() -> bool {
 /// on first use), else none. An error means a key was given or found but cannot be used.
 pub fn resolve(team_file: Option<&Path>) -> Result<Option<FingerprintKey>, KeyError> {
     if let Some(path) = team_file {
-        return read_key_file(path).map(Some);
+        // Named by its flag: a key pasted where its path belongs would be printed back.
+        return read_key_file(path, "given with --fingerprint-key-file").map(Some);
     }
     if let Ok(text) = std::env::var(KEY_ENV) {
         let text = Zeroizing::new(text);
@@ -187,7 +188,7 @@ pub fn machine_key(path: &Path) -> Result<FingerprintKey, KeyError> {
     if fs::symlink_metadata(path).is_err() {
         create_key_file(path).map_err(io_error)?;
     }
-    read_key_file(path)
+    read_key_file(path, &path.display().to_string())
 }
 
 /// Others must not be able to swap the key file: the folder is not group/world-writable.
@@ -235,9 +236,9 @@ fn create_key_file(path: &Path) -> io::Result<()> {
 
 /// Read a key file, refusing anything but a small regular file of this user that only
 /// this user can read. Opened without following links and checked on the open file, so
-/// the file checked is the file read.
-pub fn read_key_file(path: &Path) -> Result<FingerprintKey, KeyError> {
-    let shown = path.display();
+/// the file checked is the file read. Messages call it `shown`, never by a path the user
+/// typed.
+pub fn read_key_file(path: &Path, shown: &str) -> Result<FingerprintKey, KeyError> {
     let fail = |e: io::Error| KeyError::new(format!("fingerprint key {shown}: {e}"));
     let mut options = fs::OpenOptions::new();
     options.read(true);
@@ -253,7 +254,7 @@ pub fn read_key_file(path: &Path) -> Result<FingerprintKey, KeyError> {
             "fingerprint key {shown} is not a regular file"
         )));
     }
-    check_private(path, &meta)?;
+    check_private(shown, &meta)?;
     if meta.len() > LARGEST_KEY_FILE {
         return Err(KeyError::new(format!(
             "fingerprint key {shown} is larger than {LARGEST_KEY_FILE} bytes: not a key"
@@ -268,33 +269,31 @@ pub fn read_key_file(path: &Path) -> Result<FingerprintKey, KeyError> {
 }
 
 #[cfg(unix)]
-fn check_private(path: &Path, meta: &fs::Metadata) -> Result<(), KeyError> {
+fn check_private(shown: &str, meta: &fs::Metadata) -> Result<(), KeyError> {
     use std::os::unix::fs::MetadataExt as _;
     // SAFETY: geteuid has no preconditions and cannot fail.
     let me = unsafe { libc::geteuid() };
     if meta.uid() != me {
-        return Err(KeyError::new(format!(
-            "fingerprint key {} belongs to another user",
-            path.display()
-        ))
-        .hint("use a key file of your own, or AUTOREKEY_FINGERPRINT_KEY".into()));
+        return Err(
+            KeyError::new(format!("fingerprint key {shown} belongs to another user"))
+                .hint("use a key file of your own, or AUTOREKEY_FINGERPRINT_KEY".into()),
+        );
     }
     if meta.mode() & 0o077 != 0 {
         return Err(KeyError::new(format!(
-            "fingerprint key {} can be read or changed by other users (mode {:o})",
-            path.display(),
+            "fingerprint key {shown} can be read or changed by other users (mode {:o})",
             meta.mode() & 0o777
         ))
-        .hint(format!(
-            "make it private with `chmod 600 {}`; if others may have read it, delete it (a new one is made) or give your team key",
-            path.display()
-        )));
+        .hint(
+            "make it private with `chmod 600` on that file; if others may have read it, delete it (a new one is made) or give your team key"
+                .into(),
+        ));
     }
     Ok(())
 }
 
 #[cfg(not(unix))]
-fn check_private(_path: &Path, _meta: &fs::Metadata) -> Result<(), KeyError> {
+fn check_private(_shown: &str, _meta: &fs::Metadata) -> Result<(), KeyError> {
     Ok(())
 }
 
@@ -343,19 +342,22 @@ mod tests {
         fs::write(&path, "0123456789abcdef0123456789abcdef\n").unwrap();
         for mode in [0o644, 0o640, 0o604, 0o660] {
             fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
-            let e = read_key_file(&path).expect_err("readable by others");
+            let e = read_key_file(&path, "k").expect_err("readable by others");
             assert!(e.message.contains("other users"), "{}", e.message);
             assert!(e.hint.is_some());
         }
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(read_key_file(&path).is_ok());
+        assert!(read_key_file(&path, "k").is_ok());
 
         let link = root.path().join("link.key");
         std::os::unix::fs::symlink(&path, &link).unwrap();
-        assert!(read_key_file(&link).is_err(), "a symlink is not followed");
+        assert!(
+            read_key_file(&link, "k").is_err(),
+            "a symlink is not followed"
+        );
         let dir = root.path().join("dir.key");
         fs::create_dir(&dir).unwrap();
-        let e = read_key_file(&dir).expect_err("a folder is not a key");
+        let e = read_key_file(&dir, "k").expect_err("a folder is not a key");
         assert!(e.message.contains("not a regular file"), "{}", e.message);
     }
 

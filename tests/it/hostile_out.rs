@@ -1263,3 +1263,59 @@ fn a_skipped_file_name_cannot_forge_a_line() {
         }
     }
 }
+
+/// A token pasted where a file path belongs, or as a stray argument, is never printed
+/// back: messages name the flag, and clap's usage errors are masked (CI logs keep them).
+#[test]
+fn a_token_given_as_a_path_or_a_stray_argument_is_never_printed() {
+    let token = format!(
+        "ATATT3xFAKE{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let secrets = [token.clone()];
+    let path = common::fixtures_dir().join("rules/01-triage-ack-comment-basic-v1.json");
+    let rule: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let site = Planted::new(copies_of(&rule, 1)).site_spec().start();
+    let t = token.as_str();
+    let cases: [(&[&str], &str); 6] = [
+        (&["scan", t], "unexpected argument '****'"),
+        (&["rotate", "--account", SVC_JIRA, "--dry-run", t], "'****'"),
+        (&["--api-token-file", t, "scan"], "--api-token-file"),
+        (
+            &["--fingerprint-key-file", t, "scan"],
+            "--fingerprint-key-file",
+        ),
+        (
+            &[
+                "rotate",
+                "--account",
+                SVC_JIRA,
+                "--dry-run",
+                "--new-token-file",
+                t,
+            ],
+            "--new-token-file",
+        ),
+        (
+            &[
+                "tokens",
+                "--account",
+                SVC_JIRA,
+                "--org",
+                "org-1",
+                "--org-api-key-file",
+                t,
+            ],
+            "--org-api-key-file",
+        ),
+    ];
+    for (args, named) in cases {
+        let mut cmd = site.cmd();
+        cmd.args(args);
+        let out = run_checked(cmd, &secrets);
+        assert_ne!(out.code, Some(0), "{args:?}");
+        assert!(!out.stderr.contains(&t[..16]), "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(named), "{args:?}: {}", out.stderr);
+    }
+}
