@@ -26,7 +26,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
-use sha2::{Digest, Sha256};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use zeroize::Zeroizing;
 
 /// The environment variable holding a team key.
@@ -66,30 +67,11 @@ impl std::fmt::Debug for FingerprintKey {
     }
 }
 
-/// HMAC-SHA256 (RFC 2104): small enough to write out over `sha2` rather than add a crate.
+/// HMAC-SHA256 (RFC 2104), by the RustCrypto `hmac` crate.
 pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    const BLOCK: usize = 64;
-    let mut block = Zeroizing::new([0u8; BLOCK]);
-    if key.len() > BLOCK {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let mut inner_pad = Zeroizing::new([0x36u8; BLOCK]);
-    let mut outer_pad = Zeroizing::new([0x5cu8; BLOCK]);
-    for i in 0..BLOCK {
-        inner_pad[i] ^= block[i];
-        outer_pad[i] ^= block[i];
-    }
-    let inner = Sha256::new()
-        .chain_update(&inner_pad[..])
-        .chain_update(message)
-        .finalize();
-    Sha256::new()
-        .chain_update(&outer_pad[..])
-        .chain_update(inner)
-        .finalize()
-        .into()
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
 }
 
 static KEY: OnceLock<Option<FingerprintKey>> = OnceLock::new();
