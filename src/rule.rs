@@ -18,7 +18,6 @@
 //! parser with the client would let one bug hide on both sides of the wire.
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 /// Fields the server owns: never sent in a PUT, and expected to change on a write.
 pub const READ_ONLY_FIELDS: [&str; 3] = ["uuid", "created", "updated"];
@@ -132,8 +131,10 @@ impl Rule {
         serde_json::json!({ "rule": without_read_only(&self.body) })
     }
 
-    /// SHA-256 of the body as read: how a write, and `apply`, tell whether the rule changed
-    /// since it was planned.
+    /// HMAC-SHA256 of the body as read, under the fingerprint key: how a write, and
+    /// `apply`, tell whether the rule changed since it was planned. Keyed because a plan
+    /// file carries it: a plain hash of a body beside the redacted body lets anyone test
+    /// guesses of a hidden secret (`summer2024`) offline.
     pub fn hash(&self) -> String {
         hash_of(&self.body)
     }
@@ -152,8 +153,8 @@ pub fn without_read_only(body: &Value) -> Value {
 
 /// [`Rule::hash`] of a rule body.
 pub fn hash_of(body: &Value) -> String {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
-    hex::encode(Sha256::digest(&bytes))
+    let bytes = zeroize::Zeroizing::new(serde_json::to_vec(body).unwrap_or_default());
+    crate::secret::fingerprint_key::keyed_digest(&bytes)
 }
 
 /// The identity of a rule object in either shape: REST `uuid` or export `idUuid` (or a

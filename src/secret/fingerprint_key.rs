@@ -87,6 +87,19 @@ pub(crate) fn process_key() -> &'static [u8; 32] {
     })
 }
 
+/// HMAC-SHA256 of `message` as hex, under the installed key, else this process's random
+/// one: for hashes that are written down but must not let anyone test guesses of what they
+/// cover (a plan's rule hashes and seal; a rule holds secrets that may be weak). Unlike a
+/// keyed fingerprint it is never shown, so no key is no `k:????`: it only means the hash
+/// is good for this process alone.
+pub fn keyed_digest(message: &[u8]) -> String {
+    let key = match KEY.get().and_then(Option::as_ref) {
+        Some(key) => key.bytes(),
+        None => &process_key()[..],
+    };
+    hex::encode(hmac_sha256(key, message))
+}
+
 static UNKNOWN_SHOWN: AtomicBool = AtomicBool::new(false);
 
 /// Make `key` the key of every keyed fingerprint of this process. The first call wins.
