@@ -1319,3 +1319,41 @@ fn a_token_given_as_a_path_or_a_stray_argument_is_never_printed() {
         assert!(out.stderr.contains(named), "{args:?}: {}", out.stderr);
     }
 }
+
+/// With no site named, the org admin key goes to api.atlassian.com only:
+/// `AUTOREKEY_GATEWAY_URL` alone (a local port, plain HTTP) never receives it.
+#[test]
+fn the_org_key_never_follows_the_gateway_override_without_a_sandbox_site() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let key = fake_token();
+    let asked = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&asked);
+    let listener = Scripted::start(move |_, _, _| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        ok(json!({"data": [], "links": {}}))
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let org = "0d2f4e6a-8b1c-4d3e-9f5a-7b6c5d4e3f2a";
+    let from_file = [
+        "scan",
+        "--from-file",
+        dir.path().to_str().unwrap(),
+        "--org",
+        org,
+    ];
+    let tokens = ["tokens", "--account", SVC_JIRA, "--org", org];
+    for args in [&from_file[..], &tokens[..]] {
+        let mut cmd = autorekey();
+        cmd.env("AUTOREKEY_GATEWAY_URL", &listener.base)
+            .env("AUTOREKEY_ORG_API_KEY", &key)
+            .args(args);
+        let out = run_checked(cmd, std::slice::from_ref(&key));
+        out.expect_code(2).expect_error_with_hint();
+        assert!(out.stderr.contains("--site"), "{}", out.stderr);
+    }
+    assert_eq!(
+        asked.load(Ordering::SeqCst),
+        0,
+        "the local port got the key"
+    );
+}
