@@ -1,4 +1,5 @@
-//! The key of keyed fingerprints: where it comes from, and the one process-wide copy.
+//! The key of keyed fingerprints (and of a plan's hashes, [`keyed_digest`]): where it comes
+//! from, and the one process-wide copy.
 //!
 //! A secret that is not an Atlassian API token (a password in a URL, a partner's Bearer
 //! token, a webhook token) may be weak, and 48 bits of its plain SHA-256 would let anyone
