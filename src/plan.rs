@@ -607,10 +607,15 @@ impl PlanFile {
     }
 }
 
-/// HMAC-SHA256 of `value` as compact JSON with every object's keys sorted, under the
-/// fingerprint key: someone who can write the plan but lacks the key cannot reseal it, and
-/// a plan applies only where the key it was made with is used.
+/// HMAC-SHA256 of [`canonical_bytes`] under the fingerprint key: someone who can write the
+/// plan but lacks the key cannot reseal it, and a plan applies only where the key it was
+/// made with is used.
 fn canonical_hash(value: &Value) -> String {
+    crate::secret::fingerprint_key::keyed_digest(&canonical_bytes(value))
+}
+
+/// `value` as compact JSON with every object's keys sorted.
+fn canonical_bytes(value: &Value) -> Vec<u8> {
     fn sorted(v: &Value) -> Value {
         match v {
             Value::Object(m) => {
@@ -626,8 +631,7 @@ fn canonical_hash(value: &Value) -> String {
             other => other.clone(),
         }
     }
-    let bytes = serde_json::to_vec(&sorted(value)).unwrap_or_default();
-    crate::secret::fingerprint_key::keyed_digest(&bytes)
+    serde_json::to_vec(&sorted(value)).unwrap_or_default()
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -371,21 +371,6 @@ fn a_sealed_plan_reads_back_and_any_edit_is_refused() {
 #[test]
 fn a_plans_hashes_cannot_be_recomputed_without_the_key() {
     use sha2::{Digest as _, Sha256};
-    fn sorted(v: &Value) -> Value {
-        match v {
-            Value::Object(m) => {
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort();
-                Value::Object(
-                    keys.into_iter()
-                        .map(|k| (k.clone(), sorted(&m[k])))
-                        .collect(),
-                )
-            }
-            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
-            other => other.clone(),
-        }
-    }
     let plain = |bytes: &[u8]| hex::encode(Sha256::digest(bytes));
     let mut rule = sample(&fake("old"), &fake("other"));
     rule["components"][0]["value"]["headers"]
@@ -401,7 +386,7 @@ fn a_plans_hashes_cannot_be_recomputed_without_the_key() {
     let obj = forged.as_object_mut().unwrap();
     obj.shift_remove("sha256");
     obj.insert("site".into(), json!("https://evil.example/"));
-    let seal = plain(&serde_json::to_vec(&sorted(&forged)).unwrap());
+    let seal = plain(&super::canonical_bytes(&forged));
     forged["sha256"] = json!(seal);
     assert_eq!(
         PlanFile::from_sealed_json(&forged.to_string()).unwrap_err(),

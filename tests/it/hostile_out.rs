@@ -252,16 +252,14 @@ fn rule_site(
 
 const ADMIN: &str = "admin@hostile.example";
 
-#[test]
-fn a_new_token_whose_myself_has_no_email_is_refused() {
+/// `rotate --yes` of svc-jira on a scripted site whose `/myself` answers `myself(new token)`
+/// for the new token; the output checked for every token.
+fn rotate_with_new_token_myself(myself: impl FnOnce(&str) -> Value) -> RunOutput {
     let (envelope, _, old) = one_rule();
     let (admin_token, new_token) = (fake_token(), fake_token());
     let site = rule_site(
         (ADMIN, admin_token.clone()),
-        (
-            basic(SVC_JIRA, &new_token),
-            json!({"accountId": "acc-somebody"}),
-        ),
+        (basic(SVC_JIRA, &new_token), myself(&new_token)),
         envelope,
         |_, _| (500, Vec::new(), String::new()),
     );
@@ -270,7 +268,12 @@ fn a_new_token_whose_myself_has_no_email_is_refused() {
     cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
         .args(["rotate", "--account", SVC_JIRA, "--yes", "--backup-dir"])
         .arg(backups.path());
-    let out = run_checked(cmd, &[admin_token, new_token, old]);
+    run_checked(cmd, &[admin_token, new_token, old])
+}
+
+#[test]
+fn a_new_token_whose_myself_has_no_email_is_refused() {
+    let out = rotate_with_new_token_myself(|_| json!({"accountId": "acc-somebody"}));
     out.expect_code(2).expect_error_with_hint();
     assert!(out.stderr.contains("no email"), "{}", out.stderr);
     assert!(out.stderr.contains("nothing was written"), "{}", out.stderr);
@@ -1155,23 +1158,9 @@ fn a_rule_id_holding_a_token_is_masked_in_the_scan() {
 /// token ("logs in as ...") quotes the server's email, which must be masked like any text.
 #[test]
 fn a_myself_answering_with_the_token_as_email_never_prints_it() {
-    let (envelope, _, old) = one_rule();
-    let (admin_token, new_token) = (fake_token(), fake_token());
-    let site = rule_site(
-        (ADMIN, admin_token.clone()),
-        (
-            basic(SVC_JIRA, &new_token),
-            json!({"accountId": "acc-svc", "emailAddress": new_token}),
-        ),
-        envelope,
-        |_, _| (500, Vec::new(), String::new()),
+    let out = rotate_with_new_token_myself(
+        |token| json!({"accountId": "acc-svc", "emailAddress": token}),
     );
-    let backups = tempfile::tempdir().unwrap();
-    let mut cmd = site.cmd(ADMIN, &admin_token);
-    cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
-        .args(["rotate", "--account", SVC_JIRA, "--yes", "--backup-dir"])
-        .arg(backups.path());
-    let out = run_checked(cmd, &[admin_token, new_token, old]);
     out.expect_code(2).expect_error_with_hint();
     assert!(out.stderr.contains("logs in as ****"), "{}", out.stderr);
 }
