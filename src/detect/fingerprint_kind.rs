@@ -29,26 +29,44 @@ impl Finding {
     /// a field of an unknown action): a `Basic` value in a variable may wrap a password
     /// for anything, and a plain hash of it beside its user would be a guessing oracle.
     pub fn fingerprint_kind(&self) -> FingerprintKind {
-        if self.token.as_ref().is_some_and(is_atlassian_token) {
-            return FingerprintKind::Plain;
-        }
-        let account_scheme = match self.scheme {
-            Scheme::Basic => self.user.is_some(),
-            Scheme::Bearer => true,
-            _ => false,
-        };
+        let target = self.target_url.as_deref();
         // A header or the URL authenticates the request to its host; a body goes to that
         // host as data (a relay's body is the relay's). A variable has no request yet.
-        let target = self.target_url.as_deref();
-        let to_atlassian = match self.location {
+        let known_to_atlassian = match self.location {
             Location::Header | Location::Url => sends_to_atlassian(target),
             Location::Body => target.is_some() && sends_to_atlassian(target),
             _ => false,
         };
-        if account_scheme && to_atlassian {
+        if self.token.as_ref().is_some_and(is_atlassian_token)
+            || (self.is_account_scheme() && known_to_atlassian)
+        {
             FingerprintKind::Plain
         } else {
             FingerprintKind::Keyed
+        }
+    }
+
+    /// Whether this may be an Atlassian account's credential, failing closed: an
+    /// Atlassian-shaped token, or a Basic (with a user) or Bearer credential unless a rule
+    /// sends it to a host that is not Atlassian's (one whose destination the rule does not
+    /// say may well end up at Atlassian). What `revoke` must count as a possible use of the
+    /// account's token; broader than the plain fingerprint, which needs a known Atlassian
+    /// destination.
+    pub fn may_be_atlassian_credential(&self) -> bool {
+        let target = self.target_url.as_deref();
+        let sent_elsewhere = matches!(self.location, Location::Header | Location::Url)
+            && !sends_to_atlassian(target);
+        self.token.as_ref().is_some_and(is_atlassian_token)
+            || (self.is_account_scheme()
+                && !sent_elsewhere
+                && self.location != Location::WebhookToken)
+    }
+
+    fn is_account_scheme(&self) -> bool {
+        match self.scheme {
+            Scheme::Basic => self.user.is_some(),
+            Scheme::Bearer => true,
+            _ => false,
         }
     }
 }
