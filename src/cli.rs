@@ -20,7 +20,10 @@ use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand,
 pub use crate::ui::ColorChoice;
 pub use sandbox::SandboxArgs;
 
+mod masked_error;
 mod sandbox;
+
+pub use masked_error::masked_error_text;
 
 /// Find and rotate Atlassian API tokens embedded in Jira Automation rules.
 ///

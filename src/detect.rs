@@ -317,7 +317,9 @@ fn walk(component: &Value, pointer: &str, path: &[String], out: &mut Vec<Finding
     let ctx = Ctx {
         component_id: obj.get("id").map(id_string),
         component_type: ctype.to_string(),
-        component_path: path.join(" > "),
+        // Labels quote rule text (variable names, types): made one line here, once, for
+        // every output that names the place (revoke's blockers, tables, summaries).
+        component_path: crate::printable::printable(&path.join(" > ")).into_owned(),
         pointer: format!("{pointer}/value"),
     };
     if let Some(value) = obj.get("value") {

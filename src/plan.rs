@@ -12,12 +12,14 @@
 //!
 //! The plan file records what was decided (rule ids, pointers, fingerprints and a hash of
 //! each rule as read) so `apply` can carry out exactly that later, with no secret stored.
+//! Its hashes (each rule's and the seal) are HMAC-SHA256 under the fingerprint key: a
+//! plain hash of a rule beside its redacted copy would let anyone test guesses of a weak
+//! secret it hides, and a plan applies where the key it was made with is used.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::detect::{self, Encoding, Finding, Location, Status};
 pub use crate::outcome::LeftAlone;
@@ -571,7 +573,8 @@ fn is_complete(list_complete: &bool) -> bool {
     *list_complete
 }
 
-/// Version 2: the file carries `sha256`, the hash of its canonical content.
+/// Version 2: the file carries `sha256`, the hash of its canonical content (HMAC-SHA256
+/// under the fingerprint key; the field keeps its name).
 pub const PLAN_VERSION: u32 = 2;
 
 /// Why a plan file cannot be carried out as it is.
@@ -583,7 +586,7 @@ pub enum PlanFileError {
     Version(String),
     #[error("the plan has no integrity hash (sha256)")]
     Unsealed,
-    #[error("the plan was changed after it was saved: its content no longer matches its sha256")]
+    #[error("the plan was changed after it was saved, or saved under another fingerprint key: its content no longer matches its sha256")]
     Changed,
     #[error("the plan contradicts itself: {0}")]
     Inconsistent(String),
@@ -662,8 +665,15 @@ impl PlanFile {
     }
 }
 
-/// SHA-256 of `value` as compact JSON with every object's keys sorted.
+/// HMAC-SHA256 of [`canonical_bytes`] under the fingerprint key: someone who can write the
+/// plan but lacks the key cannot reseal it, and a plan applies only where the key it was
+/// made with is used.
 fn canonical_hash(value: &Value) -> String {
+    crate::secret::fingerprint_key::keyed_digest(&canonical_bytes(value))
+}
+
+/// `value` as compact JSON with every object's keys sorted.
+fn canonical_bytes(value: &Value) -> Vec<u8> {
     fn sorted(v: &Value) -> Value {
         match v {
             Value::Object(m) => {
@@ -679,8 +689,7 @@ fn canonical_hash(value: &Value) -> String {
             other => other.clone(),
         }
     }
-    let bytes = serde_json::to_vec(&sorted(value)).unwrap_or_default();
-    hex::encode(Sha256::digest(&bytes))
+    serde_json::to_vec(&sorted(value)).unwrap_or_default()
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

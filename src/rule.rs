@@ -18,7 +18,6 @@
 //! parser with the client would let one bug hide on both sides of the wire.
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 /// Fields the server owns: never sent in a PUT, and expected to change on a write.
 pub const READ_ONLY_FIELDS: [&str; 3] = ["uuid", "created", "updated"];
@@ -91,6 +90,14 @@ impl Rule {
         &self.name
     }
 
+    /// The same rule with its name cleaned by `masker` (the client's: every secret it was
+    /// given or checked). The name is the server's text: it may hold a piece of the admin's
+    /// or the new token, which the rule itself does not.
+    pub fn with_name_cleaned(mut self, masker: &crate::secret::Masker) -> Rule {
+        self.name = masker.clean(&self.name);
+        self
+    }
+
     pub fn state(&self) -> &str {
         &self.state
     }
@@ -124,8 +131,10 @@ impl Rule {
         serde_json::json!({ "rule": without_read_only(&self.body) })
     }
 
-    /// SHA-256 of the body as read: how a write, and `apply`, tell whether the rule changed
-    /// since it was planned.
+    /// HMAC-SHA256 of the body as read, under the fingerprint key: how a write, and
+    /// `apply`, tell whether the rule changed since it was planned. Keyed because a plan
+    /// file carries it: a plain hash of a body beside the redacted body lets anyone test
+    /// guesses of a hidden secret (`summer2024`) offline.
     pub fn hash(&self) -> String {
         hash_of(&self.body)
     }
@@ -144,8 +153,8 @@ pub fn without_read_only(body: &Value) -> Value {
 
 /// [`Rule::hash`] of a rule body.
 pub fn hash_of(body: &Value) -> String {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
-    hex::encode(Sha256::digest(&bytes))
+    let bytes = zeroize::Zeroizing::new(serde_json::to_vec(body).unwrap_or_default());
+    crate::secret::fingerprint_key::keyed_digest(&bytes)
 }
 
 /// The identity of a rule object in either shape: REST `uuid` or export `idUuid` (or a
@@ -174,10 +183,12 @@ fn own_secrets_hidden(name: String, body: &Value) -> String {
     }
     let mut masker = crate::secret::Masker::new();
     forms.iter().for_each(|form| masker.add(form));
-    let masked = masker.mask(&name);
-    match masker.leaks(&masked) {
-        true => "(name hidden: it holds a credential)".to_owned(),
-        false => masked,
+    // `clean` cuts a name of megabytes before it decodes it every way.
+    match masker.clean(&name) {
+        withheld if withheld == crate::secret::WITHHELD => {
+            "(name hidden: it holds a credential)".to_owned()
+        }
+        masked => masked,
     }
 }
 

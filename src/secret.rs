@@ -21,7 +21,7 @@ use zeroize::Zeroizing;
 pub mod fingerprint_key;
 mod mask;
 pub use fingerprint_key::FingerprintKey;
-pub use mask::{Masker, WITHHELD};
+pub use mask::{Masker, LONGEST_SHOWN, WITHHELD};
 
 /// An API token (or any other secret string found in a rule).
 #[derive(Clone)]

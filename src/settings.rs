@@ -134,6 +134,24 @@ fn gateway_override() -> CommandResult<Option<Url>> {
     Ok(Some(url))
 }
 
+/// Where the org admin key goes when no site is named (`tokens`, `scan --from-file --org`):
+/// Atlassian's gateway, and only there. [`GATEWAY_ENV`] aims it at a sandbox only beside a
+/// sandbox site named with `--site` (or `AUTOREKEY_SITE`), so an environment variable alone
+/// can never send the org's key, over plain HTTP, to whatever listens on a local port.
+fn org_gateway_without_site() -> CommandResult<Url> {
+    if gateway_override()?.is_some() {
+        return Err(CommandError::usage(format!(
+            "{GATEWAY_ENV} may point the org admin key at a sandbox only when the site is that \
+             sandbox, and no site was given"
+        ))
+        .hint(format!(
+            "name the sandbox with --site (or AUTOREKEY_SITE), or unset {GATEWAY_ENV} to use {}",
+            crate::fetch::ATLASSIAN_GATEWAY
+        )));
+    }
+    Ok(Url::parse(crate::fetch::ATLASSIAN_GATEWAY).expect("a valid constant URL"))
+}
+
 /// Atlassian's gateway, for a real (not loopback) `site`: a real site's credentials and org
 /// key go there only, never to whatever listens on a local port, so [`GATEWAY_ENV`] set
 /// beside one is a usage error.
@@ -171,9 +189,7 @@ impl OrgSettings {
         };
         let gateway = match gateway {
             Some(g) => g.clone(),
-            None => gateway_override()?.unwrap_or_else(|| {
-                Url::parse(crate::fetch::ATLASSIAN_GATEWAY).expect("a valid constant URL")
-            }),
+            None => org_gateway_without_site()?,
         };
         let key = read_token(
             TokenSource {

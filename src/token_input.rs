@@ -43,7 +43,7 @@ pub fn read_token(source: TokenSource, ui: &Ui) -> CommandResult<Token> {
         if path == Path::new("-") && ui.can_prompt() {
             return prompt(source, ui);
         }
-        return from_file(path, source.what);
+        return from_file(path, source);
     }
     if let Ok(value) = std::env::var(source.env) {
         return clean(value, source.what, &format!("${}", source.env));
@@ -62,22 +62,39 @@ pub fn read_token(source: TokenSource, ui: &Ui) -> CommandResult<Token> {
 
 /// A token file is a regular file of at most [`files::TOKEN_FILE_CAP`] bytes: a FIFO or a
 /// device would block or stream forever (`-` is the way to pipe a token in).
-fn from_file(path: &Path, what: &str) -> CommandResult<Token> {
+///
+/// Messages name the flag, never the path: a token pasted where its file belongs would be
+/// printed back, and CI logs keep it.
+fn from_file(path: &Path, source: TokenSource) -> CommandResult<Token> {
+    let what = source.what;
     let (text, origin) = if path == Path::new("-") {
         let mut text = read_stdin(what)?;
         (std::mem::take(&mut *text), "stdin".to_string())
     } else {
+        let origin = format!("the file given with {}", source.file_flag);
         let text =
             files::read_text_capped(path, files::TOKEN_FILE_CAP, Links::Follow).map_err(|e| {
-                let msg = format!("cannot read the {what} from {}", path.display());
-                CommandError::caused(ErrorKind::Usage, msg, e).hint(
+                let msg = format!("cannot read the {what} from {origin}");
+                CommandError::caused(ErrorKind::Usage, msg, without_path(e, path)).hint(
                     "give a plain file holding only the token, readable by you (or pass - to \
                      read it from stdin)",
                 )
             })?;
-        (text, path.display().to_string())
+        (text, origin)
     };
     clean(text, what, &origin)
+}
+
+/// `e` without the path it names: [`files`] starts its own messages with the path, and the
+/// system's (`No such file or directory`) name none.
+pub fn without_path(e: std::io::Error, path: &Path) -> std::io::Error {
+    let text = e.to_string();
+    match text.strip_prefix(path.display().to_string().as_str()) {
+        Some(rest) if !path.as_os_str().is_empty() => {
+            std::io::Error::new(e.kind(), format!("the file{rest}"))
+        }
+        _ => e,
+    }
 }
 
 /// A secret piped in on stdin, at most [`files::TOKEN_FILE_CAP`] bytes, read into one
@@ -178,13 +195,41 @@ mod tests {
         }
     }
 
+    fn source(what: &str) -> TokenSource<'_> {
+        TokenSource {
+            what,
+            file: None,
+            env: NEW_TOKEN_ENV,
+            file_flag: "--new-token-file",
+            confirm: false,
+        }
+    }
+
+    #[test]
+    fn a_token_given_as_the_path_is_never_printed_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let pasted = format!("ATATT3xFAKE{}", uuid::Uuid::new_v4().simple());
+        let fifo = dir.path().join(&pasted);
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        for path in [Path::new(&pasted), fifo.as_path()] {
+            let err = from_file(path, source("new token")).unwrap_err().render();
+            assert!(!err.contains(&pasted[6..]), "{err}");
+            assert!(err.contains("--new-token-file"), "{err}");
+        }
+    }
+
     #[test]
     fn reads_a_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tok");
         std::fs::write(&path, "FAKE-file-token\n").unwrap();
-        assert_eq!(from_file(&path, "t").unwrap().expose(), "FAKE-file-token");
-        let missing = from_file(&dir.path().join("nope"), "new token").unwrap_err();
+        assert_eq!(
+            from_file(&path, source("t")).unwrap().expose(),
+            "FAKE-file-token"
+        );
+        let missing = from_file(&dir.path().join("nope"), source("new token")).unwrap_err();
         assert!(missing.render().contains("cannot read the new token"));
     }
 
@@ -195,13 +240,13 @@ mod tests {
         let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
         // SAFETY: a valid NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-        let err = from_file(&fifo, "new token").unwrap_err().render();
+        let err = from_file(&fifo, source("new token")).unwrap_err().render();
         assert!(err.contains("FIFO") && err.contains("Hint:"), "{err}");
-        let err = from_file(Path::new("/dev/zero"), "new token").unwrap_err();
+        let err = from_file(Path::new("/dev/zero"), source("new token")).unwrap_err();
         assert!(err.render().contains("device"));
         let big = dir.path().join("big");
         std::fs::write(&big, vec![b'a'; files::TOKEN_FILE_CAP as usize + 1]).unwrap();
-        assert!(from_file(&big, "new token")
+        assert!(from_file(&big, source("new token"))
             .unwrap_err()
             .render()
             .contains("larger than"));

@@ -138,7 +138,12 @@ fn read_plan(path: &Path) -> CommandResult<PlanFile> {
     })?;
     PlanFile::from_sealed_json(&text).map_err(|e| {
         let hint = match e {
-            PlanFileError::Changed | PlanFileError::Unsealed | PlanFileError::Inconsistent(_) => {
+            PlanFileError::Changed => {
+                "nothing was written; a plan applies where the fingerprint key it was made with \
+                 is used (the same team key, or this machine's), as it was saved. Make a new one \
+                 with `autorekey rotate --out` rather than editing it"
+            }
+            PlanFileError::Unsealed | PlanFileError::Inconsistent(_) => {
                 "nothing was written; a plan must be applied as it was saved. Make a new one \
                  with `autorekey rotate --out` (and review its diffs) rather than editing it"
             }

@@ -103,15 +103,19 @@ fn lost_output(e: &std::io::Error) -> CommandError {
     )
 }
 
-/// Help, version or a usage error, printed by clap in its own styles. Help and version
-/// are output like any command's: when they could not be written (a full disk), that is
-/// said and fails (exit 1); a closed pipe is not a failure. A usage error is exit 2.
+/// Help, version or a usage error. Help and version are printed by clap in its own styles,
+/// as output like any command's: when they could not be written (a full disk), that is
+/// said and fails (exit 1); a closed pipe is not a failure. A usage error is exit 2, shown
+/// with every secret the command line may hold masked (clap quotes a stray argument, which
+/// may be a pasted token: see [`crate::cli::masked_error_text`]).
 fn clap_said(e: clap::Error) -> ExitCode {
-    let printed = e.print();
     if e.use_stderr() {
+        let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        let ui = Ui::new(0, crate::ui::ColorChoice::Auto);
+        ui.error(&crate::cli::masked_error_text(&e, &args));
         return ExitCode::from(ErrorKind::Usage.exit_code());
     }
-    match printed {
+    match e.print() {
         Err(lost) if lost.kind() != std::io::ErrorKind::BrokenPipe => {
             let ui = Ui::new(0, crate::ui::ColorChoice::Auto);
             ui.error(&lost_output(&lost).render());

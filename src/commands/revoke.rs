@@ -22,7 +22,7 @@ use crate::error::{CommandError, CommandResult};
 use crate::fetch::org::OrgToken;
 use crate::fetch::{AutomationClient, FetchError};
 use crate::printable::printable;
-use crate::secret::{Fingerprint, FingerprintKind};
+use crate::secret::Fingerprint;
 use crate::settings::{OrgSettings, SiteSettings};
 use crate::ui::Ui;
 
@@ -246,9 +246,10 @@ impl Proof {
                 Doubt::None => {}
                 Doubt::Kept => self.kept_in_use = true,
                 Doubt::Blocks(why) => self.blockers.push(format!(
-                    "\"{}\" ({}): {why}",
+                    "\"{}\" ({}): {}",
                     printable(name),
-                    printable(uuid)
+                    printable(uuid),
+                    printable(&why)
                 )),
             }
         }
@@ -290,10 +291,10 @@ fn doubt(f: &detect::Finding, account: &str, keep: Option<&str>) -> Doubt {
                 (false, None) if f.scheme == Scheme::Other(detect::WEBHOOK_SCHEME.into()) => {
                     Doubt::None
                 }
-                // Nor is a secret the one fingerprint-kind rule keys (a Bearer or key sent to
-                // another service, a query secret): blocking on it would refuse every revoke
+                // Nor is a secret that cannot be an account's credential (a Bearer or key sent
+                // to another service, a query secret): blocking on it would refuse every revoke
                 // on a site whose rules also call, say, GitHub, while rotate advised it.
-                (false, None) if f.fingerprint_kind() == FingerprintKind::Keyed => Doubt::None,
+                (false, None) if !f.may_be_atlassian_credential() => Doubt::None,
                 (false, None) => {
                     let what = if f
                         .token
@@ -396,6 +397,21 @@ pub(super) mod tests {
             assert_eq!(p.blockers.len(), 1, "{what}: {p:?}");
             assert!(p.blockers[0].contains(what), "{what}: {p:?}");
         }
+    }
+
+    /// A Bearer value in a variable shows a keyed fingerprint (its destination is not
+    /// known), yet it may be the account's token: it blocks, as it did when it showed plain.
+    #[test]
+    fn an_ownerless_credential_in_a_variable_blocks_a_revoke() {
+        let keep = Token::new(fake()).fingerprint().to_string();
+        let mut variable = rule(&[]);
+        variable["components"][0] = json!({"id": "3", "component": "ACTION",
+            "type": "jira.create.variable", "value": {"name": {"value": "auth"},
+            "query": {"value": format!("Bearer {}", fake())}}});
+        let found = detect::detect(&variable);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].fingerprint().unwrap().is_keyed());
+        assert_eq!(proof(&variable, Some(&keep)).blockers.len(), 1);
     }
 
     #[test]

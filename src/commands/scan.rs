@@ -18,6 +18,7 @@ use crate::export;
 use crate::fetch::{
     AutomationClient, CheckAt, CredentialCheck, FetchError, HostPolicy, Verified, ATLASSIAN_GATEWAY,
 };
+use crate::printable::printable;
 use crate::report::{self, Inventory, Verification};
 use crate::secret::{Credential, Fingerprint};
 use crate::settings::{OrgSettings, SiteSettings};
@@ -323,15 +324,18 @@ fn scan_path(path: &Path, collector: &mut Collector, ui: &Ui) -> CommandResult {
                 Err(e) => Some(e.to_string()),
             }
         };
+        // A file name is anyone's text: a newline in it would print a line of its own.
+        let path = file.display().to_string();
+        let shown = printable(&path);
         match reason {
             Some(reason) => {
-                ui.warn(format!("skipped {}: {reason}", file.display()));
-                collector.inventory.skipped_files.push(report::SkippedFile {
-                    path: file.display().to_string(),
-                    reason,
-                });
+                ui.warn(format!("skipped {shown}: {}", printable(&reason)));
+                collector
+                    .inventory
+                    .skipped_files
+                    .push(report::SkippedFile { path, reason });
             }
-            None => ui.verbose(format!("Read {}", file.display())),
+            None => ui.verbose(format!("Read {shown}")),
         }
     }
     Ok(())
@@ -372,8 +376,11 @@ async fn scan_site(
         failed.error = clean(&failed.error);
         failed.rule_uuid = clean(&failed.rule_uuid);
     }
+    // Names and paths are the server's text too: one may hold a piece of the admin's token.
     for row in &mut collector.inventory.findings {
         row.rule_uuid = clean(&row.rule_uuid);
+        row.rule_name = clean(&row.rule_name);
+        row.component_path = clean(&row.component_path);
     }
     let read = collector.inventory.summary.rules_read + collector.inventory.summary.rules_failed;
     match stats {

@@ -10,7 +10,8 @@
 //!
 //! The decision is pure (the finding's token shape, scheme, location and target host) and
 //! made here only, for every kind of finding the detector makes now or later: a new
-//! detection is keyed unless it is an Atlassian credential.
+//! detection is keyed unless it is an Atlassian-shaped token or a credential sent to an
+//! Atlassian host.
 
 use crate::secret::{Fingerprint, FingerprintKind, Token};
 
@@ -21,28 +22,51 @@ const ATLASSIAN_DOMAINS: [&str; 3] = ["atlassian.net", "atlassian.com", "jira.co
 
 impl Finding {
     /// Plain for an Atlassian API token wherever it is, and for a Basic (user and token) or
-    /// Bearer credential that authenticates to an Atlassian host or the site itself
-    /// (`{{baseUrl}}`), or whose destination the rule does not say (a body, a variable);
-    /// keyed for the rest: webhook tokens, query and header secrets, and any header or URL
-    /// credential sent to a host that is not Atlassian's.
+    /// Bearer credential sent to an Atlassian host or the site itself (`{{baseUrl}}`, or a
+    /// request whose URL the rule does not say); keyed for the rest: webhook tokens, query
+    /// and header secrets, any credential sent to a host that is not Atlassian's, and any
+    /// credential whose destination is not known from the rule (a variable, a lookup table,
+    /// a field of an unknown action): a `Basic` value in a variable may wrap a password
+    /// for anything, and a plain hash of it beside its user would be a guessing oracle.
     pub fn fingerprint_kind(&self) -> FingerprintKind {
-        if self.token.as_ref().is_some_and(is_atlassian_token) {
-            return FingerprintKind::Plain;
-        }
-        let account_scheme = match self.scheme {
-            Scheme::Basic => self.user.is_some(),
-            Scheme::Bearer => true,
+        let target = self.target_url.as_deref();
+        // A header or the URL authenticates the request to its host; a body goes to that
+        // host as data (a relay's body is the relay's). A variable has no request yet.
+        let known_to_atlassian = match self.location {
+            Location::Header | Location::Url => sends_to_atlassian(target),
+            Location::Body => target.is_some() && sends_to_atlassian(target),
             _ => false,
         };
-        // Only a header or the URL authenticates the request to its host. A credential in a
-        // body is data for whoever receives it (a relay forwarding to Jira, say), and one
-        // in a variable has no request yet: where it ends up is not known from the rule.
-        let authenticates_request = matches!(self.location, Location::Header | Location::Url);
-        let to_atlassian = !authenticates_request || sends_to_atlassian(self.target_url.as_deref());
-        if account_scheme && to_atlassian && self.location != Location::WebhookToken {
+        if self.token.as_ref().is_some_and(is_atlassian_token)
+            || (self.is_account_scheme() && known_to_atlassian)
+        {
             FingerprintKind::Plain
         } else {
             FingerprintKind::Keyed
+        }
+    }
+
+    /// Whether this may be an Atlassian account's credential, failing closed: an
+    /// Atlassian-shaped token, or a Basic (with a user) or Bearer credential unless a rule
+    /// sends it to a host that is not Atlassian's (one whose destination the rule does not
+    /// say may well end up at Atlassian). What `revoke` must count as a possible use of the
+    /// account's token; broader than the plain fingerprint, which needs a known Atlassian
+    /// destination.
+    pub fn may_be_atlassian_credential(&self) -> bool {
+        let target = self.target_url.as_deref();
+        let sent_elsewhere = matches!(self.location, Location::Header | Location::Url)
+            && !sends_to_atlassian(target);
+        self.token.as_ref().is_some_and(is_atlassian_token)
+            || (self.is_account_scheme()
+                && !sent_elsewhere
+                && self.location != Location::WebhookToken)
+    }
+
+    fn is_account_scheme(&self) -> bool {
+        match self.scheme {
+            Scheme::Basic => self.user.is_some(),
+            Scheme::Bearer => true,
+            _ => false,
         }
     }
 }
@@ -213,15 +237,47 @@ mod tests {
     }
 
     #[test]
-    fn a_body_credential_is_judged_by_its_scheme_not_the_request_host() {
+    fn a_body_credential_is_plain_only_when_sent_to_atlassian() {
         let tok = fake("relay");
-        let mut rule = request("https://relay.example.org/forward", json!([]));
         let b64 = Credential::new("svc@x.io", Token::new(&tok)).basic_value();
-        rule["components"][0]["value"]["customBody"] = json!(format!(
-            "{{\"headers\":{{\"Authorization\":\"Basic {b64}\"}}}}"
-        ));
-        let f = &detect(&rule)[0];
-        assert_eq!(f.location, Location::Body);
+        for (url, kind) in [
+            ("https://relay.example.org/forward", FingerprintKind::Keyed),
+            ("{{baseUrl}}/rest/api/3/issue", FingerprintKind::Plain),
+        ] {
+            let mut rule = request(url, json!([]));
+            rule["components"][0]["value"]["customBody"] = json!(format!(
+                "{{\"headers\":{{\"Authorization\":\"Basic {b64}\"}}}}"
+            ));
+            let f = &detect(&rule)[0];
+            assert_eq!(f.location, Location::Body);
+            assert_eq!(f.fingerprint_kind(), kind, "{url}");
+        }
+    }
+
+    /// A `Basic` value in a variable goes nowhere the rule says: it may wrap a weak
+    /// password (`summer2024`), so it is keyed unless its token is Atlassian-shaped.
+    #[test]
+    fn a_variable_credential_is_keyed_unless_atlassian_shaped() {
+        let variable = |token: &str| {
+            let b64 = Credential::new("svc@x.io", Token::new(token)).basic_value();
+            json!({"uuid": "r1", "name": "t", "trigger": {"id": "1", "component": "TRIGGER",
+                "type": "jira.manual.trigger.issue", "value": {}},
+                "components": [{"id": "2", "component": "ACTION",
+                "type": "jira.create.variable", "schemaVersion": 1,
+                "value": {"name": {"type": "FREE", "value": "auth"},
+                          "query": {"type": "SMART", "value": format!("Basic {b64}")}},
+                "children": [], "conditions": []}]})
+        };
+        let k = key("team-key-0123456789abcdef");
+        let f = &detect(&variable("summer2024"))[0];
+        assert_eq!(f.location, Location::Variable);
+        assert_eq!(f.fingerprint_kind(), FingerprintKind::Keyed);
+        assert_eq!(
+            f.fingerprint_with(Some(&k)),
+            Some(Fingerprint::keyed("summer2024", Some(&k)))
+        );
+        let atatt = format!("ATATT3xFfGF0{}", "Ab9_-".repeat(36));
+        let f = &detect(&variable(&atatt))[0];
         assert_eq!(f.fingerprint_kind(), FingerprintKind::Plain);
     }
 

@@ -185,9 +185,6 @@ pub(crate) struct Inner {
     pub(crate) hosts: HostPolicy,
     pub(crate) admin: Credential,
     admin_auth: HeaderValue,
-    /// Every secret this client has been given or has checked (the admin's, new tokens,
-    /// the credentials of rules being written): masked out of every server text.
-    masker: RwLock<Masker>,
     api_base: Url,
     pub(crate) concurrency: usize,
     pub(crate) list_twice: bool,
@@ -216,12 +213,20 @@ impl AutomationClient {
         let http = build_http(&hosts, config.timeout, policy_redirects(&hosts))?;
         let writes = build_http(&hosts, config.timeout, redirect::Policy::none())?;
         let cloud_id = tokio::sync::OnceCell::new();
+        let admin = Credential::new(config.login.clone(), config.token.clone());
+        // Every secret this client has been given or has checked (the admin's, new tokens,
+        // the credentials of rules being written): masked out of every server text, from
+        // the first answer on (tenant_info's error too).
+        let mut masker = Masker::new();
+        masker.add_credential(&admin);
+        let masker = Arc::new(RwLock::new(masker));
         let api_base = match &config.api_base {
             Some(base) => with_trailing_slash(base.clone()),
             None => {
                 let policy = config.retry.clone().first_contact();
                 let first = Transport::new(http.clone(), writes.clone(), policy, 1)
-                    .with_max_body(config.max_body);
+                    .with_max_body(config.max_body)
+                    .with_masker(Arc::clone(&masker));
                 let id = tenant_cloud_id(&first, &config.site).await?;
                 let base = site_api_base(&config, &id)?;
                 let _ = cloud_id.set(id);
@@ -229,22 +234,19 @@ impl AutomationClient {
             }
         };
         let transport = Transport::new(http, writes, config.retry.clone(), config.concurrency)
-            .with_max_body(config.max_body);
+            .with_max_body(config.max_body)
+            .with_masker(masker);
         hosts.require(&api_base)?;
         hosts.require_api_base(&api_base)?;
         let gateway = gateway_for(&config);
         hosts.require(&gateway)?;
-        let admin = Credential::new(config.login.clone(), config.token.clone());
         let admin_auth = basic_auth(&admin)?;
-        let mut masker = Masker::new();
-        masker.add_credential(&admin);
         Ok(AutomationClient {
             inner: Arc::new(Inner {
                 transport,
                 hosts,
                 admin,
                 admin_auth,
-                masker: RwLock::new(masker),
                 api_base,
                 concurrency: config.concurrency.max(1),
                 list_twice: config.list_twice,
@@ -372,9 +374,13 @@ impl AutomationClient {
         url.query_pairs_mut()
             .append_pair("redactSensitiveFields", "false");
         let envelope: Value = self.get_json_limited(&url, breaker).await?;
-        let rule = Rule::from_envelope(envelope).map_err(|_| {
-            FetchError::InvalidResponse(format!("rule {uuid}: the answer has no \"rule\" object"))
-        })?;
+        let rule = Rule::from_envelope(envelope)
+            .map_err(|_| {
+                FetchError::InvalidResponse(format!(
+                    "rule {uuid}: the answer has no \"rule\" object"
+                ))
+            })?
+            .with_name_cleaned(&self.masker());
         // The answer is judged, shown, backed up and written as the rule asked for: one
         // carrying another id (or none) would stand in for it, and the rule asked for would
         // never be looked at while the verdict counts it as read.
@@ -456,7 +462,7 @@ impl AutomationClient {
 
     /// The masker, for cleaning one error's text (held only while cleaning it).
     pub(crate) fn masker(&self) -> std::sync::RwLockReadGuard<'_, Masker> {
-        self.inner.masker.read().unwrap_or_else(|p| p.into_inner())
+        self.inner.transport.masker()
     }
 
     /// Adds `secrets` (tokens, `Basic` values) to what every later error masks: call it with
@@ -474,7 +480,7 @@ impl AutomationClient {
     }
 
     fn masker_mut(&self) -> std::sync::RwLockWriteGuard<'_, Masker> {
-        self.inner.masker.write().unwrap_or_else(|p| p.into_inner())
+        self.inner.transport.masker_mut()
     }
 
     fn summary_url(&self, query: &str) -> Url {
@@ -604,6 +610,11 @@ impl Pager {
             .data
             .into_iter()
             .filter(|s| seen.insert(s.uuid.clone()))
+            .map(|mut s| {
+                // A name is the server's text: it may hold a piece of a token it was sent.
+                s.name = client.masker().clean(&s.name);
+                s
+            })
             .collect();
         self.repeated += before - fresh.len();
         Ok(Some(fresh))
@@ -715,9 +726,9 @@ pub(crate) async fn tenant_cloud_id(
         .await;
     let answer = exchange.result.map_err(FetchError::from_reqwest)?;
     if !answer.status.is_success() {
-        return Err(answer.into_error(exchange.attempts, &Masker::new()));
+        return Err(answer.into_error(exchange.attempts, &transport.masker()));
     }
-    let info: TenantInfo = answer.json(&Masker::new())?;
+    let info: TenantInfo = answer.json(&transport.masker())?;
     let id = info.cloud_id.trim();
     if !crate::gateway::is_cloud_id(id) {
         return Err(FetchError::InvalidResponse(

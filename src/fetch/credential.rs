@@ -40,12 +40,14 @@ pub struct Myself {
 }
 
 impl Myself {
-    /// The answer with every field made one printable line. These fields are the server's
-    /// text and are shown (`-v`, the refusal of a new token that logs in as someone else);
-    /// an address holding a control character or a line break matches no real account
-    /// either way, so the comparisons made with them do not change.
-    fn printable(self) -> Myself {
-        let line = |s: String| crate::printable::printable(&s).into_owned();
+    /// The answer with every field cleaned by `masker` and made one printable line. These
+    /// fields are the server's text and are shown (`-v`, the refusal of a new token that
+    /// logs in as someone else): a server answering with the checked token as its email
+    /// must not get it printed. An address holding a credential, a control character or a
+    /// line break matches no real account either way, so the comparisons made with them
+    /// do not change.
+    fn cleaned(self, masker: &Masker) -> Myself {
+        let line = |s: String| crate::printable::printable(&masker.clean(&s)).into_owned();
         Myself {
             account_id: line(self.account_id),
             email_address: self.email_address.map(line),
@@ -317,9 +319,10 @@ impl AutomationClient {
             });
         }
         let me: Myself = serde_json::from_value(body).map_err(|e| {
-            FetchError::InvalidResponse(format!("the answer is not the expected JSON ({e})"))
+            let why = truncate(&masker.clean(&e.to_string()));
+            FetchError::InvalidResponse(format!("the answer is not the expected JSON ({why})"))
         })?;
-        let me = me.printable();
+        let me = me.cleaned(&masker);
         if me.account_id.trim().is_empty() {
             return Err(FetchError::InvalidResponse(format!(
                 "{} answered without an accountId",

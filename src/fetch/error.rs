@@ -4,9 +4,10 @@
 //! variants follow causes (wrong token, not an admin, throttled) rather than HTTP mechanics.
 //! Nothing here may carry a secret: messages are built from parsed, length-capped response
 //! fields passed through one [`Masker`] (every form of every known token; fields that still
-//! decode to one, alone or joined, are withheld), made [`printable`] (a server's text is
-//! hostile), and network errors drop the URL reqwest attaches (our URLs never carry
-//! user-info anyway, see [`super::policy`]).
+//! decode to one, alone or joined, are withheld; each cut to a few KiB before it is looked
+//! at, so a 32 MiB error body costs no more than a small one), made [`printable`] (a
+//! server's text is hostile), and network errors drop the URL reqwest attaches (our URLs
+//! never carry user-info anyway, see [`super::policy`]).
 
 use std::error::Error as _;
 
@@ -14,7 +15,7 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 
 use crate::printable::printable;
-use crate::secret::{Masker, WITHHELD};
+use crate::secret::{Masker, LONGEST_SHOWN, WITHHELD};
 
 /// Longest piece of a server answer quoted in a message.
 const MAX_QUOTED: usize = 300;
@@ -227,7 +228,9 @@ impl ErrorBody {
                 ..Default::default()
             };
         }
-        let text = String::from_utf8_lossy(body).trim().to_owned();
+        // Cut before any copy: the masker cuts too, but the body may be 32 MiB.
+        let head = &body[..body.len().min(4 * (LONGEST_SHOWN + 1024))];
+        let text = String::from_utf8_lossy(head).trim().to_owned();
         ErrorBody {
             raw: (!text.is_empty() && !text.starts_with('<')).then(|| clean(text)),
             ..Default::default()

@@ -79,11 +79,12 @@ impl OrgToken {
             .is_none_or(|s| s.eq_ignore_ascii_case("ALLOWED") || s.eq_ignore_ascii_case("ACTIVE"))
     }
 
-    /// Every text field through `masker`: the list is the server's text, shown to people,
-    /// and must not carry a secret it was sent (a label that echoes the key).
+    /// Every text field through `masker` (cut to a few KiB first): the list is the
+    /// server's text, shown to people, and must not carry a secret it was sent (a label
+    /// that echoes the key).
     fn masked(self, masker: &Masker) -> OrgToken {
-        let m = |text: String| masker.mask(&text);
-        let opt = |text: Option<String>| text.map(|t| masker.mask(&t));
+        let m = |text: String| masker.clean(&text);
+        let opt = |text: Option<String>| text.map(|t| masker.clean(&t));
         OrgToken {
             id: m(self.id),
             label: m(self.label),
@@ -159,7 +160,8 @@ impl OrgClient {
         masker.add(key.expose());
         Ok(OrgClient {
             // Its own limiter and pacer: another host, with limits of its own.
-            transport: Transport::new(http, writes, retry, ORG_CONCURRENCY),
+            transport: Transport::new(http, writes, retry, ORG_CONCURRENCY)
+                .with_masker(std::sync::Arc::new(std::sync::RwLock::new(masker.clone()))),
             gateway,
             org_id: org_id.trim().to_owned(),
             auth,
@@ -321,7 +323,7 @@ fn split_page(page: Value, masker: &Masker) -> Result<(Vec<OrgToken>, Option<Str
         .map_err(|e| {
             FetchError::InvalidResponse(format!(
                 "a token entry is unreadable ({})",
-                masker.mask(&e.to_string())
+                super::error::truncate(&masker.clean(&e.to_string()))
             ))
         })?;
     Ok((tokens, next))

@@ -2,7 +2,8 @@
 //!
 //! A line never holds a header, a body or a query string: headers carry the credentials,
 //! bodies carry rules full of them, and a query can carry a cursor or, on a hostile link,
-//! anything at all. The path alone says which endpoint and which rule.
+//! anything at all. The path alone says which endpoint and which rule, and it goes through
+//! the transport's masker first: a rule id is the server's text and may be a token.
 //!
 //! "Nothing here prints" still holds for the fetch stage: the command layer installs a
 //! sink (which writes through its `Ui`) once per process, and with none installed a request
@@ -26,11 +27,13 @@ pub fn install_request_trace(sink: impl Fn(&str) + Send + Sync + 'static) {
 }
 
 /// Run `send` on `request`, tracing it when a sink is installed. `status` reads the HTTP
-/// status from a successful answer.
+/// status from a successful answer; `clean` masks the path, which holds ids the server
+/// chose (a rule id may be a token).
 pub(crate) async fn traced<T, F, Fut>(
     request: RequestBuilder,
     send: F,
     status: impl Fn(&T) -> u16,
+    clean: impl Fn(&str) -> String,
 ) -> Result<T, reqwest::Error>
 where
     F: FnOnce(RequestBuilder) -> Fut,
@@ -41,7 +44,7 @@ where
     };
     let (client, built) = request.build_split();
     let built = built?;
-    let what = format!("{} {}", built.method(), built.url().path());
+    let what = format!("{} {}", built.method(), clean(built.url().path()));
     let started = Instant::now();
     let result = send(RequestBuilder::from_parts(client, built)).await;
     sink(&line(

@@ -19,7 +19,7 @@
 //! read's circuit breaker before every retry: when the site is down, a retry sequence ends
 //! early instead of spending its whole budget.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use std::fmt;
@@ -135,6 +135,9 @@ pub(crate) struct Transport {
     /// Most bytes read of one answer's body.
     max_body: u64,
     last_rate_limit: Mutex<Option<RateLimitInfo>>,
+    /// The secrets of whoever owns this transport: every server text it quotes, its `-vv`
+    /// trace lines included (a path names a rule id the server chose), goes through it.
+    masker: Arc<RwLock<Masker>>,
 }
 
 impl Transport {
@@ -152,7 +155,25 @@ impl Transport {
             policy,
             max_body: DEFAULT_MAX_BODY,
             last_rate_limit: Mutex::new(None),
+            masker: Arc::default(),
         }
+    }
+
+    /// Cleans what this transport quotes with `masker`, shared with its owner (who adds
+    /// secrets to it as they arrive).
+    pub(crate) fn with_masker(mut self, masker: Arc<RwLock<Masker>>) -> Self {
+        self.masker = masker;
+        self
+    }
+
+    /// The masker, held only while cleaning one text.
+    pub(crate) fn masker(&self) -> RwLockReadGuard<'_, Masker> {
+        self.masker.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The masker, to add a secret to it.
+    pub(crate) fn masker_mut(&self) -> std::sync::RwLockWriteGuard<'_, Masker> {
+        self.masker.write().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Caps each answer's body at `max_body` bytes (at least 1 KiB).
@@ -226,6 +247,7 @@ impl Transport {
             request,
             |r| attempt(r, self.max_body),
             |a| a.status.as_u16(),
+            |path| self.masker().clean(path),
         )
         .await;
         let now = tokio::time::Instant::now();

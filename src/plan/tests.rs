@@ -366,6 +366,35 @@ fn a_sealed_plan_reads_back_and_any_edit_is_refused() {
     ));
 }
 
+/// The plan's hashes are keyed: a plain SHA-256 of a rule body beside the redacted rule
+/// let anyone test guesses of a weak secret it hides (`summer2024`), and a plain seal let
+/// anyone who can write the plan reseal it.
+#[test]
+fn a_plans_hashes_cannot_be_recomputed_without_the_key() {
+    use sha2::{Digest as _, Sha256};
+    let plain = |bytes: &[u8]| hex::encode(Sha256::digest(bytes));
+    let mut rule = sample(&fake("old"), &fake("other"));
+    rule["components"][0]["value"]["headers"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "X-Api-Key", "value": "summer2024", "headerSecure": true}));
+    let guess = plain(&serde_json::to_vec(&rule).unwrap());
+    assert_ne!(rule_hash(&rule), guess, "a guess is not testable offline");
+
+    let plan = sample_plan(vec![]);
+    let text = plan.to_sealed_json();
+    let mut forged: Value = serde_json::from_str(&text).unwrap();
+    let obj = forged.as_object_mut().unwrap();
+    obj.shift_remove("sha256");
+    obj.insert("site".into(), json!("https://evil.example/"));
+    let seal = plain(&super::canonical_bytes(&forged));
+    forged["sha256"] = json!(seal);
+    assert_eq!(
+        PlanFile::from_sealed_json(&forged.to_string()).unwrap_err(),
+        PlanFileError::Changed
+    );
+}
+
 #[test]
 fn a_plan_whose_quoted_fields_hold_line_breaks_is_refused() {
     let mut plan = sample_plan(vec![]);

@@ -363,8 +363,9 @@ pub fn render_table(inv: &Inventory) -> String {
         .any(|r| r.fingerprint.as_ref().is_some_and(Fingerprint::is_keyed))
     {
         out.push_str(
-            "k:…: a keyed fingerprint, for a secret that is not an Atlassian credential or \
-             that a rule sends to another host (a token used both ways is listed under both); \
+            "k:…: a keyed fingerprint, for a secret that is not shaped like an Atlassian token \
+             and that this place does not send to an Atlassian host (another host, a variable, \
+             a relay's body); a token used both ways is listed under both, and \
              `autorekey fingerprint` prints both forms.\n",
         );
     }
@@ -398,7 +399,8 @@ pub fn render_table(inv: &Inventory) -> String {
             inv.skipped_files.len()
         );
         for f in &inv.skipped_files {
-            let _ = writeln!(out, "    {}: {}", f.path, f.reason);
+            // JSON keeps the real name; here it is one line, whatever the file is called.
+            let _ = writeln!(out, "    {}: {}", printable(&f.path), printable(&f.reason));
         }
     }
     out

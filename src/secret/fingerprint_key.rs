@@ -1,4 +1,5 @@
-//! The key of keyed fingerprints: where it comes from, and the one process-wide copy.
+//! The key of keyed fingerprints (and of a plan's hashes, [`keyed_digest`]): where it comes
+//! from, and the one process-wide copy.
 //!
 //! A secret that is not an Atlassian API token (a password in a URL, a partner's Bearer
 //! token, a webhook token) may be weak, and 48 bits of its plain SHA-256 would let anyone
@@ -26,7 +27,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
-use sha2::{Digest, Sha256};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use zeroize::Zeroizing;
 
 /// The environment variable holding a team key.
@@ -66,30 +68,11 @@ impl std::fmt::Debug for FingerprintKey {
     }
 }
 
-/// HMAC-SHA256 (RFC 2104): small enough to write out over `sha2` rather than add a crate.
+/// HMAC-SHA256 (RFC 2104), by the RustCrypto `hmac` crate.
 pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    const BLOCK: usize = 64;
-    let mut block = Zeroizing::new([0u8; BLOCK]);
-    if key.len() > BLOCK {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let mut inner_pad = Zeroizing::new([0x36u8; BLOCK]);
-    let mut outer_pad = Zeroizing::new([0x5cu8; BLOCK]);
-    for i in 0..BLOCK {
-        inner_pad[i] ^= block[i];
-        outer_pad[i] ^= block[i];
-    }
-    let inner = Sha256::new()
-        .chain_update(&inner_pad[..])
-        .chain_update(message)
-        .finalize();
-    Sha256::new()
-        .chain_update(&outer_pad[..])
-        .chain_update(inner)
-        .finalize()
-        .into()
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
 }
 
 static KEY: OnceLock<Option<FingerprintKey>> = OnceLock::new();
@@ -103,6 +86,19 @@ pub(crate) fn process_key() -> &'static [u8; 32] {
         rand::rngs::OsRng.fill_bytes(&mut key);
         key
     })
+}
+
+/// HMAC-SHA256 of `message` as hex, under the installed key, else this process's random
+/// one: for hashes that are written down but must not let anyone test guesses of what they
+/// cover (a plan's rule hashes and seal; a rule holds secrets that may be weak). Unlike a
+/// keyed fingerprint it is never shown, so no key is no `k:????`: it only means the hash
+/// is good for this process alone.
+pub fn keyed_digest(message: &[u8]) -> String {
+    let key = match KEY.get().and_then(Option::as_ref) {
+        Some(key) => key.bytes(),
+        None => &process_key()[..],
+    };
+    hex::encode(hmac_sha256(key, message))
 }
 
 static UNKNOWN_SHOWN: AtomicBool = AtomicBool::new(false);
@@ -138,7 +134,8 @@ pub fn unknown_was_shown() -> bool {
 /// on first use), else none. An error means a key was given or found but cannot be used.
 pub fn resolve(team_file: Option<&Path>) -> Result<Option<FingerprintKey>, KeyError> {
     if let Some(path) = team_file {
-        return read_key_file(path).map(Some);
+        // Named by its flag: a key pasted where its path belongs would be printed back.
+        return read_key_file(path, "given with --fingerprint-key-file").map(Some);
     }
     if let Ok(text) = std::env::var(KEY_ENV) {
         let text = Zeroizing::new(text);
@@ -187,7 +184,7 @@ pub fn machine_key(path: &Path) -> Result<FingerprintKey, KeyError> {
     if fs::symlink_metadata(path).is_err() {
         create_key_file(path).map_err(io_error)?;
     }
-    read_key_file(path)
+    read_key_file(path, &path.display().to_string())
 }
 
 /// Others must not be able to swap the key file: the folder is not group/world-writable.
@@ -235,9 +232,9 @@ fn create_key_file(path: &Path) -> io::Result<()> {
 
 /// Read a key file, refusing anything but a small regular file of this user that only
 /// this user can read. Opened without following links and checked on the open file, so
-/// the file checked is the file read.
-pub fn read_key_file(path: &Path) -> Result<FingerprintKey, KeyError> {
-    let shown = path.display();
+/// the file checked is the file read. Messages call it `shown`, never by a path the user
+/// typed.
+pub fn read_key_file(path: &Path, shown: &str) -> Result<FingerprintKey, KeyError> {
     let fail = |e: io::Error| KeyError::new(format!("fingerprint key {shown}: {e}"));
     let mut options = fs::OpenOptions::new();
     options.read(true);
@@ -253,7 +250,7 @@ pub fn read_key_file(path: &Path) -> Result<FingerprintKey, KeyError> {
             "fingerprint key {shown} is not a regular file"
         )));
     }
-    check_private(path, &meta)?;
+    check_private(shown, &meta)?;
     if meta.len() > LARGEST_KEY_FILE {
         return Err(KeyError::new(format!(
             "fingerprint key {shown} is larger than {LARGEST_KEY_FILE} bytes: not a key"
@@ -268,33 +265,31 @@ pub fn read_key_file(path: &Path) -> Result<FingerprintKey, KeyError> {
 }
 
 #[cfg(unix)]
-fn check_private(path: &Path, meta: &fs::Metadata) -> Result<(), KeyError> {
+fn check_private(shown: &str, meta: &fs::Metadata) -> Result<(), KeyError> {
     use std::os::unix::fs::MetadataExt as _;
     // SAFETY: geteuid has no preconditions and cannot fail.
     let me = unsafe { libc::geteuid() };
     if meta.uid() != me {
-        return Err(KeyError::new(format!(
-            "fingerprint key {} belongs to another user",
-            path.display()
-        ))
-        .hint("use a key file of your own, or AUTOREKEY_FINGERPRINT_KEY".into()));
+        return Err(
+            KeyError::new(format!("fingerprint key {shown} belongs to another user"))
+                .hint("use a key file of your own, or AUTOREKEY_FINGERPRINT_KEY".into()),
+        );
     }
     if meta.mode() & 0o077 != 0 {
         return Err(KeyError::new(format!(
-            "fingerprint key {} can be read or changed by other users (mode {:o})",
-            path.display(),
+            "fingerprint key {shown} can be read or changed by other users (mode {:o})",
             meta.mode() & 0o777
         ))
-        .hint(format!(
-            "make it private with `chmod 600 {}`; if others may have read it, delete it (a new one is made) or give your team key",
-            path.display()
-        )));
+        .hint(
+            "make it private with `chmod 600` on that file; if others may have read it, delete it (a new one is made) or give your team key"
+                .into(),
+        ));
     }
     Ok(())
 }
 
 #[cfg(not(unix))]
-fn check_private(_path: &Path, _meta: &fs::Metadata) -> Result<(), KeyError> {
+fn check_private(_shown: &str, _meta: &fs::Metadata) -> Result<(), KeyError> {
     Ok(())
 }
 
@@ -343,19 +338,22 @@ mod tests {
         fs::write(&path, "0123456789abcdef0123456789abcdef\n").unwrap();
         for mode in [0o644, 0o640, 0o604, 0o660] {
             fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
-            let e = read_key_file(&path).expect_err("readable by others");
+            let e = read_key_file(&path, "k").expect_err("readable by others");
             assert!(e.message.contains("other users"), "{}", e.message);
             assert!(e.hint.is_some());
         }
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(read_key_file(&path).is_ok());
+        assert!(read_key_file(&path, "k").is_ok());
 
         let link = root.path().join("link.key");
         std::os::unix::fs::symlink(&path, &link).unwrap();
-        assert!(read_key_file(&link).is_err(), "a symlink is not followed");
+        assert!(
+            read_key_file(&link, "k").is_err(),
+            "a symlink is not followed"
+        );
         let dir = root.path().join("dir.key");
         fs::create_dir(&dir).unwrap();
-        let e = read_key_file(&dir).expect_err("a folder is not a key");
+        let e = read_key_file(&dir, "k").expect_err("a folder is not a key");
         assert!(e.message.contains("not a regular file"), "{}", e.message);
     }
 

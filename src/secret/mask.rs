@@ -15,6 +15,12 @@
 //!    any decoding still holds a piece of a secret, the whole text is withheld.
 //!
 //! The secrets are kept in zeroizing strings, and so is every form derived from them.
+//!
+//! A text is cut to [`LONGEST_SHOWN`] characters *before* any of this: the decodings copy
+//! the text a dozen times over, so a 31 MiB error body cleaned whole took gigabytes. The
+//! cut must not leave the start of a secret showing at its edge (a piece shorter than 20
+//! characters matches nothing), so the pieces are looked for in the kept text plus
+//! [`CONTEXT`] characters after it, and the leak check reads those too.
 
 use std::collections::HashSet;
 use std::hash::{BuildHasher as _, RandomState};
@@ -29,6 +35,12 @@ use super::Credential;
 const PIECE: usize = 20;
 /// Shorter secrets are too common as plain words to mask (`user`, `true`).
 const SHORTEST: usize = 4;
+/// Most characters of one text that [`Masker::clean`] keeps: far more than any message
+/// needs, little enough that masking it costs nothing.
+pub const LONGEST_SHOWN: usize = 4096;
+/// Characters past the cut still read for secrets: a piece is `PIECE` characters, and an
+/// encoded character (`&#x3D;`, `\u003d`) takes up to 12.
+const CONTEXT: usize = 12 * PIECE;
 /// What replaces a server text that still decodes to a credential.
 pub const WITHHELD: &str = "(server text withheld: it repeated a credential)";
 
@@ -91,14 +103,26 @@ impl Masker {
         }
     }
 
-    /// `text` with every known secret masked, or [`WITHHELD`] when it still decodes to one.
+    /// `text` cut to [`LONGEST_SHOWN`] characters (`…` marks a cut) with every known
+    /// secret masked, or [`WITHHELD`] when it still decodes to one. Secrets are looked for
+    /// past the cut too, so one straddling it is masked up to the cut.
     pub fn clean(&self, text: &str) -> String {
-        let masked = self.mask(text);
+        let cut = char_offset(text, LONGEST_SHOWN);
+        let context = &text[..char_offset(text, LONGEST_SHOWN + CONTEXT)];
+        let spans = self.spans(context);
+        let masked = replace_spans(context, spans.clone());
         if self.leaks(&masked) {
-            WITHHELD.to_owned()
-        } else {
-            masked
+            return WITHHELD.to_owned();
         }
+        if cut == text.len() {
+            return masked;
+        }
+        let kept = spans
+            .into_iter()
+            .filter(|&(start, _)| start < cut)
+            .map(|(start, end)| (start, end.min(cut)))
+            .collect();
+        format!("{}…", replace_spans(&text[..cut], kept))
     }
 
     /// True when `parts`, read as one text, hold a secret in any form: for error fields a
@@ -152,6 +176,11 @@ fn char_bounds(text: &str) -> Vec<usize> {
         .map(|(i, _)| i)
         .chain([text.len()])
         .collect()
+}
+
+/// The byte offset of character `n` of `text`, or its length when it is shorter.
+fn char_offset(text: &str, n: usize) -> usize {
+    text.char_indices().nth(n).map_or(text.len(), |(at, _)| at)
 }
 
 /// The base64 text that depends only on `secret`, at each of the three byte alignments it
@@ -446,6 +475,38 @@ mod tests {
             m.mask("x FAKE-abcdef-FAKE-xyz y cdef-FAKE-xyz FAKE-abcdef"),
             "x **** y **** ****"
         );
+    }
+
+    #[test]
+    fn a_long_text_is_cut_before_it_is_masked() {
+        let t = token();
+        let m = masker(&t);
+        let huge = format!("{}{t}", "y".repeat(4 * 1024 * 1024));
+        let shown = m.clean(&huge);
+        assert_eq!(shown.chars().count(), LONGEST_SHOWN + 1);
+        assert!(shown.ends_with('…'));
+    }
+
+    #[test]
+    fn a_secret_straddling_the_cut_shows_no_piece_of_itself() {
+        let t = token();
+        let m = masker(&t);
+        for before in [1, 5, 19, 20, 21, 40] {
+            let text = format!(
+                "{}{t}{}",
+                "y".repeat(LONGEST_SHOWN - before),
+                "z".repeat(50)
+            );
+            let shown = m.clean(&text);
+            assert_eq!(
+                shown,
+                format!("{}****…", "y".repeat(LONGEST_SHOWN - before))
+            );
+        }
+        // Encoded, its visible start decodes to less than a piece: the text is withheld.
+        let entities: String = t.chars().map(|c| format!("&#{};", c as u32)).collect();
+        let text = format!("{}{entities}", "y".repeat(LONGEST_SHOWN - 40));
+        assert_eq!(m.clean(&text), WITHHELD);
     }
 
     #[test]

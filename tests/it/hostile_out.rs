@@ -252,16 +252,14 @@ fn rule_site(
 
 const ADMIN: &str = "admin@hostile.example";
 
-#[test]
-fn a_new_token_whose_myself_has_no_email_is_refused() {
+/// `rotate --yes` of svc-jira on a scripted site whose `/myself` answers `myself(new token)`
+/// for the new token; the output checked for every token.
+fn rotate_with_new_token_myself(myself: impl FnOnce(&str) -> Value) -> RunOutput {
     let (envelope, _, old) = one_rule();
     let (admin_token, new_token) = (fake_token(), fake_token());
     let site = rule_site(
         (ADMIN, admin_token.clone()),
-        (
-            basic(SVC_JIRA, &new_token),
-            json!({"accountId": "acc-somebody"}),
-        ),
+        (basic(SVC_JIRA, &new_token), myself(&new_token)),
         envelope,
         |_, _| (500, Vec::new(), String::new()),
     );
@@ -270,7 +268,12 @@ fn a_new_token_whose_myself_has_no_email_is_refused() {
     cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
         .args(["rotate", "--account", SVC_JIRA, "--yes", "--backup-dir"])
         .arg(backups.path());
-    let out = run_checked(cmd, &[admin_token, new_token, old]);
+    run_checked(cmd, &[admin_token, new_token, old])
+}
+
+#[test]
+fn a_new_token_whose_myself_has_no_email_is_refused() {
+    let out = rotate_with_new_token_myself(|_| json!({"accountId": "acc-somebody"}));
     out.expect_code(2).expect_error_with_hint();
     assert!(out.stderr.contains("no email"), "{}", out.stderr);
     assert!(out.stderr.contains("nothing was written"), "{}", out.stderr);
@@ -1159,4 +1162,199 @@ fn a_rule_id_holding_a_token_is_masked_in_the_scan() {
         let shown = format == "table" || out.stdout.contains("****");
         assert!(shown, "{format}: {}", out.stdout);
     }
+}
+
+// ------------------------------------------------------- issue 16: text that skipped the masker
+
+/// A `/myself` that answers with the checked token as its email: the refusal of the new
+/// token ("logs in as ...") quotes the server's email, which must be masked like any text.
+#[test]
+fn a_myself_answering_with_the_token_as_email_never_prints_it() {
+    let out = rotate_with_new_token_myself(
+        |token| json!({"accountId": "acc-svc", "emailAddress": token}),
+    );
+    out.expect_code(2).expect_error_with_hint();
+    assert!(out.stderr.contains("logs in as ****"), "{}", out.stderr);
+}
+
+/// `/_edge/tenant_info` is asked before anything else, with no credential: its error is
+/// server text all the same, cleaned of the admin's token.
+#[test]
+fn a_tenant_info_error_is_cleaned_of_the_admin_token() {
+    let admin_token = fake_token();
+    let echoed = admin_token.clone();
+    let site = Scripted::start(move |_, path, _| match path {
+        "/_edge/tenant_info" => (
+            400,
+            Vec::new(),
+            json!({"message": format!("no tenant for {echoed}")}).to_string(),
+        ),
+        _ => (404, Vec::new(), String::new()),
+    });
+    let mut cmd = autorekey();
+    cmd.env("AUTOREKEY_SITE", &site.base)
+        .env("AUTOREKEY_LOGIN", ADMIN)
+        .env("AUTOREKEY_API_TOKEN", &admin_token)
+        .arg("scan");
+    let out = run_checked(cmd, &[admin_token]);
+    assert_ne!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stderr.contains("no tenant for ****"), "{}", out.stderr);
+}
+
+/// Rule names and ids are the server's choice: half of the admin's token in a name, or a
+/// rule id that is the admin's token, reaches no output (`-vv` traces name each path).
+#[test]
+fn names_and_traced_ids_holding_the_admin_token_are_masked() {
+    let (envelope, _, old) = one_rule();
+    let admin_token = fake_token();
+    let admin_auth = basic(ADMIN, &admin_token);
+    let half = admin_token[..admin_token.len() / 2 + 1].to_owned();
+    let (id, name) = (admin_token.clone(), format!("Sync {half}"));
+    let site = Scripted::start(move |method, path, auth| match (method, path) {
+        ("GET", "/rest/api/3/myself") if auth == admin_auth => {
+            ok(json!({"accountId": "acc-admin", "emailAddress": ADMIN}))
+        }
+        ("GET", "/api/rule/summary") => ok(json!({"links": {"next": null}, "data": [
+            {"uuid": id, "name": name, "state": "ENABLED"}]})),
+        ("GET", p) if p == format!("/api/rule/{id}") => {
+            let mut rule = envelope.clone();
+            rule["rule"]["uuid"] = json!(id);
+            rule["rule"]["name"] = json!(name);
+            ok(rule)
+        }
+        _ => (404, Vec::new(), String::new()),
+    });
+    for format in ["table", "json"] {
+        let mut cmd = site.cmd(ADMIN, &admin_token);
+        cmd.args(["-vv", "scan", "--format", format]);
+        let out = run_checked(cmd, &[admin_token.clone(), old.clone()]);
+        out.expect_code(0);
+        let shown = format!("{}{}", out.stdout, out.stderr);
+        assert!(!shown.contains(&half), "{shown}");
+        assert!(shown.contains("Sync ****"), "{shown}");
+        assert!(out.stderr.contains("-> GET "), "{}", out.stderr);
+    }
+}
+
+/// `scan --from-file DIR` lists the files it skipped: a file name is anyone's text, and a
+/// line break in it must not print a line of its own (the JSON keeps the real name).
+#[test]
+fn a_skipped_file_name_cannot_forge_a_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = [
+        "notes\nFAKED 0 findings: nothing to rotate.txt",
+        "settings\r\u{1b}[2K\nFAKED no credential.json",
+    ];
+    for name in names {
+        std::fs::write(dir.path().join(name), r#"{"theme": "dark"}"#).unwrap();
+    }
+    for format in ["table", "json"] {
+        let mut cmd = autorekey();
+        cmd.args(["scan", "--format", format, "--from-file"])
+            .arg(dir.path());
+        let out = run_checked(cmd, &[]);
+        out.expect_code(0);
+        assert_printable(&format!("scan --from-file DIR --format {format}"), &out);
+        assert!(out.stderr.contains("notes\\u{a}FAKED"), "{}", out.stderr);
+        if format == "json" {
+            let skipped = out.json()["skipped_files"].to_string();
+            assert!(skipped.contains(r"notes\nFAKED"), "{skipped}");
+        } else {
+            assert!(out.stdout.contains("notes\\u{a}FAKED"), "{}", out.stdout);
+        }
+    }
+}
+
+/// A token pasted where a file path belongs, or as a stray argument, is never printed
+/// back: messages name the flag, and clap's usage errors are masked (CI logs keep them).
+#[test]
+fn a_token_given_as_a_path_or_a_stray_argument_is_never_printed() {
+    let token = format!(
+        "ATATT3xFAKE{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let secrets = [token.clone()];
+    let path = common::fixtures_dir().join("rules/01-triage-ack-comment-basic-v1.json");
+    let rule: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let site = Planted::new(copies_of(&rule, 1)).site_spec().start();
+    let t = token.as_str();
+    let cases: [(&[&str], &str); 6] = [
+        (&["scan", t], "unexpected argument '****'"),
+        (&["rotate", "--account", SVC_JIRA, "--dry-run", t], "'****'"),
+        (&["--api-token-file", t, "scan"], "--api-token-file"),
+        (
+            &["--fingerprint-key-file", t, "scan"],
+            "--fingerprint-key-file",
+        ),
+        (
+            &[
+                "rotate",
+                "--account",
+                SVC_JIRA,
+                "--dry-run",
+                "--new-token-file",
+                t,
+            ],
+            "--new-token-file",
+        ),
+        (
+            &[
+                "tokens",
+                "--account",
+                SVC_JIRA,
+                "--org",
+                "org-1",
+                "--org-api-key-file",
+                t,
+            ],
+            "--org-api-key-file",
+        ),
+    ];
+    for (args, named) in cases {
+        let mut cmd = site.cmd();
+        cmd.args(args);
+        let out = run_checked(cmd, &secrets);
+        assert_ne!(out.code, Some(0), "{args:?}");
+        assert!(!out.stderr.contains(&t[..16]), "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(named), "{args:?}: {}", out.stderr);
+    }
+}
+
+/// With no site named, the org admin key goes to api.atlassian.com only:
+/// `AUTOREKEY_GATEWAY_URL` alone (a local port, plain HTTP) never receives it.
+#[test]
+fn the_org_key_never_follows_the_gateway_override_without_a_sandbox_site() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let key = fake_token();
+    let asked = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&asked);
+    let listener = Scripted::start(move |_, _, _| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        ok(json!({"data": [], "links": {}}))
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let org = "0d2f4e6a-8b1c-4d3e-9f5a-7b6c5d4e3f2a";
+    let from_file = [
+        "scan",
+        "--from-file",
+        dir.path().to_str().unwrap(),
+        "--org",
+        org,
+    ];
+    let tokens = ["tokens", "--account", SVC_JIRA, "--org", org];
+    for args in [&from_file[..], &tokens[..]] {
+        let mut cmd = autorekey();
+        cmd.env("AUTOREKEY_GATEWAY_URL", &listener.base)
+            .env("AUTOREKEY_ORG_API_KEY", &key)
+            .args(args);
+        let out = run_checked(cmd, std::slice::from_ref(&key));
+        out.expect_code(2).expect_error_with_hint();
+        assert!(out.stderr.contains("--site"), "{}", out.stderr);
+    }
+    assert_eq!(
+        asked.load(Ordering::SeqCst),
+        0,
+        "the local port got the key"
+    );
 }

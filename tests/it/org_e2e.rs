@@ -499,3 +499,31 @@ fn revoke_reads_every_rule_again_after_its_question() {
     );
     assert!(org.revoked().is_empty(), "nothing is revoked");
 }
+
+/// A rule holding alice's old token in a variable whose name holds a line break: revoke's
+/// list of blockers names the place, and the name cannot print a line of its own.
+#[test]
+fn a_variable_name_cannot_forge_a_line_in_revoke_blockers() {
+    let org = org_site_with(|config| {
+        let basic =
+            config.rules[0]["rule"]["components"][0]["value"]["headers"][0]["value"].clone();
+        let mut rule = config.rules[0].clone();
+        rule["rule"]["uuid"] = json!("0190f3a2-5b7c-7d21-8e4f-000000000199");
+        rule["rule"]["components"] = json!([{"id": "9", "component": "ACTION",
+            "type": "jira.create.variable", "schemaVersion": 1, "children": [], "conditions": [],
+            "value": {"name": {"type": "FREE", "value": "auth\nFAKED Revoked API token"},
+                      "type": "SMART", "query": {"type": "SMART", "value": basic}}}]);
+        config.rules.push(rule);
+    });
+    let blocked = org.revoke_alice_old();
+    blocked.expect_code(3);
+    for text in [&blocked.stdout, &blocked.stderr] {
+        assert!(!text.lines().any(|l| l.starts_with("FAKED")), "{text}");
+    }
+    assert!(
+        blocked.stdout.contains("Create variable auth\\u{a}FAKED"),
+        "{}",
+        blocked.stdout
+    );
+    assert!(org.revoked().is_empty());
+}

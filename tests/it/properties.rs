@@ -791,8 +791,10 @@ fn rotate(
 ) -> Result<Option<(Selector, Vec<Finding>, Value)>, TestCaseError> {
     // As an admin would: every fingerprint the inventory shows for that token (plain, and
     // keyed where a rule sends it outside Atlassian), so keyed ones need a real key.
+    // The one key every test of this process installs (the first install wins): the
+    // tests' team key, which the binary also uses.
     autorekey::secret::fingerprint_key::install(Some(
-        autorekey::secret::FingerprintKey::from_text("properties-test-key-0123456789").unwrap(),
+        autorekey::secret::FingerprintKey::from_text(crate::common::TEST_FINGERPRINT_KEY).unwrap(),
     ));
     let fingerprints = only
         .map(|i| {

@@ -249,6 +249,19 @@ fn a_saved_plan_holds_no_secret_and_apply_carries_it_out_exactly() {
     assert_eq!(puts(&fx.site), 0);
     Expected::read_only(&fx.before).assert_site(&fx.site);
 
+    // The plan's hashes are keyed with the fingerprint key: under another key it is
+    // refused as it would be if edited, before anything is written.
+    let mut other_key = apply_cmd(&fx, &fx.new_token, plan_arg, &backups);
+    other_key.env("AUTOREKEY_FINGERPRINT_KEY", "another-team-key-0123456789");
+    let refused = run(&fx.site, other_key);
+    refused.expect_code(2);
+    assert!(
+        refused.stderr.contains("another fingerprint key"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(puts(&fx.site), 0);
+
     // The same advice as `rotate` on this site: apply weighs every rule, and the masked
     // ones (05, 19, e2) may still hold the old token.
     let applied = run(&fx.site, apply_cmd(&fx, &fx.new_token, plan_arg, &backups));
@@ -796,12 +809,25 @@ fn fingerprint_selects_which_old_tokens_are_rotated() {
     assert!(run_dirs(&backups).is_empty(), "no backup directory");
     Expected::read_only(&fx.before).assert_site(&fx.site);
 
-    // The old token's fingerprint prefix: everything of it.
-    let old = autorekey::secret::Fingerprint::of(&fx.planted.fresh(SVC_JIRA_OLD_FIXTURE));
+    // The old token's fingerprints as scan shows them: everything of it. The fixture
+    // token is not Atlassian-shaped, so the places that do not send it to the site (a
+    // variable, a relay's body) show its keyed form.
+    let fresh = fx.planted.fresh(SVC_JIRA_OLD_FIXTURE);
+    let old = autorekey::secret::Fingerprint::of(&fresh);
     let prefix = &old.as_str()[..6];
+    let keyed = common::keyed_fingerprint(&fresh);
     let all = run(
         &fx.site,
-        fx.rotate(&backups, &["--yes", "--fingerprint", prefix]),
+        fx.rotate(
+            &backups,
+            &[
+                "--yes",
+                "--fingerprint",
+                prefix,
+                "--fingerprint",
+                keyed.as_str(),
+            ],
+        ),
     );
     all.expect_code(3);
     fx.expected().assert_site(&fx.site);
