@@ -266,6 +266,14 @@ fn doubt(f: &detect::Finding, account: &str, keep: Option<&str>) -> Doubt {
         // An incoming webhook's own secret, not an API token.
         return Doubt::None;
     }
+    if f.unattributable_basic_to_atlassian() {
+        return Doubt::Blocks(format!(
+            "holds {} at {}, a Basic value that names no account autorekey can check: it may \
+             be a token of {account}",
+            f.redacted_value(),
+            f.component_path
+        ));
+    }
     let owner = f.user.as_deref().map(str::trim);
     if owner.is_some_and(|u| !u.eq_ignore_ascii_case(account)) {
         return Doubt::None;

@@ -47,6 +47,23 @@ impl Finding {
     }
 }
 
+impl Finding {
+    /// A Basic value that may log in to Atlassian but names no account autorekey can
+    /// check: it does not decode to `user:token` (so its token is unknown), or its user is
+    /// no email (Atlassian's users are). Sent to an Atlassian host or the site, or, in a
+    /// body or a variable, to wherever the rule passes it on. It may be any account's
+    /// token, the one about to be revoked included: `revoke` and the verdict hold on it.
+    pub fn unattributable_basic_to_atlassian(&self) -> bool {
+        let named = self.user.as_deref().is_some_and(super::loose::is_email);
+        let authenticates_request = matches!(self.location, Location::Header | Location::Url);
+        let to_atlassian = !authenticates_request || sends_to_atlassian(self.target_url.as_deref());
+        self.status == super::Status::Literal
+            && self.scheme == Scheme::Basic
+            && !named
+            && to_atlassian
+    }
+}
+
 /// One fingerprint per token among `findings`, in first-seen order: the plain one if any
 /// of its findings shows it plain (the same output shows it anyway), else the keyed one.
 /// For lists that name tokens rather than places, such as the old tokens to revoke.

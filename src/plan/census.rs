@@ -141,8 +141,13 @@ impl Census {
 /// or with no scheme it can see, sent to Atlassian ([`crate::detect::sends_to_atlassian`]: an
 /// Atlassian host, a smart value such as `{{baseUrl}}`, or a destination it cannot tell): it
 /// may be the account's API token.
+/// So may a Basic value it cannot attribute to an account
+/// ([`Finding::unattributable_basic_to_atlassian`]).
 /// Other users', Bearer values and other services' secrets are not.
 fn may_hide_account(f: &Finding) -> bool {
+    if f.unattributable_basic_to_atlassian() {
+        return true;
+    }
     let to_atlassian = crate::detect::sends_to_atlassian(f.target_url.as_deref());
     matches!(f.status, Status::SecretRef | Status::Dynamic)
         && matches!(f.scheme, Scheme::Basic | Scheme::Unknown)
