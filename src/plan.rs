@@ -664,6 +664,8 @@ pub use census::{AccountToken, Census, RuleCopies};
 pub use planner::{decide, decide_planned, final_check, replan, Plan, Planner, Rewrite};
 
 #[cfg(test)]
+mod encoding_tests;
+#[cfg(test)]
 mod migrate_tests;
 #[cfg(test)]
 mod planner_tests;

@@ -404,6 +404,30 @@ mod tests {
     }
 
     #[test]
+    fn a_lenient_spelling_of_the_old_token_or_a_basic_value_naming_no_account_blocks_a_revoke() {
+        use crate::detect::spellings;
+        let keep = Token::new(fake()).fingerprint().to_string();
+        let (old, spare) = spellings::spare_bits(ALICE, "old");
+        let b64 = Credential::new(ALICE, Token::new(fake())).basic_value();
+        for (value, what) in [
+            (format!("Basic {spare}"), "alice"),
+            (format!("Basic {}", spellings::echoed(ALICE, &old)), "alice"),
+            (
+                format!("Basic {}.{}", &b64[..8], &b64[8..]),
+                "names no account",
+            ),
+            (basic("deploy-bot", &fake()), "names no account"),
+        ] {
+            let p = proof(&rule(&[&value]), Some(&keep));
+            assert_eq!(p.blockers.len(), 1, "{what}: {p:?}");
+            assert!(p.blockers[0].contains(what), "{what}: {p:?}");
+        }
+        let kept = Token::new(old.as_str()).fingerprint().to_string();
+        let p = proof(&rule(&[&format!("Basic {spare}")]), Some(&kept));
+        assert!(p.kept_in_use && p.blockers.is_empty(), "{p:?}");
+    }
+
+    #[test]
     fn a_raw_atlassian_token_blocks_a_revoke_and_a_chat_webhook_secret_does_not() {
         let keep = Token::new(fake()).fingerprint().to_string();
         let raw = format!("ATATT3xFfGF0{}", uuid::Uuid::new_v4().simple());

@@ -155,3 +155,34 @@ fn may_hide_account(f: &Finding) -> bool {
         && f.location != crate::detect::Location::WebhookToken
         && to_atlassian
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::spellings::{canonical, fake_token};
+    use serde_json::json;
+
+    fn rule_sending(url: &str, value: &str) -> Rule {
+        Rule::from_body(json!({"uuid": "u", "name": "n", "components": [{"id": "2",
+            "type": "jira.issue.outgoing.webhook", "value": {"url": url,
+            "headers": [{"name": "Authorization", "value": value}]}}]}))
+    }
+
+    #[test]
+    fn a_basic_value_that_names_no_account_may_hide_the_accounts_token() {
+        let b64 = canonical("svc@x.io", &fake_token("t"));
+        let undecodable = format!("Basic {}.{}", &b64[..8], &b64[8..]);
+        let bot = format!("Basic {}", canonical("deploy-bot", &fake_token("t")));
+        let selector = Selector::new("svc@x.io", vec![]);
+        for (url, value, hides) in [
+            ("https://acme.atlassian.net/rest", &undecodable, true),
+            ("{{baseUrl}}/rest", &bot, true),
+            ("https://ci.example.org/job", &undecodable, false),
+            ("https://ci.example.org/job", &bot, false),
+        ] {
+            let mut census = Census::default();
+            census.note(&rule_sending(url, value), &selector);
+            assert_eq!(census.not_inspectable, usize::from(hides), "{url} {value}");
+        }
+    }
+}
