@@ -849,27 +849,35 @@ pub fn decode_basic(b64: &str) -> Option<(String, String)> {
 }
 
 /// The Basic credential whose base64 starts at `first` in free text: the run itself or, if
-/// `base64` wrapped it, the run and the lines after it, the longest that decodes. A line is
-/// joined to the next only if it could have been cut there by a wrapper (a whole number
-/// of 4-character groups, no padding), so a word after the value is never taken into it.
-/// (span, user, token).
+/// `base64` wrapped it, the run and the lines after it, the longest that decodes. Lines
+/// are joined only as a wrapper cuts them, so that a word after the value is never taken
+/// into it: across a line end, every line but the last as long as the first, which is as
+/// wide as wrappers make them (64 for OpenSSL, 76 for `base64` and MIME: 60 to 76) and
+/// unpadded; every line a whole number of 4-character groups. (span, user, token).
 pub(crate) fn wrapped_basic(
     text: &str,
     first: Range<usize>,
 ) -> Option<(Range<usize>, String, String)> {
     static NEXT: OnceLock<Regex> = OnceLock::new();
     let next = NEXT.get_or_init(|| {
-        Regex::new(r"^(?:[ \t]+|[ \t]*\r?\n[ \t]*)([A-Za-z0-9+/_-]+={0,2})")
-            .expect("static pattern")
+        Regex::new(r"^[ \t]*\r?\n[ \t]*([A-Za-z0-9+/_-]+={0,2})").expect("static pattern")
     });
-    let start = first.start;
+    let (start, width) = (first.start, first.len());
     let mut ends = vec![first.end];
     let mut line = first;
     // A bound on the lines joined: a 200-character token wraps into 4 lines of 76.
-    while line.len() % 4 == 0 && !text[line.clone()].contains('=') && ends.len() < 16 {
+    while line.len() == width
+        && (60..=76).contains(&width)
+        && width % 4 == 0
+        && !text[line.clone()].contains('=')
+        && ends.len() < 16
+    {
         let Some(m) = next.captures(&text[line.end..]).and_then(|c| c.get(1)) else {
             break;
         };
+        if m.len() > width || m.len() % 4 != 0 {
+            break;
+        }
         line = line.end + m.start()..line.end + m.end();
         ends.push(line.end);
     }
