@@ -472,17 +472,7 @@ impl Lenient {
                     &canonical[body.len()..]
                 )
             }
-            Lenient::Echoed => {
-                let pair = format!("{}:{}\n", cred.user, cred.token);
-                let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, pair);
-                let lines: Vec<String> = b64
-                    .chars()
-                    .collect::<Vec<_>>()
-                    .chunks(76)
-                    .map(|line| line.iter().collect())
-                    .collect();
-                lines.join("\n")
-            }
+            Lenient::Echoed => crate::common::echoed_basic(&cred.user, &cred.token),
         }
     }
 }
@@ -493,7 +483,7 @@ impl Escape {
     fn apply(self, text: &str) -> String {
         match self {
             Escape::Plain => text.to_string(),
-            Escape::Form => utf8_percent_encode(text, FORM).to_string(),
+            Escape::Form => crate::common::form_encoded(text),
             Escape::Json => text
                 .chars()
                 .enumerate()
@@ -507,13 +497,6 @@ impl Escape {
         }
     }
 }
-
-/// What a form encoder escapes: all but alphanumerics and `*-._`.
-const FORM: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'*')
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_');
 
 fn render_text(t: &Text, pool: &Pool, free: bool) -> String {
     match t {
@@ -717,9 +700,9 @@ fn expected_replacement(f: &Finding, new: &Token) -> Result<String, TestCaseErro
         detect::Encoding::Base64Basic => Credential::new(user, new.clone()).basic_value(),
         detect::Encoding::Base64BasicForm => {
             let value = Credential::new(user, new.clone()).basic_value();
-            utf8_percent_encode(&value, FORM).to_string()
+            crate::common::form_encoded(&value)
         }
-        detect::Encoding::PlainPairForm => utf8_percent_encode(new.expose(), FORM).to_string(),
+        detect::Encoding::PlainPairForm => crate::common::form_encoded(new.expose()),
         detect::Encoding::UrlUserinfo => utf8_percent_encode(new.expose(), USERINFO).to_string(),
         detect::Encoding::PlainPair => new.expose().to_string(),
         other => return Err(TestCaseError::fail(format!("rewrote a {other:?} finding"))),
