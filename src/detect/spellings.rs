@@ -39,13 +39,18 @@ pub fn spare_bits(user: &str, tag: &str) -> (String, String) {
 /// `echo "user:token" | base64`: the pair with its line end, wrapped at 76 columns, and the
 /// output's own last line end.
 pub fn echoed(user: &str, token: &str) -> String {
-    let b64 = STANDARD.encode(format!("{user}:{token}\n"));
-    let lines: Vec<&str> = b64
-        .as_bytes()
-        .chunks(76)
-        .map(|line| std::str::from_utf8(line).expect("base64 is ASCII"))
-        .collect();
-    format!("{}\n", lines.join("\n"))
+    let mut out = String::new();
+    for (i, symbol) in STANDARD
+        .encode(format!("{user}:{token}\n"))
+        .chars()
+        .enumerate()
+    {
+        if i > 0 && i % 76 == 0 {
+            out.push('\n');
+        }
+        out.push(symbol);
+    }
+    out + "\n"
 }
 
 /// `text` as a form body carries it: everything but alphanumerics and `*-._` escaped.

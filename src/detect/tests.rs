@@ -690,18 +690,22 @@ fn literals(rule: &Value) -> Vec<(Option<String>, String, String)> {
         .collect()
 }
 
+/// A rule sending `header` in a web request, holding `text` in a variable, and sending
+/// `body` to a relay.
+fn header_variable_and_body(header: &str, text: &str, body: &str) -> Value {
+    rule_with(json!([
+        web_request("2", json!([{"name": "Authorization", "value": header}])),
+        variable("3", text),
+        relay("4", body),
+    ]))
+}
+
 #[test]
 fn spare_bits_in_the_last_symbol_are_read_as_atlassian_reads_them() {
     let (tok, value) = spellings::spare_bits("svc@x.io", "spare");
     assert_ne!(value, b64("svc@x.io", &tok));
-    let rule = rule_with(json!([
-        web_request(
-            "2",
-            json!([{"name": "Authorization", "value": format!("Basic {value}")}])
-        ),
-        variable("3", &value),
-        relay("4", &format!("{{\"Authorization\": \"Basic {value}\"}}")),
-    ]));
+    let body = format!("{{\"Authorization\": \"Basic {value}\"}}");
+    let rule = header_variable_and_body(&format!("Basic {value}"), &value, &body);
     let user = Some("svc@x.io".to_string());
     assert_eq!(
         literals(&rule),
@@ -717,15 +721,9 @@ fn echoed_base64_with_its_line_end_is_the_token_without_it() {
     let echoed = spellings::echoed("svc@x.io", &tok);
     assert!(echoed.trim_end().contains('\n'), "wrapped: {echoed:?}");
     let want = echoed.trim_end().to_string();
-    let rule = rule_with(json!([
-        web_request(
-            "2",
-            json!([{"name": "Authorization", "value": format!("Basic {echoed}")}])
-        ),
-        // Bare in a variable, a line end inside and one after, as pasted from a terminal.
-        variable("3", &echoed),
-        relay("4", &format!("Authorization: Basic {echoed}X-Other: 1")),
-    ]));
+    // Bare in a variable, a line end inside and one after, as pasted from a terminal.
+    let body = format!("Authorization: Basic {echoed}X-Other: 1");
+    let rule = header_variable_and_body(&format!("Basic {echoed}"), &echoed, &body);
     let user = Some("svc@x.io".to_string());
     assert_eq!(literals(&rule), vec![(user, tok.clone(), want); 3]);
     // The same value in one line decodes the same: whitespace anywhere is dropped.

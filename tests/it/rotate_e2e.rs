@@ -1095,6 +1095,17 @@ fn one_account_site(user: &str, old: &str, new: &str, components: Vec<Value>) ->
     .start()
 }
 
+/// `rotate --yes --format json` of `user` to `new`, which must exit with `code`: its summary.
+fn rotate_json(site: &TestSite, user: &str, new: &str, code: i32) -> Value {
+    let backups = site.dir.path().join("backups");
+    let out = run(
+        site,
+        rotate_cmd(site, user, new, &backups, &["--yes", "--format", "json"]),
+    );
+    out.expect_code(code);
+    out.json()
+}
+
 /// A web request to `url` with an `Authorization` header and a body.
 fn web_request(url: &str, header: &str, body: &str) -> Value {
     serde_json::json!({"id": "2", "component": "ACTION", "type": "jira.issue.outgoing.webhook",
@@ -1151,13 +1162,7 @@ fn a_basic_value_pasted_from_a_terminal_or_escaped_in_a_relay_body_is_rotated_be
             ),
         ],
     );
-    let backups = site.dir.path().join("backups");
-    let out = run(
-        &site,
-        rotate_cmd(&site, user, &new, &backups, &["--yes", "--format", "json"]),
-    );
-    out.expect_code(0);
-    let summary = out.json();
+    let summary = rotate_json(&site, user, &new, 0);
     assert_eq!(summary["counts"]["rotated"], 4, "{summary}");
     assert_eq!(summary["verdict"]["advice"], "revoke", "{summary}");
 
@@ -1209,13 +1214,7 @@ fn a_basic_value_sent_to_atlassian_that_names_no_account_holds_back_the_revoke_a
             ),
         ],
     );
-    let backups = site.dir.path().join("backups");
-    let out = run(
-        &site,
-        rotate_cmd(&site, user, &new, &backups, &["--yes", "--format", "json"]),
-    );
-    out.expect_code(3);
-    let summary = out.json();
+    let summary = rotate_json(&site, user, &new, 3);
     assert_eq!(summary["counts"]["rotated"], 1, "{summary}");
     assert_eq!(summary["verdict"]["advice"], "not_inspectable", "{summary}");
     assert_eq!(summary["verdict"]["revoke"], false, "{summary}");
