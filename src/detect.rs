@@ -13,6 +13,11 @@
 //!   values cannot be inspected: the server's `***` mask, a hidden value left out, a
 //!   managed-secret key name, a smart value. Those are reported with a status saying so,
 //!   never silently skipped.
+//! - A Basic value is decoded as leniently as Atlassian's servers decode it (spare bits,
+//!   any padding, either alphabet, whitespace, the line end `echo | base64` adds), and
+//!   free text is also read as a relay would decode it, form- or JSON-escaped
+//!   ([`views`]): a value those servers accept and this tool missed would be a token
+//!   still in use that a rotation leaves behind and a revoke then breaks.
 //! - Admins also put credentials where no field is meant for them: the loose pass then
 //!   looks at every string of every component, and at the rule's own fields, for raw
 //!   Atlassian tokens, bare `base64(email:token)` values, `{{secrets.NAME}}` references and

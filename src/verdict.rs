@@ -242,7 +242,7 @@ pub fn check_selection(
         let hidden = census.not_inspectable + census.masked;
         if hidden > 0 {
             err = err.hint(format!(
-                "{hidden} rule(s) hold a value autorekey cannot read (masked, a managed secret or a smart value) that may be it: check them in the Automation UI"
+                "{hidden} rule(s) hold a value autorekey cannot read (masked, a managed secret, a smart value, or a Basic value that names no account) that may be it: check them in the Automation UI"
             ));
         }
         return Err(err);

@@ -11,6 +11,11 @@
 //! The decision is pure (the finding's token shape, scheme, location and target host) and
 //! made here only, for every kind of finding the detector makes now or later: a new
 //! detection is keyed unless it is an Atlassian credential.
+//!
+//! The same facts (scheme, user, location, target host) also say whether a Basic value
+//! may log in to Atlassian as an account autorekey cannot name
+//! ([`Finding::unattributable_basic_to_atlassian`]), the one question `revoke` and the
+//! rotation's verdict ask of it; it lives here beside the host rule it shares.
 
 use crate::secret::{Fingerprint, FingerprintKind, Token};
 
