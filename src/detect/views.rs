@@ -144,20 +144,57 @@ pub(super) fn widest_first<T>(
 ) -> Vec<T> {
     // A stable sort: equal widths keep the views' order.
     items.sort_by_key(|(span, _)| std::cmp::Reverse(span.as_ref().map_or(0, |s| s.len())));
-    let mut kept: Vec<(Option<Range<usize>>, T)> = Vec::new();
+    let (mut taken, mut unplaced) = (Spans::default(), Vec::<T>::new());
+    let mut kept: Vec<(Range<usize>, T)> = Vec::new();
     for (span, item) in items {
-        let clash = kept.iter().any(|(k, other)| match (k, &span) {
-            (Some(k), Some(s)) => s.start < k.end && k.start < s.end,
-            (None, None) => same(other, &item),
-            _ => false,
-        });
-        if !clash {
-            kept.push((span, item));
+        match span {
+            Some(span) if !taken.overlaps(&span) => {
+                taken.add(span.clone());
+                kept.push((span, item));
+            }
+            Some(_) => {}
+            None if unplaced.iter().any(|other| same(other, &item)) => {}
+            None => unplaced.push(item),
         }
     }
-    // Back in text order, as the detector reports.
-    kept.sort_by_key(|(span, _)| span.as_ref().map_or(usize::MAX, |s| s.start));
-    kept.into_iter().map(|(_, item)| item).collect()
+    // Back in text order, as the detector reports; smart values last.
+    kept.sort_by_key(|(span, _)| span.start);
+    kept.into_iter()
+        .map(|(_, item)| item)
+        .chain(unplaced)
+        .collect()
+}
+
+/// Ranges of one string already taken, merged, so that whether a new one overlaps any is
+/// one look-up however many there are: a string holding thousands of candidates is read
+/// in `n log n`, not `n²`.
+#[derive(Default)]
+pub(super) struct Spans(std::collections::BTreeMap<usize, usize>);
+
+impl Spans {
+    /// Whether `span` shares a byte with a range taken. The ranges are disjoint, so only
+    /// the last one starting before `span` ends can.
+    pub fn overlaps(&self, span: &Range<usize>) -> bool {
+        self.0
+            .range(..span.end)
+            .next_back()
+            .is_some_and(|(_, &end)| end > span.start)
+    }
+
+    /// Take `span`, merged with every range it overlaps.
+    pub fn add(&mut self, span: Range<usize>) {
+        let (mut start, mut end) = (span.start, span.end);
+        while let Some((&s, &e)) = self
+            .0
+            .range(..end.max(start + 1))
+            .next_back()
+            .filter(|(_, &e)| e > start)
+        {
+            self.0.remove(&s);
+            (start, end) = (start.min(s), end.max(e));
+        }
+        self.0.insert(start, end);
+    }
 }
 
 #[cfg(test)]
@@ -185,6 +222,18 @@ mod tests {
         assert_eq!(of("100% \\q").count(), 1);
         // Non-ASCII escapes are left as they are.
         assert_eq!(of("%C3%A9 \\u00e9").count(), 1);
+    }
+
+    #[test]
+    fn spans_merge_and_answer_overlaps() {
+        let mut taken = Spans::default();
+        for span in [10..20, 30..40, 15..35, 50..55] {
+            taken.add(span);
+        }
+        assert!(taken.overlaps(&(0..11)) && taken.overlaps(&(39..45)));
+        assert!(taken.overlaps(&(54..60)) && taken.overlaps(&(0..100)));
+        assert!(!taken.overlaps(&(0..10)) && !taken.overlaps(&(40..50)));
+        assert!(!taken.overlaps(&(55..60)));
     }
 
     #[test]
