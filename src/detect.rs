@@ -16,7 +16,7 @@
 //! - A Basic value is decoded as leniently as Atlassian's servers decode it (spare bits,
 //!   any padding, either alphabet, whitespace, the line end `echo | base64` adds), and
 //!   free text is also read as a relay would decode it, form- or JSON-escaped
-//!   ([`views`]): a value those servers accept and this tool missed would be a token
+//!   (`detect::views`): a value those servers accept and this tool missed would be a token
 //!   still in use that a rotation leaves behind and a revoke then breaks.
 //! - Admins also put credentials where no field is meant for them: the loose pass then
 //!   looks at every string of every component, and at the rule's own fields, for raw

@@ -9,6 +9,11 @@
 //! only what does not overlap something they already found in the same string, so nothing
 //! is reported twice and no structured finding changes.
 //!
+//! Each string is also read as a relay decodes it, form- or JSON-escaped ([`super::views`]),
+//! and the pass is linear in the strings of a component and, within one string, in its
+//! candidates (up to a logarithm): a rule of 80,000 strings is read as fast as 80,000
+//! rules of one.
+//!
 //! Each pattern is narrow on purpose: a false positive in a rotation tool is a rule "left
 //! alone" for nothing. Legacy 24-character tokens are plain lowercase words to a regex, so
 //! they count only beside an email address.
