@@ -1218,4 +1218,25 @@ fn a_basic_value_sent_to_atlassian_that_names_no_account_holds_back_the_revoke_a
     assert_eq!(summary["counts"]["rotated"], 1, "{summary}");
     assert_eq!(summary["verdict"]["advice"], "not_inspectable", "{summary}");
     assert_eq!(summary["verdict"]["revoke"], false, "{summary}");
+    // What the summary says to run next shows it, beside the account's own credential.
+    let scan = site.run(&["scan", "--account", user, "--format", "json"]);
+    scan.expect_code(0);
+    let rows: Vec<(String, Value)> = scan.json()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["rule_name"].as_str().unwrap().to_string(),
+                r["email"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("pasted 0".to_string(), Value::from(user)),
+            ("pasted 1".to_string(), Value::Null)
+        ]
+    );
 }
