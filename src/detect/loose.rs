@@ -95,7 +95,7 @@ struct Pass<'c, 'o> {
 
 impl<'c, 'o> Pass<'c, 'o> {
     fn new(ctx: &'c Ctx, from: usize, out: &'o mut Vec<Finding>) -> Self {
-        let mut taken = std::collections::HashMap::<String, Taken>::new();
+        let mut taken = std::collections::HashMap::<String, Taken>::with_capacity(out.len() - from);
         for f in &out[from..] {
             let t = taken.entry(f.pointer.clone()).or_default();
             match &f.span {

@@ -92,11 +92,19 @@ pub(super) fn of(text: &str) -> impl Iterator<Item = View<'_>> {
         .contains('\\')
         .then(|| View::decoded(text, Form::JsonEscaped, json_unit))
         .flatten();
-    let form = text
-        .contains(['%', '+'])
+    // A form body escapes what a credential needs (`@` as `%40`, `=` as `%3D`), or at least
+    // writes the space after `Basic` as `+`; a `+` alone is base64's own, not a form's.
+    let form = (text.contains('%') || (text.contains('+') && has_basic_plus(text)))
         .then(|| View::decoded(text, Form::UrlEncoded, form_unit))
         .flatten();
     std::iter::once(View::plain(text)).chain(json).chain(form)
+}
+
+/// `Basic+`, in any case.
+fn has_basic_plus(text: &str) -> bool {
+    text.as_bytes()
+        .windows(6)
+        .any(|w| w.eq_ignore_ascii_case(b"basic+"))
 }
 
 /// `%XX` (ASCII) and `+`, as a form reader decodes them.
@@ -142,6 +150,9 @@ pub(super) fn widest_first<T>(
     mut items: Vec<(Option<Range<usize>>, T)>,
     same: impl Fn(&T, &T) -> bool,
 ) -> Vec<T> {
+    if items.len() < 2 {
+        return items.into_iter().map(|(_, item)| item).collect();
+    }
     // A stable sort: equal widths keep the views' order.
     items.sort_by_key(|(span, _)| std::cmp::Reverse(span.as_ref().map_or(0, |s| s.len())));
     let (mut taken, mut unplaced) = (Spans::default(), Vec::<T>::new());
