@@ -13,6 +13,11 @@
 //!   values cannot be inspected: the server's `***` mask, a hidden value left out, a
 //!   managed-secret key name, a smart value. Those are reported with a status saying so,
 //!   never silently skipped.
+//! - A Basic value is decoded as leniently as Atlassian's servers decode it (spare bits,
+//!   any padding, either alphabet, whitespace, the line end `echo | base64` adds), and
+//!   free text is also read as a relay would decode it, form- or JSON-escaped
+//!   (`detect::views`): a value those servers accept and this tool missed would be a token
+//!   still in use that a rotation leaves behind and a revoke then breaks.
 //! - Admins also put credentials where no field is meant for them: the loose pass then
 //!   looks at every string of every component, and at the rule's own fields, for raw
 //!   Atlassian tokens, bare `base64(email:token)` values, `{{secrets.NAME}}` references and
@@ -127,10 +132,33 @@ pub enum Encoding {
     /// `user:token` written out in clear (typically a "Create variable" value that a smart
     /// value base64-encodes later); the span covers the token.
     PlainPair,
+    /// [`Encoding::Base64Basic`] in a form-encoded body (`authorization=Basic%20…`): the
+    /// span covers the encoded text, and the new value is written percent-encoded.
+    Base64BasicForm,
+    /// [`Encoding::PlainPair`] in a form-encoded body: the new token is written
+    /// percent-encoded.
+    PlainPairForm,
     /// The token itself (Bearer, query parameters, webhook tokens); the span covers it.
     Raw,
     /// Nothing to rewrite (masked, managed secret, smart value).
     None,
+}
+
+impl Encoding {
+    /// The encoding of a value found through a view of its string: a form-encoded body
+    /// keeps its form; JSON escapes need no keeping (see [`views::Form`]).
+    fn in_form(self, form: views::Form) -> Encoding {
+        match (self, form) {
+            (Encoding::Base64Basic, views::Form::UrlEncoded) => Encoding::Base64BasicForm,
+            (Encoding::PlainPair, views::Form::UrlEncoded) => Encoding::PlainPairForm,
+            (encoding, _) => encoding,
+        }
+    }
+
+    /// The form a rotation writes the new value in: the one the old value was found in.
+    pub fn is_form_encoded(self) -> bool {
+        matches!(self, Encoding::Base64BasicForm | Encoding::PlainPairForm)
+    }
 }
 
 /// One credential (or credential-shaped value that could not be inspected) in a rule.
@@ -743,6 +771,8 @@ fn parse_auth_value(text: &str) -> Option<Parsed> {
                 user: Some(user),
                 token: Some(Token::new(token)),
             },
+            // A placeholder left to fill in is nothing: no server takes it for anyone.
+            None if is_placeholder(cred) => return None,
             // Not decodable: still a secret, fingerprinted as it stands.
             None => raw(scheme, cred, span),
         },
@@ -762,6 +792,25 @@ fn parse_auth_value(text: &str) -> Option<Parsed> {
     })
 }
 
+/// A value written to be replaced, not a secret: `YOUR_TOKEN_HERE`, `<api token>`,
+/// `xxxxxxxx`, `your-token-here`. Asked only of a Basic value that does not decode: no
+/// base64 of a credential has these shapes.
+fn is_placeholder(cred: &str) -> bool {
+    static WORDS: OnceLock<Regex> = OnceLock::new();
+    let words = WORDS.get_or_init(|| {
+        Regex::new(r"(?i)your|token|here|replace|change|example|placeholder|redacted|secret")
+            .expect("static pattern")
+    });
+    let c = cred.trim();
+    let wrapped = [('<', '>'), ('[', ']'), ('(', ')')]
+        .iter()
+        .any(|&(open, close)| c.starts_with(open) && c.ends_with(close));
+    let one_char = c.chars().all(|x| c.starts_with(x)) || c.chars().all(|x| "xX*.".contains(x));
+    let separated = c.contains(['_', '-', ' ']);
+    let shouting = !c.bytes().any(|b| b.is_ascii_lowercase());
+    wrapped || one_char || (separated && (shouting || words.is_match(c)))
+}
+
 fn raw(scheme: Scheme, cred: &str, span: Range<usize>) -> Parsed {
     Parsed {
         scheme,
@@ -773,27 +822,76 @@ fn raw(scheme: Scheme, cred: &str, span: Range<usize>) -> Parsed {
     }
 }
 
-/// Decode `base64(user:token)`, tolerating missing or extra padding, stray whitespace and
-/// the URL-safe alphabet (`-_` for `+/`): a lenient server may take any of them, so each
-/// is the credential it spells, never a different "token".
+/// Base64 as the servers a rule's request reaches decode it: padding or none, and a last
+/// symbol whose spare bits are not zero (Java's decoder, which Atlassian's runs on, and
+/// every common library accept both). Two alphabets, standard then URL-safe; one value
+/// mixing them is no base64 any decoder agrees on.
+const LENIENT: base64::engine::GeneralPurposeConfig = base64::engine::GeneralPurposeConfig::new()
+    .with_decode_allow_trailing_bits(true)
+    .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent);
+const LENIENT_ENGINES: [base64::engine::GeneralPurpose; 2] = [
+    base64::engine::GeneralPurpose::new(&base64::alphabet::STANDARD, LENIENT),
+    base64::engine::GeneralPurpose::new(&base64::alphabet::URL_SAFE, LENIENT),
+];
+
+/// Decode `base64(user:token)` as leniently as Atlassian does, so that every value a server
+/// accepts is read as the credential it spells, never taken for some other secret: missing
+/// or extra padding, spare bits, whitespace anywhere (a value wrapped by `base64`), the
+/// URL-safe alphabet, and one line end after the pair (`echo "email:token" | base64`):
+/// the token is the text before it.
 pub fn decode_basic(b64: &str) -> Option<(String, String)> {
-    let compact: String = b64
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .map(|c| match c {
-            '-' => '+',
-            '_' => '/',
-            c => c,
-        })
-        .collect();
+    let compact: String = b64.chars().filter(|c| !c.is_whitespace()).collect();
     let unpadded = compact.trim_end_matches('=');
-    let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
-        .decode(unpadded)
-        .ok()?;
+    let bytes = LENIENT_ENGINES
+        .iter()
+        .find_map(|engine| engine.decode(unpadded).ok())?;
     let text = String::from_utf8(bytes).ok()?;
-    let (user, token) = text.split_once(':')?;
+    let pair = text
+        .strip_suffix("\r\n")
+        .or_else(|| text.strip_suffix('\n'))
+        .unwrap_or(&text);
+    let (user, token) = pair.split_once(':')?;
     let printable = |s: &str| !s.is_empty() && s.chars().all(|c| !c.is_control());
     (printable(user) && printable(token)).then(|| (user.to_string(), token.to_string()))
+}
+
+/// The Basic credential whose base64 starts at `first` in free text: the run itself or, if
+/// `base64` wrapped it, the run and the lines after it, the longest that decodes. Lines
+/// are joined only as a wrapper cuts them, so that a word after the value is never taken
+/// into it: across a line end, every line but the last as long as the first, which is as
+/// wide as wrappers make them (64 for OpenSSL, 76 for `base64` and MIME: 60 to 76) and
+/// unpadded; every line a whole number of 4-character groups. (span, user, token).
+pub(crate) fn wrapped_basic(
+    text: &str,
+    first: Range<usize>,
+) -> Option<(Range<usize>, String, String)> {
+    static NEXT: OnceLock<Regex> = OnceLock::new();
+    let next = NEXT.get_or_init(|| {
+        Regex::new(r"^[ \t]*\r?\n[ \t]*([A-Za-z0-9+/_-]+={0,2})").expect("static pattern")
+    });
+    let (start, width) = (first.start, first.len());
+    let mut ends = vec![first.end];
+    let mut line = first;
+    // A bound on the lines joined: a 200-character token wraps into 4 lines of 76.
+    while line.len() == width
+        && (60..=76).contains(&width)
+        && width % 4 == 0
+        && !text[line.clone()].contains('=')
+        && ends.len() < 16
+    {
+        let Some(m) = next.captures(&text[line.end..]).and_then(|c| c.get(1)) else {
+            break;
+        };
+        if m.len() > width || m.len() % 4 != 0 {
+            break;
+        }
+        line = line.end + m.start()..line.end + m.end();
+        ends.push(line.end);
+    }
+    ends.iter().rev().find_map(|&end| {
+        let (user, token) = decode_basic(&text[start..end])?;
+        Some((start..end, user, token))
+    })
 }
 
 fn inspect_url(ctx: &Ctx, url: &str, out: &mut Vec<Finding>) {
@@ -900,11 +998,18 @@ fn pair_pattern() -> &'static Regex {
 
 /// `email:token` written in clear, standing alone: it must start where a value starts
 /// (not after `:` or `/`, as inside a URL's `user:token@host`) and end where a value ends.
-fn scan_pairs(ctx: &Ctx, text: &str, ptr: &str, location: Location, out: &mut Vec<Finding>) {
+/// Each finding comes with the range it was read from.
+fn scan_pairs(
+    ctx: &Ctx,
+    text: &str,
+    ptr: &str,
+    location: Location,
+) -> Vec<(Range<usize>, Finding)> {
     let starts_value =
         |c: Option<char>| c.is_none_or(|c| c.is_whitespace() || "\"'=([{,>".contains(c));
     let ends_value =
         |c: Option<char>| c.is_none_or(|c| c.is_whitespace() || "\"',;)]}&<".contains(c));
+    let mut out = Vec::new();
     for caps in pair_pattern().captures_iter(text) {
         let (user, token) = (caps.get(1).expect("group 1"), caps.get(2).expect("group 2"));
         let before = text[..user.start()].chars().next_back();
@@ -918,41 +1023,62 @@ fn scan_pairs(ctx: &Ctx, text: &str, ptr: &str, location: Location, out: &mut Ve
         f.token = Some(Token::new(token.as_str()));
         f.span = Some(token.range());
         f.encoding = Encoding::PlainPair;
-        out.push(f);
+        out.push((token.range(), f));
     }
+    out
 }
 
 /// Find `Basic <base64>`, `Bearer <token>` and `email:token` inside free text (bodies,
-/// variables, unknown fields).
+/// variables, unknown fields), as it stands and as a relay reads it ([`views`]): form-
+/// or JSON-escaped, each finding placed on the escaped bytes.
 fn scan_text(ctx: &Ctx, text: &str, ptr: String, location: Location, out: &mut Vec<Finding>) {
-    scan_pairs(ctx, text, &ptr, location, out);
+    let mut found = Vec::new();
+    for view in views::of(text) {
+        for (at, mut f) in scan_view(ctx, view.text(), &ptr, location) {
+            let at = view.raw_span(&at);
+            if f.span.is_some() {
+                f.span = Some(at.clone());
+            }
+            f.encoding = f.encoding.in_form(view.form);
+            found.push((Some(at), f));
+        }
+    }
+    out.extend(views::widest_first(found, |_, _| false));
+}
+
+/// [`scan_text`] over one view.
+fn scan_view(ctx: &Ctx, text: &str, ptr: &str, location: Location) -> Vec<(Range<usize>, Finding)> {
+    let mut out = scan_pairs(ctx, text, ptr, location);
     for caps in scheme_pattern().captures_iter(text) {
         let (word, cred) = (&caps[1], caps.get(2).expect("group 2"));
-        let mut f = ctx.finding(ptr.clone(), location);
+        let mut f = ctx.finding(ptr.to_string(), location);
         let is_basic = word.eq_ignore_ascii_case("basic");
         f.scheme = if is_basic {
             Scheme::Basic
         } else {
             Scheme::Bearer
         };
+        let mut at = cred.range();
         if cred.as_str().starts_with("{{") {
             f.status = Status::Dynamic;
         } else if is_basic {
             // Free text says "basic" in prose too: only a decodable credential counts.
-            let Some((user, token)) = decode_basic(cred.as_str()) else {
+            let Some((span, user, token)) = wrapped_basic(text, cred.range()) else {
                 continue;
             };
+            at = span;
             f.user = Some(user);
             f.token = Some(Token::new(token));
-            f.span = Some(cred.range());
+            f.span = Some(at.clone());
             f.encoding = Encoding::Base64Basic;
         } else {
             f.token = Some(Token::new(cred.as_str()));
             f.span = Some(cred.range());
             f.encoding = Encoding::Raw;
         }
-        out.push(f);
+        out.push((at, f));
     }
+    out
 }
 
 /// Scan every string below `value` as free text.
@@ -985,8 +1111,11 @@ fn scan_strings(ctx: &Ctx, value: &Value, ptr: &str, location: Location, out: &m
 mod fingerprint_kind;
 mod loose;
 mod redact;
+mod views;
 pub use fingerprint_kind::{is_atlassian_host, one_per_token, sends_to_atlassian, shown_per_token};
 pub use redact::{masking_forms, redact_literals, redacted_name, secret_forms};
 
+#[cfg(test)]
+pub(crate) mod spellings;
 #[cfg(test)]
 mod tests;

@@ -125,7 +125,11 @@ impl Selector {
 fn is_rewritable_of(f: &Finding, user: &str) -> bool {
     let rewritable = matches!(
         f.encoding,
-        Encoding::Base64Basic | Encoding::UrlUserinfo | Encoding::PlainPair
+        Encoding::Base64Basic
+            | Encoding::Base64BasicForm
+            | Encoding::UrlUserinfo
+            | Encoding::PlainPair
+            | Encoding::PlainPairForm
     );
     let theirs = f
         .user
@@ -370,7 +374,10 @@ fn replace_credentials(
             };
             let user = match migration {
                 Some(m) if !m.to_account.eq_ignore_ascii_case(user) => {
-                    if f.encoding != Encoding::Base64Basic {
+                    if !matches!(
+                        f.encoding,
+                        Encoding::Base64Basic | Encoding::Base64BasicForm
+                    ) {
                         return Err(RewriteError::NotMigratable(pointer.clone()));
                     }
                     &m.to_account
@@ -396,9 +403,18 @@ fn group_by_pointer(findings: &[Finding]) -> BTreeMap<String, Vec<&Finding>> {
     groups
 }
 
+/// The new value in the form the old one was found in. A Basic value is always written
+/// canonical (padded standard base64 of `user:token`, no line end), whatever lenient
+/// spelling it replaces; one found in a form-encoded body is then percent-encoded, since a
+/// form reader takes a plain `+` for a space.
 fn encode(encoding: Encoding, user: &str, token: &Token) -> Option<String> {
+    let form = |text: &str| percent_encoding::utf8_percent_encode(text, FORM).to_string();
     match encoding {
         Encoding::Base64Basic => Some(Credential::new(user, token.clone()).basic_value()),
+        Encoding::Base64BasicForm => {
+            Some(form(&Credential::new(user, token.clone()).basic_value()))
+        }
+        Encoding::PlainPairForm => Some(form(token.expose())),
         Encoding::UrlUserinfo => {
             Some(percent_encoding::utf8_percent_encode(token.expose(), USERINFO).to_string())
         }
@@ -406,6 +422,14 @@ fn encode(encoding: Encoding, user: &str, token: &Token) -> Option<String> {
         Encoding::Raw | Encoding::None => None,
     }
 }
+
+/// Characters escaped in `application/x-www-form-urlencoded` text: all but alphanumerics
+/// and `*-._` (the WHATWG URL standard's set, which browsers and most libraries use).
+const FORM: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'*')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_');
 
 /// Characters escaped in a URL's userinfo: RFC 3986 allows unreserved characters and
 /// sub-delims there as they are (current tokens contain `=`); `:`, `@`, `/`, `?`, `#`, `%`
@@ -707,6 +731,8 @@ mod planner;
 pub use census::{AccountToken, Census, RuleCopies};
 pub use planner::{decide, decide_planned, final_check, replan, Plan, Planner, Rewrite};
 
+#[cfg(test)]
+mod encoding_tests;
 #[cfg(test)]
 mod migrate_tests;
 #[cfg(test)]

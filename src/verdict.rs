@@ -39,8 +39,10 @@ pub struct Facts<'a> {
     /// Whether the list of rules the run worked from is known to be complete; a rule the
     /// listing skipped may hold the old token.
     pub list_complete: bool,
-    /// Rules holding a credential autorekey cannot read (a managed secret or smart value
-    /// used as Basic auth or sent to Atlassian): any of them may be the old token.
+    /// Rules holding a credential autorekey cannot read or attribute (a managed secret or
+    /// smart value used as Basic auth or sent to Atlassian, or a Basic value that names no
+    /// account: [`crate::detect::Finding::unattributable_basic_to_atlassian`]): any of them
+    /// may be the old token.
     pub not_inspectable: usize,
     /// Fingerprints of the old tokens the run (or an earlier run of the same rotation)
     /// replaced, or would replace, one per token; one still held by a rule when the run
@@ -253,7 +255,7 @@ pub fn check_selection(
         let hidden = census.not_inspectable + census.masked;
         if hidden > 0 {
             err = err.hint(format!(
-                "{hidden} rule(s) hold a value autorekey cannot read (masked, a managed secret or a smart value) that may be it: check them in the Automation UI"
+                "{hidden} rule(s) hold a value autorekey cannot read (masked, a managed secret, a smart value, or a Basic value that names no account) that may be it: check them in the Automation UI"
             ));
         }
         return Err(err);
@@ -360,9 +362,12 @@ fn steps(advice: &Advice, f: &Facts<'_>, account: &str) -> Vec<String> {
         Advice::NotInspectable { rules } => vec![
             format!(
                 "  - Do NOT revoke the old token yet: {rules} rule(s) send a credential autorekey \
-                 cannot read (a managed secret or smart value); it may be the old token."
+                 cannot read (a managed secret, a smart value, or a Basic value that names no \
+                 account); it may be the old token."
             ),
-            "  - Check them: `autorekey scan` lists them under \"Not inspectable\".".into(),
+            "  - Check them: `autorekey scan` lists them under \"Not inspectable\", or as a \
+             Basic credential without an email."
+                .into(),
         ],
         Advice::Unconfirmed { tokens } => vec![
             format!(

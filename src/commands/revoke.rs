@@ -270,6 +270,14 @@ fn doubt(f: &detect::Finding, account: &str, keep: Option<&str>) -> Doubt {
         // An incoming webhook's own secret, not an API token.
         return Doubt::None;
     }
+    if f.unattributable_basic_to_atlassian() {
+        return Doubt::Blocks(format!(
+            "holds {} at {}, a Basic value that names no account autorekey can check: it may \
+             be a token of {account}",
+            f.redacted_value(),
+            f.component_path
+        ));
+    }
     let owner = f.user.as_deref().map(str::trim);
     if owner.is_some_and(|u| !u.eq_ignore_ascii_case(account)) {
         return Doubt::None;
@@ -412,6 +420,30 @@ pub(super) mod tests {
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].fingerprint().unwrap().is_keyed());
         assert_eq!(proof(&variable, Some(&keep)).blockers.len(), 1);
+    }
+
+    #[test]
+    fn a_lenient_spelling_of_the_old_token_or_a_basic_value_naming_no_account_blocks_a_revoke() {
+        use crate::detect::spellings;
+        let keep = Token::new(fake()).fingerprint().to_string();
+        let (old, spare) = spellings::spare_bits(ALICE, "old");
+        let b64 = Credential::new(ALICE, Token::new(fake())).basic_value();
+        for (value, what) in [
+            (format!("Basic {spare}"), "alice"),
+            (format!("Basic {}", spellings::echoed(ALICE, &old)), "alice"),
+            (
+                format!("Basic {}.{}", &b64[..8], &b64[8..]),
+                "names no account",
+            ),
+            (basic("deploy-bot", &fake()), "names no account"),
+        ] {
+            let p = proof(&rule(&[&value]), Some(&keep));
+            assert_eq!(p.blockers.len(), 1, "{what}: {p:?}");
+            assert!(p.blockers[0].contains(what), "{what}: {p:?}");
+        }
+        let kept = Token::new(old.as_str()).fingerprint().to_string();
+        let p = proof(&rule(&[&format!("Basic {spare}")]), Some(&kept));
+        assert!(p.kept_in_use && p.blockers.is_empty(), "{p:?}");
     }
 
     #[test]

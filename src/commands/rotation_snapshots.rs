@@ -241,8 +241,8 @@ fn not_inspectable_values_and_an_incomplete_list_keep_the_old_token() {
     s.not_inspectable = 1;
     insta::assert_snapshot!(advice(&s), @r#"
         Next steps:
-          - Do NOT revoke the old token yet: 1 rule(s) send a credential autorekey cannot read (a managed secret or smart value); it may be the old token.
-          - Check them: `autorekey scan` lists them under "Not inspectable".
+          - Do NOT revoke the old token yet: 1 rule(s) send a credential autorekey cannot read (a managed secret, a smart value, or a Basic value that names no account); it may be the old token.
+          - Check them: `autorekey scan` lists them under "Not inspectable", or as a Basic credential without an email.
         Keep the old a3492be3fefa and the new 205c4033f9b9; revoke nothing yet. → exit 3
         "#);
     let mut s = summary(rotated(1));

@@ -150,9 +150,11 @@ struct Collector<'a> {
     account: Option<&'a str>,
     inventory: Inventory,
     to_verify: BTreeMap<VerifyKey, Uses>,
-    /// With `--account`: literal secrets that name no user (a raw token in a comment),
-    /// kept until the end, when those that may be the account's are shown too; `true` for
-    /// an Atlassian-shaped token, which may belong to any account; and the token's identity.
+    /// With `--account`: literal secrets that name no user (a raw token in a comment) or no
+    /// account (a Basic value sent to Atlassian whose user is no email), kept until the
+    /// end, when those that may be the account's are shown too; `true` for an
+    /// Atlassian-shaped token or such a Basic value, which may belong to any account; and
+    /// the token's identity.
     unnamed: Vec<(report::Row, bool, Option<Fingerprint>)>,
     /// With `--account`: the identities of the account's tokens. Matched by identity, not
     /// by the fingerprint shown: a raw copy may show a keyed one where the named shows plain.
@@ -185,14 +187,15 @@ impl<'a> Collector<'a> {
     fn add(&mut self, rule: &serde_json::Value) {
         let mut findings = detect::detect(rule);
         if let Some(account) = self.account {
-            let unnamed = findings
-                .iter()
-                .filter(|f| f.user.is_none() && f.status == Status::Literal);
+            let unnamed = findings.iter().filter(|f| {
+                (f.user.is_none() && f.status == Status::Literal)
+                    || f.unattributable_basic_to_atlassian()
+            });
             self.unnamed.extend(unnamed.map(|f| {
-                let atlassian = f
-                    .token
-                    .as_ref()
-                    .is_some_and(|t| detect::looks_like_atlassian_token(t.expose()));
+                let atlassian = f.unattributable_basic_to_atlassian()
+                    || f.token
+                        .as_ref()
+                        .is_some_and(|t| detect::looks_like_atlassian_token(t.expose()));
                 let identity = crate::plan::token_identity(f);
                 (report::Row::new(rule, f), atlassian, identity)
             }));

@@ -12,6 +12,11 @@
 //! made here only, for every kind of finding the detector makes now or later: a new
 //! detection is keyed unless it is an Atlassian-shaped token or a credential sent to an
 //! Atlassian host.
+//!
+//! The same facts (scheme, user, location, target host) also say whether a Basic value
+//! may log in to Atlassian as an account autorekey cannot name
+//! ([`Finding::unattributable_basic_to_atlassian`]), the one question `revoke` and the
+//! rotation's verdict ask of it; it lives here beside the host rule it shares.
 
 use crate::secret::{Fingerprint, FingerprintKind, Token};
 
@@ -68,6 +73,23 @@ impl Finding {
             Scheme::Bearer => true,
             _ => false,
         }
+    }
+}
+
+impl Finding {
+    /// A Basic value that may log in to Atlassian but names no account autorekey can
+    /// check: it does not decode to `user:token` (so its token is unknown), or its user is
+    /// no email (Atlassian's users are). Sent to an Atlassian host or the site, or, in a
+    /// body or a variable, to wherever the rule passes it on. It may be any account's
+    /// token, the one about to be revoked included: `revoke` and the verdict hold on it.
+    pub fn unattributable_basic_to_atlassian(&self) -> bool {
+        let named = self.user.as_deref().is_some_and(super::loose::is_email);
+        let authenticates_request = matches!(self.location, Location::Header | Location::Url);
+        let to_atlassian = !authenticates_request || sends_to_atlassian(self.target_url.as_deref());
+        self.status == super::Status::Literal
+            && self.scheme == Scheme::Basic
+            && !named
+            && to_atlassian
     }
 }
 

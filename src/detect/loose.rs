@@ -9,6 +9,11 @@
 //! only what does not overlap something they already found in the same string, so nothing
 //! is reported twice and no structured finding changes.
 //!
+//! Each string is also read as a relay decodes it, form- or JSON-escaped ([`super::views`]),
+//! and the pass is linear in the strings of a component and, within one string, in its
+//! candidates (up to a logarithm): a rule of 80,000 strings is read as fast as 80,000
+//! rules of one.
+//!
 //! Each pattern is narrow on purpose: a false positive in a rotation tool is a rule "left
 //! alone" for nothing. Legacy 24-character tokens are plain lowercase words to a regex, so
 //! they count only beside an email address.
@@ -19,7 +24,9 @@ use std::sync::OnceLock;
 use regex::Regex;
 use serde_json::Value;
 
-use super::{decode_basic, escape_pointer, Ctx, Encoding, Finding, Location, Scheme, Status};
+use super::{
+    escape_pointer, views, wrapped_basic, Ctx, Encoding, Finding, Location, Scheme, Status,
+};
 use crate::secret::Token;
 
 /// How far (bytes) a legacy token may sit from the email it belongs to.
@@ -36,7 +43,8 @@ pub(super) fn scan(
     out: &mut Vec<Finding>,
 ) {
     let mut path = Vec::new();
-    walk(ctx, value, (ptr, &mut path), (location, None), from, out);
+    let mut pass = Pass::new(ctx, from, out);
+    pass.walk(value, (ptr, &mut path), (location, None));
 }
 
 /// [`scan`] over the fields of an object (the rule's own), except `skip`.
@@ -48,16 +56,10 @@ pub(super) fn scan_fields(
     out: &mut Vec<Finding>,
 ) {
     let mut path = Vec::new();
+    let mut pass = Pass::new(ctx, from, out);
     for (key, value) in fields.iter().filter(|(k, _)| !skip.contains(&k.as_str())) {
         path.push(Step::Key(key));
-        walk(
-            ctx,
-            value,
-            ("", &mut path),
-            (Location::Field, None),
-            from,
-            out,
-        );
+        pass.walk(value, ("", &mut path), (Location::Field, None));
         path.pop();
     }
 }
@@ -69,61 +71,96 @@ enum Step<'a> {
     Index(usize),
 }
 
-/// `at`: the base pointer and the steps below it. `place`: the default location, and the
-/// `name` of the nearest object holding one (a header's name, for findings in its value).
-fn walk<'a>(
-    ctx: &Ctx,
-    value: &'a Value,
-    at: (&str, &mut Vec<Step<'a>>),
-    place: (Location, Option<&'a str>),
-    from: usize,
-    out: &mut Vec<Finding>,
-) {
-    let (base, path) = at;
-    match value {
-        Value::String(text) => {
-            let found = candidates(text);
-            if found.is_empty() {
-                return;
+/// What the structured rules already found in one string: a loose finding must not
+/// overlap it.
+#[derive(Default)]
+struct Taken {
+    spans: Vec<Range<usize>>,
+    /// A smart value is reported there (`Basic {{secrets.x}}`): it covers the string.
+    dynamic: bool,
+}
+
+/// One loose pass over a component (or the rule's own fields).
+///
+/// The structured findings are indexed by pointer once, when the pass starts, so each
+/// string costs one look-up however many findings the component has: a component of
+/// 80,000 strings that each hold something is read in linear time. The pass's own
+/// findings need no index: each string is visited once, and only its own visit adds
+/// findings at its pointer.
+struct Pass<'c, 'o> {
+    ctx: &'c Ctx,
+    taken: std::collections::HashMap<String, Taken>,
+    out: &'o mut Vec<Finding>,
+}
+
+impl<'c, 'o> Pass<'c, 'o> {
+    fn new(ctx: &'c Ctx, from: usize, out: &'o mut Vec<Finding>) -> Self {
+        let mut taken = std::collections::HashMap::<String, Taken>::with_capacity(out.len() - from);
+        for f in &out[from..] {
+            let t = taken.entry(f.pointer.clone()).or_default();
+            match &f.span {
+                Some(span) => t.spans.push(span.clone()),
+                None => t.dynamic = true,
             }
-            let mut ptr = base.to_string();
-            for step in path.iter() {
-                match step {
-                    Step::Key(k) => ptr.push_str(&format!("/{}", escape_pointer(k))),
-                    Step::Index(i) => ptr.push_str(&format!("/{i}")),
+        }
+        Pass { ctx, taken, out }
+    }
+
+    /// `at`: the base pointer and the steps below it. `place`: the default location, and
+    /// the `name` of the nearest object holding one (a header's name, for findings in its
+    /// value).
+    fn walk<'a>(
+        &mut self,
+        value: &'a Value,
+        at: (&str, &mut Vec<Step<'a>>),
+        place: (Location, Option<&'a str>),
+    ) {
+        let (base, path) = at;
+        match value {
+            Value::String(text) => {
+                let found = candidates_in_views(text);
+                if found.is_empty() {
+                    return;
+                }
+                let mut ptr = base.to_string();
+                for step in path.iter() {
+                    match step {
+                        Step::Key(k) => ptr.push_str(&format!("/{}", escape_pointer(k))),
+                        Step::Index(i) => ptr.push_str(&format!("/{i}")),
+                    }
+                }
+                let before = self.out.len();
+                self.add_new(found, &ptr, place.0);
+                for f in &mut self.out[before..] {
+                    if f.location == Location::Header {
+                        f.header_name = place.1.map(str::to_string);
+                    }
                 }
             }
-            let before = out.len();
-            add_new(ctx, found, &ptr, place.0, from, out);
-            for f in &mut out[before..] {
-                if f.location == Location::Header {
-                    f.header_name = place.1.map(str::to_string);
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    path.push(Step::Index(i));
+                    self.walk(item, (base, &mut *path), place);
+                    path.pop();
                 }
             }
-        }
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                path.push(Step::Index(i));
-                walk(ctx, item, (base, &mut *path), place, from, out);
-                path.pop();
+            Value::Object(fields) => {
+                let name = fields.get("name").and_then(Value::as_str).or(place.1);
+                for (key, item) in fields {
+                    path.push(Step::Key(key));
+                    self.walk(item, (base, &mut *path), (place.0, name));
+                    path.pop();
+                }
             }
+            _ => {}
         }
-        Value::Object(fields) => {
-            let name = fields.get("name").and_then(Value::as_str).or(place.1);
-            for (key, item) in fields {
-                path.push(Step::Key(key));
-                walk(ctx, item, (base, &mut *path), (place.0, name), from, out);
-                path.pop();
-            }
-        }
-        _ => {}
     }
 }
 
 /// What the loose pass sees in one string, before it is placed.
 enum Candidate {
-    /// `base64(email:token)`: (span, user, token).
-    Basic(Range<usize>, String, String),
+    /// `base64(email:token)`: (span, user, token, how it is written).
+    Basic(Range<usize>, String, String, Encoding),
     /// A webhook URL's secret path.
     Webhook(Range<usize>, String),
     /// A raw Atlassian token.
@@ -180,6 +217,43 @@ impl Hints {
     }
 }
 
+impl Candidate {
+    fn span_mut(&mut self) -> Option<&mut Range<usize>> {
+        match self {
+            Candidate::Basic(span, ..)
+            | Candidate::Webhook(span, _)
+            | Candidate::Raw(span, _)
+            | Candidate::Legacy(_, span, _) => Some(span),
+            Candidate::SecretRef => None,
+        }
+    }
+}
+
+/// [`candidates`] in `text` as it stands and as a relay reads it ([`super::views`]), placed
+/// on the raw bytes; of readings of the same place, the widest.
+fn candidates_in_views(text: &str) -> Vec<Candidate> {
+    // The shortest candidate is `{{secrets.x}}`.
+    if text.len() < 13 {
+        return Vec::new();
+    }
+    let mut all = Vec::new();
+    for view in views::of(text) {
+        for mut c in candidates(view.text()) {
+            let span = c.span_mut().map(|span| {
+                *span = view.raw_span(span);
+                span.clone()
+            });
+            if let Candidate::Basic(.., encoding) = &mut c {
+                *encoding = encoding.in_form(view.form);
+            }
+            all.push((span, c));
+        }
+    }
+    views::widest_first(all, |a, b| {
+        matches!((a, b), (Candidate::SecretRef, Candidate::SecretRef))
+    })
+}
+
 /// Every candidate in `text`.
 fn candidates(text: &str) -> Vec<Candidate> {
     let mut found = Vec::new();
@@ -190,9 +264,9 @@ fn candidates(text: &str) -> Vec<Candidate> {
     let hints = Hints::of(text);
     if hints.base64_run >= 16 {
         found.extend(
-            base64_pairs(text)
-                .into_iter()
-                .map(|(span, user, token)| Candidate::Basic(span, user, token)),
+            base64_pairs(text).into_iter().map(|(span, user, token)| {
+                Candidate::Basic(span, user, token, Encoding::Base64Basic)
+            }),
         );
     }
     let maybe_webhook = hints.scheme
@@ -226,58 +300,59 @@ fn candidates(text: &str) -> Vec<Candidate> {
     found
 }
 
-/// Adds the candidates of the string at `ptr` that overlap nothing found there already.
-fn add_new(
-    ctx: &Ctx,
-    found: Vec<Candidate>,
-    ptr: &str,
-    location: Location,
-    from: usize,
-    out: &mut Vec<Finding>,
-) {
-    let here: Vec<&Finding> = out[from..].iter().filter(|f| f.pointer == ptr).collect();
-    let mut taken: Vec<Range<usize>> = here.iter().filter_map(|f| f.span.clone()).collect();
-    // A smart value already reported for this string (`Basic {{secrets.x}}`) covers it.
-    let dynamic_known = here.iter().any(|f| f.span.is_none());
-    let location = location_of(ptr, location);
-    let mut new = Vec::new();
-    for candidate in found {
-        let mut f = ctx.finding(ptr.to_string(), location);
-        let (span, token, encoding, scheme) = match candidate {
-            Candidate::SecretRef if dynamic_known => continue,
-            Candidate::SecretRef => {
-                f.status = Status::Dynamic;
-                new.push(f);
+impl Pass<'_, '_> {
+    /// Adds the candidates of the string at `ptr` that overlap nothing found there already.
+    fn add_new(&mut self, found: Vec<Candidate>, ptr: &str, location: Location) {
+        let none = Taken::default();
+        let here = self.taken.get(ptr).unwrap_or(&none);
+        let mut taken = views::Spans::default();
+        for span in &here.spans {
+            taken.add(span.clone());
+        }
+        #[cfg(test)]
+        STEPS.with(|steps| steps.set(steps.get() + here.spans.len() + found.len()));
+        let location = location_of(ptr, location);
+        for candidate in found {
+            let mut f = self.ctx.finding(ptr.to_string(), location);
+            let (span, token, encoding, scheme) = match candidate {
+                Candidate::SecretRef if here.dynamic => continue,
+                Candidate::SecretRef => {
+                    f.status = Status::Dynamic;
+                    self.out.push(f);
+                    continue;
+                }
+                Candidate::Basic(span, user, token, encoding) => {
+                    f.user = Some(user);
+                    (span, token, encoding, Scheme::Basic)
+                }
+                Candidate::Webhook(span, secret) => {
+                    let scheme = Scheme::Other(super::WEBHOOK_SCHEME.into());
+                    (span, secret, Encoding::Raw, scheme)
+                }
+                Candidate::Raw(span, token) => (span, token, Encoding::Raw, Scheme::Token),
+                Candidate::Legacy(token, span, user) => {
+                    f.user = Some(user);
+                    (span, token, Encoding::Raw, Scheme::Token)
+                }
+            };
+            if taken.overlaps(&span) {
                 continue;
             }
-            Candidate::Basic(span, user, token) => {
-                f.user = Some(user);
-                (span, token, Encoding::Base64Basic, Scheme::Basic)
-            }
-            Candidate::Webhook(span, secret) => {
-                let scheme = Scheme::Other(super::WEBHOOK_SCHEME.into());
-                (span, secret, Encoding::Raw, scheme)
-            }
-            Candidate::Raw(span, token) => (span, token, Encoding::Raw, Scheme::Token),
-            Candidate::Legacy(token, span, user) => {
-                f.user = Some(user);
-                (span, token, Encoding::Raw, Scheme::Token)
-            }
-        };
-        if taken
-            .iter()
-            .any(|r| span.start < r.end && r.start < span.end)
-        {
-            continue;
+            taken.add(span.clone());
+            f.scheme = scheme;
+            f.token = Some(Token::new(token));
+            f.span = Some(span);
+            f.encoding = encoding;
+            self.out.push(f);
         }
-        taken.push(span.clone());
-        f.scheme = scheme;
-        f.token = Some(Token::new(token));
-        f.span = Some(span);
-        f.encoding = encoding;
-        new.push(f);
     }
-    out.extend(new);
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Ranges taken and candidates placed: the look-ups [`Pass::add_new`] makes, each one
+    /// into a [`views::Spans`].
+    static STEPS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// Where a string sits in a web request, by its pointer; `default` elsewhere.
@@ -316,7 +391,8 @@ fn secret_ref_pattern() -> &'static Regex {
     })
 }
 
-/// Standalone base64 runs that decode to `email:token`: (span, user, token).
+/// Standalone base64 runs (or lines of one, as `base64` wraps it) that decode to
+/// `email:token`: (span, user, token).
 fn base64_pairs(text: &str) -> Vec<(Range<usize>, String, String)> {
     static RE: OnceLock<Regex> = OnceLock::new();
     // Both alphabets: a run cut at a URL-safe `-` or `_` would decode to a token that
@@ -342,9 +418,9 @@ fn base64_pairs(text: &str) -> Vec<(Range<usize>, String, String)> {
             std::iter::once(m.range())
                 .chain(pieces.filter(|r| r.len() >= 16 && r.len() < m.len()))
                 .find_map(|range| {
-                    let (user, token) = decode_basic(&text[range.clone()])?;
+                    let (span, user, token) = wrapped_basic(text, range)?;
                     let tokenish = token.len() >= 8 && !token.chars().any(char::is_whitespace);
-                    (is_email(&user) && tokenish).then_some((range, user, token))
+                    (is_email(&user) && tokenish).then_some((span, user, token))
                 })
         })
         .collect()
@@ -405,11 +481,72 @@ fn legacy_tokens(text: &str) -> Vec<(Range<usize>, String)> {
                 && s.bytes().any(|b| b.is_ascii_lowercase())
         })
         .filter_map(|m| {
-            let near = emails.iter().find(|(r, _)| {
-                r.end <= m.start() && m.start() - r.end <= LEGACY_NEAR
-                    || m.end() <= r.start && r.start - m.end() <= LEGACY_NEAR
-            })?;
+            // Emails come in text order and do not overlap: the nearest one before the
+            // token and the nearest after are found by bisection, not by a walk of all.
+            let after = emails.partition_point(|(r, _)| r.end <= m.start());
+            let before = after.checked_sub(1).map(|i| &emails[i]);
+            let next = emails.get(after).filter(|(r, _)| m.end() <= r.start);
+            let near = before
+                .filter(|(r, _)| m.start() - r.end <= LEGACY_NEAR)
+                .or(next.filter(|(r, _)| r.start - m.end() <= LEGACY_NEAR))?;
             Some((m.range(), near.1.to_string()))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// One component of 80,000 short strings that each hold something (issue 16): a pass
+    /// that compared each string's candidates with every finding of the component before
+    /// it made 3.2 billion comparisons (31 s a pass in a release build). The pass's work
+    /// is counted, not timed: one look-up per string, plus the structured findings of that
+    /// string only.
+    #[test]
+    fn a_component_of_80000_strings_is_read_in_linear_steps() {
+        let n = 80_000;
+        let strings: Vec<String> = (0..n).map(|i| format!("{{{{secrets.k{i}}}}}")).collect();
+        let mut tokens: Vec<String> = (0..n / 4)
+            .map(|i| format!("ATATT3xFfGF0{i:0>20}Zz"))
+            .collect();
+        tokens.push(format!("Bearer ATATT3xFfGF0{}", "Q".repeat(24)));
+        let rule = json!({"components": [{"id": "1", "type": "x.future.action",
+            "value": {"list": strings, "tokens": tokens}}]});
+        STEPS.with(|steps| steps.set(0));
+        let found = super::super::detect(&rule);
+        let steps = STEPS.with(std::cell::Cell::get);
+        let dynamic = found.iter().filter(|f| f.status == Status::Dynamic).count();
+        let raw = found.iter().filter(|f| f.scheme == Scheme::Token).count();
+        assert_eq!((dynamic, raw), (n, n / 4), "every string's finding, once");
+        assert_eq!(found.len(), n + n / 4 + 1, "the Bearer value is found once");
+        let strings_with_something = n + n / 4 + 1;
+        assert!(
+            steps <= 2 * strings_with_something,
+            "{steps} steps for {strings_with_something} strings"
+        );
+    }
+
+    /// The same inside one string: 20,000 raw tokens, and 20,000 legacy tokens each beside
+    /// its own email. Each candidate costs one look-up of the ranges taken, and each legacy
+    /// token a bisection of the emails, not a walk of all of them.
+    #[test]
+    fn one_string_of_40000_candidates_is_read_in_linear_steps() {
+        let n = 20_000;
+        let text: String = (0..n)
+            .map(|i| format!("ATATT3xFfGF0{i:0>20}Zz u{i}@x.io a{i:0>23} "))
+            .collect();
+        let rule = json!({"components": [{"id": "1", "type": "x.future.action",
+            "value": {"text": text}}]});
+        STEPS.with(|steps| steps.set(0));
+        let found = super::super::detect(&rule);
+        let steps = STEPS.with(std::cell::Cell::get);
+        assert_eq!(found.len(), 2 * n);
+        let legacy = found.iter().filter(|f| f.user.is_some());
+        assert!(legacy
+            .enumerate()
+            .all(|(i, f)| f.user.as_deref() == Some(format!("u{i}@x.io").as_str())));
+        assert!(steps <= 2 * 2 * n, "{steps} steps for {} candidates", 2 * n);
+    }
 }

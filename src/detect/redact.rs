@@ -49,15 +49,24 @@ pub fn redacted_name(name: &str) -> String {
 }
 
 /// Every literal secret the detector finds in `rules`, as it may be echoed back: the token
-/// itself and, for credentials that name a user, their Basic value. Longest first, so a
-/// token inside a Basic value never leaves a piece of the other showing.
+/// itself, the text that holds it in the rule (a Basic value as the rule spells it, with
+/// its line ends, spare bits or escapes) and, for credentials that name a user, their
+/// canonical Basic value. Longest first, so a token inside a Basic value never leaves a
+/// piece of the other showing.
 pub fn secret_forms(rules: &[&Value]) -> Vec<String> {
     let mut forms: Vec<String> = rules
         .iter()
-        .flat_map(|rule| detect(rule))
-        .filter_map(|f| {
+        .flat_map(|rule| detect(rule).into_iter().map(move |f| (*rule, f)))
+        .filter_map(|(rule, f)| {
             let token = f.token.as_ref()?.expose().to_string();
-            Some(std::iter::once(token).chain(f.credential().map(|c| c.basic_value())))
+            let as_written = rule
+                .pointer(&f.pointer)
+                .and_then(Value::as_str)
+                .zip(f.span.clone())
+                .and_then(|(text, span)| text.get(span))
+                .map(str::to_string);
+            let canonical = f.credential().map(|c| c.basic_value());
+            Some(std::iter::once(token).chain(as_written).chain(canonical))
         })
         .flatten()
         .filter(|form| form.len() >= 4)
@@ -105,6 +114,20 @@ mod tests {
             redacted_name("Auth: refresh Jira token"),
             "Auth: refresh Jira token"
         );
+    }
+
+    #[test]
+    fn a_value_spelled_otherwise_is_a_secret_form_as_the_rule_writes_it() {
+        let (_, spare) = crate::detect::spellings::spare_bits("svc@acme.example", "forms");
+        let json_body = crate::detect::spellings::json_escaped(&format!("Basic {spare}"));
+        for text in [format!("Basic {spare}"), json_body] {
+            let rule = serde_json::json!({"name": "n", "description": text});
+            let as_written = &text[text.find("asic ").unwrap() + 5..];
+            assert!(
+                secret_forms(&[&rule]).iter().any(|f| f == as_written),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Unit tests for the detector: one rule shape per test, tokens made at run time.
 
+use super::spellings;
 use super::*;
 use serde_json::json;
 
@@ -660,4 +661,246 @@ fn as_str_is_the_serde_name_for_every_variant() {
         }
         assert_eq!(serde_json::to_value(s).unwrap(), s.as_str(), "{s:?}");
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Spellings Atlassian accepts and relay bodies that escape them (issue 16)
+
+/// A web request to a relay whose body is `body`.
+fn relay(id: &str, body: &str) -> Value {
+    let mut web = web_request(id, json!([]));
+    web["value"]["url"] = json!("https://relay.example.org/forward");
+    web["value"]["customBody"] = json!(body);
+    web
+}
+
+/// (user, token, the text its span covers) of every literal finding.
+fn literals(rule: &Value) -> Vec<(Option<String>, String, String)> {
+    detect(rule)
+        .into_iter()
+        .filter(|f| f.status == Status::Literal)
+        .map(|f| {
+            let text = rule
+                .pointer(&f.pointer)
+                .and_then(Value::as_str)
+                .expect("a finding points at a string");
+            let covered = text[f.span.clone().expect("a literal has a span")].to_string();
+            (f.user, f.token.unwrap().expose().to_string(), covered)
+        })
+        .collect()
+}
+
+/// A rule sending `header` in a web request, holding `text` in a variable, and sending
+/// `body` to a relay.
+fn header_variable_and_body(header: &str, text: &str, body: &str) -> Value {
+    rule_with(json!([
+        web_request("2", json!([{"name": "Authorization", "value": header}])),
+        variable("3", text),
+        relay("4", body),
+    ]))
+}
+
+#[test]
+fn spare_bits_in_the_last_symbol_are_read_as_atlassian_reads_them() {
+    let (tok, value) = spellings::spare_bits("svc@x.io", "spare");
+    assert_ne!(value, b64("svc@x.io", &tok));
+    let body = format!("{{\"Authorization\": \"Basic {value}\"}}");
+    let rule = header_variable_and_body(&format!("Basic {value}"), &value, &body);
+    let user = Some("svc@x.io".to_string());
+    assert_eq!(
+        literals(&rule),
+        vec![(user, tok, value); 3],
+        "header, bare in a variable, and in a relay body"
+    );
+}
+
+#[test]
+fn echoed_base64_with_its_line_end_is_the_token_without_it() {
+    // Long enough for `base64` to wrap it, as it wraps every ATATT3 token.
+    let tok = format!("{}{}", fake_token("echo"), uuid::Uuid::new_v4().simple());
+    let echoed = spellings::echoed("svc@x.io", &tok);
+    assert!(echoed.trim_end().contains('\n'), "wrapped: {echoed:?}");
+    let want = echoed.trim_end().to_string();
+    // Bare in a variable, a line end inside and one after, as pasted from a terminal.
+    let body = format!("Authorization: Basic {echoed}X-Other: 1");
+    let rule = header_variable_and_body(&format!("Basic {echoed}"), &echoed, &body);
+    let user = Some("svc@x.io".to_string());
+    assert_eq!(literals(&rule), vec![(user, tok.clone(), want); 3]);
+    // The same value in one line decodes the same: whitespace anywhere is dropped.
+    assert_eq!(
+        decode_basic(&format!(" {} ", echoed.replace('\n', " "))),
+        Some(("svc@x.io".into(), tok))
+    );
+}
+
+#[test]
+fn two_line_ends_or_a_line_end_inside_the_pair_are_not_a_credential() {
+    let tok = fake_token("nl");
+    let engine = base64::engine::general_purpose::STANDARD;
+    for pair in [
+        format!("svc@x.io:{tok}\n\n"),
+        format!("svc@x.io:{tok}\r"),
+        format!("svc@x.io:\n{tok}"),
+    ] {
+        assert_eq!(decode_basic(&engine.encode(&pair)), None, "{pair:?}");
+    }
+    assert_eq!(
+        decode_basic(&engine.encode(format!("svc@x.io:{tok}\r\n"))),
+        Some(("svc@x.io".into(), tok))
+    );
+}
+
+#[test]
+fn a_form_encoded_relay_body_is_read_and_its_span_is_the_encoded_text() {
+    let tok = format!("{}???>>>", fake_token("form"));
+    let enc = b64("svc@x.io", &tok);
+    let escaped = spellings::form_encoded(&enc);
+    assert!(
+        escaped.contains("%2B") && escaped.contains("%2F"),
+        "{escaped}"
+    );
+    for body in [
+        format!("authorization=Basic%20{escaped}&next=1"),
+        format!("authorization=Basic+{escaped}"),
+    ] {
+        let rule = rule_with(json!([relay("4", &body)]));
+        let found = detect(&rule);
+        assert_eq!(found.len(), 1, "{body}: {found:?}");
+        let f = &found[0];
+        assert_eq!(f.user.as_deref(), Some("svc@x.io"), "{body}");
+        assert_eq!(f.token.as_ref().unwrap().expose(), tok, "{body}");
+        assert!(f.encoding.is_form_encoded(), "{body}: {:?}", f.encoding);
+        let covered = &body[f.span.clone().unwrap()];
+        assert_eq!(covered, escaped, "{body}");
+    }
+    // `email:token` in clear, form-encoded: the span is the token's encoded text.
+    let tok = format!("{}=0A1B2C3D", fake_token("pair"));
+    let body = format!("auth=svc%40x.io%3A{}&n=1", spellings::form_encoded(&tok));
+    let found = detect(&rule_with(json!([relay("4", &body)])));
+    assert_eq!(found.len(), 1, "{body}: {found:?}");
+    assert_eq!(found[0].encoding, Encoding::PlainPairForm);
+    assert_eq!(found[0].token.as_ref().unwrap().expose(), tok);
+    assert_eq!(
+        &body[found[0].span.clone().unwrap()],
+        spellings::form_encoded(&tok)
+    );
+}
+
+#[test]
+fn a_json_escaped_relay_body_is_read_and_its_span_covers_the_escapes() {
+    let tok = fake_token("json");
+    let enc = b64("svc@x.io", &tok);
+    let api = atlassian_like("ATATT3");
+    let escaped = spellings::json_escaped(&format!("Basic {enc}"));
+    let body = format!(
+        "{{\"headers\": {{\"Authorization\": \"{escaped}\"}}, \"key\": \"\\u0041{}\"}}",
+        &api[1..]
+    );
+    let rule = rule_with(json!([relay("4", &body)]));
+    let found = literals(&rule);
+    let after_word = escaped.find("asic ").unwrap() + 5;
+    assert_eq!(
+        found,
+        vec![
+            (
+                Some("svc@x.io".to_string()),
+                tok.clone(),
+                escaped[after_word..].to_string()
+            ),
+            (None, api.clone(), format!("\\u0041{}", &api[1..])),
+        ],
+        "{body}"
+    );
+    // A wrapped value whose line ends are `\n` escapes is one credential, not its first line.
+    let echoed = spellings::echoed("svc@x.io", &tok);
+    let body = format!(
+        "{{\"a\": \"Basic {}\"}}",
+        echoed.trim_end().replace('\n', "\\n")
+    );
+    let found = literals(&rule_with(json!([relay("4", &body)])));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].1, tok);
+}
+
+#[test]
+fn placeholders_are_not_credentials_in_any_form() {
+    for value in [
+        "Basic YOUR_TOKEN_HERE",
+        "Basic <base64 of email:token>",
+        "Basic <token>",
+        "Basic xxxxxxxxxxxx",
+        "Basic ************",
+        "Basic your-api-token",
+        "Basic REPLACE-ME",
+    ] {
+        let form = format!("authorization={}", spellings::form_encoded(value));
+        let json_body = format!("{{\"a\": \"{}\"}}", spellings::json_escaped(value));
+        let rule = rule_with(json!([
+            web_request("2", json!([{"name": "Authorization", "value": value}])),
+            variable("3", value),
+            relay("4", &form),
+            relay("5", &json_body),
+        ]));
+        assert!(detect(&rule).is_empty(), "{value}: {:?}", detect(&rule));
+    }
+}
+
+#[test]
+fn a_word_after_a_basic_value_is_never_taken_into_it() {
+    let tok = fake_token("prose");
+    let enc = b64("svc@x.io", &tok);
+    for text in [
+        format!("use Basic {enc} then call"),
+        format!("Basic {enc}\nthen call it"),
+        format!("Basic {} abcd", enc.trim_end_matches('=')),
+    ] {
+        let found = literals(&rule_with(json!([variable("3", &text)])));
+        assert_eq!(found.len(), 1, "{text:?}: {found:?}");
+        assert_eq!(found[0].1, tok, "{text:?}");
+    }
+}
+
+#[test]
+fn a_basic_value_that_names_no_account_is_unattributable_when_atlassian_may_get_it() {
+    let tok = fake_token("who");
+    let header = |url: &str, value: String| {
+        let mut web = web_request("2", json!([{"name": "Authorization", "value": value}]));
+        web["value"]["url"] = json!(url);
+        detect(&rule_with(json!([web])))
+    };
+    let undecodable = format!("Basic {}", &b64("svc@x.io", &tok)[1..]);
+    let site = "https://acme.atlassian.net/rest/api/3/issue";
+    let other = "https://ci.example.org/job";
+    for (found, blocks) in [
+        (header(site, undecodable.clone()), true),
+        (header("{{baseUrl}}/rest", undecodable.clone()), true),
+        (
+            header(site, format!("Basic {}", b64("deploy-bot", &tok))),
+            true,
+        ),
+        (header(other, undecodable), false),
+        (
+            header(other, format!("Basic {}", b64("deploy-bot", &tok))),
+            false,
+        ),
+        (
+            header(site, format!("Basic {}", b64("svc@x.io", &tok))),
+            false,
+        ),
+        (header(site, format!("Bearer {tok}")), false),
+    ] {
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            found[0].unattributable_basic_to_atlassian(),
+            blocks,
+            "{found:?}"
+        );
+    }
+    // In a body a Basic value goes wherever the relay sends it.
+    let body = format!(
+        "{{\"Authorization\": \"Basic {}\"}}",
+        b64("deploy-bot", &tok)
+    );
+    let found = detect(&rule_with(json!([relay("4", &body)])));
+    assert!(found[0].unattributable_basic_to_atlassian(), "{found:?}");
 }

@@ -141,12 +141,48 @@ impl Census {
 /// or with no scheme it can see, sent to Atlassian ([`crate::detect::sends_to_atlassian`]: an
 /// Atlassian host, a smart value such as `{{baseUrl}}`, or a destination it cannot tell): it
 /// may be the account's API token.
+/// So may a Basic value it cannot attribute to an account
+/// ([`Finding::unattributable_basic_to_atlassian`]).
 /// Other users', Bearer values and other services' secrets are not.
 fn may_hide_account(f: &Finding) -> bool {
+    if f.unattributable_basic_to_atlassian() {
+        return true;
+    }
     let to_atlassian = crate::detect::sends_to_atlassian(f.target_url.as_deref());
     matches!(f.status, Status::SecretRef | Status::Dynamic)
         && matches!(f.scheme, Scheme::Basic | Scheme::Unknown)
         && f.user.is_none()
         && f.location != crate::detect::Location::WebhookToken
         && to_atlassian
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::spellings::{canonical, fake_token};
+    use serde_json::json;
+
+    fn rule_sending(url: &str, value: &str) -> Rule {
+        Rule::from_body(json!({"uuid": "u", "name": "n", "components": [{"id": "2",
+            "type": "jira.issue.outgoing.webhook", "value": {"url": url,
+            "headers": [{"name": "Authorization", "value": value}]}}]}))
+    }
+
+    #[test]
+    fn a_basic_value_that_names_no_account_may_hide_the_accounts_token() {
+        let b64 = canonical("svc@x.io", &fake_token("t"));
+        let undecodable = format!("Basic {}.{}", &b64[..8], &b64[8..]);
+        let bot = format!("Basic {}", canonical("deploy-bot", &fake_token("t")));
+        let selector = Selector::new("svc@x.io", vec![]);
+        for (url, value, hides) in [
+            ("https://acme.atlassian.net/rest", &undecodable, true),
+            ("{{baseUrl}}/rest", &bot, true),
+            ("https://ci.example.org/job", &undecodable, false),
+            ("https://ci.example.org/job", &bot, false),
+        ] {
+            let mut census = Census::default();
+            census.note(&rule_sending(url, value), &selector);
+            assert_eq!(census.not_inspectable, usize::from(hides), "{url} {value}");
+        }
+    }
 }

@@ -137,7 +137,9 @@ fn new_token() -> impl Strategy<Value = Token> {
 // ---------------------------------------------------------------------------------------
 // Rule skeletons
 
-/// How a Basic credential is spelled: scheme word case, spacing, padding, a split.
+/// How a Basic credential is spelled: scheme word case, spacing, padding, a split, a
+/// base64 Atlassian accepts besides the canonical one, and (in free text) the escaping of a
+/// relay body.
 #[derive(Clone, Debug)]
 struct Spelling {
     word: &'static str,
@@ -146,6 +148,28 @@ struct Spelling {
     trail: &'static str,
     unpadded: bool,
     split: bool,
+    lenient: Lenient,
+    escape: Escape,
+}
+
+/// Base64 that decodes to the same credential as the canonical value.
+#[derive(Clone, Copy, Debug)]
+enum Lenient {
+    Canonical,
+    /// The spare bits of the last symbol set (when it has any).
+    SpareBits,
+    /// `echo "user:token" | base64`: the pair's line end, wrapped at 76 columns.
+    Echoed,
+}
+
+/// How a relay body writes the text it carries.
+#[derive(Clone, Copy, Debug)]
+enum Escape {
+    Plain,
+    /// `application/x-www-form-urlencoded`.
+    Form,
+    /// Inside a JSON string, some characters as `\u00XX`.
+    Json,
 }
 
 #[derive(Clone, Debug)]
@@ -223,15 +247,28 @@ fn spelling() -> impl Strategy<Value = Spelling> {
         select(&["", " ", " \n"][..]),
         any::<bool>(),
         prop::bool::weighted(0.1),
+        select(
+            &[
+                Lenient::Canonical,
+                Lenient::Canonical,
+                Lenient::SpareBits,
+                Lenient::Echoed,
+            ][..],
+        ),
+        select(&[Escape::Plain, Escape::Plain, Escape::Form, Escape::Json][..]),
     )
-        .prop_map(|(word, lead, gap, trail, unpadded, split)| Spelling {
-            word,
-            lead,
-            gap,
-            trail,
-            unpadded,
-            split,
-        })
+        .prop_map(
+            |(word, lead, gap, trail, unpadded, split, lenient, escape)| Spelling {
+                word,
+                lead,
+                gap,
+                trail,
+                unpadded,
+                split,
+                lenient,
+                escape,
+            },
+        )
 }
 
 fn text() -> impl Strategy<Value = Text> {
@@ -399,17 +436,65 @@ const USERINFO: &AsciiSet = &ESCAPE
 impl Spelling {
     /// `free`: inside a body or variable, where the detector needs one unbroken base64 run.
     fn render(&self, cred: &Cred, free: bool) -> String {
-        let mut b64 = cred.basic();
+        let mut b64 = self.lenient.base64(cred);
         if self.unpadded {
             b64 = b64.trim_end_matches('=').to_string();
         }
         if free {
-            return format!("{}{}{b64}", self.word, self.gap);
+            return self
+                .escape
+                .apply(&format!("{}{}{b64}", self.word, self.gap));
         }
         if self.split {
             b64.insert(b64.len() / 2, ' ');
         }
         format!("{}{}{}{b64}{}", self.lead, self.word, self.gap, self.trail)
+    }
+}
+
+impl Lenient {
+    fn base64(self, cred: &Cred) -> String {
+        let canonical = cred.basic();
+        match self {
+            Lenient::Canonical => canonical,
+            Lenient::SpareBits => {
+                // One `=`: 2 spare bits; two: 4. Setting them all changes the last symbol.
+                let body = canonical.trim_end_matches('=');
+                let spare = (1u8 << (2 * (canonical.len() - body.len()))) - 1;
+                let Some(last) = body.bytes().last().filter(|_| spare > 0) else {
+                    return canonical;
+                };
+                let index = B64.iter().position(|&b| b == last).expect("base64") as u8;
+                let symbol = B64[usize::from(index | spare)] as char;
+                format!(
+                    "{}{symbol}{}",
+                    &body[..body.len() - 1],
+                    &canonical[body.len()..]
+                )
+            }
+            Lenient::Echoed => crate::common::echoed_basic(&cred.user, &cred.token),
+        }
+    }
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+impl Escape {
+    fn apply(self, text: &str) -> String {
+        match self {
+            Escape::Plain => text.to_string(),
+            Escape::Form => crate::common::form_encoded(text),
+            Escape::Json => text
+                .chars()
+                .enumerate()
+                .map(|(i, c)| match c {
+                    '\n' => "\\n".to_string(),
+                    '\t' => "\\t".to_string(),
+                    c if i % 5 == 1 => format!("\\u{:04x}", u32::from(c)),
+                    c => c.to_string(),
+                })
+                .collect(),
+        }
     }
 }
 
@@ -613,6 +698,11 @@ fn expected_replacement(f: &Finding, new: &Token) -> Result<String, TestCaseErro
         .ok_or_else(|| TestCaseError::fail("rewritten finding without a user"))?;
     Ok(match f.encoding {
         detect::Encoding::Base64Basic => Credential::new(user, new.clone()).basic_value(),
+        detect::Encoding::Base64BasicForm => {
+            let value = Credential::new(user, new.clone()).basic_value();
+            crate::common::form_encoded(&value)
+        }
+        detect::Encoding::PlainPairForm => crate::common::form_encoded(new.expose()),
         detect::Encoding::UrlUserinfo => utf8_percent_encode(new.expose(), USERINFO).to_string(),
         detect::Encoding::PlainPair => new.expose().to_string(),
         other => return Err(TestCaseError::fail(format!("rewrote a {other:?} finding"))),
@@ -861,7 +951,7 @@ fn leak_forms(pool: &Pool, new: &Token) -> Vec<String> {
 // ---------------------------------------------------------------------------------------
 // Arbitrary JSON for the totality property
 
-const FRAGMENTS: [&str; 32] = [
+const FRAGMENTS: [&str; 38] = [
     "Basic ",
     "bearer ",
     "BASIC\t",
@@ -894,6 +984,12 @@ const FRAGMENTS: [&str; 32] = [
     "Basic dXNlcjp0b2tlbg== ",
     "FAKE-abcdefgh",
     "\n",
+    "\\u0041",
+    "\\u00",
+    "\\n",
+    "Basic%20",
+    "%2B%3D",
+    "Basic+",
 ];
 
 const KEYS: [&str; 17] = [

@@ -1081,3 +1081,190 @@ fn restore_reads_back_lost_put_answers_and_writes_each_rule_once() {
         }
     }
 }
+
+/// A site whose rules (each one component) are `components`, with `user`'s `old` and `new`
+/// tokens and an admin.
+fn one_account_site(user: &str, old: &str, new: &str, components: Vec<Value>) -> TestSite {
+    use autorekey::sandbox::{Account, SandboxConfig};
+    use autorekey::secret::Token;
+    use serde_json::json;
+    let admin = fake_token();
+    let rules = components
+        .into_iter()
+        .enumerate()
+        .map(|(n, component)| {
+            json!({"rule": {"uuid": format!("0190f3a2-0000-7000-8000-0000000001{n:02}"),
+                "name": format!("pasted {n}"), "state": "ENABLED",
+                "trigger": {"id": "t", "component": "TRIGGER",
+                    "type": "jira.manual.trigger.issue", "value": {}},
+                "components": [component]}, "connections": []})
+        })
+        .collect();
+    let account = |email: &str, admin: bool, tokens: Vec<&str>| Account {
+        email: email.into(),
+        account_id: format!("712020:{email}"),
+        admin,
+        tokens: tokens.into_iter().map(Token::new).collect(),
+        revoked_tokens: vec![],
+    };
+    common::SiteSpec {
+        config: SandboxConfig {
+            rules,
+            accounts: vec![
+                account("admin@pasted.example", true, vec![admin.as_str()]),
+                account(user, false, vec![old, new]),
+            ],
+            ..SandboxConfig::default()
+        },
+        login: "admin@pasted.example".into(),
+        admin_token: admin.clone(),
+        secrets: vec![old.to_string(), new.to_string(), admin],
+    }
+    .start()
+}
+
+/// `rotate --yes --format json` of `user` to `new`, which must exit with `code`: its summary.
+fn rotate_json(site: &TestSite, user: &str, new: &str, code: i32) -> Value {
+    let backups = site.dir.path().join("backups");
+    let out = run(
+        site,
+        rotate_cmd(site, user, new, &backups, &["--yes", "--format", "json"]),
+    );
+    out.expect_code(code);
+    out.json()
+}
+
+/// A web request to `url` with an `Authorization` header and a body.
+fn web_request(url: &str, header: &str, body: &str) -> Value {
+    serde_json::json!({"id": "2", "component": "ACTION", "type": "jira.issue.outgoing.webhook",
+        "value": {"url": url, "method": "POST", "contentType": "custom", "customBody": body,
+            "headers": [{"name": "Authorization", "value": header}]}})
+}
+
+#[test]
+fn a_basic_value_pasted_from_a_terminal_or_escaped_in_a_relay_body_is_rotated_before_any_revoke() {
+    use autorekey::secret::{Credential, Token};
+    let user = "svc@pasted.example";
+    // Long enough for `base64` to wrap, as it wraps every ATATT3 token.
+    let token = || format!("{}{}", fake_token(), uuid::Uuid::new_v4().simple());
+    let (old, new) = (token(), token());
+    let basic = |t: &str| Credential::new(user, Token::new(t)).basic_value();
+    let echoed = common::echoed_basic(user, &old);
+    assert!(echoed.contains('\n'), "wrapped");
+    let escaped: String = format!("Basic {}", basic(&old))
+        .chars()
+        .enumerate()
+        .map(|(i, c)| match i % 9 {
+            0 => format!("\\u{:04X}", u32::from(c)),
+            _ => c.to_string(),
+        })
+        .collect();
+    let site = one_account_site(
+        user,
+        &old,
+        &new,
+        vec![
+            web_request(
+                "{{baseUrl}}/rest/api/3/issue",
+                &format!("Basic {}", basic(&old)),
+                "",
+            ),
+            // `echo "email:token" | base64`, pasted with the output's last line end.
+            web_request(
+                "{{baseUrl}}/rest/api/3/issue",
+                &format!("Basic {echoed}\n"),
+                "",
+            ),
+            web_request(
+                "https://relay.example.org/form",
+                "",
+                &format!(
+                    "authorization=Basic%20{}&x=1",
+                    common::form_encoded(&basic(&old))
+                ),
+            ),
+            web_request(
+                "https://relay.example.org/json",
+                "",
+                &format!("{{\"headers\": {{\"Authorization\": \"{escaped}\"}}}}"),
+            ),
+        ],
+    );
+    let summary = rotate_json(&site, user, &new, 0);
+    assert_eq!(summary["counts"]["rotated"], 4, "{summary}");
+    assert_eq!(summary["verdict"]["advice"], "revoke", "{summary}");
+
+    // Each new value is where the old one was, in the form the rule needs.
+    let rule = |n: usize| {
+        site.state()
+            .rule(&format!("0190f3a2-0000-7000-8000-0000000001{n:02}"))
+            .unwrap()["rule"]["components"][0]["value"]
+            .clone()
+    };
+    let new_basic = basic(&new);
+    assert_eq!(
+        rule(1)["headers"][0]["value"],
+        format!("Basic {new_basic}\n")
+    );
+    assert_eq!(
+        rule(2)["customBody"],
+        format!(
+            "authorization=Basic%20{}&x=1",
+            common::form_encoded(&new_basic)
+        )
+    );
+    let body = rule(3)["customBody"].as_str().unwrap().to_string();
+    assert!(body.ends_with(&format!("{new_basic}\"}}}}")), "{body}");
+    let all: String = (0..4).map(|n| rule(n).to_string()).collect();
+    for form in [old.clone(), basic(&old)] {
+        assert!(!all.contains(&form), "an old value is left on the site");
+    }
+}
+
+#[test]
+fn a_basic_value_sent_to_atlassian_that_names_no_account_holds_back_the_revoke_advice() {
+    use autorekey::secret::{Credential, Token};
+    let user = "svc@pasted.example";
+    let (old, new) = (fake_token(), fake_token());
+    let basic = |u: &str, t: &str| Credential::new(u, Token::new(t)).basic_value();
+    let b64 = basic(user, &old);
+    let site = one_account_site(
+        user,
+        &old,
+        &new,
+        vec![
+            web_request("{{baseUrl}}/rest/api/3/issue", &format!("Basic {b64}"), ""),
+            // Not base64 any decoder agrees on: whose token it holds cannot be known.
+            web_request(
+                "{{baseUrl}}/rest/api/3/issue",
+                &format!("Basic {}.{}", &b64[..8], &b64[8..]),
+                "",
+            ),
+        ],
+    );
+    let summary = rotate_json(&site, user, &new, 3);
+    assert_eq!(summary["counts"]["rotated"], 1, "{summary}");
+    assert_eq!(summary["verdict"]["advice"], "not_inspectable", "{summary}");
+    assert_eq!(summary["verdict"]["revoke"], false, "{summary}");
+    // What the summary says to run next shows it, beside the account's own credential.
+    let scan = site.run(&["scan", "--account", user, "--format", "json"]);
+    scan.expect_code(0);
+    let rows: Vec<(String, Value)> = scan.json()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["rule_name"].as_str().unwrap().to_string(),
+                r["email"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("pasted 0".to_string(), Value::from(user)),
+            ("pasted 1".to_string(), Value::Null)
+        ]
+    );
+}

@@ -96,6 +96,33 @@ pub fn oracle() -> Value {
     serde_json::from_str(&text).expect("the oracle is JSON")
 }
 
+// ------------------------------------------------------------------ Basic values as pasted
+
+/// `echo "user:token" | base64`: the pair with its line end, in lines of 76 columns as
+/// `base64` wraps it (without the output's own last line end).
+pub fn echoed_basic(user: &str, token: &str) -> String {
+    let b64 = STANDARD.encode(format!("{user}:{token}\n"));
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(76)
+        .map(|line| std::str::from_utf8(line).expect("base64 is ASCII"))
+        .collect();
+    lines.join("\n")
+}
+
+/// What a form encoder escapes (`application/x-www-form-urlencoded`): all but alphanumerics
+/// and `*-._`.
+pub const FORM: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'*')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_');
+
+/// `text` as a form body carries it.
+pub fn form_encoded(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, FORM).to_string()
+}
+
 // ------------------------------------------------------------------ secrets in output
 
 /// Every form in which `secret` could leak: as is, percent-encoded, and the part of a
