@@ -21,7 +21,7 @@ pub fn canonical(user: &str, token: &str) -> String {
 /// of its last symbol set: the same bytes to a lenient decoder, refused by a strict one.
 pub fn spare_bits(user: &str, tag: &str) -> (String, String) {
     let mut token = fake_token(tag);
-    while (user.len() + 1 + token.len()) % 3 == 0 {
+    while (user.len() + 1 + token.len()).is_multiple_of(3) {
         token.push('x');
     }
     let b64 = canonical(user, &token);
