@@ -55,6 +55,9 @@ fn variable(uuid: &str, name: &str, pair: &str) -> Value {
 
 pub(crate) const REAL: &str = "0190f3a2-0000-7000-8000-00000000a001";
 const REAL_TOO: &str = "0190f3a2-0000-7000-8000-00000000a002";
+/// The real token as `echo "email:token" | base64` writes it (a line end inside the value),
+/// which Atlassian accepts.
+const REAL_ECHOED: &str = "0190f3a2-0000-7000-8000-00000000a003";
 pub(crate) const PLANTED_JUNK: &str = "0190f3a2-0000-7000-8000-00000000b001";
 pub(crate) const PLANTED_SITE: &str = "0190f3a2-0000-7000-8000-00000000b002";
 const PLANTED_VAR: &str = "0190f3a2-0000-7000-8000-00000000b003";
@@ -95,6 +98,13 @@ pub(crate) fn planted_site() -> Planted {
             "ENABLED",
         ),
         // Junk sent to the planter's own host, disabled so nobody notices.
+        web_request(
+            REAL_ECHOED,
+            "Real: pasted from a terminal",
+            "{{baseUrl}}/rest/api/3/search",
+            &format!("Basic {}", crate::common::echoed_basic(ALICE, &old)),
+            "ENABLED",
+        ),
         web_request(
             PLANTED_JUNK,
             "Planted: to evil",
@@ -185,7 +195,7 @@ fn planted_credentials_get_nothing_and_the_real_ones_are_rotated() {
     let json = out.json();
 
     // The real rules hold the new token, hidden now; the planted ones are byte-identical.
-    for uuid in [REAL, REAL_TOO] {
+    for uuid in [REAL, REAL_TOO, REAL_ECHOED] {
         let rule = p.rule(uuid);
         assert!(rule.contains(&basic(ALICE, &p.new)), "{uuid} rotated");
         assert!(rule.contains("\"headerSecure\":true"), "{uuid} hidden");
@@ -195,7 +205,7 @@ fn planted_credentials_get_nothing_and_the_real_ones_are_rotated() {
         .map(|u| p.rule(u))
         .collect();
     assert_eq!(before, after, "no planted rule was written");
-    assert_eq!(p.site.stats().puts_per_rule.len(), 2, "two writes in all");
+    assert_eq!(p.site.stats().puts_per_rule.len(), 3, "three writes in all");
 
     // At most two failed logins: the junk is not token-shaped, the third fake not tried.
     assert!(
@@ -291,7 +301,7 @@ fn a_saved_plan_records_the_confirmations_and_apply_never_takes_a_planted_value(
         .collect();
     assert_eq!(
         planned.len(),
-        2,
+        3,
         "only the real rules are planned: {planned:?}"
     );
 
