@@ -206,7 +206,11 @@ impl<'a> Writer<'a> {
             let error = e.to_string();
             return failed(Failure::BackupFailed { error });
         }
-        if let Err(e) = self.log.record(now.uuid(), now.name(), Step::Writing, None) {
+        let detail = key.and_then(|_| crate::journal::replaces_detail(&replaced(now, wanted)));
+        if let Err(e) = self
+            .log
+            .record(now.uuid(), now.name(), Step::Writing, detail)
+        {
             let error = e.to_string();
             return failed(Failure::JournalFailed { error });
         }
@@ -332,4 +336,21 @@ impl<'a> Writer<'a> {
             }
         }
     }
+}
+
+/// The tokens of `now` that `wanted` no longer holds (what a rotation's write replaces),
+/// one fingerprint each, as the journal records them.
+fn replaced(now: &Rule, wanted: &Rule) -> Vec<String> {
+    let kept: std::collections::HashSet<_> = crate::detect::detect(wanted.body())
+        .iter()
+        .filter_map(plan::token_identity)
+        .collect();
+    let gone: Vec<_> = crate::detect::detect(now.body())
+        .into_iter()
+        .filter(|f| plan::token_identity(f).is_some_and(|id| !kept.contains(&id)))
+        .collect();
+    crate::detect::shown_per_token(&gone)
+        .into_iter()
+        .map(|(_, shown)| shown.to_string())
+        .collect()
 }

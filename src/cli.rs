@@ -408,8 +408,8 @@ pub struct RotateArgs {
     pub account: String,
 
     /// Only the old tokens with these fingerprints (or fingerprint prefixes), as `scan`
-    /// shows them: plain (`3f9c0a1b2c4d`) or keyed (`k:1a2b3c4d5e6f`). Naming one confirms
-    /// it as the account's token.
+    /// shows them: plain (`3f9c0a1b2c4d`) or keyed (`k:1a2b3c4d5e6f`). A whole fingerprint
+    /// also confirms that token as the account's (a prefix only selects).
     #[arg(long, value_name = "FP")]
     pub fingerprint: Vec<String>,
 

@@ -103,6 +103,27 @@ impl Journal {
     }
 }
 
+/// How a `writing` entry of a rotation names the old tokens the write replaces (by the
+/// fingerprint each place shows; the journal holds no secret): a rerun names for revoking
+/// only what an earlier run wrote over, never another value of the account that sat beside
+/// it unconfirmed.
+const REPLACES: &str = "replaces old tokens: ";
+
+/// The `detail` of a rotation's `writing` entry.
+pub fn replaces_detail(fingerprints: &[String]) -> Option<String> {
+    (!fingerprints.is_empty()).then(|| format!("{REPLACES}{}", fingerprints.join(", ")))
+}
+
+impl Entry {
+    /// The old tokens a `writing` entry says its write replaces.
+    pub fn replaced(&self) -> Vec<String> {
+        let listed = (self.step == Step::Writing)
+            .then(|| self.detail.as_deref()?.strip_prefix(REPLACES))
+            .flatten();
+        listed.map_or_else(Vec::new, |l| l.split(", ").map(str::to_owned).collect())
+    }
+}
+
 /// Every entry of a journal file, read as a stream (it is never loaded whole). A line that
 /// is not an entry (torn by a crash, or not UTF-8) is skipped; the ones after it are read.
 /// A link, FIFO or device in its place is refused.

@@ -118,8 +118,14 @@ impl RunStore {
         let Some(dir) = &self.resumed else {
             return Vec::new();
         };
-        // The earlier run confirmed what it wrote over; this run's confirmations cover only
-        // the values it found still in the rules.
+        // Only what an earlier run wrote over, as its journal says: it had confirmed those
+        // as the account's. Another value of the account in a backed-up rule (planted, or
+        // declined) was never confirmed, and must never be named for revoking.
+        let replaced: std::collections::HashSet<String> = journal::read(&dir.join("journal.jsonl"))
+            .unwrap_or_default()
+            .iter()
+            .flat_map(journal::Entry::replaced)
+            .collect();
         let selector = &Selector {
             confirmed: None,
             ..selector.clone()
@@ -130,6 +136,10 @@ impl RunStore {
             .iter()
             .flat_map(|saved| crate::detect::detect(saved.body()))
             .filter(|f| selector.matches(f) && f.token.as_ref() != Some(new_token))
+            .filter(|f| {
+                f.fingerprint()
+                    .is_some_and(|fp| replaced.contains(fp.as_str()))
+            })
             .collect();
         crate::detect::shown_per_token(&findings)
     }

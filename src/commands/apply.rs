@@ -72,6 +72,7 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, ui: &Ui) -> CommandResul
         Some(LoginCheck {
             client: &client,
             new_account_id: Some(&login.account_id),
+            failed_already: login.failed_logins,
         }),
         Some(&mut approver),
         ui,

@@ -42,6 +42,8 @@ pub const FAILED_LOGINS_PER_RUN: usize = 2;
 pub struct LoginCheck<'a> {
     pub client: &'a AutomationClient,
     pub new_account_id: Option<&'a str>,
+    /// Failed logins of the account this run made already (the new token's check).
+    pub failed_already: usize,
 }
 
 /// What the admin gave or recorded to confirm old tokens with.
@@ -99,11 +101,13 @@ pub async fn confirm_old_tokens(
     if let Some(old) = &given.old_token {
         check_old_token(old, new_token, &found, &selector.account, ui)?;
     }
-    let mut tries = Tries::default();
+    let mut tries = Tries {
+        failed: login.as_ref().map_or(0, |l| l.failed_already),
+    };
     let mut ids = BTreeSet::new();
     let (mut confirmed, mut unconfirmed) = (Vec::new(), Vec::new());
     for c in &found {
-        let decided = match given_evidence(c, selector, &given) {
+        let decided = match given_evidence(c, &found, selector, &given) {
             Some(evidence) => Ok(evidence),
             None => match &login {
                 Some(check) => tries.login(check, c, selector, new_token).await,
@@ -142,9 +146,16 @@ pub async fn confirm_old_tokens(
     })
 }
 
-/// Evidence that needs no login: the old token given, a named fingerprint, or a saved
-/// plan's record (other than a login, which is checked again).
-fn given_evidence(c: &Candidate, selector: &Selector, given: &Given<'_>) -> Option<Evidence> {
+/// Evidence that needs no login: the old token given, a whole fingerprint named with
+/// `--fingerprint`, or a saved plan's record (other than a login, which is checked again).
+/// A fingerprint confirms only the one value it names among `all`: a prefix, or a
+/// fingerprint a planted value was ground to share, confirms nothing.
+fn given_evidence(
+    c: &Candidate,
+    all: &[Candidate],
+    selector: &Selector,
+    given: &Given<'_>,
+) -> Option<Evidence> {
     if given
         .old_token
         .as_ref()
@@ -155,12 +166,15 @@ fn given_evidence(c: &Candidate, selector: &Selector, given: &Given<'_>) -> Opti
     let recorded = given
         .recorded
         .iter()
-        .find(|r| r.fingerprint == c.shown && r.evidence != Evidence::Login);
+        .find(|r| r.evidence != Evidence::Login && c.named_alone_by(r.fingerprint.as_str(), all));
     if let Some(r) = recorded {
         return Some(r.evidence);
     }
-    // The plan holds only what `--fingerprint` selects, so every candidate was named.
-    (!selector.fingerprints.is_empty()).then_some(Evidence::Fingerprint)
+    let named = selector
+        .fingerprints
+        .iter()
+        .any(|fp| c.named_alone_by(fp, all));
+    named.then_some(Evidence::Fingerprint)
 }
 
 /// The old token given must be an old token: not the new one, and (a warning) in a rule.
@@ -187,7 +201,6 @@ fn check_old_token(
 }
 
 /// Logins tried in this run, and how many failed.
-#[derive(Default)]
 struct Tries {
     failed: usize,
 }

