@@ -13,7 +13,7 @@
 //! - the rule-management API under both base forms (`/gateway/api/automation/...` and
 //!   `/automation/...`), `rest/v1` and `rest/latest`: rule summaries (GET and POST, opaque
 //!   expiring cursors), `GET`/`PUT rule/{uuid}` and `PUT rule/{uuid}/state`, with the
-//!   documented error shapes (see `/work/shared/docs/automation-api.md`).
+//!   documented error shapes (see `../shared/docs/automation-api.md` beside the repository).
 //!
 //! Traps, switchable per rule, make careless clients lose data here as they would on a real
 //! site: `mask_hidden` (GET answers `***` for hidden values and a PUT of `***` stores it),
