@@ -63,7 +63,7 @@ pub(crate) const PLANTED_SITE: &str = "0190f3a2-0000-7000-8000-00000000b002";
 const PLANTED_VAR: &str = "0190f3a2-0000-7000-8000-00000000b003";
 const PLANTED_MORE: &str = "0190f3a2-0000-7000-8000-00000000b004";
 
-/// The site: alice's real old token in two rules, and four planted rules naming alice.
+/// The site: alice's real old token in three rules, and four planted rules naming alice.
 pub(crate) struct Planted {
     pub site: TestSite,
     pub old: String,
@@ -73,15 +73,8 @@ pub(crate) struct Planted {
 }
 
 pub(crate) fn planted_site() -> Planted {
-    let (admin, old, new) = (fake_token(), fake_token(), fake_token());
+    let (old, new) = (fake_token(), fake_token());
     let fakes = vec![fake_token(), fake_token(), fake_token()];
-    let account = |email: &str, tokens: Vec<String>, admin: bool| Account {
-        email: email.into(),
-        account_id: format!("712020:{email}"),
-        admin,
-        tokens: tokens.into_iter().map(Token::new).collect(),
-        revoked_tokens: vec![],
-    };
     let rules = vec![
         web_request(
             REAL,
@@ -97,7 +90,6 @@ pub(crate) fn planted_site() -> Planted {
             &basic(ALICE, &old),
             "ENABLED",
         ),
-        // Junk sent to the planter's own host, disabled so nobody notices.
         web_request(
             REAL_ECHOED,
             "Real: pasted from a terminal",
@@ -105,6 +97,7 @@ pub(crate) fn planted_site() -> Planted {
             &format!("Basic {}", crate::common::echoed_basic(ALICE, &old)),
             "ENABLED",
         ),
+        // Junk sent to the planter's own host, disabled so nobody notices.
         web_request(
             PLANTED_JUNK,
             "Planted: to evil",
@@ -133,23 +126,8 @@ pub(crate) fn planted_site() -> Planted {
             "ENABLED",
         ),
     ];
-    let mut secrets = vec![admin.clone(), old.clone(), new.clone()];
-    secrets.extend(fakes.iter().cloned());
-    let spec = SiteSpec {
-        config: SandboxConfig {
-            rules,
-            accounts: vec![
-                account(ADMIN, vec![admin.clone()], true),
-                account(ALICE, vec![old.clone(), new.clone()], false),
-            ],
-            ..SandboxConfig::default()
-        },
-        login: ADMIN.into(),
-        admin_token: admin,
-        secrets,
-    };
     Planted {
-        site: spec.start(),
+        site: site_with(rules, &old, &new, fakes.clone()),
         old,
         new,
         fakes,
