@@ -21,7 +21,7 @@ use crate::plan::{PlanFile, PlanFileError, Planner};
 use crate::settings::SiteSettings;
 use crate::ui::Ui;
 
-use super::ownership::{self, Given, LoginCheck};
+use super::ownership::{self, Confirmation, Given};
 use super::rotation;
 use super::session::Writes;
 
@@ -60,36 +60,24 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs, ui: &Ui) -> CommandResul
     let mut read = rotation::read_site(&client, planner, ui).await?;
     // The plan's confirmations are checked again: a login may have expired since, and a
     // plan from before confirmations records none.
+    let given = Given {
+        old_token,
+        recorded: &plan.confirmed,
+    };
     let mut approver = approver;
-    let owned = ownership::confirm_old_tokens(
-        &mut read.plan,
-        &plan.selector,
-        &new_token,
-        Given {
-            old_token,
-            recorded: &plan.confirmed,
-        },
-        Some(LoginCheck {
-            client: &client,
-            new_account_id: Some(&login.account_id),
-            failed_already: login.failed_logins,
-        }),
-        Some(&mut approver),
-        ui,
-    )
-    .await?;
+    let owned = Confirmation::on_site(&client, &login, &plan.selector, &new_token, given)
+        .run(&mut read.plan, Some(&mut approver), ui)
+        .await?;
     for rebuilt in read.plan.rewrites.iter().filter(|r| r.rebuilt) {
         ui.status(format!(
             "\"{}\" changed since the plan was made; its rewrite was rebuilt on the current version.",
             rebuilt.name()
         ));
     }
-    let selector = owned.selector;
-    let mut summary = rotation::summary_of(&selector, &new_token, &read.plan, read.listed);
+    let mut summary = rotation::summary_of(&plan.selector, &new_token, &read.plan, read.listed);
     // Complete only if both the plan's listing and this one were confirmed.
     summary.list_complete = plan.list_complete && read.list_complete;
-    summary.confirmed = owned.confirmed;
-    summary.unconfirmed = owned.unconfirmed;
+    let selector = owned.into_summary(&mut summary);
     let writes = Writes {
         client: &client,
         settings: &settings,

@@ -29,9 +29,12 @@ use crate::plan::ownership::{
 };
 use crate::plan::{Plan, Selector};
 use crate::printable::printable;
+use crate::report::RotationSummary;
 use crate::secret::{Credential, Token};
 use crate::token_input::{read_token, TokenSource, OLD_TOKEN_ENV};
 use crate::ui::Ui;
+
+use super::rotation::NewTokenLogin;
 
 /// Failed logins one run may cause per account. Atlassian locks an account's API access
 /// after a few; the new token's own check succeeded before this is reached.
@@ -85,65 +88,110 @@ pub fn read_old_token(args: &NewTokenArgs, ui: &Ui) -> CommandResult<Option<Toke
     read_token(source, ui).map(Some)
 }
 
-/// Confirm each old value `plan` would replace, narrow the plan to the confirmed ones, and
-/// say what was decided. `login` is `None` offline; `approver` is `None` when nothing is
-/// written now (a dry run, a saved plan).
-pub async fn confirm_old_tokens(
-    plan: &mut Plan,
-    selector: &Selector,
-    new_token: &Token,
-    given: Given<'_>,
-    login: Option<LoginCheck<'_>>,
-    mut approver: Option<&mut Approver>,
-    ui: &Ui,
-) -> CommandResult<Ownership> {
-    let found = candidates(&plan.rewrites);
-    if let Some(old) = &given.old_token {
-        check_old_token(old, new_token, &found, &selector.account, ui)?;
-    }
-    let mut tries = Tries {
-        failed: login.as_ref().map_or(0, |l| l.failed_already),
-    };
-    let mut ids = BTreeSet::new();
-    let (mut confirmed, mut unconfirmed) = (Vec::new(), Vec::new());
-    for c in &found {
-        let decided = match given_evidence(c, &found, selector, &given) {
-            Some(evidence) => Ok(evidence),
-            None => match &login {
-                Some(check) => tries.login(check, c, selector, new_token).await,
-                None => Err(Login::Offline),
-            },
+/// What confirming a plan's old tokens needs besides the plan: the selection, the new
+/// token, what the admin gave, and where a login may be tried (`None` offline).
+pub struct Confirmation<'a> {
+    pub selector: &'a Selector,
+    pub new_token: &'a Token,
+    pub given: Given<'a>,
+    pub login: Option<LoginCheck<'a>>,
+}
+
+impl<'a> Confirmation<'a> {
+    /// On a site, after the new token logged in (`login`).
+    pub fn on_site(
+        client: &'a AutomationClient,
+        login: &'a NewTokenLogin,
+        selector: &'a Selector,
+        new_token: &'a Token,
+        given: Given<'a>,
+    ) -> Self {
+        let check = LoginCheck {
+            client,
+            new_account_id: Some(&login.account_id),
+            failed_already: login.failed_logins,
         };
-        let decided = match decided {
-            Ok(evidence) => Ok(evidence),
-            Err(why) => match ask(approver.as_deref_mut(), c, &why, &selector.account, ui)? {
-                true => Ok(Evidence::Answered),
-                // Asked and answered no, or nobody to ask.
-                false => Err((
-                    why,
-                    approver.as_deref().is_some_and(Approver::is_interactive),
-                )),
-            },
-        };
-        match decided {
-            Ok(evidence) => {
-                ids.insert(c.identity.clone());
-                let fingerprint = c.shown.clone();
-                confirmed.push(Confirmed {
-                    fingerprint,
-                    evidence,
-                });
-            }
-            Err((why, declined)) => unconfirmed.push(Unconfirmed::of(c, why, declined)),
+        Confirmation {
+            selector,
+            new_token,
+            given,
+            login: Some(check),
         }
     }
-    let selector = selector.with_confirmed(ids);
-    keep_confirmed(plan, &selector, new_token);
-    Ok(Ownership {
-        selector,
-        confirmed,
-        unconfirmed,
-    })
+
+    /// Confirm each old value `plan` would replace, narrow the plan to the confirmed ones,
+    /// and say what was decided. `approver` is `None` when nothing is written now (a dry
+    /// run, a saved plan): nobody is asked then.
+    pub async fn run(
+        self,
+        plan: &mut Plan,
+        mut approver: Option<&mut Approver>,
+        ui: &Ui,
+    ) -> CommandResult<Ownership> {
+        let Confirmation {
+            selector,
+            new_token,
+            given,
+            login,
+        } = self;
+        let found = candidates(&plan.rewrites);
+        if let Some(old) = &given.old_token {
+            check_old_token(old, new_token, &found, &selector.account, ui)?;
+        }
+        let mut tries = Tries {
+            failed: login.as_ref().map_or(0, |l| l.failed_already),
+        };
+        let mut ids = BTreeSet::new();
+        let (mut confirmed, mut unconfirmed) = (Vec::new(), Vec::new());
+        for c in &found {
+            let decided = match given_evidence(c, &found, selector, &given) {
+                Some(evidence) => Ok(evidence),
+                None => match &login {
+                    Some(check) => tries.login(check, c, selector, new_token).await,
+                    None => Err(Login::Offline),
+                },
+            };
+            let decided = match decided {
+                Ok(evidence) => Ok(evidence),
+                Err(why) => match ask(approver.as_deref_mut(), c, &why, &selector.account, ui)? {
+                    true => Ok(Evidence::Answered),
+                    // Asked and answered no, or nobody to ask.
+                    false => Err((
+                        why,
+                        approver.as_deref().is_some_and(Approver::is_interactive),
+                    )),
+                },
+            };
+            match decided {
+                Ok(evidence) => {
+                    ids.insert(c.identity.clone());
+                    let fingerprint = c.shown.clone();
+                    confirmed.push(Confirmed {
+                        fingerprint,
+                        evidence,
+                    });
+                }
+                Err((why, declined)) => unconfirmed.push(Unconfirmed::of(c, why, declined)),
+            }
+        }
+        let selector = selector.with_confirmed(ids);
+        keep_confirmed(plan, &selector, new_token);
+        Ok(Ownership {
+            selector,
+            confirmed,
+            unconfirmed,
+        })
+    }
+}
+
+impl Ownership {
+    /// Hand what was confirmed and what was not to the summary; the selector to write with
+    /// stays.
+    pub fn into_summary(self, summary: &mut RotationSummary) -> Selector {
+        summary.confirmed = self.confirmed;
+        summary.unconfirmed = self.unconfirmed;
+        self.selector
+    }
 }
 
 /// Evidence that needs no login: the old token given, a whole fingerprint named with

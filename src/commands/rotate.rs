@@ -23,7 +23,7 @@ use crate::settings::SiteSettings;
 use crate::ui::Ui;
 use crate::verdict;
 
-use super::ownership::{self, Given, LoginCheck};
+use super::ownership::{self, Confirmation, Given};
 use super::rotation::{self, Diffs, SiteRead};
 use super::session::Writes;
 
@@ -59,39 +59,21 @@ pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResu
     }
     let login = rotation::check_new_token(&client, &selector, &new_token, ui).await?;
     let mut read = rotation::read_site(&client, Planner::new(&selector, &new_token), ui).await?;
-    let manifest = rotation::manifest(&settings, &selector, &new_token);
-    let known = rotation::backup_root(&args.write_args)
-        .is_some_and(|root| !crate::run::previous_runs(&root, &manifest).is_empty());
-    verdict::check_selection(&read.plan.census, &selector, &new_token, known)
-        .map_err(rotation::refused)?;
+    refuse_bad_selection(&read, &settings, &selector, &new_token, args)?;
     let given = Given {
         old_token,
         recorded: &[],
     };
-    let check = LoginCheck {
-        client: &client,
-        new_account_id: Some(&login.account_id),
-        failed_already: login.failed_logins,
-    };
     let mut approver = approver;
-    let owned = ownership::confirm_old_tokens(
-        &mut read.plan,
-        &selector,
-        &new_token,
-        given,
-        Some(check),
-        approver.as_mut(),
-        ui,
-    )
-    .await?;
-    let selector = owned.selector;
+    let owned = Confirmation::on_site(&client, &login, &selector, &new_token, given)
+        .run(&mut read.plan, approver.as_mut(), ui)
+        .await?;
+    let mut summary = rotation::summary_of(&selector, &new_token, &read.plan, read.listed);
+    summary.list_complete = read.list_complete;
+    let selector = owned.into_summary(&mut summary);
     if login.gateway_only && selector.migrate.as_ref().is_none_or(|m| m.urls.is_none()) {
         warn_site_calls(&read.plan.rewrites, client.site(), ui);
     }
-    let mut summary = rotation::summary_of(&selector, &new_token, &read.plan, read.listed);
-    summary.list_complete = read.list_complete;
-    summary.confirmed = owned.confirmed;
-    summary.unconfirmed = owned.unconfirmed;
     let preview = Preview {
         settings: &settings,
         selector: &selector,
@@ -112,6 +94,22 @@ pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResu
             (writes.run(plan.rewrites, approver, summary, plan.outcomes, ui)).await
         }
     }
+}
+
+/// Refuse (exit 2) an `--account` or `--fingerprint` that matches nothing, or a "new"
+/// token already in the rules that no run of this rotation put there.
+fn refuse_bad_selection(
+    read: &SiteRead,
+    settings: &SiteSettings,
+    selector: &Selector,
+    new_token: &Token,
+    args: &RotateArgs,
+) -> CommandResult {
+    let manifest = rotation::manifest(settings, selector, new_token);
+    let known = rotation::backup_root(&args.write_args)
+        .is_some_and(|root| !crate::run::previous_runs(&root, &manifest).is_empty());
+    verdict::check_selection(&read.plan.census, selector, new_token, known)
+        .map_err(rotation::refused)
 }
 
 /// `--from-file`: the offline rotation of an export, with the same selection (a migration

@@ -19,7 +19,7 @@ use crate::rule::Rule;
 use crate::ui::Ui;
 use crate::verdict;
 
-use super::ownership::{self, Given};
+use super::ownership::{self, Confirmation, Given};
 use super::rotation::{self, Diffs};
 
 pub async fn run(source: &Path, selector: &Selector, args: &RotateArgs, ui: &Ui) -> CommandResult {
@@ -57,21 +57,17 @@ pub async fn run(source: &Path, selector: &Selector, args: &RotateArgs, ui: &Ui)
         old_token,
         recorded: &[],
     };
-    let owned = ownership::confirm_old_tokens(
-        &mut plan,
+    let confirming = Confirmation {
         selector,
-        &new_token,
+        new_token: &new_token,
         given,
-        None,
-        approver.as_mut(),
-        ui,
-    )
-    .await?;
-    let selector = &owned.selector;
+        login: None,
+    };
+    let owned = confirming.run(&mut plan, approver.as_mut(), ui).await?;
     let mut summary = rotation::summary_of(selector, &new_token, &plan, doc.rule_pointers().len());
+    // Nothing is re-read offline: the narrowed plan is all the writing needs.
+    owned.into_summary(&mut summary);
     summary.offline = true;
-    summary.confirmed = owned.confirmed;
-    summary.unconfirmed = owned.unconfirmed;
     summary.add(plan.outcomes);
     ui.warn("offline: the new token cannot be checked against a site here; make sure it is the right one");
     let format = args.write_args.format;
