@@ -14,8 +14,9 @@ use crate::confirm::{Answer, Approver};
 use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::export::Document;
 use crate::outcome::{Kind, Outcome, Stop};
-use crate::plan::{Planner, Rewrite, Selector};
+use crate::plan::{Plan, Planner, Rewrite, Selector};
 use crate::rule::Rule;
+use crate::secret::Token;
 use crate::ui::Ui;
 use crate::verdict;
 
@@ -34,23 +35,8 @@ pub async fn run(source: &Path, selector: &Selector, args: &RotateArgs, ui: &Ui)
     };
     let new_token = rotation::read_new_token(&args.new_token, ui)?;
     let old_token = ownership::read_old_token(&args.new_token, ui)?;
-    let mut doc = Document::read(source).map_err(|e| {
-        CommandError::caused(
-            ErrorKind::Usage,
-            format!("cannot read {}", source.display()),
-            e,
-        )
-        .hint("--from-file takes a UI export or a file of API envelopes (a plain file)")
-    })?;
-    let mut planner = Planner::new(selector, &new_token);
-    for pointer in doc.rule_pointers() {
-        let body = doc.root.pointer(&pointer).cloned().unwrap_or_default();
-        planner.add_at(Rule::from_body(body), Some(pointer));
-    }
-    let mut plan = planner.finish();
-    // No earlier run can have written a file: a "new" token already in it is refused.
-    verdict::check_selection(&plan.census, selector, &new_token, false)
-        .map_err(rotation::refused)?;
+    let mut doc = read_document(source)?;
+    let mut plan = plan_document(&doc, selector, &new_token)?;
     // Offline, no login can confirm an old token: the old token given, a named
     // fingerprint or an answer at the prompt can.
     let given = Given {
@@ -97,6 +83,31 @@ pub async fn run(source: &Path, selector: &Selector, args: &RotateArgs, ui: &Ui)
     })?;
     summary.written_file = Some(target.display().to_string());
     rotation::finish(&summary, None, format, ui)
+}
+
+fn read_document(source: &Path) -> CommandResult<Document> {
+    Document::read(source).map_err(|e| {
+        CommandError::caused(
+            ErrorKind::Usage,
+            format!("cannot read {}", source.display()),
+            e,
+        )
+        .hint("--from-file takes a UI export or a file of API envelopes (a plain file)")
+    })
+}
+
+/// Every rule of the file through the planner, each with where it sits in the file.
+fn plan_document(doc: &Document, selector: &Selector, new_token: &Token) -> CommandResult<Plan> {
+    let mut planner = Planner::new(selector, new_token);
+    for pointer in doc.rule_pointers() {
+        let body = doc.root.pointer(&pointer).cloned().unwrap_or_default();
+        planner.add_at(Rule::from_body(body), Some(pointer));
+    }
+    let plan = planner.finish();
+    // No earlier run can have written a file: a "new" token already in it is refused.
+    verdict::check_selection(&plan.census, selector, new_token, false)
+        .map_err(rotation::refused)?;
+    Ok(plan)
 }
 
 /// Ask about each rewrite and put the approved ones into the document. Returns the
