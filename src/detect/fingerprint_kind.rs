@@ -20,7 +20,7 @@
 
 use crate::secret::{Fingerprint, FingerprintKind, Token};
 
-use super::{Finding, Location, Scheme};
+use super::{Finding, Location, Scheme, Status};
 
 /// Hosts that receive Atlassian account credentials.
 const ATLASSIAN_DOMAINS: [&str; 3] = ["atlassian.net", "atlassian.com", "jira.com"];
@@ -86,10 +86,39 @@ impl Finding {
         let named = self.user.as_deref().is_some_and(super::loose::is_email);
         let authenticates_request = matches!(self.location, Location::Header | Location::Url);
         let to_atlassian = !authenticates_request || sends_to_atlassian(self.target_url.as_deref());
-        self.status == super::Status::Literal
-            && self.scheme == Scheme::Basic
-            && !named
-            && to_atlassian
+        self.status == Status::Literal && self.scheme == Scheme::Basic && !named && to_atlassian
+    }
+}
+
+impl Finding {
+    /// The one notion of "cannot read": this place may hold an API token of `account` (of
+    /// any account when `None`), and autorekey cannot read which. A masked value (`***`,
+    /// or a hidden one left out), a managed secret or a smart value used as Basic auth or
+    /// with no scheme it can see and sent to Atlassian, or a Basic value that names no
+    /// account ([`Self::unattributable_basic_to_atlassian`]); never an incoming webhook's
+    /// own token, nor a value written beside another user. Asked by `scan --fail-on
+    /// unreadable`, by `scan --account` (it keeps these places) and by the rotation's
+    /// verdict (`plan::Census`, `plan::plan_rule`): each says the same of the same rule.
+    pub fn may_hide_token_of(&self, account: Option<&str>) -> bool {
+        if self.location == Location::WebhookToken {
+            return false;
+        }
+        if self.unattributable_basic_to_atlassian() {
+            return true;
+        }
+        let owner_may_be = match (self.user.as_deref(), account) {
+            (Some(user), Some(account)) => user.trim().eq_ignore_ascii_case(account.trim()),
+            _ => true,
+        };
+        let unreadable = match self.status {
+            Status::Masked => true,
+            Status::SecretRef | Status::Dynamic => {
+                matches!(self.scheme, Scheme::Basic | Scheme::Unknown)
+                    && sends_to_atlassian(self.target_url.as_deref())
+            }
+            Status::Literal | Status::Placeholder => false,
+        };
+        unreadable && owner_may_be
     }
 }
 
@@ -133,7 +162,11 @@ fn prefer_plain(kept: &mut Fingerprint, shown: Fingerprint) {
 /// and alphabet that make it random by construction: the prefix alone is typed by anyone.
 /// Length varies, so only a generous floor is required.
 fn is_atlassian_token(token: &Token) -> bool {
-    let t = token.expose();
+    is_atlassian_token_text(token.expose())
+}
+
+/// [`is_atlassian_token`] of a text.
+pub(super) fn is_atlassian_token_text(t: &str) -> bool {
     super::looks_like_atlassian_token(t)
         && t.len() >= 64
         && t.bytes()
