@@ -861,7 +861,10 @@ fn placeholders_are_not_credentials_in_any_form() {
 fn authors_placeholders_are_their_own_status_wherever_they_sit() {
     let b = |user: &str, token: &str| format!("Basic {}", b64(user, token));
     for (header, value) in [
-        ("Authorization", "Bearer YOUR_GITHUB_PAT_WITH_REPO_SCOPE".to_string()),
+        (
+            "Authorization",
+            "Bearer YOUR_GITHUB_PAT_WITH_REPO_SCOPE".to_string(),
+        ),
         ("Authorization", "Bearer <your-token>".to_string()),
         ("Authorization", "Bearer ${TOKEN}".to_string()),
         ("X-Api-Key", "REPLACE_ME".to_string()),
@@ -881,7 +884,10 @@ fn authors_placeholders_are_their_own_status_wherever_they_sit() {
         assert!(found[0].token.is_none() && found[0].credential().is_none());
     }
     // In a body or a URL's query too.
-    let mut web = relay("2", "{\"auth\": \"Bearer YOUR_GITHUB_PAT_WITH_REPO_SCOPE\"}");
+    let mut web = relay(
+        "2",
+        "{\"auth\": \"Bearer YOUR_GITHUB_PAT_WITH_REPO_SCOPE\"}",
+    );
     web["value"]["url"] = json!("https://ci.example.org/hook?token=REPLACE_ME");
     let found = detect(&rule_with(json!([web])));
     assert_eq!(found.len(), 2, "{found:?}");

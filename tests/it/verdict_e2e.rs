@@ -875,3 +875,59 @@ fn the_json_verdict_and_exit_status_agree_with_the_text_in_every_mode() {
         assert_eq!(seen[0].1, mode == "written", "{mode}: {seen:?}");
     }
 }
+
+/// Issue 18, finding 1: after a rotation that left two rules it cannot read ("Do NOT
+/// revoke"), the check it recommends said all clear: `scan --account` showed only the new
+/// token, and `--fail-on unreadable` exited 0 with `--account` (3 without) and ignored the
+/// managed secret. Both now say what the verdict says, and a mistyped `--account` is an
+/// error naming the accounts found, not "0 findings".
+#[test]
+fn the_check_after_a_rotation_sees_what_the_verdict_cannot_read() {
+    let rule = fixture_01();
+    let mut rules = copies_of(&rule, 3);
+    let pointer = autorekey::detect::detect(&rules[0]["rule"])
+        .into_iter()
+        .find(|f| f.user.as_deref() == Some(SVC_JIRA))
+        .expect("fixture 01 holds svc-jira's credential")
+        .pointer;
+    // One rule sends a managed secret as Basic auth to the site, one a hidden header the
+    // server masks: either may be the old token.
+    *rules[1]["rule"].pointer_mut(&pointer).expect("a header") = "Basic {{secrets.jira}}".into();
+    *rules[2]["rule"].pointer_mut(&pointer).expect("a header") = "***".into();
+    let planted = common::Planted::new(rules);
+    let site = planted.site_spec().start();
+    let new = planted.fresh(SVC_JIRA_NEW_FIXTURE);
+    let backups = site.dir.path().join("backups");
+    let out = site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new, &backups, &["--yes"]));
+    out.expect_code(3);
+    assert!(out.stdout.contains("Do NOT revoke"), "{}", out.stdout);
+
+    let check = site.run(&["scan", "--account", SVC_JIRA, "--format", "json"]);
+    check.expect_code(0);
+    let report = check.json();
+    let rows = report["findings"].as_array().expect("findings");
+    let named: Vec<&serde_json::Value> = rows.iter().filter(|r| r["email"] == SVC_JIRA).collect();
+    assert_eq!(named.len(), 1, "{rows:#?}");
+    assert_eq!(named[0]["fingerprint"], fp(&new));
+    let unreadable: BTreeSet<&str> = rows
+        .iter()
+        .filter(|r| r["cannot_read"] == true)
+        .filter_map(|r| r["status"].as_str())
+        .collect();
+    assert_eq!(unreadable, BTreeSet::from(["dynamic", "masked"]), "{rows:#?}");
+    assert_eq!(report["summary"]["cannot_read"], 2);
+    let table = site.run(&["scan", "--account", SVC_JIRA, "--format", "table"]);
+    assert!(table.stdout.contains("Not inspectable"), "{}", table.stdout);
+
+    for args in [
+        &["scan", "--account", SVC_JIRA, "--fail-on", "unreadable"][..],
+        &["scan", "--fail-on", "unreadable"][..],
+    ] {
+        site.run(args).expect_code(3);
+    }
+
+    let typo = site.run(&["scan", "--account", "svc-jria@acme.example"]);
+    typo.expect_code(2).expect_error_with_hint();
+    assert!(typo.stderr.contains(SVC_JIRA), "{}", typo.stderr);
+    assert!(typo.stdout.is_empty(), "{}", typo.stdout);
+}
