@@ -376,4 +376,51 @@ mod tests {
         assert_eq!(listed[0], Token::new(&tok).fingerprint());
         assert!(listed[1].is_keyed());
     }
+
+    /// The one notion of "cannot read", place by place: what may hold an Atlassian
+    /// account's token and cannot be read, for any account and for one.
+    #[test]
+    fn what_may_hide_an_accounts_token() {
+        let tok = fake("svc");
+        let header = |url: &str, value: &str| {
+            request(url, json!([{"name": "Authorization", "value": value}]))
+        };
+        let site = "{{baseUrl}}/rest/api/3/issue";
+        let other = "https://ci.example.org/job";
+        let named = format!(
+            "Basic {}",
+            Credential::new("svc@x.io", Token::new(&tok)).basic_value()
+        );
+        let undecodable = format!("Basic {}.x", &named[6..14]);
+        for (rule, any, svc, bob) in [
+            (header(site, "***"), true, true, true),
+            (header(other, "***"), true, true, true),
+            (header(site, "Basic {{secrets.jira}}"), true, true, true),
+            (header(site, "{{auth}}"), true, true, true),
+            (header(other, "Basic {{secrets.jira}}"), false, false, false),
+            (header(site, "Bearer {{secrets.gh}}"), false, false, false),
+            (header(site, &undecodable), true, true, true),
+            (header(site, &named), false, false, false),
+            (
+                header(site, "Bearer YOUR_GITHUB_PAT_WITH_REPO_SCOPE"),
+                false,
+                false,
+                false,
+            ),
+        ] {
+            let found = detect(&rule);
+            assert_eq!(found.len(), 1, "{found:?}");
+            let f = &found[0];
+            assert_eq!(f.may_hide_token_of(None), any, "{f:?}");
+            assert_eq!(f.may_hide_token_of(Some("SVC@x.io")), svc, "{f:?}");
+            assert_eq!(f.may_hide_token_of(Some("bob@x.io")), bob, "{f:?}");
+        }
+        // An incoming webhook's own token, masked, is no account's.
+        let mut hook = request(site, json!([]));
+        hook["trigger"] = json!({"id": "1", "component": "TRIGGER",
+            "type": "jira.automation.webhook.trigger", "value": {"webhookToken": "***"}});
+        let found = detect(&hook);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(!found[0].may_hide_token_of(None));
+    }
 }

@@ -914,7 +914,11 @@ fn the_check_after_a_rotation_sees_what_the_verdict_cannot_read() {
         .filter(|r| r["cannot_read"] == true)
         .filter_map(|r| r["status"].as_str())
         .collect();
-    assert_eq!(unreadable, BTreeSet::from(["dynamic", "masked"]), "{rows:#?}");
+    assert_eq!(
+        unreadable,
+        BTreeSet::from(["dynamic", "masked"]),
+        "{rows:#?}"
+    );
     assert_eq!(report["summary"]["cannot_read"], 2);
     let table = site.run(&["scan", "--account", SVC_JIRA, "--format", "table"]);
     assert!(table.stdout.contains("Not inspectable"), "{}", table.stdout);
