@@ -390,7 +390,10 @@ fn scan_path(path: &Path, collector: &mut Collector, ui: &Ui) -> CommandResult {
                 collector.add(&rule)
             }) {
                 Ok(_) => None,
-                Err(e) if read > 0 => Some(format!("read {read} rule(s), then stopped: {e}")),
+                Err(e) if read > 0 => Some(format!(
+                    "read {}, then stopped: {e}",
+                    report::count(read, "rule", "rules")
+                )),
                 Err(e) => Some(e.to_string()),
             }
         };
@@ -624,8 +627,8 @@ impl Places<'_> {
 fn outcome(inv: &Inventory, expiry: Option<&[OwnerExpiry]>, fail_on: &[FailOn]) -> CommandResult {
     if inv.summary.rules_failed > 0 {
         return Err(CommandError::failure(format!(
-            "{} rule(s) could not be read; the inventory above is incomplete",
-            inv.summary.rules_failed
+            "{} could not be read; the inventory above is incomplete",
+            report::count(inv.summary.rules_failed, "rule", "rules")
         ))
         .hint("each is listed with its error; rerun to retry them"));
     }

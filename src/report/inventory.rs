@@ -415,7 +415,11 @@ fn credential_block(out: &mut String, rows: &[&Row]) {
     let who = printable(match (&first.email, &first.scheme) {
         (Some(email), _) => email.as_str(),
         (None, Scheme::Other(o)) if o == crate::detect::WEBHOOK_SCHEME => {
-            "(webhook URL secret, not an Atlassian token)"
+            if first.location == Location::Url {
+                "(webhook URL secret, not an Atlassian token)"
+            } else {
+                "(webhook secret, not an Atlassian token)"
+            }
         }
         (None, _) => "(no user)",
     });
