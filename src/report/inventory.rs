@@ -445,7 +445,13 @@ fn credential_block(out: &mut String, rows: &[&Row]) {
         count(rows.len(), "place", "places"),
     );
     for r in rows {
-        let _ = writeln!(out, "    {}", place(r, ""));
+        // A literal that may hold a token is a Basic value that names no account.
+        let tag = if r.cannot_read {
+            "  [names no account, may hold an Atlassian token]"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "    {}", place(r, tag));
     }
     out.push('\n');
 }
@@ -462,6 +468,13 @@ fn legends(out: &mut String, inv: &Inventory) {
              and that this place does not send to an Atlassian host (another host, a variable, \
              a relay's body); a token used both ways is listed under both, and \
              `autorekey fingerprint` prints both forms.\n",
+        );
+    }
+    if inv.findings.iter().any(|r| r.cannot_read) {
+        out.push_str(
+            "may hold an Atlassian token: autorekey cannot read it or name its account, so it \
+             may be an old token still in use; check it in the Automation UI before revoking one \
+             (`--fail-on unreadable` exits 3 while one is listed).\n",
         );
     }
     if inv
