@@ -157,7 +157,8 @@ struct Collector<'a> {
     to_verify: BTreeMap<VerifyKey, Uses>,
     /// With `--account`: literal secrets that name no user (a raw token in a comment),
     /// kept until the end, when those that may be the account's are shown too; `true` for
-    /// an Atlassian-shaped token, which may belong to any account; and the token's identity.
+    /// an Atlassian-shaped token or a Bearer value that may go to Atlassian, which may
+    /// belong to any account; and the token's identity.
     unnamed: Vec<(report::Row, bool, Option<Fingerprint>)>,
     /// With `--account`: the identities of the account's tokens. Matched by identity, not
     /// by the fingerprint shown: a raw copy may show a keyed one where the named shows plain.
@@ -222,10 +223,9 @@ impl<'a> Collector<'a> {
                 .filter(|f| f.user.is_none() && f.status == Status::Literal)
                 .filter(|f| !f.may_hide_token_of(Some(account)))
                 .map(|f| {
-                    let atlassian = f
-                        .token
-                        .as_ref()
-                        .is_some_and(|t| detect::looks_like_atlassian_token(t.expose()));
+                    // What `revoke` holds on too: an Atlassian-shaped token anywhere, or a
+                    // Bearer value that may go to Atlassian.
+                    let atlassian = f.may_be_atlassian_credential();
                     (self.row(rule, f), atlassian, crate::plan::token_identity(f))
                 })
                 .collect();
@@ -256,8 +256,9 @@ impl<'a> Collector<'a> {
 
     /// The inventory, with the unnamed secrets that may be the account's: `scan --account`
     /// must show every rule that may still hold one of its tokens, in whatever form. That
-    /// is a copy of a token seen with the account's name, or any raw Atlassian token (which
-    /// names no account: after a rotation the old token may survive only that way).
+    /// is a copy of a token seen with the account's name, or any raw Atlassian token or
+    /// Bearer value sent to Atlassian (which names no account: after a rotation the old
+    /// token may survive only that way).
     fn into_inventory(mut self) -> (Inventory, BTreeMap<VerifyKey, Uses>) {
         let mut with_credentials: BTreeSet<(Option<String>, String)> = self
             .inventory

@@ -1431,3 +1431,41 @@ fn id_less_rules_count_once_per_file_and_one_credential_is_one_whatever_its_case
         "{table}"
     );
 }
+
+/// `scan --account` keeps an ownerless Bearer value sent to the site (it may be the
+/// account's token, as `revoke` holds), not one sent to another service.
+#[test]
+fn scan_account_keeps_an_ownerless_bearer_sent_to_the_site() {
+    let (token, site_bearer, other_bearer) = (
+        common::fake_token(),
+        common::fake_token(),
+        common::fake_token(),
+    );
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let rules = json!([
+        bare_rule("named", SVC_JIRA, &token),
+        request_rule(
+            "site",
+            "{{baseUrl}}/rest/api/3/issue",
+            json!([{"name": "Authorization", "value": format!("Bearer {site_bearer}")}])
+        ),
+        request_rule(
+            "github",
+            "https://api.github.com/repos/acme/app/dispatches",
+            json!([{"name": "Authorization", "value": format!("Bearer {other_bearer}")}])
+        ),
+    ]);
+    std::fs::write(dir.path().join("rules.json"), rules.to_string()).unwrap();
+    let secrets = vec![token, site_bearer, other_bearer];
+    let report = scan_dir(
+        dir.path(),
+        &["--account", SVC_JIRA, "--format", "json"],
+        &secrets,
+    )
+    .json();
+    let names: BTreeSet<&str> = findings(&report)
+        .iter()
+        .filter_map(|r| r["rule_name"].as_str())
+        .collect();
+    assert_eq!(names, BTreeSet::from(["named", "site"]), "{report:#}");
+}
