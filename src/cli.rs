@@ -251,7 +251,9 @@ pub struct ScanArgs {
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 
-    /// Only credentials of this account (case-insensitive).
+    /// Only credentials of this account (case-insensitive), and every place that may hold
+    /// one of its tokens: values that cannot be read (masked, a managed secret, a smart
+    /// value) and raw copies. An account no rule names is an error (exit 2).
     #[arg(long, value_name = "EMAIL")]
     pub account: Option<String>,
 
@@ -268,8 +270,10 @@ pub struct ScanArgs {
     pub verify: bool,
 
     /// Exit 3 when the scan finds this (for CI health checks): `dead` (a credential that
-    /// failed verification; implies --verify), `literal` (any literal credential),
-    /// `unreadable` (a masked or unreadable value), `expiring=30d` (a credential owner's
+    /// failed verification; implies --verify), `literal` (any literal credential; an
+    /// author's placeholder is none), `unreadable` (a value that may be an Atlassian token
+    /// and cannot be read, as rotate counts them: masked, a managed secret or smart value,
+    /// a Basic value that names no account), `expiring=30d` (a credential owner's
     /// earliest API token expires within 30 days; needs --org), `skipped` (a --from-file
     /// directory entry that was not read). Any value also fails on a skipped file.
     #[arg(long, value_name = "WHAT", value_parser = parse_fail_on)]

@@ -107,6 +107,10 @@ pub enum Status {
     SecretRef,
     /// A smart value (`{{...}}`) computed when the rule runs.
     Dynamic,
+    /// An author's placeholder (`YOUR_TOKEN`, `<your-token>`, `${TOKEN}`, `REPLACE_ME`,
+    /// `xxxx…`): where a credential goes, but no credential. Shown, never rotated, never
+    /// counted as one ([`placeholder`]).
+    Placeholder,
 }
 
 impl Status {
@@ -118,6 +122,7 @@ impl Status {
             Status::Masked => "masked",
             Status::SecretRef => "secret_ref",
             Status::Dynamic => "dynamic",
+            Status::Placeholder => "placeholder",
         }
     }
 }
@@ -292,7 +297,23 @@ pub fn detect(rule: &Value) -> Vec<Finding> {
             &mut findings,
         );
     }
+    findings.iter_mut().for_each(mark_placeholder);
     findings
+}
+
+/// An author's placeholder found as a literal is no credential: it keeps its place in the
+/// inventory and loses its token, so nothing counts, fingerprints or rewrites it.
+fn mark_placeholder(f: &mut Finding) {
+    let is_placeholder = f.status == Status::Literal
+        && f.token
+            .as_ref()
+            .is_some_and(|t| placeholder::is_placeholder(t.expose()));
+    if is_placeholder {
+        f.status = Status::Placeholder;
+        f.token = None;
+        f.span = None;
+        f.encoding = Encoding::None;
+    }
 }
 
 /// The scheme of a webhook URL whose path is its secret (Slack, Teams, Discord): a secret,
@@ -682,8 +703,16 @@ fn inspect_header(ctx: &Ctx, header: &Value, ptr: &str, out: &mut Vec<Finding>) 
         return;
     }
     apply_parsed(&mut f, parsed);
+    // Another rule's incoming-webhook secret, as the newer webhook URLs take it: keyed and
+    // never rotated, like the trigger's own `webhookToken`, and labelled as such.
+    if name.trim().eq_ignore_ascii_case(AUTOMATION_WEBHOOK_HEADER) && f.scheme == Scheme::Token {
+        f.scheme = Scheme::Other(WEBHOOK_SCHEME.into());
+    }
     out.push(f);
 }
+
+/// The header that carries an Automation incoming webhook's secret (newer webhook URLs).
+const AUTOMATION_WEBHOOK_HEADER: &str = "X-Automation-Webhook-Token";
 
 /// A hidden header whose value is missing or null was left out by whoever produced the
 /// rule: it is a secret autorekey cannot see, and writing the rule would drop it.
@@ -771,8 +800,15 @@ fn parse_auth_value(text: &str) -> Option<Parsed> {
                 user: Some(user),
                 token: Some(Token::new(token)),
             },
-            // A placeholder left to fill in is nothing: no server takes it for anyone.
-            None if is_placeholder(cred) => return None,
+            // A placeholder left to fill in: shown as one, no server takes it for anyone.
+            None if placeholder::is_basic_placeholder(cred) => Parsed {
+                scheme,
+                status: Status::Placeholder,
+                span: None,
+                encoding: Encoding::None,
+                user: None,
+                token: None,
+            },
             // Not decodable: still a secret, fingerprinted as it stands.
             None => raw(scheme, cred, span),
         },
@@ -790,25 +826,6 @@ fn parse_auth_value(text: &str) -> Option<Parsed> {
         },
         _ => raw(scheme, cred, span),
     })
-}
-
-/// A value written to be replaced, not a secret: `YOUR_TOKEN_HERE`, `<api token>`,
-/// `xxxxxxxx`, `your-token-here`. Asked only of a Basic value that does not decode: no
-/// base64 of a credential has these shapes.
-fn is_placeholder(cred: &str) -> bool {
-    static WORDS: OnceLock<Regex> = OnceLock::new();
-    let words = WORDS.get_or_init(|| {
-        Regex::new(r"(?i)your|token|here|replace|change|example|placeholder|redacted|secret")
-            .expect("static pattern")
-    });
-    let c = cred.trim();
-    let wrapped = [('<', '>'), ('[', ']'), ('(', ')')]
-        .iter()
-        .any(|&(open, close)| c.starts_with(open) && c.ends_with(close));
-    let one_char = c.chars().all(|x| c.starts_with(x)) || c.chars().all(|x| "xX*.".contains(x));
-    let separated = c.contains(['_', '-', ' ']);
-    let shouting = !c.bytes().any(|b| b.is_ascii_lowercase());
-    wrapped || one_char || (separated && (shouting || words.is_match(c)))
 }
 
 fn raw(scheme: Scheme, cred: &str, span: Range<usize>) -> Parsed {
@@ -1110,6 +1127,7 @@ fn scan_strings(ctx: &Ctx, value: &Value, ptr: &str, location: Location, out: &m
 
 mod fingerprint_kind;
 mod loose;
+mod placeholder;
 mod redact;
 mod views;
 pub use fingerprint_kind::{is_atlassian_host, one_per_token, sends_to_atlassian, shown_per_token};

@@ -96,27 +96,27 @@ pub fn render_table(rows: &[OwnerExpiry]) -> String {
         if !r.unreadable_expiry.is_empty() {
             let _ = writeln!(
                 out,
-                "  {}  expiry date(s) that cannot be read: {} (counted as expiring)",
+                "  {}  {} that cannot be read: {} (counted as expiring)",
                 printable(&r.email),
+                crate::report::count(r.unreadable_expiry.len(), "expiry date", "expiry dates"),
                 r.unreadable_expiry.join(", ")
             );
         }
         let line = match (&r.earliest_expiry, r.days_left) {
             (Some(at), Some(_)) => format!(
-                "{}  earliest expiry {} ({}), token \"{}\" (id {}), last active {}; {} active token{}",
+                "{}  earliest expiry {} ({}), token \"{}\" (id {}), last active {}; {}",
                 printable(&r.email),
                 date(at),
                 r.phrase(),
                 printable(r.label.as_deref().unwrap_or("")),
                 printable(r.token_id.as_deref().unwrap_or("?")),
                 r.last_active_at.as_deref().map_or("never".into(), date),
-                r.tokens,
-                if r.tokens == 1 { "" } else { "s" },
+                crate::report::count(r.tokens, "active token", "active tokens"),
             ),
             _ if r.tokens > 0 => format!(
-                "{}  {} active token(s), no expiry date given",
+                "{}  {}, no expiry date given",
                 printable(&r.email),
-                r.tokens
+                crate::report::count(r.tokens, "active token", "active tokens")
             ),
             _ => format!(
                 "{}  no active token in this organization (not a managed account here, or none left)",

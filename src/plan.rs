@@ -169,10 +169,11 @@ pub fn plan_rule(rule: &Value, selector: &Selector, new_token: Option<&Token>) -
             .map(|f| f.pointer.clone())
             .collect::<Vec<_>>(),
     );
-    // An incoming webhook's own token is never an account's API token.
+    // The masked places of the one notion of "cannot read" (an incoming webhook's own
+    // token is never an account's API token); the others are the census's.
     let may_hide: Vec<String> = all
         .iter()
-        .filter(|f| f.status == Status::Masked && f.location != Location::WebhookToken)
+        .filter(|f| f.status == Status::Masked && f.may_hide_token_of(Some(&selector.account)))
         .map(|f| f.pointer.clone())
         .collect();
     // The new token counts whatever `--fingerprint` selects, and under the account it goes

@@ -10,7 +10,7 @@ mod inventory;
 mod rotation;
 
 pub use inventory::{
-    render_csv, render_json, render_table, CredentialSummary, Inventory, Row, RuleError,
+    count, render_csv, render_json, render_table, CredentialSummary, Inventory, Row, RuleError,
     SkippedFile, Summary, Verification,
 };
 pub use rotation::{

@@ -329,6 +329,8 @@ fn doubt(f: &detect::Finding, account: &str, keep: Option<&str>) -> Doubt {
         Status::SecretRef => Doubt::Blocks(format!(
             "a managed secret at {at} cannot be read and may be a token of {account}"
         )),
+        // An author's placeholder is no token of anyone's.
+        Status::Placeholder => Doubt::None,
     }
 }
 

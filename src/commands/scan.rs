@@ -56,6 +56,9 @@ pub async fn run(global: &GlobalArgs, args: &ScanArgs, ui: &Ui) -> CommandResult
         (None, Some((_, client))) => cut_short = scan_site(client, &mut collector, ui).await?,
         (None, None) => unreachable!("a site is resolved whenever there is no file"),
     }
+    if let Some(e) = collector.unknown_account().filter(|_| cut_short.is_none()) {
+        return Err(e);
+    }
     let (mut inventory, to_verify) = collector.into_inventory();
     inventory.finish();
     if let Some((settings, client)) = &site.filter(|_| verify && cut_short.is_none()) {
@@ -148,17 +151,22 @@ fn render(
 /// (the only secrets kept in memory) in case `--verify` is asked for.
 struct Collector<'a> {
     account: Option<&'a str>,
+    /// The file being read (`--from-file`), named on each of its rows.
+    file: Option<String>,
     inventory: Inventory,
     to_verify: BTreeMap<VerifyKey, Uses>,
-    /// With `--account`: literal secrets that name no user (a raw token in a comment) or no
-    /// account (a Basic value sent to Atlassian whose user is no email), kept until the
-    /// end, when those that may be the account's are shown too; `true` for an
-    /// Atlassian-shaped token or such a Basic value, which may belong to any account; and
-    /// the token's identity.
+    /// With `--account`: literal secrets that name no user (a raw token in a comment),
+    /// kept until the end, when those that may be the account's are shown too; `true` for
+    /// an Atlassian-shaped token or a Bearer value that may go to Atlassian, which may
+    /// belong to any account; and the token's identity.
     unnamed: Vec<(report::Row, bool, Option<Fingerprint>)>,
     /// With `--account`: the identities of the account's tokens. Matched by identity, not
     /// by the fingerprint shown: a raw copy may show a keyed one where the named shows plain.
     ours: BTreeSet<Fingerprint>,
+    /// With `--account`: whether any place names it, and the users of the literal
+    /// credentials seen (lower-cased), for the error when none does.
+    named: bool,
+    users: BTreeSet<String>,
 }
 
 /// One credential: lower-cased user and the token's identity ([`crate::secret::Token::identity`]:
@@ -177,35 +185,59 @@ impl<'a> Collector<'a> {
     fn new(account: Option<&'a str>) -> Self {
         Collector {
             account,
+            file: None,
             inventory: Inventory::default(),
             to_verify: BTreeMap::new(),
             unnamed: Vec::new(),
             ours: BTreeSet::new(),
+            named: false,
+            users: BTreeSet::new(),
         }
+    }
+
+    /// The row of one finding: its file, and whether it may hide the account's token.
+    fn row(&self, rule: &serde_json::Value, f: &Finding) -> report::Row {
+        let mut row = report::Row::new(rule, f);
+        row.cannot_read = f.may_hide_token_of(self.account);
+        row.file.clone_from(&self.file);
+        row
     }
 
     fn add(&mut self, rule: &serde_json::Value) {
         let mut findings = detect::detect(rule);
         if let Some(account) = self.account {
-            let unnamed = findings.iter().filter(|f| {
-                (f.user.is_none() && f.status == Status::Literal)
-                    || f.unattributable_basic_to_atlassian()
-            });
-            self.unnamed.extend(unnamed.map(|f| {
-                let atlassian = f.unattributable_basic_to_atlassian()
-                    || f.token
-                        .as_ref()
-                        .is_some_and(|t| detect::looks_like_atlassian_token(t.expose()));
-                let identity = crate::plan::token_identity(f);
-                (report::Row::new(rule, f), atlassian, identity)
-            }));
-            findings.retain(|f| {
+            self.users.extend(
+                findings
+                    .iter()
+                    .filter(|f| f.status == Status::Literal)
+                    .filter_map(|f| f.user.as_deref().map(str::to_lowercase)),
+            );
+            let names = |f: &Finding| {
                 f.user
                     .as_deref()
-                    .is_some_and(|u| u.eq_ignore_ascii_case(account))
-            });
-            self.ours
-                .extend(findings.iter().filter_map(crate::plan::token_identity));
+                    .is_some_and(|u| u.trim().eq_ignore_ascii_case(account.trim()))
+            };
+            self.named |= findings.iter().any(names);
+            let unnamed: Vec<_> = findings
+                .iter()
+                .filter(|f| f.user.is_none() && f.status == Status::Literal)
+                .filter(|f| !f.may_hide_token_of(Some(account)))
+                .map(|f| {
+                    // What `revoke` holds on too: an Atlassian-shaped token anywhere, or a
+                    // Bearer value that may go to Atlassian.
+                    let atlassian = f.may_be_atlassian_credential();
+                    (self.row(rule, f), atlassian, crate::plan::token_identity(f))
+                })
+                .collect();
+            self.unnamed.extend(unnamed);
+            // Every place that may hold one of its tokens: named, or unreadable.
+            findings.retain(|f| names(f) || f.may_hide_token_of(Some(account)));
+            self.ours.extend(
+                findings
+                    .iter()
+                    .filter(|f| names(f))
+                    .filter_map(crate::plan::token_identity),
+            );
         }
         for f in &findings {
             if let (Some(credential), Some((key, target))) = (f.credential(), verify_key(f)) {
@@ -218,23 +250,25 @@ impl<'a> Collector<'a> {
                 uses.shown.extend(f.fingerprint().map(|fp| fp.to_string()));
             }
         }
-        self.inventory.add_rule(rule, &findings);
+        let rows = findings.iter().map(|f| self.row(rule, f)).collect();
+        self.inventory.add_rows(rows);
     }
 
     /// The inventory, with the unnamed secrets that may be the account's: `scan --account`
     /// must show every rule that may still hold one of its tokens, in whatever form. That
-    /// is a copy of a token seen with the account's name, or any raw Atlassian token (which
-    /// names no account: after a rotation the old token may survive only that way).
+    /// is a copy of a token seen with the account's name, or any raw Atlassian token or
+    /// Bearer value sent to Atlassian (which names no account: after a rotation the old
+    /// token may survive only that way).
     fn into_inventory(mut self) -> (Inventory, BTreeMap<VerifyKey, Uses>) {
-        let mut with_credentials: BTreeSet<String> = self
+        let mut with_credentials: BTreeSet<(Option<String>, String)> = self
             .inventory
             .findings
             .iter()
-            .map(|r| r.rule_uuid.clone())
+            .map(|r| (r.file.clone(), r.rule_uuid.clone()))
             .collect();
         for (row, atlassian, identity) in self.unnamed {
             if atlassian || identity.is_some_and(|id| self.ours.contains(&id)) {
-                if with_credentials.insert(row.rule_uuid.clone()) {
+                if with_credentials.insert((row.file.clone(), row.rule_uuid.clone())) {
                     self.inventory.summary.rules_with_credentials += 1;
                 }
                 self.inventory.findings.push(row);
@@ -242,6 +276,38 @@ impl<'a> Collector<'a> {
         }
         (self.inventory, self.to_verify)
     }
+
+    /// With an `--account` no place names, after every rule was read: the error naming
+    /// the accounts that are (a rule not read may be the one that names it).
+    fn unknown_account(&self) -> Option<CommandError> {
+        let account = self.account.filter(|_| !self.named)?;
+        (self.inventory.summary.rules_failed == 0).then(|| no_such_account(account, &self.users))
+    }
+}
+
+/// `--account` names no credential in the rules: exit 2, naming the accounts found. A
+/// mistyped `--account` must never read as an all-clear ("0 findings", exit 0).
+fn no_such_account(account: &str, users: &BTreeSet<String>) -> CommandError {
+    let account = printable(account);
+    let err = CommandError::usage(format!("no rule holds a credential of {account}"));
+    if users.is_empty() {
+        return err.hint("the rules hold no credential that names an account; `autorekey scan` without --account shows what there is");
+    }
+    let shown: Vec<String> = users
+        .iter()
+        .take(10)
+        .map(|u| printable(u).into_owned())
+        .collect();
+    let more = users.len().saturating_sub(shown.len());
+    let more = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    err.hint(format!(
+        "check the spelling of --account; the rules hold credentials of: {}{more}",
+        shown.join(", ")
+    ))
 }
 
 /// Only Basic credentials whose user is an email can be checked against `/myself`.
@@ -299,6 +365,7 @@ impl Target {
 /// listed with why, since "0 rules" from a file nobody looked at would hide its tokens.
 fn scan_path(path: &Path, collector: &mut Collector, ui: &Ui) -> CommandResult {
     if !path.is_dir() {
+        collector.file = Some(path.display().to_string());
         return export::for_each_rule(path, |rule| collector.add(&rule))
             .map(|_| ())
             .map_err(|e| {
@@ -318,12 +385,16 @@ fn scan_path(path: &Path, collector: &mut Collector, ui: &Ui) -> CommandResult {
             Some("not a .json, .ndjson or .jsonl file".to_string())
         } else {
             let mut read = 0usize;
+            collector.file = Some(file.display().to_string());
             match export::for_each_rule(&file, |rule| {
                 read += 1;
                 collector.add(&rule)
             }) {
                 Ok(_) => None,
-                Err(e) if read > 0 => Some(format!("read {read} rule(s), then stopped: {e}")),
+                Err(e) if read > 0 => Some(format!(
+                    "read {}, then stopped: {e}",
+                    report::count(read, "rule", "rules")
+                )),
                 Err(e) => Some(e.to_string()),
             }
         };
@@ -557,8 +628,8 @@ impl Places<'_> {
 fn outcome(inv: &Inventory, expiry: Option<&[OwnerExpiry]>, fail_on: &[FailOn]) -> CommandResult {
     if inv.summary.rules_failed > 0 {
         return Err(CommandError::failure(format!(
-            "{} rule(s) could not be read; the inventory above is incomplete",
-            inv.summary.rules_failed
+            "{} could not be read; the inventory above is incomplete",
+            report::count(inv.summary.rules_failed, "rule", "rules")
         ))
         .hint("each is listed with its error; rerun to retry them"));
     }
@@ -576,10 +647,8 @@ fn outcome(inv: &Inventory, expiry: Option<&[OwnerExpiry]>, fail_on: &[FailOn]) 
                     "literal",
                     inv.findings.iter().any(|r| r.status == Status::Literal),
                 ),
-                FailOn::Unreadable => (
-                    "unreadable",
-                    inv.findings.iter().any(|r| r.status == Status::Masked),
-                ),
+                // The one notion of "cannot read" a rotation's verdict has too.
+                FailOn::Unreadable => ("unreadable", inv.findings.iter().any(|r| r.cannot_read)),
                 FailOn::Expiring { days } => (
                     "expiring",
                     expiry.is_some_and(|rows| expiry::expiring_within(rows, *days)),

@@ -20,7 +20,7 @@
 
 use crate::secret::{Fingerprint, FingerprintKind, Token};
 
-use super::{Finding, Location, Scheme};
+use super::{Finding, Location, Scheme, Status};
 
 /// Hosts that receive Atlassian account credentials.
 const ATLASSIAN_DOMAINS: [&str; 3] = ["atlassian.net", "atlassian.com", "jira.com"];
@@ -86,10 +86,39 @@ impl Finding {
         let named = self.user.as_deref().is_some_and(super::loose::is_email);
         let authenticates_request = matches!(self.location, Location::Header | Location::Url);
         let to_atlassian = !authenticates_request || sends_to_atlassian(self.target_url.as_deref());
-        self.status == super::Status::Literal
-            && self.scheme == Scheme::Basic
-            && !named
-            && to_atlassian
+        self.status == Status::Literal && self.scheme == Scheme::Basic && !named && to_atlassian
+    }
+}
+
+impl Finding {
+    /// The one notion of "cannot read": this place may hold an API token of `account` (of
+    /// any account when `None`), and autorekey cannot read which. A masked value (`***`,
+    /// or a hidden one left out), a managed secret or a smart value used as Basic auth or
+    /// with no scheme it can see and sent to Atlassian, or a Basic value that names no
+    /// account ([`Self::unattributable_basic_to_atlassian`]); never an incoming webhook's
+    /// own token, nor a value written beside another user. Asked by `scan --fail-on
+    /// unreadable`, by `scan --account` (it keeps these places) and by the rotation's
+    /// verdict (`plan::Census`, `plan::plan_rule`): each says the same of the same rule.
+    pub fn may_hide_token_of(&self, account: Option<&str>) -> bool {
+        if self.location == Location::WebhookToken {
+            return false;
+        }
+        if self.unattributable_basic_to_atlassian() {
+            return true;
+        }
+        let owner_may_be = match (self.user.as_deref(), account) {
+            (Some(user), Some(account)) => user.trim().eq_ignore_ascii_case(account.trim()),
+            _ => true,
+        };
+        let unreadable = match self.status {
+            Status::Masked => true,
+            Status::SecretRef | Status::Dynamic => {
+                matches!(self.scheme, Scheme::Basic | Scheme::Unknown)
+                    && sends_to_atlassian(self.target_url.as_deref())
+            }
+            Status::Literal | Status::Placeholder => false,
+        };
+        unreadable && owner_may_be
     }
 }
 
@@ -133,7 +162,11 @@ fn prefer_plain(kept: &mut Fingerprint, shown: Fingerprint) {
 /// and alphabet that make it random by construction: the prefix alone is typed by anyone.
 /// Length varies, so only a generous floor is required.
 fn is_atlassian_token(token: &Token) -> bool {
-    let t = token.expose();
+    is_atlassian_token_text(token.expose())
+}
+
+/// [`is_atlassian_token`] of a text.
+pub(super) fn is_atlassian_token_text(t: &str) -> bool {
     super::looks_like_atlassian_token(t)
         && t.len() >= 64
         && t.bytes()
@@ -342,5 +375,52 @@ mod tests {
         assert_eq!(listed.len(), 2);
         assert_eq!(listed[0], Token::new(&tok).fingerprint());
         assert!(listed[1].is_keyed());
+    }
+
+    /// The one notion of "cannot read", place by place: what may hold an Atlassian
+    /// account's token and cannot be read, for any account and for one.
+    #[test]
+    fn what_may_hide_an_accounts_token() {
+        let tok = fake("svc");
+        let header = |url: &str, value: &str| {
+            request(url, json!([{"name": "Authorization", "value": value}]))
+        };
+        let site = "{{baseUrl}}/rest/api/3/issue";
+        let other = "https://ci.example.org/job";
+        let named = format!(
+            "Basic {}",
+            Credential::new("svc@x.io", Token::new(&tok)).basic_value()
+        );
+        let undecodable = format!("Basic {}.x", &named[6..14]);
+        for (rule, any, svc, bob) in [
+            (header(site, "***"), true, true, true),
+            (header(other, "***"), true, true, true),
+            (header(site, "Basic {{secrets.jira}}"), true, true, true),
+            (header(site, "{{auth}}"), true, true, true),
+            (header(other, "Basic {{secrets.jira}}"), false, false, false),
+            (header(site, "Bearer {{secrets.gh}}"), false, false, false),
+            (header(site, &undecodable), true, true, true),
+            (header(site, &named), false, false, false),
+            (
+                header(site, "Bearer YOUR_GITHUB_PAT_WITH_REPO_SCOPE"),
+                false,
+                false,
+                false,
+            ),
+        ] {
+            let found = detect(&rule);
+            assert_eq!(found.len(), 1, "{found:?}");
+            let f = &found[0];
+            assert_eq!(f.may_hide_token_of(None), any, "{f:?}");
+            assert_eq!(f.may_hide_token_of(Some("SVC@x.io")), svc, "{f:?}");
+            assert_eq!(f.may_hide_token_of(Some("bob@x.io")), bob, "{f:?}");
+        }
+        // An incoming webhook's own token, masked, is no account's.
+        let mut hook = request(site, json!([]));
+        hook["trigger"] = json!({"id": "1", "component": "TRIGGER",
+            "type": "jira.automation.webhook.trigger", "value": {"webhookToken": "***"}});
+        let found = detect(&hook);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(!found[0].may_hide_token_of(None));
     }
 }

@@ -269,10 +269,13 @@ fn candidates(text: &str) -> Vec<Candidate> {
             }),
         );
     }
-    let maybe_webhook = hints.scheme
-        && (text.contains("hooks.slack.com")
-            || text.contains("office.com/webhook")
-            || text.contains("/api/webhooks/"));
+    let maybe_webhook = text.contains("/rest/cb-automation/")
+        || hints.scheme
+            && (text.contains("hooks.slack.com")
+                || text.contains("office.com/webhook")
+                || text.contains("/api/webhooks/")
+                || text.contains("/hooks/")
+                || text.contains("/automation/webhooks/"));
     if maybe_webhook {
         found.extend(
             webhook_urls(text)
@@ -427,15 +430,25 @@ fn base64_pairs(text: &str) -> Vec<(Range<usize>, String, String)> {
 }
 
 /// Webhook URLs whose path is their secret: (span of the secret part, the secret).
+///
+/// Besides chat services, Jira Automation's own incoming webhooks, which one rule calls to
+/// start another: Cloud `https://automation.atlassian.com/pro/hooks/<secret>`, the newer
+/// `https://api-private.atlassian.com/automation/webhooks/<product>/a/<id>/<secret>`, and
+/// Data Center `{base}/rest/cb-automation/latest/hooks/<secret>` on any host (a smart
+/// value such as `{{baseUrl}}` included). That secret is the trigger's `webhookToken` of
+/// the other rule: a literal, keyed like it, and never rotated.
 fn webhook_urls(text: &str) -> Vec<(Range<usize>, String)> {
     static RE: OnceLock<Regex> = OnceLock::new();
     let re = RE.get_or_init(|| {
         Regex::new(concat!(
-            r"https?://(?:",
+            r"(?i:https?://|\{\{[A-Za-z0-9_.]+\}\})(?:",
             r"hooks\.slack\.com/(?:services|workflows|triggers)/",
             r"|[A-Za-z0-9-]+\.webhook\.office\.com/webhookb2/",
             r"|outlook\.office(?:365)?\.com/webhook/",
             r"|(?:canary\.|ptb\.)?discord(?:app)?\.com/api/webhooks/",
+            r"|automation\.atlassian\.com/pro/hooks/",
+            r"|[A-Za-z0-9.-]*/automation/webhooks/[a-z]+/a/[A-Za-z0-9_-]+/",
+            r"|[^\s/?#\x22']*(?:/[^\s/?#\x22']+)*?/rest/cb-automation/latest/hooks/",
             r")([A-Za-z0-9@/_.%-]{16,})"
         ))
         .expect("static pattern")

@@ -639,10 +639,15 @@ fn as_str_is_the_serde_name_for_every_variant() {
         Status::Masked,
         Status::SecretRef,
         Status::Dynamic,
+        Status::Placeholder,
     ];
     for s in statuses {
         match s {
-            Status::Literal | Status::Masked | Status::SecretRef | Status::Dynamic => {}
+            Status::Literal
+            | Status::Masked
+            | Status::SecretRef
+            | Status::Dynamic
+            | Status::Placeholder => {}
         }
         assert_eq!(serde_json::to_value(s).unwrap(), s.as_str(), "{s:?}");
     }
@@ -841,7 +846,140 @@ fn placeholders_are_not_credentials_in_any_form() {
             relay("4", &form),
             relay("5", &json_body),
         ]));
-        assert!(detect(&rule).is_empty(), "{value}: {:?}", detect(&rule));
+        let found = detect(&rule);
+        // The header's placeholder is shown as one; prose around the others is nothing.
+        assert_eq!(found.len(), 1, "{value}: {found:?}");
+        assert_eq!(found[0].status, Status::Placeholder, "{value}");
+        assert_eq!(found[0].location, Location::Header);
+        assert!(found[0].token.is_none() && found[0].fingerprint().is_none());
+    }
+}
+
+/// Authors' placeholders in every place a credential goes are their own status: shown,
+/// with no token (nothing counts, rotates or revokes them), never a literal.
+#[test]
+fn authors_placeholders_are_their_own_status_wherever_they_sit() {
+    let b = |user: &str, token: &str| format!("Basic {}", b64(user, token));
+    for (header, value) in [
+        (
+            "Authorization",
+            "Bearer YOUR_GITHUB_PAT_WITH_REPO_SCOPE".to_string(),
+        ),
+        ("Authorization", "Bearer <your-token>".to_string()),
+        ("Authorization", "Bearer ${TOKEN}".to_string()),
+        ("X-Api-Key", "REPLACE_ME".to_string()),
+        ("Authorization", "token xxxxxxxxxxxxxxxxxxxx…".to_string()),
+        ("X-Auth-Token", "changeme".to_string()),
+        ("X-Auth-Token", "TODO".to_string()),
+        ("Authorization", b("you@example.com", "your-api-token")),
+        ("Authorization", b("you@example.com", "<api-token>")),
+    ] {
+        let rule = rule_with(json!([web_request(
+            "2",
+            json!([{"name": header, "value": value}])
+        )]));
+        let found = detect(&rule);
+        assert_eq!(found.len(), 1, "{value}: {found:?}");
+        assert_eq!(found[0].status, Status::Placeholder, "{value}");
+        assert!(found[0].token.is_none() && found[0].credential().is_none());
+    }
+    // In a body or a URL's query too.
+    let mut web = relay(
+        "2",
+        "{\"auth\": \"Bearer YOUR_GITHUB_PAT_WITH_REPO_SCOPE\"}",
+    );
+    web["value"]["url"] = json!("https://ci.example.org/hook?token=REPLACE_ME");
+    let found = detect(&rule_with(json!([web])));
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found.iter().all(|f| f.status == Status::Placeholder));
+}
+
+/// Negative examples: real secrets that merely resemble the words stay literal.
+#[test]
+fn secrets_that_resemble_placeholders_stay_literal() {
+    let tok = fake_token("todo");
+    for value in [
+        format!("Bearer {tok}"),
+        "Bearer my7Hq2ZpL0xQ4vR8".to_string(),
+        "Bearer todo-4f9a2c1e8b7d5a3c".to_string(),
+        format!("Basic {}", b64("svc@x.io", "password")),
+        format!("Basic {}", b64("svc@x.io", &tok)),
+    ] {
+        let rule = rule_with(json!([web_request(
+            "2",
+            json!([{"name": "Authorization", "value": value}])
+        )]));
+        let found = detect(&rule);
+        assert_eq!(found.len(), 1, "{value}: {found:?}");
+        assert_eq!(found[0].status, Status::Literal, "{value}");
+    }
+}
+
+/// Another rule's incoming-webhook secret in a Send web request's URL, in every form
+/// Jira Automation gives one, is a literal secret: keyed, named by no user, never an
+/// account's credential; the same secret as the trigger's `webhookToken` shows the same
+/// fingerprint.
+#[test]
+fn automation_webhook_secrets_in_urls_are_literal_secrets() {
+    let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), "0a1b2c3d");
+    let key = crate::secret::FingerprintKey::from_text("team-key-0123456789abcdef").unwrap();
+    let mut trigger_rule = rule_with(json!([]));
+    trigger_rule["trigger"] = json!({"id": "1", "component": "TRIGGER",
+        "type": "jira.automation.webhook.trigger", "value": {"webhookToken": secret}});
+    let trigger = &detect(&trigger_rule)[0];
+    for url in [
+        format!("https://automation.atlassian.com/pro/hooks/{secret}"),
+        format!("https://jira.corp.example/rest/cb-automation/latest/hooks/{secret}"),
+        format!("https://jira.corp.example/jira/rest/cb-automation/latest/hooks/{secret}"),
+        format!("{{{{baseUrl}}}}/rest/cb-automation/latest/hooks/{secret}"),
+        format!(
+            "https://api-private.atlassian.com/automation/webhooks/jira/a/0a1b2c3d-4e5f-6789-abcd-ef0123456789/{secret}"
+        ),
+    ] {
+        let mut web = web_request("2", json!([]));
+        web["value"]["url"] = json!(url);
+        let found = detect(&rule_with(json!([web])));
+        assert_eq!(found.len(), 1, "{url}: {found:?}");
+        let f = &found[0];
+        assert_eq!(f.status, Status::Literal, "{url}");
+        assert_eq!(f.location, Location::Url);
+        assert_eq!(f.scheme, Scheme::Other(WEBHOOK_SCHEME.into()));
+        assert!(f.user.is_none() && !f.may_be_atlassian_credential(), "{url}");
+        assert_eq!(f.token.as_ref().unwrap().expose(), secret, "{url}");
+        assert_eq!(
+            f.fingerprint_with(Some(&key)),
+            trigger.fingerprint_with(Some(&key)),
+            "{url}"
+        );
+        assert!(f.fingerprint_with(Some(&key)).unwrap().is_keyed());
+    }
+    // The newer header form is the same secret, labelled so.
+    let web = web_request(
+        "2",
+        json!([{"name": "X-Automation-Webhook-Token", "value": secret}]),
+    );
+    let found = detect(&rule_with(json!([web])));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].scheme, Scheme::Other(WEBHOOK_SCHEME.into()));
+    assert_eq!(found[0].status, Status::Literal);
+}
+
+/// Negative examples: webhook addresses without their secret, and REST paths that only
+/// look alike, are nothing.
+#[test]
+fn automation_urls_without_a_secret_are_nothing() {
+    for url in [
+        "https://automation.atlassian.com/pro/hooks/",
+        "https://jira.corp.example/rest/cb-automation/latest/project/GLOBAL/rule",
+        "{{baseUrl}}/rest/cb-automation/latest/hooks/",
+        "https://api-private.atlassian.com/automation/webhooks/jira/a/",
+        "https://acme.atlassian.net/rest/api/3/webhooks/abcdefabcdefabcdef",
+        "https://automation.atlassian.com/pro/rest/short",
+    ] {
+        let mut web = web_request("2", json!([]));
+        web["value"]["url"] = json!(url);
+        let found = detect(&rule_with(json!([web])));
+        assert!(found.is_empty(), "{url}: {found:?}");
     }
 }
 

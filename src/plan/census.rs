@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use crate::detect::{Finding, Scheme, Status};
+use crate::detect::{Finding, Status};
 use crate::outcome::{Kind, LeftAlone, Outcome};
 use crate::rule::Rule;
 use crate::secret::Fingerprint;
@@ -87,7 +87,10 @@ impl Census {
             token.forms.extend(forms);
             token.rules += 1;
         }
-        if findings.iter().any(may_hide_account) {
+        if findings
+            .iter()
+            .any(|f| may_hide_account(f, &selector.account))
+        {
             self.not_inspectable += 1;
         }
         if findings.iter().any(|f| f.status == Status::Masked)
@@ -137,23 +140,12 @@ impl Census {
     }
 }
 
-/// A credential autorekey cannot read (a managed secret or a smart value) used as Basic auth
-/// or with no scheme it can see, sent to Atlassian ([`crate::detect::sends_to_atlassian`]: an
-/// Atlassian host, a smart value such as `{{baseUrl}}`, or a destination it cannot tell): it
-/// may be the account's API token.
-/// So may a Basic value it cannot attribute to an account
-/// ([`Finding::unattributable_basic_to_atlassian`]).
-/// Other users', Bearer values and other services' secrets are not.
-fn may_hide_account(f: &Finding) -> bool {
-    if f.unattributable_basic_to_atlassian() {
-        return true;
-    }
-    let to_atlassian = crate::detect::sends_to_atlassian(f.target_url.as_deref());
-    matches!(f.status, Status::SecretRef | Status::Dynamic)
-        && matches!(f.scheme, Scheme::Basic | Scheme::Unknown)
-        && f.user.is_none()
-        && f.location != crate::detect::Location::WebhookToken
-        && to_atlassian
+/// A place autorekey cannot read that may hold the account's token, other than a masked
+/// value: the one notion ([`Finding::may_hide_token_of`]) that `scan` shares. Masked
+/// values are counted apart ([`Census::masked`]): [`super::plan_rule`] already leaves their
+/// rules alone, which keeps the old token.
+fn may_hide_account(f: &Finding, account: &str) -> bool {
+    f.status != Status::Masked && f.may_hide_token_of(Some(account))
 }
 
 #[cfg(test)]

@@ -74,6 +74,14 @@ pub struct Row {
     pub verification: Option<Verification>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verification_detail: Option<String>,
+    /// This place may hold an Atlassian account's token (the `--account`'s, with one) and
+    /// cannot be read: [`Finding::may_hide_token_of`], what `--fail-on unreadable` fails on
+    /// and what a rotation's verdict counts.
+    pub cannot_read: bool,
+    /// The file the rule was read from (`--from-file`): rules of two files are two rules,
+    /// whatever their ids say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
 }
 
 impl Row {
@@ -101,15 +109,24 @@ impl Row {
             target_host: f.target_url.as_deref().and_then(crate::detect::target_host),
             verification: None,
             verification_detail: None,
+            cannot_read: f.may_hide_token_of(None),
+            file: None,
         }
     }
 
+    /// The rule this row is in: its file and its id (id-less rules of two files are two).
+    fn rule_key(&self) -> (&str, &str) {
+        (self.file.as_deref().unwrap_or(""), &self.rule_uuid)
+    }
+
     /// The credential this row belongs to, for grouping: user and fingerprint, with
-    /// credentials that name a user first (they are what a rotation is about).
+    /// credentials that name a user first (they are what a rotation is about). A user is
+    /// one whatever the case of its email (`SVC-Jira@Corp.example` is
+    /// `svc-jira@corp.example`: Atlassian reads it so), so one credential is one group.
     fn group_key(&self) -> GroupKey {
         (
             self.email.is_none(),
-            self.email.clone().unwrap_or_default(),
+            self.email.as_deref().unwrap_or_default().to_lowercase(),
             self.fingerprint
                 .as_ref()
                 .map(ToString::to_string)
@@ -128,6 +145,8 @@ pub struct Summary {
     pub rules_with_credentials: usize,
     pub findings: usize,
     pub by_status: BTreeMap<String, usize>,
+    /// Places that may hold an Atlassian account's token and cannot be read.
+    pub cannot_read: usize,
     pub credentials: Vec<CredentialSummary>,
     /// Over a site: whether two listings of the rules agreed (`false`: rules may have been
     /// skipped by the site's paging). Absent for files.
@@ -138,6 +157,9 @@ pub struct Summary {
 #[derive(Clone, Debug, Serialize)]
 pub struct CredentialSummary {
     pub email: Option<String>,
+    /// The same user written in another case elsewhere (`SVC-Jira@Corp.example`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub other_spellings: Vec<String>,
     pub fingerprint: Fingerprint,
     pub scheme: Scheme,
     pub rules: usize,
@@ -170,12 +192,17 @@ pub struct Inventory {
 
 impl Inventory {
     pub fn add_rule(&mut self, rule: &Value, findings: &[Finding]) {
+        let rows = findings.iter().map(|f| Row::new(rule, f)).collect();
+        self.add_rows(rows);
+    }
+
+    /// One rule read, with the rows of its findings.
+    pub fn add_rows(&mut self, rows: Vec<Row>) {
         self.summary.rules_read += 1;
-        if !findings.is_empty() {
+        if rows.iter().any(|r| r.status != Status::Placeholder) {
             self.summary.rules_with_credentials += 1;
         }
-        self.findings
-            .extend(findings.iter().map(|f| Row::new(rule, f)));
+        self.findings.extend(rows);
     }
 
     pub fn add_error(&mut self, rule_uuid: String, error: String) {
@@ -195,6 +222,7 @@ impl Inventory {
         });
         let s = &mut self.summary;
         s.findings = self.findings.len();
+        s.cannot_read = self.findings.iter().filter(|r| r.cannot_read).count();
         s.by_status.clear();
         for r in &self.findings {
             *s.by_status.entry(r.status.as_str().into()).or_default() += 1;
@@ -203,19 +231,25 @@ impl Inventory {
     }
 }
 
+/// One summary per credential: only literal ones (a placeholder is none), a rule counted
+/// once per file.
 fn credential_summaries(rows: &[Row]) -> Vec<CredentialSummary> {
     let mut groups: BTreeMap<GroupKey, Vec<&Row>> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.fingerprint.is_some()) {
+    let credentials = rows
+        .iter()
+        .filter(|r| r.status == Status::Literal && r.fingerprint.is_some());
+    for r in credentials {
         groups.entry(r.group_key()).or_default().push(r);
     }
     groups
         .into_values()
         .map(|rows| {
             let first = rows[0];
-            let mut rules: Vec<&str> = rows.iter().map(|r| r.rule_uuid.as_str()).collect();
-            rules.dedup();
+            let rules: std::collections::BTreeSet<(&str, &str)> =
+                rows.iter().map(|r| r.rule_key()).collect();
             CredentialSummary {
                 email: first.email.clone(),
+                other_spellings: other_spellings(&rows),
                 fingerprint: first.fingerprint.clone().expect("filtered"),
                 scheme: first.scheme.clone(),
                 rules: rules.len(),
@@ -226,12 +260,30 @@ fn credential_summaries(rows: &[Row]) -> Vec<CredentialSummary> {
         .collect()
 }
 
+/// The spellings of the group's user other than the first row's, in order.
+fn other_spellings(rows: &[&Row]) -> Vec<String> {
+    let shown = rows[0].email.as_deref();
+    let mut others: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.email.clone())
+        .filter(|e| Some(e.as_str()) != shown)
+        .collect();
+    others.sort();
+    others.dedup();
+    others
+}
+
+/// `1 rule`, `2 rules`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 pub fn render_json(inv: &Inventory) -> String {
     let s = serde_json::to_string_pretty(inv).unwrap_or_default();
     format!("{}\n", crate::printable::json_text(&s))
 }
 
-const CSV_COLUMNS: [&str; 15] = [
+const CSV_COLUMNS: [&str; 17] = [
     "rule_uuid",
     "rule_name",
     "rule_state",
@@ -247,6 +299,8 @@ const CSV_COLUMNS: [&str; 15] = [
     "target_host",
     "verification",
     "component_type",
+    "cannot_read",
+    "file",
 ];
 
 pub fn render_csv(inv: &Inventory) -> String {
@@ -275,6 +329,8 @@ pub fn render_csv(inv: &Inventory) -> String {
                 .unwrap_or_default()
                 .into(),
             r.component_type.clone(),
+            r.cannot_read.to_string(),
+            r.file.clone().unwrap_or_default(),
         ];
         let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
         out.push_str(&line.join(","));
@@ -301,7 +357,8 @@ fn csv_cell(text: &str) -> String {
 }
 
 /// The table for people: one block per credential (user + fingerprint), listing the rules
-/// and places that use it; then values that could not be inspected; then the totals.
+/// and places that use it; then values that could not be inspected; then authors'
+/// placeholders; then the totals.
 pub fn render_table(inv: &Inventory) -> String {
     let mut out = String::new();
     let (literal, other): (Vec<&Row>, Vec<&Row>) = inv
@@ -313,39 +370,28 @@ pub fn render_table(inv: &Inventory) -> String {
         groups.entry(r.group_key()).or_default().push(r);
     }
     for rows in groups.values() {
-        let first = rows[0];
-        let who = printable(match (&first.email, &first.scheme) {
-            (Some(email), _) => email.as_str(),
-            (None, Scheme::Other(o)) if o == crate::detect::WEBHOOK_SCHEME => {
-                "(webhook URL secret, not an Atlassian token)"
-            }
-            (None, _) => "(no user)",
-        });
-        let fp = first
-            .fingerprint
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        let verdict = match first.verification {
-            Some(v) => format!("  [{}]", v.label()),
-            None => String::new(),
-        };
-        let _ = writeln!(
-            out,
-            "{who} · {fp}  ({}, {} place{}){verdict}",
-            first.scheme.as_str(),
-            rows.len(),
-            if rows.len() == 1 { "" } else { "s" }
-        );
-        for r in rows {
-            let _ = writeln!(out, "    {}", place(r));
+        credential_block(&mut out, rows);
+    }
+    let (placeholders, unreadable): (Vec<&Row>, Vec<&Row>) = other
+        .into_iter()
+        .partition(|r| r.status == Status::Placeholder);
+    if !unreadable.is_empty() {
+        out.push_str("Not inspectable (masked, managed secret or smart value):\n");
+        for r in &unreadable {
+            let may_hide = if r.cannot_read {
+                ", may hold an Atlassian token"
+            } else {
+                ""
+            };
+            let tag = format!("  [{}{may_hide}]", r.status.as_str());
+            let _ = writeln!(out, "    {}", place(r, &tag));
         }
         out.push('\n');
     }
-    if !other.is_empty() {
-        out.push_str("Not inspectable (masked, managed secret or smart value):\n");
-        for r in other {
-            let _ = writeln!(out, "    {}  [{}]", place(r), r.status.as_str());
+    if !placeholders.is_empty() {
+        out.push_str("Placeholders (an author's text to fill in, not a credential):\n");
+        for r in &placeholders {
+            let _ = writeln!(out, "    {}", place(r, ""));
         }
         out.push('\n');
     }
@@ -357,6 +403,61 @@ pub fn render_table(inv: &Inventory) -> String {
             printable(&e.error)
         );
     }
+    legends(&mut out, inv);
+    totals(&mut out, inv);
+    out
+}
+
+/// One credential: its user (one spelling, the others named) and fingerprint, then its
+/// places.
+fn credential_block(out: &mut String, rows: &[&Row]) {
+    let first = rows[0];
+    let who = printable(match (&first.email, &first.scheme) {
+        (Some(email), _) => email.as_str(),
+        (None, Scheme::Other(o)) if o == crate::detect::WEBHOOK_SCHEME => {
+            if first.location == Location::Url {
+                "(webhook URL secret, not an Atlassian token)"
+            } else {
+                "(webhook secret, not an Atlassian token)"
+            }
+        }
+        (None, _) => "(no user)",
+    });
+    let fp = first
+        .fingerprint
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let verdict = match first.verification {
+        Some(v) => format!("  [{}]", v.label()),
+        None => String::new(),
+    };
+    let others = other_spellings(rows);
+    let also = if others.is_empty() {
+        String::new()
+    } else {
+        format!("  (also written {})", printable(&others.join(", ")))
+    };
+    let _ = writeln!(
+        out,
+        "{who} · {fp}  ({}, {}){verdict}{also}",
+        first.scheme.as_str(),
+        count(rows.len(), "place", "places"),
+    );
+    for r in rows {
+        // A literal that may hold a token is a Basic value that names no account.
+        let tag = if r.cannot_read {
+            "  [names no account, may hold an Atlassian token]"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "    {}", place(r, tag));
+    }
+    out.push('\n');
+}
+
+/// What a keyed fingerprint and an `[unknown]` verdict mean, when the table shows one.
+fn legends(out: &mut String, inv: &Inventory) {
     if inv
         .findings
         .iter()
@@ -369,6 +470,13 @@ pub fn render_table(inv: &Inventory) -> String {
              `autorekey fingerprint` prints both forms.\n",
         );
     }
+    if inv.findings.iter().any(|r| r.cannot_read) {
+        out.push_str(
+            "may hold an Atlassian token: autorekey cannot read it or name its account, so it \
+             may be an old token still in use; check it in the Automation UI before revoking one \
+             (`--fail-on unreadable` exits 3 while one is listed).\n",
+        );
+    }
     if inv
         .findings
         .iter()
@@ -378,35 +486,46 @@ pub fn render_table(inv: &Inventory) -> String {
             "[unknown]: the check could not be made (verification_detail in --format json says why).\n",
         );
     }
+}
+
+/// The counts line, and the files a directory scan skipped.
+fn totals(out: &mut String, inv: &Inventory) {
     let s = &inv.summary;
+    let failed = if s.rules_failed > 0 {
+        format!(
+            "; {} could not be read",
+            count(s.rules_failed, "rule", "rules")
+        )
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "{} rules read, {} with credentials; {} findings, {} distinct credentials{}.",
-        s.rules_read,
+        "{} read, {} with credentials; {}, {}{failed}.",
+        count(s.rules_read, "rule", "rules"),
         s.rules_with_credentials,
-        s.findings,
-        s.credentials.len(),
-        if s.rules_failed > 0 {
-            format!("; {} rules could not be read", s.rules_failed)
-        } else {
-            String::new()
-        }
+        count(s.findings, "finding", "findings"),
+        count(
+            s.credentials.len(),
+            "distinct credential",
+            "distinct credentials"
+        ),
     );
     if !inv.skipped_files.is_empty() {
         let _ = writeln!(
             out,
-            "{} file(s) skipped (not read as rules):",
-            inv.skipped_files.len()
+            "{} skipped (not read as rules):",
+            count(inv.skipped_files.len(), "file", "files")
         );
         for f in &inv.skipped_files {
             // JSON keeps the real name; here it is one line, whatever the file is called.
             let _ = writeln!(out, "    {}: {}", printable(&f.path), printable(&f.reason));
         }
     }
-    out
 }
 
-fn place(r: &Row) -> String {
+/// Where a row is: rule, component, location, then `tag` (a status), then its file.
+fn place(r: &Row, tag: &str) -> String {
     let state = if r.rule_state.eq_ignore_ascii_case("DISABLED") {
         " (disabled)"
     } else {
@@ -418,8 +537,13 @@ fn place(r: &Row) -> String {
         .map(|h| format!(" {}", printable(h)))
         .unwrap_or_default();
     let hidden = if r.hidden { ", hidden" } else { "" };
+    let file = r
+        .file
+        .as_deref()
+        .map(|f| format!("  in {}", printable(f)))
+        .unwrap_or_default();
     format!(
-        "{}{state}  {}  [{}{header}{hidden}]",
+        "{}{state}  {}  [{}{header}{hidden}]{tag}{file}",
         printable(&r.rule_name),
         printable(&r.component_path),
         r.location.as_str()

@@ -8,7 +8,7 @@
 //! Every run's stdout and stderr go through `assert_no_secrets` (see `common`) with every
 //! token the site holds, the admin's included, before a test looks at them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::common;
 use crate::common::project;
@@ -271,17 +271,13 @@ fn fail_on_literal_and_unreadable_exit_3_and_a_clean_account_exits_0() {
     assert!(!findings(&literal.json()).is_empty());
     site.run(&["scan", "--fail-on", "unreadable"])
         .expect_code(3);
-    // svc-ci's credentials are all live and readable: nothing to fail on.
-    site.run(&[
-        "scan",
-        "--account",
-        SVC_CI,
-        "--fail-on",
-        "dead",
-        "--fail-on",
-        "unreadable",
-    ])
-    .expect_code(0);
+    // svc-ci's credentials are all live: nothing dead to fail on.
+    site.run(&["scan", "--account", SVC_CI, "--fail-on", "dead"])
+        .expect_code(0);
+    // Issue 18: the places nobody can read may hold svc-ci's token as well as anyone's, so
+    // --fail-on unreadable fails with --account as it does without.
+    site.run(&["scan", "--account", SVC_CI, "--fail-on", "unreadable"])
+        .expect_code(3);
 }
 
 // ------------------------------------------------------------------ 3. faults
@@ -637,6 +633,18 @@ fn from_file_on_the_rules_directory_matches_the_oracle_literally() {
     assert_eq!(report["summary"]["rules_read"], 24);
 }
 
+/// The rows of `scan --account`: those that name a user, and the others, each checked to
+/// be a place that cannot be read and may hold the account's token.
+fn named_and_unreadable(rows: &[Value]) -> (Vec<&Value>, Vec<&Value>) {
+    let (named, unreadable): (Vec<&Value>, Vec<&Value>) =
+        rows.iter().partition(|f| !f["email"].is_null());
+    for f in &unreadable {
+        assert_eq!(f["cannot_read"], true, "{f:#?}");
+        assert_ne!(f["status"], "literal", "{f:#?}");
+    }
+    (named, unreadable)
+}
+
 #[test]
 fn account_filter_keeps_one_account_case_insensitively() {
     let report = from_file(&[
@@ -649,8 +657,12 @@ fn account_filter_keeps_one_account_case_insensitively() {
     ])
     .json();
     let rows = findings(&report);
-    assert_eq!(rows.len(), 3, "{rows:#?}");
-    assert!(rows.iter().all(|f| f["email"] == SVC_CI), "{rows:#?}");
+    let (named, unreadable) = named_and_unreadable(rows);
+    assert_eq!(named.len(), 3, "{rows:#?}");
+    assert!(named.iter().all(|f| f["email"] == SVC_CI), "{rows:#?}");
+    // Every place that may hold its token and cannot be read is kept (issue 18): the
+    // managed secret, the masked header and the smart values sent to the site.
+    assert_eq!(unreadable.len(), 6, "{rows:#?}");
     // One token, shown plain where it goes to the site and keyed in a lookup table (whose
     // destination the rule does not say; the fixture token is not Atlassian-shaped).
     assert_eq!(
@@ -663,9 +675,10 @@ fn account_filter_keeps_one_account_case_insensitively() {
 fn account_filter_applies_over_http_too() {
     let (_, site) = fixture_site();
     let report = scan_json(&site, &["--account", OLD_BOT, "--verify"]);
-    let rows = findings(&report);
-    assert_eq!(rows.len(), 1, "{rows:#?}");
-    assert_eq!(rows[0]["verification"], "dead");
+    let (named, unreadable) = named_and_unreadable(findings(&report));
+    assert_eq!(named.len(), 1, "{named:#?}");
+    assert_eq!(named[0]["verification"], "dead");
+    assert!(!unreadable.is_empty());
     // Filtered-out credentials are not checked either.
     let stats = site.stats();
     assert_eq!(stats.myself(SVC_JIRA).ok + stats.myself(SVC_JIRA).failed, 0);
@@ -1254,4 +1267,205 @@ fn from_file_table_of_the_shapes_fixtures() {
     let run = from_file(&["--from-file", "shapes", "--format", "table"]);
     run.expect_code(0);
     insta::assert_snapshot!("from_file_shapes_table", run.stdout);
+}
+
+// ------------------------------------------------------------------ 8. issue 18: hiding places
+
+/// A bare rule holding one Send web request to `url` with `headers`.
+fn request_rule(name: &str, url: &str, headers: Value) -> Value {
+    json!({"name": name, "state": "ENABLED",
+        "trigger": {"component": "TRIGGER", "type": "jira.manual.trigger.issue", "value": {}},
+        "components": [{"component": "ACTION", "type": "jira.issue.outgoing.webhook",
+            "value": {"url": url, "method": "POST", "headers": headers}}]})
+}
+
+/// `scan --from-file DIR` with `extra`, checked for every secret given.
+fn scan_dir(dir: &std::path::Path, extra: &[&str], secrets: &[String]) -> RunOutput {
+    let mut cmd = autorekey();
+    cmd.args(["scan", "--from-file"]).arg(dir).args(extra);
+    run_checked(cmd, secrets)
+}
+
+/// The done-when of issue 18's hiding places: a mixed directory (public templates beside
+/// real exports) reports other rules' webhook secrets in URLs, every form, and no
+/// placeholder as a literal; `--fail-on literal` fails on the secrets, never on the
+/// placeholders; every finding names its file.
+#[test]
+fn a_mixed_directory_reports_webhook_secrets_in_urls_and_no_placeholder_as_literal() {
+    let secret = || format!("{}{}", uuid::Uuid::new_v4().simple(), "0a1b2c3d");
+    let (cloud, dc, newer) = (secret(), secret(), secret());
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let write = |name: &str, rules: Vec<Value>| {
+        std::fs::write(dir.path().join(name), Value::Array(rules).to_string()).unwrap()
+    };
+    write(
+        "chained.json",
+        vec![
+            request_rule(
+                "cloud",
+                &format!("https://automation.atlassian.com/pro/hooks/{cloud}"),
+                json!([]),
+            ),
+            request_rule(
+                "dc",
+                &format!("{{{{baseUrl}}}}/rest/cb-automation/latest/hooks/{dc}"),
+                json!([]),
+            ),
+            request_rule(
+                "newer",
+                &format!(
+                    "https://api-private.atlassian.com/automation/webhooks/jira/a/0a1b2c3d-4e5f/{newer}"
+                ),
+                json!([]),
+            ),
+        ],
+    );
+    let placeholders = vec![request_rule(
+        "template",
+        "https://api.github.com/repos/acme/app/dispatches?token=REPLACE_ME",
+        json!([
+            {"name": "Authorization", "value": "Bearer YOUR_GITHUB_PAT_WITH_REPO_SCOPE"},
+            {"name": "X-Api-Key", "value": "<your-token>"},
+            {"name": "X-Auth-Token", "value": "${TOKEN}"},
+            {"name": "X-Secret", "value": "xxxxxxxxxxxxxxxx…"},
+            {"name": "X-Password", "value": "changeme"},
+            {"name": "X-Other-Token", "value": "TODO"}
+        ]),
+    )];
+    write("template.json", placeholders);
+    let secrets = vec![cloud.clone(), dc.clone(), newer.clone()];
+
+    let run = scan_dir(dir.path(), &["--format", "json"], &secrets);
+    run.expect_code(0);
+    let report = run.json();
+    let rows = findings(&report);
+    let file_of = |r: &Value| {
+        let path = r["file"].as_str().expect("a file on every finding");
+        path.rsplit('/').next().unwrap().to_owned()
+    };
+    let webhooks: Vec<&Value> = rows.iter().filter(|r| r["scheme"] == "webhook").collect();
+    assert_eq!(webhooks.len(), 3, "{rows:#?}");
+    for r in &webhooks {
+        assert_eq!(r["status"], "literal");
+        assert_eq!(r["location"], "url");
+        assert!(r["fingerprint"].as_str().unwrap().starts_with("k:"), "{r}");
+        assert_eq!(file_of(r), "chained.json");
+    }
+    let in_template: Vec<&Value> = rows
+        .iter()
+        .filter(|r| file_of(r) == "template.json")
+        .collect();
+    assert_eq!(in_template.len(), 7, "{rows:#?}");
+    assert!(in_template
+        .iter()
+        .all(|r| r["status"] == "placeholder" && r["fingerprint"].is_null()));
+    assert_eq!(report["summary"]["by_status"]["placeholder"], 7);
+    assert_eq!(
+        report["summary"]["credentials"].as_array().unwrap().len(),
+        3
+    );
+
+    // The file is named in CSV and in the table too.
+    let csv = scan_dir(dir.path(), &["--format", "csv"], &secrets);
+    let mut lines = csv.stdout.lines();
+    let header = csv_cells(lines.next().expect("a header"));
+    let at = header
+        .iter()
+        .position(|h| h == "file")
+        .expect("a file column");
+    assert!(
+        lines.all(|l| csv_cells(l)[at].ends_with(".json")),
+        "{}",
+        csv.stdout
+    );
+    let table = scan_dir(dir.path(), &["--format", "table"], &secrets);
+    assert!(table.stdout.contains("chained.json"), "{}", table.stdout);
+    assert!(table.stdout.contains("Placeholders"), "{}", table.stdout);
+
+    scan_dir(dir.path(), &["--fail-on", "literal"], &secrets).expect_code(3);
+    let template_only = dir.path().join("template.json");
+    let mut cmd = autorekey();
+    cmd.args(["scan", "--fail-on", "literal", "--from-file"])
+        .arg(&template_only);
+    run_checked(cmd, &secrets).expect_code(0);
+}
+
+/// Two id-less rules from two files are two rules in the summary (once per file), and one
+/// credential whose email is written in two cases is one credential, shown once with the
+/// other spelling named. Counts of one are singular.
+#[test]
+fn id_less_rules_count_once_per_file_and_one_credential_is_one_whatever_its_case() {
+    let token = runtime_atstt();
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let write =
+        |name: &str, rule: Value| std::fs::write(dir.path().join(name), rule.to_string()).unwrap();
+    write("a.json", bare_rule("same", "SVC-Jira@Corp.example", &token));
+    write("b.json", bare_rule("same", "svc-jira@corp.example", &token));
+    let secrets = vec![token.clone()];
+    let report = scan_dir(dir.path(), &["--format", "json"], &secrets).json();
+    let credentials = report["summary"]["credentials"].as_array().unwrap();
+    assert_eq!(credentials.len(), 1, "{credentials:#?}");
+    assert_eq!(credentials[0]["rules"], 2, "{credentials:#?}");
+    assert_eq!(credentials[0]["places"], 2);
+    assert_eq!(report["summary"]["rules_with_credentials"], 2);
+    let spellings = [
+        credentials[0]["email"].as_str().unwrap(),
+        credentials[0]["other_spellings"][0].as_str().unwrap(),
+    ];
+    assert_eq!(
+        BTreeSet::from(spellings),
+        BTreeSet::from(["SVC-Jira@Corp.example", "svc-jira@corp.example"])
+    );
+    let table = scan_dir(dir.path(), &["--format", "table"], &secrets).stdout;
+    assert_eq!(table.matches("(basic, 2 places)").count(), 1, "{table}");
+    assert!(table.contains("(also written "), "{table}");
+    assert!(
+        table.contains("2 rules read, 2 with credentials; 2 findings, 1 distinct credential."),
+        "{table}"
+    );
+
+    std::fs::remove_file(dir.path().join("b.json")).unwrap();
+    let table = scan_dir(dir.path(), &["--format", "table"], &secrets).stdout;
+    assert!(
+        table.contains("1 rule read, 1 with credentials; 1 finding, 1 distinct credential."),
+        "{table}"
+    );
+}
+
+/// `scan --account` keeps an ownerless Bearer value sent to the site (it may be the
+/// account's token, as `revoke` holds), not one sent to another service.
+#[test]
+fn scan_account_keeps_an_ownerless_bearer_sent_to_the_site() {
+    let (token, site_bearer, other_bearer) = (
+        common::fake_token(),
+        common::fake_token(),
+        common::fake_token(),
+    );
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let rules = json!([
+        bare_rule("named", SVC_JIRA, &token),
+        request_rule(
+            "site",
+            "{{baseUrl}}/rest/api/3/issue",
+            json!([{"name": "Authorization", "value": format!("Bearer {site_bearer}")}])
+        ),
+        request_rule(
+            "github",
+            "https://api.github.com/repos/acme/app/dispatches",
+            json!([{"name": "Authorization", "value": format!("Bearer {other_bearer}")}])
+        ),
+    ]);
+    std::fs::write(dir.path().join("rules.json"), rules.to_string()).unwrap();
+    let secrets = vec![token, site_bearer, other_bearer];
+    let report = scan_dir(
+        dir.path(),
+        &["--account", SVC_JIRA, "--format", "json"],
+        &secrets,
+    )
+    .json();
+    let names: BTreeSet<&str> = findings(&report)
+        .iter()
+        .filter_map(|r| r["rule_name"].as_str())
+        .collect();
+    assert_eq!(names, BTreeSet::from(["named", "site"]), "{report:#}");
 }

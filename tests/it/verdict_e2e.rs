@@ -36,6 +36,15 @@ fn revoke_line(old: &str, new: &str) -> String {
     )
 }
 
+/// The pointer of svc-jira's credential in a copy of fixture 01 (`rule` is its body).
+fn svc_jira_pointer(rule: &serde_json::Value) -> String {
+    autorekey::detect::detect(rule)
+        .into_iter()
+        .find(|f| f.user.as_deref() == Some(SVC_JIRA))
+        .expect("fixture 01 holds svc-jira's credential")
+        .pointer
+}
+
 /// `apply PLAN --yes` with `new_token` in the environment.
 fn apply(site: &TestSite, new_token: &str, plan: &Path, backups: &Path) -> RunOutput {
     let mut cmd = site.cmd();
@@ -405,25 +414,30 @@ fn a_rule_overwritten_after_its_read_back_is_reported_not_counted_as_rotated() {
     assert_eq!(rotated.len(), 2);
 }
 
-#[test]
-fn a_credential_that_cannot_be_read_holds_back_the_advice() {
-    let rule = fixture_01();
-    let mut rules = copies_of(&rule, 2);
-    // The second rule sends a managed secret as Basic auth to the site: it may be the old
-    // token, and autorekey cannot read it.
-    let pointer = autorekey::detect::detect(&rules[1]["rule"])
-        .into_iter()
-        .find(|f| f.user.as_deref() == Some(SVC_JIRA))
-        .expect("fixture 01 holds svc-jira's credential")
-        .pointer;
-    *rules[1]["rule"]
-        .pointer_mut(&pointer)
-        .expect("the credential's string") = "Basic {{secrets.jira}}".into();
+/// A site of fixture 01 once plus once per value of `others`, each such copy holding that
+/// value where svc-jira's credential was, after `rotate --yes` of svc-jira: the site, the
+/// new token and the rotation's output.
+fn rotated_beside(others: &[&str]) -> (TestSite, String, RunOutput) {
+    let mut rules = copies_of(&fixture_01(), others.len() + 1);
+    let pointer = svc_jira_pointer(&rules[0]["rule"]);
+    for (rule, value) in rules[1..].iter_mut().zip(others) {
+        *rule["rule"]
+            .pointer_mut(&pointer)
+            .expect("the credential's string") = (*value).into();
+    }
     let planted = common::Planted::new(rules);
     let site = planted.site_spec().start();
     let new = planted.fresh(SVC_JIRA_NEW_FIXTURE);
     let backups = site.dir.path().join("backups");
     let out = site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new, &backups, &["--yes"]));
+    (site, new, out)
+}
+
+#[test]
+fn a_credential_that_cannot_be_read_holds_back_the_advice() {
+    // The second rule sends a managed secret as Basic auth to the site: it may be the old
+    // token, and autorekey cannot read it.
+    let (_, _, out) = rotated_beside(&["Basic {{secrets.jira}}"]);
     out.expect_code(3);
     assert_eq!(summary_count(&out.stdout, "rotated"), 1);
     assert!(out.stdout.contains(
@@ -489,11 +503,7 @@ impl Unfinished {
         if relay {
             to_relay(&mut rules[0]["rule"], None);
         }
-        let pointer = autorekey::detect::detect(&rules[1]["rule"])
-            .into_iter()
-            .find(|f| f.user.as_deref() == Some(SVC_JIRA))
-            .expect("fixture 01 holds svc-jira's credential")
-            .pointer;
+        let pointer = svc_jira_pointer(&rules[1]["rule"]);
         let headers = pointer
             .rsplitn(3, '/')
             .nth(2)
@@ -637,11 +647,7 @@ fn an_old_token_left_only_where_it_shows_keyed_holds_back_the_advice() {
 fn a_rerun_never_names_an_old_token_a_rule_still_holds_in_another_form() {
     let mut rules = copies_of(&fixture_01(), 2);
     // The second rule also sends the old token as a Bearer header.
-    let pointer = autorekey::detect::detect(&rules[1]["rule"])
-        .into_iter()
-        .find(|f| f.user.as_deref() == Some(SVC_JIRA))
-        .expect("fixture 01 holds svc-jira's credential")
-        .pointer;
+    let pointer = svc_jira_pointer(&rules[1]["rule"]);
     let headers = pointer
         .rsplitn(3, '/')
         .nth(2)
@@ -695,11 +701,7 @@ fn apply_keeps_the_old_token_when_a_rule_outside_the_plan_now_holds_it() {
     let backups = site.dir.path().join("backups");
     let plan = site.dir.path().join("plan.json");
     let uuids: Vec<String> = snapshot(&site).keys().cloned().collect();
-    let pointer = autorekey::detect::detect(&planted.rules[0]["rule"])
-        .into_iter()
-        .find(|f| f.user.as_deref() == Some(SVC_JIRA))
-        .expect("fixture 01 holds svc-jira's credential")
-        .pointer;
+    let pointer = svc_jira_pointer(&planted.rules[0]["rule"]);
     let header = |user: &str, token: &str| {
         let basic = autorekey::secret::Credential::new(user, Token::new(token)).basic_value();
         serde_json::json!(format!("Basic {basic}"))
@@ -741,11 +743,7 @@ fn fingerprint_selects_one_of_two_old_tokens_and_only_it_is_named() {
     let (old, new) = old_and_new(&planted);
     let backups = site.dir.path().join("backups");
     let uuids: Vec<String> = snapshot(&site).keys().cloned().collect();
-    let pointer = autorekey::detect::detect(&planted.rules[0]["rule"])
-        .into_iter()
-        .find(|f| f.user.as_deref() == Some(SVC_JIRA))
-        .expect("fixture 01 holds svc-jira's credential")
-        .pointer;
+    let pointer = svc_jira_pointer(&planted.rules[0]["rule"]);
     let other = format!("FAKE-other-{}", uuid::Uuid::new_v4().simple());
     let basic =
         autorekey::secret::Credential::new(SVC_JIRA, Token::new(other.clone())).basic_value();
@@ -783,11 +781,7 @@ fn a_rerun_with_every_rule_current_but_one_masked_value_keeps_the_old_token() {
     let rotate = || site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new, &backups, &["--yes"]));
     rotate().expect_code(0);
     let uuids: Vec<String> = snapshot(&site).keys().cloned().collect();
-    let pointer = autorekey::detect::detect(&planted.rules[0]["rule"])
-        .into_iter()
-        .find(|f| f.user.as_deref() == Some(SVC_JIRA))
-        .expect("fixture 01 holds svc-jira's credential")
-        .pointer;
+    let pointer = svc_jira_pointer(&planted.rules[0]["rule"]);
     let headers = pointer
         .rsplitn(3, '/')
         .nth(2)
@@ -874,4 +868,51 @@ fn the_json_verdict_and_exit_status_agree_with_the_text_in_every_mode() {
         assert_eq!(seen[0], seen[1], "{mode}: text and JSON disagree");
         assert_eq!(seen[0].1, mode == "written", "{mode}: {seen:?}");
     }
+}
+
+/// Issue 18, finding 1: after a rotation that left two rules it cannot read ("Do NOT
+/// revoke"), the check it recommends said all clear: `scan --account` showed only the new
+/// token, and `--fail-on unreadable` exited 0 with `--account` (3 without) and ignored the
+/// managed secret. Both now say what the verdict says, and a mistyped `--account` is an
+/// error naming the accounts found, not "0 findings".
+#[test]
+fn the_check_after_a_rotation_sees_what_the_verdict_cannot_read() {
+    // One rule sends a managed secret as Basic auth to the site, one a hidden header the
+    // server masks: either may be the old token.
+    let (site, new, out) = rotated_beside(&["Basic {{secrets.jira}}", "***"]);
+    out.expect_code(3);
+    assert!(out.stdout.contains("Do NOT revoke"), "{}", out.stdout);
+
+    let check = site.run(&["scan", "--account", SVC_JIRA, "--format", "json"]);
+    check.expect_code(0);
+    let report = check.json();
+    let rows = report["findings"].as_array().expect("findings");
+    let named: Vec<&serde_json::Value> = rows.iter().filter(|r| r["email"] == SVC_JIRA).collect();
+    assert_eq!(named.len(), 1, "{rows:#?}");
+    assert_eq!(named[0]["fingerprint"], fp(&new));
+    let unreadable: BTreeSet<&str> = rows
+        .iter()
+        .filter(|r| r["cannot_read"] == true)
+        .filter_map(|r| r["status"].as_str())
+        .collect();
+    assert_eq!(
+        unreadable,
+        BTreeSet::from(["dynamic", "masked"]),
+        "{rows:#?}"
+    );
+    assert_eq!(report["summary"]["cannot_read"], 2);
+    let table = site.run(&["scan", "--account", SVC_JIRA, "--format", "table"]);
+    assert!(table.stdout.contains("Not inspectable"), "{}", table.stdout);
+
+    for args in [
+        &["scan", "--account", SVC_JIRA, "--fail-on", "unreadable"][..],
+        &["scan", "--fail-on", "unreadable"][..],
+    ] {
+        site.run(args).expect_code(3);
+    }
+
+    let typo = site.run(&["scan", "--account", "svc-jria@acme.example"]);
+    typo.expect_code(2).expect_error_with_hint();
+    assert!(typo.stderr.contains(SVC_JIRA), "{}", typo.stderr);
+    assert!(typo.stdout.is_empty(), "{}", typo.stdout);
 }
