@@ -106,7 +106,7 @@ impl Row {
 
     /// The credential this row belongs to, for grouping: user and fingerprint, with
     /// credentials that name a user first (they are what a rotation is about).
-    fn group_key(&self) -> GroupKey {
+    pub(super) fn group_key(&self) -> GroupKey {
         (
             self.email.is_none(),
             self.email.clone().unwrap_or_default(),
@@ -118,7 +118,7 @@ impl Row {
     }
 }
 
-type GroupKey = (bool, String, String);
+pub(super) type GroupKey = (bool, String, String);
 
 /// Counts for the summary object beside the findings.
 #[derive(Clone, Debug, Default, Serialize)]
