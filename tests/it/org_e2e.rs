@@ -171,7 +171,7 @@ fn scan_joins_each_owner_with_its_earliest_expiry_and_fails_on_expiring() {
     // Three tokens, two a page: the list was followed to its end.
     assert_eq!(org.site.stats().endpoint("GET org api-tokens"), 2);
 
-    let table = org.run(&["scan", "--org", ORG, "--format", "table"]);
+    let table = org.run(&["scan", "--org", ORG, "--format", "text"]);
     table.expect_code(0);
     assert!(table.stdout.contains("(in 12 days)"), "{}", table.stdout);
 

@@ -440,7 +440,7 @@ fn a_full_disk_fails_the_scan_and_a_closed_pipe_does_not() {
 #[test]
 fn a_site_with_no_rules_says_so_and_succeeds() {
     let site = Planted::new(Vec::new()).site_spec().start();
-    let run = site.run(&["scan", "--format", "table"]);
+    let run = site.run(&["scan", "--format", "text"]);
     run.expect_code(0);
     assert!(run.stdout.starts_with("0 rules read"), "{}", run.stdout);
     assert!(
@@ -545,7 +545,7 @@ fn a_drifting_rule_list_is_caught_by_the_second_listing() {
 #[test]
 fn verbose_runs_in_every_format_print_no_secret() {
     let (_, site) = fixture_site();
-    for format in ["json", "table", "csv"] {
+    for format in ["json", "text", "csv"] {
         let run = site.run(&["-vv", "scan", "--verify", "--format", format]);
         run.expect_code(0);
         assert!(
@@ -570,7 +570,7 @@ fn the_admin_token_from_a_file_or_stdin_is_never_echoed() {
         .env_remove("AUTOREKEY_API_TOKEN")
         .arg("--api-token-file")
         .arg(&file)
-        .args(["-v", "scan", "--format", "table"]);
+        .args(["-v", "scan", "--format", "text"]);
     site.run_cmd(from_file).expect_code(0);
 
     let mut from_stdin = site.cmd();
@@ -911,7 +911,7 @@ fn a_weak_url_password_never_shows_its_unkeyed_fingerprint() {
         common::keyed_fingerprint(&svc).as_str()
     );
 
-    for format in ["json", "table", "csv"] {
+    for format in ["json", "text", "csv"] {
         let out = site.run(&["scan", "--format", format, "-v"]);
         out.expect_code(0);
         for (stream, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
@@ -1305,7 +1305,7 @@ fn from_file_on_the_shapes_directory_matches_the_oracle() {
 
 #[test]
 fn from_file_table_of_the_shapes_fixtures() {
-    let run = from_file(&["--from-file", "shapes", "--format", "table"]);
+    let run = from_file(&["--from-file", "shapes", "--format", "text"]);
     run.expect_code(0);
     insta::assert_snapshot!("from_file_shapes_table", run.stdout);
 }
