@@ -129,10 +129,9 @@ fn render(
             // Rule names and token labels may hold C1 and bidi characters serde writes raw.
             format!("{}\n", crate::printable::json_text(&text))
         }
-        (Format::Markdown, rows) => report::markdown::render_scan(
-            inventory,
-            rows.map(|rows| expiry::render_table(rows)).as_deref(),
-        ),
+        (Format::Markdown, rows) => {
+            report::markdown::render_scan(inventory, rows.map(expiry::render_table).as_deref())
+        }
         (Format::Csv, rows) => {
             if rows.is_some() {
                 ui.status(
