@@ -87,7 +87,8 @@ pub fn render_scan(inv: &Inventory, expiry: Option<&str>) -> String {
         }
         out.push_str("\n### Where each is used\n\n");
         for rows in groups.values() {
-            let _ = writeln!(out, "- {} · `{}`", who(rows[0]), fingerprint(rows[0]));
+            // Bold, so no value starts the list item: `- # x` would be a heading in it.
+            let _ = writeln!(out, "- **{}** · `{}`", who(rows[0]), fingerprint(rows[0]));
             for r in rows {
                 let _ = writeln!(out, "  - {}", place(r));
             }
@@ -253,7 +254,7 @@ pub fn render_rotation(s: &RotationSummary) -> String {
     if let Some(dir) = &s.backup_dir {
         let _ = writeln!(
             out,
-            "\n### Backups\n\n- {} (undo with `autorekey restore DIR`)",
+            "\n### Backups\n\n- Folder: {} (undo with `autorekey restore DIR`)",
             text(dir)
         );
     }

@@ -645,7 +645,8 @@ fn a_hostile_rule_name_is_inert_in_the_markdown_report() {
     let dir = tempfile::tempdir().unwrap();
     let hostile = "[Renew](https://evil.example) | forged | row |\n## Revoke now `x` <b>*y*</b>";
     let token = common::fake_token();
-    let rule = bare_rule(hostile, "svc@acme.example", &token);
+    // The user of a Basic value is the rule author's text too.
+    let rule = bare_rule(hostile, "# Forged heading", &token);
     std::fs::write(dir.path().join("rule.json"), rule.to_string()).unwrap();
     let mut cmd = autorekey();
     cmd.arg("scan")
@@ -658,6 +659,11 @@ fn a_hostile_rule_name_is_inert_in_the_markdown_report() {
     assert!(run.stdout.contains(escaped), "{}", run.stdout);
     assert!(
         !run.stdout.lines().any(|l| l.starts_with("## Revoke")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("- **# Forged heading** · `"),
         "{}",
         run.stdout
     );
