@@ -147,10 +147,14 @@ fn render_needs_a_person(inv: &Inventory, out: &mut String) {
     out.push('\n');
 }
 
+/// Whose credential, as the text table says it.
 fn who(r: &Row) -> String {
-    match &r.email {
-        Some(email) => text(email),
-        None => "(no user)".into(),
+    match (&r.email, &r.scheme) {
+        (Some(email), _) => text(email),
+        (None, crate::detect::Scheme::Other(o)) if o == crate::detect::WEBHOOK_SCHEME => {
+            "(webhook URL secret, not an Atlassian token)".into()
+        }
+        (None, _) => "(no user)".into(),
     }
 }
 
