@@ -151,6 +151,50 @@ impl GlobalArgs {
     }
 }
 
+/// The command line as clap parses, documents and completes it (`--help`, `man`,
+/// `completions`): [`Cli`] with every help line ending in a period (clap's derive drops the
+/// one that closes a one-paragraph doc comment, and its own `--help` and `--version` have
+/// none), and the global options hidden on `completions` and `man`, which ignore them.
+pub fn command() -> clap::Command {
+    let mut command = Cli::command();
+    // Built first, so clap's own flags and the global options are there to be finished.
+    command.build();
+    finish_help(command)
+}
+
+fn finish_help(command: clap::Command) -> clap::Command {
+    let quiet_command = matches!(command.get_name(), "completions" | "man");
+    let about = command.get_about().map(|a| sentence(&a.to_string()));
+    let long_about = command.get_long_about().map(|a| sentence(&a.to_string()));
+    let mut command = command.mut_args(|mut arg| {
+        if let Some(help) = arg.get_help().map(|h| sentence(&h.to_string())) {
+            arg = arg.help(help);
+        }
+        if let Some(help) = arg.get_long_help().map(|h| sentence(&h.to_string())) {
+            arg = arg.long_help(help);
+        }
+        let hide = arg.is_hide_set() || (quiet_command && arg.is_global_set());
+        arg.hide(hide)
+    });
+    if let Some(about) = about {
+        command = command.about(about);
+    }
+    if let Some(about) = long_about {
+        command = command.long_about(about);
+    }
+    command.mut_subcommands(finish_help)
+}
+
+/// `text` ending with a full stop (or its own `?` or `!`).
+fn sentence(text: &str) -> String {
+    let text = text.trim_end();
+    if text.ends_with(['.', '?', '!']) {
+        text.to_string()
+    } else {
+        format!("{text}.")
+    }
+}
+
 /// Parse the command line, exiting with clap's message (exit 2) on bad usage.
 pub fn parse() -> Result<Cli, clap::Error> {
     try_parse_from(std::env::args_os())
@@ -164,7 +208,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let mut command = Cli::command();
+    let mut command = command();
     let matches = command.try_get_matches_from_mut(args)?;
     let mut cli = Cli::from_arg_matches(&matches)?;
     let Some((name, sub_m)) = matches.subcommand() else {
@@ -247,9 +291,9 @@ impl Command {
 /// an Atlassian credential; see `autorekey fingerprint`).
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// Output format (default: table on a terminal, json otherwise).
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
+    /// Output format: the same on a terminal and in a pipe (`--format json` for scripts).
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 
     /// Only credentials of this account (case-insensitive), and every place that may hold
     /// one of its tokens: values that cannot be read (masked, a managed secret, a smart
@@ -303,22 +347,52 @@ pub struct OrgArgs {
     pub org_api_key_file: Option<PathBuf>,
 }
 
-/// How `rotate`, `apply` and `restore` print their closing summary.
+/// How `restore` prints its closing summary.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum SummaryFormat {
-    /// For people: counts, every rule that needs you with why, next steps.
     #[default]
+    #[value(alias = "table", help = TEXT_SUMMARY)]
     Text,
-    /// For scripts: the same summary as one JSON object on stdout (diffs and progress go
-    /// to stderr).
+    #[value(help = JSON_SUMMARY)]
     Json,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Table,
+/// How `rotate` and `apply` print their closing summary: [`SummaryFormat`] and a report
+/// for the change ticket.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    #[default]
+    #[value(alias = "table", help = TEXT_SUMMARY)]
+    Text,
+    #[value(help = JSON_SUMMARY)]
     Json,
+    #[value(
+        help = "For a change ticket: what was found, what changed, what to keep and revoke, and what needs a person, as Markdown on stdout (diffs and progress go to stderr)."
+    )]
+    Markdown,
+}
+
+const TEXT_SUMMARY: &str = "For people: counts, every rule that needs you with why, next steps.";
+const JSON_SUMMARY: &str =
+    "For scripts: the same summary as one JSON object on stdout (diffs and progress go to stderr).";
+
+/// How `scan` prints its inventory. Every command calls its format for people `text` (the
+/// default, on a terminal and in a pipe alike, as gh and kubectl do); `table`, its old
+/// name in `scan`, `tokens` and `backups`, is still accepted so scripts keep working.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    #[default]
+    #[value(
+        alias = "table",
+        help = "For people: each credential with the rules that use it, then what could not be inspected."
+    )]
+    Text,
+    #[value(help = "For scripts: one JSON document.")]
+    Json,
+    #[value(help = "For spreadsheets: one row per finding.")]
     Csv,
+    #[value(help = "For a change ticket: the findings as Markdown, ready to paste.")]
+    Markdown,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -385,7 +459,7 @@ pub struct WriteArgs {
 
     /// The closing summary's format.
     #[arg(long, value_enum, default_value_t)]
-    pub format: SummaryFormat,
+    pub format: ReportFormat,
 }
 
 /// Rewrite every embedded credential of an account with its new token, safely.
@@ -404,7 +478,8 @@ pub struct WriteArgs {
 /// not) or by the site refusing the admin's login, or when the run itself fails (rerun: it
 /// does only what is left); exit 2 when --account or --fingerprint matches nothing, or the
 /// "new" token is already in the rules; a --dry-run or --out run exits 0. `--format json`
-/// prints the summary as one JSON object on stdout.
+/// prints the summary as one JSON object on stdout, `--format markdown` as a report for the
+/// change ticket.
 #[derive(Debug, Args)]
 pub struct RotateArgs {
     /// The account whose credentials to rotate (case-insensitive).
@@ -463,7 +538,8 @@ pub struct RotateArgs {
 /// again. A plan edited after it was saved is refused. Every rule of the site is read, so
 /// the summary and its exit status are those of `rotate`: 0 when every rule was rotated,
 /// 3 when the old token may not be revoked yet, 1 when stopped (Ctrl-C, a refused login)
-/// or when the run itself fails. `--format json` prints the summary as one JSON object on stdout.
+/// or when the run itself fails. `--format json` prints the summary as one JSON object on
+/// stdout, `--format markdown` as a report for the change ticket.
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     /// The plan file.
@@ -529,9 +605,9 @@ pub struct TokensArgs {
     #[arg(long, value_name = "EMAIL")]
     pub account: String,
 
-    /// Output format (default: table on a terminal, json otherwise).
-    #[arg(long, value_enum)]
-    pub format: Option<ListFormat>,
+    /// Output format: the same on a terminal and in a pipe (`--format json` for scripts).
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ListFormat,
 
     #[command(flatten)]
     pub org: OrgArgs,
@@ -617,14 +693,18 @@ pub struct BackupsArgs {
     #[arg(long, value_name = "DIR")]
     pub backup_dir: Option<PathBuf>,
 
-    /// Output format (default: table on a terminal, json otherwise).
-    #[arg(long, value_enum)]
-    pub format: Option<ListFormat>,
+    /// Output format: the same on a terminal and in a pipe (`--format json` for scripts).
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ListFormat,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+/// How `tokens` and `backups` print their list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum ListFormat {
-    Table,
+    #[default]
+    #[value(alias = "table", help = "For people: one line per item.")]
+    Text,
+    #[value(help = "For scripts: one JSON document.")]
     Json,
 }
 
@@ -640,12 +720,14 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
-/// Print the man page on stdout, or write one page per command to a directory.
+/// Print every man page on stdout, or write them as files to a directory.
 ///
-/// For example: `autorekey man | man -l -`, or `autorekey man --dir ~/.local/share/man/man1`.
+/// The pages are autorekey.1, with EXIT STATUS, ENVIRONMENT and FILES, then one per command
+/// (autorekey-scan.1, ...). For example: `autorekey man | man -l -` shows them one after
+/// the other; `autorekey man --dir ~/.local/share/man/man1` installs them for `man autorekey`.
 #[derive(Debug, Args)]
 pub struct ManArgs {
-    /// Write autorekey.1 and a page per command (autorekey-scan.1, ...) into this existing
+    /// Write the pages as files (autorekey.1, autorekey-scan.1, ...) into this existing
     /// directory instead.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
@@ -691,6 +773,97 @@ mod tests {
             Command::Scan(a) => a.global,
             Command::Rotate(a) => a.global,
             other => panic!("not a site command: {other:?}"),
+        }
+    }
+
+    /// Every command, the main one included, with its path (`autorekey scan`).
+    fn every_command() -> Vec<(String, clap::Command)> {
+        fn walk(path: String, c: &clap::Command, out: &mut Vec<(String, clap::Command)>) {
+            for sub in c.get_subcommands() {
+                walk(format!("{path} {}", sub.get_name()), sub, out);
+            }
+            out.push((path, c.clone()));
+        }
+        let mut out = Vec::new();
+        walk("autorekey".into(), &command(), &mut out);
+        // `help scan` is clap's way to reach `scan --help`, not a command of its own.
+        out.retain(|(path, _)| path != "autorekey help" && !path.starts_with("autorekey help "));
+        out
+    }
+
+    #[test]
+    fn every_help_line_ends_with_a_period() {
+        let mut missing = Vec::new();
+        let mut check = |what: String, text: Option<String>| {
+            if let Some(text) = text.filter(|t| !t.trim_end().ends_with(['.', '?', '!'])) {
+                missing.push(format!("{what}: {text}"));
+            }
+        };
+        for (path, c) in every_command() {
+            check(
+                format!("{path} about"),
+                c.get_about().map(|t| t.to_string()),
+            );
+            check(
+                format!("{path} long about"),
+                c.get_long_about().map(|t| t.to_string()),
+            );
+            for a in c.get_arguments() {
+                let id = format!("{path} {}", a.get_id());
+                check(id.clone(), a.get_help().map(|t| t.to_string()));
+                check(id.clone(), a.get_long_help().map(|t| t.to_string()));
+                for v in a.get_possible_values() {
+                    let value = format!("{id}={}", v.get_name());
+                    check(value, v.get_help().map(|t| t.to_string()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "{}", missing.join("\n"));
+    }
+
+    /// One word for the format people read, in every command that has `--format`: `text`,
+    /// the default; `table`, its old name in scan, tokens and backups, still parses to it but
+    /// is not offered.
+    #[test]
+    fn every_format_option_says_text_json_and_hides_table() {
+        let mut with_format = Vec::new();
+        for (path, c) in every_command() {
+            let Some(format) = c.get_arguments().find(|a| a.get_id() == "format") else {
+                continue;
+            };
+            with_format.push(path.clone());
+            let shown: Vec<String> = format
+                .get_possible_values()
+                .iter()
+                .filter(|v| !v.is_hide_set())
+                .map(|v| v.get_name().to_string())
+                .collect();
+            assert_eq!(shown[..2], ["text", "json"], "{path}");
+            let default: Vec<_> = format.get_default_values().iter().collect();
+            assert_eq!(
+                default,
+                ["text"],
+                "{path}: text on a terminal and in a pipe alike"
+            );
+            assert!(
+                format
+                    .get_possible_values()
+                    .iter()
+                    .any(|v| v.matches("table", false)),
+                "{path}: `table` must still parse"
+            );
+        }
+        assert_eq!(with_format.len(), 6, "{with_format:?}");
+    }
+
+    #[test]
+    fn the_global_options_are_hidden_where_they_do_nothing() {
+        for (path, c) in every_command() {
+            let shown = c
+                .get_arguments()
+                .any(|a| a.get_id() == "color" && !a.is_hide_set());
+            let quiet = path.ends_with(" completions") || path.ends_with(" man");
+            assert_eq!(shown, !quiet, "{path}");
         }
     }
 

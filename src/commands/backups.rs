@@ -25,21 +25,17 @@ pub fn run(args: &BackupsArgs, ui: &Ui) -> CommandResult {
             e,
         )
     })?;
-    let format = args.format.unwrap_or(if ui.stdout_is_terminal() {
-        ListFormat::Table
-    } else {
-        ListFormat::Json
-    });
-    match format {
+    // Text on a terminal and in a pipe alike; scripts ask for `--format json`.
+    match args.format {
         ListFormat::Json => {
             let mut text = serde_json::to_string_pretty(&list).map_err(std::io::Error::from)?;
             text.push('\n');
             ui.out_data(text);
         }
-        ListFormat::Table if list.is_empty() => {
+        ListFormat::Text if list.is_empty() => {
             ui.status(format!("No backup runs in {}.", root.display()));
         }
-        ListFormat::Table => {
+        ListFormat::Text => {
             ui.out_raw(runs::table(&list));
             let runs = if list.len() == 1 { "run" } else { "runs" };
             ui.status(format!(

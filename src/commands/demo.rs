@@ -234,7 +234,7 @@ pub(super) fn expect_partial(result: CommandResult) -> CommandResult {
 fn scan_args(global: &GlobalArgs, account: Option<&str>) -> ScanArgs {
     ScanArgs {
         global: global.clone(),
-        format: Some(Format::Table),
+        format: Format::Text,
         account: account.map(str::to_string),
         from_file: None,
         verify: true,

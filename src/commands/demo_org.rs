@@ -102,7 +102,7 @@ impl<F: Fn() -> OrgArgs> Steps<'_, F> {
         ui.out("   In CI, `--fail-on expiring=30d` exits 3 while any owner's token expires within 30 days.\n");
         let scan = ScanArgs {
             global: self.global.clone(),
-            format: Some(Format::Table),
+            format: Format::Text,
             account: None,
             from_file: None,
             verify: false,
@@ -145,7 +145,7 @@ impl<F: Fn() -> OrgArgs> Steps<'_, F> {
         let tokens = TokensArgs {
             global: self.global.clone(),
             account: OWNER.into(),
-            format: Some(crate::cli::ListFormat::Table),
+            format: crate::cli::ListFormat::Text,
             org: (self.org)(),
         };
         super::tokens::run(self.global, &tokens, ui).await

@@ -8,7 +8,7 @@
 //! decided here, from typed outcomes, and nowhere else.
 
 use crate::backup::Manifest;
-use crate::cli::{NewTokenArgs, SummaryFormat, WriteArgs};
+use crate::cli::{NewTokenArgs, ReportFormat, WriteArgs};
 use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::fetch::{AutomationClient, CheckAt, CredentialCheck};
 use crate::outcome::{Failure, Kind, Outcome};
@@ -287,10 +287,10 @@ pub fn summary_of(
     summary
 }
 
-/// Where diffs go: stdout for people, stderr when stdout carries the JSON summary.
+/// Where diffs go: stdout for people, stderr when stdout carries the JSON or Markdown summary.
 #[derive(Clone, Copy)]
 pub struct Diffs {
-    pub format: SummaryFormat,
+    pub format: ReportFormat,
 }
 
 impl Diffs {
@@ -304,7 +304,7 @@ impl Diffs {
         // One line whatever the server put in the rule's id, on stdout or stderr alike.
         let heading = format!("Rule \"{}\" ({})", r.name(), r.uuid());
         let heading = crate::printable::printable(&heading);
-        ui.show_diff(&heading, &r.diff(), self.format == SummaryFormat::Json);
+        ui.show_diff(&heading, &r.diff(), self.format != ReportFormat::Text);
     }
 }
 
@@ -326,18 +326,19 @@ pub fn backup_root(args: &WriteArgs) -> Option<std::path::PathBuf> {
     args.backup_dir.clone().or_else(crate::backup::default_root)
 }
 
-/// Print the summary (text or JSON) and turn it into the exit status. For a run that
+/// Print the summary (text, JSON or Markdown) and turn it into the exit status. For a run that
 /// wrote to a site (`store`): when the verdict is to revoke, the rotation is marked
 /// finished in its journal, so a later run starts a new backup directory.
 pub fn finish(
     summary: &RotationSummary,
     store: Option<&RunStore>,
-    format: SummaryFormat,
+    format: ReportFormat,
     ui: &Ui,
 ) -> CommandResult {
     match format {
-        SummaryFormat::Text => ui.out_raw(report::render_rotation(summary)),
-        SummaryFormat::Json => ui.out_data(report::render_rotation_json(summary)),
+        ReportFormat::Text => ui.out_raw(report::render_rotation(summary)),
+        ReportFormat::Json => ui.out_data(report::render_rotation_json(summary)),
+        ReportFormat::Markdown => ui.out_raw(report::markdown::render_rotation(summary)),
     }
     if let Some(store) = store.filter(|_| summary.advice().revokes()) {
         if let Err(e) = store.finish() {

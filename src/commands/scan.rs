@@ -25,11 +25,9 @@ use crate::settings::{OrgSettings, SiteSettings};
 use crate::ui::Ui;
 
 pub async fn run(global: &GlobalArgs, args: &ScanArgs, ui: &Ui) -> CommandResult {
-    let format = args.format.unwrap_or(if ui.stdout_is_terminal() {
-        Format::Table
-    } else {
-        Format::Json
-    });
+    // The same format on a terminal and in a pipe: `scan | grep dead` reads what a person
+    // reads; scripts ask for `--format json`.
+    let format = args.format;
     let verify = args.verify || args.fail_on.contains(&FailOn::Dead);
     let wants_expiry = args
         .fail_on
@@ -73,7 +71,7 @@ pub async fn run(global: &GlobalArgs, args: &ScanArgs, ui: &Ui) -> CommandResult
     match format {
         // JSON's own escaping protects a terminal; a consumer must see the real values.
         Format::Json => ui.out_data(text),
-        Format::Table | Format::Csv => ui.out_raw(text),
+        Format::Text | Format::Csv | Format::Markdown => ui.out_raw(text),
     }
     if let Some(e) = cut_short {
         return Err(CommandError::from(e)
@@ -124,10 +122,8 @@ fn render(
     ui: &Ui,
 ) -> String {
     match (format, expiry) {
-        (Format::Table, None) => report::render_table(inventory),
-        (Format::Table, Some(rows)) => {
-            report::render_table(inventory) + &expiry::render_table(rows)
-        }
+        (Format::Text, None) => report::render_table(inventory),
+        (Format::Text, Some(rows)) => report::render_table(inventory) + &expiry::render_table(rows),
         (Format::Json, None) => report::render_json(inventory),
         (Format::Json, Some(rows)) => {
             let mut v = serde_json::to_value(inventory).unwrap_or_default();
@@ -136,10 +132,13 @@ fn render(
             // Rule names and token labels may hold C1 and bidi characters serde writes raw.
             format!("{}\n", crate::printable::json_text(&text))
         }
+        (Format::Markdown, rows) => {
+            report::markdown::render_scan(inventory, rows.map(expiry::render_table).as_deref())
+        }
         (Format::Csv, rows) => {
             if rows.is_some() {
                 ui.status(
-                    "The token expiry join is shown in the table and json formats, not in csv.",
+                    "The token expiry join is shown in the text, json and markdown formats, not in csv.",
                 );
             }
             report::render_csv(inventory)

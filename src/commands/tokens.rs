@@ -19,11 +19,8 @@ pub async fn run(global: &GlobalArgs, args: &TokensArgs, ui: &Ui) -> CommandResu
     if account.is_empty() {
         return Err(CommandError::usage("--account is empty"));
     }
-    let format = match args.format {
-        Some(f) => f,
-        None if ui.stdout_is_terminal() => ListFormat::Table,
-        None => ListFormat::Json,
-    };
+    // Text on a terminal and in a pipe alike; scripts ask for `--format json`.
+    let format = args.format;
     // A loopback site (the sandbox) is its own gateway, as the site client has it; any
     // other site's org key goes to Atlassian's gateway, whatever AUTOREKEY_GATEWAY_URL says.
     let site = global
@@ -65,7 +62,7 @@ pub async fn run(global: &GlobalArgs, args: &TokensArgs, ui: &Ui) -> CommandResu
             let text = serde_json::to_string_pretty(&json).unwrap_or_default();
             ui.out_data(format!("{}\n", crate::printable::json_text(&text)));
         }
-        _ => ui.out_raw(table(account, &tokens, now)),
+        ListFormat::Text => ui.out_raw(table(account, &tokens, now)),
     }
     Ok(())
 }

@@ -123,7 +123,7 @@ impl Row {
     /// credentials that name a user first (they are what a rotation is about). A user is
     /// one whatever the case of its email (`SVC-Jira@Corp.example` is
     /// `svc-jira@corp.example`: Atlassian reads it so), so one credential is one group.
-    fn group_key(&self) -> GroupKey {
+    pub(super) fn group_key(&self) -> GroupKey {
         (
             self.email.is_none(),
             self.email.as_deref().unwrap_or_default().to_lowercase(),
@@ -135,7 +135,7 @@ impl Row {
     }
 }
 
-type GroupKey = (bool, String, String);
+pub(super) type GroupKey = (bool, String, String);
 
 /// Counts for the summary object beside the findings.
 #[derive(Clone, Debug, Default, Serialize)]

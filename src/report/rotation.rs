@@ -402,6 +402,15 @@ const COUNTS: [(&str, Pick); 7] = [
     ("not attempted", |k| matches!(k, Kind::NotAttempted { .. })),
 ];
 
+/// The summary's counts that are not zero, labelled, in order.
+pub(super) fn counted(s: &RotationSummary) -> Vec<(&'static str, usize)> {
+    COUNTS
+        .iter()
+        .map(|(label, pick)| (*label, s.count(*pick)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
 /// The closing summary: counts, every rule that needs a person with why, where the backups
 /// are, and what to do next (and whether the old token may be revoked yet).
 pub fn render_rotation(s: &RotationSummary) -> String {
@@ -422,11 +431,8 @@ pub fn render_rotation(s: &RotationSummary) -> String {
     if !s.would_rotate.is_empty() || s.wrote_nothing_by_design() {
         let _ = writeln!(out, "  {:<16} {}", "to rotate", s.would_rotate.len());
     }
-    for (label, pick) in COUNTS {
-        let n = s.count(pick);
-        if n > 0 {
-            let _ = writeln!(out, "  {label:<16} {n}");
-        }
+    for (label, n) in counted(s) {
+        let _ = writeln!(out, "  {label:<16} {n}");
     }
     for o in s.outcomes.iter().filter(|o| !o.is_done()) {
         let _ = writeln!(out, "  - {} ({})", outcome_line(o), printable(o.uuid()));

@@ -88,14 +88,20 @@ impl RuleSelection {
 /// Which answers carry `X-RateLimit-*` headers under a rate limit.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum RateLimitHeaders {
-    /// Every answer: `Limit` and `Remaining`, and `NearLimit: true` when less than 20 % of
-    /// the bucket is left; a 429 also carries `Reset` and `Retry-After`.
+    // Help given as `help =`: clap drops the period closing a one-line doc comment.
     #[default]
+    #[value(
+        help = "Every answer: `Limit` and `Remaining`, and `NearLimit: true` when less than 20 % of the bucket is left; a 429 also carries `Reset` and `Retry-After`."
+    )]
     Always,
-    /// Only 429 answers, as Jira Cloud does: a client learns nothing before its first 429.
-    #[value(name = "on-429")]
+    #[value(
+        name = "on-429",
+        help = "Only 429 answers, as Jira Cloud does: a client learns nothing before its first 429."
+    )]
     On429,
-    /// None at all: a 429 carries `Retry-After` only, so the rate can only be observed.
+    #[value(
+        help = "None at all: a 429 carries `Retry-After` only, so the rate can only be observed."
+    )]
     Never,
 }
 

@@ -42,12 +42,16 @@ fn commands_that_ignore_the_site_do_not_list_its_options() {
             "{command} --help:\n{}",
             help.stdout
         );
-        assert!(
+        // `completions` and `man` print what clap knows, whatever -v or --color say.
+        let quiet = matches!(command, "completions" | "man");
+        assert_eq!(
             help.stdout.contains("Global options:"),
+            !quiet,
             "{command} --help:\n{}",
             help.stdout
         );
-        assert!(help.stdout.contains("--color <WHEN>"));
+        assert_eq!(help.stdout.contains("--color <WHEN>"), !quiet, "{command}");
+        assert_eq!(help.stdout.contains("--verbose"), !quiet, "{command}");
     }
     for command in ["scan", "rotate", "apply", "restore", "tokens", "revoke"] {
         let help = run(&[command, "--help"]);
@@ -108,6 +112,27 @@ fn man_page_on_stdout_and_per_command_in_a_directory() {
         &out.stdout[..300]
     );
     assert!(out.stdout.contains(".SH SUBCOMMANDS"));
+    for section in ["EXIT STATUS", "ENVIRONMENT", "FILES", "SEE ALSO"] {
+        let quoted = format!(".SH \"{section}\"\n");
+        let bare = format!(".SH {section}\n");
+        assert!(
+            out.stdout.contains(&quoted) || out.stdout.contains(&bare),
+            "{section}"
+        );
+    }
+    // Every page it names is written, on stdout too: the main page, then one per command.
+    let names = regex::Regex::new(r"autorekey\\-([a-z]+)\(1\)").unwrap();
+    let named: std::collections::BTreeSet<&str> = names
+        .captures_iter(&out.stdout)
+        .map(|c| c.get(1).unwrap().as_str())
+        .collect();
+    assert!(named.len() >= 12 && !named.contains("help"), "{named:?}");
+    for command in &named {
+        assert!(
+            out.stdout.contains(&format!(".TH autorekey-{command} 1")),
+            "{command}"
+        );
+    }
 
     let dir = tempfile::tempdir().expect("a temp dir");
     let dir_arg = dir.path().to_str().expect("UTF-8");
@@ -115,6 +140,12 @@ fn man_page_on_stdout_and_per_command_in_a_directory() {
     let scan = std::fs::read_to_string(dir.path().join("autorekey-scan.1")).expect("scan page");
     assert!(scan.contains(".SH NAME") && scan.contains("\\-\\-verify"));
     assert!(dir.path().join("autorekey.1").is_file());
+    for command in &named {
+        let page = dir.path().join(format!("autorekey-{command}.1"));
+        assert!(page.is_file(), "{}", page.display());
+    }
+    let completions = std::fs::read_to_string(dir.path().join("autorekey-completions.1")).unwrap();
+    assert!(!completions.contains("verbose"), "{completions}");
 
     let missing = dir.path().join("nope");
     run(&["man", "--dir", missing.to_str().unwrap()]).expect_code(2);
@@ -296,7 +327,7 @@ fn a_full_disk_fails_every_command_that_prints_even_help() {
         &["scan", "--help"],
         &["completions", "bash"],
         &["man"],
-        &["backups", "--backup-dir", backups],
+        &["backups", "--backup-dir", backups, "--format", "json"],
         &["fingerprint"],
     ];
     for args in runs {

@@ -62,12 +62,21 @@ fn hostile_rule_names_reach_no_terminal_raw() {
     let mut site = planted.site_spec().start();
     site.add_secret(new_token.clone());
 
-    for format in ["table", "csv"] {
+    for format in ["text", "csv"] {
         let out = site.run(&["scan", "--format", format]);
         out.expect_code(0);
         assert_printable(&format!("scan --format {format}"), &out);
         assert!(out.stdout.contains("Clip \\u{1b}]52;c;"), "{}", out.stdout);
     }
+    // Markdown: the same one printable line, its `\` and `]` escaped once more.
+    let out = site.run(&["scan", "--format", "markdown"]);
+    out.expect_code(0);
+    assert_printable("scan --format markdown", &out);
+    assert!(
+        out.stdout.contains(r"Clip \\u{1b}\]52;c;"),
+        "{}",
+        out.stdout
+    );
     // JSON keeps the real value, with every control, bidi and C1 character escaped.
     let out = site.run(&["scan", "--format", "json"]);
     assert_printable("scan --format json", &out);
@@ -371,7 +380,7 @@ fn a_token_pasted_into_a_rule_name_is_never_shown_or_saved() {
     for secret in [&raw, &pair_token, &new_token] {
         site.add_secret(secret.clone());
     }
-    for format in ["table", "csv", "json"] {
+    for format in ["text", "csv", "json"] {
         let out = site.run(&["scan", "--format", format]);
         out.expect_code(0);
         assert!(out.stdout.contains("Nightly sync <"), "{}", out.stdout);
@@ -1031,7 +1040,7 @@ fn a_failed_read_cannot_echo_a_token_into_the_scan() {
         get,
         |_| {},
     );
-    for format in ["table", "csv", "json"] {
+    for format in ["text", "csv", "json", "markdown"] {
         let mut cmd = site.cmd(ADMIN, &admin_token);
         cmd.args(["scan", "--format", format]);
         let out = run_checked(cmd, &[admin_token.clone(), old.clone()]);
@@ -1153,13 +1162,14 @@ fn a_rule_id_holding_a_token_is_masked_in_the_scan() {
         |_, _| None,
         |_| {},
     );
-    for format in ["table", "csv", "json"] {
+    for format in ["text", "csv", "json", "markdown"] {
         let mut cmd = site.cmd(ADMIN, &admin_token);
         cmd.args(["scan", "--format", format]);
         let out = run_checked(cmd, &[admin_token.clone(), old.clone()]);
         out.expect_code(0);
-        // The table names rules without their ids.
-        let shown = format == "table" || out.stdout.contains("****");
+        // The table names rules without their ids; Markdown escapes the mask's stars.
+        let shown =
+            format == "text" || out.stdout.contains("****") || out.stdout.contains(r"\*\*\*\*");
         assert!(shown, "{format}: {}", out.stdout);
     }
 }
@@ -1224,7 +1234,7 @@ fn names_and_traced_ids_holding_the_admin_token_are_masked() {
         }
         _ => (404, Vec::new(), String::new()),
     });
-    for format in ["table", "json"] {
+    for format in ["text", "json"] {
         let mut cmd = site.cmd(ADMIN, &admin_token);
         cmd.args(["-vv", "scan", "--format", format]);
         let out = run_checked(cmd, &[admin_token.clone(), old.clone()]);
@@ -1248,7 +1258,7 @@ fn a_skipped_file_name_cannot_forge_a_line() {
     for name in names {
         std::fs::write(dir.path().join(name), r#"{"theme": "dark"}"#).unwrap();
     }
-    for format in ["table", "json"] {
+    for format in ["text", "json"] {
         let mut cmd = autorekey();
         cmd.args(["scan", "--format", format, "--from-file"])
             .arg(dir.path());

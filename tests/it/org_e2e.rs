@@ -171,7 +171,7 @@ fn scan_joins_each_owner_with_its_earliest_expiry_and_fails_on_expiring() {
     // Three tokens, two a page: the list was followed to its end.
     assert_eq!(org.site.stats().endpoint("GET org api-tokens"), 2);
 
-    let table = org.run(&["scan", "--org", ORG, "--format", "table"]);
+    let table = org.run(&["scan", "--org", ORG, "--format", "text"]);
     table.expect_code(0);
     assert!(table.stdout.contains("(in 12 days)"), "{}", table.stdout);
 
@@ -526,4 +526,61 @@ fn a_variable_name_cannot_forge_a_line_in_revoke_blockers() {
         blocked.stdout
     );
     assert!(org.revoked().is_empty());
+}
+
+/// `tokens` and `backups` print the same text on a terminal and in a pipe (scripts ask for
+/// `--format json`), and still take `table`, the text format's old name. `rotate --format
+/// markdown` prints the report for the change ticket on stdout, the diffs on stderr.
+#[test]
+fn lists_print_text_in_a_pipe_and_a_rotation_reports_in_markdown() {
+    let org = org_site();
+    let backups = org.site.dir.path().join("backups");
+    let rotate = org.run(&[
+        "rotate",
+        "--account",
+        ALICE,
+        "--yes",
+        "--format",
+        "markdown",
+        "--backup-dir",
+        backups.to_str().unwrap(),
+    ]);
+    rotate.expect_code(0);
+    assert!(
+        rotate
+            .stdout
+            .starts_with(&format!("## Token rotation for {ALICE}")),
+        "{}",
+        rotate.stdout
+    );
+    for part in ["| rotated | 2 |", "- Keep: `", "- Revoke: `", "### Backups"] {
+        assert!(rotate.stdout.contains(part), "{part}: {}", rotate.stdout);
+    }
+    assert!(!rotate.stdout.contains("Rule \""), "diffs go to stderr");
+    assert!(rotate.stderr.contains("Rule \""), "{}", rotate.stderr);
+
+    let tokens = ["tokens", "--account", ALICE, "--org", ORG];
+    let text = org.run(&tokens);
+    text.expect_code(0);
+    assert!(
+        text.stdout.starts_with(&format!("API tokens of {ALICE}")),
+        "{}",
+        text.stdout
+    );
+    let table = org.run(&[&tokens[..], &["--format", "table"]].concat());
+    assert_eq!(table.stdout, text.stdout);
+
+    let list = ["backups", "--backup-dir", backups.to_str().unwrap()];
+    let text = org.run(&list);
+    text.expect_code(0);
+    assert!(
+        serde_json::from_str::<Value>(&text.stdout).is_err(),
+        "{}",
+        text.stdout
+    );
+    assert!(text.stdout.contains(ALICE), "{}", text.stdout);
+    let table = org.run(&[&list[..], &["--format", "table"]].concat());
+    assert_eq!(table.stdout, text.stdout);
+    let json = org.run(&[&list[..], &["--format", "json"]].concat());
+    assert_eq!(json.json().as_array().map(Vec::len), Some(1));
 }

@@ -265,9 +265,9 @@ fn fail_on_dead_exits_3_after_printing_the_inventory() {
 #[test]
 fn fail_on_literal_and_unreadable_exit_3_and_a_clean_account_exits_0() {
     let (_, site) = fixture_site();
-    let literal = site.run(&["scan", "--fail-on", "literal"]);
+    let literal = site.run(&["scan", "--format", "json", "--fail-on", "literal"]);
     literal.expect_code(3);
-    // Off a terminal the default format is JSON, printed in full before the exit status.
+    // The inventory is printed in full before the exit status.
     assert!(!findings(&literal.json()).is_empty());
     site.run(&["scan", "--fail-on", "unreadable"])
         .expect_code(3);
@@ -436,7 +436,7 @@ fn a_full_disk_fails_the_scan_and_a_closed_pipe_does_not() {
 #[test]
 fn a_site_with_no_rules_says_so_and_succeeds() {
     let site = Planted::new(Vec::new()).site_spec().start();
-    let run = site.run(&["scan", "--format", "table"]);
+    let run = site.run(&["scan", "--format", "text"]);
     run.expect_code(0);
     assert!(run.stdout.starts_with("0 rules read"), "{}", run.stdout);
     assert!(
@@ -541,7 +541,7 @@ fn a_drifting_rule_list_is_caught_by_the_second_listing() {
 #[test]
 fn verbose_runs_in_every_format_print_no_secret() {
     let (_, site) = fixture_site();
-    for format in ["json", "table", "csv"] {
+    for format in ["json", "text", "csv"] {
         let run = site.run(&["-vv", "scan", "--verify", "--format", format]);
         run.expect_code(0);
         assert!(
@@ -566,13 +566,13 @@ fn the_admin_token_from_a_file_or_stdin_is_never_echoed() {
         .env_remove("AUTOREKEY_API_TOKEN")
         .arg("--api-token-file")
         .arg(&file)
-        .args(["-v", "scan", "--format", "table"]);
+        .args(["-v", "scan", "--format", "text"]);
     site.run_cmd(from_file).expect_code(0);
 
     let mut from_stdin = site.cmd();
     from_stdin
         .env_remove("AUTOREKEY_API_TOKEN")
-        .args(["--api-token-file", "-", "-v", "scan"])
+        .args(["--api-token-file", "-", "-v", "scan", "--format", "json"])
         .write_stdin(site.admin_token().to_owned());
     let run = site.run_cmd(from_stdin);
     run.expect_code(0);
@@ -600,9 +600,69 @@ fn oracle_under(prefix: &str) -> Vec<Value> {
 
 #[test]
 fn from_file_table_of_the_fixture_rules() {
-    let run = from_file(&["--from-file", "rules", "--format", "table"]);
+    let run = from_file(&["--from-file", "rules", "--format", "text"]);
     run.expect_code(0);
     insta::assert_snapshot!("from_file_rules_table", run.stdout);
+}
+
+/// Off a terminal (a pipe, a file) scan prints what a person reads, as gh and kubectl do:
+/// `scan | grep dead` greps the text, and JSON is asked for by name. `table`, the text
+/// format's old name, is still accepted.
+#[test]
+fn scan_in_a_pipe_prints_the_text_and_json_only_when_asked() {
+    let default = from_file(&["--from-file", "rules"]);
+    default.expect_code(0);
+    assert!(
+        default.stdout.contains("rules read")
+            && serde_json::from_str::<Value>(&default.stdout).is_err(),
+        "{}",
+        default.stdout
+    );
+    let text = from_file(&["--from-file", "rules", "--format", "text"]);
+    let table = from_file(&["--from-file", "rules", "--format", "table"]);
+    assert_eq!(default.stdout, text.stdout);
+    assert_eq!(default.stdout, table.stdout);
+    let json = from_file(&["--from-file", "rules", "--format", "json"]);
+    assert!(!findings(&json.json()).is_empty());
+}
+
+/// `--format markdown`: the inventory for a change ticket, pinned as people read it.
+#[test]
+fn from_file_markdown_of_the_fixture_rules() {
+    let run = from_file(&["--from-file", "rules", "--format", "markdown"]);
+    run.expect_code(0);
+    insta::assert_snapshot!("from_file_rules_markdown", run.stdout);
+}
+
+/// A rule name is typed by anyone who can edit a rule: in the Markdown report it must read
+/// as its own name, on one line, not as a link, a table row, a heading or a code span.
+#[test]
+fn a_hostile_rule_name_is_inert_in_the_markdown_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = "[Renew](https://evil.example) | forged | row |\n## Revoke now `x` <b>*y*</b>";
+    let token = common::fake_token();
+    // The user of a Basic value is the rule author's text too.
+    let rule = bare_rule(hostile, "# Forged heading", &token);
+    std::fs::write(dir.path().join("rule.json"), rule.to_string()).unwrap();
+    let mut cmd = autorekey();
+    cmd.arg("scan")
+        .arg("--from-file")
+        .arg(dir.path().join("rule.json"))
+        .args(["--format", "markdown"]);
+    let run = run_checked(cmd, &[token]);
+    run.expect_code(0);
+    let escaped = "\\[Renew\\](https://evil.example) \\| forged \\| row \\|\\\\u{a}## Revoke now \\`x\\` \\<b\\>\\*y\\*\\</b\\>";
+    assert!(run.stdout.contains(escaped), "{}", run.stdout);
+    assert!(
+        !run.stdout.lines().any(|l| l.starts_with("## Revoke")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("- **# Forged heading** · `"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -614,7 +674,7 @@ fn from_file_csv_of_the_fixture_rules() {
 
 #[test]
 fn from_file_reads_a_ui_export_file_without_any_site() {
-    let run = from_file(&["--from-file", "export/ui-export.json"]);
+    let run = from_file(&["--from-file", "export/ui-export.json", "--format", "json"]);
     run.expect_code(0);
     let report = run.json();
     assert_eq!(report["summary"]["rules_read"], 3);
@@ -870,7 +930,7 @@ fn a_weak_url_password_never_shows_its_unkeyed_fingerprint() {
         common::keyed_fingerprint(&svc).as_str()
     );
 
-    for format in ["json", "table", "csv"] {
+    for format in ["json", "text", "csv"] {
         let out = site.run(&["scan", "--format", format, "-v"]);
         out.expect_code(0);
         for (stream, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
@@ -1264,7 +1324,7 @@ fn from_file_on_the_shapes_directory_matches_the_oracle() {
 
 #[test]
 fn from_file_table_of_the_shapes_fixtures() {
-    let run = from_file(&["--from-file", "shapes", "--format", "table"]);
+    let run = from_file(&["--from-file", "shapes", "--format", "text"]);
     run.expect_code(0);
     insta::assert_snapshot!("from_file_shapes_table", run.stdout);
 }
