@@ -500,6 +500,36 @@ fn revoke_reads_every_rule_again_after_its_question() {
     assert!(org.revoked().is_empty(), "nothing is revoked");
 }
 
+/// Revoke's question is about one token: yes or no, no "all remaining". A no revokes
+/// nothing and is not a success (exit 3, "Needs you"), as a rotation the admin quit.
+#[test]
+fn revoke_asks_yes_or_no_and_a_no_exits_3() {
+    use crate::rotate_pty::Screen;
+    let org = org_site();
+    org.rotate_alice().expect_code(0);
+    let keep = Token::new(org.new.clone()).fingerprint().to_string();
+    let backups = org.site.dir.path().join("backups");
+    let mut cmd = org.site.cmd();
+    cmd.env("AUTOREKEY_ORG_API_KEY", &org.key)
+        .args(["revoke", "--account", ALICE, "--token-id", "alice-old"])
+        .args(["--keep", &keep, "--org", ORG, "--backup-dir"])
+        .arg(&backups);
+    let mut screen = Screen::spawn(common::std_command(&cmd));
+    screen.expect("This cannot be undone [y]es / [N]o");
+    // "all remaining" is no answer to a question about one token.
+    screen.answer(": ", "a");
+    screen.answer("answer y or n", "n");
+    let (code, transcript) = screen.finish();
+    common::assert_no_secrets(&transcript, org.site.secrets());
+    assert_eq!(code, 3, "{transcript}");
+    assert!(!transcript.contains("all remaining"), "{transcript}");
+    assert!(
+        transcript.contains("Needs you: not revoked: you said no"),
+        "{transcript}"
+    );
+    assert!(org.revoked().is_empty(), "nothing is revoked");
+}
+
 /// A rule holding alice's old token in a variable whose name holds a line break: revoke's
 /// list of blockers names the place, and the name cannot print a line of its own.
 #[test]
