@@ -510,6 +510,46 @@ fn ctrl_c_at_the_restore_question_restores_nothing_more() {
     assert_eq!(puts(&desk.site), 4, "three rotated, then one restored");
 }
 
+/// Each of restore's questions says how far it is (`(2/3)`), and its summary counts what
+/// became of the rules.
+#[test]
+fn restore_questions_show_progress_and_its_summary_counts() {
+    let desk = Desk::new(3);
+    let rotation = rotate_cmd(
+        &desk.site,
+        SVC_JIRA,
+        &desk.new_token,
+        &desk.backups,
+        &["--yes"],
+    );
+    desk.site.run_cmd(rotation).expect_code(0);
+
+    let mut screen = Screen::restore(&desk.site, &only_run_dir(&desk.backups));
+    screen.answer("(1/3) Restore \"", "y");
+    screen.answer("(2/3) Restore \"", "n");
+    screen.answer("(3/3) Restore \"", "y");
+    let (code, transcript) = screen.finish();
+
+    assert_no_secrets(&transcript, desk.site.secrets());
+    assert_eq!(code, 3, "a rule declined is left as it is:\n{transcript}");
+    let counts = transcript
+        .split("Restore of 3 rules:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no counts:\n{transcript}"));
+    let count = |label: &str| -> usize {
+        counts
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(label)?.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        (count("restored"), count("declined")),
+        (2, 1),
+        "{transcript}"
+    );
+    assert_eq!(puts(&desk.site), 5, "three rotated, then two restored");
+}
+
 /// Quitting a restore leaves rules as they are: exit 3, as `rotate` after a quit, so a
 /// script or a person never takes a partial restore for a whole one.
 #[test]
