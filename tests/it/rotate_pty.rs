@@ -243,6 +243,20 @@ impl Desk {
         screen
     }
 
+    /// Every rule rotated (`--yes`), then `restore` of that rotation started.
+    fn restore_after_rotation(&self) -> Screen {
+        let rotation = rotate_cmd(
+            &self.site,
+            SVC_JIRA,
+            &self.new_token,
+            &self.backups,
+            &["--yes"],
+        );
+        self.site.run_cmd(rotation).expect_code(0);
+        self.expected.assert_site(&self.site);
+        Screen::restore(&self.site, &only_run_dir(&self.backups))
+    }
+
     /// Only the first rule was written, and the summary says so; returns the summary.
     fn only_the_first_rotated<'t>(&self, transcript: &'t str) -> &'t str {
         assert_no_secrets(transcript, self.site.secrets());
@@ -482,17 +496,7 @@ fn ctrl_c_at_the_token_prompt_is_a_clear_error() {
 #[test]
 fn ctrl_c_at_the_restore_question_restores_nothing_more() {
     let desk = Desk::new(3);
-    let rotation = rotate_cmd(
-        &desk.site,
-        SVC_JIRA,
-        &desk.new_token,
-        &desk.backups,
-        &["--yes"],
-    );
-    desk.site.run_cmd(rotation).expect_code(0);
-    desk.expected.assert_site(&desk.site);
-
-    let mut screen = Screen::restore(&desk.site, &only_run_dir(&desk.backups));
+    let mut screen = desk.restore_after_rotation();
     let asked = "? [y]es / [n]o / [a]ll remaining / [q]uit";
     screen.answer(asked, "y");
     screen.expect("Restored \"");
@@ -515,16 +519,7 @@ fn ctrl_c_at_the_restore_question_restores_nothing_more() {
 #[test]
 fn restore_questions_show_progress_and_its_summary_counts() {
     let desk = Desk::new(3);
-    let rotation = rotate_cmd(
-        &desk.site,
-        SVC_JIRA,
-        &desk.new_token,
-        &desk.backups,
-        &["--yes"],
-    );
-    desk.site.run_cmd(rotation).expect_code(0);
-
-    let mut screen = Screen::restore(&desk.site, &only_run_dir(&desk.backups));
+    let mut screen = desk.restore_after_rotation();
     screen.answer("(1/3) Restore \"", "y");
     screen.answer("(2/3) Restore \"", "n");
     screen.answer("(3/3) Restore \"", "y");
@@ -555,16 +550,7 @@ fn restore_questions_show_progress_and_its_summary_counts() {
 #[test]
 fn quit_at_the_restore_question_leaves_the_rest_listed_and_exits_3() {
     let desk = Desk::new(3);
-    let rotation = rotate_cmd(
-        &desk.site,
-        SVC_JIRA,
-        &desk.new_token,
-        &desk.backups,
-        &["--yes"],
-    );
-    desk.site.run_cmd(rotation).expect_code(0);
-
-    let mut screen = Screen::restore(&desk.site, &only_run_dir(&desk.backups));
+    let mut screen = desk.restore_after_rotation();
     let asked = "? [y]es / [n]o / [a]ll remaining / [q]uit";
     screen.answer(asked, "y");
     screen.expect("Restored \"");
