@@ -1,9 +1,11 @@
 //! Confirm: who approves each rule's rewrite, and how.
 //!
 //! Three ways, decided once before any rule is shown: `--yes` approves everything (scripts,
-//! CI); on a terminal each rule is asked about (this rule / skip it / all remaining / quit);
-//! with neither, nothing is written and the command says why before doing any work, so CI
-//! never hangs on a prompt nobody can answer.
+//! CI); on a terminal each rule is asked about (this rule / skip it / all remaining / quit),
+//! or each group of rules that make the same change ([`Approver::ask_group`]: yes / no /
+//! list them / show their diffs / review each / all remaining / quit); with neither,
+//! nothing is written and the command says why before doing any work, so CI never hangs on
+//! a prompt nobody can answer.
 //!
 //! The policy lives here; the asking is the [`Ui`]'s. Ctrl-C at the prompt is its own
 //! answer, [`Answer::Interrupted`], not "quit": quitting is a choice and leaves the run
@@ -23,6 +25,20 @@ pub enum Answer {
     Quit,
     /// Ctrl-C at the prompt: stop as an interrupted run does (exit 1), not as "quit".
     Interrupted,
+}
+
+/// The answer to a group's question: a decision for every rule of the group, or a request
+/// to see more before deciding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupAnswer {
+    /// Yes, no, all remaining, quit or Ctrl-C, for the whole group.
+    Decide(Answer),
+    /// List the group's rules, then ask again.
+    List,
+    /// Show the group's diffs, then ask again.
+    Diffs,
+    /// Ask about each rule of the group on its own.
+    Each,
 }
 
 pub enum Approver {
@@ -68,21 +84,50 @@ impl Approver {
             Approver::Interrupted => return Ok(Answer::Interrupted),
             Approver::Prompt(ui) => prompt(question, ui)?,
         };
+        self.note(answer);
+        Ok(answer)
+    }
+
+    /// Ask about a group of rules that make the same change. `--yes` (or "all remaining"
+    /// answered before) is yes to the group, as to each of its rules.
+    pub fn ask_group(&mut self, question: &str) -> CommandResult<GroupAnswer> {
+        let answer = match self {
+            Approver::Everything => return Ok(GroupAnswer::Decide(Answer::Yes)),
+            Approver::Interrupted => return Ok(GroupAnswer::Decide(Answer::Interrupted)),
+            Approver::Prompt(ui) => {
+                let question = format!(
+                    "{question} [y]es / [n]o / [l]ist / [d]iffs / [r]eview each / [a]ll remaining / [q]uit"
+                );
+                let read = ui.ask(&question, parse_group, "answer y, n, l, d, r, a or q");
+                match read {
+                    Ok(answer) => answer,
+                    Err(e) => GroupAnswer::Decide(answer_of(Err(e))?),
+                }
+            }
+        };
+        if let GroupAnswer::Decide(decided) = answer {
+            self.note(decided);
+        }
+        Ok(answer)
+    }
+
+    /// An answer that changes every later question: "all remaining" answers them yes,
+    /// Ctrl-C answers them "interrupted".
+    fn note(&mut self, answer: Answer) {
         match answer {
             Answer::All => *self = Approver::Everything,
             Answer::Interrupted => *self = Approver::Interrupted,
             _ => {}
         }
-        Ok(answer)
     }
 
-    /// [`Approver::ask`] for a lone question, where nothing is left to tally: Ctrl-C ends
-    /// the command with an error (exit 1).
-    pub fn ask_or_fail(&mut self, question: &str) -> CommandResult<Answer> {
-        match self.ask(question)? {
-            Answer::Interrupted => Err(CommandError::failure("interrupted at the prompt")
-                .hint("nothing was done; run the command again to be asked again")),
-            answer => Ok(answer),
+    /// A question with only two answers (one irreversible act, where "all remaining"
+    /// means nothing): `Ok(true)` for yes. `--yes` answers yes; the default is no; Ctrl-C
+    /// ends the command (exit 1), and Ctrl-D is no.
+    pub fn ask_yes_no(&mut self, question: &str) -> CommandResult<bool> {
+        match self {
+            Approver::Everything => Ok(true),
+            _ => self.read_yes_no(question),
         }
     }
 }
@@ -93,10 +138,16 @@ impl Approver {
     /// nothing else confirmed stays unconfirmed in a script. The default is no; Ctrl-C ends
     /// the command (exit 1), and Ctrl-D is no.
     pub fn vouch(&mut self, question: &str) -> CommandResult<Option<bool>> {
-        let ui = match self {
-            Approver::Everything => return Ok(None),
-            Approver::Interrupted => return Err(interrupted()),
-            Approver::Prompt(ui) => ui.clone(),
+        match self {
+            Approver::Everything => Ok(None),
+            _ => self.read_yes_no(question).map(Some),
+        }
+    }
+
+    /// `question [y]es / [N]o` on the terminal (an interrupted approver fails at once).
+    fn read_yes_no(&mut self, question: &str) -> CommandResult<bool> {
+        let Approver::Prompt(ui) = self else {
+            return Err(interrupted());
         };
         let read = ui.ask(
             &format!("{question} [y]es / [N]o"),
@@ -104,8 +155,8 @@ impl Approver {
             "answer y or n",
         );
         match read {
-            Ok(yes) => Ok(Some(yes)),
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(Some(false)),
+            Ok(yes) => Ok(yes),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
                 *self = Approver::Interrupted;
                 Err(interrupted())
@@ -158,6 +209,15 @@ fn parse(text: &str) -> Option<Answer> {
     }
 }
 
+fn parse_group(text: &str) -> Option<GroupAnswer> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "l" | "list" => Some(GroupAnswer::List),
+        "d" | "diff" | "diffs" => Some(GroupAnswer::Diffs),
+        "r" | "review" | "review each" => Some(GroupAnswer::Each),
+        other => parse(other).map(GroupAnswer::Decide),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +229,35 @@ mod tests {
         assert_eq!(parse("q"), Some(Answer::Quit));
         assert_eq!(parse(""), None);
         assert_eq!(parse("yep"), None);
+        assert_eq!(parse_group(" L"), Some(GroupAnswer::List));
+        assert_eq!(parse_group("d"), Some(GroupAnswer::Diffs));
+        assert_eq!(parse_group("r"), Some(GroupAnswer::Each));
+        assert_eq!(parse_group("y"), Some(GroupAnswer::Decide(Answer::Yes)));
+        assert_eq!(parse_group("a"), Some(GroupAnswer::Decide(Answer::All)));
+        assert_eq!(parse_group(""), None);
+    }
+
+    #[test]
+    fn yes_answers_a_group_and_a_yes_no_question() {
+        let mut everything = Approver::Everything;
+        assert_eq!(
+            everything.ask_group("40 rules").unwrap(),
+            GroupAnswer::Decide(Answer::Yes)
+        );
+        assert!(everything.ask_yes_no("Revoke?").unwrap());
+        let mut interrupted = Approver::Interrupted;
+        assert_eq!(
+            interrupted.ask_group("40 rules").unwrap(),
+            GroupAnswer::Decide(Answer::Interrupted)
+        );
+        assert_eq!(
+            interrupted
+                .ask_yes_no("Revoke?")
+                .unwrap_err()
+                .kind
+                .exit_code(),
+            1
+        );
     }
 
     #[test]
@@ -197,10 +286,8 @@ mod tests {
     fn once_interrupted_every_question_is_answered_so_and_a_lone_one_fails() {
         let mut approver = Approver::Interrupted;
         assert_eq!(approver.ask("Rotate?").unwrap(), Answer::Interrupted);
-        let err = approver.ask_or_fail("Revoke?").unwrap_err();
+        let err = approver.ask_yes_no("Revoke?").unwrap_err();
         assert_eq!(err.kind.exit_code(), 1);
         assert!(err.render().contains("Error: interrupted"), "{err:?}");
-        let mut everything = Approver::Everything;
-        assert_eq!(everything.ask_or_fail("Revoke?").unwrap(), Answer::Yes);
     }
 }

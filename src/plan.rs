@@ -728,6 +728,7 @@ pub struct PlannedRule {
 mod census;
 pub mod ownership;
 mod planner;
+pub mod review;
 
 pub use census::{AccountToken, Census, RuleCopies};
 pub use planner::{decide, decide_planned, final_check, replan, Plan, Planner, Rewrite};

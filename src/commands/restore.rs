@@ -77,7 +77,8 @@ impl Restore<'_> {
     async fn all(mut self, rules: Vec<SavedRule>, ui: &Ui) -> Vec<Outcome> {
         let mut outcomes = Vec::new();
         let mut stop = None;
-        for saved in rules {
+        let total = rules.len();
+        for (i, saved) in rules.into_iter().enumerate() {
             // A file that cannot be trusted is named by its id: its name is not read.
             let name = saved
                 .rule
@@ -95,7 +96,7 @@ impl Restore<'_> {
                         .record(Outcome::new(saved.uuid, name, Kind::Failed { why }))
                 }
                 (None, Ok(rule)) => {
-                    let kind = self.one(&saved.uuid, &rule, ui).await;
+                    let kind = self.one(&saved.uuid, &rule, (i + 1, total), ui).await;
                     self.writer.record(Outcome::new(saved.uuid, name, kind))
                 }
             };
@@ -110,10 +111,10 @@ impl Restore<'_> {
         outcomes
     }
 
-    /// Restore one rule: read it as it is now, compare, show the diff, ask, then write it
-    /// through the writer's protocol (backup of the current version, journal, PUT, lost
-    /// answers settled, read-back).
-    async fn one(&mut self, uuid: &str, wanted: &Rule, ui: &Ui) -> Kind {
+    /// Restore one rule (the `at`th of so many): read it as it is now, compare, show the
+    /// diff, ask, then write it through the writer's protocol (backup of the current
+    /// version, journal, PUT, lost answers settled, read-back).
+    async fn one(&mut self, uuid: &str, wanted: &Rule, at: (usize, usize), ui: &Ui) -> Kind {
         let failed = |why| Kind::Failed { why };
         // The file name says which rule to write; the content must agree, or the wrong
         // rule would be overwritten (PUT takes the id from the path, not the body).
@@ -147,7 +148,7 @@ impl Restore<'_> {
             return failed(Failure::BackupMasked);
         }
         self.show(&now, wanted, ui);
-        let question = format!("Restore \"{}\"?", now.name());
+        let question = format!("({}/{}) Restore \"{}\"?", at.0, at.1, now.name());
         match self.approver.ask(&question) {
             Ok(Answer::Yes | Answer::All) => {}
             Ok(Answer::No) => return Kind::Declined,
@@ -227,7 +228,8 @@ fn finish(
     let advice = verdict::advise(&facts);
     match format {
         SummaryFormat::Text => ui.out_raw(format!(
-            "\n{}",
+            "\n{}\n{}",
+            restore_counts(outcomes),
             verdict::render(&advice, &facts, &manifest.account)
         )),
         SummaryFormat::Json => ui.out_data(report::render_restore_json(
@@ -269,6 +271,37 @@ fn finish(
         ))
         .hint("run the same restore again to restore them: it skips rules already restored")),
     }
+}
+
+/// Selects the outcomes one row of the counts counts.
+type Pick = fn(&Kind) -> bool;
+
+/// The rows of a restore's counts, in order (a row with nothing to count is not shown).
+const RESTORE_COUNTS: [(&str, Pick); 6] = [
+    ("restored", |k| matches!(k, Kind::Restored)),
+    ("already as backed up", |k| {
+        matches!(k, Kind::AlreadyCurrent)
+    }),
+    ("needs attention", |k| matches!(k, Kind::Attention { .. })),
+    ("failed", |k| matches!(k, Kind::Failed { .. })),
+    ("declined", |k| matches!(k, Kind::Declined)),
+    ("not attempted", |k| matches!(k, Kind::NotAttempted { .. })),
+];
+
+/// `Restore of 12 rules:` and a count of each outcome, as a rotation's summary counts.
+fn restore_counts(outcomes: &[Outcome]) -> String {
+    let total = outcomes.len();
+    let mut out = format!(
+        "Restore of {total} rule{}:\n",
+        if total == 1 { "" } else { "s" }
+    );
+    for (label, pick) in RESTORE_COUNTS {
+        let n = outcomes.iter().filter(|o| pick(&o.kind)).count();
+        if n > 0 {
+            out.push_str(&format!("  {label:<22} {n}\n"));
+        }
+    }
+    out
 }
 
 /// The old tokens the restored rules use again (those of the backup's account).

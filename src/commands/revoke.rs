@@ -16,7 +16,7 @@
 //! change while a person reads it.
 
 use crate::cli::{GlobalArgs, RevokeArgs};
-use crate::confirm::{Answer, Approver};
+use crate::confirm::Approver;
 use crate::detect::{self, Location, Scheme, Status};
 use crate::error::{CommandError, CommandResult};
 use crate::fetch::org::OrgToken;
@@ -74,9 +74,17 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
         printable(&token.id),
         guard.last_used()
     );
-    if !matches!(approver.ask_or_fail(&question)?, Answer::Yes | Answer::All) {
-        ui.out("Nothing was revoked.");
-        return Ok(());
+    // One token, one irreversible act: yes or no, nothing "for all remaining". A no
+    // leaves the token live, the rotation's last step undone: work left for a person
+    // (exit 3, as a rotation the admin quit), never a success a script could take for
+    // "revoked".
+    if !approver.ask_yes_no(&question)? {
+        return Err(CommandError::partial(format!(
+            "not revoked: you said no; API token \"{}\" ({}) of {account} still works",
+            printable(&token.label),
+            printable(&token.id)
+        ))
+        .hint("run this again when you want to revoke it"));
     }
     // The question may have waited while the rules changed (an edit in the Automation UI, a
     // restore from another machine): the proof must hold right before the DELETE too.

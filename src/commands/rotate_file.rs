@@ -14,6 +14,7 @@ use crate::confirm::{Answer, Approver};
 use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::export::Document;
 use crate::outcome::{Kind, Outcome, Stop};
+use crate::plan::review::{self, Group};
 use crate::plan::{Plan, Planner, Rewrite, Selector};
 use crate::rule::Rule;
 use crate::secret::Token;
@@ -64,7 +65,8 @@ pub async fn run(source: &Path, selector: &Selector, args: &RotateArgs, ui: &Ui)
         summary.would_rotate = plan.rewrites.iter().map(|r| r.uuid().to_string()).collect();
         return rotation::finish(&summary, None, format, ui);
     };
-    let (decided, rotated, stop) = approve_into(&mut doc, plan.rewrites, approver, diffs, ui)?;
+    let groups = review::groups(plan.rewrites, selector, &new_token);
+    let (decided, rotated, stop) = approve_into(&mut doc, groups, approver, diffs, ui)?;
     summary.add(decided);
     if let Some(stop) = stop {
         ui.warn(match stop {
@@ -110,13 +112,14 @@ fn plan_document(doc: &Document, selector: &Selector, new_token: &Token) -> Comm
     Ok(plan)
 }
 
-/// Ask about each rewrite and put the approved ones into the document. Returns the
-/// outcomes, where the rotated rules sit in the document (by place, not by id: ids can be
+/// Ask about each group of rewrites that make the same change (or, on request, about each
+/// of its rewrites, as about a group of one) and put the approved ones into the
+/// document. Returns the outcomes, where the rotated rules sit in the document (by place, not by id: ids can be
 /// missing or repeated in a file), and why the admin stopped, if they did (then nothing is
 /// written).
 fn approve_into(
     doc: &mut Document,
-    rewrites: Vec<Rewrite>,
+    groups: Vec<Group>,
     approver: &mut Approver,
     diffs: Diffs,
     ui: &Ui,
@@ -124,37 +127,27 @@ fn approve_into(
     let mut outcomes = Vec::new();
     let mut rotated = Vec::new();
     let mut stop = None;
-    for r in rewrites {
-        let answer = match stop {
-            Some(_) => Answer::Quit,
-            None => {
-                diffs.show(&r, ui);
-                approver.ask(&format!("Rotate \"{}\"?", r.name()))?
-            }
+    let total = groups.iter().map(|g| g.rewrites.len()).sum();
+    for group in groups {
+        let at = (outcomes.len() + 1, total);
+        let for_all = match (stop, group.rewrites.len()) {
+            (Some(_), _) | (None, 1) => None,
+            (None, _) => rotation::ask_group(&group, at, approver, diffs, ui),
         };
-        let kind = match answer {
-            Answer::Yes | Answer::All => {
-                let place = r.place.clone().unwrap_or_default();
-                if let Some(slot) = doc.root.pointer_mut(&place) {
-                    *slot = r.after.body().clone();
+        for r in group.rewrites {
+            let answer = match (stop, for_all) {
+                (Some(_), _) => Answer::Quit,
+                (None, Some(answer)) => answer,
+                (None, None) => {
+                    diffs.show(&r, ui);
+                    let i = outcomes.len() + 1;
+                    approver.ask(&format!("({i}/{total}) Rotate \"{}\"?", r.name()))?
                 }
-                rotated.push(place);
-                Kind::Rotated {
-                    places: r.findings.len(),
-                }
-            }
-            Answer::No => Kind::Declined,
-            Answer::Quit | Answer::Interrupted => {
-                let why = match (stop, answer) {
-                    (Some(earlier), _) => earlier,
-                    (None, Answer::Interrupted) => Stop::Interrupted,
-                    (None, _) => Stop::Quit,
-                };
-                stop = Some(why);
-                Kind::NotAttempted { why }
-            }
-        };
-        outcomes.push(Outcome::new(r.uuid(), r.name(), kind));
+            };
+            let (kind, now) = decide(doc, &r, answer, stop, &mut rotated);
+            stop = now;
+            outcomes.push(Outcome::new(r.uuid(), r.name(), kind));
+        }
     }
     // Nothing is written once the admin stopped: what was approved is not attempted either.
     if let Some(why) = stop {
@@ -166,6 +159,40 @@ fn approve_into(
         }
     }
     Ok((outcomes, rotated, stop))
+}
+
+/// What `answer` makes of one rewrite: put into the document (its place noted in
+/// `rotated`), declined, or not attempted; and why the run stops now, if it does.
+fn decide(
+    doc: &mut Document,
+    r: &Rewrite,
+    answer: Answer,
+    mut stop: Option<Stop>,
+    rotated: &mut Vec<String>,
+) -> (Kind, Option<Stop>) {
+    let kind = match answer {
+        Answer::Yes | Answer::All => {
+            let place = r.place.clone().unwrap_or_default();
+            if let Some(slot) = doc.root.pointer_mut(&place) {
+                *slot = r.after.body().clone();
+            }
+            rotated.push(place);
+            Kind::Rotated {
+                places: r.findings.len(),
+            }
+        }
+        Answer::No => Kind::Declined,
+        Answer::Quit | Answer::Interrupted => {
+            let why = match (stop, answer) {
+                (Some(earlier), _) => earlier,
+                (None, Answer::Interrupted) => Stop::Interrupted,
+                (None, _) => Stop::Quit,
+            };
+            stop = Some(why);
+            Kind::NotAttempted { why }
+        }
+    };
+    (kind, stop)
 }
 
 /// Never overwrite the input (it is the only copy of the rules as they were), and never

@@ -9,9 +9,11 @@
 
 use crate::backup::Manifest;
 use crate::cli::{NewTokenArgs, ReportFormat, WriteArgs};
+use crate::confirm::{Answer, Approver, GroupAnswer};
 use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::fetch::{AutomationClient, CheckAt, CredentialCheck};
 use crate::outcome::{Failure, Kind, Outcome};
+use crate::plan::review::Group;
 use crate::plan::{Plan, Planner, Rewrite, Selector};
 use crate::printable::printable;
 use crate::report::{self, RotationSummary};
@@ -300,11 +302,66 @@ impl Diffs {
         }
     }
 
+    /// The rules of a group, one line each, where their diffs go.
+    pub fn list(self, rewrites: &[Rewrite], ui: &Ui) {
+        for r in rewrites {
+            let line = crate::printable::printable(&format!("  - \"{}\" ({})", r.name(), r.uuid()))
+                .into_owned();
+            // Like the diffs: on stderr when stdout carries the JSON or Markdown summary.
+            match self.format {
+                ReportFormat::Text => ui.out(line),
+                _ => ui.status(line),
+            }
+        }
+    }
+
     pub fn show(self, r: &Rewrite, ui: &Ui) {
         // One line whatever the server put in the rule's id, on stdout or stderr alike.
         let heading = format!("Rule \"{}\" ({})", r.name(), r.uuid());
         let heading = crate::printable::printable(&heading);
         ui.show_diff(&heading, &r.diff(), self.format != ReportFormat::Text);
+    }
+}
+
+/// Ask once about a group of rewrites that make the same change (the `first`th to the
+/// last of `total` rules): the first one's diff is shown, the group's rules listed or all
+/// their diffs shown on request, and the question asked again until it is decided.
+/// `None`: review each rule on its own. A prompt that cannot be shown is "quit" (said as
+/// a warning): nothing is written without a yes. With every rule approved already (`a`
+/// answered earlier), every diff is shown, as `--yes` does.
+pub fn ask_group(
+    group: &Group,
+    (first, total): (usize, usize),
+    approver: &mut Approver,
+    diffs: Diffs,
+    ui: &Ui,
+) -> Option<Answer> {
+    let rules = &group.rewrites;
+    let n = rules.len();
+    if approver.is_interactive() {
+        ui.status(format!(
+            "The next {n} rules make the same change; the first of them:"
+        ));
+        diffs.show(&rules[0], ui);
+    } else {
+        diffs.show_all(rules, ui);
+    }
+    let last = first + n - 1;
+    let question = format!(
+        "({first}-{last}/{total}) Rotate {n} rules: {}?",
+        group.label
+    );
+    loop {
+        let answer = approver.ask_group(&question).unwrap_or_else(|e| {
+            ui.warn(e.render().trim_end());
+            GroupAnswer::Decide(Answer::Quit)
+        });
+        match answer {
+            GroupAnswer::List => diffs.list(rules, ui),
+            GroupAnswer::Diffs => diffs.show_all(rules, ui),
+            GroupAnswer::Each => return None,
+            GroupAnswer::Decide(answer) => return Some(answer),
+        }
     }
 }
 

@@ -2,8 +2,12 @@
 //! [`Writer`], check every rotated rule once more after the last write, and end with the
 //! summary.
 //!
-//! Interactive runs go rule by rule (each written as soon as it is approved); `--yes` runs
-//! show every diff, then write `concurrency` rules at a time. Either way nothing new is
+//! Interactive runs ask once per group of rules that make the same change (the same old
+//! credential to the same new one, in places of the same shape), listing the group's
+//! rules, showing their diffs or asking rule by rule on request; each rule is written as
+//! soon as it is approved, and one that changed since it was shown is shown and asked
+//! about again on its own. `--yes` runs show every diff, then write `concurrency` rules
+//! at a time. Either way nothing new is
 //! started once Ctrl-C was pressed (at a prompt or not), the admin quit, or the site refused
 //! the admin's login: those rules are "not attempted" with a typed [`Stop`], and the run's
 //! exit status follows from it (`rotation::status`).
@@ -20,6 +24,7 @@ use crate::confirm::{Answer, Approver};
 use crate::error::{CommandError, CommandResult};
 use crate::fetch::AutomationClient;
 use crate::outcome::{Attention, Drift, Kind, Outcome, Stop};
+use crate::plan::review::{self, Group};
 use crate::plan::{self, Rewrite, Selector};
 use crate::report::{self, RotationSummary};
 use crate::run::RunStore;
@@ -137,13 +142,15 @@ impl Session<'_> {
         }
     }
 
-    /// Confirm and write each rule. On a terminal, rule by rule (each written as soon as it
-    /// is approved); with `--yes`, every diff first, then the writes, `concurrency` at a
-    /// time. Ctrl-C stops starting new rules; the ones in flight finish and are journalled.
+    /// Confirm and write each rule. On a terminal, group by group (rules that make the same
+    /// change are one question, see [`review`]), or rule by rule on request, each rule
+    /// written as soon as it is approved; with `--yes`, every diff first, then the writes,
+    /// `concurrency` at a time. Ctrl-C stops starting new rules; the ones in flight finish
+    /// and are journalled.
     async fn approve_and_write(
         &self,
         rewrites: Vec<Rewrite>,
-        mut approver: Approver,
+        approver: Approver,
         ui: &Ui,
     ) -> Vec<Outcome> {
         let interrupted = interrupt_flag(ui.clone());
@@ -151,45 +158,129 @@ impl Session<'_> {
             self.diffs.show_all(&rewrites, ui);
             return self.write_all(rewrites, &interrupted, ui).await;
         }
-        let mut outcomes = Vec::new();
-        let total = rewrites.len();
-        let mut stop = None;
-        for (i, r) in rewrites.into_iter().enumerate() {
-            if let Some(why) = stop.or_else(|| self.halted(&interrupted)) {
-                outcomes.push(not_attempted(&r, why));
-                continue;
-            }
-            self.diffs.show(&r, ui);
-            let question = format!("({}/{total}) Rotate \"{}\"?", i + 1, r.name());
-            match ask(&mut approver, &question, ui) {
-                Answer::Yes | Answer::All => {
-                    let reapprove = |changed: &Rewrite| self.reapprove(changed, &mut approver, ui);
-                    let outcome = self.writer.rotate(&r, self.rotation, reapprove).await;
-                    // Quit or Ctrl-C when asked again stops the run as at the first question.
-                    match outcome.kind {
-                        Kind::NotAttempted { why: Stop::Quit } => stop = Some(Stop::Quit),
-                        Kind::NotAttempted {
-                            why: Stop::Interrupted,
-                        } => interrupted.store(true, Ordering::SeqCst),
-                        _ => ui.status(report::outcome_line(&outcome)),
-                    }
-                    outcomes.push(outcome);
+        let mut review = Review {
+            approver,
+            stop: None,
+            outcomes: Vec::new(),
+            asked: 0,
+            total: rewrites.len(),
+        };
+        let (selector, new_token) = (self.rotation.selector, self.rotation.new_token);
+        for group in review::groups(rewrites, selector, new_token) {
+            match group.rewrites.len() {
+                1 => {
+                    self.review_each(group.rewrites, &mut review, &interrupted, ui)
+                        .await
                 }
-                Answer::No => {
-                    let declined = Outcome::new(r.uuid(), r.name(), Kind::Declined);
-                    outcomes.push(self.writer.record(declined));
-                }
-                Answer::Quit => {
-                    stop = Some(Stop::Quit);
-                    outcomes.push(not_attempted(&r, Stop::Quit));
-                }
-                Answer::Interrupted => {
-                    interrupted.store(true, Ordering::SeqCst);
-                    outcomes.push(not_attempted(&r, Stop::Interrupted));
+                _ => {
+                    self.review_group(group, &mut review, &interrupted, ui)
+                        .await
                 }
             }
         }
-        outcomes
+        review.outcomes
+    }
+
+    /// One question for a group of rules that make the same change
+    /// ([`rotation::ask_group`]); on request each rule is asked about on its own.
+    async fn review_group(
+        &self,
+        group: Group,
+        review: &mut Review,
+        interrupted: &AtomicBool,
+        ui: &Ui,
+    ) {
+        if let Some(why) = review.stop.or_else(|| self.halted(interrupted)) {
+            review.asked += group.rewrites.len();
+            let rules = group.rewrites.iter();
+            review.outcomes.extend(rules.map(|r| not_attempted(r, why)));
+            return;
+        }
+        let at = (review.asked + 1, review.total);
+        match rotation::ask_group(&group, at, &mut review.approver, self.diffs, ui) {
+            None => {
+                self.review_each(group.rewrites, review, interrupted, ui)
+                    .await
+            }
+            Some(Answer::Yes | Answer::All) => {
+                for r in group.rewrites {
+                    review.asked += 1;
+                    match review.stop.or_else(|| self.halted(interrupted)) {
+                        Some(why) => review.outcomes.push(not_attempted(&r, why)),
+                        None => self.write(&r, review, interrupted, ui).await,
+                    }
+                }
+            }
+            Some(answer) => {
+                review.asked += group.rewrites.len();
+                for r in &group.rewrites {
+                    self.refused(r, answer, review, interrupted);
+                }
+            }
+        }
+    }
+
+    /// Each rule on its own: its diff, then its question.
+    async fn review_each(
+        &self,
+        rules: Vec<Rewrite>,
+        review: &mut Review,
+        interrupted: &AtomicBool,
+        ui: &Ui,
+    ) {
+        for r in rules {
+            review.asked += 1;
+            if let Some(why) = review.stop.or_else(|| self.halted(interrupted)) {
+                review.outcomes.push(not_attempted(&r, why));
+                continue;
+            }
+            self.diffs.show(&r, ui);
+            let question = format!(
+                "({}/{}) Rotate \"{}\"?",
+                review.asked,
+                review.total,
+                r.name()
+            );
+            match ask(&mut review.approver, &question, ui) {
+                Answer::Yes | Answer::All => self.write(&r, review, interrupted, ui).await,
+                answer => self.refused(&r, answer, review, interrupted),
+            }
+        }
+    }
+
+    /// Write one approved rule (asking again if it changed since it was shown).
+    async fn write(&self, r: &Rewrite, review: &mut Review, interrupted: &AtomicBool, ui: &Ui) {
+        let approver = &mut review.approver;
+        let reapprove = |changed: &Rewrite| self.reapprove(changed, approver, ui);
+        let outcome = self.writer.rotate(r, self.rotation, reapprove).await;
+        // Quit or Ctrl-C when asked again stops the run as at the first question.
+        match outcome.kind {
+            Kind::NotAttempted { why: Stop::Quit } => review.stop = Some(Stop::Quit),
+            Kind::NotAttempted {
+                why: Stop::Interrupted,
+            } => interrupted.store(true, Ordering::SeqCst),
+            _ => ui.status(report::outcome_line(&outcome)),
+        }
+        review.outcomes.push(outcome);
+    }
+
+    /// A rule not approved: declined (journalled), or not attempted because the admin quit
+    /// or pressed Ctrl-C, either of which stops the run.
+    fn refused(&self, r: &Rewrite, answer: Answer, review: &mut Review, interrupted: &AtomicBool) {
+        let outcome = match answer {
+            Answer::Quit => {
+                review.stop = Some(Stop::Quit);
+                not_attempted(r, Stop::Quit)
+            }
+            Answer::Interrupted => {
+                interrupted.store(true, Ordering::SeqCst);
+                not_attempted(r, Stop::Interrupted)
+            }
+            _ => self
+                .writer
+                .record(Outcome::new(r.uuid(), r.name(), Kind::Declined)),
+        };
+        review.outcomes.push(outcome);
     }
 
     async fn write_all(
@@ -289,6 +380,16 @@ impl Session<'_> {
         bar.finish_and_clear();
         checked
     }
+}
+
+/// An interactive review under way: who approves, why it stopped (quit), what became of
+/// each rule so far, and how many rules were asked about (or passed) of how many.
+struct Review {
+    approver: Approver,
+    stop: Option<Stop>,
+    outcomes: Vec<Outcome>,
+    asked: usize,
+    total: usize,
 }
 
 /// Ask, turning a prompt that cannot be shown into a quit (said as a warning): nothing is

@@ -466,12 +466,8 @@ fn revoke_without_a_rotation_waits_for_quiet_for() {
     assert_eq!(org.revoked(), vec!["alice-old".to_string()]);
 }
 
-/// Finding: a restore that put the old token back while revoke's question waited, then
-/// `y`, revoked it. The rules are read again after the answer, right before the DELETE.
-#[test]
-fn revoke_reads_every_rule_again_after_its_question() {
-    use crate::rotate_pty::Screen;
-    let org = org_site();
+/// alice rotated, then `revoke` of her old token (keeping the new one) at a terminal.
+fn revoke_at_a_terminal(org: &OrgSite) -> crate::rotate_pty::Screen {
     org.rotate_alice().expect_code(0);
     let keep = Token::new(org.new.clone()).fingerprint().to_string();
     let backups = org.site.dir.path().join("backups");
@@ -480,7 +476,15 @@ fn revoke_reads_every_rule_again_after_its_question() {
         .args(["revoke", "--account", ALICE, "--token-id", "alice-old"])
         .args(["--keep", &keep, "--org", ORG, "--backup-dir"])
         .arg(&backups);
-    let mut screen = Screen::spawn(common::std_command(&cmd));
+    crate::rotate_pty::Screen::spawn(common::std_command(&cmd))
+}
+
+/// Finding: a restore that put the old token back while revoke's question waited, then
+/// `y`, revoked it. The rules are read again after the answer, right before the DELETE.
+#[test]
+fn revoke_reads_every_rule_again_after_its_question() {
+    let org = org_site();
+    let mut screen = revoke_at_a_terminal(&org);
     screen.expect("(alice-old) of alice@acme.example, last used ");
     // Another admin's restore, while the question waits.
     let rule = web_request(1, ALICE, &org.old);
@@ -495,6 +499,27 @@ fn revoke_reads_every_rule_again_after_its_question() {
     assert!(transcript.contains("Web request 01"), "{transcript}");
     assert!(
         transcript.contains("changed while the question waited"),
+        "{transcript}"
+    );
+    assert!(org.revoked().is_empty(), "nothing is revoked");
+}
+
+/// Revoke's question is about one token: yes or no, no "all remaining". A no revokes
+/// nothing and is not a success (exit 3, "Needs you"), as a rotation the admin quit.
+#[test]
+fn revoke_asks_yes_or_no_and_a_no_exits_3() {
+    let org = org_site();
+    let mut screen = revoke_at_a_terminal(&org);
+    screen.expect("This cannot be undone [y]es / [N]o");
+    // "all remaining" is no answer to a question about one token.
+    screen.answer(": ", "a");
+    screen.answer("answer y or n", "n");
+    let (code, transcript) = screen.finish();
+    common::assert_no_secrets(&transcript, org.site.secrets());
+    assert_eq!(code, 3, "{transcript}");
+    assert!(!transcript.contains("all remaining"), "{transcript}");
+    assert!(
+        transcript.contains("Needs you: not revoked: you said no"),
         "{transcript}"
     );
     assert!(org.revoked().is_empty(), "nothing is revoked");

@@ -181,6 +181,15 @@ fn question(rule_name: &str) -> String {
     format!("Rotate \"{rule_name}\"? [y]es / [n]o / [a]ll remaining / [q]uit")
 }
 
+/// The answers a group's question offers.
+const GROUP_ANSWERS: &str =
+    "[y]es / [n]o / [l]ist / [d]iffs / [r]eview each / [a]ll remaining / [q]uit";
+
+/// The question about a group of `n` rules that make the same change.
+fn group_question(n: usize) -> String {
+    format!("Rotate {n} rules: ")
+}
+
 /// A site of `n` copies of one rule, for a person to answer about one by one.
 struct Desk {
     site: TestSite,
@@ -213,14 +222,39 @@ impl Desk {
         }
     }
 
-    /// `rotate` started, the new token given (twice), and the first rule approved.
-    fn first_rule_rotated(&self) -> Screen {
+    /// `rotate` started and the new token given (twice): the group's question (every copy
+    /// makes the same change) is on the screen.
+    fn group_asked(&self) -> Screen {
         let mut screen = Screen::rotate(&self.site, &self.backups);
         screen.answer("Paste the new API token", &self.new_token);
         screen.answer("Paste the new API token again", &self.new_token);
+        screen.expect(&group_question(self.by_name.len()));
+        screen.expect(GROUP_ANSWERS);
+        screen
+    }
+
+    /// `rotate` started, the new token given (twice), the group reviewed rule by rule, and
+    /// the first rule approved.
+    fn first_rule_rotated(&self) -> Screen {
+        let mut screen = self.group_asked();
+        screen.session.send_line("r").expect("type on the pty");
         screen.answer(&question(&self.by_name[0].0), "y");
         screen.expect(&format!("Rotated \"{}\"", self.by_name[0].0));
         screen
+    }
+
+    /// Every rule rotated (`--yes`), then `restore` of that rotation started.
+    fn restore_after_rotation(&self) -> Screen {
+        let rotation = rotate_cmd(
+            &self.site,
+            SVC_JIRA,
+            &self.new_token,
+            &self.backups,
+            &["--yes"],
+        );
+        self.site.run_cmd(rotation).expect_code(0);
+        self.expected.assert_site(&self.site);
+        Screen::restore(&self.site, &only_run_dir(&self.backups))
     }
 
     /// Only the first rule was written, and the summary says so; returns the summary.
@@ -260,6 +294,119 @@ fn a_person_approves_one_rule_declines_one_and_quits() {
     assert!(!steps.contains_key(&by_name[2].1) && !steps.contains_key(&by_name[3].1));
 }
 
+/// A group's question lists its rules (`l`) and shows their diffs (`d`) on request, then
+/// asks again; `n` declines the whole group, and nothing is written (exit 3).
+#[test]
+fn a_group_lists_its_rules_and_shows_their_diffs_then_no_declines_it() {
+    let desk = Desk::new(3);
+    let mut screen = desk.group_asked();
+    screen.session.send_line("l").expect("type on the pty");
+    for (name, uuid) in &desk.by_name {
+        screen.expect(&format!("  - \"{name}\" ({uuid})"));
+    }
+    screen.answer(GROUP_ANSWERS, "d");
+    for (name, uuid) in &desk.by_name {
+        screen.expect(&format!("Rule \"{name}\" ({uuid})"));
+    }
+    screen.answer(GROUP_ANSWERS, "n");
+    let (code, transcript) = screen.finish();
+
+    assert_no_secrets(&transcript, desk.site.secrets());
+    assert_eq!(code, 3, "declined rules need you:\n{transcript}");
+    assert_eq!(puts(&desk.site), 0, "nothing was written");
+    assert_eq!(summary_count(&transcript, "declined"), 3);
+    assert_eq!(
+        transcript.matches(&group_question(3)).count(),
+        3,
+        "asked again after the list and the diffs:\n{transcript}"
+    );
+    for (name, _) in &desk.by_name {
+        assert!(!transcript.contains(&question(name)), "{transcript}");
+    }
+}
+
+/// Ctrl-C at a group's question interrupts the run (exit 1), every rule of the group "not
+/// attempted: interrupted"; `q` quits it (exit 3), "not attempted: you quit".
+#[test]
+fn ctrl_c_at_a_group_question_interrupts_and_quit_quits() {
+    for (key, code, why) in [('c', 1, "interrupted"), ('q', 3, "you quit")] {
+        let desk = Desk::new(3);
+        let mut screen = desk.group_asked();
+        match key {
+            'c' => screen.session.send_control('c').expect("press Ctrl-C"),
+            _ => {
+                screen.session.send_line("q").expect("type on the pty");
+            }
+        }
+        let (got, transcript) = screen.finish();
+
+        assert_no_secrets(&transcript, desk.site.secrets());
+        assert_eq!(got, code, "{transcript}");
+        assert_eq!(puts(&desk.site), 0, "nothing was written");
+        assert_eq!(summary_count(&transcript, "not attempted"), 3);
+        for (name, _) in &desk.by_name {
+            assert!(
+                transcript.contains(&format!("Not attempted \"{name}\": {why}")),
+                "{transcript}"
+            );
+        }
+    }
+}
+
+/// Done-when of issue 18: 300 rules on the sandbox, three places the same token sits in
+/// (three header names), are rotated at a terminal with five answers: the new token twice,
+/// then one yes per group.
+#[test]
+fn three_hundred_rules_are_rotated_with_a_handful_of_answers() {
+    let shapes = [
+        ("Authorization", 200),
+        ("X-Jira-Authorization", 70),
+        ("Proxy-Authorization", 30),
+    ];
+    let mut rules = Vec::new();
+    for (header, n) in shapes {
+        let mut rule = fixture_01();
+        rule["rule"]["components"][0]["value"]["headers"][0]["name"] = header.into();
+        rule["rule"]["name"] = format!("{header} comment").into();
+        rules.extend(copies_of(&rule, n));
+    }
+    let planted = Planted::new(rules);
+    let site = planted.site_spec().start();
+    let new_token = planted.fresh(SVC_JIRA_NEW_FIXTURE);
+    let expected = Expected::rotation(&snapshot(&site), SVC_JIRA, &new_token);
+    let backups = site.dir.path().join("backups");
+
+    let mut screen = Screen::rotate(&site, &backups);
+    screen.answer("Paste the new API token", &new_token);
+    screen.answer("Paste the new API token again", &new_token);
+    // Groups come in the order of their first rule's name.
+    let mut first = 1;
+    for (header, n) in [shapes[0], shapes[2], shapes[1]] {
+        let asked = format!(
+            "({first}-{}/300) Rotate {n} rules: {header} header (Basic",
+            first + n - 1
+        );
+        screen.answer(&asked, "y");
+        screen.expect(&format!("Rotated \"{header} comment #{n}\""));
+        first += n;
+    }
+    let (code, transcript) = screen.finish();
+
+    assert_no_secrets(&transcript, site.secrets());
+    assert_eq!(code, 0, "{transcript}");
+    assert_eq!(
+        transcript.matches(GROUP_ANSWERS).count(),
+        3,
+        "one question per group:\n{transcript}"
+    );
+    assert!(
+        !transcript.contains("\"? [y]es / [n]o / [a]ll remaining"),
+        "no rule asked about alone:\n{transcript}"
+    );
+    assert_eq!(summary_count(&transcript, "rotated"), 300);
+    expected.assert_site(&site);
+}
+
 #[test]
 fn mistyped_token_confirmation_and_answers_are_asked_again_then_all_remaining() {
     let (planted, site) = copies_site(3, |_| {});
@@ -280,6 +427,8 @@ fn mistyped_token_confirmation_and_answers_are_asked_again_then_all_remaining() 
     screen.expect("The two entries differ; try again");
     screen.answer("Paste the new API token", &new_token);
     screen.answer("Paste the new API token again", &new_token);
+    screen.answer(GROUP_ANSWERS, "x");
+    screen.answer("answer y, n, l, d, r, a or q", "r");
     screen.answer(&question(&names[0]), "x");
     screen.answer("answer y, n, a or q", "a");
     let (code, transcript) = screen.finish();
@@ -347,17 +496,7 @@ fn ctrl_c_at_the_token_prompt_is_a_clear_error() {
 #[test]
 fn ctrl_c_at_the_restore_question_restores_nothing_more() {
     let desk = Desk::new(3);
-    let rotation = rotate_cmd(
-        &desk.site,
-        SVC_JIRA,
-        &desk.new_token,
-        &desk.backups,
-        &["--yes"],
-    );
-    desk.site.run_cmd(rotation).expect_code(0);
-    desk.expected.assert_site(&desk.site);
-
-    let mut screen = Screen::restore(&desk.site, &only_run_dir(&desk.backups));
+    let mut screen = desk.restore_after_rotation();
     let asked = "? [y]es / [n]o / [a]ll remaining / [q]uit";
     screen.answer(asked, "y");
     screen.expect("Restored \"");
@@ -375,21 +514,43 @@ fn ctrl_c_at_the_restore_question_restores_nothing_more() {
     assert_eq!(puts(&desk.site), 4, "three rotated, then one restored");
 }
 
+/// Each of restore's questions says how far it is (`(2/3)`), and its summary counts what
+/// became of the rules.
+#[test]
+fn restore_questions_show_progress_and_its_summary_counts() {
+    let desk = Desk::new(3);
+    let mut screen = desk.restore_after_rotation();
+    screen.answer("(1/3) Restore \"", "y");
+    screen.answer("(2/3) Restore \"", "n");
+    screen.answer("(3/3) Restore \"", "y");
+    let (code, transcript) = screen.finish();
+
+    assert_no_secrets(&transcript, desk.site.secrets());
+    assert_eq!(code, 3, "a rule declined is left as it is:\n{transcript}");
+    let counts = transcript
+        .split("Restore of 3 rules:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no counts:\n{transcript}"));
+    let count = |label: &str| -> usize {
+        counts
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(label)?.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        (count("restored"), count("declined")),
+        (2, 1),
+        "{transcript}"
+    );
+    assert_eq!(puts(&desk.site), 5, "three rotated, then two restored");
+}
+
 /// Quitting a restore leaves rules as they are: exit 3, as `rotate` after a quit, so a
 /// script or a person never takes a partial restore for a whole one.
 #[test]
 fn quit_at_the_restore_question_leaves_the_rest_listed_and_exits_3() {
     let desk = Desk::new(3);
-    let rotation = rotate_cmd(
-        &desk.site,
-        SVC_JIRA,
-        &desk.new_token,
-        &desk.backups,
-        &["--yes"],
-    );
-    desk.site.run_cmd(rotation).expect_code(0);
-
-    let mut screen = Screen::restore(&desk.site, &only_run_dir(&desk.backups));
+    let mut screen = desk.restore_after_rotation();
     let asked = "? [y]es / [n]o / [a]ll remaining / [q]uit";
     screen.answer(asked, "y");
     screen.expect("Restored \"");
@@ -410,47 +571,97 @@ fn quit_at_the_restore_question_leaves_the_rest_listed_and_exits_3() {
     assert_eq!(puts(&desk.site), 4, "three rotated, then one restored");
 }
 
+/// `rotate --from-file` of `n` copies of fixture 01 at a terminal, its one question about
+/// the old token answered yes: the rules' questions come next.
+struct Offline {
+    planted: Planted,
+    new_token: String,
+    _dir: tempfile::TempDir,
+    target: std::path::PathBuf,
+    screen: Screen,
+}
+
+impl Offline {
+    fn start(n: usize) -> Offline {
+        let planted = Planted::new(copies_of(&fixture_01(), n));
+        let new_token = planted.fresh(SVC_JIRA_NEW_FIXTURE);
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let input = dir.path().join("rules.json");
+        let rules = serde_json::to_string(&planted.rules).expect("serialize");
+        std::fs::write(&input, rules).expect("write the rules");
+        let target = dir.path().join("rotated.json");
+        let mut cmd = crate::common::autorekey();
+        cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
+            .args(["rotate", "--account", SVC_JIRA, "--from-file"])
+            .arg(&input)
+            .arg("--write")
+            .arg(&target);
+        let mut screen = Screen::spawn(std_command(&cmd));
+        // Offline no login can confirm the old token: one question for it, before the rules.
+        screen.answer(
+            "old token, to be replaced with the new one? A value a rule editor \
+             planted would send the new token to them [y]es / [N]o",
+            "y",
+        );
+        Offline {
+            planted,
+            new_token,
+            _dir: dir,
+            target,
+            screen,
+        }
+    }
+
+    fn name(&self, i: usize) -> &str {
+        self.planted.rules[i]["rule"]["name"]
+            .as_str()
+            .expect("a name")
+    }
+
+    /// The end: exit status, transcript (checked for every token) and the rotated file,
+    /// if one was written.
+    fn finish(self) -> (i32, String, Option<String>) {
+        let (code, transcript) = self.screen.finish();
+        let mut secrets = self.planted.secrets();
+        secrets.push(self.new_token);
+        assert_no_secrets(&transcript, &secrets);
+        (code, transcript, std::fs::read_to_string(&self.target).ok())
+    }
+}
+
 /// Ctrl-C at an offline question (`rotate --from-file`): no file is written, the rules
 /// left are "not attempted: interrupted", and the run fails (exit 1).
 #[test]
 fn ctrl_c_at_an_offline_question_writes_no_file() {
-    let planted = crate::common::Planted::new(copies_of(&fixture_01(), 2));
-    let new_token = planted.fresh(SVC_JIRA_NEW_FIXTURE);
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let input = dir.path().join("rules.json");
-    let rules = serde_json::to_string(&planted.rules).expect("serialize");
-    std::fs::write(&input, rules).expect("write the rules");
-    let target = dir.path().join("rotated.json");
-    let mut cmd = crate::common::autorekey();
-    cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
-        .args(["rotate", "--account", SVC_JIRA, "--from-file"])
-        .arg(&input)
-        .arg("--write")
-        .arg(&target);
-    let names: Vec<&str> = planted
-        .rules
-        .iter()
-        .map(|r| r["rule"]["name"].as_str().expect("a name"))
-        .collect();
+    let mut offline = Offline::start(2);
+    let names = [offline.name(0).to_owned(), offline.name(1).to_owned()];
+    // The two copies make one change: one question, reviewed rule by rule on request.
+    offline.screen.answer(GROUP_ANSWERS, "r");
+    offline.screen.answer(&question(&names[0]), "y");
+    offline.screen.interrupt(&question(&names[1]));
+    let (code, transcript, written) = offline.finish();
 
-    let mut screen = Screen::spawn(std_command(&cmd));
-    // Offline no login can confirm the old token: one question for it, before the rules.
-    screen.answer(
-        "old token, to be replaced with the new one? A value a rule editor \
-         planted would send the new token to them [y]es / [N]o",
-        "y",
-    );
-    screen.answer(&question(names[0]), "y");
-    screen.interrupt(&question(names[1]));
-    let (code, transcript) = screen.finish();
-
-    let mut secrets = planted.secrets();
-    secrets.push(new_token);
-    assert_no_secrets(&transcript, &secrets);
     assert_eq!(code, 1, "{transcript}");
     assert!(transcript.contains("interrupted: nothing was written"));
     assert!(transcript.contains(&format!("Not attempted \"{}\": interrupted", names[1])));
-    assert!(!target.exists(), "no rotated file");
+    assert!(written.is_none(), "no rotated file");
+}
+
+/// Offline, the copies that make one change are one question too: one yes writes them all.
+#[test]
+fn an_offline_group_is_one_question() {
+    let mut offline = Offline::start(3);
+    offline
+        .screen
+        .answer("(1-3/3) Rotate 3 rules: Authorization header (Basic", "y");
+    let (code, transcript, written) = offline.finish();
+
+    assert_eq!(code, 0, "{transcript}");
+    assert_eq!(transcript.matches(GROUP_ANSWERS).count(), 1, "{transcript}");
+    assert_eq!(summary_count(&transcript, "rotated"), 3, "{transcript}");
+    let written = written.expect("the rotated file");
+    let rules: serde_json::Value = serde_json::from_str(&written).expect("JSON");
+    assert_eq!(rules.as_array().map(Vec::len), Some(3), "{written}");
 }
 
 #[test]
@@ -480,7 +691,8 @@ fn quit_when_asked_again_about_a_rule_edited_meanwhile_stops_the_run() {
     let mut screen = Screen::rotate(&site, &backups);
     screen.answer("Paste the new API token", &new_token);
     screen.answer("Paste the new API token again", &new_token);
-    screen.answer(&question(&names[0]), "y");
+    // One question for the three copies; the rule edited meanwhile is asked about alone.
+    screen.answer(&group_question(3), "y");
     screen.answer(&format!("Rotate the current \"{}\"?", names[0]), "q");
     let (code, transcript) = screen.finish();
 
@@ -507,7 +719,7 @@ fn a_pasted_token_with_its_line_break_and_paste_markers_is_taken_whole() {
         screen.expect(prompt);
         screen.session.send(&paste).expect("paste on the pty");
     }
-    screen.answer(&question(&desk.by_name[0].0), "a");
+    screen.answer(GROUP_ANSWERS, "a");
     let (code, transcript) = screen.finish();
 
     assert_no_secrets(&transcript, desk.site.secrets());
@@ -672,7 +884,8 @@ fn each_unconfirmed_value_is_one_question_and_only_a_yes_rotates_it() {
         for _ in 0..4 {
             screen.answer(VOUCH, answer);
         }
-        screen.answer("[y]es / [n]o / [a]ll remaining / [q]uit", "a");
+        // A group's question or a lone rule's, whichever comes first: both take "a".
+        screen.answer("[a]ll remaining / [q]uit", "a");
         let (code, transcript) = screen.finish();
         assert_no_secrets(&transcript, p.site.secrets());
         assert!(
