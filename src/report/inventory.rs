@@ -524,19 +524,27 @@ fn totals(out: &mut String, inv: &Inventory) {
     }
 }
 
+impl Row {
+    /// What every rendering says of a place besides its rule and component: ` (disabled)`,
+    /// ` HEADER` (written with `escape`, hostile text) and `, hidden`.
+    pub(super) fn place_facts(&self, escape: impl Fn(&str) -> String) -> (&str, String, &str) {
+        let state = match self.rule_state.eq_ignore_ascii_case("DISABLED") {
+            true => " (disabled)",
+            false => "",
+        };
+        let header = self
+            .header_name
+            .as_deref()
+            .map(|h| format!(" {}", escape(h)))
+            .unwrap_or_default();
+        let hidden = if self.hidden { ", hidden" } else { "" };
+        (state, header, hidden)
+    }
+}
+
 /// Where a row is: rule, component, location, then `tag` (a status), then its file.
 fn place(r: &Row, tag: &str) -> String {
-    let state = if r.rule_state.eq_ignore_ascii_case("DISABLED") {
-        " (disabled)"
-    } else {
-        ""
-    };
-    let header = r
-        .header_name
-        .as_deref()
-        .map(|h| format!(" {}", printable(h)))
-        .unwrap_or_default();
-    let hidden = if r.hidden { ", hidden" } else { "" };
+    let (state, header, hidden) = r.place_facts(|h| printable(h).into_owned());
     let file = r
         .file
         .as_deref()

@@ -167,17 +167,7 @@ fn fingerprint(r: &Row) -> String {
 
 /// A place with the facts the text table gives it, each value escaped.
 fn place(r: &Row) -> String {
-    let state = if r.rule_state.eq_ignore_ascii_case("DISABLED") {
-        " (disabled)"
-    } else {
-        ""
-    };
-    let header = r
-        .header_name
-        .as_deref()
-        .map(|h| format!(" {}", text(h)))
-        .unwrap_or_default();
-    let hidden = if r.hidden { ", hidden" } else { "" };
+    let (state, header, hidden) = r.place_facts(text);
     format!(
         "**{}**{state} ({}): {} \\[{}{header}{hidden}\\]",
         text(&r.rule_name),
