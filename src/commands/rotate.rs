@@ -83,6 +83,14 @@ pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResu
         ui,
     )
     .await?;
+    verdict::check_new_in_use(
+        &read.plan.census,
+        &selector,
+        &new_token,
+        known,
+        owned.confirmed.len(),
+    )
+    .map_err(rotation::refused)?;
     let selector = owned.selector;
     if login.gateway_only && selector.migrate.as_ref().is_none_or(|m| m.urls.is_none()) {
         warn_site_calls(&read.plan.rewrites, client.site(), ui);

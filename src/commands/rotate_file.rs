@@ -48,7 +48,8 @@ pub async fn run(source: &Path, selector: &Selector, args: &RotateArgs, ui: &Ui)
         planner.add_at(Rule::from_body(body), Some(pointer));
     }
     let mut plan = planner.finish();
-    // No earlier run can have written a file: a "new" token already in it is refused.
+    // No earlier run can have written a file: a "new" token already in it is refused
+    // unless an old token of the account is in it too (and confirmed, below).
     verdict::check_selection(&plan.census, selector, &new_token, false)
         .map_err(rotation::refused)?;
     // Offline, no login can confirm an old token: the old token given, a named
@@ -67,6 +68,14 @@ pub async fn run(source: &Path, selector: &Selector, args: &RotateArgs, ui: &Ui)
         ui,
     )
     .await?;
+    verdict::check_new_in_use(
+        &plan.census,
+        selector,
+        &new_token,
+        false,
+        owned.confirmed.len(),
+    )
+    .map_err(rotation::refused)?;
     let selector = &owned.selector;
     let mut summary = rotation::summary_of(selector, &new_token, &plan, doc.rule_pointers().len());
     summary.offline = true;

@@ -113,6 +113,35 @@ fn a_new_token_already_in_the_rules_is_refused_before_any_write() {
 }
 
 #[test]
+fn a_rerun_without_the_first_runs_files_finishes_a_partial_rotation() {
+    let (planted, site) = copies_site(5, |_| {});
+    let before = snapshot(&site);
+    let (old, new) = old_and_new(&planted);
+    // As an interrupted run on another machine leaves the site: three rules hold the new
+    // token, two the old one, and this machine has none of that run's files.
+    let token = Token::new(new.clone());
+    let uuids: Vec<String> = before.keys().cloned().collect();
+    for uuid in &uuids[..3] {
+        site.state().edit_rule(uuid, |e| {
+            e["rule"] = rewrite_for(&e["rule"], SVC_JIRA, &token).expect("a rewrite");
+        });
+    }
+    let backups = site.dir.path().join("fresh-runner-backups");
+    let out = site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new, &backups, &["--yes"]));
+    out.expect_code(0);
+    assert!(!out.stderr.contains("already in"), "{}", out.stderr);
+    assert_eq!(summary_count(&out.stdout, "already current"), 3);
+    assert_eq!(summary_count(&out.stdout, "rotated"), 2);
+    assert!(
+        out.stdout.contains(&revoke_line(&old, &new)),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(puts(&site), 2);
+    Expected::rotation(&before, SVC_JIRA, &new).assert_site(&site);
+}
+
+#[test]
 fn the_summary_names_what_to_keep_and_revoke_and_a_rerun_is_already_current() {
     let (planted, site) = copies_site(3, |_| {});
     let before = snapshot(&site);
