@@ -321,8 +321,9 @@ pub fn backup_root(args: &WriteArgs) -> Option<std::path::PathBuf> {
 }
 
 /// Print the summary (text or JSON) and turn it into the exit status. For a run that
-/// wrote to a site (`store`): when the verdict is to revoke, the rotation is marked
-/// finished in its journal, so a later run starts a new backup directory.
+/// wrote to a site (`store`): its end is recorded in its journal (for `backups`); when the
+/// verdict is to revoke, the rotation is marked finished, so a later run starts a new
+/// backup directory.
 pub fn finish(
     summary: &RotationSummary,
     store: Option<&RunStore>,
@@ -333,10 +334,10 @@ pub fn finish(
         SummaryFormat::Text => ui.out_raw(report::render_rotation(summary)),
         SummaryFormat::Json => ui.out_data(report::render_rotation_json(summary)),
     }
-    if let Some(store) = store.filter(|_| summary.advice().revokes()) {
-        if let Err(e) = store.finish() {
+    if let Some(store) = store {
+        if let Err(e) = store.end(summary.stopped(), summary.advice().revokes()) {
             ui.warn(format!(
-                "could not mark the rotation finished in its journal: {e}"
+                "could not record the run's end in its journal: {e}"
             ));
         }
     }

@@ -268,6 +268,61 @@ fn a_resumed_run_shares_its_backup_directory_and_restore_undoes_every_write() {
         .contains(&format!("Keep the old {} (restored)", fp(&old))));
 }
 
+/// `backups --format json` under `root`: each run's (state, not_attempted).
+fn backup_states(site: &TestSite, root: &Path) -> Vec<(String, Option<u64>)> {
+    let root = root.to_str().expect("a UTF-8 path");
+    let out = site.run(&["backups", "--backup-dir", root, "--format", "json"]);
+    out.expect_code(0);
+    let runs: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    let runs = runs.as_array().expect("a list of runs");
+    runs.iter()
+        .map(|r| {
+            let state = r["state"].as_str().unwrap_or_default().to_owned();
+            (state, r["not_attempted"].as_u64())
+        })
+        .collect()
+}
+
+#[test]
+fn backups_calls_a_ctrl_c_run_interrupted_with_what_was_not_attempted() {
+    let (planted, site) = copies_site(8, |c| c.latency = std::time::Duration::from_millis(60));
+    let new = planted.fresh(SVC_JIRA_NEW_FIXTURE);
+    let backups = site.dir.path().join("backups");
+    let args = ["--yes", "--concurrency", "1"];
+    let child = spawnable_rotate(&site, SVC_JIRA, &new, &backups, &args)
+        .spawn()
+        .expect("spawn autorekey");
+    wait_for_first_write(&backups);
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success());
+    let out = finish_checked(child, site.secrets());
+    out.expect_code(1);
+    let left = summary_count(&out.stdout, "not attempted");
+    assert!(left > 0, "{}", out.stdout);
+    assert_eq!(
+        backup_states(&site, &backups),
+        [("interrupted".to_string(), Some(left as u64))]
+    );
+    // The rerun finishes it: finished; a restore of it: restored.
+    site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new, &backups, &["--yes"]))
+        .expect_code(0);
+    assert_eq!(
+        backup_states(&site, &backups),
+        [("finished".to_string(), None)]
+    );
+    let dir = only_run_dir(&backups);
+    site.run(&["restore", dir.to_str().unwrap(), "--yes"])
+        .expect_code(0);
+    let states = backup_states(&site, &backups);
+    assert!(
+        states.contains(&("restored".to_string(), None)),
+        "{states:?}"
+    );
+}
+
 /// The site's lock directory, under the data directory the binary is given.
 fn lock_dir(site: &TestSite) -> std::path::PathBuf {
     site.data_dir().join("autorekey").join("locks")
