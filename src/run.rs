@@ -298,6 +298,11 @@ impl SiteLock {
         )))
     }
 
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Writes who holds it, for another run's refusal. Informational only: a failure to
     /// write it leaves the lock held all the same.
     fn saying(mut self, command: &str) -> SiteLock {

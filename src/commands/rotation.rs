@@ -22,44 +22,57 @@ use crate::token_input::{read_token, TokenSource, NEW_TOKEN_ENV};
 use crate::ui::Ui;
 use crate::verdict::{Advice, Refusal};
 
+use super::interrupt::OnExit;
+
 /// The site's lock for a writing command, keyed on the Automation tenant the client
 /// writes to (product + cloud id), so no other spelling of the site's address gets a lock
 /// of its own. A lock not taken is a failure (exit 1) naming who holds it: nothing was
 /// written.
-pub fn lock_site(client: &AutomationClient, command: &str, ui: &Ui) -> CommandResult<SiteLock> {
+pub fn lock_site(
+    client: &AutomationClient,
+    command: &str,
+    ui: &Ui,
+) -> CommandResult<OnExit<SiteLock>> {
     let site = client.site();
     let key = lock_key(client);
     ui.verbose(format!("Taking the lock of {site} for `{command}`"));
-    SiteLock::acquire(&key, command).map_err(|e| match e {
-        LockError::NoDataDir => {
-            CommandError::usage("there is no home or data folder for the site's lock file")
-                .hint("nothing was written; set HOME (or XDG_DATA_HOME) to a folder of yours")
-        }
-        LockError::Io { path, error } => CommandError::caused(
-            ErrorKind::Failure,
-            format!("cannot take the lock file {}; {NOTHING}", path.display()),
-            error,
-        )
-        .hint("check that the data directory is writable (XDG_DATA_HOME or HOME)"),
-        LockError::Busy { path, holder } => {
-            let who = holder.map_or(String::new(), |h| {
-                format!(
-                    " (process {}, `{}`, started {})",
-                    h.pid,
-                    printable(&h.command),
-                    printable(&h.started_at)
-                )
-            });
-            CommandError::failure(format!(
-                "another autorekey run is writing to {site}{who}; {NOTHING}"
-            ))
-            .hint(format!(
-                "wait for it to finish and run again (the lock is {}; the system releases it \
+    // Its file goes on Ctrl-C too, as when the lock is dropped (see `interrupt`).
+    let held = |lock: SiteLock| {
+        let path = lock.path().to_path_buf();
+        OnExit::new(lock, &path)
+    };
+    SiteLock::acquire(&key, command)
+        .map(held)
+        .map_err(|e| match e {
+            LockError::NoDataDir => {
+                CommandError::usage("there is no home or data folder for the site's lock file")
+                    .hint("nothing was written; set HOME (or XDG_DATA_HOME) to a folder of yours")
+            }
+            LockError::Io { path, error } => CommandError::caused(
+                ErrorKind::Failure,
+                format!("cannot take the lock file {}; {NOTHING}", path.display()),
+                error,
+            )
+            .hint("check that the data directory is writable (XDG_DATA_HOME or HOME)"),
+            LockError::Busy { path, holder } => {
+                let who = holder.map_or(String::new(), |h| {
+                    format!(
+                        " (process {}, `{}`, started {})",
+                        h.pid,
+                        printable(&h.command),
+                        printable(&h.started_at)
+                    )
+                });
+                CommandError::failure(format!(
+                    "another autorekey run is writing to {site}{who}; {NOTHING}"
+                ))
+                .hint(format!(
+                    "wait for it to finish and run again (the lock is {}; the system releases it \
                  when that run ends, however it ends)",
-                path.display()
-            ))
-        }
-    })
+                    path.display()
+                ))
+            }
+        })
 }
 
 /// The tenant the client writes to: the cloud id its API base names (Atlassian's every

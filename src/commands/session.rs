@@ -304,19 +304,32 @@ fn not_attempted(r: &Rewrite, why: Stop) -> Outcome {
     Outcome::new(r.uuid(), r.name(), Kind::NotAttempted { why })
 }
 
-/// Set on the first Ctrl-C (stop starting new rules); a second one exits at once.
+/// Set on the first Ctrl-C (stop starting new rules); a second one exits at once (1). From
+/// here to the end of the process, Ctrl-C is this session's (`interrupt::take_over`).
 fn interrupt_flag(ui: Ui) -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
     let setter = Arc::clone(&flag);
+    // Listening before taking over: no Ctrl-C falls between the two.
+    let listener = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt());
+    let Ok(mut ctrl_c) = listener else {
+        return flag;
+    };
+    super::interrupt::take_over();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        if ctrl_c.recv().await.is_some() {
             setter.store(true, Ordering::SeqCst);
             ui.warn("interrupted: finishing the rules in flight, then stopping (Ctrl-C again to stop at once)");
-            if tokio::signal::ctrl_c().await.is_ok() {
-                #[allow(clippy::exit)] // "stop at once": the writes in flight are not waited for
-                std::process::exit(130);
+            if ctrl_c.recv().await.is_some() {
+                // "Stop at once": the writes in flight are not waited for.
+                let error = CommandError::failure("stopped at once").hint(IN_FLIGHT);
+                super::interrupt::exit_now(&ui, error, 1);
             }
         }
     });
     flag
 }
+
+/// What a second Ctrl-C leaves.
+const IN_FLIGHT: &str = "a rule being written may or may not have been; `autorekey backups` \
+    lists this run as interrupted; run the same command again: it re-reads every rule and \
+    does only what is left";

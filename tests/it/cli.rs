@@ -253,6 +253,43 @@ fn a_sandbox_with_no_rules_says_so() {
 }
 
 #[test]
+fn a_sandbox_stopped_by_ctrl_c_or_sigterm_removes_its_accounts_file() {
+    use std::io::{BufRead, BufReader};
+    for signal in ["-INT", "-TERM"] {
+        let tmp = tempfile::tempdir().expect("a temp dir");
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("autorekey"))
+            .env("NO_COLOR", "1")
+            .env("TMPDIR", tmp.path())
+            .args(["sandbox", "--generate", "3"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the sandbox");
+        let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+        let marker = "Generated accounts and their tokens (mode 0600): ";
+        let path = (&mut stderr)
+            .lines()
+            .map(|l| l.expect("a line"))
+            .find_map(|l| l.split_once(marker).map(|(_, p)| p.trim().to_owned()))
+            .expect("the accounts file is named");
+        let path = std::path::PathBuf::from(path);
+        assert!(path.exists(), "{}", path.display());
+        let sent = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success());
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut rest).expect("the rest of stderr");
+        let status = child.wait().expect("reap the sandbox");
+        assert_eq!(status.code(), Some(0), "{signal}: {rest}");
+        assert!(rest.contains("Stopped after"), "{rest}");
+        assert!(!path.exists(), "{signal}: {} left behind", path.display());
+        assert!(!path.parent().expect("its folder").exists());
+    }
+}
+
+#[test]
 fn double_verbose_traces_each_request_without_headers_or_queries() {
     let site = common::Planted::fixtures().site_spec().start();
     let out = site.run(&["-vv", "scan", "--verify", "--format", "json"]);

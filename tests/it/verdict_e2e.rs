@@ -328,6 +328,49 @@ fn lock_dir(site: &TestSite) -> std::path::PathBuf {
     site.data_dir().join("autorekey").join("locks")
 }
 
+/// Waits until a lock file is in `dir`: the run has connected and is about to read.
+fn wait_for_lock_file(dir: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while lock_files(dir).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no lock was taken");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+fn lock_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "lock"))
+        .collect()
+}
+
+#[test]
+fn ctrl_c_while_reading_exits_1_says_what_is_left_and_leaves_no_lock_file() {
+    let (site, before, new, backups) = slow_site();
+    let child = first_writer(&site, &new, &backups)
+        .spawn()
+        .expect("spawn autorekey");
+    wait_for_lock_file(&lock_dir(&site));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success());
+    let out = finish_checked(child, site.secrets());
+    out.expect_code(1).expect_error_with_hint();
+    assert!(out.stderr.contains("Error: interrupted"), "{}", out.stderr);
+    assert!(out.stderr.contains("nothing was written"), "{}", out.stderr);
+    assert_eq!(
+        lock_files(&lock_dir(&site)),
+        Vec::<std::path::PathBuf>::new()
+    );
+    assert_eq!(puts(&site), 0);
+    Expected::nothing(&before).assert_site(&site);
+}
+
 /// A site of 20 rules that answers slowly, so a rotation is still writing when a second
 /// run starts: the site, its rules before, svc-jira's new token, the backup root.
 fn slow_site() -> (

@@ -486,7 +486,8 @@ pub fn journal_of(run_dir: &Path) -> Vec<Entry> {
 /// uuid -> the steps the journal recorded for it, in order.
 pub fn steps_by_rule(entries: &[Entry]) -> BTreeMap<String, Vec<String>> {
     let mut steps: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for e in entries {
+    // A run's end record names no rule.
+    for e in entries.iter().filter(|e| !e.rule_uuid.is_empty()) {
         let step = serde_json::to_value(e.step).expect("a step serializes");
         steps
             .entry(e.rule_uuid.clone())
