@@ -52,6 +52,9 @@ pub struct Facts<'a> {
     /// Old values of the account that nothing confirmed as its token (left alone): one may
     /// be a real token still in use (an expired one, one whose login was not tried).
     pub unconfirmed: usize,
+    /// The rules came from an export file (`rotate --from-file`), not a site: the next
+    /// steps name the file's way of writing.
+    pub offline: bool,
 }
 
 impl<'a> Facts<'a> {
@@ -65,6 +68,7 @@ impl<'a> Facts<'a> {
             old,
             new,
             unconfirmed: 0,
+            offline: false,
         }
     }
 }
@@ -395,7 +399,12 @@ fn steps(advice: &Advice, f: &Facts<'_>, account: &str) -> Vec<String> {
         ],
         Advice::NotWritten => vec![
             "  1. Review the diffs above; only the credential text changes.".into(),
-            "  2. Run without --dry-run (or apply the plan) to write them.".into(),
+            match f.mode {
+                _ if f.offline => "  2. Run the same command without --dry-run to write the rotated export.",
+                Mode::PlanSaved => "  2. Carry the plan out with `autorekey apply` (the command above) to write them.",
+                _ => "  2. Run the same command without --dry-run to write them (or with --out PLAN to save them for `autorekey apply`).",
+            }
+            .into(),
             "  3. Do NOT revoke the old token: nothing was written, every rule still uses it.".into(),
         ],
         Advice::NotImported => vec![
@@ -514,6 +523,7 @@ mod tests {
             old,
             new,
             unconfirmed: 0,
+            offline: false,
         }
     }
 
@@ -623,6 +633,26 @@ mod tests {
         assert!(refused.is_some_and(|e| e.contains("already in 1 rule(s)")));
         assert!(check_new_in_use(&census, &all, &new, false, 1).is_ok());
         assert!(check_selection(&census, &all, &new, false).is_ok());
+    }
+
+    #[test]
+    fn the_steps_of_a_run_that_wrote_nothing_follow_its_mode() {
+        let new = Fingerprint::of("FAKE-new");
+        let old: BTreeSet<String> = [Fingerprint::of("FAKE-old").to_string()].into();
+        let done = [rotated("a")];
+        let text = |mode| {
+            let f = facts(mode, &done, &old, &new);
+            render(&advise(&f), &f, "svc@x.io")
+        };
+        let dry = text(Mode::DryRun);
+        assert!(dry.contains("without --dry-run"), "{dry}");
+        assert!(!dry.contains("apply the plan"), "{dry}");
+        let saved = text(Mode::PlanSaved);
+        assert!(
+            saved.contains("Carry the plan out with `autorekey apply`"),
+            "{saved}"
+        );
+        assert!(!saved.contains("--dry-run"), "{saved}");
     }
 
     #[test]

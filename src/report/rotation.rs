@@ -181,6 +181,7 @@ impl RotationSummary {
             old: &self.old_fingerprints,
             new: &self.new_fingerprint,
             unconfirmed: self.unconfirmed.len(),
+            offline: self.offline,
         }
     }
 

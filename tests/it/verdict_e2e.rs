@@ -1002,3 +1002,31 @@ fn the_json_verdict_and_exit_status_agree_with_the_text_in_every_mode() {
         assert_eq!(seen[0].1, mode == "written", "{mode}: {seen:?}");
     }
 }
+
+#[test]
+fn the_next_steps_follow_the_mode_the_run_was_in() {
+    let (planted, site) = copies_site(1, |_| {});
+    let new = planted.fresh(SVC_JIRA_NEW_FIXTURE);
+    let backups = site.dir.path().join("backups");
+    let plan = site.dir.path().join("plan.json");
+    let saved = site.run_cmd(rotate_cmd(
+        &site,
+        SVC_JIRA,
+        &new,
+        &backups,
+        &["--out", plan.to_str().unwrap()],
+    ));
+    saved.expect_code(0);
+    assert!(!saved.stdout.contains("--dry-run"), "{}", saved.stdout);
+    assert!(
+        saved
+            .stdout
+            .contains("Carry the plan out with `autorekey apply`"),
+        "{}",
+        saved.stdout
+    );
+    let dry = site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new, &backups, &["--dry-run"]));
+    dry.expect_code(0);
+    assert!(dry.stdout.contains("without --dry-run"), "{}", dry.stdout);
+    assert!(!dry.stdout.contains("apply the plan"), "{}", dry.stdout);
+}
