@@ -111,6 +111,7 @@ fn masked_leftovers_as_rotate_and_apply_say_it() {
             Kind::LeftAlone {
                 why: LeftAlone::MayHoldMasked {
                     pointers: vec!["/components/0/value/headers/0/value".into()],
+                    shown: crate::outcome::Hidden::Mask,
                 },
             },
         ),

@@ -696,6 +696,14 @@ fn offline_export_rotation_changes_only_credential_text() {
     out.expect_code(3);
     assert_eq!(summary_count(&out.stdout, "rotated"), 1);
     assert_eq!(summary_count(&out.stdout, "left alone"), 1);
+    // Said as the file has it: "", not the site's ***.
+    assert!(
+        out.stdout
+            .contains("is empty (\"\"), as an export writes a hidden value"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("***"), "{}", out.stdout);
     assert_eq!(
         std::fs::read_to_string(&input).expect("re-read"),
         input_text,
