@@ -28,6 +28,7 @@ use super::session::Writes;
 pub async fn run(global: &GlobalArgs, args: &ApplyArgs, ui: &Ui) -> CommandResult {
     let plan = read_plan(&args.plan)?;
     let approver = Approver::new(args.write_args.yes, ui, "apply")?;
+    rotation::check_backup_root(&args.write_args)?;
     let settings = SiteSettings::resolve(global, ui)?;
     if !same_site(&plan.site, settings.site.as_str()) {
         return Err(CommandError::usage(format!(

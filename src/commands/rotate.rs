@@ -44,6 +44,9 @@ pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResu
         true => Some(Approver::new(args.write_args.yes, ui, "rotate")?),
         false => None,
     };
+    if writes {
+        rotation::check_backup_root(&args.write_args)?;
+    }
     let settings = SiteSettings::resolve(global, ui)?;
     let client = settings.connect(ui).await?;
     let _lock = match writes {

@@ -333,6 +333,41 @@ pub fn backup_root(args: &WriteArgs) -> Option<std::path::PathBuf> {
     args.backup_dir.clone().or_else(crate::backup::default_root)
 }
 
+/// Where the backups of a writing run go, checked able to hold secrets: called before
+/// anything is read (a folder that will be refused should be said at once, not after
+/// every rule was read), and again when the backups are made.
+pub fn check_backup_root(args: &WriteArgs) -> CommandResult<std::path::PathBuf> {
+    let root = backup_root(args).ok_or_else(no_backup_root)?;
+    if let Some(existing) = root.ancestors().find(|d| d.exists()) {
+        crate::files::check_private_dir(existing).map_err(|e| match e.shared {
+            true => {
+                CommandError::usage(format!("cannot keep backups under {}: {e}", root.display()))
+                    .hint(
+                    "nothing was written; backups hold tokens, so they need a folder of your own: \
+                 pass --backup-dir with a folder under your home (autorekey makes a missing \
+                 one, private), or leave it out for the default",
+                )
+            }
+            false => unsafe_backup_root(&root, &e),
+        })?;
+    }
+    Ok(root)
+}
+
+/// No `--backup-dir` and no home or data folder.
+pub fn no_backup_root() -> CommandError {
+    CommandError::usage("there is no home or data folder to keep the backups in")
+        .hint("nothing was written; pass --backup-dir DIR (a folder only you can write)")
+}
+
+/// The backup folder (or one above it) cannot hold secrets.
+pub fn unsafe_backup_root(root: &std::path::Path, e: &dyn std::fmt::Display) -> CommandError {
+    CommandError::failure(format!("cannot keep backups under {}: {e}", root.display())).hint(
+        "nothing was written; backups hold tokens, so their folder (and every folder above it) \
+         must be yours alone: `chmod go-w` it, or pass --backup-dir DIR",
+    )
+}
+
 /// Print the summary (text or JSON) and turn it into the exit status. For a run that
 /// wrote to a site (`store`): its end is recorded in its journal (for `backups`); when the
 /// verdict is to revoke, the rotation is marked finished, so a later run starts a new

@@ -98,22 +98,13 @@ impl Writes<'_> {
     /// backup. When rules are to be written, the folder must be able to hold secrets
     /// (checked now, so nothing is written without a backup restore will accept).
     fn store(&self, will_write: bool) -> CommandResult<RunStore> {
-        let root = rotation::backup_root(self.args).ok_or_else(|| {
-            CommandError::usage("there is no home or data folder to keep the backups in")
-                .hint("nothing was written; pass --backup-dir DIR (a folder only you can write)")
-        })?;
-        let unsafe_root = |e: &dyn std::fmt::Display| {
-            CommandError::failure(format!("cannot keep backups under {}: {e}", root.display()))
-                .hint(
-                    "nothing was written; backups hold tokens, so their folder (and every folder \
-                     above it) must be yours alone: `chmod go-w` it, or pass --backup-dir DIR",
-                )
+        let root = match will_write {
+            true => rotation::check_backup_root(self.args)?,
+            false => rotation::backup_root(self.args).ok_or_else(rotation::no_backup_root)?,
         };
-        if let Some(existing) = root.ancestors().find(|d| d.exists()).filter(|_| will_write) {
-            crate::files::check_private_dir(existing).map_err(|e| unsafe_root(&e))?;
-        }
         let manifest = rotation::manifest(self.settings, self.selector, self.new_token);
-        RunStore::resume_or_new(&root, manifest).map_err(|e| unsafe_root(&e))
+        RunStore::resume_or_new(&root, manifest)
+            .map_err(|e| rotation::unsafe_backup_root(&root, &e))
     }
 }
 

@@ -1030,3 +1030,29 @@ fn the_next_steps_follow_the_mode_the_run_was_in() {
     assert!(dry.stdout.contains("without --dry-run"), "{}", dry.stdout);
     assert!(!dry.stdout.contains("apply the plan"), "{}", dry.stdout);
 }
+
+#[test]
+fn a_shared_backup_folder_is_refused_before_any_rule_is_read_with_the_real_cause() {
+    let (planted, site) = copies_site(2, |_| {});
+    let new = planted.fresh(SVC_JIRA_NEW_FIXTURE);
+    let out = site.run_cmd(rotate_cmd(
+        &site,
+        SVC_JIRA,
+        &new,
+        Path::new("/tmp"),
+        &["--yes"],
+    ));
+    out.expect_code(2).expect_error_with_hint();
+    assert!(
+        out.stderr.contains("a folder every user shares"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("a folder of your own"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("chmod"), "{}", out.stderr);
+    assert_eq!(site.stats().total_requests, 0, "nothing was read");
+}
