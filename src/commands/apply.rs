@@ -130,12 +130,12 @@ async fn check_url_rewrite(client: &AutomationClient, plan: &PlanFile) -> Comman
 
 fn read_plan(path: &Path) -> CommandResult<PlanFile> {
     let text = files::read_text_capped(path, files::PLAN_FILE_CAP, Links::Follow).map_err(|e| {
-        CommandError::caused(
-            ErrorKind::Usage,
+        let shapes = "pass the plan file that `autorekey rotate --out` wrote";
+        CommandError::input_file(
             format!("cannot read the plan {}", path.display()),
             e,
+            shapes,
         )
-        .hint("pass the plan file that `autorekey rotate --out` wrote")
     })?;
     PlanFile::from_sealed_json(&text).map_err(|e| {
         let hint = match e {

@@ -35,12 +35,8 @@ pub async fn run(source: &Path, selector: &Selector, args: &RotateArgs, ui: &Ui)
     let new_token = rotation::read_new_token(&args.new_token, ui)?;
     let old_token = ownership::read_old_token(&args.new_token, ui)?;
     let mut doc = Document::read(source).map_err(|e| {
-        CommandError::caused(
-            ErrorKind::Usage,
-            format!("cannot read {}", source.display()),
-            e,
-        )
-        .hint("--from-file takes a UI export or a file of API envelopes (a plain file)")
+        let shapes = "--from-file takes a UI export or a file of API envelopes (one plain file, not a folder)";
+        CommandError::input_file(format!("cannot read {}", source.display()), e, shapes)
     })?;
     let mut planner = Planner::new(selector, &new_token);
     for pointer in doc.rule_pointers() {

@@ -176,7 +176,7 @@ fn a_fifo_given_as_a_file_is_refused_at_once() {
     let backups = fx.site.dir.path().join("backups");
     let out_file = fx.site.dir.path().join("out.json");
     let cases: Vec<(Vec<&str>, i32)> = vec![
-        (vec!["scan", "--from-file", pipe_arg], 1),
+        (vec!["scan", "--from-file", pipe_arg], 2),
         (
             vec![
                 "rotate",
@@ -317,4 +317,74 @@ fn header_pointer_of(rule: &Value) -> String {
     let cut = pointer.find("/headers/").expect("in headers") + "/headers/".len();
     let index_end = pointer[cut..].find('/').map_or(pointer.len(), |i| cut + i);
     pointer[..index_end].to_string()
+}
+
+// ------------------------------------------------------------------ files named wrongly
+
+/// Every file mistake is exit 2, with a hint that names the cause: a missing `--from-file`
+/// (scan's and rotate's), a missing token file, a missing plan, and a folder with no rule
+/// file in it (no "0 findings" that would pass a check which read nothing).
+#[test]
+fn file_mistakes_exit_2_with_a_hint_naming_the_cause() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let missing = dir.path().join("no-such-export.json");
+    let missing = path_str(&missing);
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    std::fs::write(empty.join("notes.txt"), "not rules").expect("write");
+    let out_file = dir.path().join("out.json");
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = crate::common::autorekey();
+        cmd.env("HOME", dir.path()).args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        crate::common::run_checked(cmd, &[])
+    };
+    let no_such = "there is no such file or folder: check the path";
+    let token = [("AUTOREKEY_NEW_TOKEN", "FAKE-new-token-for-a-file-test")];
+    let cases: Vec<(Vec<&str>, &[(&str, &str)], &str)> = vec![
+        (vec!["scan", "--from-file", missing], &[], no_such),
+        (
+            vec![
+                "rotate",
+                "--account",
+                "a@acme.example",
+                "--yes",
+                "--from-file",
+                missing,
+                "--write",
+                path_str(&out_file),
+            ],
+            &token,
+            no_such,
+        ),
+        (
+            vec![
+                "rotate",
+                "--account",
+                "a@acme.example",
+                "--yes",
+                "--from-file",
+                missing,
+                "--write",
+                path_str(&out_file),
+                "--new-token-file",
+                missing,
+            ],
+            &[],
+            "cannot read the new API token",
+        ),
+        (vec!["apply", missing], &token, no_such),
+        (
+            vec!["scan", "--from-file", path_str(&empty)],
+            &[],
+            "holds no rule files",
+        ),
+    ];
+    for (args, env, said) in cases {
+        let out = run(&args, env);
+        out.expect_code(2).expect_error_with_hint();
+        assert!(out.stderr.contains(said), "{args:?}:\n{}", out.stderr);
+    }
 }

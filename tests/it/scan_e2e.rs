@@ -1167,7 +1167,8 @@ fn from_file_on_a_file_of_another_shape_is_an_error_naming_it() {
     cmd.args(["scan", "--format", "json", "--from-file"])
         .arg(&path);
     let run = run_checked(cmd, &[]);
-    run.expect_code(1);
+    // A mistake in the input: exit 2, as every file mistake is.
+    run.expect_code(2);
     assert!(run.stderr.contains("settings.json"), "{}", run.stderr);
     assert!(run.stderr.contains("not a rule"), "{}", run.stderr);
 }
