@@ -343,7 +343,9 @@ fn file_mistakes_exit_2_with_a_hint_naming_the_cause() {
     };
     let no_such = "there is no such file or folder: check the path";
     let token = [("AUTOREKEY_NEW_TOKEN", "FAKE-new-token-for-a-file-test")];
-    let cases: Vec<(Vec<&str>, &[(&str, &str)], &str)> = vec![
+    // (arguments, environment, what the error says)
+    type Case<'a> = (Vec<&'a str>, &'a [(&'a str, &'a str)], &'a str);
+    let cases: Vec<Case> = vec![
         (vec!["scan", "--from-file", missing], &[], no_such),
         (
             vec![
