@@ -405,8 +405,8 @@ async fn scan_site(
     let read = collector.inventory.summary.rules_read + collector.inventory.summary.rules_failed;
     match stats {
         Ok(stats) => {
-            ui.verbose(format!("Concurrency: {:?}", stats.concurrency));
-            ui.verbose(format!("Pacing: {:?}", stats.pacing));
+            ui.verbose(format!("Concurrency: {}", stats.concurrency));
+            ui.verbose(format!("Pacing: {}", stats.pacing));
             if let Some(warning) = stats.listing.warning() {
                 ui.warn(warning);
             }

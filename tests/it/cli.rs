@@ -299,10 +299,12 @@ fn double_verbose_traces_each_request_without_headers_or_queries() {
         .lines()
         .filter(|l| l.starts_with("-> "))
         .collect();
+    // Each line names the host it asked: the site, the gateway, Atlassian's identity.
+    let host = site.base_url().trim_end_matches('/').to_owned();
     assert!(
         traces
             .iter()
-            .any(|l| l.starts_with("-> GET /_edge/tenant_info 200 ")),
+            .any(|l| l.starts_with(&format!("-> GET {host}/_edge/tenant_info 200 "))),
         "{traces:#?}"
     );
     assert!(traces
@@ -310,13 +312,28 @@ fn double_verbose_traces_each_request_without_headers_or_queries() {
         .any(|l| l.contains("/rest/v1/rule/summary 200 ") && l.ends_with(" ms")));
     assert!(traces
         .iter()
-        .any(|l| l.starts_with("-> GET /rest/api/3/myself 200 ")));
+        .any(|l| l.starts_with(&format!("-> GET {host}/rest/api/3/myself 200 "))));
+    assert!(
+        traces
+            .iter()
+            .all(|l| l.starts_with("-> GET http") || l.starts_with("-> POST http")),
+        "{traces:#?}"
+    );
     for line in &traces {
         assert!(!line.contains('?'), "a query in {line}");
         assert!(!line.to_lowercase().contains("authorization"), "{line}");
     }
     let once = site.run(&["-v", "scan", "--format", "json"]);
     assert!(!once.stderr.contains("-> GET"), "-v alone traces nothing");
+    // -v says what the reading did in words, not as Rust structs.
+    assert!(
+        once.stderr.contains("Concurrency: up to "),
+        "{}",
+        once.stderr
+    );
+    assert!(once.stderr.contains("Pacing: "), "{}", once.stderr);
+    assert!(!once.stderr.contains("Stats {"), "{}", once.stderr);
+    assert!(!once.stderr.contains("max:"), "{}", once.stderr);
 }
 
 /// Output that cannot be written (a full disk) fails every command that prints without a
