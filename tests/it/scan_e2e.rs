@@ -1256,3 +1256,26 @@ fn from_file_table_of_the_shapes_fixtures() {
     run.expect_code(0);
     insta::assert_snapshot!("from_file_shapes_table", run.stdout);
 }
+
+/// A HOME where nothing can be made (a CI sandbox, a read-only home: here, a path under a
+/// plain file, which stops root too) does not stop a scan: without a machine key the keyed
+/// fingerprints show as unknown, said once.
+#[test]
+fn a_scan_with_a_home_it_cannot_write_runs_and_says_so_once() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, "").expect("write");
+    let home = blocker.join("home");
+    let mut cmd = autorekey();
+    cmd.env_remove("AUTOREKEY_FINGERPRINT_KEY")
+        .env_remove("XDG_DATA_HOME")
+        .env("HOME", &home)
+        .args(["scan", "--format", "json", "--from-file"])
+        .arg(fixtures_dir().join("rules"));
+    let out = run_checked(cmd, &fixture_secret_values());
+    out.expect_code(0);
+    let warnings = out.stderr.matches("Warning: ").count();
+    assert_eq!(warnings, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("k:????????????"), "{}", out.stderr);
+    assert!(out.stdout.contains("k:????????????"), "{}", out.stdout);
+}
