@@ -342,38 +342,20 @@ fn file_mistakes_exit_2_with_a_hint_naming_the_cause() {
         crate::common::run_checked(cmd, &[])
     };
     let no_such = "there is no such file or folder: check the path";
+    let out_file = path_str(&out_file);
+    /// `rotate --from-file FILE --write OUT` with `more`.
+    fn offline<'a>(file: &'a str, out: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+        let args = ["rotate", "--account", "a@acme.example", "--yes"];
+        [&args[..], &["--from-file", file, "--write", out], more].concat()
+    }
     let token = [("AUTOREKEY_NEW_TOKEN", "FAKE-new-token-for-a-file-test")];
     // (arguments, environment, what the error says)
     type Case<'a> = (Vec<&'a str>, &'a [(&'a str, &'a str)], &'a str);
     let cases: Vec<Case> = vec![
         (vec!["scan", "--from-file", missing], &[], no_such),
+        (offline(missing, out_file, &[]), &token, no_such),
         (
-            vec![
-                "rotate",
-                "--account",
-                "a@acme.example",
-                "--yes",
-                "--from-file",
-                missing,
-                "--write",
-                path_str(&out_file),
-            ],
-            &token,
-            no_such,
-        ),
-        (
-            vec![
-                "rotate",
-                "--account",
-                "a@acme.example",
-                "--yes",
-                "--from-file",
-                missing,
-                "--write",
-                path_str(&out_file),
-                "--new-token-file",
-                missing,
-            ],
+            offline(missing, out_file, &["--new-token-file", missing]),
             &[],
             "cannot read the new API token",
         ),

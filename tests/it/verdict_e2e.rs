@@ -224,17 +224,7 @@ fn a_resumed_run_shares_its_backup_directory_and_restore_undoes_every_write() {
     let (old, new) = old_and_new(&planted);
     let expected = Expected::rotation(&before, SVC_JIRA, &new);
     let backups = site.dir.path().join("backups");
-    let args = ["--yes", "--concurrency", "1"];
-    let child = spawnable_rotate(&site, SVC_JIRA, &new, &backups, &args)
-        .spawn()
-        .expect("spawn autorekey");
-    wait_for_first_write(&backups);
-    let sent = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(sent.success());
-    finish_checked(child, site.secrets()).expect_code(1);
+    interrupted_after_first_write(&site, &new, &backups).expect_code(1);
     let first = only_run_dir(&backups);
 
     let rerun = site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new, &backups, &["--yes"]));
@@ -288,17 +278,7 @@ fn backups_calls_a_ctrl_c_run_interrupted_with_what_was_not_attempted() {
     let (planted, site) = copies_site(8, |c| c.latency = std::time::Duration::from_millis(60));
     let new = planted.fresh(SVC_JIRA_NEW_FIXTURE);
     let backups = site.dir.path().join("backups");
-    let args = ["--yes", "--concurrency", "1"];
-    let child = spawnable_rotate(&site, SVC_JIRA, &new, &backups, &args)
-        .spawn()
-        .expect("spawn autorekey");
-    wait_for_first_write(&backups);
-    let sent = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(sent.success());
-    let out = finish_checked(child, site.secrets());
+    let out = interrupted_after_first_write(&site, &new, &backups);
     out.expect_code(1);
     let left = summary_count(&out.stdout, "not attempted");
     assert!(left > 0, "{}", out.stdout);
@@ -354,11 +334,7 @@ fn ctrl_c_while_reading_exits_1_says_what_is_left_and_leaves_no_lock_file() {
         .spawn()
         .expect("spawn autorekey");
     wait_for_lock_file(&lock_dir(&site));
-    let sent = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(sent.success());
+    send_signal(&child, "-INT");
     let out = finish_checked(child, site.secrets());
     out.expect_code(1).expect_error_with_hint();
     assert!(out.stderr.contains("Error: interrupted"), "{}", out.stderr);
