@@ -86,6 +86,10 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
     }
     refuse_blockers(&again, account, keep.as_deref(), ui)?;
     guard.check(again.kept_in_use)?;
+    super::interrupt::set_left(
+        "the token may or may not have been revoked: `autorekey tokens` shows whether it is \
+         still listed",
+    );
     org_client
         .revoke(&account_id, &token.id)
         .await
