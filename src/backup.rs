@@ -127,6 +127,7 @@ impl BackupRun {
             return Err(files::UnsafeDir {
                 dir: rules,
                 why: "is a symbolic link; autorekey does not follow links here".into(),
+                shared: false,
             });
         }
         files::check_private_dir(&rules)

@@ -67,6 +67,36 @@ impl CommandError {
         Self::new(kind, anyhow::Error::new(cause).context(message))
     }
 
+    /// A file the admin named (`--from-file`, a plan, a token file) that could not be read
+    /// as input: a mistake in the input (exit 2), unless the system failed reading it
+    /// (exit 1); the hint names the cause, with `shapes` (what the file must be) for a
+    /// file that is there but not of that shape.
+    pub fn input_file(
+        message: impl fmt::Display + Send + Sync + 'static,
+        cause: std::io::Error,
+        shapes: &str,
+    ) -> Self {
+        use std::io::ErrorKind as Io;
+        let (kind, hint) = match cause.kind() {
+            Io::NotFound => (
+                ErrorKind::Usage,
+                "there is no such file or folder: check the path (relative paths start from the current folder)".to_string(),
+            ),
+            Io::PermissionDenied => (
+                ErrorKind::Usage,
+                "you may not read it: check its permissions (`ls -l`), or copy it somewhere of yours".into(),
+            ),
+            Io::InvalidData | Io::InvalidInput | Io::UnexpectedEof | Io::IsADirectory => {
+                (ErrorKind::Usage, shapes.to_string())
+            }
+            _ => (
+                ErrorKind::Failure,
+                "the system could not read it; try again, or copy the file somewhere else".into(),
+            ),
+        };
+        Self::caused(kind, message, cause).hint(hint)
+    }
+
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hints.push(hint.into());
         self

@@ -244,6 +244,9 @@ pub fn open_append_lines(path: &Path) -> io::Result<File> {
 pub struct UnsafeDir {
     pub dir: PathBuf,
     pub why: String,
+    /// The folder is shared by every user (world-writable and sticky, as `/tmp` is): the
+    /// fix is a folder of one's own, not a `chmod` of it.
+    pub shared: bool,
 }
 
 /// A directory that is to hold secrets (or whose files are to be trusted) must be owned by
@@ -256,6 +259,7 @@ pub fn check_private_dir(dir: &Path) -> Result<(), UnsafeDir> {
     let unsafe_dir = |d: &Path, why: &str| UnsafeDir {
         dir: d.to_path_buf(),
         why: why.to_string(),
+        shared: false,
     };
     let canonical = dir
         .canonicalize()
@@ -266,7 +270,11 @@ pub fn check_private_dir(dir: &Path) -> Result<(), UnsafeDir> {
         let own = trust == Trust::Private;
         if depth == 0 || home.as_deref() == Some(d) {
             if !own {
-                return Err(unsafe_dir(d, &trust.why()));
+                let shared = trust == Trust::StickyShared;
+                return Err(UnsafeDir {
+                    shared,
+                    ..unsafe_dir(d, &trust.why())
+                });
             }
             if depth > 0 {
                 return Ok(());
@@ -299,7 +307,12 @@ enum Trust {
 impl Trust {
     fn why(self) -> String {
         match self {
-            Trust::Foreign | Trust::RootOwned | Trust::StickyShared => "is not owned by you".into(),
+            Trust::Foreign | Trust::RootOwned => "is not owned by you".into(),
+            Trust::StickyShared => {
+                "is a folder every user shares (world-writable with the sticky bit, as /tmp is), \
+                 not one of your own"
+                    .into()
+            }
             Trust::Writable => "is writable by other users (group or others)".into(),
             Trust::Private => "is private".into(),
         }

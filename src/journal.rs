@@ -36,6 +36,12 @@ pub enum Step {
     /// The rotation ended with every rule done (no rule named): a later run of the same
     /// rotation starts a new backup directory instead of resuming this one.
     Finished,
+    /// A run went through every rule, but some still need a person (left alone, failed,
+    /// declined): a rerun carries on in this directory.
+    Ended,
+    /// A run stopped (Ctrl-C, quit, a refused login) with `not_attempted` rules never
+    /// tried: a rerun carries on in this directory.
+    Stopped,
 }
 
 /// The journal step that records an outcome; `None` for what needs no record (a rule never
@@ -60,6 +66,9 @@ pub struct Entry {
     pub step: Step,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// For [`Step::Stopped`]: how many rules the run never tried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_attempted: Option<usize>,
 }
 
 pub struct Journal {
@@ -88,13 +97,30 @@ impl Journal {
         step: Step,
         detail: Option<String>,
     ) -> io::Result<()> {
-        let entry = Entry {
+        self.append(Entry {
             at: crate::backup::now_rfc3339(),
             rule_uuid: uuid.to_string(),
             rule_name: name.to_string(),
             step,
             detail,
-        };
+            not_attempted: None,
+        })
+    }
+
+    /// Record how a run ended (no rule named): finished, or stopped with `not_attempted`
+    /// rules never tried (see [`run_end`]).
+    pub fn end(&self, step: Step, not_attempted: usize) -> io::Result<()> {
+        self.append(Entry {
+            at: crate::backup::now_rfc3339(),
+            rule_uuid: String::new(),
+            rule_name: String::new(),
+            step,
+            detail: None,
+            not_attempted: (step == Step::Stopped).then_some(not_attempted),
+        })
+    }
+
+    fn append(&self, entry: Entry) -> io::Result<()> {
         let mut line = serde_json::to_vec(&entry)?;
         line.push(b'\n');
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
@@ -148,6 +174,49 @@ pub fn unfinished(entries: &[Entry]) -> Vec<String> {
         .filter(|(_, s)| *s == Step::Writing)
         .map(|(u, _)| u.to_string())
         .collect()
+}
+
+/// How the runs recorded in a journal left it, as `autorekey backups` says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunEnd {
+    /// The last run went through every rule.
+    Finished,
+    /// The last run stopped: mid-write, by Ctrl-C or a quit (`not_attempted` rules never
+    /// tried), or killed before it could say (`None`).
+    Interrupted { not_attempted: Option<usize> },
+    /// A restore wrote rules back after the last rotation run.
+    Restored,
+}
+
+/// How the journal's last run ended. A run records its end; rule steps after the last end
+/// record (or none at all) mean a run that never reached its end: interrupted.
+pub fn run_end(entries: &[Entry]) -> RunEnd {
+    let interrupted = |not_attempted| RunEnd::Interrupted { not_attempted };
+    if !unfinished(entries).is_empty() {
+        return interrupted(None);
+    }
+    // The last end record, or the last write (a write after every end record is a run
+    // that never said how it ended).
+    let last = entries.iter().rev().find(|e| {
+        matches!(
+            e.step,
+            Step::Finished
+                | Step::Ended
+                | Step::Stopped
+                | Step::Restored
+                | Step::Verified
+                | Step::Attention
+        )
+    });
+    match last.map(|e| (e.step, e.not_attempted)) {
+        Some((Step::Restored, _)) => RunEnd::Restored,
+        Some((Step::Finished | Step::Ended, _)) => RunEnd::Finished,
+        Some((Step::Stopped, n)) => interrupted(n),
+        // Nothing written and no end recorded: nothing to finish.
+        None => RunEnd::Finished,
+        // A rule written after the last end record: that run never ended.
+        Some(_) => interrupted(None),
+    }
 }
 
 #[cfg(test)]

@@ -186,14 +186,43 @@ pub enum Stop {
     LoginRefused,
 }
 
+/// How a hidden value shows in the rule as read: the site masks it as `***`; a UI export
+/// writes it as `""` (or leaves it out).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Hidden {
+    Mask,
+    Empty,
+    /// Some places one way, some the other.
+    Both,
+}
+
+impl Hidden {
+    /// How the value shows, as a sentence says it.
+    pub fn said(self) -> &'static str {
+        match self {
+            Hidden::Mask => "came back masked as ***",
+            Hidden::Empty => "is empty (\"\"), as an export writes a hidden value",
+            Hidden::Both => "came back masked as *** or empty (\"\", as an export writes it)",
+        }
+    }
+}
+
 /// Why a rule holding the account's credential is left alone.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum LeftAlone {
-    /// The server masked a value (`***`); writing the rule back would destroy it.
-    MaskedValue { pointers: Vec<String> },
+    /// The server masked a value (`***`), or an export left a hidden one out (`""`);
+    /// writing the rule back would destroy it. `shown` is how it shows.
+    MaskedValue {
+        pointers: Vec<String>,
+        shown: Hidden,
+    },
     /// None of the account's credentials is visible, but a masked value might be one.
-    MayHoldMasked { pointers: Vec<String> },
+    MayHoldMasked {
+        pointers: Vec<String>,
+        shown: Hidden,
+    },
     /// The old token also appears in a form a rotation does not rewrite (Bearer, a raw
     /// token, another user's Basic credential): rewriting the rest would leave it half done.
     /// Each place is `pointer (fingerprint)`.
@@ -221,8 +250,8 @@ impl LeftAlone {
     fn clean_text(&mut self, clean: &dyn Fn(&str) -> String) {
         let all = |texts: &mut Vec<String>| texts.iter_mut().for_each(|t| *t = clean(t));
         match self {
-            LeftAlone::MaskedValue { pointers }
-            | LeftAlone::MayHoldMasked { pointers }
+            LeftAlone::MaskedValue { pointers, .. }
+            | LeftAlone::MayHoldMasked { pointers, .. }
             | LeftAlone::OldTokenElsewhere { pointers } => all(pointers),
             LeftAlone::ChangedSincePlan { missing, extra } => {
                 all(missing);

@@ -157,6 +157,22 @@ pub enum RuleDecision {
     Rewrite(Vec<Finding>),
 }
 
+/// How the hidden values at `pointers` show: `***` where the site masked them, `""` (or
+/// nothing) where an export left them out.
+fn hidden_shown(rule: &Value, pointers: &[String]) -> crate::outcome::Hidden {
+    use crate::outcome::Hidden;
+    let mask = |p: &String| {
+        rule.pointer(p)
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.trim() == detect::MASK)
+    };
+    match (pointers.iter().any(mask), pointers.iter().all(mask)) {
+        (_, true) => Hidden::Mask,
+        (false, _) => Hidden::Empty,
+        (true, false) => Hidden::Both,
+    }
+}
+
 /// Decide what to do with one rule.
 pub fn plan_rule(rule: &Value, selector: &Selector, new_token: Option<&Token>) -> RuleDecision {
     let all = detect::detect(rule);
@@ -192,11 +208,19 @@ pub fn plan_rule(rule: &Value, selector: &Selector, new_token: Option<&Token>) -
         return if may_hide.is_empty() {
             RuleDecision::Untouched
         } else {
-            RuleDecision::LeftAlone(LeftAlone::MayHoldMasked { pointers: may_hide })
+            let shown = hidden_shown(rule, &may_hide);
+            RuleDecision::LeftAlone(LeftAlone::MayHoldMasked {
+                pointers: may_hide,
+                shown,
+            })
         };
     }
     if !masked.is_empty() {
-        return RuleDecision::LeftAlone(LeftAlone::MaskedValue { pointers: masked });
+        let shown = hidden_shown(rule, &masked);
+        return RuleDecision::LeftAlone(LeftAlone::MaskedValue {
+            pointers: masked,
+            shown,
+        });
     }
     let stale: Vec<Finding> = findings.into_iter().filter(|f| !holds_new(f)).collect();
     if stale.is_empty() {

@@ -144,9 +144,20 @@ impl RunStore {
         crate::detect::shown_per_token(&findings)
     }
 
-    /// Mark the rotation finished (the verdict was to revoke): the next run starts anew.
-    pub fn finish(&self) -> io::Result<()> {
-        self.record("", "", Step::Finished, None)
+    /// Record how this run ended, so `backups` can tell: finished (the verdict was to
+    /// revoke: the next run starts anew), ended with rules that still need a person, or
+    /// stopped with `not_attempted` rules never tried (a rerun carries on here either way).
+    /// A run that created no directory wrote nothing, and records nothing.
+    pub fn end(&self, not_attempted: usize, revokes: bool) -> io::Result<()> {
+        let step = match (not_attempted, revokes) {
+            (0, true) => Step::Finished,
+            (0, false) => Step::Ended,
+            _ => Step::Stopped,
+        };
+        match self.lock().as_ref() {
+            Some((_, journal)) => journal.end(step, not_attempted),
+            None => Ok(()),
+        }
     }
 }
 
@@ -297,6 +308,11 @@ impl SiteLock {
         )))
     }
 
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Writes who holds it, for another run's refusal. Informational only: a failure to
     /// write it leaves the lock held all the same.
     fn saying(mut self, command: &str) -> SiteLock {
@@ -370,7 +386,7 @@ mod tests {
         assert_eq!(again.resumed(), Some(first.as_path()));
         let other = RunStore::resume_or_new(root.path(), manifest("n2", "autorekey")).unwrap();
         assert!(other.resumed().is_none());
-        again.finish().unwrap();
+        again.end(0, true).unwrap();
         let after = RunStore::resume_or_new(root.path(), manifest("n1", "autorekey")).unwrap();
         assert!(
             after.resumed().is_none(),

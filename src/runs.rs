@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::backup::BackupRun;
-use crate::journal;
+use crate::journal::{self, RunEnd};
 
 /// One run directory, as `backups` shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -29,6 +29,9 @@ pub struct RunInfo {
     /// Rule files saved in `rules/`.
     pub rules: usize,
     pub state: RunState,
+    /// For an interrupted run that said so: how many rules it never tried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_attempted: Option<usize>,
     /// Why the run cannot be read, for [`RunState::Unreadable`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
@@ -37,10 +40,14 @@ pub struct RunInfo {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunState {
-    /// Every rule the journal mentions has an outcome after its write.
+    /// The last run went through every rule (see the summary it printed for any that
+    /// still need a person).
     Finished,
-    /// Some rule's last journal line is `writing`: the run stopped mid-write (rerun it).
+    /// The last run stopped before the end (rerun it): mid-write, by Ctrl-C or a quit
+    /// (with the rules it never tried), or killed before it could say.
     Interrupted,
+    /// A restore wrote the backed-up rules back after the rotation.
+    Restored,
     /// No journal: the run stopped before its first write was journalled, or it is the
     /// folder where a restore saved the versions it replaced (it keeps no journal).
     NoJournal,
@@ -54,6 +61,7 @@ impl RunState {
         match self {
             RunState::Finished => "finished",
             RunState::Interrupted => "interrupted",
+            RunState::Restored => "restored",
             RunState::NoJournal => "no_journal",
             RunState::Unreadable => "unreadable",
         }
@@ -89,6 +97,7 @@ fn read_run(dir: &Path) -> RunInfo {
         started_at: None,
         rules: 0,
         state: RunState::Unreadable,
+        not_attempted: None,
         problem: None,
     };
     let manifest = match BackupRun::open(dir).and_then(|run| run.manifest()) {
@@ -103,10 +112,16 @@ fn read_run(dir: &Path) -> RunInfo {
     info.started_at = Some(manifest.started_at);
     info.rules = count_rule_files(&dir.join("rules"));
     match journal::read(&dir.join("journal.jsonl")) {
-        Ok(entries) if journal::unfinished(&entries).is_empty() => {
-            info.state = RunState::Finished;
+        Ok(entries) => {
+            info.state = match journal::run_end(&entries) {
+                RunEnd::Finished => RunState::Finished,
+                RunEnd::Restored => RunState::Restored,
+                RunEnd::Interrupted { not_attempted } => {
+                    info.not_attempted = not_attempted;
+                    RunState::Interrupted
+                }
+            }
         }
-        Ok(_) => info.state = RunState::Interrupted,
         Err(e) if e.kind() == io::ErrorKind::NotFound => info.state = RunState::NoJournal,
         Err(e) => info.problem = Some(format!("journal.jsonl: {e}")),
     }
@@ -185,7 +200,10 @@ pub fn table(runs: &[RunInfo]) -> String {
             dash(&r.account),
             dash(&r.started_at),
             r.rules.to_string(),
-            r.state.as_str().to_string(),
+            match r.not_attempted {
+                Some(n) => format!("{} ({n} not attempted)", r.state.as_str()),
+                None => r.state.as_str().to_string(),
+            },
         ]);
     }
     let widths: Vec<usize> = (0..6)
@@ -257,11 +275,24 @@ mod tests {
         assert_eq!(runs[0].dir, new.dir());
         assert_eq!(runs[1].account.as_deref(), Some("svc@acme.example"));
 
-        Journal::open(&old.dir().join("journal.jsonl"))
-            .unwrap()
-            .record("r2", "R2", Step::Verified, None)
-            .unwrap();
-        assert_eq!(list(&root).unwrap()[1].state, RunState::Finished);
+        let j = Journal::open(&old.dir().join("journal.jsonl")).unwrap();
+        j.record("r2", "R2", Step::Verified, None).unwrap();
+        // Written, but no end recorded: a run killed before it could say.
+        assert_eq!(list(&root).unwrap()[1].state, RunState::Interrupted);
+        // Ctrl-C with rules never tried: interrupted, and how many.
+        j.end(Step::Stopped, 18).unwrap();
+        let stopped = &list(&root).unwrap()[1];
+        assert_eq!(stopped.state, RunState::Interrupted);
+        assert_eq!(stopped.not_attempted, Some(18));
+        assert!(table(&list(&root).unwrap()).contains("interrupted (18 not attempted)"));
+        // The rerun went through every rule.
+        j.record("r3", "R3", Step::Verified, None).unwrap();
+        j.end(Step::Ended, 0).unwrap();
+        let ended = &list(&root).unwrap()[1];
+        assert_eq!(
+            (ended.state, ended.not_attempted),
+            (RunState::Finished, None)
+        );
         let rotations = rotations(&root);
         assert_eq!(rotations.len(), 1, "only the run that wrote: {rotations:?}");
         assert_eq!(rotations[0].began, "2026-01-01T00:00:00Z");
@@ -270,5 +301,9 @@ mod tests {
         let table = table(&list(&root).unwrap());
         assert!(table.starts_with("RUN "), "{table}");
         assert!(table.contains("\n    manifest.json: "), "{table}");
+        // A restore wrote the rules back.
+        j.record("r1", "R1", Step::Restored, Some("restore".into()))
+            .unwrap();
+        assert_eq!(list(&root).unwrap()[1].state, RunState::Restored);
     }
 }

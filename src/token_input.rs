@@ -14,7 +14,7 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use crate::error::{CommandError, CommandResult, ErrorKind};
+use crate::error::{CommandError, CommandResult};
 use crate::files::{self, Links};
 use crate::secret::Token;
 use crate::ui::Ui;
@@ -75,10 +75,9 @@ fn from_file(path: &Path, source: TokenSource) -> CommandResult<Token> {
         let text =
             files::read_text_capped(path, files::TOKEN_FILE_CAP, Links::Follow).map_err(|e| {
                 let msg = format!("cannot read the {what} from {origin}");
-                CommandError::caused(ErrorKind::Usage, msg, without_path(e, path)).hint(
-                    "give a plain file holding only the token, readable by you (or pass - to \
-                     read it from stdin)",
-                )
+                let shapes = "give a plain file holding only the token, readable by you (or \
+                    pass - to read it from stdin)";
+                CommandError::input_file(msg, without_path(e, path), shapes)
             })?;
         (text, origin)
     };

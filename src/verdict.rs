@@ -52,6 +52,9 @@ pub struct Facts<'a> {
     /// Old values of the account that nothing confirmed as its token (left alone): one may
     /// be a real token still in use (an expired one, one whose login was not tried).
     pub unconfirmed: usize,
+    /// The rules came from an export file (`rotate --from-file`), not a site: the next
+    /// steps name the file's way of writing.
+    pub offline: bool,
 }
 
 impl<'a> Facts<'a> {
@@ -65,6 +68,7 @@ impl<'a> Facts<'a> {
             old,
             new,
             unconfirmed: 0,
+            offline: false,
         }
     }
 }
@@ -212,8 +216,9 @@ pub fn advise(f: &Facts<'_>) -> Advice {
 /// run of this rotation (same site, account and new token) exists, so the new token in the
 /// rules was put there by it. Refuses (exit 2) when `--account` has no credential in any
 /// rule, when `--fingerprint` matches none of its tokens, or when the "new" token is one
-/// already in the rules that no run of this rotation wrote (revoking "the old token" would
-/// then break them all).
+/// already in the rules next to no other token of the account and no run of this rotation
+/// wrote it (revoking "the old token" would then break them all; see [`check_new_in_use`],
+/// which asks again once the old tokens are confirmed).
 pub fn check_selection(
     census: &Census,
     selector: &Selector,
@@ -260,20 +265,6 @@ pub fn check_selection(
         }
         return Err(err);
     }
-    let listed = || {
-        tokens
-            .values()
-            .filter_map(|t| {
-                let n = t.rules;
-                Some(format!(
-                    "{} ({n} rule{})",
-                    t.shown()?,
-                    if n == 1 { "" } else { "s" }
-                ))
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let old = tokens
         .iter()
         .filter(|(id, t)| **id != new_id && t.forms.iter().any(selects))
@@ -284,21 +275,79 @@ pub fn check_selection(
             "no credential of {account} has the fingerprint {}; {nothing}",
             selector.fingerprints.join(", ")
         ))
-        .hint(format!("the tokens of {account} in the rules: {}; pass one of them, or leave --fingerprint out", listed())));
+        .hint(format!("the tokens of {account} in the rules: {}; pass one of them, or leave --fingerprint out", listed(census))));
     }
-    if holds_new > 0 && selector.fingerprints.is_empty() && !rotation_known {
-        return Err(Refusal::new(format!(
-            "the new token ({new}) is already in {holds_new} rule(s) of {account}, and no autorekey run of \
-             this rotation put it there: it looks like a token in use, not a newly issued one; {nothing}"
-        ))
-        .hint(format!(
-            "give the newly issued token; if rules were already moved to {new} another way (or by \
-             a run whose backups are elsewhere), name the old token to replace with --fingerprint \
-             (the tokens in the rules: {})",
-            listed()
-        )));
+    // Only a token that may be the account's can make the rules a partial rotation; whether
+    // it is, [`check_new_in_use`] asks again once the old tokens are confirmed.
+    new_in_use(census, selector, new_token, rotation_known, old > 0)
+}
+
+/// After the old tokens are confirmed: is the "new" token one already in use? The site is
+/// the truth: rules that hold the (logged-in) new token next to a confirmed old token of
+/// the account are a rotation under way, whoever wrote them, and a rerun finishes it. The
+/// case refused is the admin giving the OLD token as the new one: then it is in the rules
+/// and no other token of the account is (or none is confirmed as its own), unless a run
+/// of this rotation is known to have written it (`rotation_known`).
+pub fn check_new_in_use(
+    census: &Census,
+    selector: &Selector,
+    new_token: &Token,
+    rotation_known: bool,
+    confirmed_old: usize,
+) -> Result<(), Refusal> {
+    new_in_use(
+        census,
+        selector,
+        new_token,
+        rotation_known,
+        confirmed_old > 0,
+    )
+}
+
+fn new_in_use(
+    census: &Census,
+    selector: &Selector,
+    new_token: &Token,
+    rotation_known: bool,
+    old_token_remains: bool,
+) -> Result<(), Refusal> {
+    let account = &selector.account;
+    let new = new_token.fingerprint();
+    let holds_new = census
+        .account_tokens
+        .get(&new_token.identity())
+        .map_or(0, |t| t.rules);
+    if holds_new == 0 || !selector.fingerprints.is_empty() || rotation_known || old_token_remains {
+        return Ok(());
     }
-    Ok(())
+    Err(Refusal::new(format!(
+        "the new token ({new}) is already in {holds_new} rule(s) of {account}, and no other token \
+         of {account} in the rules is confirmed as its own: it looks like the token in use (the \
+         old one?), not a newly issued one; nothing was written"
+    ))
+    .hint(format!(
+        "give the newly issued token; if the rotation already finished (here or on another \
+         machine), there is nothing left to do: `autorekey scan --account {account}` shows \
+         which rules hold which token (the tokens in the rules: {})",
+        listed(census)
+    )))
+}
+
+/// The account's tokens in the rules, each with its rule count.
+fn listed(census: &Census) -> String {
+    census
+        .account_tokens
+        .values()
+        .filter_map(|t| {
+            let n = t.rules;
+            Some(format!(
+                "{} ({n} rule{})",
+                t.shown()?,
+                if n == 1 { "" } else { "s" }
+            ))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Where an admin revokes an API token.
@@ -350,7 +399,12 @@ fn steps(advice: &Advice, f: &Facts<'_>, account: &str) -> Vec<String> {
         ],
         Advice::NotWritten => vec![
             "  1. Review the diffs above; only the credential text changes.".into(),
-            "  2. Run without --dry-run (or apply the plan) to write them.".into(),
+            match f.mode {
+                _ if f.offline => "  2. Run the same command without --dry-run to write the rotated export.",
+                Mode::PlanSaved => "  2. Carry the plan out with `autorekey apply` (the command above) to write them.",
+                _ => "  2. Run the same command without --dry-run to write them (or with --out PLAN to save them for `autorekey apply`).",
+            }
+            .into(),
             "  3. Do NOT revoke the old token: nothing was written, every rule still uses it.".into(),
         ],
         Advice::NotImported => vec![
@@ -469,6 +523,7 @@ mod tests {
             old,
             new,
             unconfirmed: 0,
+            offline: false,
         }
     }
 
@@ -512,11 +567,25 @@ mod tests {
             .is_some_and(|e| e.contains("has the fingerprint")));
         assert!(refused(&census(&[&old]), &only(&new), false)
             .is_some_and(|e| e.contains("selects the new token itself")));
-        // The new token already in the rules: refused unless a run of this rotation wrote
-        // it, or the old token is named.
+        // The new token alone in the rules (the old token given as the new one): refused
+        // unless a run of this rotation wrote it, or the old token is named.
         assert!(refused(&census(&[&new]), &all, false)
             .is_some_and(|e| e.contains("already in 2 rule(s)")));
-        assert!(refused(&census(&[&old, &new]), &all, false).is_some());
+        // Next to an old token (a rotation under way, whoever wrote it): let through, and
+        // refused after all if that old token is not confirmed as the account's.
+        assert_eq!(refused(&census(&[&old, &new]), &all, false), None);
+        let after = |confirmed: usize, known: bool| {
+            check_new_in_use(&census(&[&old, &new]), &all, &new, known, confirmed).is_err()
+        };
+        assert!(
+            !after(1, false),
+            "a confirmed old token: a rerun finishes it"
+        );
+        assert!(
+            after(0, false),
+            "no confirmed old token: the new one may be the old"
+        );
+        assert!(!after(0, true));
         assert_eq!(refused(&census(&[&old, &new]), &all, true), None);
         assert_eq!(refused(&census(&[&new]), &only(&old), false), None);
         assert_eq!(refused(&census(&[&old]), &all, false), None);
@@ -556,12 +625,34 @@ mod tests {
         assert_eq!(census.account_tokens.len(), 2, "two tokens, not four forms");
         let shown = census.account_tokens[&old.identity()].shown().cloned();
         assert_eq!(shown, Some(old.fingerprint()), "named by its plain form");
-        // The new token is in use (shown keyed there): refused unless this rotation wrote it.
-        let refused = check_selection(&census, &all, &new, false)
+        // The new token is in use (shown keyed there) next to the old one: refused unless
+        // the old token is confirmed, or this rotation wrote it.
+        let refused = check_new_in_use(&census, &all, &new, false, 0)
             .err()
             .map(|e| e.message);
         assert!(refused.is_some_and(|e| e.contains("already in 1 rule(s)")));
-        assert!(check_selection(&census, &all, &new, true).is_ok());
+        assert!(check_new_in_use(&census, &all, &new, false, 1).is_ok());
+        assert!(check_selection(&census, &all, &new, false).is_ok());
+    }
+
+    #[test]
+    fn the_steps_of_a_run_that_wrote_nothing_follow_its_mode() {
+        let new = Fingerprint::of("FAKE-new");
+        let old: BTreeSet<String> = [Fingerprint::of("FAKE-old").to_string()].into();
+        let done = [rotated("a")];
+        let text = |mode| {
+            let f = facts(mode, &done, &old, &new);
+            render(&advise(&f), &f, "svc@x.io")
+        };
+        let dry = text(Mode::DryRun);
+        assert!(dry.contains("without --dry-run"), "{dry}");
+        assert!(!dry.contains("apply the plan"), "{dry}");
+        let saved = text(Mode::PlanSaved);
+        assert!(
+            saved.contains("Carry the plan out with `autorekey apply`"),
+            "{saved}"
+        );
+        assert!(!saved.contains("--dry-run"), "{saved}");
     }
 
     #[test]

@@ -28,6 +28,7 @@ use super::session::Writes;
 pub async fn run(global: &GlobalArgs, args: &ApplyArgs, ui: &Ui) -> CommandResult {
     let plan = read_plan(&args.plan)?;
     let approver = Approver::new(args.write_args.yes, ui, "apply")?;
+    rotation::check_backup_root(&args.write_args)?;
     let settings = SiteSettings::resolve(global, ui)?;
     if !same_site(&plan.site, settings.site.as_str()) {
         return Err(CommandError::usage(format!(
@@ -118,12 +119,12 @@ async fn check_url_rewrite(client: &AutomationClient, plan: &PlanFile) -> Comman
 
 fn read_plan(path: &Path) -> CommandResult<PlanFile> {
     let text = files::read_text_capped(path, files::PLAN_FILE_CAP, Links::Follow).map_err(|e| {
-        CommandError::caused(
-            ErrorKind::Usage,
+        let shapes = "pass the plan file that `autorekey rotate --out` wrote";
+        CommandError::input_file(
             format!("cannot read the plan {}", path.display()),
             e,
+            shapes,
         )
-        .hint("pass the plan file that `autorekey rotate --out` wrote")
     })?;
     PlanFile::from_sealed_json(&text).map_err(|e| {
         let hint = match e {

@@ -12,6 +12,7 @@ mod completions;
 mod demo;
 mod demo_org;
 mod fingerprint;
+mod interrupt;
 mod man;
 mod ownership;
 mod restore;
@@ -68,7 +69,10 @@ pub fn main() -> ExitCode {
         ui.error(&e.render());
         return ExitCode::from(e.kind.exit_code());
     }
-    let result = runtime.block_on(run(cli, &ui));
+    let result = runtime.block_on(async {
+        interrupt::watch(ui.clone());
+        run(cli, &ui).await
+    });
     if crate::secret::fingerprint_key::unknown_was_shown() {
         ui.warn(
             "fingerprints shown as k:???????????? belong to secrets that may be weak; with no \

@@ -39,6 +39,10 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandRes
     same_site(&manifest, &settings)?;
     let client = settings.connect(ui).await?;
     let _lock = super::rotation::lock_site(&client, "restore", ui)?;
+    super::interrupt::set_left(
+        "a rule being restored may or may not have been written; run the same restore again: \
+         a rule already as backed up is left alone",
+    );
     let journal = Journal::open(&backup.dir().join("journal.jsonl")).map_err(|e| {
         CommandError::caused(ErrorKind::Failure, "cannot open the backup's journal", e)
             .hint("nothing was restored; journal.jsonl must be a plain file in the backup folder")

@@ -59,7 +59,7 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
     };
 
     let proof = still_used(&client, account, keep.as_deref(), ui).await?;
-    refuse_blockers(&proof.blockers, account, ui)?;
+    refuse_blockers(&proof, account, keep.as_deref(), ui)?;
     guard.check(proof.kept_in_use)?;
     ui.status(format!(
         "A fresh scan of every {} rule at {} found no credential of {account} other than the \
@@ -92,8 +92,12 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
     if !again.blockers.is_empty() {
         ui.warn("the rules changed while the question waited");
     }
-    refuse_blockers(&again.blockers, account, ui)?;
+    refuse_blockers(&again, account, keep.as_deref(), ui)?;
     guard.check(again.kept_in_use)?;
+    super::interrupt::set_left(
+        "the token may or may not have been revoked: `autorekey tokens` shows whether it is \
+         still listed",
+    );
     org_client
         .revoke(&account_id, &token.id)
         .await
@@ -107,21 +111,39 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
 }
 
 /// Each place that may still need a token of `account`, listed; then exit 3, nothing
-/// revoked.
-fn refuse_blockers(blockers: &[String], account: &str, ui: &Ui) -> CommandResult {
+/// revoked. Without `--keep`, the account's readable tokens in the rules are named: after
+/// a good rotation they are the new token, which `--keep` lets stay.
+fn refuse_blockers(proof: &Proof, account: &str, keep: Option<&str>, ui: &Ui) -> CommandResult {
+    let blockers = &proof.blockers;
     if blockers.is_empty() {
         return Ok(());
     }
     for b in blockers {
         ui.out(format!("  - {b}"));
     }
-    Err(CommandError::partial(format!(
+    let err = CommandError::partial(format!(
         "not revoked: {} place(s) above may still need a token of {account}",
         blockers.len()
-    ))
-    .hint(format!(
-        "rotate them first (`autorekey rotate --account {account}`), or check masked ones in the Automation UI; then run this again"
-    )))
+    ));
+    let rotate = format!("`autorekey rotate --account {account}`");
+    Err(match (keep, proof.tokens.len()) {
+        (None, 1..) => {
+            let tokens: Vec<&str> = proof.tokens.iter().map(String::as_str).collect();
+            let pass = match tokens.as_slice() {
+                [one] => format!("pass --keep {one}"),
+                _ => "pass --keep with its fingerprint".into(),
+            };
+            err.hint(format!(
+                "no token was named to keep, and the rules hold {} of {account}: if that is \
+                 the new token (the one `autorekey rotate` said to keep), {pass}; a rule that \
+                 holds the token you revoke must be rotated first ({rotate})",
+                tokens.join(", ")
+            ))
+        }
+        _ => err.hint(format!(
+            "rotate them first ({rotate}), or check masked ones in the Automation UI; then run this again"
+        )),
+    })
 }
 
 /// A failed DELETE. When the request may have reached Atlassian (no answer, or a 5xx),
@@ -200,6 +222,8 @@ struct Proof {
     blockers: Vec<String>,
     /// Some rule holds the kept token.
     kept_in_use: bool,
+    /// Fingerprints of the account's readable tokens among the blockers.
+    tokens: std::collections::BTreeSet<String>,
 }
 
 /// Every place a rule may still need a token of `account` other than `keep`, from a fresh
@@ -253,12 +277,21 @@ impl Proof {
             match doubt(&f, account, keep) {
                 Doubt::None => {}
                 Doubt::Kept => self.kept_in_use = true,
-                Doubt::Blocks(why) => self.blockers.push(format!(
-                    "\"{}\" ({}): {}",
-                    printable(name),
-                    printable(uuid),
-                    printable(&why)
-                )),
+                Doubt::Blocks(why) => {
+                    let theirs = f.status == Status::Literal
+                        && f.user
+                            .as_deref()
+                            .is_some_and(|u| u.trim().eq_ignore_ascii_case(account));
+                    if let Some(fp) = f.fingerprint().filter(|_| theirs) {
+                        self.tokens.insert(fp.to_string());
+                    }
+                    self.blockers.push(format!(
+                        "\"{}\" ({}): {}",
+                        printable(name),
+                        printable(uuid),
+                        printable(&why)
+                    ))
+                }
             }
         }
     }
@@ -391,7 +424,8 @@ pub(super) mod tests {
             clean,
             Proof {
                 blockers: vec![],
-                kept_in_use: true
+                kept_in_use: true,
+                tokens: Default::default(),
             }
         );
         assert_eq!(

@@ -44,6 +44,9 @@ pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResu
         true => Some(Approver::new(args.write_args.yes, ui, "rotate")?),
         false => None,
     };
+    if writes {
+        rotation::check_backup_root(&args.write_args)?;
+    }
     let settings = SiteSettings::resolve(global, ui)?;
     let client = settings.connect(ui).await?;
     let _lock = match writes {
@@ -59,7 +62,7 @@ pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResu
     }
     let login = rotation::check_new_token(&client, &selector, &new_token, ui).await?;
     let mut read = rotation::read_site(&client, Planner::new(&selector, &new_token), ui).await?;
-    refuse_bad_selection(&read, &settings, &selector, &new_token, args)?;
+    let known = refuse_bad_selection(&read, &settings, &selector, &new_token, args)?;
     let given = Given {
         old_token,
         recorded: &[],
@@ -68,6 +71,9 @@ pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResu
     let owned = Confirmation::on_site(&client, &login, &selector, &new_token, given)
         .run(&mut read.plan, approver.as_mut(), ui)
         .await?;
+    let confirmed = owned.confirmed.len();
+    verdict::check_new_in_use(&read.plan.census, &selector, &new_token, known, confirmed)
+        .map_err(rotation::refused)?;
     let mut summary = rotation::summary_of(&selector, &new_token, &read.plan, read.listed);
     summary.list_complete = read.list_complete;
     let selector = owned.into_summary(&mut summary);
@@ -97,19 +103,21 @@ pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResu
 }
 
 /// Refuse (exit 2) an `--account` or `--fingerprint` that matches nothing, or a "new"
-/// token already in the rules that no run of this rotation put there.
+/// token already in the rules that no run of this rotation put there. Says whether an
+/// earlier run of this rotation is known here (its backups).
 fn refuse_bad_selection(
     read: &SiteRead,
     settings: &SiteSettings,
     selector: &Selector,
     new_token: &Token,
     args: &RotateArgs,
-) -> CommandResult {
+) -> CommandResult<bool> {
     let manifest = rotation::manifest(settings, selector, new_token);
     let known = rotation::backup_root(&args.write_args)
         .is_some_and(|root| !crate::run::previous_runs(&root, &manifest).is_empty());
     verdict::check_selection(&read.plan.census, selector, new_token, known)
-        .map_err(rotation::refused)
+        .map_err(rotation::refused)?;
+    Ok(known)
 }
 
 /// `--from-file`: the offline rotation of an export, with the same selection (a migration

@@ -51,6 +51,9 @@ pub async fn run(source: &Path, selector: &Selector, args: &RotateArgs, ui: &Ui)
         login: None,
     };
     let owned = confirming.run(&mut plan, approver.as_mut(), ui).await?;
+    let confirmed = owned.confirmed.len();
+    verdict::check_new_in_use(&plan.census, selector, &new_token, false, confirmed)
+        .map_err(rotation::refused)?;
     let mut summary = rotation::summary_of(selector, &new_token, &plan, doc.rule_pointers().len());
     // Nothing is re-read offline: the narrowed plan is all the writing needs.
     owned.into_summary(&mut summary);
@@ -89,12 +92,8 @@ pub async fn run(source: &Path, selector: &Selector, args: &RotateArgs, ui: &Ui)
 
 fn read_document(source: &Path) -> CommandResult<Document> {
     Document::read(source).map_err(|e| {
-        CommandError::caused(
-            ErrorKind::Usage,
-            format!("cannot read {}", source.display()),
-            e,
-        )
-        .hint("--from-file takes a UI export or a file of API envelopes (a plain file)")
+        let shapes = "--from-file takes a UI export or a file of API envelopes (one plain file, not a folder)";
+        CommandError::input_file(format!("cannot read {}", source.display()), e, shapes)
     })
 }
 
@@ -106,7 +105,8 @@ fn plan_document(doc: &Document, selector: &Selector, new_token: &Token) -> Comm
         planner.add_at(Rule::from_body(body), Some(pointer));
     }
     let plan = planner.finish();
-    // No earlier run can have written a file: a "new" token already in it is refused.
+    // No earlier run can have written a file: a "new" token already in it is refused
+    // unless an old token of the account is in it too (and confirmed, in `run`).
     verdict::check_selection(&plan.census, selector, new_token, false)
         .map_err(rotation::refused)?;
     Ok(plan)

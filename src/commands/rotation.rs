@@ -24,44 +24,57 @@ use crate::token_input::{read_token, TokenSource, NEW_TOKEN_ENV};
 use crate::ui::Ui;
 use crate::verdict::{Advice, Refusal};
 
+use super::interrupt::OnExit;
+
 /// The site's lock for a writing command, keyed on the Automation tenant the client
 /// writes to (product + cloud id), so no other spelling of the site's address gets a lock
 /// of its own. A lock not taken is a failure (exit 1) naming who holds it: nothing was
 /// written.
-pub fn lock_site(client: &AutomationClient, command: &str, ui: &Ui) -> CommandResult<SiteLock> {
+pub fn lock_site(
+    client: &AutomationClient,
+    command: &str,
+    ui: &Ui,
+) -> CommandResult<OnExit<SiteLock>> {
     let site = client.site();
     let key = lock_key(client);
     ui.verbose(format!("Taking the lock of {site} for `{command}`"));
-    SiteLock::acquire(&key, command).map_err(|e| match e {
-        LockError::NoDataDir => {
-            CommandError::usage("there is no home or data folder for the site's lock file")
-                .hint("nothing was written; set HOME (or XDG_DATA_HOME) to a folder of yours")
-        }
-        LockError::Io { path, error } => CommandError::caused(
-            ErrorKind::Failure,
-            format!("cannot take the lock file {}; {NOTHING}", path.display()),
-            error,
-        )
-        .hint("check that the data directory is writable (XDG_DATA_HOME or HOME)"),
-        LockError::Busy { path, holder } => {
-            let who = holder.map_or(String::new(), |h| {
-                format!(
-                    " (process {}, `{}`, started {})",
-                    h.pid,
-                    printable(&h.command),
-                    printable(&h.started_at)
-                )
-            });
-            CommandError::failure(format!(
-                "another autorekey run is writing to {site}{who}; {NOTHING}"
-            ))
-            .hint(format!(
-                "wait for it to finish and run again (the lock is {}; the system releases it \
+    // Its file goes on Ctrl-C too, as when the lock is dropped (see `interrupt`).
+    let held = |lock: SiteLock| {
+        let path = lock.path().to_path_buf();
+        OnExit::new(lock, &path)
+    };
+    SiteLock::acquire(&key, command)
+        .map(held)
+        .map_err(|e| match e {
+            LockError::NoDataDir => {
+                CommandError::usage("there is no home or data folder for the site's lock file")
+                    .hint("nothing was written; set HOME (or XDG_DATA_HOME) to a folder of yours")
+            }
+            LockError::Io { path, error } => CommandError::caused(
+                ErrorKind::Failure,
+                format!("cannot take the lock file {}; {NOTHING}", path.display()),
+                error,
+            )
+            .hint("check that the data directory is writable (XDG_DATA_HOME or HOME)"),
+            LockError::Busy { path, holder } => {
+                let who = holder.map_or(String::new(), |h| {
+                    format!(
+                        " (process {}, `{}`, started {})",
+                        h.pid,
+                        printable(&h.command),
+                        printable(&h.started_at)
+                    )
+                });
+                CommandError::failure(format!(
+                    "another autorekey run is writing to {site}{who}; {NOTHING}"
+                ))
+                .hint(format!(
+                    "wait for it to finish and run again (the lock is {}; the system releases it \
                  when that run ends, however it ends)",
-                path.display()
-            ))
-        }
-    })
+                    path.display()
+                ))
+            }
+        })
 }
 
 /// The tenant the client writes to: the cloud id its API base names (Atlassian's every
@@ -383,9 +396,45 @@ pub fn backup_root(args: &WriteArgs) -> Option<std::path::PathBuf> {
     args.backup_dir.clone().or_else(crate::backup::default_root)
 }
 
-/// Print the summary (text, JSON or Markdown) and turn it into the exit status. For a run that
-/// wrote to a site (`store`): when the verdict is to revoke, the rotation is marked
-/// finished in its journal, so a later run starts a new backup directory.
+/// Where the backups of a writing run go, checked able to hold secrets: called before
+/// anything is read (a folder that will be refused should be said at once, not after
+/// every rule was read), and again when the backups are made.
+pub fn check_backup_root(args: &WriteArgs) -> CommandResult<std::path::PathBuf> {
+    let root = backup_root(args).ok_or_else(no_backup_root)?;
+    if let Some(existing) = root.ancestors().find(|d| d.exists()) {
+        crate::files::check_private_dir(existing).map_err(|e| match e.shared {
+            true => {
+                CommandError::usage(format!("cannot keep backups under {}: {e}", root.display()))
+                    .hint(
+                    "nothing was written; backups hold tokens, so they need a folder of your own: \
+                 pass --backup-dir with a folder under your home (autorekey makes a missing \
+                 one, private), or leave it out for the default",
+                )
+            }
+            false => unsafe_backup_root(&root, &e),
+        })?;
+    }
+    Ok(root)
+}
+
+/// No `--backup-dir` and no home or data folder.
+pub fn no_backup_root() -> CommandError {
+    CommandError::usage("there is no home or data folder to keep the backups in")
+        .hint("nothing was written; pass --backup-dir DIR (a folder only you can write)")
+}
+
+/// The backup folder (or one above it) cannot hold secrets.
+pub fn unsafe_backup_root(root: &std::path::Path, e: &dyn std::fmt::Display) -> CommandError {
+    CommandError::failure(format!("cannot keep backups under {}: {e}", root.display())).hint(
+        "nothing was written; backups hold tokens, so their folder (and every folder above it) \
+         must be yours alone: `chmod go-w` it, or pass --backup-dir DIR",
+    )
+}
+
+/// Print the summary (text, JSON or Markdown) and turn it into the exit status. For a run
+/// that wrote to a site (`store`): its end is recorded in its journal (for `backups`); when
+/// the verdict is to revoke, the rotation is marked finished, so a later run starts a new
+/// backup directory.
 pub fn finish(
     summary: &RotationSummary,
     store: Option<&RunStore>,
@@ -397,10 +446,10 @@ pub fn finish(
         ReportFormat::Json => ui.out_data(report::render_rotation_json(summary)),
         ReportFormat::Markdown => ui.out_raw(report::markdown::render_rotation(summary)),
     }
-    if let Some(store) = store.filter(|_| summary.advice().revokes()) {
-        if let Err(e) = store.finish() {
+    if let Some(store) = store {
+        if let Err(e) = store.end(summary.stopped(), summary.advice().revokes()) {
             ui.warn(format!(
-                "could not mark the rotation finished in its journal: {e}"
+                "could not record the run's end in its journal: {e}"
             ));
         }
     }

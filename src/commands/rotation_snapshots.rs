@@ -111,6 +111,7 @@ fn masked_leftovers_as_rotate_and_apply_say_it() {
             Kind::LeftAlone {
                 why: LeftAlone::MayHoldMasked {
                     pointers: vec!["/components/0/value/headers/0/value".into()],
+                    shown: crate::outcome::Hidden::Mask,
                 },
             },
         ),
@@ -195,7 +196,7 @@ fn dry_run() {
 
         Next steps:
           1. Review the diffs above; only the credential text changes.
-          2. Run without --dry-run (or apply the plan) to write them.
+          2. Run the same command without --dry-run to write them (or with --out PLAN to save them for `autorekey apply`).
           3. Do NOT revoke the old token: nothing was written, every rule still uses it.
         Keep the old a3492be3fefa and the new 205c4033f9b9; revoke nothing yet. → exit 0
         "#);
@@ -212,7 +213,7 @@ fn plan_saved() {
 
         Next steps:
           1. Review the diffs above; only the credential text changes.
-          2. Run without --dry-run (or apply the plan) to write them.
+          2. Carry the plan out with `autorekey apply` (the command above) to write them.
           3. Do NOT revoke the old token: nothing was written, every rule still uses it.
         Keep the old a3492be3fefa and the new 205c4033f9b9; revoke nothing yet. → exit 0
         "#);

@@ -18,6 +18,8 @@ use crate::sandbox::{
 };
 use crate::ui::Ui;
 
+use super::interrupt::OnExit;
+
 pub async fn run(args: SandboxArgs, ui: &Ui) -> CommandResult {
     let generated = args.generate.is_some();
     let dirs: Vec<String> = args.rules.iter().map(|d| d.display().to_string()).collect();
@@ -34,9 +36,12 @@ pub async fn run(args: SandboxArgs, ui: &Ui) -> CommandResult {
              or --generate 100"
         ));
     }
+    // Tokens in clear: the file (and its folder) go when the sandbox stops, however.
     let accounts_file = if generated {
         let dir = private_dir()?;
-        Some(write_accounts_file(&dir, &config.accounts)?)
+        let removed = RemovedDir(dir.clone());
+        let path = write_accounts_file(&dir, &config.accounts)?;
+        Some(OnExit::new((removed, path), &dir))
     } else {
         None
     };
@@ -46,6 +51,7 @@ pub async fn run(args: SandboxArgs, ui: &Ui) -> CommandResult {
         .find(|a| a.admin)
         .map(|a| a.email.clone());
     let rules = config.rules.len();
+    let stop = Stop::listen()?;
     let server = Sandbox::start(config)
         .await
         .map_err(|e| CommandError::caused(ErrorKind::Failure, "cannot start the sandbox", e))?;
@@ -55,7 +61,7 @@ pub async fn run(args: SandboxArgs, ui: &Ui) -> CommandResult {
         server.base_url(),
         server.cloud_id()
     ));
-    if let Some(path) = accounts_file {
+    if let Some(path) = accounts_file.as_ref().map(|f| &f.held.1) {
         ui.status(format!(
             "Generated accounts and their tokens (mode 0600): {}",
             path.display()
@@ -72,7 +78,7 @@ pub async fn run(args: SandboxArgs, ui: &Ui) -> CommandResult {
             ));
         }
     }
-    tokio::signal::ctrl_c().await?;
+    stop.wait().await;
     let stats = server.state().stats();
     server.shutdown().await;
     // What the site went through, for a rehearsal's notes and for benches/scan.sh.
@@ -81,6 +87,41 @@ pub async fn run(args: SandboxArgs, ui: &Ui) -> CommandResult {
         stats.total_requests, stats.rate_limited, stats.faults_injected
     ));
     Ok(())
+}
+
+/// Ctrl-C or SIGTERM (how a CI job stops it), listened for from before the first line is
+/// printed: this command's own way to end, so Ctrl-C is not the interrupted-command error
+/// here (see `interrupt`).
+struct Stop {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Stop {
+    fn listen() -> std::io::Result<Stop> {
+        use tokio::signal::unix::{signal, SignalKind};
+        super::interrupt::take_over();
+        Ok(Stop {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}
+
+/// A folder removed with everything in it when dropped.
+struct RemovedDir(std::path::PathBuf);
+
+impl Drop for RemovedDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// The flags as a sandbox: files loaded, rules generated, traps checked against the rules. Generated accounts (with tokens) are

@@ -12,7 +12,7 @@ use url::Url;
 
 use crate::cli::{FailOn, Format, GlobalArgs, ScanArgs};
 use crate::detect::{self, Finding, Scheme, Status};
-use crate::error::{CommandError, CommandResult, ErrorKind};
+use crate::error::{CommandError, CommandResult};
 use crate::expiry::{self, OwnerExpiry};
 use crate::export;
 use crate::fetch::{
@@ -363,20 +363,37 @@ impl Target {
 /// file (an error names it otherwise); in a directory, every entry not read as rules is
 /// listed with why, since "0 rules" from a file nobody looked at would hide its tokens.
 fn scan_path(path: &Path, collector: &mut Collector, ui: &Ui) -> CommandResult {
+    let cannot = |e| {
+        let msg = format!("cannot read {} as rules", path.display());
+        CommandError::input_file(msg, e, FILE_SHAPES_HINT)
+    };
     if !path.is_dir() {
         collector.file = Some(path.display().to_string());
         return export::for_each_rule(path, |rule| collector.add(&rule))
             .map(|_| ())
-            .map_err(|e| {
-                let msg = format!("cannot read {} as rules", path.display());
-                CommandError::caused(ErrorKind::Failure, msg, e).hint(FILE_SHAPES_HINT)
-            });
+            .map_err(cannot);
     }
-    let mut entries: Vec<_> = std::fs::read_dir(path)?
+    let mut entries: Vec<_> = std::fs::read_dir(path)
+        .map_err(cannot)?
         .filter_map(Result::ok)
         .map(|e| e.path())
         .collect();
     entries.sort();
+    // A folder with no rule file in it is a wrong path, not a clean site: "0 findings"
+    // would pass a check that read nothing.
+    if !entries
+        .iter()
+        .any(|f| !f.is_dir() && export::is_rule_file_name(f))
+    {
+        return Err(CommandError::usage(format!(
+            "{} holds no rule files (*.json, *.ndjson, *.jsonl); nothing was scanned",
+            path.display()
+        ))
+        .hint(format!(
+            "check the --from-file path ({} entries there; subfolders are not scanned)",
+            entries.len()
+        )));
+    }
     for file in entries {
         let reason = if file.is_dir() {
             Some("a directory (subdirectories are not scanned)".to_string())
@@ -458,8 +475,8 @@ async fn scan_site(
     let read = collector.inventory.summary.rules_read + collector.inventory.summary.rules_failed;
     match stats {
         Ok(stats) => {
-            ui.verbose(format!("Concurrency: {:?}", stats.concurrency));
-            ui.verbose(format!("Pacing: {:?}", stats.pacing));
+            ui.verbose(format!("Concurrency: {}", stats.concurrency));
+            ui.verbose(format!("Pacing: {}", stats.pacing));
             if let Some(warning) = stats.listing.warning() {
                 ui.warn(warning);
             }

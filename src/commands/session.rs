@@ -103,22 +103,13 @@ impl Writes<'_> {
     /// backup. When rules are to be written, the folder must be able to hold secrets
     /// (checked now, so nothing is written without a backup restore will accept).
     fn store(&self, will_write: bool) -> CommandResult<RunStore> {
-        let root = rotation::backup_root(self.args).ok_or_else(|| {
-            CommandError::usage("there is no home or data folder to keep the backups in")
-                .hint("nothing was written; pass --backup-dir DIR (a folder only you can write)")
-        })?;
-        let unsafe_root = |e: &dyn std::fmt::Display| {
-            CommandError::failure(format!("cannot keep backups under {}: {e}", root.display()))
-                .hint(
-                    "nothing was written; backups hold tokens, so their folder (and every folder \
-                     above it) must be yours alone: `chmod go-w` it, or pass --backup-dir DIR",
-                )
+        let root = match will_write {
+            true => rotation::check_backup_root(self.args)?,
+            false => rotation::backup_root(self.args).ok_or_else(rotation::no_backup_root)?,
         };
-        if let Some(existing) = root.ancestors().find(|d| d.exists()).filter(|_| will_write) {
-            crate::files::check_private_dir(existing).map_err(|e| unsafe_root(&e))?;
-        }
         let manifest = rotation::manifest(self.settings, self.selector, self.new_token);
-        RunStore::resume_or_new(&root, manifest).map_err(|e| unsafe_root(&e))
+        RunStore::resume_or_new(&root, manifest)
+            .map_err(|e| rotation::unsafe_backup_root(&root, &e))
     }
 }
 
@@ -405,19 +396,32 @@ fn not_attempted(r: &Rewrite, why: Stop) -> Outcome {
     Outcome::new(r.uuid(), r.name(), Kind::NotAttempted { why })
 }
 
-/// Set on the first Ctrl-C (stop starting new rules); a second one exits at once.
+/// Set on the first Ctrl-C (stop starting new rules); a second one exits at once (1). From
+/// here to the end of the process, Ctrl-C is this session's (`interrupt::take_over`).
 fn interrupt_flag(ui: Ui) -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
     let setter = Arc::clone(&flag);
+    // Listening before taking over: no Ctrl-C falls between the two.
+    let listener = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt());
+    let Ok(mut ctrl_c) = listener else {
+        return flag;
+    };
+    super::interrupt::take_over();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        if ctrl_c.recv().await.is_some() {
             setter.store(true, Ordering::SeqCst);
             ui.warn("interrupted: finishing the rules in flight, then stopping (Ctrl-C again to stop at once)");
-            if tokio::signal::ctrl_c().await.is_ok() {
-                #[allow(clippy::exit)] // "stop at once": the writes in flight are not waited for
-                std::process::exit(130);
+            if ctrl_c.recv().await.is_some() {
+                // "Stop at once": the writes in flight are not waited for.
+                let error = CommandError::failure("stopped at once").hint(IN_FLIGHT);
+                super::interrupt::exit_now(&ui, error, 1);
             }
         }
     });
     flag
 }
+
+/// What a second Ctrl-C leaves.
+const IN_FLIGHT: &str = "a rule being written may or may not have been; `autorekey backups` \
+    lists this run as interrupted; run the same command again: it re-reads every rule and \
+    does only what is left";

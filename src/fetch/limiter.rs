@@ -31,6 +31,21 @@ pub struct ConcurrencyStats {
     pub cuts: u32,
 }
 
+/// One line for `-v`: what a person reads, not the struct.
+impl std::fmt::Display for ConcurrencyStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let max = self.max;
+        match self.cuts {
+            0 => write!(f, "up to {max} requests at once, never cut"),
+            cuts => write!(
+                f,
+                "up to {max} requests at once, cut {cuts} time(s) to as low as {}, {} at the end",
+                self.lowest_limit, self.final_limit
+            ),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct AdaptiveLimiter {
     max: usize,

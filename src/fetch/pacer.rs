@@ -79,6 +79,30 @@ pub struct PaceStats {
     pub learned: Option<f64>,
 }
 
+/// One line for `-v`: what a person reads, not the struct.
+impl std::fmt::Display for PaceStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.throttles == 0 {
+            return write!(
+                f,
+                "no rate-limit answer (429); requests were not slowed down"
+            );
+        }
+        write!(
+            f,
+            "{} rate-limit answer(s) (429), {} adjustment(s)",
+            self.throttles, self.adjustments
+        )?;
+        if let Some(rate) = self.rate {
+            write!(f, "; paced at {rate:.1} requests/s")?;
+        }
+        if let Some(learned) = self.learned {
+            write!(f, " (the site's rate as learned: {learned:.1}/s)")?;
+        }
+        Ok(())
+    }
+}
+
 /// A request's turn, taken before it is sent; report its answer with [`Pacer::answered`] or
 /// [`Pacer::throttled`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

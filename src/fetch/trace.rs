@@ -1,4 +1,5 @@
-//! `-vv` request traces: one line per HTTP attempt (method, path, status or failure, time).
+//! `-vv` request traces: one line per HTTP attempt (method, scheme, host and path, status or
+//! failure, time).
 //!
 //! A line never holds a header, a body or a query string: headers carry the credentials,
 //! bodies carry rules full of them, and a query can carry a cursor or, on a hostile link,
@@ -44,7 +45,15 @@ where
     };
     let (client, built) = request.build_split();
     let built = built?;
-    let what = format!("{} {}", built.method(), clean(built.url().path()));
+    // The host says which of the site, the gateway or Atlassian's identity service was
+    // asked; it is the configured or Atlassian's own, never the server's text.
+    let url = built.url();
+    let what = format!(
+        "{} {}{}",
+        built.method(),
+        url.origin().ascii_serialization(),
+        clean(url.path())
+    );
     let started = Instant::now();
     let result = send(RequestBuilder::from_parts(client, built)).await;
     sink(&line(
@@ -75,8 +84,12 @@ mod tests {
     fn a_line_is_method_path_status_and_time() {
         let took = std::time::Duration::from_millis(42);
         assert_eq!(
-            line("GET /rest/v1/rule/u1", Ok(200), took),
-            "-> GET /rest/v1/rule/u1 200 42 ms"
+            line(
+                "GET https://acme.atlassian.net/rest/v1/rule/u1",
+                Ok(200),
+                took
+            ),
+            "-> GET https://acme.atlassian.net/rest/v1/rule/u1 200 42 ms"
         );
     }
 }

@@ -311,6 +311,7 @@ mod tests {
         let hostile = "[Renew](https://evil.example) | forged | row |\n## Revoke now `x`";
         let why = LeftAlone::MaskedValue {
             pointers: vec!["/components/0/value/headers/0/value".into()],
+            shown: crate::outcome::Hidden::Mask,
         };
         let left = Outcome::new("r3", hostile, Kind::LeftAlone { why });
         let s = summary(vec![rotated("r1", "Nightly sync"), left]);

@@ -181,6 +181,7 @@ impl RotationSummary {
             old: &self.old_fingerprints,
             new: &self.new_fingerprint,
             unconfirmed: self.unconfirmed.len(),
+            offline: self.offline,
         }
     }
 
@@ -215,15 +216,16 @@ fn stop(why: Stop) -> &'static str {
 fn left_alone(why: &LeftAlone) -> String {
     let at = |pointers: &[String]| pointers.join(", ");
     match why {
-        LeftAlone::MaskedValue { pointers } => format!(
-            "the server masked a value as *** (at {}); writing the rule back would overwrite \
-             the hidden value with the mask. Edit this rule by hand in the Automation UI",
+        LeftAlone::MaskedValue { pointers, shown } => format!(
+            "a hidden value {} (at {}); writing the rule back would overwrite the \
+             hidden value with that. Edit this rule by hand in the Automation UI",
+            shown.said(),
             at(pointers)
         ),
-        LeftAlone::MayHoldMasked { pointers } => format!(
-            "a hidden value came back masked as *** (at {}); it may be this account's old \
-             token, which autorekey can neither read nor safely rewrite. Check it in the \
-             Automation UI",
+        LeftAlone::MayHoldMasked { pointers, shown } => format!(
+            "a hidden value {} (at {}); it may be this account's old token, which \
+             autorekey can neither read nor safely rewrite. Check it in the Automation UI",
+            shown.said(),
             at(pointers)
         ),
         LeftAlone::OldTokenElsewhere { pointers } => format!(

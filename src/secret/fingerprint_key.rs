@@ -144,7 +144,14 @@ pub fn resolve(team_file: Option<&Path>) -> Result<Option<FingerprintKey>, KeyEr
             .map_err(|why| KeyError::new(format!("{KEY_ENV}: {why}")).hint(MAKE_KEY.into()));
     }
     match machine_key_path() {
-        Some(path) => machine_key(&path).map(Some),
+        // A data folder that cannot be written (a read-only HOME, a CI sandbox) is no
+        // data folder: keyed fingerprints show as unknown, and that is warned about once
+        // (`unknown_was_shown`). A key folder others may write, or a damaged key, still
+        // stops the command: those are not a missing folder.
+        Some(path) => match machine_key(&path) {
+            Err(e) if e.cannot_create => Ok(None),
+            other => other.map(Some),
+        },
         None => Ok(None),
     }
 }
@@ -159,6 +166,8 @@ pub fn machine_key_path() -> Option<PathBuf> {
 pub struct KeyError {
     pub message: String,
     pub hint: Option<String>,
+    /// The machine key (or its folder) could not be created: there is no room for one.
+    pub cannot_create: bool,
 }
 
 impl KeyError {
@@ -166,6 +175,7 @@ impl KeyError {
         KeyError {
             message,
             hint: None,
+            cannot_create: false,
         }
     }
 
@@ -178,11 +188,14 @@ impl KeyError {
 /// The machine key at `path`, created (and its folder, 0700) if missing.
 pub fn machine_key(path: &Path) -> Result<FingerprintKey, KeyError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let io_error = |e: io::Error| KeyError::new(format!("fingerprint key {}: {e}", path.display()));
-    crate::files::create_private_dir_all(dir).map_err(io_error)?;
+    let cannot_create = |e: io::Error| KeyError {
+        cannot_create: true,
+        ..KeyError::new(format!("fingerprint key {}: {e}", path.display()))
+    };
+    crate::files::create_private_dir_all(dir).map_err(cannot_create)?;
     check_dir(dir)?;
     if fs::symlink_metadata(path).is_err() {
-        create_key_file(path).map_err(io_error)?;
+        create_key_file(path).map_err(cannot_create)?;
     }
     read_key_file(path, &path.display().to_string())
 }

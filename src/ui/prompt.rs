@@ -132,6 +132,12 @@ impl Line {
 
 /// Writes `prompt` on stderr and reads a line on the terminal (stdin), echoing what is
 /// typed only when `shown`. The caller has checked that both are terminals.
+/// Put the terminal back as it was before a prompt, if one holds it (see
+/// `terminal::put_back`).
+pub(super) fn put_back_terminal() {
+    terminal::put_back()
+}
+
 pub(super) fn read_line(prompt: &str, shown: bool) -> io::Result<Zeroizing<String>> {
     let raw = terminal::Raw::enter()?;
     let mut err = io::stderr().lock();
@@ -367,6 +373,15 @@ mod terminal {
         }
     }
 
+    /// Put back the settings a prompt replaced, if one holds the terminal: for a process
+    /// about to exit from another thread (a Ctrl-C sent with `kill` while a prompt is up).
+    pub fn put_back() {
+        if MODES.state.load(Ordering::SeqCst) != IDLE {
+            // SAFETY: the state is not IDLE, so `saved` was written (see `Raw::enter`).
+            unsafe { libc::tcsetattr(STDIN, libc::TCSANOW, (*MODES.saved.get()).as_ptr()) };
+        }
+    }
+
     impl Drop for Raw {
         fn drop(&mut self) {
             MODES.state.store(MOVING, Ordering::SeqCst);
@@ -401,6 +416,9 @@ mod terminal {
     use std::io;
 
     use console::{Key, Term};
+
+    /// Console puts its own modes back: nothing to do.
+    pub fn put_back() {}
 
     pub struct Raw {
         term: Term,

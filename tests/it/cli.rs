@@ -284,6 +284,43 @@ fn a_sandbox_with_no_rules_says_so() {
 }
 
 #[test]
+fn a_sandbox_stopped_by_ctrl_c_or_sigterm_removes_its_accounts_file() {
+    use std::io::{BufRead, BufReader};
+    for signal in ["-INT", "-TERM"] {
+        let tmp = tempfile::tempdir().expect("a temp dir");
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("autorekey"))
+            .env("NO_COLOR", "1")
+            .env("TMPDIR", tmp.path())
+            .args(["sandbox", "--generate", "3"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the sandbox");
+        let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+        let marker = "Generated accounts and their tokens (mode 0600): ";
+        let path = (&mut stderr)
+            .lines()
+            .map(|l| l.expect("a line"))
+            .find_map(|l| l.split_once(marker).map(|(_, p)| p.trim().to_owned()))
+            .expect("the accounts file is named");
+        let path = std::path::PathBuf::from(path);
+        assert!(path.exists(), "{}", path.display());
+        let sent = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success());
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut rest).expect("the rest of stderr");
+        let status = child.wait().expect("reap the sandbox");
+        assert_eq!(status.code(), Some(0), "{signal}: {rest}");
+        assert!(rest.contains("Stopped after"), "{rest}");
+        assert!(!path.exists(), "{signal}: {} left behind", path.display());
+        assert!(!path.parent().expect("its folder").exists());
+    }
+}
+
+#[test]
 fn double_verbose_traces_each_request_without_headers_or_queries() {
     let site = common::Planted::fixtures().site_spec().start();
     let out = site.run(&["-vv", "scan", "--verify", "--format", "json"]);
@@ -293,10 +330,12 @@ fn double_verbose_traces_each_request_without_headers_or_queries() {
         .lines()
         .filter(|l| l.starts_with("-> "))
         .collect();
+    // Each line names the host it asked: the site, the gateway, Atlassian's identity.
+    let host = site.base_url().trim_end_matches('/').to_owned();
     assert!(
         traces
             .iter()
-            .any(|l| l.starts_with("-> GET /_edge/tenant_info 200 ")),
+            .any(|l| l.starts_with(&format!("-> GET {host}/_edge/tenant_info 200 "))),
         "{traces:#?}"
     );
     assert!(traces
@@ -304,13 +343,28 @@ fn double_verbose_traces_each_request_without_headers_or_queries() {
         .any(|l| l.contains("/rest/v1/rule/summary 200 ") && l.ends_with(" ms")));
     assert!(traces
         .iter()
-        .any(|l| l.starts_with("-> GET /rest/api/3/myself 200 ")));
+        .any(|l| l.starts_with(&format!("-> GET {host}/rest/api/3/myself 200 "))));
+    assert!(
+        traces
+            .iter()
+            .all(|l| l.starts_with("-> GET http") || l.starts_with("-> POST http")),
+        "{traces:#?}"
+    );
     for line in &traces {
         assert!(!line.contains('?'), "a query in {line}");
         assert!(!line.to_lowercase().contains("authorization"), "{line}");
     }
     let once = site.run(&["-v", "scan", "--format", "json"]);
     assert!(!once.stderr.contains("-> GET"), "-v alone traces nothing");
+    // -v says what the reading did in words, not as Rust structs.
+    assert!(
+        once.stderr.contains("Concurrency: up to "),
+        "{}",
+        once.stderr
+    );
+    assert!(once.stderr.contains("Pacing: "), "{}", once.stderr);
+    assert!(!once.stderr.contains("Stats {"), "{}", once.stderr);
+    assert!(!once.stderr.contains("max:"), "{}", once.stderr);
 }
 
 /// Output that cannot be written (a full disk) fails every command that prints without a

@@ -60,7 +60,8 @@ fn a_backup_folder_others_can_write_is_refused_before_anything_is_written() {
         "nothing is written without a safe backup"
     );
     assert_eq!(std::fs::read_dir(&shared).expect("list").count(), 0);
-    Expected::read_only(&fx.before).assert_site(&fx.site);
+    // Refused before any rule was read.
+    Expected::nothing(&fx.before).assert_site(&fx.site);
 
     // A private folder below a shared one is no safer: the shared one can swap it.
     let below = shared.join("mine");
@@ -175,7 +176,7 @@ fn a_fifo_given_as_a_file_is_refused_at_once() {
     let backups = fx.site.dir.path().join("backups");
     let out_file = fx.site.dir.path().join("out.json");
     let cases: Vec<(Vec<&str>, i32)> = vec![
-        (vec!["scan", "--from-file", pipe_arg], 1),
+        (vec!["scan", "--from-file", pipe_arg], 2),
         (
             vec![
                 "rotate",
@@ -316,4 +317,58 @@ fn header_pointer_of(rule: &Value) -> String {
     let cut = pointer.find("/headers/").expect("in headers") + "/headers/".len();
     let index_end = pointer[cut..].find('/').map_or(pointer.len(), |i| cut + i);
     pointer[..index_end].to_string()
+}
+
+// ------------------------------------------------------------------ files named wrongly
+
+/// Every file mistake is exit 2, with a hint that names the cause: a missing `--from-file`
+/// (scan's and rotate's), a missing token file, a missing plan, and a folder with no rule
+/// file in it (no "0 findings" that would pass a check which read nothing).
+#[test]
+fn file_mistakes_exit_2_with_a_hint_naming_the_cause() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let missing = dir.path().join("no-such-export.json");
+    let missing = path_str(&missing);
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    std::fs::write(empty.join("notes.txt"), "not rules").expect("write");
+    let out_file = dir.path().join("out.json");
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = crate::common::autorekey();
+        cmd.env("HOME", dir.path()).args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        crate::common::run_checked(cmd, &[])
+    };
+    let no_such = "there is no such file or folder: check the path";
+    let out_file = path_str(&out_file);
+    /// `rotate --from-file FILE --write OUT` with `more`.
+    fn offline<'a>(file: &'a str, out: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+        let args = ["rotate", "--account", "a@acme.example", "--yes"];
+        [&args[..], &["--from-file", file, "--write", out], more].concat()
+    }
+    let token = [("AUTOREKEY_NEW_TOKEN", "FAKE-new-token-for-a-file-test")];
+    // (arguments, environment, what the error says)
+    type Case<'a> = (Vec<&'a str>, &'a [(&'a str, &'a str)], &'a str);
+    let cases: Vec<Case> = vec![
+        (vec!["scan", "--from-file", missing], &[], no_such),
+        (offline(missing, out_file, &[]), &token, no_such),
+        (
+            offline(missing, out_file, &["--new-token-file", missing]),
+            &[],
+            "cannot read the new API token",
+        ),
+        (vec!["apply", missing], &token, no_such),
+        (
+            vec!["scan", "--from-file", path_str(&empty)],
+            &[],
+            "holds no rule files",
+        ),
+    ];
+    for (args, env, said) in cases {
+        let out = run(&args, env);
+        out.expect_code(2).expect_error_with_hint();
+        assert!(out.stderr.contains(said), "{args:?}:\n{}", out.stderr);
+    }
 }

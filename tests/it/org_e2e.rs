@@ -308,6 +308,31 @@ fn revoke_waits_until_no_rule_holds_the_old_token_then_deletes_it() {
 }
 
 #[test]
+fn revoke_without_keep_after_a_good_rotation_says_to_pass_keep_not_to_rotate() {
+    let org = org_site();
+    let keep = Token::new(org.new.clone()).fingerprint().to_string();
+    org.rotate_alice().expect_code(0);
+    let out = org.revoke("alice-old", "", &[]);
+    out.expect_code(3);
+    let hint = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("Hint: "))
+        .unwrap_or_default();
+    assert!(
+        hint.contains(&format!("pass --keep {keep}")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !hint.starts_with("Hint: rotate them first"),
+        "{}",
+        out.stderr
+    );
+    assert!(org.revoked().is_empty());
+}
+
+#[test]
 fn revoke_refuses_over_a_rule_list_the_site_did_not_list_consistently() {
     // 150 more rules, and GET pages that skip rules: even once alice's rules are rotated,
     // a rule the site did not list might still hold her old token.

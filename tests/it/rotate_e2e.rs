@@ -604,22 +604,7 @@ fn ctrl_c_stops_cleanly_and_a_rerun_finishes() {
     assert_eq!(expected.rotated.len(), 20);
     let backups = site.dir.path().join("backups");
 
-    let child = spawnable_rotate(
-        &site,
-        SVC_JIRA,
-        &new_token,
-        &backups,
-        &["--yes", "--concurrency", "1"],
-    )
-    .spawn()
-    .expect("spawn autorekey");
-    wait_for_first_write(&backups);
-    let sent = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(sent.success());
-    let out = finish_checked(child, site.secrets());
+    let out = interrupted_after_first_write(&site, &new_token, &backups);
     out.expect_code(1).expect_error_with_hint();
     assert!(out.stderr.contains("interrupted"));
     assert!(out.stderr.contains("run the same command again"));
@@ -696,6 +681,14 @@ fn offline_export_rotation_changes_only_credential_text() {
     out.expect_code(3);
     assert_eq!(summary_count(&out.stdout, "rotated"), 1);
     assert_eq!(summary_count(&out.stdout, "left alone"), 1);
+    // Said as the file has it: "", not the site's ***.
+    assert!(
+        out.stdout
+            .contains("is empty (\"\"), as an export writes a hidden value"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("***"), "{}", out.stdout);
     assert_eq!(
         std::fs::read_to_string(&input).expect("re-read"),
         input_text,

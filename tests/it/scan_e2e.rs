@@ -1240,7 +1240,8 @@ fn from_file_on_a_file_of_another_shape_is_an_error_naming_it() {
     cmd.args(["scan", "--format", "json", "--from-file"])
         .arg(&path);
     let run = run_checked(cmd, &[]);
-    run.expect_code(1);
+    // A mistake in the input: exit 2, as every file mistake is.
+    run.expect_code(2);
     assert!(run.stderr.contains("settings.json"), "{}", run.stderr);
     assert!(run.stderr.contains("not a rule"), "{}", run.stderr);
 }
@@ -1528,4 +1529,27 @@ fn scan_account_keeps_an_ownerless_bearer_sent_to_the_site() {
         .filter_map(|r| r["rule_name"].as_str())
         .collect();
     assert_eq!(names, BTreeSet::from(["named", "site"]), "{report:#}");
+}
+
+/// A HOME where nothing can be made (a CI sandbox, a read-only home: here, a path under a
+/// plain file, which stops root too) does not stop a scan: without a machine key the keyed
+/// fingerprints show as unknown, said once.
+#[test]
+fn a_scan_with_a_home_it_cannot_write_runs_and_says_so_once() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, "").expect("write");
+    let home = blocker.join("home");
+    let mut cmd = autorekey();
+    cmd.env_remove("AUTOREKEY_FINGERPRINT_KEY")
+        .env_remove("XDG_DATA_HOME")
+        .env("HOME", &home)
+        .args(["scan", "--format", "json", "--from-file"])
+        .arg(fixtures_dir().join("rules"));
+    let out = run_checked(cmd, &fixture_secret_values());
+    out.expect_code(0);
+    let warnings = out.stderr.matches("Warning: ").count();
+    assert_eq!(warnings, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("k:????????????"), "{}", out.stderr);
+    assert!(out.stdout.contains("k:????????????"), "{}", out.stdout);
 }

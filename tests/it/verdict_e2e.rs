@@ -122,6 +122,35 @@ fn a_new_token_already_in_the_rules_is_refused_before_any_write() {
 }
 
 #[test]
+fn a_rerun_without_the_first_runs_files_finishes_a_partial_rotation() {
+    let (planted, site) = copies_site(5, |_| {});
+    let before = snapshot(&site);
+    let (old, new) = old_and_new(&planted);
+    // As an interrupted run on another machine leaves the site: three rules hold the new
+    // token, two the old one, and this machine has none of that run's files.
+    let token = Token::new(new.clone());
+    let uuids: Vec<String> = before.keys().cloned().collect();
+    for uuid in &uuids[..3] {
+        site.state().edit_rule(uuid, |e| {
+            e["rule"] = rewrite_for(&e["rule"], SVC_JIRA, &token).expect("a rewrite");
+        });
+    }
+    let backups = site.dir.path().join("fresh-runner-backups");
+    let out = site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new, &backups, &["--yes"]));
+    out.expect_code(0);
+    assert!(!out.stderr.contains("already in"), "{}", out.stderr);
+    assert_eq!(summary_count(&out.stdout, "already current"), 3);
+    assert_eq!(summary_count(&out.stdout, "rotated"), 2);
+    assert!(
+        out.stdout.contains(&revoke_line(&old, &new)),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(puts(&site), 2);
+    Expected::rotation(&before, SVC_JIRA, &new).assert_site(&site);
+}
+
+#[test]
 fn the_summary_names_what_to_keep_and_revoke_and_a_rerun_is_already_current() {
     let (planted, site) = copies_site(3, |_| {});
     let before = snapshot(&site);
@@ -204,17 +233,7 @@ fn a_resumed_run_shares_its_backup_directory_and_restore_undoes_every_write() {
     let (old, new) = old_and_new(&planted);
     let expected = Expected::rotation(&before, SVC_JIRA, &new);
     let backups = site.dir.path().join("backups");
-    let args = ["--yes", "--concurrency", "1"];
-    let child = spawnable_rotate(&site, SVC_JIRA, &new, &backups, &args)
-        .spawn()
-        .expect("spawn autorekey");
-    wait_for_first_write(&backups);
-    let sent = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(sent.success());
-    finish_checked(child, site.secrets()).expect_code(1);
+    interrupted_after_first_write(&site, &new, &backups).expect_code(1);
     let first = only_run_dir(&backups);
 
     let rerun = site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new, &backups, &["--yes"]));
@@ -248,9 +267,93 @@ fn a_resumed_run_shares_its_backup_directory_and_restore_undoes_every_write() {
         .contains(&format!("Keep the old {} (restored)", fp(&old))));
 }
 
+/// `backups --format json` under `root`: each run's (state, not_attempted).
+fn backup_states(site: &TestSite, root: &Path) -> Vec<(String, Option<u64>)> {
+    let root = root.to_str().expect("a UTF-8 path");
+    let out = site.run(&["backups", "--backup-dir", root, "--format", "json"]);
+    out.expect_code(0);
+    let runs: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    let runs = runs.as_array().expect("a list of runs");
+    runs.iter()
+        .map(|r| {
+            let state = r["state"].as_str().unwrap_or_default().to_owned();
+            (state, r["not_attempted"].as_u64())
+        })
+        .collect()
+}
+
+#[test]
+fn backups_calls_a_ctrl_c_run_interrupted_with_what_was_not_attempted() {
+    let (planted, site) = copies_site(8, |c| c.latency = std::time::Duration::from_millis(60));
+    let new = planted.fresh(SVC_JIRA_NEW_FIXTURE);
+    let backups = site.dir.path().join("backups");
+    let out = interrupted_after_first_write(&site, &new, &backups);
+    out.expect_code(1);
+    let left = summary_count(&out.stdout, "not attempted");
+    assert!(left > 0, "{}", out.stdout);
+    assert_eq!(
+        backup_states(&site, &backups),
+        [("interrupted".to_string(), Some(left as u64))]
+    );
+    // The rerun finishes it: finished; a restore of it: restored.
+    site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new, &backups, &["--yes"]))
+        .expect_code(0);
+    assert_eq!(
+        backup_states(&site, &backups),
+        [("finished".to_string(), None)]
+    );
+    let dir = only_run_dir(&backups);
+    site.run(&["restore", dir.to_str().unwrap(), "--yes"])
+        .expect_code(0);
+    let states = backup_states(&site, &backups);
+    assert!(
+        states.contains(&("restored".to_string(), None)),
+        "{states:?}"
+    );
+}
+
 /// The site's lock directory, under the data directory the binary is given.
 fn lock_dir(site: &TestSite) -> std::path::PathBuf {
     site.data_dir().join("autorekey").join("locks")
+}
+
+/// Waits until a lock file is in `dir`: the run has connected and is about to read.
+fn wait_for_lock_file(dir: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while lock_files(dir).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no lock was taken");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+fn lock_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "lock"))
+        .collect()
+}
+
+#[test]
+fn ctrl_c_while_reading_exits_1_says_what_is_left_and_leaves_no_lock_file() {
+    let (site, before, new, backups) = slow_site();
+    let child = first_writer(&site, &new, &backups)
+        .spawn()
+        .expect("spawn autorekey");
+    wait_for_lock_file(&lock_dir(&site));
+    send_signal(&child, "-INT");
+    let out = finish_checked(child, site.secrets());
+    out.expect_code(1).expect_error_with_hint();
+    assert!(out.stderr.contains("Error: interrupted"), "{}", out.stderr);
+    assert!(out.stderr.contains("nothing was written"), "{}", out.stderr);
+    assert_eq!(
+        lock_files(&lock_dir(&site)),
+        Vec::<std::path::PathBuf>::new()
+    );
+    assert_eq!(puts(&site), 0);
+    Expected::nothing(&before).assert_site(&site);
 }
 
 /// A site of 20 rules that answers slowly, so a rotation is still writing when a second
@@ -915,4 +1018,58 @@ fn the_check_after_a_rotation_sees_what_the_verdict_cannot_read() {
     typo.expect_code(2).expect_error_with_hint();
     assert!(typo.stderr.contains(SVC_JIRA), "{}", typo.stderr);
     assert!(typo.stdout.is_empty(), "{}", typo.stdout);
+}
+
+#[test]
+fn the_next_steps_follow_the_mode_the_run_was_in() {
+    let (planted, site) = copies_site(1, |_| {});
+    let new = planted.fresh(SVC_JIRA_NEW_FIXTURE);
+    let backups = site.dir.path().join("backups");
+    let plan = site.dir.path().join("plan.json");
+    let saved = site.run_cmd(rotate_cmd(
+        &site,
+        SVC_JIRA,
+        &new,
+        &backups,
+        &["--out", plan.to_str().unwrap()],
+    ));
+    saved.expect_code(0);
+    assert!(!saved.stdout.contains("--dry-run"), "{}", saved.stdout);
+    assert!(
+        saved
+            .stdout
+            .contains("Carry the plan out with `autorekey apply`"),
+        "{}",
+        saved.stdout
+    );
+    let dry = site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new, &backups, &["--dry-run"]));
+    dry.expect_code(0);
+    assert!(dry.stdout.contains("without --dry-run"), "{}", dry.stdout);
+    assert!(!dry.stdout.contains("apply the plan"), "{}", dry.stdout);
+}
+
+#[test]
+fn a_shared_backup_folder_is_refused_before_any_rule_is_read_with_the_real_cause() {
+    let (planted, site) = copies_site(2, |_| {});
+    let new = planted.fresh(SVC_JIRA_NEW_FIXTURE);
+    let out = site.run_cmd(rotate_cmd(
+        &site,
+        SVC_JIRA,
+        &new,
+        Path::new("/tmp"),
+        &["--yes"],
+    ));
+    out.expect_code(2).expect_error_with_hint();
+    assert!(
+        out.stderr.contains("a folder every user shares"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("a folder of your own"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("chmod"), "{}", out.stderr);
+    assert_eq!(site.stats().total_requests, 0, "nothing was read");
 }

@@ -156,6 +156,27 @@ pub fn spawnable_rotate(
 }
 
 /// Waits for `child` and checks both streams for `secrets`, like `common::run_checked`.
+/// Sends `signal` (as `kill` spells it: `-INT`) to `child`.
+pub fn send_signal(child: &std::process::Child, signal: &str) {
+    let sent = std::process::Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill {signal} failed");
+}
+
+/// `rotate --yes --concurrency 1` of svc-jira, stopped by Ctrl-C (SIGINT) once its first
+/// write is journalled: its output, checked for the site's secrets.
+pub fn interrupted_after_first_write(site: &TestSite, new: &str, backups: &Path) -> RunOutput {
+    let args = ["--yes", "--concurrency", "1"];
+    let child = spawnable_rotate(site, SVC_JIRA, new, backups, &args)
+        .spawn()
+        .expect("spawn autorekey");
+    wait_for_first_write(backups);
+    send_signal(&child, "-INT");
+    finish_checked(child, site.secrets())
+}
+
 pub fn finish_checked(child: std::process::Child, secrets: &[String]) -> RunOutput {
     crate::common::checked(
         child.wait_with_output().expect("wait for autorekey"),
@@ -486,7 +507,8 @@ pub fn journal_of(run_dir: &Path) -> Vec<Entry> {
 /// uuid -> the steps the journal recorded for it, in order.
 pub fn steps_by_rule(entries: &[Entry]) -> BTreeMap<String, Vec<String>> {
     let mut steps: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for e in entries {
+    // A run's end record names no rule.
+    for e in entries.iter().filter(|e| !e.rule_uuid.is_empty()) {
         let step = serde_json::to_value(e.step).expect("a step serializes");
         steps
             .entry(e.rule_uuid.clone())
