@@ -877,14 +877,25 @@ pub fn decode_basic(b64: &str) -> Option<(String, String)> {
 /// are joined only as a wrapper cuts them, so that a word after the value is never taken
 /// into it: across a line end, every line but the last as long as the first, which is as
 /// wide as wrappers make them (64 for OpenSSL, 76 for `base64` and MIME: 60 to 76) and
-/// unpadded; every line a whole number of 4-character groups. (span, user, token).
+/// unpadded; every line a whole number of 4-character groups that ends the line (or the
+/// value: a quote, a separator); and the lines joined are an encoder's output, with no
+/// spare bits. (span, user, token).
+///
+/// Why so strict: a rotation writes a canonical value, which may happen to be as wide as a
+/// wrapped line, and the text after the old value stays. A word on the next line that no
+/// wrapper writes (`ICa=a`, `ICa=é`, `ICa=` with spare bits) must stay a word, or the
+/// rewritten rule reads as holding a token neither old nor new. A line a wrapper could
+/// have written (`SGk=`) is still joined: that text is a wrapped value. Real new tokens
+/// (`ATATT3…`, about 190 characters) make values far wider than any wrapped line.
 pub(crate) fn wrapped_basic(
     text: &str,
     first: Range<usize>,
 ) -> Option<(Range<usize>, String, String)> {
     static NEXT: OnceLock<Regex> = OnceLock::new();
     let next = NEXT.get_or_init(|| {
-        Regex::new(r"^[ \t]*\r?\n[ \t]*([A-Za-z0-9+/_-]+={0,2})").expect("static pattern")
+        // The line's run ends where a value ends (as in `scan_pairs`): not a prefix of a word.
+        Regex::new(r#"^[ \t]*\r?\n[ \t]*([A-Za-z0-9+/_-]+={0,2})(?:[\s"',;)\]}&<]|$)"#)
+            .expect("static pattern")
     });
     let (start, width) = (first.start, first.len());
     let mut ends = vec![first.end];
@@ -905,10 +916,30 @@ pub(crate) fn wrapped_basic(
         line = line.end + m.start()..line.end + m.end();
         ends.push(line.end);
     }
+    let joined = |end: usize| end != ends[0];
     ends.iter().rev().find_map(|&end| {
-        let (user, token) = decode_basic(&text[start..end])?;
+        let b64 = &text[start..end];
+        if joined(end) && !is_encoder_output(b64) {
+            return None;
+        }
+        let (user, token) = decode_basic(b64)?;
         Some((start..end, user, token))
     })
+}
+
+/// Whether base64 text (whitespace and padding aside) could be an encoder's output: its
+/// last symbol has no spare bits set. Lenient decoding accepts them in one value an admin
+/// edited; a wrapper never writes them.
+fn is_encoder_output(b64: &str) -> bool {
+    const EXACT: base64::engine::GeneralPurposeConfig = base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent);
+    const ENGINES: [base64::engine::GeneralPurpose; 2] = [
+        base64::engine::GeneralPurpose::new(&base64::alphabet::STANDARD, EXACT),
+        base64::engine::GeneralPurpose::new(&base64::alphabet::URL_SAFE, EXACT),
+    ];
+    let compact: String = b64.chars().filter(|c| !c.is_whitespace()).collect();
+    let unpadded = compact.trim_end_matches('=');
+    ENGINES.iter().any(|engine| engine.decode(unpadded).is_ok())
 }
 
 fn inspect_url(ctx: &Ctx, url: &str, out: &mut Vec<Finding>) {

@@ -1042,3 +1042,27 @@ fn a_basic_value_that_names_no_account_is_unattributable_when_atlassian_may_get_
     let found = detect(&rule_with(json!([relay("4", &body)])));
     assert!(found[0].unattributable_basic_to_atlassian(), "{found:?}");
 }
+
+/// A line is joined to a wrapped value only as a wrapper writes it: whole (it ends the
+/// line or the value) and, joined, with no spare bits. A word after a value as wide as a
+/// wrapped line stays a word; a real second line is still joined.
+#[test]
+fn only_a_line_a_wrapper_writes_is_joined_to_a_value() {
+    let long = format!("{}{}", fake_token("w"), uuid::Uuid::new_v4().simple());
+    let token = &long[..64 / 4 * 3 - "svc@x.io:".len()];
+    let line = b64("svc@x.io", token);
+    assert!(line.len() == 64 && !line.contains('='));
+    for tail in ["ICa=a", "ICa=é", "ICa=\"", "ICa= x", "Ia"] {
+        let text = format!("{line}\n{tail}");
+        let (span, _, read) = wrapped_basic(&text, 0..line.len()).expect("the line decodes");
+        assert_eq!((span, read.as_str()), (0..line.len(), token), "{tail:?}");
+    }
+    // `openssl base64` output: lines of 64, the last one shorter.
+    let wrapped = format!(
+        "{}\n{}",
+        &b64("svc@x.io", &long)[..64],
+        &b64("svc@x.io", &long)[64..]
+    );
+    let (span, _, read) = wrapped_basic(&format!("{wrapped}\"}}"), 0..64).expect("joined");
+    assert_eq!((span, read), (0..wrapped.len(), long));
+}

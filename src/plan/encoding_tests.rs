@@ -150,3 +150,41 @@ fn a_json_escaped_body_gets_the_new_value_plainly() {
         format!("{{\"Authorization\": \"Basic {canonical_new}\"}}")
     );
 }
+
+/// The property seeds' shrunk case: a padded value, a line end and a short word, in a body.
+/// The new value is as wide as a wrapped line (60 to 76, unpadded); the word after it, one
+/// no wrapper writes, must stay a word, plainly and behind a `\n` escape: detect, rewrite,
+/// detect finds the new token where the old one was, and a second rewrite is the first.
+#[test]
+fn a_new_value_as_wide_as_a_wrapped_line_leaves_the_next_line_alone() {
+    let old = fake_token("old");
+    assert!(canonical(USER, &old).ends_with('='));
+    let long = format!("{}{}", fake_token("new"), uuid::Uuid::new_v4().simple());
+    for width in [60, 64, 68, 72, 76] {
+        let new = Token::new(&long[..width / 4 * 3 - USER.len() - 1]);
+        let canonical_new = canonical(USER, new.expose());
+        assert!(canonical_new.len() == width && !canonical_new.contains('='));
+        // `ICa=` decodes, its last symbol with spare bits no encoder writes.
+        for (line_end, tail) in [
+            ("\n", "ICa=a"),
+            ("\n", "ICa=é"),
+            ("\n", "ICa="),
+            ("\\n", "ICa=a"),
+        ]
+        .into_iter()
+        .chain([("\n", "Ia")])
+        {
+            let body = |b64: &str| format!("{{\"text\": \" Basic {b64}{line_end}{tail}\"}}");
+            let before = rule("", &body(&canonical(USER, &old)), "");
+            let after = round_trip(&before, &old, &new);
+            let text = &after["components"][0]["value"]["customBody"];
+            assert_eq!(text, &body(&canonical_new), "{width} {tail:?}");
+            let current: Vec<Finding> = detect::detect(&after)
+                .into_iter()
+                .filter(|f| f.token.as_ref() == Some(&new))
+                .collect();
+            assert_eq!(current.len(), 1, "{width} {tail:?}: {current:?}");
+            assert_eq!(rewrite(&after, &current, &new).unwrap(), after);
+        }
+    }
+}
