@@ -11,7 +11,7 @@ use crate::backup::Manifest;
 use crate::cli::{NewTokenArgs, ReportFormat, WriteArgs};
 use crate::confirm::{Answer, Approver, GroupAnswer};
 use crate::error::{CommandError, CommandResult, ErrorKind};
-use crate::fetch::{AutomationClient, CheckAt, CredentialCheck};
+use crate::fetch::{AutomationClient, CheckAt, CredentialCheck, MYSELF_SCOPES};
 use crate::outcome::{Failure, Kind, Outcome};
 use crate::plan::review::Group;
 use crate::plan::{Plan, Planner, Rewrite, Selector};
@@ -209,12 +209,12 @@ fn new_token_refused(check: CredentialCheck, account: &str, at: &str) -> Command
         )),
         // Live, but for the same reason as above nothing says whose it is.
         CredentialCheck::LiveScopeLimited { .. } => CommandError::usage(format!(
-            "the new token is live at {at}, but its scopes lack read:me, so nothing says \
-             which account it belongs to; {NOTHING}"
+            "the new token is live at {at}, but its scopes do not cover reading the current \
+             user, so nothing says which account it belongs to; {NOTHING}"
         ))
         .hint(format!(
-            "issue {account}'s scoped token with the read:me scope (for Jira: read:jira-user) \
-             as well, then rerun"
+            "issue {account}'s scoped token with the scopes Jira's /myself needs as well, \
+             {MYSELF_SCOPES}, then rerun"
         )),
         CredentialCheck::Dead { reason } => CommandError::usage(format!(
             "the new token was refused ({reason}); {NOTHING}"

@@ -65,8 +65,9 @@ pub enum CredentialCheck {
         email: Option<String>,
     },
     /// Accepted as a scoped token whose scopes do not include reading the current user
-    /// (`read:me`): Atlassian answered 401 "scope does not match", which a wrong, revoked or
-    /// expired token never gets. Live, but it cannot say whose it is.
+    /// ([`MYSELF_SCOPES`]): Atlassian answered 401 "scope does not match", or marked the 401
+    /// `X-Failure-Category: FAILURE_CLIENT_SCOPE_CHECK`, which a wrong, revoked or expired
+    /// token never gets. Live, but it cannot say whose it is.
     LiveScopeLimited { reason: String },
     /// The site rejected it (401, or a login-denied header): wrong, revoked or expired.
     Dead { reason: String },
@@ -133,6 +134,14 @@ const DENIAL_HEADERS: [(&str, &[&str]); 2] = [
 
 /// The gateway's answer for a token that is valid but lacks the scope the call needs.
 const SCOPE_MISMATCH: &str = "scope does not match";
+
+/// The header with which the gateway marks a scope failure, whatever its message says.
+const FAILURE_CATEGORY: &str = "x-failure-category";
+const SCOPE_CHECK_FAILURE: &str = "FAILURE_CLIENT_SCOPE_CHECK";
+
+/// What reading the current user needs: Jira's classic scope, or its granular set.
+pub const MYSELF_SCOPES: &str = "read:jira-user (classic scope) or read:application-role:jira \
+     read:group:jira read:user:jira read:avatar:jira (granular scopes)";
 
 /// The current-user endpoint of a product, relative to the site (or to the gateway's
 /// `/ex/{product}/{cloudId}/`).
@@ -267,7 +276,10 @@ impl AutomationClient {
             },
             Err(FetchError::Unauthorized { message }) if message.contains(SCOPE_MISMATCH) => {
                 CredentialCheck::LiveScopeLimited {
-                    reason: format!("live, but its scopes lack read:me ({message})"),
+                    reason: format!(
+                        "live, but its scopes do not cover reading the current user \
+                         (Jira's /myself needs {MYSELF_SCOPES}) ({message})"
+                    ),
                 }
             }
             Err(FetchError::Unauthorized { message }) => CredentialCheck::Dead { reason: message },
@@ -311,7 +323,19 @@ impl AutomationClient {
             return Err(FetchError::Unauthorized { message: reason });
         }
         if !answer.status.is_success() {
-            return Err(answer.into_error(exchange.attempts, &masker));
+            let scope_check = is_scope_check_failure(&answer.headers);
+            return Err(match answer.into_error(exchange.attempts, &masker) {
+                FetchError::Unauthorized { message }
+                    if scope_check && !message.contains(SCOPE_MISMATCH) =>
+                {
+                    FetchError::Unauthorized {
+                        message: format!(
+                            "{SCOPE_MISMATCH} ({FAILURE_CATEGORY}: {SCOPE_CHECK_FAILURE}): {message}"
+                        ),
+                    }
+                }
+                other => other,
+            });
         }
         let body: serde_json::Value = answer.json(&masker)?;
         if body.get("type").and_then(serde_json::Value::as_str) == Some("anonymous") {
@@ -332,6 +356,13 @@ impl AutomationClient {
         }
         Ok(me)
     }
+}
+
+/// True when the gateway marked the answer as a scope failure: the token is valid.
+fn is_scope_check_failure(headers: &HeaderMap) -> bool {
+    headers
+        .get(FAILURE_CATEGORY)
+        .is_some_and(|v| v.as_bytes().trim_ascii() == SCOPE_CHECK_FAILURE.as_bytes())
 }
 
 /// The login-denied reason, if a denial header is present. The header's value is server

@@ -40,7 +40,8 @@ pub use client::{
     AutomationClient, ClientConfig, ListingForm, PutOutcome, RuleSummary, ATLASSIAN_GATEWAY,
 };
 pub use credential::{
-    is_service_account, CheckAt, CredentialCheck, Myself, Verified, SERVICE_ACCOUNT_DOMAIN,
+    is_service_account, CheckAt, CredentialCheck, Myself, Verified, MYSELF_SCOPES,
+    SERVICE_ACCOUNT_DOMAIN,
 };
 pub use error::FetchError;
 pub use limiter::{AdaptiveLimiter, ConcurrencyStats};

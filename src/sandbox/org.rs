@@ -47,7 +47,8 @@ pub struct Directory {
 pub struct ScopedToken {
     pub email: String,
     pub token: Token,
-    /// The token's scopes include reading the current user (`read:me`).
+    /// The token's scopes include reading the current user (for Jira `read:jira-user`, or
+    /// the granular `read:user:jira` set).
     pub read_me: bool,
 }
 

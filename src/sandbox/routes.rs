@@ -317,9 +317,17 @@ fn myself(state: &SandboxState, req: &Req, login: &LoginRoute) -> Answer {
     answer
 }
 
+/// As Atlassian's gateway answers a valid token without the call's scope: the message, and
+/// the header that marks a scope failure whatever the message says.
 fn scope_mismatch() -> Answer {
     let body = json!({ "code": 401, "message": "Unauthorized; scope does not match" });
-    json_answer(StatusCode::UNAUTHORIZED, body)
+    let mut answer = json_answer(StatusCode::UNAUTHORIZED, body);
+    set(
+        &mut answer,
+        "x-failure-category",
+        "FAILURE_CLIENT_SCOPE_CHECK",
+    );
+    answer
 }
 
 /// The org admin API: the org's API key as a Bearer token, then list or delete.

@@ -141,7 +141,7 @@ pub(crate) enum Via {
     /// The site's own current-user endpoint: classic tokens only.
     Site,
     /// The gateway form: classic tokens (UNVERIFIED: assumed accepted) and scoped tokens,
-    /// which need `read:me` for the current user.
+    /// which need `read:jira-user` (or its granular set) for the current user.
     Gateway,
     /// The rule-management API: classic tokens only; scoped ones get "scope does not match".
     Automation,

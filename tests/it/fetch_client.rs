@@ -847,6 +847,37 @@ async fn check_credential_verdicts() {
     assert!(paths.iter().all(|p| p == "/rest/api/3/myself"), "{paths:?}");
 }
 
+#[tokio::test]
+async fn a_401_marked_as_a_scope_check_failure_is_live_whatever_its_message() {
+    // The gateway marks a scope failure with a header; its message is not a contract.
+    let server = serve(|seen, _| match seen.auth.as_deref().unwrap_or("") {
+        a if a.ends_with(&basic_of("scoped@example.com")) => {
+            reply(401, r#"{"code":401,"message":"Unauthorized"}"#)
+                .header("x-failure-category", "FAILURE_CLIENT_SCOPE_CHECK")
+        }
+        _ => reply(401, r#"{"code":401,"message":"Unauthorized"}"#),
+    })
+    .await;
+    let client = client_for(&server).await;
+    let url = server.url.join("rest/api/3/myself").unwrap();
+    let check = |user: &str| {
+        let (client, url) = (client.clone(), url.clone());
+        let credential = Credential::new(user, fixed_token());
+        async move { client.check_url(&url, &credential).await }
+    };
+    match check("scoped@example.com").await {
+        CredentialCheck::LiveScopeLimited { reason } => {
+            assert!(reason.contains("read:jira-user"), "{reason}");
+            assert!(!reason.contains("read:me"), "{reason}");
+        }
+        other => panic!("a scope failure is a live token: {other:?}"),
+    }
+    assert!(matches!(
+        check("wrong@example.com").await,
+        CredentialCheck::Dead { .. }
+    ));
+}
+
 /// One token shared by the verdict test, so the server can tell users apart by their header.
 fn fixed_token() -> Token {
     static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();

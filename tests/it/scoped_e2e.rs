@@ -166,7 +166,7 @@ fn scoped_and_service_account_tokens_are_verified_through_the_gateway_once_per_f
     assert_eq!(verdict(&report, 4).0, "live");
     let (v, detail) = verdict(&report, 5);
     assert_eq!(v, "live", "scope does not match is not dead: {detail}");
-    assert!(detail.contains("read:me"), "{detail}");
+    assert!(detail.contains("read:jira-user"), "{detail}");
     // Rule 5 sends that gateway-only token to the site itself: its requests fail.
     assert!(detail.contains("--rewrite-urls"), "{detail}");
     assert!(!verdict(&report, 4).1.contains("--rewrite-urls"));
@@ -601,6 +601,6 @@ fn a_new_token_that_cannot_say_whose_it_is_is_never_written() {
         Some(&limited),
     );
     out.expect_code(2).expect_error_with_hint();
-    assert!(out.stderr.contains("read:me"), "{}", out.stderr);
+    assert!(out.stderr.contains("read:jira-user"), "{}", out.stderr);
     assert_eq!(site.stats().endpoint("PUT rule"), 0);
 }
