@@ -7,6 +7,13 @@
 //! exponential backoff, `Retry-After` honoured, and an environment switch that removes every
 //! sleep in tests (`AUTOREKEY_NO_RETRY_DELAY=1`, like `UV_TEST_NO_HTTP_RETRY_DELAY`).
 //!
+//! A throttled answer without a usable `Retry-After` (Jira does not always send one,
+//! JRACLOUD-82801) backs off exponentially with a floor of half the ceiling, and not before
+//! an `X-RateLimit-Reset` still ahead: that reset is cut to the minute and often already
+//! past when read, and a past reset is no reason to try again at once. The announced
+//! `Beta-Retry-After` / `X-Beta-RateLimit-*` headers stand in for the standard ones when
+//! only they are sent.
+//!
 //! Two limits bound a retry sequence: a number of attempts and a total time budget, so a
 //! throttled run fails with a clear message instead of sleeping for an hour. Whether a given
 //! request *may* be retried at all (a 401, a PUT whose answer was lost) is decided by the
@@ -87,20 +94,38 @@ impl RetryPolicy {
     /// jitter: uniform in `[0, min(max_delay, base_delay * 2^(attempt-1))]`, which spreads
     /// concurrent retries apart better than a fixed schedule.
     pub fn delay_for(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        match retry_after {
+            Some(wait) => self.wait_for(attempt, Wait::Asked(wait)),
+            None => self.wait_for(attempt, Wait::Backoff),
+        }
+    }
+
+    /// The wait before attempt `attempt + 1` for what the failed answer said (see [`Wait`]).
+    pub fn wait_for(&self, attempt: u32, wait: Wait) -> Duration {
         if self.no_delay {
             return Duration::ZERO;
         }
-        if let Some(wait) = retry_after {
-            return wait;
+        let ceiling = self.ceiling(attempt);
+        match wait {
+            Wait::Asked(wait) => wait,
+            Wait::Backoff if ceiling.is_zero() => Duration::ZERO,
+            Wait::Backoff => rand::thread_rng().gen_range(Duration::ZERO..=ceiling),
+            Wait::Throttled { not_before } => {
+                let floor = ceiling / 2;
+                let backoff = match floor < ceiling {
+                    true => rand::thread_rng().gen_range(floor..=ceiling),
+                    false => ceiling,
+                };
+                backoff.max(not_before.unwrap_or(Duration::ZERO))
+            }
         }
-        let ceiling = self
-            .base_delay
+    }
+
+    /// `min(max_delay, base_delay * 2^(attempt-1))`.
+    fn ceiling(&self, attempt: u32) -> Duration {
+        self.base_delay
             .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
-            .min(self.max_delay);
-        if ceiling.is_zero() {
-            return Duration::ZERO;
-        }
-        rand::thread_rng().gen_range(Duration::ZERO..=ceiling)
+            .min(self.max_delay)
     }
 
     pub fn is_retryable_status(&self, status: u16) -> bool {
@@ -132,6 +157,20 @@ impl RetryPolicy {
     }
 }
 
+/// What a failed answer says about when to try again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wait {
+    /// Nothing (a 5xx, a dropped connection): full-jitter backoff.
+    Backoff,
+    /// The server asked to slow down without a usable `Retry-After`: exponential backoff
+    /// with a floor of half its ceiling (a throttled site needs the time, and full jitter's
+    /// near-zero draws would spend the attempts in seconds), and not before `not_before`, an
+    /// `X-RateLimit-Reset` still ahead.
+    Throttled { not_before: Option<Duration> },
+    /// Exactly this long: the server's `Retry-After` (or `Beta-Retry-After`).
+    Asked(Duration),
+}
+
 fn switch_is_on(value: Option<&str>) -> bool {
     value.is_some_and(|v| v.trim() == "1" || v.trim().eq_ignore_ascii_case("true"))
 }
@@ -148,9 +187,15 @@ fn is_transient_io(kind: io::ErrorKind) -> bool {
 }
 
 /// `Retry-After` as a duration: delta-seconds (fractions tolerated) or an HTTP-date, which
-/// counts from now and is zero if already past.
+/// counts from now and is zero if already past. Without a readable one, the announced
+/// `Beta-Retry-After` in its place.
 pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    retry_after_in(headers, RETRY_AFTER.as_str())
+        .or_else(|| retry_after_in(headers, "beta-retry-after"))
+}
+
+fn retry_after_in(headers: &HeaderMap, name: &str) -> Option<Duration> {
+    let text = headers.get(name)?.to_str().ok()?.trim();
     if let Ok(secs) = text.parse::<f64>() {
         return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(1e7)));
     }
@@ -188,7 +233,8 @@ pub fn parse_iso8601(text: &str) -> Option<SystemTime> {
     Some(SystemTime::UNIX_EPOCH + Duration::from_secs(since_epoch) + Duration::from_secs_f64(secs))
 }
 
-/// `HH:MM[:SS[.f]]` and its zone: `Z`, or `+HH:MM` / `-HH:MM` (seconds east of UTC).
+/// `HH:MM[:SS[.f]]` and its zone: `Z`, or `+HH:MM`, `+HHMM`, `+HH` (or `-`), in seconds
+/// east of UTC. `+0200` is two hours, not two hundred.
 fn split_offset(time: &str) -> Option<(&str, i64)> {
     if let Some(clock) = time.strip_suffix(['Z', 'z']) {
         return Some((clock, 0));
@@ -196,8 +242,21 @@ fn split_offset(time: &str) -> Option<(&str, i64)> {
     let at = time.rfind(['+', '-'])?;
     let (clock, zone) = time.split_at(at);
     let sign = if zone.starts_with('-') { -1 } else { 1 };
-    let (zh, zm) = zone[1..].split_once(':').unwrap_or((&zone[1..], "0"));
+    let digits = &zone[1..];
+    let (zh, zm) = match (digits.split_once(':'), digits.len()) {
+        (Some(parts), _) => parts,
+        (None, 4) => digits.split_at(2),
+        (None, 2) => (digits, "0"),
+        _ => return None,
+    };
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(zh) || !all_digits(zm) {
+        return None;
+    }
     let (zh, zm): (i64, i64) = (zh.parse().ok()?, zm.parse().ok()?);
+    if zh > 23 || zm > 59 {
+        return None;
+    }
     Some((clock, sign * (zh * 3600 + zm * 60)))
 }
 
@@ -241,11 +300,11 @@ impl<'p> RetryState<'p> {
     /// After a failed attempt: the wait before the next one, or `None` when the attempts or the
     /// time budget are spent (including a `Retry-After` that reaches past the budget: better to
     /// stop now with a clear message than to sleep and fail anyway).
-    pub(crate) fn next_delay(&self, retry_after: Option<Duration>) -> Option<Duration> {
+    pub(crate) fn next_delay(&self, wait: Wait) -> Option<Duration> {
         if self.attempts >= self.policy.max_attempts.max(1) {
             return None;
         }
-        let delay = self.policy.delay_for(self.attempts, retry_after);
+        let delay = self.policy.wait_for(self.attempts, wait);
         let elapsed = self.started.elapsed();
         (elapsed.saturating_add(delay) <= self.policy.total_budget).then_some(delay)
     }
@@ -258,7 +317,8 @@ pub struct RateLimitInfo {
     pub remaining: Option<u64>,
     /// ISO-8601, as sent.
     pub reset: Option<String>,
-    /// How long from now until `reset`; zero when it is past, `None` when unreadable.
+    /// How long from now until `reset`; `None` when it is past (cut to the minute, it
+    /// often is: no wait to honour) or unreadable.
     pub reset_in: Option<Duration>,
     pub near_limit: bool,
     /// `RateLimit-Reason`, e.g. which quota was hit.
@@ -267,27 +327,31 @@ pub struct RateLimitInfo {
 }
 
 impl RateLimitInfo {
-    /// `None` when the answer carries none of these headers.
+    /// `None` when the answer carries none of these headers. Each `X-RateLimit-*` header
+    /// falls back to its announced `X-Beta-RateLimit-*` twin when only that one is sent.
     pub fn from_headers(headers: &HeaderMap) -> Option<Self> {
         let text = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
+            [format!("x-{name}"), format!("x-beta-{name}")]
+                .iter()
+                .find_map(|n| headers.get(n.as_str()).and_then(|v| v.to_str().ok()))
                 .map(|s| s.trim().to_owned())
         };
         let number = |name: &str| text(name).and_then(|s| s.parse().ok());
-        let reset = text("x-ratelimit-reset");
-        let reset_in = reset.as_deref().and_then(parse_iso8601).map(|at| {
-            at.duration_since(SystemTime::now())
-                .unwrap_or(Duration::ZERO)
-        });
+        let reset = text("ratelimit-reset");
+        let reset_in = reset
+            .as_deref()
+            .and_then(parse_iso8601)
+            .and_then(|at| at.duration_since(SystemTime::now()).ok());
         let info = RateLimitInfo {
-            limit: number("x-ratelimit-limit"),
-            remaining: number("x-ratelimit-remaining"),
+            limit: number("ratelimit-limit"),
+            remaining: number("ratelimit-remaining"),
             reset,
             reset_in,
-            near_limit: text("x-ratelimit-nearlimit").is_some_and(|s| s == "true"),
-            reason: text("ratelimit-reason"),
+            near_limit: text("ratelimit-nearlimit").is_some_and(|s| s == "true"),
+            reason: headers
+                .get("ratelimit-reason")
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.trim().to_owned()),
             retry_after: parse_retry_after(headers),
         };
         (info != RateLimitInfo::default()).then_some(info)
@@ -390,11 +454,11 @@ mod tests {
         .without_delays();
         let mut state = RetryState::new(&policy);
         state.begin_attempt();
-        assert_eq!(state.next_delay(None), Some(Duration::ZERO));
+        assert_eq!(state.next_delay(Wait::Backoff), Some(Duration::ZERO));
         state.begin_attempt();
-        assert!(state.next_delay(None).is_some());
+        assert!(state.next_delay(Wait::Backoff).is_some());
         state.begin_attempt();
-        assert_eq!(state.next_delay(None), None);
+        assert_eq!(state.next_delay(Wait::Backoff), None);
 
         let patient = RetryPolicy {
             total_budget: Duration::from_secs(10),
@@ -402,9 +466,12 @@ mod tests {
         };
         let mut state = RetryState::new(&patient);
         state.begin_attempt();
-        assert_eq!(state.next_delay(Some(Duration::from_secs(3600))), None);
         assert_eq!(
-            state.next_delay(Some(Duration::from_secs(2))),
+            state.next_delay(Wait::Asked(Duration::from_secs(3600))),
+            None
+        );
+        assert_eq!(
+            state.next_delay(Wait::Asked(Duration::from_secs(2))),
             Some(Duration::from_secs(2))
         );
     }
@@ -434,8 +501,59 @@ mod tests {
         assert!(info.near_limit);
         assert_eq!(info.reason.as_deref(), Some("jira-quota-tenant-based"));
         assert_eq!(info.retry_after, Some(Duration::from_secs(5)));
-        assert_eq!(info.reset_in, Some(Duration::ZERO), "a reset in the past");
+        assert_eq!(info.reset_in, None, "a reset in the past is no wait");
         assert_eq!(RateLimitInfo::from_headers(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn beta_rate_limit_headers_stand_in_for_missing_standard_ones() {
+        let info = RateLimitInfo::from_headers(&headers(&[
+            ("x-beta-ratelimit-limit", "50"),
+            ("x-beta-ratelimit-remaining", "3"),
+            ("x-ratelimit-remaining", "1"),
+            ("x-beta-ratelimit-nearlimit", "true"),
+            ("beta-retry-after", "4"),
+        ]))
+        .unwrap();
+        assert_eq!(info.limit, Some(50));
+        assert_eq!(info.remaining, Some(1), "the standard header wins");
+        assert!(info.near_limit);
+        assert_eq!(info.retry_after, Some(Duration::from_secs(4)));
+        assert_eq!(
+            parse_retry_after(&headers(&[("beta-retry-after", "9"), ("retry-after", "2")])),
+            Some(Duration::from_secs(2))
+        );
+        // An unreadable standard header does not hide a readable beta one.
+        assert_eq!(
+            parse_retry_after(&headers(&[
+                ("beta-retry-after", "9"),
+                ("retry-after", "soon")
+            ])),
+            Some(Duration::from_secs(9))
+        );
+    }
+
+    #[test]
+    fn a_throttle_backs_off_exponentially_from_half_its_ceiling() {
+        let policy = RetryPolicy {
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(1000),
+            ..RetryPolicy::default()
+        };
+        let throttled = Wait::Throttled { not_before: None };
+        for attempt in 1..=10u32 {
+            let ceiling = Duration::from_millis((100u64 << (attempt - 1)).min(1000));
+            for _ in 0..50 {
+                let d = policy.wait_for(attempt, throttled);
+                assert!(d >= ceiling / 2 && d <= ceiling, "attempt {attempt}: {d:?}");
+            }
+        }
+        // A reset still ahead is a floor; delays off are still off.
+        let later = Wait::Throttled {
+            not_before: Some(Duration::from_secs(40)),
+        };
+        assert_eq!(policy.wait_for(1, later), Duration::from_secs(40));
+        assert_eq!(policy.without_delays().wait_for(5, later), Duration::ZERO);
     }
 
     #[test]
@@ -449,6 +567,9 @@ mod tests {
             at(1_743_568_964)
         );
         assert_eq!(parse_iso8601("2000-02-29T00:00:00Z"), at(951_782_400));
+        // Offsets without a colon: `+0200` is two hours (issue 19), not two hundred.
+        assert_eq!(parse_iso8601("2025-04-02T06:42:44+0200"), at(1_743_568_964));
+        assert_eq!(parse_iso8601("2025-04-02T02:42:44-02"), at(1_743_568_964));
         assert_eq!(
             parse_iso8601("2025-04-02T04:42:44.250Z"),
             at(1_743_568_964).map(|t| t + Duration::from_millis(250))
@@ -459,6 +580,8 @@ mod tests {
             "2025-13-01T00:00Z",
             "2025-04-02",
             "1969-12-31T23:59Z",
+            "2025-04-02T06:42:44+200",
+            "2025-04-02T06:42:44+24:00",
         ] {
             assert_eq!(parse_iso8601(bad), None, "{bad}");
         }

@@ -31,7 +31,7 @@ use super::breaker::CircuitBreaker;
 use super::error::FetchError;
 use super::limiter::AdaptiveLimiter;
 use super::pacer::Pacer;
-use super::retry::{parse_retry_after, RateLimitInfo, RetryPolicy, RetryState};
+use super::retry::{parse_retry_after, RateLimitInfo, RetryPolicy, RetryState, Wait};
 use crate::secret::Masker;
 
 /// Whether repeating a request can change anything on the server.
@@ -217,9 +217,9 @@ impl Transport {
                 .as_ref()
                 .ok()
                 .and_then(|a| RateLimitInfo::from_headers(&a.headers));
-            let retry_after = info.as_ref().and_then(|i| wait_asked(i, &result));
+            let retry_after = info.as_ref().and_then(|i| i.retry_after);
             let delay = match self.should_retry(&result, safety, retry_after) {
-                true => state.next_delay(retry_after),
+                true => state.next_delay(wait_asked(info.as_ref(), &result)),
                 false => None,
             };
             let Some(delay) = delay else {
@@ -340,11 +340,19 @@ fn is_throttle(result: &Result<Answer, reqwest::Error>, retry_after: Option<Dura
     }
 }
 
-/// The wait a throttled answer asks for: `Retry-After`, or else, on a 429, until its
-/// `X-RateLimit-Reset` (which Atlassian defines as the request's time plus that wait).
-fn wait_asked(info: &RateLimitInfo, result: &Result<Answer, reqwest::Error>) -> Option<Duration> {
-    let is_429 = matches!(result, Ok(a) if a.status == StatusCode::TOO_MANY_REQUESTS);
-    info.retry_after.or(info.reset_in.filter(|_| is_429))
+/// The wait a failed answer asks for: its `Retry-After` (or `Beta-Retry-After`); else, on a
+/// 429, a throttle backoff, not ending before an `X-RateLimit-Reset` still ahead (cut to the
+/// minute, it is often past: then it says nothing, and is not a wait of zero).
+fn wait_asked(info: Option<&RateLimitInfo>, result: &Result<Answer, reqwest::Error>) -> Wait {
+    if let Some(asked) = info.and_then(|i| i.retry_after) {
+        return Wait::Asked(asked);
+    }
+    match result {
+        Ok(a) if a.status == StatusCode::TOO_MANY_REQUESTS => Wait::Throttled {
+            not_before: info.and_then(|i| i.reset_in),
+        },
+        _ => Wait::Backoff,
+    }
 }
 
 /// Sleeps before a retry; false when the circuit breaker says not to retry after all.
@@ -381,30 +389,85 @@ mod tests {
         }
     }
 
+    fn answer(status: StatusCode, headers: &HeaderMap) -> Result<Answer, reqwest::Error> {
+        Ok(Answer {
+            status,
+            headers: headers.clone(),
+            body: Vec::new(),
+            oversized: None,
+        })
+    }
+
+    fn asked(status: StatusCode, headers: &HeaderMap) -> Wait {
+        let info = RateLimitInfo::from_headers(headers);
+        wait_asked(info.as_ref(), &answer(status, headers))
+    }
+
     #[test]
     fn a_429_without_retry_after_waits_until_its_reset() {
         let mut headers = HeaderMap::new();
         headers.insert("x-ratelimit-reset", "2100-01-01T00:00Z".parse().unwrap());
-        let answer = |status, headers: &HeaderMap| -> Result<Answer, reqwest::Error> {
-            Ok(Answer {
-                status,
-                headers: headers.clone(),
-                body: Vec::new(),
-                oversized: None,
-            })
+        let Wait::Throttled {
+            not_before: Some(wait),
+        } = asked(StatusCode::TOO_MANY_REQUESTS, &headers)
+        else {
+            panic!("a 429 is a throttle");
         };
-        let info = RateLimitInfo::from_headers(&headers).unwrap();
-        let wait = wait_asked(&info, &answer(StatusCode::TOO_MANY_REQUESTS, &headers)).unwrap();
         assert!(wait > Duration::from_secs(365 * 86_400), "{wait:?}");
         // Only a 429's reset is a wait; and Retry-After, when sent, wins.
         assert_eq!(
-            wait_asked(&info, &answer(StatusCode::SERVICE_UNAVAILABLE, &headers)),
-            None
+            asked(StatusCode::SERVICE_UNAVAILABLE, &headers),
+            Wait::Backoff
         );
         headers.insert("retry-after", "2".parse().unwrap());
-        let info = RateLimitInfo::from_headers(&headers).unwrap();
-        let wait = wait_asked(&info, &answer(StatusCode::TOO_MANY_REQUESTS, &headers));
-        assert_eq!(wait, Some(Duration::from_secs(2)));
+        assert_eq!(
+            asked(StatusCode::TOO_MANY_REQUESTS, &headers),
+            Wait::Asked(Duration::from_secs(2))
+        );
+    }
+
+    #[test]
+    fn a_429_whose_reset_is_past_backs_off_instead_of_retrying_at_once() {
+        // Cut to the minute, the reset is usually past when read: no wait of zero.
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ratelimit-reset", "2025-04-02T04:42Z".parse().unwrap());
+        let wait = asked(StatusCode::TOO_MANY_REQUESTS, &headers);
+        assert_eq!(wait, Wait::Throttled { not_before: None });
+        // A 429 with no header at all is a throttle too.
+        let bare = asked(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new());
+        assert_eq!(bare, Wait::Throttled { not_before: None });
+        // Eight such answers in a row spread over half a minute or more, not seconds.
+        let policy = RetryPolicy::default();
+        let total: Duration = (1..8).map(|n| policy.wait_for(n, wait)).sum();
+        assert!(total >= Duration::from_secs(30), "{total:?}");
+        assert!(total <= policy.total_budget, "{total:?}");
+    }
+
+    #[test]
+    fn the_beta_headers_stand_in_when_the_standard_ones_are_missing() {
+        let mut headers = HeaderMap::new();
+        headers.insert("beta-retry-after", "7".parse().unwrap());
+        assert_eq!(
+            asked(StatusCode::TOO_MANY_REQUESTS, &headers),
+            Wait::Asked(Duration::from_secs(7))
+        );
+        headers.insert("retry-after", "2".parse().unwrap());
+        assert_eq!(
+            asked(StatusCode::TOO_MANY_REQUESTS, &headers),
+            Wait::Asked(Duration::from_secs(2)),
+            "the standard header wins"
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-beta-ratelimit-reset",
+            "2100-01-01T00:00Z".parse().unwrap(),
+        );
+        assert!(matches!(
+            asked(StatusCode::TOO_MANY_REQUESTS, &headers),
+            Wait::Throttled {
+                not_before: Some(_)
+            }
+        ));
     }
 
     #[test]

@@ -463,19 +463,54 @@ async fn exhausted_attempts_give_the_last_error() {
     assert_eq!(server.hits(), 4);
 }
 
-#[tokio::test]
-async fn a_retry_after_beyond_the_budget_gives_up_at_once() {
-    let server = serve(|_, _| reply(429, "").header("retry-after", "3600")).await;
+/// One rule read from a server that answers every request with `header: value` on a 429,
+/// under the default policy with delays on and `adjust`ed: how many requests it took to
+/// give up. Delays on: each test's waits are past its budget, so the client must decide not
+/// to sleep rather than sleep.
+async fn throttled_read(
+    header: &'static str,
+    value: &'static str,
+    adjust: impl FnOnce(&mut RetryPolicy),
+) -> usize {
+    let server = serve(move |_, _| reply(429, "").header(header, value)).await;
     let mut config = config(&server.url, Some(server.api()));
-    // Delays on: the client must decide not to sleep rather than sleep for an hour.
     config.retry = RetryPolicy {
         total_budget: Duration::from_secs(5),
         ..RetryPolicy::default()
     };
+    adjust(&mut config.retry);
     let client = AutomationClient::connect(config).await.unwrap();
     let err = client.get_rule("u").await.unwrap_err();
-    assert_eq!(err, FetchError::RateLimited { attempts: 1 });
-    assert_eq!(server.hits(), 1);
+    assert!(matches!(err, FetchError::RateLimited { .. }), "{err}");
+    server.hits()
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_the_budget_gives_up_at_once() {
+    assert_eq!(throttled_read("retry-after", "3600", |_| {}).await, 1);
+}
+
+#[tokio::test]
+async fn a_429_whose_reset_is_past_is_not_retried_at_once() {
+    // No Retry-After, and an X-RateLimit-Reset cut to the minute and already past: that is
+    // no wait of zero. The backoff's first wait (5 s or more here) is past the budget, so
+    // the client stops rather than spend its attempts in a burst.
+    let hits = throttled_read("x-ratelimit-reset", "2025-04-02T04:42Z", |p| {
+        p.base_delay = Duration::from_secs(10);
+        p.total_budget = Duration::from_secs(2);
+    })
+    .await;
+    assert_eq!(hits, 1);
+}
+
+#[tokio::test]
+async fn a_beta_retry_after_is_honoured_when_the_standard_one_is_missing() {
+    // Ignored, it would leave millisecond backoffs and eight attempts.
+    let hits = throttled_read("beta-retry-after", "3600", |p| {
+        p.base_delay = Duration::from_millis(1);
+    })
+    .await;
+    assert_eq!(hits, 1, "an hour's wait is past the budget: no retry");
 }
 
 #[tokio::test]
