@@ -103,8 +103,13 @@ pub struct ListingCheck {
 }
 
 impl ListingCheck {
+    /// Both listings agree and neither repeated a rule: a listing that shows a rule twice
+    /// moved under its cursor, and may have skipped another one that no listing showed.
     pub fn complete(&self) -> bool {
-        self.only_get == 0 && self.only_search == 0 && self.search_failed.is_none()
+        self.only_get == 0
+            && self.only_search == 0
+            && self.repeated == 0
+            && self.search_failed.is_none()
     }
 
     /// One line for the admin when the listings disagreed; `None` when they agreed.
@@ -116,6 +121,14 @@ impl ListingCheck {
             ));
         }
         let only_one = self.only_get + self.only_search;
+        if only_one == 0 && self.repeated > 0 {
+            return Some(format!(
+                "the site's rule listing showed {} rule(s) twice, a sign that its pages moved \
+                 while it was read; every rule listed was read, but the list may still be \
+                 incomplete: run again to check",
+                self.repeated
+            ));
+        }
         (only_one > 0).then(|| {
             format!(
                 "the site's two rule listings differed: {only_one} rule(s) showed in only one \

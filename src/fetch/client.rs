@@ -625,10 +625,24 @@ impl Pager {
 fn search_body(state: &str, next: &Url) -> Value {
     let mut body =
         serde_json::json!({"state": state, "limit": PAGE_LIMIT.parse::<u32>().unwrap_or(100)});
-    if let Some((_, cursor)) = next.query_pairs().find(|(k, _)| k == "cursor") {
-        body["cursor"] = Value::String(cursor.into_owned());
+    if let Some(cursor) = next.query().and_then(|q| query_value(q, "cursor")) {
+        body["cursor"] = Value::String(cursor);
     }
     body
+}
+
+/// The value of `name` in a URL query, percent-decoded as in any URL but with a `+` kept
+/// as a `+`: cursors are opaque (often base64, `+` included), and the form decoding that
+/// reads a `+` as a space would hand the server a cursor it never issued.
+pub fn query_value(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (key == name).then(|| {
+            percent_encoding::percent_decode_str(value)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    })
 }
 
 /// The answer as `T`. serde's message can quote a piece of the body (`invalid type: string

@@ -227,10 +227,10 @@ struct Req {
 }
 
 impl Req {
+    /// A query parameter, read as Atlassian's links are meant: a `+` is itself (the cursors
+    /// this sandbox issues hold some), not a form-encoded space.
     fn param(&self, name: &str) -> Option<String> {
-        url::form_urlencoded::parse(self.query.as_bytes())
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
+        crate::fetch::client::query_value(&self.query, name)
     }
 
     /// `(email, token)` from `Authorization: Basic ...`, if well formed.

@@ -393,7 +393,12 @@ impl SandboxState {
     ) -> String {
         let mut raw = [0u8; 18];
         rand::thread_rng().fill_bytes(&mut raw);
-        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+        // Standard base64, and always a `+` in it: a real cursor may hold one, and a client
+        // that reads it back as a form-encoded space must fail here, not only sometimes.
+        let token = format!(
+            "{}+",
+            base64::engine::general_purpose::STANDARD_NO_PAD.encode(raw)
+        );
         let mut cursors = lock(&self.cursors);
         cursors.retain(|_, c| c.issued.elapsed() < CURSOR_TTL);
         let cursor = Cursor {

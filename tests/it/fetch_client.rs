@@ -1151,7 +1151,10 @@ async fn rules_are_read_while_later_summary_pages_are_still_coming() {
     assert_eq!(seen.iter().filter(|s| rule_uuid(s).is_some()).count(), 6);
     // Three pages listed by GET, three by the search for ENABLED, one for DISABLED.
     assert_eq!(seen.len(), 6 + 3 + 3 + 1);
-    assert!(stats.list_complete(), "{stats:?}");
+    // "a1" listed twice by each listing: every rule is read, but a listing that repeats a
+    // rule moved under its cursor, so the list is not confirmed complete.
+    assert_eq!(stats.listing.repeated, 2, "{stats:?}");
+    assert!(!stats.list_complete(), "{stats:?}");
 }
 
 #[tokio::test]
@@ -1204,6 +1207,68 @@ async fn the_union_of_two_listings_reads_a_rule_one_listing_skipped() {
     assert!(searches
         .iter()
         .any(|b| b["cursor"] == "S2" && b["state"] == "ENABLED"));
+}
+
+#[tokio::test]
+async fn a_listing_that_shows_a_rule_twice_is_not_complete() {
+    // Both listings show the same three rules, but GET's page 2 repeats "r2": its pages moved
+    // under the cursor, so a rule may have slipped past both listings unseen.
+    let server = serve(|seen, _| {
+        if let Some(uuid) = rule_uuid(seen) {
+            return reply(200, envelope(&uuid));
+        }
+        match (seen.method.as_str(), cursor(seen).as_deref()) {
+            ("POST", _) if disabled_search(seen) => reply(200, page(&[], Value::Null)),
+            ("POST", _) => reply(200, page(&["r1", "r2", "r3"], Value::Null)),
+            ("GET", None) => reply(200, page(&["r1", "r2"], json!("?cursor=G2"))),
+            ("GET", Some("G2")) => reply(200, page(&["r2", "r3"], Value::Null)),
+            other => panic!("unexpected {other:?}"),
+        }
+    })
+    .await;
+    let (reads, outcome) = read_all(&client_for(&server).await).await;
+    let stats = outcome.unwrap();
+    assert_eq!(reads.len(), 3, "each rule read once");
+    assert_eq!(
+        (stats.listing.only_get, stats.listing.only_search),
+        (0, 0),
+        "the listings agree"
+    );
+    assert_eq!(stats.listing.repeated, 1);
+    assert!(
+        !stats.list_complete(),
+        "a repeat is drift: no revoke advice"
+    );
+    let warning = stats.listing.warning().unwrap();
+    assert!(warning.contains("1 rule(s) twice"), "{warning}");
+}
+
+#[tokio::test]
+async fn a_search_cursor_with_a_plus_is_passed_on_byte_for_byte() {
+    // Cursors are opaque: a `+` in `links.next` is part of the cursor, not a form-encoded
+    // space, and `%2F` is a `/` as in any URL.
+    let server = serve(|seen, _| {
+        if let Some(uuid) = rule_uuid(seen) {
+            return reply(200, envelope(&uuid));
+        }
+        match (seen.method.as_str(), cursor(seen).as_deref()) {
+            ("POST", _) if disabled_search(seen) => reply(200, page(&[], Value::Null)),
+            ("POST", None) => reply(200, page(&["r1"], json!("?cursor=S+2%2Fx=&limit=100"))),
+            ("POST", Some("S+2/x=")) => reply(200, page(&["r2"], Value::Null)),
+            ("POST", Some(other)) => reply(
+                400,
+                format!(r#"{{"errors":[{{"title":"The cursor is invalid: {other}"}}]}}"#),
+            ),
+            ("GET", _) => reply(200, page(&["r1", "r2"], Value::Null)),
+            other => panic!("unexpected {other:?}"),
+        }
+    })
+    .await;
+    let (reads, outcome) = read_all(&client_for(&server).await).await;
+    let stats = outcome.unwrap();
+    assert_eq!(reads.len(), 2);
+    assert_eq!(stats.listing.search_failed, None);
+    assert!(stats.list_complete(), "{:?}", stats.listing);
 }
 
 #[tokio::test]
