@@ -340,9 +340,9 @@ pub struct OrgArgs {
     #[arg(long, env = "AUTOREKEY_ORG_ID", value_name = "ID")]
     pub org: Option<String>,
 
-    /// Read the org admin API key (with read:tokens:admin; delete:tokens:admin to revoke)
-    /// from this file (`-` for stdin). Otherwise it comes from AUTOREKEY_ORG_API_KEY, or a
-    /// hidden prompt on a terminal.
+    /// Read the org admin API key (with read:tokens:admin; `revoke` calls the User Management
+    /// API, which a key created with selected scopes may not reach) from this file (`-` for
+    /// stdin). Otherwise it comes from AUTOREKEY_ORG_API_KEY, or a hidden prompt on a terminal.
     #[arg(long, value_name = "PATH")]
     pub org_api_key_file: Option<PathBuf>,
 }

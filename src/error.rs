@@ -151,6 +151,54 @@ impl From<FetchError> for CommandError {
     }
 }
 
+/// Which call of the org admin API failed: the same answer means different things there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrgCall {
+    /// `GET /admin/api-access/v1/orgs/{orgId}/api-tokens` (API Access API).
+    List,
+    /// `DELETE /users/{accountId}/manage/api-tokens/{tokenId}` (User Management API).
+    Revoke,
+}
+
+impl CommandError {
+    /// A failure of the org admin API. Its credential is the org API key, not the site
+    /// login, so its hints name the key, its scope and the org id instead of
+    /// AUTOREKEY_LOGIN / AUTOREKEY_API_TOKEN.
+    pub fn from_org(e: FetchError, call: OrgCall) -> Self {
+        let Some(hint) = org_hint(&e, call) else {
+            return CommandError::from(e);
+        };
+        CommandError::new(ErrorKind::Failure, e).hint(hint)
+    }
+
+    /// The org's token list could not be read.
+    pub fn org_list_failed(e: FetchError) -> Self {
+        CommandError::from_org(e, OrgCall::List)
+            .context("cannot read the organization's API tokens")
+    }
+}
+
+/// What an admin can do about the org admin API refusing a call.
+fn org_hint(e: &FetchError, call: OrgCall) -> Option<&'static str> {
+    Some(match (e, call) {
+        (FetchError::Unauthorized { .. } | FetchError::Forbidden { .. }, OrgCall::List) => {
+            "check the org admin API key (AUTOREKEY_ORG_API_KEY or --org-api-key-file): it must \
+             be a key of this organization, not expired, with the read:tokens:admin scope"
+        }
+        (FetchError::Unauthorized { .. } | FetchError::Forbidden { .. }, OrgCall::Revoke) => {
+            "revoking calls the User Management API (DELETE /users/{accountId}/manage/api-tokens/\
+             {tokenId}), which an org API key created with selected scopes may not reach: use a \
+             key without scope restrictions (AUTOREKEY_ORG_API_KEY or --org-api-key-file), or \
+             revoke the token at admin.atlassian.com"
+        }
+        (FetchError::NotFound { .. }, OrgCall::List) => {
+            "check the org id (--org or AUTOREKEY_ORG_ID): admin.atlassian.com > Settings > API \
+             keys shows it beside the key"
+        }
+        _ => return None,
+    })
+}
+
 /// What an admin can do about each way the site can refuse or fail.
 fn fetch_hint(e: &FetchError) -> Option<&'static str> {
     Some(match e {

@@ -18,7 +18,7 @@
 use crate::cli::{GlobalArgs, RevokeArgs};
 use crate::confirm::Approver;
 use crate::detect::{self, Location, Scheme, Status};
-use crate::error::{CommandError, CommandResult};
+use crate::error::{CommandError, CommandResult, OrgCall};
 use crate::fetch::org::OrgToken;
 use crate::fetch::{AutomationClient, FetchError};
 use crate::printable::printable;
@@ -42,7 +42,7 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
     let tokens = org_client
         .list_tokens()
         .await
-        .map_err(|e| CommandError::from(e).context("cannot read the organization's API tokens"))?;
+        .map_err(CommandError::org_list_failed)?;
     let token = the_token(&tokens, account, &args.token_id)?;
     let account_id = token.account_id().map(str::to_owned).ok_or_else(|| {
         CommandError::failure("the organization lists that token without its user's account id")
@@ -159,7 +159,7 @@ fn revoke_failed(e: FetchError, id: &str, account: &str) -> CommandError {
     );
     let id = printable(id);
     if unknown {
-        CommandError::from(e)
+        CommandError::from_org(e, OrgCall::Revoke)
             .context(format!(
                 "token {id} may or may not have been revoked: the request was sent, but no \
                  clear answer came back"
@@ -168,7 +168,7 @@ fn revoke_failed(e: FetchError, id: &str, account: &str) -> CommandError {
                 "`autorekey tokens --account {account}` shows whether it is still listed"
             ))
     } else {
-        CommandError::from(e).context(format!("token {id} was not revoked"))
+        CommandError::from_org(e, OrgCall::Revoke).context(format!("token {id} was not revoked"))
     }
 }
 

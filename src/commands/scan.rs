@@ -93,10 +93,11 @@ async fn token_expiry(
         "Reading the API tokens of organization {}",
         org.org_id
     ));
-    let tokens =
-        org.client()?.list_tokens().await.map_err(|e| {
-            CommandError::from(e).context("cannot read the organization's API tokens")
-        })?;
+    let tokens = org
+        .client()?
+        .list_tokens()
+        .await
+        .map_err(CommandError::org_list_failed)?;
     let owners: Vec<String> = inventory
         .findings
         .iter()

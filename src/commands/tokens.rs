@@ -41,7 +41,7 @@ pub async fn run(global: &GlobalArgs, args: &TokensArgs, ui: &Ui) -> CommandResu
         .client()?
         .list_tokens()
         .await
-        .map_err(|e| CommandError::from(e).context("cannot read the organization's API tokens"))?
+        .map_err(CommandError::org_list_failed)?
         .into_iter()
         .filter(|t| t.email().is_some_and(|e| e.eq_ignore_ascii_case(account)))
         .collect();

@@ -210,8 +210,30 @@ fn a_wrong_org_key_is_an_error_that_never_echoes_the_key() {
     let mut secrets = org.site.secrets().to_vec();
     secrets.push(wrong);
     let out = common::run_checked(cmd, &secrets);
-    out.expect_code(1);
+    out.expect_code(1).expect_error_with_hint();
     assert!(out.stderr.contains("401"), "{}", out.stderr);
+    // The hint names the org key and its scope, not the site login.
+    assert!(
+        out.stderr.contains("AUTOREKEY_ORG_API_KEY"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("read:tokens:admin"), "{}", out.stderr);
+    assert!(!out.stderr.contains("AUTOREKEY_LOGIN"), "{}", out.stderr);
+}
+
+#[test]
+fn a_wrong_org_id_gets_a_hint_to_check_it() {
+    let org = org_site();
+    let out = org.run(&["tokens", "--account", ALICE, "--org", "not-the-org"]);
+    out.expect_code(1).expect_error_with_hint();
+    assert!(out.stderr.contains("404"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("admin.atlassian.com > Settings > API keys"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
