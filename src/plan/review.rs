@@ -121,7 +121,12 @@ fn shape(f: &Finding) -> Shape {
 impl Shape {
     fn describe(&self) -> String {
         let place = match (&self.header, self.location) {
-            (Some(name), "header") => format!("{name} header"),
+            // A rule editor chose the header's name: one printable line, cut, in the one
+            // question that approves a whole group.
+            (Some(name), "header") => {
+                let name: String = crate::printable::printable(name).chars().take(60).collect();
+                format!("{name} header")
+            }
             (_, location) => location.to_string(),
         };
         let hidden = if self.ticks_hidden {
@@ -193,6 +198,24 @@ mod tests {
             {"id": "2", "type": "jira.issue.outgoing.webhook", "value": {"url": "u",
              "headers": [{"name": header, "value": format!("Basic {basic}")}]}}]}}))
         .unwrap()
+    }
+
+    #[test]
+    fn a_header_name_a_rule_editor_chose_cannot_forge_a_line_or_colour_in_the_label() {
+        let (old, new) = (token("old"), Token::new(token("new")));
+        let selector = Selector::new(USER, vec![]);
+        let hostile = "X-Auth\r\n\u{1b}[31mFORGED line\u{1b}[0m\u{202e}";
+        let mut planner = super::super::Planner::new(&selector, &new);
+        for uuid in ["a", "b"] {
+            planner.add(rule(uuid, hostile, &old));
+        }
+        let found = groups(planner.finish().rewrites, &selector, &new);
+        assert_eq!(found.len(), 1);
+        let label = &found[0].label;
+        for bad in ['\n', '\r', '\u{1b}', '\u{202e}'] {
+            assert!(!label.contains(bad), "{label:?}");
+        }
+        assert!(label.contains("X-Auth"), "{label}");
     }
 
     #[test]
