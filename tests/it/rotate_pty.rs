@@ -292,6 +292,26 @@ fn a_person_approves_one_rule_declines_one_and_quits() {
     assert_eq!(steps[&by_name[0].1], ["writing", "verified"]);
     assert_eq!(steps[&by_name[1].1], ["declined"]);
     assert!(!steps.contains_key(&by_name[2].1) && !steps.contains_key(&by_name[3].1));
+    // A quit is a stop too: `backups` must not call the run finished.
+    let (runs, table) = backups(&desk);
+    assert_eq!(runs[0]["state"], "interrupted", "{runs:?}");
+    assert_eq!(runs[0]["not_attempted"], 2, "{runs:?}");
+    assert!(table.contains("interrupted (2 not attempted)"), "{table}");
+}
+
+/// `backups` of the desk's backup folder: the runs as JSON, and the text table.
+fn backups(desk: &Desk) -> (Vec<serde_json::Value>, String) {
+    let root = desk.backups.to_str().expect("a UTF-8 path");
+    let list = |format: &str| {
+        let out = desk
+            .site
+            .run(&["backups", "--backup-dir", root, "--format", format]);
+        out.expect_code(0);
+        out.stdout
+    };
+    let runs: serde_json::Value = serde_json::from_str(&list("json")).expect("JSON");
+    let runs = runs.as_array().expect("a list of runs").clone();
+    (runs, list("text"))
 }
 
 /// A group's question lists its rules (`l`) and shows their diffs (`d`) on request, then
