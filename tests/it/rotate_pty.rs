@@ -591,6 +591,44 @@ fn quit_at_the_restore_question_leaves_the_rest_listed_and_exits_3() {
     assert_eq!(puts(&desk.site), 4, "three rotated, then one restored");
 }
 
+/// A restore answered y, n, q over a rotation of 4 rules puts back one: `backups` calls
+/// the run partly restored (1 of 4), not restored; a full restore after it, restored.
+#[test]
+fn a_partial_restore_is_listed_as_partly_restored() {
+    let desk = Desk::new(4);
+    let mut screen = desk.restore_after_rotation();
+    screen.answer("(1/4) Restore \"", "y");
+    screen.answer("(2/4) Restore \"", "n");
+    screen.answer("(3/4) Restore \"", "q");
+    let (code, transcript) = screen.finish();
+    assert_eq!(code, 3, "{transcript}");
+
+    // The rotation's run; the other one holds the versions the restore replaced.
+    let (runs, table) = backups(&desk);
+    let restored = runs
+        .iter()
+        .find(|r| r["state"] != "no_journal")
+        .unwrap_or_else(|| panic!("the rotation's run: {runs:?}"));
+    let run = restored["dir"].as_str().expect("its folder").to_owned();
+    assert_eq!(restored["state"], "partly_restored", "{runs:?}");
+    assert_eq!(
+        (&restored["restored"], &restored["of"]),
+        (&1.into(), &4.into())
+    );
+    assert!(table.contains("partly restored (1 of 4)"), "{table}");
+    // The folder of the versions the restore replaced keeps no journal: said in words.
+    assert!(
+        table.contains("no journal") && !table.contains("no_journal"),
+        "{table}"
+    );
+
+    desk.site.run(&["restore", &run, "--yes"]).expect_code(0);
+    let (runs, _) = backups(&desk);
+    let states: Vec<_> = runs.iter().map(|r| r["state"].clone()).collect();
+    assert!(states.contains(&"restored".into()), "{runs:?}");
+    assert!(!states.contains(&"partly_restored".into()), "{runs:?}");
+}
+
 /// `rotate --from-file` of `n` copies of fixture 01 at a terminal, its one question about
 /// the old token answered yes: the rules' questions come next.
 struct Offline {
