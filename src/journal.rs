@@ -42,6 +42,9 @@ pub enum Step {
     /// A run stopped (Ctrl-C, quit, a refused login) with `not_attempted` rules never
     /// tried: a rerun carries on in this directory.
     Stopped,
+    /// A restore ended (no rule named) with `restored` of the backup's `of` rules as backed
+    /// up: only all of them makes the run `restored`, a quit or a no leaves it partly so.
+    RestoreEnded,
 }
 
 /// The journal step that records an outcome; `None` for what needs no record (a rule never
@@ -69,6 +72,12 @@ pub struct Entry {
     /// For [`Step::Stopped`]: how many rules the run never tried.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_attempted: Option<usize>,
+    /// For [`Step::RestoreEnded`]: how many of the backup's rules are as backed up...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored: Option<usize>,
+    /// ...of how many rules the backup holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub of: Option<usize>,
 }
 
 pub struct Journal {
@@ -98,12 +107,10 @@ impl Journal {
         detail: Option<String>,
     ) -> io::Result<()> {
         self.append(Entry {
-            at: crate::backup::now_rfc3339(),
             rule_uuid: uuid.to_string(),
             rule_name: name.to_string(),
-            step,
             detail,
-            not_attempted: None,
+            ..Entry::end(step)
         })
     }
 
@@ -111,12 +118,18 @@ impl Journal {
     /// rules never tried (see [`run_end`]).
     pub fn end(&self, step: Step, not_attempted: usize) -> io::Result<()> {
         self.append(Entry {
-            at: crate::backup::now_rfc3339(),
-            rule_uuid: String::new(),
-            rule_name: String::new(),
-            step,
-            detail: None,
             not_attempted: (step == Step::Stopped).then_some(not_attempted),
+            ..Entry::end(step)
+        })
+    }
+
+    /// Record how a restore ended: `restored` of the backup's `of` rules are now as backed
+    /// up (restored, or found so).
+    pub fn end_restore(&self, restored: usize, of: usize) -> io::Result<()> {
+        self.append(Entry {
+            restored: Some(restored),
+            of: Some(of),
+            ..Entry::end(Step::RestoreEnded)
         })
     }
 
@@ -141,6 +154,20 @@ pub fn replaces_detail(fingerprints: &[String]) -> Option<String> {
 }
 
 impl Entry {
+    /// An entry of `step` stamped now, naming no rule and counting nothing.
+    fn end(step: Step) -> Entry {
+        Entry {
+            at: crate::backup::now_rfc3339(),
+            rule_uuid: String::new(),
+            rule_name: String::new(),
+            step,
+            detail: None,
+            not_attempted: None,
+            restored: None,
+            of: None,
+        }
+    }
+
     /// The old tokens a `writing` entry says its write replaces.
     pub fn replaced(&self) -> Vec<String> {
         let listed = (self.step == Step::Writing)
@@ -184,8 +211,12 @@ pub enum RunEnd {
     /// The last run stopped: mid-write, by Ctrl-C or a quit (`not_attempted` rules never
     /// tried), or killed before it could say (`None`).
     Interrupted { not_attempted: Option<usize> },
-    /// A restore wrote rules back after the last rotation run.
+    /// A restore put every rule of the backup back after the last rotation run (or, in a
+    /// journal from before restores recorded their end, wrote some back).
     Restored,
+    /// A restore ended with only `restored` of the backup's `of` rules as backed up (a quit,
+    /// a no, a failure, or only some rules selected).
+    PartlyRestored { restored: usize, of: usize },
 }
 
 /// How the journal's last run ended. A run records its end; rule steps after the last end
@@ -203,12 +234,17 @@ pub fn run_end(entries: &[Entry]) -> RunEnd {
             Step::Finished
                 | Step::Ended
                 | Step::Stopped
+                | Step::RestoreEnded
                 | Step::Restored
                 | Step::Verified
                 | Step::Attention
         )
     });
     match last.map(|e| (e.step, e.not_attempted)) {
+        Some((Step::RestoreEnded, _)) => match last.and_then(|e| e.restored.zip(e.of)) {
+            Some((restored, of)) if restored < of => RunEnd::PartlyRestored { restored, of },
+            _ => RunEnd::Restored,
+        },
         Some((Step::Restored, _)) => RunEnd::Restored,
         Some((Step::Finished | Step::Ended, _)) => RunEnd::Finished,
         Some((Step::Stopped, n)) => interrupted(n),

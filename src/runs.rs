@@ -32,6 +32,11 @@ pub struct RunInfo {
     /// For an interrupted run that said so: how many rules it never tried.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_attempted: Option<usize>,
+    /// For a partly restored run: how many of its rules are as backed up, of how many.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restored: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub of: Option<usize>,
     /// Why the run cannot be read, for [`RunState::Unreadable`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
@@ -46,8 +51,10 @@ pub enum RunState {
     /// The last run stopped before the end (rerun it): mid-write, by Ctrl-C or a quit
     /// (with the rules it never tried), or killed before it could say.
     Interrupted,
-    /// A restore wrote the backed-up rules back after the rotation.
+    /// A restore put every backed-up rule back after the rotation.
     Restored,
+    /// A restore put only some of them back (a quit, a no, a failure, a rule selected).
+    PartlyRestored,
     /// No journal: the run stopped before its first write was journalled, or it is the
     /// folder where a restore saved the versions it replaced (it keeps no journal).
     NoJournal,
@@ -56,15 +63,21 @@ pub enum RunState {
 }
 
 impl RunState {
-    /// The state's name, as JSON says it (the table shows the same word).
+    /// The state's name, as JSON says it.
     pub fn as_str(self) -> &'static str {
         match self {
             RunState::Finished => "finished",
             RunState::Interrupted => "interrupted",
             RunState::Restored => "restored",
+            RunState::PartlyRestored => "partly_restored",
             RunState::NoJournal => "no_journal",
             RunState::Unreadable => "unreadable",
         }
+    }
+
+    /// The state as the table words it: JSON's name with spaces, read by a person.
+    pub fn label(self) -> String {
+        self.as_str().replace('_', " ")
     }
 }
 
@@ -98,6 +111,8 @@ fn read_run(dir: &Path) -> RunInfo {
         rules: 0,
         state: RunState::Unreadable,
         not_attempted: None,
+        restored: None,
+        of: None,
         problem: None,
     };
     let manifest = match BackupRun::open(dir).and_then(|run| run.manifest()) {
@@ -116,6 +131,10 @@ fn read_run(dir: &Path) -> RunInfo {
             info.state = match journal::run_end(&entries) {
                 RunEnd::Finished => RunState::Finished,
                 RunEnd::Restored => RunState::Restored,
+                RunEnd::PartlyRestored { restored, of } => {
+                    (info.restored, info.of) = (Some(restored), Some(of));
+                    RunState::PartlyRestored
+                }
                 RunEnd::Interrupted { not_attempted } => {
                     info.not_attempted = not_attempted;
                     RunState::Interrupted
@@ -200,9 +219,10 @@ pub fn table(runs: &[RunInfo]) -> String {
             dash(&r.account),
             dash(&r.started_at),
             r.rules.to_string(),
-            match r.not_attempted {
-                Some(n) => format!("{} ({n} not attempted)", r.state.as_str()),
-                None => r.state.as_str().to_string(),
+            match (r.not_attempted, r.restored.zip(r.of)) {
+                (Some(n), _) => format!("{} ({n} not attempted)", r.state.label()),
+                (None, Some((n, of))) => format!("{} ({n} of {of})", r.state.label()),
+                (None, None) => r.state.label(),
             },
         ]);
     }
@@ -304,6 +324,18 @@ mod tests {
         // A restore wrote the rules back.
         j.record("r1", "R1", Step::Restored, Some("restore".into()))
             .unwrap();
+        assert_eq!(list(&root).unwrap()[1].state, RunState::Restored);
+        // A restore that put back only some of the backup's rules says how many.
+        j.end_restore(1, 2).unwrap();
+        let partly = &list(&root).unwrap()[1];
+        assert_eq!(
+            (partly.state, partly.restored, partly.of),
+            (RunState::PartlyRestored, Some(1), Some(2))
+        );
+        let text = super::table(&list(&root).unwrap());
+        assert!(text.contains("partly restored (1 of 2)"), "{text}");
+        assert!(text.contains("no journal"), "{text}");
+        j.end_restore(2, 2).unwrap();
         assert_eq!(list(&root).unwrap()[1].state, RunState::Restored);
     }
 }

@@ -32,7 +32,7 @@ use crate::ui::Ui;
 use crate::verdict;
 
 pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandResult {
-    let (backup, rules) = selected_rules(args)?;
+    let (backup, rules, held) = selected_rules(args)?;
     let approver = Approver::new(args.yes, ui, "restore")?;
     let settings = SiteSettings::resolve(global, ui)?;
     let manifest = backup.manifest()?;
@@ -59,6 +59,7 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandRes
     }
     .all(rules, ui)
     .await;
+    record_end(&log.journal, &outcomes, held, ui);
     let safety = report_safety_backup(&log.safety, args.format, ui);
     let done = Restored {
         outcomes,
@@ -188,6 +189,20 @@ impl Restore<'_> {
             &(format!("{name} (now)"), format!("{name} (backup)")),
         );
         ui.show_diff(&heading, &diff, self.format == SummaryFormat::Json);
+    }
+}
+
+/// Record in the journal how many of the backup's `held` rules are as backed up now, so
+/// `backups` calls the run restored only when all of them are.
+fn record_end(journal: &Journal, outcomes: &[Outcome], held: usize, ui: &Ui) {
+    let as_backed_up = outcomes
+        .iter()
+        .filter(|o| matches!(o.kind, Kind::Restored | Kind::AlreadyCurrent))
+        .count();
+    if let Err(e) = journal.end_restore(as_backed_up, held) {
+        ui.warn(format!(
+            "could not record the restore's end in the journal: {e}"
+        ));
     }
 }
 
@@ -377,9 +392,10 @@ fn report_safety_backup(safety: &BackupRun, format: SummaryFormat, ui: &Ui) -> O
     Some(dir)
 }
 
-/// The backup and the saved rules the arguments select, each checked (see
-/// [`BackupRun::checked_rules`]); the folder itself must be private.
-fn selected_rules(args: &RestoreArgs) -> CommandResult<(BackupRun, Vec<SavedRule>)> {
+/// The backup, the saved rules the arguments select, each checked (see
+/// [`BackupRun::checked_rules`]), and how many rules it holds; the folder itself must be
+/// private.
+fn selected_rules(args: &RestoreArgs) -> CommandResult<(BackupRun, Vec<SavedRule>, usize)> {
     let (run_dir, only_file) = locate(&args.backup)?;
     let backup = BackupRun::open(&run_dir).map_err(|e| not_a_backup(&run_dir, e))?;
     backup.check_private().map_err(|e| {
@@ -400,7 +416,7 @@ fn selected_rules(args: &RestoreArgs) -> CommandResult<(BackupRun, Vec<SavedRule
         return Err(CommandError::usage("no backed-up rule matches")
             .hint(format!("the backup holds: {}", held.join(", "))));
     }
-    Ok((backup, rules))
+    Ok((backup, rules, held.len()))
 }
 
 fn not_a_backup(run_dir: &Path, e: std::io::Error) -> CommandError {

@@ -447,7 +447,7 @@ pub fn finish(
         ReportFormat::Markdown => ui.out_raw(report::markdown::render_rotation(summary)),
     }
     if let Some(store) = store {
-        if let Err(e) = store.end(summary.stopped(), summary.advice().revokes()) {
+        if let Err(e) = store.end(summary.not_attempted(), summary.advice().revokes()) {
             ui.warn(format!(
                 "could not record the run's end in its journal: {e}"
             ));

@@ -157,6 +157,12 @@ impl RotationSummary {
         self.count(Kind::stopped)
     }
 
+    /// Rules never tried, whatever stopped the run (a quit included): what the journal's
+    /// end record counts, so `backups` calls a quit run interrupted too.
+    pub fn not_attempted(&self) -> usize {
+        self.count(|k| matches!(k, Kind::NotAttempted { .. }))
+    }
+
     /// Nothing was written, by design: a dry run or a saved plan.
     pub fn wrote_nothing_by_design(&self) -> bool {
         self.dry_run || self.plan_saved.is_some()

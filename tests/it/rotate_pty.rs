@@ -292,6 +292,26 @@ fn a_person_approves_one_rule_declines_one_and_quits() {
     assert_eq!(steps[&by_name[0].1], ["writing", "verified"]);
     assert_eq!(steps[&by_name[1].1], ["declined"]);
     assert!(!steps.contains_key(&by_name[2].1) && !steps.contains_key(&by_name[3].1));
+    // A quit is a stop too: `backups` must not call the run finished.
+    let (runs, table) = backups(&desk);
+    assert_eq!(runs[0]["state"], "interrupted", "{runs:?}");
+    assert_eq!(runs[0]["not_attempted"], 2, "{runs:?}");
+    assert!(table.contains("interrupted (2 not attempted)"), "{table}");
+}
+
+/// `backups` of the desk's backup folder: the runs as JSON, and the text table.
+fn backups(desk: &Desk) -> (Vec<serde_json::Value>, String) {
+    let root = desk.backups.to_str().expect("a UTF-8 path");
+    let list = |format: &str| {
+        let out = desk
+            .site
+            .run(&["backups", "--backup-dir", root, "--format", format]);
+        out.expect_code(0);
+        out.stdout
+    };
+    let runs: serde_json::Value = serde_json::from_str(&list("json")).expect("JSON");
+    let runs = runs.as_array().expect("a list of runs").clone();
+    (runs, list("text"))
 }
 
 /// A group's question lists its rules (`l`) and shows their diffs (`d`) on request, then
@@ -569,6 +589,44 @@ fn quit_at_the_restore_question_leaves_the_rest_listed_and_exits_3() {
         "{transcript}"
     );
     assert_eq!(puts(&desk.site), 4, "three rotated, then one restored");
+}
+
+/// A restore answered y, n, q over a rotation of 4 rules puts back one: `backups` calls
+/// the run partly restored (1 of 4), not restored; a full restore after it, restored.
+#[test]
+fn a_partial_restore_is_listed_as_partly_restored() {
+    let desk = Desk::new(4);
+    let mut screen = desk.restore_after_rotation();
+    screen.answer("(1/4) Restore \"", "y");
+    screen.answer("(2/4) Restore \"", "n");
+    screen.answer("(3/4) Restore \"", "q");
+    let (code, transcript) = screen.finish();
+    assert_eq!(code, 3, "{transcript}");
+
+    // The rotation's run; the other one holds the versions the restore replaced.
+    let (runs, table) = backups(&desk);
+    let restored = runs
+        .iter()
+        .find(|r| r["state"] != "no_journal")
+        .unwrap_or_else(|| panic!("the rotation's run: {runs:?}"));
+    let run = restored["dir"].as_str().expect("its folder").to_owned();
+    assert_eq!(restored["state"], "partly_restored", "{runs:?}");
+    assert_eq!(
+        (&restored["restored"], &restored["of"]),
+        (&1.into(), &4.into())
+    );
+    assert!(table.contains("partly restored (1 of 4)"), "{table}");
+    // The folder of the versions the restore replaced keeps no journal: said in words.
+    assert!(
+        table.contains("no journal") && !table.contains("no_journal"),
+        "{table}"
+    );
+
+    desk.site.run(&["restore", &run, "--yes"]).expect_code(0);
+    let (runs, _) = backups(&desk);
+    let states: Vec<_> = runs.iter().map(|r| r["state"].clone()).collect();
+    assert!(states.contains(&"restored".into()), "{runs:?}");
+    assert!(!states.contains(&"partly_restored".into()), "{runs:?}");
 }
 
 /// `rotate --from-file` of `n` copies of fixture 01 at a terminal, its one question about
