@@ -284,9 +284,7 @@ fn backup_states(site: &TestSite, root: &Path) -> Vec<(String, Option<u64>)> {
 
 #[test]
 fn backups_calls_a_ctrl_c_run_interrupted_with_what_was_not_attempted() {
-    let (planted, site) = copies_site(8, |c| c.latency = std::time::Duration::from_millis(60));
-    let new = planted.fresh(SVC_JIRA_NEW_FIXTURE);
-    let backups = site.dir.path().join("backups");
+    let (site, _, new, backups) = slow_site();
     let out = interrupted_after_first_write(&site, &new, &backups);
     out.expect_code(1);
     let left = summary_count(&out.stdout, "not attempted");
