@@ -470,11 +470,11 @@ pub fn status(s: &RotationSummary) -> CommandResult {
         .hint("check the admin's token, then run the same command again: it re-reads every rule and does only what is left"));
     }
     if stopped > 0 {
-        return Err(
-            CommandError::failure(format!("stopped with {stopped} rule(s) not attempted")).hint(
-                "run the same command again: it re-reads every rule and does only what is left",
-            ),
-        );
+        return Err(CommandError::failure(format!(
+            "stopped with {} not attempted",
+            report::count(stopped, "rule", "rules")
+        ))
+        .hint("run the same command again: it re-reads every rule and does only what is left"));
     }
     // A dry run or a saved plan wrote nothing: it succeeded in showing what a rotation
     // would do, rules it would leave alone included (they are listed).
@@ -483,10 +483,12 @@ pub fn status(s: &RotationSummary) -> CommandResult {
     }
     match s.advice() {
         Advice::StillInUse { rules } => Err(CommandError::partial(format!(
-            "{rules} rule(s) still need you: left alone, failed, declined, not attempted or to check (listed above)"
+            "{} you: left alone, failed, declined, not attempted or to check (listed above)",
+            report::count(rules, "rule still needs", "rules still need")
         ))),
         Advice::NotInspectable { rules } => Err(CommandError::partial(format!(
-            "{rules} rule(s) send a credential autorekey cannot read; check them before revoking"
+            "{} a credential autorekey cannot read; check them before revoking",
+            report::count(rules, "rule sends", "rules send")
         ))),
         Advice::Unconfirmed { tokens } => Err(CommandError::partial(format!(
             "{tokens} value(s) of {} were not confirmed as its token and were left alone (listed under \"Not confirmed\"); revoke nothing yet",

@@ -271,7 +271,7 @@ fn a_saved_plan_holds_no_secret_and_apply_carries_it_out_exactly() {
     assert_eq!(summary_count(&applied.stdout, "left alone"), 3);
     assert!(applied
         .stdout
-        .contains("Do NOT revoke the old token yet: 3 rule(s)"));
+        .contains("Do NOT revoke the old token yet: 3 rules"));
     assert_eq!(
         puts(&fx.site),
         planned.len() as u64,

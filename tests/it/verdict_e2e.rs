@@ -97,7 +97,7 @@ fn a_new_token_already_in_the_rules_is_refused_before_any_write() {
     out.expect_code(2).expect_error_with_hint();
     assert!(
         out.stderr.contains(&format!(
-            "the new token ({}) is already in 3 rule(s) of {SVC_JIRA}",
+            "the new token ({}) is already in 3 rules of {SVC_JIRA}",
             fp(&old)
         )),
         "{}",
@@ -542,7 +542,7 @@ fn a_credential_that_cannot_be_read_holds_back_the_advice() {
     out.expect_code(3);
     assert_eq!(summary_count(&out.stdout, "rotated"), 1);
     assert!(out.stdout.contains(
-        "Do NOT revoke the old token yet: 1 rule(s) send a credential autorekey cannot read"
+        "Do NOT revoke the old token yet: 1 rule sends a credential autorekey cannot read"
     ));
     assert!(!out.stdout.contains("revoke the old token ("));
 }
