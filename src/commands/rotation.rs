@@ -318,8 +318,12 @@ impl Diffs {
     /// The rules of a group, one line each, where their diffs go.
     pub fn list(self, rewrites: &[Rewrite], ui: &Ui) {
         for r in rewrites {
-            let line = crate::printable::printable(&format!("  - \"{}\" ({})", r.name(), r.uuid()))
-                .into_owned();
+            let line = crate::printable::printable(&format!(
+                "  - \"{}\"{}",
+                r.name(),
+                report::id_note(r.uuid())
+            ))
+            .into_owned();
             // Like the diffs: on stderr when stdout carries the JSON or Markdown summary.
             match self.format {
                 ReportFormat::Text => ui.out(line),
@@ -330,7 +334,7 @@ impl Diffs {
 
     pub fn show(self, r: &Rewrite, ui: &Ui) {
         // One line whatever the server put in the rule's id, on stdout or stderr alike.
-        let heading = format!("Rule \"{}\" ({})", r.name(), r.uuid());
+        let heading = format!("Rule \"{}\"{}", r.name(), report::id_note(r.uuid()));
         let heading = crate::printable::printable(&heading);
         ui.show_diff(&heading, &r.diff(), self.format != ReportFormat::Text);
     }

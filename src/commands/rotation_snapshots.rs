@@ -291,3 +291,22 @@ fn restore() {
         Keep the old a3492be3fefa (restored) and the new 205c4033f9b9; revoke nothing.
         "#);
 }
+
+#[test]
+fn a_rule_without_an_id_is_named_without_an_empty_id_and_one_rule_is_said_so() {
+    use crate::outcome::Stop;
+    let quit = Outcome::new("", "R0", Kind::NotAttempted { why: Stop::Quit });
+    let s = summary(with(rotated(1), quit));
+    let text = render_rotation(&s);
+    assert!(
+        text.contains("  - Not attempted \"R0\": you quit\n"),
+        "{text}"
+    );
+    assert!(!text.contains("()"), "{text}");
+    assert!(text.contains("1 rule listed above"), "{text}");
+    let error = status(&s)
+        .expect_err("a quit leaves a rule to do")
+        .error
+        .to_string();
+    assert!(error.starts_with("1 rule still needs you:"), "{error}");
+}

@@ -228,9 +228,9 @@ pub fn render_rotation(s: &RotationSummary) -> String {
         let why = rotation::reason(&o.kind).unwrap_or_default();
         let _ = writeln!(
             out,
-            "- **{}** ({}): {}{}{}",
+            "- **{}**{}: {}{}{}",
             text(o.name()),
-            text(o.uuid()),
+            text(&rotation::id_note(o.uuid())),
             o.kind.as_str().replace('_', " "),
             if why.is_empty() { "" } else { ": " },
             text(&why)
