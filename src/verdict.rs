@@ -261,7 +261,7 @@ pub fn check_selection(
         if hidden > 0 {
             err = err.hint(format!(
                 "{} a value autorekey cannot read (masked, a managed secret, a smart value, or a Basic value that names no account) that may be it: check them in the Automation UI",
-                crate::report::count(hidden, "rule holds", "rules hold")
+                crate::words::count(hidden, "rule holds", "rules hold")
             ));
         }
         return Err(err);
@@ -325,7 +325,7 @@ fn new_in_use(
         "the new token ({new}) is already in {} of {account}, and no other token \
          of {account} in the rules is confirmed as its own: it looks like the token in use (the \
          old one?), not a newly issued one; nothing was written",
-        crate::report::count(holds_new, "rule", "rules")
+        crate::words::count(holds_new, "rule", "rules")
     ))
     .hint(format!(
         "give the newly issued token; if the rotation already finished (here or on another \
@@ -420,7 +420,7 @@ fn steps(advice: &Advice, f: &Facts<'_>, account: &str) -> Vec<String> {
                 "  - Do NOT revoke the old token yet: {} a credential autorekey \
                  cannot read (a managed secret, a smart value, or a Basic value that names no \
                  account); it may be the old token.",
-                crate::report::count(*rules, "rule sends", "rules send")
+                crate::words::count(*rules, "rule sends", "rules send")
             ),
             "  - Check them: `autorekey scan` lists them under \"Not inspectable\", or as a \
              Basic credential without an email."
@@ -460,7 +460,7 @@ fn still_in_use_steps(rules: usize, outcomes: &[Outcome], account: &str) -> Vec<
     let any = |pick: fn(&Kind) -> bool| outcomes.iter().any(|o| pick(&o.kind));
     let mut out = vec![format!(
         "  - Do NOT revoke the old token yet: {} listed above may still use it.",
-        crate::report::count(rules, "rule", "rules")
+        crate::words::count(rules, "rule", "rules")
     )];
     if any(|k| matches!(k, Kind::LeftAlone { .. } | Kind::Attention { .. })) {
         out.push("  - Rules left alone or to check: autorekey cannot rewrite them safely; edit them in the Automation UI as each line says.".into());
