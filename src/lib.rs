@@ -32,7 +32,8 @@
 //! once), [`token_input`] (how secrets enter), [`ui`] (where output goes, made
 //! [`printable`]), [`error`] (exit statuses and hints), [`export`] (rule files on disk),
 //! [`files`] (how local files are read and written safely), [`runs`] (the backup runs, read
-//! only), [`harden`] (core dumps off before any secret is read) and [`commands`] (one file
+//! only), [`harden`] (core dumps off before any secret is read), [`words`] (counts said in
+//! English) and [`commands`] (one file
 //! each).
 
 pub mod apply;
@@ -63,3 +64,4 @@ pub mod settings;
 pub mod token_input;
 pub mod ui;
 pub mod verdict;
+pub mod words;

@@ -17,6 +17,6 @@ pub use inventory::{
     SkippedFile, Summary, Verification,
 };
 pub use rotation::{
-    outcome_line, reason, render_restore_json, render_rotation, render_rotation_json,
+    id_note, outcome_line, reason, render_restore_json, render_rotation, render_rotation_json,
     RestoreSummary, RotationSummary,
 };

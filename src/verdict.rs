@@ -260,7 +260,8 @@ pub fn check_selection(
         let hidden = census.not_inspectable + census.masked;
         if hidden > 0 {
             err = err.hint(format!(
-                "{hidden} rule(s) hold a value autorekey cannot read (masked, a managed secret, a smart value, or a Basic value that names no account) that may be it: check them in the Automation UI"
+                "{} a value autorekey cannot read (masked, a managed secret, a smart value, or a Basic value that names no account) that may be it: check them in the Automation UI",
+                crate::words::count(hidden, "rule holds", "rules hold")
             ));
         }
         return Err(err);
@@ -321,9 +322,10 @@ fn new_in_use(
         return Ok(());
     }
     Err(Refusal::new(format!(
-        "the new token ({new}) is already in {holds_new} rule(s) of {account}, and no other token \
+        "the new token ({new}) is already in {} of {account}, and no other token \
          of {account} in the rules is confirmed as its own: it looks like the token in use (the \
-         old one?), not a newly issued one; nothing was written"
+         old one?), not a newly issued one; nothing was written",
+        crate::words::count(holds_new, "rule", "rules")
     ))
     .hint(format!(
         "give the newly issued token; if the rotation already finished (here or on another \
@@ -415,9 +417,10 @@ fn steps(advice: &Advice, f: &Facts<'_>, account: &str) -> Vec<String> {
         Advice::StillInUse { rules } => still_in_use_steps(*rules, f.outcomes, account),
         Advice::NotInspectable { rules } => vec![
             format!(
-                "  - Do NOT revoke the old token yet: {rules} rule(s) send a credential autorekey \
+                "  - Do NOT revoke the old token yet: {} a credential autorekey \
                  cannot read (a managed secret, a smart value, or a Basic value that names no \
-                 account); it may be the old token."
+                 account); it may be the old token.",
+                crate::words::count(*rules, "rule sends", "rules send")
             ),
             "  - Check them: `autorekey scan` lists them under \"Not inspectable\", or as a \
              Basic credential without an email."
@@ -456,7 +459,8 @@ fn steps(advice: &Advice, f: &Facts<'_>, account: &str) -> Vec<String> {
 fn still_in_use_steps(rules: usize, outcomes: &[Outcome], account: &str) -> Vec<String> {
     let any = |pick: fn(&Kind) -> bool| outcomes.iter().any(|o| pick(&o.kind));
     let mut out = vec![format!(
-        "  - Do NOT revoke the old token yet: {rules} rule(s) listed above may still use it."
+        "  - Do NOT revoke the old token yet: {} listed above may still use it.",
+        crate::words::count(rules, "rule", "rules")
     )];
     if any(|k| matches!(k, Kind::LeftAlone { .. } | Kind::Attention { .. })) {
         out.push("  - Rules left alone or to check: autorekey cannot rewrite them safely; edit them in the Automation UI as each line says.".into());
@@ -570,7 +574,7 @@ mod tests {
         // The new token alone in the rules (the old token given as the new one): refused
         // unless a run of this rotation wrote it, or the old token is named.
         assert!(refused(&census(&[&new]), &all, false)
-            .is_some_and(|e| e.contains("already in 2 rule(s)")));
+            .is_some_and(|e| e.contains("already in 2 rules")));
         // Next to an old token (a rotation under way, whoever wrote it): let through, and
         // refused after all if that old token is not confirmed as the account's.
         assert_eq!(refused(&census(&[&old, &new]), &all, false), None);
@@ -630,7 +634,7 @@ mod tests {
         let refused = check_new_in_use(&census, &all, &new, false, 0)
             .err()
             .map(|e| e.message);
-        assert!(refused.is_some_and(|e| e.contains("already in 1 rule(s)")));
+        assert!(refused.is_some_and(|e| e.contains("already in 1 rule of")));
         assert!(check_new_in_use(&census, &all, &new, false, 1).is_ok());
         assert!(check_selection(&census, &all, &new, false).is_ok());
     }

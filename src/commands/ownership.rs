@@ -321,9 +321,9 @@ fn ask(
         .map(|r| format!("\"{}\"", printable(&r.name)))
         .collect();
     ui.status(format!(
-        "{account} · {} is in {} rule(s), but nothing confirmed it as {account}'s token:",
+        "{account} · {} is in {}, but nothing confirmed it as {account}'s token:",
         c.shown,
-        c.rules.len()
+        crate::report::count(c.rules.len(), "rule", "rules")
     ));
     ui.status(format!("  rules:    {}", list(rules)));
     ui.status(format!(

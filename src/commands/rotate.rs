@@ -264,8 +264,9 @@ fn warn_site_calls(rewrites: &[Rewrite], site: &url::Url, ui: &Ui) {
     if n > 0 {
         ui.warn(format!(
             "the new token works only through the gateway (api.atlassian.com/ex/...), as scoped \
-             and service-account tokens do, but {n} rule(s) send it to {site}: the site will \
-             refuse it there. Add --rewrite-urls to move their URLs to the gateway form"
+             and service-account tokens do, but {} it to {site}: the site will \
+             refuse it there. Add --rewrite-urls to move their URLs to the gateway form",
+            crate::report::count(n, "rule sends", "rules send")
         ));
     }
 }

@@ -318,8 +318,12 @@ impl Diffs {
     /// The rules of a group, one line each, where their diffs go.
     pub fn list(self, rewrites: &[Rewrite], ui: &Ui) {
         for r in rewrites {
-            let line = crate::printable::printable(&format!("  - \"{}\" ({})", r.name(), r.uuid()))
-                .into_owned();
+            let line = crate::printable::printable(&format!(
+                "  - \"{}\"{}",
+                r.name(),
+                report::id_note(r.uuid())
+            ))
+            .into_owned();
             // Like the diffs: on stderr when stdout carries the JSON or Markdown summary.
             match self.format {
                 ReportFormat::Text => ui.out(line),
@@ -330,7 +334,7 @@ impl Diffs {
 
     pub fn show(self, r: &Rewrite, ui: &Ui) {
         // One line whatever the server put in the rule's id, on stdout or stderr alike.
-        let heading = format!("Rule \"{}\" ({})", r.name(), r.uuid());
+        let heading = format!("Rule \"{}\"{}", r.name(), report::id_note(r.uuid()));
         let heading = crate::printable::printable(&heading);
         ui.show_diff(&heading, &r.diff(), self.format != ReportFormat::Text);
     }
@@ -470,11 +474,11 @@ pub fn status(s: &RotationSummary) -> CommandResult {
         .hint("check the admin's token, then run the same command again: it re-reads every rule and does only what is left"));
     }
     if stopped > 0 {
-        return Err(
-            CommandError::failure(format!("stopped with {stopped} rule(s) not attempted")).hint(
-                "run the same command again: it re-reads every rule and does only what is left",
-            ),
-        );
+        return Err(CommandError::failure(format!(
+            "stopped with {} not attempted",
+            report::count(stopped, "rule", "rules")
+        ))
+        .hint("run the same command again: it re-reads every rule and does only what is left"));
     }
     // A dry run or a saved plan wrote nothing: it succeeded in showing what a rotation
     // would do, rules it would leave alone included (they are listed).
@@ -483,10 +487,12 @@ pub fn status(s: &RotationSummary) -> CommandResult {
     }
     match s.advice() {
         Advice::StillInUse { rules } => Err(CommandError::partial(format!(
-            "{rules} rule(s) still need you: left alone, failed, declined, not attempted or to check (listed above)"
+            "{} you: left alone, failed, declined, not attempted or to check (listed above)",
+            report::count(rules, "rule still needs", "rules still need")
         ))),
         Advice::NotInspectable { rules } => Err(CommandError::partial(format!(
-            "{rules} rule(s) send a credential autorekey cannot read; check them before revoking"
+            "{} a credential autorekey cannot read; check them before revoking",
+            report::count(rules, "rule sends", "rules send")
         ))),
         Advice::Unconfirmed { tokens } => Err(CommandError::partial(format!(
             "{tokens} value(s) of {} were not confirmed as its token and were left alone (listed under \"Not confirmed\"); revoke nothing yet",

@@ -118,7 +118,7 @@ fn masked_leftovers_as_rotate_and_apply_say_it() {
     ));
     insta::assert_snapshot!(advice(&s), @r#"
         Next steps:
-          - Do NOT revoke the old token yet: 1 rule(s) listed above may still use it.
+          - Do NOT revoke the old token yet: 1 rule listed above may still use it.
           - Rules left alone or to check: autorekey cannot rewrite them safely; edit them in the Automation UI as each line says.
           - Then `autorekey scan --account svc@acme.example` shows what still uses an old token.
         Keep the old a3492be3fefa and the new 205c4033f9b9; revoke nothing yet. → exit 3
@@ -133,7 +133,7 @@ fn declined() {
     ));
     insta::assert_snapshot!(advice(&s), @r#"
         Next steps:
-          - Do NOT revoke the old token yet: 1 rule(s) listed above may still use it.
+          - Do NOT revoke the old token yet: 1 rule listed above may still use it.
           - Rules that failed, were not attempted or that you declined: run the same command again when ready; a rerun does only what is left.
           - Then `autorekey scan --account svc@acme.example` shows what still uses an old token.
         Keep the old a3492be3fefa and the new 205c4033f9b9; revoke nothing yet. → exit 3
@@ -156,7 +156,7 @@ fn failed() {
     ));
     insta::assert_snapshot!(advice(&s), @r#"
         Next steps:
-          - Do NOT revoke the old token yet: 1 rule(s) listed above may still use it.
+          - Do NOT revoke the old token yet: 1 rule listed above may still use it.
           - Rules that failed, were not attempted or that you declined: run the same command again when ready; a rerun does only what is left.
           - Then `autorekey scan --account svc@acme.example` shows what still uses an old token.
         Keep the old a3492be3fefa and the new 205c4033f9b9; revoke nothing yet. → exit 3
@@ -179,7 +179,7 @@ fn overwritten_after_the_run_needs_attention() {
     ));
     insta::assert_snapshot!(advice(&s), @r#"
         Next steps:
-          - Do NOT revoke the old token yet: 1 rule(s) listed above may still use it.
+          - Do NOT revoke the old token yet: 1 rule listed above may still use it.
           - Rules left alone or to check: autorekey cannot rewrite them safely; edit them in the Automation UI as each line says.
           - Then `autorekey scan --account svc@acme.example` shows what still uses an old token.
         Keep the old a3492be3fefa and the new 205c4033f9b9; revoke nothing yet. → exit 3
@@ -242,7 +242,7 @@ fn not_inspectable_values_and_an_incomplete_list_keep_the_old_token() {
     s.not_inspectable = 1;
     insta::assert_snapshot!(advice(&s), @r#"
         Next steps:
-          - Do NOT revoke the old token yet: 1 rule(s) send a credential autorekey cannot read (a managed secret, a smart value, or a Basic value that names no account); it may be the old token.
+          - Do NOT revoke the old token yet: 1 rule sends a credential autorekey cannot read (a managed secret, a smart value, or a Basic value that names no account); it may be the old token.
           - Check them: `autorekey scan` lists them under "Not inspectable", or as a Basic credential without an email.
         Keep the old a3492be3fefa and the new 205c4033f9b9; revoke nothing yet. → exit 3
         "#);
@@ -290,4 +290,23 @@ fn restore() {
           - `autorekey scan --account svc@acme.example` shows which rules use which token.
         Keep the old a3492be3fefa (restored) and the new 205c4033f9b9; revoke nothing.
         "#);
+}
+
+#[test]
+fn a_rule_without_an_id_is_named_without_an_empty_id_and_one_rule_is_said_so() {
+    use crate::outcome::Stop;
+    let quit = Outcome::new("", "R0", Kind::NotAttempted { why: Stop::Quit });
+    let s = summary(with(rotated(1), quit));
+    let text = render_rotation(&s);
+    assert!(
+        text.contains("  - Not attempted \"R0\": you quit\n"),
+        "{text}"
+    );
+    assert!(!text.contains("()"), "{text}");
+    assert!(text.contains("1 rule listed above"), "{text}");
+    let error = status(&s)
+        .expect_err("a quit leaves a rule to do")
+        .error
+        .to_string();
+    assert!(error.starts_with("1 rule still needs you:"), "{error}");
 }

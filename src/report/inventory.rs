@@ -273,10 +273,7 @@ fn other_spellings(rows: &[&Row]) -> Vec<String> {
     others
 }
 
-/// `1 rule`, `2 rules`.
-pub fn count(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
+pub use crate::words::count;
 
 pub fn render_json(inv: &Inventory) -> String {
     let s = serde_json::to_string_pretty(inv).unwrap_or_default();

@@ -228,9 +228,9 @@ pub fn render_rotation(s: &RotationSummary) -> String {
         let why = rotation::reason(&o.kind).unwrap_or_default();
         let _ = writeln!(
             out,
-            "- **{}** ({}): {}{}{}",
+            "- **{}**{}: {}{}{}",
             text(o.name()),
-            text(o.uuid()),
+            text(&rotation::id_note(o.uuid())),
             o.kind.as_str().replace('_', " "),
             if why.is_empty() { "" } else { ": " },
             text(&why)
@@ -239,9 +239,9 @@ pub fn render_rotation(s: &RotationSummary) -> String {
     for u in &s.unconfirmed {
         let _ = writeln!(
             out,
-            "- Old value `{}` not confirmed as the account's token (left alone in {} rule(s)): {}",
+            "- Old value `{}` not confirmed as the account's token (left alone in {}): {}",
             u.fingerprint,
-            u.rules.len(),
+            super::count(u.rules.len(), "rule", "rules"),
             text(&format!("confirm it with {}", u.confirm_with()))
         );
     }

@@ -388,6 +388,15 @@ pub fn outcome_line(o: &Outcome) -> String {
     printable(&line).into_owned()
 }
 
+/// ` (id)` after a rule's name, or nothing for a rule without an id (a rule of an export
+/// may have none), so a line never ends in an empty `()`.
+pub fn id_note(uuid: &str) -> String {
+    match uuid {
+        "" => String::new(),
+        id => format!(" ({id})"),
+    }
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 {
         ""
@@ -443,7 +452,12 @@ pub fn render_rotation(s: &RotationSummary) -> String {
         let _ = writeln!(out, "  {label:<16} {n}");
     }
     for o in s.outcomes.iter().filter(|o| !o.is_done()) {
-        let _ = writeln!(out, "  - {} ({})", outcome_line(o), printable(o.uuid()));
+        let _ = writeln!(
+            out,
+            "  - {}{}",
+            outcome_line(o),
+            printable(&id_note(o.uuid()))
+        );
     }
     out.push('\n');
     render_ownership(s, &mut out);
@@ -479,7 +493,7 @@ fn render_ownership(s: &RotationSummary, out: &mut String) {
         let rules: Vec<String> = u
             .rules
             .iter()
-            .map(|r| format!("\"{}\" ({})", printable(&r.name), printable(&r.uuid)))
+            .map(|r| format!("\"{}\"{}", printable(&r.name), printable(&id_note(&r.uuid))))
             .collect();
         let joined = |set: &BTreeSet<String>| {
             set.iter()

@@ -271,7 +271,7 @@ fn a_saved_plan_holds_no_secret_and_apply_carries_it_out_exactly() {
     assert_eq!(summary_count(&applied.stdout, "left alone"), 3);
     assert!(applied
         .stdout
-        .contains("Do NOT revoke the old token yet: 3 rule(s)"));
+        .contains("Do NOT revoke the old token yet: 3 rules"));
     assert_eq!(
         puts(&fx.site),
         planned.len() as u64,
@@ -851,6 +851,9 @@ fn offline_rotation_reads_a_bare_rule_object_with_a_bom() {
     let out = common::run_checked(cmd, &[old.clone(), new_token.clone()]);
     out.expect_code(0);
     assert_eq!(summary_count(&out.stdout, "rotated"), 1);
+    // The rule has no id: its heading names it without an empty `()`.
+    assert!(out.stdout.contains("Rule \"bare\"\n"), "{}", out.stdout);
+    assert!(!out.stdout.contains("()"), "{}", out.stdout);
     let rotated: Value =
         serde_json::from_str(&std::fs::read_to_string(&output).expect("read")).expect("JSON");
     assert_eq!(

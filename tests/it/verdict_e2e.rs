@@ -97,7 +97,7 @@ fn a_new_token_already_in_the_rules_is_refused_before_any_write() {
     out.expect_code(2).expect_error_with_hint();
     assert!(
         out.stderr.contains(&format!(
-            "the new token ({}) is already in 3 rule(s) of {SVC_JIRA}",
+            "the new token ({}) is already in 3 rules of {SVC_JIRA}",
             fp(&old)
         )),
         "{}",
@@ -284,9 +284,7 @@ fn backup_states(site: &TestSite, root: &Path) -> Vec<(String, Option<u64>)> {
 
 #[test]
 fn backups_calls_a_ctrl_c_run_interrupted_with_what_was_not_attempted() {
-    let (planted, site) = copies_site(8, |c| c.latency = std::time::Duration::from_millis(60));
-    let new = planted.fresh(SVC_JIRA_NEW_FIXTURE);
-    let backups = site.dir.path().join("backups");
+    let (site, _, new, backups) = slow_site();
     let out = interrupted_after_first_write(&site, &new, &backups);
     out.expect_code(1);
     let left = summary_count(&out.stdout, "not attempted");
@@ -544,7 +542,7 @@ fn a_credential_that_cannot_be_read_holds_back_the_advice() {
     out.expect_code(3);
     assert_eq!(summary_count(&out.stdout, "rotated"), 1);
     assert!(out.stdout.contains(
-        "Do NOT revoke the old token yet: 1 rule(s) send a credential autorekey cannot read"
+        "Do NOT revoke the old token yet: 1 rule sends a credential autorekey cannot read"
     ));
     assert!(!out.stdout.contains("revoke the old token ("));
 }
