@@ -272,21 +272,24 @@ fn finish(
     }
     if stopped > 0 {
         return Err(CommandError::failure(format!(
-            "stopped with {stopped} rule(s) not restored"
+            "stopped with {} not restored",
+            crate::words::count(stopped, "rule", "rules")
         ))
         .hint("check the admin's token if the site refused it, then run the same restore again: it skips rules already restored"));
     }
     let failed = count(|k| matches!(k, Kind::Failed { .. } | Kind::Attention { .. }));
     if failed > 0 {
         return Err(CommandError::partial(format!(
-            "{failed} rule(s) could not be restored as backed up (listed above)"
+            "{} not be restored as backed up (listed above)",
+            crate::words::count(failed, "rule could", "rules could")
         )));
     }
     // As `rotate` after a quit: rules were left as they are, which a person must know.
     match count(|k| matches!(k, Kind::NotAttempted { .. } | Kind::Declined)) {
         0 => Ok(()),
         n => Err(CommandError::partial(format!(
-            "{n} rule(s) were not restored: you quit or said no (listed above)"
+            "{} not restored: you quit or said no (listed above)",
+            crate::words::count(n, "rule was", "rules were")
         ))
         .hint("run the same restore again to restore them: it skips rules already restored")),
     }

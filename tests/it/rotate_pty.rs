@@ -530,7 +530,7 @@ fn ctrl_c_at_the_restore_question_restores_nothing_more() {
         left, 2,
         "the rule asked about and the one after:\n{transcript}"
     );
-    assert!(transcript.contains("Error: stopped with 2 rule(s) not restored"));
+    assert!(transcript.contains("Error: stopped with 2 rules not restored"));
     assert_eq!(puts(&desk.site), 4, "three rotated, then one restored");
 }
 
@@ -585,7 +585,7 @@ fn quit_at_the_restore_question_leaves_the_rest_listed_and_exits_3() {
         "{transcript}"
     );
     assert!(
-        transcript.contains("2 rule(s) were not restored"),
+        transcript.contains("2 rules were not restored"),
         "{transcript}"
     );
     assert_eq!(puts(&desk.site), 4, "three rotated, then one restored");
