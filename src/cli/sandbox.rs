@@ -83,6 +83,11 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub list_drift: usize,
 
+    /// Both listing forms skip the first rule of their second page when paged N rules a
+    /// page (0: at every page size): the two listings agree and both miss that rule.
+    #[arg(long, value_name = "N")]
+    pub list_skip_at: Option<usize>,
+
     /// Trap: GET answers hidden header values and webhook tokens as "***" even without
     /// redaction, and a PUT of "***" stores "***" (the secret is lost). A rule uuid or
     /// "all"; repeatable.

@@ -265,6 +265,9 @@ pub async fn read_site(
     if let Some(warning) = stats.listing.warning() {
         ui.warn(warning);
     }
+    if let Some(note) = stats.listing.note() {
+        ui.verbose(note);
+    }
     let mut plan = planner.finish();
     let clean = |text: &str| client.masker().clean(text);
     // An id is what a diff heading, the plan, the journal and the summary show, and the

@@ -188,6 +188,7 @@ fn config(args: SandboxArgs) -> Result<SandboxConfig, String> {
         seed: args.seed,
         absolute_next_links: args.absolute_next_links,
         list_drift: args.list_drift,
+        list_skip_at: args.list_skip_at,
         trap_mask_hidden: RuleSelection::from_values(&args.trap_mask_hidden),
         trap_foreign_connections: RuleSelection::from_values(&args.trap_foreign_connections),
         trap_edit_after_reads: args
@@ -265,6 +266,11 @@ mod tests {
 
         assert_eq!(config(&["--list-drift", "5"]).unwrap().list_drift, 5);
         assert_eq!(config(&[]).unwrap().list_drift, 0);
+        assert_eq!(
+            config(&["--list-skip-at", "0"]).unwrap().list_skip_at,
+            Some(0)
+        );
+        assert_eq!(config(&[]).unwrap().list_skip_at, None);
         assert!(config(&["--trap-foreign-connections", "no-such-rule"]).is_err());
         assert!(config(&["--drop-rate", "1.5"]).is_err());
         assert!(config(&["--cloud-id", "not-a-uuid"]).is_err());

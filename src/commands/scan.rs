@@ -481,6 +481,9 @@ async fn scan_site(
             if let Some(warning) = stats.listing.warning() {
                 ui.warn(warning);
             }
+            if let Some(note) = stats.listing.note() {
+                ui.verbose(note);
+            }
             collector.inventory.summary.list_complete = Some(stats.list_complete());
             if read == 0 {
                 ui.status(format!(

@@ -7,6 +7,14 @@
 //! once (the union by uuid), and [`ReadStats::listing`] says whether they agreed: a verdict
 //! such as "the old token may be revoked" is only given over a list known to be complete.
 //!
+//! Two listings at one page size that agree are weak evidence: a site whose pages shift at
+//! a boundary shifts them the same way in both forms, and both skip the same rule. So the
+//! search is read again at other page sizes ([`REREAD_LIMITS`]), where the boundaries fall
+//! elsewhere, and the list counts as complete only once two clean reads (no repeat, no
+//! failure) at different page sizes each show every rule any read showed. At most
+//! [`REREAD_LIMITS`]`.len()` extra reads, so a site that never settles costs a bounded number
+//! of requests and ends as "incomplete".
+//!
 //! The summary list is cursor-paged, so its pages can only come one after another: at 50 ms a
 //! page, 2,000 rules are a full second of paging. Instead of listing first and reading after,
 //! a task walks the pages and hands each one over as it arrives, while the caller's task
@@ -33,7 +41,7 @@ use tokio::task::{JoinError, JoinSet};
 use std::collections::HashSet;
 
 use super::breaker::CircuitBreaker;
-use super::client::{AutomationClient, ListingForm, Pager, RuleSummary, SEARCH_STATES};
+use super::client::{AutomationClient, ListingForm, Pager, RuleSummary, PAGE_LIMIT, SEARCH_STATES};
 use super::error::FetchError;
 use super::limiter::ConcurrencyStats;
 use super::pacer::PaceStats;
@@ -100,20 +108,46 @@ pub struct ListingCheck {
     pub repeated: usize,
     /// Why the search could not be finished, if it was not.
     pub search_failed: Option<String>,
+    /// How many times the search was read again at another page size.
+    pub rereads: usize,
+    /// Two clean reads at different page sizes showed every rule any read showed (or, when
+    /// the client lists once, that one listing repeated nothing).
+    pub confirmed: bool,
 }
 
 impl ListingCheck {
-    /// Both listings agree and neither repeated a rule: a listing that shows a rule twice
-    /// moved under its cursor, and may have skipped another one that no listing showed.
+    /// Two reads at different page sizes agreed and repeated nothing: a listing that shows
+    /// a rule twice moved under its cursor, and may have skipped another one no read showed.
     pub fn complete(&self) -> bool {
-        self.only_get == 0
-            && self.only_search == 0
-            && self.repeated == 0
-            && self.search_failed.is_none()
+        self.confirmed && self.search_failed.is_none()
     }
 
-    /// One line for the admin when the listings disagreed; `None` when they agreed.
+    /// For `-v`: how many reads it took to confirm the list.
+    pub fn note(&self) -> Option<String> {
+        (self.complete() && self.rereads > 0).then(|| {
+            format!(
+                "rule list: confirmed by {} read(s) of the search at other page sizes",
+                self.rereads
+            )
+        })
+    }
+
+    /// One line for the admin when the list could not be confirmed; `None` when it was.
     pub fn warning(&self) -> Option<String> {
+        if self.complete() {
+            return None;
+        }
+        let again = match self.rereads {
+            0 => String::new(),
+            n => format!(
+                " (read again {n} time(s) at other page sizes: no two reads at different \
+                 page sizes agreed)"
+            ),
+        };
+        self.first_difference().map(|w| format!("{w}{again}"))
+    }
+
+    fn first_difference(&self) -> Option<String> {
         if let Some(why) = &self.search_failed {
             return Some(format!(
                 "the rule list could not be checked against a second listing ({why}); \
@@ -129,24 +163,35 @@ impl ListingCheck {
                 self.repeated
             ));
         }
-        (only_one > 0).then(|| {
-            format!(
-                "the site's two rule listings differed: {only_one} rule(s) showed in only one \
-                 ({} only in GET rule/summary, {} only in the search), {} repeated; every rule \
-                 either showed was read, but the list may still be incomplete: run again to \
-                 check",
-                self.only_get, self.only_search, self.repeated
-            )
-        })
+        if only_one == 0 {
+            return Some(
+                "the site's two rule listings agreed, but a read at another page size showed \
+                 a different list; every rule any read showed was read, but the list may \
+                 still be incomplete: run again to check"
+                    .into(),
+            );
+        }
+        Some(format!(
+            "the site's two rule listings differed: {only_one} rule(s) showed in only one \
+             ({} only in GET rule/summary, {} only in the search), {} repeated; every rule \
+             either showed was read, but the list may still be incomplete: run again to \
+             check",
+            self.only_get, self.only_search, self.repeated
+        ))
     }
 }
 
-/// What a listing task sends: pages as they come, then how it ended.
+/// Page sizes of the search's re-reads, in order: none divides another or 100, so their
+/// page boundaries fall on other rules than the first read's.
+pub const REREAD_LIMITS: [u32; 3] = [61, 37, 83];
+
+/// What a listing task sends, tagged with its read (an index into `Compare::reads`): pages
+/// as they come, then how it ended.
 enum Listed {
-    Page(ListingForm, Vec<RuleSummary>),
-    Failed(ListingForm, FetchError),
+    Page(usize, ListingForm, Vec<RuleSummary>),
+    Failed(usize, ListingForm, FetchError),
     /// The listing reached its last page, having dropped this many repeats.
-    Done(usize),
+    Done(usize, usize),
 }
 type Read = (RuleSummary, Result<Rule, FetchError>);
 
@@ -182,24 +227,15 @@ impl AutomationClient {
     {
         let breaker = Arc::new(CircuitBreaker::default());
         let (pages_tx, pages) = mpsc::unbounded_channel();
-        // A JoinSet aborts the listings if this future is dropped half-way.
-        let mut listing = JoinSet::new();
-        let (client, get_breaker) = (self.clone(), Arc::clone(&breaker));
-        listing.spawn(list_into(
-            client,
-            get_breaker,
-            ListingForm::Get,
-            pages_tx.clone(),
-        ));
-        // The search starts once the first page came back: a refused login is then one
-        // failed request, not three (failed logins can lock the account).
-        let search_tx = self.inner.list_twice.then_some(pages_tx);
         let mut run = Run {
             client: self,
             breaker,
             on_each,
-            listing,
+            // A JoinSet aborts the listings if this future is dropped half-way.
+            listing: JoinSet::new(),
             pages,
+            tx: Some(pages_tx),
+            open_listings: 0,
             listing_open: true,
             queue: VecDeque::new(),
             reads: JoinSet::new(),
@@ -209,8 +245,11 @@ impl AutomationClient {
             stop: None,
             queued: HashSet::new(),
             compare: Compare::default(),
-            search_tx,
+            // The search starts once the first page came back: a refused login is then one
+            // failed request, not three (failed logins can lock the account).
+            search_pending: self.inner.list_twice,
         };
+        run.start_read(ListingForm::Get, PAGE_LIMIT);
         run.drive().await;
         run.finish()
     }
@@ -220,15 +259,15 @@ impl AutomationClient {
 async fn list_into(
     client: AutomationClient,
     breaker: Arc<CircuitBreaker>,
-    form: ListingForm,
+    (read, form, limit): (usize, ListingForm, u32),
     pages: mpsc::UnboundedSender<Listed>,
 ) {
-    let mut pager = Pager::of(&client, form);
+    let mut pager = Pager::sized(&client, form, limit);
     loop {
         let message = match pager.next_page(&client, Some(&breaker)).await {
-            Ok(Some(page)) => Listed::Page(form, page),
-            Ok(None) => Listed::Done(pager.repeated),
-            Err(err) => Listed::Failed(form, err),
+            Ok(Some(page)) => Listed::Page(read, form, page),
+            Ok(None) => Listed::Done(read, pager.repeated),
+            Err(err) => Listed::Failed(read, form, err),
         };
         let last = !matches!(message, Listed::Page(..));
         if pages.send(message).is_err() || last {
@@ -255,48 +294,81 @@ fn brief(err: &FetchError) -> String {
     }
 }
 
-/// What each listing showed, to compare them at the end.
+/// One read of the rule list: the GET listing, or the search over every state, at one
+/// page size.
+struct ListRead {
+    form_is_get: bool,
+    limit: u32,
+    seen: HashSet<String>,
+    repeated: usize,
+    failed: bool,
+    /// Listings of this read still paging (the search has one per state).
+    open: usize,
+}
+
+impl ListRead {
+    fn clean(&self) -> bool {
+        !self.failed && self.repeated == 0 && self.open == 0
+    }
+}
+
+/// What each read showed, to compare them.
 #[derive(Default)]
 struct Compare {
-    by_get: HashSet<String>,
-    by_search: HashSet<String>,
+    /// Read 0 is the GET listing, read 1 the first search, then the re-reads.
+    reads: Vec<ListRead>,
     /// Listed by GET in a state the search does not cover.
     odd_state: HashSet<String>,
-    repeated: usize,
     search_failed: Option<String>,
     /// The search was started (it is not when the client is told to list once).
     searched: bool,
 }
 
 impl Compare {
-    fn note(&mut self, form: ListingForm, summary: &RuleSummary) {
-        match form {
-            ListingForm::Get => {
-                if !SEARCH_STATES.contains(&summary.state.as_str()) {
-                    self.odd_state.insert(summary.uuid.clone());
-                }
-                self.by_get.insert(summary.uuid.clone())
-            }
-            ListingForm::Search(_) => self.by_search.insert(summary.uuid.clone()),
-        };
+    fn note(&mut self, read: usize, summary: &RuleSummary) {
+        if self.reads[read].form_is_get && !SEARCH_STATES.contains(&summary.state.as_str()) {
+            self.odd_state.insert(summary.uuid.clone());
+        }
+        self.reads[read].seen.insert(summary.uuid.clone());
+    }
+
+    /// The rules a read showed that the search can show.
+    fn searchable<'a>(&'a self, read: &'a ListRead) -> impl Iterator<Item = &'a String> {
+        read.seen.iter().filter(|u| !self.odd_state.contains(*u))
+    }
+
+    /// Two clean reads at different page sizes each showed every rule any read showed.
+    fn agreed(&self) -> bool {
+        let all: HashSet<&String> = self.reads.iter().flat_map(|r| self.searchable(r)).collect();
+        let mut full = self
+            .reads
+            .iter()
+            .filter(|r| r.clean() && self.searchable(r).count() == all.len())
+            .map(|r| r.limit);
+        let first = full.next();
+        full.any(|limit| Some(limit) != first)
     }
 
     fn check(&self) -> ListingCheck {
-        if !self.searched {
+        let (get, search) = (self.reads.first(), self.reads.get(1));
+        let repeated = get.map_or(0, |r| r.repeated) + search.map_or(0, |r| r.repeated);
+        let (Some(get), Some(search), true) = (get, search, self.searched) else {
             return ListingCheck {
-                repeated: self.repeated,
+                repeated,
+                confirmed: repeated == 0,
                 ..ListingCheck::default()
             };
-        }
+        };
         ListingCheck {
             only_get: self
-                .by_get
-                .iter()
-                .filter(|u| !self.by_search.contains(*u) && !self.odd_state.contains(*u))
+                .searchable(get)
+                .filter(|u| !search.seen.contains(*u))
                 .count(),
-            only_search: self.by_search.difference(&self.by_get).count(),
-            repeated: self.repeated,
+            only_search: search.seen.difference(&get.seen).count(),
+            repeated,
             search_failed: self.search_failed.clone(),
+            rereads: self.reads.len() - 2,
+            confirmed: self.agreed(),
         }
     }
 }
@@ -308,6 +380,10 @@ struct Run<'c, F> {
     on_each: F,
     listing: JoinSet<()>,
     pages: mpsc::UnboundedReceiver<Listed>,
+    /// Kept while another read may start; dropped when the listing ends.
+    tx: Option<mpsc::UnboundedSender<Listed>>,
+    /// Listing tasks still paging, over every read.
+    open_listings: usize,
     listing_open: bool,
     /// Listed, not yet started.
     queue: VecDeque<RuleSummary>,
@@ -320,8 +396,8 @@ struct Run<'c, F> {
     /// Every uuid either listing showed: each is read once.
     queued: HashSet<String>,
     compare: Compare,
-    /// Taken when the search listings start (after the first GET page).
-    search_tx: Option<mpsc::UnboundedSender<Listed>>,
+    /// The first search is still to start (after the first GET page).
+    search_pending: bool,
 }
 
 impl<F: FnMut(RuleRead)> Run<'_, F> {
@@ -369,6 +445,7 @@ impl<F: FnMut(RuleRead)> Run<'_, F> {
         }
         self.listing.abort_all();
         self.listing_open = false;
+        self.tx = None;
         while let Ok(page) = self.pages.try_recv() {
             self.take_page(Some(page));
         }
@@ -377,52 +454,106 @@ impl<F: FnMut(RuleRead)> Run<'_, F> {
     fn take_page(&mut self, page: Option<Listed>) {
         match page {
             None => self.listing_open = false,
-            Some(Listed::Page(form, summaries)) => {
+            Some(Listed::Page(read, form, summaries)) => {
                 if form == ListingForm::Get {
                     self.start_search();
                 }
                 for summary in summaries {
-                    self.compare.note(form, &summary);
+                    self.compare.note(read, &summary);
                     if self.queued.insert(summary.uuid.clone()) {
                         self.listed += 1;
                         self.queue.push_back(summary);
                     }
                 }
             }
-            Some(Listed::Done(repeated)) => self.compare.repeated += repeated,
+            Some(Listed::Done(read, repeated)) => {
+                self.compare.reads[read].repeated += repeated;
+                self.listing_ended(read);
+            }
             // The GET listing is the one every run has relied on: without it the list is
             // incomplete and the run fails, as before.
-            Some(Listed::Failed(ListingForm::Get, err)) => {
-                self.search_tx = None;
+            Some(Listed::Failed(read, ListingForm::Get, err)) => {
+                self.search_pending = false;
                 self.note_stop(&err);
                 self.listing_error.get_or_insert(err);
+                self.compare.reads[read].failed = true;
+                self.listing_ended(read);
             }
             // The search only checks the GET listing: its failure (an older site without
-            // it, say) makes the list unconfirmed, not the run failed.
-            Some(Listed::Failed(ListingForm::Search(state), err)) => {
+            // it, say) makes the list unconfirmed, not the run failed. A re-read's failure
+            // only leaves that read out of the comparison.
+            Some(Listed::Failed(read, ListingForm::Search(state), err)) => {
                 self.note_stop(&err);
-                self.compare
-                    .search_failed
-                    .get_or_insert_with(|| format!("the search by state {state}: {}", brief(&err)));
+                if read == 1 {
+                    self.compare.search_failed.get_or_insert_with(|| {
+                        format!("the search by state {state}: {}", brief(&err))
+                    });
+                }
+                self.compare.reads[read].failed = true;
+                self.listing_ended(read);
             }
+        }
+    }
+
+    /// Starts one read of the list: one listing task per form (the search: per state).
+    fn start_read(&mut self, form: ListingForm, limit: u32) {
+        let Some(tx) = self.tx.clone() else {
+            return;
+        };
+        let forms: Vec<ListingForm> = match form {
+            ListingForm::Get => vec![form],
+            ListingForm::Search(_) => SEARCH_STATES.map(ListingForm::Search).to_vec(),
+        };
+        let read = self.compare.reads.len();
+        self.compare.reads.push(ListRead {
+            form_is_get: form == ListingForm::Get,
+            limit,
+            seen: HashSet::new(),
+            repeated: 0,
+            failed: false,
+            open: forms.len(),
+        });
+        self.open_listings += forms.len();
+        for form in forms {
+            let (client, breaker) = (self.client.clone(), Arc::clone(&self.breaker));
+            self.listing
+                .spawn(list_into(client, breaker, (read, form, limit), tx.clone()));
         }
     }
 
     /// Starts the search listings, once, unless the run is stopping.
     fn start_search(&mut self) {
-        let Some(tx) = self.search_tx.take() else {
-            return;
-        };
-        if self.stop.is_some() || !self.listing_open {
+        if !std::mem::take(&mut self.search_pending) || self.stop.is_some() || !self.listing_open {
             return;
         }
-        for state in SEARCH_STATES {
-            let (client, breaker) = (self.client.clone(), Arc::clone(&self.breaker));
-            let form = ListingForm::Search(state);
-            self.listing
-                .spawn(list_into(client, breaker, form, tx.clone()));
-        }
+        self.start_read(ListingForm::Search(SEARCH_STATES[0]), PAGE_LIMIT);
         self.compare.searched = true;
+    }
+
+    /// Once every listing has ended: reads the search again at the next page size while
+    /// the reads so far do not confirm the list, else ends the listing.
+    fn listing_ended(&mut self, read: usize) {
+        self.compare.reads[read].open -= 1;
+        self.open_listings -= 1;
+        if self.open_listings > 0 {
+            return;
+        }
+        let rereads = self.compare.reads.len().saturating_sub(2);
+        let next = REREAD_LIMITS.get(rereads).copied().filter(|_| {
+            self.compare.searched
+                && self.compare.search_failed.is_none()
+                && self.stop.is_none()
+                && !self.breaker.is_open()
+                && self.listing_error.is_none()
+                && !self.compare.agreed()
+        });
+        match next {
+            Some(limit) => self.start_read(ListingForm::Search(SEARCH_STATES[0]), limit),
+            None => {
+                self.listing_open = false;
+                self.tx = None;
+            }
+        }
     }
 
     fn take_read(&mut self, joined: Option<Result<Read, JoinError>>) {
@@ -490,6 +621,63 @@ mod tests {
             result,
             listed: 3,
         }
+    }
+
+    fn list_read(get: bool, limit: u32, uuids: &[&str], repeated: usize) -> ListRead {
+        ListRead {
+            form_is_get: get,
+            limit,
+            seen: uuids.iter().map(|u| u.to_string()).collect(),
+            repeated,
+            failed: false,
+            open: 0,
+        }
+    }
+
+    fn compare(reads: Vec<ListRead>) -> Compare {
+        Compare {
+            reads,
+            searched: true,
+            ..Compare::default()
+        }
+    }
+
+    #[test]
+    fn two_reads_agree_only_at_different_page_sizes_and_showing_every_rule() {
+        // GET and the search at 100 a page drift the same way: no evidence.
+        let same = compare(vec![
+            list_read(true, 100, &["a", "b"], 0),
+            list_read(false, 100, &["a", "b"], 0),
+        ]);
+        assert!(!same.agreed());
+        assert!(!same.check().complete());
+        // A re-read at another size that shows what they did confirms it.
+        let mut confirmed = same;
+        confirmed.reads.push(list_read(false, 61, &["a", "b"], 0));
+        assert!(confirmed.agreed());
+        let check = confirmed.check();
+        assert!(check.complete() && check.warning().is_none(), "{check:?}");
+        assert_eq!(check.rereads, 1);
+        // One that shows a rule both missed: the two at 100 no longer show every rule.
+        let mut found = compare(vec![
+            list_read(true, 100, &["a", "b"], 0),
+            list_read(false, 100, &["a", "b"], 0),
+            list_read(false, 61, &["a", "b", "c"], 0),
+        ]);
+        assert!(!found.agreed());
+        let warning = found.check().warning().unwrap();
+        assert!(
+            warning.contains("agreed, but a read at another page size"),
+            "{warning}"
+        );
+        found.reads.push(list_read(false, 37, &["a", "b", "c"], 0));
+        assert!(found.agreed());
+        // A read that repeated a rule is no evidence, even if it shows every rule.
+        let repeating = compare(vec![
+            list_read(true, 100, &["a", "b"], 1),
+            list_read(false, 61, &["a", "b"], 0),
+        ]);
+        assert!(!repeating.agreed());
     }
 
     #[test]

@@ -36,7 +36,7 @@ use crate::secret::{Credential, Masker, Token};
 const USER_AGENT: &str = concat!("autorekey/", env!("CARGO_PKG_VERSION"));
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest page the summary endpoint accepts.
-const PAGE_LIMIT: &str = "100";
+pub(super) const PAGE_LIMIT: u32 = 100;
 /// Stops a server that hands out fresh cursors forever (a million rules at 100 a page).
 const MAX_PAGES: usize = 10_000;
 const MAX_REDIRECTS: usize = 5;
@@ -542,6 +542,8 @@ pub const SEARCH_STATES: [&str; 2] = ["ENABLED", "DISABLED"];
 /// [`AutomationClient::list_summaries`] and the pipelined read, so both page the same way.
 pub(super) struct Pager {
     form: ListingForm,
+    /// Rules a page (the search's body says it on every page; GET's links carry it).
+    limit: u32,
     /// The next page, or why there cannot be one (kept until the page holding the bad link
     /// has been handed over, so its rules are not lost). For the search, the cursor rides in
     /// this URL's query and is moved into the body.
@@ -558,12 +560,19 @@ impl Pager {
     }
 
     pub(super) fn of(client: &AutomationClient, form: ListingForm) -> Self {
+        Pager::sized(client, form, PAGE_LIMIT)
+    }
+
+    /// A listing `limit` rules a page: a re-read at another page size sees other page
+    /// boundaries, where a listing that drifts at one size skips or repeats other rules.
+    pub(super) fn sized(client: &AutomationClient, form: ListingForm, limit: u32) -> Self {
         let first = match form {
-            ListingForm::Get => client.summary_url(&format!("limit={PAGE_LIMIT}")),
+            ListingForm::Get => client.summary_url(&format!("limit={limit}")),
             ListingForm::Search(_) => client.summary_url(""),
         };
         Pager {
             form,
+            limit,
             next: Some(Ok(first)),
             seen_links: HashSet::new(),
             seen_rules: HashSet::new(),
@@ -593,7 +602,7 @@ impl Pager {
         let page: SummaryPage = match self.form {
             ListingForm::Get => client.get_json_limited(&url, breaker).await?,
             ListingForm::Search(state) => {
-                let body = search_body(state, &url);
+                let body = search_body(state, self.limit, &url);
                 let endpoint = client.summary_url("");
                 client
                     .read_json_limited(&endpoint, Some(&body), breaker)
@@ -621,10 +630,9 @@ impl Pager {
     }
 }
 
-/// The search's body: the state, the largest page, and the cursor of `next` (if any).
-fn search_body(state: &str, next: &Url) -> Value {
-    let mut body =
-        serde_json::json!({"state": state, "limit": PAGE_LIMIT.parse::<u32>().unwrap_or(100)});
+/// The search's body: the state, the page size, and the cursor of `next` (if any).
+fn search_body(state: &str, limit: u32, next: &Url) -> Value {
+    let mut body = serde_json::json!({"state": state, "limit": limit});
     if let Some(cursor) = next.query().and_then(|q| query_value(q, "cursor")) {
         body["cursor"] = Value::String(cursor);
     }

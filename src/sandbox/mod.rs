@@ -138,6 +138,11 @@ pub struct SandboxConfig {
     /// page starts this many rules late (skipping them), every even page this many early
     /// (repeating them). The search (`POST rule/summary`) lists correctly. 0: no drift.
     pub list_drift: usize,
+    /// Both listing forms (GET and the search) skip the first rule of their second page
+    /// when paged this many rules a page, as a site whose pages shift at a boundary would:
+    /// the two listings agree and both miss that rule. `Some(0)`: at every page size (each
+    /// size skips a different rule, so no two sizes agree). `None`: no skip.
+    pub list_skip_at: Option<usize>,
     pub trap_mask_hidden: RuleSelection,
     pub trap_foreign_connections: RuleSelection,
     /// Rule uuid -> N: after the Nth GET of that rule, another admin edits it.
@@ -184,6 +189,7 @@ impl Default for SandboxConfig {
             seed: 0,
             absolute_next_links: false,
             list_drift: 0,
+            list_skip_at: None,
             trap_mask_hidden: RuleSelection::None,
             trap_foreign_connections: RuleSelection::None,
             trap_edit_after_reads: BTreeMap::new(),
@@ -230,6 +236,7 @@ impl Sandbox {
             rules,
         );
         state.list_drift = config.list_drift;
+        state.list_skip_at = config.list_skip_at;
         let state = Arc::new(state);
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(server::serve(listener, state.clone(), stopped));

@@ -517,6 +517,8 @@ fn summary_page(state: &SandboxState, page: PageRequest, api: &ApiRoute) -> Answ
     } else {
         offset
     };
+    let skips = state.list_skip_at.is_some_and(|at| at == 0 || at == limit);
+    let shown = shown + usize::from(skips && offset == limit);
     let (data, total) = state.summaries(filter.as_deref(), shown, limit);
     let link = |at: usize| {
         let cursor = state.issue_cursor(at, limit, filter.clone());

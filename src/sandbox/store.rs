@@ -160,6 +160,8 @@ pub struct SandboxState {
     pub(crate) absolute_next_links: bool,
     /// See [`super::SandboxConfig::list_drift`].
     pub(crate) list_drift: usize,
+    /// See [`super::SandboxConfig::list_skip_at`].
+    pub(crate) list_skip_at: Option<usize>,
     pub(crate) accounts: Vec<Account>,
     pub(crate) directory: Directory,
     /// Token ids deleted through the org admin API.
@@ -211,6 +213,7 @@ impl SandboxState {
             base_url,
             absolute_next_links,
             list_drift: 0,
+            list_skip_at: None,
             accounts,
             directory,
             revoked_ids: Mutex::default(),

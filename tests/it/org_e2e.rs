@@ -356,7 +356,7 @@ fn revoke_without_keep_after_a_good_rotation_says_to_pass_keep_not_to_rotate() {
 
 #[test]
 fn revoke_refuses_over_a_rule_list_the_site_did_not_list_consistently() {
-    // 150 more rules, and GET pages that skip rules: even once alice's rules are rotated,
+    // 150 more rules, and listings that skip a rule at every page size: even once alice's rules are rotated,
     // a rule the site did not list might still hold her old token.
     let org = org_site_with(|c| {
         let filler = c.rules[2].clone();
@@ -365,7 +365,7 @@ fn revoke_refuses_over_a_rule_list_the_site_did_not_list_consistently() {
             rule["rule"]["uuid"] = json!(format!("0190f3a2-5b7c-7d21-8e4f-00000002{n:04}"));
             c.rules.push(rule);
         }
-        c.list_drift = 3;
+        c.list_skip_at = Some(0);
     });
     let rotate = org.rotate_alice();
     rotate.expect_code(3);

@@ -957,9 +957,37 @@ fn a_raw_copy_of_the_old_token_elsewhere_holds_back_the_revoke_advice() {
 }
 
 #[test]
+fn listings_that_skip_the_same_rule_at_one_page_size_are_read_again_at_another() {
+    // 150 copies of a svc-jira rule (all enabled). At 100 a page both GET and the search
+    // skip copy #101 and agree: that agreement is no evidence. The search read again at
+    // other page sizes shows it; it is rotated, and two reads at different sizes agree.
+    let (planted, site) = copies_site(150, |c| c.list_skip_at = Some(100));
+    let new_token = planted.fresh(SVC_JIRA_NEW_FIXTURE);
+    let backups = site.dir.path().join("backups");
+    let out = run(
+        &site,
+        rotate_cmd(&site, SVC_JIRA, &new_token, &backups, &["-v", "--yes"]),
+    );
+    out.expect_code(0);
+    assert_eq!(summary_count(&out.stdout, "rotated"), 150, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("revoke the old token ("),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("confirmed by 2 read(s) of the search"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn a_rotation_over_a_drifting_rule_list_never_says_revoke() {
-    // 150 copies of a svc-jira rule; the GET listing skips 5 of them between pages.
-    let (planted, site) = copies_site(150, |c| c.list_drift = 5);
+    // 150 copies of a svc-jira rule (all enabled); both listings skip the first rule of
+    // their second page at any page size: GET and the search drift the same way at 100 a
+    // page and agree, and every re-read at another size misses another copy.
+    let (planted, site) = copies_site(150, |c| c.list_skip_at = Some(0));
     let new_token = planted.fresh(SVC_JIRA_NEW_FIXTURE);
     let backups = site.dir.path().join("backups");
 
@@ -1002,10 +1030,16 @@ fn a_rotation_over_a_drifting_rule_list_never_says_revoke() {
         rotate_cmd(&site, SVC_JIRA, &new_token, &backups, &["--yes"]),
     );
     out.expect_code(3);
-    // The search showed the skipped rules: every copy was rotated all the same, and a
+    // The re-reads showed the skipped rules: every copy was rotated all the same, and a
     // rotation afterwards, over the same drifting list, still does not say revoke.
     assert_eq!(summary_count(&out.stdout, "already current"), 150);
-    assert!(out.stderr.contains("showed in only one"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("two rule listings agreed, but a read at another page size")
+            && out.stderr.contains("read again 3 time(s)"),
+        "{}",
+        out.stderr
+    );
     assert!(
         out.stdout.contains("Do NOT revoke")
             && out.stdout.contains("could not be confirmed complete"),
