@@ -3,6 +3,8 @@
 //! Read-only and needs no site: only the org id and its admin key. It is how an admin finds
 //! the id `autorekey revoke` takes, and which token expires first. Token values are never
 //! available (Atlassian shows one only at creation), so nothing secret is printed.
+//! Service accounts' tokens come from their own endpoint; when the key may not list them,
+//! a service account's tokens are unknown, an error, never "no API token".
 
 use std::fmt::Write as _;
 
@@ -37,11 +39,21 @@ pub async fn run(global: &GlobalArgs, args: &TokensArgs, ui: &Ui) -> CommandResu
         "Reading the API tokens of organization {}",
         org.org_id
     ));
-    let mut tokens: Vec<OrgToken> = org
+    let list = org
         .client()?
         .list_tokens()
         .await
-        .map_err(CommandError::org_list_failed)?
+        .map_err(CommandError::org_list_failed)?;
+    if list.unknown(account) {
+        return Err(CommandError::failure(format!(
+            "the tokens of service account {} could not be listed: {}",
+            printable(account),
+            list.service_accounts_unlisted.as_deref().unwrap_or("")
+        ))
+        .hint("give the org API key the scope read:service-accounts-tokens:admin"));
+    }
+    let mut tokens: Vec<OrgToken> = list
+        .tokens
         .into_iter()
         .filter(|t| t.email().is_some_and(|e| e.eq_ignore_ascii_case(account)))
         .collect();
@@ -89,12 +101,13 @@ fn table(account: &str, tokens: &[OrgToken], now: i64) -> String {
         };
         let _ = writeln!(
             out,
-            "  {}  \"{}\"  created {}  expires {}  last active {}{}",
+            "  {}  \"{}\"  created {}  expires {}  last active {}  {}{}",
             printable(&t.id),
             printable(&t.label),
             t.created_at.as_deref().map_or("?".into(), date),
             expires,
             t.last_active_at.as_deref().map_or("never".into(), date),
+            if t.is_scoped() { "scoped" } else { "classic" },
             if t.is_active() { "" } else { "  (not active)" },
         );
     }
