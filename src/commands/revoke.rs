@@ -39,11 +39,12 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
     let _lock = super::rotation::lock_site(&client, "revoke", ui)?;
     let org = OrgSettings::require(&args.org, Some(client.gateway()), ui)?;
     let org_client = org.client()?;
-    let tokens = org_client
+    let list = org_client
         .list_tokens()
         .await
-        .map_err(CommandError::org_list_failed)?
-        .tokens;
+        .map_err(CommandError::org_list_failed)?;
+    super::tokens::refuse_unknown(&list, account)?;
+    let tokens = list.tokens;
     let token = the_token(&tokens, account, &args.token_id)?;
     let guard = Guard {
         tokens: &tokens,

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use crate::cli::{GlobalArgs, ListFormat, TokensArgs};
 use crate::error::{CommandError, CommandResult};
 use crate::expiry::{date, days_phrase};
-use crate::fetch::org::OrgToken;
+use crate::fetch::org::{OrgToken, TokenList};
 use crate::printable::printable;
 use crate::settings::OrgSettings;
 use crate::ui::Ui;
@@ -44,14 +44,7 @@ pub async fn run(global: &GlobalArgs, args: &TokensArgs, ui: &Ui) -> CommandResu
         .list_tokens()
         .await
         .map_err(CommandError::org_list_failed)?;
-    if list.unknown(account) {
-        return Err(CommandError::failure(format!(
-            "the tokens of service account {} could not be listed: {}",
-            printable(account),
-            list.service_accounts_unlisted.as_deref().unwrap_or("")
-        ))
-        .hint("give the org API key the scope read:service-accounts-tokens:admin"));
-    }
+    refuse_unknown(&list, account)?;
     let mut tokens: Vec<OrgToken> = list
         .tokens
         .into_iter()
@@ -77,6 +70,20 @@ pub async fn run(global: &GlobalArgs, args: &TokensArgs, ui: &Ui) -> CommandResu
         ListFormat::Text => ui.out_raw(table(account, &tokens, now)),
     }
     Ok(())
+}
+
+/// An error when the list cannot speak for `account` (a service account whose tokens the
+/// key could not list): "no token" there would be a guess.
+pub(super) fn refuse_unknown(list: &TokenList, account: &str) -> CommandResult {
+    if !list.unknown(account) {
+        return Ok(());
+    }
+    Err(CommandError::failure(format!(
+        "the tokens of service account {} could not be listed: {}",
+        printable(account),
+        list.service_accounts_unlisted.as_deref().unwrap_or("")
+    ))
+    .hint("give the org API key the scope read:service-accounts-tokens:admin"))
 }
 
 fn table(account: &str, tokens: &[OrgToken], now: i64) -> String {

@@ -707,6 +707,22 @@ impl SaOrg {
         self.site.run_cmd(cmd)
     }
 
+    /// `revoke --yes` of the bot's old token, with `more` arguments.
+    fn revoke_bot_old(&self, more: &[&str]) -> RunOutput {
+        let mut args = vec![
+            "revoke",
+            "--account",
+            BOT,
+            "--token-id",
+            "bot-old",
+            "--org",
+            ORG,
+            "--yes",
+        ];
+        args.extend(more);
+        self.run(&args)
+    }
+
     /// `scan --org --fail-on expiring=30d` as a nightly job runs it: it must fail (exit 3);
     /// the bot's row of its expiry join.
     fn failing_ci_scan_row_of_the_bot(&self) -> Value {
@@ -769,24 +785,21 @@ fn service_account_tokens_the_key_may_not_list_are_unknown_never_fine() {
         "{}",
         tokens.stderr
     );
+    let revoke = org.revoke_bot_old(&[]);
+    revoke.expect_code(1).expect_error_with_hint();
+    assert!(
+        revoke.stderr.contains("could not be listed"),
+        "{}",
+        revoke.stderr
+    );
+    assert_eq!(org.site.stats().endpoint("DELETE api-token"), 0);
 }
 
 #[test]
 fn revoke_of_a_service_account_token_deletes_nothing_and_says_where_to_do_it() {
     let org = sa_org(true, 5, true);
     let keep = Token::new(org.bot_new.clone()).fingerprint().to_string();
-    let out = org.run(&[
-        "revoke",
-        "--account",
-        BOT,
-        "--token-id",
-        "bot-old",
-        "--org",
-        ORG,
-        "--keep",
-        &keep,
-        "--yes",
-    ]);
+    let out = org.revoke_bot_old(&["--keep", &keep]);
     out.expect_code(3);
     assert!(
         out.stderr
