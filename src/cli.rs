@@ -340,7 +340,8 @@ pub struct OrgArgs {
     #[arg(long, env = "AUTOREKEY_ORG_ID", value_name = "ID")]
     pub org: Option<String>,
 
-    /// Read the org admin API key (with read:tokens:admin; `revoke` calls the User Management
+    /// Read the org admin API key (with read:tokens:admin, and
+    /// read:service-accounts-tokens:admin for service accounts' tokens; `revoke` calls the User Management
     /// API, which a key created with selected scopes may not reach) from this file (`-` for
     /// stdin). Otherwise it comes from AUTOREKEY_ORG_API_KEY, or a hidden prompt on a terminal.
     #[arg(long, value_name = "PATH")]

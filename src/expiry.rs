@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::fetch::org::OrgToken;
+use crate::fetch::org::{OrgToken, TokenList};
 use crate::printable::printable;
 
 /// One credential owner and its soonest-expiring token.
@@ -33,6 +33,19 @@ pub struct OwnerExpiry {
     pub token_id: Option<String>,
     pub label: Option<String>,
     pub last_active_at: Option<String>,
+    /// The org's list could not say what tokens this owner has (a service account whose
+    /// tokens the key may not list): `--fail-on expiring` counts it as expiring.
+    pub tokens_unknown: bool,
+}
+
+/// [`join`] over everything the org key could list; owners the list cannot speak for
+/// (see [`TokenList::unknown`]) are marked unknown.
+pub fn join_list(owners: &[String], list: &TokenList, now: i64) -> Vec<OwnerExpiry> {
+    let mut rows = join(owners, &list.tokens, now);
+    for r in &mut rows {
+        r.tokens_unknown = list.unknown(&r.email);
+    }
+    rows
 }
 
 /// Joins `owners` (emails, any case) with the org's tokens, at `now` (epoch seconds).
@@ -70,6 +83,7 @@ pub fn join(owners: &[String], tokens: &[OrgToken], now: i64) -> Vec<OwnerExpiry
                 token_id: first.map(|(_, t)| t.id.clone()),
                 label: first.map(|(_, t)| t.label.clone()),
                 last_active_at: first.and_then(|(_, t)| t.last_active_at.clone()),
+                tokens_unknown: false,
                 email,
             }
         })
@@ -77,10 +91,13 @@ pub fn join(owners: &[String], tokens: &[OrgToken], now: i64) -> Vec<OwnerExpiry
 }
 
 /// True when some owner's earliest token expires within `days` (or already has), or has an
-/// expiry date that cannot be read (it may be the earliest: fail closed).
+/// expiry date that cannot be read, or tokens that could not be listed (either may be the
+/// earliest: fail closed).
 pub fn expiring_within(rows: &[OwnerExpiry], days: u32) -> bool {
     rows.iter().any(|r| {
-        !r.unreadable_expiry.is_empty() || r.days_left.is_some_and(|d| d <= i64::from(days))
+        r.tokens_unknown
+            || !r.unreadable_expiry.is_empty()
+            || r.days_left.is_some_and(|d| d <= i64::from(days))
     })
 }
 
@@ -93,6 +110,13 @@ pub fn render_table(rows: &[OwnerExpiry]) -> String {
         return out;
     }
     for r in rows {
+        if r.tokens_unknown {
+            let _ = writeln!(
+                out,
+                "  {}  service-account tokens unknown: the org key could not list them (counted as expiring)",
+                printable(&r.email)
+            );
+        }
         if !r.unreadable_expiry.is_empty() {
             let _ = writeln!(
                 out,
@@ -118,6 +142,7 @@ pub fn render_table(rows: &[OwnerExpiry]) -> String {
                 printable(&r.email),
                 crate::report::count(r.tokens, "active token", "active tokens")
             ),
+            _ if r.tokens_unknown => continue,
             _ => format!(
                 "{}  no active token in this organization (not a managed account here, or none left)",
                 printable(&r.email)
@@ -169,6 +194,7 @@ mod tests {
                 id: Some(format!("acc-{email}")),
                 email: Some(email.into()),
             }),
+            ..OrgToken::default()
         }
     }
 
@@ -243,5 +269,31 @@ mod tests {
             "an unreadable date may be the earliest"
         );
         assert!(render_table(&rows).contains("cannot be read"));
+    }
+
+    #[test]
+    fn a_service_account_whose_tokens_could_not_be_listed_is_unknown_and_fails_closed() {
+        let now = parse_timestamp("2026-12-01T12:00:00Z").unwrap();
+        let list = TokenList {
+            tokens: vec![token("t1", "a@x.io", "2027-12-01T00:00:00Z", "ALLOWED")],
+            service_accounts_unlisted: Some("403".into()),
+        };
+        let bot = "bot@serviceaccount.atlassian.com";
+        let rows = join_list(&["a@x.io".into(), bot.into()], &list, now);
+        assert!(!rows[0].tokens_unknown && rows[1].tokens_unknown);
+        assert!(expiring_within(&rows, 0), "unknown is never fine");
+        let table = render_table(&rows);
+        assert!(
+            table.contains("tokens unknown") && !table.contains("no active token"),
+            "{table}"
+        );
+        let listed = TokenList {
+            service_accounts_unlisted: None,
+            ..list
+        };
+        assert!(!expiring_within(
+            &join_list(&[bot.into()], &listed, now),
+            3650
+        ));
     }
 }

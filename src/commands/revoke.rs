@@ -39,15 +39,13 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
     let _lock = super::rotation::lock_site(&client, "revoke", ui)?;
     let org = OrgSettings::require(&args.org, Some(client.gateway()), ui)?;
     let org_client = org.client()?;
-    let tokens = org_client
+    let list = org_client
         .list_tokens()
         .await
         .map_err(CommandError::org_list_failed)?;
+    super::tokens::refuse_unknown(&list, account)?;
+    let tokens = list.tokens;
     let token = the_token(&tokens, account, &args.token_id)?;
-    let account_id = token.account_id().map(str::to_owned).ok_or_else(|| {
-        CommandError::failure("the organization lists that token without its user's account id")
-            .hint("revoke it at admin.atlassian.com instead")
-    })?;
     let guard = Guard {
         tokens: &tokens,
         target: token,
@@ -60,6 +58,11 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
 
     let proof = still_used(&client, account, keep.as_deref(), ui).await?;
     refuse_blockers(&proof, account, keep.as_deref(), ui)?;
+    service_account_by_hand(token, account)?;
+    let account_id = token.account_id().map(str::to_owned).ok_or_else(|| {
+        CommandError::failure("the organization lists that token without its user's account id")
+            .hint("revoke it at admin.atlassian.com instead")
+    })?;
     guard.check(proof.kept_in_use)?;
     ui.status(format!(
         "A fresh scan of every {} rule at {} found no credential of {account} other than the \
@@ -108,6 +111,28 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
         printable(&token.id)
     ));
     Ok(())
+}
+
+/// A service account's token is never revoked here: the only delete the admin API has for
+/// them revokes ALL of the account's tokens, the new one the rules now hold included. The
+/// rules are clean (checked before this), so a person revokes the one old token by hand.
+fn service_account_by_hand(token: &OrgToken, account: &str) -> CommandResult {
+    if !token.service_account && !crate::fetch::is_service_account(account) {
+        return Ok(());
+    }
+    Err(CommandError::partial(format!(
+        "not revoked: API token \"{}\" ({}) belongs to service account {account}, and the \
+         organization's only way to revoke a service account's token through the API revokes \
+         all of its tokens, the new one included",
+        printable(&token.label),
+        printable(&token.id)
+    ))
+    .hint(format!(
+        "no rule here needs it any more: revoke this one token at admin.atlassian.com > \
+         Directory > Service accounts > {account} > API tokens (label \"{}\"), then check \
+         with `autorekey tokens --account {account}` that it is gone",
+        printable(&token.label)
+    )))
 }
 
 /// Each place that may still need a token of `account`, listed; then exit 3, nothing
@@ -553,6 +578,7 @@ pub(super) mod tests {
                 id: Some(format!("acc-{email}")),
                 email: Some(email.into()),
             }),
+            ..OrgToken::default()
         }
     }
 

@@ -105,7 +105,7 @@ async fn token_expiry(
         .filter_map(|r| r.email.clone())
         .filter(|e| e.contains('@'))
         .collect();
-    Ok(expiry::join(&owners, &tokens, now_epoch()))
+    Ok(expiry::join_list(&owners, &tokens, now_epoch()))
 }
 
 pub fn now_epoch() -> i64 {

@@ -3,13 +3,15 @@
 //! Read-only and needs no site: only the org id and its admin key. It is how an admin finds
 //! the id `autorekey revoke` takes, and which token expires first. Token values are never
 //! available (Atlassian shows one only at creation), so nothing secret is printed.
+//! Service accounts' tokens come from their own endpoint; when the key may not list them,
+//! a service account's tokens are unknown, an error, never "no API token".
 
 use std::fmt::Write as _;
 
 use crate::cli::{GlobalArgs, ListFormat, TokensArgs};
 use crate::error::{CommandError, CommandResult};
 use crate::expiry::{date, days_phrase};
-use crate::fetch::org::OrgToken;
+use crate::fetch::org::{OrgToken, TokenList};
 use crate::printable::printable;
 use crate::settings::OrgSettings;
 use crate::ui::Ui;
@@ -37,11 +39,14 @@ pub async fn run(global: &GlobalArgs, args: &TokensArgs, ui: &Ui) -> CommandResu
         "Reading the API tokens of organization {}",
         org.org_id
     ));
-    let mut tokens: Vec<OrgToken> = org
+    let list = org
         .client()?
         .list_tokens()
         .await
-        .map_err(CommandError::org_list_failed)?
+        .map_err(CommandError::org_list_failed)?;
+    refuse_unknown(&list, account)?;
+    let mut tokens: Vec<OrgToken> = list
+        .tokens
         .into_iter()
         .filter(|t| t.email().is_some_and(|e| e.eq_ignore_ascii_case(account)))
         .collect();
@@ -67,6 +72,20 @@ pub async fn run(global: &GlobalArgs, args: &TokensArgs, ui: &Ui) -> CommandResu
     Ok(())
 }
 
+/// An error when the list cannot speak for `account` (a service account whose tokens the
+/// key could not list): "no token" there would be a guess.
+pub(super) fn refuse_unknown(list: &TokenList, account: &str) -> CommandResult {
+    if !list.unknown(account) {
+        return Ok(());
+    }
+    Err(CommandError::failure(format!(
+        "the tokens of service account {} could not be listed: {}",
+        printable(account),
+        list.service_accounts_unlisted.as_deref().unwrap_or("")
+    ))
+    .hint("give the org API key the scope read:service-accounts-tokens:admin"))
+}
+
 fn table(account: &str, tokens: &[OrgToken], now: i64) -> String {
     let mut out = String::new();
     if tokens.is_empty() {
@@ -89,12 +108,13 @@ fn table(account: &str, tokens: &[OrgToken], now: i64) -> String {
         };
         let _ = writeln!(
             out,
-            "  {}  \"{}\"  created {}  expires {}  last active {}{}",
+            "  {}  \"{}\"  created {}  expires {}  last active {}  {}{}",
             printable(&t.id),
             printable(&t.label),
             t.created_at.as_deref().map_or("?".into(), date),
             expires,
             t.last_active_at.as_deref().map_or("never".into(), date),
+            if t.is_scoped() { "scoped" } else { "classic" },
             if t.is_active() { "" } else { "  (not active)" },
         );
     }

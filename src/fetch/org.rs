@@ -12,6 +12,10 @@
 //! "expiry", "lastAccess"}`; both shapes and both field spellings are read, since which one a
 //! tenant gets is not certain. Revoking is the user management API's
 //! `DELETE https://api.atlassian.com/users/{accountId}/manage/api-tokens/{tokenId}`.
+//! Service accounts' tokens are listed apart (`.../orgs/{orgId}/service-accounts/api-tokens`,
+//! scope `read:service-accounts-tokens:admin`), in a shape not documented: read as the user
+//! list, the owner under `user`, `serviceAccount` or `owner`. Their only delete revokes all
+//! of an account's tokens, so none is offered here.
 //!
 //! The org key is a Bearer credential: it goes only to the gateway (api.atlassian.com, or a
 //! loopback sandbox in tests), through the same host policy, retries and masking as the rest.
@@ -37,7 +41,7 @@ const MAX_PAGES: usize = 1_000;
 const ORG_CONCURRENCY: usize = 4;
 
 /// One API token as the org admin API describes it. Never holds the token's value.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrgToken {
     pub id: String,
@@ -51,15 +55,41 @@ pub struct OrgToken {
     pub expires_at: Option<String>,
     #[serde(default, alias = "lastAccess")]
     pub last_active_at: Option<String>,
-    #[serde(default)]
+    /// The owner: `user` on the user-token list; on the service-account list its shape is
+    /// not documented, so `serviceAccount` and `owner` are read too.
+    #[serde(default, alias = "serviceAccount", alias = "owner")]
     pub user: Option<OrgUser>,
+    /// Scopes of a scoped token, when the list gives them (service accounts have only
+    /// scoped tokens, so one from that list counts as scoped even without them).
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// Listed by the service-account endpoint (set by the client, not the server).
+    #[serde(default, skip_deserializing)]
+    pub service_account: bool,
+}
+
+/// Every token the org key could list, and what it could not: the service-account list
+/// needs its own scope, and without it those owners' tokens are unknown, not absent.
+#[derive(Clone, Debug, Default)]
+pub struct TokenList {
+    pub tokens: Vec<OrgToken>,
+    /// Why the service accounts' tokens could not be listed (masked, one line), if so.
+    pub service_accounts_unlisted: Option<String>,
+}
+
+impl TokenList {
+    /// The org's list cannot tell what tokens `email` has: a service account whose
+    /// tokens could not be listed.
+    pub fn unknown(&self, email: &str) -> bool {
+        self.service_accounts_unlisted.is_some() && super::is_service_account(email)
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 pub struct OrgUser {
     #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
+    #[serde(default, alias = "emailAddress")]
     pub email: Option<String>,
 }
 
@@ -96,7 +126,16 @@ impl OrgToken {
                 id: opt(u.id),
                 email: opt(u.email),
             }),
+            scopes: self
+                .scopes
+                .map(|s| s.into_iter().map(|x| masker.clean(&x)).collect()),
+            service_account: self.service_account,
         }
+    }
+
+    /// A scoped token: it has scopes, or is a service account's (only scoped ones exist).
+    pub fn is_scoped(&self) -> bool {
+        self.service_account || self.scopes.as_ref().is_some_and(|s| !s.is_empty())
     }
 
     /// The expiry is readable and not after `now`.
@@ -169,11 +208,34 @@ impl OrgClient {
         })
     }
 
-    /// Every API token of the org, following `links.next` until it is empty.
-    pub async fn list_tokens(&self) -> Result<Vec<OrgToken>, FetchError> {
+    /// Every API token of the org: the users' (an error fails the list) and the service
+    /// accounts' (listed apart, with a scope of its own; an error there leaves those owners
+    /// unknown, see [`TokenList::unknown`]).
+    pub async fn list_tokens(&self) -> Result<TokenList, FetchError> {
+        let mut tokens = self.list_pages("api-tokens").await?;
+        let mut unlisted = None;
+        match self.list_pages("service-accounts/api-tokens").await {
+            Ok(sa) => tokens.extend(sa.into_iter().map(|t| OrgToken {
+                service_account: true,
+                ..t
+            })),
+            Err(e) => {
+                unlisted = Some(
+                    crate::printable::printable(&self.masker.clean(&e.to_string())).into_owned(),
+                )
+            }
+        }
+        Ok(TokenList {
+            tokens,
+            service_accounts_unlisted: unlisted,
+        })
+    }
+
+    /// One list endpoint under the org, following `links.next` until it is empty.
+    async fn list_pages(&self, path: &str) -> Result<Vec<OrgToken>, FetchError> {
         let first = join(
             &self.gateway,
-            &format!("admin/api-access/v1/orgs/{}/api-tokens", self.org_id),
+            &format!("admin/api-access/v1/orgs/{}/{path}", self.org_id),
         )?;
         let mut next = Some(first.clone());
         let mut seen = HashSet::new();
@@ -506,6 +568,14 @@ mod tests {
         assert_eq!(tokens[0].expires_at.as_deref(), Some("2025-06-01"));
         assert_eq!(tokens[0].last_active_at.as_deref(), Some("2025-05-01"));
         assert!(split_page(serde_json::json!({"data": 3}), &Masker::new()).is_err());
+        let (tokens, _) = split_page(
+            serde_json::json!({"data": [{"id": "s1", "scopes": ["read:jira-work"],
+                "serviceAccount": {"id": "sa-1", "emailAddress": "b@serviceaccount.atlassian.com"}}]}),
+            &Masker::new(),
+        )
+        .unwrap();
+        assert_eq!(tokens[0].email(), Some("b@serviceaccount.atlassian.com"));
+        assert!(tokens[0].is_scoped() && !tokens[0].service_account);
     }
 
     fn sandbox_client(key: &str) -> OrgClient {

@@ -18,7 +18,9 @@
 //!
 //! The org endpoints answer in the shapes of Atlassian's API Access REST API
 //! (`GET /admin/api-access/v1/orgs/{orgId}/api-tokens`, paginated `{"data": [...],
-//! "links": {"next": ...}}`) and user management API (`DELETE
+//! "links": {"next": ...}}`; service accounts' tokens, whose emails end
+//! `@serviceaccount.atlassian.com`, only under `.../orgs/{orgId}/service-accounts/api-tokens`,
+//! which answers 403 when the org entry says `"service_account_scope": false`) and user management API (`DELETE
 //! /users/{accountId}/manage/api-tokens/{tokenId}`), both with `Authorization: Bearer
 //! {org API key}`.
 
@@ -58,6 +60,9 @@ pub struct Org {
     /// The org admin API key (`Authorization: Bearer ...`).
     pub api_key: Token,
     pub tokens: Vec<OrgToken>,
+    /// The key may list service-account tokens (`read:service-accounts-tokens:admin`);
+    /// without it that endpoint answers 403, as Atlassian's does.
+    pub service_account_scope: bool,
 }
 
 /// One API token as the org admin API lists it. Dates are ISO-8601 UTC.
@@ -100,6 +105,8 @@ struct OrgEntry {
     api_key: String,
     #[serde(default)]
     tokens: Vec<OrgTokenEntry>,
+    #[serde(default = "yes")]
+    service_account_scope: bool,
 }
 
 #[derive(Deserialize)]
@@ -147,6 +154,7 @@ pub fn load_directory(path: &Path) -> io::Result<Directory> {
             id: o.id,
             api_key: Token::new(o.api_key),
             tokens: o.tokens.into_iter().map(|t| t.at(now)).collect(),
+            service_account_scope: o.service_account_scope,
         }),
     })
 }
@@ -192,8 +200,12 @@ impl Directory {
 
 /// The org endpoints.
 pub(crate) enum OrgRoute {
-    /// `GET /admin/api-access/v1/orgs/{orgId}/api-tokens`
-    List { org_id: String },
+    /// `GET /admin/api-access/v1/orgs/{orgId}/api-tokens` (users' tokens), or with
+    /// `service_accounts`, `GET .../orgs/{orgId}/service-accounts/api-tokens`.
+    List {
+        org_id: String,
+        service_accounts: bool,
+    },
     /// `DELETE /users/{accountId}/manage/api-tokens/{tokenId}`
     Delete {
         account_id: String,
@@ -205,7 +217,14 @@ pub(crate) fn route(segs: &[&str]) -> Option<OrgRoute> {
     match segs {
         ["admin", "api-access", "v1", "orgs", org, "api-tokens"] => Some(OrgRoute::List {
             org_id: (*org).to_owned(),
+            service_accounts: false,
         }),
+        ["admin", "api-access", "v1", "orgs", org, "service-accounts", "api-tokens"] => {
+            Some(OrgRoute::List {
+                org_id: (*org).to_owned(),
+                service_accounts: true,
+            })
+        }
         ["users", account, "manage", "api-tokens", token] => Some(OrgRoute::Delete {
             account_id: (*account).to_owned(),
             token_id: (*token).to_owned(),
@@ -220,10 +239,13 @@ pub(crate) enum OrgAnswer {
     NoContent,
 }
 
-/// One page of the org's tokens (not revoked ones, which Atlassian stops listing), each
-/// with its user's email and account id.
+/// One page of the org's user tokens, or with `service_accounts` of its service accounts'
+/// tokens (Atlassian lists the two apart); not revoked ones, which Atlassian stops listing.
+/// A user token names its `user`, a service account's its `serviceAccount` and `scopes`
+/// (service accounts have only scoped tokens).
 pub(crate) fn list(
     org: &Org,
+    service_accounts: bool,
     revoked: &dyn Fn(&str) -> bool,
     last_active: &dyn Fn(&OrgToken) -> Option<String>,
     account_id: &dyn Fn(&str) -> String,
@@ -234,21 +256,33 @@ pub(crate) fn list(
         Some(Ok(n)) => n,
         Some(Err(_)) => return OrgAnswer::Json(400, error_body(400, "Invalid cursor")),
     };
-    let live: Vec<&OrgToken> = org.tokens.iter().filter(|t| !revoked(&t.id)).collect();
+    let live: Vec<&OrgToken> = org
+        .tokens
+        .iter()
+        .filter(|t| !revoked(&t.id))
+        .filter(|t| crate::fetch::is_service_account(&t.email) == service_accounts)
+        .collect();
     let data: Vec<Value> = live
         .iter()
         .skip(offset)
         .take(PAGE)
         .map(|t| {
-            json!({
+            let mut entry = json!({
                 "id": t.id,
                 "label": t.label,
                 "status": "ALLOWED",
                 "createdAt": t.created_at,
                 "expiresAt": t.expires_at,
                 "lastActiveAt": last_active(t),
-                "user": {"id": account_id(&t.email), "orgId": org.id, "name": t.email, "email": t.email},
-            })
+            });
+            let owner = json!({"id": account_id(&t.email), "orgId": org.id, "name": t.email, "email": t.email});
+            if service_accounts {
+                entry["serviceAccount"] = owner;
+                entry["scopes"] = json!(["read:jira-work"]);
+            } else {
+                entry["user"] = owner;
+            }
+            entry
         })
         .collect();
     let next = (offset + PAGE < live.len()).then(|| (offset + PAGE).to_string());

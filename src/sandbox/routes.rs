@@ -115,7 +115,18 @@ fn endpoint_key(method: &Method, route: &Route) -> &'static str {
     match (method.as_str(), route) {
         ("GET", Route::TenantInfo) => "GET tenant_info",
         ("GET", Route::Myself(_)) => "GET myself",
-        ("GET", Route::Org(OrgRoute::List { .. })) => "GET org api-tokens",
+        (
+            "GET",
+            Route::Org(OrgRoute::List {
+                service_accounts, ..
+            }),
+        ) => {
+            if *service_accounts {
+                "GET org service-account api-tokens"
+            } else {
+                "GET org api-tokens"
+            }
+        }
         ("DELETE", Route::Org(OrgRoute::Delete { .. })) => "DELETE api-token",
         (m, Route::Api(api)) => match (m, &api.op) {
             ("GET", ApiOp::Summary) => "GET rule/summary",
@@ -348,8 +359,25 @@ fn org_call(state: &SandboxState, req: &Req, route: &OrgRoute) -> Answer {
     }
     let account_id = |email: &str| state.account_id_of(email);
     let answer = match (&req.method, route) {
-        (&Method::GET, OrgRoute::List { org_id }) if *org_id == org.id => org::list(
+        (
+            &Method::GET,
+            OrgRoute::List {
+                service_accounts: true,
+                ..
+            },
+        ) if !org.service_account_scope => org::OrgAnswer::Json(
+            403,
+            org::error_body(403, "The API key lacks read:service-accounts-tokens:admin"),
+        ),
+        (
+            &Method::GET,
+            OrgRoute::List {
+                org_id,
+                service_accounts,
+            },
+        ) if *org_id == org.id => org::list(
             org,
+            *service_accounts,
             &|id| state.is_revoked(id),
             &|t| state.last_active_of(t),
             &account_id,

@@ -1072,7 +1072,10 @@ fn a_failed_read_cannot_echo_a_token_into_revokes_blockers() {
         "expiresAt": "2026-12-31T00:00:00Z", "user": {"id": "acc-svc", "email": SVC_JIRA}}]});
     let get = move |asked: &str, _: &Stored| match asked {
         id if id == broken => Some((400, echo.clone())),
-        p if p.ends_with("/api-tokens") => Some((200, tokens.clone())),
+        // The users' list only: the service accounts' is asked apart (and not served here).
+        p if p.ends_with("/api-tokens") && !p.contains("service-accounts") => {
+            Some((200, tokens.clone()))
+        }
         _ => None,
     };
     let site = storing_site(

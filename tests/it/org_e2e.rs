@@ -17,6 +17,16 @@ const ADMIN: &str = "admin@acme.example";
 const ALICE: &str = "alice@acme.example";
 const BOB: &str = "bob@acme.example";
 const ORG: &str = "0d2f4e6a-8b1c-4d3e-9f5a-7b6c5d4e3f2a";
+/// The nightly job: `scan --org` failing while a token expires within 30 days.
+const CI_SCAN: [&str; 7] = [
+    "scan",
+    "--org",
+    ORG,
+    "--fail-on",
+    "expiring=30d",
+    "--format",
+    "json",
+];
 
 /// The org's site: two rules of alice's old token, one of bob's; alice's old token expires
 /// in 12 days, her new one in a year, bob's in 200 days.
@@ -47,13 +57,7 @@ fn org_site() -> OrgSite {
 
 /// [`org_site`] with the sandbox's config adjusted (more rules, a drifting list...).
 fn org_site_with(adjust: impl FnOnce(&mut SandboxConfig)) -> OrgSite {
-    let (admin, old, new, bob, key) = (
-        fake_token(),
-        fake_token(),
-        fake_token(),
-        fake_token(),
-        fake_token(),
-    );
+    let [admin, old, new, bob, key] = std::array::from_fn(|_| fake_token());
     let file = json!({
         "accounts": [
             {"email": ADMIN, "admin": true, "tokens": [admin]},
@@ -68,35 +72,46 @@ fn org_site_with(adjust: impl FnOnce(&mut SandboxConfig)) -> OrgSite {
             {"id": "bob-1", "email": BOB, "label": "bob", "token": bob, "expires_in_days": 200},
         ]},
     });
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("accounts.json");
-    std::fs::write(&path, file.to_string()).unwrap();
-    let config = SandboxConfig {
-        rules: vec![
-            web_request(1, ALICE, &old),
-            web_request(2, ALICE, &old),
-            web_request(3, BOB, &bob),
-        ],
-        accounts: load_accounts_file(&path).unwrap(),
-        directory: load_directory(&path).unwrap(),
-        ..SandboxConfig::default()
-    };
-    let mut config = config;
-    adjust(&mut config);
+    let rules = vec![
+        web_request(1, ALICE, &old),
+        web_request(2, ALICE, &old),
+        web_request(3, BOB, &bob),
+    ];
     let secrets = vec![admin.clone(), old.clone(), new.clone(), bob, key.clone()];
-    let site = SiteSpec {
-        config,
-        login: ADMIN.into(),
-        admin_token: admin,
-        secrets,
-    }
-    .start();
+    let site = start_org(&file, rules, secrets, adjust);
     OrgSite {
         site,
         old,
         new,
         key,
     }
+}
+
+/// A sandbox site with the accounts and org of `file` (read as a real accounts file is) and
+/// `rules`, the admin logging in with `secrets[0]`; every output is checked for `secrets`.
+fn start_org(
+    file: &Value,
+    rules: Vec<Value>,
+    secrets: Vec<String>,
+    adjust: impl FnOnce(&mut SandboxConfig),
+) -> TestSite {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("accounts.json");
+    std::fs::write(&path, file.to_string()).unwrap();
+    let mut config = SandboxConfig {
+        rules,
+        accounts: load_accounts_file(&path).unwrap(),
+        directory: load_directory(&path).unwrap(),
+        ..SandboxConfig::default()
+    };
+    adjust(&mut config);
+    SiteSpec {
+        config,
+        login: ADMIN.into(),
+        admin_token: secrets[0].clone(),
+        secrets,
+    }
+    .start()
 }
 
 impl OrgSite {
@@ -175,15 +190,7 @@ fn scan_joins_each_owner_with_its_earliest_expiry_and_fails_on_expiring() {
     table.expect_code(0);
     assert!(table.stdout.contains("(in 12 days)"), "{}", table.stdout);
 
-    let ci = org.run(&[
-        "scan",
-        "--org",
-        ORG,
-        "--fail-on",
-        "expiring=30d",
-        "--format",
-        "json",
-    ]);
+    let ci = org.run(&CI_SCAN);
     ci.expect_code(3);
     assert!(ci.stderr.contains("expiring"), "{}", ci.stderr);
     org.run(&[
@@ -655,4 +662,152 @@ fn lists_print_text_in_a_pipe_and_a_rotation_reports_in_markdown() {
     assert_eq!(table.stdout, text.stdout);
     let json = org.run(&[&list[..], &["--format", "json"]].concat());
     assert_eq!(json.json().as_array().map(Vec::len), Some(1));
+}
+
+const BOT: &str = "ci-bot@serviceaccount.atlassian.com";
+
+/// An org whose service account `BOT` has an old token (expiring in `old_expires` days,
+/// quiet for 30) and a new one, listed by the service-account endpoint only (with another
+/// service account's); `scope`: the org key may list them. The rules hold alice's token and
+/// the bot's old one, or its new one with `rules_hold_new`.
+struct SaOrg {
+    site: TestSite,
+    key: String,
+    bot_new: String,
+}
+
+fn sa_org(scope: bool, old_expires: i64, rules_hold_new: bool) -> SaOrg {
+    let [admin, alice, bot_old, bot_new, key] = std::array::from_fn(|_| fake_token());
+    let file = json!({
+        "accounts": [
+            {"email": ADMIN, "admin": true, "tokens": [admin]},
+            {"email": ALICE, "tokens": [alice]},
+            {"email": BOT, "tokens": [bot_old, bot_new]},
+        ],
+        "org": {"id": ORG, "api_key": key, "service_account_scope": scope, "tokens": [
+            {"id": "alice-1", "email": ALICE, "label": "alice", "token": alice, "expires_in_days": 300},
+            {"id": "bot-old", "email": BOT, "label": "bot 2025", "token": bot_old,
+             "created_days_ago": 360, "expires_in_days": old_expires, "last_active_days_ago": 30},
+            {"id": "bot-new", "email": BOT, "label": "bot 2026", "token": bot_new,
+             "expires_in_days": 365},
+            {"id": "other-bot", "email": "other@serviceaccount.atlassian.com", "expires_in_days": 90},
+        ]},
+    });
+    let in_rules = if rules_hold_new { &bot_new } else { &bot_old };
+    let rules = vec![web_request(1, ALICE, &alice), web_request(2, BOT, in_rules)];
+    let secrets = vec![admin, alice, bot_old, bot_new.clone(), key.clone()];
+    let site = start_org(&file, rules, secrets, |_| {});
+    SaOrg { site, key, bot_new }
+}
+
+impl SaOrg {
+    fn run(&self, args: &[&str]) -> RunOutput {
+        let mut cmd = self.site.cmd();
+        cmd.env("AUTOREKEY_ORG_API_KEY", &self.key).args(args);
+        self.site.run_cmd(cmd)
+    }
+
+    /// `revoke --yes` of the bot's old token, with `more` arguments.
+    fn revoke_bot_old(&self, more: &[&str]) -> RunOutput {
+        let mut args = vec![
+            "revoke",
+            "--account",
+            BOT,
+            "--token-id",
+            "bot-old",
+            "--org",
+            ORG,
+            "--yes",
+        ];
+        args.extend(more);
+        self.run(&args)
+    }
+
+    /// `scan --org --fail-on expiring=30d` as a nightly job runs it: it must fail (exit 3);
+    /// the bot's row of its expiry join.
+    fn failing_ci_scan_row_of_the_bot(&self) -> Value {
+        let scan = self.run(&CI_SCAN);
+        scan.expect_code(3);
+        let report = scan.json();
+        let rows = report["token_expiry"].as_array().expect("token_expiry");
+        rows.iter()
+            .find(|r| r["email"] == BOT)
+            .expect("the bot's row")
+            .clone()
+    }
+}
+
+#[test]
+fn service_account_tokens_are_listed_apart_and_joined_to_the_expiry_watch() {
+    let org = sa_org(true, 5, false);
+    let bot = org.failing_ci_scan_row_of_the_bot();
+    assert_eq!(
+        (bot["days_left"].clone(), bot["token_id"].clone()),
+        (json!(5), json!("bot-old"))
+    );
+    // The user endpoint lists users' tokens only; the service accounts' three come from
+    // their own endpoint, two a page, followed to its end.
+    let stats = org.site.stats();
+    assert_eq!(stats.endpoint("GET org service-account api-tokens"), 2);
+
+    let tokens = org.run(&["tokens", "--account", BOT, "--org", ORG, "--format", "text"]);
+    tokens.expect_code(0);
+    let text = &tokens.stdout;
+    assert!(
+        text.contains("bot-old") && text.contains("\"bot 2025\"") && text.contains("(in 5 days)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("scoped") && text.contains("last active"),
+        "{text}"
+    );
+    let json = org.run(&["tokens", "--account", BOT, "--org", ORG, "--format", "json"]);
+    json.expect_code(0);
+    let listed = json.json()["tokens"].as_array().unwrap().clone();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0]["serviceAccount"], true);
+}
+
+#[test]
+fn service_account_tokens_the_key_may_not_list_are_unknown_never_fine() {
+    // The bot's token expires in 300 days, but the key may not see that: unknown, failing.
+    let org = sa_org(false, 300, false);
+    let bot = org.failing_ci_scan_row_of_the_bot();
+    assert_eq!(bot["tokens_unknown"], true);
+    let text = org.run(&["scan", "--org", ORG, "--format", "text"]);
+    assert!(text.stdout.contains("tokens unknown"), "{}", text.stdout);
+
+    let tokens = org.run(&["tokens", "--account", BOT, "--org", ORG]);
+    tokens.expect_code(1).expect_error_with_hint();
+    assert!(
+        tokens.stderr.contains("read:service-accounts-tokens:admin")
+            && !tokens.stdout.contains("No API token"),
+        "{}",
+        tokens.stderr
+    );
+    let revoke = org.revoke_bot_old(&[]);
+    revoke.expect_code(1).expect_error_with_hint();
+    assert!(
+        revoke.stderr.contains("could not be listed"),
+        "{}",
+        revoke.stderr
+    );
+    assert_eq!(org.site.stats().endpoint("DELETE api-token"), 0);
+}
+
+#[test]
+fn revoke_of_a_service_account_token_deletes_nothing_and_says_where_to_do_it() {
+    let org = sa_org(true, 5, true);
+    let keep = Token::new(org.bot_new.clone()).fingerprint().to_string();
+    let out = org.revoke_bot_old(&["--keep", &keep]);
+    out.expect_code(3);
+    assert!(
+        out.stderr
+            .contains("admin.atlassian.com > Directory > Service accounts > ci-bot@serviceaccount.atlassian.com > API tokens"),
+        "{}",
+        out.stderr
+    );
+    let stats = org.site.stats();
+    assert!(stats.revoked_token_ids.is_empty());
+    assert_eq!(stats.endpoint("DELETE api-token"), 0);
 }
