@@ -190,8 +190,9 @@ pub const REREAD_LIMITS: [u32; 3] = [61, 37, 83];
 enum Listed {
     Page(usize, ListingForm, Vec<RuleSummary>),
     Failed(usize, ListingForm, FetchError),
-    /// The listing reached its last page, having dropped this many repeats.
-    Done(usize, usize),
+    /// The listing reached its last page, having dropped this many repeats, with the
+    /// sizes of its pages but the last.
+    Done(usize, usize, std::collections::BTreeSet<usize>),
 }
 type Read = (RuleSummary, Result<Rule, FetchError>);
 
@@ -266,7 +267,7 @@ async fn list_into(
     loop {
         let message = match pager.next_page(&client, Some(&breaker)).await {
             Ok(Some(page)) => Listed::Page(read, form, page),
-            Ok(None) => Listed::Done(read, pager.repeated),
+            Ok(None) => Listed::Done(read, pager.repeated, pager.full_pages.clone()),
             Err(err) => Listed::Failed(read, form, err),
         };
         let last = !matches!(message, Listed::Page(..));
@@ -299,6 +300,8 @@ fn brief(err: &FetchError) -> String {
 struct ListRead {
     form_is_get: bool,
     limit: u32,
+    /// The sizes of its pages but the last (see `Pager::full_pages`).
+    full_pages: std::collections::BTreeSet<usize>,
     seen: HashSet<String>,
     repeated: usize,
     failed: bool,
@@ -309,6 +312,18 @@ struct ListRead {
 impl ListRead {
     fn clean(&self) -> bool {
         !self.failed && self.repeated == 0 && self.open == 0
+    }
+
+    /// The page size this read really had: one page for everything (no boundary to skip
+    /// at: the size asked for tells reads apart), or every full page the same size. Pages
+    /// of several sizes: `None`, no evidence.
+    fn page_size(&self) -> Option<(bool, usize)> {
+        let mut sizes = self.full_pages.iter();
+        match (sizes.next(), sizes.next()) {
+            (None, _) => Some((true, self.limit as usize)),
+            (Some(n), None) => Some((false, *n)),
+            _ => None,
+        }
     }
 }
 
@@ -337,16 +352,17 @@ impl Compare {
         read.seen.iter().filter(|u| !self.odd_state.contains(*u))
     }
 
-    /// Two clean reads at different page sizes each showed every rule any read showed.
+    /// Two clean reads at different page sizes, as the server really paged them, each
+    /// showed every rule any read showed.
     fn agreed(&self) -> bool {
         let all: HashSet<&String> = self.reads.iter().flat_map(|r| self.searchable(r)).collect();
         let mut full = self
             .reads
             .iter()
             .filter(|r| r.clean() && self.searchable(r).count() == all.len())
-            .map(|r| r.limit);
+            .filter_map(ListRead::page_size);
         let first = full.next();
-        full.any(|limit| Some(limit) != first)
+        full.any(|size| Some(size) != first)
     }
 
     fn check(&self) -> ListingCheck {
@@ -466,8 +482,9 @@ impl<F: FnMut(RuleRead)> Run<'_, F> {
                     }
                 }
             }
-            Some(Listed::Done(read, repeated)) => {
+            Some(Listed::Done(read, repeated, full_pages)) => {
                 self.compare.reads[read].repeated += repeated;
+                self.compare.reads[read].full_pages.extend(full_pages);
                 self.listing_ended(read);
             }
             // The GET listing is the one every run has relied on: without it the list is
@@ -508,6 +525,7 @@ impl<F: FnMut(RuleRead)> Run<'_, F> {
         self.compare.reads.push(ListRead {
             form_is_get: form == ListingForm::Get,
             limit,
+            full_pages: Default::default(),
             seen: HashSet::new(),
             repeated: 0,
             failed: false,
@@ -627,6 +645,7 @@ mod tests {
         ListRead {
             form_is_get: get,
             limit,
+            full_pages: Default::default(),
             seen: uuids.iter().map(|u| u.to_string()).collect(),
             repeated,
             failed: false,

@@ -552,6 +552,10 @@ pub(super) struct Pager {
     seen_rules: HashSet<String>,
     /// Rules a later page listed again.
     pub(super) repeated: usize,
+    /// How many rules each page but the last held: the page size the server really used,
+    /// whatever was asked (a server that ignores `limit` makes reads "at other page sizes"
+    /// repeats of one read, which prove nothing).
+    pub(super) full_pages: std::collections::BTreeSet<usize>,
 }
 
 impl Pager {
@@ -577,6 +581,7 @@ impl Pager {
             seen_links: HashSet::new(),
             seen_rules: HashSet::new(),
             repeated: 0,
+            full_pages: std::collections::BTreeSet::new(),
         }
     }
 
@@ -614,6 +619,9 @@ impl Pager {
             Some(link) => Some(client.resolve_next(link)),
         };
         let before = page.data.len();
+        if self.next.is_some() {
+            self.full_pages.insert(before);
+        }
         let seen = &mut self.seen_rules;
         let fresh: Vec<RuleSummary> = page
             .data
