@@ -449,6 +449,21 @@ fn a_second_writing_run_is_refused_by_any_spelling_of_the_site_and_a_left_file_n
     Expected::rotation(&before, SVC_JIRA, &new).assert_site(&site);
 }
 
+/// Spawns a binary copied a moment ago. Another test thread forking at the moment of the
+/// copy inherits its file open for writing until that child execs, and the kernel refuses
+/// to run a file open for writing ("text file busy"): wait for that child to go on.
+fn spawn_fresh_copy(cmd: &mut std::process::Command) -> std::process::Child {
+    for _ in 0..100 {
+        match cmd.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other.expect("spawn the renamed binary"),
+        }
+    }
+    panic!("the copied binary stayed busy (open for writing) for 2 s");
+}
+
 /// The lock holds whatever the binary is called (a copy named otherwise counted as no
 /// autorekey before), and a holder killed with SIGKILL leaves nothing that blocks.
 #[test]
@@ -469,7 +484,7 @@ fn a_renamed_binary_holds_the_lock_and_killing_it_frees_the_site() {
             holder.env(name, value);
         }
     }
-    let mut holder = holder.spawn().expect("spawn the renamed binary");
+    let mut holder = spawn_fresh_copy(&mut holder);
     wait_for_first_write(&backups);
 
     let second = site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new, &backups, &["--yes"]));
