@@ -2,10 +2,10 @@
 //! `common` (which runs the binary against a sandbox and checks output for secrets).
 //!
 //! Why it is shaped so:
-//! - The expected site after a rotation is computed independently of the binary, from the
-//!   rules as they were before it ran and the library's pure stages: a rotated rule must be
-//!   exactly `plan::rewrite(rule as it was, the account's findings, new token)` apart from
-//!   the server-owned `updated`; every other rule must be byte-identical. [`Expected`] holds
+//! - The expected site after a rotation is computed independently of the binary and of its
+//!   planner, from the rules as they were before it ran: a rotated rule must be exactly what
+//!   plain substitution of the account's old credential makes of it (the [`judge`]), apart
+//!   from the server-owned `updated`; every other rule must be byte-identical. [`Expected`] holds
 //!   that picture and [`Expected::assert_site`] compares every rule with it, field by field.
 //! - Failure messages name rules, fields and JSON pointers, never values: the values hold
 //!   tokens, and a failing test must not print one either.
@@ -18,12 +18,13 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use autorekey::journal::{self, Entry, Step};
-use autorekey::plan::{self, Selector};
-use autorekey::rule::Rule;
 use autorekey::secret::Token;
 use serde_json::{json, Value};
 
 use autorekey::sandbox::SandboxConfig;
+
+mod judge;
+pub use judge::judged_rewrite;
 
 use crate::common::{fixtures_dir, Planted, RunOutput, SiteSpec, TestSite};
 
@@ -414,14 +415,10 @@ pub fn same_bytes(a: &Value, b: &Value) -> bool {
     serde_json::to_string(a).ok() == serde_json::to_string(b).ok()
 }
 
-/// The rewrite autorekey's own planner decides for `rule` (every rewritable credential of
-/// `account`); `None` when it leaves the rule alone or has nothing to do.
+/// What a rotation of `account` to `new_token` must make of `rule` (`None`: nothing of the
+/// account's in it), as the independent judge computes it (see [`judge`]).
 pub fn rewrite_for(rule: &Value, account: &str, new_token: &Token) -> Option<Value> {
-    let selector = Selector::new(account, vec![]);
-    match plan::decide(Rule::from_body(rule.clone()), &selector, new_token) {
-        Ok(Some(rewrite)) => Some(rewrite.after.into_body()),
-        Ok(None) | Err(_) => None,
-    }
+    judged_rewrite(rule, account, new_token.expose())
 }
 
 /// Top-level fields of `actual` that differ from `expected`, `updated` excepted (the server
@@ -445,14 +442,35 @@ fn rule_field_problems(uuid: &str, expected: &Value, actual: &Value) -> Vec<Stri
         .collect()
 }
 
-/// Every pointer at which two values differ (no field ignored).
+/// Every pointer at which two values differ (no field ignored), found without the library
+/// (its `plan::differences` is what the binary's diffs are made of).
 pub fn all_differences(a: &Value, b: &Value) -> Vec<String> {
-    // `plan::differences` skips the server-owned fields only at its root: wrapping both
-    // values one level down makes it compare everything.
-    plan::differences(&json!({ "v": a }), &json!({ "v": b }))
-        .into_iter()
-        .map(|p| p.trim_start_matches("/v").to_owned())
-        .collect()
+    let mut out = Vec::new();
+    differences_at("", a, b, &mut out);
+    out
+}
+
+fn differences_at(at: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
+    let escape = |key: &str| key.replace('~', "~0").replace('/', "~1");
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for key in keys {
+                let here = format!("{at}/{}", escape(key));
+                match (x.get(key), y.get(key)) {
+                    (Some(v), Some(w)) => differences_at(&here, v, w, out),
+                    _ => out.push(here),
+                }
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (v, w)) in x.iter().zip(y).enumerate() {
+                differences_at(&format!("{at}/{i}"), v, w, out);
+            }
+        }
+        _ if a == b => {}
+        _ => out.push(at.to_owned()),
+    }
 }
 
 // ------------------------------------------------------------------ backups and journal
