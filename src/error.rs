@@ -142,7 +142,8 @@ impl From<std::io::Error> for CommandError {
 
 impl From<FetchError> for CommandError {
     fn from(e: FetchError) -> Self {
-        let hint = fetch_hint(&e);
+        // The hint is the fetch stage's, written once where the error is made.
+        let hint = e.hint();
         let err = CommandError::new(ErrorKind::Failure, e);
         match hint {
             Some(h) => err.hint(h),
@@ -199,35 +200,20 @@ fn org_hint(e: &FetchError, call: OrgCall) -> Option<&'static str> {
     })
 }
 
-/// What an admin can do about each way the site can refuse or fail.
-fn fetch_hint(e: &FetchError) -> Option<&'static str> {
-    Some(match e {
-        FetchError::Unauthorized { .. } => {
-            "check AUTOREKEY_LOGIN and AUTOREKEY_API_TOKEN: the token may be wrong, expired or \
-             revoked, and only classic (unscoped) API tokens can call rule management. Do not \
-             retry in a loop: repeated failed logins put the account behind a CAPTCHA."
-        }
-        FetchError::Forbidden { .. } => {
-            "rule management needs a Jira global admin (Administer Jira); run as an admin account"
-        }
-        FetchError::RateLimited { .. } => {
-            "the site kept answering 429 or 503 (too many requests, or busy); try again later or lower --concurrency"
-        }
-        FetchError::Policy(_) => {
-            "credentials are sent only over HTTPS to the configured site and Atlassian hosts \
-             (plain HTTP only to loopback addresses)"
-        }
-        FetchError::Network(_) | FetchError::Timeout => {
-            "check the site URL and that it is reachable (rehearsing? is `autorekey sandbox` \
-             running?); rerunning is safe"
-        }
-        FetchError::SiteUnavailable { .. } => {
-            "the site stopped answering during the run (down, restarting or unreachable); \
-             check that it answers, then rerun: rerunning is safe"
-        }
-        // The fetch stage's own hint, where this table has none: one place per kind.
-        _ => return e.hint(),
-    })
-}
-
 pub type CommandResult<T = ()> = Result<T, CommandError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fetch_error_carries_its_own_hint_and_no_other() {
+        let e = FetchError::Forbidden {
+            message: "User is not authenticated, or user is not a global admin".into(),
+        };
+        let expected = e.hint().map(str::to_owned);
+        let err = CommandError::from(e);
+        assert_eq!(err.hints, expected.into_iter().collect::<Vec<_>>());
+        assert!(err.hints[0].contains("global admin"));
+    }
+}

@@ -72,32 +72,44 @@ pub enum FetchError {
 impl FetchError {
     /// A one-line suggestion for the admin, where there is an obvious next step.
     pub fn hint(&self) -> Option<&'static str> {
-        match self {
+        Some(match self {
             FetchError::Unauthorized { message } if message.contains("scope does not match") => {
-                Some("scoped API tokens cannot use the Automation API: create a classic token (without scopes)")
+                "scoped API tokens cannot use the Automation API: create a classic token (without scopes)"
             }
             FetchError::Unauthorized { .. } => {
-                Some("check the email and API token; tokens expire (at most a year after creation)")
+                "check AUTOREKEY_LOGIN and AUTOREKEY_API_TOKEN: the token may be wrong, expired or \
+                 revoked, and only classic (unscoped) API tokens can call rule management. Do not \
+                 retry in a loop: repeated failed logins put the account behind a CAPTCHA."
             }
-            FetchError::Forbidden { .. } => Some(
-                "the Automation API needs a Jira global admin (Administer Jira); if you are one, log in once in a browser to clear a CAPTCHA",
-            ),
-            FetchError::RateLimited { .. } => Some("wait a few minutes or lower --concurrency, then run again"),
+            FetchError::Forbidden { .. } => {
+                "rule management needs a Jira global admin (Administer Jira); run as an admin \
+                 account (if you are one, log in once in a browser to clear a CAPTCHA)"
+            }
+            FetchError::RateLimited { .. } => {
+                "the site kept answering 429 or 503 (too many requests, or busy); try again later \
+                 or lower --concurrency"
+            }
             FetchError::BadRequest { title, .. } if title.contains("could not be parsed") => {
-                Some("Jira answers this to writes made with an expired token: check the admin token")
+                "Jira answers this to writes made with an expired token: check the admin token"
             }
-            FetchError::Timeout | FetchError::Network(_) => {
-                Some("check the network connection and the site URL, then run again")
+            FetchError::Policy(_) => {
+                "credentials are sent only over HTTPS to the configured site and Atlassian hosts \
+                 (plain HTTP only to loopback addresses)"
+            }
+            FetchError::Network(_) | FetchError::Timeout => {
+                "check the site URL and that it is reachable (rehearsing? is `autorekey sandbox` \
+                 running?); rerunning is safe"
             }
             FetchError::SiteUnavailable { .. } => {
-                Some("the site went away during the run: check that it answers, then run again")
+                "the site stopped answering during the run (down, restarting or unreachable); \
+                 check that it answers, then rerun: rerunning is safe"
             }
-            FetchError::ResponseTooLarge { .. } => Some(
+            FetchError::ResponseTooLarge { .. } => {
                 "check that --site points at the Jira site; if its rules really are this big, \
-                 raise --max-response-mb (or AUTOREKEY_MAX_RESPONSE_MB)",
-            ),
-            _ => None,
-        }
+                 raise --max-response-mb (or AUTOREKEY_MAX_RESPONSE_MB)"
+            }
+            _ => return None,
+        })
     }
 
     /// True for the failures that suggest the site itself is down or unreachable (connection
