@@ -172,6 +172,18 @@ pub fn days_phrase(days: i64, expired: bool) -> String {
     }
 }
 
+/// A token's expiry for a table: `2026-12-13 (in 12 days)`, an unreadable date quoted as
+/// the server wrote it, or `no expiry given`.
+pub fn expires_phrase(expires_at: Option<&str>, days_left: Option<i64>, expired: bool) -> String {
+    match (expires_at, days_left) {
+        (Some(at), Some(days)) => format!("{} ({})", date(at), days_phrase(days, expired)),
+        (Some(at), None) if !at.trim().is_empty() => {
+            format!("\"{}\" (unreadable)", printable(at))
+        }
+        _ => "no expiry given".into(),
+    }
+}
+
 /// The date part of an ISO-8601 time, for tables.
 pub fn date(iso: &str) -> String {
     printable(iso.get(..10).unwrap_or(iso)).into_owned()
