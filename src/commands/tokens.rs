@@ -110,10 +110,13 @@ fn watch_outcome(watch: &Watch) -> CommandResult {
     if let Some(u) = watch.unknown.first() {
         err = err.hint(u.hint.clone());
     }
-    Err(err.hint(
-        "rotate each token's rules (`autorekey rotate --account EMAIL`) before it expires, then \
-         revoke the old token",
-    ))
+    if !watch.tokens.is_empty() {
+        err = err.hint(
+            "rotate each token's rules (`autorekey rotate --account EMAIL`) before it expires, \
+             then revoke the old token",
+        );
+    }
+    Err(err)
 }
 
 /// The old listing of one account's tokens (`--account` without `--expiring`).

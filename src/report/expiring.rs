@@ -136,10 +136,8 @@ impl Watch {
             let _ = write!(out, ", {expired} already expired");
         }
         if !self.unknown.is_empty() {
-            let _ = write!(
-                out,
-                "; {} could not be listed (counted as expiring)",
-                count(self.unknown.len(), "owner's tokens", "owners' tokens")
+            out.push_str(
+                "; service accounts' tokens could not be listed (unknown, counted as expiring)",
             );
         }
         out
@@ -369,6 +367,11 @@ pub const JOIN_HINT: &str =
     "Where each token is embedded: run `autorekey scan --format json > scan.json` \
      (with every --site you use) and add `--scan scan.json`.";
 
+/// What a joined place means: Atlassian never shows a token's value.
+pub const PER_ACCOUNT: &str =
+    "The rules under a token hold a credential of its account: any of the \
+     account's tokens may be the one a rule holds (`autorekey fingerprint` tells which).";
+
 /// For people: one line per token, the places beneath; the unknown owners; the summary.
 pub fn render_text(w: &Watch) -> String {
     let mut out = String::new();
@@ -417,8 +420,16 @@ pub fn render_text(w: &Watch) -> String {
         }
     }
     let _ = writeln!(out, "{}.", w.summary());
-    if !w.scan_joined && w.failing() {
-        let _ = writeln!(out, "{JOIN_HINT}");
+    if w.failing() {
+        let _ = writeln!(
+            out,
+            "{}",
+            if w.scan_joined {
+                PER_ACCOUNT
+            } else {
+                JOIN_HINT
+            }
+        );
     }
     out
 }
@@ -429,13 +440,13 @@ fn text_places(out: &mut String, places: Option<&[Place]>, email: &str) {
         Some([]) => {
             let _ = writeln!(
                 out,
-                "            embedded in: no rule of the scan holds a credential of {}",
+                "            in rules: none of the scan holds a credential of {}",
                 plain(email)
             );
         }
         Some(places) => {
             for p in places {
-                let _ = writeln!(out, "            embedded in: {}", describe(p, &plain));
+                let _ = writeln!(out, "            in {}", describe(p, &plain));
             }
         }
     }
@@ -577,6 +588,8 @@ fn markdown_places(out: &mut String, w: &Watch) {
         out.push_str(&markdown::fenced(JOIN_HINT));
         return;
     }
+    out.push_str(PER_ACCOUNT);
+    out.push_str("\n\n");
     let esc = |s: &str| markdown::text(s);
     let tokens = w.tokens.iter().map(|t| {
         let what = format!("{} · {} ({})", esc(&t.email), esc(&t.label), esc(&t.id));
@@ -699,7 +712,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("embedded in: rule \"nightly\" (r1), credential abc"),
+            text.contains("in rule \"nightly\" (r1), credential abc"),
             "{text}"
         );
         let csv = render_csv(&w);
@@ -733,9 +746,7 @@ mod tests {
         assert_eq!(soon.embedded_in.as_deref(), Some(&[][..]));
         let text = render_text(&w);
         assert!(
-            text.contains(
-                "embedded in: rule \"b\" (r2) on https://a.atlassian.net jira, credential f1"
-            ),
+            text.contains("in rule \"b\" (r2) on https://a.atlassian.net jira, credential f1"),
             "{text}"
         );
         assert!(!text.contains("--scan scan.json"), "{text}");
