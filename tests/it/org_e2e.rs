@@ -993,3 +993,52 @@ fn revoke_of_a_service_account_token_waits_for_a_person_and_checks_it_is_gone() 
         .collect();
     assert_eq!(ids, [json!("bot-new")]);
 }
+
+impl SaOrg {
+    /// `revoke` of the bot's old token (the rules hold its new one) on a terminal.
+    fn revoke_bot_at_a_terminal(&self) -> crate::rotate_pty::Screen {
+        let keep = Token::new(self.bot_new.clone()).fingerprint().to_string();
+        let mut cmd = self.site.cmd();
+        cmd.env("AUTOREKEY_ORG_API_KEY", &self.key)
+            .args(["revoke", "--account", BOT, "--token-id", "bot-old"])
+            .args(["--keep", &keep, "--org", ORG]);
+        crate::rotate_pty::Screen::spawn(common::std_command(&cmd))
+    }
+}
+
+const WAIT_FOR_THE_ADMIN: &str = "Press Enter once you have revoked it there";
+
+#[test]
+fn at_a_terminal_revoke_waits_for_the_admin_then_finds_the_old_token_gone() {
+    let org = sa_org(true, 5, true);
+    let mut screen = org.revoke_bot_at_a_terminal();
+    screen.expect("Service accounts > ci-bot@serviceaccount.atlassian.com > API tokens");
+    screen.expect(WAIT_FOR_THE_ADMIN);
+    org.site.state().revoke_in_admin_ui("bot-old");
+    screen.answer("(n to stop)", "");
+    let (code, transcript) = screen.finish();
+    common::assert_no_secrets(&transcript, org.site.secrets());
+    assert_eq!(code, 0, "{transcript}");
+    assert!(
+        transcript.contains("bot-old is gone") && transcript.contains("(bot-new)"),
+        "{transcript}"
+    );
+    assert_eq!(org.site.stats().endpoint("DELETE api-token"), 0);
+}
+
+#[test]
+fn at_a_terminal_enter_before_the_revoke_or_ctrl_c_leaves_it_to_do() {
+    let org = sa_org(true, 5, true);
+    let mut screen = org.revoke_bot_at_a_terminal();
+    screen.answer(WAIT_FOR_THE_ADMIN, "");
+    let (code, transcript) = screen.finish();
+    assert_eq!(code, 3, "{transcript}");
+    assert!(transcript.contains("still listed"), "{transcript}");
+
+    let mut screen = org.revoke_bot_at_a_terminal();
+    screen.interrupt(WAIT_FOR_THE_ADMIN);
+    let (code, transcript) = screen.finish();
+    assert_eq!(code, 3, "{transcript}");
+    assert!(transcript.contains("not revoked yet"), "{transcript}");
+    assert_eq!(org.site.stats().endpoint("DELETE api-token"), 0);
+}
