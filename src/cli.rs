@@ -604,10 +604,13 @@ pub struct RestoreArgs {
 #[derive(Debug, Args)]
 pub struct FingerprintArgs {}
 
-/// List API tokens from the organization admin API: an account's (--account), or every
-/// token of the organization, users' and service accounts', that expires within a window
-/// (--expiring): owner, kind, label, id, created, expires (with days left), last active,
-/// scoped or classic. Never a token's value: Atlassian shows that only once, at creation.
+/// List API tokens from the organization admin API: an account's, or every one that
+/// expires soon.
+///
+/// `--account EMAIL` lists that account's tokens; `--expiring 30d` every token of the
+/// organization, users' and service accounts', that expires within 30 days or has expired:
+/// owner, kind, label, id, created, expires (with days left), last active, scoped or
+/// classic. Never a token's value: Atlassian shows that only once, at creation.
 ///
 /// With --expiring, for a nightly job: exit 0 when no token expires within the window, 3
 /// when any does (or already has), or when some tokens could not be listed (a service
@@ -626,7 +629,7 @@ pub struct TokensArgs {
     #[arg(long, value_name = "DAYS", value_parser = parse_days)]
     pub expiring: Option<u32>,
 
-    /// With --expiring: a `autorekey scan --format json` inventory (one site or several)
+    /// With --expiring: an `autorekey scan --format json` inventory (one site or several)
     /// to say, per expiring token, which rules hold a credential of its owner.
     #[arg(long, value_name = "PATH", requires = "expiring")]
     pub scan: Option<PathBuf>,
