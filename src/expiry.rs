@@ -122,7 +122,7 @@ pub fn render_table(rows: &[OwnerExpiry]) -> String {
                 out,
                 "  {}  {} that cannot be read: {} (counted as expiring)",
                 printable(&r.email),
-                crate::report::count(r.unreadable_expiry.len(), "expiry date", "expiry dates"),
+                crate::words::count(r.unreadable_expiry.len(), "expiry date", "expiry dates"),
                 r.unreadable_expiry.join(", ")
             );
         }
@@ -135,12 +135,12 @@ pub fn render_table(rows: &[OwnerExpiry]) -> String {
                 printable(r.label.as_deref().unwrap_or("")),
                 printable(r.token_id.as_deref().unwrap_or("?")),
                 r.last_active_at.as_deref().map_or("never".into(), date),
-                crate::report::count(r.tokens, "active token", "active tokens"),
+                crate::words::count(r.tokens, "active token", "active tokens"),
             ),
             _ if r.tokens > 0 => format!(
                 "{}  {}, no expiry date given",
                 printable(&r.email),
-                crate::report::count(r.tokens, "active token", "active tokens")
+                crate::words::count(r.tokens, "active token", "active tokens")
             ),
             _ if r.tokens_unknown => continue,
             _ => format!(

@@ -907,18 +907,16 @@ fn the_expiry_watch_joins_a_scan_and_exits_0_when_nothing_is_in_the_window() {
         "{}",
         quiet.stdout
     );
-    let bad = org.write_bad_scan();
+    let bad = org.site.write_file("not-a-scan.json", "{\"rules\": []}");
     org.watch("30d", &["--scan", bad.to_str().unwrap()])
         .expect_code(2)
         .expect_error_with_hint();
     org.run(&["tokens", "--expiring", "30x", "--org", ORG])
         .expect_code(2);
-}
-
-impl SaOrg {
-    fn write_bad_scan(&self) -> std::path::PathBuf {
-        self.site.write_file("not-a-scan.json", "{\"rules\": []}")
-    }
+    // CSV and Markdown are the watch's formats.
+    org.run(&["tokens", "--account", BOT, "--org", ORG, "--format", "csv"])
+        .expect_code(2)
+        .expect_error_with_hint();
 }
 
 #[test]
