@@ -417,15 +417,22 @@ fn parse_fail_on(text: &str) -> Result<FailOn, String> {
         "skipped" => Ok(FailOn::Skipped),
         other => other
             .strip_prefix("expiring=")
-            .map(|d| d.strip_suffix('d').unwrap_or(d))
-            .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|d| d.parse::<u32>().ok())
+            .and_then(|d| parse_days(d).ok())
             .map(|days| FailOn::Expiring { days })
             .ok_or_else(|| {
                 "expected dead, literal, unreadable, skipped or expiring=DAYSd (e.g. expiring=30d)"
                     .into()
             }),
     }
+}
+
+/// A window of whole days, `30d` or `30`: the one spelling `--fail-on expiring=30d` and
+/// `tokens --expiring 30d` share.
+pub fn parse_days(text: &str) -> Result<u32, String> {
+    Some(text.strip_suffix('d').unwrap_or(text))
+        .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|d| d.parse::<u32>().ok())
+        .ok_or_else(|| "expected whole days, e.g. 30d".into())
 }
 
 /// How the new token is given. Never as a flag's value.
@@ -597,18 +604,40 @@ pub struct RestoreArgs {
 #[derive(Debug, Args)]
 pub struct FingerprintArgs {}
 
-/// List an account's API tokens from the organization admin API: label, id, created,
-/// expires (with days left) and last active. Never a token's value: Atlassian shows that
-/// only once, at creation.
+/// List API tokens from the organization admin API: an account's, or every one that
+/// expires soon.
+///
+/// `--account EMAIL` lists that account's tokens; `--expiring 30d` every token of the
+/// organization, users' and service accounts', that expires within 30 days or has expired:
+/// owner, kind, label, id, created, expires (with days left), last active, scoped or
+/// classic. Never a token's value: Atlassian shows that only once, at creation.
+///
+/// With --expiring, for a nightly job: exit 0 when no token expires within the window, 3
+/// when any does (or already has), or when some tokens could not be listed (a service
+/// account's, without read:service-accounts-tokens:admin: unknown, never fine); 1 when the
+/// list could not be read, 2 for a wrong command line.
 #[derive(Debug, Args)]
 pub struct TokensArgs {
-    /// The account whose tokens to list (case-insensitive).
-    #[arg(long, value_name = "EMAIL")]
-    pub account: String,
+    /// The account whose tokens to list (case-insensitive). With --expiring, only its
+    /// tokens in the window.
+    #[arg(long, value_name = "EMAIL", required_unless_present = "expiring")]
+    pub account: Option<String>,
+
+    /// Every token of the organization (users and service accounts) that expires within
+    /// this many days, expired ones included: `30d` (or `30`), as `scan --fail-on
+    /// expiring=30d` reads it.
+    #[arg(long, value_name = "DAYS", value_parser = parse_days)]
+    pub expiring: Option<u32>,
+
+    /// With --expiring: an `autorekey scan --format json` inventory (one site or several)
+    /// to say, per expiring token, which rules hold a credential of its owner.
+    #[arg(long, value_name = "PATH", requires = "expiring")]
+    pub scan: Option<PathBuf>,
 
     /// Output format: the same on a terminal and in a pipe (`--format json` for scripts).
+    /// csv and markdown need --expiring.
     #[arg(long, value_enum, default_value_t)]
-    pub format: ListFormat,
+    pub format: TokensFormat,
 
     #[command(flatten)]
     pub org: OrgArgs,
@@ -629,6 +658,12 @@ pub struct TokensArgs {
 /// Then it asks (or takes --yes), holding the site's lock as rotate does, reads every rule
 /// again right before `DELETE /users/{accountId}/manage/api-tokens/{tokenId}`, and revokes
 /// nothing if that read finds a new reason not to. Revoking cannot be undone.
+///
+/// A service account's token is never revoked here (the API's only delete for them
+/// revokes all of the account's tokens, the new one included): once the rules are proven
+/// clean it says where in admin.atlassian.com to revoke that one token, waits on a terminal
+/// until you have (no or Ctrl-C: exit 3), then lists the account's tokens again: exit 0
+/// when it is gone, 3 while it is still listed. Scripts poll with --check-gone.
 #[derive(Debug, Args)]
 pub struct RevokeArgs {
     /// The account whose token to revoke (case-insensitive); the token must be its.
@@ -661,6 +696,12 @@ pub struct RevokeArgs {
     /// Revoke without asking.
     #[arg(long, short = 'y')]
     pub yes: bool,
+
+    /// Revoke nothing and read no rule: only list the account's tokens again and say
+    /// whether this one is gone (exit 0) or still listed (exit 3), for a script to poll
+    /// after a service account's token was revoked by hand at admin.atlassian.com.
+    #[arg(long, conflicts_with_all = ["keep", "yes"])]
+    pub check_gone: bool,
 
     #[command(flatten)]
     pub org: OrgArgs,
@@ -699,7 +740,21 @@ pub struct BackupsArgs {
     pub format: ListFormat,
 }
 
-/// How `tokens` and `backups` print their list.
+/// How `tokens` prints its list: [`Format`]'s words, said of tokens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum TokensFormat {
+    #[default]
+    #[value(alias = "table", help = "For people: one line per token.")]
+    Text,
+    #[value(help = "For scripts: one JSON document.")]
+    Json,
+    #[value(help = "For spreadsheets: one row per token, with a header (--expiring).")]
+    Csv,
+    #[value(help = "For a ticket or a CI summary: a Markdown table (--expiring).")]
+    Markdown,
+}
+
+/// How `backups` prints its list.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum ListFormat {
     #[default]

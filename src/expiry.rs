@@ -122,7 +122,7 @@ pub fn render_table(rows: &[OwnerExpiry]) -> String {
                 out,
                 "  {}  {} that cannot be read: {} (counted as expiring)",
                 printable(&r.email),
-                crate::report::count(r.unreadable_expiry.len(), "expiry date", "expiry dates"),
+                crate::words::count(r.unreadable_expiry.len(), "expiry date", "expiry dates"),
                 r.unreadable_expiry.join(", ")
             );
         }
@@ -135,12 +135,12 @@ pub fn render_table(rows: &[OwnerExpiry]) -> String {
                 printable(r.label.as_deref().unwrap_or("")),
                 printable(r.token_id.as_deref().unwrap_or("?")),
                 r.last_active_at.as_deref().map_or("never".into(), date),
-                crate::report::count(r.tokens, "active token", "active tokens"),
+                crate::words::count(r.tokens, "active token", "active tokens"),
             ),
             _ if r.tokens > 0 => format!(
                 "{}  {}, no expiry date given",
                 printable(&r.email),
-                crate::report::count(r.tokens, "active token", "active tokens")
+                crate::words::count(r.tokens, "active token", "active tokens")
             ),
             _ if r.tokens_unknown => continue,
             _ => format!(
@@ -169,6 +169,18 @@ pub fn days_phrase(days: i64, expired: bool) -> String {
         (true, d) if d >= 0 => "expired within the last day".into(),
         (true, -1) => "expired 1 day ago".into(),
         (true, d) => format!("expired {} days ago", -d),
+    }
+}
+
+/// A token's expiry for a table: `2026-12-13 (in 12 days)`, an unreadable date quoted as
+/// the server wrote it, or `no expiry given`.
+pub fn expires_phrase(expires_at: Option<&str>, days_left: Option<i64>, expired: bool) -> String {
+    match (expires_at, days_left) {
+        (Some(at), Some(days)) => format!("{} ({})", date(at), days_phrase(days, expired)),
+        (Some(at), None) if !at.trim().is_empty() => {
+            format!("\"{}\" (unreadable)", printable(at))
+        }
+        _ => "no expiry given".into(),
     }
 }
 

@@ -134,6 +134,7 @@ impl<F: Fn() -> OrgArgs> Steps<'_, F> {
             quiet_for: std::time::Duration::from_secs(7 * 86_400),
             backup_dir: Some(self.dir.join("backups")),
             yes: true,
+            check_gone: false,
             org: (self.org)(),
         };
         super::revoke::run(self.global, &revoke, ui).await?;
@@ -144,8 +145,10 @@ impl<F: Fn() -> OrgArgs> Steps<'_, F> {
         ));
         let tokens = TokensArgs {
             global: self.global.clone(),
-            account: OWNER.into(),
-            format: crate::cli::ListFormat::Text,
+            account: Some(OWNER.into()),
+            expiring: None,
+            scan: None,
+            format: crate::cli::TokensFormat::Text,
             org: (self.org)(),
         };
         super::tokens::run(self.global, &tokens, ui).await

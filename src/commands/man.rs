@@ -81,7 +81,7 @@ const EXIT_STATUS: [(&str, &str); 4] = [
     ("0", "Done: the scan completed; every approved rule was rotated; a dry run or saved plan."),
     ("1", "Failure: the site, the network or a file failed, the scan was incomplete, a run was stopped by Ctrl-C or by the site refusing the admin's login (rerun it: it does only what is left), output could not be written, or another autorekey run is writing to the same site."),
     ("2", "Usage or input: bad arguments, a missing token or setting, a file that cannot be used, an --account or --fingerprint that matches nothing, a new token that does not log in."),
-    ("3", "Needs a person: the command completed, but the old token must not be revoked yet (each rule is listed with why), scan --fail-on matched, restore could not restore a rule as backed up, or revoke refused."),
+    ("3", "Needs a person: the command completed, but the old token must not be revoked yet (each rule is listed with why), scan --fail-on matched, tokens --expiring found a token expiring in its window (or tokens it could not list), restore could not restore a rule as backed up, or revoke refused (or the token it checks is still listed)."),
 ];
 
 /// Every variable autorekey reads, with the option it stands for.

@@ -17,6 +17,7 @@ mod man;
 mod ownership;
 mod restore;
 mod revoke;
+mod revoke_by_hand;
 mod revoke_guard;
 mod rotate;
 mod rotate_file;

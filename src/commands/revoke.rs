@@ -29,6 +29,9 @@ use crate::ui::Ui;
 use super::revoke_guard::Guard;
 
 pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResult {
+    if args.check_gone {
+        return super::revoke_by_hand::check_gone(global, args, ui).await;
+    }
     let account = args.account.trim();
     let keep = args.keep.as_deref().map(keep_fingerprint).transpose()?;
     let mut approver = Approver::new(args.yes, ui, "revoke")?;
@@ -44,10 +47,10 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
         .await
         .map_err(CommandError::org_list_failed)?;
     super::tokens::refuse_unknown(&list, account)?;
-    let tokens = list.tokens;
-    let token = the_token(&tokens, account, &args.token_id)?;
+    let tokens = &list.tokens;
+    let token = the_token(tokens, account, &args.token_id)?;
     let guard = Guard {
-        tokens: &tokens,
+        tokens,
         target: token,
         account,
         keep: keep.as_deref(),
@@ -58,7 +61,19 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
 
     let proof = still_used(&client, account, keep.as_deref(), ui).await?;
     refuse_blockers(&proof, account, keep.as_deref(), ui)?;
-    service_account_by_hand(token, account)?;
+    // Never the API's revoke-all (it would take the new token too): a person revokes the
+    // one old token, and the list says when it is gone.
+    if token.service_account || crate::fetch::is_service_account(account) {
+        return super::revoke_by_hand::service_account_token(
+            token,
+            &list,
+            account,
+            &approver,
+            &org_client,
+            ui,
+        )
+        .await;
+    }
     let account_id = token.account_id().map(str::to_owned).ok_or_else(|| {
         CommandError::failure("the organization lists that token without its user's account id")
             .hint("revoke it at admin.atlassian.com instead")
@@ -111,28 +126,6 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
         printable(&token.id)
     ));
     Ok(())
-}
-
-/// A service account's token is never revoked here: the only delete the admin API has for
-/// them revokes ALL of the account's tokens, the new one the rules now hold included. The
-/// rules are clean (checked before this), so a person revokes the one old token by hand.
-fn service_account_by_hand(token: &OrgToken, account: &str) -> CommandResult {
-    if !token.service_account && !crate::fetch::is_service_account(account) {
-        return Ok(());
-    }
-    Err(CommandError::partial(format!(
-        "not revoked: API token \"{}\" ({}) belongs to service account {account}, and the \
-         organization's only way to revoke a service account's token through the API revokes \
-         all of its tokens, the new one included",
-        printable(&token.label),
-        printable(&token.id)
-    ))
-    .hint(format!(
-        "no rule here needs it any more: revoke this one token at admin.atlassian.com > \
-         Directory > Service accounts > {account} > API tokens (label \"{}\"), then check \
-         with `autorekey tokens --account {account}` that it is gone",
-        printable(&token.label)
-    )))
 }
 
 /// Each place that may still need a token of `account`, listed; then exit 3, nothing

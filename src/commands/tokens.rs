@@ -5,50 +5,128 @@
 //! available (Atlassian shows one only at creation), so nothing secret is printed.
 //! Service accounts' tokens come from their own endpoint; when the key may not list them,
 //! a service account's tokens are unknown, an error, never "no API token".
+//!
+//! `--expiring 30d` is the admin's watch over the whole organization (see
+//! [`crate::report::expiring`]): a nightly job's exit 3 while any token expires within the
+//! window, or some owners' tokens could not be listed.
 
 use std::fmt::Write as _;
 
-use crate::cli::{GlobalArgs, ListFormat, TokensArgs};
+use crate::cli::{GlobalArgs, TokensArgs, TokensFormat};
 use crate::error::{CommandError, CommandResult};
-use crate::expiry::{date, days_phrase};
+use crate::expiry::{date, expires_phrase};
 use crate::fetch::org::{OrgToken, TokenList};
 use crate::printable::printable;
+use crate::report::expiring::{self, ScanPlaces, Watch};
 use crate::settings::OrgSettings;
 use crate::ui::Ui;
 
 pub async fn run(global: &GlobalArgs, args: &TokensArgs, ui: &Ui) -> CommandResult {
-    let account = args.account.trim();
-    if account.is_empty() {
+    let account = args.account.as_deref().map(str::trim);
+    if account.is_some_and(str::is_empty) {
         return Err(CommandError::usage("--account is empty"));
     }
-    // Text on a terminal and in a pipe alike; scripts ask for `--format json`.
-    let format = args.format;
-    // A loopback site (the sandbox) is its own gateway, as the site client has it; any
-    // other site's org key goes to Atlassian's gateway, whatever AUTOREKEY_GATEWAY_URL says.
+    let Some(days) = args.expiring else {
+        if matches!(args.format, TokensFormat::Csv | TokensFormat::Markdown) {
+            return Err(CommandError::usage(
+                "--format csv and markdown list the expiry watch: add --expiring DAYS",
+            )
+            .hint("e.g. `autorekey tokens --expiring 30d --format markdown`"));
+        }
+        let account = account.unwrap_or_default();
+        let list = org_tokens(global, &args.org, ui).await?;
+        return list_account(&list, account, args.format, ui);
+    };
+    // The scan file first: a wrong path is a usage error before any network call.
+    let scan = args.scan.as_deref().map(read_scan).transpose()?;
+    let list = org_tokens(global, &args.org, ui).await?;
+    let watch = expiring::build(
+        &list,
+        super::scan::now_epoch(),
+        days,
+        account,
+        scan.as_ref(),
+    );
+    match args.format {
+        // JSON's own escaping protects a terminal; a consumer must see the real values.
+        TokensFormat::Json => ui.out_data(expiring::render_json(&watch)),
+        TokensFormat::Text => ui.out_raw(expiring::render_text(&watch)),
+        TokensFormat::Csv => ui.out_raw(expiring::render_csv(&watch)),
+        TokensFormat::Markdown => ui.out_raw(expiring::render_markdown(&watch)),
+    }
+    watch_outcome(&watch)
+}
+
+/// The org gateway for the org key: a loopback site (the sandbox) is its own gateway, as
+/// the site client has it; any other site's org key goes to Atlassian's gateway, whatever
+/// AUTOREKEY_GATEWAY_URL says.
+pub(super) fn org_gateway(global: &GlobalArgs) -> CommandResult<Option<url::Url>> {
     let site = global
         .site
         .as_deref()
         .and_then(|s| url::Url::parse(s.trim()).ok());
-    let gateway = match &site {
+    Ok(match &site {
         Some(s) if crate::fetch::policy::is_loopback(s) => Some(s.clone()),
         Some(s) => Some(crate::settings::real_gateway(s)?),
         None => None,
-    };
-    let org = OrgSettings::require(&args.org, gateway.as_ref(), ui)?;
+    })
+}
+
+/// Every token the org key can list (users' and service accounts').
+pub(super) async fn org_tokens(
+    global: &GlobalArgs,
+    org: &crate::cli::OrgArgs,
+    ui: &Ui,
+) -> CommandResult<TokenList> {
+    let gateway = org_gateway(global)?;
+    let org = OrgSettings::require(org, gateway.as_ref(), ui)?;
     ui.status(format!(
         "Reading the API tokens of organization {}",
         org.org_id
     ));
-    let list = org
-        .client()?
+    org.client()?
         .list_tokens()
         .await
-        .map_err(CommandError::org_list_failed)?;
-    refuse_unknown(&list, account)?;
+        .map_err(CommandError::org_list_failed)
+}
+
+/// `--scan PATH`: a `scan --format json` inventory, read bounded (it is any file).
+fn read_scan(path: &std::path::Path) -> CommandResult<ScanPlaces> {
+    use crate::files::{read_text_capped, Links, RULE_FILE_CAP};
+    let shapes = "--scan takes the JSON that `autorekey scan --format json` writes";
+    let what = || format!("cannot read --scan {}", path.display());
+    let text = read_text_capped(path, RULE_FILE_CAP, Links::Follow)
+        .map_err(|e| CommandError::input_file(what(), e, shapes))?;
+    ScanPlaces::parse(&text)
+        .map_err(|why| CommandError::usage(format!("{}: {}", what(), printable(&why))).hint(shapes))
+}
+
+/// Exit 3 while anything is in the window or unknown, with the scope to grant.
+fn watch_outcome(watch: &Watch) -> CommandResult {
+    if !watch.failing() {
+        return Ok(());
+    }
+    let mut err = CommandError::partial(watch.summary());
+    if let Some(u) = watch.unknown.first() {
+        err = err.hint(u.hint.clone());
+    }
+    if !watch.tokens.is_empty() {
+        err = err.hint(
+            "rotate each token's rules (`autorekey rotate --account EMAIL`) before it expires, \
+             then revoke the old token",
+        );
+    }
+    Err(err)
+}
+
+/// The old listing of one account's tokens (`--account` without `--expiring`).
+fn list_account(list: &TokenList, account: &str, format: TokensFormat, ui: &Ui) -> CommandResult {
+    refuse_unknown(list, account)?;
     let mut tokens: Vec<OrgToken> = list
         .tokens
-        .into_iter()
+        .iter()
         .filter(|t| t.email().is_some_and(|e| e.eq_ignore_ascii_case(account)))
+        .cloned()
         .collect();
     // By the instant, not the text: offsets differ, and an unreadable date goes last.
     tokens.sort_by_cached_key(|t| {
@@ -62,12 +140,14 @@ pub async fn run(global: &GlobalArgs, args: &TokensArgs, ui: &Ui) -> CommandResu
     match format {
         // Labels are typed by token owners: escaped as JSON escapes them (`\uXXXX`), never
         // as the terminal escapes of text output, which would not be JSON.
-        ListFormat::Json => {
+        TokensFormat::Json => {
             let json = serde_json::json!({"account": account, "tokens": tokens});
             let text = serde_json::to_string_pretty(&json).unwrap_or_default();
             ui.out_data(format!("{}\n", crate::printable::json_text(&text)));
         }
-        ListFormat::Text => ui.out_raw(table(account, &tokens, now)),
+        TokensFormat::Text | TokensFormat::Csv | TokensFormat::Markdown => {
+            ui.out_raw(table(account, &tokens, now))
+        }
     }
     Ok(())
 }
@@ -97,15 +177,7 @@ fn table(account: &str, tokens: &[OrgToken], now: i64) -> String {
     }
     let _ = writeln!(out, "API tokens of {account} (soonest expiry first):");
     for t in tokens {
-        let expires = match (&t.expires_at, t.days_left(now)) {
-            (Some(at), Some(days)) => {
-                format!("{} ({})", date(at), days_phrase(days, t.is_expired(now)))
-            }
-            (Some(at), None) if !at.trim().is_empty() => {
-                format!("\"{}\" (unreadable)", printable(at))
-            }
-            _ => "no expiry given".into(),
-        };
+        let expires = expires_phrase(t.expires_at.as_deref(), t.days_left(now), t.is_expired(now));
         let _ = writeln!(
             out,
             "  {}  \"{}\"  created {}  expires {}  last active {}  {}{}",

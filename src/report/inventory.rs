@@ -340,7 +340,7 @@ pub fn render_csv(inv: &Inventory) -> String {
 /// a leading tab or carriage return, which some spreadsheets skip before reading a formula):
 /// rule names are typed by anyone with rule access. Control characters, line breaks
 /// included, are escaped: a CSV read on a terminal must not let a name fake a line.
-fn csv_cell(text: &str) -> String {
+pub(super) fn csv_cell(text: &str) -> String {
     let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{}", printable(text))
     } else {

@@ -39,7 +39,7 @@ pub fn text(raw: &str) -> String {
 }
 
 /// Our own multi-line text as a fenced code block: nothing inside is Markdown.
-fn fenced(body: &str) -> String {
+pub(super) fn fenced(body: &str) -> String {
     let longest = body.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest.max(2) + 1);
     format!("{fence}text\n{}\n{fence}\n", body.trim_end())

@@ -356,6 +356,14 @@ impl SandboxState {
         }
     }
 
+    /// Revokes an org token as an org admin does in admin.atlassian.com (a service
+    /// account's one token, say): the lists stop showing it and its secret stops working,
+    /// while no API call is counted (`revoked_token_ids` and `DELETE api-token` stay as
+    /// they were), so a test can tell a person's revoke from autorekey's.
+    pub fn revoke_in_admin_ui(&self, token_id: &str) {
+        lock(&self.revoked_ids).insert(token_id.to_owned());
+    }
+
     /// Marks an org token revoked; false when it already was.
     pub(crate) fn revoke(&self, token_id: &str) -> bool {
         let fresh = lock(&self.revoked_ids).insert(token_id.to_owned());

@@ -802,12 +802,241 @@ fn revoke_of_a_service_account_token_deletes_nothing_and_says_where_to_do_it() {
     let out = org.revoke_bot_old(&["--keep", &keep]);
     out.expect_code(3);
     assert!(
-        out.stderr
+        out.stdout
             .contains("admin.atlassian.com > Directory > Service accounts > ci-bot@serviceaccount.atlassian.com > API tokens"),
         "{}",
-        out.stderr
+        out.stdout
     );
     let stats = org.site.stats();
     assert!(stats.revoked_token_ids.is_empty());
     assert_eq!(stats.endpoint("DELETE api-token"), 0);
+}
+
+/// `tokens --expiring` output with what changes from run to run made fixed: dates (the
+/// sandbox's are relative to its start) and the fingerprints of the run's fake tokens.
+fn normalized(text: &str) -> String {
+    let dates = regex::Regex::new(r"\d{4}-\d{2}-\d{2}").unwrap();
+    let fingerprints = regex::Regex::new(r"credential [0-9a-f]{12}").unwrap();
+    let text = dates.replace_all(text, "[date]");
+    fingerprints
+        .replace_all(&text, "credential [fingerprint]")
+        .into_owned()
+}
+
+impl SaOrg {
+    /// `tokens --expiring WINDOW --org ORG` with `more` arguments.
+    fn watch(&self, window: &str, more: &[&str]) -> RunOutput {
+        let args = [&["tokens", "--expiring", window, "--org", ORG][..], more].concat();
+        self.run(&args)
+    }
+}
+
+#[test]
+fn the_expiry_watch_lists_the_service_account_token_in_every_format_and_exits_3() {
+    let org = sa_org(true, 5, false);
+    let text = org.watch("30d", &[]);
+    text.expect_code(3);
+    assert!(
+        text.stderr.contains("1 of 4 listed API tokens expires"),
+        "{}",
+        text.stderr
+    );
+    insta::assert_snapshot!("expiring_text", normalized(&text.stdout));
+
+    let json = org.watch("30d", &["--format", "json"]);
+    json.expect_code(3);
+    let report = json.json();
+    let tokens = report["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 1, "{report}");
+    assert_eq!(
+        (&tokens[0]["id"], &tokens[0]["kind"], &tokens[0]["email"]),
+        (&json!("bot-old"), &json!("service_account"), &json!(BOT))
+    );
+    assert_eq!(
+        (&tokens[0]["days_left"], &tokens[0]["scoped"]),
+        (&json!(5), &json!(true))
+    );
+    assert_eq!(report["unknown"], json!([]));
+
+    let csv = org.watch("30d", &["--format", "csv"]);
+    csv.expect_code(3);
+    let lines: Vec<&str> = csv.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("status,email,kind,label,id,"),
+        "{}",
+        csv.stdout
+    );
+    assert_eq!(lines.len(), 2, "{}", csv.stdout);
+    assert!(
+        lines[1].starts_with(&format!("expiring,{BOT},service_account,bot 2025,bot-old,")),
+        "{}",
+        csv.stdout
+    );
+
+    let md = org.watch("30d", &["--format", "markdown"]);
+    md.expect_code(3);
+    insta::assert_snapshot!("expiring_markdown", normalized(&md.stdout));
+}
+
+#[test]
+fn the_expiry_watch_joins_a_scan_and_exits_0_when_nothing_is_in_the_window() {
+    let org = sa_org(true, 5, false);
+    let scan = org.run(&["scan", "--format", "json"]);
+    scan.expect_code(0);
+    let path = org.site.write_file("scan.json", &scan.stdout);
+    let joined = org.watch("30d", &["--scan", path.to_str().unwrap()]);
+    joined.expect_code(3);
+    insta::assert_snapshot!("expiring_text_with_scan", normalized(&joined.stdout));
+    let md = org.watch(
+        "30d",
+        &["--scan", path.to_str().unwrap(), "--format", "markdown"],
+    );
+    assert!(
+        md.stdout.contains("  - rule \"Web request 02\""),
+        "{}",
+        md.stdout
+    );
+
+    // Nothing within 3 days (the soonest is in 5): exit 0, and said.
+    let quiet = org.watch("3d", &[]);
+    quiet.expect_code(0);
+    assert!(
+        quiet
+            .stdout
+            .starts_with("No API token of the organization expires within 3 days"),
+        "{}",
+        quiet.stdout
+    );
+    let bad = org.site.write_file("not-a-scan.json", "{\"rules\": []}");
+    org.watch("30d", &["--scan", bad.to_str().unwrap()])
+        .expect_code(2)
+        .expect_error_with_hint();
+    org.run(&["tokens", "--expiring", "30x", "--org", ORG])
+        .expect_code(2);
+    // CSV and Markdown are the watch's formats.
+    org.run(&["tokens", "--account", BOT, "--org", ORG, "--format", "csv"])
+        .expect_code(2)
+        .expect_error_with_hint();
+}
+
+#[test]
+fn the_expiry_watch_counts_service_accounts_it_may_not_list_as_unknown() {
+    // The bot's token expires in 300 days, but the key may not see that: unknown, exit 3.
+    let org = sa_org(false, 300, false);
+    let out = org.watch("30d", &[]);
+    out.expect_code(3);
+    assert!(
+        out.stdout.contains("unknown   every service account"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("read:service-accounts-tokens:admin"),
+        "{}",
+        out.stderr
+    );
+    let json = org.watch("30d", &["--format", "json"]);
+    assert_eq!(json.json()["unknown"][0]["kind"], "service_account");
+}
+
+#[test]
+fn revoke_of_a_service_account_token_waits_for_a_person_and_checks_it_is_gone() {
+    let org = sa_org(true, 5, true);
+    let keep = Token::new(org.bot_new.clone()).fingerprint().to_string();
+    let check = || {
+        org.run(&[
+            "revoke",
+            "--account",
+            BOT,
+            "--token-id",
+            "bot-old",
+            "--org",
+            ORG,
+            "--check-gone",
+        ])
+    };
+    let out = org.revoke_bot_old(&["--keep", &keep]);
+    out.expect_code(3);
+    assert!(
+        out.stdout.contains(&format!(
+            "admin.atlassian.com > Directory > Service accounts > {BOT} > API tokens, the token labelled \"bot 2025\" (id bot-old"
+        )) && out.stdout.contains("Keep \"bot 2026\" (bot-new)"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stderr.contains("--check-gone"), "{}", out.stderr);
+
+    let listed = check();
+    listed.expect_code(3);
+    assert!(listed.stderr.contains("still listed"), "{}", listed.stderr);
+
+    // The admin revokes the one old token in admin.atlassian.com.
+    org.site.state().revoke_in_admin_ui("bot-old");
+    let gone = check();
+    gone.expect_code(0);
+    assert!(
+        gone.stdout.contains("bot-old is gone") && gone.stdout.contains("\"bot 2026\" (bot-new)"),
+        "{}",
+        gone.stdout
+    );
+    let stats = org.site.stats();
+    assert_eq!(stats.endpoint("DELETE api-token"), 0);
+    assert!(stats.revoked_token_ids.is_empty());
+    let tokens = org.run(&["tokens", "--account", BOT, "--org", ORG, "--format", "json"]);
+    let ids: Vec<Value> = tokens.json()["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].clone())
+        .collect();
+    assert_eq!(ids, [json!("bot-new")]);
+}
+
+impl SaOrg {
+    /// `revoke` of the bot's old token (the rules hold its new one) on a terminal.
+    fn revoke_bot_at_a_terminal(&self) -> crate::rotate_pty::Screen {
+        let keep = Token::new(self.bot_new.clone()).fingerprint().to_string();
+        let mut cmd = self.site.cmd();
+        cmd.env("AUTOREKEY_ORG_API_KEY", &self.key)
+            .args(["revoke", "--account", BOT, "--token-id", "bot-old"])
+            .args(["--keep", &keep, "--org", ORG]);
+        crate::rotate_pty::Screen::spawn(common::std_command(&cmd))
+    }
+}
+
+const WAIT_FOR_THE_ADMIN: &str = "Press Enter once you have revoked it there";
+
+#[test]
+fn at_a_terminal_revoke_waits_for_the_admin_then_finds_the_old_token_gone() {
+    let org = sa_org(true, 5, true);
+    let mut screen = org.revoke_bot_at_a_terminal();
+    screen.expect("Service accounts > ci-bot@serviceaccount.atlassian.com > API tokens");
+    screen.expect(WAIT_FOR_THE_ADMIN);
+    org.site.state().revoke_in_admin_ui("bot-old");
+    screen.answer("(n to stop)", "");
+    let (code, transcript) = screen.finish();
+    common::assert_no_secrets(&transcript, org.site.secrets());
+    assert_eq!(code, 0, "{transcript}");
+    assert!(
+        transcript.contains("bot-old is gone") && transcript.contains("(bot-new)"),
+        "{transcript}"
+    );
+    assert_eq!(org.site.stats().endpoint("DELETE api-token"), 0);
+}
+
+#[test]
+fn at_a_terminal_enter_before_the_revoke_or_ctrl_c_leaves_it_to_do() {
+    let org = sa_org(true, 5, true);
+    let mut screen = org.revoke_bot_at_a_terminal();
+    screen.answer(WAIT_FOR_THE_ADMIN, "");
+    let (code, transcript) = screen.finish();
+    assert_eq!(code, 3, "{transcript}");
+    assert!(transcript.contains("still listed"), "{transcript}");
+
+    let mut screen = org.revoke_bot_at_a_terminal();
+    screen.interrupt(WAIT_FOR_THE_ADMIN);
+    let (code, transcript) = screen.finish();
+    assert_eq!(code, 3, "{transcript}");
+    assert!(transcript.contains("not revoked yet"), "{transcript}");
+    assert_eq!(org.site.stats().endpoint("DELETE api-token"), 0);
 }

@@ -107,7 +107,7 @@ impl Screen {
     }
 
     /// Waits for `question`, then presses Ctrl-C.
-    fn interrupt(&mut self, question: &str) {
+    pub(crate) fn interrupt(&mut self, question: &str) {
         self.expect(question);
         self.session
             .send_control('c')
