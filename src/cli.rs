@@ -347,6 +347,12 @@ pub struct ScanArgs {
     #[command(flatten)]
     pub org: OrgArgs,
 
+    /// With --org and no site: the sandbox standing in for api.atlassian.com (a loopback
+    /// address, as `autorekey sandbox` prints it), whose org lists the sites to read. Real
+    /// orgs need no such flag: their sites are listed by api.atlassian.com.
+    #[arg(long, value_name = "URL")]
+    pub org_gateway: Option<String>,
+
     #[command(flatten)]
     pub global: GlobalArgs,
 }

@@ -16,7 +16,7 @@ use url::Url;
 
 use crate::cli::{GlobalArgs, OrgArgs};
 use crate::error::{CommandError, CommandResult};
-use crate::fetch::{check_site_url, AutomationClient, ClientConfig, RetryPolicy};
+use crate::fetch::{check_site_url, AutomationClient, ClientConfig, RetryPolicy, SiteLimit};
 use crate::secret::Token;
 use crate::token_input::{read_token, TokenSource, API_TOKEN_ENV};
 use crate::ui::Ui;
@@ -253,8 +253,20 @@ impl SiteSettings {
     /// Connect (discovering the cloud id) and check the admin's own login once, so a wrong
     /// token fails in one request with a clear message instead of in a hundred.
     pub async fn connect(&self, ui: &Ui) -> CommandResult<AutomationClient> {
+        self.connect_limited(None, ui).await
+    }
+
+    /// [`Self::connect`], counting requests against `limit` when given: the site's budget,
+    /// shared by the clients of its products (see [`site_limits`]).
+    pub async fn connect_limited(
+        &self,
+        limit: Option<&SiteLimit>,
+        ui: &Ui,
+    ) -> CommandResult<AutomationClient> {
         ui.status(format!("Connecting to {} as {}", self.site, self.login));
-        let client = AutomationClient::connect(self.client_config())
+        let mut config = self.client_config();
+        config.site_limit = limit.cloned();
+        let client = AutomationClient::connect(config)
             .await
             .map_err(|e| CommandError::from(e).context(format!("cannot reach {}", self.site)))?;
         let me = client.myself().await.map_err(|e| {
@@ -270,6 +282,24 @@ impl SiteSettings {
     }
 }
 
+/// One [`SiteLimit`] per entry of `all`, the same one for entries of the same site (its
+/// Jira and Confluence): one site's products are read under one request budget.
+pub fn site_limits(all: &[SiteSettings]) -> Vec<SiteLimit> {
+    let mut by_site: Vec<(String, SiteLimit)> = Vec::new();
+    all.iter()
+        .map(|s| {
+            let key = s.site.as_str().trim_end_matches('/').to_owned();
+            if let Some((_, limit)) = by_site.iter().find(|(k, _)| *k == key) {
+                return limit.clone();
+            }
+            let no_delay = RetryPolicy::default().no_delay_from_env().no_delay;
+            let limit = SiteLimit::new(s.concurrency, no_delay);
+            by_site.push((key, limit.clone()));
+            limit
+        })
+        .collect()
+}
+
 /// [`GATEWAY_ENV`], if set: a loopback URL, or a usage error.
 fn gateway_override() -> CommandResult<Option<Url>> {
     let Some(text) = std::env::var(GATEWAY_ENV)
@@ -278,17 +308,23 @@ fn gateway_override() -> CommandResult<Option<Url>> {
     else {
         return Ok(None);
     };
-    let url = parse_url(text.trim(), GATEWAY_ENV)?;
+    sandbox_gateway(text.trim(), GATEWAY_ENV, &format!("unset {GATEWAY_ENV}")).map(Some)
+}
+
+/// `text` (named `what`) as a sandbox standing in for Atlassian's gateway: a loopback URL,
+/// or a usage error whose hint starts with `undo` (how to stop asking for one).
+pub fn sandbox_gateway(text: &str, what: &str, undo: &str) -> CommandResult<Url> {
+    let url = parse_url(text, what)?;
     if !crate::fetch::policy::is_loopback(&url) || check_site_url(&url).is_err() {
         return Err(CommandError::usage(format!(
-            "{GATEWAY_ENV} may point only at a loopback address (a sandbox)"
+            "{what} may point only at a loopback address (a sandbox)"
         ))
         .hint(format!(
-            "unset {GATEWAY_ENV}: on a real site autorekey uses {}",
+            "{undo}: on a real site autorekey uses {}",
             crate::fetch::ATLASSIAN_GATEWAY
         )));
     }
-    Ok(Some(url))
+    Ok(url)
 }
 
 /// Where the org admin key goes when no site is named (`tokens`, `scan --from-file --org`):

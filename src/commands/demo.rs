@@ -241,6 +241,7 @@ fn scan_args(global: &GlobalArgs, account: Option<&str>) -> ScanArgs {
         verify: true,
         fail_on: Vec::new(),
         org: Default::default(),
+        org_gateway: None,
     }
 }
 

@@ -109,6 +109,7 @@ impl<F: Fn() -> OrgArgs> Steps<'_, F> {
             verify: false,
             fail_on: Vec::new(),
             org: (self.org)(),
+            org_gateway: None,
         };
         super::scan::run(self.global, &scan, ui).await?;
 

@@ -35,6 +35,9 @@ use super::retry::RetryPolicy;
 use super::transport::{Safety, Transport};
 use crate::secret::{Masker, Token};
 
+mod workspaces;
+pub use workspaces::Workspaces;
+
 /// Stops a server that hands out fresh cursors forever.
 const MAX_PAGES: usize = 1_000;
 /// Most org API requests in flight at once (its calls are few and mostly one after another).

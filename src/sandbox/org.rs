@@ -20,6 +20,7 @@
 //! (`GET /admin/api-access/v1/orgs/{orgId}/api-tokens`, paginated `{"data": [...],
 //! "links": {"next": ...}}`; service accounts' tokens, whose emails end
 //! `@serviceaccount.atlassian.com`, only under `.../orgs/{orgId}/service-accounts/api-tokens`,
+//! and the org's sites as `POST /admin/v2/orgs/{orgId}/workspaces` lists them, a product each,
 //! which answers 403 when the org entry says `"service_account_scope": false`) and user management API (`DELETE
 //! /users/{accountId}/manage/api-tokens/{tokenId}`), both with `Authorization: Bearer
 //! {org API key}`.
@@ -211,6 +212,8 @@ pub(crate) enum OrgRoute {
         account_id: String,
         token_id: String,
     },
+    /// `POST /admin/v2/orgs/{orgId}/workspaces`: the org's sites, a product each.
+    Workspaces { org_id: String },
 }
 
 pub(crate) fn route(segs: &[&str]) -> Option<OrgRoute> {
@@ -225,6 +228,9 @@ pub(crate) fn route(segs: &[&str]) -> Option<OrgRoute> {
                 service_accounts: true,
             })
         }
+        ["admin", "v2", "orgs", org, "workspaces"] => Some(OrgRoute::Workspaces {
+            org_id: (*org).to_owned(),
+        }),
         ["users", account, "manage", "api-tokens", token] => Some(OrgRoute::Delete {
             account_id: (*account).to_owned(),
             token_id: (*token).to_owned(),
@@ -290,6 +296,45 @@ pub(crate) fn list(
         200,
         json!({"data": data, "links": {"self": offset.to_string(), "next": next, "prev": null}}),
     )
+}
+
+/// Workspaces served per page at most, whatever `limit` asks: small, so a client pages.
+const WORKSPACE_PAGE: usize = 3;
+
+/// One page of the workspaces list. The body is `{"limit": n}` (1..=100) or `{"cursor":
+/// c}` alone: Atlassian refuses a cursor beside any other property, and so does this.
+pub(crate) fn workspaces_page(all: &[Value], body: Option<&Value>) -> OrgAnswer {
+    let bad = |why: &str| OrgAnswer::Json(400, error_body(400, why));
+    let Some(body) = body.and_then(Value::as_object) else {
+        return bad("The body must be a JSON object");
+    };
+    let (offset, limit) = match body.get("cursor") {
+        Some(_) if body.len() > 1 => {
+            return bad("A cursor may not be sent with any other property")
+        }
+        Some(cursor) => match cursor.as_str().and_then(parse_workspace_cursor) {
+            Some(at) => at,
+            None => return bad("Invalid cursor"),
+        },
+        None => match body.get("limit").map(Value::as_u64) {
+            None => (0, 20),
+            Some(Some(n @ 1..=100)) => (0, n as usize),
+            Some(_) => return bad("limit must be between 1 and 100"),
+        },
+    };
+    let page = limit.min(WORKSPACE_PAGE);
+    let data: Vec<Value> = all.iter().skip(offset).take(page).cloned().collect();
+    let next = (offset + page < all.len()).then(|| format!("o{}+l{limit}", offset + page));
+    OrgAnswer::Json(
+        200,
+        json!({"data": data, "links": {"self": null, "prev": null, "next": next}, "meta": {"pageSize": page}}),
+    )
+}
+
+/// `o{offset}+l{limit}`: a cursor with a `+` in it, which a client must send back as is.
+fn parse_workspace_cursor(cursor: &str) -> Option<(usize, usize)> {
+    let (offset, limit) = cursor.strip_prefix('o')?.split_once("+l")?;
+    Some((offset.parse().ok()?, limit.parse().ok()?))
 }
 
 /// The org token to delete: it must exist, belong to `account_id` and not be revoked yet.
