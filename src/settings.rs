@@ -263,7 +263,14 @@ impl SiteSettings {
         limit: Option<&SiteLimit>,
         ui: &Ui,
     ) -> CommandResult<AutomationClient> {
-        ui.status(format!("Connecting to {} as {}", self.site, self.login));
+        match limit {
+            None => ui.status(format!("Connecting to {} as {}", self.site, self.login)),
+            // One of several: which product, too.
+            Some(_) => ui.status(format!(
+                "Connecting to {} ({}) as {}",
+                self.site, self.product, self.login
+            )),
+        }
         let mut config = self.client_config();
         config.site_limit = limit.cloned();
         let client = AutomationClient::connect(config)

@@ -575,12 +575,19 @@ async fn scan_site(
     show_bar: bool,
     ui: &Ui,
 ) -> CommandResult<Option<FetchError>> {
-    ui.status(format!("Listing rules at {}", client.site()));
     // Rules are read while the list is still paging: the bar grows with the listing. Sites
-    // read side by side would draw over each other's bars: they have none.
+    // read side by side would draw over each other's bars: they have none, and say which
+    // product they list.
     let bar = match show_bar {
-        true => ui.progress(0, "Reading rules"),
-        false => indicatif::ProgressBar::hidden(),
+        true => {
+            ui.status(format!("Listing rules at {}", client.site()));
+            ui.progress(0, "Reading rules")
+        }
+        false => {
+            let (site, product) = (client.site(), client.product());
+            ui.status(format!("Listing {product} rules at {site}"));
+            indicatif::ProgressBar::hidden()
+        }
     };
     let stats = client
         .read_all_rules(|read| {
