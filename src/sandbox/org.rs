@@ -386,4 +386,23 @@ mod tests {
         assert!(!err.contains("FAKE-quoted-k"), "{err}");
         assert!(err.contains("line 1"), "{err}");
     }
+
+    #[test]
+    fn workspaces_page_by_cursor_alone() {
+        let all: Vec<Value> = (0..5).map(|n| json!({ "id": n })).collect();
+        let page = |body: Value| match workspaces_page(&all, Some(&body)) {
+            OrgAnswer::Json(status, body) => (status, body),
+            OrgAnswer::NoContent => panic!("no body"),
+        };
+        let (status, first) = page(json!({"limit": 20}));
+        assert_eq!((status, first["data"].as_array().unwrap().len()), (200, 3));
+        let cursor = first["links"]["next"].as_str().unwrap().to_owned();
+        assert!(cursor.contains('+'), "{cursor}");
+        let (_, second) = page(json!({ "cursor": cursor }));
+        assert_eq!(second["data"], json!([{"id": 3}, {"id": 4}]));
+        assert!(second["links"]["next"].is_null());
+        assert_eq!(page(json!({"cursor": cursor, "limit": 20})).0, 400);
+        assert_eq!(page(json!({"cursor": cursor.replace('+', " ")})).0, 400);
+        assert_eq!(page(json!({"limit": 0})).0, 400);
+    }
 }
