@@ -41,23 +41,7 @@ pub async fn run(global: &GlobalArgs, args: &ScanArgs, ui: &Ui) -> CommandResult
                 .hint("pass --org ID with the org admin API key in AUTOREKEY_ORG_API_KEY (or --org-api-key-file)"),
         );
     }
-    let (sites, discovered_org) = if args.from_file.is_none() || verify {
-        let (sites, org) = scan_sites::connect(global, args, ui).await?;
-        (Some(sites), org)
-    } else {
-        (None, None)
-    };
-    let org = match discovered_org {
-        Some(org) => Some(org),
-        None => {
-            let gateway = sites
-                .as_ref()
-                .map(Sites::org_gateway)
-                .transpose()?
-                .flatten();
-            OrgSettings::resolve(&args.org, gateway.as_ref(), ui)?
-        }
-    };
+    let (sites, org) = sites_and_org(global, args, verify, ui).await?;
     let mut collector = Collector::new(args.account.as_deref());
     let mut cut_short = None;
     match (&args.from_file, &sites) {
@@ -69,14 +53,7 @@ pub async fn run(global: &GlobalArgs, args: &ScanArgs, ui: &Ui) -> CommandResult
         }
         (None, None) => unreachable!("a site is resolved whenever there is no file"),
     }
-    let unread: Vec<String> = collector
-        .inventory
-        .summary
-        .targets
-        .iter()
-        .filter(|t| t.error.is_some())
-        .map(|t| format!("{} {}", t.site, t.product))
-        .collect();
+    let unread = collector.inventory.summary.unread_targets();
     if let Some(e) = collector
         .unknown_account()
         .filter(|_| cut_short.is_none() && unread.is_empty())
@@ -110,6 +87,31 @@ pub async fn run(global: &GlobalArgs, args: &ScanArgs, ui: &Ui) -> CommandResult
         return Err(e);
     }
     outcome(&inventory, rows.map(Vec::as_slice), &args.fail_on)
+}
+
+/// The sites to read (none for `--from-file` without `--verify`), connected, and the org
+/// whose token list is joined: the one discovery used, or `--org` beside the sites.
+async fn sites_and_org(
+    global: &GlobalArgs,
+    args: &ScanArgs,
+    verify: bool,
+    ui: &Ui,
+) -> CommandResult<(Option<Sites>, Option<OrgSettings>)> {
+    if args.from_file.is_some() && args.org_gateway.is_some() {
+        return Err(CommandError::usage(
+            "--org-gateway is for reading an org's sites, and --from-file reads no site",
+        )
+        .hint("drop --org-gateway"));
+    }
+    if args.from_file.is_some() && !verify {
+        return Ok((None, OrgSettings::resolve(&args.org, None, ui)?));
+    }
+    let (sites, discovered) = scan_sites::connect(global, args, ui).await?;
+    let org = match discovered {
+        Some(org) => Some(org),
+        None => OrgSettings::resolve(&args.org, sites.org_gateway()?.as_ref(), ui)?,
+    };
+    Ok((Some(sites), org))
 }
 
 /// Some sites or products could not be read (or only in part): the inventory is

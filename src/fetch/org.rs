@@ -301,15 +301,16 @@ impl OrgClient {
     }
 
     async fn get(&self, url: &Url) -> Result<Value, FetchError> {
+        self.read(|| self.transport.http.get(url.clone())).await
+    }
+
+    /// A read (`build` without its key), sent with the key and retried as reads are: the
+    /// answer's JSON, or the error, with the key masked out of any text quoted.
+    async fn read(&self, build: impl Fn() -> reqwest::RequestBuilder) -> Result<Value, FetchError> {
         let exchange = self
             .transport
             .exchange(
-                || {
-                    self.transport
-                        .http
-                        .get(url.clone())
-                        .header(AUTHORIZATION, self.auth.clone())
-                },
+                || build().header(AUTHORIZATION, self.auth.clone()),
                 Safety::Repeatable,
                 None,
             )

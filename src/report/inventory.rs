@@ -180,6 +180,17 @@ pub struct Summary {
     pub targets: Vec<TargetSummary>,
 }
 
+impl Summary {
+    /// `SITE PRODUCT` of each target that could not be read whole, in order.
+    pub fn unread_targets(&self) -> Vec<String> {
+        self.targets
+            .iter()
+            .filter(|t| t.error.is_some())
+            .map(|t| format!("{} {}", t.site, t.product))
+            .collect()
+    }
+}
+
 /// How the read of one site's one product went.
 #[derive(Clone, Debug, Serialize)]
 pub struct TargetSummary {

@@ -20,10 +20,11 @@
 //! (`GET /admin/api-access/v1/orgs/{orgId}/api-tokens`, paginated `{"data": [...],
 //! "links": {"next": ...}}`; service accounts' tokens, whose emails end
 //! `@serviceaccount.atlassian.com`, only under `.../orgs/{orgId}/service-accounts/api-tokens`,
-//! and the org's sites as `POST /admin/v2/orgs/{orgId}/workspaces` lists them, a product each,
 //! which answers 403 when the org entry says `"service_account_scope": false`) and user management API (`DELETE
 //! /users/{accountId}/manage/api-tokens/{tokenId}`), both with `Authorization: Bearer
-//! {org API key}`.
+//! {org API key}`. The org's sites are listed as `POST /admin/v2/orgs/{orgId}/workspaces`
+//! lists them (a workspace per site and product, by cursor alone after the first page):
+//! the sandbox's own site, or every site of a sandbox of several.
 
 use std::io;
 use std::path::Path;

@@ -18,15 +18,13 @@
 
 use std::collections::HashSet;
 
-use reqwest::header::AUTHORIZATION;
 use serde_json::{json, Value};
 use url::Url;
 
 use super::{OrgClient, MAX_PAGES};
-use crate::fetch::client::{join, parse_json};
+use crate::fetch::client::join;
 use crate::fetch::error::FetchError;
 use crate::fetch::policy::{check_site_url, is_loopback};
-use crate::fetch::transport::Safety;
 use crate::printable::printable;
 
 /// Workspaces asked for per page.
@@ -78,25 +76,8 @@ impl OrgClient {
     }
 
     async fn post(&self, url: &Url, body: &Value) -> Result<Value, FetchError> {
-        let exchange = self
-            .transport
-            .exchange(
-                || {
-                    self.transport
-                        .http
-                        .post(url.clone())
-                        .header(AUTHORIZATION, self.auth.clone())
-                        .json(body)
-                },
-                Safety::Repeatable,
-                None,
-            )
-            .await;
-        let answer = exchange.result.map_err(FetchError::from_reqwest)?;
-        if !answer.status.is_success() {
-            return Err(answer.into_error(exchange.attempts, &self.masker));
-        }
-        parse_json(&answer.body, &self.masker)
+        self.read(|| self.transport.http.post(url.clone()).json(body))
+            .await
     }
 }
 
