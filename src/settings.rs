@@ -619,6 +619,33 @@ mod tests {
     }
 
     #[test]
+    fn a_sites_products_share_one_limit_and_sites_do_not() {
+        let ui = Ui::new(-1, ColorChoice::Never);
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "FAKE-settings-test-token").unwrap();
+        let mut g = global(
+            &["https://a.atlassian.net", "https://b.atlassian.net"],
+            None,
+            Product::All,
+        );
+        g.api_token_file = Some(token);
+        let all = SiteSettings::resolve_all(&g, &ui).unwrap();
+        assert_eq!(all.len(), 4);
+        let limits = site_limits(&all);
+        assert!(
+            limits[0].is_shared_with(&limits[1]),
+            "a's Jira and Confluence"
+        );
+        assert!(
+            limits[2].is_shared_with(&limits[3]),
+            "b's Jira and Confluence"
+        );
+        assert!(!limits[1].is_shared_with(&limits[2]), "a and b");
+        assert!(all.iter().all(|s| s.api_token == all[0].api_token));
+    }
+
+    #[test]
     fn tokens_takes_at_most_one_site() {
         let g = global(&["https://a.atlassian.net"], None, Product::Jira);
         assert_eq!(one_site_arg(&g).unwrap(), Some("https://a.atlassian.net"));

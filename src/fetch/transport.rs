@@ -139,6 +139,11 @@ impl SiteLimit {
             pacer: Arc::new(Pacer::new(no_delay)),
         }
     }
+
+    /// Whether `other` is this very budget (a clone of it), not one alike.
+    pub fn is_shared_with(&self, other: &SiteLimit) -> bool {
+        Arc::ptr_eq(&self.limiter, &other.limiter) && Arc::ptr_eq(&self.pacer, &other.pacer)
+    }
 }
 
 #[derive(Debug)]

@@ -370,3 +370,37 @@ fn the_org_gateway_flag_takes_only_a_sandbox_on_this_machine() {
     let beside = org.run(&["scan", "--org", ORG, "--org-gateway", &one, "--site", &one]);
     beside.expect_code(2).expect_error_with_hint();
 }
+
+/// `{{baseUrl}}` in a rule of the second site is that site: `--verify` asks the second
+/// site, not the first one scanned.
+#[test]
+fn verify_checks_a_credential_at_the_site_whose_rule_sends_it_there() {
+    const BOB: &str = "bob@acme.example";
+    let org = OrgSites::start();
+    let (one, two) = (org.url(0), org.url(1));
+    let out = org.run(&[
+        "scan",
+        "--site",
+        &one,
+        "--site",
+        &two,
+        "--product",
+        "all",
+        "--account",
+        BOB,
+        "--verify",
+        "--format",
+        "json",
+    ]);
+    out.expect_code(0);
+    let report = out.json();
+    let rows = report["findings"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["site"], two.as_str());
+    assert_eq!(rows[0]["verification"], "live", "{}", rows[0]);
+    let asked = |n: usize| {
+        let stats = org.sites[n].state().stats();
+        stats.myself(BOB).ok + stats.gateway(BOB).ok + stats.myself(BOB).failed
+    };
+    assert_eq!((asked(0), asked(1)), (0, 1));
+}
