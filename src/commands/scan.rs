@@ -4,6 +4,12 @@
 //! dropped, so memory holds findings, not rule bodies) or from a file or directory of rule
 //! files. A rule that cannot be read is reported and the scan goes on; the scan then fails
 //! at the end (exit 1) so a script never mistakes a partial inventory for a complete one.
+//!
+//! Several sites and products (see `scan_sites`) are read side by side, each into its own
+//! collector whose rows name the site and product, then merged into one inventory in
+//! target order: one verdict, one expiry join, and `--verify` asking each credential once,
+//! of the site whose rule sends it there. A target that could not be read whole is named
+//! in the summary and fails the scan at the end, as a rule that could not be read does.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
