@@ -100,21 +100,54 @@ pub(super) async fn connect(
     Ok((connect_all(all, ui).await, None))
 }
 
-/// Connects every target at once, each site's products under one budget.
+/// Connects every target: sites at once, each site's products under one budget. A site's
+/// first product logs in first and the others only once it did, so a refused login costs
+/// one failed attempt per site, as a scan of each site alone would (repeated failures lock
+/// the account behind a CAPTCHA); the others share its error without asking.
 async fn connect_all(all: Vec<SiteSettings>, ui: &Ui) -> Sites {
     let limits = site_limits(&all);
-    let connecting = all
-        .iter()
-        .zip(&limits)
-        .map(|(settings, limit)| settings.connect_limited(Some(limit), ui));
-    let clients = futures_util::future::join_all(connecting).await;
+    // Indexes of `all` per site, in order; a site's entries share one limit.
+    let mut sites: Vec<Vec<usize>> = Vec::new();
+    for i in 0..all.len() {
+        match sites
+            .iter_mut()
+            .find(|s| limits[s[0]].is_shared_with(&limits[i]))
+        {
+            Some(site) => site.push(i),
+            None => sites.push(vec![i]),
+        }
+    }
+    let connect = |i: usize| all[i].connect_limited(Some(&limits[i]), ui);
+    let per_site = sites.iter().map(|indexes| async move {
+        let first = connect(indexes[0]).await.map_err(|e| one_line(&e));
+        let rest = match &first {
+            Ok(_) => {
+                let others = indexes[1..].iter().map(|&i| connect(i));
+                futures_util::future::join_all(others)
+                    .await
+                    .into_iter()
+                    .map(|c| c.map_err(|e| one_line(&e)))
+                    .collect()
+            }
+            Err(why) => vec![Err(why.clone()); indexes.len() - 1],
+        };
+        indexes
+            .iter()
+            .copied()
+            .zip(std::iter::once(first).chain(rest))
+            .collect::<Vec<_>>()
+    });
+    let mut clients: Vec<(usize, Result<AutomationClient, String>)> =
+        futures_util::future::join_all(per_site)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+    clients.sort_by_key(|(i, _)| *i);
     let reads = all
         .into_iter()
         .zip(clients)
-        .map(|(settings, client)| SiteRead {
-            settings,
-            client: client.map_err(|e| one_line(&e)),
-        })
+        .map(|(settings, (_, client))| SiteRead { settings, client })
         .collect();
     Sites {
         several: true,

@@ -293,6 +293,10 @@ fn a_site_that_refuses_the_login_is_named_and_the_others_are_still_reported() {
         out.stderr
     );
     out.expect_error_with_hint();
+    // One refused login for the site, not one per product: failures lock an account.
+    let stats = stranger.stats();
+    let failed = stats.myself(ADMIN).failed + stats.gateway(ADMIN).failed;
+    assert_eq!(failed, 1);
 
     // The text summary names it too.
     let text = org.run(&["scan", "--site", &three, "--site", &one]);
