@@ -7,13 +7,13 @@
 # that process by GNU time. Every figure is printed as a Markdown row on stdout; progress
 # goes to stderr. See benches/README.md for what each figure means and how to read it.
 #
-# Usage: benches/scan.sh [concurrency|inventory|ratelimit|fromfile|all]...   (default: all)
+# Usage: benches/scan.sh [concurrency|inventory|ratelimit|fromfile|sites|all]...   (default: all)
 # Knobs (environment): BENCH_RULES (2000), BENCH_LATENCY_MS (50), BENCH_SEQ_RULES (500),
 # BENCH_CONCURRENCIES ("8 16 32"), BENCH_REPEAT (3), BENCH_INV_RULES ("2000 10000"),
 # BENCH_RL_RULES ("300 2000"), BENCH_RL_RATES ("20 60 200"), BENCH_RL_LATENCY_MS (5),
 # BENCH_RL_CONCURRENCIES (scan's default), BENCH_RL_HEADERS ("on-429"; or "never", "always"),
-# BENCH_EXPORT_MB (50), BENCH_FILE_RULES ("2000 10000"), BENCH_JQ (jq), AUTOREKEY_BIN
-# (release binary).
+# BENCH_EXPORT_MB (50), BENCH_FILE_RULES ("2000 10000"), BENCH_JQ (jq), BENCH_SITES (3),
+# BENCH_SITES_RULES (1000), AUTOREKEY_BIN (release binary).
 #
 # Safety (helpers in benches/lib.sh): the sandbox listens on 127.0.0.1 only; the admin
 # token is a fresh FAKE- value written to a 0600 file in a private temp dir; every command
@@ -39,6 +39,8 @@ RL_HEADERS=${BENCH_RL_HEADERS:-on-429}
 EXPORT_MB=${BENCH_EXPORT_MB:-50}
 FILE_RULES=${BENCH_FILE_RULES:-2000 10000}
 JQ=${BENCH_JQ:-jq}
+SITES=${BENCH_SITES:-3}
+SITES_RULES=${BENCH_SITES_RULES:-1000}
 
 # run_scan LABEL TIMEOUT_S SCAN_ARGS...: one timed scan (see `timed`), plus READ and FAILED
 # from its JSON summary.
@@ -250,6 +252,37 @@ bench_fromfile() {
     done
 }
 
+# --- 5: several sites in one scan ---------------------------------------------------------
+
+# One sandbox serving SITES sites of SITES_RULES generated rules each (`--sites`: its own
+# rate limit and faults per site, one process), each LATENCY_MS away. One scan of the first
+# site, then one of all of them, REPEAT times interleaved: sites are read side by side, so
+# N sites should take about the time of the slowest one, not the sum.
+bench_sites() {
+    local urls=() one=() all=() w1=() w3=() i med1 med3 read1 read3
+    start_sandbox --sites "$SITES" --generate "$SITES_RULES" --latency-ms "$LATENCY_MS"
+    for _ in $(seq 100); do
+        (($(wc -l <"$WORK/sandbox.out") >= SITES)) && break
+        sleep 0.05
+    done
+    mapfile -t urls <"$WORK/sandbox.out"
+    ((${#urls[@]} == SITES)) || die "the sandbox printed ${#urls[@]} site URLs, not $SITES"
+    one=(--site "${urls[0]}" --login "$LOGIN" --api-token-file "$WORK/token")
+    all=(--login "$LOGIN" --api-token-file "$WORK/token")
+    for url in "${urls[@]}"; do all+=(--site "$url"); done
+    local limit=$((SITES_RULES * LATENCY_MS / 1000 * SITES + 120))
+    for i in $(seq "$REPEAT"); do
+        run_scan "sites-1-$i" "$limit" "${one[@]}"
+        w1+=("$WALL") read1=$READ
+        run_scan "sites-$SITES-$i" "$limit" "${all[@]}"
+        w3+=("$WALL") read3=$READ
+    done
+    stop_sandbox
+    med1=$(printf '%s\n' "${w1[@]}" | median)
+    med3=$(printf '%s\n' "${w3[@]}" | median)
+    echo "| 1 site vs $SITES sites of $SITES_RULES rules each, ${LATENCY_MS} ms, default --concurrency | 1 site: median $med1 s (runs: ${w1[*]}); $SITES sites: median $med3 s (runs: ${w3[*]}) | $SITES sites take **x$(ratio "$med3" "$med1")** the time of one (their sum would be x$SITES) | rules_read $read1 and $read3; load $LOAD |"
+}
+
 # --- main --------------------------------------------------------------------------------
 
 # Wrapped in a function so bash has parsed all of it before running: editing or pulling
@@ -266,14 +299,16 @@ main() {
         inventory) bench_inventory ;;
         ratelimit) bench_ratelimit ;;
         fromfile) bench_fromfile ;;
+        sites) bench_sites ;;
         all)
             # Not joined with &&: set -e does not apply inside a function run as part of a list.
             bench_concurrency
             bench_inventory
             bench_ratelimit
             bench_fromfile
+            bench_sites
             ;;
-        *) die "unknown benchmark '$what' (concurrency, inventory, ratelimit, fromfile, all)" ;;
+        *) die "unknown benchmark '$what' (concurrency, inventory, ratelimit, fromfile, sites, all)" ;;
         esac
     done
 }

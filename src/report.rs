@@ -15,8 +15,8 @@ pub mod markdown;
 mod rotation;
 
 pub use inventory::{
-    count, render_csv, render_json, render_table, CredentialSummary, Inventory, Row, RuleError,
-    SkippedFile, Summary, Verification,
+    count, render_csv, render_json, render_table, target_lines, CredentialSummary, Inventory, Row,
+    RuleError, RuleKey, SkippedFile, Summary, TargetSummary, Verification,
 };
 pub use rotation::{
     id_note, outcome_line, reason, render_restore_json, render_rotation, render_rotation_json,

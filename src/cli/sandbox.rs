@@ -16,6 +16,14 @@ pub struct SandboxArgs {
     #[arg(long, default_value_t = 0)]
     pub port: u16,
 
+    /// Serve this many sites of one org, on as many ports (from --port on, or free ones),
+    /// one URL a line on stdout: each serves the rules whose file says `"sandbox": {"site":
+    /// N}` for it and those that name no site, with its own cloud id (--cloud-id is the
+    /// first's), rate limit and faults. The first also serves the org admin API, whose
+    /// workspaces list names every site.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub sites: u16,
+
     /// Directory of rule files to serve (repeatable): GET envelopes
     /// {"rule":..,"connections":..} or Automation UI exports {"cloud":..,"rules":[..]}.
     /// An envelope's optional "sandbox" key sets traps for that rule.

@@ -62,7 +62,8 @@ pub async fn run(fixtures: &Path, secrets: &Path, ui: &Ui) -> CommandResult {
         .await
         .map_err(|e| CommandError::caused(ErrorKind::Failure, "cannot start the sandbox", e))?;
     let global = GlobalArgs {
-        site: Some(sandbox.base_url()),
+        site: vec![sandbox.base_url()],
+        sites_file: None,
         login: Some(admin.email.clone()),
         api_token_file: Some(dir.join("admin-token")),
         product: Product::Jira,
@@ -108,6 +109,7 @@ impl<F: Fn() -> OrgArgs> Steps<'_, F> {
             verify: false,
             fail_on: Vec::new(),
             org: (self.org)(),
+            org_gateway: None,
         };
         super::scan::run(self.global, &scan, ui).await?;
 

@@ -24,6 +24,7 @@ mod rotate_file;
 mod rotation;
 mod sandbox;
 mod scan;
+mod scan_sites;
 mod session;
 mod tokens;
 

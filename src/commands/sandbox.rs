@@ -22,6 +22,7 @@ use super::interrupt::OnExit;
 
 pub async fn run(args: SandboxArgs, ui: &Ui) -> CommandResult {
     let generated = args.generate.is_some();
+    let sites = usize::from(args.sites);
     let dirs: Vec<String> = args.rules.iter().map(|d| d.display().to_string()).collect();
     let config = config(args).map_err(CommandError::usage)?;
     if config.rules.is_empty() {
@@ -50,17 +51,22 @@ pub async fn run(args: SandboxArgs, ui: &Ui) -> CommandResult {
         .iter()
         .find(|a| a.admin)
         .map(|a| a.email.clone());
-    let rules = config.rules.len();
     let stop = Stop::listen()?;
-    let server = Sandbox::start(config)
+    let servers = Sandbox::start_sites(config, sites)
         .await
         .map_err(|e| CommandError::caused(ErrorKind::Failure, "cannot start the sandbox", e))?;
-    ui.out(server.base_url());
-    ui.status(format!(
-        "Sandbox site {} (cloud id {}) serving {rules} rules. Ctrl-C stops it.",
-        server.base_url(),
-        server.cloud_id()
-    ));
+    let server = &servers[0];
+    for site in &servers {
+        ui.out(site.base_url());
+    }
+    for site in &servers {
+        ui.status(format!(
+            "Sandbox site {} (cloud id {}) serving {} rules. Ctrl-C stops it.",
+            site.base_url(),
+            site.cloud_id(),
+            site.state().rule_uuids().len()
+        ));
+    }
     if let Some(path) = accounts_file.as_ref().map(|f| &f.held.1) {
         ui.status(format!(
             "Generated accounts and their tokens (mode 0600): {}",
@@ -79,12 +85,19 @@ pub async fn run(args: SandboxArgs, ui: &Ui) -> CommandResult {
         }
     }
     stop.wait().await;
-    let stats = server.state().stats();
-    server.shutdown().await;
-    // What the site went through, for a rehearsal's notes and for benches/scan.sh.
+    // What the sites went through, for a rehearsal's notes and for benches/scan.sh.
+    let (mut total, mut limited, mut faults) = (0, 0, 0);
+    for site in servers {
+        let stats = site.state().stats();
+        (total, limited, faults) = (
+            total + stats.total_requests,
+            limited + stats.rate_limited,
+            faults + stats.faults_injected,
+        );
+        site.shutdown().await;
+    }
     ui.status(format!(
-        "Stopped after {} requests: {} answered 429 by the rate limit, {} faults injected.",
-        stats.total_requests, stats.rate_limited, stats.faults_injected
+        "Stopped after {total} requests: {limited} answered 429 by the rate limit, {faults} faults injected."
     ));
     Ok(())
 }
@@ -198,6 +211,7 @@ fn config(args: SandboxArgs) -> Result<SandboxConfig, String> {
         // Set per rule by a rule file's "sandbox" key (no flag: tests use it).
         trap_revert_after_reads: BTreeMap::new(),
         check_component_ids: !args.no_component_id_check,
+        revocations: None,
     })
 }
 

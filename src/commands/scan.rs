@@ -4,6 +4,12 @@
 //! dropped, so memory holds findings, not rule bodies) or from a file or directory of rule
 //! files. A rule that cannot be read is reported and the scan goes on; the scan then fails
 //! at the end (exit 1) so a script never mistakes a partial inventory for a complete one.
+//!
+//! Several sites and products (see `scan_sites`) are read side by side, each into its own
+//! collector whose rows name the site and product, then merged into one inventory in
+//! target order: one verdict, one expiry join, and `--verify` asking each credential once,
+//! of the site whose rule sends it there. A target that could not be read whole is named
+//! in the summary and fails the scan at the end, as a rule that could not be read does.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -21,8 +27,10 @@ use crate::fetch::{
 use crate::printable::printable;
 use crate::report::{self, Inventory, Verification};
 use crate::secret::{Credential, Fingerprint};
-use crate::settings::{OrgSettings, SiteSettings};
+use crate::settings::OrgSettings;
 use crate::ui::Ui;
+
+use super::scan_sites::{self, Sites};
 
 pub async fn run(global: &GlobalArgs, args: &ScanArgs, ui: &Ui) -> CommandResult {
     // The same format on a terminal and in a pipe: `scan | grep dead` reads what a person
@@ -39,28 +47,29 @@ pub async fn run(global: &GlobalArgs, args: &ScanArgs, ui: &Ui) -> CommandResult
                 .hint("pass --org ID with the org admin API key in AUTOREKEY_ORG_API_KEY (or --org-api-key-file)"),
         );
     }
-    let site = if args.from_file.is_none() || verify {
-        let settings = SiteSettings::resolve(global, ui)?;
-        let client = settings.connect(ui).await?;
-        Some((settings, client))
-    } else {
-        None
-    };
-    let org = OrgSettings::resolve(&args.org, site.as_ref().map(|(_, c)| c.gateway()), ui)?;
+    let (sites, org) = sites_and_org(global, args, verify, ui).await?;
     let mut collector = Collector::new(args.account.as_deref());
     let mut cut_short = None;
-    match (&args.from_file, &site) {
+    match (&args.from_file, &sites) {
         (Some(path), _) => scan_path(path, &mut collector, ui)?,
-        (None, Some((_, client))) => cut_short = scan_site(client, &mut collector, ui).await?,
+        (None, Some(sites)) if sites.several => scan_several(sites, &mut collector, ui).await,
+        (None, Some(sites)) => {
+            let client = sites.clients()[0];
+            cut_short = scan_site(client, &mut collector, true, ui).await?;
+        }
         (None, None) => unreachable!("a site is resolved whenever there is no file"),
     }
-    if let Some(e) = collector.unknown_account().filter(|_| cut_short.is_none()) {
+    let unread = collector.inventory.summary.unread_targets();
+    if let Some(e) = collector
+        .unknown_account()
+        .filter(|_| cut_short.is_none() && unread.is_empty())
+    {
         return Err(e);
     }
     let (mut inventory, to_verify) = collector.into_inventory();
     inventory.finish();
-    if let Some((settings, client)) = &site.filter(|_| verify && cut_short.is_none()) {
-        verify_credentials(client, &settings.site, &to_verify, &mut inventory, ui).await;
+    if let Some(sites) = sites.as_ref().filter(|_| verify && cut_short.is_none()) {
+        verify_credentials(&sites.clients(), &to_verify, &mut inventory, ui).await;
     }
     let expiry = match &org {
         Some(org) => Some(token_expiry(org, &inventory, ui).await),
@@ -77,10 +86,71 @@ pub async fn run(global: &GlobalArgs, args: &ScanArgs, ui: &Ui) -> CommandResult
         return Err(CommandError::from(e)
             .context("the scan stopped early: the inventory above is incomplete"));
     }
+    if !unread.is_empty() {
+        return Err(unread_targets(&unread, inventory.summary.targets.len()));
+    }
     if let Some(Err(e)) = expiry {
         return Err(e);
     }
     outcome(&inventory, rows.map(Vec::as_slice), &args.fail_on)
+}
+
+/// The sites to read (none for `--from-file` without `--verify`), connected, and the org
+/// whose token list is joined: the one discovery used, or `--org` beside the sites.
+async fn sites_and_org(
+    global: &GlobalArgs,
+    args: &ScanArgs,
+    verify: bool,
+    ui: &Ui,
+) -> CommandResult<(Option<Sites>, Option<OrgSettings>)> {
+    if args.from_file.is_some() && args.org_gateway.is_some() {
+        return Err(CommandError::usage(
+            "--org-gateway is for reading an org's sites, and --from-file reads no site",
+        )
+        .hint("drop --org-gateway"));
+    }
+    if args.from_file.is_some() && !verify {
+        return Ok((None, OrgSettings::resolve(&args.org, None, ui)?));
+    }
+    let (sites, discovered) = scan_sites::connect(global, args, ui).await?;
+    let org = match discovered {
+        Some(org) => Some(org),
+        None => OrgSettings::resolve(&args.org, sites.org_gateway()?.as_ref(), ui)?,
+    };
+    Ok((Some(sites), org))
+}
+
+/// Some sites or products could not be read (or only in part): the inventory is
+/// incomplete, whatever it shows, so the scan fails (exit 1) naming each.
+fn unread_targets(unread: &[String], of: usize) -> CommandError {
+    CommandError::failure(format!(
+        "{} of {of} sites and products could not be read whole: {}; the inventory above is incomplete",
+        unread.len(),
+        printable(&unread.join(", "))
+    ))
+    .hint("the summary above says why for each; fix that (or leave it out) and rerun")
+}
+
+/// Reads every target at once, each into its own collector (its rows named by site and
+/// product), then merges them in target order, with a summary of each target's read.
+async fn scan_several(sites: &Sites, collector: &mut Collector<'_>, ui: &Ui) {
+    let account = collector.account;
+    let reads = sites.reads.iter().map(|read| async move {
+        let mut own = Collector::new(account).at(&read.settings.site, &read.settings.product);
+        let error = match &read.client {
+            Err(why) => Some(why.clone()),
+            Ok(client) => match scan_site(client, &mut own, false, ui).await {
+                Ok(None) => None,
+                Ok(Some(e)) => Some(client.masker().clean(&e.to_string())),
+                Err(e) => Some(client.masker().clean(&scan_sites::one_line(&e))),
+            },
+        };
+        own.close_target(error);
+        own
+    });
+    for read in futures_util::future::join_all(reads).await {
+        collector.absorb(read);
+    }
 }
 
 /// The org's token list joined to every email account whose credential the scan found.
@@ -167,6 +237,9 @@ struct Collector<'a> {
     /// credentials seen (lower-cased), for the error when none does.
     named: bool,
     users: BTreeSet<String>,
+    /// In a scan of several targets: the site (its origin) and product the rules come
+    /// from, named on each row, and what `{{baseUrl}}` means in them.
+    target: Option<(Url, String)>,
 }
 
 /// One credential: lower-cased user and the token's identity ([`crate::secret::Token::identity`]:
@@ -192,7 +265,64 @@ impl<'a> Collector<'a> {
             ours: BTreeSet::new(),
             named: false,
             users: BTreeSet::new(),
+            target: None,
         }
+    }
+
+    /// A collector of one target's rules, in a scan of several.
+    fn at(mut self, site: &Url, product: &str) -> Self {
+        self.target = Some((site.clone(), product.to_owned()));
+        self
+    }
+
+    /// The target's site and product as rows show them.
+    fn target_label(&self) -> Option<(String, String)> {
+        self.target.as_ref().map(|(site, product)| {
+            let site = site.as_str().trim_end_matches('/').to_owned();
+            (site, product.clone())
+        })
+    }
+
+    /// After its target's read: its errors named by site and product, and the summary of
+    /// how the read went (`error`: why it could not be read whole).
+    fn close_target(&mut self, error: Option<String>) {
+        let Some((site, product)) = self.target_label() else {
+            return;
+        };
+        for e in &mut self.inventory.errors {
+            e.site = Some(site.clone());
+            e.product = Some(product.clone());
+        }
+        let s = &self.inventory.summary;
+        let summary = report::TargetSummary {
+            site,
+            product,
+            rules_read: s.rules_read,
+            rules_failed: s.rules_failed,
+            list_complete: s.list_complete,
+            error: error.map(|e| printable(&e).into_owned()),
+        };
+        self.inventory.summary.targets.push(summary);
+    }
+
+    /// Takes in what `other` (another target's collector) gathered.
+    fn absorb(&mut self, other: Collector) {
+        self.inventory.absorb(other.inventory);
+        for (key, uses) in other.to_verify {
+            match self.to_verify.entry(key) {
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(uses);
+                }
+                std::collections::btree_map::Entry::Occupied(mut o) => {
+                    o.get_mut().targets.extend(uses.targets);
+                    o.get_mut().shown.extend(uses.shown);
+                }
+            }
+        }
+        self.unnamed.extend(other.unnamed);
+        self.ours.extend(other.ours);
+        self.named |= other.named;
+        self.users.extend(other.users);
     }
 
     /// The row of one finding: its file, and whether it may hide the account's token.
@@ -200,6 +330,10 @@ impl<'a> Collector<'a> {
         let mut row = report::Row::new(rule, f);
         row.cannot_read = f.may_hide_token_of(self.account);
         row.file.clone_from(&self.file);
+        if let Some((site, product)) = self.target_label() {
+            row.site = Some(site);
+            row.product = Some(product);
+        }
         row
     }
 
@@ -240,7 +374,11 @@ impl<'a> Collector<'a> {
             );
         }
         for f in &findings {
-            if let (Some(credential), Some((key, target))) = (f.credential(), verify_key(f)) {
+            if let (Some(credential), Some((key, mut target))) = (f.credential(), verify_key(f)) {
+                // `{{baseUrl}}` is the rule's own site: among several, name it.
+                if let (Target::Site, Some((site, _))) = (&target, &self.target) {
+                    target = Target::Origin(site.origin().ascii_serialization());
+                }
                 let uses = self.to_verify.entry(key).or_insert_with(|| Uses {
                     credential,
                     targets: BTreeSet::new(),
@@ -260,15 +398,15 @@ impl<'a> Collector<'a> {
     /// Bearer value sent to Atlassian (which names no account: after a rotation the old
     /// token may survive only that way).
     fn into_inventory(mut self) -> (Inventory, BTreeMap<VerifyKey, Uses>) {
-        let mut with_credentials: BTreeSet<(Option<String>, String)> = self
-            .inventory
-            .findings
-            .iter()
-            .map(|r| (r.file.clone(), r.rule_uuid.clone()))
-            .collect();
+        let key = |r: &report::Row| {
+            let (file, site, product, uuid) = r.rule_key();
+            [file, site, product, uuid].map(str::to_owned)
+        };
+        let mut with_credentials: BTreeSet<[String; 4]> =
+            self.inventory.findings.iter().map(key).collect();
         for (row, atlassian, identity) in self.unnamed {
             if atlassian || identity.is_some_and(|id| self.ours.contains(&id)) {
-                if with_credentials.insert((row.file.clone(), row.rule_uuid.clone())) {
+                if with_credentials.insert(key(&row)) {
                     self.inventory.summary.rules_with_credentials += 1;
                 }
                 self.inventory.findings.push(row);
@@ -442,11 +580,23 @@ const FILE_SHAPES_HINT: &str = "--from-file takes a rule ({\"trigger\", \"compon
 async fn scan_site(
     client: &AutomationClient,
     collector: &mut Collector<'_>,
+    show_bar: bool,
     ui: &Ui,
 ) -> CommandResult<Option<FetchError>> {
-    ui.status(format!("Listing rules at {}", client.site()));
-    // Rules are read while the list is still paging: the bar grows with the listing.
-    let bar = ui.progress(0, "Reading rules");
+    // Rules are read while the list is still paging: the bar grows with the listing. Sites
+    // read side by side would draw over each other's bars: they have none, and say which
+    // product they list.
+    let bar = match show_bar {
+        true => {
+            ui.status(format!("Listing rules at {}", client.site()));
+            ui.progress(0, "Reading rules")
+        }
+        false => {
+            let (site, product) = (client.site(), client.product());
+            ui.status(format!("Listing {product} rules at {site}"));
+            indicatif::ProgressBar::hidden()
+        }
+    };
     let stats = client
         .read_all_rules(|read| {
             bar.set_length(read.listed as u64);
@@ -505,27 +655,40 @@ async fn scan_site(
 /// Atlassian host a rule sends it to. A credential sent only elsewhere is never sent
 /// anywhere by autorekey, and stays unchecked.
 async fn verify_credentials(
-    client: &AutomationClient,
-    site: &Url,
+    clients: &[&AutomationClient],
     creds: &BTreeMap<VerifyKey, Uses>,
     inventory: &mut Inventory,
     ui: &Ui,
 ) {
-    let policy = HostPolicy::new(site.clone());
+    let policies: Vec<HostPolicy> = clients
+        .iter()
+        .map(|c| HostPolicy::new(c.site().clone()))
+        .collect();
     // Without it, gateway targets of this very site are checked by their cloud id alone.
-    let own_cloud = client.cloud_id().await.ok();
+    let mut clouds = Vec::new();
+    for client in clients {
+        clouds.push(client.cloud_id().await.ok());
+    }
     let bar = ui.progress(creds.len() as u64, "Verifying credentials");
     // By (user, fingerprint shown), which is what a row carries.
     let mut verdicts: BTreeMap<VerifyKey, (Verification, String)> = BTreeMap::new();
     for (key, uses) in creds {
-        let places = Places {
-            site,
-            gateway: client.gateway(),
-            own_cloud: own_cloud.as_deref(),
-            policy: &policy,
-        };
-        let verdict = match places.check_at(&uses.targets) {
-            Some(at) => {
+        let places = clients
+            .iter()
+            .zip(&policies)
+            .zip(&clouds)
+            .map(|((c, p), cloud)| {
+                let places = Places {
+                    site: c.site(),
+                    gateway: c.gateway(),
+                    own_cloud: cloud.as_deref(),
+                    policy: p,
+                };
+                (*c, places.check_at(&uses.targets))
+            });
+        let verdict = match check_where(places) {
+            Some((client, at)) => {
+                let site = client.site();
                 let verified = client.verify(&at, &uses.credential).await;
                 let site_refuses = sent_to_site_but_gateway_only(&verified, site, &uses.targets);
                 let (v, mut detail) = verdict_of(verified);
@@ -566,6 +729,25 @@ async fn verify_credentials(
         }
     }
     inventory.finish();
+}
+
+/// Which client checks a credential, and where: one whose own site a rule sends it to,
+/// else the first that may check it somewhere (an API token belongs to the account, not
+/// to a site, so one verdict settles it).
+fn check_where<'c>(
+    places: impl Iterator<Item = (&'c AutomationClient, Option<CheckAt>)>,
+) -> Option<(&'c AutomationClient, CheckAt)> {
+    let mut first = None;
+    for (client, at) in places {
+        match at {
+            Some(CheckAt::Site(url)) if url == *client.site() => {
+                return Some((client, CheckAt::Site(url)))
+            }
+            Some(at) if first.is_none() => first = Some((client, at)),
+            _ => {}
+        }
+    }
+    first
 }
 
 /// A live token that only the gateway took, sent by some rule to the site itself: that

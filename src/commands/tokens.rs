@@ -61,10 +61,7 @@ pub async fn run(global: &GlobalArgs, args: &TokensArgs, ui: &Ui) -> CommandResu
 /// the site client has it; any other site's org key goes to Atlassian's gateway, whatever
 /// AUTOREKEY_GATEWAY_URL says.
 pub(super) fn org_gateway(global: &GlobalArgs) -> CommandResult<Option<url::Url>> {
-    let site = global
-        .site
-        .as_deref()
-        .and_then(|s| url::Url::parse(s.trim()).ok());
+    let site = crate::settings::one_site_arg(global)?.and_then(|s| url::Url::parse(s.trim()).ok());
     Ok(match &site {
         Some(s) if crate::fetch::policy::is_loopback(s) => Some(s.clone()),
         Some(s) => Some(crate::settings::real_gateway(s)?),

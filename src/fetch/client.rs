@@ -28,7 +28,7 @@ use super::limiter::ConcurrencyStats;
 use super::pacer::PaceStats;
 use super::policy::{check_site_url, display_url, is_loopback, require_same_origin, HostPolicy};
 use super::retry::{RateLimitInfo, RetryPolicy};
-use super::transport::{Answer, Safety, Transport, DEFAULT_MAX_BODY};
+use super::transport::{Answer, Safety, SiteLimit, Transport, DEFAULT_MAX_BODY};
 use crate::rule::Rule;
 use crate::secret::{Credential, Masker, Token};
 
@@ -68,6 +68,9 @@ pub struct ClientConfig {
     /// service-account tokens log in (`/ex/{product}/{cloudId}/...`). Only the sandbox and
     /// tests point it elsewhere, and only at a loopback address (see `settings`).
     pub gateway: Url,
+    /// The site's limiter and pacer, shared with its other products' clients; `None`: this
+    /// client's own.
+    pub site_limit: Option<SiteLimit>,
 }
 
 /// Where Atlassian's API gateway lives.
@@ -87,6 +90,7 @@ impl ClientConfig {
             retry: RetryPolicy::default().no_delay_from_env(),
             max_body: DEFAULT_MAX_BODY,
             gateway: Url::parse(ATLASSIAN_GATEWAY).expect("a valid constant URL"),
+            site_limit: None,
         }
     }
 }
@@ -233,9 +237,12 @@ impl AutomationClient {
                 base
             }
         };
-        let transport = Transport::new(http, writes, config.retry.clone(), config.concurrency)
+        let mut transport = Transport::new(http, writes, config.retry.clone(), config.concurrency)
             .with_max_body(config.max_body)
             .with_masker(masker);
+        if let Some(limit) = &config.site_limit {
+            transport = transport.with_site_limit(limit);
+        }
         hosts.require(&api_base)?;
         hosts.require_api_base(&api_base)?;
         let gateway = gateway_for(&config);

@@ -49,3 +49,4 @@ pub use pacer::{PaceStats, Pacer};
 pub use policy::{check_site_url, HostPolicy};
 pub use retry::{RateLimitInfo, RetryPolicy, NO_RETRY_DELAY_ENV};
 pub use trace::install_request_trace;
+pub use transport::SiteLimit;

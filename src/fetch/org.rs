@@ -35,6 +35,9 @@ use super::retry::RetryPolicy;
 use super::transport::{Safety, Transport};
 use crate::secret::{Masker, Token};
 
+mod workspaces;
+pub use workspaces::Workspaces;
+
 /// Stops a server that hands out fresh cursors forever.
 const MAX_PAGES: usize = 1_000;
 /// Most org API requests in flight at once (its calls are few and mostly one after another).
@@ -298,15 +301,16 @@ impl OrgClient {
     }
 
     async fn get(&self, url: &Url) -> Result<Value, FetchError> {
+        self.read(|| self.transport.http.get(url.clone())).await
+    }
+
+    /// A read (`build` without its key), sent with the key and retried as reads are: the
+    /// answer's JSON, or the error, with the key masked out of any text quoted.
+    async fn read(&self, build: impl Fn() -> reqwest::RequestBuilder) -> Result<Value, FetchError> {
         let exchange = self
             .transport
             .exchange(
-                || {
-                    self.transport
-                        .http
-                        .get(url.clone())
-                        .header(AUTHORIZATION, self.auth.clone())
-                },
+                || build().header(AUTHORIZATION, self.auth.clone()),
                 Safety::Repeatable,
                 None,
             )

@@ -121,6 +121,31 @@ fn error_kind(err: &reqwest::Error) -> &'static str {
     }
 }
 
+/// One site's request budget, for the clients of its products (Jira and Confluence
+/// automation of one tenant): how many requests are in flight and how fast they start are
+/// counted over all of them, so reading both products at once never doubles the load on a
+/// site, and a 429 seen by one slows the other.
+#[derive(Debug, Clone)]
+pub struct SiteLimit {
+    limiter: Arc<AdaptiveLimiter>,
+    pacer: Arc<Pacer>,
+}
+
+impl SiteLimit {
+    /// At most `concurrency` requests in flight; `no_delay` as the retry policy says (tests).
+    pub fn new(concurrency: usize, no_delay: bool) -> Self {
+        SiteLimit {
+            limiter: Arc::new(AdaptiveLimiter::new(concurrency)),
+            pacer: Arc::new(Pacer::new(no_delay)),
+        }
+    }
+
+    /// Whether `other` is this very budget (a clone of it), not one alike.
+    pub fn is_shared_with(&self, other: &SiteLimit) -> bool {
+        Arc::ptr_eq(&self.limiter, &other.limiter) && Arc::ptr_eq(&self.pacer, &other.pacer)
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Transport {
     /// For reads: follows redirects the host policy allows.
@@ -128,10 +153,12 @@ pub(crate) struct Transport {
     /// For anything that can change the site: follows no redirect at all.
     pub writes: reqwest::Client,
     pub policy: RetryPolicy,
-    /// How many attempts may be in flight: halves when the site throttles.
-    pub limiter: AdaptiveLimiter,
-    /// How many attempts may start per second, once the site's rate is known.
-    pub pacer: Pacer,
+    /// How many attempts may be in flight: halves when the site throttles. Shared with the
+    /// other products' clients of the same site when given a [`SiteLimit`].
+    pub limiter: Arc<AdaptiveLimiter>,
+    /// How many attempts may start per second, once the site's rate is known (shared as the
+    /// limiter is).
+    pub pacer: Arc<Pacer>,
     /// Most bytes read of one answer's body.
     max_body: u64,
     last_rate_limit: Mutex<Option<RateLimitInfo>>,
@@ -150,13 +177,20 @@ impl Transport {
         Transport {
             http,
             writes,
-            limiter: AdaptiveLimiter::new(concurrency),
-            pacer: Pacer::new(policy.no_delay),
+            limiter: Arc::new(AdaptiveLimiter::new(concurrency)),
+            pacer: Arc::new(Pacer::new(policy.no_delay)),
             policy,
             max_body: DEFAULT_MAX_BODY,
             last_rate_limit: Mutex::new(None),
             masker: Arc::default(),
         }
+    }
+
+    /// Takes its limiter and pacer from `limit`, shared with the site's other clients.
+    pub(crate) fn with_site_limit(mut self, limit: &SiteLimit) -> Self {
+        self.limiter = Arc::clone(&limit.limiter);
+        self.pacer = Arc::clone(&limit.pacer);
+        self
     }
 
     /// Cleans what this transport quotes with `masker`, shared with its owner (who adds

@@ -82,6 +82,13 @@ pub struct Row {
     /// whatever their ids say.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+    /// The site the rule was read from, when the scan covered several sites or products
+    /// (absent otherwise, so a one-site inventory reads as it always has).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
+    /// `jira` or `confluence`, beside `site`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
 }
 
 impl Row {
@@ -111,12 +118,25 @@ impl Row {
             verification_detail: None,
             cannot_read: f.may_hide_token_of(None),
             file: None,
+            site: None,
+            product: None,
         }
     }
 
-    /// The rule this row is in: its file and its id (id-less rules of two files are two).
-    fn rule_key(&self) -> (&str, &str) {
-        (self.file.as_deref().unwrap_or(""), &self.rule_uuid)
+    /// The rule this row is in: its file or site and product, and its id (rules of two
+    /// files or sites are two, whatever their ids say).
+    pub fn rule_key(&self) -> RuleKey<'_> {
+        (
+            self.file.as_deref().unwrap_or(""),
+            self.site.as_deref().unwrap_or(""),
+            self.product.as_deref().unwrap_or(""),
+            &self.rule_uuid,
+        )
+    }
+
+    /// ` at SITE PRODUCT` for a row of a scan of several sites or products, else nothing.
+    pub fn at_target(&self, escape: impl Fn(&str) -> String) -> String {
+        at_target(&self.site, &self.product, escape)
     }
 
     /// The credential this row belongs to, for grouping: user and fingerprint, with
@@ -136,6 +156,8 @@ impl Row {
 }
 
 pub(super) type GroupKey = (bool, String, String);
+/// File, site, product and rule id: one rule.
+pub type RuleKey<'a> = (&'a str, &'a str, &'a str, &'a str);
 
 /// Counts for the summary object beside the findings.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -152,6 +174,41 @@ pub struct Summary {
     /// skipped by the site's paging). Absent for files.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub list_complete: Option<bool>,
+    /// Each site and product a scan of several covered, and how its read went (empty for
+    /// one site, or files).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetSummary>,
+}
+
+impl Summary {
+    /// `SITE PRODUCT` of each target that could not be read whole, in order.
+    pub fn unread_targets(&self) -> Vec<String> {
+        self.targets
+            .iter()
+            .filter(|t| t.error.is_some())
+            .map(|t| format!("{} {}", t.site, t.product))
+            .collect()
+    }
+}
+
+/// How the read of one site's one product went.
+#[derive(Clone, Debug, Serialize)]
+pub struct TargetSummary {
+    pub site: String,
+    pub product: String,
+    pub rules_read: usize,
+    pub rules_failed: usize,
+    /// Whether its two rule listings agreed; absent when it was not listed at all.
+    pub list_complete: Option<bool>,
+    /// Why it could not be read, or was read only in part: the inventory is incomplete.
+    pub error: Option<String>,
+}
+
+impl TargetSummary {
+    /// Read whole: listed, every rule read, the listings agreeing.
+    pub fn complete(&self) -> bool {
+        self.error.is_none() && self.rules_failed == 0 && self.list_complete != Some(false)
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -171,6 +228,11 @@ pub struct CredentialSummary {
 pub struct RuleError {
     pub rule_uuid: String,
     pub error: String,
+    /// Where the rule is, in a scan of several sites or products (as on [`Row`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
 }
 
 /// A file a `--from-file` directory scan did not read (or read only in part), and why.
@@ -207,7 +269,30 @@ impl Inventory {
 
     pub fn add_error(&mut self, rule_uuid: String, error: String) {
         self.summary.rules_failed += 1;
-        self.errors.push(RuleError { rule_uuid, error });
+        self.errors.push(RuleError {
+            rule_uuid,
+            error,
+            site: None,
+            product: None,
+        });
+    }
+
+    /// Takes in another target's inventory (a scan of several sites or products); call
+    /// [`Self::finish`] after the last.
+    pub fn absorb(&mut self, other: Inventory) {
+        self.findings.extend(other.findings);
+        self.errors.extend(other.errors);
+        self.skipped_files.extend(other.skipped_files);
+        let (s, o) = (&mut self.summary, other.summary);
+        s.rules_read += o.rules_read;
+        s.rules_failed += o.rules_failed;
+        s.rules_with_credentials += o.rules_with_credentials;
+        s.list_complete = match (s.list_complete, o.list_complete) {
+            (Some(false), _) | (_, Some(false)) => Some(false),
+            (Some(true), _) | (_, Some(true)) => Some(true),
+            (None, None) => None,
+        };
+        s.targets.extend(o.targets);
     }
 
     /// Sort for stable output and compute the summary's counts.
@@ -245,7 +330,7 @@ fn credential_summaries(rows: &[Row]) -> Vec<CredentialSummary> {
         .into_values()
         .map(|rows| {
             let first = rows[0];
-            let rules: std::collections::BTreeSet<(&str, &str)> =
+            let rules: std::collections::BTreeSet<RuleKey> =
                 rows.iter().map(|r| r.rule_key()).collect();
             CredentialSummary {
                 email: first.email.clone(),
@@ -300,8 +385,16 @@ const CSV_COLUMNS: [&str; 17] = [
     "file",
 ];
 
+/// Columns after [`CSV_COLUMNS`] in a scan of several sites or products.
+const CSV_TARGET_COLUMNS: [&str; 2] = ["site", "product"];
+
 pub fn render_csv(inv: &Inventory) -> String {
+    let several = !inv.summary.targets.is_empty();
     let mut out = CSV_COLUMNS.join(",");
+    if several {
+        out.push(',');
+        out.push_str(&CSV_TARGET_COLUMNS.join(","));
+    }
     out.push('\n');
     for r in &inv.findings {
         let cells = [
@@ -329,7 +422,11 @@ pub fn render_csv(inv: &Inventory) -> String {
             r.cannot_read.to_string(),
             r.file.clone().unwrap_or_default(),
         ];
-        let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+        let mut line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+        if several {
+            line.push(csv_cell(r.site.as_deref().unwrap_or_default()));
+            line.push(csv_cell(r.product.as_deref().unwrap_or_default()));
+        }
         out.push_str(&line.join(","));
         out.push('\n');
     }
@@ -395,14 +492,84 @@ pub fn render_table(inv: &Inventory) -> String {
     for e in &inv.errors {
         let _ = writeln!(
             out,
-            "Could not read rule {}: {}",
+            "Could not read rule {}{}: {}",
             printable(&e.rule_uuid),
+            e.at_target(|t| printable(t).into_owned()),
             printable(&e.error)
         );
     }
     legends(&mut out, inv);
     totals(&mut out, inv);
+    targets(&mut out, inv);
     out
+}
+
+impl RuleError {
+    /// ` at SITE PRODUCT`, as on [`Row::at_target`].
+    pub fn at_target(&self, escape: impl Fn(&str) -> String) -> String {
+        at_target(&self.site, &self.product, escape)
+    }
+}
+
+fn at_target(
+    site: &Option<String>,
+    product: &Option<String>,
+    escape: impl Fn(&str) -> String,
+) -> String {
+    match (site, product) {
+        (Some(site), Some(product)) => format!(" at {} {}", escape(site), escape(product)),
+        _ => String::new(),
+    }
+}
+
+/// Each site and product of a scan of several, with how its read went: the inventory
+/// says what it covered, and what it could not read.
+fn targets(out: &mut String, inv: &Inventory) {
+    if inv.summary.targets.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Covered {}:",
+        count(
+            inv.summary.targets.len(),
+            "site and product",
+            "sites and products"
+        )
+    );
+    for line in target_lines(&inv.summary.targets) {
+        let _ = writeln!(out, "    {}", printable(&line));
+    }
+}
+
+/// One line per target: `SITE PRODUCT: N rules read` and, when it was not read whole,
+/// why (raw text: the caller escapes it for its format).
+pub fn target_lines(targets: &[TargetSummary]) -> Vec<String> {
+    targets
+        .iter()
+        .map(|t| {
+            let mut line = format!(
+                "{} {}: {} read",
+                t.site,
+                t.product,
+                count(t.rules_read, "rule", "rules")
+            );
+            if t.rules_failed > 0 {
+                let _ = write!(
+                    line,
+                    ", {} could not be read",
+                    count(t.rules_failed, "rule", "rules")
+                );
+            }
+            if t.list_complete == Some(false) {
+                line.push_str(", its two rule listings disagreed");
+            }
+            if let Some(error) = &t.error {
+                let _ = write!(line, "; INCOMPLETE: {error}");
+            }
+            line
+        })
+        .collect()
 }
 
 /// One credential: its user (one spelling, the others named) and fingerprint, then its
@@ -547,8 +714,12 @@ fn place(r: &Row, tag: &str) -> String {
         .as_deref()
         .map(|f| format!("  in {}", printable(f)))
         .unwrap_or_default();
+    let mut at = r.at_target(|t| printable(t).into_owned());
+    if !at.is_empty() {
+        at.insert(0, ' ');
+    }
     format!(
-        "{}{state}  {}  [{}{header}{hidden}]{tag}{file}",
+        "{}{state}  {}  [{}{header}{hidden}]{tag}{file}{at}",
         printable(&r.rule_name),
         printable(&r.component_path),
         r.location.as_str()

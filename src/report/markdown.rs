@@ -58,6 +58,13 @@ pub fn render_scan(inv: &Inventory, expiry: Option<&str>) -> String {
         s.findings,
         s.credentials.len()
     );
+    if !s.targets.is_empty() {
+        out.push_str("Covered:\n\n");
+        for line in super::inventory::target_lines(&s.targets) {
+            let _ = writeln!(out, "- {}", text(&line));
+        }
+        out.push('\n');
+    }
     let mut groups: BTreeMap<_, Vec<&Row>> = BTreeMap::new();
     let literal = inv
         .findings
@@ -72,7 +79,10 @@ pub fn render_scan(inv: &Inventory, expiry: Option<&str>) -> String {
         out.push_str("|---|---|---|---|---|---|\n");
         for rows in groups.values() {
             let first = rows[0];
-            let mut rules: Vec<&str> = rows.iter().map(|r| r.rule_uuid.as_str()).collect();
+            let mut rules: Vec<_> = rows
+                .iter()
+                .map(|r| (&r.site, &r.product, r.rule_uuid.as_str()))
+                .collect();
             rules.dedup();
             let _ = writeln!(
                 out,
@@ -112,7 +122,13 @@ fn render_needs_a_person(inv: &Inventory, out: &mut String) {
         .filter(|r| !(r.status == Status::Literal && r.fingerprint.is_some()))
         .collect();
     let incomplete = inv.summary.list_complete == Some(false);
-    if other.is_empty() && inv.errors.is_empty() && inv.skipped_files.is_empty() && !incomplete {
+    let targets_whole = inv.summary.targets.iter().all(|t| t.complete());
+    if other.is_empty()
+        && inv.errors.is_empty()
+        && inv.skipped_files.is_empty()
+        && !incomplete
+        && targets_whole
+    {
         out.push_str("### Needs a person\n\nNothing: every credential found could be read.\n");
         return;
     }
@@ -128,10 +144,15 @@ fn render_needs_a_person(inv: &Inventory, out: &mut String) {
     for e in &inv.errors {
         let _ = writeln!(
             out,
-            "- Could not read rule {}: {}",
+            "- Could not read rule {}{}: {}",
             text(&e.rule_uuid),
+            e.at_target(text),
             text(&e.error)
         );
+    }
+    for t in inv.summary.targets.iter().filter(|t| !t.complete()) {
+        let line = &super::inventory::target_lines(std::slice::from_ref(t))[0];
+        let _ = writeln!(out, "- Not read whole: {}", text(line));
     }
     for f in &inv.skipped_files {
         let _ = writeln!(
@@ -169,11 +190,12 @@ fn fingerprint(r: &Row) -> String {
 fn place(r: &Row) -> String {
     let (state, header, hidden) = r.place_facts(text);
     format!(
-        "**{}**{state} ({}): {} \\[{}{header}{hidden}\\]",
+        "**{}**{state} ({}): {} \\[{}{header}{hidden}\\]{}",
         text(&r.rule_name),
         text(&r.rule_uuid),
         text(&r.component_path),
-        r.location.as_str()
+        r.location.as_str(),
+        r.at_target(text)
     )
 }
 

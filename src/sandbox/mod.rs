@@ -23,7 +23,10 @@
 //! it after its Nth read). A rule file sets its traps with a top-level `"sandbox"` key,
 //! e.g. `{"rule":..,"connections":..,"sandbox":{"mask_hidden":true,"edit_after_reads":2}}`;
 //! [`Sandbox::start`] strips it, so it is never served. The config's `trap_*` fields add
-//! to what files say.
+//! to what files say. The same key says which product's API serves the rule
+//! (`"product": "confluence"`; Jira's when absent: each product has its own rules, as on a
+//! real site) and, for a sandbox of several sites ([`Sandbox::start_sites`]), which site
+//! holds it (`"site": 2`; every site when absent).
 //!
 //! Load and faults (latency, token-bucket rate limit with Jira's 429 headers, 500/503,
 //! dropped connections, PUTs applied whose answer is lost) are drawn from an RNG seeded by
@@ -53,7 +56,7 @@ pub use accounts::{load_accounts_file, private_dir, write_accounts_file, Account
 pub use generate::generate_rules;
 pub use load::load_rules_dir;
 pub use org::{load_directory, Directory, Org, OrgToken, ScopedToken};
-pub use store::{LoginAttempts, RuleTraps, SandboxState, SandboxStats};
+pub use store::{LoginAttempts, Revocations, RuleTraps, SandboxState, SandboxStats};
 
 /// Which rules a command-line trap applies to.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -153,6 +156,8 @@ pub struct SandboxConfig {
     /// Refuse PUTs whose component ids differ from the stored rule's (default on; a rule
     /// file's `"sandbox": {"check_component_ids": false}` also turns it off for that rule).
     pub check_component_ids: bool,
+    /// Another site's revocations to share (sites of one org, see [`Sandbox::start_sites`]).
+    pub revocations: Option<Revocations>,
 }
 
 impl std::fmt::Debug for SandboxConfig {
@@ -195,6 +200,7 @@ impl Default for SandboxConfig {
             trap_edit_after_reads: BTreeMap::new(),
             trap_revert_after_reads: BTreeMap::new(),
             check_component_ids: true,
+            revocations: None,
         }
     }
 }
@@ -237,7 +243,11 @@ impl Sandbox {
         );
         state.list_drift = config.list_drift;
         state.list_skip_at = config.list_skip_at;
+        if let Some(shared) = config.revocations {
+            state.set_revocations(shared);
+        }
         let state = Arc::new(state);
+        state.set_workspaces(state.workspace_entries());
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(server::serve(listener, state.clone(), stopped));
         Ok(Sandbox {
@@ -246,6 +256,46 @@ impl Sandbox {
             stop: Some(stop),
             task: Some(task),
         })
+    }
+
+    /// `sites` sites of one org from one config, on as many loopback ports (from `port` on,
+    /// or free ones): each serves the rules whose file says `"sandbox": {"site": N}` for its
+    /// number N (from 1) and the rules that name no site, has its own cloud id (the
+    /// config's, if any, goes to the first), its own rate limit and faults, and the same
+    /// accounts; revocations are the org's, seen by every site. Each lists every site of
+    /// the org as its workspaces; the org admin API is asked of the first.
+    pub async fn start_sites(config: SandboxConfig, sites: usize) -> io::Result<Vec<Sandbox>> {
+        if sites == 0 {
+            return Err(invalid("a sandbox needs at least one site".into()));
+        }
+        let mut started: Vec<Sandbox> = Vec::with_capacity(sites);
+        for n in 1..=sites {
+            let mut one = config.clone();
+            one.rules
+                .retain(|r| site_of_rule(r).is_none_or(|s| s == n as u64));
+            if n > 1 {
+                one.cloud_id = None;
+                one.seed = config.seed.wrapping_add(n as u64);
+                one.revocations = started.first().map(|s| s.state.revocations());
+            }
+            if config.port != 0 {
+                one.port = config.port.checked_add(n as u16 - 1).ok_or_else(|| {
+                    invalid(format!(
+                        "ports from {} do not fit {sites} sites",
+                        config.port
+                    ))
+                })?;
+            }
+            started.push(Sandbox::start(one).await?);
+        }
+        let all: Vec<Value> = started
+            .iter()
+            .flat_map(|s| s.state.workspace_entries())
+            .collect();
+        for site in &started {
+            site.state.set_workspaces(all.clone());
+        }
+        Ok(started)
     }
 
     /// The site URL, e.g. `http://127.0.0.1:41234` (no trailing slash).
@@ -322,6 +372,15 @@ fn prepare_rules(config: &SandboxConfig) -> io::Result<Vec<(Value, RuleTraps)>> 
             .as_object_mut()
             .and_then(|o| o.shift_remove("sandbox"))
             .unwrap_or(Value::Null);
+        match file_traps.get("product") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(p)) if p == "jira" || p == "confluence" => {}
+            Some(_) => {
+                return Err(invalid(format!(
+                    "rule {uuid}: sandbox.product must be \"jira\" or \"confluence\""
+                )))
+            }
+        }
         if envelope.get("connections").is_none_or(Value::is_null) {
             envelope["connections"] = Value::Array(Vec::new());
         }
@@ -354,7 +413,17 @@ fn resolve_traps(config: &SandboxConfig, uuid: &str, file: &Value) -> RuleTraps 
             .get(uuid)
             .copied()
             .or_else(|| count("revert_after_reads")),
+        product: match file.get("product").and_then(Value::as_str) {
+            Some("confluence") => "confluence",
+            _ => "jira",
+        },
     }
+}
+
+/// The site (1, 2, ...) a rule file's `"sandbox": {"site": N}` gives its rule, for a
+/// sandbox of several sites; `None`: every site serves it.
+fn site_of_rule(envelope: &Value) -> Option<u64> {
+    envelope.pointer("/sandbox/site").and_then(Value::as_u64)
 }
 
 #[cfg(test)]

@@ -22,7 +22,9 @@
 //! `@serviceaccount.atlassian.com`, only under `.../orgs/{orgId}/service-accounts/api-tokens`,
 //! which answers 403 when the org entry says `"service_account_scope": false`) and user management API (`DELETE
 //! /users/{accountId}/manage/api-tokens/{tokenId}`), both with `Authorization: Bearer
-//! {org API key}`.
+//! {org API key}`. The org's sites are listed as `POST /admin/v2/orgs/{orgId}/workspaces`
+//! lists them (a workspace per site and product, by cursor alone after the first page):
+//! the sandbox's own site, or every site of a sandbox of several.
 
 use std::io;
 use std::path::Path;
@@ -211,6 +213,8 @@ pub(crate) enum OrgRoute {
         account_id: String,
         token_id: String,
     },
+    /// `POST /admin/v2/orgs/{orgId}/workspaces`: the org's sites, a product each.
+    Workspaces { org_id: String },
 }
 
 pub(crate) fn route(segs: &[&str]) -> Option<OrgRoute> {
@@ -225,6 +229,9 @@ pub(crate) fn route(segs: &[&str]) -> Option<OrgRoute> {
                 service_accounts: true,
             })
         }
+        ["admin", "v2", "orgs", org, "workspaces"] => Some(OrgRoute::Workspaces {
+            org_id: (*org).to_owned(),
+        }),
         ["users", account, "manage", "api-tokens", token] => Some(OrgRoute::Delete {
             account_id: (*account).to_owned(),
             token_id: (*token).to_owned(),
@@ -292,6 +299,45 @@ pub(crate) fn list(
     )
 }
 
+/// Workspaces served per page at most, whatever `limit` asks: small, so a client pages.
+const WORKSPACE_PAGE: usize = 3;
+
+/// One page of the workspaces list. The body is `{"limit": n}` (1..=100) or `{"cursor":
+/// c}` alone: Atlassian refuses a cursor beside any other property, and so does this.
+pub(crate) fn workspaces_page(all: &[Value], body: Option<&Value>) -> OrgAnswer {
+    let bad = |why: &str| OrgAnswer::Json(400, error_body(400, why));
+    let Some(body) = body.and_then(Value::as_object) else {
+        return bad("The body must be a JSON object");
+    };
+    let (offset, limit) = match body.get("cursor") {
+        Some(_) if body.len() > 1 => {
+            return bad("A cursor may not be sent with any other property")
+        }
+        Some(cursor) => match cursor.as_str().and_then(parse_workspace_cursor) {
+            Some(at) => at,
+            None => return bad("Invalid cursor"),
+        },
+        None => match body.get("limit").map(Value::as_u64) {
+            None => (0, 20),
+            Some(Some(n @ 1..=100)) => (0, n as usize),
+            Some(_) => return bad("limit must be between 1 and 100"),
+        },
+    };
+    let page = limit.min(WORKSPACE_PAGE);
+    let data: Vec<Value> = all.iter().skip(offset).take(page).cloned().collect();
+    let next = (offset + page < all.len()).then(|| format!("o{}+l{limit}", offset + page));
+    OrgAnswer::Json(
+        200,
+        json!({"data": data, "links": {"self": null, "prev": null, "next": next}, "meta": {"pageSize": page}}),
+    )
+}
+
+/// `o{offset}+l{limit}`: a cursor with a `+` in it, which a client must send back as is.
+fn parse_workspace_cursor(cursor: &str) -> Option<(usize, usize)> {
+    let (offset, limit) = cursor.strip_prefix('o')?.split_once("+l")?;
+    Some((offset.parse().ok()?, limit.parse().ok()?))
+}
+
 /// The org token to delete: it must exist, belong to `account_id` and not be revoked yet.
 pub(crate) fn find_to_delete<'a>(
     org: &'a Org,
@@ -340,5 +386,24 @@ mod tests {
         let err = load_directory(&path).unwrap_err().to_string();
         assert!(!err.contains("FAKE-quoted-k"), "{err}");
         assert!(err.contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn workspaces_page_by_cursor_alone() {
+        let all: Vec<Value> = (0..5).map(|n| json!({ "id": n })).collect();
+        let page = |body: Value| match workspaces_page(&all, Some(&body)) {
+            OrgAnswer::Json(status, body) => (status, body),
+            OrgAnswer::NoContent => panic!("no body"),
+        };
+        let (status, first) = page(json!({"limit": 20}));
+        assert_eq!((status, first["data"].as_array().unwrap().len()), (200, 3));
+        let cursor = first["links"]["next"].as_str().unwrap().to_owned();
+        assert!(cursor.contains('+'), "{cursor}");
+        let (_, second) = page(json!({ "cursor": cursor }));
+        assert_eq!(second["data"], json!([{"id": 3}, {"id": 4}]));
+        assert!(second["links"]["next"].is_null());
+        assert_eq!(page(json!({"cursor": cursor, "limit": 20})).0, 400);
+        assert_eq!(page(json!({"cursor": cursor.replace('+', " ")})).0, 400);
+        assert_eq!(page(json!({"limit": 0})).0, 400);
     }
 }

@@ -57,6 +57,8 @@ struct LoginRoute {
 struct ApiRoute {
     /// Path up to and including `rest/v1/`, for absolute `next` links.
     prefix: String,
+    /// `jira` or `confluence`: each product's API serves its own rules.
+    product: String,
     cloud_id: String,
     op: ApiOp,
 }
@@ -106,6 +108,7 @@ fn api_route(segs: &[&str], base: &str) -> Route {
     };
     Route::Api(ApiRoute {
         prefix: format!("{base}/automation/public/{product}/{cloud}/rest/{version}/"),
+        product: (*product).to_owned(),
         cloud_id: (*cloud).to_owned(),
         op,
     })
@@ -128,6 +131,7 @@ fn endpoint_key(method: &Method, route: &Route) -> &'static str {
             }
         }
         ("DELETE", Route::Org(OrgRoute::Delete { .. })) => "DELETE api-token",
+        ("POST", Route::Org(OrgRoute::Workspaces { .. })) => "POST org workspaces",
         (m, Route::Api(api)) => match (m, &api.op) {
             ("GET", ApiOp::Summary) => "GET rule/summary",
             ("POST", ApiOp::Summary) => "POST rule/summary",
@@ -383,6 +387,9 @@ fn org_call(state: &SandboxState, req: &Req, route: &OrgRoute) -> Answer {
             &account_id,
             req.param("cursor").as_deref(),
         ),
+        (&Method::POST, OrgRoute::Workspaces { org_id }) if *org_id == org.id => {
+            org::workspaces_page(&state.workspaces(), req.json_body().as_ref())
+        }
         (
             &Method::DELETE,
             OrgRoute::Delete {
@@ -396,6 +403,9 @@ fn org_call(state: &SandboxState, req: &Req, route: &OrgRoute) -> Answer {
             }
         },
         (_, OrgRoute::List { .. }) if req.method == Method::GET => {
+            org::OrgAnswer::Json(404, org::error_body(404, "Organization not found"))
+        }
+        (_, OrgRoute::Workspaces { .. }) if req.method == Method::POST => {
             org::OrgAnswer::Json(404, org::error_body(404, "Organization not found"))
         }
         _ => org::OrgAnswer::Json(405, org::error_body(405, "Method Not Allowed")),
@@ -432,6 +442,12 @@ fn api_call(state: &SandboxState, req: &Req, api: &ApiRoute) -> (Answer, bool) {
     }
     if api.cloud_id != state.cloud_id {
         return (not_found("Site not found"), false);
+    }
+    if let ApiOp::Rule(uuid) | ApiOp::RuleState(uuid) = &api.op {
+        // Another product's rule is not there, as on a real site.
+        if state.product_of(uuid).is_some_and(|p| p != api.product) {
+            return (rule_not_found(), false);
+        }
     }
     match (&req.method, &api.op) {
         (&Method::GET, ApiOp::Summary) => (summary_get(state, req, api), false),
@@ -547,7 +563,7 @@ fn summary_page(state: &SandboxState, page: PageRequest, api: &ApiRoute) -> Answ
     };
     let skips = state.list_skip_at.is_some_and(|at| at == 0 || at == limit);
     let shown = shown + usize::from(skips && offset == limit);
-    let (data, total) = state.summaries(filter.as_deref(), shown, limit);
+    let (data, total) = state.summaries(&api.product, filter.as_deref(), shown, limit);
     let link = |at: usize| {
         let cursor = state.issue_cursor(at, limit, filter.clone());
         format!("?cursor={cursor}&limit={limit}")

@@ -36,6 +36,9 @@ pub struct RuleTraps {
     /// After the Nth GET of the rule, another writer saves the copy it read at start over
     /// it (the rule as loaded): a late overwrite a final read-back must catch.
     pub revert_after_reads: Option<u32>,
+    /// Not a trap: which product's automation API serves the rule (`jira`, the default,
+    /// or `confluence`: a rule file's `"sandbox": {"product": "confluence"}`).
+    pub product: &'static str,
 }
 
 impl Default for RuleTraps {
@@ -46,6 +49,7 @@ impl Default for RuleTraps {
             check_component_ids: true,
             edit_after_reads: None,
             revert_after_reads: None,
+            product: "jira",
         }
     }
 }
@@ -164,8 +168,12 @@ pub struct SandboxState {
     pub(crate) list_skip_at: Option<usize>,
     pub(crate) accounts: Vec<Account>,
     pub(crate) directory: Directory,
-    /// Token ids deleted through the org admin API.
-    revoked_ids: Mutex<std::collections::HashSet<String>>,
+    /// Token ids deleted through the org admin API: shared by the sites of one org (a
+    /// revoked token stops working on every site of it).
+    revoked_ids: Revocations,
+    /// What the org admin API's workspaces list answers: every site of the org, each
+    /// product apart (see [`SandboxState::workspace_entries`]).
+    workspaces: Mutex<Vec<Value>>,
     /// `lastActiveAt` set by a test since start, by token id (`None`: never used).
     last_active: Mutex<HashMap<String, Option<String>>>,
     pub(crate) faults: Faults,
@@ -177,6 +185,10 @@ pub struct SandboxState {
     cursors: Mutex<HashMap<String, Cursor>>,
     stats: Mutex<SandboxStats>,
 }
+
+/// Revoked org token ids, shared by the sites of one org.
+#[derive(Clone, Default)]
+pub struct Revocations(std::sync::Arc<Mutex<std::collections::HashSet<String>>>);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panicking test thread must not wedge the server for the others.
@@ -216,7 +228,8 @@ impl SandboxState {
             list_skip_at: None,
             accounts,
             directory,
-            revoked_ids: Mutex::default(),
+            revoked_ids: Revocations::default(),
+            workspaces: Mutex::default(),
             last_active: Mutex::default(),
             faults,
             rules: Mutex::new(rules),
@@ -338,7 +351,7 @@ impl SandboxState {
     }
 
     pub(crate) fn is_revoked(&self, token_id: &str) -> bool {
-        lock(&self.revoked_ids).contains(token_id)
+        lock(&self.revoked_ids.0).contains(token_id)
     }
 
     /// Simulates the org token `token_id` being used at `at` (`None`: never used): the org
@@ -361,22 +374,75 @@ impl SandboxState {
     /// while no API call is counted (`revoked_token_ids` and `DELETE api-token` stay as
     /// they were), so a test can tell a person's revoke from autorekey's.
     pub fn revoke_in_admin_ui(&self, token_id: &str) {
-        lock(&self.revoked_ids).insert(token_id.to_owned());
+        lock(&self.revoked_ids.0).insert(token_id.to_owned());
     }
 
     /// Marks an org token revoked; false when it already was.
     pub(crate) fn revoke(&self, token_id: &str) -> bool {
-        let fresh = lock(&self.revoked_ids).insert(token_id.to_owned());
+        let fresh = lock(&self.revoked_ids.0).insert(token_id.to_owned());
         if fresh {
             self.record(|s| s.revoked_token_ids.push(token_id.to_owned()));
         }
         fresh
     }
 
-    /// Summaries of the rules matching `state`, from `offset`, at most `limit`, plus the
-    /// total number of matches.
+    /// The org's revocations, to share with another site of the same org.
+    pub fn revocations(&self) -> Revocations {
+        self.revoked_ids.clone()
+    }
+
+    /// Shares `with`'s revocations from now on (another site of the same org).
+    pub(crate) fn set_revocations(&mut self, with: Revocations) {
+        self.revoked_ids = with;
+    }
+
+    /// This site's workspaces as the org admin API lists them: its Jira, and its
+    /// Confluence when any rule is Confluence's.
+    pub fn workspace_entries(&self) -> Vec<Value> {
+        let confluence = lock(&self.rules)
+            .iter()
+            .any(|r| r.traps.product == "confluence");
+        let mut products = vec![("jira", "jira-software")];
+        if confluence {
+            products.push(("confluence", "confluence"));
+        }
+        products
+            .into_iter()
+            .map(|(product, type_key)| {
+                json!({
+                    "id": format!("{}-{product}", self.cloud_id),
+                    "type": "workspace",
+                    "attributes": {
+                        "name": format!("{} {product}", self.base_url),
+                        "typeKey": type_key,
+                        "type": type_key,
+                        "status": "online",
+                        "hostUrl": self.base_url,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// What the workspaces list answers from now on (every site of the org).
+    pub fn set_workspaces(&self, entries: Vec<Value>) {
+        *lock(&self.workspaces) = entries;
+    }
+
+    pub(crate) fn workspaces(&self) -> Vec<Value> {
+        lock(&self.workspaces).clone()
+    }
+
+    /// The product whose API serves the rule, if there is such a rule.
+    pub(crate) fn product_of(&self, uuid: &str) -> Option<&'static str> {
+        self.with_rule(uuid, |r| r.traps.product)
+    }
+
+    /// Summaries of `product`'s rules matching `state`, from `offset`, at most `limit`,
+    /// plus the total number of matches.
     pub(crate) fn summaries(
         &self,
+        product: &str,
         state: Option<&str>,
         offset: usize,
         limit: usize,
@@ -384,6 +450,7 @@ impl SandboxState {
         let rules = lock(&self.rules);
         let matching: Vec<&StoredRule> = rules
             .iter()
+            .filter(|r| r.traps.product == product)
             .filter(|r| state.is_none_or(|s| r.envelope["rule"]["state"] == s))
             .collect();
         let page = matching

@@ -190,13 +190,11 @@ fn scoped_and_service_account_tokens_are_verified_through_the_gateway_once_per_f
 #[test]
 fn product_confluence_logs_in_and_verifies_through_confluence_endpoints() {
     let bot = fake_token();
+    // A Confluence rule: each product's API serves its own rules.
+    let mut rule = web_request(1, "{{baseUrl}}/wiki/rest/api/content", BOT, &bot);
+    rule["sandbox"] = serde_json::json!({"product": "confluence"});
     let site = site(
-        vec![web_request(
-            1,
-            "{{baseUrl}}/wiki/rest/api/content",
-            BOT,
-            &bot,
-        )],
+        vec![rule],
         vec![account(BOT, false, &[], &[])],
         vec![scoped(BOT, &bot, true)],
     );

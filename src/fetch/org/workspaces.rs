@@ -1,0 +1,250 @@
+//! The org's sites, from the organization admin API's workspaces list, for `scan --org`
+//! without `--site`.
+//!
+//! `POST {gateway}/admin/v2/orgs/{orgId}/workspaces` (scope `read:workspaces:admin`, the
+//! org key as Bearer) with the body `{"limit": 20}`, then `{"cursor": "<links.next>"}` alone
+//! (a cursor may not come with any other property), answers
+//! `{"data": [{"id", "type", "attributes": {"name", "typeKey", "type", "status", "hostUrl"}}],
+//! "links": {"self", "prev", "next"}}`. How `typeKey` and `hostUrl` are spelled beyond that
+//! is not documented, so both are read tolerantly: a host may come without its scheme
+//! (`acme.atlassian.net`), a Jira workspace is any type key that starts with `jira`
+//! (`jira-software`, `jira-servicedesk`, `jira-core`, `jira`), Confluence's is `confluence`.
+//! Workspaces are grouped by host into sites, each with the products it has; every entry
+//! that is not used (another product, no readable host) is said, never dropped in silence.
+//!
+//! A host is server text the admin's credentials will be sent to, so it must be a site's
+//! address and nothing more (no path, user, query), https for a real org; an org served by
+//! a loopback sandbox may list only loopback sites, and a real org none.
+
+use std::collections::HashSet;
+
+use serde_json::{json, Value};
+use url::Url;
+
+use super::{OrgClient, MAX_PAGES};
+use crate::fetch::client::join;
+use crate::fetch::error::FetchError;
+use crate::fetch::policy::{check_site_url, is_loopback};
+use crate::printable::printable;
+
+/// Workspaces asked for per page.
+const PAGE: u32 = 20;
+
+/// The org's sites, and what of the list was not used.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Workspaces {
+    /// Each site once, in listed order, with its products (`jira`, `confluence`, in that
+    /// order).
+    pub sites: Vec<(Url, Vec<&'static str>)>,
+    /// One line per entry left out, and why (printable).
+    pub skipped: Vec<String>,
+}
+
+impl OrgClient {
+    /// Every workspace of the org, grouped into sites (see the module doc).
+    pub async fn list_workspaces(&self) -> Result<Workspaces, FetchError> {
+        let url = join(
+            &self.gateway,
+            &format!("admin/v2/orgs/{}/workspaces", self.org_id),
+        )?;
+        let mut body = json!({ "limit": PAGE });
+        let mut seen = HashSet::new();
+        let mut found = Workspaces::default();
+        loop {
+            let page = self.post(&url, &body).await?;
+            let page = self.masker.clean(&page.to_string());
+            let page: Value = serde_json::from_str(&page)
+                .map_err(|_| FetchError::InvalidResponse("unreadable workspaces page".into()))?;
+            let Some(data) = page.get("data").and_then(Value::as_array) else {
+                return Err(FetchError::InvalidResponse(
+                    "the workspaces answer has no data list".into(),
+                ));
+            };
+            for entry in data {
+                found.add(entry, is_loopback(&self.gateway));
+            }
+            let Some(cursor) = next_cursor(&page) else {
+                return Ok(found);
+            };
+            if !seen.insert(cursor.clone()) || seen.len() > MAX_PAGES {
+                return Err(FetchError::InvalidResponse(
+                    "the workspaces list repeats a page or never ends; stopping".into(),
+                ));
+            }
+            body = json!({ "cursor": cursor });
+        }
+    }
+
+    async fn post(&self, url: &Url, body: &Value) -> Result<Value, FetchError> {
+        self.read(|| self.transport.http.post(url.clone()).json(body))
+            .await
+    }
+}
+
+/// `links.next` as the cursor to send back: a bare cursor byte for byte, or the `cursor`
+/// parameter of a URL or `?query` (the spelling is not documented).
+fn next_cursor(page: &Value) -> Option<String> {
+    let next = page.pointer("/links/next")?.as_str()?.trim();
+    if next.is_empty() {
+        return None;
+    }
+    let query = match next.split_once('?') {
+        Some((_, query)) if next.starts_with('?') || next.contains("://") => query,
+        _ => return Some(next.to_owned()),
+    };
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "cursor")
+        .map(|(_, v)| v.into_owned())
+}
+
+impl Workspaces {
+    /// One entry of `data`: its site's product, or a line in `skipped`.
+    fn add(&mut self, entry: &Value, sandbox: bool) {
+        let attr = |k: &str| {
+            entry
+                .pointer(&format!("/attributes/{k}"))
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        };
+        let name = attr("name")
+            .or_else(|| entry.get("id").and_then(Value::as_str))
+            .unwrap_or("(no name)");
+        let kind = attr("typeKey").or_else(|| attr("type")).unwrap_or("");
+        let Some(product) = product_of(kind) else {
+            self.skip(name, &format!("not Jira or Confluence ({kind})"));
+            return;
+        };
+        let site = match attr("hostUrl").map(|h| site_of(h, sandbox)) {
+            Some(Ok(site)) => site,
+            Some(Err(why)) => return self.skip(name, why),
+            None => return self.skip(name, "no hostUrl"),
+        };
+        let key = site.as_str().trim_end_matches('/').to_owned();
+        match self
+            .sites
+            .iter_mut()
+            .find(|(s, _)| s.as_str().trim_end_matches('/') == key)
+        {
+            Some((_, products)) if !products.contains(&product) => {
+                products.push(product);
+                products.sort_by_key(|p| *p != "jira");
+            }
+            Some(_) => {}
+            None => self.sites.push((site, vec![product])),
+        }
+    }
+
+    fn skip(&mut self, name: &str, why: &str) {
+        self.skipped
+            .push(printable(&format!("{name}: {why}")).into_owned());
+    }
+}
+
+/// The product a workspace type key names, if autorekey reads its automation.
+fn product_of(kind: &str) -> Option<&'static str> {
+    let kind = kind.to_ascii_lowercase();
+    if kind.starts_with("jira") {
+        Some("jira")
+    } else if kind == "confluence" || kind.starts_with("confluence-") {
+        Some("confluence")
+    } else {
+        None
+    }
+}
+
+/// A listed host as a site address: `https://` added when it has no scheme, nothing but
+/// scheme, host and port kept, and refused when it is not where the admin's credentials may
+/// go (a loopback site for a sandbox's org, an https non-loopback one for a real org).
+fn site_of(host: &str, sandbox: bool) -> Result<Url, &'static str> {
+    let text = if host.contains("://") {
+        host.to_owned()
+    } else {
+        format!("https://{host}")
+    };
+    let url = Url::parse(&text).map_err(|_| "hostUrl is not an address")?;
+    if url.host().is_none() || !url.username().is_empty() || url.password().is_some() {
+        return Err("hostUrl is not a site's address");
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.path().trim_matches('/').is_empty()
+    {
+        return Err("hostUrl holds more than a site's address");
+    }
+    if check_site_url(&url).is_err() || is_loopback(&url) != sandbox {
+        return Err(match sandbox {
+            true => "a sandbox's org may list only loopback sites",
+            false => "hostUrl is not an https address of a real site",
+        });
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, kind: &str, host: &str) -> Value {
+        json!({"id": name, "type": "workspace", "attributes": {"name": name, "typeKey": kind, "hostUrl": host, "status": "online"}})
+    }
+
+    #[test]
+    fn workspaces_group_by_host_and_say_what_was_skipped() {
+        let mut w = Workspaces::default();
+        for e in [
+            entry("a-conf", "confluence", "a.atlassian.net"),
+            entry("a-jsw", "jira-software", "https://a.atlassian.net/"),
+            entry("a-jsm", "jira-servicedesk", "https://a.atlassian.net"),
+            entry("b", "jira", "https://b.atlassian.net"),
+            entry("loom", "loom", "https://loom.com"),
+            entry("evil", "jira", "https://me:pw@c.atlassian.net"),
+            entry("path", "jira", "https://d.atlassian.net/x"),
+            entry("plain", "jira", "http://e.atlassian.net"),
+            entry("local", "jira", "http://127.0.0.1:9"),
+            json!({"id": "no-host", "attributes": {"typeKey": "jira"}}),
+        ] {
+            w.add(&e, false);
+        }
+        let sites: Vec<(String, Vec<&str>)> = w
+            .sites
+            .iter()
+            .map(|(u, p)| (u.to_string(), p.clone()))
+            .collect();
+        assert_eq!(
+            sites,
+            [
+                (
+                    "https://a.atlassian.net/".to_string(),
+                    vec!["jira", "confluence"]
+                ),
+                ("https://b.atlassian.net/".to_string(), vec!["jira"]),
+            ]
+        );
+        assert_eq!(w.skipped.len(), 6, "{:?}", w.skipped);
+        assert!(
+            w.skipped.iter().all(|s| !s.contains("pw@")),
+            "{:?}",
+            w.skipped
+        );
+        let mut sandbox = Workspaces::default();
+        sandbox.add(&entry("local", "jira", "http://127.0.0.1:9"), true);
+        sandbox.add(&entry("real", "jira", "https://a.atlassian.net"), true);
+        assert_eq!(sandbox.sites.len(), 1);
+        assert_eq!(sandbox.skipped.len(), 1);
+    }
+
+    #[test]
+    fn the_next_cursor_is_taken_byte_for_byte_or_from_a_link() {
+        let page = |next: Value| json!({"data": [], "links": {"next": next}});
+        assert_eq!(next_cursor(&page(json!("ab+c/="))), Some("ab+c/=".into()));
+        assert_eq!(
+            next_cursor(&page(json!("?cursor=ab%2Bc&limit=20"))),
+            Some("ab+c".into())
+        );
+        assert_eq!(
+            next_cursor(&page(json!("https://api.atlassian.com/x?cursor=z"))),
+            Some("z".into())
+        );
+        assert_eq!(next_cursor(&page(Value::Null)), None);
+        assert_eq!(next_cursor(&page(json!(""))), None);
+    }
+}

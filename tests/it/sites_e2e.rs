@@ -1,0 +1,410 @@
+//! Several sites and products in one `scan`, end to end: the real binary against a sandbox
+//! org of two sites (fixtures/org-sites: each site with Jira and Confluence rules, user and
+//! service-account tokens, one expiring in 5 days), started in process as
+//! `autorekey sandbox --sites 2` starts it, every fixture token replaced by a fresh fake one.
+//!
+//! Checked here: `scan --org` alone finds the org's sites through the workspaces list and
+//! reads all four site/product pairs into one inventory naming each row's site and
+//! product; the expiry join covers the service account and `--fail-on expiring=30d` exits
+//! 3; a target that refuses the login is named, the others are still reported, and the
+//! scan is incomplete (exit 1); a sites file; the org gateway flag only on loopback.
+
+use std::path::{Path, PathBuf};
+
+use crate::common::{autorekey, fake_token, fixtures_dir, run_checked, RunOutput, SiteSpec};
+use autorekey::sandbox::{
+    load_accounts_file, load_directory, load_rules_dir, Sandbox, SandboxConfig,
+};
+use autorekey::secret::{Credential, Token};
+use serde_json::Value;
+
+const ORG: &str = "4b7e2c1d-9a3f-4e5b-8c6d-1f2e3a4b5c6d";
+const ADMIN: &str = "admin@acme.example";
+const CI_BOT: &str = "ci-bot@serviceaccount.atlassian.com";
+
+/// The two-site org, running.
+struct OrgSites {
+    // Before `_rt`: the servers stop before their runtime goes away.
+    sites: Vec<Sandbox>,
+    _rt: tokio::runtime::Runtime,
+    admin_token: String,
+    org_key: String,
+    /// Every token and key, fresh and fixture values alike.
+    secrets: Vec<String>,
+    dir: tempfile::TempDir,
+}
+
+/// fixtures/org-sites with every token and the org key replaced by fresh fake ones (in
+/// rules as `base64(email:token)` too), as files in `dir`.
+fn plant(dir: &Path) -> (PathBuf, PathBuf, Vec<(String, String)>) {
+    let root = fixtures_dir().join("org-sites");
+    let accounts: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("accounts.json")).unwrap())
+            .unwrap();
+    let mut pairs: Vec<(Option<String>, String)> = Vec::new();
+    for a in accounts["accounts"].as_array().unwrap() {
+        for t in a["tokens"].as_array().unwrap() {
+            pairs.push((
+                a["email"].as_str().map(str::to_owned),
+                t.as_str().unwrap().into(),
+            ));
+        }
+    }
+    for s in accounts["scoped_tokens"].as_array().unwrap() {
+        pairs.push((
+            s["email"].as_str().map(str::to_owned),
+            s["token"].as_str().unwrap().into(),
+        ));
+    }
+    pairs.push((None, accounts["org"]["api_key"].as_str().unwrap().into()));
+    let fresh: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(_, t)| (t.clone(), fake_token()))
+        .collect();
+    let swap = |text: String| {
+        pairs
+            .iter()
+            .zip(&fresh)
+            .fold(text, |text, ((user, old), (_, new))| {
+                let text = match user {
+                    Some(u) => {
+                        let basic =
+                            |t: &str| Credential::new(u.as_str(), Token::new(t)).basic_value();
+                        text.replace(&basic(old), &basic(new))
+                    }
+                    None => text,
+                };
+                text.replace(old.as_str(), new)
+            })
+    };
+    let accounts_file = dir.join("accounts.json");
+    std::fs::write(&accounts_file, swap(accounts.to_string())).unwrap();
+    let rules = dir.join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    for entry in std::fs::read_dir(root.join("rules")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = swap(std::fs::read_to_string(&path).unwrap());
+        std::fs::write(rules.join(path.file_name().unwrap()), text).unwrap();
+    }
+    (accounts_file, rules, fresh)
+}
+
+impl OrgSites {
+    fn start() -> OrgSites {
+        let dir = tempfile::tempdir().unwrap();
+        let (accounts, rules, fresh) = plant(dir.path());
+        let config = SandboxConfig {
+            rules: load_rules_dir(&rules).unwrap(),
+            accounts: load_accounts_file(&accounts).unwrap(),
+            directory: load_directory(&accounts).unwrap(),
+            ..SandboxConfig::default()
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let sites = rt.block_on(Sandbox::start_sites(config, 2)).unwrap();
+        let fresh_of = |fixture: &str| {
+            fresh
+                .iter()
+                .find(|(old, _)| old.contains(fixture))
+                .unwrap()
+                .1
+                .clone()
+        };
+        OrgSites {
+            sites,
+            _rt: rt,
+            admin_token: fresh_of("orgsites-admin-token"),
+            org_key: fresh_of("orgsites-org-admin-api-key"),
+            secrets: fresh
+                .iter()
+                .flat_map(|(a, b)| [a.clone(), b.clone()])
+                .collect(),
+            dir,
+        }
+    }
+
+    fn url(&self, n: usize) -> String {
+        self.sites[n].base_url()
+    }
+
+    /// The binary as the org's admin, the org key in its environment variable.
+    fn run(&self, args: &[&str]) -> RunOutput {
+        let mut cmd = autorekey();
+        cmd.env("AUTOREKEY_LOGIN", ADMIN)
+            .env("AUTOREKEY_API_TOKEN", &self.admin_token)
+            .env("AUTOREKEY_ORG_API_KEY", &self.org_key)
+            .env("XDG_DATA_HOME", self.dir.path().join("data"))
+            .args(args);
+        run_checked(cmd, &self.secrets)
+    }
+
+    /// `scan --org` with no site: the org's sites from its workspaces list.
+    fn scan_org(&self, more: &[&str]) -> RunOutput {
+        let gateway = self.url(0);
+        let mut args = vec!["scan", "--org", ORG, "--org-gateway", &gateway];
+        args.extend(more);
+        self.run(&args)
+    }
+}
+
+/// Each target of the summary as `SITE PRODUCT`.
+fn covered(report: &Value) -> Vec<String> {
+    report["summary"]["targets"]
+        .as_array()
+        .expect("a list of targets")
+        .iter()
+        .map(|t| {
+            format!(
+                "{} {}",
+                t["site"].as_str().unwrap(),
+                t["product"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn scan_org_reads_every_site_and_product_of_the_org_and_fails_on_the_expiring_service_account() {
+    let org = OrgSites::start();
+    let (one, two) = (org.url(0), org.url(1));
+    let out = org.scan_org(&["--format", "json"]);
+    out.expect_code(0);
+    let report = out.json();
+    assert_eq!(
+        covered(&report),
+        [
+            format!("{one} jira"),
+            format!("{one} confluence"),
+            format!("{two} jira"),
+            format!("{two} confluence"),
+        ],
+        "{}",
+        out.stderr
+    );
+    assert!(report["summary"]["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["error"].is_null() && t["rules_failed"] == 0));
+    assert_eq!(report["summary"]["rules_read"], 5);
+    // Every row names where it is: the one token on two sites' Confluence is one credential.
+    let places: Vec<(String, String, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
+            (s("email"), s("site"), s("product"))
+        })
+        .collect();
+    assert!(
+        places.contains(&(CI_BOT.into(), one.clone(), "confluence".into())),
+        "{places:?}"
+    );
+    assert!(
+        places.contains(&(CI_BOT.into(), two.clone(), "confluence".into())),
+        "{places:?}"
+    );
+    assert!(places.contains(&("alice@acme.example".into(), one.clone(), "jira".into())));
+    assert_eq!(places.len(), 5);
+    let ci_bot = report["summary"]["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["email"] == CI_BOT)
+        .expect("ci-bot's credential");
+    assert_eq!(ci_bot["rules"], 2);
+    let expiry = report["token_expiry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["email"] == CI_BOT)
+        .expect("the service account in the expiry join");
+    assert_eq!(expiry["days_left"], 5);
+
+    let ci = org.scan_org(&["--fail-on", "expiring=30d"]);
+    ci.expect_code(3);
+    assert!(
+        ci.stdout.contains("Covered 4 sites and products:"),
+        "{}",
+        ci.stdout
+    );
+    assert!(
+        ci.stdout.contains(&format!("at {two} confluence")),
+        "{}",
+        ci.stdout
+    );
+    assert!(ci.stdout.contains("(in 5 days)"), "{}", ci.stdout);
+    assert!(ci.stderr.contains("expiring"), "{}", ci.stderr);
+}
+
+#[test]
+fn a_site_that_refuses_the_login_is_named_and_the_others_are_still_reported() {
+    let org = OrgSites::start();
+    // A third site that does not know the org's admin: its login is refused.
+    let stranger = SiteSpec::generated(3, 7).start();
+    let (one, two, three) = (org.url(0), org.url(1), stranger.base_url());
+    let out = org.run(&[
+        "scan",
+        "--site",
+        &one,
+        "--site",
+        &three,
+        "--site",
+        &two,
+        "--product",
+        "all",
+        "--format",
+        "json",
+    ]);
+    out.expect_code(1);
+    let report = out.json();
+    assert_eq!(covered(&report).len(), 6);
+    let failed: Vec<&Value> = report["summary"]["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| !t["error"].is_null())
+        .collect();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(
+        failed.iter().all(|t| t["site"] == three.as_str()),
+        "{failed:?}"
+    );
+    // The other sites' rules are all there.
+    assert_eq!(report["summary"]["rules_read"], 5);
+    assert!(
+        out.stderr
+            .contains("2 of 6 sites and products could not be read whole"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(&format!("{three} jira")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(&format!("{three} confluence")),
+        "{}",
+        out.stderr
+    );
+    out.expect_error_with_hint();
+    // One refused login for the site, not one per product: failures lock an account.
+    let stats = stranger.stats();
+    let failed = stats.myself(ADMIN).failed + stats.gateway(ADMIN).failed;
+    assert_eq!(failed, 1);
+
+    // The text summary names it too.
+    let text = org.run(&["scan", "--site", &three, "--site", &one]);
+    text.expect_code(1);
+    assert!(
+        text.stdout
+            .contains(&format!("{three} jira: 0 rules read; INCOMPLETE: ")),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains(&format!("{one} jira: 1 rule read")),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn a_sites_file_names_the_sites_and_one_site_keeps_its_output() {
+    let org = OrgSites::start();
+    let (one, two) = (org.url(0), org.url(1));
+    let file = org.dir.path().join("sites.txt");
+    std::fs::write(
+        &file,
+        format!("# the org\n{one}\n\n{two}   # second\n{one}/\n"),
+    )
+    .unwrap();
+    let out = org.run(&[
+        "scan",
+        "--sites-file",
+        file.to_str().unwrap(),
+        "--product",
+        "confluence",
+        "--format",
+        "csv",
+    ]);
+    out.expect_code(0);
+    let header = out.stdout.lines().next().unwrap();
+    assert!(header.ends_with(",file,site,product"), "{header}");
+    assert_eq!(out.stdout.lines().count(), 1 + 3, "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!(",{two},confluence")),
+        "{}",
+        out.stdout
+    );
+
+    // One site and product: the inventory of old, with no site or product column.
+    let one_site = org.run(&["scan", "--site", &one, "--format", "json"]);
+    one_site.expect_code(0);
+    let report = one_site.json();
+    assert!(report["summary"].get("targets").is_none());
+    assert!(report["findings"][0].get("site").is_none());
+    let csv = org.run(&["scan", "--site", &one, "--format", "csv"]);
+    assert!(csv
+        .stdout
+        .lines()
+        .next()
+        .unwrap()
+        .ends_with(",cannot_read,file"));
+}
+
+#[test]
+fn the_org_gateway_flag_takes_only_a_sandbox_on_this_machine() {
+    let org = OrgSites::start();
+    let out = org.run(&[
+        "scan",
+        "--org",
+        ORG,
+        "--org-gateway",
+        "https://collector.example.com",
+    ]);
+    out.expect_code(2).expect_error_with_hint();
+    assert!(out.stderr.contains("loopback"), "{}", out.stderr);
+    let one = org.url(0);
+    let beside = org.run(&["scan", "--org", ORG, "--org-gateway", &one, "--site", &one]);
+    beside.expect_code(2).expect_error_with_hint();
+}
+
+/// `{{baseUrl}}` in a rule of the second site is that site: `--verify` asks the second
+/// site, not the first one scanned.
+#[test]
+fn verify_checks_a_credential_at_the_site_whose_rule_sends_it_there() {
+    const BOB: &str = "bob@acme.example";
+    let org = OrgSites::start();
+    let (one, two) = (org.url(0), org.url(1));
+    let out = org.run(&[
+        "scan",
+        "--site",
+        &one,
+        "--site",
+        &two,
+        "--product",
+        "all",
+        "--account",
+        BOB,
+        "--verify",
+        "--format",
+        "json",
+    ]);
+    out.expect_code(0);
+    let report = out.json();
+    let rows = report["findings"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["site"], two.as_str());
+    assert_eq!(rows[0]["verification"], "live", "{}", rows[0]);
+    let asked = |n: usize| {
+        let stats = org.sites[n].state().stats();
+        stats.myself(BOB).ok + stats.gateway(BOB).ok + stats.myself(BOB).failed
+    };
+    assert_eq!((asked(0), asked(1)), (0, 1));
+}
