@@ -11,6 +11,7 @@
 mod inventory;
 pub mod markdown;
 mod rotation;
+mod sites;
 
 pub use inventory::{
     count, render_csv, render_json, render_table, CredentialSummary, Inventory, Row, RuleError,
@@ -20,3 +21,4 @@ pub use rotation::{
     id_note, outcome_line, reason, render_restore_json, render_rotation, render_rotation_json,
     RestoreSummary, RotationSummary,
 };
+pub use sites::{render_sites, render_sites_json, render_sites_markdown, SitesSummary};

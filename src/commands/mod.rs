@@ -24,6 +24,7 @@ mod rotation;
 mod sandbox;
 mod scan;
 mod session;
+mod sites;
 mod tokens;
 
 use std::process::ExitCode;

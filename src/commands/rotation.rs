@@ -79,7 +79,7 @@ pub fn lock_site(
 
 /// The tenant the client writes to: the cloud id its API base names (Atlassian's every
 /// form does, whichever host reached it), else that base itself. No request is needed.
-fn lock_key(client: &AutomationClient) -> LockKey {
+pub(super) fn lock_key(client: &AutomationClient) -> LockKey {
     let product = client.product();
     let base = client.api_base();
     base.path_segments()
@@ -394,6 +394,7 @@ pub fn manifest(settings: &SiteSettings, selector: &Selector, new_token: &Token)
         new_fingerprint: new_token.fingerprint().to_string(),
         started_at: crate::backup::command_started_at(),
         tool: format!("autorekey {}", env!("CARGO_PKG_VERSION")),
+        targets: Vec::new(),
     }
 }
 

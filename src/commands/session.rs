@@ -33,6 +33,7 @@ use crate::settings::SiteSettings;
 use crate::ui::Ui;
 
 use super::rotation::{self, Diffs};
+use super::sites::Target;
 
 /// Everything a writing run needs besides the rules themselves.
 pub struct Writes<'a> {
@@ -89,8 +90,10 @@ impl Writes<'_> {
                     format: self.args.format,
                 },
                 concurrency: self.settings.concurrency.max(1),
+                label: None,
             };
-            let written = session.approve_and_write(rewrites, approver, ui).await;
+            let (mut approver, interrupted) = (approver, interrupt_flag(ui.clone()));
+            let written = (session.approve_and_write(rewrites, &mut approver, &interrupted, ui)).await;
             outcomes.extend(session.final_check(written, &old, ui).await);
             summary.login_refused = session.writer.login_refused();
         }
@@ -113,12 +116,121 @@ impl Writes<'_> {
     }
 }
 
+/// One target's share of a writing run across several sites and products: what its read
+/// and confirmation gave.
+pub struct TargetWrite<'a> {
+    pub target: &'a Target,
+    /// Its own selector: each site's old tokens were confirmed on that site.
+    pub selector: Selector,
+    pub rewrites: Vec<Rewrite>,
+    pub summary: RotationSummary,
+    pub outcomes: Vec<Outcome>,
+}
+
+/// A writing run across several targets: one approver and one review (target after
+/// target, each question naming its site and product), each target written through its
+/// own client into its share of the one `store`; a stop anywhere (Ctrl-C, a quit, a
+/// refused login) starts nothing more anywhere. Every rotated rule is checked once more
+/// after the last write of the run. Gives each target's summary, in order.
+pub async fn write_targets(
+    parts: Vec<TargetWrite<'_>>,
+    store: &RunStore,
+    new_token: &Token,
+    args: &WriteArgs,
+    mut approver: Approver,
+    ui: &Ui,
+) -> CommandResult<Vec<RotationSummary>> {
+    if parts.iter().any(|p| !p.selector.is_confirmed()) {
+        return Err(CommandError::failure(
+            "internal error: the old tokens were not confirmed before writing; nothing was written",
+        ));
+    }
+    if let Some(dir) = store.resumed() {
+        ui.status(format!(
+            "Carrying on the unfinished rotation backed up in {}",
+            dir.display()
+        ));
+    }
+    let mut heads = Vec::new();
+    let mut tails = Vec::new();
+    let mut rewrites = Vec::new();
+    for p in parts {
+        heads.push((p.target, p.selector));
+        tails.push((p.summary, p.outcomes));
+        rewrites.push(p.rewrites);
+    }
+    let olds: Vec<BTreeSet<Fingerprint>> = heads
+        .iter()
+        .zip(&rewrites)
+        .zip(&mut tails)
+        .map(|(((_, selector), rewrites), (summary, _))| {
+            let earlier = store.earlier_old_tokens(selector, new_token);
+            let mut old: BTreeSet<Fingerprint> = rewrites
+                .iter()
+                .flat_map(|r| r.findings.iter().filter_map(plan::token_identity))
+                .collect();
+            old.extend(earlier.iter().map(|(identity, _)| identity.clone()));
+            summary.note_earlier(earlier);
+            old
+        })
+        .collect();
+    let logs: Vec<_> = heads.iter().map(|h| store.part(&h.0.target)).collect();
+    let sessions: Vec<Session<'_>> = heads
+        .iter()
+        .zip(&logs)
+        .map(|((target, selector), log)| Session {
+            writer: Writer::new(&target.client, log),
+            rotation: Rotation {
+                selector,
+                new_token,
+            },
+            diffs: Diffs {
+                format: args.format,
+            },
+            concurrency: target.settings.concurrency.max(1),
+            label: Some(target.label()),
+        })
+        .collect();
+    let interrupted = match rewrites.iter().any(|r| !r.is_empty()) {
+        true => interrupt_flag(ui.clone()),
+        false => Arc::default(),
+    };
+    let mut stop: Option<Stop> = None;
+    let mut written = Vec::new();
+    for (session, rewrites) in sessions.iter().zip(rewrites) {
+        let outcomes = match stop {
+            Some(why) => rewrites.iter().map(|r| not_attempted(r, why)).collect(),
+            None => {
+                (session.approve_and_write(rewrites, &mut approver, &interrupted, ui)).await
+            }
+        };
+        let quit = outcomes.iter().find_map(|o| match o.kind {
+            Kind::NotAttempted { why } => Some(why),
+            _ => None,
+        });
+        stop = stop.or(session.halted(&interrupted)).or(quit);
+        written.push(outcomes);
+    }
+    let mut summaries = Vec::new();
+    let checks = sessions.iter().zip(written).zip(&olds).zip(tails);
+    for (((session, outcomes), old), (mut summary, mut all)) in checks {
+        all.extend(session.final_check(outcomes, old, ui).await);
+        summary.login_refused = session.writer.login_refused();
+        summary.backup_dir = store.dir().map(|d| d.display().to_string());
+        summary.add(all);
+        summaries.push(summary);
+    }
+    Ok(summaries)
+}
+
 /// One writing run's writer and how it shows and paces its work.
 struct Session<'a> {
     writer: Writer<'a>,
     rotation: Rotation<'a>,
     diffs: Diffs,
     concurrency: usize,
+    /// The site and product, in a run of several: said in each question.
+    label: Option<String>,
 }
 
 impl Session<'_> {
@@ -141,13 +253,13 @@ impl Session<'_> {
     async fn approve_and_write(
         &self,
         rewrites: Vec<Rewrite>,
-        approver: Approver,
+        approver: &mut Approver,
+        interrupted: &AtomicBool,
         ui: &Ui,
     ) -> Vec<Outcome> {
-        let interrupted = interrupt_flag(ui.clone());
         if !approver.is_interactive() {
             self.diffs.show_all(&rewrites, ui);
-            return self.write_all(rewrites, &interrupted, ui).await;
+            return self.write_all(rewrites, interrupted, ui).await;
         }
         let mut review = Review {
             approver,
@@ -157,14 +269,17 @@ impl Session<'_> {
             total: rewrites.len(),
         };
         let (selector, new_token) = (self.rotation.selector, self.rotation.new_token);
-        for group in review::groups(rewrites, selector, new_token) {
+        for mut group in review::groups(rewrites, selector, new_token) {
+            if let Some(label) = &self.label {
+                group.label = format!("{} [{label}]", group.label);
+            }
             match group.rewrites.len() {
                 1 => {
-                    self.review_each(group.rewrites, &mut review, &interrupted, ui)
+                    self.review_each(group.rewrites, &mut review, interrupted, ui)
                         .await
                 }
                 _ => {
-                    self.review_group(group, &mut review, &interrupted, ui)
+                    self.review_group(group, &mut review, interrupted, ui)
                         .await
                 }
             }
@@ -177,7 +292,7 @@ impl Session<'_> {
     async fn review_group(
         &self,
         group: Group,
-        review: &mut Review,
+        review: &mut Review<'_>,
         interrupted: &AtomicBool,
         ui: &Ui,
     ) {
@@ -188,7 +303,7 @@ impl Session<'_> {
             return;
         }
         let at = (review.asked + 1, review.total);
-        match rotation::ask_group(&group, at, &mut review.approver, self.diffs, ui) {
+        match rotation::ask_group(&group, at, review.approver, self.diffs, ui) {
             None => {
                 self.review_each(group.rewrites, review, interrupted, ui)
                     .await
@@ -215,7 +330,7 @@ impl Session<'_> {
     async fn review_each(
         &self,
         rules: Vec<Rewrite>,
-        review: &mut Review,
+        review: &mut Review<'_>,
         interrupted: &AtomicBool,
         ui: &Ui,
     ) {
@@ -227,12 +342,13 @@ impl Session<'_> {
             }
             self.diffs.show(&r, ui);
             let question = format!(
-                "({}/{}) Rotate \"{}\"?",
+                "({}/{}) Rotate \"{}\"{}?",
                 review.asked,
                 review.total,
-                r.name()
+                r.name(),
+                self.label.as_ref().map_or(String::new(), |l| format!(" at {l}"))
             );
-            match ask(&mut review.approver, &question, ui) {
+            match ask(review.approver, &question, ui) {
                 Answer::Yes | Answer::All => self.write(&r, review, interrupted, ui).await,
                 answer => self.refused(&r, answer, review, interrupted),
             }
@@ -240,8 +356,8 @@ impl Session<'_> {
     }
 
     /// Write one approved rule (asking again if it changed since it was shown).
-    async fn write(&self, r: &Rewrite, review: &mut Review, interrupted: &AtomicBool, ui: &Ui) {
-        let approver = &mut review.approver;
+    async fn write(&self, r: &Rewrite, review: &mut Review<'_>, interrupted: &AtomicBool, ui: &Ui) {
+        let approver = &mut *review.approver;
         let reapprove = |changed: &Rewrite| self.reapprove(changed, approver, ui);
         let outcome = self.writer.rotate(r, self.rotation, reapprove).await;
         // Quit or Ctrl-C when asked again stops the run as at the first question.
@@ -257,7 +373,7 @@ impl Session<'_> {
 
     /// A rule not approved: declined (journalled), or not attempted because the admin quit
     /// or pressed Ctrl-C, either of which stops the run.
-    fn refused(&self, r: &Rewrite, answer: Answer, review: &mut Review, interrupted: &AtomicBool) {
+    fn refused(&self, r: &Rewrite, answer: Answer, review: &mut Review<'_>, interrupted: &AtomicBool) {
         let outcome = match answer {
             Answer::Quit => {
                 review.stop = Some(Stop::Quit);
@@ -375,8 +491,8 @@ impl Session<'_> {
 
 /// An interactive review under way: who approves, why it stopped (quit), what became of
 /// each rule so far, and how many rules were asked about (or passed) of how many.
-struct Review {
-    approver: Approver,
+struct Review<'a> {
+    approver: &'a mut Approver,
     stop: Option<Stop>,
     outcomes: Vec<Outcome>,
     asked: usize,

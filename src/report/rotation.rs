@@ -617,6 +617,12 @@ struct VerdictJson {
 
 /// [`render_rotation`] as JSON, made terminal-safe like every JSON output.
 pub fn render_rotation_json(s: &RotationSummary) -> String {
+    let text = serde_json::to_string_pretty(&rotation_value(s)).unwrap_or_default();
+    format!("{}\n", crate::printable::json_text(&text))
+}
+
+/// The JSON summary as a value (a run of several sites nests one per target).
+pub(super) fn rotation_value(s: &RotationSummary) -> serde_json::Value {
     let facts = s.facts();
     let advice = verdict::advise(&facts);
     let revoke_fingerprints = match &advice {
@@ -653,8 +659,7 @@ pub fn render_rotation_json(s: &RotationSummary) -> String {
             keep_fingerprints,
         },
     };
-    let text = serde_json::to_string_pretty(&json).unwrap_or_default();
-    format!("{}\n", crate::printable::json_text(&text))
+    serde_json::to_value(&json).unwrap_or_default()
 }
 
 /// What `restore --format json` reports.
