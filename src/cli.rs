@@ -78,9 +78,15 @@ pub struct OutputArgs {
 #[command(next_help_heading = "Site options")]
 pub struct GlobalArgs {
     /// The Jira site, e.g. `https://acme.atlassian.net` (`http://` only for loopback
-    /// addresses).
-    #[arg(long, env = "AUTOREKEY_SITE", value_name = "URL")]
-    pub site: Option<String>,
+    /// addresses). Repeat the flag for several sites (`scan` reads them all; other commands
+    /// take one); AUTOREKEY_SITE holds one site, and commas never split a value.
+    #[arg(long, env = "AUTOREKEY_SITE", value_name = "URL", action = clap::ArgAction::Append)]
+    pub site: Vec<String>,
+
+    /// Read site URLs from this file, one a line (`#` starts a comment; blank lines are
+    /// ignored), after any `--site`.
+    #[arg(long, value_name = "PATH")]
+    pub sites_file: Option<PathBuf>,
 
     /// The admin account autorekey acts as (a Jira global admin).
     #[arg(long, env = "AUTOREKEY_LOGIN", value_name = "EMAIL")]
@@ -91,7 +97,7 @@ pub struct GlobalArgs {
     #[arg(long, value_name = "PATH")]
     pub api_token_file: Option<PathBuf>,
 
-    /// Which product's automation rules.
+    /// Which product's automation rules (`all`: Jira and Confluence; `scan` only).
     #[arg(long, value_enum, default_value_t = Product::Jira)]
     pub product: Product,
 
@@ -114,8 +120,9 @@ pub struct GlobalArgs {
 }
 
 /// The site options' ids, as clap knows them: each is merged by [`GlobalArgs::take_given`].
-const SITE_OPTION_IDS: [&str; 7] = [
+const SITE_OPTION_IDS: [&str; 8] = [
     "site",
+    "sites_file",
     "login",
     "api_token_file",
     "product",
@@ -141,6 +148,7 @@ impl GlobalArgs {
         }
         merge!(
             site,
+            sites_file,
             login,
             api_token_file,
             product,
@@ -237,6 +245,9 @@ where
 pub enum Product {
     Jira,
     Confluence,
+    // Jira and Confluence, in that order (no doc comment: clap would turn the list of
+    // possible values into a longer one, described per value).
+    All,
 }
 
 impl Product {
@@ -244,6 +255,16 @@ impl Product {
         match self {
             Product::Jira => "jira",
             Product::Confluence => "confluence",
+            Product::All => "all",
+        }
+    }
+
+    /// The products this choice stands for, in the order they are read.
+    pub fn expand(self) -> &'static [&'static str] {
+        match self {
+            Product::Jira => &["jira"],
+            Product::Confluence => &["confluence"],
+            Product::All => &["jira", "confluence"],
         }
     }
 }
@@ -898,7 +919,7 @@ mod tests {
         args.extend(before);
         let from_after = site_of(parse(&args).unwrap());
         for g in [from_before, from_after] {
-            assert_eq!(g.site.as_deref(), Some("https://a.atlassian.net"));
+            assert_eq!(g.site, ["https://a.atlassian.net"]);
             assert_eq!(g.login.as_deref(), Some("a@x.example"));
             assert_eq!(g.api_token_file, Some(PathBuf::from("t")));
             assert_eq!(g.product, Product::Confluence);
@@ -923,11 +944,51 @@ mod tests {
             ])
             .unwrap(),
         );
-        assert_eq!(g.site.as_deref(), Some("https://b.atlassian.net"));
+        assert_eq!(g.site, ["https://b.atlassian.net"]);
         assert_eq!(
             g.concurrency, 3,
             "the default after the command must not undo --concurrency 3"
         );
+    }
+
+    #[test]
+    fn site_repeats_and_product_takes_all() {
+        let g = site_of(
+            parse(&[
+                "scan",
+                "--site",
+                "https://a.atlassian.net",
+                "--site",
+                "https://b.atlassian.net,https://c.atlassian.net",
+                "--sites-file",
+                "sites.txt",
+                "--product",
+                "all",
+            ])
+            .unwrap(),
+        );
+        assert_eq!(
+            g.site,
+            [
+                "https://a.atlassian.net",
+                "https://b.atlassian.net,https://c.atlassian.net"
+            ],
+            "commas never split a site"
+        );
+        assert_eq!(g.sites_file, Some(PathBuf::from("sites.txt")));
+        assert_eq!(g.product.expand(), ["jira", "confluence"]);
+        // Sites typed before the command are taken whole when none are typed after it.
+        let g = site_of(
+            parse(&[
+                "--site",
+                "https://a.atlassian.net",
+                "--site",
+                "https://b.atlassian.net",
+                "scan",
+            ])
+            .unwrap(),
+        );
+        assert_eq!(g.site.len(), 2);
     }
 
     #[test]

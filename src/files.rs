@@ -27,6 +27,8 @@ pub const TOKEN_FILE_CAP: u64 = 64 * 1024;
 pub const RULE_FILE_CAP: u64 = 64 * 1024 * 1024;
 pub const PLAN_FILE_CAP: u64 = 64 * 1024 * 1024;
 pub const SMALL_FILE_CAP: u64 = 16 * 1024 * 1024;
+/// A list of site URLs (`--sites-file`): thousands of lines fit in far less.
+pub const SITES_FILE_CAP: u64 = 1024 * 1024;
 /// A whole UI export held in memory for the offline rotation.
 pub const DOCUMENT_FILE_CAP: u64 = 256 * 1024 * 1024;
 

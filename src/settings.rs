@@ -3,6 +3,12 @@
 //! Flags, environment variables and prompts are combined here into one [`SiteSettings`], so
 //! commands never read the environment themselves and every "what is missing" message is
 //! written in one place, with its hint.
+//!
+//! Several sites and products (`--site` repeated, `--sites-file`, `--product all`) resolve
+//! to a list of [`Target`]s, and [`SiteSettings::resolve_all`] to one [`SiteSettings`] per
+//! target: each still describes one site's one product, so every one-site code path works
+//! unchanged, while the login and the admin token are read once for all of them.
+//! [`SiteSettings::resolve`] is for the commands that work on one target and refuses more.
 
 use std::time::Duration;
 
@@ -34,9 +40,139 @@ pub struct SiteSettings {
 /// credential must never be sent to any other host on its say-so.
 pub const GATEWAY_ENV: &str = "AUTOREKEY_GATEWAY_URL";
 
+/// One product of one site: the unit a command reads (and, for rotate, writes), with its
+/// own client, rate limit and lock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub site: Url,
+    /// `jira` or `confluence` (never `all`: that is expanded here).
+    pub product: String,
+}
+
+impl Target {
+    /// `https://acme.atlassian.net jira`: how summaries and errors name a target.
+    pub fn label(&self) -> String {
+        format!(
+            "{} {}",
+            self.site.as_str().trim_end_matches('/'),
+            self.product
+        )
+    }
+}
+
+/// The targets named by `--site` (repeatable, then each line of `--sites-file`) and
+/// `--product` (`all`: Jira then Confluence), in the order given, each site and product
+/// once (sites compared as parsed, without a trailing `/`). Empty when no site was named:
+/// the caller says what is missing ([`SiteSettings::resolve_all`]) or discovers the sites
+/// (`scan --org`).
+pub fn resolve_targets(global: &GlobalArgs) -> CommandResult<Vec<Target>> {
+    let mut sites = Vec::new();
+    for text in global.site.iter().filter(|s| !s.trim().is_empty()) {
+        sites.push(parse_site(Some(text))?);
+    }
+    if let Some(path) = &global.sites_file {
+        let text = crate::files::read_text_capped(
+            path,
+            crate::files::SITES_FILE_CAP,
+            crate::files::Links::Follow,
+        )
+        .map_err(|e| {
+            CommandError::input_file(
+                "cannot read --sites-file",
+                e,
+                "it must be a text file of site URLs, one a line (`#` starts a comment)",
+            )
+        })?;
+        sites.extend(parse_sites_text(&text)?);
+    }
+    Ok(targets_of(&sites, global.product.expand()))
+}
+
+/// Every (site, product) pair, sites outermost, each pair once.
+pub fn targets_of(sites: &[Url], products: &[&str]) -> Vec<Target> {
+    let mut targets: Vec<Target> = Vec::new();
+    for site in sites {
+        for product in products {
+            let key = site.as_str().trim_end_matches('/');
+            let seen = targets
+                .iter()
+                .any(|t| t.product == *product && t.site.as_str().trim_end_matches('/') == key);
+            if !seen {
+                targets.push(Target {
+                    site: site.clone(),
+                    product: (*product).to_string(),
+                });
+            }
+        }
+    }
+    targets
+}
+
+/// The sites of a `--sites-file`: one URL a line; blank lines and `#` comments (whole-line
+/// or after the URL) are skipped. A bad line is named by its number, never echoed (it may
+/// hold a password).
+fn parse_sites_text(text: &str) -> CommandResult<Vec<Url>> {
+    let mut sites = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        // A site's URL has no fragment (parse_url refuses one), so `#` always starts a comment.
+        let site = line.split('#').next().unwrap_or_default().trim();
+        if site.is_empty() {
+            continue;
+        }
+        let flag = format!("--sites-file line {}", number + 1);
+        let url = parse_url(site, &flag)?;
+        check_site_url(&url).map_err(|e| {
+            CommandError::usage(format!("{flag}: {e}"))
+                .hint("use https:// (plain http:// is allowed only for loopback addresses)")
+        })?;
+        sites.push(url);
+    }
+    if sites.is_empty() {
+        return Err(CommandError::usage("--sites-file names no site")
+            .hint("write one site URL a line, e.g. https://acme.atlassian.net"));
+    }
+    Ok(sites)
+}
+
+/// The one `--site` typed (or AUTOREKEY_SITE), for commands that use a site only to find the
+/// org admin API (`tokens`); several sites or a sites file are refused there.
+pub fn one_site_arg(global: &GlobalArgs) -> CommandResult<Option<&str>> {
+    if global.site.len() > 1 || global.sites_file.is_some() {
+        return Err(
+            CommandError::usage("this command takes one --site, and several were given")
+                .hint("give one --site (the sandbox's, or none for a real organization)"),
+        );
+    }
+    Ok(global.site.first().map(String::as_str))
+}
+
 impl SiteSettings {
+    /// The settings of the one target a command works on: several sites, or `--product
+    /// all`, are a usage error (only `scan` reads several; see [`Self::resolve_all`]).
     pub fn resolve(global: &GlobalArgs, ui: &Ui) -> CommandResult<SiteSettings> {
-        let site = parse_site(global.site.as_deref())?;
+        let targets = resolve_targets(global)?;
+        if targets.len() > 1 {
+            return Err(one_target_only(&targets));
+        }
+        let mut all = Self::for_targets(global, require_some(targets)?, ui)?;
+        Ok(all.remove(0))
+    }
+
+    /// The settings of every target named (see [`resolve_targets`]), in order, sharing one
+    /// login and one admin token read once. No site at all is a usage error.
+    pub fn resolve_all(global: &GlobalArgs, ui: &Ui) -> CommandResult<Vec<SiteSettings>> {
+        let targets = require_some(resolve_targets(global)?)?;
+        Self::for_targets(global, targets, ui)
+    }
+
+    /// The settings of `targets` (named, or discovered from the org) with the login, token
+    /// and client options of `global`. `--api-base` names one target's API, so it is refused
+    /// beside several.
+    pub fn for_targets(
+        global: &GlobalArgs,
+        targets: Vec<Target>,
+        ui: &Ui,
+    ) -> CommandResult<Vec<SiteSettings>> {
         let login = global
             .login
             .clone()
@@ -52,10 +188,19 @@ impl SiteSettings {
             .transpose()?;
         if let Some(base) = &api_base {
             check_site_url(base).map_err(|e| CommandError::usage(e.to_string()))?;
+            if targets.len() > 1 {
+                return Err(CommandError::usage(format!(
+                    "--api-base names one site's automation API, and {} sites or products were given",
+                    targets.len()
+                ))
+                .hint("drop --api-base (each site's address is found from the site), or name one site and product"));
+            }
         }
         let gateway = gateway_override()?;
-        if !crate::fetch::policy::is_loopback(&site) {
-            real_gateway(&site)?;
+        for target in &targets {
+            if !crate::fetch::policy::is_loopback(&target.site) {
+                real_gateway(&target.site)?;
+            }
         }
         let api_token = read_token(
             TokenSource {
@@ -67,16 +212,28 @@ impl SiteSettings {
             },
             ui,
         )?;
-        Ok(SiteSettings {
-            site,
-            login: login.trim().to_string(),
-            api_token,
-            product: global.product.as_str().to_string(),
-            api_base,
-            concurrency: usize::from(global.concurrency),
-            max_body: u64::from(global.max_response_mb) * 1024 * 1024,
-            gateway,
-        })
+        let login = login.trim().to_string();
+        Ok(targets
+            .into_iter()
+            .map(|target| SiteSettings {
+                site: target.site,
+                login: login.clone(),
+                api_token: api_token.clone(),
+                product: target.product,
+                api_base: api_base.clone(),
+                concurrency: usize::from(global.concurrency),
+                max_body: u64::from(global.max_response_mb) * 1024 * 1024,
+                gateway: gateway.clone(),
+            })
+            .collect())
+    }
+
+    /// The target these settings describe.
+    pub fn target(&self) -> Target {
+        Target {
+            site: self.site.clone(),
+            product: self.product.clone(),
+        }
     }
 
     pub fn client_config(&self) -> ClientConfig {
@@ -228,13 +385,33 @@ impl OrgSettings {
     }
 }
 
+/// `targets`, or the "no site was given" usage error when there are none.
+fn require_some(targets: Vec<Target>) -> CommandResult<Vec<Target>> {
+    if targets.is_empty() {
+        return Err(no_site());
+    }
+    Ok(targets)
+}
+
+fn no_site() -> CommandError {
+    CommandError::usage("no site was given").hint(
+        "pass --site https://YOUR-SITE.atlassian.net or set AUTOREKEY_SITE \
+         (or try `autorekey demo`, which needs no site)",
+    )
+}
+
+fn one_target_only(targets: &[Target]) -> CommandError {
+    let named: Vec<String> = targets.iter().map(Target::label).collect();
+    CommandError::usage(format!(
+        "this command works on one site and product at a time, and {} were given: {}",
+        targets.len(),
+        named.join(", ")
+    ))
+    .hint("give one --site and --product jira or confluence (run it once per site); `autorekey scan` reads several at once")
+}
+
 fn parse_site(site: Option<&str>) -> CommandResult<Url> {
-    let text = site.filter(|s| !s.trim().is_empty()).ok_or_else(|| {
-        CommandError::usage("no site was given").hint(
-            "pass --site https://YOUR-SITE.atlassian.net or set AUTOREKEY_SITE \
-             (or try `autorekey demo`, which needs no site)",
-        )
-    })?;
+    let text = site.filter(|s| !s.trim().is_empty()).ok_or_else(no_site)?;
     let url = parse_url(text.trim(), "--site (or AUTOREKEY_SITE)")?;
     check_site_url(&url).map_err(|e| {
         CommandError::usage(e.to_string())
@@ -271,4 +448,142 @@ fn parse_url(text: &str, flag: &str) -> CommandResult<Url> {
         );
     }
     Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{ColorChoice, Product};
+
+    fn global(sites: &[&str], file: Option<std::path::PathBuf>, product: Product) -> GlobalArgs {
+        GlobalArgs {
+            site: sites.iter().map(|s| s.to_string()).collect(),
+            sites_file: file,
+            login: Some("admin@x.example".into()),
+            api_token_file: None,
+            product,
+            api_base: None,
+            concurrency: 4,
+            max_response_mb: 1,
+        }
+    }
+
+    fn labels(targets: &[Target]) -> Vec<String> {
+        targets.iter().map(Target::label).collect()
+    }
+
+    #[test]
+    fn sites_and_products_expand_in_order_each_pair_once() {
+        let g = global(
+            &[
+                "https://b.atlassian.net",
+                "https://A.atlassian.net/",
+                "https://b.atlassian.net/",
+            ],
+            None,
+            Product::All,
+        );
+        assert_eq!(
+            labels(&resolve_targets(&g).unwrap()),
+            [
+                "https://b.atlassian.net jira",
+                "https://b.atlassian.net confluence",
+                "https://a.atlassian.net jira",
+                "https://a.atlassian.net confluence",
+            ]
+        );
+        let g = global(&["https://a.atlassian.net"], None, Product::Confluence);
+        assert_eq!(
+            labels(&resolve_targets(&g).unwrap()),
+            ["https://a.atlassian.net confluence"]
+        );
+        assert!(resolve_targets(&global(&[], None, Product::Jira))
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn a_sites_file_skips_comments_and_blanks_and_follows_the_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sites.txt");
+        std::fs::write(
+            &path,
+            "# our sites\n\n  https://b.atlassian.net  # the big one\nhttps://a.atlassian.net\n\
+             https://c.atlassian.net\r\n",
+        )
+        .unwrap();
+        let g = global(&["https://a.atlassian.net"], Some(path), Product::Jira);
+        assert_eq!(
+            labels(&resolve_targets(&g).unwrap()),
+            [
+                "https://a.atlassian.net jira",
+                "https://b.atlassian.net jira",
+                "https://c.atlassian.net jira",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bad_sites_file_line_is_named_by_number_never_echoed() {
+        for (text, says) in [
+            (
+                "https://a.atlassian.net\nhttps://me:s3cr3t@b.atlassian.net\n",
+                "line 2",
+            ),
+            ("https://a.atlassian.net\n\nhttp://c.example\n", "line 3"),
+            ("not a url s3cr3t\n", "line 1"),
+            ("https://a.atlassian.net/?x=s3cr3t\n", "line 1"),
+        ] {
+            let err = parse_sites_text(text).unwrap_err().render();
+            assert!(err.contains(says), "{text:?}: {err}");
+            assert!(!err.contains("s3cr3t"), "{err}");
+        }
+        let err = parse_sites_text("# nothing\n\n").unwrap_err().render();
+        assert!(err.contains("names no site"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let g = global(&[], Some(dir.path().join("missing")), Product::Jira);
+        assert!(resolve_targets(&g).is_err());
+    }
+
+    #[test]
+    fn one_target_commands_refuse_several_before_reading_a_token() {
+        let ui = Ui::new(-1, ColorChoice::Never);
+        for g in [
+            global(
+                &["https://a.atlassian.net", "https://b.atlassian.net"],
+                None,
+                Product::Jira,
+            ),
+            global(&["https://a.atlassian.net"], None, Product::All),
+        ] {
+            let err = SiteSettings::resolve(&g, &ui).err().unwrap().render();
+            assert!(err.contains("one site and product at a time"), "{err}");
+            assert!(err.contains("autorekey scan"), "{err}");
+        }
+        let err = SiteSettings::resolve_all(&global(&[], None, Product::All), &ui)
+            .err()
+            .unwrap()
+            .render();
+        assert!(err.contains("no site was given"), "{err}");
+        let mut g = global(
+            &["https://a.atlassian.net", "https://b.atlassian.net"],
+            None,
+            Product::Jira,
+        );
+        g.api_base = Some("https://api.atlassian.com/x".into());
+        let err = SiteSettings::resolve_all(&g, &ui).err().unwrap().render();
+        assert!(err.contains("--api-base names one site"), "{err}");
+    }
+
+    #[test]
+    fn tokens_takes_at_most_one_site() {
+        let g = global(&["https://a.atlassian.net"], None, Product::Jira);
+        assert_eq!(one_site_arg(&g).unwrap(), Some("https://a.atlassian.net"));
+        let g = global(
+            &["https://a.atlassian.net", "https://b.atlassian.net"],
+            None,
+            Product::Jira,
+        );
+        assert!(one_site_arg(&g).is_err());
+    }
 }

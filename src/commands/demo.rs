@@ -42,7 +42,8 @@ pub async fn run(args: &DemoArgs, ui: &Ui) -> CommandResult {
     };
     let (sandbox, admin, new_token_file) = start(&fixtures, &secrets).await?;
     let global = GlobalArgs {
-        site: Some(sandbox.base_url()),
+        site: vec![sandbox.base_url()],
+        sites_file: None,
         login: Some(admin),
         api_token_file: Some(secrets.join("admin-token")),
         product: Product::Jira,
@@ -136,7 +137,7 @@ async fn walk(
     backups: &Path,
     ui: &Ui,
 ) -> CommandResult {
-    let site = global.site.clone().unwrap_or_default();
+    let site = global.site.first().cloned().unwrap_or_default();
     heading(
         ui,
         0,

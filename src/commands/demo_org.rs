@@ -62,7 +62,8 @@ pub async fn run(fixtures: &Path, secrets: &Path, ui: &Ui) -> CommandResult {
         .await
         .map_err(|e| CommandError::caused(ErrorKind::Failure, "cannot start the sandbox", e))?;
     let global = GlobalArgs {
-        site: Some(sandbox.base_url()),
+        site: vec![sandbox.base_url()],
+        sites_file: None,
         login: Some(admin.email.clone()),
         api_token_file: Some(dir.join("admin-token")),
         product: Product::Jira,

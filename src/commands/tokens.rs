@@ -25,10 +25,7 @@ pub async fn run(global: &GlobalArgs, args: &TokensArgs, ui: &Ui) -> CommandResu
     let format = args.format;
     // A loopback site (the sandbox) is its own gateway, as the site client has it; any
     // other site's org key goes to Atlassian's gateway, whatever AUTOREKEY_GATEWAY_URL says.
-    let site = global
-        .site
-        .as_deref()
-        .and_then(|s| url::Url::parse(s.trim()).ok());
+    let site = crate::settings::one_site_arg(global)?.and_then(|s| url::Url::parse(s.trim()).ok());
     let gateway = match &site {
         Some(s) if crate::fetch::policy::is_loopback(s) => Some(s.clone()),
         Some(s) => Some(crate::settings::real_gateway(s)?),

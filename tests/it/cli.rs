@@ -402,3 +402,29 @@ fn a_full_disk_fails_every_command_that_prints_even_help() {
         );
     }
 }
+
+/// Only `scan` reads several sites or products at once (for now): the others say so, with
+/// a hint, before asking for any token.
+#[test]
+fn commands_of_one_site_refuse_several_with_a_hint() {
+    for extra in [["--site", "https://b.atlassian.net"], ["--product", "all"]] {
+        let mut args = vec![
+            "rotate",
+            "--account",
+            "x@y.example",
+            "--dry-run",
+            "--site",
+            "https://a.atlassian.net",
+            "--login",
+            "admin@x.example",
+        ];
+        args.extend(extra);
+        let out = run(&args);
+        out.expect_code(2).expect_error_with_hint();
+        assert!(
+            out.stderr.contains("one site and product at a time"),
+            "{}",
+            out.stderr
+        );
+    }
+}
