@@ -88,7 +88,8 @@ impl WriteLog for RestoreLog<'_> {
             None => "restore".to_string(),
         };
         let target = self.target.as_ref();
-        self.journal.record_at(target, uuid, name, step, Some(detail))
+        self.journal
+            .record_at(target, uuid, name, step, Some(detail))
     }
 }
 

@@ -79,7 +79,9 @@ impl TargetRef {
     /// Whether `site` and `product` name this target (sites compared by origin).
     pub fn is(&self, site: &str, product: &str) -> bool {
         let origin = |s: &str| url::Url::parse(s).ok().map(|u| u.origin());
-        self.product == product && origin(&self.site).is_some() && origin(&self.site) == origin(site)
+        self.product == product
+            && origin(&self.site).is_some()
+            && origin(&self.site) == origin(site)
     }
 
     /// The folder of its backups under the run's `sites/`: the site's host (and port) and
@@ -94,10 +96,12 @@ impl TargetRef {
         });
         let safe = |s: &str| -> String {
             s.chars()
-                .map(|c| match c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                    true => c,
-                    false => '_',
-                })
+                .map(
+                    |c| match c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                        true => c,
+                        false => '_',
+                    },
+                )
                 .collect()
         };
         format!("{}-{}", safe(&host), safe(&self.product))
@@ -175,7 +179,10 @@ impl BackupRun {
             Err(e) => Err(e),
             Ok(m) if m.file_type().is_symlink() => Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("{} is a symbolic link; autorekey does not follow links here", dir.display()),
+                format!(
+                    "{} is a symbolic link; autorekey does not follow links here",
+                    dir.display()
+                ),
             )),
             Ok(_) => BackupRun::open(&dir).map(Some),
         }

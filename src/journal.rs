@@ -230,7 +230,11 @@ pub fn unfinished(entries: &[Entry]) -> Vec<String> {
     let mut last: std::collections::BTreeMap<(&str, Option<&str>, Option<&str>), Step> =
         Default::default();
     for e in entries {
-        let key = (e.rule_uuid.as_str(), e.site.as_deref(), e.product.as_deref());
+        let key = (
+            e.rule_uuid.as_str(),
+            e.site.as_deref(),
+            e.product.as_deref(),
+        );
         last.insert(key, e.step);
     }
     last.into_iter()

@@ -280,7 +280,9 @@ pub fn previous_runs(root: &Path, manifest: &Manifest) -> Vec<PreviousRun> {
 
 /// The same sites and products, in any order (none, for two runs of one site).
 fn same_targets(a: &[TargetRef], b: &[TargetRef]) -> bool {
-    a.len() == b.len() && a.iter().all(|t| b.iter().any(|u| u.is(&t.site, &t.product)))
+    a.len() == b.len()
+        && a.iter()
+            .all(|t| b.iter().any(|u| u.is(&t.site, &t.product)))
 }
 
 fn same_origin(a: &str, b: &str) -> bool {

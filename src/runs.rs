@@ -193,9 +193,9 @@ fn rotation_of(dir: &Path) -> Vec<RotationRecord> {
         return Vec::new();
     };
     let wrote = |of: &dyn Fn(&journal::Entry) -> bool| {
-        entries.iter().any(|e| {
-            matches!(e.step, journal::Step::Verified | journal::Step::Attention) && of(e)
-        })
+        entries
+            .iter()
+            .any(|e| matches!(e.step, journal::Step::Verified | journal::Step::Attention) && of(e))
     };
     let Some(ended) = entries.last().map(|e| e.at.clone()) else {
         return Vec::new();

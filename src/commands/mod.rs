@@ -20,6 +20,7 @@ mod revoke;
 mod revoke_guard;
 mod rotate;
 mod rotate_file;
+mod rotate_sites;
 mod rotation;
 mod sandbox;
 mod scan;

@@ -62,6 +62,9 @@ pub struct Ownership {
     pub selector: Selector,
     pub confirmed: Vec<Confirmed>,
     pub unconfirmed: Vec<Unconfirmed>,
+    /// Failed logins of the account in this run so far, the earlier ones included: a run
+    /// of several sites carries them to the next site, one budget for the account.
+    pub failed_logins: usize,
 }
 
 /// `--old-token-file` or `AUTOREKEY_OLD_TOKEN`, if given. Never prompted for: most
@@ -180,6 +183,7 @@ impl<'a> Confirmation<'a> {
             selector,
             confirmed,
             unconfirmed,
+            failed_logins: tries.failed,
         })
     }
 }

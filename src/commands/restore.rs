@@ -91,8 +91,7 @@ async fn several(
     let (parts, held) = selected_parts(&backup, args)?;
     let mut approver = Approver::new(args.yes, ui, "restore")?;
     let named: Vec<TargetRef> = parts.iter().map(|p| p.0.clone()).collect();
-    let base = SiteSettings::resolve(&site_of_backup(global, &manifest)?, ui)?;
-    let settings = super::sites::settings_for(base, &named)?;
+    let settings = super::sites::settings_for(global, &named, ui)?;
     let targets = super::sites::connect_all(settings, ui).await?;
     let _locks = super::sites::lock_all(&targets, "restore", ui)?;
     super::interrupt::set_left(LEFT);
@@ -131,31 +130,6 @@ async fn several(
     };
     let backups: Vec<BackupRun> = backup.parts()?.into_iter().map(|p| p.1).collect();
     finish(&manifest, &backups, done, args.format, ui)
-}
-
-/// The site options with the backup's first site when none was given; a site given must
-/// be one of the backup's (a backup goes back only where it was taken from).
-fn site_of_backup(global: &GlobalArgs, manifest: &Manifest) -> CommandResult<GlobalArgs> {
-    let mut global = global.clone();
-    let given = super::sites::given_sites(&global);
-    if let Some(other) = given
-        .iter()
-        .find(|s| !manifest.targets.iter().any(|t| same_origin(&t.site, s)))
-    {
-        let sites: Vec<String> = manifest.targets.iter().map(|t| t.site.clone()).collect();
-        return Err(CommandError::usage(format!(
-            "this backup is of {}, but the site {other} was given",
-            sites.join(", ")
-        ))
-        .hint("leave out --site: a backup of several sites is restored to each of its own sites"));
-    }
-    super::sites::set_sites(&mut global, vec![manifest.targets[0].site.clone()]);
-    Ok(global)
-}
-
-fn same_origin(a: &str, b: &str) -> bool {
-    let origin = |s: &str| url::Url::parse(s.trim()).ok().map(|u| u.origin());
-    origin(a).is_some() && origin(a) == origin(b)
 }
 
 /// A target's backups and the rules of it the arguments select.

@@ -33,7 +33,7 @@ use crate::settings::SiteSettings;
 use crate::ui::Ui;
 
 use super::rotation::{self, Diffs};
-use super::sites::Target;
+use super::sites::Connected;
 
 /// Everything a writing run needs besides the rules themselves.
 pub struct Writes<'a> {
@@ -93,7 +93,8 @@ impl Writes<'_> {
                 label: None,
             };
             let (mut approver, interrupted) = (approver, interrupt_flag(ui.clone()));
-            let written = (session.approve_and_write(rewrites, &mut approver, &interrupted, ui)).await;
+            let written =
+                (session.approve_and_write(rewrites, &mut approver, &interrupted, ui)).await;
             outcomes.extend(session.final_check(written, &old, ui).await);
             summary.login_refused = session.writer.login_refused();
         }
@@ -119,7 +120,7 @@ impl Writes<'_> {
 /// One target's share of a writing run across several sites and products: what its read
 /// and confirmation gave.
 pub struct TargetWrite<'a> {
-    pub target: &'a Target,
+    pub target: &'a Connected,
     /// Its own selector: each site's old tokens were confirmed on that site.
     pub selector: Selector,
     pub rewrites: Vec<Rewrite>,
@@ -200,9 +201,7 @@ pub async fn write_targets(
     for (session, rewrites) in sessions.iter().zip(rewrites) {
         let outcomes = match stop {
             Some(why) => rewrites.iter().map(|r| not_attempted(r, why)).collect(),
-            None => {
-                (session.approve_and_write(rewrites, &mut approver, &interrupted, ui)).await
-            }
+            None => (session.approve_and_write(rewrites, &mut approver, &interrupted, ui)).await,
         };
         let quit = outcomes.iter().find_map(|o| match o.kind {
             Kind::NotAttempted { why } => Some(why),
@@ -257,6 +256,9 @@ impl Session<'_> {
         interrupted: &AtomicBool,
         ui: &Ui,
     ) -> Vec<Outcome> {
+        if let Some(label) = &self.label {
+            self.diffs.heading(&format!("At {label}:"), ui);
+        }
         if !approver.is_interactive() {
             self.diffs.show_all(&rewrites, ui);
             return self.write_all(rewrites, interrupted, ui).await;
@@ -278,10 +280,7 @@ impl Session<'_> {
                     self.review_each(group.rewrites, &mut review, interrupted, ui)
                         .await
                 }
-                _ => {
-                    self.review_group(group, &mut review, interrupted, ui)
-                        .await
-                }
+                _ => self.review_group(group, &mut review, interrupted, ui).await,
             }
         }
         review.outcomes
@@ -346,7 +345,9 @@ impl Session<'_> {
                 review.asked,
                 review.total,
                 r.name(),
-                self.label.as_ref().map_or(String::new(), |l| format!(" at {l}"))
+                self.label
+                    .as_ref()
+                    .map_or(String::new(), |l| format!(" at {l}"))
             );
             match ask(review.approver, &question, ui) {
                 Answer::Yes | Answer::All => self.write(&r, review, interrupted, ui).await,
@@ -373,7 +374,13 @@ impl Session<'_> {
 
     /// A rule not approved: declined (journalled), or not attempted because the admin quit
     /// or pressed Ctrl-C, either of which stops the run.
-    fn refused(&self, r: &Rewrite, answer: Answer, review: &mut Review<'_>, interrupted: &AtomicBool) {
+    fn refused(
+        &self,
+        r: &Rewrite,
+        answer: Answer,
+        review: &mut Review<'_>,
+        interrupted: &AtomicBool,
+    ) {
         let outcome = match answer {
             Answer::Quit => {
                 review.stop = Some(Stop::Quit);

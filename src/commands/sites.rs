@@ -16,20 +16,20 @@ use crate::cli::GlobalArgs;
 use crate::error::{CommandError, CommandResult};
 use crate::fetch::AutomationClient;
 use crate::run::SiteLock;
-use crate::settings::SiteSettings;
+use crate::settings::{SiteSettings, Target};
 use crate::ui::Ui;
 
 use super::interrupt::OnExit;
 use super::rotation;
 
 /// One site and product of the run, connected.
-pub struct Target {
+pub struct Connected {
     pub target: TargetRef,
     pub settings: SiteSettings,
     pub client: AutomationClient,
 }
 
-impl Target {
+impl Connected {
     /// `https://a.example · jira`, for questions, progress lines and summaries.
     pub fn label(&self) -> String {
         self.target.label()
@@ -45,11 +45,11 @@ pub fn target_ref(settings: &SiteSettings) -> TargetRef {
 }
 
 /// Connect to every target, in order (the admin's login is checked on each).
-pub async fn connect_all(all: Vec<SiteSettings>, ui: &Ui) -> CommandResult<Vec<Target>> {
+pub async fn connect_all(all: Vec<SiteSettings>, ui: &Ui) -> CommandResult<Vec<Connected>> {
     let mut targets = Vec::with_capacity(all.len());
     for settings in all {
         let client = settings.connect(ui).await?;
-        targets.push(Target {
+        targets.push(Connected {
             target: target_ref(&settings),
             settings,
             client,
@@ -62,7 +62,7 @@ pub async fn connect_all(all: Vec<SiteSettings>, ui: &Ui) -> CommandResult<Vec<T
 /// tenant, however many targets name it); the first refused one refuses the run, and the
 /// locks taken until then are released: nothing was written anywhere.
 pub fn lock_all(
-    targets: &[Target],
+    targets: &[Connected],
     command: &str,
     ui: &Ui,
 ) -> CommandResult<Vec<OnExit<SiteLock>>> {
@@ -75,47 +75,47 @@ pub fn lock_all(
         .collect()
 }
 
-/// The settings of each of `targets` (a multi-site run's backup), from the admin's settings
-/// for the first: the same login and token, each target's own site and product (a
-/// `--api-base` names one site's API, so it is not carried to the others).
-pub fn settings_for(base: SiteSettings, targets: &[TargetRef]) -> CommandResult<Vec<SiteSettings>> {
-    targets
-        .iter()
-        .map(|t| {
-            let site = Url::parse(&t.site).map_err(|e| {
-                CommandError::usage(format!("the backup names a site that is not a URL: {e}"))
-            })?;
-            if !crate::fetch::policy::is_loopback(&site) {
-                crate::settings::real_gateway(&site)?;
-            }
-            crate::fetch::check_site_url(&site).map_err(|e| CommandError::usage(e.to_string()))?;
-            if !matches!(t.product.as_str(), "jira" | "confluence") {
-                return Err(CommandError::usage(format!(
-                    "the backup names a product autorekey does not know: {}",
-                    crate::printable::printable(&t.product)
-                )));
-            }
-            let same = base.site.origin() == site.origin() && base.product == t.product;
-            Ok(SiteSettings {
-                api_base: base.api_base.clone().filter(|_| same),
-                site,
-                product: t.product.clone(),
-                login: base.login.clone(),
-                api_token: base.api_token.clone(),
-                concurrency: base.concurrency,
-                max_body: base.max_body,
-                gateway: base.gateway.clone(),
-            })
-        })
-        .collect()
-}
-
-/// The sites the options name (`--site`, `AUTOREKEY_SITE`).
-pub fn given_sites(global: &GlobalArgs) -> Vec<String> {
-    global.site.iter().cloned().collect()
-}
-
-/// The options with `sites` as the sites named.
-pub fn set_sites(global: &mut GlobalArgs, sites: Vec<String>) {
-    global.site = sites.into_iter().next();
+/// The settings of each of `targets` (a run's backup of several sites), from the site
+/// options: the same login and token, read once, each target's own site and product. A
+/// site named in the options must be one of the backup's: a backup goes back only where
+/// it was taken from.
+pub fn settings_for(
+    global: &GlobalArgs,
+    targets: &[TargetRef],
+    ui: &Ui,
+) -> CommandResult<Vec<SiteSettings>> {
+    let of_backup: Vec<String> = targets.iter().map(TargetRef::label).collect();
+    for given in crate::settings::resolve_targets(global)? {
+        if !targets
+            .iter()
+            .any(|t| t.is(given.site.as_str(), &t.product))
+        {
+            return Err(CommandError::usage(format!(
+                "this backup is of {}, but the site {} was given",
+                of_backup.join(", "),
+                given.site
+            ))
+            .hint(
+                "leave out --site: a backup of several sites goes back to each of its own sites",
+            ));
+        }
+    }
+    let mut named = Vec::new();
+    for t in targets {
+        let site = Url::parse(&t.site).map_err(|e| {
+            CommandError::usage(format!("the backup names a site that is not a URL: {e}"))
+        })?;
+        if !matches!(t.product.as_str(), "jira" | "confluence") {
+            return Err(CommandError::usage(format!(
+                "the backup names a product autorekey does not know: {}",
+                crate::printable::printable(&t.product)
+            )));
+        }
+        crate::fetch::check_site_url(&site).map_err(|e| CommandError::usage(e.to_string()))?;
+        named.push(Target {
+            site,
+            product: t.product.clone(),
+        });
+    }
+    SiteSettings::for_targets(global, named, ui)
 }

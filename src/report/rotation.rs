@@ -55,6 +55,9 @@ pub struct RotationSummary {
     pub confirmed: Vec<Confirmed>,
     /// Old values of the account left alone because nothing confirmed them.
     pub unconfirmed: Vec<Unconfirmed>,
+    /// How many sites and products the summary covers (more than one: a merged summary,
+    /// see [`super::SitesSummary`]).
+    pub targets: usize,
 }
 
 impl RotationSummary {
@@ -80,6 +83,7 @@ impl RotationSummary {
             login_refused: false,
             confirmed: Vec::new(),
             unconfirmed: Vec::new(),
+            targets: 1,
         }
     }
 
@@ -188,6 +192,7 @@ impl RotationSummary {
             new: &self.new_fingerprint,
             unconfirmed: self.unconfirmed.len(),
             offline: self.offline,
+            targets: self.targets,
         }
     }
 

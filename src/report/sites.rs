@@ -52,18 +52,27 @@ impl SitesSummary {
             login_refused: false,
             confirmed: Vec::new(),
             unconfirmed: Vec::new(),
+            targets: targets.len(),
         };
         let mut outcomes = Vec::new();
         for (target, s) in &targets {
-            merged.old_fingerprints.extend(s.old_fingerprints.iter().cloned());
+            merged
+                .old_fingerprints
+                .extend(s.old_fingerprints.iter().cloned());
             merged.rules_read += s.rules_read;
             merged.would_rotate.extend(s.would_rotate.iter().cloned());
             merged.list_complete &= s.list_complete;
             merged.not_inspectable += s.not_inspectable;
-            merged.tokens_in_rules.extend(s.tokens_in_rules.iter().cloned());
+            merged
+                .tokens_in_rules
+                .extend(s.tokens_in_rules.iter().cloned());
             merged.login_refused |= s.login_refused;
             for c in &s.confirmed {
-                if !merged.confirmed.iter().any(|m| m.fingerprint == c.fingerprint) {
+                if !merged
+                    .confirmed
+                    .iter()
+                    .any(|m| m.fingerprint == c.fingerprint)
+                {
                     merged.confirmed.push(c.clone());
                 }
             }
@@ -118,7 +127,10 @@ fn why(advice: &Advice) -> String {
     let count = super::count;
     match advice {
         Advice::StillInUse { rules } => {
-            format!("{} you", count(*rules, "rule still needs", "rules still need"))
+            format!(
+                "{} you",
+                count(*rules, "rule still needs", "rules still need")
+            )
         }
         Advice::NotInspectable { rules } => format!(
             "{} a credential autorekey cannot read",
@@ -135,10 +147,7 @@ fn why(advice: &Advice) -> String {
 
 /// What each target covered, then the one summary and verdict.
 pub fn render_sites(s: &SitesSummary) -> String {
-    let mut out = format!(
-        "Sites and products covered ({}):\n",
-        s.targets.len()
-    );
+    let mut out = format!("Sites and products covered ({}):\n", s.targets.len());
     for (target, t) in &s.targets {
         let counts: Vec<String> = counted(t)
             .into_iter()
@@ -153,7 +162,11 @@ pub fn render_sites(s: &SitesSummary) -> String {
             "  {}: {} rules read, rule list {}{to_rotate}{}",
             crate::printable::printable(&target.label()),
             t.rules_read,
-            if t.list_complete { "complete" } else { "INCOMPLETE" },
+            if t.list_complete {
+                "complete"
+            } else {
+                "INCOMPLETE"
+            },
             match counts.is_empty() {
                 true => String::new(),
                 false => format!("; {}", counts.join(", ")),
@@ -210,7 +223,11 @@ pub fn render_sites_markdown(s: &SitesSummary) -> String {
             "- `{}`: {} rules read, rule list {}",
             crate::printable::printable(&target.label()).replace('`', "'"),
             t.rules_read,
-            if t.list_complete { "complete" } else { "incomplete" }
+            if t.list_complete {
+                "complete"
+            } else {
+                "incomplete"
+            }
         );
     }
     if let Some(blocking) = s.blocking_text() {

@@ -32,5 +32,6 @@ mod rotate_pty;
 mod sandbox_api;
 mod scan_e2e;
 mod scoped_e2e;
+mod sites_e2e;
 mod soak;
 mod verdict_e2e;
