@@ -489,6 +489,49 @@ mod tests {
     }
 
     #[test]
+    fn a_run_of_several_sites_keeps_each_sites_rules_apart_and_resumes_only_the_same_sites() {
+        let root = tempfile::tempdir().unwrap();
+        let target = |site: &str, product: &str| TargetRef {
+            site: site.into(),
+            product: product.into(),
+        };
+        let (a, b) = (
+            target("https://a.example", "jira"),
+            target("https://b.example", "jira"),
+        );
+        let several = |targets: Vec<TargetRef>| Manifest {
+            targets,
+            ..manifest("n1", "autorekey")
+        };
+        let store =
+            RunStore::resume_or_new(root.path(), several(vec![a.clone(), b.clone()])).unwrap();
+        for (t, body) in [(&a, "on a"), (&b, "on b")] {
+            let part = store.part(t);
+            part.save("r1", &serde_json::json!({"rule": {"name": body}}))
+                .unwrap();
+            part.record("r1", body, Step::Writing, None).unwrap();
+        }
+        let dir = store.dir().unwrap();
+        let run = BackupRun::open(&dir).unwrap();
+        let parts = run.parts().unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[1].1.manifest().unwrap().site, "https://b.example");
+        let saved = parts[1].1.saved_rules().unwrap();
+        assert_eq!(saved[0].body()["name"], "on b");
+        let entries = journal::read(&dir.join("journal.jsonl")).unwrap();
+        assert!(entries[1].is_of(&b) && !entries[1].is_of(&a));
+        assert_eq!(journal::unfinished(&entries).len(), 2, "one per site");
+        drop(store);
+        // The same sites in another order resume it; one of them alone, or none, do not.
+        let again = RunStore::resume_or_new(root.path(), several(vec![b.clone(), a.clone()]));
+        assert_eq!(again.unwrap().resumed(), Some(dir.as_path()));
+        let one = RunStore::resume_or_new(root.path(), several(vec![a.clone()])).unwrap();
+        assert!(one.resumed().is_none());
+        let single = RunStore::resume_or_new(root.path(), manifest("n1", "autorekey")).unwrap();
+        assert!(single.resumed().is_none());
+    }
+
+    #[test]
     fn lock_keys_name_the_tenant_and_nothing_that_leaves_the_directory() {
         let key = LockKey::tenant("jira", " 5B1E2C7A-0d4f ").unwrap();
         assert_eq!(key.file_name(), "jira-5b1e2c7a-0d4f.lock");

@@ -305,6 +305,54 @@ mod tests {
     }
 
     #[test]
+    fn a_run_of_several_sites_is_listed_once_and_is_evidence_for_each_site_it_wrote() {
+        let root = tempfile::tempdir().unwrap();
+        let root = root.path().join("backups");
+        let target = |site: &str| TargetRef {
+            site: site.into(),
+            product: "jira".into(),
+        };
+        let (a, b, c) = (
+            target("https://a.example/"),
+            target("https://b.example/"),
+            target("https://c.example/"),
+        );
+        let manifest = Manifest {
+            targets: vec![a.clone(), b.clone(), c.clone()],
+            ..manifest("2026-03-01T00:00:00Z")
+        };
+        let run = BackupRun::create(&root, &manifest).unwrap();
+        for t in [&a, &b] {
+            let part = run.create_part(t, &manifest).unwrap();
+            // The same rule id on both sites: each in its own folder.
+            part.save("r1", &serde_json::json!({"rule": {}})).unwrap();
+        }
+        let j = Journal::open(&run.dir().join("journal.jsonl")).unwrap();
+        j.record_at(Some(&a), "r1", "R1", Step::Writing, None)
+            .unwrap();
+        j.record_at(Some(&a), "r1", "R1", Step::Verified, None)
+            .unwrap();
+        j.record_at(Some(&b), "r1", "R1", Step::Writing, None)
+            .unwrap();
+        // Site B's write never ended: interrupted, whatever site A's entry says.
+        assert_eq!(list(&root).unwrap()[0].state, RunState::Interrupted);
+        j.record_at(Some(&b), "r1", "R1", Step::Failed, None)
+            .unwrap();
+        j.end(Step::Ended, 0).unwrap();
+
+        let runs = list(&root).unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!((runs[0].rules, runs[0].state), (2, RunState::Finished));
+        assert_eq!(runs[0].sites.len(), 3);
+        assert!(table(&runs).contains("https://a.example · jira, https://b.example · jira"));
+        // Evidence for site A only: nothing was written on B or C.
+        let records = rotations(&root);
+        let sites: Vec<&str> = records.iter().map(|r| r.site.as_str()).collect();
+        assert_eq!(sites, ["https://a.example/"]);
+        assert_eq!(records[0].began, "2026-03-01T00:00:00Z");
+    }
+
+    #[test]
     fn runs_are_listed_newest_first_with_their_state() {
         let root = tempfile::tempdir().unwrap();
         let root = root.path().join("backups");
