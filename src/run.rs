@@ -128,8 +128,19 @@ impl RunStore {
         step: Step,
         detail: Option<String>,
     ) -> io::Result<()> {
+        self.record_at(None, (uuid, name), step, detail)
+    }
+
+    /// [`RunStore::record`] for a rule (id, name) of `target`, if the run has several.
+    fn record_at(
+        &self,
+        target: Option<&TargetRef>,
+        (uuid, name): (&str, &str),
+        step: Step,
+        detail: Option<String>,
+    ) -> io::Result<()> {
         match self.lock().as_ref() {
-            Some((_, journal)) => journal.record(uuid, name, step, detail),
+            Some((_, journal)) => journal.record_at(target, uuid, name, step, detail),
             None => Ok(()),
         }
     }
@@ -228,10 +239,7 @@ impl PartStore<'_> {
         step: Step,
         detail: Option<String>,
     ) -> io::Result<()> {
-        match self.store.lock().as_ref() {
-            Some((_, journal)) => journal.record_at(Some(&self.target), uuid, name, step, detail),
-            None => Ok(()),
-        }
+        (self.store).record_at(Some(&self.target), (uuid, name), step, detail)
     }
 
     /// The manifest of this target's folder: the run's, for this one site and product.

@@ -62,6 +62,7 @@ pub async fn run(
         rotation::check_backup_root(&args.write_args)?;
     }
     let targets = sites::connect_all(SiteSettings::resolve_all(global, ui)?, ui).await?;
+    sites::refuse_same_tenant(&targets)?;
     let _locks = match writes {
         true => Some(sites::lock_all(&targets, "rotate", ui)?),
         false => None,
@@ -87,6 +88,7 @@ pub async fn run(
             recorded: &[],
         };
         let owned = Confirmation::on_site(&t.client, &login, &selector, &new_token, given)
+            .at(t.label())
             .run(&mut read.plan, approver.as_mut(), ui)
             .await?;
         failed_logins = owned.failed_logins;

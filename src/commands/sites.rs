@@ -58,6 +58,26 @@ pub async fn connect_all(all: Vec<SiteSettings>, ui: &Ui) -> CommandResult<Vec<C
     Ok(targets)
 }
 
+/// Two targets that are one tenant (two spellings of one site's address) would read and
+/// write the same rules twice: refused before anything is read.
+pub fn refuse_same_tenant(targets: &[Connected]) -> CommandResult {
+    for (i, t) in targets.iter().enumerate() {
+        let key = rotation::lock_key(&t.client);
+        if let Some(other) = targets[..i]
+            .iter()
+            .find(|o| rotation::lock_key(&o.client) == key)
+        {
+            return Err(CommandError::usage(format!(
+                "{} and {} are the same site and product",
+                other.label(),
+                t.label()
+            ))
+            .hint("name each site once"));
+        }
+    }
+    Ok(())
+}
+
 /// Every tenant's lock for `command`, taken in the order of their keys (one lock per
 /// tenant, however many targets name it); the first refused one refuses the run, and the
 /// locks taken until then are released: nothing was written anywhere.

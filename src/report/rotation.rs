@@ -19,7 +19,7 @@ use crate::secret::{Fingerprint, Token};
 use crate::verdict;
 
 /// Everything the closing summary of `rotate`, `apply` and the offline rewrite says.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct RotationSummary {
     pub account: String,
     pub new_fingerprint: Fingerprint,

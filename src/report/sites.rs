@@ -30,37 +30,26 @@ pub struct SitesSummary {
 impl SitesSummary {
     /// Merge the targets' summaries (non-empty) into the one the verdict weighs.
     pub fn new(targets: Vec<(TargetRef, RotationSummary)>) -> SitesSummary {
-        let first = &targets[0].1;
+        // The first target's summary, its outcomes named with it; then every other one's.
+        let (first, rest) = targets.split_first().expect("at least one target");
         let mut merged = RotationSummary {
-            account: first.account.clone(),
-            new_fingerprint: first.new_fingerprint.clone(),
-            old_fingerprints: Default::default(),
-            rules_read: 0,
-            dry_run: first.dry_run,
-            plan_saved: None,
-            written_file: None,
-            would_rotate: Vec::new(),
-            backup_dir: targets.iter().find_map(|(_, s)| s.backup_dir.clone()),
             outcomes: Vec::new(),
-            revoke_command: first.revoke_command.clone(),
-            offline: false,
-            list_complete: true,
-            not_inspectable: 0,
-            tokens_in_rules: Default::default(),
-            copies: Vec::new(),
-            held_back: Vec::new(),
-            login_refused: false,
-            confirmed: Vec::new(),
-            unconfirmed: Vec::new(),
             targets: targets.len(),
+            ..first.1.clone()
         };
-        let mut outcomes = Vec::new();
-        for (target, s) in &targets {
+        let mut outcomes: Vec<Outcome> = first
+            .1
+            .outcomes
+            .iter()
+            .map(|o| tagged(o, &first.0))
+            .collect();
+        for (target, s) in rest {
             merged
                 .old_fingerprints
                 .extend(s.old_fingerprints.iter().cloned());
             merged.rules_read += s.rules_read;
             merged.would_rotate.extend(s.would_rotate.iter().cloned());
+            merged.backup_dir = merged.backup_dir.or_else(|| s.backup_dir.clone());
             merged.list_complete &= s.list_complete;
             merged.not_inspectable += s.not_inspectable;
             merged
@@ -240,4 +229,88 @@ pub fn render_sites_markdown(s: &SitesSummary) -> String {
     out.push('\n');
     out.push_str(&super::markdown::render_rotation(&s.merged));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{Failure, Kind};
+    use crate::plan::Selector;
+    use crate::secret::{Fingerprint, Token};
+
+    fn target(site: &str) -> TargetRef {
+        TargetRef {
+            site: site.into(),
+            product: "jira".into(),
+        }
+    }
+
+    /// One target's summary: `n` rules rotated, its list complete or not.
+    fn summary(new: &Token, old: &str, n: usize, list_complete: bool) -> RotationSummary {
+        let selector = Selector::new("svc@acme.example", vec![]);
+        let mut s = RotationSummary::new(&selector, new, n);
+        s.old_fingerprints.insert(old.to_string());
+        s.list_complete = list_complete;
+        let rotated = Kind::Rotated { places: 1 };
+        s.add(
+            (1..=n)
+                .map(|i| Outcome::new(format!("r{i}"), "Same name", rotated.clone()))
+                .collect(),
+        );
+        s
+    }
+
+    #[test]
+    fn one_verdict_says_revoke_only_when_every_target_is_clean_and_names_those_that_are_not() {
+        let new = Token::new(format!("FAKE-{}", uuid::Uuid::new_v4()));
+        let old = Fingerprint::of("FAKE-old").to_string();
+        let (a, b) = (target("https://a.example/"), target("https://b.example/"));
+        let clean = SitesSummary::new(vec![
+            (a.clone(), summary(&new, &old, 2, true)),
+            (b.clone(), summary(&new, &old, 1, true)),
+        ]);
+        assert!(clean.merged.advice().revokes());
+        assert_eq!(
+            (clean.merged.rules_read, clean.merged.outcomes.len()),
+            (3, 3)
+        );
+        assert!(clean.blocking_text().is_none());
+        // Same rule names on two sites: each named with its site.
+        let text = render_sites(&clean);
+        assert!(
+            text.contains("https://a.example · jira: 2 rules read"),
+            "{text}"
+        );
+
+        let mut failed = summary(&new, &old, 1, true);
+        let why = Failure::NeverLanded;
+        failed.add(vec![Outcome::new("r9", "Broken", Kind::Failed { why })]);
+        let held = SitesSummary::new(vec![
+            (a.clone(), summary(&new, &old, 2, false)),
+            (b.clone(), failed),
+        ]);
+        assert!(!held.merged.advice().revokes());
+        let said = held.blocking_text().expect("held back");
+        assert!(
+            said.contains(
+                "https://a.example · jira (its rule list could not be confirmed complete)"
+            ),
+            "{said}"
+        );
+        assert!(
+            said.contains("https://b.example · jira (1 rule still needs you)"),
+            "{said}"
+        );
+        let text = render_sites(&held);
+        assert!(
+            text.contains("Failed \"Broken [https://b.example · jira]\""),
+            "{text}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&render_sites_json(&held)).unwrap();
+        assert_eq!(json["verdict"]["revoke"], false);
+        assert_eq!(json["blocked_by"].as_array().map(Vec::len), Some(2));
+        assert_eq!(json["targets"][0]["list_complete"], false);
+        let markdown = render_sites_markdown(&held);
+        assert!(markdown.contains("Held back by: "), "{markdown}");
+    }
 }
