@@ -99,11 +99,17 @@ async fn several(
     let (mut outcomes, mut safety_dirs, mut stop) = (Vec::new(), Vec::new(), None);
     let mut login_refused = false;
     for (target, (part, rules)) in targets.iter().zip(parts.into_iter().map(|p| (p.1, p.2))) {
-        ui.status(format!(
-            "Restoring {} at {}",
+        let heading = crate::printable::printable(&format!(
+            "Restoring {} at {}:",
             crate::words::count(rules.len(), "rule", "rules"),
             target.label()
-        ));
+        ))
+        .into_owned();
+        // Where each rule's line goes: two sites may hold rules of one id and name.
+        match args.format {
+            SummaryFormat::Text => ui.out(heading),
+            SummaryFormat::Json => ui.status(heading),
+        }
         let log = RestoreLog {
             safety: safety_backup(&part, &part.manifest()?)?,
             journal: &journal,

@@ -94,7 +94,12 @@ pub async fn run(
         failed_logins = owned.failed_logins;
         let confirmed = owned.confirmed.len();
         verdict::check_new_in_use(&read.plan.census, &selector, &new_token, known, confirmed)
-            .map_err(|r| rotation::refused(r).context(format!("at {}", t.label())))?;
+            .map_err(|r| {
+                rotation::refused(r).context(format!(
+                    "the rules at {}; nothing was written on any site",
+                    t.label()
+                ))
+            })?;
         let mut summary = rotation::summary_of(&selector, &new_token, &read.plan, read.listed);
         summary.list_complete = read.list_complete;
         let selector = owned.into_summary(&mut summary);
@@ -146,7 +151,12 @@ async fn check_everywhere(
         }
         let login = rotation::check_new_token(&t.client, &selector, new_token, ui)
             .await
-            .map_err(|e| e.context(format!("at {}", t.label())))?;
+            .map_err(|e| {
+                e.context(format!(
+                    "checking the new token at {}; nothing was written on any site",
+                    t.label()
+                ))
+            })?;
         checked.push((selector, login));
     }
     Ok(checked)

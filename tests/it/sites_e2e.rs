@@ -140,6 +140,10 @@ fn one_run_rotates_both_sites_with_one_journal_one_verdict_and_restore_puts_each
     // Restore puts every rule back on its own site, though both sites use the same ids.
     let restore = a.run(&["restore", run_dir.to_str().unwrap(), "--yes"]);
     restore.expect_code(0);
+    for (site, n) in [(&a, 3), (&b, 2)] {
+        let heading = format!("Restoring {n} rules at {}:", label(site));
+        assert!(restore.stdout.contains(&heading), "{}", restore.stdout);
+    }
     let all_a: BTreeSet<String> = before_a.keys().cloned().collect();
     let all_b: BTreeSet<String> = before_b.keys().cloned().collect();
     Expected::nothing(&before_a)
@@ -260,4 +264,38 @@ fn a_dry_run_of_both_sites_shows_both_and_a_saved_plan_is_refused() {
         out.stderr
     );
     assert!(!plan.exists());
+}
+
+#[test]
+fn a_site_refusing_the_new_token_stops_the_run_before_any_write_anywhere() {
+    let planted = Planted::new(copies_of(&fixture_01(), 2));
+    let new_token = planted.fresh(SVC_JIRA_NEW_FIXTURE);
+    // Site B does not know svc-jira's new token (not issued there, or mistyped).
+    let b = planted.site_spec().with(|c| {
+        for account in &mut c.accounts {
+            account.tokens.retain(|t| t.expose() != new_token);
+        }
+    });
+    let (a, b) = (planted.site_spec().start(), b.start());
+    let before: Vec<_> = [&a, &b].iter().map(|s| snapshot(s)).collect();
+    let backups = a.dir.path().join("backups");
+
+    let out = rotate_both(&planted, &a, &b, &backups, &["--yes"]);
+    out.expect_code(2).expect_error_with_hint();
+    assert!(
+        out.stderr.contains("the new token was refused"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains(&b.base_url()), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("Reading rules"),
+        "nothing read: {}",
+        out.stderr
+    );
+    for (site, before) in [&a, &b].into_iter().zip(&before) {
+        assert_eq!(puts(site), 0);
+        Expected::nothing(before).assert_site(site);
+    }
+    assert!(!backups.exists() || run_dirs(&backups).is_empty());
 }
