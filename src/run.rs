@@ -269,7 +269,9 @@ pub fn previous_runs(root: &Path, manifest: &Manifest) -> Vec<PreviousRun> {
         .map(|e| e.path())
         .filter_map(|dir| {
             let found = BackupRun::open(&dir).and_then(|b| b.manifest()).ok()?;
-            let same = same_origin(&found.site, &manifest.site)
+            // A run of several sites is known by its targets, in whatever order given.
+            let site = manifest.targets.is_empty().then_some(&manifest.site);
+            let same = site.is_none_or(|site| same_origin(&found.site, site))
                 && found.account.eq_ignore_ascii_case(&manifest.account)
                 && found.new_fingerprint == manifest.new_fingerprint
                 && same_targets(&found.targets, &manifest.targets)
@@ -508,6 +510,7 @@ mod tests {
             target("https://b.example", "jira"),
         );
         let several = |targets: Vec<TargetRef>| Manifest {
+            site: targets[0].site.clone(),
             targets,
             ..manifest("n1", "autorekey")
         };

@@ -505,6 +505,24 @@ fn report_safety_backup(safety: &BackupRun, format: SummaryFormat, ui: &Ui) -> O
 /// private.
 fn selected_rules(args: &RestoreArgs) -> CommandResult<(BackupRun, Vec<SavedRule>, usize)> {
     let (run_dir, only_file) = locate(&args.backup)?;
+    // One site's folder of a run of several: its journal is the run's, one level up.
+    let sites = run_dir
+        .parent()
+        .filter(|p| p.ends_with(crate::backup::SITES));
+    if let Some(run) = sites
+        .and_then(Path::parent)
+        .filter(|r| r.join("manifest.json").is_file())
+    {
+        return Err(CommandError::usage(format!(
+            "{} is one site's part of the backup {}",
+            args.backup.display(),
+            run.display()
+        ))
+        .hint(format!(
+            "pass the run itself: autorekey restore {} (add --rule UUID for one rule)",
+            run.display()
+        )));
+    }
     let backup = BackupRun::open(&run_dir).map_err(|e| not_a_backup(&run_dir, e))?;
     backup.check_private().map_err(untrusted)?;
     let all = backup.checked_rules()?;

@@ -201,6 +201,7 @@ pub async fn write_targets(
     for (session, rewrites) in sessions.iter().zip(rewrites) {
         let outcomes = match stop {
             Some(why) => rewrites.iter().map(|r| not_attempted(r, why)).collect(),
+            None if rewrites.is_empty() => Vec::new(),
             None => (session.approve_and_write(rewrites, &mut approver, &interrupted, ui)).await,
         };
         let quit = outcomes.iter().find_map(|o| match o.kind {

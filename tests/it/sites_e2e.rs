@@ -137,6 +137,19 @@ fn one_run_rotates_both_sites_with_one_journal_one_verdict_and_restore_puts_each
     );
     assert!(json["blocked_by"].as_array().is_some_and(Vec::is_empty));
 
+    // One site's folder is not restored on its own: the run is, one rule or all.
+    let part_file = std::fs::read_dir(run_dir.join("sites"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("rules")
+        .join(format!("{}.json", before_b.keys().next().unwrap()));
+    let refused = a.run(&["restore", part_file.to_str().unwrap(), "--yes"]);
+    refused.expect_code(2).expect_error_with_hint();
+    assert!(refused.stderr.contains("is one site's part of the backup"));
+
     // Restore puts every rule back on its own site, though both sites use the same ids.
     let restore = a.run(&["restore", run_dir.to_str().unwrap(), "--yes"]);
     restore.expect_code(0);
@@ -188,9 +201,10 @@ fn a_site_whose_rule_list_is_incomplete_holds_the_verdict_back_and_is_named() {
         out.stderr
     );
 
-    // A rerun carries on in the same directory (the run did not finish).
+    // A rerun carries on in the same directory (the run did not finish), whatever the
+    // order the sites are named in.
     let run_dir = only_run_dir(&backups);
-    let again = rotate_both(&planted, &a, &b, &backups, &["--yes"]);
+    let again = rotate_both(&planted, &b, &a, &backups, &["--yes"]);
     again.expect_code(3);
     assert!(
         again.stderr.contains(&format!(
