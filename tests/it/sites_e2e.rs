@@ -313,3 +313,36 @@ fn a_site_refusing_the_new_token_stops_the_run_before_any_write_anywhere() {
     }
     assert!(!backups.exists() || run_dirs(&backups).is_empty());
 }
+
+#[test]
+fn at_a_terminal_one_review_asks_about_each_site_by_name() {
+    let (planted, a, b) = two_sites(2, 2, |_| {});
+    let new_token = planted.fresh(SVC_JIRA_NEW_FIXTURE);
+    let backups = a.dir.path().join("backups");
+    let old = a.write_file("old-token", &planted.fresh(SVC_JIRA_OLD_FIXTURE));
+    let (site_a, site_b) = (a.base_url(), b.base_url());
+    let args = [
+        "--site",
+        &site_a,
+        "--site",
+        &site_b,
+        "--old-token-file",
+        old.to_str().unwrap(),
+    ];
+    let cmd = spawnable_rotate(&a, SVC_JIRA, &new_token, &backups, &args);
+    let mut screen = crate::rotate_pty::Screen::spawn(cmd);
+    // Each site's group is its own question, naming the site (ASCII up to the `·`).
+    for site in [&a, &b] {
+        let named = format!("[{} ", site.base_url().trim_end_matches('/'));
+        screen.expect(&named);
+        screen.answer("[q]uit", "y");
+    }
+    let (code, transcript) = screen.finish();
+    crate::common::assert_no_secrets(&transcript, a.secrets());
+    assert_eq!(code, 0, "{transcript}");
+    assert!(
+        transcript.contains("revoke the old token ("),
+        "{transcript}"
+    );
+    assert_eq!((puts(&a), puts(&b)), (2, 2));
+}
