@@ -12,9 +12,10 @@
 //! 3. every target is read and planned, and each old value is confirmed on its own site by
 //!    the unchanged rules of [`super::ownership`] (one approver, one failed-login budget
 //!    for the account across every site: Atlassian counts them per account);
-//! 4. one review and the writes, target after target through each site's own client
-//!    ([`super::session::write_targets`]), into ONE backup directory and journal whose
-//!    entries name their site and product (`restore DIR` puts each rule back on its site);
+//! 4. one review (a change the same on several sites is one question naming them) and the
+//!    writes, each rule through its own site's client ([`super::session::write_targets`]),
+//!    into ONE backup directory and journal whose entries name their site and product
+//!    (`restore DIR` puts each rule back on its site);
 //! 5. one summary: each target's counts, and one verdict over all of them
 //!    ([`crate::report::SitesSummary`]).
 //!

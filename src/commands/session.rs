@@ -33,7 +33,9 @@ use crate::settings::SiteSettings;
 use crate::ui::Ui;
 
 use super::rotation::{self, Diffs};
-use super::sites::Connected;
+
+mod across;
+pub use across::{write_targets, TargetWrite};
 
 /// Everything a writing run needs besides the rules themselves.
 pub struct Writes<'a> {
@@ -117,112 +119,6 @@ impl Writes<'_> {
     }
 }
 
-/// One target's share of a writing run across several sites and products: what its read
-/// and confirmation gave.
-pub struct TargetWrite<'a> {
-    pub target: &'a Connected,
-    /// Its own selector: each site's old tokens were confirmed on that site.
-    pub selector: Selector,
-    pub rewrites: Vec<Rewrite>,
-    pub summary: RotationSummary,
-    pub outcomes: Vec<Outcome>,
-}
-
-/// A writing run across several targets: one approver and one review (target after
-/// target, each question naming its site and product), each target written through its
-/// own client into its share of the one `store`; a stop anywhere (Ctrl-C, a quit, a
-/// refused login) starts nothing more anywhere. Every rotated rule is checked once more
-/// after the last write of the run. Gives each target's summary, in order.
-pub async fn write_targets(
-    parts: Vec<TargetWrite<'_>>,
-    store: &RunStore,
-    new_token: &Token,
-    args: &WriteArgs,
-    mut approver: Approver,
-    ui: &Ui,
-) -> CommandResult<Vec<RotationSummary>> {
-    if parts.iter().any(|p| !p.selector.is_confirmed()) {
-        return Err(CommandError::failure(
-            "internal error: the old tokens were not confirmed before writing; nothing was written",
-        ));
-    }
-    if let Some(dir) = store.resumed() {
-        ui.status(format!(
-            "Carrying on the unfinished rotation backed up in {}",
-            dir.display()
-        ));
-    }
-    let mut heads = Vec::new();
-    let mut tails = Vec::new();
-    let mut rewrites = Vec::new();
-    for p in parts {
-        heads.push((p.target, p.selector));
-        tails.push((p.summary, p.outcomes));
-        rewrites.push(p.rewrites);
-    }
-    let olds: Vec<BTreeSet<Fingerprint>> = heads
-        .iter()
-        .zip(&rewrites)
-        .zip(&mut tails)
-        .map(|(((_, selector), rewrites), (summary, _))| {
-            let earlier = store.earlier_old_tokens(selector, new_token);
-            let mut old: BTreeSet<Fingerprint> = rewrites
-                .iter()
-                .flat_map(|r| r.findings.iter().filter_map(plan::token_identity))
-                .collect();
-            old.extend(earlier.iter().map(|(identity, _)| identity.clone()));
-            summary.note_earlier(earlier);
-            old
-        })
-        .collect();
-    let logs: Vec<_> = heads.iter().map(|h| store.part(&h.0.target)).collect();
-    let sessions: Vec<Session<'_>> = heads
-        .iter()
-        .zip(&logs)
-        .map(|((target, selector), log)| Session {
-            writer: Writer::new(&target.client, log),
-            rotation: Rotation {
-                selector,
-                new_token,
-            },
-            diffs: Diffs {
-                format: args.format,
-            },
-            concurrency: target.settings.concurrency.max(1),
-            label: Some(target.label()),
-        })
-        .collect();
-    let interrupted = match rewrites.iter().any(|r| !r.is_empty()) {
-        true => interrupt_flag(ui.clone()),
-        false => Arc::default(),
-    };
-    let mut stop: Option<Stop> = None;
-    let mut written = Vec::new();
-    for (session, rewrites) in sessions.iter().zip(rewrites) {
-        let outcomes = match stop {
-            Some(why) => rewrites.iter().map(|r| not_attempted(r, why)).collect(),
-            None if rewrites.is_empty() => Vec::new(),
-            None => (session.approve_and_write(rewrites, &mut approver, &interrupted, ui)).await,
-        };
-        let quit = outcomes.iter().find_map(|o| match o.kind {
-            Kind::NotAttempted { why } => Some(why),
-            _ => None,
-        });
-        stop = stop.or(session.halted(&interrupted)).or(quit);
-        written.push(outcomes);
-    }
-    let mut summaries = Vec::new();
-    let checks = sessions.iter().zip(written).zip(&olds).zip(tails);
-    for (((session, outcomes), old), (mut summary, mut all)) in checks {
-        all.extend(session.final_check(outcomes, old, ui).await);
-        summary.login_refused = session.writer.login_refused();
-        summary.backup_dir = store.dir().map(|d| d.display().to_string());
-        summary.add(all);
-        summaries.push(summary);
-    }
-    Ok(summaries)
-}
-
 /// One writing run's writer and how it shows and paces its work.
 struct Session<'a> {
     writer: Writer<'a>,
@@ -272,10 +168,7 @@ impl Session<'_> {
             total: rewrites.len(),
         };
         let (selector, new_token) = (self.rotation.selector, self.rotation.new_token);
-        for mut group in review::groups(rewrites, selector, new_token) {
-            if let Some(label) = &self.label {
-                group.label = format!("{} [{label}]", group.label);
-            }
+        for group in review::groups(rewrites, selector, new_token) {
             match group.rewrites.len() {
                 1 => {
                     self.review_each(group.rewrites, &mut review, interrupted, ui)

@@ -315,8 +315,47 @@ fn a_site_refusing_the_new_token_stops_the_run_before_any_write_anywhere() {
 }
 
 #[test]
-fn at_a_terminal_one_review_asks_about_each_site_by_name() {
+fn at_a_terminal_one_question_covers_the_same_change_on_both_sites_and_names_them() {
     let (planted, a, b) = two_sites(2, 2, |_| {});
+    let new_token = planted.fresh(SVC_JIRA_NEW_FIXTURE);
+    let backups = a.dir.path().join("backups");
+    let old = a.write_file("old-token", &planted.fresh(SVC_JIRA_OLD_FIXTURE));
+    let (site_a, site_b) = (a.base_url(), b.base_url());
+    let args = [
+        "--site",
+        &site_a,
+        "--site",
+        &site_b,
+        "--old-token-file",
+        old.to_str().unwrap(),
+    ];
+    let host = |site: &TestSite| site.base_url().trim_end_matches('/').to_owned();
+    let cmd = spawnable_rotate(&a, SVC_JIRA, &new_token, &backups, &args);
+    let mut screen = crate::rotate_pty::Screen::spawn(cmd);
+    // The four rules make one change: one question, naming both sites (ASCII up to `·`).
+    screen.expect("(1-4/4) Rotate 4 rules: ");
+    screen.expect(&format!("[{} ", host(&a)));
+    screen.expect(&format!(", {} ", host(&b)));
+    // Reviewed rule by rule, each question names its site.
+    screen.answer("[q]uit", "r");
+    for (i, site) in [(1, &a), (2, &a), (3, &b), (4, &b)] {
+        screen.expect(&format!("({i}/4) Rotate \""));
+        screen.expect(&format!("\" at {} ", host(site)));
+        screen.answer("[q]uit", "y");
+    }
+    let (code, transcript) = screen.finish();
+    crate::common::assert_no_secrets(&transcript, a.secrets());
+    assert_eq!(code, 0, "{transcript}");
+    assert!(
+        transcript.contains("revoke the old token ("),
+        "{transcript}"
+    );
+    assert_eq!((puts(&a), puts(&b)), (2, 2));
+}
+
+#[test]
+fn at_a_terminal_quitting_the_one_question_writes_nothing_on_either_site() {
+    let (planted, a, b) = two_sites(2, 1, |_| {});
     let new_token = planted.fresh(SVC_JIRA_NEW_FIXTURE);
     let backups = a.dir.path().join("backups");
     let old = a.write_file("old-token", &planted.fresh(SVC_JIRA_OLD_FIXTURE));
@@ -331,18 +370,14 @@ fn at_a_terminal_one_review_asks_about_each_site_by_name() {
     ];
     let cmd = spawnable_rotate(&a, SVC_JIRA, &new_token, &backups, &args);
     let mut screen = crate::rotate_pty::Screen::spawn(cmd);
-    // Each site's group is its own question, naming the site (ASCII up to the `·`).
-    for site in [&a, &b] {
-        let named = format!("[{} ", site.base_url().trim_end_matches('/'));
-        screen.expect(&named);
-        screen.answer("[q]uit", "y");
-    }
+    screen.expect("(1-3/3) Rotate 3 rules: ");
+    screen.answer("[q]uit", "q");
     let (code, transcript) = screen.finish();
     crate::common::assert_no_secrets(&transcript, a.secrets());
-    assert_eq!(code, 0, "{transcript}");
+    assert_eq!(code, 3, "{transcript}");
     assert!(
-        transcript.contains("revoke the old token ("),
+        !transcript.contains("revoke the old token ("),
         "{transcript}"
     );
-    assert_eq!((puts(&a), puts(&b)), (2, 2));
+    assert_eq!((puts(&a), puts(&b)), (0, 0));
 }
