@@ -54,6 +54,24 @@ fn rotate_both(
     a.run_cmd(cmd)
 }
 
+/// [`rotate_both`] on a terminal, without `--yes`: a person answers.
+fn at_a_terminal(planted: &Planted, a: &TestSite, b: &TestSite) -> crate::rotate_pty::Screen {
+    let new_token = planted.fresh(SVC_JIRA_NEW_FIXTURE);
+    let backups = a.dir.path().join("backups");
+    let old = a.write_file("old-token", &planted.fresh(SVC_JIRA_OLD_FIXTURE));
+    let (site_a, site_b) = (a.base_url(), b.base_url());
+    let args = [
+        "--site",
+        &site_a,
+        "--site",
+        &site_b,
+        "--old-token-file",
+        old.to_str().expect("a UTF-8 path"),
+    ];
+    let cmd = spawnable_rotate(a, SVC_JIRA, &new_token, &backups, &args);
+    crate::rotate_pty::Screen::spawn(cmd)
+}
+
 fn label(site: &TestSite) -> String {
     format!("{} · jira", site.base_url().trim_end_matches('/'))
 }
@@ -317,21 +335,8 @@ fn a_site_refusing_the_new_token_stops_the_run_before_any_write_anywhere() {
 #[test]
 fn at_a_terminal_one_question_covers_the_same_change_on_both_sites_and_names_them() {
     let (planted, a, b) = two_sites(2, 2, |_| {});
-    let new_token = planted.fresh(SVC_JIRA_NEW_FIXTURE);
-    let backups = a.dir.path().join("backups");
-    let old = a.write_file("old-token", &planted.fresh(SVC_JIRA_OLD_FIXTURE));
-    let (site_a, site_b) = (a.base_url(), b.base_url());
-    let args = [
-        "--site",
-        &site_a,
-        "--site",
-        &site_b,
-        "--old-token-file",
-        old.to_str().unwrap(),
-    ];
     let host = |site: &TestSite| site.base_url().trim_end_matches('/').to_owned();
-    let cmd = spawnable_rotate(&a, SVC_JIRA, &new_token, &backups, &args);
-    let mut screen = crate::rotate_pty::Screen::spawn(cmd);
+    let mut screen = at_a_terminal(&planted, &a, &b);
     // The four rules make one change: one question, naming both sites (ASCII up to `·`).
     screen.expect("(1-4/4) Rotate 4 rules: ");
     screen.expect(&format!("[{} ", host(&a)));
@@ -356,20 +361,7 @@ fn at_a_terminal_one_question_covers_the_same_change_on_both_sites_and_names_the
 #[test]
 fn at_a_terminal_quitting_the_one_question_writes_nothing_on_either_site() {
     let (planted, a, b) = two_sites(2, 1, |_| {});
-    let new_token = planted.fresh(SVC_JIRA_NEW_FIXTURE);
-    let backups = a.dir.path().join("backups");
-    let old = a.write_file("old-token", &planted.fresh(SVC_JIRA_OLD_FIXTURE));
-    let (site_a, site_b) = (a.base_url(), b.base_url());
-    let args = [
-        "--site",
-        &site_a,
-        "--site",
-        &site_b,
-        "--old-token-file",
-        old.to_str().unwrap(),
-    ];
-    let cmd = spawnable_rotate(&a, SVC_JIRA, &new_token, &backups, &args);
-    let mut screen = crate::rotate_pty::Screen::spawn(cmd);
+    let mut screen = at_a_terminal(&planted, &a, &b);
     screen.expect("(1-3/3) Rotate 3 rules: ");
     screen.answer("[q]uit", "q");
     let (code, transcript) = screen.finish();
