@@ -25,14 +25,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 
-use crate::backup::BackupRun;
+use crate::backup::{BackupRun, TargetRef};
 use crate::detect::MASK;
 use crate::fetch::{AutomationClient, FetchError, PutOutcome};
 use crate::journal::{Journal, Step};
 use crate::outcome::{Attention, Failure, Kind, Outcome, Stop};
 use crate::plan::{self, Rewrite, Selector};
 use crate::rule::Rule;
-use crate::run::RunStore;
+use crate::run::{PartStore, RunStore};
 use crate::secret::Token;
 
 /// Where a writer keeps the copy it overwrites and the record of what it did.
@@ -54,14 +54,27 @@ impl WriteLog for RunStore {
     }
 }
 
-/// A restore: the versions it replaces go to a new backup beside the one restored, and its
-/// steps to the restored run's journal, marked as the restore's.
-pub struct RestoreLog {
-    pub safety: BackupRun,
-    pub journal: Journal,
+/// One target's share of a rotation across several sites and products.
+impl WriteLog for PartStore<'_> {
+    fn save(&self, rule: &Rule) -> io::Result<()> {
+        PartStore::save(self, rule.uuid(), &rule.envelope())
+    }
+
+    fn record(&self, uuid: &str, name: &str, step: Step, detail: Option<String>) -> io::Result<()> {
+        PartStore::record(self, uuid, name, step, detail)
+    }
 }
 
-impl WriteLog for RestoreLog {
+/// A restore: the versions it replaces go to a new backup beside the one restored, and its
+/// steps to the restored run's journal, marked as the restore's (and, in a run of several
+/// sites, with the site and product of the rule).
+pub struct RestoreLog<'a> {
+    pub safety: BackupRun,
+    pub journal: &'a Journal,
+    pub target: Option<TargetRef>,
+}
+
+impl WriteLog for RestoreLog<'_> {
     fn save(&self, rule: &Rule) -> io::Result<()> {
         self.safety.save(rule.uuid(), &rule.envelope()).map(|_| ())
     }
@@ -74,7 +87,9 @@ impl WriteLog for RestoreLog {
             Some(d) => format!("restore: {d}"),
             None => "restore".to_string(),
         };
-        self.journal.record(uuid, name, step, Some(detail))
+        let target = self.target.as_ref();
+        self.journal
+            .record_at(target, uuid, name, step, Some(detail))
     }
 }
 

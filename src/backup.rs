@@ -14,6 +14,12 @@
 //!     journal.jsonl        what happened to each rule (see crate::journal)
 //! ```
 //!
+//! A rotation across several sites and products is still one run directory with one
+//! journal (each entry names its site and product): its manifest lists the `targets`, its
+//! own `rules/` stays empty, and each target's backups are a run of their own layout under
+//! `sites/<site-host>-<product>/` (manifest of that one site, `rules/`, `rules.sha256`), so
+//! a rule goes back to the site it came from and two sites' rules never share a file name.
+//!
 //! Every file is written whole and new (a temporary file moved into place), and its
 //! checksum appended to `rules.sha256` as it lands, so `restore` can tell a truncated or
 //! swapped file from the one it saved, and refuses that one file without giving up on the
@@ -37,6 +43,9 @@ use crate::rule::Rule;
 /// with `sha256sum -c rules.sha256` from inside the run directory.
 pub const CHECKSUMS: &str = "rules.sha256";
 
+/// Where a run of several sites keeps each target's backups.
+pub const SITES: &str = "sites";
+
 /// What a backup directory is about; written once when the run starts.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Manifest {
@@ -46,6 +55,57 @@ pub struct Manifest {
     pub new_fingerprint: String,
     pub started_at: String,
     pub tool: String,
+    /// A rotation across several sites and products: every one of them, in the order the
+    /// run took them (`site` and `product` above are the first). Empty (and not written)
+    /// for a run of one site, so its manifest is as before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetRef>,
+}
+
+/// One site and product of a rotation across several: what its backups and journal
+/// entries are tagged with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetRef {
+    pub site: String,
+    pub product: String,
+}
+
+impl TargetRef {
+    /// `https://a.example · jira`, as summaries and questions name a target.
+    pub fn label(&self) -> String {
+        format!("{} · {}", self.site.trim_end_matches('/'), self.product)
+    }
+
+    /// Whether `site` and `product` name this target (sites compared by origin).
+    pub fn is(&self, site: &str, product: &str) -> bool {
+        let origin = |s: &str| url::Url::parse(s).ok().map(|u| u.origin());
+        self.product == product
+            && origin(&self.site).is_some()
+            && origin(&self.site) == origin(site)
+    }
+
+    /// The folder of its backups under the run's `sites/`: the site's host (and port) and
+    /// the product, nothing that could leave the folder.
+    pub fn dir_name(&self) -> String {
+        let host = url::Url::parse(&self.site).ok().map_or("site".into(), |u| {
+            let host = u.host_str().unwrap_or("site").to_string();
+            match u.port() {
+                Some(port) => format!("{host}_{port}"),
+                None => host,
+            }
+        });
+        let safe = |s: &str| -> String {
+            s.chars()
+                .map(
+                    |c| match c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                        true => c,
+                        false => '_',
+                    },
+                )
+                .collect()
+        };
+        format!("{}-{}", safe(&host), safe(&self.product))
+    }
 }
 
 /// One run's backup directory.
@@ -96,6 +156,52 @@ impl BackupRun {
             .unwrap_or_else(|| "site".into());
         let stamp = manifest.started_at.replace([':', '-'], "");
         let dir = create_unique_dir(&root, &format!("{host}-{stamp}"))?;
+        BackupRun::create_at(dir, manifest)
+    }
+
+    /// The backups of one target of a rotation across several sites: `sites/<name>` in
+    /// this (the run's) directory, created private with the target's own manifest.
+    pub fn create_part(&self, target: &TargetRef, manifest: &Manifest) -> io::Result<BackupRun> {
+        let sites = self.dir.join(SITES);
+        create_private_dir_all(&sites)?;
+        let dir = sites.join(target.dir_name());
+        let mut builder = fs::DirBuilder::new();
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&dir)?;
+        BackupRun::create_at(dir, manifest)
+    }
+
+    /// The backups of `target` in this run, if it has any yet.
+    pub fn part(&self, target: &TargetRef) -> io::Result<Option<BackupRun>> {
+        let dir = self.dir.join(SITES).join(target.dir_name());
+        match fs::symlink_metadata(&dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+            Ok(m) if m.file_type().is_symlink() => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{} is a symbolic link; autorekey does not follow links here",
+                    dir.display()
+                ),
+            )),
+            Ok(_) => BackupRun::open(&dir).map(Some),
+        }
+    }
+
+    /// Every target's backups (for a run of several sites; none for a run of one), in the
+    /// order of the manifest's targets.
+    pub fn parts(&self) -> io::Result<Vec<(TargetRef, BackupRun)>> {
+        let mut parts = Vec::new();
+        for target in self.manifest()?.targets {
+            if let Some(part) = self.part(&target)? {
+                parts.push((target, part));
+            }
+        }
+        Ok(parts)
+    }
+
+    /// A new, empty run at `dir` (already created, private) with `manifest`.
+    fn create_at(dir: PathBuf, manifest: &Manifest) -> io::Result<BackupRun> {
         create_private_dir_all(&dir.join("rules"))?;
         let run = BackupRun {
             dir,
@@ -356,6 +462,7 @@ mod tests {
             new_fingerprint: "abc".into(),
             started_at: "2026-11-23T01:02:03Z".into(),
             tool: "autorekey test".into(),
+            targets: Vec::new(),
         }
     }
 

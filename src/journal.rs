@@ -10,6 +10,10 @@
 //! link cannot make autorekey append elsewhere) and kept 0600. A line torn by a crash is
 //! closed off before the next append, and skipped when reading, so it never hides the
 //! entries around it.
+//!
+//! A rotation across several sites and products keeps one journal: each rule's entry then
+//! names its `site` and `product` (a run of one site writes neither, as before), so rules
+//! of two sites that share an id are never mistaken for one.
 
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -17,6 +21,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+use crate::backup::TargetRef;
 use crate::outcome::Kind;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +83,12 @@ pub struct Entry {
     /// ...of how many rules the backup holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub of: Option<usize>,
+    /// In a run of several sites and products: the site of the rule...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
+    /// ...and its product.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
 }
 
 pub struct Journal {
@@ -106,10 +117,24 @@ impl Journal {
         step: Step,
         detail: Option<String>,
     ) -> io::Result<()> {
+        self.record_at(None, uuid, name, step, detail)
+    }
+
+    /// [`Journal::record`] for a rule of `target` (a run of several sites and products).
+    pub fn record_at(
+        &self,
+        target: Option<&TargetRef>,
+        uuid: &str,
+        name: &str,
+        step: Step,
+        detail: Option<String>,
+    ) -> io::Result<()> {
         self.append(Entry {
             rule_uuid: uuid.to_string(),
             rule_name: name.to_string(),
             detail,
+            site: target.map(|t| t.site.clone()),
+            product: target.map(|t| t.product.clone()),
             ..Entry::end(step)
         })
     }
@@ -165,7 +190,15 @@ impl Entry {
             not_attempted: None,
             restored: None,
             of: None,
+            site: None,
+            product: None,
         }
+    }
+
+    /// Whether this entry is about a rule of `target` (for a run of several sites).
+    pub fn is_of(&self, target: &TargetRef) -> bool {
+        let (site, product) = (self.site.as_deref(), self.product.as_deref());
+        site.zip(product).is_some_and(|(s, p)| target.is(s, p))
     }
 
     /// The old tokens a `writing` entry says its write replaces.
@@ -193,13 +226,20 @@ pub fn read(path: &Path) -> io::Result<Vec<Entry>> {
 
 /// Rules whose last entry is `writing`: the write may or may not have landed.
 pub fn unfinished(entries: &[Entry]) -> Vec<String> {
-    let mut last: std::collections::BTreeMap<&str, Step> = Default::default();
+    // Keyed by site and product too: two sites' rules may share an id.
+    let mut last: std::collections::BTreeMap<(&str, Option<&str>, Option<&str>), Step> =
+        Default::default();
     for e in entries {
-        last.insert(&e.rule_uuid, e.step);
+        let key = (
+            e.rule_uuid.as_str(),
+            e.site.as_deref(),
+            e.product.as_deref(),
+        );
+        last.insert(key, e.step);
     }
     last.into_iter()
         .filter(|(_, s)| *s == Step::Writing)
-        .map(|(u, _)| u.to_string())
+        .map(|((u, _, _), _)| u.to_string())
         .collect()
 }
 

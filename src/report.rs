@@ -13,6 +13,7 @@ pub mod expiring;
 mod inventory;
 pub mod markdown;
 mod rotation;
+mod sites;
 
 pub use inventory::{
     count, render_csv, render_json, render_table, target_lines, CredentialSummary, Inventory, Row,
@@ -22,3 +23,4 @@ pub use rotation::{
     id_note, outcome_line, reason, render_restore_json, render_rotation, render_rotation_json,
     RestoreSummary, RotationSummary,
 };
+pub use sites::{render_sites, render_sites_json, render_sites_markdown, SitesSummary};

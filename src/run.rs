@@ -17,6 +17,10 @@
 //!   directory. The OS releases it on any exit, so a crash or `kill -9` never blocks a later
 //!   run, and no guess about whether a process is alive is needed; the file's text (who,
 //!   since when) only words the refusal.
+//! - A rotation across several sites and products is one rotation too: one directory and
+//!   one journal (see `crate::backup` for its `sites/` layout), each target's backups and
+//!   journal entries written through [`RunStore::part`]; it resumes only a run of the same
+//!   targets.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -25,7 +29,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::backup::{self, BackupRun, Manifest};
+use crate::backup::{self, BackupRun, Manifest, TargetRef};
 use crate::journal::{self, Journal, Step};
 use crate::plan::Selector;
 use crate::secret::{Fingerprint, Token};
@@ -36,6 +40,15 @@ pub struct RunStore {
     manifest: Manifest,
     open: Mutex<Option<(BackupRun, Journal)>>,
     resumed: Option<PathBuf>,
+    /// Each target's backups in a run of several sites, by folder name, once made.
+    parts: Mutex<std::collections::BTreeMap<String, BackupRun>>,
+}
+
+/// One target's share of a rotation across several sites and products: its rules are
+/// backed up under the run's `sites/`, its steps journalled with its site and product.
+pub struct PartStore<'a> {
+    store: &'a RunStore,
+    target: TargetRef,
 }
 
 impl RunStore {
@@ -63,7 +76,16 @@ impl RunStore {
             manifest,
             open: Mutex::new(open),
             resumed,
+            parts: Mutex::default(),
         })
+    }
+
+    /// The share of `target` (one of the manifest's targets) in this rotation.
+    pub fn part(&self, target: &TargetRef) -> PartStore<'_> {
+        PartStore {
+            store: self,
+            target: target.clone(),
+        }
     }
 
     /// The directory of an earlier run this one carries on, if any.
@@ -82,14 +104,19 @@ impl RunStore {
 
     /// Back a rule up as read, creating the run's directory on the first backup.
     pub fn save(&self, uuid: &str, envelope: &Value) -> io::Result<()> {
+        let backup = self.opened()?;
+        backup.save(uuid, envelope).map(|_| ())
+    }
+
+    /// The run's directory, created (with its journal) on first use.
+    fn opened(&self) -> io::Result<BackupRun> {
         let mut open = self.lock();
         if open.is_none() {
             let backup = BackupRun::create(&self.root, &self.manifest)?;
             let journal = Journal::open(&backup.dir().join("journal.jsonl"))?;
             *open = Some((backup, journal));
         }
-        let (backup, _) = open.as_ref().expect("opened above");
-        backup.save(uuid, envelope).map(|_| ())
+        Ok(open.as_ref().expect("opened above").0.clone())
     }
 
     /// Journal a step. Before the first backup there is no directory, and nothing was
@@ -101,8 +128,19 @@ impl RunStore {
         step: Step,
         detail: Option<String>,
     ) -> io::Result<()> {
+        self.record_at(None, (uuid, name), step, detail)
+    }
+
+    /// [`RunStore::record`] for a rule (id, name) of `target`, if the run has several.
+    fn record_at(
+        &self,
+        target: Option<&TargetRef>,
+        (uuid, name): (&str, &str),
+        step: Step,
+        detail: Option<String>,
+    ) -> io::Result<()> {
         match self.lock().as_ref() {
-            Some((_, journal)) => journal.record(uuid, name, step, detail),
+            Some((_, journal)) => journal.record_at(target, uuid, name, step, detail),
             None => Ok(()),
         }
     }
@@ -130,9 +168,7 @@ impl RunStore {
             confirmed: None,
             ..selector.clone()
         };
-        let findings: Vec<_> = BackupRun::open(dir)
-            .and_then(|b| b.saved_rules())
-            .unwrap_or_default()
+        let findings: Vec<_> = every_saved_rule(dir)
             .iter()
             .flat_map(|saved| crate::detect::detect(saved.body()))
             .filter(|f| selector.matches(f) && f.token.as_ref() != Some(new_token))
@@ -161,6 +197,62 @@ impl RunStore {
     }
 }
 
+/// Every rule a run backed up, its targets' included (a run of several sites); a run
+/// that cannot be read gives none.
+fn every_saved_rule(dir: &Path) -> Vec<crate::rule::Rule> {
+    let Ok(run) = BackupRun::open(dir) else {
+        return Vec::new();
+    };
+    let parts = run.parts().unwrap_or_default().into_iter().map(|(_, p)| p);
+    std::iter::once(run.clone())
+        .chain(parts)
+        .flat_map(|b| b.saved_rules().unwrap_or_default())
+        .collect()
+}
+
+impl PartStore<'_> {
+    /// Back a rule of this target up as read, creating the run's directory and the
+    /// target's folder in it on first use.
+    pub fn save(&self, uuid: &str, envelope: &Value) -> io::Result<()> {
+        let run = self.store.opened()?;
+        let mut parts = self.store.parts.lock().unwrap_or_else(|p| p.into_inner());
+        let name = self.target.dir_name();
+        if !parts.contains_key(&name) {
+            let part = match run.part(&self.target)? {
+                Some(part) => {
+                    part.check_private()
+                        .map_err(|e| io::Error::new(io::ErrorKind::PermissionDenied, e))?;
+                    part
+                }
+                None => run.create_part(&self.target, &self.manifest())?,
+            };
+            parts.insert(name.clone(), part);
+        }
+        parts[&name].save(uuid, envelope).map(|_| ())
+    }
+
+    /// Journal a step of a rule of this target (nothing before the first backup).
+    pub fn record(
+        &self,
+        uuid: &str,
+        name: &str,
+        step: Step,
+        detail: Option<String>,
+    ) -> io::Result<()> {
+        (self.store).record_at(Some(&self.target), (uuid, name), step, detail)
+    }
+
+    /// The manifest of this target's folder: the run's, for this one site and product.
+    fn manifest(&self) -> Manifest {
+        Manifest {
+            site: self.target.site.clone(),
+            product: self.target.product.clone(),
+            targets: Vec::new(),
+            ..self.store.manifest.clone()
+        }
+    }
+}
+
 /// An earlier run of the same rotation.
 pub struct PreviousRun {
     pub dir: PathBuf,
@@ -177,9 +269,12 @@ pub fn previous_runs(root: &Path, manifest: &Manifest) -> Vec<PreviousRun> {
         .map(|e| e.path())
         .filter_map(|dir| {
             let found = BackupRun::open(&dir).and_then(|b| b.manifest()).ok()?;
-            let same = same_origin(&found.site, &manifest.site)
+            // A run of several sites is known by its targets, in whatever order given.
+            let site = manifest.targets.is_empty().then_some(&manifest.site);
+            let same = site.is_none_or(|site| same_origin(&found.site, site))
                 && found.account.eq_ignore_ascii_case(&manifest.account)
                 && found.new_fingerprint == manifest.new_fingerprint
+                && same_targets(&found.targets, &manifest.targets)
                 && !found.tool.ends_with(" restore");
             if !same {
                 return None;
@@ -191,6 +286,13 @@ pub fn previous_runs(root: &Path, manifest: &Manifest) -> Vec<PreviousRun> {
         .collect();
     runs.sort_by(|a, b| (&a.0, &a.1.dir).cmp(&(&b.0, &b.1.dir)));
     runs.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The same sites and products, in any order (none, for two runs of one site).
+fn same_targets(a: &[TargetRef], b: &[TargetRef]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .all(|t| b.iter().any(|u| u.is(&t.site, &t.product)))
 }
 
 fn same_origin(a: &str, b: &str) -> bool {
@@ -224,7 +326,7 @@ pub struct Holder {
 /// or address reached it (`localhost` and `127.0.0.1` are one site). An API base that does
 /// not name its cloud id (not Atlassian's form: a test server given as `--api-base`) is
 /// locked by its own address.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct LockKey {
     /// The lock file's name without `.lock`: nothing that could leave the directory.
     stem: String,
@@ -368,6 +470,7 @@ mod tests {
             new_fingerprint: new_fp.into(),
             started_at: backup::now_rfc3339(),
             tool: tool.into(),
+            targets: Vec::new(),
         }
     }
 
@@ -393,6 +496,50 @@ mod tests {
             "a finished rotation is not resumed"
         );
         assert_eq!(previous_runs(root.path(), &manifest("n1", "x")).len(), 1);
+    }
+
+    #[test]
+    fn a_run_of_several_sites_keeps_each_sites_rules_apart_and_resumes_only_the_same_sites() {
+        let root = tempfile::tempdir().unwrap();
+        let target = |site: &str, product: &str| TargetRef {
+            site: site.into(),
+            product: product.into(),
+        };
+        let (a, b) = (
+            target("https://a.example", "jira"),
+            target("https://b.example", "jira"),
+        );
+        let several = |targets: Vec<TargetRef>| Manifest {
+            site: targets[0].site.clone(),
+            targets,
+            ..manifest("n1", "autorekey")
+        };
+        let store =
+            RunStore::resume_or_new(root.path(), several(vec![a.clone(), b.clone()])).unwrap();
+        for (t, body) in [(&a, "on a"), (&b, "on b")] {
+            let part = store.part(t);
+            part.save("r1", &serde_json::json!({"rule": {"name": body}}))
+                .unwrap();
+            part.record("r1", body, Step::Writing, None).unwrap();
+        }
+        let dir = store.dir().unwrap();
+        let run = BackupRun::open(&dir).unwrap();
+        let parts = run.parts().unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[1].1.manifest().unwrap().site, "https://b.example");
+        let saved = parts[1].1.saved_rules().unwrap();
+        assert_eq!(saved[0].body()["name"], "on b");
+        let entries = journal::read(&dir.join("journal.jsonl")).unwrap();
+        assert!(entries[1].is_of(&b) && !entries[1].is_of(&a));
+        assert_eq!(journal::unfinished(&entries).len(), 2, "one per site");
+        drop(store);
+        // The same sites in another order resume it; one of them alone, or none, do not.
+        let again = RunStore::resume_or_new(root.path(), several(vec![b.clone(), a.clone()]));
+        assert_eq!(again.unwrap().resumed(), Some(dir.as_path()));
+        let one = RunStore::resume_or_new(root.path(), several(vec![a.clone()])).unwrap();
+        assert!(one.resumed().is_none());
+        let single = RunStore::resume_or_new(root.path(), manifest("n1", "autorekey")).unwrap();
+        assert!(single.resumed().is_none());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::backup::BackupRun;
+use crate::backup::{BackupRun, TargetRef, SITES};
 use crate::journal::{self, RunEnd};
 
 /// One run directory, as `backups` shows it.
@@ -24,9 +24,13 @@ pub struct RunInfo {
     pub run: String,
     pub dir: PathBuf,
     pub site: Option<String>,
+    /// A rotation across several sites and products: each of them, as `site · product`
+    /// (`site` is the first one's). Empty and not written for a run of one site.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sites: Vec<String>,
     pub account: Option<String>,
     pub started_at: Option<String>,
-    /// Rule files saved in `rules/`.
+    /// Rule files saved in `rules/` (every target's, for a run of several sites).
     pub rules: usize,
     pub state: RunState,
     /// For an interrupted run that said so: how many rules it never tried.
@@ -106,6 +110,7 @@ fn read_run(dir: &Path) -> RunInfo {
             .unwrap_or_default(),
         dir: dir.to_path_buf(),
         site: None,
+        sites: Vec::new(),
         account: None,
         started_at: None,
         rules: 0,
@@ -122,10 +127,14 @@ fn read_run(dir: &Path) -> RunInfo {
             return info;
         }
     };
+    info.sites = manifest.targets.iter().map(TargetRef::label).collect();
+    info.rules = count_rule_files(&dir.join("rules"))
+        + (manifest.targets.iter())
+            .map(|t| count_rule_files(&dir.join(SITES).join(t.dir_name()).join("rules")))
+            .sum::<usize>();
     info.site = Some(manifest.site);
     info.account = Some(manifest.account);
     info.started_at = Some(manifest.started_at);
-    info.rules = count_rule_files(&dir.join("rules"));
     match journal::read(&dir.join("journal.jsonl")) {
         Ok(entries) => {
             info.state = match journal::run_end(&entries) {
@@ -162,7 +171,7 @@ pub struct RotationRecord {
 }
 
 /// Every rotation under `root` that wrote a rule; unreadable runs are left out (they prove
-/// nothing).
+/// nothing). A rotation across several sites gives one record per site it wrote a rule of.
 pub fn rotations(root: &Path) -> Vec<RotationRecord> {
     let Ok(entries) = fs::read_dir(root) else {
         return Vec::new();
@@ -170,26 +179,49 @@ pub fn rotations(root: &Path) -> Vec<RotationRecord> {
     entries
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .filter_map(|e| rotation_of(&e.path()))
+        .flat_map(|e| rotation_of(&e.path()))
         .collect()
 }
 
-fn rotation_of(dir: &Path) -> Option<RotationRecord> {
-    let manifest = BackupRun::open(dir).and_then(|run| run.manifest()).ok()?;
-    if manifest.tool.ends_with(" restore") {
-        return None;
+fn rotation_of(dir: &Path) -> Vec<RotationRecord> {
+    let Some((manifest, entries)) = BackupRun::open(dir)
+        .and_then(|run| run.manifest())
+        .ok()
+        .filter(|m| !m.tool.ends_with(" restore"))
+        .and_then(|m| Some((m, journal::read(&dir.join("journal.jsonl")).ok()?)))
+    else {
+        return Vec::new();
+    };
+    let wrote = |of: &dyn Fn(&journal::Entry) -> bool| {
+        entries
+            .iter()
+            .any(|e| matches!(e.step, journal::Step::Verified | journal::Step::Attention) && of(e))
+    };
+    let Some(ended) = entries.last().map(|e| e.at.clone()) else {
+        return Vec::new();
+    };
+    let record = |site: &str| RotationRecord {
+        site: site.to_owned(),
+        account: manifest.account.clone(),
+        new_fingerprint: manifest.new_fingerprint.clone(),
+        began: manifest.started_at.clone(),
+        ended: ended.clone(),
+    };
+    if manifest.targets.is_empty() {
+        return match wrote(&|_| true) {
+            true => vec![record(&manifest.site)],
+            false => Vec::new(),
+        };
     }
-    let entries = journal::read(&dir.join("journal.jsonl")).ok()?;
-    let wrote = entries
-        .iter()
-        .any(|e| matches!(e.step, journal::Step::Verified | journal::Step::Attention));
-    Some(RotationRecord {
-        site: manifest.site,
-        account: manifest.account,
-        new_fingerprint: manifest.new_fingerprint,
-        began: manifest.started_at,
-        ended: entries.last().filter(|_| wrote)?.at.clone(),
-    })
+    // Only the sites the journal shows a rule of written to: a site of the run where
+    // nothing was written proves nothing about its rules.
+    let mut sites: Vec<&str> = Vec::new();
+    for t in &manifest.targets {
+        if wrote(&|e| e.is_of(t)) && !sites.contains(&t.site.as_str()) {
+            sites.push(&t.site);
+        }
+    }
+    sites.into_iter().map(record).collect()
 }
 
 fn count_rule_files(rules: &Path) -> usize {
@@ -213,9 +245,13 @@ pub fn table(runs: &[RunInfo]) -> String {
         "STATE".into(),
     ]];
     for r in runs {
+        let site = match r.sites.is_empty() {
+            true => dash(&r.site),
+            false => r.sites.join(", "),
+        };
         rows.push([
             r.run.clone(),
-            dash(&r.site),
+            site,
             dash(&r.account),
             dash(&r.started_at),
             r.rules.to_string(),
@@ -264,7 +300,56 @@ mod tests {
             new_fingerprint: "0123456789ab".into(),
             started_at: started_at.into(),
             tool: "test".into(),
+            targets: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_run_of_several_sites_is_listed_once_and_is_evidence_for_each_site_it_wrote() {
+        let root = tempfile::tempdir().unwrap();
+        let root = root.path().join("backups");
+        let target = |site: &str| TargetRef {
+            site: site.into(),
+            product: "jira".into(),
+        };
+        let (a, b, c) = (
+            target("https://a.example/"),
+            target("https://b.example/"),
+            target("https://c.example/"),
+        );
+        let manifest = Manifest {
+            targets: vec![a.clone(), b.clone(), c.clone()],
+            ..manifest("2026-03-01T00:00:00Z")
+        };
+        let run = BackupRun::create(&root, &manifest).unwrap();
+        for t in [&a, &b] {
+            let part = run.create_part(t, &manifest).unwrap();
+            // The same rule id on both sites: each in its own folder.
+            part.save("r1", &serde_json::json!({"rule": {}})).unwrap();
+        }
+        let j = Journal::open(&run.dir().join("journal.jsonl")).unwrap();
+        j.record_at(Some(&a), "r1", "R1", Step::Writing, None)
+            .unwrap();
+        j.record_at(Some(&a), "r1", "R1", Step::Verified, None)
+            .unwrap();
+        j.record_at(Some(&b), "r1", "R1", Step::Writing, None)
+            .unwrap();
+        // Site B's write never ended: interrupted, whatever site A's entry says.
+        assert_eq!(list(&root).unwrap()[0].state, RunState::Interrupted);
+        j.record_at(Some(&b), "r1", "R1", Step::Failed, None)
+            .unwrap();
+        j.end(Step::Ended, 0).unwrap();
+
+        let runs = list(&root).unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!((runs[0].rules, runs[0].state), (2, RunState::Finished));
+        assert_eq!(runs[0].sites.len(), 3);
+        assert!(table(&runs).contains("https://a.example · jira, https://b.example · jira"));
+        // Evidence for site A only: nothing was written on B or C.
+        let records = rotations(&root);
+        let sites: Vec<&str> = records.iter().map(|r| r.site.as_str()).collect();
+        assert_eq!(sites, ["https://a.example/"]);
+        assert_eq!(records[0].began, "2026-03-01T00:00:00Z");
     }
 
     #[test]

@@ -55,6 +55,9 @@ pub struct Facts<'a> {
     /// The rules came from an export file (`rotate --from-file`), not a site: the next
     /// steps name the file's way of writing.
     pub offline: bool,
+    /// How many sites and products the run read (1 for a run of one site's one product):
+    /// the advice to revoke says what was covered.
+    pub targets: usize,
 }
 
 impl<'a> Facts<'a> {
@@ -69,6 +72,7 @@ impl<'a> Facts<'a> {
             new,
             unconfirmed: 0,
             offline: false,
+            targets: 1,
         }
     }
 }
@@ -382,11 +386,18 @@ fn steps(advice: &Advice, f: &Facts<'_>, account: &str) -> Vec<String> {
     match advice {
         Advice::Revoke { old } => vec![
             "  1. Check the integrations: run or wait for each rotated rule and look at its audit log.".into(),
-            format!(
-                "     A token works on every site and product of {account}, and this run read \
-                 only this site's automation rules of one product: check the other product's \
-                 rules (`autorekey scan --product jira|confluence`), other sites and scripts too."
-            ),
+            match f.targets {
+                0 | 1 => format!(
+                    "     A token works on every site and product of {account}, and this run read \
+                     only this site's automation rules of one product: check the other product's \
+                     rules (`autorekey scan --product jira|confluence`), other sites and scripts too."
+                ),
+                n => format!(
+                    "     A token works on every site and product of {account}, and this run read \
+                     the automation rules of the {n} sites and products listed above: check any \
+                     other site or product and scripts too."
+                ),
+            },
             format!(
                 "  2. Then revoke the old token ({}) at {REVOKE_AT} (signed in as {account}): \
                  every rule read here that held it now holds the new token, read back.",
@@ -528,6 +539,7 @@ mod tests {
             new,
             unconfirmed: 0,
             offline: false,
+            targets: 1,
         }
     }
 

@@ -21,11 +21,13 @@ mod revoke_by_hand;
 mod revoke_guard;
 mod rotate;
 mod rotate_file;
+mod rotate_sites;
 mod rotation;
 mod sandbox;
 mod scan;
 mod scan_sites;
 mod session;
+mod sites;
 mod tokens;
 
 use std::process::ExitCode;

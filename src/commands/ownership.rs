@@ -47,6 +47,8 @@ pub struct LoginCheck<'a> {
     pub new_account_id: Option<&'a str>,
     /// Failed logins of the account this run made already (the new token's check).
     pub failed_already: usize,
+    /// The site and product, in a run of several: said in each question.
+    pub site_label: Option<String>,
 }
 
 /// What the admin gave or recorded to confirm old tokens with.
@@ -62,6 +64,9 @@ pub struct Ownership {
     pub selector: Selector,
     pub confirmed: Vec<Confirmed>,
     pub unconfirmed: Vec<Unconfirmed>,
+    /// Failed logins of the account in this run so far, the earlier ones included: a run
+    /// of several sites carries them to the next site, one budget for the account.
+    pub failed_logins: usize,
 }
 
 /// `--old-token-file` or `AUTOREKEY_OLD_TOKEN`, if given. Never prompted for: most
@@ -110,6 +115,7 @@ impl<'a> Confirmation<'a> {
             client,
             new_account_id: Some(&login.account_id),
             failed_already: login.failed_logins,
+            site_label: None,
         };
         Confirmation {
             selector,
@@ -117,6 +123,14 @@ impl<'a> Confirmation<'a> {
             given,
             login: Some(check),
         }
+    }
+
+    /// The same, its questions naming `label` (one site and product of several).
+    pub fn at(mut self, label: String) -> Self {
+        if let Some(login) = &mut self.login {
+            login.site_label = Some(label);
+        }
+        self
     }
 
     /// Confirm each old value `plan` would replace, narrow the plan to the confirmed ones,
@@ -153,7 +167,7 @@ impl<'a> Confirmation<'a> {
             };
             let decided = match decided {
                 Ok(evidence) => Ok(evidence),
-                Err(why) => match ask(approver.as_deref_mut(), c, &why, &selector.account, ui)? {
+                Err(why) => match ask(approver.as_deref_mut(), (c, &why), selector, &login, ui)? {
                     true => Ok(Evidence::Answered),
                     // Asked and answered no, or nobody to ask.
                     false => Err((
@@ -180,6 +194,7 @@ impl<'a> Confirmation<'a> {
             selector,
             confirmed,
             unconfirmed,
+            failed_logins: tries.failed,
         })
     }
 }
@@ -306,14 +321,19 @@ impl Tries {
 /// when nobody can be asked or the answer is no.
 fn ask(
     approver: Option<&mut Approver>,
-    c: &Candidate,
-    why: &Login,
-    account: &str,
+    (c, why): (&Candidate, &Login),
+    selector: &Selector,
+    login: &Option<LoginCheck<'_>>,
     ui: &Ui,
 ) -> CommandResult<bool> {
     let Some(approver) = approver.filter(|a| a.is_interactive()) else {
         return Ok(false);
     };
+    let account = &selector.account;
+    let at = login
+        .as_ref()
+        .and_then(|l| l.site_label.as_deref())
+        .map_or(String::new(), |label| format!(" at {label}"));
     let list = |items: Vec<String>| items.join(", ");
     let rules = c
         .rules
@@ -321,7 +341,7 @@ fn ask(
         .map(|r| format!("\"{}\"", printable(&r.name)))
         .collect();
     ui.status(format!(
-        "{account} · {} is in {}, but nothing confirmed it as {account}'s token:",
+        "{account} · {} is in {}{at}, but nothing confirmed it as {account}'s token:",
         c.shown,
         crate::report::count(c.rules.len(), "rule", "rules")
     ));
@@ -338,8 +358,8 @@ fn ask(
     }
     ui.status(format!("  login:    {}", why.describe()));
     let question = format!(
-        "Is {} {account}'s old token, to be replaced with the new one? A value a rule editor \
-         planted would send the new token to them",
+        "Is {} {account}'s old token{at}, to be replaced with the new one? A value a rule \
+         editor planted would send the new token to them",
         c.shown
     );
     Ok(approver.vouch(&question)? == Some(true))

@@ -17,7 +17,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::apply::{RestoreLog, Writer};
-use crate::backup::{BackupRun, Manifest, SavedRule};
+use crate::backup::{BackupRun, Manifest, SavedRule, TargetRef};
 use crate::cli::{GlobalArgs, RestoreArgs, SummaryFormat};
 use crate::confirm::{Answer, Approver};
 use crate::error::{CommandError, CommandResult, ErrorKind};
@@ -33,40 +33,135 @@ use crate::verdict;
 
 pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandResult {
     let (backup, rules, held) = selected_rules(args)?;
+    let manifest = backup.manifest()?;
+    if !manifest.targets.is_empty() {
+        return several(global, args, (backup, manifest), ui).await;
+    }
     let approver = Approver::new(args.yes, ui, "restore")?;
     let settings = SiteSettings::resolve(global, ui)?;
-    let manifest = backup.manifest()?;
     same_site(&manifest, &settings)?;
     let client = settings.connect(ui).await?;
     let _lock = super::rotation::lock_site(&client, "restore", ui)?;
-    super::interrupt::set_left(
-        "a rule being restored may or may not have been written; run the same restore again: \
-         a rule already as backed up is left alone",
-    );
-    let journal = Journal::open(&backup.dir().join("journal.jsonl")).map_err(|e| {
-        CommandError::caused(ErrorKind::Failure, "cannot open the backup's journal", e)
-            .hint("nothing was restored; journal.jsonl must be a plain file in the backup folder")
-    })?;
+    super::interrupt::set_left(LEFT);
+    let journal = open_journal(&backup)?;
     let log = RestoreLog {
         safety: safety_backup(&backup, &manifest)?,
-        journal,
+        journal: &journal,
+        target: None,
     };
     let writer = Writer::new(&client, &log);
-    let outcomes = Restore {
+    let mut restore = Restore {
         writer: &writer,
         approver,
         format: args.format,
-    }
-    .all(rules, ui)
-    .await;
-    record_end(&log.journal, &outcomes, held, ui);
+        stop: None,
+    };
+    let outcomes = restore.all(rules, ui).await;
+    record_end(&journal, &outcomes, held, ui);
     let safety = report_safety_backup(&log.safety, args.format, ui);
     let done = Restored {
         outcomes,
         safety_backup_dir: safety,
         login_refused: writer.login_refused(),
     };
-    finish(&manifest, &backup, done, args.format, ui)
+    finish(&manifest, &[backup], done, args.format, ui)
+}
+
+/// What a Ctrl-C leaves once a restore writes.
+const LEFT: &str = "a rule being restored may or may not have been written; run the same \
+    restore again: a rule already as backed up is left alone";
+
+fn open_journal(backup: &BackupRun) -> CommandResult<Journal> {
+    Journal::open(&backup.dir().join("journal.jsonl")).map_err(|e| {
+        CommandError::caused(ErrorKind::Failure, "cannot open the backup's journal", e)
+            .hint("nothing was restored; journal.jsonl must be a plain file in the backup folder")
+    })
+}
+
+/// The restore of a rotation across several sites and products: each target's rules go
+/// back to their own site, through that site's client, with every tenant's lock taken
+/// before the first write; one approver, one journal (each entry naming its site and
+/// product), one closing summary.
+async fn several(
+    global: &GlobalArgs,
+    args: &RestoreArgs,
+    (backup, manifest): (BackupRun, Manifest),
+    ui: &Ui,
+) -> CommandResult {
+    let (parts, held) = selected_parts(&backup, args)?;
+    let mut approver = Approver::new(args.yes, ui, "restore")?;
+    let named: Vec<TargetRef> = parts.iter().map(|p| p.0.clone()).collect();
+    let settings = super::sites::settings_for(global, &named, ui)?;
+    let targets = super::sites::connect_all(settings, ui).await?;
+    let _locks = super::sites::lock_all(&targets, "restore", ui)?;
+    super::interrupt::set_left(LEFT);
+    let journal = open_journal(&backup)?;
+    let (mut outcomes, mut safety_dirs, mut stop) = (Vec::new(), Vec::new(), None);
+    let mut login_refused = false;
+    for (target, (part, rules)) in targets.iter().zip(parts.into_iter().map(|p| (p.1, p.2))) {
+        let heading = crate::printable::printable(&format!(
+            "Restoring {} at {}:",
+            crate::words::count(rules.len(), "rule", "rules"),
+            target.label()
+        ))
+        .into_owned();
+        // Where each rule's line goes: two sites may hold rules of one id and name.
+        match args.format {
+            SummaryFormat::Text => ui.out(heading),
+            SummaryFormat::Json => ui.status(heading),
+        }
+        let log = RestoreLog {
+            safety: safety_backup(&part, &part.manifest()?)?,
+            journal: &journal,
+            target: Some(target.target.clone()),
+        };
+        let writer = Writer::new(&target.client, &log);
+        let mut restore = Restore {
+            writer: &writer,
+            approver,
+            format: args.format,
+            stop,
+        };
+        outcomes.extend(restore.all(rules, ui).await);
+        (approver, stop) = (restore.approver, restore.stop);
+        login_refused |= writer.login_refused();
+        stop = stop.or(writer.login_refused().then_some(Stop::LoginRefused));
+        safety_dirs.extend(report_safety_backup(&log.safety, args.format, ui));
+    }
+    record_end(&journal, &outcomes, held, ui);
+    let done = Restored {
+        outcomes,
+        safety_backup_dir: (!safety_dirs.is_empty()).then(|| safety_dirs.join(", ")),
+        login_refused,
+    };
+    let backups: Vec<BackupRun> = backup.parts()?.into_iter().map(|p| p.1).collect();
+    finish(&manifest, &backups, done, args.format, ui)
+}
+
+/// A target's backups and the rules of it the arguments select.
+type Part = (TargetRef, BackupRun, Vec<SavedRule>);
+
+/// Each target's backups (private, every file checked) and the rules the arguments select,
+/// targets with none selected left out; and how many rules the run holds in all.
+fn selected_parts(backup: &BackupRun, args: &RestoreArgs) -> CommandResult<(Vec<Part>, usize)> {
+    let (mut parts, mut held) = (Vec::new(), Vec::new());
+    for (target, part) in backup.parts().map_err(untrusted)? {
+        part.check_private().map_err(untrusted)?;
+        let all = part.checked_rules()?;
+        held.extend(all.iter().map(|r| r.uuid.clone()));
+        let rules: Vec<SavedRule> = all
+            .into_iter()
+            .filter(|r| args.rules.is_empty() || args.rules.contains(&r.uuid))
+            .collect();
+        if !rules.is_empty() {
+            parts.push((target, part, rules));
+        }
+    }
+    if parts.is_empty() {
+        return Err(CommandError::usage("no backed-up rule matches")
+            .hint(format!("the backup holds: {}", held.join(", "))));
+    }
+    Ok((parts, held.len()))
 }
 
 /// A restore under way: the one writer, and who approves.
@@ -74,14 +169,15 @@ struct Restore<'a> {
     writer: &'a Writer<'a>,
     approver: Approver,
     format: SummaryFormat,
+    /// Why no further rule is started (a quit, Ctrl-C at a prompt), once it is so.
+    stop: Option<Stop>,
 }
 
 impl Restore<'_> {
     /// Restore each rule in turn, past any that fails; stop starting new ones when the
     /// admin quits, presses Ctrl-C at a prompt, or the site refuses the admin's login.
-    async fn all(mut self, rules: Vec<SavedRule>, ui: &Ui) -> Vec<Outcome> {
+    async fn all(&mut self, rules: Vec<SavedRule>, ui: &Ui) -> Vec<Outcome> {
         let mut outcomes = Vec::new();
-        let mut stop = None;
         let total = rules.len();
         for (i, saved) in rules.into_iter().enumerate() {
             // A file that cannot be trusted is named by its id: its name is not read.
@@ -90,7 +186,7 @@ impl Restore<'_> {
                 .as_ref()
                 .map_or(saved.uuid.as_str(), |r| r.name())
                 .to_string();
-            let halted = stop.or(self.writer.login_refused().then_some(Stop::LoginRefused));
+            let halted = (self.stop).or(self.writer.login_refused().then_some(Stop::LoginRefused));
             let outcome = match (halted, saved.rule) {
                 (Some(why), _) => Outcome::new(saved.uuid, name, Kind::NotAttempted { why }),
                 // Named and skipped: one bad file must not keep the others from restoring.
@@ -106,7 +202,7 @@ impl Restore<'_> {
                 }
             };
             if let Kind::NotAttempted { why } = outcome.kind {
-                stop = Some(why);
+                self.stop = Some(why);
             }
             if self.format == SummaryFormat::Text {
                 ui.out(restore_line(&outcome));
@@ -235,7 +331,7 @@ fn restore_line(o: &Outcome) -> String {
 /// stopped (Ctrl-C, a refused login), 3 when a rule could not be restored, else 0.
 fn finish(
     manifest: &Manifest,
-    backup: &BackupRun,
+    backup: &[BackupRun],
     done: Restored,
     format: SummaryFormat,
     ui: &Ui,
@@ -327,11 +423,15 @@ fn restore_counts(outcomes: &[Outcome]) -> String {
 }
 
 /// The old tokens the restored rules use again (those of the backup's account).
-fn old_fingerprints(backup: &BackupRun, manifest: &Manifest) -> std::collections::BTreeSet<String> {
+fn old_fingerprints(
+    backups: &[BackupRun],
+    manifest: &Manifest,
+) -> std::collections::BTreeSet<String> {
     let selector = plan::Selector::new(manifest.account.clone(), vec![]);
-    backup
-        .saved_rules()
-        .unwrap_or_default()
+    backups
+        .iter()
+        .flat_map(|b| b.saved_rules().unwrap_or_default())
+        .collect::<Vec<_>>()
         .iter()
         .flat_map(|saved| crate::detect::detect(saved.body()))
         .filter(|f| selector.is_account(f))
@@ -362,7 +462,12 @@ fn same_site(manifest: &Manifest, settings: &SiteSettings) -> CommandResult {
 /// Where restore saves each rule's current version before overwriting it: a new run
 /// directory beside the one being restored, so nothing anyone did is lost.
 fn safety_backup(restoring: &BackupRun, manifest: &Manifest) -> CommandResult<BackupRun> {
-    let root = restoring.dir().parent().unwrap_or(restoring.dir());
+    // A target of a run of several sites is `<run>/sites/<target>`: the copy goes beside
+    // the run, not into it.
+    let mut root = restoring.dir().parent().unwrap_or(restoring.dir());
+    if root.file_name() == Some(std::ffi::OsStr::new(crate::backup::SITES)) {
+        root = root.parent().and_then(Path::parent).unwrap_or(root);
+    }
     let safety = Manifest {
         started_at: crate::backup::now_rfc3339(),
         tool: format!("autorekey {} restore", env!("CARGO_PKG_VERSION")),
@@ -400,14 +505,26 @@ fn report_safety_backup(safety: &BackupRun, format: SummaryFormat, ui: &Ui) -> O
 /// private.
 fn selected_rules(args: &RestoreArgs) -> CommandResult<(BackupRun, Vec<SavedRule>, usize)> {
     let (run_dir, only_file) = locate(&args.backup)?;
+    // One site's folder of a run of several: its journal is the run's, one level up.
+    let sites = run_dir
+        .parent()
+        .filter(|p| p.ends_with(crate::backup::SITES));
+    if let Some(run) = sites
+        .and_then(Path::parent)
+        .filter(|r| r.join("manifest.json").is_file())
+    {
+        return Err(CommandError::usage(format!(
+            "{} is one site's part of the backup {}",
+            args.backup.display(),
+            run.display()
+        ))
+        .hint(format!(
+            "pass the run itself: autorekey restore {} (add --rule UUID for one rule)",
+            run.display()
+        )));
+    }
     let backup = BackupRun::open(&run_dir).map_err(|e| not_a_backup(&run_dir, e))?;
-    backup.check_private().map_err(|e| {
-        CommandError::caused(ErrorKind::Failure, "the backup cannot be trusted", e).hint(
-            "nothing was restored; another user could have changed these backups. Check the \
-             files, make the folder yours alone (`chmod 700` it and the folders above it), \
-             then run restore again",
-        )
-    })?;
+    backup.check_private().map_err(untrusted)?;
     let all = backup.checked_rules()?;
     let held: Vec<String> = all.iter().map(|r| r.uuid.clone()).collect();
     let rules: Vec<SavedRule> = all
@@ -415,11 +532,22 @@ fn selected_rules(args: &RestoreArgs) -> CommandResult<(BackupRun, Vec<SavedRule
         .filter(|r| only_file.as_ref().is_none_or(|f| *f == r.uuid))
         .filter(|r| args.rules.is_empty() || args.rules.contains(&r.uuid))
         .collect();
-    if rules.is_empty() {
+    // A run of several sites keeps its rules in its targets' folders (`selected_parts`).
+    let several = backup.manifest().is_ok_and(|m| !m.targets.is_empty());
+    if rules.is_empty() && !several {
         return Err(CommandError::usage("no backed-up rule matches")
             .hint(format!("the backup holds: {}", held.join(", "))));
     }
     Ok((backup, rules, held.len()))
+}
+
+/// A backup folder (or one above it) that is not the user's alone.
+fn untrusted(e: impl std::error::Error + Send + Sync + 'static) -> CommandError {
+    CommandError::caused(ErrorKind::Failure, "the backup cannot be trusted", e).hint(
+        "nothing was restored; another user could have changed these backups. Check the \
+         files, make the folder yours alone (`chmod 700` it and the folders above it), \
+         then run restore again",
+    )
 }
 
 fn not_a_backup(run_dir: &Path, e: std::io::Error) -> CommandError {

@@ -32,6 +32,9 @@ pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResu
     if let Some(source) = &args.from_file {
         return offline(source, selector, args, ui).await;
     }
+    if crate::settings::resolve_targets(global)?.len() > 1 {
+        return super::rotate_sites::run(global, args, selector, ui).await;
+    }
     if let Some(out) = args.out.as_deref().filter(|p| p.symlink_metadata().is_ok()) {
         // Said before any request: the plan would be refused at the end anyway.
         return Err(
@@ -205,7 +208,7 @@ impl Preview<'_> {
 }
 
 /// The `--to-account` email, checked to differ from `--account`.
-fn migration_target(args: &RotateArgs) -> CommandResult<Option<String>> {
+pub(super) fn migration_target(args: &RotateArgs) -> CommandResult<Option<String>> {
     let Some(to) = args.to_account.as_deref().map(str::trim) else {
         return Ok(None);
     };
@@ -224,7 +227,7 @@ fn migration_target(args: &RotateArgs) -> CommandResult<Option<String>> {
 
 /// The migration to `to_account`; with `rewrite_urls`, the site's gateway address (its
 /// cloud id comes from `/_edge/tenant_info`, no credential sent).
-async fn migration(
+pub(super) async fn migration(
     client: &AutomationClient,
     to_account: String,
     rewrite_urls: bool,
@@ -247,7 +250,7 @@ async fn migration(
 
 /// A token that works only through the gateway breaks every rule that sends it to the
 /// site's own address: say how many, and how to move their URLs too.
-fn warn_site_calls(rewrites: &[Rewrite], site: &url::Url, ui: &Ui) {
+pub(super) fn warn_site_calls(rewrites: &[Rewrite], site: &url::Url, ui: &Ui) {
     let origin = site.origin();
     let calls_site = |url: &str| {
         url.trim_start().starts_with("{{baseUrl}}")

@@ -79,7 +79,7 @@ pub fn lock_site(
 
 /// The tenant the client writes to: the cloud id its API base names (Atlassian's every
 /// form does, whichever host reached it), else that base itself. No request is needed.
-fn lock_key(client: &AutomationClient) -> LockKey {
+pub(super) fn lock_key(client: &AutomationClient) -> LockKey {
     let product = client.product();
     let base = client.api_base();
     base.path_segments()
@@ -318,6 +318,15 @@ impl Diffs {
         }
     }
 
+    /// A line above the diffs of one site and product (a run of several), where they go.
+    pub fn heading(self, text: &str, ui: &Ui) {
+        let line = printable(text).into_owned();
+        match self.format {
+            ReportFormat::Text => ui.out(line),
+            _ => ui.status(line),
+        }
+    }
+
     /// The rules of a group, one line each, where their diffs go.
     pub fn list(self, rewrites: &[Rewrite], ui: &Ui) {
         for r in rewrites {
@@ -394,6 +403,7 @@ pub fn manifest(settings: &SiteSettings, selector: &Selector, new_token: &Token)
         new_fingerprint: new_token.fingerprint().to_string(),
         started_at: crate::backup::command_started_at(),
         tool: format!("autorekey {}", env!("CARGO_PKG_VERSION")),
+        targets: Vec::new(),
     }
 }
 
@@ -453,14 +463,41 @@ pub fn finish(
         ReportFormat::Json => ui.out_data(report::render_rotation_json(summary)),
         ReportFormat::Markdown => ui.out_raw(report::markdown::render_rotation(summary)),
     }
-    if let Some(store) = store {
-        if let Err(e) = store.end(summary.not_attempted(), summary.advice().revokes()) {
-            ui.warn(format!(
-                "could not record the run's end in its journal: {e}"
-            ));
-        }
-    }
+    record_end(summary, store, ui);
     status(summary)
+}
+
+/// [`finish`] for a rotation across several sites and products: each target's counts,
+/// then the one summary and verdict of them all; the exit status is the merged
+/// summary's, and a verdict held back names the site/product pairs that hold it.
+pub fn finish_sites(
+    summary: &report::SitesSummary,
+    store: Option<&RunStore>,
+    format: ReportFormat,
+    ui: &Ui,
+) -> CommandResult {
+    match format {
+        ReportFormat::Text => ui.out_raw(report::render_sites(summary)),
+        ReportFormat::Json => ui.out_data(report::render_sites_json(summary)),
+        ReportFormat::Markdown => ui.out_raw(report::render_sites_markdown(summary)),
+    }
+    record_end(&summary.merged, store, ui);
+    status(&summary.merged).map_err(|e| match summary.blocking_text() {
+        Some(pairs) => e.hint(format!("held back by: {}", printable(&pairs))),
+        None => e,
+    })
+}
+
+/// The run's end in its journal (for `backups`), when it wrote to a site.
+fn record_end(summary: &RotationSummary, store: Option<&RunStore>, ui: &Ui) {
+    let Some(store) = store else {
+        return;
+    };
+    if let Err(e) = store.end(summary.not_attempted(), summary.advice().revokes()) {
+        ui.warn(format!(
+            "could not record the run's end in its journal: {e}"
+        ));
+    }
 }
 
 /// 0 when every rule was rotated (or, for a dry run or a saved plan, when it was shown);

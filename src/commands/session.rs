@@ -34,6 +34,9 @@ use crate::ui::Ui;
 
 use super::rotation::{self, Diffs};
 
+mod across;
+pub use across::{write_targets, TargetWrite};
+
 /// Everything a writing run needs besides the rules themselves.
 pub struct Writes<'a> {
     pub client: &'a AutomationClient,
@@ -89,8 +92,11 @@ impl Writes<'_> {
                     format: self.args.format,
                 },
                 concurrency: self.settings.concurrency.max(1),
+                label: None,
             };
-            let written = session.approve_and_write(rewrites, approver, ui).await;
+            let (mut approver, interrupted) = (approver, interrupt_flag(ui.clone()));
+            let written =
+                (session.approve_and_write(rewrites, &mut approver, &interrupted, ui)).await;
             outcomes.extend(session.final_check(written, &old, ui).await);
             summary.login_refused = session.writer.login_refused();
         }
@@ -119,6 +125,8 @@ struct Session<'a> {
     rotation: Rotation<'a>,
     diffs: Diffs,
     concurrency: usize,
+    /// The site and product, in a run of several: said in each question.
+    label: Option<String>,
 }
 
 impl Session<'_> {
@@ -141,13 +149,16 @@ impl Session<'_> {
     async fn approve_and_write(
         &self,
         rewrites: Vec<Rewrite>,
-        approver: Approver,
+        approver: &mut Approver,
+        interrupted: &AtomicBool,
         ui: &Ui,
     ) -> Vec<Outcome> {
-        let interrupted = interrupt_flag(ui.clone());
+        if let Some(label) = &self.label {
+            self.diffs.heading(&format!("At {label}:"), ui);
+        }
         if !approver.is_interactive() {
             self.diffs.show_all(&rewrites, ui);
-            return self.write_all(rewrites, &interrupted, ui).await;
+            return self.write_all(rewrites, interrupted, ui).await;
         }
         let mut review = Review {
             approver,
@@ -160,13 +171,10 @@ impl Session<'_> {
         for group in review::groups(rewrites, selector, new_token) {
             match group.rewrites.len() {
                 1 => {
-                    self.review_each(group.rewrites, &mut review, &interrupted, ui)
+                    self.review_each(group.rewrites, &mut review, interrupted, ui)
                         .await
                 }
-                _ => {
-                    self.review_group(group, &mut review, &interrupted, ui)
-                        .await
-                }
+                _ => self.review_group(group, &mut review, interrupted, ui).await,
             }
         }
         review.outcomes
@@ -177,7 +185,7 @@ impl Session<'_> {
     async fn review_group(
         &self,
         group: Group,
-        review: &mut Review,
+        review: &mut Review<'_>,
         interrupted: &AtomicBool,
         ui: &Ui,
     ) {
@@ -188,7 +196,7 @@ impl Session<'_> {
             return;
         }
         let at = (review.asked + 1, review.total);
-        match rotation::ask_group(&group, at, &mut review.approver, self.diffs, ui) {
+        match rotation::ask_group(&group, at, review.approver, self.diffs, ui) {
             None => {
                 self.review_each(group.rewrites, review, interrupted, ui)
                     .await
@@ -215,7 +223,7 @@ impl Session<'_> {
     async fn review_each(
         &self,
         rules: Vec<Rewrite>,
-        review: &mut Review,
+        review: &mut Review<'_>,
         interrupted: &AtomicBool,
         ui: &Ui,
     ) {
@@ -227,12 +235,15 @@ impl Session<'_> {
             }
             self.diffs.show(&r, ui);
             let question = format!(
-                "({}/{}) Rotate \"{}\"?",
+                "({}/{}) Rotate \"{}\"{}?",
                 review.asked,
                 review.total,
-                r.name()
+                r.name(),
+                self.label
+                    .as_ref()
+                    .map_or(String::new(), |l| format!(" at {l}"))
             );
-            match ask(&mut review.approver, &question, ui) {
+            match ask(review.approver, &question, ui) {
                 Answer::Yes | Answer::All => self.write(&r, review, interrupted, ui).await,
                 answer => self.refused(&r, answer, review, interrupted),
             }
@@ -240,8 +251,8 @@ impl Session<'_> {
     }
 
     /// Write one approved rule (asking again if it changed since it was shown).
-    async fn write(&self, r: &Rewrite, review: &mut Review, interrupted: &AtomicBool, ui: &Ui) {
-        let approver = &mut review.approver;
+    async fn write(&self, r: &Rewrite, review: &mut Review<'_>, interrupted: &AtomicBool, ui: &Ui) {
+        let approver = &mut *review.approver;
         let reapprove = |changed: &Rewrite| self.reapprove(changed, approver, ui);
         let outcome = self.writer.rotate(r, self.rotation, reapprove).await;
         // Quit or Ctrl-C when asked again stops the run as at the first question.
@@ -257,7 +268,13 @@ impl Session<'_> {
 
     /// A rule not approved: declined (journalled), or not attempted because the admin quit
     /// or pressed Ctrl-C, either of which stops the run.
-    fn refused(&self, r: &Rewrite, answer: Answer, review: &mut Review, interrupted: &AtomicBool) {
+    fn refused(
+        &self,
+        r: &Rewrite,
+        answer: Answer,
+        review: &mut Review<'_>,
+        interrupted: &AtomicBool,
+    ) {
         let outcome = match answer {
             Answer::Quit => {
                 review.stop = Some(Stop::Quit);
@@ -375,8 +392,8 @@ impl Session<'_> {
 
 /// An interactive review under way: who approves, why it stopped (quit), what became of
 /// each rule so far, and how many rules were asked about (or passed) of how many.
-struct Review {
-    approver: Approver,
+struct Review<'a> {
+    approver: &'a mut Approver,
     stop: Option<Stop>,
     outcomes: Vec<Outcome>,
     asked: usize,

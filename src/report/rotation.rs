@@ -19,7 +19,7 @@ use crate::secret::{Fingerprint, Token};
 use crate::verdict;
 
 /// Everything the closing summary of `rotate`, `apply` and the offline rewrite says.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct RotationSummary {
     pub account: String,
     pub new_fingerprint: Fingerprint,
@@ -55,6 +55,9 @@ pub struct RotationSummary {
     pub confirmed: Vec<Confirmed>,
     /// Old values of the account left alone because nothing confirmed them.
     pub unconfirmed: Vec<Unconfirmed>,
+    /// How many sites and products the summary covers (more than one: a merged summary,
+    /// see [`super::SitesSummary`]).
+    pub targets: usize,
 }
 
 impl RotationSummary {
@@ -80,6 +83,7 @@ impl RotationSummary {
             login_refused: false,
             confirmed: Vec::new(),
             unconfirmed: Vec::new(),
+            targets: 1,
         }
     }
 
@@ -188,6 +192,7 @@ impl RotationSummary {
             new: &self.new_fingerprint,
             unconfirmed: self.unconfirmed.len(),
             offline: self.offline,
+            targets: self.targets,
         }
     }
 
@@ -617,6 +622,12 @@ struct VerdictJson {
 
 /// [`render_rotation`] as JSON, made terminal-safe like every JSON output.
 pub fn render_rotation_json(s: &RotationSummary) -> String {
+    let text = serde_json::to_string_pretty(&rotation_value(s)).unwrap_or_default();
+    format!("{}\n", crate::printable::json_text(&text))
+}
+
+/// The JSON summary as a value (a run of several sites nests one per target).
+pub(super) fn rotation_value(s: &RotationSummary) -> serde_json::Value {
     let facts = s.facts();
     let advice = verdict::advise(&facts);
     let revoke_fingerprints = match &advice {
@@ -653,8 +664,7 @@ pub fn render_rotation_json(s: &RotationSummary) -> String {
             keep_fingerprints,
         },
     };
-    let text = serde_json::to_string_pretty(&json).unwrap_or_default();
-    format!("{}\n", crate::printable::json_text(&text))
+    serde_json::to_value(&json).unwrap_or_default()
 }
 
 /// What `restore --format json` reports.

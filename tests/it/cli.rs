@@ -408,12 +408,15 @@ fn a_full_disk_fails_every_command_that_prints_even_help() {
 /// a hint, before asking for any token.
 #[test]
 fn commands_of_one_site_refuse_several_with_a_hint() {
+    // `revoke` works on one site; `rotate` takes several (it goes on to read the token).
     for extra in [["--site", "https://b.atlassian.net"], ["--product", "all"]] {
         let mut args = vec![
-            "rotate",
+            "revoke",
             "--account",
             "x@y.example",
-            "--dry-run",
+            "--token-id",
+            "t1",
+            "--yes",
             "--site",
             "https://a.atlassian.net",
             "--login",
@@ -424,6 +427,24 @@ fn commands_of_one_site_refuse_several_with_a_hint() {
         out.expect_code(2).expect_error_with_hint();
         assert!(
             out.stderr.contains("one site and product at a time"),
+            "{}",
+            out.stderr
+        );
+        let mut rotate = vec![
+            "rotate",
+            "--account",
+            "x@y.example",
+            "--dry-run",
+            "--site",
+            "https://a.atlassian.net",
+            "--login",
+            "admin@x.example",
+        ];
+        rotate.extend(extra);
+        let out = run(&rotate);
+        assert!(
+            !out.stderr.contains("one site and product at a time")
+                && out.stderr.contains("no admin's API token was given"),
             "{}",
             out.stderr
         );

@@ -506,6 +506,7 @@ fn backup_of(site: &Scripted, envelope: &Value) -> (tempfile::TempDir, std::path
         new_fingerprint: Token::new(fake_token()).fingerprint().to_string(),
         started_at: autorekey::backup::now_rfc3339(),
         tool: "autorekey test".into(),
+        targets: Vec::new(),
     };
     let run = autorekey::backup::BackupRun::create(&root.path().join("backups"), &manifest)
         .expect("a backup run");

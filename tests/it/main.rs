@@ -29,6 +29,7 @@ mod ownership_e2e;
 mod properties;
 mod rotate_e2e;
 mod rotate_pty;
+mod rotate_sites_e2e;
 mod sandbox_api;
 mod scan_e2e;
 mod scoped_e2e;
