@@ -161,6 +161,18 @@ pub(crate) fn is_atlassian_domain(host: &str) -> bool {
         .any(|suffix| host.len() > suffix.len() && host.ends_with(suffix))
 }
 
+/// An Atlassian Cloud site's own address: `https://NAME.atlassian.net` on port 443. A site
+/// the admin did not name (one an org's workspaces list gives) must be one: a listed host
+/// is server text, and the admin's credentials go only to Atlassian's hosts and the sites
+/// the admin configured.
+pub fn is_atlassian_site(url: &Url) -> bool {
+    url.scheme() == "https"
+        && url.port_or_known_default() == Some(443)
+        && url
+            .host_str()
+            .is_some_and(|h| h.len() > ".atlassian.net".len() && h.ends_with(".atlassian.net"))
+}
+
 /// 127.0.0.0/8, `::1` and `localhost`. IPv4-mapped IPv6 forms are deliberately not loopback:
 /// they are an unusual spelling and a refusal is the safe answer.
 pub fn is_loopback(url: &Url) -> bool {

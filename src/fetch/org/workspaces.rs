@@ -24,7 +24,7 @@ use url::Url;
 use super::{OrgClient, MAX_PAGES};
 use crate::fetch::client::join;
 use crate::fetch::error::FetchError;
-use crate::fetch::policy::{check_site_url, is_loopback};
+use crate::fetch::policy::{check_site_url, is_atlassian_site, is_loopback};
 use crate::printable::printable;
 
 /// Workspaces asked for per page.
@@ -176,6 +176,10 @@ fn site_of(host: &str, sandbox: bool) -> Result<Url, &'static str> {
             false => "hostUrl is not an https address of a real site",
         });
     }
+    if !sandbox && !is_atlassian_site(&url) {
+        // A custom domain may well be the org's, but only the admin can say so.
+        return Err("hostUrl is not an Atlassian site (NAME.atlassian.net): name it with --site if it is yours");
+    }
     Ok(url)
 }
 
@@ -200,6 +204,13 @@ mod tests {
             entry("path", "jira", "https://d.atlassian.net/x"),
             entry("plain", "jira", "http://e.atlassian.net"),
             entry("local", "jira", "http://127.0.0.1:9"),
+            entry("custom", "jira", "https://jira.attacker.example"),
+            entry("port", "jira", "https://f.atlassian.net:8443"),
+            entry(
+                "lookalike",
+                "jira",
+                "https://g.atlassian.net.attacker.example",
+            ),
             json!({"id": "no-host", "attributes": {"typeKey": "jira"}}),
         ] {
             w.add(&e, false);
@@ -219,7 +230,12 @@ mod tests {
                 ("https://b.atlassian.net/".to_string(), vec!["jira"]),
             ]
         );
-        assert_eq!(w.skipped.len(), 6, "{:?}", w.skipped);
+        assert_eq!(w.skipped.len(), 9, "{:?}", w.skipped);
+        assert!(
+            w.skipped.iter().any(|s| s.contains("name it with --site")),
+            "a custom domain is said: {:?}",
+            w.skipped
+        );
         assert!(
             w.skipped.iter().all(|s| !s.contains("pw@")),
             "{:?}",
