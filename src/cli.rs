@@ -78,8 +78,8 @@ pub struct OutputArgs {
 #[command(next_help_heading = "Site options")]
 pub struct GlobalArgs {
     /// The Jira site, e.g. `https://acme.atlassian.net` (`http://` only for loopback
-    /// addresses). Repeat the flag for several sites (`scan` and `rotate` take them all;
-    /// other commands one); AUTOREKEY_SITE holds one site, and commas never split a value.
+    /// addresses). Repeat the flag for several sites (`scan`, `rotate` and `revoke` take them
+    /// all; other commands one); AUTOREKEY_SITE holds one site, and commas never split a value.
     #[arg(long, env = "AUTOREKEY_SITE", value_name = "URL", action = clap::ArgAction::Append)]
     pub site: Vec<String>,
 
@@ -97,7 +97,8 @@ pub struct GlobalArgs {
     #[arg(long, value_name = "PATH")]
     pub api_token_file: Option<PathBuf>,
 
-    /// Which product's automation rules (`all`: Jira and Confluence; `scan` and `rotate`).
+    /// Which product's automation rules (`all`: Jira and Confluence; `scan`, `rotate` and
+    /// `revoke`).
     #[arg(long, value_enum, default_value_t = Product::Jira)]
     pub product: Product,
 

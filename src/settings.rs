@@ -146,14 +146,21 @@ pub fn one_site_arg(global: &GlobalArgs) -> CommandResult<Option<&str>> {
     Ok(global.site.first().map(String::as_str))
 }
 
+/// The targets of a command that works on one site and product: several are a usage
+/// error, said before any file or token is read.
+pub fn one_target(global: &GlobalArgs) -> CommandResult<Vec<Target>> {
+    let targets = resolve_targets(global)?;
+    if targets.len() > 1 {
+        return Err(one_target_only(&targets));
+    }
+    Ok(targets)
+}
+
 impl SiteSettings {
     /// The settings of the one target a command works on: several sites, or `--product
     /// all`, are a usage error (only `scan` reads several; see [`Self::resolve_all`]).
     pub fn resolve(global: &GlobalArgs, ui: &Ui) -> CommandResult<SiteSettings> {
-        let targets = resolve_targets(global)?;
-        if targets.len() > 1 {
-            return Err(one_target_only(&targets));
-        }
+        let targets = one_target(global)?;
         let mut all = Self::for_targets(global, require_some(targets)?, ui)?;
         Ok(all.remove(0))
     }
@@ -450,7 +457,7 @@ fn one_target_only(targets: &[Target]) -> CommandError {
         targets.len(),
         named.join(", ")
     ))
-    .hint("give one --site and --product jira or confluence (run it once per site); `autorekey scan` reads several at once")
+    .hint("give one --site and --product jira or confluence (run it once per site); `scan`, `rotate` and `revoke` take several at once")
 }
 
 fn parse_site(site: Option<&str>) -> CommandResult<Url> {
@@ -601,7 +608,7 @@ mod tests {
         ] {
             let err = SiteSettings::resolve(&g, &ui).err().unwrap().render();
             assert!(err.contains("one site and product at a time"), "{err}");
-            assert!(err.contains("autorekey scan"), "{err}");
+            assert!(err.contains("`scan`, `rotate` and `revoke` take several"), "{err}");
         }
         let err = SiteSettings::resolve_all(&global(&[], None, Product::All), &ui)
             .err()

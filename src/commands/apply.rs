@@ -26,6 +26,8 @@ use super::rotation;
 use super::session::Writes;
 
 pub async fn run(global: &GlobalArgs, args: &ApplyArgs, ui: &Ui) -> CommandResult {
+    // A plan is one site's: several sites are refused before the plan is read.
+    crate::settings::one_target(global)?;
     let plan = read_plan(&args.plan)?;
     let approver = Approver::new(args.write_args.yes, ui, "apply")?;
     rotation::check_backup_root(&args.write_args)?;

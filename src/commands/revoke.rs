@@ -27,6 +27,7 @@ use crate::settings::{OrgSettings, SiteSettings};
 use crate::ui::Ui;
 
 use super::revoke_guard::Guard;
+use super::sites::{self, Connected};
 
 pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResult {
     if args.check_gone {
@@ -35,12 +36,12 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
     let account = args.account.trim();
     let keep = args.keep.as_deref().map(keep_fingerprint).transpose()?;
     let mut approver = Approver::new(args.yes, ui, "revoke")?;
-    let settings = SiteSettings::resolve(global, ui)?;
-    let client = settings.connect(ui).await?;
-    // A write like rotate's: no autorekey run may change the rules between the proof and
-    // the DELETE.
-    let _lock = super::rotation::lock_site(&client, "revoke", ui)?;
-    let org = OrgSettings::require(&args.org, Some(client.gateway()), ui)?;
+    // The token works on every site and product of its account: every one named is read
+    // for the proof, all locked first (in one order, as rotate takes them).
+    let targets = sites::connect_all(SiteSettings::resolve_all(global, ui)?, ui).await?;
+    sites::refuse_same_tenant(&targets)?;
+    let _locks = sites::lock_all(&targets, "revoke", ui)?;
+    let org = OrgSettings::require(&args.org, Some(targets[0].client.gateway()), ui)?;
     let org_client = org.client()?;
     let list = org_client
         .list_tokens()
@@ -49,18 +50,18 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
     super::tokens::refuse_unknown(&list, account)?;
     let tokens = &list.tokens;
     let token = the_token(tokens, account, &args.token_id)?;
-    let guard = Guard {
+    let guard = |site| Guard {
         tokens,
         target: token,
         account,
         keep: keep.as_deref(),
-        site: client.site(),
+        site,
         backup_root: args.backup_dir.clone().or_else(crate::backup::default_root),
         quiet_for: args.quiet_for,
     };
 
-    let proof = still_used(&client, account, keep.as_deref(), ui).await?;
-    refuse_blockers(&proof, account, keep.as_deref(), ui)?;
+    let proofs = still_used_anywhere(&targets, account, keep.as_deref(), ui).await?;
+    refuse_blockers(&merged(&proofs), account, keep.as_deref(), ui)?;
     // Never the API's revoke-all (it would take the new token too): a person revokes the
     // one old token, and the list says when it is gone.
     if token.service_account || crate::fetch::is_service_account(account) {
@@ -78,19 +79,19 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
         CommandError::failure("the organization lists that token without its user's account id")
             .hint("revoke it at admin.atlassian.com instead")
     })?;
-    guard.check(proof.kept_in_use)?;
+    check_guards(&targets, &proofs, &guard)?;
+    let read: Vec<String> = targets.iter().map(|t| t.label()).collect();
     ui.status(format!(
-        "A fresh scan of every {} rule at {} found no credential of {account} other than the \
+        "A fresh scan of every rule at {} found no credential of {account} other than the \
          one kept. An API token works on every site and product of its account: autorekey \
-         cannot see rules or scripts elsewhere.",
-        client.product(),
-        client.site()
+         cannot see rules or scripts elsewhere (name every site with --site).",
+        read.join(", ")
     ));
     let question = format!(
         "Revoke API token \"{}\" ({}) of {account}, {}? This cannot be undone",
         printable(&token.label),
         printable(&token.id),
-        guard.last_used()
+        guard(targets[0].client.site()).last_used()
     );
     // One token, one irreversible act: yes or no, nothing "for all remaining". A no
     // leaves the token live, the rotation's last step undone: work left for a person
@@ -106,12 +107,13 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
     }
     // The question may have waited while the rules changed (an edit in the Automation UI, a
     // restore from another machine): the proof must hold right before the DELETE too.
-    let again = still_used(&client, account, keep.as_deref(), ui).await?;
-    if !again.blockers.is_empty() {
+    let again = still_used_anywhere(&targets, account, keep.as_deref(), ui).await?;
+    let again_merged = merged(&again);
+    if !again_merged.blockers.is_empty() {
         ui.warn("the rules changed while the question waited");
     }
-    refuse_blockers(&again, account, keep.as_deref(), ui)?;
-    guard.check(again.kept_in_use)?;
+    refuse_blockers(&again_merged, account, keep.as_deref(), ui)?;
+    check_guards(&targets, &again, &guard)?;
     super::interrupt::set_left(
         "the token may or may not have been revoked: `autorekey tokens` shows whether it is \
          still listed",
@@ -278,6 +280,51 @@ async fn still_used(
         *blocker = client.masker().clean(blocker);
     }
     Ok(proof)
+}
+
+/// The proof of each target, in order; a blocker names its site and product when several
+/// were read.
+async fn still_used_anywhere(
+    targets: &[Connected],
+    account: &str,
+    keep: Option<&str>,
+    ui: &Ui,
+) -> CommandResult<Vec<Proof>> {
+    let mut proofs = Vec::with_capacity(targets.len());
+    for t in targets {
+        let mut proof = still_used(&t.client, account, keep, ui).await?;
+        if targets.len() > 1 {
+            for blocker in &mut proof.blockers {
+                *blocker = format!("at {}: {blocker}", t.label());
+            }
+        }
+        proofs.push(proof);
+    }
+    Ok(proofs)
+}
+
+/// One proof of all the targets' proofs: every blocker, every token named.
+fn merged(proofs: &[Proof]) -> Proof {
+    let mut all = Proof::default();
+    for p in proofs {
+        all.blockers.extend(p.blockers.iter().cloned());
+        all.tokens.extend(p.tokens.iter().cloned());
+        all.kept_in_use |= p.kept_in_use;
+    }
+    all
+}
+
+/// Each target's guard (its site's rotation records, whether its rules hold the kept
+/// token): the token may go only when every one of them lets it.
+fn check_guards<'a>(
+    targets: &'a [Connected],
+    proofs: &[Proof],
+    guard: &impl Fn(&'a url::Url) -> Guard<'a>,
+) -> CommandResult {
+    for (t, proof) in targets.iter().zip(proofs) {
+        guard(t.client.site()).check(proof.kept_in_use)?;
+    }
+    Ok(())
 }
 
 /// A rule list the site's two listings disagreed on may miss a rule that uses the token.

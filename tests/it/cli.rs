@@ -408,14 +408,14 @@ fn a_full_disk_fails_every_command_that_prints_even_help() {
 /// a hint, before asking for any token.
 #[test]
 fn commands_of_one_site_refuse_several_with_a_hint() {
-    // `revoke` works on one site; `rotate` takes several (it goes on to read the token).
+    // `apply` works on one site; `rotate` takes several (it goes on to read the token).
+    let plan = tempfile::tempdir().unwrap();
+    let plan = plan.path().join("plan.json");
+    std::fs::write(&plan, "{}").unwrap();
     for extra in [["--site", "https://b.atlassian.net"], ["--product", "all"]] {
         let mut args = vec![
-            "revoke",
-            "--account",
-            "x@y.example",
-            "--token-id",
-            "t1",
+            "apply",
+            plan.to_str().unwrap(),
             "--yes",
             "--site",
             "https://a.atlassian.net",
