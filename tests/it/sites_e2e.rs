@@ -31,6 +31,8 @@ struct OrgSites {
     org_key: String,
     /// Every token and key, fresh and fixture values alike.
     secrets: Vec<String>,
+    /// Each fixture token with the fresh one that replaced it.
+    fresh: Vec<(String, String)>,
     dir: tempfile::TempDir,
 }
 
@@ -105,14 +107,7 @@ impl OrgSites {
             .build()
             .unwrap();
         let sites = rt.block_on(Sandbox::start_sites(config, 2)).unwrap();
-        let fresh_of = |fixture: &str| {
-            fresh
-                .iter()
-                .find(|(old, _)| old.contains(fixture))
-                .unwrap()
-                .1
-                .clone()
-        };
+        let fresh_of = |fixture: &str| fresh_of(&fresh, fixture);
         OrgSites {
             sites,
             _rt: rt,
@@ -122,8 +117,14 @@ impl OrgSites {
                 .iter()
                 .flat_map(|(a, b)| [a.clone(), b.clone()])
                 .collect(),
+            fresh,
             dir,
         }
+    }
+
+    /// The fresh token that replaced the fixture token `fixture`.
+    fn token(&self, fixture: &str) -> String {
+        fresh_of(&self.fresh, fixture)
     }
 
     fn url(&self, n: usize) -> String {
@@ -148,6 +149,15 @@ impl OrgSites {
         args.extend(more);
         self.run(&args)
     }
+}
+
+fn fresh_of(fresh: &[(String, String)], fixture: &str) -> String {
+    fresh
+        .iter()
+        .find(|(old, _)| old.contains(fixture))
+        .unwrap()
+        .1
+        .clone()
 }
 
 /// Each target of the summary as `SITE PRODUCT`.
@@ -407,4 +417,165 @@ fn verify_checks_a_credential_at_the_site_whose_rule_sends_it_there() {
         stats.myself(BOB).ok + stats.gateway(BOB).ok + stats.myself(BOB).failed
     };
     assert_eq!((asked(0), asked(1)), (0, 1));
+}
+
+/// The whole story on one sandbox org: the scan of every site and product finds
+/// ci-bot's service-account token expiring; one rotation across both sites (every product)
+/// moves its rules to the token already issued and gives one verdict; `revoke` of the old
+/// token deletes nothing (a service account's only delete takes every token), says where a
+/// person revokes it, and `--check-gone` sees it gone while the new one stays.
+#[test]
+fn the_org_rotation_covers_both_sites_with_one_verdict_and_revoke_never_deletes_the_new_token() {
+    let org = OrgSites::start();
+    let (one, two) = (org.url(0), org.url(1));
+    let old = org.token("orgsites-ci-bot-scoped-0104");
+    let new = org.token("orgsites-ci-bot-scoped-NEW-0107");
+    let (old_fp, new_fp) = (
+        Token::new(old.clone()).fingerprint().to_string(),
+        Token::new(new.clone()).fingerprint().to_string(),
+    );
+    org.scan_org(&["--fail-on", "expiring=30d"]).expect_code(3);
+
+    let files = org.dir.path();
+    std::fs::write(files.join("new"), &new).unwrap();
+    std::fs::write(files.join("old"), &old).unwrap();
+    let both = ["--site", &one, "--site", &two, "--product", "all"];
+    let mut rotate = vec!["rotate", "--account", CI_BOT, "--yes", "--format", "json"];
+    rotate.extend(both);
+    let (new_file, old_file) = (files.join("new"), files.join("old"));
+    let backups = files.join("backups");
+    rotate.extend([
+        "--new-token-file",
+        new_file.to_str().unwrap(),
+        "--old-token-file",
+        old_file.to_str().unwrap(),
+        "--backup-dir",
+        backups.to_str().unwrap(),
+    ]);
+    let rotated = org.run(&rotate);
+    rotated.expect_code(0);
+    let summary = rotated.json();
+    assert_eq!(
+        summary["targets"].as_array().map(Vec::len),
+        Some(4),
+        "{summary}"
+    );
+    assert_eq!(summary["verdict"]["advice"], "revoke", "{summary}");
+    assert_eq!(
+        summary["verdict"]["revoke_fingerprints"],
+        serde_json::json!([old_fp]),
+        "{summary}"
+    );
+
+    // Both sites' rules hold only the new token now.
+    let mut check = vec!["scan", "--account", CI_BOT, "--format", "json"];
+    check.extend(both);
+    let after = org.run(&check);
+    after.expect_code(0);
+    let fps: Vec<String> = after.json()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["fingerprint"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(fps, [new_fp.clone(), new_fp.clone()], "{}", after.stdout);
+
+    let mut revoke = vec!["revoke", "--account", CI_BOT, "--token-id", "tok-ci-bot"];
+    revoke.extend(["--keep", &new_fp, "--org", ORG, "--yes"]);
+    revoke.extend(both);
+    let said = org.run(&revoke);
+    said.expect_code(3);
+    assert!(
+        said.stdout
+            .contains("admin.atlassian.com > Directory > Service accounts"),
+        "{}",
+        said.stdout
+    );
+    let check_gone = [
+        "revoke",
+        "--account",
+        CI_BOT,
+        "--token-id",
+        "tok-ci-bot",
+        "--org",
+        ORG,
+        "--site",
+        &one,
+        "--check-gone",
+    ];
+    org.run(&check_gone).expect_code(3);
+    org.sites[0].state().revoke_in_admin_ui("tok-ci-bot");
+    org.run(&check_gone).expect_code(0);
+    for site in &org.sites {
+        assert_eq!(site.state().stats().endpoint("DELETE api-token"), 0);
+    }
+    let tokens = org.run(&[
+        "tokens",
+        "--account",
+        CI_BOT,
+        "--org",
+        ORG,
+        "--site",
+        &one,
+        "--format",
+        "json",
+    ]);
+    let ids: Vec<&str> = tokens.json()["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["id"].as_str())
+        .map(|id| {
+            if id == "tok-ci-bot-2027" {
+                "tok-ci-bot-2027"
+            } else {
+                "other"
+            }
+        })
+        .collect();
+    assert_eq!(ids, ["tok-ci-bot-2027"]);
+}
+
+/// `revoke` reads every site and product it is given for its proof: alice's token, held by
+/// a rule of the first site only, is refused when the sites are named in any order, and
+/// the place that holds it is named with its site.
+#[test]
+fn revoke_reads_every_site_named_and_a_rule_on_any_of_them_keeps_the_token() {
+    let org = OrgSites::start();
+    let (one, two) = (org.url(0), org.url(1));
+    let keep = Token::new(fake_token()).fingerprint().to_string();
+    let out = org.run(&[
+        "revoke",
+        "--account",
+        "alice@acme.example",
+        "--token-id",
+        "tok-alice",
+        "--keep",
+        &keep,
+        "--org",
+        ORG,
+        "--yes",
+        "--site",
+        &two,
+        "--site",
+        &one,
+        "--product",
+        "all",
+    ]);
+    out.expect_code(3);
+    let text = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        text.contains(&format!(
+            "at {} · jira: \"OPS: Comment on new incidents as alice\"",
+            one.trim_end_matches('/')
+        )),
+        "{text}"
+    );
+    for site in &org.sites {
+        assert_eq!(site.state().stats().endpoint("DELETE api-token"), 0);
+        assert!(
+            site.state().stats().endpoint("GET rule/summary") >= 1,
+            "every site read"
+        );
+    }
 }
