@@ -608,7 +608,10 @@ mod tests {
         ] {
             let err = SiteSettings::resolve(&g, &ui).err().unwrap().render();
             assert!(err.contains("one site and product at a time"), "{err}");
-            assert!(err.contains("`scan`, `rotate` and `revoke` take several"), "{err}");
+            assert!(
+                err.contains("`scan`, `rotate` and `revoke` take several"),
+                "{err}"
+            );
         }
         let err = SiteSettings::resolve_all(&global(&[], None, Product::All), &ui)
             .err()

@@ -454,7 +454,7 @@ fn plant(text: &str, replacements: &[Replacement]) -> String {
 }
 
 /// Applies `f` to every string in `value`, keys excluded.
-fn map_strings(value: &mut Value, f: &impl Fn(&str) -> String) {
+pub fn map_strings(value: &mut Value, f: &impl Fn(&str) -> String) {
     match value {
         Value::String(s) => *s = f(s),
         Value::Array(items) => items.iter_mut().for_each(|v| map_strings(v, f)),

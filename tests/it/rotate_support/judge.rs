@@ -20,6 +20,8 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_S
 use base64::Engine as _;
 use serde_json::Value;
 
+use crate::common::map_strings;
+
 /// The four spellings of base64 a person may paste (with or without padding, standard or
 /// URL-safe); decoding accepts the same four.
 const ENGINES: [&base64::engine::GeneralPurpose; 4] =
@@ -127,15 +129,6 @@ fn visit_strings(value: &Value, f: &mut impl FnMut(&str)) {
         Value::String(s) => f(s),
         Value::Array(items) => items.iter().for_each(|v| visit_strings(v, f)),
         Value::Object(map) => map.values().for_each(|v| visit_strings(v, f)),
-        _ => {}
-    }
-}
-
-fn map_strings(value: &mut Value, f: &impl Fn(&str) -> String) {
-    match value {
-        Value::String(s) => *s = f(s),
-        Value::Array(items) => items.iter_mut().for_each(|v| map_strings(v, f)),
-        Value::Object(map) => map.values_mut().for_each(|v| map_strings(v, f)),
         _ => {}
     }
 }
