@@ -18,9 +18,11 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 pub use crate::ui::ColorChoice;
+#[cfg(feature = "sandbox")]
 pub use sandbox::SandboxArgs;
 
 mod masked_error;
+#[cfg(feature = "sandbox")]
 mod sandbox;
 
 pub use masked_error::masked_error_text;
@@ -280,7 +282,9 @@ pub enum Command {
     Fingerprint(FingerprintArgs),
     Tokens(TokensArgs),
     Revoke(RevokeArgs),
+    #[cfg(feature = "sandbox")]
     Sandbox(SandboxArgs),
+    #[cfg(feature = "sandbox")]
     Demo(DemoArgs),
     Completions(CompletionsArgs),
     Man(ManArgs),
@@ -296,10 +300,10 @@ impl Command {
             Command::Restore(a) => Some(&mut a.global),
             Command::Tokens(a) => Some(&mut a.global),
             Command::Revoke(a) => Some(&mut a.global),
+            #[cfg(feature = "sandbox")]
+            Command::Sandbox(_) | Command::Demo(_) => None,
             Command::Backups(_)
             | Command::Fingerprint(_)
-            | Command::Sandbox(_)
-            | Command::Demo(_)
             | Command::Completions(_)
             | Command::Man(_) => None,
         }

@@ -41,27 +41,24 @@ pub mod backup;
 pub mod cli;
 pub mod commands;
 pub mod confirm;
-pub mod detect;
 pub mod error;
 pub mod expiry;
 pub mod export;
-pub mod fetch;
-pub mod files;
-pub mod gateway;
+pub mod fingerprint_key_file;
 pub mod harden;
 pub mod journal;
-pub mod outcome;
-pub mod plan;
-pub mod printable;
 pub mod report;
-pub mod revoke_proof;
-pub mod rule;
 pub mod run;
 pub mod runs;
-pub mod sandbox;
-pub mod secret;
 pub mod settings;
 pub mod token_input;
 pub mod ui;
-pub mod verdict;
-pub mod words;
+
+// The pipeline's crates, under the names the shell has always used for them.
+pub use autorekey_client as fetch;
+pub use autorekey_core::{
+    detect, gateway, outcome, plan, printable, revoke_proof, rule, secret, verdict, words,
+};
+pub use autorekey_files as files;
+#[cfg(feature = "sandbox")]
+pub use autorekey_sandbox as sandbox;

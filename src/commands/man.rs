@@ -187,10 +187,10 @@ mod tests {
     fn every_variable_autorekey_reads_is_in_environment() {
         let documented: Vec<&str> = ENVIRONMENT.iter().map(|(name, _)| *name).collect();
         let mut texts = Vec::new();
-        sources(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
-            &mut texts,
-        );
+        // The shell's sources and every crate's: a variable read anywhere is documented.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        sources(&root.join("src"), &mut texts);
+        sources(&root.join("crates"), &mut texts);
         let re =
             regex::Regex::new(r"\b(AUTOREKEY_[A-Z_]+|NO_COLOR|CLICOLOR(?:_FORCE)?)\b").unwrap();
         for text in &texts {

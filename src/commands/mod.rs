@@ -9,7 +9,9 @@
 mod apply;
 mod backups;
 mod completions;
+#[cfg(feature = "sandbox")]
 mod demo;
+#[cfg(feature = "sandbox")]
 mod demo_org;
 mod fingerprint;
 mod interrupt;
@@ -23,6 +25,7 @@ mod rotate;
 mod rotate_file;
 mod rotate_sites;
 mod rotation;
+#[cfg(feature = "sandbox")]
 mod sandbox;
 mod scan;
 mod scan_sites;
@@ -137,13 +140,14 @@ fn clap_said(e: clap::Error) -> ExitCode {
 /// completions and the man page do not, and make no key file.
 fn install_fingerprint_key(cli: &Cli) -> CommandResult {
     use crate::secret::fingerprint_key;
-    if matches!(
-        cli.command,
-        Command::Sandbox(_) | Command::Completions(_) | Command::Man(_)
-    ) {
+    #[cfg(feature = "sandbox")]
+    if matches!(cli.command, Command::Sandbox(_)) {
         return Ok(());
     }
-    let key = fingerprint_key::resolve(cli.output.fingerprint_key_file.as_deref()).map_err(|e| {
+    if matches!(cli.command, Command::Completions(_) | Command::Man(_)) {
+        return Ok(());
+    }
+    let key = crate::fingerprint_key_file::resolve(cli.output.fingerprint_key_file.as_deref()).map_err(|e| {
         let error = CommandError::usage(e.message);
         error.hint(e.hint.unwrap_or_else(|| {
             "give a team key with --fingerprint-key-file (a 0600 file) or AUTOREKEY_FINGERPRINT_KEY".into()
@@ -162,10 +166,12 @@ async fn run(cli: Cli, ui: &Ui) -> CommandResult {
         Command::Apply(args) => apply::run(&args.global, &args, ui).await,
         Command::Restore(args) => restore::run(&args.global, &args, ui).await,
         Command::Backups(args) => backups::run(&args, ui),
+        #[cfg(feature = "sandbox")]
         Command::Demo(args) => demo::run(&args, ui).await,
         Command::Fingerprint(_) => fingerprint::run(ui),
         Command::Tokens(args) => tokens::run(&args.global, &args, ui).await,
         Command::Revoke(args) => revoke::run(&args.global, &args, ui).await,
+        #[cfg(feature = "sandbox")]
         Command::Sandbox(args) => sandbox::run(args, ui).await,
         Command::Completions(args) => completions::run(&args, ui),
         Command::Man(args) => man::run(&args, ui),

@@ -23,7 +23,6 @@ mod detect_fixtures;
 mod fetch_client;
 mod files_e2e;
 mod hostile_out;
-mod layering;
 mod org_e2e;
 mod ownership_e2e;
 mod properties;

@@ -31,7 +31,7 @@ mod tests {
 
     #[test]
     fn the_embedded_fixtures_are_the_checkout_files() {
-        let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
         let unpacked = tempfile::tempdir().unwrap();
         unpack(unpacked.path()).unwrap();
         assert!(FILES.iter().any(|(p, _)| p.starts_with("rules/")));

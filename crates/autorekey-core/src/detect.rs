@@ -1164,7 +1164,8 @@ mod views;
 pub use fingerprint_kind::{is_atlassian_host, one_per_token, sends_to_atlassian, shown_per_token};
 pub use redact::{masking_forms, redact_literals, redacted_name, secret_forms};
 
-#[cfg(test)]
-pub(crate) mod spellings;
+/// Test support for this crate's tests and the shell's (feature `test-support`).
+#[cfg(any(test, feature = "test-support"))]
+pub mod spellings;
 #[cfg(test)]
 mod tests;

@@ -468,7 +468,7 @@ impl AutomationClient {
     }
 
     /// The masker, for cleaning one error's text (held only while cleaning it).
-    pub(crate) fn masker(&self) -> std::sync::RwLockReadGuard<'_, Masker> {
+    pub fn masker(&self) -> std::sync::RwLockReadGuard<'_, Masker> {
         self.inner.transport.masker()
     }
 

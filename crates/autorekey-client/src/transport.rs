@@ -201,7 +201,7 @@ impl Transport {
     }
 
     /// The masker, held only while cleaning one text.
-    pub(crate) fn masker(&self) -> RwLockReadGuard<'_, Masker> {
+    pub fn masker(&self) -> RwLockReadGuard<'_, Masker> {
         self.masker.read().unwrap_or_else(|p| p.into_inner())
     }
 

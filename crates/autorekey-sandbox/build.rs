@@ -13,9 +13,10 @@ use std::path::{Path, PathBuf};
 const DEMO_FOLDERS: [&str; 3] = ["rules", "export", "org"];
 
 fn main() {
+    // The fixtures are the repository's (crates/autorekey-sandbox/../../fixtures).
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
-    let fixtures = root.join("fixtures");
-    println!("cargo:rerun-if-changed=fixtures");
+    let fixtures = root.join("../../fixtures");
+    println!("cargo:rerun-if-changed=../../fixtures");
     let mut files = vec![fixtures.join("accounts.json")];
     for folder in DEMO_FOLDERS {
         collect(&fixtures.join(folder), &mut files);

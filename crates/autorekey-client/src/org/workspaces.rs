@@ -22,9 +22,9 @@ use serde_json::{json, Value};
 use url::Url;
 
 use super::{OrgClient, MAX_PAGES};
-use crate::fetch::client::join;
-use crate::fetch::error::FetchError;
-use crate::fetch::policy::{check_site_url, is_atlassian_site, is_loopback};
+use crate::client::join;
+use crate::error::FetchError;
+use crate::policy::{check_site_url, is_atlassian_site, is_loopback};
 use crate::printable::printable;
 
 /// Workspaces asked for per page.

@@ -32,6 +32,11 @@
 //! dropped connections, PUTs applied whose answer is lost) are drawn from an RNG seeded by
 //! [`SandboxConfig::seed`], so a sequential client meets the same faults on every run.
 
+// The other crates' modules this one uses, by the names the code has always used.
+use autorekey_client as fetch;
+use autorekey_core::secret;
+use autorekey_files as files;
+
 mod accounts;
 pub mod bundled;
 mod clock;

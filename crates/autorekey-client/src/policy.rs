@@ -128,7 +128,7 @@ pub fn require_same_origin(url: &Url, from: &Url) -> Result<(), FetchError> {
 /// A URL as it may appear in a message: user-info and query (cursors) removed. An address
 /// without a host (`user:password@host` typed without a scheme parses so) is not shown at
 /// all: what looks like its scheme and path is the user name and password.
-pub(crate) fn display_url(url: &Url) -> String {
+pub fn display_url(url: &Url) -> String {
     if url.host().is_none() || url.cannot_be_a_base() {
         return "an address without a host".to_owned();
     }
