@@ -423,7 +423,14 @@ pub fn write_private_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+    rfc3339_seconds(jiff::Timestamp::now())
+}
+
+/// `2026-12-05T14:41:11Z`: whole seconds, UTC (truncated, never a moment ahead).
+fn rfc3339_seconds(at: jiff::Timestamp) -> String {
+    jiff::Timestamp::from_second(at.as_second())
+        .unwrap_or(at)
+        .to_string()
 }
 
 /// When this command started (fixed by its first call, which `commands::main` makes at
@@ -431,8 +438,8 @@ pub fn now_rfc3339() -> String {
 /// start comes before the run logs in with the new token, which is what lets `revoke` tell
 /// a token last used before the rotation from the new one (see [`crate::revoke_proof`]).
 pub fn command_started_at() -> String {
-    static STARTED: std::sync::OnceLock<std::time::SystemTime> = std::sync::OnceLock::new();
-    humantime::format_rfc3339_seconds(*STARTED.get_or_init(std::time::SystemTime::now)).to_string()
+    static STARTED: std::sync::OnceLock<jiff::Timestamp> = std::sync::OnceLock::new();
+    rfc3339_seconds(*STARTED.get_or_init(jiff::Timestamp::now))
 }
 
 #[cfg(test)]

@@ -162,6 +162,16 @@ impl GlobalArgs {
     }
 }
 
+/// A duration as people write one (`7d`, `36h`, `1h 30m`, `2 days`; a day is 24 hours),
+/// read by jiff's friendly format. A negative one is refused.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let span: jiff::Span = text.trim().parse().map_err(|e| format!("{e}"))?;
+    let length = span
+        .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+        .map_err(|e| format!("{e}"))?;
+    std::time::Duration::try_from(length).map_err(|_| "a duration cannot be negative".into())
+}
+
 /// The command line as clap parses, documents and completes it (`--help`, `man`,
 /// `completions`): [`Cli`] with every help line ending in a period (clap's derive drops the
 /// one that closes a one-paragraph doc comment, and its own `--help` and `--version` have
@@ -717,7 +727,7 @@ pub struct RevokeArgs {
     /// the kept token, not since the rotation to it began. A token whose lastActiveAt is
     /// not given is never revoked: "never used" cannot be told from "not reported yet", as
     /// for a new token in rules that have not run.
-    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_duration)]
     pub quiet_for: std::time::Duration,
 
     /// The backup root whose rotation journals show which rotation moved the rules to the

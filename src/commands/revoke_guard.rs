@@ -187,13 +187,16 @@ fn latest_rotation(
         .max_by_key(|r| (r.ended, r.began))
 }
 
-/// `7 days` for whole days, else humantime's `36h`, `1h 30m`.
+/// `7 days` for whole days, else `36h`, `1h 30m` (jiff's friendly format).
 fn span(secs: u64) -> String {
     match secs / 86_400 {
         days @ 1.. if secs.is_multiple_of(86_400) => {
             format!("{days} day{}", if days == 1 { "" } else { "s" })
         }
-        _ => humantime::format_duration(Duration::from_secs(secs)).to_string(),
+        _ => format!(
+            "{:#}",
+            jiff::SignedDuration::from_secs(i64::try_from(secs).unwrap_or(i64::MAX))
+        ),
     }
 }
 
@@ -203,8 +206,9 @@ fn epoch(t: SystemTime) -> i64 {
 }
 
 fn time(secs: i64) -> String {
-    let at = UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or(0));
-    humantime::format_rfc3339_seconds(at).to_string()
+    jiff::Timestamp::from_second(secs.max(0))
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .to_string()
 }
 
 #[cfg(test)]
@@ -310,7 +314,8 @@ mod tests {
     fn quiet_for_reads_in_days_when_it_is_whole_days() {
         assert_eq!(span(7 * 86_400), "7 days");
         assert_eq!(span(86_400), "1 day");
-        assert_eq!(span(36 * 3600), "1day 12h");
+        assert_eq!(span(36 * 3600), "36h");
+        assert_eq!(span(5400), "1h 30m");
         assert_eq!(span(3600), "1h");
     }
 }

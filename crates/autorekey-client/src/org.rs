@@ -397,79 +397,26 @@ fn split_page(page: Value, masker: &Masker) -> Result<(Vec<OrgToken>, Option<Str
 
 /// Epoch seconds of an ISO-8601 date-time (`2026-12-16T04:00:00Z`, with or without seconds
 /// or a fraction; `Z`, `±hh:mm`, `±hhmm` or `±hh`; no zone is UTC), or of a bare date (its
-/// midnight, UTC). `None` for anything else: a caller must not take it as "no expiry".
+/// midnight, UTC), read by `jiff`. `None` for anything else: a caller must not take it as
+/// "no expiry".
 pub fn parse_timestamp(text: &str) -> Option<i64> {
     let text = text.trim();
-    let num = |range: std::ops::Range<usize>| {
-        let part = text.get(range)?;
-        part.bytes()
-            .all(|b| b.is_ascii_digit())
-            .then(|| part.parse::<i64>().ok())?
-    };
-    let sep =
-        |at: usize, allowed: &[u8]| text.as_bytes().get(at).is_some_and(|b| allowed.contains(b));
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    if !sep(4, b"-") || !sep(7, b"-") || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
+    if let Ok(at) = text.parse::<jiff::Timestamp>() {
+        return Some(at.as_second());
     }
-    let days = days_from_civil(y, m, d);
-    if text.len() == 10 {
-        return Some(days * 86_400);
+    let utc = |civil: jiff::civil::DateTime| {
+        civil
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .ok()
+            .map(|z| z.timestamp().as_second())
+    };
+    match text.parse::<jiff::civil::DateTime>() {
+        Ok(civil) => utc(civil),
+        Err(_) => utc(text
+            .parse::<jiff::civil::Date>()
+            .ok()?
+            .to_datetime(jiff::civil::Time::midnight())),
     }
-    if !sep(10, b"Tt ") || !sep(13, b":") {
-        return None;
-    }
-    let (hh, mm) = (num(11..13)?, num(14..16)?);
-    let (ss, rest) = if sep(16, b":") {
-        (num(17..19)?, text.get(19..)?)
-    } else {
-        (0, text.get(16..)?)
-    };
-    let zone = match rest.strip_prefix(|c| c == '.' || c == ',') {
-        Some(fraction) => fraction.trim_start_matches(|c: char| c.is_ascii_digit()),
-        None => rest,
-    };
-    let offset = match zone {
-        "" | "Z" | "z" => 0,
-        _ => zone_offset(zone)?,
-    };
-    if hh > 23 || mm > 59 || ss > 60 {
-        return None;
-    }
-    Some(days * 86_400 + hh * 3600 + mm * 60 + ss - offset)
-}
-
-/// Seconds east of UTC of `+hh:mm`, `+hhmm` or `+hh` (or `-`).
-fn zone_offset(zone: &str) -> Option<i64> {
-    let sign = match zone.as_bytes().first()? {
-        b'+' => 1,
-        b'-' => -1,
-        _ => return None,
-    };
-    let digits: String = zone[1..].chars().filter(|c| *c != ':').collect();
-    if !digits.bytes().all(|b| b.is_ascii_digit()) || zone[1..].matches(':').count() > 1 {
-        return None;
-    }
-    let (h, m) = match digits.len() {
-        2 => (digits.parse::<i64>().ok()?, 0),
-        4 => (
-            digits[..2].parse::<i64>().ok()?,
-            digits[2..].parse::<i64>().ok()?,
-        ),
-        _ => return None,
-    };
-    (h <= 23 && m <= 59).then_some(sign * (h * 3600 + m * 60))
-}
-
-/// Howard Hinnant's days-from-civil (proleptic Gregorian).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// The service accounts' tokens, marked so, or why their owners are unknown. The shape of

@@ -1,7 +1,7 @@
 //! Wall-clock helpers in the two forms Atlassian uses: epoch seconds with a millisecond
 //! fraction (rule `created`/`updated`) and ISO-8601 UTC (`X-RateLimit-Reset`).
 //!
-//! Hand-rolled rather than a date crate: these two conversions are all the sandbox needs.
+//! The calendar is jiff's, as everywhere in autorekey.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,31 +15,12 @@ pub(crate) fn now_epoch_secs() -> serde_json::Value {
     serde_json::json!(ms / 1000.0)
 }
 
-/// `2025-04-02T04:42:44Z` for `t`.
+/// `2025-04-02T04:42:44Z` for `t` (whole seconds, UTC).
 pub(crate) fn iso8601(t: SystemTime) -> String {
-    let secs = since_epoch(t).as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    let secs = i64::try_from(since_epoch(t).as_secs()).unwrap_or(i64::MAX);
+    jiff::Timestamp::from_second(secs)
+        .unwrap_or(jiff::Timestamp::MAX)
+        .to_string()
 }
 
 #[cfg(test)]
