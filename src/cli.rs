@@ -341,7 +341,8 @@ pub struct ScanArgs {
     /// and cannot be read, as rotate counts them: masked, a managed secret or smart value,
     /// a Basic value that names no account), `expiring=30d` (a credential owner's
     /// earliest API token expires within 30 days; needs --org), `skipped` (a --from-file
-    /// directory entry that was not read). Any value also fails on a skipped file.
+    /// directory entry, or a workspace of the org, that was not read). Any value also fails
+    /// on a skipped file or workspace.
     #[arg(long, value_name = "WHAT", value_parser = parse_fail_on)]
     pub fail_on: Vec<FailOn>,
 

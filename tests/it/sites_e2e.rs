@@ -324,6 +324,110 @@ fn a_site_that_refuses_the_login_is_named_and_the_others_are_still_reported() {
     );
 }
 
+/// A Jira or Confluence workspace the org lists but autorekey cannot use is a target not
+/// read: named in the summary with why, and the scan is incomplete. Confluence's host
+/// given with its `/wiki` base path is its site.
+#[test]
+fn a_workspace_of_the_org_that_cannot_be_read_is_named_and_the_scan_is_incomplete() {
+    let org = OrgSites::start();
+    let (one, two) = (org.url(0), org.url(1));
+    let mut entries = org.sites[0].state().workspace_entries();
+    for mut entry in org.sites[1].state().workspace_entries() {
+        let attributes = entry["attributes"].as_object_mut().unwrap();
+        match attributes["typeKey"].as_str().unwrap() {
+            "confluence" => {
+                attributes.insert("hostUrl".into(), format!("{two}/wiki").into());
+            }
+            _ => {
+                attributes.remove("hostUrl");
+            }
+        }
+        entries.push(entry);
+    }
+    entries.push(serde_json::json!({"id": "loom", "type": "workspace",
+        "attributes": {"name": "Loom", "typeKey": "loom", "hostUrl": "https://loom.com"}}));
+    org.sites[0].state().set_workspaces(entries);
+    let jira_two = format!("workspace \"{two} jira\" jira");
+
+    let out = org.scan_org(&["--format", "json"]);
+    out.expect_code(1).expect_error_with_hint();
+    let report = out.json();
+    assert_eq!(
+        covered(&report),
+        [
+            format!("{one} jira"),
+            format!("{one} confluence"),
+            format!("{two} confluence"),
+            jira_two.clone(),
+        ],
+        "{}",
+        out.stderr
+    );
+    let targets = report["summary"]["targets"].as_array().unwrap();
+    assert!(
+        targets[..3].iter().all(|t| t["error"].is_null()),
+        "{targets:?}"
+    );
+    let error = targets[3]["error"].as_str().expect("why it was not read");
+    assert!(error.contains("no hostUrl"), "{error}");
+    assert_eq!(targets[3]["skipped"], true);
+    // Site 2's Confluence was read (its ci-bot rule), through its `/wiki` host.
+    assert!(report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["site"] == two.as_str() && r["product"] == "confluence"));
+    assert!(
+        out.stderr.contains(&format!(
+            "1 of 4 sites and products could not be read whole: {jira_two}"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("Loom"),
+        "another product is left out quietly: {}",
+        out.stderr
+    );
+
+    let text = org.scan_org(&["--fail-on", "skipped"]);
+    text.expect_code(1);
+    assert!(
+        text.stdout.contains("Covered 4 sites and products:"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout
+            .contains(&format!("{jira_two}: 0 rules read; INCOMPLETE: not read: ")),
+        "{}",
+        text.stdout
+    );
+    let markdown = org.scan_org(&["--format", "markdown"]);
+    markdown.expect_code(1);
+    assert!(
+        markdown.stdout.contains("- Not read whole: workspace"),
+        "{}",
+        markdown.stdout
+    );
+}
+
+/// Two spellings of one site's address are one tenant: its rules would be read twice.
+#[test]
+fn scan_refuses_two_spellings_of_one_site() {
+    let org = OrgSites::start();
+    let one = org.url(0);
+    let other = one.replace("127.0.0.1", "localhost");
+    assert_ne!(one, other);
+    let out = org.run(&["scan", "--site", &one, "--site", &other]);
+    out.expect_code(2).expect_error_with_hint();
+    assert!(
+        out.stderr.contains("are the same site and product"),
+        "{}",
+        out.stderr
+    );
+}
+
 #[test]
 fn a_sites_file_names_the_sites_and_one_site_keeps_its_output() {
     let org = OrgSites::start();
