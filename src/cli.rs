@@ -718,7 +718,8 @@ pub struct RevokeArgs {
     pub quiet_for: std::time::Duration,
 
     /// The backup root whose rotation journals show which rotation moved the rules to the
-    /// kept token, and when (default: autorekey/backups under your data directory).
+    /// kept token, and when, and where a service account's token left to revoke by hand is
+    /// recorded for --check-gone (default: autorekey/backups under your data directory).
     #[arg(long, value_name = "DIR")]
     pub backup_dir: Option<PathBuf>,
 
@@ -728,7 +729,9 @@ pub struct RevokeArgs {
 
     /// Revoke nothing and read no rule: only list the account's tokens again and say
     /// whether this one is gone (exit 0) or still listed (exit 3), for a script to poll
-    /// after a service account's token was revoked by hand at admin.atlassian.com.
+    /// after a service account's token was revoked by hand at admin.atlassian.com. "Gone"
+    /// only for an id listed as revoked or left to a person by an earlier `revoke` here; an
+    /// id known nowhere (a typo) is exit 2.
     #[arg(long, conflicts_with_all = ["keep", "yes"])]
     pub check_gone: bool,
 

@@ -6,7 +6,8 @@
 //! Checked here: `scan --org` alone finds the org's sites through the workspaces list and
 //! reads all four site/product pairs into one inventory naming each row's site and
 //! product; the expiry join covers the service account and `--fail-on expiring=30d` exits
-//! 3; a target that refuses the login is named, the others are still reported, and the
+//! 3, and an owner the rules name that the org lists no token for is unknown and fails it
+//! (and `tokens --expiring --scan`); a target that refuses the login is named, the others are still reported, and the
 //! scan is incomplete (exit 1); a sites file; the org gateway flag only on loopback.
 
 use std::path::{Path, PathBuf};
@@ -93,8 +94,18 @@ fn plant(dir: &Path) -> (PathBuf, PathBuf, Vec<(String, String)>) {
 
 impl OrgSites {
     fn start() -> OrgSites {
+        OrgSites::start_with(|_| {})
+    }
+
+    /// The org with its planted accounts file changed by `edit` first (a variant written
+    /// to the temp dir; the fixture stays as it is).
+    fn start_with(edit: impl FnOnce(&mut Value)) -> OrgSites {
         let dir = tempfile::tempdir().unwrap();
         let (accounts, rules, fresh) = plant(dir.path());
+        let mut planted: Value =
+            serde_json::from_str(&std::fs::read_to_string(&accounts).unwrap()).unwrap();
+        edit(&mut planted);
+        std::fs::write(&accounts, planted.to_string()).unwrap();
         let config = SandboxConfig {
             rules: load_rules_dir(&rules).unwrap(),
             accounts: load_accounts_file(&accounts).unwrap(),
@@ -682,4 +693,79 @@ fn revoke_reads_every_site_named_and_a_rule_on_any_of_them_keeps_the_token() {
             "every site read"
         );
     }
+}
+
+/// bob's rule stays on site 2, but the org lists no token of his (an account outside the
+/// org, or tokens the key cannot see): his expiry is unknown, which fails both checks, and
+/// `tokens --expiring --scan` names him with his rule. Nothing of the org's own is within
+/// 3 days (ci-bot's token expires in 5), so only bob can fail them.
+#[test]
+fn an_owner_the_rules_name_that_the_org_does_not_list_is_unknown_and_fails_the_expiry_checks() {
+    let listed = OrgSites::start();
+    listed
+        .scan_org(&["--fail-on", "expiring=3d"])
+        .expect_code(0);
+    let org = OrgSites::start_with(|accounts| {
+        accounts["org"]["tokens"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|t| t["id"] != "tok-bob");
+    });
+    let bob = "bob@acme.example";
+    let ci = org.scan_org(&["--fail-on", "expiring=3d"]);
+    ci.expect_code(3);
+    assert!(
+        ci.stdout.contains(&format!(
+            "{bob}  tokens unknown: the organization lists no token of this account"
+        )) && ci.stdout.contains("(counted as expiring)"),
+        "{}",
+        ci.stdout
+    );
+    assert!(ci.stderr.contains("expiring"), "{}", ci.stderr);
+    let json = org.scan_org(&["--format", "json"]);
+    json.expect_code(0);
+    let row = json.json()["token_expiry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["email"] == bob)
+        .cloned()
+        .expect("bob in the expiry join");
+    assert_eq!(
+        (&row["tokens_unknown"], &row["unknown_reason"]),
+        (&Value::Bool(true), &Value::from("not_listed"))
+    );
+
+    let scan = org.dir.path().join("s.json");
+    std::fs::write(&scan, &json.stdout).unwrap();
+    let gateway = org.url(0);
+    let watch = |format: &str| {
+        org.run(&[
+            "tokens",
+            "--expiring",
+            "3d",
+            "--scan",
+            scan.to_str().unwrap(),
+            "--org",
+            ORG,
+            "--site",
+            &gateway,
+            "--format",
+            format,
+        ])
+    };
+    let out = watch("text");
+    out.expect_code(3);
+    assert!(
+        out.stdout
+            .contains(&format!("unknown   {bob}: tokens unknown"))
+            && out
+                .stdout
+                .contains("in rule \"WIKI: Publish release notes as bob\""),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stderr.contains("check the account"), "{}", out.stderr);
+    let unknown = watch("json").json()["unknown"].clone();
+    assert_eq!(unknown[0]["email"], bob, "{unknown}");
 }
