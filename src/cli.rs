@@ -355,7 +355,8 @@ pub struct ScanArgs {
     /// and cannot be read, as rotate counts them: masked, a managed secret or smart value,
     /// a Basic value that names no account), `expiring=30d` (a credential owner's
     /// earliest API token expires within 30 days; needs --org), `skipped` (a --from-file
-    /// directory entry that was not read). Any value also fails on a skipped file.
+    /// directory entry, or a workspace of the org, that was not read). Any value also fails
+    /// on a skipped file or workspace.
     #[arg(long, value_name = "WHAT", value_parser = parse_fail_on)]
     pub fail_on: Vec<FailOn>,
 
@@ -731,7 +732,8 @@ pub struct RevokeArgs {
     pub quiet_for: std::time::Duration,
 
     /// The backup root whose rotation journals show which rotation moved the rules to the
-    /// kept token, and when (default: autorekey/backups under your data directory).
+    /// kept token, and when, and where a service account's token left to revoke by hand is
+    /// recorded for --check-gone (default: autorekey/backups under your data directory).
     #[arg(long, value_name = "DIR")]
     pub backup_dir: Option<PathBuf>,
 
@@ -741,7 +743,9 @@ pub struct RevokeArgs {
 
     /// Revoke nothing and read no rule: only list the account's tokens again and say
     /// whether this one is gone (exit 0) or still listed (exit 3), for a script to poll
-    /// after a service account's token was revoked by hand at admin.atlassian.com.
+    /// after a service account's token was revoked by hand at admin.atlassian.com. "Gone"
+    /// only for an id listed as revoked or left to a person by an earlier `revoke` here; an
+    /// id known nowhere (a typo) is exit 2.
     #[arg(long, conflicts_with_all = ["keep", "yes"])]
     pub check_gone: bool,
 

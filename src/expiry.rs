@@ -6,6 +6,14 @@
 //! token in the list cannot be matched to a fingerprint in a rule: the join is per account,
 //! and the earliest expiry of its active tokens is the date by which its rules must be
 //! rotated (any of them may be the one the rules use).
+//!
+//! It fails closed: an owner the list cannot speak for is "unknown", never "fine". That is
+//! a service account whose tokens the key could not list, and any owner the rules name for
+//! whom the org lists no token at all (an account outside the org, an unmanaged or external
+//! user, or tokens this key cannot see): a rule holds a credential of it, so some token of
+//! it exists somewhere, and its expiry is not known. An owner whose listed tokens are all
+//! revoked or expired is not unknown: its credentials in rules are dead, which the text
+//! says (`--fail-on dead` is the check for that).
 
 use std::fmt::Write as _;
 
@@ -33,24 +41,62 @@ pub struct OwnerExpiry {
     pub token_id: Option<String>,
     pub label: Option<String>,
     pub last_active_at: Option<String>,
-    /// The org's list could not say what tokens this owner has (a service account whose
-    /// tokens the key may not list): `--fail-on expiring` counts it as expiring.
+    /// Tokens the org lists for the account that are not active (revoked, or otherwise
+    /// unusable): with no active one, a credential of it in a rule is dead.
+    pub inactive_tokens: usize,
+    /// The org's list could not say what tokens this owner has (see [`Unknown`]):
+    /// `--fail-on expiring` counts it as expiring.
     pub tokens_unknown: bool,
+    /// Why [`OwnerExpiry::tokens_unknown`], when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown_reason: Option<Unknown>,
+}
+
+/// Why the org's list cannot say when an owner's tokens expire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unknown {
+    /// A service account, and the key could not list service accounts' tokens.
+    ServiceAccountsUnlisted,
+    /// The org lists no token of the account at all, active or not: not a managed account
+    /// of this org, or its tokens are not visible to this key.
+    NotListed,
+}
+
+impl Unknown {
+    /// Why, in words, for the table and the watch.
+    pub fn why(self) -> &'static str {
+        match self {
+            Unknown::ServiceAccountsUnlisted => {
+                "service-account tokens unknown: the org key could not list them"
+            }
+            Unknown::NotListed => {
+                "tokens unknown: the organization lists no token of this account (not a \
+                 managed account of this organization, or its tokens are not visible to this key)"
+            }
+        }
+    }
 }
 
 /// [`join`] over everything the org key could list; owners the list cannot speak for
 /// (see [`TokenList::unknown`]) are marked unknown.
 pub fn join_list(owners: &[String], list: &TokenList, now: i64) -> Vec<OwnerExpiry> {
     let mut rows = join(owners, &list.tokens, now);
-    for r in &mut rows {
-        r.tokens_unknown = list.unknown(&r.email);
+    for r in rows.iter_mut().filter(|r| list.unknown(&r.email)) {
+        r.mark_unknown(Unknown::ServiceAccountsUnlisted);
     }
     rows
 }
 
+/// The token belongs to `email` (any case).
+pub fn owned_by(t: &OrgToken, email: &str) -> bool {
+    t.email()
+        .is_some_and(|e| e.eq_ignore_ascii_case(email.trim()))
+}
+
 /// Joins `owners` (emails, any case) with the org's tokens, at `now` (epoch seconds).
-/// Owners the org lists no active token for are kept, with no expiry: not a managed account
-/// of this org, or no token left.
+/// Owners the org lists no token for at all are [`Unknown::NotListed`]; owners whose listed
+/// tokens are all inactive are kept with no expiry and their inactive count.
 pub fn join(owners: &[String], tokens: &[OrgToken], now: i64) -> Vec<OwnerExpiry> {
     let mut owners: Vec<String> = owners.iter().map(|o| o.to_ascii_lowercase()).collect();
     owners.sort();
@@ -58,10 +104,10 @@ pub fn join(owners: &[String], tokens: &[OrgToken], now: i64) -> Vec<OwnerExpiry
     owners
         .into_iter()
         .map(|email| {
+            let listed = tokens.iter().filter(|t| owned_by(t, &email)).count();
             let mine: Vec<&OrgToken> = tokens
                 .iter()
-                .filter(|t| t.is_active())
-                .filter(|t| t.email().is_some_and(|e| e.eq_ignore_ascii_case(&email)))
+                .filter(|t| t.is_active() && owned_by(t, &email))
                 .collect();
             let first = mine
                 .iter()
@@ -74,7 +120,7 @@ pub fn join(owners: &[String], tokens: &[OrgToken], now: i64) -> Vec<OwnerExpiry
                 .filter(|at| !at.trim().is_empty())
                 .map(|at| printable(at).into_owned())
                 .collect();
-            OwnerExpiry {
+            let mut row = OwnerExpiry {
                 expired: first.is_some_and(|(_, t)| t.is_expired(now)),
                 unreadable_expiry,
                 tokens: mine.len(),
@@ -83,9 +129,15 @@ pub fn join(owners: &[String], tokens: &[OrgToken], now: i64) -> Vec<OwnerExpiry
                 token_id: first.map(|(_, t)| t.id.clone()),
                 label: first.map(|(_, t)| t.label.clone()),
                 last_active_at: first.and_then(|(_, t)| t.last_active_at.clone()),
+                inactive_tokens: listed - mine.len(),
                 tokens_unknown: false,
+                unknown_reason: None,
                 email,
+            };
+            if listed == 0 {
+                row.mark_unknown(Unknown::NotListed);
             }
+            row
         })
         .collect()
 }
@@ -110,11 +162,12 @@ pub fn render_table(rows: &[OwnerExpiry]) -> String {
         return out;
     }
     for r in rows {
-        if r.tokens_unknown {
+        if let Some(why) = r.unknown_reason {
             let _ = writeln!(
                 out,
-                "  {}  service-account tokens unknown: the org key could not list them (counted as expiring)",
-                printable(&r.email)
+                "  {}  {} (counted as expiring)",
+                printable(&r.email),
+                why.why()
             );
         }
         if !r.unreadable_expiry.is_empty() {
@@ -144,8 +197,11 @@ pub fn render_table(rows: &[OwnerExpiry]) -> String {
             ),
             _ if r.tokens_unknown => continue,
             _ => format!(
-                "{}  no active token in this organization (not a managed account here, or none left)",
-                printable(&r.email)
+                "{}  no active token in this organization: {} listed, none active (revoked or \
+                 expired), so a credential of it in a rule no longer works (a dead credential: \
+                 `--verify` checks it, `--fail-on dead` fails on it)",
+                printable(&r.email),
+                crate::words::count(r.inactive_tokens, "token", "tokens")
             ),
         };
         let _ = writeln!(out, "  {line}");
@@ -154,6 +210,11 @@ pub fn render_table(rows: &[OwnerExpiry]) -> String {
 }
 
 impl OwnerExpiry {
+    fn mark_unknown(&mut self, why: Unknown) {
+        self.tokens_unknown = true;
+        self.unknown_reason = Some(why);
+    }
+
     fn phrase(&self) -> String {
         self.days_left
             .map_or_else(String::new, |d| days_phrase(d, self.expired))
@@ -218,6 +279,7 @@ mod tests {
             token("t2", "alice@x.io", "2026-12-13T00:00:00Z", "ALLOWED"),
             token("t3", "alice@x.io", "2026-12-02T00:00:00Z", "REVOKED"),
             token("t4", "bob@x.io", "2027-11-30T00:00:00Z", "ALLOWED"),
+            token("t5", "carol@x.io", "2027-01-30T00:00:00Z", "REVOKED"),
         ];
         let owners = vec!["alice@X.io".into(), "bob@x.io".into(), "carol@x.io".into()];
         let rows = join(&owners, &tokens, now);
@@ -231,12 +293,48 @@ mod tests {
             (Some("t2"), Some(12), 2)
         );
         assert_eq!(rows[1].days_left, Some(364));
-        assert_eq!((rows[2].tokens, rows[2].days_left), (0, None));
+        assert_eq!(
+            (rows[2].tokens, rows[2].inactive_tokens, rows[2].days_left),
+            (0, 1, None)
+        );
+        assert!(
+            !rows[2].tokens_unknown,
+            "the org speaks for carol: all revoked"
+        );
         assert!(expiring_within(&rows, 30));
         assert!(!expiring_within(&rows, 11));
         let table = render_table(&rows);
         assert!(table.contains("2026-12-13 (in 12 days)"), "{table}");
-        assert!(table.contains("carol@x.io  no active token"), "{table}");
+        assert!(
+            table.contains("carol@x.io  no active token in this organization: 1 token listed")
+                && table.contains("--fail-on dead"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn an_owner_the_org_lists_no_token_for_is_unknown_and_fails_closed() {
+        let now = parse_timestamp("2026-12-01T00:00:00Z").unwrap();
+        let list = TokenList {
+            tokens: vec![token("t1", "a@x.io", "2027-12-01T00:00:00Z", "ALLOWED")],
+            service_accounts_unlisted: None,
+        };
+        let owners = ["a@x.io".into(), "Stranger@other.io".into()];
+        let rows = join_list(&owners, &list, now);
+        assert!(!rows[0].tokens_unknown);
+        assert_eq!(rows[1].unknown_reason, Some(Unknown::NotListed));
+        assert!(rows[1].tokens_unknown);
+        assert!(expiring_within(&rows, 0), "not listed is never fine");
+        assert!(!expiring_within(&rows[..1], 30));
+        let table = render_table(&rows);
+        assert!(
+            table.contains("stranger@other.io  tokens unknown: the organization lists no token")
+                && table.contains("not visible to this key")
+                && !table.contains("no active token"),
+            "{table}"
+        );
+        let json = serde_json::to_value(&rows[1]).unwrap();
+        assert_eq!(json["unknown_reason"], "not_listed");
     }
 
     #[test]
@@ -303,9 +401,8 @@ mod tests {
             service_accounts_unlisted: None,
             ..list
         };
-        assert!(!expiring_within(
-            &join_list(&[bot.into()], &listed, now),
-            3650
-        ));
+        // Listed, and the org has none of the bot's: unknown still, for another reason.
+        let rows = join_list(&[bot.into()], &listed, now);
+        assert_eq!(rows[0].unknown_reason, Some(Unknown::NotListed));
     }
 }

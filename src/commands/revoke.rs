@@ -71,6 +71,7 @@ pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResu
             account,
             &approver,
             &org_client,
+            super::revoke_by_hand::records_root(args).as_deref(),
             ui,
         )
         .await;

@@ -132,7 +132,8 @@ fn unread_targets(unread: &[String], of: usize) -> CommandError {
 }
 
 /// Reads every target at once, each into its own collector (its rows named by site and
-/// product), then merges them in target order, with a summary of each target's read.
+/// product), then merges them in target order, with a summary of each target's read; the
+/// org's workspaces that cannot be read come last, as targets not read.
 async fn scan_several(sites: &Sites, collector: &mut Collector<'_>, ui: &Ui) {
     let account = collector.account;
     let reads = sites.reads.iter().map(|read| async move {
@@ -150,6 +151,14 @@ async fn scan_several(sites: &Sites, collector: &mut Collector<'_>, ui: &Ui) {
     });
     for read in futures_util::future::join_all(reads).await {
         collector.absorb(read);
+    }
+    for unread in &sites.unread {
+        let target = report::TargetSummary::not_read(
+            unread.site.clone(),
+            unread.product,
+            unread.why.clone(),
+        );
+        collector.inventory.summary.targets.push(target);
     }
 }
 
@@ -301,6 +310,7 @@ impl<'a> Collector<'a> {
             rules_failed: s.rules_failed,
             list_complete: s.list_complete,
             error: error.map(|e| printable(&e).into_owned()),
+            skipped: false,
         };
         self.inventory.summary.targets.push(summary);
     }
@@ -835,6 +845,7 @@ fn outcome(inv: &Inventory, expiry: Option<&[OwnerExpiry]>, fail_on: &[FailOn]) 
         ))
         .hint("each is listed with its error; rerun to retry them"));
     }
+    let skipped = !inv.skipped_files.is_empty() || inv.summary.targets.iter().any(|t| t.skipped);
     let mut hits: Vec<&str> = fail_on
         .iter()
         .filter_map(|cond| {
@@ -855,14 +866,14 @@ fn outcome(inv: &Inventory, expiry: Option<&[OwnerExpiry]>, fail_on: &[FailOn]) 
                     "expiring",
                     expiry.is_some_and(|rows| expiry::expiring_within(rows, *days)),
                 ),
-                FailOn::Skipped => ("skipped", !inv.skipped_files.is_empty()),
+                FailOn::Skipped => ("skipped", skipped),
             };
             hit.then_some(name)
         })
         .collect();
-    // Any --fail-on gates CI on the inventory, which a skipped file or a rule list the
-    // site's two listings disagreed on leaves incomplete.
-    if !fail_on.is_empty() && !inv.skipped_files.is_empty() && !hits.contains(&"skipped") {
+    // Any --fail-on gates CI on the inventory, which a skipped file or workspace or a rule
+    // list the site's two listings disagreed on leaves incomplete.
+    if !fail_on.is_empty() && skipped && !hits.contains(&"skipped") {
         hits.push("skipped");
     }
     if !fail_on.is_empty() && inv.summary.list_complete == Some(false) {
@@ -875,5 +886,27 @@ fn outcome(inv: &Inventory, expiry: Option<&[OwnerExpiry]>, fail_on: &[FailOn]) 
             "the scan found what --fail-on names: {}",
             hits.join(", ")
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fail_on_skipped_counts_a_workspace_that_could_not_be_read() {
+        let mut inv = Inventory::default();
+        assert!(outcome(&inv, None, &[FailOn::Skipped]).is_ok());
+        let why = "not read: the org's workspace \"x\": no hostUrl".to_string();
+        let target = report::TargetSummary::not_read("workspace \"x\"".into(), "jira", why);
+        inv.summary.targets.push(target);
+        for fail_on in [FailOn::Skipped, FailOn::Literal] {
+            let err = outcome(&inv, None, &[fail_on]).expect_err("a skipped workspace fails");
+            assert!(format!("{:#}", err.error).contains("skipped"));
+        }
+        assert!(
+            outcome(&inv, None, &[]).is_ok(),
+            "the unread target is its own error"
+        );
     }
 }

@@ -8,13 +8,16 @@
 //! load on a tenant, while different sites, which Atlassian limits apart, never wait for each
 //! other. A target that cannot be reached or logged in to is not an error here: it is kept
 //! with why, the others are read, and `scan` fails at the end naming it (as ripgrep goes on
-//! past a file it cannot read). One site and one product, named, is today's scan exactly:
-//! its failure is the command's error.
+//! past a file it cannot read). So is a Jira or Confluence workspace of the org's list that
+//! cannot be used (no host, or one refused): an unread target, never a line said and
+//! forgotten. One site and one product, named, is today's scan exactly: its failure is the
+//! command's error. Two spellings of one tenant are refused, as `rotate` refuses them.
 
 use url::Url;
 
 use crate::cli::{GlobalArgs, ScanArgs};
 use crate::error::{CommandError, CommandResult};
+use crate::fetch::org::UnreadWorkspace;
 use crate::fetch::AutomationClient;
 use crate::printable::printable;
 use crate::settings::{
@@ -34,6 +37,8 @@ pub(super) struct Sites {
     /// target's failure is reported with the rest instead of ending the scan.
     pub several: bool,
     pub reads: Vec<SiteRead>,
+    /// Workspaces of the org's list that name Jira or Confluence and cannot be read.
+    pub unread: Vec<UnreadWorkspace>,
 }
 
 impl Sites {
@@ -92,19 +97,21 @@ pub(super) async fn connect(
             Sites {
                 several: false,
                 reads,
+                unread: Vec::new(),
             },
             None,
         ));
     }
     let all = SiteSettings::for_targets(global, named, ui)?;
-    Ok((connect_all(all, ui).await, None))
+    Ok((connect_all(all, ui).await?, None))
 }
 
 /// Connects every target: sites at once, each site's products under one budget. A site's
 /// first product logs in first and the others only once it did, so a refused login costs
 /// one failed attempt per site, as a scan of each site alone would (repeated failures lock
-/// the account behind a CAPTCHA); the others share its error without asking.
-async fn connect_all(all: Vec<SiteSettings>, ui: &Ui) -> Sites {
+/// the account behind a CAPTCHA); the others share its error without asking. Two targets
+/// that turn out to be one tenant are refused: its rules would be read twice.
+async fn connect_all(all: Vec<SiteSettings>, ui: &Ui) -> CommandResult<Sites> {
     let limits = site_limits(&all);
     // Indexes of `all` per site, in order; a site's entries share one limit.
     let mut sites: Vec<Vec<usize>> = Vec::new();
@@ -148,11 +155,16 @@ async fn connect_all(all: Vec<SiteSettings>, ui: &Ui) -> Sites {
         .into_iter()
         .zip(clients)
         .map(|(settings, (_, client))| SiteRead { settings, client })
-        .collect();
-    Sites {
+        .collect::<Vec<_>>();
+    super::sites::refuse_same_tenant_of(reads.iter().filter_map(|r| {
+        let client = r.client.as_ref().ok()?;
+        Some((super::sites::target_ref(&r.settings).label(), client))
+    }))?;
+    Ok(Sites {
         several: true,
         reads,
-    }
+        unread: Vec::new(),
+    })
 }
 
 /// An error as one printable line: its message and causes.
@@ -179,9 +191,13 @@ async fn discover(
             .context("cannot list the organization's sites (its workspaces)")
             .hint("the org API key needs read:workspaces:admin; or name the sites with --site or --sites-file")
     })?;
-    for skipped in &found.skipped {
-        ui.status(format!(
-            "Not scanned (from the org's workspaces): {skipped}"
+    for other in &found.other_products {
+        ui.verbose(format!("Left out (from the org's workspaces): {other}"));
+    }
+    for unread in &found.unread {
+        ui.warn(format!(
+            "{} {}: {}",
+            unread.site, unread.product, unread.why
         ));
     }
     let targets: Vec<_> = found
@@ -190,14 +206,27 @@ async fn discover(
         .flat_map(|(site, products)| targets_of(std::slice::from_ref(site), products))
         .collect();
     if targets.is_empty() {
-        return Err(CommandError::failure(format!(
-            "organization {} lists no Jira or Confluence site",
-            org.org_id
-        ))
-        .hint("name the sites with --site or --sites-file"));
+        return Err(no_site_to_read(&org.org_id, &found.unread));
     }
     let labels: Vec<String> = targets.iter().map(|t| t.label()).collect();
     ui.status(format!("Found {}", labels.join(", ")));
     let all = SiteSettings::for_targets(global, targets, ui)?;
-    Ok((connect_all(all, ui).await, Some(org)))
+    let mut sites = connect_all(all, ui).await?;
+    sites.unread = found.unread;
+    Ok((sites, Some(org)))
+}
+
+/// The org lists no site that can be read: none at all, or only ones that cannot be.
+fn no_site_to_read(org_id: &str, unread: &[UnreadWorkspace]) -> CommandError {
+    let message =
+        match unread.len() {
+            0 => format!("organization {org_id} lists no Jira or Confluence site"),
+            n => {
+                format!(
+            "organization {org_id} lists {} and none that can be read (each is named above)",
+            crate::words::count(n, "Jira or Confluence workspace", "Jira or Confluence workspaces")
+        )
+            }
+        };
+    CommandError::failure(message).hint("name the sites with --site or --sites-file")
 }

@@ -61,19 +61,24 @@ pub async fn connect_all(all: Vec<SiteSettings>, ui: &Ui) -> CommandResult<Vec<C
 /// Two targets that are one tenant (two spellings of one site's address) would read and
 /// write the same rules twice: refused before anything is read.
 pub fn refuse_same_tenant(targets: &[Connected]) -> CommandResult {
-    for (i, t) in targets.iter().enumerate() {
-        let key = rotation::lock_key(&t.client);
-        if let Some(other) = targets[..i]
-            .iter()
-            .find(|o| rotation::lock_key(&o.client) == key)
-        {
+    refuse_same_tenant_of(targets.iter().map(|t| (t.label(), &t.client)))
+}
+
+/// [`refuse_same_tenant`] over labelled clients (a scan's, some of whose targets may not
+/// have connected).
+pub fn refuse_same_tenant_of<'a>(
+    clients: impl IntoIterator<Item = (String, &'a AutomationClient)>,
+) -> CommandResult {
+    let mut seen: Vec<(String, crate::run::LockKey)> = Vec::new();
+    for (label, client) in clients {
+        let key = rotation::lock_key(client);
+        if let Some((other, _)) = seen.iter().find(|(_, k)| *k == key) {
             return Err(CommandError::usage(format!(
-                "{} and {} are the same site and product",
-                other.label(),
-                t.label()
+                "{other} and {label} are the same site and product"
             ))
             .hint("name each site once"));
         }
+        seen.push((label, key));
     }
     Ok(())
 }

@@ -7,7 +7,10 @@
 //! what a nightly job reads is tested without a network. It fails closed as the expiry join
 //! of `scan --org` does ([`crate::expiry`]): an expiry date that cannot be read is counted
 //! as expiring, and owners whose tokens could not be listed are "unknown" rows, never left
-//! out. Atlassian never gives a token's value, so a token cannot be matched to a fingerprint
+//! out: service accounts when the key may not list theirs, and, with a scan joined, every
+//! owner its rules name that the org lists no token for at all (an account outside the org,
+//! an unmanaged user, tokens this key cannot see). An owner the org lists only revoked or
+//! expired tokens for is named too, as a dead credential, not as expiring. Atlassian never gives a token's value, so a token cannot be matched to a fingerprint
 //! found in a rule: the join is per owner (every rule holding a credential of that email),
 //! and says so. Every value from the server or the scan file is hostile: made one printable
 //! line, Markdown-escaped, or CSV-defused by the same functions as the scan inventory.
@@ -19,7 +22,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::markdown;
-use crate::expiry::{date, expires_phrase};
+use crate::expiry::{date, expires_phrase, owned_by, Unknown};
 use crate::fetch::org::{parse_timestamp, OrgToken, TokenList};
 use crate::printable::printable;
 use crate::words::count;
@@ -89,7 +92,8 @@ pub struct ExpiringToken {
     pub embedded_in: Option<Vec<Place>>,
 }
 
-/// Owners whose tokens could not be listed: counted as expiring.
+/// Owners whose tokens could not be listed (counted as expiring), or, in
+/// [`Watch::no_active_token`], whose listed tokens are all revoked or expired.
 #[derive(Clone, Debug, Serialize)]
 pub struct UnknownOwner {
     /// `None`: every service account of the organization.
@@ -99,6 +103,9 @@ pub struct UnknownOwner {
     pub hint: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub embedded_in: Option<Vec<Place>>,
+    /// The org lists no token of this owner at all (see [`Unknown::NotListed`]).
+    #[serde(skip)]
+    pub not_listed: bool,
 }
 
 /// What `tokens --expiring` reports.
@@ -109,6 +116,10 @@ pub struct Watch {
     pub tokens_listed: usize,
     pub tokens: Vec<ExpiringToken>,
     pub unknown: Vec<UnknownOwner>,
+    /// Owners the joined scan's rules name whose listed tokens are all revoked or expired:
+    /// their credentials in rules are dead (not counted as expiring: `scan --verify
+    /// --fail-on dead` is the check for that).
+    pub no_active_token: Vec<UnknownOwner>,
     pub scan_joined: bool,
 }
 
@@ -135,9 +146,24 @@ impl Watch {
         if expired > 0 {
             let _ = write!(out, ", {expired} already expired");
         }
-        if !self.unknown.is_empty() {
+        if self.unknown.iter().any(|u| !u.not_listed) {
             out.push_str(
                 "; service accounts' tokens could not be listed (unknown, counted as expiring)",
+            );
+        }
+        let not_listed = self.unknown.iter().filter(|u| u.not_listed).count();
+        if not_listed > 0 {
+            let _ = write!(
+                out,
+                "; {} the rules name the organization lists no token for (unknown, counted as expiring)",
+                count(not_listed, "owner", "owners")
+            );
+        }
+        if !self.no_active_token.is_empty() {
+            let _ = write!(
+                out,
+                "; {} with no active token (dead credentials in rules)",
+                count(self.no_active_token.len(), "owner", "owners")
             );
         }
         out
@@ -201,6 +227,13 @@ impl ScanPlaces {
             .keys()
             .filter(|e| crate::fetch::is_service_account(e))
     }
+
+    /// Every owner the scan found, or only `account` if the scan names it.
+    fn owners<'a>(&'a self, account: Option<&'a str>) -> impl Iterator<Item = &'a String> {
+        self.by_owner
+            .keys()
+            .filter(move |e| account.is_none_or(|a| e.eq_ignore_ascii_case(a.trim())))
+    }
 }
 
 /// Every active token of `list` expiring within `days` of `now` (epoch seconds), soonest
@@ -236,6 +269,7 @@ pub fn build(
         tokens_listed: active.len(),
         tokens,
         unknown: unknown_owners(list, account, scan),
+        no_active_token: scan.map_or_else(Vec::new, |s| no_active_token(list, account, s)),
         scan_joined: scan.is_some(),
     }
 }
@@ -273,9 +307,77 @@ fn expiring(t: &OrgToken, now: i64, scan: Option<&ScanPlaces>) -> ExpiringToken 
     }
 }
 
+/// The service accounts the key could not list, then each owner the scan's rules name
+/// that the org lists no token for at all.
+fn unknown_owners(
+    list: &TokenList,
+    account: Option<&str>,
+    scan: Option<&ScanPlaces>,
+) -> Vec<UnknownOwner> {
+    let mut rows = unlisted_service_accounts(list, account, scan);
+    let Some(scan) = scan else {
+        return rows;
+    };
+    let not_listed: Vec<UnknownOwner> = scan
+        .owners(account)
+        .filter(|e| !list.unknown(e) && !list.tokens.iter().any(|t| owned_by(t, e)))
+        .map(|e| UnknownOwner {
+            embedded_in: Some(scan.of(e)),
+            email: Some(e.clone()),
+            kind: kind_of(e),
+            reason: Unknown::NotListed.why().into(),
+            hint: NOT_LISTED_HINT.into(),
+            not_listed: true,
+        })
+        .collect();
+    rows.extend(not_listed);
+    rows
+}
+
+/// What to do about an owner the org lists no token for.
+pub const NOT_LISTED_HINT: &str =
+    "check the account: if it belongs to this organization, give the org API key \
+     read:tokens:admin (and read:service-accounts-tokens:admin); otherwise its tokens' \
+     expiry is watched where the account is managed";
+
+/// Owners the scan's rules name whose listed tokens are all inactive.
+fn no_active_token(
+    list: &TokenList,
+    account: Option<&str>,
+    scan: &ScanPlaces,
+) -> Vec<UnknownOwner> {
+    scan.owners(account)
+        .filter_map(|e| {
+            let listed = list.tokens.iter().filter(|t| owned_by(t, e)).count();
+            let active = list.tokens.iter().any(|t| t.is_active() && owned_by(t, e));
+            (listed > 0 && !active && !list.unknown(e)).then(|| UnknownOwner {
+                embedded_in: Some(scan.of(e)),
+                email: Some(e.clone()),
+                kind: kind_of(e),
+                reason: format!(
+                    "the organization lists {} of this account, none active (revoked or expired)",
+                    count(listed, "token", "tokens")
+                ),
+                hint: "a credential of it in a rule no longer works: \
+                       `autorekey scan --verify --fail-on dead` fails on it"
+                    .into(),
+                not_listed: false,
+            })
+        })
+        .collect()
+}
+
+fn kind_of(email: &str) -> Kind {
+    if crate::fetch::is_service_account(email) {
+        Kind::ServiceAccount
+    } else {
+        Kind::User
+    }
+}
+
 /// When the service accounts' list failed: every service account is unknown (one row),
 /// and each the scan found in rules gets its own row, with its places.
-fn unknown_owners(
+fn unlisted_service_accounts(
     list: &TokenList,
     account: Option<&str>,
     scan: Option<&ScanPlaces>,
@@ -289,6 +391,7 @@ fn unknown_owners(
         kind: Kind::ServiceAccount,
         reason: format!("their tokens could not be listed: {why}"),
         hint: format!("give the org API key the scope {SERVICE_ACCOUNT_SCOPE}"),
+        not_listed: false,
     };
     match account {
         Some(a) if list.unknown(a) => vec![row(Some(a.trim().to_owned()))],
@@ -404,12 +507,24 @@ pub fn render_text(w: &Watch) -> String {
         );
         text_places(&mut out, t.embedded_in.as_deref(), &t.email);
     }
-    if !w.unknown.is_empty() {
-        out.push_str("Could not be listed (counted as expiring):\n");
-        for u in &w.unknown {
+    let sections = [
+        (
+            "Could not be listed (counted as expiring):",
+            "unknown",
+            &w.unknown,
+        ),
+        (
+            "No active token, yet rules hold a credential (dead, not expiring):",
+            "dead",
+            &w.no_active_token,
+        ),
+    ];
+    for (title, status, owners) in sections.into_iter().filter(|s| !s.2.is_empty()) {
+        let _ = writeln!(out, "{title}");
+        for u in owners {
             let _ = writeln!(
                 out,
-                "  unknown   {}: {} ({})",
+                "  {status:<9} {}: {} ({})",
                 u.who(),
                 plain(&u.reason),
                 u.hint
@@ -507,9 +622,11 @@ pub fn render_csv(w: &Watch) -> String {
         ];
         csv_line(&mut out, &cells);
     }
-    for u in &w.unknown {
+    let owners = w.unknown.iter().map(|u| ("unknown", u));
+    let dead = w.no_active_token.iter().map(|u| ("no_active_token", u));
+    for (status, u) in owners.chain(dead) {
         let mut cells: [String; 13] = Default::default();
-        cells[0] = "unknown".into();
+        cells[0] = status.into();
         cells[1] = u.email.clone().unwrap_or_default();
         cells[2] = u.kind.as_str().into();
         cells[10] = places(&u.embedded_in);
@@ -571,6 +688,14 @@ pub fn render_markdown(w: &Watch) -> String {
                 .email
                 .as_deref()
                 .map_or_else(|| "every service account".into(), esc);
+            let _ = writeln!(out, "- **{who}**: {} ({})", esc(&u.reason), esc(&u.hint));
+        }
+        out.push('\n');
+    }
+    if !w.no_active_token.is_empty() {
+        out.push_str("### No active token, yet rules hold a credential (dead)\n\n");
+        for u in &w.no_active_token {
+            let who = esc(&u.who());
             let _ = writeln!(out, "- **{who}**: {} ({})", esc(&u.reason), esc(&u.hint));
         }
         out.push('\n');
@@ -753,6 +878,64 @@ mod tests {
         for bad in ["[]", "{\"rules\": []}", "not json"] {
             assert!(ScanPlaces::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_owner_the_rules_name_and_the_org_does_not_list_is_unknown_and_fails() {
+        let scan = ScanPlaces::parse(
+            r#"{"findings": [
+                {"email": "Stranger@other.io", "status": "literal", "rule_uuid": "r1",
+                 "rule_name": "outside", "fingerprint": "f1"},
+                {"email": "erin@x.io", "status": "literal", "rule_uuid": "r2",
+                 "rule_name": "old", "fingerprint": "f2"},
+                {"email": "alice@x.io", "status": "literal", "rule_uuid": "r3",
+                 "rule_name": "fine", "fingerprint": "f3"}]}"#,
+        )
+        .unwrap();
+        let mut l = list(None);
+        l.tokens.push(OrgToken {
+            status: Some("REVOKED".into()),
+            ..token("erin-old", "erin@x.io", Some("2027-01-01T00:00:00Z"))
+        });
+        // Nothing of alice's is in a 3-day window: only the stranger fails it.
+        let w = build(&l, now(), 3, Some("stranger@other.io"), Some(&scan));
+        assert!(w.tokens.is_empty() && w.failing());
+        assert_eq!(w.unknown.len(), 1);
+        assert_eq!(w.unknown[0].kind, Kind::User);
+        let text = render_text(&w);
+        assert!(
+            text.contains(
+                "unknown   stranger@other.io: tokens unknown: the organization lists no token"
+            ) && text.contains("in rule \"outside\" (r1), credential f1")
+                && text.contains("1 owner the rules name the organization lists no token for"),
+            "{text}"
+        );
+        assert!(!build(&l, now(), 3, Some("alice@x.io"), Some(&scan)).failing());
+        // All of erin's listed tokens are revoked: named as dead, not counted as expiring.
+        let w = build(&l, now(), 3, Some("erin@x.io"), Some(&scan));
+        assert!(!w.failing() && w.no_active_token.len() == 1);
+        let text = render_text(&w);
+        assert!(
+            text.contains(
+                "dead      erin@x.io: the organization lists 1 token of this account, none active"
+            ) && text.contains("--fail-on dead"),
+            "{text}"
+        );
+        let w = build(&l, now(), 3, None, Some(&scan));
+        let csv = render_csv(&w);
+        assert!(csv.contains("\nunknown,stranger@other.io,user,"), "{csv}");
+        assert!(csv.contains("\nno_active_token,erin@x.io,user,"), "{csv}");
+        let md = render_markdown(&w);
+        assert!(
+            md.contains("**stranger@other.io · unknown**") && md.contains("(dead)"),
+            "{md}"
+        );
+        assert_eq!(
+            render_json(&w)
+                .matches("\"email\": \"stranger@other.io\"")
+                .count(),
+            1
+        );
     }
 
     #[test]

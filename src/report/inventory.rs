@@ -202,9 +202,26 @@ pub struct TargetSummary {
     pub list_complete: Option<bool>,
     /// Why it could not be read, or was read only in part: the inventory is incomplete.
     pub error: Option<String>,
+    /// Left out before any read: a workspace of the org's list that cannot be used
+    /// (`--fail-on skipped` counts it).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub skipped: bool,
 }
 
 impl TargetSummary {
+    /// A target left out before any read, and why (printable text).
+    pub fn not_read(site: String, product: &str, why: String) -> TargetSummary {
+        TargetSummary {
+            site,
+            product: product.to_owned(),
+            rules_read: 0,
+            rules_failed: 0,
+            list_complete: None,
+            error: Some(why),
+            skipped: true,
+        }
+    }
+
     /// Read whole: listed, every rule read, the listings agreeing.
     pub fn complete(&self) -> bool {
         self.error.is_none() && self.rules_failed == 0 && self.list_complete != Some(false)

@@ -148,9 +148,9 @@ pub fn render_sites(s: &SitesSummary) -> String {
         };
         let _ = writeln!(
             out,
-            "  {}: {} rules read, rule list {}{to_rotate}{}",
+            "  {}: {} read, rule list {}{to_rotate}{}",
             crate::printable::printable(&target.label()),
-            t.rules_read,
+            crate::words::count(t.rules_read, "rule", "rules"),
             if t.list_complete {
                 "complete"
             } else {
@@ -209,9 +209,9 @@ pub fn render_sites_markdown(s: &SitesSummary) -> String {
     for (target, t) in &s.targets {
         let _ = writeln!(
             out,
-            "- `{}`: {} rules read, rule list {}",
+            "- `{}`: {} read, rule list {}",
             crate::printable::printable(&target.label()).replace('`', "'"),
-            t.rules_read,
+            crate::words::count(t.rules_read, "rule", "rules"),
             if t.list_complete {
                 "complete"
             } else {
@@ -302,6 +302,17 @@ mod tests {
             "{said}"
         );
         let text = render_sites(&held);
+        let one = SitesSummary::new(vec![(b.clone(), summary(&new, &old, 1, true))]);
+        assert!(
+            render_sites(&one).contains("https://b.example · jira: 1 rule read,"),
+            "{}",
+            render_sites(&one)
+        );
+        assert!(
+            render_sites_markdown(&one).contains("`: 1 rule read,"),
+            "{}",
+            render_sites_markdown(&one)
+        );
         assert!(
             text.contains("Failed \"Broken [https://b.example · jira]\""),
             "{text}"

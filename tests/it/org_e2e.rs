@@ -707,6 +707,14 @@ impl SaOrg {
         self.site.run_cmd(cmd)
     }
 
+    /// `revoke --check-gone` of the bot's token `id`, with `more` arguments.
+    fn check_gone(&self, id: &str, more: &[&str]) -> RunOutput {
+        let mut args = vec!["revoke", "--account", BOT, "--token-id", id];
+        args.extend(["--org", ORG, "--check-gone"]);
+        args.extend(more);
+        self.run(&args)
+    }
+
     /// `revoke --yes` of the bot's old token, with `more` arguments.
     fn revoke_bot_old(&self, more: &[&str]) -> RunOutput {
         let mut args = vec![
@@ -943,18 +951,7 @@ fn the_expiry_watch_counts_service_accounts_it_may_not_list_as_unknown() {
 fn revoke_of_a_service_account_token_waits_for_a_person_and_checks_it_is_gone() {
     let org = sa_org(true, 5, true);
     let keep = Token::new(org.bot_new.clone()).fingerprint().to_string();
-    let check = || {
-        org.run(&[
-            "revoke",
-            "--account",
-            BOT,
-            "--token-id",
-            "bot-old",
-            "--org",
-            ORG,
-            "--check-gone",
-        ])
-    };
+    let check = || org.check_gone("bot-old", &[]);
     let out = org.revoke_bot_old(&["--keep", &keep]);
     out.expect_code(3);
     assert!(
@@ -990,6 +987,48 @@ fn revoke_of_a_service_account_token_waits_for_a_person_and_checks_it_is_gone() 
         .map(|t| t["id"].clone())
         .collect();
     assert_eq!(ids, [json!("bot-new")]);
+}
+
+/// `--check-gone` says "gone" only for an id known to have existed: a typo, or an id no
+/// `revoke` of this machine left to a person, is a usage error (exit 2) while absent from
+/// the org's list, never the exit 0 a polling script takes for "revoked".
+#[test]
+fn check_gone_never_calls_an_id_nobody_knows_gone() {
+    let org = sa_org(true, 5, true);
+    let check = |id: &str, more: &[&str]| org.check_gone(id, more);
+    let typo = check("bot-olde", &[]);
+    typo.expect_code(2).expect_error_with_hint();
+    assert!(
+        typo.stderr
+            .contains(&format!("no token with id bot-olde of {BOT} is known here"))
+            && typo
+                .stderr
+                .contains(&format!("`autorekey tokens --account {BOT}` lists the ids")),
+        "{}",
+        typo.stderr
+    );
+    // Revoked by hand with no `revoke` before it: the org stops listing it, and nothing
+    // here knows it existed.
+    let unrecorded = sa_org(true, 5, true);
+    unrecorded.site.state().revoke_in_admin_ui("bot-old");
+    unrecorded.check_gone("bot-old", &[]).expect_code(2);
+
+    // `revoke` records the id it leaves to the admin (no secret in the record).
+    let keep = Token::new(org.bot_new.clone()).fingerprint().to_string();
+    org.revoke_bot_old(&["--keep", &keep]).expect_code(3);
+    let record = org
+        .site
+        .data_dir()
+        .join("autorekey/backups/revoke-by-hand.jsonl");
+    let text = std::fs::read_to_string(&record).expect("the record of the id left to do");
+    assert!(text.contains("\"token_id\":\"bot-old\""), "{text}");
+    common::assert_no_secrets(&text, org.site.secrets());
+    org.site.state().revoke_in_admin_ui("bot-old");
+    check("bot-old", &[]).expect_code(0);
+    check("bot-olde", &[]).expect_code(2);
+    // Another backup root holds no such record.
+    let elsewhere = org.site.dir.path().join("elsewhere");
+    check("bot-old", &["--backup-dir", elsewhere.to_str().unwrap()]).expect_code(2);
 }
 
 impl SaOrg {

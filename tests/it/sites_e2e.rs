@@ -6,7 +6,8 @@
 //! Checked here: `scan --org` alone finds the org's sites through the workspaces list and
 //! reads all four site/product pairs into one inventory naming each row's site and
 //! product; the expiry join covers the service account and `--fail-on expiring=30d` exits
-//! 3; a target that refuses the login is named, the others are still reported, and the
+//! 3, and an owner the rules name that the org lists no token for is unknown and fails it
+//! (and `tokens --expiring --scan`); a target that refuses the login is named, the others are still reported, and the
 //! scan is incomplete (exit 1); a sites file; the org gateway flag only on loopback.
 
 use std::path::{Path, PathBuf};
@@ -93,8 +94,18 @@ fn plant(dir: &Path) -> (PathBuf, PathBuf, Vec<(String, String)>) {
 
 impl OrgSites {
     fn start() -> OrgSites {
+        OrgSites::start_with(|_| {})
+    }
+
+    /// The org with its planted accounts file changed by `edit` first (a variant written
+    /// to the temp dir; the fixture stays as it is).
+    fn start_with(edit: impl FnOnce(&mut Value)) -> OrgSites {
         let dir = tempfile::tempdir().unwrap();
         let (accounts, rules, fresh) = plant(dir.path());
+        let mut planted: Value =
+            serde_json::from_str(&std::fs::read_to_string(&accounts).unwrap()).unwrap();
+        edit(&mut planted);
+        std::fs::write(&accounts, planted.to_string()).unwrap();
         let config = SandboxConfig {
             rules: load_rules_dir(&rules).unwrap(),
             accounts: load_accounts_file(&accounts).unwrap(),
@@ -321,6 +332,110 @@ fn a_site_that_refuses_the_login_is_named_and_the_others_are_still_reported() {
         text.stdout.contains(&format!("{one} jira: 1 rule read")),
         "{}",
         text.stdout
+    );
+}
+
+/// A Jira or Confluence workspace the org lists but autorekey cannot use is a target not
+/// read: named in the summary with why, and the scan is incomplete. Confluence's host
+/// given with its `/wiki` base path is its site.
+#[test]
+fn a_workspace_of_the_org_that_cannot_be_read_is_named_and_the_scan_is_incomplete() {
+    let org = OrgSites::start();
+    let (one, two) = (org.url(0), org.url(1));
+    let mut entries = org.sites[0].state().workspace_entries();
+    for mut entry in org.sites[1].state().workspace_entries() {
+        let attributes = entry["attributes"].as_object_mut().unwrap();
+        match attributes["typeKey"].as_str().unwrap() {
+            "confluence" => {
+                attributes.insert("hostUrl".into(), format!("{two}/wiki").into());
+            }
+            _ => {
+                attributes.remove("hostUrl");
+            }
+        }
+        entries.push(entry);
+    }
+    entries.push(serde_json::json!({"id": "loom", "type": "workspace",
+        "attributes": {"name": "Loom", "typeKey": "loom", "hostUrl": "https://loom.com"}}));
+    org.sites[0].state().set_workspaces(entries);
+    let jira_two = format!("workspace \"{two} jira\" jira");
+
+    let out = org.scan_org(&["--format", "json"]);
+    out.expect_code(1).expect_error_with_hint();
+    let report = out.json();
+    assert_eq!(
+        covered(&report),
+        [
+            format!("{one} jira"),
+            format!("{one} confluence"),
+            format!("{two} confluence"),
+            jira_two.clone(),
+        ],
+        "{}",
+        out.stderr
+    );
+    let targets = report["summary"]["targets"].as_array().unwrap();
+    assert!(
+        targets[..3].iter().all(|t| t["error"].is_null()),
+        "{targets:?}"
+    );
+    let error = targets[3]["error"].as_str().expect("why it was not read");
+    assert!(error.contains("no hostUrl"), "{error}");
+    assert_eq!(targets[3]["skipped"], true);
+    // Site 2's Confluence was read (its ci-bot rule), through its `/wiki` host.
+    assert!(report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["site"] == two.as_str() && r["product"] == "confluence"));
+    assert!(
+        out.stderr.contains(&format!(
+            "1 of 4 sites and products could not be read whole: {jira_two}"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("Loom"),
+        "another product is left out quietly: {}",
+        out.stderr
+    );
+
+    let text = org.scan_org(&["--fail-on", "skipped"]);
+    text.expect_code(1);
+    assert!(
+        text.stdout.contains("Covered 4 sites and products:"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout
+            .contains(&format!("{jira_two}: 0 rules read; INCOMPLETE: not read: ")),
+        "{}",
+        text.stdout
+    );
+    let markdown = org.scan_org(&["--format", "markdown"]);
+    markdown.expect_code(1);
+    assert!(
+        markdown.stdout.contains("- Not read whole: workspace"),
+        "{}",
+        markdown.stdout
+    );
+}
+
+/// Two spellings of one site's address are one tenant: its rules would be read twice.
+#[test]
+fn scan_refuses_two_spellings_of_one_site() {
+    let org = OrgSites::start();
+    let one = org.url(0);
+    let other = one.replace("127.0.0.1", "localhost");
+    assert_ne!(one, other);
+    let out = org.run(&["scan", "--site", &one, "--site", &other]);
+    out.expect_code(2).expect_error_with_hint();
+    assert!(
+        out.stderr.contains("are the same site and product"),
+        "{}",
+        out.stderr
     );
 }
 
@@ -578,4 +693,79 @@ fn revoke_reads_every_site_named_and_a_rule_on_any_of_them_keeps_the_token() {
             "every site read"
         );
     }
+}
+
+/// bob's rule stays on site 2, but the org lists no token of his (an account outside the
+/// org, or tokens the key cannot see): his expiry is unknown, which fails both checks, and
+/// `tokens --expiring --scan` names him with his rule. Nothing of the org's own is within
+/// 3 days (ci-bot's token expires in 5), so only bob can fail them.
+#[test]
+fn an_owner_the_rules_name_that_the_org_does_not_list_is_unknown_and_fails_the_expiry_checks() {
+    let listed = OrgSites::start();
+    listed
+        .scan_org(&["--fail-on", "expiring=3d"])
+        .expect_code(0);
+    let org = OrgSites::start_with(|accounts| {
+        accounts["org"]["tokens"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|t| t["id"] != "tok-bob");
+    });
+    let bob = "bob@acme.example";
+    let ci = org.scan_org(&["--fail-on", "expiring=3d"]);
+    ci.expect_code(3);
+    assert!(
+        ci.stdout.contains(&format!(
+            "{bob}  tokens unknown: the organization lists no token of this account"
+        )) && ci.stdout.contains("(counted as expiring)"),
+        "{}",
+        ci.stdout
+    );
+    assert!(ci.stderr.contains("expiring"), "{}", ci.stderr);
+    let json = org.scan_org(&["--format", "json"]);
+    json.expect_code(0);
+    let row = json.json()["token_expiry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["email"] == bob)
+        .cloned()
+        .expect("bob in the expiry join");
+    assert_eq!(
+        (&row["tokens_unknown"], &row["unknown_reason"]),
+        (&Value::Bool(true), &Value::from("not_listed"))
+    );
+
+    let scan = org.dir.path().join("s.json");
+    std::fs::write(&scan, &json.stdout).unwrap();
+    let gateway = org.url(0);
+    let watch = |format: &str| {
+        org.run(&[
+            "tokens",
+            "--expiring",
+            "3d",
+            "--scan",
+            scan.to_str().unwrap(),
+            "--org",
+            ORG,
+            "--site",
+            &gateway,
+            "--format",
+            format,
+        ])
+    };
+    let out = watch("text");
+    out.expect_code(3);
+    assert!(
+        out.stdout
+            .contains(&format!("unknown   {bob}: tokens unknown"))
+            && out
+                .stdout
+                .contains("in rule \"WIKI: Publish release notes as bob\""),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stderr.contains("check the account"), "{}", out.stderr);
+    let unknown = watch("json").json()["unknown"].clone();
+    assert_eq!(unknown[0]["email"], bob, "{unknown}");
 }

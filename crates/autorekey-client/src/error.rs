@@ -5,16 +5,16 @@
 //! Nothing here may carry a secret: messages are built from parsed, length-capped response
 //! fields passed through one [`Masker`] (every form of every known token; fields that still
 //! decode to one, alone or joined, are withheld; each cut to a few KiB before it is looked
-//! at, so a 32 MiB error body costs no more than a small one), made [`printable`] (a
-//! server's text is hostile), and network errors drop the URL reqwest attaches (our URLs
-//! never carry user-info anyway, see [`super::policy`]).
+//! at, so a 32 MiB error body costs no more than a small one), made
+//! [`printable`](crate::printable::printable) (a server's text is hostile), and network
+//! errors drop the URL reqwest attaches (our URLs never carry user-info anyway, see
+//! [`super::policy`]).
 
 use std::error::Error as _;
 
 use reqwest::StatusCode;
 use serde::Deserialize;
 
-use crate::printable::printable;
 use crate::secret::{Masker, LONGEST_SHOWN, WITHHELD};
 
 /// Longest piece of a server answer quoted in a message.
@@ -264,12 +264,7 @@ impl ErrorBody {
 
 /// Caps the length of quoted text and makes it printable (one line, no control sequence).
 pub(crate) fn truncate(text: &str) -> String {
-    let text = printable(text);
-    if text.chars().count() <= MAX_QUOTED {
-        return text.into_owned();
-    }
-    let cut: String = text.chars().take(MAX_QUOTED).collect();
-    format!("{cut}…")
+    crate::printable::cut(text, MAX_QUOTED)
 }
 
 #[cfg(test)]

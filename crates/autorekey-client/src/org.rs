@@ -36,7 +36,7 @@ use super::transport::{Safety, Transport};
 use crate::secret::{Masker, Token};
 
 mod workspaces;
-pub use workspaces::Workspaces;
+pub use workspaces::{UnreadWorkspace, Workspaces};
 
 /// Stops a server that hands out fresh cursors forever.
 const MAX_PAGES: usize = 1_000;

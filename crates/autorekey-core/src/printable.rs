@@ -35,6 +35,17 @@ pub fn printable(text: &str) -> Cow<'_, str> {
     escape(text, |_| false)
 }
 
+/// One line of hostile text, as [`printable`], cut to at most `max` characters (`…` marks
+/// a cut): a name or address a server sends may be of any length.
+pub fn cut(text: &str, max: usize) -> String {
+    let text = printable(text);
+    if text.chars().count() <= max {
+        return text.into_owned();
+    }
+    let kept: String = text.chars().take(max).collect();
+    format!("{kept}…")
+}
+
 /// Multi-line text: like [`printable`], but newlines are kept.
 pub fn printable_text(text: &str) -> Cow<'_, str> {
     escape(text, |c| c == '\n')
@@ -134,6 +145,14 @@ mod tests {
             "a\\u{1b}]52;c;ZXZpbA==\\u{7}b\\u{d}\\u{1b}[2K\\u{9b}c\\u{202e}d\\u{2066}e\\u{200f}f"
         );
         assert!(!shown.chars().any(is_unsafe));
+    }
+
+    #[test]
+    fn cut_text_is_printable_and_bounded() {
+        assert_eq!(cut("short", 10), "short");
+        assert_eq!(cut("abcdef", 3), "abc…");
+        assert_eq!(cut("a\u{1b}[2Kb", 100), "a\\u{1b}[2Kb");
+        assert_eq!(cut(&"x".repeat(5000), 80).chars().count(), 81);
     }
 
     #[test]

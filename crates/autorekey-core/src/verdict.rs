@@ -415,6 +415,8 @@ fn steps(advice: &Advice, f: &Facts<'_>, account: &str) -> Vec<String> {
             match f.mode {
                 _ if f.offline => "  2. Run the same command without --dry-run to write the rotated export.",
                 Mode::PlanSaved => "  2. Carry the plan out with `autorekey apply` (the command above) to write them.",
+                // A saved plan covers one site and product.
+                _ if f.targets > 1 => "  2. Run the same command without --dry-run to write them on every site and product listed.",
                 _ => "  2. Run the same command without --dry-run to write them (or with --out PLAN to save them for `autorekey apply`).",
             }
             .into(),
@@ -663,6 +665,14 @@ mod tests {
         let dry = text(Mode::DryRun);
         assert!(dry.contains("without --dry-run"), "{dry}");
         assert!(!dry.contains("apply the plan"), "{dry}");
+        let mut several = facts(Mode::DryRun, &done, &old, &new);
+        several.targets = 2;
+        let several = render(&advise(&several), &several, "svc@x.io");
+        assert!(several.contains("without --dry-run"), "{several}");
+        assert!(
+            !several.contains("--out"),
+            "a plan covers one site: {several}"
+        );
         let saved = text(Mode::PlanSaved);
         assert!(
             saved.contains("Carry the plan out with `autorekey apply`"),

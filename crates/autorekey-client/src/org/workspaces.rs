@@ -9,12 +9,15 @@
 //! is not documented, so both are read tolerantly: a host may come without its scheme
 //! (`acme.atlassian.net`), a Jira workspace is any type key that starts with `jira`
 //! (`jira-software`, `jira-servicedesk`, `jira-core`, `jira`), Confluence's is `confluence`.
-//! Workspaces are grouped by host into sites, each with the products it has; every entry
-//! that is not used (another product, no readable host) is said, never dropped in silence.
+//! Workspaces are grouped by host into sites, each with the products it has. A Jira or
+//! Confluence workspace that cannot be used (no host, or one refused below) is kept as an
+//! unread target with why: the scan names it and is incomplete, so an org's site is never
+//! dropped in silence. Other products' workspaces (Loom, Bitbucket, ...) are only noted.
 //!
 //! A host is server text the admin's credentials will be sent to, so it must be a site's
 //! address and nothing more (no path, user, query), https for a real org; an org served by
-//! a loopback sandbox may list only loopback sites, and a real org none.
+//! a loopback sandbox may list only loopback sites, and a real org none. The one path let
+//! through is Confluence's base path, `/wiki`, which names the site itself.
 
 use std::collections::HashSet;
 
@@ -25,10 +28,14 @@ use super::{OrgClient, MAX_PAGES};
 use crate::client::join;
 use crate::error::FetchError;
 use crate::policy::{check_site_url, is_atlassian_site, is_loopback};
-use crate::printable::printable;
+use crate::printable::cut;
 
 /// Workspaces asked for per page.
 const PAGE: u32 = 20;
+
+/// The longest workspace name and host quoted (server text of any length).
+const MAX_NAME: usize = 80;
+const MAX_HOST: usize = 120;
 
 /// The org's sites, and what of the list was not used.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -36,8 +43,21 @@ pub struct Workspaces {
     /// Each site once, in listed order, with its products (`jira`, `confluence`, in that
     /// order).
     pub sites: Vec<(Url, Vec<&'static str>)>,
-    /// One line per entry left out, and why (printable).
-    pub skipped: Vec<String>,
+    /// Jira and Confluence workspaces that cannot be read, in listed order.
+    pub unread: Vec<UnreadWorkspace>,
+    /// One line per workspace of another product, left out (printable, cut).
+    pub other_products: Vec<String>,
+}
+
+/// A Jira or Confluence workspace of the org that cannot be read: a target the scan could
+/// not read. Every text is printable and cut.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnreadWorkspace {
+    /// Its host as listed, or `workspace "NAME"` when none is.
+    pub site: String,
+    pub product: &'static str,
+    /// Why, naming the workspace.
+    pub why: String,
 }
 
 impl OrgClient {
@@ -110,15 +130,19 @@ impl Workspaces {
         let name = attr("name")
             .or_else(|| entry.get("id").and_then(Value::as_str))
             .unwrap_or("(no name)");
+        let name = cut(name, MAX_NAME);
         let kind = attr("typeKey").or_else(|| attr("type")).unwrap_or("");
         let Some(product) = product_of(kind) else {
-            self.skip(name, &format!("not Jira or Confluence ({kind})"));
+            let kind = cut(kind, MAX_NAME);
+            self.other_products
+                .push(format!("{name}: not Jira or Confluence ({kind})"));
             return;
         };
-        let site = match attr("hostUrl").map(|h| site_of(h, sandbox)) {
+        let host = attr("hostUrl");
+        let site = match host.map(|h| site_of(h, product, sandbox)) {
             Some(Ok(site)) => site,
-            Some(Err(why)) => return self.skip(name, why),
-            None => return self.skip(name, "no hostUrl"),
+            Some(Err(why)) => return self.unread(&name, host, product, why),
+            None => return self.unread(&name, None, product, "no hostUrl"),
         };
         let key = site.as_str().trim_end_matches('/').to_owned();
         match self
@@ -135,9 +159,13 @@ impl Workspaces {
         }
     }
 
-    fn skip(&mut self, name: &str, why: &str) {
-        self.skipped
-            .push(printable(&format!("{name}: {why}")).into_owned());
+    fn unread(&mut self, name: &str, host: Option<&str>, product: &'static str, why: &str) {
+        let site = match host {
+            Some(host) => cut(host, MAX_HOST),
+            None => format!("workspace \"{name}\""),
+        };
+        let why = format!("not read: the org's workspace \"{name}\": {why}");
+        self.unread.push(UnreadWorkspace { site, product, why });
     }
 }
 
@@ -154,22 +182,25 @@ fn product_of(kind: &str) -> Option<&'static str> {
 }
 
 /// A listed host as a site address: `https://` added when it has no scheme, nothing but
-/// scheme, host and port kept, and refused when it is not where the admin's credentials may
-/// go (a loopback site for a sandbox's org, an https non-loopback one for a real org).
-fn site_of(host: &str, sandbox: bool) -> Result<Url, &'static str> {
+/// scheme, host and port kept (and Confluence's `/wiki` dropped), and refused when it is
+/// not where the admin's credentials may go (a loopback site for a sandbox's org, an https
+/// non-loopback one for a real org).
+fn site_of(host: &str, product: &str, sandbox: bool) -> Result<Url, &'static str> {
     let text = if host.contains("://") {
         host.to_owned()
     } else {
         format!("https://{host}")
     };
-    let url = Url::parse(&text).map_err(|_| "hostUrl is not an address")?;
+    let mut url = Url::parse(&text).map_err(|_| "hostUrl is not an address")?;
     if url.host().is_none() || !url.username().is_empty() || url.password().is_some() {
         return Err("hostUrl is not a site's address");
     }
-    if url.query().is_some() || url.fragment().is_some() || !url.path().trim_matches('/').is_empty()
-    {
+    let path = url.path().strip_suffix('/').unwrap_or(url.path());
+    let base_path = path.is_empty() || (product == "confluence" && path == "/wiki");
+    if url.query().is_some() || url.fragment().is_some() || !base_path {
         return Err("hostUrl holds more than a site's address");
     }
+    url.set_path("/");
     if check_site_url(&url).is_err() || is_loopback(&url) != sandbox {
         return Err(match sandbox {
             true => "a sandbox's org may list only loopback sites",
@@ -195,10 +226,13 @@ mod tests {
     fn workspaces_group_by_host_and_say_what_was_skipped() {
         let mut w = Workspaces::default();
         for e in [
-            entry("a-conf", "confluence", "a.atlassian.net"),
+            entry("a-conf", "confluence", "a.atlassian.net/wiki"),
             entry("a-jsw", "jira-software", "https://a.atlassian.net/"),
             entry("a-jsm", "jira-servicedesk", "https://a.atlassian.net"),
             entry("b", "jira", "https://b.atlassian.net"),
+            entry("b-conf", "confluence", "https://b.atlassian.net/wiki/"),
+            entry("wiki-jira", "jira", "https://h.atlassian.net/wiki"),
+            entry("wiki-x", "confluence", "https://i.atlassian.net/wiki/x"),
             entry("loom", "loom", "https://loom.com"),
             entry("evil", "jira", "https://me:pw@c.atlassian.net"),
             entry("path", "jira", "https://d.atlassian.net/x"),
@@ -227,25 +261,56 @@ mod tests {
                     "https://a.atlassian.net/".to_string(),
                     vec!["jira", "confluence"]
                 ),
-                ("https://b.atlassian.net/".to_string(), vec!["jira"]),
+                (
+                    "https://b.atlassian.net/".to_string(),
+                    vec!["jira", "confluence"]
+                ),
             ]
         );
-        assert_eq!(w.skipped.len(), 9, "{:?}", w.skipped);
+        assert_eq!(w.other_products.len(), 1, "{:?}", w.other_products);
+        assert!(w.other_products[0].starts_with("loom:"));
+        let unread: Vec<(&str, &str)> = w
+            .unread
+            .iter()
+            .map(|u| (u.site.as_str(), u.product))
+            .collect();
+        assert_eq!(unread.len(), 10, "{unread:?}");
+        assert!(unread.contains(&("https://h.atlassian.net/wiki", "jira")));
+        assert!(unread.contains(&("https://i.atlassian.net/wiki/x", "confluence")));
+        assert!(unread.contains(&("workspace \"no-host\"", "jira")));
         assert!(
-            w.skipped.iter().any(|s| s.contains("name it with --site")),
+            w.unread
+                .iter()
+                .any(|u| u.why.contains("name it with --site")),
             "a custom domain is said: {:?}",
-            w.skipped
-        );
-        assert!(
-            w.skipped.iter().all(|s| !s.contains("pw@")),
-            "{:?}",
-            w.skipped
+            w.unread
         );
         let mut sandbox = Workspaces::default();
         sandbox.add(&entry("local", "jira", "http://127.0.0.1:9"), true);
+        sandbox.add(
+            &entry("local", "confluence", "http://127.0.0.1:9/wiki"),
+            true,
+        );
         sandbox.add(&entry("real", "jira", "https://a.atlassian.net"), true);
         assert_eq!(sandbox.sites.len(), 1);
-        assert_eq!(sandbox.skipped.len(), 1);
+        assert_eq!(sandbox.sites[0].1, ["jira", "confluence"]);
+        assert_eq!(sandbox.unread.len(), 1);
+    }
+
+    #[test]
+    fn hostile_names_and_hosts_are_printable_and_cut() {
+        let mut w = Workspaces::default();
+        let long = format!("\u{1b}[2K{}", "n".repeat(5000));
+        w.add(
+            &entry(&long, "jira", &format!("https://{long}.example")),
+            false,
+        );
+        w.add(&entry(&long, "loom", "https://loom.com"), false);
+        let u = &w.unread[0];
+        for text in [&u.site, &u.why, &w.other_products[0]] {
+            assert!(!text.contains('\u{1b}'), "{text}");
+            assert!(text.chars().count() < 400, "{text}");
+        }
     }
 
     #[test]
