@@ -28,7 +28,9 @@
 //! [`outcome::Outcome`]s (what became of each, typed). The core ([`detect`], [`plan`],
 //! [`rule`], [`outcome`], [`secret`]) prints nothing and does no I/O, but for [`secret`]
 //! making or reading this machine's fingerprint key. No module depends on another that
-//! depends on it (`tests/it/layering.rs` checks). The shell around it: [`cli`] (every clap definition), [`settings`] (flags, env and prompts resolved
+//! depends on it. The core, the clients, the local files and the sandbox are crates of their
+//! own (`crates/`), so the compiler keeps the core free of the network and the terminal;
+//! this crate re-exports them under the module names used throughout. The shell around it: [`cli`] (every clap definition), [`settings`] (flags, env and prompts resolved
 //! once), [`token_input`] (how secrets enter), [`ui`] (where output goes, made
 //! [`printable`]), [`error`] (exit statuses and hints), [`export`] (rule files on disk),
 //! [`files`] (how local files are read and written safely), [`runs`] (the backup runs, read

@@ -62,6 +62,8 @@ fn keep_on_exit(path: &Path) {
 /// `held` (a lock, a file with secrets) whose file `path` goes if the process exits on
 /// Ctrl-C, for as long as it is held.
 pub struct OnExit<T> {
+    // Kept for its own drop (a lock released, a file closed); only some commands read it.
+    #[allow(dead_code)]
     pub held: T,
     path: PathBuf,
 }
