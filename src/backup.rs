@@ -2,7 +2,7 @@
 //!
 //! A backup is the way back (`autorekey restore`) and the only place autorekey stores a
 //! secret, since a rule as read holds the old token. So each rotation gets its own directory
-//! (runs that resume it share it: see `crate::run`), created 0700, and each file is created
+//! (runs that resume it share it: see `crate::rotation_store`), created 0700, and each file is created
 //! 0600 before a byte is written (never widened after the fact). The layout is plain JSON
 //! that an admin can read without the tool:
 //!

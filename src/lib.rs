@@ -10,7 +10,7 @@
 //!   `api.atlassian.com/ex/{product}/{cloudId}` address form it and verification share);
 //! - [`confirm`]: who approves each rule (`--yes`, a question on a terminal, or a refusal
 //!   without one); the asking itself is the [`ui`]'s;
-//! - [`apply`]: the one write protocol of `rotate`, `apply` and `restore`: backup, re-read,
+//! - [`write`]: the one write protocol of `rotate`, `apply` and `restore`: backup, re-read,
 //!   write, read back, each step journalled (a rerun, not the journal, finishes an
 //!   interrupted run: it re-reads every rule), with [`backup`] (each rule saved as read)
 //!   and [`journal`] (the record of each rule's steps);
@@ -20,7 +20,8 @@
 //! - [`verdict`]: whether the old token may be revoked, decided once for every command
 //!   ([`revoke_proof`]: whether `revoke` may delete a given token: quiet, and shown not to
 //!   be the one the rules hold);
-//! - [`run`]: a rotation's backup directory (shared by resumed runs) and the per-site lock;
+//! - [`rotation_store`]: a rotation's backup directory and journal (shared by resumed runs),
+//!   and [`site_lock`]: the per-site lock that keeps two writing runs apart;
 //! - [`sandbox`]: a local, faithful stand-in for a Jira Cloud site, used by `demo`, the tests
 //!   and admins rehearsing a rotation.
 //!
@@ -33,12 +34,11 @@
 //! this crate re-exports them under the module names used throughout. The shell around it: [`cli`] (every clap definition), [`settings`] (flags, env and prompts resolved
 //! once), [`token_input`] (how secrets enter), [`ui`] (where output goes, made
 //! [`printable`]), [`error`] (exit statuses and hints), [`export`] (rule files on disk),
-//! [`files`] (how local files are read and written safely), [`runs`] (the backup runs, read
+//! [`files`] (how local files are read and written safely), [`run_history`] (the backup runs, read
 //! only), [`harden`] (core dumps off before any secret is read), [`words`] (counts said in
 //! English) and [`commands`] (one file
 //! each).
 
-pub mod apply;
 pub mod backup;
 pub mod cli;
 pub mod commands;
@@ -50,11 +50,13 @@ pub mod fingerprint_key_file;
 pub mod harden;
 pub mod journal;
 pub mod report;
-pub mod run;
-pub mod runs;
+pub mod rotation_store;
+pub mod run_history;
 pub mod settings;
+pub mod site_lock;
 pub mod token_input;
 pub mod ui;
+pub mod write;
 
 // The pipeline's crates, under the names the shell has always used for them.
 pub use autorekey_client as fetch;

@@ -1,12 +1,12 @@
 //! `autorekey backups`: the backup runs in the backup root, newest first.
 //!
-//! Read-only (see [`crate::runs`]); it exists so an admin can find the directory to give
+//! Read-only (see [`crate::run_history`]); it exists so an admin can find the directory to give
 //! `restore`, and see whether a run was interrupted, without browsing the data folder.
 
 use crate::backup;
 use crate::cli::{BackupsArgs, ListFormat};
 use crate::error::{CommandError, CommandResult, ErrorKind};
-use crate::runs;
+use crate::run_history;
 use crate::ui::Ui;
 
 pub fn run(args: &BackupsArgs, ui: &Ui) -> CommandResult {
@@ -18,7 +18,7 @@ pub fn run(args: &BackupsArgs, ui: &Ui) -> CommandResult {
             CommandError::usage("there is no data or home folder to find backups in")
                 .hint("pass --backup-dir DIR (the folder given to rotate --backup-dir)")
         })?;
-    let list = runs::list(&root).map_err(|e| {
+    let list = run_history::list(&root).map_err(|e| {
         CommandError::caused(
             ErrorKind::Failure,
             format!("cannot list {}", root.display()),
@@ -36,7 +36,7 @@ pub fn run(args: &BackupsArgs, ui: &Ui) -> CommandResult {
             ui.status(format!("No backup runs in {}.", root.display()));
         }
         ListFormat::Text => {
-            ui.out_raw(runs::table(&list));
+            ui.out_raw(run_history::table(&list));
             let runs = if list.len() == 1 { "run" } else { "runs" };
             ui.status(format!(
                 "{} {runs} in {}. Undo one with: autorekey restore {}/RUN",

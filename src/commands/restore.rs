@@ -16,7 +16,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::apply::{RestoreLog, Writer};
 use crate::backup::{BackupRun, Manifest, SavedRule, TargetRef};
 use crate::cli::{GlobalArgs, RestoreArgs, SummaryFormat};
 use crate::confirm::{Answer, Approver};
@@ -30,6 +29,7 @@ use crate::rule::Rule;
 use crate::settings::SiteSettings;
 use crate::ui::Ui;
 use crate::verdict;
+use crate::write::{RestoreLog, Writer};
 
 pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandResult {
     let (backup, rules, held) = selected_rules(args)?;

@@ -15,7 +15,7 @@ use crate::error::{CommandError, CommandResult};
 use crate::fetch::org::{parse_timestamp, OrgToken};
 use crate::printable::printable;
 use crate::revoke_proof::{self, Facts, Refusal, Rotation};
-use crate::runs::RotationRecord;
+use crate::run_history::RotationRecord;
 
 /// What the guard weighs, besides what the fresh read says.
 pub(super) struct Guard<'a> {
@@ -37,7 +37,7 @@ impl Guard<'_> {
         let records = self
             .backup_root
             .as_deref()
-            .map(crate::runs::rotations)
+            .map(crate::run_history::rotations)
             .unwrap_or_default();
         let facts = Facts {
             last_active: last_active(self.target),

@@ -5,7 +5,7 @@
 //! integration at once); read and plan every rule; then, unless this is a dry run or a
 //! saved plan, confirm and write rule by rule ([`super::session`]), and end with the
 //! summary and the verdict (`crate::verdict`). A writing run holds the site's lock and
-//! carries on an unfinished run of the same rotation (`crate::run`). `--from-file` is the
+//! carries on an unfinished run of the same rotation (`crate::rotation_store`). `--from-file` is the
 //! offline rotation of an export ([`super::rotate_file`]).
 
 use std::path::Path;
@@ -117,7 +117,7 @@ fn refuse_bad_selection(
 ) -> CommandResult<bool> {
     let manifest = rotation::manifest(settings, selector, new_token);
     let known = rotation::backup_root(&args.write_args)
-        .is_some_and(|root| !crate::run::previous_runs(&root, &manifest).is_empty());
+        .is_some_and(|root| !crate::rotation_store::previous_runs(&root, &manifest).is_empty());
     verdict::check_selection(&read.plan.census, selector, new_token, known)
         .map_err(rotation::refused)?;
     Ok(known)

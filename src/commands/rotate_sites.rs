@@ -28,7 +28,7 @@ use crate::confirm::Approver;
 use crate::error::{CommandError, CommandResult};
 use crate::plan::{Planner, Selector};
 use crate::report::{RotationSummary, SitesSummary};
-use crate::run::RunStore;
+use crate::rotation_store::RunStore;
 use crate::secret::Token;
 use crate::settings::SiteSettings;
 use crate::ui::Ui;
@@ -78,7 +78,7 @@ pub async fn run(
     }
     let manifest = manifest(&targets, &selector, &new_token);
     let known = rotation::backup_root(&args.write_args)
-        .is_some_and(|root| !crate::run::previous_runs(&root, &manifest).is_empty());
+        .is_some_and(|root| !crate::rotation_store::previous_runs(&root, &manifest).is_empty());
     check_selection(&reads, &checked, &new_token, known)?;
     let mut failed_logins = 0;
     let mut parts = Vec::new();

@@ -18,7 +18,6 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 
-use crate::apply::{Rotation, Writer};
 use crate::cli::WriteArgs;
 use crate::confirm::{Answer, Approver};
 use crate::error::{CommandError, CommandResult};
@@ -27,10 +26,11 @@ use crate::outcome::{Attention, Drift, Kind, Outcome, Stop};
 use crate::plan::review::{self, Group};
 use crate::plan::{self, Rewrite, Selector};
 use crate::report::{self, RotationSummary};
-use crate::run::RunStore;
+use crate::rotation_store::RunStore;
 use crate::secret::{Fingerprint, Token};
 use crate::settings::SiteSettings;
 use crate::ui::Ui;
+use crate::write::{Rotation, Writer};
 
 use super::rotation::{self, Diffs};
 

@@ -15,8 +15,8 @@ use crate::backup::TargetRef;
 use crate::cli::GlobalArgs;
 use crate::error::{CommandError, CommandResult};
 use crate::fetch::AutomationClient;
-use crate::run::SiteLock;
 use crate::settings::{SiteSettings, Target};
+use crate::site_lock::SiteLock;
 use crate::ui::Ui;
 
 use super::interrupt::OnExit;
@@ -69,7 +69,7 @@ pub fn refuse_same_tenant(targets: &[Connected]) -> CommandResult {
 pub fn refuse_same_tenant_of<'a>(
     clients: impl IntoIterator<Item = (String, &'a AutomationClient)>,
 ) -> CommandResult {
-    let mut seen: Vec<(String, crate::run::LockKey)> = Vec::new();
+    let mut seen: Vec<(String, crate::site_lock::LockKey)> = Vec::new();
     for (label, client) in clients {
         let key = rotation::lock_key(client);
         if let Some((other, _)) = seen.iter().find(|(_, k)| *k == key) {

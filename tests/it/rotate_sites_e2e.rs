@@ -252,8 +252,8 @@ fn a_lock_held_on_one_site_writes_nothing_on_either() {
         .collect();
     let backups = a.dir.path().join("backups");
     let locks = a.data_dir().join("autorekey").join("locks");
-    let key = autorekey::run::LockKey::tenant("jira", &b.cloud_id()).expect("a cloud id");
-    let _held = autorekey::run::SiteLock::acquire_in(&locks, &key, "another rotate")
+    let key = autorekey::site_lock::LockKey::tenant("jira", &b.cloud_id()).expect("a cloud id");
+    let _held = autorekey::site_lock::SiteLock::acquire_in(&locks, &key, "another rotate")
         .expect("take site B's lock");
 
     let out = rotate_both(&planted, &a, &b, &backups, &["--yes"]);

@@ -14,7 +14,6 @@ use std::collections::BTreeSet;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use crate::apply::{Rotation, Writer};
 use crate::cli::WriteArgs;
 use crate::confirm::{Answer, Approver};
 use crate::error::{CommandError, CommandResult};
@@ -22,9 +21,10 @@ use crate::outcome::{Outcome, Stop};
 use crate::plan::review::{self, Group};
 use crate::plan::{self, Rewrite, Selector};
 use crate::report::RotationSummary;
-use crate::run::RunStore;
+use crate::rotation_store::RunStore;
 use crate::secret::{Fingerprint, Token};
 use crate::ui::Ui;
+use crate::write::{Rotation, Writer};
 
 use super::super::rotation::{self, Diffs};
 use super::super::sites::Connected;

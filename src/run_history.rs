@@ -6,7 +6,8 @@
 //! journal). A folder that is not a readable run is listed with the reason, not skipped,
 //! so an admin looking for a backup sees everything that is there.
 //! [`rotations`] reads the same runs as evidence for `revoke`: which rotations moved an
-//! account's rules to which new token, and when.
+//! account's rules to which new token, and when. (The runs are written by
+//! [`crate::rotation_store`]; this module only reads their history.)
 
 use std::fs;
 use std::io;

@@ -1,4 +1,4 @@
-//! Apply: write one rule to the site, as safely as the API allows. One protocol for every
+//! Write one rule to the site, as safely as the API allows. One protocol for every
 //! command that writes a rule: `rotate`, `apply` and `restore`.
 //!
 //! The Automation API has no ETag or If-Match and PUT replaces the whole rule, so safety is
@@ -31,8 +31,8 @@ use crate::fetch::{AutomationClient, FetchError, PutOutcome};
 use crate::journal::{Journal, Step};
 use crate::outcome::{Attention, Failure, Kind, Outcome, Stop};
 use crate::plan::{self, Rewrite, Selector};
+use crate::rotation_store::{PartStore, RunStore};
 use crate::rule::Rule;
-use crate::run::{PartStore, RunStore};
 use crate::secret::Token;
 
 /// Where a writer keeps the copy it overwrites and the record of what it did.
