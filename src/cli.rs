@@ -6,7 +6,7 @@
 //! `-` for stdin, or an environment variable; a hidden prompt is the last resort.
 //!
 //! Two groups of options cross commands: "Global options" (`-v`, `-q`, `--color`) on every
-//! command, and "Site options" ([`GlobalArgs`]) only on the commands that talk to a site, so
+//! command, and "Site options" ([`SiteArgs`]) only on the commands that talk to a site, so
 //! `demo --help` does not list a `--site` it would ignore. clap cannot show an option under
 //! some subcommands only while also accepting it before the subcommand name, so the site
 //! options are defined at both levels and [`parse`] merges them (what is typed after the
@@ -40,7 +40,7 @@ pub struct Cli {
     /// Site options given before the command (`autorekey --site URL scan`); those given
     /// after it win. See [`parse`].
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub global: SiteArgs,
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(subcommand)]
@@ -78,7 +78,7 @@ pub struct OutputArgs {
 /// written them: [`parse`] merges the two places.
 #[derive(Clone, Debug, Args)]
 #[command(next_help_heading = "Site options")]
-pub struct GlobalArgs {
+pub struct SiteArgs {
     /// The Jira site, e.g. `https://acme.atlassian.net` (`http://` only for loopback
     /// addresses). Repeat the flag for several sites (`scan`, `rotate` and `revoke` take them
     /// all; other commands one); AUTOREKEY_SITE holds one site, and commas never split a value.
@@ -122,7 +122,7 @@ pub struct GlobalArgs {
     pub max_response_mb: u32,
 }
 
-/// The site options' ids, as clap knows them: each is merged by [`GlobalArgs::take_given`].
+/// The site options' ids, as clap knows them: each is merged by [`SiteArgs::take_given`].
 const SITE_OPTION_IDS: [&str; 8] = [
     "site",
     "sites_file",
@@ -134,11 +134,11 @@ const SITE_OPTION_IDS: [&str; 8] = [
     "max_response_mb",
 ];
 
-impl GlobalArgs {
+impl SiteArgs {
     /// Take from `before` each option typed before the command name and not after it.
     /// Only typed values count: an environment variable or a default is the same in both
     /// places and must not override what was typed.
-    fn take_given(&mut self, after: &ArgMatches, before: GlobalArgs, before_m: &ArgMatches) {
+    fn take_given(&mut self, after: &ArgMatches, before: SiteArgs, before_m: &ArgMatches) {
         let typed = |m: &ArgMatches, id: &str| m.value_source(id) == Some(ValueSource::CommandLine);
         let take = |id: &str| typed(before_m, id) && !typed(after, id);
         // One line per field, by name: clap's id of a flattened field is its name.
@@ -302,7 +302,7 @@ pub enum Command {
 
 impl Command {
     /// The site options of a command that talks to a site; `None` for the others.
-    pub fn site_args_mut(&mut self) -> Option<&mut GlobalArgs> {
+    pub fn site_args_mut(&mut self) -> Option<&mut SiteArgs> {
         match self {
             Command::Scan(a) => Some(&mut a.global),
             Command::Rotate(a) => Some(&mut a.global),
@@ -370,7 +370,7 @@ pub struct ScanArgs {
     pub org_gateway: Option<String>,
 
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub global: SiteArgs,
 }
 
 /// The Atlassian organization whose admin API tells when API tokens expire, and revokes
@@ -579,7 +579,7 @@ pub struct RotateArgs {
     pub write_args: WriteArgs,
 
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub global: SiteArgs,
 }
 
 /// Carry out a plan saved by `rotate --out`, exactly: the same rules, the same credentials.
@@ -604,7 +604,7 @@ pub struct ApplyArgs {
     pub write_args: WriteArgs,
 
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub global: SiteArgs,
 }
 
 /// Put rules back as they were before a rotation, from the backups rotate wrote.
@@ -635,7 +635,7 @@ pub struct RestoreArgs {
     pub format: SummaryFormat,
 
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub global: SiteArgs,
 }
 
 /// Print the fingerprints of a token read on stdin, to match it against `scan`'s inventory.
@@ -686,7 +686,7 @@ pub struct TokensArgs {
     pub org: OrgArgs,
 
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub global: SiteArgs,
 }
 
 /// Revoke one API token through the organization admin API, once no rule can need it.
@@ -753,7 +753,7 @@ pub struct RevokeArgs {
     pub org: OrgArgs,
 
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub global: SiteArgs,
 }
 
 /// Walk through the main job against a built-in sandbox: no Atlassian site needed.
@@ -870,7 +870,7 @@ mod tests {
         try_parse_from(std::iter::once("autorekey").chain(args.iter().copied()))
     }
 
-    fn site_of(cli: Cli) -> GlobalArgs {
+    fn site_of(cli: Cli) -> SiteArgs {
         match cli.command {
             Command::Scan(a) => a.global,
             Command::Rotate(a) => a.global,
@@ -1073,7 +1073,7 @@ mod tests {
 
     #[test]
     fn every_site_option_is_merged() {
-        let ids: Vec<String> = GlobalArgs::augment_args(clap::Command::new("x"))
+        let ids: Vec<String> = SiteArgs::augment_args(clap::Command::new("x"))
             .get_arguments()
             .map(|a| a.get_id().to_string())
             .collect();

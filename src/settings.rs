@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::cli::{GlobalArgs, OrgArgs};
+use crate::cli::{OrgArgs, SiteArgs};
 use crate::error::{CommandError, CommandResult};
 use crate::fetch::{check_site_url, AutomationClient, ClientConfig, RetryPolicy, SiteLimit};
 use crate::secret::Token;
@@ -65,7 +65,7 @@ impl Target {
 /// once (sites compared as parsed, without a trailing `/`). Empty when no site was named:
 /// the caller says what is missing ([`SiteSettings::resolve_all`]) or discovers the sites
 /// (`scan --org`).
-pub fn resolve_targets(global: &GlobalArgs) -> CommandResult<Vec<Target>> {
+pub fn resolve_targets(global: &SiteArgs) -> CommandResult<Vec<Target>> {
     let mut sites = Vec::new();
     for text in global.site.iter().filter(|s| !s.trim().is_empty()) {
         sites.push(parse_site(Some(text))?);
@@ -136,7 +136,7 @@ fn parse_sites_text(text: &str) -> CommandResult<Vec<Url>> {
 
 /// The one `--site` typed (or AUTOREKEY_SITE), for commands that use a site only to find the
 /// org admin API (`tokens`); several sites or a sites file are refused there.
-pub fn one_site_arg(global: &GlobalArgs) -> CommandResult<Option<&str>> {
+pub fn one_site_arg(global: &SiteArgs) -> CommandResult<Option<&str>> {
     if global.site.len() > 1 || global.sites_file.is_some() {
         return Err(
             CommandError::usage("this command takes one --site, and several were given")
@@ -148,7 +148,7 @@ pub fn one_site_arg(global: &GlobalArgs) -> CommandResult<Option<&str>> {
 
 /// The targets of a command that works on one site and product: several are a usage
 /// error, said before any file or token is read.
-pub fn one_target(global: &GlobalArgs) -> CommandResult<Vec<Target>> {
+pub fn one_target(global: &SiteArgs) -> CommandResult<Vec<Target>> {
     let targets = resolve_targets(global)?;
     if targets.len() > 1 {
         return Err(one_target_only(&targets));
@@ -159,7 +159,7 @@ pub fn one_target(global: &GlobalArgs) -> CommandResult<Vec<Target>> {
 impl SiteSettings {
     /// The settings of the one target a command works on: several sites, or `--product
     /// all`, are a usage error (only `scan` reads several; see [`Self::resolve_all`]).
-    pub fn resolve(global: &GlobalArgs, ui: &Ui) -> CommandResult<SiteSettings> {
+    pub fn resolve(global: &SiteArgs, ui: &Ui) -> CommandResult<SiteSettings> {
         let targets = one_target(global)?;
         let mut all = Self::for_targets(global, require_some(targets)?, ui)?;
         Ok(all.remove(0))
@@ -167,7 +167,7 @@ impl SiteSettings {
 
     /// The settings of every target named (see [`resolve_targets`]), in order, sharing one
     /// login and one admin token read once. No site at all is a usage error.
-    pub fn resolve_all(global: &GlobalArgs, ui: &Ui) -> CommandResult<Vec<SiteSettings>> {
+    pub fn resolve_all(global: &SiteArgs, ui: &Ui) -> CommandResult<Vec<SiteSettings>> {
         let targets = require_some(resolve_targets(global)?)?;
         Self::for_targets(global, targets, ui)
     }
@@ -176,7 +176,7 @@ impl SiteSettings {
     /// and client options of `global`. `--api-base` names one target's API, so it is refused
     /// beside several.
     pub fn for_targets(
-        global: &GlobalArgs,
+        global: &SiteArgs,
         targets: Vec<Target>,
         ui: &Ui,
     ) -> CommandResult<Vec<SiteSettings>> {
@@ -505,8 +505,8 @@ mod tests {
     use super::*;
     use crate::cli::{ColorChoice, Product};
 
-    fn global(sites: &[&str], file: Option<std::path::PathBuf>, product: Product) -> GlobalArgs {
-        GlobalArgs {
+    fn global(sites: &[&str], file: Option<std::path::PathBuf>, product: Product) -> SiteArgs {
+        SiteArgs {
             site: sites.iter().map(|s| s.to_string()).collect(),
             sites_file: file,
             login: Some("admin@x.example".into()),

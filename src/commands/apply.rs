@@ -12,7 +12,7 @@
 
 use std::path::Path;
 
-use crate::cli::{ApplyArgs, GlobalArgs};
+use crate::cli::{ApplyArgs, SiteArgs};
 use crate::confirm::Approver;
 use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::fetch::AutomationClient;
@@ -25,7 +25,7 @@ use super::ownership::{self, Confirmation, Given};
 use super::rotation;
 use super::session::Writes;
 
-pub async fn run(global: &GlobalArgs, args: &ApplyArgs, ui: &Ui) -> CommandResult {
+pub async fn run(global: &SiteArgs, args: &ApplyArgs, ui: &Ui) -> CommandResult {
     // A plan is one site's: several sites are refused before the plan is read.
     crate::settings::one_target(global)?;
     let plan = read_plan(&args.plan)?;

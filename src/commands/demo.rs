@@ -17,8 +17,7 @@ use std::path::{Path, PathBuf};
 
 use crate::backup::write_private;
 use crate::cli::{
-    DemoArgs, Format, GlobalArgs, NewTokenArgs, Product, RestoreArgs, RotateArgs, ScanArgs,
-    WriteArgs,
+    DemoArgs, Format, NewTokenArgs, Product, RestoreArgs, RotateArgs, ScanArgs, SiteArgs, WriteArgs,
 };
 use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::sandbox::{
@@ -41,7 +40,7 @@ pub async fn run(args: &DemoArgs, ui: &Ui) -> CommandResult {
         }
     };
     let (sandbox, admin, new_token_file) = start(&fixtures, &secrets).await?;
-    let global = GlobalArgs {
+    let global = SiteArgs {
         site: vec![sandbox.base_url()],
         sites_file: None,
         login: Some(admin),
@@ -131,7 +130,7 @@ async fn start(fixtures: &Path, secrets: &Path) -> CommandResult<(Sandbox, Strin
 }
 
 async fn walk(
-    global: &GlobalArgs,
+    global: &SiteArgs,
     rules: usize,
     new_token: &Path,
     backups: &Path,
@@ -194,7 +193,7 @@ async fn walk(
     super::scan::run(global, &scan, ui).await
 }
 
-async fn restore_one_rule(global: &GlobalArgs, backups: &Path, ui: &Ui) -> CommandResult {
+async fn restore_one_rule(global: &SiteArgs, backups: &Path, ui: &Ui) -> CommandResult {
     let run_dir = std::fs::read_dir(backups)?
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -232,7 +231,7 @@ pub(super) fn expect_partial(result: CommandResult) -> CommandResult {
     }
 }
 
-fn scan_args(global: &GlobalArgs, account: Option<&str>) -> ScanArgs {
+fn scan_args(global: &SiteArgs, account: Option<&str>) -> ScanArgs {
     ScanArgs {
         global: global.clone(),
         format: Format::Text,
@@ -245,7 +244,7 @@ fn scan_args(global: &GlobalArgs, account: Option<&str>) -> ScanArgs {
     }
 }
 
-fn rotate_args(global: &GlobalArgs, new_token: &Path, backups: &Path, dry_run: bool) -> RotateArgs {
+fn rotate_args(global: &SiteArgs, new_token: &Path, backups: &Path, dry_run: bool) -> RotateArgs {
     RotateArgs {
         global: global.clone(),
         account: SERVICE_ACCOUNT.into(),

@@ -10,8 +10,8 @@ use std::path::Path;
 
 use crate::backup::{create_private_dir_all, write_private};
 use crate::cli::{
-    Format, GlobalArgs, NewTokenArgs, OrgArgs, Product, RevokeArgs, RotateArgs, ScanArgs,
-    TokensArgs, WriteArgs,
+    Format, NewTokenArgs, OrgArgs, Product, RevokeArgs, RotateArgs, ScanArgs, SiteArgs, TokensArgs,
+    WriteArgs,
 };
 use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::sandbox::{load_accounts_file, load_directory, load_rules_dir, Sandbox, SandboxConfig};
@@ -61,7 +61,7 @@ pub async fn run(fixtures: &Path, secrets: &Path, ui: &Ui) -> CommandResult {
     let sandbox = Sandbox::start(config)
         .await
         .map_err(|e| CommandError::caused(ErrorKind::Failure, "cannot start the sandbox", e))?;
-    let global = GlobalArgs {
+    let global = SiteArgs {
         site: vec![sandbox.base_url()],
         sites_file: None,
         login: Some(admin.email.clone()),
@@ -86,7 +86,7 @@ pub async fn run(fixtures: &Path, secrets: &Path, ui: &Ui) -> CommandResult {
 }
 
 struct Steps<'a, F: Fn() -> OrgArgs> {
-    global: &'a GlobalArgs,
+    global: &'a SiteArgs,
     org: F,
     dir: &'a Path,
     new_fp: String,

@@ -17,7 +17,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::backup::{BackupRun, Manifest, SavedRule, TargetRef};
-use crate::cli::{GlobalArgs, RestoreArgs, SummaryFormat};
+use crate::cli::{RestoreArgs, SiteArgs, SummaryFormat};
 use crate::confirm::{Answer, Approver};
 use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::fetch::FetchError;
@@ -31,7 +31,7 @@ use crate::ui::Ui;
 use crate::verdict;
 use crate::write::{RestoreLog, Writer};
 
-pub async fn run(global: &GlobalArgs, args: &RestoreArgs, ui: &Ui) -> CommandResult {
+pub async fn run(global: &SiteArgs, args: &RestoreArgs, ui: &Ui) -> CommandResult {
     let (backup, rules, held) = selected_rules(args)?;
     let manifest = backup.manifest()?;
     if !manifest.targets.is_empty() {
@@ -83,7 +83,7 @@ fn open_journal(backup: &BackupRun) -> CommandResult<Journal> {
 /// before the first write; one approver, one journal (each entry naming its site and
 /// product), one closing summary.
 async fn several(
-    global: &GlobalArgs,
+    global: &SiteArgs,
     args: &RestoreArgs,
     (backup, manifest): (BackupRun, Manifest),
     ui: &Ui,

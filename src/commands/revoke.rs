@@ -15,7 +15,7 @@
 //! proof is made again after the question, right before the DELETE, since the rules may
 //! change while a person reads it.
 
-use crate::cli::{GlobalArgs, RevokeArgs};
+use crate::cli::{RevokeArgs, SiteArgs};
 use crate::confirm::Approver;
 use crate::detect::{self, Location, Scheme, Status};
 use crate::error::{CommandError, CommandResult, OrgCall};
@@ -29,7 +29,7 @@ use crate::ui::Ui;
 use super::revoke_guard::Guard;
 use super::sites::{self, Connected};
 
-pub async fn run(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResult {
+pub async fn run(global: &SiteArgs, args: &RevokeArgs, ui: &Ui) -> CommandResult {
     if args.check_gone {
         return super::revoke_by_hand::check_gone(global, args, ui).await;
     }

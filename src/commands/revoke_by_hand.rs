@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{GlobalArgs, RevokeArgs};
+use crate::cli::{RevokeArgs, SiteArgs};
 use crate::confirm::Approver;
 use crate::error::{CommandError, CommandResult};
 use crate::expiry::date;
@@ -28,7 +28,7 @@ use crate::ui::Ui;
 
 /// `revoke --check-gone`: list the org's tokens again and say whether `--token-id` is gone
 /// (exit 0) or still listed (exit 3). No site, no rule, no write.
-pub(super) async fn check_gone(global: &GlobalArgs, args: &RevokeArgs, ui: &Ui) -> CommandResult {
+pub(super) async fn check_gone(global: &SiteArgs, args: &RevokeArgs, ui: &Ui) -> CommandResult {
     let list = super::tokens::org_tokens(global, &args.org, ui).await?;
     let (account, id) = (args.account.trim(), args.token_id.trim());
     let root = records_root(args);

@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use crate::cli::{GlobalArgs, RotateArgs};
+use crate::cli::{RotateArgs, SiteArgs};
 use crate::confirm::Approver;
 use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::fetch::AutomationClient;
@@ -27,7 +27,7 @@ use super::ownership::{self, Confirmation, Given};
 use super::rotation::{self, Diffs, SiteRead};
 use super::session::Writes;
 
-pub async fn run(global: &GlobalArgs, args: &RotateArgs, ui: &Ui) -> CommandResult {
+pub async fn run(global: &SiteArgs, args: &RotateArgs, ui: &Ui) -> CommandResult {
     let mut selector = rotation::selector(&args.account, &args.fingerprint)?;
     if let Some(source) = &args.from_file {
         return offline(source, selector, args, ui).await;

@@ -23,7 +23,7 @@
 //! a hint, as is `apply` of them (see `settings`).
 
 use crate::backup::Manifest;
-use crate::cli::{GlobalArgs, RotateArgs};
+use crate::cli::{RotateArgs, SiteArgs};
 use crate::confirm::Approver;
 use crate::error::{CommandError, CommandResult};
 use crate::plan::{Planner, Selector};
@@ -40,7 +40,7 @@ use super::session::{write_targets, TargetWrite};
 use super::sites::{self, Connected};
 
 pub async fn run(
-    global: &GlobalArgs,
+    global: &SiteArgs,
     args: &RotateArgs,
     selector: Selector,
     ui: &Ui,

@@ -16,7 +16,7 @@ use std::path::Path;
 
 use url::Url;
 
-use crate::cli::{FailOn, Format, GlobalArgs, ScanArgs};
+use crate::cli::{FailOn, Format, ScanArgs, SiteArgs};
 use crate::detect::{self, Finding, Scheme, Status};
 use crate::error::{CommandError, CommandResult};
 use crate::expiry::{self, OwnerExpiry};
@@ -32,7 +32,7 @@ use crate::ui::Ui;
 
 use super::scan_sites::{self, Sites};
 
-pub async fn run(global: &GlobalArgs, args: &ScanArgs, ui: &Ui) -> CommandResult {
+pub async fn run(global: &SiteArgs, args: &ScanArgs, ui: &Ui) -> CommandResult {
     // The same format on a terminal and in a pipe: `scan | grep dead` reads what a person
     // reads; scripts ask for `--format json`.
     let format = args.format;
@@ -98,7 +98,7 @@ pub async fn run(global: &GlobalArgs, args: &ScanArgs, ui: &Ui) -> CommandResult
 /// The sites to read (none for `--from-file` without `--verify`), connected, and the org
 /// whose token list is joined: the one discovery used, or `--org` beside the sites.
 async fn sites_and_org(
-    global: &GlobalArgs,
+    global: &SiteArgs,
     args: &ScanArgs,
     verify: bool,
     ui: &Ui,

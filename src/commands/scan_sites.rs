@@ -15,7 +15,7 @@
 
 use url::Url;
 
-use crate::cli::{GlobalArgs, ScanArgs};
+use crate::cli::{ScanArgs, SiteArgs};
 use crate::error::{CommandError, CommandResult};
 use crate::fetch::org::UnreadWorkspace;
 use crate::fetch::AutomationClient;
@@ -72,7 +72,7 @@ impl Sites {
 /// The targets `global` names (or, with `--org` and no site, the org's), connected. The
 /// org settings come back when discovery needed them.
 pub(super) async fn connect(
-    global: &GlobalArgs,
+    global: &SiteArgs,
     args: &ScanArgs,
     ui: &Ui,
 ) -> CommandResult<(Sites, Option<OrgSettings>)> {
@@ -175,7 +175,7 @@ pub(super) fn one_line(e: &CommandError) -> String {
 /// `scan --org ID` with no site: the org's Jira and Confluence sites from its workspaces
 /// list, each read for the products listed for it.
 async fn discover(
-    global: &GlobalArgs,
+    global: &SiteArgs,
     args: &ScanArgs,
     ui: &Ui,
 ) -> CommandResult<(Sites, Option<OrgSettings>)> {

@@ -12,7 +12,7 @@
 use url::Url;
 
 use crate::backup::TargetRef;
-use crate::cli::GlobalArgs;
+use crate::cli::SiteArgs;
 use crate::error::{CommandError, CommandResult};
 use crate::fetch::AutomationClient;
 use crate::settings::{SiteSettings, Target};
@@ -105,7 +105,7 @@ pub fn lock_all(
 /// site named in the options must be one of the backup's: a backup goes back only where
 /// it was taken from.
 pub fn settings_for(
-    global: &GlobalArgs,
+    global: &SiteArgs,
     targets: &[TargetRef],
     ui: &Ui,
 ) -> CommandResult<Vec<SiteSettings>> {

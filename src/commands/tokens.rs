@@ -12,7 +12,7 @@
 
 use std::fmt::Write as _;
 
-use crate::cli::{GlobalArgs, TokensArgs, TokensFormat};
+use crate::cli::{SiteArgs, TokensArgs, TokensFormat};
 use crate::error::{CommandError, CommandResult};
 use crate::expiry::{date, expires_phrase};
 use crate::fetch::org::{OrgToken, TokenList};
@@ -21,7 +21,7 @@ use crate::report::expiring::{self, ScanPlaces, Watch};
 use crate::settings::OrgSettings;
 use crate::ui::Ui;
 
-pub async fn run(global: &GlobalArgs, args: &TokensArgs, ui: &Ui) -> CommandResult {
+pub async fn run(global: &SiteArgs, args: &TokensArgs, ui: &Ui) -> CommandResult {
     let account = args.account.as_deref().map(str::trim);
     if account.is_some_and(str::is_empty) {
         return Err(CommandError::usage("--account is empty"));
@@ -60,7 +60,7 @@ pub async fn run(global: &GlobalArgs, args: &TokensArgs, ui: &Ui) -> CommandResu
 /// The org gateway for the org key: a loopback site (the sandbox) is its own gateway, as
 /// the site client has it; any other site's org key goes to Atlassian's gateway, whatever
 /// AUTOREKEY_GATEWAY_URL says.
-pub(super) fn org_gateway(global: &GlobalArgs) -> CommandResult<Option<url::Url>> {
+pub(super) fn org_gateway(global: &SiteArgs) -> CommandResult<Option<url::Url>> {
     let site = crate::settings::one_site_arg(global)?.and_then(|s| url::Url::parse(s.trim()).ok());
     Ok(match &site {
         Some(s) if crate::fetch::policy::is_loopback(s) => Some(s.clone()),
@@ -71,7 +71,7 @@ pub(super) fn org_gateway(global: &GlobalArgs) -> CommandResult<Option<url::Url>
 
 /// Every token the org key can list (users' and service accounts').
 pub(super) async fn org_tokens(
-    global: &GlobalArgs,
+    global: &SiteArgs,
     org: &crate::cli::OrgArgs,
     ui: &Ui,
 ) -> CommandResult<TokenList> {
