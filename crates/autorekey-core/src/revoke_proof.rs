@@ -19,6 +19,11 @@
 //!   into rules that have not run yet shows none either, so it is refused.
 //! - Times are epoch seconds; the caller turns a date without a time into its last second,
 //!   the latest instant it may stand for. Pure: no clock, no I/O, so every case is a test.
+//!
+//! The other half of the proof, whether any rule may still need a token of the account, is
+//! [`rules`]: judged rule by rule from detect's findings.
+
+pub mod rules;
 
 /// A rotation on this machine that rewrote rules of the account, in epoch seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
