@@ -61,7 +61,7 @@ pub mod write;
 // The pipeline's crates, under the names the shell has always used for them.
 pub use autorekey_client as fetch;
 pub use autorekey_core::{
-    detect, gateway, outcome, plan, printable, revoke_proof, rule, secret, verdict, words,
+    detect, gateway, outcome, plan, printable, revoke_proof, rule, secret, verdict, verify, words,
 };
 pub use autorekey_files as files;
 #[cfg(feature = "sandbox")]

@@ -10,6 +10,8 @@
 //! target order: one verdict, one expiry join, and `--verify` asking each credential once,
 //! of the site whose rule sends it there. A target that could not be read whole is named
 //! in the summary and fails the scan at the end, as a rule that could not be read does.
+//! Which credential is checked, where, and what a gateway-only answer means for a rule
+//! that sends it to the site are [`crate::verify`]'s (pure); this command sends the checks.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -17,18 +19,19 @@ use std::path::Path;
 use url::Url;
 
 use crate::cli::{FailOn, Format, ScanArgs, SiteArgs};
-use crate::detect::{self, Finding, Scheme, Status};
+use crate::detect::{self, Finding, Status};
 use crate::error::{CommandError, CommandResult};
 use crate::expiry::{self, OwnerExpiry};
 use crate::export;
-use crate::fetch::{
-    AutomationClient, CheckAt, CredentialCheck, FetchError, HostPolicy, Verified, ATLASSIAN_GATEWAY,
-};
+use crate::fetch::{AutomationClient, CredentialCheck, FetchError, HostPolicy, Verified};
 use crate::printable::printable;
 use crate::report::{self, Inventory, Verification};
 use crate::secret::{Credential, Fingerprint};
 use crate::settings::OrgSettings;
 use crate::ui::Ui;
+use crate::verify::{
+    check_where, sent_to_site_but_gateway_only, verify_key, Places, Target, VerifyKey,
+};
 
 use super::scan_sites::{self, Sites};
 
@@ -251,11 +254,6 @@ struct Collector<'a> {
     target: Option<(Url, String)>,
 }
 
-/// One credential: lower-cased user and the token's identity ([`crate::secret::Token::identity`]:
-/// one token may show a plain fingerprint in one rule and a keyed one in another, and is
-/// still checked once).
-type VerifyKey = (String, String);
-
 /// A credential, where the rules send it, and the fingerprints its rows show.
 struct Uses {
     credential: Credential,
@@ -386,8 +384,8 @@ impl<'a> Collector<'a> {
         for f in &findings {
             if let (Some(credential), Some((key, mut target))) = (f.credential(), verify_key(f)) {
                 // `{{baseUrl}}` is the rule's own site: among several, name it.
-                if let (Target::Site, Some((site, _))) = (&target, &self.target) {
-                    target = Target::Origin(site.origin().ascii_serialization());
+                if let Some((site, _)) = &self.target {
+                    target = target.at_site(site);
                 }
                 let uses = self.to_verify.entry(key).or_insert_with(|| Uses {
                     credential,
@@ -456,56 +454,6 @@ fn no_such_account(account: &str, users: &BTreeSet<String>) -> CommandError {
         "check the spelling of --account; the rules hold credentials of: {}{more}",
         shown.join(", ")
     ))
-}
-
-/// Only Basic credentials whose user is an email can be checked against `/myself`.
-fn verify_key(f: &Finding) -> Option<(VerifyKey, Target)> {
-    if f.scheme != Scheme::Basic || f.status != Status::Literal {
-        return None;
-    }
-    let user = f.user.clone().filter(|u| u.contains('@'))?;
-    let fp = crate::plan::token_identity(f)?.to_string();
-    Some((
-        (user.to_ascii_lowercase(), fp),
-        Target::of(f.target_url.as_deref()),
-    ))
-}
-
-/// Where a rule sends a credential, as far as `--verify` may rely on it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Target {
-    /// `{{baseUrl}}`: the site itself.
-    Site,
-    /// An absolute URL's origin.
-    Origin(String),
-    /// The gateway form `{origin}/ex/{product}/{cloudId}/...` (on api.atlassian.com outside
-    /// tests): a scoped or service-account token's address.
-    Gateway { origin: String, cloud_id: String },
-    /// Another smart value, no URL at all, or a URL that does not parse: unknown, so the
-    /// credential is never sent anywhere on its account (it may not be an Atlassian one).
-    Unknown,
-}
-
-impl Target {
-    fn of(url: Option<&str>) -> Target {
-        let Some(url) = url.map(str::trim_start) else {
-            return Target::Unknown;
-        };
-        let base = url.strip_prefix("{{baseUrl}}");
-        if base.is_some_and(|rest| rest.is_empty() || rest.starts_with('/')) {
-            return Target::Site;
-        }
-        match Url::parse(url) {
-            Ok(u) if !url.starts_with("{{") => {
-                let origin = u.origin().ascii_serialization();
-                match crate::gateway::cloud_id(&u) {
-                    Some(cloud_id) => Target::Gateway { origin, cloud_id },
-                    None => Target::Origin(origin),
-                }
-            }
-            _ => Target::Unknown,
-        }
-    }
 }
 
 /// Scan a file, or every rule file of a directory. A file named directly must be a rule
@@ -692,15 +640,23 @@ async fn verify_credentials(
                     site: c.site(),
                     gateway: c.gateway(),
                     own_cloud: cloud.as_deref(),
-                    policy: p,
                 };
-                (*c, places.check_at(&uses.targets))
+                (
+                    *c,
+                    c.site(),
+                    places.check_at(&uses.targets, |u| p.allows(u)),
+                )
             });
         let verdict = match check_where(places) {
             Some((client, at)) => {
                 let site = client.site();
                 let verified = client.verify(&at, &uses.credential).await;
-                let site_refuses = sent_to_site_but_gateway_only(&verified, site, &uses.targets);
+                let site_refuses = sent_to_site_but_gateway_only(
+                    verified.check.is_live(),
+                    verified.url.as_ref(),
+                    site,
+                    &uses.targets,
+                );
                 let (v, mut detail) = verdict_of(verified);
                 if site_refuses {
                     detail.push_str(
@@ -741,41 +697,6 @@ async fn verify_credentials(
     inventory.finish();
 }
 
-/// Which client checks a credential, and where: one whose own site a rule sends it to,
-/// else the first that may check it somewhere (an API token belongs to the account, not
-/// to a site, so one verdict settles it).
-fn check_where<'c>(
-    places: impl Iterator<Item = (&'c AutomationClient, Option<CheckAt>)>,
-) -> Option<(&'c AutomationClient, CheckAt)> {
-    let mut first = None;
-    for (client, at) in places {
-        match at {
-            Some(CheckAt::Site(url)) if url == *client.site() => {
-                return Some((client, CheckAt::Site(url)))
-            }
-            Some(at) if first.is_none() => first = Some((client, at)),
-            _ => {}
-        }
-    }
-    first
-}
-
-/// A live token that only the gateway took, sent by some rule to the site itself: that
-/// rule's requests fail, though the token is alive.
-fn sent_to_site_but_gateway_only(
-    verified: &Verified,
-    site: &Url,
-    targets: &BTreeSet<Target>,
-) -> bool {
-    let own = Target::Origin(site.origin().ascii_serialization());
-    verified.check.is_live()
-        && verified
-            .url
-            .as_ref()
-            .is_some_and(|u| crate::gateway::cloud_id(u).is_some())
-        && targets.iter().any(|t| *t == Target::Site || *t == own)
-}
-
 fn verdict_of(verified: Verified) -> (Verification, String) {
     let at = verified.url.map(|u| format!(" by {u}")).unwrap_or_default();
     match verified.check {
@@ -785,53 +706,6 @@ fn verdict_of(verified: Verified) -> (Verification, String) {
         }
         CredentialCheck::Dead { reason } => (Verification::Dead, reason),
         CredentialCheck::Unknown { reason } => (Verification::Unknown, reason),
-    }
-}
-
-/// What decides where a credential may be checked.
-struct Places<'a> {
-    site: &'a Url,
-    gateway: &'a Url,
-    own_cloud: Option<&'a str>,
-    policy: &'a HostPolicy,
-}
-
-impl Places<'_> {
-    fn check_at(&self, targets: &BTreeSet<Target>) -> Option<CheckAt> {
-        let own = Target::Origin(self.site.origin().ascii_serialization());
-        // The check goes to the configured gateway whatever origin the rule names, so a
-        // rule naming api.atlassian.com counts even when a sandbox stands in for it.
-        let gateways = [
-            self.gateway.origin().ascii_serialization(),
-            ATLASSIAN_GATEWAY.trim_end_matches('/').to_owned(),
-        ];
-        let ours = |t: &Target| match t {
-            Target::Site => true,
-            Target::Gateway { origin, cloud_id } => {
-                gateways.contains(origin) && self.own_cloud == Some(cloud_id.as_str())
-            }
-            other => *other == own,
-        };
-        if targets.iter().any(ours) {
-            return Some(CheckAt::Site(self.site.clone()));
-        }
-        let other_cloud = targets.iter().find_map(|t| match t {
-            Target::Gateway { origin, cloud_id } if gateways.contains(origin) => {
-                Some(cloud_id.clone())
-            }
-            _ => None,
-        });
-        if let Some(cloud_id) = other_cloud {
-            return Some(CheckAt::Gateway(cloud_id));
-        }
-        targets
-            .iter()
-            .filter_map(|t| match t {
-                Target::Origin(origin) => Url::parse(origin).ok(),
-                _ => None,
-            })
-            .find(|u| self.policy.allows(u))
-            .map(CheckAt::Site)
     }
 }
 

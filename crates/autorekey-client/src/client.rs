@@ -73,8 +73,7 @@ pub struct ClientConfig {
     pub site_limit: Option<SiteLimit>,
 }
 
-/// Where Atlassian's API gateway lives.
-pub const ATLASSIAN_GATEWAY: &str = "https://api.atlassian.com/";
+pub use autorekey_core::gateway::ATLASSIAN_GATEWAY;
 
 impl ClientConfig {
     pub fn new(site: Url, login: impl Into<String>, token: Token) -> Self {

@@ -85,16 +85,8 @@ impl CredentialCheck {
     }
 }
 
-/// Where [`AutomationClient::verify`] may check a credential.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum CheckAt {
-    /// A site's origin: the classic form there and, when it is the configured site, the
-    /// gateway form with its cloud id.
-    Site(Url),
-    /// The gateway form for this cloud id only (a rule calling
-    /// `api.atlassian.com/ex/{product}/{cloudId}/...` of another site).
-    Gateway(String),
-}
+/// Where [`AutomationClient::verify`] may check a credential (decided in the core).
+pub use autorekey_core::verify::CheckAt;
 
 /// One address form to check a credential at.
 #[derive(Clone, Copy)]

@@ -9,6 +9,9 @@
 
 use url::Url;
 
+/// Where Atlassian's API gateway lives.
+pub const ATLASSIAN_GATEWAY: &str = "https://api.atlassian.com/";
+
 /// Products whose REST APIs the gateway serves under `/ex/{product}/{cloudId}/`.
 const PRODUCTS: [&str; 2] = ["jira", "confluence"];
 
