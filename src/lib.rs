@@ -10,7 +10,7 @@
 //!   `api.atlassian.com/ex/{product}/{cloudId}` address form it and verification share);
 //! - [`confirm`]: who approves each rule (`--yes`, a question on a terminal, or a refusal
 //!   without one); the asking itself is the [`ui`]'s;
-//! - [`write`]: the one write protocol of `rotate`, `apply` and `restore`: backup, re-read,
+//! - [`write`](mod@write): the one write protocol of `rotate`, `apply` and `restore`: backup, re-read,
 //!   write, read back, each step journalled (a rerun, not the journal, finishes an
 //!   interrupted run: it re-reads every rule), with [`backup`] (each rule saved as read)
 //!   and [`journal`] (the record of each rule's steps);
