@@ -10,16 +10,17 @@
 //!   `api.atlassian.com/ex/{product}/{cloudId}` address form it and verification share);
 //! - [`confirm`]: who approves each rule (`--yes`, a question on a terminal, or a refusal
 //!   without one); the asking itself is the [`ui`]'s;
-//! - [`write`](mod@write): the one write protocol of `rotate`, `apply` and `restore`: backup, re-read,
-//!   write, read back, each step journalled (a rerun, not the journal, finishes an
-//!   interrupted run: it re-reads every rule), with [`backup`] (each rule saved as read)
-//!   and [`journal`] (the record of each rule's steps);
+//! - [`write`](mod@write): the one write protocol of `rotate`, `apply` and `restore`:
+//!   backup, re-read, write, read back, each step journalled (a rerun, not the journal,
+//!   finishes an interrupted run: it re-reads every rule), with [`backup`] (each rule saved
+//!   as read) and [`journal`] (the record of each rule's steps);
 //! - [`report`]: the inventory and the closing summary, as table, JSON or CSV, and every
 //!   sentence about an outcome ([`expiry`]: API token expiry dates from the org admin API,
 //!   joined to the credentials found);
 //! - [`verdict`]: whether the old token may be revoked, decided once for every command
 //!   ([`revoke_proof`]: whether `revoke` may delete a given token: quiet, and shown not to
-//!   be the one the rules hold);
+//!   be the one the rules hold; [`revoke_proof::rules`]: whether a rule may still need it);
+//!   [`verify`]: which credential `scan --verify` checks, once, where;
 //! - [`rotation_store`]: a rotation's backup directory and journal (shared by resumed runs),
 //!   and [`site_lock`]: the per-site lock that keeps two writing runs apart;
 //! - [`sandbox`]: a local, faithful stand-in for a Jira Cloud site, used by `demo`, the tests
@@ -34,8 +35,8 @@
 //! this crate re-exports them under the module names used throughout. The shell around it: [`cli`] (every clap definition), [`settings`] (flags, env and prompts resolved
 //! once), [`token_input`] (how secrets enter), [`ui`] (where output goes, made
 //! [`printable`]), [`error`] (exit statuses and hints), [`export`] (rule files on disk),
-//! [`files`] (how local files are read and written safely), [`run_history`] (the backup runs, read
-//! only), [`harden`] (core dumps off before any secret is read), [`words`] (counts said in
+//! [`files`] (how local files are read and written safely), [`run_history`] (the backup
+//! runs, read only), [`harden`] (core dumps off before any secret is read), [`words`] (counts said in
 //! English) and [`commands`] (one file
 //! each).
 
