@@ -3,8 +3,8 @@
 //! Every command decides its exit status, its verdict and its journal from these, so the
 //! kinds are typed all the way down: "stopped by Ctrl-C" and "you quit" are different
 //! [`Stop`]s (one exits 1, the other does not), never two strings compared. No sentence is
-//! built here: what a person reads is worded once, in [`crate::report`], and the journal
-//! step is derived from the kind ([`crate::journal::step_of`]). The reasons carry only
+//! built here: what a person reads is worded once, in the CLI's `report`, and the journal
+//! step is derived from the kind (the journal's `step_of`). The reasons carry only
 //! facts (pointers, fingerprints, the error text already masked by the client).
 //!
 //! Serialized (snake_case, tagged) for `--format json` summaries.

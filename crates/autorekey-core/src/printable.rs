@@ -4,7 +4,7 @@
 //! can edit a rule, or by any server on the path. Printed raw, a control sequence in them can
 //! write the clipboard (`ESC ] 52`), erase and rewrite lines (`\r ESC [2K ESC [1A`) to fake a
 //! summary, or reorder what is read with bidi overrides. Everything human-facing goes through
-//! [`Ui`](crate::ui::Ui), which passes it through [`printable_text`]; values interpolated
+//! the CLI's `Ui`, which passes it through [`printable_text`]; values interpolated
 //! into one line (a rule name) go through [`printable`] so they cannot start a line of their
 //! own either. Machine output (JSON) is left as is: serde escapes control characters, and a
 //! consumer must see the real value.
@@ -51,7 +51,7 @@ pub fn printable_text(text: &str) -> Cow<'_, str> {
     escape(text, |c| c == '\n')
 }
 
-/// Multi-line text that may hold the styles [`Ui`](crate::ui::Ui) itself paints (bold,
+/// Multi-line text that may hold the styles the CLI's `Ui` itself paints (bold,
 /// red, green, yellow, cyan, reset): those SGR sequences are kept, every other escape
 /// sequence is escaped. A rule name holding one of these styles can at worst colour itself;
 /// it can never move the cursor, erase a line, hide text or reach the clipboard.

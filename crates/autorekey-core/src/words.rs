@@ -1,7 +1,7 @@
 //! Counts said in English: `1 rule`, `2 rules`.
 //!
 //! A leaf module of its own, so the core ([`crate::verdict`]) and the shell
-//! ([`crate::report`], the commands) word counts the same way without the core depending on
+//! (the CLI's `report`, the commands) word counts the same way without the core depending on
 //! the report, which depends on it.
 
 /// `1 rule`, `2 rules`; `one` and `many` may carry a verb that agrees
