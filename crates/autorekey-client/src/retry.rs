@@ -18,6 +18,17 @@
 //! throttled run fails with a clear message instead of sleeping for an hour. Whether a given
 //! request *may* be retried at all (a 401, a PUT whose answer was lost) is decided by the
 //! client, which knows the request's side effects; this module only knows the network.
+//!
+//! Why not `backon` or `reqwest-retry`: both drive a retry loop around a request and offer
+//! exponential backoff with jitter, which is the smallest part of this module. What is
+//! Atlassian's here is the wait itself (`Retry-After` and `Beta-Retry-After` exactly, a
+//! throttle's floor of half the ceiling, a `X-RateLimit-Reset` still ahead, a budget that a
+//! long `Retry-After` ends at once rather than after a sleep), and the loop is not ours
+//! alone: each attempt takes a permit from the limiter and a turn from the pacer, the circuit
+//! breaker sleeps for it, and a PUT whose answer was lost is never repeated. `reqwest-retry`
+//! is middleware for `reqwest-middleware`, which this client does not use; `backon` would
+//! replace the thirty lines of `RetryState` and keep every rule above as an adjustment of
+//! its delays. The strategy stays a named policy value, tested against local servers.
 
 use std::error::Error as _;
 use std::io;
