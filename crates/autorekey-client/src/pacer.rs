@@ -36,6 +36,14 @@
 //! Time is `tokio::time::Instant` and every decision takes `now` as an argument, so the
 //! tests drive it with a paused clock or plain instants, and nothing depends on the speed of
 //! the machine. With the retry policy's `no_delay` (tests), the pacer learns but never sleeps.
+//!
+//! Why not `governor`: its GCRA limiter paces to a quota fixed when the limiter is built.
+//! The rate here is not known in advance: it is learned during the run, from headers or from
+//! the spacing of 429s, and probed upward later. Rebuilding a governor limiter at every
+//! change would keep only its arithmetic (a few lines of [`Pacer::book`]) and lose the shared
+//! state the turns need. The figure this code must keep, `benches/scan.sh ratelimit` (97–98 %
+//! of what a rate-limited site allows, under 5 % 429s; docs/PERFORMANCE.md), is the
+//! learning's, which no crate does.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
