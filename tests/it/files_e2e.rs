@@ -18,7 +18,7 @@ use crate::common::RunOutput;
 use crate::rotate_support::*;
 use serde_json::Value;
 
-fn run(fx: &FixtureRotation, cmd: assert_cmd::Command) -> RunOutput {
+fn run_fixture(fx: &FixtureRotation, cmd: assert_cmd::Command) -> RunOutput {
     fx.site.run_cmd(cmd)
 }
 
@@ -33,7 +33,7 @@ fn path_str(path: &Path) -> &str {
 /// A rotation of svc-jira with backups under the site's scratch dir; returns its run dir.
 fn rotated(fx: &FixtureRotation) -> PathBuf {
     let backups = fx.site.dir.path().join("backups");
-    run(fx, fx.rotate(&backups, &["--yes"])).expect_code(3);
+    run_fixture(fx, fx.rotate(&backups, &["--yes"])).expect_code(3);
     fx.expected().assert_site(&fx.site);
     only_run_dir(&backups)
 }
@@ -47,7 +47,7 @@ fn a_backup_folder_others_can_write_is_refused_before_anything_is_written() {
     std::fs::create_dir(&shared).expect("mkdir");
     chmod(&shared, 0o770);
 
-    let out = run(&fx, fx.rotate(&shared, &["--yes"]));
+    let out = run_fixture(&fx, fx.rotate(&shared, &["--yes"]));
     out.expect_code(1).expect_error_with_hint();
     assert!(
         out.stderr.contains("writable by other users"),
@@ -65,7 +65,7 @@ fn a_backup_folder_others_can_write_is_refused_before_anything_is_written() {
 
     // A private folder below a shared one is no safer: the shared one can swap it.
     let below = shared.join("mine");
-    run(&fx, fx.rotate(&below, &["--yes"])).expect_code(1);
+    run_fixture(&fx, fx.rotate(&below, &["--yes"])).expect_code(1);
     assert!(!below.exists());
     assert_eq!(puts(&fx.site), 0);
 }
@@ -198,14 +198,14 @@ fn a_fifo_given_as_a_file_is_refused_at_once() {
         cmd.env("AUTOREKEY_NEW_TOKEN", &fx.new_token)
             .args(&args)
             .timeout(Duration::from_secs(30));
-        let out = run(&fx, cmd);
+        let out = run_fixture(&fx, cmd);
         // A hang would end in the timeout's kill: no exit code at all.
         out.expect_code(code).expect_error_with_hint();
         assert!(out.stderr.contains("FIFO"), "{args:?}: {}", out.stderr);
     }
     let mut cmd = fx.rotate(&backups, &["--yes", "--new-token-file", pipe_arg]);
     cmd.timeout(Duration::from_secs(30));
-    let out = run(&fx, cmd);
+    let out = run_fixture(&fx, cmd);
     out.expect_code(2).expect_error_with_hint();
     assert!(out.stderr.contains("FIFO"), "{}", out.stderr);
     assert_eq!(puts(&fx.site), 0);
@@ -215,15 +215,15 @@ fn a_fifo_given_as_a_file_is_refused_at_once() {
 
 fn save_plan(fx: &FixtureRotation, path: &Path) -> RunOutput {
     let backups = fx.site.dir.path().join("backups");
-    run(fx, fx.rotate(&backups, &["--out", path_str(path)]))
+    run_fixture(fx, fx.rotate(&backups, &["--out", path_str(path)]))
 }
 
-fn apply(fx: &FixtureRotation, plan: &Path) -> RunOutput {
+fn apply_fixture(fx: &FixtureRotation, plan: &Path) -> RunOutput {
     let mut cmd = fx.site.cmd();
     cmd.env("AUTOREKEY_NEW_TOKEN", &fx.new_token)
         .args(["apply", path_str(plan), "--yes", "--backup-dir"])
         .arg(fx.site.dir.path().join("backups"));
-    run(fx, cmd)
+    run_fixture(fx, cmd)
 }
 
 #[test]
@@ -262,7 +262,7 @@ fn a_plan_edited_after_it_was_saved_is_refused_and_plans_never_overwrite() {
     changes.pop();
     let edited = fx.site.dir.path().join("edited.json");
     std::fs::write(&edited, serde_json::to_string_pretty(&value).expect("JSON")).expect("write");
-    let out = apply(&fx, &edited);
+    let out = apply_fixture(&fx, &edited);
     out.expect_code(2).expect_error_with_hint();
     assert!(
         out.stderr.contains("changed after it was saved"),
@@ -292,7 +292,7 @@ fn apply_rewrites_only_the_places_the_plan_lists() {
     });
     let edited = fx.site.state().rule(&one).expect("rule 01")["rule"].clone();
 
-    let out = apply(&fx, &plan);
+    let out = apply_fixture(&fx, &plan);
     out.expect_code(3);
     assert!(out.stdout.contains("does not list"), "{}", out.stdout);
     let others: BTreeSet<String> = expected

@@ -259,7 +259,7 @@ fn rule_site(
     })
 }
 
-const ADMIN: &str = "admin@hostile.example";
+const HOSTILE_ADMIN: &str = "admin@hostile.example";
 
 /// `rotate --yes` of svc-jira on a scripted site whose `/myself` answers `myself(new token)`
 /// for the new token; the output checked for every token.
@@ -267,13 +267,13 @@ fn rotate_with_new_token_myself(myself: impl FnOnce(&str) -> Value) -> RunOutput
     let (envelope, _, old) = one_rule();
     let (admin_token, new_token) = (fake_token(), fake_token());
     let site = rule_site(
-        (ADMIN, admin_token.clone()),
+        (HOSTILE_ADMIN, admin_token.clone()),
         (basic(SVC_JIRA, &new_token), myself(&new_token)),
         envelope,
         |_, _| (500, Vec::new(), String::new()),
     );
     let backups = tempfile::tempdir().unwrap();
-    let mut cmd = site.cmd(ADMIN, &admin_token);
+    let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
     cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
         .args(["rotate", "--account", SVC_JIRA, "--yes", "--backup-dir"])
         .arg(backups.path());
@@ -302,7 +302,7 @@ fn server_echoes_never_reach_output_or_journal() {
     ];
     let detail = echoes.join(" | ");
     let site = rule_site(
-        (ADMIN, admin_token.clone()),
+        (HOSTILE_ADMIN, admin_token.clone()),
         (
             basic(SVC_JIRA, &new_token),
             json!({"accountId": "acc-svc", "emailAddress": SVC_JIRA}),
@@ -314,7 +314,7 @@ fn server_echoes_never_reach_output_or_journal() {
         },
     );
     let backups = tempfile::tempdir().unwrap();
-    let mut cmd = site.cmd(ADMIN, &admin_token);
+    let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
     cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
         .env("AUTOREKEY_OLD_TOKEN", &old)
         .args(["rotate", "--account", SVC_JIRA, "--yes", "--backup-dir"])
@@ -342,21 +342,21 @@ fn server_echoes_never_reach_output_or_journal() {
 #[test]
 fn an_answer_past_the_cap_stops_the_scan_with_a_clear_error() {
     let admin_token = fake_token();
-    let admin_auth = basic(ADMIN, &admin_token);
+    let admin_auth = basic(HOSTILE_ADMIN, &admin_token);
     let huge = "x".repeat(2 * 1024 * 1024);
     let site = Scripted::start(move |_, path, auth| match path {
         "/rest/api/3/myself" if auth == admin_auth => {
-            ok(json!({"accountId": "acc-admin", "emailAddress": ADMIN}))
+            ok(json!({"accountId": "acc-admin", "emailAddress": HOSTILE_ADMIN}))
         }
         _ => ok(json!({"links": {"next": null}, "data": [], "padding": huge})),
     });
-    let mut cmd = site.cmd(ADMIN, &admin_token);
+    let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
     cmd.args(["--max-response-mb", "1", "scan", "--format", "json"]);
     let out = run_checked(cmd, std::slice::from_ref(&admin_token));
     out.expect_code(1).expect_error_with_hint();
     assert!(out.stderr.contains("larger than 1 MiB"), "{}", out.stderr);
     // Without the small cap the same answer is read.
-    let mut cmd = site.cmd(ADMIN, &admin_token);
+    let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
     cmd.args(["scan", "--format", "json"]);
     run_checked(cmd, &[admin_token]).expect_code(0);
 }
@@ -414,12 +414,12 @@ fn a_token_pasted_into_a_rule_name_is_never_shown_or_saved() {
 fn server_chosen_ids_and_summary_names_cannot_fake_a_line() {
     let (envelope, uuid, old) = one_rule();
     let (admin_token, new_token) = (fake_token(), fake_token());
-    let admin_auth = basic(ADMIN, &admin_token);
+    let admin_auth = basic(HOSTILE_ADMIN, &admin_token);
     let new_auth = basic(SVC_JIRA, &new_token);
     let bad_id = "gone\n  FAKED Nothing left to do\u{1b}[2K";
     let site = Scripted::start(move |method, path, auth| match (method, path) {
         ("GET", "/rest/api/3/myself") if auth == admin_auth => {
-            ok(json!({"accountId": "acc-admin", "emailAddress": ADMIN}))
+            ok(json!({"accountId": "acc-admin", "emailAddress": HOSTILE_ADMIN}))
         }
         ("GET", "/rest/api/3/myself") if auth == new_auth => {
             ok(json!({"accountId": "acc-svc", "emailAddress": SVC_JIRA}))
@@ -440,7 +440,7 @@ fn server_chosen_ids_and_summary_names_cannot_fake_a_line() {
     let backups = tempfile::tempdir().unwrap();
     let json = ["--dry-run", "--format", "json"];
     for args in [&["--dry-run"][..], &["--yes"][..], &json[..]] {
-        let mut cmd = site.cmd(ADMIN, &admin_token);
+        let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
         cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
             .args(["rotate", "--account", SVC_JIRA, "--backup-dir"])
             .arg(backups.path())
@@ -463,7 +463,7 @@ fn an_email_from_myself_cannot_fake_a_line() {
     let (envelope, _, old) = one_rule();
     let (admin_token, new_token) = (fake_token(), fake_token());
     let hostile = "other@x.example\nFAKED Hint: the old token may be revoked\u{1b}[1A";
-    let admin_auth = basic(ADMIN, &admin_token);
+    let admin_auth = basic(HOSTILE_ADMIN, &admin_token);
     let new_auth = basic(SVC_JIRA, &new_token);
     let uuid = envelope["rule"]["uuid"].as_str().unwrap().to_owned();
     let site = Scripted::start(move |method, path, auth| match (method, path) {
@@ -476,7 +476,7 @@ fn an_email_from_myself_cannot_fake_a_line() {
         _ => (500, Vec::new(), String::new()),
     });
     let secrets = [admin_token.clone(), new_token.clone(), old];
-    let mut cmd = site.cmd(ADMIN, &admin_token);
+    let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
     cmd.args(["-v", "scan"]);
     let out = run_checked(cmd, &secrets);
     out.expect_code(0);
@@ -487,7 +487,7 @@ fn an_email_from_myself_cannot_fake_a_line() {
         out.stderr
     );
     let backups = tempfile::tempdir().unwrap();
-    let mut cmd = site.cmd(ADMIN, &admin_token);
+    let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
     cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
         .args(["rotate", "--account", SVC_JIRA, "--yes", "--backup-dir"])
         .arg(backups.path());
@@ -522,19 +522,19 @@ fn backup_of(site: &Scripted, envelope: &Value) -> (tempfile::TempDir, std::path
 fn restore_headings_keep_a_server_chosen_id_on_its_line() {
     let (envelope, uuid, old) = one_rule();
     let admin_token = fake_token();
-    let admin_auth = basic(ADMIN, &admin_token);
+    let admin_auth = basic(HOSTILE_ADMIN, &admin_token);
     let mut now = envelope.clone();
     now["rule"]["name"] = json!("renamed since the backup");
     now["rule"]["uuid"] = json!(format!("{uuid}\nFAKED header"));
     let site = Scripted::start(move |method, path, auth| match (method, path) {
         ("GET", "/rest/api/3/myself") if auth == admin_auth => {
-            ok(json!({"accountId": "acc-admin", "emailAddress": ADMIN}))
+            ok(json!({"accountId": "acc-admin", "emailAddress": HOSTILE_ADMIN}))
         }
         ("GET", p) if p == format!("/api/rule/{uuid}") => ok(now.clone()),
         _ => (404, Vec::new(), r#"{"message":"no such rule"}"#.to_owned()),
     });
     let (_root, dir) = backup_of(&site, &envelope);
-    let mut cmd = site.cmd(ADMIN, &admin_token);
+    let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
     cmd.arg("restore").arg(&dir).arg("--yes");
     let out = run_checked(cmd, &[admin_token.clone(), old.clone()]);
     assert_printable("restore", &out);
@@ -547,19 +547,19 @@ fn restore_headings_keep_a_server_chosen_id_on_its_line() {
 fn a_restore_whose_write_is_refused_with_401_stops_with_exit_1() {
     let (envelope, uuid, old) = one_rule();
     let admin_token = fake_token();
-    let admin_auth = basic(ADMIN, &admin_token);
+    let admin_auth = basic(HOSTILE_ADMIN, &admin_token);
     let mut now = envelope.clone();
     now["rule"]["name"] = json!("renamed since the backup");
     let site = Scripted::start(move |method, path, auth| match (method, path) {
         ("GET", "/rest/api/3/myself") if auth == admin_auth => {
-            ok(json!({"accountId": "acc-admin", "emailAddress": ADMIN}))
+            ok(json!({"accountId": "acc-admin", "emailAddress": HOSTILE_ADMIN}))
         }
         ("GET", p) if p == format!("/api/rule/{uuid}") => ok(now.clone()),
         ("PUT", _) => (401, Vec::new(), r#"{"message":"Unauthorized"}"#.to_owned()),
         _ => (404, Vec::new(), r#"{"message":"no such rule"}"#.to_owned()),
     });
     let (_root, dir) = backup_of(&site, &envelope);
-    let mut cmd = site.cmd(ADMIN, &admin_token);
+    let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
     cmd.arg("restore").arg(&dir).arg("--yes");
     let out = run_checked(cmd, &[admin_token.clone(), old.clone()]);
     out.expect_code(1).expect_error_with_hint();
@@ -574,7 +574,7 @@ fn a_rotation_whose_last_write_is_refused_with_401_stops_with_exit_1() {
     let (envelope, _, old) = one_rule();
     let (admin_token, new_token) = (fake_token(), fake_token());
     let site = rule_site(
-        (ADMIN, admin_token.clone()),
+        (HOSTILE_ADMIN, admin_token.clone()),
         (
             basic(SVC_JIRA, &new_token),
             json!({"accountId": "acc-svc", "emailAddress": SVC_JIRA}),
@@ -587,7 +587,7 @@ fn a_rotation_whose_last_write_is_refused_with_401_stops_with_exit_1() {
     );
     for format in ["text", "json"] {
         let backups = tempfile::tempdir().unwrap();
-        let mut cmd = site.cmd(ADMIN, &admin_token);
+        let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
         cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
             .env("AUTOREKEY_OLD_TOKEN", &old)
             .args(["rotate", "--account", SVC_JIRA, "--yes", "--format", format])
@@ -610,15 +610,15 @@ fn a_rotation_whose_last_write_is_refused_with_401_stops_with_exit_1() {
 fn a_restore_whose_read_is_refused_with_401_stops_and_is_journalled() {
     let (envelope, uuid, old) = one_rule();
     let admin_token = fake_token();
-    let admin_auth = basic(ADMIN, &admin_token);
+    let admin_auth = basic(HOSTILE_ADMIN, &admin_token);
     let site = Scripted::start(move |method, path, auth| match (method, path) {
         ("GET", "/rest/api/3/myself") if auth == admin_auth => {
-            ok(json!({"accountId": "acc-admin", "emailAddress": ADMIN}))
+            ok(json!({"accountId": "acc-admin", "emailAddress": HOSTILE_ADMIN}))
         }
         _ => (401, Vec::new(), r#"{"message":"Unauthorized"}"#.to_owned()),
     });
     let (_root, dir) = backup_of(&site, &envelope);
-    let mut cmd = site.cmd(ADMIN, &admin_token);
+    let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
     cmd.arg("restore").arg(&dir).arg("--yes");
     let out = run_checked(cmd, &[admin_token.clone(), old.clone()]);
     out.expect_code(1).expect_error_with_hint();
@@ -642,7 +642,7 @@ fn a_restore_whose_read_is_refused_with_401_stops_and_is_journalled() {
 fn a_restore_answered_with_another_rule_writes_nothing() {
     let (envelope, uuid, old) = one_rule();
     let admin_token = fake_token();
-    let admin_auth = basic(ADMIN, &admin_token);
+    let admin_auth = basic(HOSTILE_ADMIN, &admin_token);
     let mut other = envelope.clone();
     other["rule"]["uuid"] = json!(uuid::Uuid::now_v7().to_string());
     other["rule"]["name"] = json!("another rule");
@@ -650,7 +650,7 @@ fn a_restore_answered_with_another_rule_writes_nothing() {
     let counted = Arc::clone(&puts);
     let site = Scripted::start(move |method, path, auth| match (method, path) {
         ("GET", "/rest/api/3/myself") if auth == admin_auth => {
-            ok(json!({"accountId": "acc-admin", "emailAddress": ADMIN}))
+            ok(json!({"accountId": "acc-admin", "emailAddress": HOSTILE_ADMIN}))
         }
         ("GET", p) if p == format!("/api/rule/{uuid}") => ok(other.clone()),
         ("PUT", _) => {
@@ -660,7 +660,7 @@ fn a_restore_answered_with_another_rule_writes_nothing() {
         _ => (404, Vec::new(), r#"{"message":"no such rule"}"#.to_owned()),
     });
     let (_root, dir) = backup_of(&site, &envelope);
-    let mut cmd = site.cmd(ADMIN, &admin_token);
+    let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
     cmd.arg("restore").arg(&dir).arg("--yes");
     let out = run_checked(cmd, &[admin_token.clone(), old.clone()]);
     out.expect_code(3);
@@ -684,7 +684,7 @@ fn a_rotation_whose_re_read_answers_with_another_rule_writes_nothing() {
     let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let puts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let logins = [
-        (basic(ADMIN, &admin_token), ADMIN),
+        (basic(HOSTILE_ADMIN, &admin_token), HOSTILE_ADMIN),
         (basic(SVC_JIRA, &new_token), SVC_JIRA),
     ];
     let (r, p) = (Arc::clone(&reads), Arc::clone(&puts));
@@ -708,7 +708,7 @@ fn a_rotation_whose_re_read_answers_with_another_rule_writes_nothing() {
         _ => (404, Vec::new(), r#"{"message":"no such page"}"#.to_owned()),
     });
     let backups = tempfile::tempdir().unwrap();
-    let mut cmd = site.cmd(ADMIN, &admin_token);
+    let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
     cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
         .env("AUTOREKEY_OLD_TOKEN", &old)
         .args(["rotate", "--account", SVC_JIRA, "--yes", "--backup-dir"])
@@ -737,7 +737,7 @@ fn a_read_around_the_write_cannot_echo_the_old_token() {
     for (failing, format) in [(1, "text"), (1, "json"), (2, "json")] {
         let (admin_token, new_token) = (fake_token(), fake_token());
         let logins = [
-            (basic(ADMIN, &admin_token), ADMIN),
+            (basic(HOSTILE_ADMIN, &admin_token), HOSTILE_ADMIN),
             (basic(SVC_JIRA, &new_token), SVC_JIRA),
         ];
         let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -760,7 +760,7 @@ fn a_read_around_the_write_cannot_echo_the_old_token() {
             _ => (404, Vec::new(), r#"{"message":"no such page"}"#.to_owned()),
         });
         let backups = tempfile::tempdir().unwrap();
-        let mut cmd = site.cmd(ADMIN, &admin_token);
+        let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
         cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
             .env("AUTOREKEY_OLD_TOKEN", &old)
             .args(["rotate", "--account", SVC_JIRA, "--yes", "--format", format])
@@ -851,7 +851,7 @@ fn rotate_against(
     secrets: &[String],
 ) -> (RunOutput, tempfile::TempDir) {
     let backups = tempfile::tempdir().unwrap();
-    let mut cmd = site.cmd(ADMIN, admin_token);
+    let mut cmd = site.cmd(HOSTILE_ADMIN, admin_token);
     let mode = if format.starts_with("--") {
         format
     } else {
@@ -869,7 +869,7 @@ fn rotate_against(
 
 fn logins(admin_token: &str, new_token: &str) -> [(String, &'static str); 2] {
     [
-        (basic(ADMIN, admin_token), ADMIN),
+        (basic(HOSTILE_ADMIN, admin_token), HOSTILE_ADMIN),
         (basic(SVC_JIRA, new_token), SVC_JIRA),
     ]
 }
@@ -1042,7 +1042,7 @@ fn a_failed_read_cannot_echo_a_token_into_the_scan() {
         |_| {},
     );
     for format in ["text", "csv", "json", "markdown"] {
-        let mut cmd = site.cmd(ADMIN, &admin_token);
+        let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
         cmd.args(["scan", "--format", format]);
         let out = run_checked(cmd, &[admin_token.clone(), old.clone()]);
         // CSV is one row per finding: the failed read is counted, not quoted.
@@ -1085,7 +1085,7 @@ fn a_failed_read_cannot_echo_a_token_into_revokes_blockers() {
         get,
         |_| {},
     );
-    let mut cmd = site.cmd(ADMIN, &admin_token);
+    let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
     cmd.env("AUTOREKEY_ORG_API_KEY", &org_key)
         .args([
             "revoke",
@@ -1167,7 +1167,7 @@ fn a_rule_id_holding_a_token_is_masked_in_the_scan() {
         |_| {},
     );
     for format in ["text", "csv", "json", "markdown"] {
-        let mut cmd = site.cmd(ADMIN, &admin_token);
+        let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
         cmd.args(["scan", "--format", format]);
         let out = run_checked(cmd, &[admin_token.clone(), old.clone()]);
         out.expect_code(0);
@@ -1207,7 +1207,7 @@ fn a_tenant_info_error_is_cleaned_of_the_admin_token() {
     });
     let mut cmd = autorekey();
     cmd.env("AUTOREKEY_SITE", &site.base)
-        .env("AUTOREKEY_LOGIN", ADMIN)
+        .env("AUTOREKEY_LOGIN", HOSTILE_ADMIN)
         .env("AUTOREKEY_API_TOKEN", &admin_token)
         .arg("scan");
     let out = run_checked(cmd, &[admin_token]);
@@ -1221,12 +1221,12 @@ fn a_tenant_info_error_is_cleaned_of_the_admin_token() {
 fn names_and_traced_ids_holding_the_admin_token_are_masked() {
     let (envelope, _, old) = one_rule();
     let admin_token = fake_token();
-    let admin_auth = basic(ADMIN, &admin_token);
+    let admin_auth = basic(HOSTILE_ADMIN, &admin_token);
     let half = admin_token[..admin_token.len() / 2 + 1].to_owned();
     let (id, name) = (admin_token.clone(), format!("Sync {half}"));
     let site = Scripted::start(move |method, path, auth| match (method, path) {
         ("GET", "/rest/api/3/myself") if auth == admin_auth => {
-            ok(json!({"accountId": "acc-admin", "emailAddress": ADMIN}))
+            ok(json!({"accountId": "acc-admin", "emailAddress": HOSTILE_ADMIN}))
         }
         ("GET", "/api/rule/summary") => ok(json!({"links": {"next": null}, "data": [
             {"uuid": id, "name": name, "state": "ENABLED"}]})),
@@ -1239,7 +1239,7 @@ fn names_and_traced_ids_holding_the_admin_token_are_masked() {
         _ => (404, Vec::new(), String::new()),
     });
     for format in ["text", "json"] {
-        let mut cmd = site.cmd(ADMIN, &admin_token);
+        let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
         cmd.args(["-vv", "scan", "--format", format]);
         let out = run_checked(cmd, &[admin_token.clone(), old.clone()]);
         out.expect_code(0);

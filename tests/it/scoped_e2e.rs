@@ -42,7 +42,7 @@ fn scoped(email: &str, token: &str, read_me: bool) -> ScopedToken {
 }
 
 /// A rule whose one "Send web request" sends `user:token` as Basic to `url`.
-fn web_request(n: u32, url: &str, user: &str, token: &str) -> Value {
+fn web_request_to(n: u32, url: &str, user: &str, token: &str) -> Value {
     let basic = Credential::new(user, Token::new(token)).basic_value();
     json!({"rule": {
         "uuid": format!("0190f3a2-5b7c-7d21-8e4f-0000000000{n:02}"),
@@ -95,7 +95,7 @@ fn site(rules: Vec<Value>, accounts: Vec<Account>, scoped: Vec<ScopedToken>) -> 
 }
 
 /// The binary pointed at `site`, with the gateway on the same loopback port.
-fn run(site: &TestSite, args: &[&str], new_token: Option<&str>) -> RunOutput {
+fn run_with_gateway(site: &TestSite, args: &[&str], new_token: Option<&str>) -> RunOutput {
     let mut cmd = site.cmd();
     cmd.env("AUTOREKEY_GATEWAY_URL", site.base_url()).args(args);
     if let Some(token) = new_token {
@@ -128,11 +128,11 @@ fn scoped_and_service_account_tokens_are_verified_through_the_gateway_once_per_f
     );
     let site = site(
         vec![
-            web_request(1, "{{baseUrl}}/rest/api/3/issue", ALICE, &live),
-            web_request(2, "{{baseUrl}}/rest/api/3/issue", ALICE, &dead),
-            web_request(3, &gateway_url("rest/api/3/issue"), CAROL, &carol),
-            web_request(4, &gateway_url("rest/api/3/issue"), BOT, &bot),
-            web_request(5, "{{baseUrl}}/rest/api/3/search", NO_ME, &limited),
+            web_request_to(1, "{{baseUrl}}/rest/api/3/issue", ALICE, &live),
+            web_request_to(2, "{{baseUrl}}/rest/api/3/issue", ALICE, &dead),
+            web_request_to(3, &gateway_url("rest/api/3/issue"), CAROL, &carol),
+            web_request_to(4, &gateway_url("rest/api/3/issue"), BOT, &bot),
+            web_request_to(5, "{{baseUrl}}/rest/api/3/search", NO_ME, &limited),
         ],
         vec![
             account(ALICE, false, &[&live], &[&dead]),
@@ -146,7 +146,7 @@ fn scoped_and_service_account_tokens_are_verified_through_the_gateway_once_per_f
             scoped(NO_ME, &limited, false),
         ],
     );
-    let out = run(&site, &["scan", "--verify", "--format", "json"], None);
+    let out = run_with_gateway(&site, &["scan", "--verify", "--format", "json"], None);
     out.expect_code(0);
     let report = out.json();
 
@@ -191,14 +191,14 @@ fn scoped_and_service_account_tokens_are_verified_through_the_gateway_once_per_f
 fn product_confluence_logs_in_and_verifies_through_confluence_endpoints() {
     let bot = fake_token();
     // A Confluence rule: each product's API serves its own rules.
-    let mut rule = web_request(1, "{{baseUrl}}/wiki/rest/api/content", BOT, &bot);
+    let mut rule = web_request_to(1, "{{baseUrl}}/wiki/rest/api/content", BOT, &bot);
     rule["sandbox"] = serde_json::json!({"product": "confluence"});
     let site = site(
         vec![rule],
         vec![account(BOT, false, &[], &[])],
         vec![scoped(BOT, &bot, true)],
     );
-    let out = run(
+    let out = run_with_gateway(
         &site,
         &[
             "--product",
@@ -274,13 +274,13 @@ fn migration_site() -> Migration {
     let (old, new) = (fake_token(), fake_token());
     let site = site(
         vec![
-            web_request(
+            web_request_to(
                 1,
                 "{{baseUrl}}/rest/api/3/issue/{{issue.key}}/comment",
                 ALICE,
                 &old,
             ),
-            web_request(2, "https://hooks.example.com/notify", ALICE, &old),
+            web_request_to(2, "https://hooks.example.com/notify", ALICE, &old),
         ],
         vec![
             account(ALICE, false, &[&old], &[]),
@@ -319,7 +319,7 @@ fn migration_to_a_service_account_rewrites_credentials_and_urls_through_a_plan()
 
     let mut dry = MIGRATE.to_vec();
     dry.extend([backups, "--dry-run"]);
-    let out = run(site, &dry, Some(&m.new_token));
+    let out = run_with_gateway(site, &dry, Some(&m.new_token));
     out.expect_code(0);
     let moved = format!(
         "{}/ex/jira/{CLOUD}/rest/api/3/issue/{{{{issue.key}}}}/comment",
@@ -345,7 +345,7 @@ fn migration_to_a_service_account_rewrites_credentials_and_urls_through_a_plan()
     let plan = site.dir.path().join("plan.json");
     let mut save = MIGRATE.to_vec();
     save.extend([backups, "--out", plan.to_str().unwrap()]);
-    run(site, &save, Some(&m.new_token)).expect_code(0);
+    run_with_gateway(site, &save, Some(&m.new_token)).expect_code(0);
     let plan_text = std::fs::read_to_string(&plan).unwrap();
     common::assert_no_secrets(&plan_text, site.secrets());
     assert!(plan_text.contains(BOT), "the plan records the migration");
@@ -358,7 +358,7 @@ fn migration_to_a_service_account_rewrites_credentials_and_urls_through_a_plan()
         "--backup-dir",
         backups,
     ];
-    let out = run(site, &apply, Some(&m.new_token));
+    let out = run_with_gateway(site, &apply, Some(&m.new_token));
     out.expect_code(0);
 
     let basic = format!(
@@ -384,7 +384,7 @@ fn a_plan_whose_url_rewrite_names_another_host_or_cloud_writes_nothing() {
     let plan_path = site.dir.path().join("plan.json");
     let mut save = MIGRATE.to_vec();
     save.extend([backups, "--out", plan_path.to_str().unwrap()]);
-    run(site, &save, Some(&m.new_token)).expect_code(0);
+    run_with_gateway(site, &save, Some(&m.new_token)).expect_code(0);
     let saved = std::fs::read_to_string(&plan_path).unwrap();
     // The seal is keyed: read and reseal it with the key the binary uses (the tests' team
     // key), as anyone holding the key can.
@@ -415,7 +415,7 @@ fn a_plan_whose_url_rewrite_names_another_host_or_cloud_writes_nothing() {
             "--backup-dir",
             backups,
         ];
-        let out = run(site, &apply, Some(&m.new_token));
+        let out = run_with_gateway(site, &apply, Some(&m.new_token));
         out.expect_code(2).expect_error_with_hint();
         assert!(out.stderr.contains("URL rewrite"), "{what}: {}", out.stderr);
         assert_eq!(site.stats().endpoint("PUT rule"), 0, "{what}");
@@ -429,8 +429,8 @@ fn a_migration_that_leaves_the_old_token_in_a_rule_gives_no_revoke_advice() {
     let kept = format!("https://alice%40acme.example:{old}@hooks.example.com/x");
     let site = site(
         vec![
-            web_request(1, "{{baseUrl}}/rest/api/3/issue", ALICE, &old),
-            web_request(2, &kept, ALICE, &old),
+            web_request_to(1, "{{baseUrl}}/rest/api/3/issue", ALICE, &old),
+            web_request_to(2, &kept, ALICE, &old),
         ],
         vec![
             account(ALICE, false, &[&old], &[]),
@@ -441,7 +441,7 @@ fn a_migration_that_leaves_the_old_token_in_a_rule_gives_no_revoke_advice() {
     let backups = site.dir.path().join("backups");
     let mut args = MIGRATE.to_vec();
     args.extend([backups.to_str().unwrap(), "--yes"]);
-    let out = run(&site, &args, Some(&new));
+    let out = run_with_gateway(&site, &args, Some(&new));
     out.expect_code(3);
     assert!(out.stdout.contains("Do NOT revoke"), "{}", out.stdout);
     assert!(!out.stdout.contains("autorekey revoke"), "{}", out.stdout);
@@ -455,8 +455,8 @@ fn a_migration_moves_only_values_confirmed_as_the_accounts_token() {
     let (old, new, junk) = (fake_token(), fake_token(), fake_token());
     let site = site(
         vec![
-            web_request(1, "{{baseUrl}}/rest/api/3/issue", ALICE, &old),
-            web_request(2, "https://collector.evil.example/x", ALICE, &junk),
+            web_request_to(1, "{{baseUrl}}/rest/api/3/issue", ALICE, &old),
+            web_request_to(2, "https://collector.evil.example/x", ALICE, &junk),
         ],
         vec![
             account(ALICE, false, &[&old], &[]),
@@ -468,7 +468,7 @@ fn a_migration_moves_only_values_confirmed_as_the_accounts_token() {
     let backups = site.dir.path().join("backups");
     let mut args = MIGRATE.to_vec();
     args.extend([backups.to_str().unwrap(), "--yes", "--format", "json"]);
-    let out = run(&site, &args, Some(&new));
+    let out = run_with_gateway(&site, &args, Some(&new));
     out.expect_code(3);
     let json = out.json();
     assert_eq!(json["confirmed"][0]["evidence"], "login");
@@ -517,8 +517,8 @@ fn rules_calling_the_gateway_are_rotated_and_a_scoped_token_moves_site_urls_when
         (fake_token(), fake_token(), fake_token(), fake_token());
     let site = site(
         vec![
-            web_request(1, &gateway_url("rest/api/3/issue"), BOT, &bot_old),
-            web_request(2, "{{baseUrl}}/rest/api/3/issue", CAROL, &carol_old),
+            web_request_to(1, &gateway_url("rest/api/3/issue"), BOT, &bot_old),
+            web_request_to(2, "{{baseUrl}}/rest/api/3/issue", CAROL, &carol_old),
         ],
         vec![
             account(BOT, false, &[], &[]),
@@ -535,7 +535,7 @@ fn rules_calling_the_gateway_are_rotated_and_a_scoped_token_moves_site_urls_when
     let rotate = |account: &str, extra: &[&str], token: &str| {
         let mut args = vec!["rotate", "--account", account, "--backup-dir", backups];
         args.extend_from_slice(extra);
-        run(&site, &args, Some(token))
+        run_with_gateway(&site, &args, Some(token))
     };
 
     rotate(BOT, &["--yes"], &bot_new).expect_code(0);
@@ -576,7 +576,7 @@ fn rules_calling_the_gateway_are_rotated_and_a_scoped_token_moves_site_urls_when
 fn a_new_token_that_cannot_say_whose_it_is_is_never_written() {
     let (old, limited) = (fake_token(), fake_token());
     let site = site(
-        vec![web_request(1, "{{baseUrl}}/rest/api/3/issue", ALICE, &old)],
+        vec![web_request_to(1, "{{baseUrl}}/rest/api/3/issue", ALICE, &old)],
         vec![
             account(ALICE, false, &[&old], &[]),
             account(NO_ME, false, &[], &[]),
@@ -584,7 +584,7 @@ fn a_new_token_that_cannot_say_whose_it_is_is_never_written() {
         vec![scoped(NO_ME, &limited, false)],
     );
     let backups = site.dir.path().join("backups");
-    let out = run(
+    let out = run_with_gateway(
         &site,
         &[
             "rotate",

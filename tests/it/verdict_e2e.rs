@@ -695,7 +695,7 @@ fn to_relay(rule: &mut serde_json::Value, authorization: Option<String>) {
 }
 
 /// svc-jira's Basic header value for `token`.
-fn basic(token: &str) -> String {
+fn svc_jira_basic(token: &str) -> String {
     let credential = autorekey::secret::Credential::new(SVC_JIRA, Token::new(token));
     format!("Basic {}", credential.basic_value())
 }
@@ -719,7 +719,7 @@ fn tokens_shown_keyed_outside_atlassian_are_named_once_and_the_new_one_is_not_ol
     // sends the new token to the relay.
     let run = Unfinished::start(true);
     let (old, new) = old_and_new(&run.planted);
-    run.fix_by_hand(|rule| to_relay(rule, Some(basic(&new))));
+    run.fix_by_hand(|rule| to_relay(rule, Some(svc_jira_basic(&new))));
     let again = run.rotate();
     again.expect_code(0);
     assert_eq!(summary_count(&again.stdout, "already current"), 2);
