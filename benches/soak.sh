@@ -32,5 +32,5 @@ fi
 
 cd "$ROOT"
 start=$(date +%s)
-cargo test --release --test it soak:: -- --ignored --nocapture
+cargo test --release --test it test_soak:: -- --ignored --nocapture
 echo "soak.sh: $ROTATIONS rotations in $(($(date +%s) - start)) s (build included)" >&2

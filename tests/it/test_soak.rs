@@ -27,9 +27,9 @@
 //!   depends on time. The edit-race trap of fixture 17 is switched off: another admin's
 //!   edit would make "untouched" unknowable here, and `rotate_e2e.rs` covers that race.
 //!
-//! Default (`cargo test --test it soak:: -- --ignored`, a step of its own in `.ci/run`, not
+//! Default (`cargo test --test it test_soak:: -- --ignored`, a step of its own in `.ci/run`, not
 //! part of every `cargo test`): a short soak;
-//! `AUTOREKEY_SOAK_ROTATIONS=200 cargo test --release --test it soak:: -- --ignored --nocapture` is the
+//! `AUTOREKEY_SOAK_ROTATIONS=200 cargo test --release --test it test_soak:: -- --ignored --nocapture` is the
 //! full one (see `benches/soak.sh`).
 
 // The seed (to replay a run) and the counts are the soak's report, read by benches/soak.sh.
@@ -737,7 +737,7 @@ fn changed(expected: &Expected, now: &BTreeMap<String, Value>) -> usize {
 }
 
 #[test]
-#[ignore = "the soak is its own step (.ci/run): cargo test --test it soak:: -- --ignored"]
+#[ignore = "the soak is its own step (.ci/run): cargo test --test it test_soak:: -- --ignored"]
 fn every_rule_ends_rotated_or_untouched_and_reported_and_a_rerun_finishes() {
     let rotations = env_or("AUTOREKEY_SOAK_ROTATIONS", DEFAULT_ROTATIONS);
     let generated = env_or("AUTOREKEY_SOAK_GENERATED", DEFAULT_GENERATED);
