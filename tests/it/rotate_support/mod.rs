@@ -24,6 +24,9 @@ use serde_json::{json, Value};
 use autorekey::sandbox::SandboxConfig;
 
 mod judge;
+pub mod ownership;
+pub mod rotate;
+pub mod verdict;
 pub use judge::judged_rewrite;
 
 use crate::common::{fixtures_dir, Planted, RunOutput, SiteSpec, TestSite};
