@@ -25,7 +25,7 @@
 //! - Randomness comes from one seed, printed first (`AUTOREKEY_SOAK_SEED` replays the
 //!   choices; thread scheduling and the moment a signal lands still vary). No assertion
 //!   depends on time. The edit-race trap of fixture 17 is switched off: another admin's
-//!   edit would make "untouched" unknowable here, and `rotate_e2e.rs` covers that race.
+//!   edit would make "untouched" unknowable here, and `test_rotate_command` covers that race.
 //!
 //! Default (`cargo test --test it test_soak:: -- --ignored`, a step of its own in `.ci/run`, not
 //! part of every `cargo test`): a short soak;

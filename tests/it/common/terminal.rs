@@ -23,7 +23,7 @@ use std::collections::BTreeSet;
 
 pub(crate) const TIMEOUT_MS: u64 = 30_000;
 
-/// A terminal session with the binary, and everything it has shown so far (`org_e2e`
+/// A terminal session with the binary, and everything it has shown so far (`test_revoke_command`
 /// answers `revoke`'s question with it too).
 pub(crate) struct Screen {
     pub(crate) session: PtySession,
