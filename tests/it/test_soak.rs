@@ -27,10 +27,12 @@
 //!   depends on time. The edit-race trap of fixture 17 is switched off: another admin's
 //!   edit would make "untouched" unknowable here, and `test_rotate_command` covers that race.
 //!
-//! Default (`cargo test --test it test_soak:: -- --ignored`, a step of its own in `.ci/run`, not
-//! part of every `cargo test`): a short soak;
-//! `AUTOREKEY_SOAK_ROTATIONS=200 cargo test --release --test it test_soak:: -- --ignored --nocapture` is the
-//! full one (see `benches/soak.sh`).
+//! Default (`cargo test --test it test_soak:: -- --ignored`, a step of its own in
+//! `.ci/run`, not part of every `cargo test`): a short soak; `AUTOREKEY_SOAK_ROTATIONS=200
+//! cargo test --release --test it test_soak:: -- --ignored --nocapture` is the full one
+//! (see `benches/soak.sh`).
+//!
+//! Elsewhere: each fault on its own, with its exact outcome: test_rotate_command.
 
 // The seed (to replay a run) and the counts are the soak's report, read by benches/soak.sh.
 #![allow(clippy::print_stdout)]
