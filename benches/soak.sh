@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# benches/soak.sh: the long soak of `autorekey rotate` (tests/it/soak.rs) in a release build.
+# benches/soak.sh: the long soak of `autorekey rotate` (tests/it/test_soak.rs) in a release build.
 #
 # Why a wrapper and not a second harness: the soak is one test whose length is set from the
 # environment, so CI's soak step runs a short one and this script runs the same code for
@@ -32,5 +32,5 @@ fi
 
 cd "$ROOT"
 start=$(date +%s)
-cargo test --release --test it soak:: -- --ignored --nocapture
+cargo test --release --test it test_soak:: -- --ignored --nocapture
 echo "soak.sh: $ROTATIONS rotations in $(($(date +%s) - start)) s (build included)" >&2

@@ -28,8 +28,22 @@ use base64::Engine as _;
 use serde_json::Value;
 use tempfile::TempDir;
 
+// Helpers the per-command test modules share, kept beside the tests they grew up with.
+pub mod cli;
+pub mod files;
+pub mod hostile;
+pub mod org;
+pub mod scan;
+pub mod scoped;
+pub mod terminal;
+
 /// The admin account of `fixtures/accounts.json`.
 pub const FIXTURE_ADMIN: &str = "admin@acme.example";
+
+/// The admin and the account of the sites the tests build by hand (the same admin as the
+/// fixtures').
+pub const ADMIN: &str = FIXTURE_ADMIN;
+pub const ALICE: &str = "alice@acme.example";
 
 /// The team fingerprint key every run of the binary gets (AUTOREKEY_FINGERPRINT_KEY), so
 /// keyed fingerprints (`k:…`) are the same in every run and the developer's own machine

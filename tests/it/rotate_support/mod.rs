@@ -1,5 +1,6 @@
-//! Helpers for the rotation end-to-end tests (`rotate_e2e`, `rotate_pty`), on top of
-//! `common` (which runs the binary against a sandbox and checks output for secrets).
+//! Helpers for the rotation end-to-end tests (`test_rotate_command`, `test_apply_command`,
+//! `test_restore_command`, ...), on top of `common` (which runs the binary against a
+//! sandbox and checks output for secrets).
 //!
 //! Why it is shaped so:
 //! - The expected site after a rotation is computed independently of the binary and of its
@@ -24,6 +25,9 @@ use serde_json::{json, Value};
 use autorekey::sandbox::SandboxConfig;
 
 mod judge;
+pub mod ownership;
+pub mod rotate;
+pub mod verdict;
 pub use judge::judged_rewrite;
 
 use crate::common::{fixtures_dir, Planted, RunOutput, SiteSpec, TestSite};

@@ -25,12 +25,14 @@
 //! - Randomness comes from one seed, printed first (`AUTOREKEY_SOAK_SEED` replays the
 //!   choices; thread scheduling and the moment a signal lands still vary). No assertion
 //!   depends on time. The edit-race trap of fixture 17 is switched off: another admin's
-//!   edit would make "untouched" unknowable here, and `rotate_e2e.rs` covers that race.
+//!   edit would make "untouched" unknowable here, and `test_rotate_command` covers that race.
 //!
-//! Default (`cargo test --test it soak:: -- --ignored`, a step of its own in `.ci/run`, not
-//! part of every `cargo test`): a short soak;
-//! `AUTOREKEY_SOAK_ROTATIONS=200 cargo test --release --test it soak:: -- --ignored --nocapture` is the
-//! full one (see `benches/soak.sh`).
+//! Default (`cargo test --test it test_soak:: -- --ignored`, a step of its own in
+//! `.ci/run`, not part of every `cargo test`): a short soak; `AUTOREKEY_SOAK_ROTATIONS=200
+//! cargo test --release --test it test_soak:: -- --ignored --nocapture` is the full one
+//! (see `benches/soak.sh`).
+//!
+//! Elsewhere: each fault on its own, with its exact outcome: test_rotate_command.
 
 // The seed (to replay a run) and the counts are the soak's report, read by benches/soak.sh.
 #![allow(clippy::print_stdout)]
@@ -737,7 +739,7 @@ fn changed(expected: &Expected, now: &BTreeMap<String, Value>) -> usize {
 }
 
 #[test]
-#[ignore = "the soak is its own step (.ci/run): cargo test --test it soak:: -- --ignored"]
+#[ignore = "the soak is its own step (.ci/run): cargo test --test it test_soak:: -- --ignored"]
 fn every_rule_ends_rotated_or_untouched_and_reported_and_a_rerun_finishes() {
     let rotations = env_or("AUTOREKEY_SOAK_ROTATIONS", DEFAULT_ROTATIONS);
     let generated = env_or("AUTOREKEY_SOAK_GENERATED", DEFAULT_GENERATED);

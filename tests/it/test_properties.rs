@@ -12,6 +12,9 @@
 //! against a pool of fake tokens made at run time, so shrinking simplifies the shape of a
 //! failing rule and the choice of credential independently, and tokens stay distinct (each
 //! carries its pool index) however far the shrinker goes.
+//!
+//! Elsewhere: the detector against the hand-written oracle: test_detect_fixtures; rotations
+//! of real rules end to end: test_rotate_command.
 
 use std::collections::BTreeSet;
 

@@ -5,6 +5,9 @@
 //! reproduced exactly and the server can count what the client really sent. Retry policies
 //! are built with delays off rather than through the environment variable, so parallel tests
 //! cannot race on it. No assertion depends on timing.
+//!
+//! Elsewhere: the whole binary reading a faulty site: test_scan_command; the sandbox's
+//! own answers: test_sandbox_api; server text masked in the binary's output: test_security.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};

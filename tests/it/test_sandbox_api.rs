@@ -3,6 +3,9 @@
 //!
 //! Each test starts its own in-process sandbox on an ephemeral port, so tests run in
 //! parallel and share nothing. Tokens are generated per run.
+//!
+//! Elsewhere: `autorekey sandbox` from the command line: test_sandbox_command; the client
+//! against scripted servers: test_fetch_client.
 
 use std::time::Duration;
 

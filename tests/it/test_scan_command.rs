@@ -1,30 +1,123 @@
-//! `autorekey scan` and `autorekey fingerprint` end to end: the real binary, run as an admin
-//! would run it, against an in-process sandbox over loopback HTTP.
+//! `autorekey scan` end to end: the real binary, as an admin or a CI job runs it, against
+//! in-process sandbox sites over loopback HTTP, and `scan --from-file` on exports without a
+//! site.
 //!
-//! The library-level tests already check the detector against the oracle and the client
-//! against scripted servers; these check what only the whole program can get wrong: flags
-//! and environment resolved into a session, the site read page by page through faults and
-//! throttling, `/myself` asked once per credential, exit statuses, hints, and output formats.
-//! Every run's stdout and stderr go through `assert_no_secrets` (see `common`) with every
-//! token the site holds, the admin's included, before a test looks at them.
-
-use std::collections::{BTreeMap, BTreeSet};
+//! The library's own tests check the detector against the oracle and the client against
+//! scripted servers; these check what only the whole program can get wrong: flags and
+//! environment resolved into a session, the site read page by page through faults,
+//! throttling and drifting lists, `/myself` asked once per credential (through the gateway
+//! for scoped and service-account tokens, Confluence's endpoints for `--product
+//! confluence`), `--account`, `--fail-on` and the expiry join of `--org`, exit statuses,
+//! hints and every output format (snapshots of the `--from-file` reports). Every run's
+//! output is checked for every token first (see `common`).
+//!
+//! Elsewhere: several sites or a whole org in one scan: test_several_sites; secrets never
+//! printed, key files and hostile rule text: test_security; `fingerprint`:
+//! test_fingerprint_command; the detector against every fixture: test_detect_fixtures;
+//! the client alone: test_fetch_client.
 
 use crate::common;
-use crate::common::project;
-use crate::common::{
-    autorekey, fixture_secret_values, fixtures_dir, oracle, run_checked, Planted, RunOutput,
-    SiteSpec, TestSite,
+use crate::common::hostile::{ok, Scripted, HOSTILE_ADMIN};
+use crate::common::org::{org_site, BOB, CI_SCAN, ORG};
+use crate::common::scan::{bare_rule, findings, fixture_site, from_file, scan_json, SVC_JIRA};
+use crate::common::scoped::{
+    account, gateway_url, run_with_gateway, scoped, site, verdict, web_request_to, BOT, CAROL,
+    CLOUD, NO_ME,
 };
+use crate::common::{
+    autorekey, fake_token, fixture_secret_values, fixtures_dir, oracle, project, run_checked,
+    Planted, RunOutput, SiteSpec, TestSite, ALICE,
+};
+use crate::rotate_support::ownership::basic;
+use crate::rotate_support::verdict::{fp, rotated_beside};
 use autorekey::sandbox::{RuleSelection, SandboxStats};
 use serde_json::{json, Value};
 use sha2::Digest as _;
+use std::collections::{BTreeMap, BTreeSet};
+
+#[test]
+fn an_answer_past_the_cap_stops_the_scan_with_a_clear_error() {
+    let admin_token = fake_token();
+    let admin_auth = basic(HOSTILE_ADMIN, &admin_token);
+    let huge = "x".repeat(2 * 1024 * 1024);
+    let site = Scripted::start(move |_, path, auth| match path {
+        "/rest/api/3/myself" if auth == admin_auth => {
+            ok(json!({"accountId": "acc-admin", "emailAddress": HOSTILE_ADMIN}))
+        }
+        _ => ok(json!({"links": {"next": null}, "data": [], "padding": huge})),
+    });
+    let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
+    cmd.args(["--max-response-mb", "1", "scan", "--format", "json"]);
+    let out = run_checked(cmd, std::slice::from_ref(&admin_token));
+    out.expect_code(1).expect_error_with_hint();
+    assert!(out.stderr.contains("larger than 1 MiB"), "{}", out.stderr);
+    // Without the small cap the same answer is read.
+    let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
+    cmd.args(["scan", "--format", "json"]);
+    run_checked(cmd, &[admin_token]).expect_code(0);
+}
+
+#[test]
+fn scan_joins_each_owner_with_its_earliest_expiry_and_fails_on_expiring() {
+    let org = org_site();
+    let out = org.run(&["scan", "--org", ORG, "--format", "json"]);
+    out.expect_code(0);
+    let report = out.json();
+    let rows = report["token_expiry"].as_array().expect("token_expiry");
+    let row = |email: &str| rows.iter().find(|r| r["email"] == email).unwrap().clone();
+    assert_eq!(row(ALICE)["days_left"], 12);
+    assert_eq!(row(ALICE)["token_id"], "alice-old");
+    assert_eq!(row(ALICE)["tokens"], 2);
+    assert_eq!(row(BOB)["days_left"], 200);
+    // Three tokens, two a page: the list was followed to its end.
+    assert_eq!(org.site.stats().endpoint("GET org api-tokens"), 2);
+
+    let table = org.run(&["scan", "--org", ORG, "--format", "text"]);
+    table.expect_code(0);
+    assert!(table.stdout.contains("(in 12 days)"), "{}", table.stdout);
+
+    let ci = org.run(&CI_SCAN);
+    ci.expect_code(3);
+    assert!(ci.stderr.contains("expiring"), "{}", ci.stderr);
+    org.run(&[
+        "scan",
+        "--org",
+        ORG,
+        "--fail-on",
+        "expiring=7d",
+        "--format",
+        "json",
+    ])
+    .expect_code(0);
+    let no_org = org.run(&["scan", "--fail-on", "expiring=30d"]);
+    no_org.expect_code(2).expect_error_with_hint();
+}
+
+#[test]
+fn a_wrong_org_key_is_an_error_that_never_echoes_the_key() {
+    let org = org_site();
+    let wrong = fake_token();
+    let mut cmd = org.site.cmd();
+    cmd.env("AUTOREKEY_ORG_API_KEY", &wrong)
+        .args(["scan", "--org", ORG, "--format", "json"]);
+    let mut secrets = org.site.secrets().to_vec();
+    secrets.push(wrong);
+    let out = common::run_checked(cmd, &secrets);
+    out.expect_code(1).expect_error_with_hint();
+    assert!(out.stderr.contains("401"), "{}", out.stderr);
+    // The hint names the org key and its scope, not the site login.
+    assert!(
+        out.stderr.contains("AUTOREKEY_ORG_API_KEY"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("read:tokens:admin"), "{}", out.stderr);
+    assert!(!out.stderr.contains("AUTOREKEY_LOGIN"), "{}", out.stderr);
+}
 
 /// Rule 05: hidden Authorization header that the sandbox's `mask_hidden` trap answers as
 /// `***` over HTTP, although the file holds the literal.
 const MASKED_ON_GET: &str = "0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e505";
-
-const SVC_JIRA: &str = "svc-jira@acme.example";
 const SVC_CI: &str = "svc-ci@acme.example";
 const OLD_BOT: &str = "old-bot@acme.example";
 
@@ -32,25 +125,6 @@ const OLD_BOT: &str = "old-bot@acme.example";
 fn sorted(mut rows: Vec<Value>) -> Vec<Value> {
     rows.sort_by_key(Value::to_string);
     rows
-}
-
-fn findings(report: &Value) -> &Vec<Value> {
-    report["findings"].as_array().expect("a findings array")
-}
-
-/// `scan --format json` against `site`, expected to succeed.
-fn scan_json(site: &TestSite, extra: &[&str]) -> Value {
-    let mut args = vec!["scan", "--format", "json"];
-    args.extend_from_slice(extra);
-    let run = site.run(&args);
-    run.expect_code(0);
-    run.json()
-}
-
-fn fixture_site() -> (Planted, TestSite) {
-    let planted = Planted::fixtures();
-    let site = planted.site_spec().start();
-    (planted, site)
 }
 
 /// The verdict `--verify` gave each user's credential, from the summary.
@@ -568,57 +642,6 @@ fn without_drift_the_list_is_confirmed() {
     assert!(!run.stderr.contains("listings differed"), "{}", run.stderr);
 }
 
-// ------------------------------------------------------------------ 5. secrets
-
-#[test]
-fn verbose_runs_in_every_format_print_no_secret() {
-    let (_, site) = fixture_site();
-    for format in ["json", "text", "csv"] {
-        let run = site.run(&["-vv", "scan", "--verify", "--format", format]);
-        run.expect_code(0);
-        assert!(
-            run.stderr.contains("Logged in to"),
-            "-v must say more: {}",
-            run.stderr
-        );
-    }
-    // And through a failure, whose messages quote what the site answered.
-    let mut cmd = site.cmd();
-    cmd.env("AUTOREKEY_API_TOKEN", common::fake_token())
-        .args(["-vv", "scan"]);
-    site.run_cmd(cmd).expect_code(1);
-}
-
-#[test]
-fn the_admin_token_from_a_file_or_stdin_is_never_echoed() {
-    let (_, site) = fixture_site();
-    let file = site.write_file("admin-token", &format!("{}\n", site.admin_token()));
-    let mut from_file = site.cmd();
-    from_file
-        .env_remove("AUTOREKEY_API_TOKEN")
-        .arg("--api-token-file")
-        .arg(&file)
-        .args(["-v", "scan", "--format", "text"]);
-    site.run_cmd(from_file).expect_code(0);
-
-    let mut from_stdin = site.cmd();
-    from_stdin
-        .env_remove("AUTOREKEY_API_TOKEN")
-        .args(["--api-token-file", "-", "-v", "scan", "--format", "json"])
-        .write_stdin(site.admin_token().to_owned());
-    let run = site.run_cmd(from_stdin);
-    run.expect_code(0);
-    assert!(!findings(&run.json()).is_empty());
-}
-
-// ------------------------------------------------------------------ 6. --from-file
-
-fn from_file(args: &[&str]) -> RunOutput {
-    let mut cmd = autorekey();
-    cmd.current_dir(fixtures_dir()).arg("scan").args(args);
-    run_checked(cmd, &fixture_secret_values())
-}
-
 /// The oracle's findings for the fixture files whose path starts with `prefix`, projected.
 fn oracle_under(prefix: &str) -> Vec<Value> {
     oracle()["findings"]
@@ -664,37 +687,6 @@ fn from_file_markdown_of_the_fixture_rules() {
     let run = from_file(&["--from-file", "rules", "--format", "markdown"]);
     run.expect_code(0);
     insta::assert_snapshot!("from_file_rules_markdown", run.stdout);
-}
-
-/// A rule name is typed by anyone who can edit a rule: in the Markdown report it must read
-/// as its own name, on one line, not as a link, a table row, a heading or a code span.
-#[test]
-fn a_hostile_rule_name_is_inert_in_the_markdown_report() {
-    let dir = tempfile::tempdir().unwrap();
-    let hostile = "[Renew](https://evil.example) | forged | row |\n## Revoke now `x` <b>*y*</b>";
-    let token = common::fake_token();
-    // The user of a Basic value is the rule author's text too.
-    let rule = bare_rule(hostile, "# Forged heading", &token);
-    std::fs::write(dir.path().join("rule.json"), rule.to_string()).unwrap();
-    let mut cmd = autorekey();
-    cmd.arg("scan")
-        .arg("--from-file")
-        .arg(dir.path().join("rule.json"))
-        .args(["--format", "markdown"]);
-    let run = run_checked(cmd, &[token]);
-    run.expect_code(0);
-    let escaped = "\\[Renew\\](https://evil.example) \\| forged \\| row \\|\\\\u{a}## Revoke now \\`x\\` \\<b\\>\\*y\\*\\</b\\>";
-    assert!(run.stdout.contains(escaped), "{}", run.stdout);
-    assert!(
-        !run.stdout.lines().any(|l| l.starts_with("## Revoke")),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("- **# Forged heading** · `"),
-        "{}",
-        run.stdout
-    );
 }
 
 #[test]
@@ -790,18 +782,6 @@ fn no_site_is_a_usage_error_with_a_hint() {
 }
 
 #[test]
-fn plain_http_to_a_non_loopback_site_is_refused() {
-    let token = common::fake_token();
-    let mut cmd = autorekey();
-    cmd.env("AUTOREKEY_LOGIN", "someone@example.com")
-        .env("AUTOREKEY_API_TOKEN", &token)
-        .args(["--site", "http://acme.example.net", "scan"]);
-    run_checked(cmd, &[token])
-        .expect_code(2)
-        .expect_error_with_hint();
-}
-
-#[test]
 fn an_empty_token_file_is_a_usage_error_and_nothing_is_sent() {
     let (_, site) = fixture_site();
     let empty = site.write_file("empty-token", "\n");
@@ -847,134 +827,6 @@ fn a_wrong_admin_token_fails_once_with_a_hint_and_is_not_retried() {
     );
 }
 
-// ------------------------------------------------------------------ 8. fingerprint
-
-/// The first word of each line `autorekey fingerprint` prints: plain, then keyed.
-fn printed_fingerprints(stdout: &str) -> Vec<String> {
-    stdout
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .map(str::to_owned)
-        .collect()
-}
-
-#[test]
-fn fingerprint_of_stdin_is_the_sha256_prefix_then_the_keyed_one() {
-    let token = common::fake_token();
-    let want = hex::encode(sha2::Sha256::digest(token.as_bytes()))[..12].to_owned();
-    let keyed = common::keyed_fingerprint(&token).to_string();
-    for input in [token.clone(), format!("{token}\n")] {
-        let mut cmd = autorekey();
-        cmd.arg("fingerprint").write_stdin(input);
-        let run = run_checked(cmd, std::slice::from_ref(&token));
-        run.expect_code(0);
-        assert_eq!(
-            printed_fingerprints(&run.stdout),
-            [want.clone(), keyed.clone()]
-        );
-        assert!(
-            run.stdout.lines().all(|l| l.contains(" as ")),
-            "{}",
-            run.stdout
-        );
-    }
-    // The key decides the keyed form: another team key, another fingerprint.
-    let mut cmd = autorekey();
-    cmd.env("AUTOREKEY_FINGERPRINT_KEY", "another-team-key-0123456789")
-        .arg("fingerprint")
-        .write_stdin(token.clone());
-    let run = run_checked(cmd, std::slice::from_ref(&token));
-    let printed = printed_fingerprints(&run.stdout);
-    assert_eq!(printed[0], want);
-    assert!(
-        printed[1].starts_with("k:") && printed[1] != keyed,
-        "{printed:?}"
-    );
-}
-
-#[test]
-fn fingerprint_matches_what_scan_reports() {
-    let (planted, site) = fixture_site();
-    let report = scan_json(&site, &["--account", SVC_JIRA]);
-    let mut cmd = autorekey();
-    cmd.arg("fingerprint")
-        .write_stdin(planted.fresh("FAKE-svc-jira-OLD-token-1111"));
-    let run = site.run_cmd(cmd);
-    run.expect_code(0);
-    let printed = printed_fingerprints(&run.stdout);
-    let fp = printed[0].as_str();
-    assert!(
-        findings(&report)
-            .iter()
-            .any(|f| f["fingerprint"] == fp && f["status"] == "literal"),
-        "{fp} not in the scan"
-    );
-    // Its keyed form is printed too: the form of the places that do not send it to an
-    // Atlassian host (a variable, a relay's body), and of no other.
-    assert_eq!(
-        printed[1],
-        common::keyed_fingerprint(&planted.fresh("FAKE-svc-jira-OLD-token-1111")).as_str()
-    );
-    let keyed: Vec<&Value> = findings(&report)
-        .iter()
-        .filter(|f| f["fingerprint"] == printed[1])
-        .collect();
-    assert!(!keyed.is_empty());
-    assert!(
-        keyed
-            .iter()
-            .all(|f| f["location"] == "variable" || f["location"] == "body"),
-        "{keyed:#?}"
-    );
-}
-
-/// A human-chosen password in a URL to a host that is not Atlassian's: every output shows
-/// its keyed fingerprint, never the plain SHA-256 prefix a dictionary could be run against.
-#[test]
-fn a_weak_url_password_never_shows_its_unkeyed_fingerprint() {
-    let path = fixtures_dir().join("rules/01-triage-ack-comment-basic-v1.json");
-    let mut rule: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let digits = uuid::Uuid::new_v4().as_u128() % 10_000;
-    let weak = format!("Winter{digits:04}!");
-    rule["rule"]["components"][0]["value"]["url"] =
-        json!(format!("https://ci-bot:{weak}@ci.example.org/job/deploy"));
-    let planted = Planted::new(vec![rule]);
-    let mut site = planted.site_spec().start();
-    site.add_secret(weak.clone());
-    let unkeyed = autorekey::secret::Fingerprint::of(&weak).to_string();
-    let keyed = common::keyed_fingerprint(&weak).to_string();
-
-    let report = scan_json(&site, &[]);
-    let row = findings(&report)
-        .iter()
-        .find(|f| f["location"] == "url")
-        .expect("the URL credential is found");
-    assert_eq!(row["email"], "ci-bot");
-    assert_eq!(row["fingerprint"], keyed.as_str());
-    // The account's Basic header in the same request now goes to that host too: keyed.
-    let svc = planted.fresh("FAKE-svc-jira-OLD-token-1111");
-    let header = findings(&report)
-        .iter()
-        .find(|f| f["location"] == "header")
-        .expect("the header credential is found");
-    assert_eq!(
-        header["fingerprint"],
-        common::keyed_fingerprint(&svc).as_str()
-    );
-
-    for format in ["json", "text", "csv"] {
-        let out = site.run(&["scan", "--format", format, "-v"]);
-        out.expect_code(0);
-        for (stream, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
-            assert!(
-                !text.contains(&unkeyed),
-                "{format} {stream} shows the unkeyed fingerprint:\n{text}"
-            );
-        }
-        assert!(out.stdout.contains(&keyed), "{format}:\n{}", out.stdout);
-    }
-}
-
 /// `scan --account` shows a raw copy of the account's token (no user named) although that
 /// copy shows a keyed fingerprint and the named one a plain fingerprint: tokens are matched
 /// as tokens, not by the fingerprint shown.
@@ -1007,91 +859,6 @@ fn scan_account_finds_a_raw_copy_shown_keyed() {
     assert!(rows.contains(&("raw copy", keyed.as_str())), "{rows:?}");
 }
 
-/// A key file others can read is refused before anything runs, with what to do.
-#[cfg(unix)]
-#[test]
-fn a_team_key_file_others_can_read_is_refused() {
-    use std::os::unix::fs::PermissionsExt as _;
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("team.key");
-    std::fs::write(&key, "team-key-from-a-file-0123456789\n").unwrap();
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let token = common::fake_token();
-    let run = |cmd: &mut assert_cmd::Command| {
-        cmd.arg("--fingerprint-key-file")
-            .arg(&key)
-            .arg("fingerprint")
-            .write_stdin(token.clone());
-    };
-    let mut cmd = autorekey();
-    run(&mut cmd);
-    let refused = run_checked(cmd, std::slice::from_ref(&token));
-    refused.expect_code(2).expect_error_with_hint();
-    assert!(refused.stderr.contains("other users"), "{}", refused.stderr);
-
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let mut cmd = autorekey();
-    run(&mut cmd);
-    let ok = run_checked(cmd, std::slice::from_ref(&token));
-    ok.expect_code(0);
-    let team = autorekey::secret::FingerprintKey::from_text("team-key-from-a-file-0123456789");
-    let want = autorekey::secret::Fingerprint::keyed(&token, Some(&team.unwrap()));
-    assert_eq!(
-        printed_fingerprints(&ok.stdout)[1],
-        want.as_str(),
-        "the file wins over the env"
-    );
-}
-
-/// With no team key, the machine key is made on first use (0600 in a 0700 folder of the
-/// data dir), kept for the next run, and refused once others can read it.
-#[cfg(unix)]
-#[test]
-fn the_machine_key_is_made_once_private_and_refused_when_others_can_read_it() {
-    use std::os::unix::fs::PermissionsExt as _;
-    let data = tempfile::tempdir().unwrap();
-    let token = common::fake_token();
-    let run = || {
-        let mut cmd = autorekey();
-        cmd.env_remove("AUTOREKEY_FINGERPRINT_KEY")
-            .env("XDG_DATA_HOME", data.path())
-            .arg("fingerprint")
-            .write_stdin(token.clone());
-        run_checked(cmd, std::slice::from_ref(&token))
-    };
-    let first = run();
-    first.expect_code(0);
-    let key = data.path().join("autorekey").join("fingerprint.key");
-    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode(&key), 0o600);
-    assert_eq!(mode(key.parent().unwrap()), 0o700);
-    let keyed = printed_fingerprints(&first.stdout)[1].clone();
-    assert!(keyed.starts_with("k:") && keyed != common::keyed_fingerprint(&token).as_str());
-    assert_eq!(
-        printed_fingerprints(&run().stdout)[1],
-        keyed,
-        "the same key next time"
-    );
-
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let refused = run();
-    refused.expect_code(2).expect_error_with_hint();
-    assert!(refused.stderr.contains("chmod 600"), "{}", refused.stderr);
-    assert!(
-        refused.stdout.is_empty(),
-        "nothing is printed with a key others can read"
-    );
-}
-
-#[test]
-fn fingerprint_of_nothing_is_a_usage_error() {
-    let mut cmd = autorekey();
-    cmd.arg("fingerprint").write_stdin("  \n");
-    run_checked(cmd, &[])
-        .expect_code(2)
-        .expect_error_with_hint();
-}
-
 #[test]
 fn masking_every_hidden_value_turns_hidden_literals_into_masked_findings() {
     let planted = Planted::fixtures();
@@ -1111,37 +878,6 @@ fn masking_every_hidden_value_turns_hidden_literals_into_masked_findings() {
     );
 }
 
-// ------------------------------------------------------------------ the checker itself
-
-/// `assert_no_secrets` guards every test above: it must catch each form a token can leak in.
-#[test]
-fn the_secret_checker_catches_every_encoding() {
-    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
-    use base64::Engine as _;
-
-    let token = common::fake_token();
-    let secrets = [token.clone()];
-    let percent = percent_encoding::utf8_percent_encode(&token, percent_encoding::NON_ALPHANUMERIC);
-    let leaks = [
-        format!("header: {token}"),
-        format!(
-            "Basic {}",
-            STANDARD.encode(format!("svc-jira@acme.example:{token}"))
-        ),
-        format!("basic {}", STANDARD_NO_PAD.encode(format!("ab:{token}"))),
-        format!(
-            "Basic {}",
-            STANDARD.encode(format!("someone-unknown@x.y:{token}"))
-        ),
-        format!("https://u%40x:{percent}@host/"),
-    ];
-    for leak in &leaks {
-        let caught = std::panic::catch_unwind(|| common::assert_no_secrets(leak, &secrets));
-        assert!(caught.is_err(), "a leak went unnoticed");
-    }
-    common::assert_no_secrets("nothing to see: **** and a fingerprint", &secrets);
-}
-
 // ------------------------------------------------------------------ 7. every file shape
 
 /// An ATSTT-shaped token made at run time (a real-looking one is never committed).
@@ -1151,17 +887,6 @@ fn runtime_atstt() -> String {
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     )
-}
-
-/// A bare rule object (no envelope) holding `Basic base64(user:token)`.
-fn bare_rule(name: &str, user: &str, token: &str) -> Value {
-    use base64::Engine as _;
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}"));
-    json!({"name": name, "state": "ENABLED",
-        "trigger": {"component": "TRIGGER", "type": "jira.manual.trigger.issue", "value": {}},
-        "components": [{"component": "ACTION", "type": "jira.issue.outgoing.webhook",
-            "value": {"url": "https://x.atlassian.net/rest/api/3/issue", "method": "POST",
-                "headers": [{"name": "Authorization", "value": format!("Basic {basic}")}]}}]})
 }
 
 fn fingerprint_of(token: &str) -> String {
@@ -1584,4 +1309,155 @@ fn a_scan_with_a_home_it_cannot_write_runs_and_says_so_once() {
     assert_eq!(warnings, 1, "{}", out.stderr);
     assert!(out.stderr.contains("k:????????????"), "{}", out.stderr);
     assert!(out.stdout.contains("k:????????????"), "{}", out.stdout);
+}
+
+#[test]
+fn scoped_and_service_account_tokens_are_verified_through_the_gateway_once_per_form() {
+    let (live, dead, carol, bot, limited) = (
+        fake_token(),
+        fake_token(),
+        fake_token(),
+        fake_token(),
+        fake_token(),
+    );
+    let site = site(
+        vec![
+            web_request_to(1, "{{baseUrl}}/rest/api/3/issue", ALICE, &live),
+            web_request_to(2, "{{baseUrl}}/rest/api/3/issue", ALICE, &dead),
+            web_request_to(3, &gateway_url("rest/api/3/issue"), CAROL, &carol),
+            web_request_to(4, &gateway_url("rest/api/3/issue"), BOT, &bot),
+            web_request_to(5, "{{baseUrl}}/rest/api/3/search", NO_ME, &limited),
+        ],
+        vec![
+            account(ALICE, false, &[&live], &[&dead]),
+            account(CAROL, false, &[], &[]),
+            account(BOT, false, &[], &[]),
+            account(NO_ME, false, &[], &[]),
+        ],
+        vec![
+            scoped(CAROL, &carol, true),
+            scoped(BOT, &bot, true),
+            scoped(NO_ME, &limited, false),
+        ],
+    );
+    let out = run_with_gateway(&site, &["scan", "--verify", "--format", "json"], None);
+    out.expect_code(0);
+    let report = out.json();
+
+    assert_eq!(verdict(&report, 1).0, "live");
+    let (v, detail) = verdict(&report, 2);
+    assert_eq!(v, "dead", "{detail}");
+    assert!(
+        detail.contains("/ex/jira/"),
+        "both forms were tried: {detail}"
+    );
+    let (v, detail) = verdict(&report, 3);
+    assert_eq!(
+        (v.as_str(), detail.contains("/ex/jira/")),
+        ("live", true),
+        "{detail}"
+    );
+    assert_eq!(verdict(&report, 4).0, "live");
+    let (v, detail) = verdict(&report, 5);
+    assert_eq!(v, "live", "scope does not match is not dead: {detail}");
+    assert!(detail.contains("read:jira-user"), "{detail}");
+    // Rule 5 sends that gateway-only token to the site itself: its requests fail.
+    assert!(detail.contains("--rewrite-urls"), "{detail}");
+    assert!(!verdict(&report, 4).1.contains("--rewrite-urls"));
+
+    let stats = site.stats();
+    // A service account's token is never sent to the site, which would count a failure.
+    for svc in [BOT, NO_ME] {
+        assert_eq!(stats.myself(svc).ok + stats.myself(svc).failed, 0, "{svc}");
+    }
+    assert_eq!(stats.gateway(BOT).ok, 1);
+    // A person's scoped token: refused once by the site, then accepted by the gateway.
+    assert_eq!(
+        (stats.myself(CAROL).failed, stats.gateway(CAROL).ok),
+        (1, 1)
+    );
+    // A dead token: one try per form, never a retry.
+    assert_eq!(stats.gateway(ALICE).failed, 1);
+    assert_eq!(stats.myself(ALICE).failed, 1);
+}
+
+#[test]
+fn product_confluence_logs_in_and_verifies_through_confluence_endpoints() {
+    let bot = fake_token();
+    // A Confluence rule: each product's API serves its own rules.
+    let mut rule = web_request_to(1, "{{baseUrl}}/wiki/rest/api/content", BOT, &bot);
+    rule["sandbox"] = serde_json::json!({"product": "confluence"});
+    let site = site(
+        vec![rule],
+        vec![account(BOT, false, &[], &[])],
+        vec![scoped(BOT, &bot, true)],
+    );
+    let out = run_with_gateway(
+        &site,
+        &[
+            "--product",
+            "confluence",
+            "scan",
+            "--verify",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    out.expect_code(0);
+    let (v, detail) = verdict(&out.json(), 1);
+    assert_eq!(v, "live", "{detail}");
+    assert!(
+        detail.contains(&format!(
+            "/ex/confluence/{CLOUD}/wiki/rest/api/user/current"
+        )),
+        "{detail}"
+    );
+}
+
+/// Issue 18, finding 1: after a rotation that left two rules it cannot read ("Do NOT
+/// revoke"), the check it recommends said all clear: `scan --account` showed only the new
+/// token, and `--fail-on unreadable` exited 0 with `--account` (3 without) and ignored the
+/// managed secret. Both now say what the verdict says, and a mistyped `--account` is an
+/// error naming the accounts found, not "0 findings".
+#[test]
+fn the_check_after_a_rotation_sees_what_the_verdict_cannot_read() {
+    // One rule sends a managed secret as Basic auth to the site, one a hidden header the
+    // server masks: either may be the old token.
+    let (site, new, out) = rotated_beside(&["Basic {{secrets.jira}}", "***"]);
+    out.expect_code(3);
+    assert!(out.stdout.contains("Do NOT revoke"), "{}", out.stdout);
+
+    let check = site.run(&["scan", "--account", SVC_JIRA, "--format", "json"]);
+    check.expect_code(0);
+    let report = check.json();
+    let rows = report["findings"].as_array().expect("findings");
+    let named: Vec<&serde_json::Value> = rows.iter().filter(|r| r["email"] == SVC_JIRA).collect();
+    assert_eq!(named.len(), 1, "{rows:#?}");
+    assert_eq!(named[0]["fingerprint"], fp(&new));
+    let unreadable: BTreeSet<&str> = rows
+        .iter()
+        .filter(|r| r["cannot_read"] == true)
+        .filter_map(|r| r["status"].as_str())
+        .collect();
+    assert_eq!(
+        unreadable,
+        BTreeSet::from(["dynamic", "masked"]),
+        "{rows:#?}"
+    );
+    assert_eq!(report["summary"]["cannot_read"], 2);
+    let table = site.run(&["scan", "--account", SVC_JIRA, "--format", "table"]);
+    assert!(table.stdout.contains("Not inspectable"), "{}", table.stdout);
+
+    for args in [
+        &["scan", "--account", SVC_JIRA, "--fail-on", "unreadable"][..],
+        &["scan", "--fail-on", "unreadable"][..],
+    ] {
+        site.run(args).expect_code(3);
+    }
+
+    let typo = site.run(&["scan", "--account", "svc-jria@acme.example"]);
+    typo.expect_code(2).expect_error_with_hint();
+    assert!(typo.stderr.contains(SVC_JIRA), "{}", typo.stderr);
+    assert!(typo.stdout.is_empty(), "{}", typo.stdout);
 }

@@ -1,23 +1,67 @@
-//! Issue 9, output and network side: rule text and server answers are hostile, and the real
-//! binary must neither let them drive the terminal nor echo a credential they hold.
+//! The security model end to end, across commands: no credential ever printed, saved or
+//! sent where it does not belong, and no hostile text driving the terminal.
 //!
-//! Rule names go through the sandbox (the real rule API over loopback). What the sandbox
-//! does not do on purpose (echo tokens back, hide an email, send a huge answer) is played
-//! by a small scripted server in this file, speaking just enough of the API for `scan` and
-//! `rotate`. Every run's stdout and stderr are checked for every token in every form
-//! (`common::run_checked`).
-
-use std::sync::Arc;
+//! Here: rule names, ids, emails and server answers that hold a token or control
+//! characters (the sandbox's rules, and a small scripted server in `common::hostile` for
+//! what the sandbox does not do on purpose: echo tokens back, hide an email, answer too
+//! much); tokens given as a path or a stray argument; `-v` in every format; the hidden
+//! token prompt's edges under a pseudo-terminal (paste, stop and continue, kill, stderr
+//! elsewhere, `--token-file -`); file modes (machine and team key files others can read,
+//! backup folders others can write); plain HTTP and gateway overrides that would send a
+//! credential off loopback; and the checker itself (`assert_no_secrets`).
+//!
+//! Elsewhere: a command's own refusals (a 401 while restoring or rotating, a rule answered
+//! in another's place) sit with the command: test_restore_command, test_rotate_command;
+//! the client's masking of server text: test_fetch_client; random rules:
+//! test_properties.
 
 use crate::common;
-use crate::common::{assert_no_secrets, autorekey, fake_token, run_checked, Planted, RunOutput};
+use crate::common::files::{chmod, run_fixture};
+use crate::common::hostile::{backup_of, logins, ok, one_rule, rule_site, Scripted, HOSTILE_ADMIN};
+use crate::common::scan::{bare_rule, findings, fixture_site, printed_fingerprints, scan_json};
+use crate::common::scoped::{site, CLOUD};
+use crate::common::terminal::{terminal_echo, Desk, Screen, GROUP_ANSWERS, TIMEOUT_MS};
+use crate::common::{
+    assert_no_secrets, autorekey, fake_token, fixtures_dir, run_checked, std_command, Planted,
+    RunOutput, ADMIN, ALICE,
+};
+use crate::rotate_support::ownership::basic;
 use crate::rotate_support::*;
-use autorekey::secret::Credential;
-use autorekey::secret::Token;
-use axum::body::Body;
-use axum::http::{Request, Response};
 use base64::Engine as _;
 use serde_json::{json, Value};
+use std::sync::Arc;
+
+// ------------------------------------------------------------------ backup folders
+
+#[test]
+fn a_backup_folder_others_can_write_is_refused_before_anything_is_written() {
+    let fx = FixtureRotation::start();
+    let shared = fx.site.dir.path().join("shared");
+    std::fs::create_dir(&shared).expect("mkdir");
+    chmod(&shared, 0o770);
+
+    let out = run_fixture(&fx, fx.rotate(&shared, &["--yes"]));
+    out.expect_code(1).expect_error_with_hint();
+    assert!(
+        out.stderr.contains("writable by other users"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        puts(&fx.site),
+        0,
+        "nothing is written without a safe backup"
+    );
+    assert_eq!(std::fs::read_dir(&shared).expect("list").count(), 0);
+    // Refused before any rule was read.
+    Expected::nothing(&fx.before).assert_site(&fx.site);
+
+    // A private folder below a shared one is no safer: the shared one can swap it.
+    let below = shared.join("mine");
+    run_fixture(&fx, fx.rotate(&below, &["--yes"])).expect_code(1);
+    assert!(!below.exists());
+    assert_eq!(puts(&fx.site), 0);
+}
 
 /// Characters that must never reach a terminal raw.
 const RAW: [char; 7] = [
@@ -135,145 +179,19 @@ fn a_site_typed_with_userinfo_and_no_scheme_is_never_printed() {
     }
 }
 
-// ------------------------------------------------------------------ a scripted server
-
-/// What the scripted site answers: `(status, headers, body)` for a method, path,
-/// Authorization header and request body.
-type Script = dyn Fn(&str, &str, &str, &str) -> (u16, Vec<(String, String)>, String) + Send + Sync;
-
-/// A scripted site on loopback, on its own runtime, for the binary to talk to.
-struct Scripted {
-    base: String,
-    _rt: tokio::runtime::Runtime,
-}
-
-impl Scripted {
-    fn start(
-        script: impl Fn(&str, &str, &str) -> (u16, Vec<(String, String)>, String)
-            + Send
-            + Sync
-            + 'static,
-    ) -> Scripted {
-        Scripted::with_bodies(move |method, path, auth, _| script(method, path, auth))
-    }
-
-    /// [`Scripted::start`] for a script that reads what is sent (a PUT's rule).
-    fn with_bodies(
-        script: impl Fn(&str, &str, &str, &str) -> (u16, Vec<(String, String)>, String)
-            + Send
-            + Sync
-            + 'static,
-    ) -> Scripted {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let script: Arc<Script> = Arc::new(script);
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let base = format!("http://{}/", listener.local_addr().unwrap());
-        let app = axum::Router::new().fallback(move |request: Request<Body>| {
-            let script = Arc::clone(&script);
-            async move {
-                let auth = request
-                    .headers()
-                    .get("authorization")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_owned();
-                let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-                let sent = axum::body::to_bytes(request.into_body(), usize::MAX)
-                    .await
-                    .unwrap_or_default();
-                let sent = String::from_utf8_lossy(&sent);
-                let (status, headers, body) = script(method.as_str(), &path, &auth, &sent);
-                let mut answer = Response::builder()
-                    .status(status)
-                    .header("content-type", "application/json");
-                for (name, value) in headers {
-                    answer = answer.header(name, value);
-                }
-                answer.body(Body::from(body)).unwrap()
-            }
-        });
-        rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Scripted { base, _rt: rt }
-    }
-
-    /// The binary pointed at this site as `admin` with `token`.
-    fn cmd(&self, admin: &str, token: &str) -> assert_cmd::Command {
-        let mut cmd = autorekey();
-        cmd.env("AUTOREKEY_SITE", &self.base)
-            .env("AUTOREKEY_LOGIN", admin)
-            .env("AUTOREKEY_API_TOKEN", token)
-            .args(["--api-base", &format!("{}api/", self.base)]);
-        cmd
-    }
-}
-
-fn basic(user: &str, token: &str) -> String {
-    format!(
-        "Basic {}",
-        Credential::new(user, Token::new(token)).basic_value()
-    )
-}
-
-fn ok(body: Value) -> (u16, Vec<(String, String)>, String) {
-    (200, Vec::new(), body.to_string())
-}
-
-/// One planted fixture rule (svc-jira's Basic header), its summary page and its old token.
-fn one_rule() -> (Value, String, String) {
-    let path = common::fixtures_dir().join("rules/01-triage-ack-comment-basic-v1.json");
-    let rule: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let planted = Planted::new(copies_of(&rule, 1));
-    let envelope = planted.rules[0].clone();
-    let old = planted.fresh(SVC_JIRA_OLD_FIXTURE);
-    let uuid = envelope["rule"]["uuid"].as_str().unwrap().to_owned();
-    (envelope, uuid, old)
-}
-
-/// The admin's and the checked token's `/myself`, the rule list and the rule; `other`
-/// answers the rest (the PUT).
-fn rule_site(
-    admin: (&'static str, String),
-    new: (String, Value),
-    envelope: Value,
-    other: impl Fn(&str, &str) -> (u16, Vec<(String, String)>, String) + Send + Sync + 'static,
-) -> Scripted {
-    let uuid = envelope["rule"]["uuid"].as_str().unwrap().to_owned();
-    let admin_auth = basic(admin.0, &admin.1);
-    let new_auth = new.0;
-    Scripted::start(move |method, path, auth| match (method, path) {
-        ("GET", "/rest/api/3/myself") if auth == admin_auth => {
-            ok(json!({"accountId": "acc-admin", "emailAddress": admin.0}))
-        }
-        ("GET", "/rest/api/3/myself") if auth == new_auth => ok(new.1.clone()),
-        ("GET", "/rest/api/3/myself") => (401, Vec::new(), String::new()),
-        ("GET", "/api/rule/summary") => ok(json!({"links": {"next": null}, "data": [
-            {"uuid": uuid, "name": envelope["rule"]["name"], "state": "ENABLED"}]})),
-        ("GET", p) if p == format!("/api/rule/{uuid}") => ok(envelope.clone()),
-        (method, path) => other(method, path),
-    })
-}
-
-const ADMIN: &str = "admin@hostile.example";
-
 /// `rotate --yes` of svc-jira on a scripted site whose `/myself` answers `myself(new token)`
 /// for the new token; the output checked for every token.
 fn rotate_with_new_token_myself(myself: impl FnOnce(&str) -> Value) -> RunOutput {
     let (envelope, _, old) = one_rule();
     let (admin_token, new_token) = (fake_token(), fake_token());
     let site = rule_site(
-        (ADMIN, admin_token.clone()),
+        (HOSTILE_ADMIN, admin_token.clone()),
         (basic(SVC_JIRA, &new_token), myself(&new_token)),
         envelope,
         |_, _| (500, Vec::new(), String::new()),
     );
     let backups = tempfile::tempdir().unwrap();
-    let mut cmd = site.cmd(ADMIN, &admin_token);
+    let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
     cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
         .args(["rotate", "--account", SVC_JIRA, "--yes", "--backup-dir"])
         .arg(backups.path());
@@ -302,7 +220,7 @@ fn server_echoes_never_reach_output_or_journal() {
     ];
     let detail = echoes.join(" | ");
     let site = rule_site(
-        (ADMIN, admin_token.clone()),
+        (HOSTILE_ADMIN, admin_token.clone()),
         (
             basic(SVC_JIRA, &new_token),
             json!({"accountId": "acc-svc", "emailAddress": SVC_JIRA}),
@@ -314,7 +232,7 @@ fn server_echoes_never_reach_output_or_journal() {
         },
     );
     let backups = tempfile::tempdir().unwrap();
-    let mut cmd = site.cmd(ADMIN, &admin_token);
+    let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
     cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
         .env("AUTOREKEY_OLD_TOKEN", &old)
         .args(["rotate", "--account", SVC_JIRA, "--yes", "--backup-dir"])
@@ -337,28 +255,6 @@ fn server_echoes_never_reach_output_or_journal() {
             "the journal holds an echo"
         );
     }
-}
-
-#[test]
-fn an_answer_past_the_cap_stops_the_scan_with_a_clear_error() {
-    let admin_token = fake_token();
-    let admin_auth = basic(ADMIN, &admin_token);
-    let huge = "x".repeat(2 * 1024 * 1024);
-    let site = Scripted::start(move |_, path, auth| match path {
-        "/rest/api/3/myself" if auth == admin_auth => {
-            ok(json!({"accountId": "acc-admin", "emailAddress": ADMIN}))
-        }
-        _ => ok(json!({"links": {"next": null}, "data": [], "padding": huge})),
-    });
-    let mut cmd = site.cmd(ADMIN, &admin_token);
-    cmd.args(["--max-response-mb", "1", "scan", "--format", "json"]);
-    let out = run_checked(cmd, std::slice::from_ref(&admin_token));
-    out.expect_code(1).expect_error_with_hint();
-    assert!(out.stderr.contains("larger than 1 MiB"), "{}", out.stderr);
-    // Without the small cap the same answer is read.
-    let mut cmd = site.cmd(ADMIN, &admin_token);
-    cmd.args(["scan", "--format", "json"]);
-    run_checked(cmd, &[admin_token]).expect_code(0);
 }
 
 /// A token pasted into a rule's name is rule text like any other: the detector finds it, and
@@ -414,12 +310,12 @@ fn a_token_pasted_into_a_rule_name_is_never_shown_or_saved() {
 fn server_chosen_ids_and_summary_names_cannot_fake_a_line() {
     let (envelope, uuid, old) = one_rule();
     let (admin_token, new_token) = (fake_token(), fake_token());
-    let admin_auth = basic(ADMIN, &admin_token);
+    let admin_auth = basic(HOSTILE_ADMIN, &admin_token);
     let new_auth = basic(SVC_JIRA, &new_token);
     let bad_id = "gone\n  FAKED Nothing left to do\u{1b}[2K";
     let site = Scripted::start(move |method, path, auth| match (method, path) {
         ("GET", "/rest/api/3/myself") if auth == admin_auth => {
-            ok(json!({"accountId": "acc-admin", "emailAddress": ADMIN}))
+            ok(json!({"accountId": "acc-admin", "emailAddress": HOSTILE_ADMIN}))
         }
         ("GET", "/rest/api/3/myself") if auth == new_auth => {
             ok(json!({"accountId": "acc-svc", "emailAddress": SVC_JIRA}))
@@ -440,7 +336,7 @@ fn server_chosen_ids_and_summary_names_cannot_fake_a_line() {
     let backups = tempfile::tempdir().unwrap();
     let json = ["--dry-run", "--format", "json"];
     for args in [&["--dry-run"][..], &["--yes"][..], &json[..]] {
-        let mut cmd = site.cmd(ADMIN, &admin_token);
+        let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
         cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
             .args(["rotate", "--account", SVC_JIRA, "--backup-dir"])
             .arg(backups.path())
@@ -463,7 +359,7 @@ fn an_email_from_myself_cannot_fake_a_line() {
     let (envelope, _, old) = one_rule();
     let (admin_token, new_token) = (fake_token(), fake_token());
     let hostile = "other@x.example\nFAKED Hint: the old token may be revoked\u{1b}[1A";
-    let admin_auth = basic(ADMIN, &admin_token);
+    let admin_auth = basic(HOSTILE_ADMIN, &admin_token);
     let new_auth = basic(SVC_JIRA, &new_token);
     let uuid = envelope["rule"]["uuid"].as_str().unwrap().to_owned();
     let site = Scripted::start(move |method, path, auth| match (method, path) {
@@ -476,7 +372,7 @@ fn an_email_from_myself_cannot_fake_a_line() {
         _ => (500, Vec::new(), String::new()),
     });
     let secrets = [admin_token.clone(), new_token.clone(), old];
-    let mut cmd = site.cmd(ADMIN, &admin_token);
+    let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
     cmd.args(["-v", "scan"]);
     let out = run_checked(cmd, &secrets);
     out.expect_code(0);
@@ -487,7 +383,7 @@ fn an_email_from_myself_cannot_fake_a_line() {
         out.stderr
     );
     let backups = tempfile::tempdir().unwrap();
-    let mut cmd = site.cmd(ADMIN, &admin_token);
+    let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
     cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
         .args(["rotate", "--account", SVC_JIRA, "--yes", "--backup-dir"])
         .arg(backups.path());
@@ -496,232 +392,29 @@ fn an_email_from_myself_cannot_fake_a_line() {
     assert_printable("rotate, new token of another account", &out);
 }
 
-/// A backup of `envelope` (svc-jira's rotation of `site`), in a private folder.
-fn backup_of(site: &Scripted, envelope: &Value) -> (tempfile::TempDir, std::path::PathBuf) {
-    let root = tempfile::tempdir().unwrap();
-    let manifest = autorekey::backup::Manifest {
-        site: site.base.clone(),
-        product: "jira".into(),
-        account: SVC_JIRA.into(),
-        new_fingerprint: Token::new(fake_token()).fingerprint().to_string(),
-        started_at: autorekey::backup::now_rfc3339(),
-        tool: "autorekey test".into(),
-        targets: Vec::new(),
-    };
-    let run = autorekey::backup::BackupRun::create(&root.path().join("backups"), &manifest)
-        .expect("a backup run");
-    let uuid = envelope["rule"]["uuid"].as_str().unwrap();
-    run.save(uuid, envelope).expect("save the rule");
-    let dir = run.dir().to_path_buf();
-    (root, dir)
-}
-
 /// `restore` reads each rule from the server: an id the answer carries (here another than
 /// the one asked for, so nothing is written) must stay on its line wherever it is shown.
 #[test]
 fn restore_headings_keep_a_server_chosen_id_on_its_line() {
     let (envelope, uuid, old) = one_rule();
     let admin_token = fake_token();
-    let admin_auth = basic(ADMIN, &admin_token);
+    let admin_auth = basic(HOSTILE_ADMIN, &admin_token);
     let mut now = envelope.clone();
     now["rule"]["name"] = json!("renamed since the backup");
     now["rule"]["uuid"] = json!(format!("{uuid}\nFAKED header"));
     let site = Scripted::start(move |method, path, auth| match (method, path) {
         ("GET", "/rest/api/3/myself") if auth == admin_auth => {
-            ok(json!({"accountId": "acc-admin", "emailAddress": ADMIN}))
+            ok(json!({"accountId": "acc-admin", "emailAddress": HOSTILE_ADMIN}))
         }
         ("GET", p) if p == format!("/api/rule/{uuid}") => ok(now.clone()),
         _ => (404, Vec::new(), r#"{"message":"no such rule"}"#.to_owned()),
     });
     let (_root, dir) = backup_of(&site, &envelope);
-    let mut cmd = site.cmd(ADMIN, &admin_token);
+    let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
     cmd.arg("restore").arg(&dir).arg("--yes");
     let out = run_checked(cmd, &[admin_token.clone(), old.clone()]);
     assert_printable("restore", &out);
     assert!(out.stdout.contains("FAKED header"), "{}", out.stdout);
-}
-
-/// The admin's login refused at the write of the last rule of a restore is a stopped run
-/// (exit 1, "check the admin's token"), as it is before any other rule.
-#[test]
-fn a_restore_whose_write_is_refused_with_401_stops_with_exit_1() {
-    let (envelope, uuid, old) = one_rule();
-    let admin_token = fake_token();
-    let admin_auth = basic(ADMIN, &admin_token);
-    let mut now = envelope.clone();
-    now["rule"]["name"] = json!("renamed since the backup");
-    let site = Scripted::start(move |method, path, auth| match (method, path) {
-        ("GET", "/rest/api/3/myself") if auth == admin_auth => {
-            ok(json!({"accountId": "acc-admin", "emailAddress": ADMIN}))
-        }
-        ("GET", p) if p == format!("/api/rule/{uuid}") => ok(now.clone()),
-        ("PUT", _) => (401, Vec::new(), r#"{"message":"Unauthorized"}"#.to_owned()),
-        _ => (404, Vec::new(), r#"{"message":"no such rule"}"#.to_owned()),
-    });
-    let (_root, dir) = backup_of(&site, &envelope);
-    let mut cmd = site.cmd(ADMIN, &admin_token);
-    cmd.arg("restore").arg(&dir).arg("--yes");
-    let out = run_checked(cmd, &[admin_token.clone(), old.clone()]);
-    out.expect_code(1).expect_error_with_hint();
-    assert!(out.stderr.contains("admin's token"), "{}", out.stderr);
-}
-
-/// The admin's login refused at the write of the last rule of a rotation stops the run
-/// (exit 1, "check the admin's token"), as it does before any other rule; in the JSON
-/// summary too, which quotes the server's error with every token masked.
-#[test]
-fn a_rotation_whose_last_write_is_refused_with_401_stops_with_exit_1() {
-    let (envelope, _, old) = one_rule();
-    let (admin_token, new_token) = (fake_token(), fake_token());
-    let site = rule_site(
-        (ADMIN, admin_token.clone()),
-        (
-            basic(SVC_JIRA, &new_token),
-            json!({"accountId": "acc-svc", "emailAddress": SVC_JIRA}),
-        ),
-        envelope,
-        |method, _| match method {
-            "PUT" => (401, Vec::new(), r#"{"message":"Unauthorized"}"#.to_owned()),
-            _ => (404, Vec::new(), r#"{"message":"no such page"}"#.to_owned()),
-        },
-    );
-    for format in ["text", "json"] {
-        let backups = tempfile::tempdir().unwrap();
-        let mut cmd = site.cmd(ADMIN, &admin_token);
-        cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
-            .env("AUTOREKEY_OLD_TOKEN", &old)
-            .args(["rotate", "--account", SVC_JIRA, "--yes", "--format", format])
-            .arg("--backup-dir")
-            .arg(backups.path());
-        let out = run_checked(cmd, &[admin_token.clone(), new_token.clone(), old.clone()]);
-        out.expect_code(1).expect_error_with_hint();
-        assert!(out.stderr.contains("admin's token"), "{}", out.stderr);
-        if format == "json" {
-            let summary = out.json();
-            assert_eq!(summary["counts"]["failed"], 1, "{summary}");
-            assert_eq!(summary["verdict"]["revoke"], false);
-        }
-    }
-}
-
-/// A 401 when `restore` reads a rule stops the restore (exit 1) and is journalled in the
-/// restored run, so the record says why the rule was not restored.
-#[test]
-fn a_restore_whose_read_is_refused_with_401_stops_and_is_journalled() {
-    let (envelope, uuid, old) = one_rule();
-    let admin_token = fake_token();
-    let admin_auth = basic(ADMIN, &admin_token);
-    let site = Scripted::start(move |method, path, auth| match (method, path) {
-        ("GET", "/rest/api/3/myself") if auth == admin_auth => {
-            ok(json!({"accountId": "acc-admin", "emailAddress": ADMIN}))
-        }
-        _ => (401, Vec::new(), r#"{"message":"Unauthorized"}"#.to_owned()),
-    });
-    let (_root, dir) = backup_of(&site, &envelope);
-    let mut cmd = site.cmd(ADMIN, &admin_token);
-    cmd.arg("restore").arg(&dir).arg("--yes");
-    let out = run_checked(cmd, &[admin_token.clone(), old.clone()]);
-    out.expect_code(1).expect_error_with_hint();
-    let entries = journal_of(&dir);
-    let steps = steps_by_rule(&entries);
-    assert_eq!(
-        steps.get(&uuid).map(Vec::as_slice),
-        Some(&["failed".to_string()][..])
-    );
-    let detail = entries[0].detail.as_deref().unwrap_or_default();
-    assert!(
-        detail.starts_with("restore: ") && detail.contains("401"),
-        "{detail}"
-    );
-}
-
-/// `restore` compares a backup with the rule it reads: if the site answers with another
-/// rule than the one asked for, nothing is written (a PUT goes to the id in the path, and
-/// the backup would land on a rule it was never compared with, unsaved).
-#[test]
-fn a_restore_answered_with_another_rule_writes_nothing() {
-    let (envelope, uuid, old) = one_rule();
-    let admin_token = fake_token();
-    let admin_auth = basic(ADMIN, &admin_token);
-    let mut other = envelope.clone();
-    other["rule"]["uuid"] = json!(uuid::Uuid::now_v7().to_string());
-    other["rule"]["name"] = json!("another rule");
-    let puts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = Arc::clone(&puts);
-    let site = Scripted::start(move |method, path, auth| match (method, path) {
-        ("GET", "/rest/api/3/myself") if auth == admin_auth => {
-            ok(json!({"accountId": "acc-admin", "emailAddress": ADMIN}))
-        }
-        ("GET", p) if p == format!("/api/rule/{uuid}") => ok(other.clone()),
-        ("PUT", _) => {
-            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            ok(json!({"ruleUuid": "x"}))
-        }
-        _ => (404, Vec::new(), r#"{"message":"no such rule"}"#.to_owned()),
-    });
-    let (_root, dir) = backup_of(&site, &envelope);
-    let mut cmd = site.cmd(ADMIN, &admin_token);
-    cmd.arg("restore").arg(&dir).arg("--yes");
-    let out = run_checked(cmd, &[admin_token.clone(), old.clone()]);
-    out.expect_code(3);
-    assert_eq!(
-        puts.load(std::sync::atomic::Ordering::SeqCst),
-        0,
-        "{}",
-        out.stdout
-    );
-    assert!(out.stdout.contains("another rule"), "{}", out.stdout);
-}
-
-/// The re-read just before a write must be the rule that was shown: an answer for another
-/// rule is a failure, never a rewrite of that other rule.
-#[test]
-fn a_rotation_whose_re_read_answers_with_another_rule_writes_nothing() {
-    let (envelope, uuid, old) = one_rule();
-    let (admin_token, new_token) = (fake_token(), fake_token());
-    let mut other = envelope.clone();
-    other["rule"]["uuid"] = json!(uuid::Uuid::now_v7().to_string());
-    let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let puts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let logins = [
-        (basic(ADMIN, &admin_token), ADMIN),
-        (basic(SVC_JIRA, &new_token), SVC_JIRA),
-    ];
-    let (r, p) = (Arc::clone(&reads), Arc::clone(&puts));
-    let site = Scripted::start(move |method, path, auth| match (method, path) {
-        ("GET", "/rest/api/3/myself") => match logins.iter().find(|(a, _)| a == auth) {
-            Some((_, email)) => ok(json!({"accountId": email, "emailAddress": email})),
-            None => (401, Vec::new(), String::new()),
-        },
-        ("GET", "/api/rule/summary") => ok(json!({"links": {"next": null}, "data": [
-            {"uuid": uuid, "name": "n", "state": "ENABLED"}]})),
-        ("GET", path) if path == format!("/api/rule/{uuid}") => {
-            match r.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
-                0 => ok(envelope.clone()),
-                _ => ok(other.clone()),
-            }
-        }
-        ("PUT", _) => {
-            p.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            ok(json!({"ruleUuid": "x"}))
-        }
-        _ => (404, Vec::new(), r#"{"message":"no such page"}"#.to_owned()),
-    });
-    let backups = tempfile::tempdir().unwrap();
-    let mut cmd = site.cmd(ADMIN, &admin_token);
-    cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
-        .env("AUTOREKEY_OLD_TOKEN", &old)
-        .args(["rotate", "--account", SVC_JIRA, "--yes", "--backup-dir"])
-        .arg(backups.path());
-    let out = run_checked(cmd, &[admin_token.clone(), new_token.clone(), old.clone()]);
-    out.expect_code(3);
-    assert_eq!(
-        puts.load(std::sync::atomic::Ordering::SeqCst),
-        0,
-        "{}",
-        out.stdout
-    );
-    assert_eq!(summary_count(&out.stdout, "failed"), 1, "{}", out.stdout);
 }
 
 /// A read of the rule being written (the re-read before the write, the read-back, the
@@ -737,7 +430,7 @@ fn a_read_around_the_write_cannot_echo_the_old_token() {
     for (failing, format) in [(1, "text"), (1, "json"), (2, "json")] {
         let (admin_token, new_token) = (fake_token(), fake_token());
         let logins = [
-            (basic(ADMIN, &admin_token), ADMIN),
+            (basic(HOSTILE_ADMIN, &admin_token), HOSTILE_ADMIN),
             (basic(SVC_JIRA, &new_token), SVC_JIRA),
         ];
         let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -760,7 +453,7 @@ fn a_read_around_the_write_cannot_echo_the_old_token() {
             _ => (404, Vec::new(), r#"{"message":"no such page"}"#.to_owned()),
         });
         let backups = tempfile::tempdir().unwrap();
-        let mut cmd = site.cmd(ADMIN, &admin_token);
+        let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
         cmd.env("AUTOREKEY_NEW_TOKEN", &new_token)
             .env("AUTOREKEY_OLD_TOKEN", &old)
             .args(["rotate", "--account", SVC_JIRA, "--yes", "--format", format])
@@ -851,7 +544,7 @@ fn rotate_against(
     secrets: &[String],
 ) -> (RunOutput, tempfile::TempDir) {
     let backups = tempfile::tempdir().unwrap();
-    let mut cmd = site.cmd(ADMIN, admin_token);
+    let mut cmd = site.cmd(HOSTILE_ADMIN, admin_token);
     let mode = if format.starts_with("--") {
         format
     } else {
@@ -865,13 +558,6 @@ fn rotate_against(
         .arg("--backup-dir")
         .arg(backups.path());
     (run_checked(cmd, secrets), backups)
-}
-
-fn logins(admin_token: &str, new_token: &str) -> [(String, &'static str); 2] {
-    [
-        (basic(ADMIN, admin_token), ADMIN),
-        (basic(SVC_JIRA, new_token), SVC_JIRA),
-    ]
 }
 
 /// The bulk read asks for each listed rule by id: an answer carrying another rule's id (or
@@ -1042,7 +728,7 @@ fn a_failed_read_cannot_echo_a_token_into_the_scan() {
         |_| {},
     );
     for format in ["text", "csv", "json", "markdown"] {
-        let mut cmd = site.cmd(ADMIN, &admin_token);
+        let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
         cmd.args(["scan", "--format", format]);
         let out = run_checked(cmd, &[admin_token.clone(), old.clone()]);
         // CSV is one row per finding: the failed read is counted, not quoted.
@@ -1085,7 +771,7 @@ fn a_failed_read_cannot_echo_a_token_into_revokes_blockers() {
         get,
         |_| {},
     );
-    let mut cmd = site.cmd(ADMIN, &admin_token);
+    let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
     cmd.env("AUTOREKEY_ORG_API_KEY", &org_key)
         .args([
             "revoke",
@@ -1167,7 +853,7 @@ fn a_rule_id_holding_a_token_is_masked_in_the_scan() {
         |_| {},
     );
     for format in ["text", "csv", "json", "markdown"] {
-        let mut cmd = site.cmd(ADMIN, &admin_token);
+        let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
         cmd.args(["scan", "--format", format]);
         let out = run_checked(cmd, &[admin_token.clone(), old.clone()]);
         out.expect_code(0);
@@ -1207,7 +893,7 @@ fn a_tenant_info_error_is_cleaned_of_the_admin_token() {
     });
     let mut cmd = autorekey();
     cmd.env("AUTOREKEY_SITE", &site.base)
-        .env("AUTOREKEY_LOGIN", ADMIN)
+        .env("AUTOREKEY_LOGIN", HOSTILE_ADMIN)
         .env("AUTOREKEY_API_TOKEN", &admin_token)
         .arg("scan");
     let out = run_checked(cmd, &[admin_token]);
@@ -1221,12 +907,12 @@ fn a_tenant_info_error_is_cleaned_of_the_admin_token() {
 fn names_and_traced_ids_holding_the_admin_token_are_masked() {
     let (envelope, _, old) = one_rule();
     let admin_token = fake_token();
-    let admin_auth = basic(ADMIN, &admin_token);
+    let admin_auth = basic(HOSTILE_ADMIN, &admin_token);
     let half = admin_token[..admin_token.len() / 2 + 1].to_owned();
     let (id, name) = (admin_token.clone(), format!("Sync {half}"));
     let site = Scripted::start(move |method, path, auth| match (method, path) {
         ("GET", "/rest/api/3/myself") if auth == admin_auth => {
-            ok(json!({"accountId": "acc-admin", "emailAddress": ADMIN}))
+            ok(json!({"accountId": "acc-admin", "emailAddress": HOSTILE_ADMIN}))
         }
         ("GET", "/api/rule/summary") => ok(json!({"links": {"next": null}, "data": [
             {"uuid": id, "name": name, "state": "ENABLED"}]})),
@@ -1239,7 +925,7 @@ fn names_and_traced_ids_holding_the_admin_token_are_masked() {
         _ => (404, Vec::new(), String::new()),
     });
     for format in ["text", "json"] {
-        let mut cmd = site.cmd(ADMIN, &admin_token);
+        let mut cmd = site.cmd(HOSTILE_ADMIN, &admin_token);
         cmd.args(["-vv", "scan", "--format", format]);
         let out = run_checked(cmd, &[admin_token.clone(), old.clone()]);
         out.expect_code(0);
@@ -1371,4 +1057,423 @@ fn the_org_key_never_follows_the_gateway_override_without_a_sandbox_site() {
         0,
         "the local port got the key"
     );
+}
+
+/// Whether the terminal whose master side is `fd` echoes what is typed.
+fn echoes(fd: i32) -> bool {
+    // SAFETY: as in `terminal_echo`.
+    unsafe {
+        let mut modes: libc::termios = std::mem::zeroed();
+        assert_eq!(
+            libc::tcgetattr(fd, &mut modes),
+            0,
+            "read the terminal's modes"
+        );
+        modes.c_lflag & libc::ECHO != 0
+    }
+}
+
+/// A token pasted with its line break (CR LF, which the terminal passes as two Enters) and
+/// wrapped in bracketed-paste markers, at both token prompts: it is the token, whole; the
+/// second Enter of the first paste does not count as an empty, differing confirmation.
+#[test]
+fn a_pasted_token_with_its_line_break_and_paste_markers_is_taken_whole() {
+    let desk = Desk::new(2);
+    let mut screen = Screen::rotate(&desk.site, &desk.backups);
+    let paste = format!("\x1b[200~{}\x1b[201~\r\n", desk.new_token);
+    for prompt in ["Paste the new API token", "Paste the new API token again"] {
+        screen.expect(prompt);
+        screen.session.send(&paste).expect("paste on the pty");
+    }
+    screen.answer(GROUP_ANSWERS, "a");
+    let (code, transcript) = screen.finish();
+
+    assert_no_secrets(&transcript, desk.site.secrets());
+    assert!(!transcript.contains(&desk.new_token), "{transcript}");
+    assert!(!transcript.contains("differ"), "{transcript}");
+    assert_eq!(code, 0, "{transcript}");
+    desk.expected.assert_site(&desk.site);
+}
+/// The process stopped at the hidden prompt (`kill -STOP`) while the shell takes the
+/// terminal back with echo on, then continued (`fg`): the prompt takes the terminal back
+/// too, so what is typed next is still hidden.
+#[test]
+fn a_token_typed_after_a_stop_and_continue_is_still_hidden() {
+    use rexpect::process::Signal;
+    let token = crate::common::fake_token();
+    let mut screen = Screen::fingerprint();
+    screen.expect("Paste the token: ");
+    let master = screen.master();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&master);
+    screen.signal(Signal::SIGSTOP);
+    let pid = screen.session.process().child_pid.as_raw();
+    let mut status = 0;
+    // SAFETY: waits for a state change of our own child; `status` is a live int.
+    let waited = unsafe { libc::waitpid(pid, &mut status, libc::WUNTRACED) };
+    assert!(
+        waited == pid && libc::WIFSTOPPED(status),
+        "the binary stops"
+    );
+    terminal_echo(fd, true).expect("the shell turns echo back on");
+    screen.signal(Signal::SIGCONT);
+    // A hang guard, not a timing assertion: the prompt must turn echo off again.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(TIMEOUT_MS);
+    while echoes(fd) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the prompt never took the terminal back after SIGCONT"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    screen.session.send_line(&token).expect("type on the pty");
+    screen.expect("as an Atlassian credential");
+    let (code, transcript) = screen.finish();
+
+    assert_eq!(code, 0, "{transcript}");
+    assert_no_secrets(&transcript, std::slice::from_ref(&token));
+}
+
+/// Killed at the hidden prompt (SIGTERM from a supervisor, SIGHUP from a closed window):
+/// the process dies of the signal as asked, and the terminal is left as it was found,
+/// with echo on, not silently swallowing the next command typed.
+#[test]
+fn killed_at_the_hidden_prompt_the_terminal_is_put_back() {
+    use rexpect::process::{Signal, WaitStatus};
+    for signal in [Signal::SIGTERM, Signal::SIGHUP] {
+        let mut screen = Screen::fingerprint();
+        screen.expect("Paste the token: ");
+        let master = screen.master();
+        assert!(!echoes(std::os::fd::AsRawFd::as_raw_fd(&master)), "hidden");
+        screen.signal(signal);
+        let status = screen
+            .session
+            .process()
+            .wait()
+            .expect("wait for the binary");
+        assert!(
+            matches!(status, WaitStatus::Signaled(_, got, _) if got == signal),
+            "{signal}: {status:?}"
+        );
+        assert!(
+            echoes(std::os::fd::AsRawFd::as_raw_fd(&master)),
+            "{signal}: the terminal was left with echo off"
+        );
+    }
+}
+/// Stdin a terminal but stderr not (`2>log`): nobody can be asked, and reading stdin there
+/// would show the token as it is typed; the command says what to do instead, reading
+/// nothing.
+#[test]
+fn a_token_is_never_read_from_a_terminal_with_stderr_elsewhere() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let log = dir.path().join("stderr.log");
+    let mut cmd = crate::common::autorekey();
+    cmd.arg("fingerprint");
+    let file = std::fs::File::create(&log).expect("a log file");
+    let screen = Screen::spawn_with_stderr(std_command(&cmd), file.into());
+    let (code, _) = screen.finish();
+
+    let said = std::fs::read_to_string(&log).expect("read the log");
+    assert_eq!(code, 2, "{said}");
+    assert!(said.contains("stdin is a terminal"), "{said}");
+    assert!(said.contains("Hint: "), "{said}");
+}
+
+/// `--api-token-file -` typed at a terminal: the token is asked for hidden, not read from
+/// the terminal with echo on.
+#[test]
+fn a_token_file_dash_on_a_terminal_is_asked_hidden() {
+    let (_, site) = copies_site(1, |_| {});
+    let mut cmd = site.cmd();
+    cmd.env_remove("AUTOREKEY_API_TOKEN")
+        .args(["scan", "--api-token-file", "-"]);
+    let mut screen = Screen::spawn(std_command(&cmd));
+    screen.answer("Paste the admin's API token", site.admin_token());
+    let (code, transcript) = screen.finish();
+
+    assert_no_secrets(&transcript, site.secrets());
+    assert_eq!(code, 0, "{transcript}");
+}
+
+// ------------------------------------------------------------------ 5. secrets
+
+#[test]
+fn verbose_runs_in_every_format_print_no_secret() {
+    let (_, site) = fixture_site();
+    for format in ["json", "text", "csv"] {
+        let run = site.run(&["-vv", "scan", "--verify", "--format", format]);
+        run.expect_code(0);
+        assert!(
+            run.stderr.contains("Logged in to"),
+            "-v must say more: {}",
+            run.stderr
+        );
+    }
+    // And through a failure, whose messages quote what the site answered.
+    let mut cmd = site.cmd();
+    cmd.env("AUTOREKEY_API_TOKEN", common::fake_token())
+        .args(["-vv", "scan"]);
+    site.run_cmd(cmd).expect_code(1);
+}
+
+#[test]
+fn the_admin_token_from_a_file_or_stdin_is_never_echoed() {
+    let (_, site) = fixture_site();
+    let file = site.write_file("admin-token", &format!("{}\n", site.admin_token()));
+    let mut from_file = site.cmd();
+    from_file
+        .env_remove("AUTOREKEY_API_TOKEN")
+        .arg("--api-token-file")
+        .arg(&file)
+        .args(["-v", "scan", "--format", "text"]);
+    site.run_cmd(from_file).expect_code(0);
+
+    let mut from_stdin = site.cmd();
+    from_stdin
+        .env_remove("AUTOREKEY_API_TOKEN")
+        .args(["--api-token-file", "-", "-v", "scan", "--format", "json"])
+        .write_stdin(site.admin_token().to_owned());
+    let run = site.run_cmd(from_stdin);
+    run.expect_code(0);
+    assert!(!findings(&run.json()).is_empty());
+}
+
+/// A rule name is typed by anyone who can edit a rule: in the Markdown report it must read
+/// as its own name, on one line, not as a link, a table row, a heading or a code span.
+#[test]
+fn a_hostile_rule_name_is_inert_in_the_markdown_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = "[Renew](https://evil.example) | forged | row |\n## Revoke now `x` <b>*y*</b>";
+    let token = common::fake_token();
+    // The user of a Basic value is the rule author's text too.
+    let rule = bare_rule(hostile, "# Forged heading", &token);
+    std::fs::write(dir.path().join("rule.json"), rule.to_string()).unwrap();
+    let mut cmd = autorekey();
+    cmd.arg("scan")
+        .arg("--from-file")
+        .arg(dir.path().join("rule.json"))
+        .args(["--format", "markdown"]);
+    let run = run_checked(cmd, &[token]);
+    run.expect_code(0);
+    let escaped = "\\[Renew\\](https://evil.example) \\| forged \\| row \\|\\\\u{a}## Revoke now \\`x\\` \\<b\\>\\*y\\*\\</b\\>";
+    assert!(run.stdout.contains(escaped), "{}", run.stdout);
+    assert!(
+        !run.stdout.lines().any(|l| l.starts_with("## Revoke")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("- **# Forged heading** · `"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn plain_http_to_a_non_loopback_site_is_refused() {
+    let token = common::fake_token();
+    let mut cmd = autorekey();
+    cmd.env("AUTOREKEY_LOGIN", "someone@example.com")
+        .env("AUTOREKEY_API_TOKEN", &token)
+        .args(["--site", "http://acme.example.net", "scan"]);
+    run_checked(cmd, &[token])
+        .expect_code(2)
+        .expect_error_with_hint();
+}
+
+/// A human-chosen password in a URL to a host that is not Atlassian's: every output shows
+/// its keyed fingerprint, never the plain SHA-256 prefix a dictionary could be run against.
+#[test]
+fn a_weak_url_password_never_shows_its_unkeyed_fingerprint() {
+    let path = fixtures_dir().join("rules/01-triage-ack-comment-basic-v1.json");
+    let mut rule: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let digits = uuid::Uuid::new_v4().as_u128() % 10_000;
+    let weak = format!("Winter{digits:04}!");
+    rule["rule"]["components"][0]["value"]["url"] =
+        json!(format!("https://ci-bot:{weak}@ci.example.org/job/deploy"));
+    let planted = Planted::new(vec![rule]);
+    let mut site = planted.site_spec().start();
+    site.add_secret(weak.clone());
+    let unkeyed = autorekey::secret::Fingerprint::of(&weak).to_string();
+    let keyed = common::keyed_fingerprint(&weak).to_string();
+
+    let report = scan_json(&site, &[]);
+    let row = findings(&report)
+        .iter()
+        .find(|f| f["location"] == "url")
+        .expect("the URL credential is found");
+    assert_eq!(row["email"], "ci-bot");
+    assert_eq!(row["fingerprint"], keyed.as_str());
+    // The account's Basic header in the same request now goes to that host too: keyed.
+    let svc = planted.fresh("FAKE-svc-jira-OLD-token-1111");
+    let header = findings(&report)
+        .iter()
+        .find(|f| f["location"] == "header")
+        .expect("the header credential is found");
+    assert_eq!(
+        header["fingerprint"],
+        common::keyed_fingerprint(&svc).as_str()
+    );
+
+    for format in ["json", "text", "csv"] {
+        let out = site.run(&["scan", "--format", format, "-v"]);
+        out.expect_code(0);
+        for (stream, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            assert!(
+                !text.contains(&unkeyed),
+                "{format} {stream} shows the unkeyed fingerprint:\n{text}"
+            );
+        }
+        assert!(out.stdout.contains(&keyed), "{format}:\n{}", out.stdout);
+    }
+}
+
+/// A key file others can read is refused before anything runs, with what to do.
+#[cfg(unix)]
+#[test]
+fn a_team_key_file_others_can_read_is_refused() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("team.key");
+    std::fs::write(&key, "team-key-from-a-file-0123456789\n").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let token = common::fake_token();
+    let run = |cmd: &mut assert_cmd::Command| {
+        cmd.arg("--fingerprint-key-file")
+            .arg(&key)
+            .arg("fingerprint")
+            .write_stdin(token.clone());
+    };
+    let mut cmd = autorekey();
+    run(&mut cmd);
+    let refused = run_checked(cmd, std::slice::from_ref(&token));
+    refused.expect_code(2).expect_error_with_hint();
+    assert!(refused.stderr.contains("other users"), "{}", refused.stderr);
+
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mut cmd = autorekey();
+    run(&mut cmd);
+    let ok = run_checked(cmd, std::slice::from_ref(&token));
+    ok.expect_code(0);
+    let team = autorekey::secret::FingerprintKey::from_text("team-key-from-a-file-0123456789");
+    let want = autorekey::secret::Fingerprint::keyed(&token, Some(&team.unwrap()));
+    assert_eq!(
+        printed_fingerprints(&ok.stdout)[1],
+        want.as_str(),
+        "the file wins over the env"
+    );
+}
+
+/// With no team key, the machine key is made on first use (0600 in a 0700 folder of the
+/// data dir), kept for the next run, and refused once others can read it.
+#[cfg(unix)]
+#[test]
+fn the_machine_key_is_made_once_private_and_refused_when_others_can_read_it() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let data = tempfile::tempdir().unwrap();
+    let token = common::fake_token();
+    let run = || {
+        let mut cmd = autorekey();
+        cmd.env_remove("AUTOREKEY_FINGERPRINT_KEY")
+            .env("XDG_DATA_HOME", data.path())
+            .arg("fingerprint")
+            .write_stdin(token.clone());
+        run_checked(cmd, std::slice::from_ref(&token))
+    };
+    let first = run();
+    first.expect_code(0);
+    let key = data.path().join("autorekey").join("fingerprint.key");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&key), 0o600);
+    assert_eq!(mode(key.parent().unwrap()), 0o700);
+    let keyed = printed_fingerprints(&first.stdout)[1].clone();
+    assert!(keyed.starts_with("k:") && keyed != common::keyed_fingerprint(&token).as_str());
+    assert_eq!(
+        printed_fingerprints(&run().stdout)[1],
+        keyed,
+        "the same key next time"
+    );
+
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let refused = run();
+    refused.expect_code(2).expect_error_with_hint();
+    assert!(refused.stderr.contains("chmod 600"), "{}", refused.stderr);
+    assert!(
+        refused.stdout.is_empty(),
+        "nothing is printed with a key others can read"
+    );
+}
+
+// ------------------------------------------------------------------ the checker itself
+
+/// `assert_no_secrets` guards every test above: it must catch each form a token can leak in.
+#[test]
+fn the_secret_checker_catches_every_encoding() {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+    use base64::Engine as _;
+
+    let token = common::fake_token();
+    let secrets = [token.clone()];
+    let percent = percent_encoding::utf8_percent_encode(&token, percent_encoding::NON_ALPHANUMERIC);
+    let leaks = [
+        format!("header: {token}"),
+        format!(
+            "Basic {}",
+            STANDARD.encode(format!("svc-jira@acme.example:{token}"))
+        ),
+        format!("basic {}", STANDARD_NO_PAD.encode(format!("ab:{token}"))),
+        format!(
+            "Basic {}",
+            STANDARD.encode(format!("someone-unknown@x.y:{token}"))
+        ),
+        format!("https://u%40x:{percent}@host/"),
+    ];
+    for leak in &leaks {
+        let caught = std::panic::catch_unwind(|| common::assert_no_secrets(leak, &secrets));
+        assert!(caught.is_err(), "a leak went unnoticed");
+    }
+    common::assert_no_secrets("nothing to see: **** and a fingerprint", &secrets);
+}
+
+#[test]
+fn a_gateway_override_that_is_not_loopback_is_refused() {
+    let site = site(vec![], vec![], vec![]);
+    let mut cmd = site.cmd();
+    cmd.env("AUTOREKEY_GATEWAY_URL", "https://collector.example.com/")
+        .args(["scan", "--format", "json"]);
+    let out = site.run_cmd(cmd);
+    out.expect_code(2).expect_error_with_hint();
+    assert!(out.stderr.contains("loopback"), "{}", out.stderr);
+}
+
+#[test]
+fn a_loopback_gateway_override_is_refused_for_a_real_site() {
+    let (admin, key) = (fake_token(), fake_token());
+    let real = |args: &[&str]| {
+        let mut cmd = common::autorekey();
+        cmd.env("AUTOREKEY_SITE", "https://acme.atlassian.net")
+            .env("AUTOREKEY_LOGIN", ADMIN)
+            .env("AUTOREKEY_API_TOKEN", &admin)
+            .env("AUTOREKEY_ORG_API_KEY", &key)
+            .env("AUTOREKEY_GATEWAY_URL", "http://127.0.0.1:9/")
+            .args(args);
+        let out = common::run_checked(cmd, &[admin.clone(), key.clone()]);
+        out.expect_code(2).expect_error_with_hint();
+        assert!(
+            out.stderr.contains("AUTOREKEY_GATEWAY_URL"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    };
+    real(&["scan", "--format", "json"]);
+    // `tokens` needs no site, but with a real one set its org key goes nowhere local either.
+    real(&[
+        "tokens",
+        "--account",
+        ALICE,
+        "--org",
+        CLOUD,
+        "--format",
+        "json",
+    ]);
 }

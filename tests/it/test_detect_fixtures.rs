@@ -2,6 +2,9 @@
 //!
 //! The oracle was derived by hand from the shared API notes, independently of the detector,
 //! so agreement here is evidence the detector finds what an admin would, field by field.
+//!
+//! Elsewhere: the same oracle over HTTP through `scan`: test_scan_command; the detector on
+//! random rules: test_properties.
 
 use std::collections::BTreeMap;
 use std::path::Path;
