@@ -97,6 +97,22 @@ impl CommandError {
         Self::caused(kind, message, cause).hint(hint)
     }
 
+    /// The same error again, as it renders (kind, message, causes, hints): for an error
+    /// found once and raised wherever a value it spoils is asked for (see
+    /// [`crate::settings::SiteOptions`]). Only the text of the causes is kept.
+    pub fn replay(&self) -> Self {
+        let mut chain: Vec<String> = self.error.chain().map(ToString::to_string).collect();
+        let mut error = anyhow::anyhow!("{}", chain.pop().unwrap_or_default());
+        while let Some(outer) = chain.pop() {
+            error = error.context(outer);
+        }
+        CommandError {
+            kind: self.kind,
+            error,
+            hints: self.hints.clone(),
+        }
+    }
+
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hints.push(hint.into());
         self

@@ -1,7 +1,21 @@
-//! Settings resolved once, before a command runs (as uv resolves its settings structs).
+//! Settings resolved once, before a command runs (as uv resolves its settings structs, and
+//! as ripgrep turns its `LowArgs` into `HiArgs`).
 //!
-//! Flags, environment variables and prompts are combined here into one [`SiteSettings`], so
-//! commands never read the environment themselves and every "what is missing" message is
+//! Two steps, split by what they touch. [`SiteOptions::resolve`] runs in the dispatcher
+//! (`commands::run`) for every command with site options, from flags and environment
+//! alone: no secret, no prompt, no network. It parses the sites (`--site`, `--sites-file`)
+//! and products into [`Target`]s, trims the login, and applies every rule that is a pure
+//! function of them once: the site URL policy, `--api-base`, the loopback-only
+//! [`GATEWAY_ENV`]. It never fails: an option that is wrong is kept with its error, raised
+//! where a mode really uses it, so `scan --from-file`, `rotate --from-file`, `tokens` and
+//! `revoke --check-gone`, which read no named site, are not refused for a site they ignore,
+//! and each command's own cheap usage checks still come first, in the order they always had.
+//!
+//! The second step reads the admin's API token (a file, the environment or a hidden
+//! prompt) and makes one [`SiteSettings`] per target: [`SiteSettings::resolve`],
+//! [`SiteSettings::resolve_all`] or [`SiteSettings::for_targets`], called by each command
+//! where it always read the token, so no prompt moves before a refusal that needs none.
+//! Commands never read the environment themselves, and every "what is missing" message is
 //! written in one place, with its hint.
 //!
 //! Several sites and products (`--site` repeated, `--sites-file`, `--product all`) resolve
@@ -10,6 +24,7 @@
 //! unchanged, while the login and the admin token are read once for all of them.
 //! [`SiteSettings::resolve`] is for the commands that work on one target and refuses more.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use url::Url;
@@ -60,12 +75,158 @@ impl Target {
     }
 }
 
+/// A command's site options, resolved from flags and environment alone, once, before the
+/// command runs (see the module doc). Nothing here is secret: the admin's token is read
+/// later, by [`SiteSettings`]. An option that is wrong is kept with its error and raised
+/// by the accessor that needs it, in the order the command asks.
+pub struct SiteOptions {
+    /// The targets named; empty when no site was.
+    targets: CommandResult<Vec<Target>>,
+    /// `--login`, trimmed; `None` when not given or blank.
+    login: Option<String>,
+    /// Where the admin's token is read from (a path or `-`, never the token).
+    api_token_file: Option<PathBuf>,
+    api_base: CommandResult<Option<Url>>,
+    /// [`GATEWAY_ENV`], checked to be a loopback URL.
+    gateway: CommandResult<Option<Url>>,
+    /// The one `--site` of a command that uses it only to find the org admin API (`tokens`,
+    /// `revoke --check-gone`): several are refused there, and a site that is not a URL is
+    /// no site (as these commands have always read it).
+    lone_site: CommandResult<Option<Url>>,
+    concurrency: usize,
+    /// Most bytes read of one answer.
+    max_body: u64,
+}
+
+impl SiteOptions {
+    /// The options `args` give, with every check that needs neither a secret nor the
+    /// network made here, once. Never fails: see [`SiteOptions`].
+    pub fn resolve(args: &SiteArgs) -> SiteOptions {
+        let api_base = args
+            .api_base
+            .as_deref()
+            .map(|u| {
+                let base = parse_url(u, "--api-base")?;
+                check_site_url(&base).map_err(|e| CommandError::usage(e.to_string()))?;
+                Ok(base)
+            })
+            .transpose();
+        SiteOptions {
+            targets: resolve_targets(args),
+            login: args
+                .login
+                .as_deref()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned),
+            api_token_file: args.api_token_file.clone(),
+            api_base,
+            gateway: gateway_override(),
+            lone_site: lone_site(args),
+            concurrency: usize::from(args.concurrency),
+            max_body: u64::from(args.max_response_mb) * 1024 * 1024,
+        }
+    }
+
+    /// The targets named by `--site`, `--sites-file` and `--product`, in the order given,
+    /// each once; empty when no site was named.
+    pub fn targets(&self) -> CommandResult<&[Target]> {
+        self.targets.as_deref().map_err(CommandError::replay)
+    }
+
+    /// The targets of a command that works on one site and product: several are a usage
+    /// error, said before any token is read.
+    pub fn one_target(&self) -> CommandResult<&[Target]> {
+        let targets = self.targets()?;
+        if targets.len() > 1 {
+            return Err(one_target_only(targets));
+        }
+        Ok(targets)
+    }
+
+    /// The org gateway for the org key of a command that reads no site's rules (`tokens`,
+    /// `revoke --check-gone`): a loopback site (the sandbox) is its own gateway, as the site
+    /// client has it; any other site's org key goes to Atlassian's gateway, whatever
+    /// [`GATEWAY_ENV`] says; no site, `None` (see [`OrgSettings::resolve`]).
+    pub fn org_gateway(&self) -> CommandResult<Option<Url>> {
+        let site = self.lone_site.as_ref().map_err(CommandError::replay)?;
+        Ok(match site {
+            Some(s) if crate::fetch::policy::is_loopback(s) => Some(s.clone()),
+            Some(s) => Some(self.real_gateway(s)?),
+            None => None,
+        })
+    }
+
+    /// The admin's login: a usage error where a site is used without one.
+    fn login(&self) -> CommandResult<&str> {
+        self.login.as_deref().ok_or_else(|| {
+            CommandError::usage("no admin login was given")
+                .hint("pass --login EMAIL or set AUTOREKEY_LOGIN (a Jira global admin)")
+        })
+    }
+
+    fn gateway(&self) -> CommandResult<Option<&Url>> {
+        self.gateway
+            .as_ref()
+            .map(Option::as_ref)
+            .map_err(CommandError::replay)
+    }
+
+    /// Atlassian's gateway, for a real (not loopback) `site`: a real site's credentials and
+    /// org key go there only, never to whatever listens on a local port, so [`GATEWAY_ENV`]
+    /// set beside one is a usage error.
+    fn real_gateway(&self, site: &Url) -> CommandResult<Url> {
+        if self.gateway()?.is_some() {
+            return Err(CommandError::usage(format!(
+                "{GATEWAY_ENV} is for a sandbox site on this machine, but the site is {site}"
+            ))
+            .hint(format!("unset {GATEWAY_ENV} to use a real site")));
+        }
+        Ok(atlassian_gateway())
+    }
+
+    /// Where the org admin key goes when no site is named (`tokens`, `scan --from-file
+    /// --org`): Atlassian's gateway, and only there. [`GATEWAY_ENV`] aims it at a sandbox
+    /// only beside a sandbox site named with `--site` (or `AUTOREKEY_SITE`), so an
+    /// environment variable alone can never send the org's key, over plain HTTP, to
+    /// whatever listens on a local port.
+    fn org_gateway_without_site(&self) -> CommandResult<Url> {
+        if self.gateway()?.is_some() {
+            return Err(CommandError::usage(format!(
+                "{GATEWAY_ENV} may point the org admin key at a sandbox only when the site is \
+                 that sandbox, and no site was given"
+            ))
+            .hint(format!(
+                "name the sandbox with --site (or AUTOREKEY_SITE), or unset {GATEWAY_ENV} to use {}",
+                crate::fetch::ATLASSIAN_GATEWAY
+            )));
+        }
+        Ok(atlassian_gateway())
+    }
+}
+
+/// The one `--site` typed (or AUTOREKEY_SITE), for commands that use a site only to find
+/// the org admin API; several sites or a sites file are refused there.
+fn lone_site(args: &SiteArgs) -> CommandResult<Option<Url>> {
+    if args.site.len() > 1 || args.sites_file.is_some() {
+        return Err(
+            CommandError::usage("this command takes one --site, and several were given")
+                .hint("give one --site (the sandbox's, or none for a real organization)"),
+        );
+    }
+    Ok(args.site.first().and_then(|s| Url::parse(s.trim()).ok()))
+}
+
+fn atlassian_gateway() -> Url {
+    Url::parse(crate::fetch::ATLASSIAN_GATEWAY).expect("a valid constant URL")
+}
+
 /// The targets named by `--site` (repeatable, then each line of `--sites-file`) and
 /// `--product` (`all`: Jira then Confluence), in the order given, each site and product
 /// once (sites compared as parsed, without a trailing `/`). Empty when no site was named:
 /// the caller says what is missing ([`SiteSettings::resolve_all`]) or discovers the sites
 /// (`scan --org`).
-pub fn resolve_targets(global: &SiteArgs) -> CommandResult<Vec<Target>> {
+fn resolve_targets(global: &SiteArgs) -> CommandResult<Vec<Target>> {
     let mut sites = Vec::new();
     for text in global.site.iter().filter(|s| !s.trim().is_empty()) {
         sites.push(parse_site(Some(text))?);
@@ -134,103 +295,67 @@ fn parse_sites_text(text: &str) -> CommandResult<Vec<Url>> {
     Ok(sites)
 }
 
-/// The one `--site` typed (or AUTOREKEY_SITE), for commands that use a site only to find the
-/// org admin API (`tokens`); several sites or a sites file are refused there.
-pub fn one_site_arg(global: &SiteArgs) -> CommandResult<Option<&str>> {
-    if global.site.len() > 1 || global.sites_file.is_some() {
-        return Err(
-            CommandError::usage("this command takes one --site, and several were given")
-                .hint("give one --site (the sandbox's, or none for a real organization)"),
-        );
-    }
-    Ok(global.site.first().map(String::as_str))
-}
-
-/// The targets of a command that works on one site and product: several are a usage
-/// error, said before any file or token is read.
-pub fn one_target(global: &SiteArgs) -> CommandResult<Vec<Target>> {
-    let targets = resolve_targets(global)?;
-    if targets.len() > 1 {
-        return Err(one_target_only(&targets));
-    }
-    Ok(targets)
-}
-
 impl SiteSettings {
     /// The settings of the one target a command works on: several sites, or `--product
     /// all`, are a usage error (only `scan` reads several; see [`Self::resolve_all`]).
-    pub fn resolve(global: &SiteArgs, ui: &Ui) -> CommandResult<SiteSettings> {
-        let targets = one_target(global)?;
-        let mut all = Self::for_targets(global, require_some(targets)?, ui)?;
+    /// Reads the admin's token.
+    pub fn resolve(options: &SiteOptions, ui: &Ui) -> CommandResult<SiteSettings> {
+        let targets = options.one_target()?.to_vec();
+        let mut all = Self::for_targets(options, require_some(targets)?, ui)?;
         Ok(all.remove(0))
     }
 
-    /// The settings of every target named (see [`resolve_targets`]), in order, sharing one
-    /// login and one admin token read once. No site at all is a usage error.
-    pub fn resolve_all(global: &SiteArgs, ui: &Ui) -> CommandResult<Vec<SiteSettings>> {
-        let targets = require_some(resolve_targets(global)?)?;
-        Self::for_targets(global, targets, ui)
+    /// The settings of every target named (see [`SiteOptions::targets`]), in order, sharing
+    /// one login and one admin token read once. No site at all is a usage error.
+    pub fn resolve_all(options: &SiteOptions, ui: &Ui) -> CommandResult<Vec<SiteSettings>> {
+        let targets = require_some(options.targets()?.to_vec())?;
+        Self::for_targets(options, targets, ui)
     }
 
     /// The settings of `targets` (named, or discovered from the org) with the login, token
-    /// and client options of `global`. `--api-base` names one target's API, so it is refused
-    /// beside several.
+    /// and client options of `options`. `--api-base` names one target's API, so it is
+    /// refused beside several. The admin's token is read last, after every refusal.
     pub fn for_targets(
-        global: &SiteArgs,
+        options: &SiteOptions,
         targets: Vec<Target>,
         ui: &Ui,
     ) -> CommandResult<Vec<SiteSettings>> {
-        let login = global
-            .login
-            .clone()
-            .filter(|l| !l.trim().is_empty())
-            .ok_or_else(|| {
-                CommandError::usage("no admin login was given")
-                    .hint("pass --login EMAIL or set AUTOREKEY_LOGIN (a Jira global admin)")
-            })?;
-        let api_base = global
-            .api_base
-            .as_deref()
-            .map(|u| parse_url(u, "--api-base"))
-            .transpose()?;
-        if let Some(base) = &api_base {
-            check_site_url(base).map_err(|e| CommandError::usage(e.to_string()))?;
-            if targets.len() > 1 {
-                return Err(CommandError::usage(format!(
-                    "--api-base names one site's automation API, and {} sites or products were given",
-                    targets.len()
-                ))
-                .hint("drop --api-base (each site's address is found from the site), or name one site and product"));
-            }
+        let login = options.login()?;
+        let api_base = options.api_base.as_ref().map_err(CommandError::replay)?;
+        if api_base.is_some() && targets.len() > 1 {
+            return Err(CommandError::usage(format!(
+                "--api-base names one site's automation API, and {} sites or products were given",
+                targets.len()
+            ))
+            .hint("drop --api-base (each site's address is found from the site), or name one site and product"));
         }
-        let gateway = gateway_override()?;
+        let gateway = options.gateway()?;
         for target in &targets {
             if !crate::fetch::policy::is_loopback(&target.site) {
-                real_gateway(&target.site)?;
+                options.real_gateway(&target.site)?;
             }
         }
         let api_token = read_token(
             TokenSource {
                 what: "admin's API token",
-                file: global.api_token_file.as_deref(),
+                file: options.api_token_file.as_deref(),
                 env: API_TOKEN_ENV,
                 file_flag: "--api-token-file",
                 confirm: false,
             },
             ui,
         )?;
-        let login = login.trim().to_string();
         Ok(targets
             .into_iter()
             .map(|target| SiteSettings {
                 site: target.site,
-                login: login.clone(),
+                login: login.to_owned(),
                 api_token: api_token.clone(),
                 product: target.product,
                 api_base: api_base.clone(),
-                concurrency: usize::from(global.concurrency),
-                max_body: u64::from(global.max_response_mb) * 1024 * 1024,
-                gateway: gateway.clone(),
+                concurrency: options.concurrency,
+                max_body: options.max_body,
+                gateway: gateway.cloned(),
             })
             .collect())
     }
@@ -341,37 +466,6 @@ pub fn sandbox_gateway(text: &str, what: &str, undo: &str) -> CommandResult<Url>
     Ok(url)
 }
 
-/// Where the org admin key goes when no site is named (`tokens`, `scan --from-file --org`):
-/// Atlassian's gateway, and only there. [`GATEWAY_ENV`] aims it at a sandbox only beside a
-/// sandbox site named with `--site` (or `AUTOREKEY_SITE`), so an environment variable alone
-/// can never send the org's key, over plain HTTP, to whatever listens on a local port.
-fn org_gateway_without_site() -> CommandResult<Url> {
-    if gateway_override()?.is_some() {
-        return Err(CommandError::usage(format!(
-            "{GATEWAY_ENV} may point the org admin key at a sandbox only when the site is that \
-             sandbox, and no site was given"
-        ))
-        .hint(format!(
-            "name the sandbox with --site (or AUTOREKEY_SITE), or unset {GATEWAY_ENV} to use {}",
-            crate::fetch::ATLASSIAN_GATEWAY
-        )));
-    }
-    Ok(Url::parse(crate::fetch::ATLASSIAN_GATEWAY).expect("a valid constant URL"))
-}
-
-/// Atlassian's gateway, for a real (not loopback) `site`: a real site's credentials and org
-/// key go there only, never to whatever listens on a local port, so [`GATEWAY_ENV`] set
-/// beside one is a usage error.
-pub fn real_gateway(site: &Url) -> CommandResult<Url> {
-    if gateway_override()?.is_some() {
-        return Err(CommandError::usage(format!(
-            "{GATEWAY_ENV} is for a sandbox site on this machine, but the site is {site}"
-        ))
-        .hint(format!("unset {GATEWAY_ENV} to use a real site")));
-    }
-    Ok(Url::parse(crate::fetch::ATLASSIAN_GATEWAY).expect("a valid constant URL"))
-}
-
 /// The env var that holds the org admin API key when no file is given.
 pub const ORG_API_KEY_ENV: &str = "AUTOREKEY_ORG_API_KEY";
 
@@ -386,9 +480,11 @@ pub struct OrgSettings {
 impl OrgSettings {
     /// `None` without `--org`; otherwise the org id and its key (file, env or prompt).
     /// `gateway` is the client's when there is one (a loopback site is its own gateway).
+    /// Without `gateway`, Atlassian's (never a sandbox on the word of the environment alone).
     pub fn resolve(
         args: &OrgArgs,
         gateway: Option<&Url>,
+        options: &SiteOptions,
         ui: &Ui,
     ) -> CommandResult<Option<OrgSettings>> {
         let Some(org_id) = args.org.as_deref().map(str::trim).filter(|o| !o.is_empty()) else {
@@ -396,7 +492,7 @@ impl OrgSettings {
         };
         let gateway = match gateway {
             Some(g) => g.clone(),
-            None => org_gateway_without_site()?,
+            None => options.org_gateway_without_site()?,
         };
         let key = read_token(
             TokenSource {
@@ -416,8 +512,13 @@ impl OrgSettings {
     }
 
     /// `resolve`, for commands that cannot work without an org.
-    pub fn require(args: &OrgArgs, gateway: Option<&Url>, ui: &Ui) -> CommandResult<OrgSettings> {
-        Self::resolve(args, gateway, ui)?.ok_or_else(|| {
+    pub fn require(
+        args: &OrgArgs,
+        gateway: Option<&Url>,
+        options: &SiteOptions,
+        ui: &Ui,
+    ) -> CommandResult<OrgSettings> {
+        Self::resolve(args, gateway, options, ui)?.ok_or_else(|| {
             CommandError::usage("no organization was given").hint(
                 "pass --org ID or set AUTOREKEY_ORG_ID (admin.atlassian.com > Settings > API keys)",
             )
@@ -606,14 +707,17 @@ mod tests {
             ),
             global(&["https://a.atlassian.net"], None, Product::All),
         ] {
-            let err = SiteSettings::resolve(&g, &ui).err().unwrap().render();
+            let err = SiteSettings::resolve(&SiteOptions::resolve(&g), &ui)
+                .err()
+                .unwrap()
+                .render();
             assert!(err.contains("one site and product at a time"), "{err}");
             assert!(
                 err.contains("`scan`, `rotate` and `revoke` take several"),
                 "{err}"
             );
         }
-        let err = SiteSettings::resolve_all(&global(&[], None, Product::All), &ui)
+        let err = SiteSettings::resolve_all(&options(&[], Product::All), &ui)
             .err()
             .unwrap()
             .render();
@@ -624,7 +728,10 @@ mod tests {
             Product::Jira,
         );
         g.api_base = Some("https://api.atlassian.com/x".into());
-        let err = SiteSettings::resolve_all(&g, &ui).err().unwrap().render();
+        let err = SiteSettings::resolve_all(&SiteOptions::resolve(&g), &ui)
+            .err()
+            .unwrap()
+            .render();
         assert!(err.contains("--api-base names one site"), "{err}");
     }
 
@@ -640,7 +747,7 @@ mod tests {
             Product::All,
         );
         g.api_token_file = Some(token);
-        let all = SiteSettings::resolve_all(&g, &ui).unwrap();
+        let all = SiteSettings::resolve_all(&SiteOptions::resolve(&g), &ui).unwrap();
         assert_eq!(all.len(), 4);
         let limits = site_limits(&all);
         assert!(
@@ -656,14 +763,130 @@ mod tests {
     }
 
     #[test]
-    fn tokens_takes_at_most_one_site() {
-        let g = global(&["https://a.atlassian.net"], None, Product::Jira);
-        assert_eq!(one_site_arg(&g).unwrap(), Some("https://a.atlassian.net"));
-        let g = global(
-            &["https://a.atlassian.net", "https://b.atlassian.net"],
-            None,
-            Product::Jira,
+    fn tokens_takes_at_most_one_site_and_reads_a_bad_one_as_none() {
+        let org_gateway = |sites: &[&str]| options(sites, Product::Jira).org_gateway();
+        assert_eq!(
+            org_gateway(&["http://127.0.0.1:9/"]).unwrap(),
+            Some(Url::parse("http://127.0.0.1:9/").unwrap()),
+            "a sandbox is its own gateway"
         );
-        assert!(one_site_arg(&g).is_err());
+        assert_eq!(org_gateway(&[]).unwrap(), None);
+        assert_eq!(org_gateway(&["not a url"]).unwrap(), None);
+        let err = org_gateway(&["https://a.atlassian.net", "https://b.atlassian.net"])
+            .unwrap_err()
+            .render();
+        assert!(err.contains("takes one --site"), "{err}");
+    }
+
+    fn options(sites: &[&str], product: Product) -> SiteOptions {
+        SiteOptions::resolve(&global(sites, None, product))
+    }
+
+    fn quiet() -> Ui {
+        Ui::new(-1, ColorChoice::Never)
+    }
+
+    #[test]
+    fn options_are_resolved_from_flags_alone_and_keep_errors_for_the_mode_that_needs_a_site() {
+        let mut g = global(&["not a url s3cr3t"], None, Product::Jira);
+        g.login = Some("  admin@x.example \n".into());
+        g.concurrency = 7;
+        g.max_response_mb = 3;
+        g.api_base = Some("http://api.example/x".into());
+        let o = SiteOptions::resolve(&g);
+        assert_eq!(o.login().unwrap(), "admin@x.example");
+        assert_eq!((o.concurrency, o.max_body), (7, 3 * 1024 * 1024));
+        // The bad site is said each time a site is asked for, the same way, never echoed.
+        let first = o.targets().unwrap_err().render();
+        assert!(
+            first.contains("--site (or AUTOREKEY_SITE) is not a valid URL"),
+            "{first}"
+        );
+        assert!(!first.contains("s3cr3t"), "{first}");
+        assert_eq!(o.targets().unwrap_err().render(), first);
+        assert_eq!(o.one_target().unwrap_err().render(), first);
+        // A mode that reads no named site is not refused for it.
+        assert_eq!(o.org_gateway().unwrap(), None);
+        // The site comes first, as it always did; then the login, then --api-base.
+        let err = SiteSettings::resolve(&o, &quiet()).err().unwrap().render();
+        assert_eq!(err, first);
+        let mut g = global(&["https://a.atlassian.net"], None, Product::Jira);
+        g.login = Some(" ".into());
+        g.api_base = Some("http://api.example/x".into());
+        let err = SiteSettings::resolve(&SiteOptions::resolve(&g), &quiet())
+            .err()
+            .unwrap()
+            .render();
+        assert!(err.contains("no admin login was given"), "{err}");
+        g.login = Some("admin@x.example".into());
+        let err = SiteSettings::resolve(&SiteOptions::resolve(&g), &quiet())
+            .err()
+            .unwrap()
+            .render();
+        assert!(
+            err.contains("plain http is allowed only for loopback addresses"),
+            "the site URL policy, for --api-base: {err}"
+        );
+    }
+
+    #[test]
+    fn a_sites_file_error_is_said_whole_each_time_it_is_raised() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = global(&[], Some(dir.path().join("missing")), Product::Jira);
+        let o = SiteOptions::resolve(&g);
+        let direct = resolve_targets(&g).unwrap_err();
+        let raised = o.targets().unwrap_err();
+        assert_eq!(raised.render(), direct.render());
+        assert!(
+            raised.render().contains("Caused by: "),
+            "{}",
+            raised.render()
+        );
+        assert_eq!(raised.kind, direct.kind);
+        assert_eq!(format!("{:#}", raised.error), format!("{:#}", direct.error));
+    }
+
+    #[test]
+    fn a_sandbox_gateway_is_refused_beside_a_real_site_before_any_token_is_read() {
+        let sandbox = Url::parse("http://127.0.0.1:9/").unwrap();
+        let with_gateway = |sites: &[&str]| {
+            let mut o = options(sites, Product::Jira);
+            o.gateway = Ok(Some(sandbox.clone()));
+            o
+        };
+        // No token file and no terminal: reaching the token read would say so instead.
+        let err = SiteSettings::resolve(&with_gateway(&["https://a.atlassian.net"]), &quiet())
+            .err()
+            .unwrap()
+            .render();
+        assert!(
+            err.contains("is for a sandbox site on this machine"),
+            "{err}"
+        );
+        let err = with_gateway(&["https://a.atlassian.net"])
+            .org_gateway()
+            .unwrap_err()
+            .render();
+        assert!(
+            err.contains("but the site is https://a.atlassian.net/"),
+            "{err}"
+        );
+        assert_eq!(
+            with_gateway(&["http://127.0.0.1:9/"])
+                .org_gateway()
+                .unwrap(),
+            Some(sandbox.clone())
+        );
+        let err = with_gateway(&[])
+            .org_gateway_without_site()
+            .unwrap_err()
+            .render();
+        assert!(err.contains("no site was given"), "{err}");
+        assert_eq!(
+            options(&[], Product::Jira)
+                .org_gateway_without_site()
+                .unwrap(),
+            atlassian_gateway()
+        );
     }
 }

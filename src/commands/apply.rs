@@ -12,26 +12,26 @@
 
 use std::path::Path;
 
-use crate::cli::{ApplyArgs, SiteArgs};
+use crate::cli::ApplyArgs;
 use crate::confirm::Approver;
 use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::fetch::AutomationClient;
 use crate::files::{self, Links};
 use crate::plan::{PlanFile, PlanFileError, Planner};
-use crate::settings::SiteSettings;
+use crate::settings::{SiteOptions, SiteSettings};
 use crate::ui::Ui;
 
 use super::ownership::{self, Confirmation, Given};
 use super::rotation;
 use super::session::Writes;
 
-pub async fn run(global: &SiteArgs, args: &ApplyArgs, ui: &Ui) -> CommandResult {
+pub async fn run(options: &SiteOptions, args: &ApplyArgs, ui: &Ui) -> CommandResult {
     // A plan is one site's: several sites are refused before the plan is read.
-    crate::settings::one_target(global)?;
+    options.one_target()?;
     let plan = read_plan(&args.plan)?;
     let approver = Approver::new(args.write_args.yes, ui, "apply")?;
     rotation::check_backup_root(&args.write_args)?;
-    let settings = SiteSettings::resolve(global, ui)?;
+    let settings = SiteSettings::resolve(options, ui)?;
     if !same_site(&plan.site, settings.site.as_str()) {
         return Err(CommandError::usage(format!(
             "the plan is for {}, but the site is {}",

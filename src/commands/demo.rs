@@ -23,6 +23,7 @@ use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::sandbox::{
     bundled, load_accounts_file, load_rules_dir, private_dir, Sandbox, SandboxConfig,
 };
+use crate::settings::SiteOptions;
 use crate::ui::Ui;
 
 const SERVICE_ACCOUNT: &str = "svc-jira@acme.example";
@@ -137,6 +138,7 @@ async fn walk(
     ui: &Ui,
 ) -> CommandResult {
     let site = global.site.first().cloned().unwrap_or_default();
+    let options = SiteOptions::resolve(global);
     heading(
         ui,
         0,
@@ -154,7 +156,7 @@ async fn walk(
 ",
     );
     let scan = scan_args(global, None);
-    super::scan::run(global, &scan, ui).await?;
+    super::scan::run(&options, &scan, ui).await?;
 
     heading(
         ui,
@@ -165,7 +167,7 @@ async fn walk(
         "   $ autorekey rotate --account {SERVICE_ACCOUNT} --new-token-file new-token --dry-run\n"
     ));
     expect_partial(
-        super::rotate::run(global, &rotate_args(global, new_token, backups, true), ui).await,
+        super::rotate::run(&options, &rotate_args(global, new_token, backups, true), ui).await,
     )?;
 
     heading(
@@ -177,12 +179,22 @@ async fn walk(
         "   $ autorekey rotate --account {SERVICE_ACCOUNT} --new-token-file new-token --yes\n"
     ));
     expect_partial(
-        super::rotate::run(global, &rotate_args(global, new_token, backups, false), ui).await,
+        super::rotate::run(
+            &options,
+            &rotate_args(global, new_token, backups, false),
+            ui,
+        )
+        .await,
     )?;
 
     heading(ui, 4, "Run it again: a second run finds only what is left");
     expect_partial(
-        super::rotate::run(global, &rotate_args(global, new_token, backups, false), ui).await,
+        super::rotate::run(
+            &options,
+            &rotate_args(global, new_token, backups, false),
+            ui,
+        )
+        .await,
     )?;
 
     heading(ui, 5, "The way back: restore one rule from its backup");
@@ -190,7 +202,7 @@ async fn walk(
 
     heading(ui, 6, &format!("Inventory of {SERVICE_ACCOUNT} now"));
     let scan = scan_args(global, Some(SERVICE_ACCOUNT));
-    super::scan::run(global, &scan, ui).await
+    super::scan::run(&options, &scan, ui).await
 }
 
 async fn restore_one_rule(global: &SiteArgs, backups: &Path, ui: &Ui) -> CommandResult {
@@ -210,7 +222,7 @@ async fn restore_one_rule(global: &SiteArgs, backups: &Path, ui: &Ui) -> Command
         yes: true,
         global: global.clone(),
     };
-    super::restore::run(global, &restore, ui).await
+    super::restore::run(&SiteOptions::resolve(global), &restore, ui).await
 }
 
 pub(super) fn heading(ui: &Ui, n: usize, text: &str) {

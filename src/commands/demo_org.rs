@@ -15,6 +15,7 @@ use crate::cli::{
 };
 use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::sandbox::{load_accounts_file, load_directory, load_rules_dir, Sandbox, SandboxConfig};
+use crate::settings::SiteOptions;
 use crate::ui::Ui;
 
 use super::demo::{expect_partial, heading};
@@ -111,13 +112,15 @@ impl<F: Fn() -> OrgArgs> Steps<'_, F> {
             org: (self.org)(),
             org_gateway: None,
         };
-        super::scan::run(self.global, &scan, ui).await?;
+        super::scan::run(&SiteOptions::resolve(self.global), &scan, ui).await?;
 
         heading(ui, 8, &format!("Rotate {OWNER}'s rules to her new token"));
         ui.out(format!(
             "   $ autorekey rotate --account {OWNER} --new-token-file new-token --yes\n"
         ));
-        expect_partial(super::rotate::run(self.global, &self.rotate(), ui).await)?;
+        expect_partial(
+            super::rotate::run(&SiteOptions::resolve(self.global), &self.rotate(), ui).await,
+        )?;
 
         heading(
             ui,
@@ -139,7 +142,7 @@ impl<F: Fn() -> OrgArgs> Steps<'_, F> {
             check_gone: false,
             org: (self.org)(),
         };
-        super::revoke::run(self.global, &revoke, ui).await?;
+        super::revoke::run(&SiteOptions::resolve(self.global), &revoke, ui).await?;
 
         heading(ui, 10, &format!("{OWNER}'s tokens now"));
         ui.out(format!(
@@ -153,7 +156,7 @@ impl<F: Fn() -> OrgArgs> Steps<'_, F> {
             format: crate::cli::TokensFormat::Text,
             org: (self.org)(),
         };
-        super::tokens::run(self.global, &tokens, ui).await
+        super::tokens::run(&SiteOptions::resolve(self.global), &tokens, ui).await
     }
 
     fn rotate(&self) -> RotateArgs {

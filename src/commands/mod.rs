@@ -37,6 +37,7 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
 use crate::error::{CommandError, CommandResult, ErrorKind};
+use crate::settings::SiteOptions;
 use crate::ui::Ui;
 
 pub fn main() -> ExitCode {
@@ -159,18 +160,20 @@ fn install_fingerprint_key(cli: &Cli) -> CommandResult {
 
 async fn run(cli: Cli, ui: &Ui) -> CommandResult {
     // Site commands get their own site options, already merged with those typed before
-    // the command name (see `cli::parse`).
+    // the command name (see `cli::parse`), resolved here from flags and environment alone;
+    // each command reads the admin's token where its own order of checks wants it.
+    let site = SiteOptions::resolve;
     match cli.command {
-        Command::Scan(args) => scan::run(&args.global, &args, ui).await,
-        Command::Rotate(args) => rotate::run(&args.global, &args, ui).await,
-        Command::Apply(args) => apply::run(&args.global, &args, ui).await,
-        Command::Restore(args) => restore::run(&args.global, &args, ui).await,
+        Command::Scan(args) => scan::run(&site(&args.global), &args, ui).await,
+        Command::Rotate(args) => rotate::run(&site(&args.global), &args, ui).await,
+        Command::Apply(args) => apply::run(&site(&args.global), &args, ui).await,
+        Command::Restore(args) => restore::run(&site(&args.global), &args, ui).await,
         Command::Backups(args) => backups::run(&args, ui),
         #[cfg(feature = "sandbox")]
         Command::Demo(args) => demo::run(&args, ui).await,
         Command::Fingerprint(_) => fingerprint::run(ui),
-        Command::Tokens(args) => tokens::run(&args.global, &args, ui).await,
-        Command::Revoke(args) => revoke::run(&args.global, &args, ui).await,
+        Command::Tokens(args) => tokens::run(&site(&args.global), &args, ui).await,
+        Command::Revoke(args) => revoke::run(&site(&args.global), &args, ui).await,
         #[cfg(feature = "sandbox")]
         Command::Sandbox(args) => sandbox::run(args, ui).await,
         Command::Completions(args) => completions::run(&args, ui),

@@ -17,7 +17,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::backup::{BackupRun, Manifest, SavedRule, TargetRef};
-use crate::cli::{RestoreArgs, SiteArgs, SummaryFormat};
+use crate::cli::{RestoreArgs, SummaryFormat};
 use crate::confirm::{Answer, Approver};
 use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::fetch::FetchError;
@@ -26,19 +26,19 @@ use crate::outcome::{Failure, Kind, Outcome, Stop};
 use crate::plan;
 use crate::report;
 use crate::rule::Rule;
-use crate::settings::SiteSettings;
+use crate::settings::{SiteOptions, SiteSettings};
 use crate::ui::Ui;
 use crate::verdict;
 use crate::write::{RestoreLog, Writer};
 
-pub async fn run(global: &SiteArgs, args: &RestoreArgs, ui: &Ui) -> CommandResult {
+pub async fn run(options: &SiteOptions, args: &RestoreArgs, ui: &Ui) -> CommandResult {
     let (backup, rules, held) = selected_rules(args)?;
     let manifest = backup.manifest()?;
     if !manifest.targets.is_empty() {
-        return several(global, args, (backup, manifest), ui).await;
+        return several(options, args, (backup, manifest), ui).await;
     }
     let approver = Approver::new(args.yes, ui, "restore")?;
-    let settings = SiteSettings::resolve(global, ui)?;
+    let settings = SiteSettings::resolve(options, ui)?;
     same_site(&manifest, &settings)?;
     let client = settings.connect(ui).await?;
     let _lock = super::rotation::lock_site(&client, "restore", ui)?;
@@ -83,7 +83,7 @@ fn open_journal(backup: &BackupRun) -> CommandResult<Journal> {
 /// before the first write; one approver, one journal (each entry naming its site and
 /// product), one closing summary.
 async fn several(
-    global: &SiteArgs,
+    options: &SiteOptions,
     args: &RestoreArgs,
     (backup, manifest): (BackupRun, Manifest),
     ui: &Ui,
@@ -91,7 +91,7 @@ async fn several(
     let (parts, held) = selected_parts(&backup, args)?;
     let mut approver = Approver::new(args.yes, ui, "restore")?;
     let named: Vec<TargetRef> = parts.iter().map(|p| p.0.clone()).collect();
-    let settings = super::sites::settings_for(global, &named, ui)?;
+    let settings = super::sites::settings_for(options, &named, ui)?;
     let targets = super::sites::connect_all(settings, ui).await?;
     let _locks = super::sites::lock_all(&targets, "restore", ui)?;
     super::interrupt::set_left(LEFT);

@@ -17,7 +17,7 @@
 //! proof is made again after the question, right before the DELETE, since the rules may
 //! change while a person reads it.
 
-use crate::cli::{RevokeArgs, SiteArgs};
+use crate::cli::RevokeArgs;
 use crate::confirm::Approver;
 use crate::error::{CommandError, CommandResult, OrgCall};
 use crate::fetch::org::OrgToken;
@@ -25,25 +25,25 @@ use crate::fetch::{AutomationClient, FetchError};
 use crate::printable::printable;
 use crate::revoke_proof::rules::{merged, Proof};
 use crate::secret::Fingerprint;
-use crate::settings::{OrgSettings, SiteSettings};
+use crate::settings::{OrgSettings, SiteOptions, SiteSettings};
 use crate::ui::Ui;
 
 use super::revoke_guard::Guard;
 use super::sites::{self, Connected};
 
-pub async fn run(global: &SiteArgs, args: &RevokeArgs, ui: &Ui) -> CommandResult {
+pub async fn run(options: &SiteOptions, args: &RevokeArgs, ui: &Ui) -> CommandResult {
     if args.check_gone {
-        return super::revoke_by_hand::check_gone(global, args, ui).await;
+        return super::revoke_by_hand::check_gone(options, args, ui).await;
     }
     let account = args.account.trim();
     let keep = args.keep.as_deref().map(keep_fingerprint).transpose()?;
     let mut approver = Approver::new(args.yes, ui, "revoke")?;
     // The token works on every site and product of its account: every one named is read
     // for the proof, all locked first (in one order, as rotate takes them).
-    let targets = sites::connect_all(SiteSettings::resolve_all(global, ui)?, ui).await?;
+    let targets = sites::connect_all(SiteSettings::resolve_all(options, ui)?, ui).await?;
     sites::refuse_same_tenant(&targets)?;
     let _locks = sites::lock_all(&targets, "revoke", ui)?;
-    let org = OrgSettings::require(&args.org, Some(targets[0].client.gateway()), ui)?;
+    let org = OrgSettings::require(&args.org, Some(targets[0].client.gateway()), options, ui)?;
     let org_client = org.client()?;
     let list = org_client
         .list_tokens()

@@ -18,18 +18,19 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{RevokeArgs, SiteArgs};
+use crate::cli::RevokeArgs;
 use crate::confirm::Approver;
 use crate::error::{CommandError, CommandResult};
 use crate::expiry::date;
 use crate::fetch::org::{OrgClient, OrgToken, TokenList};
 use crate::printable::printable;
+use crate::settings::SiteOptions;
 use crate::ui::Ui;
 
 /// `revoke --check-gone`: list the org's tokens again and say whether `--token-id` is gone
 /// (exit 0) or still listed (exit 3). No site, no rule, no write.
-pub(super) async fn check_gone(global: &SiteArgs, args: &RevokeArgs, ui: &Ui) -> CommandResult {
-    let list = super::tokens::org_tokens(global, &args.org, ui).await?;
+pub(super) async fn check_gone(options: &SiteOptions, args: &RevokeArgs, ui: &Ui) -> CommandResult {
+    let list = super::tokens::org_tokens(options, &args.org, ui).await?;
     let (account, id) = (args.account.trim(), args.token_id.trim());
     let root = records_root(args);
     let handed = root.as_deref().is_some_and(|r| was_handed(r, account, id));

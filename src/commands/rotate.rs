@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use crate::cli::{RotateArgs, SiteArgs};
+use crate::cli::RotateArgs;
 use crate::confirm::Approver;
 use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::fetch::AutomationClient;
@@ -19,7 +19,7 @@ use crate::plan::ownership::Confirmed;
 use crate::plan::{Migration, PlanFile, Planner, Rewrite, Selector, PLAN_VERSION};
 use crate::report::RotationSummary;
 use crate::secret::Token;
-use crate::settings::SiteSettings;
+use crate::settings::{SiteOptions, SiteSettings};
 use crate::ui::Ui;
 use crate::verdict;
 
@@ -27,13 +27,13 @@ use super::ownership::{self, Confirmation, Given};
 use super::rotation::{self, Diffs, SiteRead};
 use super::session::Writes;
 
-pub async fn run(global: &SiteArgs, args: &RotateArgs, ui: &Ui) -> CommandResult {
+pub async fn run(options: &SiteOptions, args: &RotateArgs, ui: &Ui) -> CommandResult {
     let mut selector = rotation::selector(&args.account, &args.fingerprint)?;
     if let Some(source) = &args.from_file {
         return offline(source, selector, args, ui).await;
     }
-    if crate::settings::resolve_targets(global)?.len() > 1 {
-        return super::rotate_sites::run(global, args, selector, ui).await;
+    if options.targets()?.len() > 1 {
+        return super::rotate_sites::run(options, args, selector, ui).await;
     }
     if let Some(out) = args.out.as_deref().filter(|p| p.symlink_metadata().is_ok()) {
         // Said before any request: the plan would be refused at the end anyway.
@@ -50,7 +50,7 @@ pub async fn run(global: &SiteArgs, args: &RotateArgs, ui: &Ui) -> CommandResult
     if writes {
         rotation::check_backup_root(&args.write_args)?;
     }
-    let settings = SiteSettings::resolve(global, ui)?;
+    let settings = SiteSettings::resolve(options, ui)?;
     let client = settings.connect(ui).await?;
     let _lock = match writes {
         true => Some(rotation::lock_site(&client, "rotate", ui)?),

@@ -23,14 +23,14 @@
 //! a hint, as is `apply` of them (see `settings`).
 
 use crate::backup::Manifest;
-use crate::cli::{RotateArgs, SiteArgs};
+use crate::cli::RotateArgs;
 use crate::confirm::Approver;
 use crate::error::{CommandError, CommandResult};
 use crate::plan::{Planner, Selector};
 use crate::report::{RotationSummary, SitesSummary};
 use crate::rotation_store::RunStore;
 use crate::secret::Token;
-use crate::settings::SiteSettings;
+use crate::settings::{SiteOptions, SiteSettings};
 use crate::ui::Ui;
 use crate::verdict;
 
@@ -40,7 +40,7 @@ use super::session::{write_targets, TargetWrite};
 use super::sites::{self, Connected};
 
 pub async fn run(
-    global: &SiteArgs,
+    options: &SiteOptions,
     args: &RotateArgs,
     selector: Selector,
     ui: &Ui,
@@ -62,7 +62,7 @@ pub async fn run(
     if writes {
         rotation::check_backup_root(&args.write_args)?;
     }
-    let targets = sites::connect_all(SiteSettings::resolve_all(global, ui)?, ui).await?;
+    let targets = sites::connect_all(SiteSettings::resolve_all(options, ui)?, ui).await?;
     sites::refuse_same_tenant(&targets)?;
     let _locks = match writes {
         true => Some(sites::lock_all(&targets, "rotate", ui)?),

@@ -18,7 +18,7 @@ use std::path::Path;
 
 use url::Url;
 
-use crate::cli::{FailOn, Format, ScanArgs, SiteArgs};
+use crate::cli::{FailOn, Format, ScanArgs};
 use crate::detect::{self, Finding, Status};
 use crate::error::{CommandError, CommandResult};
 use crate::expiry::{self, OwnerExpiry};
@@ -27,7 +27,7 @@ use crate::fetch::{AutomationClient, CredentialCheck, FetchError, HostPolicy, Ve
 use crate::printable::printable;
 use crate::report::{self, Inventory, Verification};
 use crate::secret::{Credential, Fingerprint};
-use crate::settings::OrgSettings;
+use crate::settings::{OrgSettings, SiteOptions};
 use crate::ui::Ui;
 use crate::verify::{
     check_where, sent_to_site_but_gateway_only, verify_key, Places, Target, VerifyKey,
@@ -35,7 +35,7 @@ use crate::verify::{
 
 use super::scan_sites::{self, Sites};
 
-pub async fn run(global: &SiteArgs, args: &ScanArgs, ui: &Ui) -> CommandResult {
+pub async fn run(options: &SiteOptions, args: &ScanArgs, ui: &Ui) -> CommandResult {
     // The same format on a terminal and in a pipe: `scan | grep dead` reads what a person
     // reads; scripts ask for `--format json`.
     let format = args.format;
@@ -50,7 +50,7 @@ pub async fn run(global: &SiteArgs, args: &ScanArgs, ui: &Ui) -> CommandResult {
                 .hint("pass --org ID with the org admin API key in AUTOREKEY_ORG_API_KEY (or --org-api-key-file)"),
         );
     }
-    let (sites, org) = sites_and_org(global, args, verify, ui).await?;
+    let (sites, org) = sites_and_org(options, args, verify, ui).await?;
     let mut collector = Collector::new(args.account.as_deref());
     let mut cut_short = None;
     match (&args.from_file, &sites) {
@@ -101,7 +101,7 @@ pub async fn run(global: &SiteArgs, args: &ScanArgs, ui: &Ui) -> CommandResult {
 /// The sites to read (none for `--from-file` without `--verify`), connected, and the org
 /// whose token list is joined: the one discovery used, or `--org` beside the sites.
 async fn sites_and_org(
-    global: &SiteArgs,
+    options: &SiteOptions,
     args: &ScanArgs,
     verify: bool,
     ui: &Ui,
@@ -113,12 +113,12 @@ async fn sites_and_org(
         .hint("drop --org-gateway"));
     }
     if args.from_file.is_some() && !verify {
-        return Ok((None, OrgSettings::resolve(&args.org, None, ui)?));
+        return Ok((None, OrgSettings::resolve(&args.org, None, options, ui)?));
     }
-    let (sites, discovered) = scan_sites::connect(global, args, ui).await?;
+    let (sites, discovered) = scan_sites::connect(options, args, ui).await?;
     let org = match discovered {
         Some(org) => Some(org),
-        None => OrgSettings::resolve(&args.org, sites.org_gateway()?.as_ref(), ui)?,
+        None => OrgSettings::resolve(&args.org, sites.org_gateway()?.as_ref(), options, ui)?,
     };
     Ok((Some(sites), org))
 }

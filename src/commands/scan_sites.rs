@@ -15,13 +15,13 @@
 
 use url::Url;
 
-use crate::cli::{ScanArgs, SiteArgs};
+use crate::cli::ScanArgs;
 use crate::error::{CommandError, CommandResult};
 use crate::fetch::org::UnreadWorkspace;
 use crate::fetch::AutomationClient;
 use crate::printable::printable;
 use crate::settings::{
-    resolve_targets, sandbox_gateway, site_limits, targets_of, OrgSettings, SiteSettings,
+    sandbox_gateway, site_limits, targets_of, OrgSettings, SiteOptions, SiteSettings,
 };
 use crate::ui::Ui;
 
@@ -69,16 +69,16 @@ impl Sites {
     }
 }
 
-/// The targets `global` names (or, with `--org` and no site, the org's), connected. The
+/// The targets `options` names (or, with `--org` and no site, the org's), connected. The
 /// org settings come back when discovery needed them.
 pub(super) async fn connect(
-    global: &SiteArgs,
+    options: &SiteOptions,
     args: &ScanArgs,
     ui: &Ui,
 ) -> CommandResult<(Sites, Option<OrgSettings>)> {
-    let named = resolve_targets(global)?;
+    let named = options.targets()?;
     if named.is_empty() && args.org.org.is_some() && args.from_file.is_none() {
-        return discover(global, args, ui).await;
+        return discover(options, args, ui).await;
     }
     if args.org_gateway.is_some() {
         return Err(CommandError::usage(
@@ -87,7 +87,7 @@ pub(super) async fn connect(
         .hint("drop --org-gateway: beside a sandbox site, the org is asked of that site"));
     }
     if named.len() <= 1 {
-        let settings = SiteSettings::resolve(global, ui)?;
+        let settings = SiteSettings::resolve(options, ui)?;
         let client = settings.connect(ui).await?;
         let reads = vec![SiteRead {
             settings,
@@ -102,7 +102,7 @@ pub(super) async fn connect(
             None,
         ));
     }
-    let all = SiteSettings::for_targets(global, named, ui)?;
+    let all = SiteSettings::for_targets(options, named.to_vec(), ui)?;
     Ok((connect_all(all, ui).await?, None))
 }
 
@@ -175,7 +175,7 @@ pub(super) fn one_line(e: &CommandError) -> String {
 /// `scan --org ID` with no site: the org's Jira and Confluence sites from its workspaces
 /// list, each read for the products listed for it.
 async fn discover(
-    global: &SiteArgs,
+    options: &SiteOptions,
     args: &ScanArgs,
     ui: &Ui,
 ) -> CommandResult<(Sites, Option<OrgSettings>)> {
@@ -184,7 +184,7 @@ async fn discover(
         .as_deref()
         .map(|g| sandbox_gateway(g.trim(), "--org-gateway", "drop --org-gateway"))
         .transpose()?;
-    let org = OrgSettings::require(&args.org, gateway.as_ref(), ui)?;
+    let org = OrgSettings::require(&args.org, gateway.as_ref(), options, ui)?;
     ui.status(format!("Listing the sites of organization {}", org.org_id));
     let found = org.client()?.list_workspaces().await.map_err(|e| {
         CommandError::from(e)
@@ -210,7 +210,7 @@ async fn discover(
     }
     let labels: Vec<String> = targets.iter().map(|t| t.label()).collect();
     ui.status(format!("Found {}", labels.join(", ")));
-    let all = SiteSettings::for_targets(global, targets, ui)?;
+    let all = SiteSettings::for_targets(options, targets, ui)?;
     let mut sites = connect_all(all, ui).await?;
     sites.unread = found.unread;
     Ok((sites, Some(org)))

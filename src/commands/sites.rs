@@ -12,10 +12,9 @@
 use url::Url;
 
 use crate::backup::TargetRef;
-use crate::cli::SiteArgs;
 use crate::error::{CommandError, CommandResult};
 use crate::fetch::AutomationClient;
-use crate::settings::{SiteSettings, Target};
+use crate::settings::{SiteOptions, SiteSettings, Target};
 use crate::site_lock::SiteLock;
 use crate::ui::Ui;
 
@@ -105,12 +104,12 @@ pub fn lock_all(
 /// site named in the options must be one of the backup's: a backup goes back only where
 /// it was taken from.
 pub fn settings_for(
-    global: &SiteArgs,
+    options: &SiteOptions,
     targets: &[TargetRef],
     ui: &Ui,
 ) -> CommandResult<Vec<SiteSettings>> {
     let of_backup: Vec<String> = targets.iter().map(TargetRef::label).collect();
-    for given in crate::settings::resolve_targets(global)? {
+    for given in options.targets()? {
         if !targets
             .iter()
             .any(|t| t.is(given.site.as_str(), &t.product))
@@ -142,5 +141,5 @@ pub fn settings_for(
             product: t.product.clone(),
         });
     }
-    SiteSettings::for_targets(global, named, ui)
+    SiteSettings::for_targets(options, named, ui)
 }

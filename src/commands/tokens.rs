@@ -12,16 +12,16 @@
 
 use std::fmt::Write as _;
 
-use crate::cli::{SiteArgs, TokensArgs, TokensFormat};
+use crate::cli::{TokensArgs, TokensFormat};
 use crate::error::{CommandError, CommandResult};
 use crate::expiry::{date, expires_phrase};
 use crate::fetch::org::{OrgToken, TokenList};
 use crate::printable::printable;
 use crate::report::expiring::{self, ScanPlaces, Watch};
-use crate::settings::OrgSettings;
+use crate::settings::{OrgSettings, SiteOptions};
 use crate::ui::Ui;
 
-pub async fn run(global: &SiteArgs, args: &TokensArgs, ui: &Ui) -> CommandResult {
+pub async fn run(options: &SiteOptions, args: &TokensArgs, ui: &Ui) -> CommandResult {
     let account = args.account.as_deref().map(str::trim);
     if account.is_some_and(str::is_empty) {
         return Err(CommandError::usage("--account is empty"));
@@ -34,12 +34,12 @@ pub async fn run(global: &SiteArgs, args: &TokensArgs, ui: &Ui) -> CommandResult
             .hint("e.g. `autorekey tokens --expiring 30d --format markdown`"));
         }
         let account = account.unwrap_or_default();
-        let list = org_tokens(global, &args.org, ui).await?;
+        let list = org_tokens(options, &args.org, ui).await?;
         return list_account(&list, account, args.format, ui);
     };
     // The scan file first: a wrong path is a usage error before any network call.
     let scan = args.scan.as_deref().map(read_scan).transpose()?;
-    let list = org_tokens(global, &args.org, ui).await?;
+    let list = org_tokens(options, &args.org, ui).await?;
     let watch = expiring::build(
         &list,
         super::scan::now_epoch(),
@@ -57,26 +57,14 @@ pub async fn run(global: &SiteArgs, args: &TokensArgs, ui: &Ui) -> CommandResult
     watch_outcome(&watch)
 }
 
-/// The org gateway for the org key: a loopback site (the sandbox) is its own gateway, as
-/// the site client has it; any other site's org key goes to Atlassian's gateway, whatever
-/// AUTOREKEY_GATEWAY_URL says.
-pub(super) fn org_gateway(global: &SiteArgs) -> CommandResult<Option<url::Url>> {
-    let site = crate::settings::one_site_arg(global)?.and_then(|s| url::Url::parse(s.trim()).ok());
-    Ok(match &site {
-        Some(s) if crate::fetch::policy::is_loopback(s) => Some(s.clone()),
-        Some(s) => Some(crate::settings::real_gateway(s)?),
-        None => None,
-    })
-}
-
 /// Every token the org key can list (users' and service accounts').
 pub(super) async fn org_tokens(
-    global: &SiteArgs,
+    options: &SiteOptions,
     org: &crate::cli::OrgArgs,
     ui: &Ui,
 ) -> CommandResult<TokenList> {
-    let gateway = org_gateway(global)?;
-    let org = OrgSettings::require(org, gateway.as_ref(), ui)?;
+    let gateway = options.org_gateway()?;
+    let org = OrgSettings::require(org, gateway.as_ref(), options, ui)?;
     ui.status(format!(
         "Reading the API tokens of organization {}",
         org.org_id
