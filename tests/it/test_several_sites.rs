@@ -11,6 +11,7 @@
 //!
 //! Elsewhere: each command on one site: test_<command>_command.
 
+use crate::common::snapshot::normalized_naming;
 use crate::common::{
     autorekey, fake_token, fixtures_dir, run_checked, Planted, RunOutput, SiteSpec, TestSite,
 };
@@ -608,17 +609,36 @@ fn scan_org_reads_every_site_and_product_of_the_org_and_fails_on_the_expiring_se
 
     let ci = org.scan_org(&["--fail-on", "expiring=30d"]);
     ci.expect_code(3);
-    assert!(
-        ci.stdout.contains("Covered 4 sites and products:"),
-        "{}",
-        ci.stdout
-    );
-    assert!(
-        ci.stdout.contains(&format!("at {two} confluence")),
-        "{}",
-        ci.stdout
-    );
-    assert!(ci.stdout.contains("(in 5 days)"), "{}", ci.stdout);
+    let names = [(one.as_str(), "[site one]"), (two.as_str(), "[site two]")];
+    // Stdout only: the sites are connected to at once, so stderr's progress lines come in
+    // any order.
+    insta::assert_snapshot!(normalized_naming(&ci.stdout, &names), @r#"
+    alice@acme.example · [fp1]  (basic, 1 place)
+        OPS: Comment on new incidents as alice  Send web request  [header Authorization]  at [site one] jira
+
+    bob@acme.example · [fp2]  (basic, 1 place)
+        WIKI: Publish release notes as bob  Send web request  [header Authorization]  at [site two] confluence
+
+    ci-bot@serviceaccount.atlassian.com · [fp3]  (basic, 2 places)
+        DOCS: Stamp the build page as ci-bot  Send web request  [header Authorization]  at [site one] confluence
+        WIKI: Weekly digest as ci-bot  Send web request  [header Authorization]  at [site two] confluence
+
+    deploy-bot@serviceaccount.atlassian.com · [fp4]  (basic, 1 place)
+        REL: Transition released issues as deploy-bot  Send web request  [header Authorization]  at [site two] jira
+
+    5 rules read, 5 with credentials; 5 findings, 4 distinct credentials.
+    Covered 4 sites and products:
+        [site one] jira: 1 rule read
+        [site one] confluence: 1 rule read
+        [site two] jira: 1 rule read
+        [site two] confluence: 2 rules read
+
+    API token expiry (organization admin API), per credential owner:
+      alice@acme.example  earliest expiry [date] (in 205 days), token "jira-automation" (id tok-alice), last active [date]; 1 active token
+      bob@acme.example  earliest expiry [date] (in 165 days), token "wiki-automation" (id tok-bob), last active [date]; 1 active token
+      ci-bot@serviceaccount.atlassian.com  earliest expiry [date] (in 5 days), token "ci-bot (scoped)" (id tok-ci-bot), last active [date]; 2 active tokens
+      deploy-bot@serviceaccount.atlassian.com  earliest expiry [date] (in 335 days), token "deploy-bot (scoped)" (id tok-deploy-bot), last active [date]; 1 active token
+    "#);
     assert!(ci.stderr.contains("expiring"), "{}", ci.stderr);
 }
 
