@@ -27,7 +27,7 @@ use crate::common::scoped::{
     account, gateway_url, migration_site, run_with_gateway, scoped, site, stored, web_request_to,
     BOT, CAROL, CLOUD, MIGRATE, NO_ME,
 };
-use crate::common::snapshot::{normalized, normalized_naming};
+use crate::common::snapshot::{normalized, normalized_naming, normalized_streams};
 use crate::common::terminal::{backups, group_question, question, Desk, Screen, GROUP_ANSWERS};
 use crate::common::{
     assert_no_secrets, fake_token, run_checked, std_command, Planted, RunOutput, TestSite, ALICE,
@@ -2270,16 +2270,16 @@ fn an_account_with_no_credential_in_any_rule_is_said_so() {
         &["--yes"],
     ));
     out.expect_code(2).expect_error_with_hint();
-    assert!(out
-        .stderr
-        .contains("no rule holds a credential of admin@acme.example"));
-    assert!(
-        out.stderr.contains(SVC_JIRA),
-        "the hint names the accounts the rules do hold:\n{}",
-        out.stderr
-    );
-    assert!(!out.stdout.contains("Nothing left to do"));
-    assert!(!out.stdout.contains("may be revoked"));
+    // The hint names the accounts the rules do hold; no summary says "nothing left to do".
+    insta::assert_snapshot!(normalized_streams(&out), @"
+    --- stdout
+    --- stderr
+    Connecting to http://127.0.0.1:PORT/ as admin@acme.example
+    The new token ([fp1]) logs in as admin@acme.example at http://127.0.0.1:PORT/rest/api/3/myself.
+    Reading rules at http://127.0.0.1:PORT/
+    Error: no rule holds a credential of admin@acme.example that autorekey can read; nothing was written
+    Hint: check the spelling of --account; the rules hold credentials of: svc-jira@acme.example
+    ");
     assert_eq!(puts(&site), 0);
     assert!(!backups.exists(), "no backup directory");
     Expected::nothing(&before).assert_site(&site);
@@ -3061,18 +3061,66 @@ fn the_next_steps_follow_the_mode_the_run_was_in() {
         &["--out", plan.to_str().unwrap()],
     ));
     saved.expect_code(0);
-    assert!(!saved.stdout.contains("--dry-run"), "{}", saved.stdout);
-    assert!(
-        saved
-            .stdout
-            .contains("Carry the plan out with `autorekey apply`"),
-        "{}",
-        saved.stdout
-    );
+    // The copy's uuid is made at run time.
+    let names: Vec<(String, &str)> = snapshot(&site)
+        .into_keys()
+        .map(|uuid| (uuid, "[copy uuid]"))
+        .collect();
+    insta::assert_snapshot!(normalized_naming(&saved.stdout, &names), @r#"
+    Rule "SUP: Post acknowledgement comment as svc-jira on new tickets #01" ([copy uuid])
+    --- SUP: Post acknowledgement comment as svc-jira on new tickets #01 (as read)
+    +++ SUP: Post acknowledgement comment as svc-jira on new tickets #01 (rotated)
+    @@ -36,5 +36,6 @@
+                 "id": "_header_1695919100340",
+                 "name": "Authorization",
+    -            "value": "Basic <svc-jira@acme.example · [fp1]>"
+    +            "value": "Basic <svc-jira@acme.example · [fp2]>",
+    +            "headerSecure": true
+               },
+               {
+
+    Summary for svc-jira@acme.example (old [fp1] → new [fp2]); 1 rules read:
+      to rotate        1
+
+    Old token [fp1] confirmed as svc-jira@acme.example's: it logs in as the account.
+
+    Plan saved to [tmp]/plan.json (no secrets). Nothing was written.
+    Carry it out with: autorekey apply [tmp]/plan.json
+
+    Next steps:
+      1. Review the diffs above; only the credential text changes.
+      2. Carry the plan out with `autorekey apply` (the command above) to write them.
+      3. Do NOT revoke the old token: nothing was written, every rule still uses it.
+    Keep the old [fp1] and the new [fp2]; revoke nothing yet.
+    "#);
     let dry = site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new, &backups, &["--dry-run"]));
     dry.expect_code(0);
-    assert!(dry.stdout.contains("without --dry-run"), "{}", dry.stdout);
-    assert!(!dry.stdout.contains("apply the plan"), "{}", dry.stdout);
+    insta::assert_snapshot!(normalized_naming(&dry.stdout, &names), @r#"
+    Rule "SUP: Post acknowledgement comment as svc-jira on new tickets #01" ([copy uuid])
+    --- SUP: Post acknowledgement comment as svc-jira on new tickets #01 (as read)
+    +++ SUP: Post acknowledgement comment as svc-jira on new tickets #01 (rotated)
+    @@ -36,5 +36,6 @@
+                 "id": "_header_1695919100340",
+                 "name": "Authorization",
+    -            "value": "Basic <svc-jira@acme.example · [fp1]>"
+    +            "value": "Basic <svc-jira@acme.example · [fp2]>",
+    +            "headerSecure": true
+               },
+               {
+
+    Summary for svc-jira@acme.example (old [fp1] → new [fp2]); 1 rules read:
+      to rotate        1
+
+    Old token [fp1] confirmed as svc-jira@acme.example's: it logs in as the account.
+
+    Dry run: nothing was written.
+
+    Next steps:
+      1. Review the diffs above; only the credential text changes.
+      2. Run the same command without --dry-run to write them (or with --out PLAN to save them for `autorekey apply`).
+      3. Do NOT revoke the old token: nothing was written, every rule still uses it.
+    Keep the old [fp1] and the new [fp2]; revoke nothing yet.
+    "#);
 }
 
 #[test]
