@@ -19,8 +19,11 @@
 //!   related tests are.
 //! - A test's name says where it lives: run one module with `cargo test --test it
 //!   test_scan_command::`, one test with `cargo test --test it
-//!   test_scan_command::some_name`. Snapshots are named after the module path
-//!   (`snapshots/it__test_scan_command__*.snap`), proptest keeps failing seeds beside the
+//!   test_scan_command::some_name`. Whole outputs an admin reads are inline
+//!   snapshots in the test (`insta::assert_snapshot!(normalized(&out.stdout), @"…")`, with
+//!   `common::snapshot` fixing ports, temp paths, dates and fingerprints; `cargo insta test
+//!   --accept` rewrites them); long ones (help, the `--from-file` reports) are files
+//!   named after the module path (`snapshots/it__test_scan_command__*.snap`). Proptest keeps failing seeds beside the
 //!   source file (`test_properties.proptest-regressions`).
 //! - The shared helpers (`common`, `rotate_support`, with a submodule for each family of
 //!   helpers several modules use) are modules of the same crate and are compiled once. New

@@ -8,6 +8,7 @@
 use crate::common;
 use crate::common::cli::run;
 use crate::common::files::{path_str, run_fixture};
+use crate::common::snapshot::normalized;
 use crate::common::{autorekey, checked, fake_token, RunOutput};
 use crate::rotate_support::*;
 use std::path::{Path, PathBuf};
@@ -187,6 +188,7 @@ fn commands_of_one_site_refuse_several_with_a_hint() {
     let plan = tempfile::tempdir().unwrap();
     let plan = plan.path().join("plan.json");
     std::fs::write(&plan, "{}").unwrap();
+    let mut refusals = Vec::new();
     for extra in [["--site", "https://b.atlassian.net"], ["--product", "all"]] {
         let mut args = vec![
             "apply",
@@ -200,11 +202,11 @@ fn commands_of_one_site_refuse_several_with_a_hint() {
         args.extend(extra);
         let out = run(&args);
         out.expect_code(2).expect_error_with_hint();
-        assert!(
-            out.stderr.contains("one site and product at a time"),
-            "{}",
+        refusals.push(format!(
+            "$ autorekey apply ... {}\n{}",
+            extra.join(" "),
             out.stderr
-        );
+        ));
         let mut rotate = vec![
             "rotate",
             "--account",
@@ -224,6 +226,15 @@ fn commands_of_one_site_refuse_several_with_a_hint() {
             out.stderr
         );
     }
+    insta::assert_snapshot!(normalized(&refusals.join("\n")), @"
+    $ autorekey apply ... --site https://b.atlassian.net
+    Error: this command works on one site and product at a time, and 2 were given: https://a.atlassian.net jira, https://b.atlassian.net jira
+    Hint: give one --site and --product jira or confluence (run it once per site); `scan`, `rotate` and `revoke` take several at once
+
+    $ autorekey apply ... --product all
+    Error: this command works on one site and product at a time, and 2 were given: https://a.atlassian.net jira, https://a.atlassian.net confluence
+    Hint: give one --site and --product jira or confluence (run it once per site); `scan`, `rotate` and `revoke` take several at once
+    ");
 }
 
 // ------------------------------------------------------------------ FIFOs
@@ -301,7 +312,6 @@ fn file_mistakes_exit_2_with_a_hint_naming_the_cause() {
         }
         crate::common::run_checked(cmd, &[])
     };
-    let no_such = "there is no such file or folder: check the path";
     let out_file = path_str(&out_file);
     /// `rotate --from-file FILE --write OUT` with `more`.
     fn offline<'a>(file: &'a str, out: &'a str, more: &[&'a str]) -> Vec<&'a str> {
@@ -309,26 +319,48 @@ fn file_mistakes_exit_2_with_a_hint_naming_the_cause() {
         [&args[..], &["--from-file", file, "--write", out], more].concat()
     }
     let token = [("AUTOREKEY_NEW_TOKEN", "FAKE-new-token-for-a-file-test")];
-    // (arguments, environment, what the error says)
-    type Case<'a> = (Vec<&'a str>, &'a [(&'a str, &'a str)], &'a str);
+    // (arguments, environment)
+    type Case<'a> = (Vec<&'a str>, &'a [(&'a str, &'a str)]);
     let cases: Vec<Case> = vec![
-        (vec!["scan", "--from-file", missing], &[], no_such),
-        (offline(missing, out_file, &[]), &token, no_such),
+        (vec!["scan", "--from-file", missing], &[]),
+        (offline(missing, out_file, &[]), &token),
         (
             offline(missing, out_file, &["--new-token-file", missing]),
             &[],
-            "cannot read the new API token",
         ),
-        (vec!["apply", missing], &token, no_such),
-        (
-            vec!["scan", "--from-file", path_str(&empty)],
-            &[],
-            "holds no rule files",
-        ),
+        (vec!["apply", missing], &token),
+        (vec!["scan", "--from-file", path_str(&empty)], &[]),
     ];
-    for (args, env, said) in cases {
+    let mut errors = Vec::new();
+    for (args, env) in cases {
         let out = run(&args, env);
         out.expect_code(2).expect_error_with_hint();
-        assert!(out.stderr.contains(said), "{args:?}:\n{}", out.stderr);
+        errors.push(format!("$ autorekey {}\n{}", args.join(" "), out.stderr));
     }
+    // What each mistake says, `Error:`, `Caused by:` and `Hint:`, as the admin reads it.
+    insta::assert_snapshot!(normalized(&errors.join("\n")), @"
+    $ autorekey scan --from-file [tmp]/no-such-export.json
+    Error: cannot read [tmp]/no-such-export.json as rules
+    Caused by: No such file or directory (os error 2)
+    Hint: there is no such file or folder: check the path (relative paths start from the current folder)
+
+    $ autorekey rotate --account a@acme.example --yes --from-file [tmp]/no-such-export.json --write [tmp]/out.json
+    Error: cannot read [tmp]/no-such-export.json
+    Caused by: No such file or directory (os error 2)
+    Hint: there is no such file or folder: check the path (relative paths start from the current folder)
+
+    $ autorekey rotate --account a@acme.example --yes --from-file [tmp]/no-such-export.json --write [tmp]/out.json --new-token-file [tmp]/no-such-export.json
+    Error: cannot read the new API token from the file given with --new-token-file
+    Caused by: No such file or directory (os error 2)
+    Hint: there is no such file or folder: check the path (relative paths start from the current folder)
+
+    $ autorekey apply [tmp]/no-such-export.json
+    Error: cannot read the plan [tmp]/no-such-export.json
+    Caused by: No such file or directory (os error 2)
+    Hint: there is no such file or folder: check the path (relative paths start from the current folder)
+
+    $ autorekey scan --from-file [tmp]/empty
+    Error: [tmp]/empty holds no rule files (*.json, *.ndjson, *.jsonl); nothing was scanned
+    Hint: check the --from-file path (1 entries there; subfolders are not scanned)
+    ");
 }

@@ -13,6 +13,7 @@
 
 use crate::common::files::{chmod, path_str, run_fixture};
 use crate::common::hostile::{backup_of, ok, one_rule, Scripted, HOSTILE_ADMIN};
+use crate::common::snapshot::normalized;
 use crate::common::terminal::Desk;
 use crate::common::{assert_no_secrets, fake_token, run_checked};
 use crate::rotate_support::ownership::basic;
@@ -242,9 +243,179 @@ fn restore_puts_rotated_rules_back_one_or_all() {
     // Then all: the one already restored is left as it is.
     let out = fx.site.run(&["restore", dir, "--yes"]);
     out.expect_code(0);
-    assert!(out
-        .stdout
-        .contains(&format!("({one}) is already as in the backup")));
+    insta::assert_snapshot!(normalized(&out.stdout), @r#"
+    Rule "SUP: Post acknowledgement comment as svc-jira on new tickets" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e501): now → backup
+    --- SUP: Post acknowledgement comment as svc-jira on new tickets (now)
+    +++ SUP: Post acknowledgement comment as svc-jira on new tickets (backup)
+    @@ -36,6 +36,5 @@
+                 "id": "_header_1695919100340",
+                 "name": "Authorization",
+    -            "value": "Basic <svc-jira@acme.example · [fp1]>",
+    -            "headerSecure": true
+    +            "value": "Basic <svc-jira@acme.example · [fp2]>"
+               },
+               {
+
+    Restored "SUP: Post acknowledgement comment as svc-jira on new tickets" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e501)
+    Rule "OPS: Auto-close duplicates (migrated from Data Center)" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e502): now → backup
+    --- OPS: Auto-close duplicates (migrated from Data Center) (now)
+    +++ OPS: Auto-close duplicates (migrated from Data Center) (backup)
+    @@ -54,5 +54,5 @@
+                 "name": "Authorization",
+                 "value": {
+    -              "keyOrValue": "Basic <svc-jira@acme.example · [fp1]>",
+    +              "keyOrValue": "Basic <svc-jira@acme.example · [fp2]>",
+                   "secret": false
+                 }
+
+    Restored "OPS: Auto-close duplicates (migrated from Data Center)" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e502)
+    Rule "ENG: Assign to component lead (hidden auth header)" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e504): now → backup
+    --- ENG: Assign to component lead (hidden auth header) (now)
+    +++ ENG: Assign to component lead (hidden auth header) (backup)
+    @@ -63,5 +63,5 @@
+                 "id": "_header_1695919144218",
+                 "name": "Authorization",
+    -            "value": "Basic <svc-jira@acme.example · [fp1]>",
+    +            "value": "Basic <svc-jira@acme.example · [fp2]>",
+                 "headerSecure": true
+               },
+
+    Restored "ENG: Assign to component lead (hidden auth header)" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e504)
+    Rule "SUP: Route by priority (escalate P1/P2, queue the rest)" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e506): now → backup
+    --- SUP: Route by priority (escalate P1/P2, queue the rest) (now)
+    +++ SUP: Route by priority (escalate P1/P2, queue the rest) (backup)
+    @@ -56,6 +56,5 @@
+                         "id": "_header_1695919173470",
+                         "name": "Authorization",
+    -                    "value": "Basic <svc-jira@acme.example · [fp1]>",
+    -                    "headerSecure": true
+    +                    "value": "Basic <svc-jira@acme.example · [fp2]>"
+                       },
+                       {
+    @@ -150,6 +149,5 @@
+                         "id": "_header_1695919188096",
+                         "name": "Authorization",
+    -                    "value": "Basic <svc-jira@acme.example · [fp1]>",
+    -                    "headerSecure": true
+    +                    "value": "Basic <svc-jira@acme.example · [fp2]>"
+                       },
+                       {
+
+    Restored "SUP: Route by priority (escalate P1/P2, queue the rest)" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e506)
+    "ENG: Close auto-close sub-tasks when parent is Done" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e507) is already as in the backup
+    Rule "FIN: Copy cost center from parent (OLD - disabled)" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e508): now → backup
+    --- FIN: Copy cost center from parent (OLD - disabled) (now)
+    +++ FIN: Copy cost center from parent (OLD - disabled) (backup)
+    @@ -41,6 +41,5 @@
+                 "id": "_header_1695919217348",
+                 "name": "Authorization",
+    -            "value": "Basic <svc-jira@acme.example · [fp1]>",
+    -            "headerSecure": true
+    +            "value": "Basic <svc-jira@acme.example · [fp2]>"
+               },
+               {
+
+    Restored "FIN: Copy cost center from parent (OLD - disabled)" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e508)
+    Rule "SUP: store triage score property" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e510): now → backup
+    --- SUP: store triage score property (now)
+    +++ SUP: store triage score property (backup)
+    @@ -32,6 +32,5 @@
+                 "id": "_header_1695919253913",
+                 "name": "authorization",
+    -            "value": "basic  <svc-jira@acme.example · [fp1]>",
+    -            "headerSecure": true
+    +            "value": "basic  <svc-jira@acme.example · [fp2]>"
+               },
+               {
+
+    Restored "SUP: store triage score property" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e510)
+    Rule "SUP: Log 15m triage worklog as svc-jira" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e512): now → backup
+    --- SUP: Log 15m triage worklog as svc-jira (now)
+    +++ SUP: Log 15m triage worklog as svc-jira (backup)
+    @@ -38,5 +38,5 @@
+             "query": {
+               "type": "SMART",
+    -          "value": "Basic <svc-jira@acme.example · k:[fp3]>"
+    +          "value": "Basic <svc-jira@acme.example · k:[fp4]>"
+             },
+             "lazy": false
+
+    Restored "SUP: Log 15m triage worklog as svc-jira" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e512)
+    Rule "OPS: Mirror label via internal relay" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e514): now → backup
+    --- OPS: Mirror label via internal relay (now)
+    +++ OPS: Mirror label via internal relay (backup)
+    @@ -46,5 +46,5 @@
+             "sendIssue": false,
+             "contentType": "custom",
+    -        "customBody": "{\"target\":\"https://acme.example.atlassian.net/rest/api/3/issue/{{issue.key}}\",\"headers\":{\"Authorization\":\"Basic <svc-jira@acme.example · k:[fp3]>\"},\"payload\":{\"fields\":{\"labels\":[\"mirrored\"]}}}"
+    +        "customBody": "{\"target\":\"https://acme.example.atlassian.net/rest/api/3/issue/{{issue.key}}\",\"headers\":{\"Authorization\":\"Basic <svc-jira@acme.example · k:[fp4]>\"},\"payload\":{\"fields\":{\"labels\":[\"mirrored\"]}}}"
+           },
+           "children": [],
+
+    Restored "OPS: Mirror label via internal relay" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e514)
+    Rule "SUP: Thank reporter for attachments (beta builder)" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e515): now → backup
+    --- SUP: Thank reporter for attachments (beta builder) (now)
+    +++ SUP: Thank reporter for attachments (beta builder) (backup)
+    @@ -73,6 +73,5 @@
+                 "id": "_header_1695919327043",
+                 "name": "Authorization",
+    -            "value": "Basic <svc-jira@acme.example · [fp1]>",
+    -            "headerSecure": true
+    +            "value": "Basic <svc-jira@acme.example · [fp2]>"
+               },
+               {
+
+    Restored "SUP: Thank reporter for attachments (beta builder)" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e515)
+    Rule "INC: Create postmortem page and link it" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e516): now → backup
+    --- INC: Create postmortem page and link it (now)
+    +++ INC: Create postmortem page and link it (backup)
+    @@ -66,6 +66,5 @@
+                 "id": "_header_1695919341669",
+                 "name": "Authorization",
+    -            "value": "Basic <svc-jira@acme.example · [fp1]>",
+    -            "headerSecure": true
+    +            "value": "Basic <svc-jira@acme.example · [fp2]>"
+               },
+               {
+
+    Restored "INC: Create postmortem page and link it" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e516)
+    Rule "ENG: Label PR-linked issues for review" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e517): now → backup
+    --- ENG: Label PR-linked issues for review (now)
+    +++ ENG: Label PR-linked issues for review (backup)
+    @@ -53,6 +53,5 @@
+                 "id": "_header_1695919356295",
+                 "name": "Authorization",
+    -            "value": "Basic <svc-jira@acme.example · [fp1]>",
+    -            "headerSecure": true
+    +            "value": "Basic <svc-jira@acme.example · [fp2]>"
+               },
+               {
+
+    Restored "ENG: Label PR-linked issues for review" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e517)
+    Rule "SUP: Escalate VIP customer tickets" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e5e1): now → backup
+    --- SUP: Escalate VIP customer tickets (now)
+    +++ SUP: Escalate VIP customer tickets (backup)
+    @@ -74,6 +74,5 @@
+                 "id": "_header_1695919444051",
+                 "name": "Authorization",
+    -            "value": "Basic <svc-jira@acme.example · [fp1]>",
+    -            "headerSecure": true
+    +            "value": "Basic <svc-jira@acme.example · [fp2]>"
+               },
+               {
+
+    Restored "SUP: Escalate VIP customer tickets" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e5e1)
+    The versions replaced by the restore were saved to [tmp]/backups/127.0.0.1-[stamp] (restore them the same way).
+
+    Restore of 13 rules:
+      restored               12
+      already as backed up   1
+
+    Next steps:
+      - Do NOT revoke the old token: the restored rules use it again.
+      - `autorekey scan --account svc-jira@acme.example` shows which rules use which token.
+    Keep the old [fp2], k:[fp4] (restored) and the new [fp1]; revoke nothing.
+    "#);
     let all = expected.rotated_uuids();
     expected.restored(&all).assert_site(&fx.site);
     assert_eq!(fx.site.stats().puts(&one), 2, "not written again");

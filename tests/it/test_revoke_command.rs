@@ -11,6 +11,7 @@
 
 use crate::common;
 use crate::common::org::{org_site, org_site_with, sa_org, web_request, OrgSite, BOT, ORG};
+use crate::common::snapshot::{normalized, normalized_streams};
 use crate::common::ALICE;
 use autorekey::secret::Token;
 use serde_json::{json, Value};
@@ -22,16 +23,19 @@ fn revoke_waits_until_no_rule_holds_the_old_token_then_deletes_it() {
 
     let blocked = org.revoke_alice_old();
     blocked.expect_code(3);
-    assert!(
-        blocked.stderr.contains("not revoked") && blocked.stderr.contains("Hint: "),
-        "{}",
-        blocked.stderr
-    );
-    assert!(
-        blocked.stdout.contains("Web request 01"),
-        "{}",
-        blocked.stdout
-    );
+    // The blockers come in the order the rules' reads finish: sorted, as a reader compares.
+    let mut blockers: Vec<&str> = blocked.stdout.lines().collect();
+    blockers.sort_unstable();
+    let shown = format!("{}\n--- stderr\n{}", blockers.join("\n"), blocked.stderr);
+    insta::assert_snapshot!(normalized(&shown), @r#"
+      - "Web request 01" (0190f3a2-5b7c-7d21-8e4f-000000000101): holds <alice@acme.example · [fp1]> at Send web request
+      - "Web request 02" (0190f3a2-5b7c-7d21-8e4f-000000000102): holds <alice@acme.example · [fp1]> at Send web request
+    --- stderr
+    Connecting to http://127.0.0.1:PORT/ as admin@acme.example
+    Reading every rule at http://127.0.0.1:PORT/ to prove nothing still uses it
+    Needs you: not revoked: 2 place(s) above may still need a token of alice@acme.example
+    Hint: rotate them first (`autorekey rotate --account alice@acme.example`), or check masked ones in the Automation UI; then run this again
+    "#);
     assert!(
         org.revoked().is_empty(),
         "nothing is revoked while a rule holds it"
@@ -341,14 +345,16 @@ fn revoke_of_a_service_account_token_waits_for_a_person_and_checks_it_is_gone() 
     let check = || org.check_gone("bot-old", &[]);
     let out = org.revoke_bot_old(&["--keep", &keep]);
     out.expect_code(3);
-    assert!(
-        out.stdout.contains(&format!(
-            "admin.atlassian.com > Directory > Service accounts > {BOT} > API tokens, the token labelled \"bot 2025\" (id bot-old"
-        )) && out.stdout.contains("Keep \"bot 2026\" (bot-new)"),
-        "{}",
-        out.stdout
-    );
-    assert!(out.stderr.contains("--check-gone"), "{}", out.stderr);
+    // What the admin does by hand, where, and how to check it was done.
+    insta::assert_snapshot!(normalized_streams(&out), @r#"
+    --- stdout
+    Revoke this one token by hand: admin.atlassian.com > Directory > Service accounts > ci-bot@serviceaccount.atlassian.com > API tokens, the token labelled "bot 2025" (id bot-old, created [date], expires [date]), with its own Revoke action; not "Revoke all". Keep "bot 2026" (bot-new): the rules may use it.
+    --- stderr
+    Connecting to http://127.0.0.1:PORT/ as admin@acme.example
+    Reading every rule at http://127.0.0.1:PORT/ to prove nothing still uses it
+    Needs you: not revoked yet: API token "bot 2025" (bot-old) of service account ci-bot@serviceaccount.atlassian.com still works until it is revoked at admin.atlassian.com (autorekey never calls the API's revoke-all, which would revoke the new token too)
+    Hint: then check it is gone: `autorekey revoke --account ci-bot@serviceaccount.atlassian.com --token-id bot-old --check-gone` (exit 0 once it is gone, 3 while it is still listed)
+    "#);
 
     let listed = check();
     listed.expect_code(3);
@@ -358,11 +364,7 @@ fn revoke_of_a_service_account_token_waits_for_a_person_and_checks_it_is_gone() 
     org.site.state().revoke_in_admin_ui("bot-old");
     let gone = check();
     gone.expect_code(0);
-    assert!(
-        gone.stdout.contains("bot-old is gone") && gone.stdout.contains("\"bot 2026\" (bot-new)"),
-        "{}",
-        gone.stdout
-    );
+    insta::assert_snapshot!(normalized(&gone.stdout), @r#"API token bot-old is gone: the organization no longer lists it; still listed for ci-bot@serviceaccount.atlassian.com: "bot 2026" (bot-new)."#);
     let stats = org.site.stats();
     assert_eq!(stats.endpoint("DELETE api-token"), 0);
     assert!(stats.revoked_token_ids.is_empty());

@@ -27,6 +27,7 @@ use crate::common::scoped::{
     account, gateway_url, migration_site, run_with_gateway, scoped, site, stored, web_request_to,
     BOT, CAROL, CLOUD, MIGRATE, NO_ME,
 };
+use crate::common::snapshot::{normalized, normalized_naming, normalized_streams};
 use crate::common::terminal::{backups, group_question, question, Desk, Screen, GROUP_ANSWERS};
 use crate::common::{
     assert_no_secrets, fake_token, run_checked, std_command, Planted, RunOutput, TestSite, ALICE,
@@ -200,16 +201,101 @@ fn the_summary_says_revoke_nothing_yet_and_how_to_confirm() {
     let out = p.rotate(&["--yes"]);
     out.expect_code(3);
     let text = &out.stdout;
+    // Which two planted values are tried at login follows their fingerprints' order, new
+    // every run: the login lines are masked here and checked below.
+    let login = regex::Regex::new(r"(?m)^(    login:    )(refused|not tried).*$").unwrap();
+    let shown = login.replace_all(text, "${1}[refused or not tried]");
+    insta::assert_snapshot!(normalized(&shown), @r#"
+    Rule "Real: comment" (0190f3a2-0000-7000-8000-00000000a001)
+    --- Real: comment (as read)
+    +++ Real: comment (rotated)
+    @@ -25,6 +25,6 @@
+                 "id": "h1",
+                 "name": "Authorization",
+    -            "value": "Basic <alice@acme.example · [fp1]>",
+    -            "headerSecure": false
+    +            "value": "Basic <alice@acme.example · [fp2]>",
+    +            "headerSecure": true
+               }
+             ],
+
+    Rule "Real: pasted from a terminal" (0190f3a2-0000-7000-8000-00000000a003)
+    --- Real: pasted from a terminal (as read)
+    +++ Real: pasted from a terminal (rotated)
+    @@ -25,6 +25,6 @@
+                 "id": "h1",
+                 "name": "Authorization",
+    -            "value": "Basic <alice@acme.example · [fp1]>",
+    -            "headerSecure": false
+    +            "value": "Basic <alice@acme.example · [fp2]>",
+    +            "headerSecure": true
+               }
+             ],
+
+    Rule "Real: transition" (0190f3a2-0000-7000-8000-00000000a002)
+    --- Real: transition (as read)
+    +++ Real: transition (rotated)
+    @@ -25,6 +25,6 @@
+                 "id": "h1",
+                 "name": "Authorization",
+    -            "value": "Basic <alice@acme.example · [fp1]>",
+    -            "headerSecure": false
+    +            "value": "Basic <alice@acme.example · [fp2]>",
+    +            "headerSecure": true
+               }
+             ],
+
+    Summary for alice@acme.example (old [fp1] → new [fp2]); 7 rules read:
+      rotated          3
+      left alone       4
+      - Left alone "Planted: as alice": holds a value of the account ([fp3]) that nothing confirmed as its token: it may have been planted, so it gets nothing (see "Not confirmed" below) (0190f3a2-0000-7000-8000-00000000b002)
+      - Left alone "Planted: one more": holds a value of the account (k:[fp4]) that nothing confirmed as its token: it may have been planted, so it gets nothing (see "Not confirmed" below) (0190f3a2-0000-7000-8000-00000000b004)
+      - Left alone "Planted: to evil": holds a value of the account (k:[fp5]) that nothing confirmed as its token: it may have been planted, so it gets nothing (see "Not confirmed" below) (0190f3a2-0000-7000-8000-00000000b001)
+      - Left alone "Planted: variable": holds a value of the account (k:[fp6]) that nothing confirmed as its token: it may have been planted, so it gets nothing (see "Not confirmed" below) (0190f3a2-0000-7000-8000-00000000b003)
+
+    Old token [fp1] confirmed as alice@acme.example's: it logs in as the account.
+    Not confirmed as alice@acme.example's token (left alone; each may be planted by a rule editor):
+      alice@acme.example · [fp3]
+        rules:    "Planted: as alice" (0190f3a2-0000-7000-8000-00000000b002)
+        sends to: the site ({{baseUrl}})
+        authors:  712020:author-of-Planted: as alice
+        login:    [refused or not tried]
+        if it is alice@acme.example's token: rerun with --fingerprint [fp3] (or give it with --old-token-file)
+      alice@acme.example · k:[fp4]
+        rules:    "Planted: one more" (0190f3a2-0000-7000-8000-00000000b004)
+        sends to: collector.evil.example
+        authors:  712020:author-of-Planted: one more
+        login:    [refused or not tried]
+        if it is alice@acme.example's token: rerun with --fingerprint k:[fp4] (or give it with --old-token-file)
+      alice@acme.example · k:[fp5]
+        rules:    "Planted: to evil" (0190f3a2-0000-7000-8000-00000000b001)
+        sends to: collector.evil.example
+        authors:  712020:author-of-Planted: to evil
+        login:    [refused or not tried]
+        if it is alice@acme.example's token: rerun with --fingerprint k:[fp5] (or give it with --old-token-file)
+      alice@acme.example · k:[fp6]
+        rules:    "Planted: variable" (0190f3a2-0000-7000-8000-00000000b003)
+        sends to: no address (a variable or a body a relay forwards)
+        login:    [refused or not tried]
+        if it is alice@acme.example's token: rerun with --fingerprint k:[fp6] (or give it with --old-token-file)
+
+    Backups (mode 0600, they hold the old tokens): [tmp]/backups/127.0.0.1-[stamp]
+    Journal: [tmp]/backups/127.0.0.1-[stamp]/journal.jsonl
+    Undo with: autorekey restore [tmp]/backups/127.0.0.1-[stamp]
+
+    Next steps:
+      - Revoke nothing yet: 4 value(s) of alice@acme.example in the rules were not confirmed as its token and were left alone (listed under "Not confirmed").
+      - If one is a token of the account (say, an expired one), rerun with the --fingerprint it lists, or give it with --old-token-file; if it is not (planted or junk), remove it from the rule in the Automation UI. Then run again.
+    Keep the old [fp1] and the new [fp2]; revoke nothing yet.
+    "#);
+    assert_eq!(text.matches("login:    refused").count(), 2, "{text}");
     assert!(
-        text.contains("Not confirmed as alice@acme.example's token"),
+        text.contains("login:    not tried: two logins already failed"),
         "{text}"
     );
-    assert!(text.contains("Revoke nothing yet"), "{text}");
-    assert!(text.contains("collector.evil.example"), "{text}");
-    assert!(text.contains("login:    refused"), "{text}");
+    // The fingerprint it lists is that of the planted value, as the snapshot cannot show.
     let fp = Fingerprint::of(&p.fakes[0]).to_string();
     assert!(text.contains(&format!("--fingerprint {fp}")), "{text}");
-    assert!(!text.contains(&format!("revoke the old {fp}")), "{text}");
 }
 
 #[test]
@@ -511,7 +597,184 @@ fn dry_run_writes_nothing_and_shows_redacted_diffs() {
     assert_eq!(puts(&fx.site), 0, "a dry run sends no PUT");
     Expected::read_only(&fx.before).assert_site(&fx.site);
     assert!(!backups.exists(), "a dry run creates no backup");
-    assert!(out.stdout.contains("Dry run: nothing was written."));
+    insta::assert_snapshot!(normalized(&out.stdout), @r#"
+    Rule "ENG: Assign to component lead (hidden auth header)" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e504)
+    --- ENG: Assign to component lead (hidden auth header) (as read)
+    +++ ENG: Assign to component lead (hidden auth header) (rotated)
+    @@ -63,5 +63,5 @@
+                 "id": "_header_1695919144218",
+                 "name": "Authorization",
+    -            "value": "Basic <svc-jira@acme.example · [fp1]>",
+    +            "value": "Basic <svc-jira@acme.example · [fp2]>",
+                 "headerSecure": true
+               },
+
+    Rule "ENG: Close auto-close sub-tasks when parent is Done" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e507)
+    --- ENG: Close auto-close sub-tasks when parent is Done (as read)
+    +++ ENG: Close auto-close sub-tasks when parent is Done (rotated)
+    @@ -98,5 +98,6 @@
+                                     "id": "_header_1695919202722",
+                                     "name": "Authorization",
+    -                                "value": "Basic <svc-jira@acme.example · [fp1]>"
+    +                                "value": "Basic <svc-jira@acme.example · [fp2]>",
+    +                                "headerSecure": true
+                                   },
+                                   {
+
+    Rule "ENG: Label PR-linked issues for review" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e517)
+    --- ENG: Label PR-linked issues for review (as read)
+    +++ ENG: Label PR-linked issues for review (rotated)
+    @@ -53,5 +53,6 @@
+                 "id": "_header_1695919356295",
+                 "name": "Authorization",
+    -            "value": "Basic <svc-jira@acme.example · [fp1]>"
+    +            "value": "Basic <svc-jira@acme.example · [fp2]>",
+    +            "headerSecure": true
+               },
+               {
+
+    Rule "FIN: Copy cost center from parent (OLD - disabled)" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e508)
+    --- FIN: Copy cost center from parent (OLD - disabled) (as read)
+    +++ FIN: Copy cost center from parent (OLD - disabled) (rotated)
+    @@ -41,5 +41,6 @@
+                 "id": "_header_1695919217348",
+                 "name": "Authorization",
+    -            "value": "Basic <svc-jira@acme.example · [fp1]>"
+    +            "value": "Basic <svc-jira@acme.example · [fp2]>",
+    +            "headerSecure": true
+               },
+               {
+
+    Rule "INC: Create postmortem page and link it" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e516)
+    --- INC: Create postmortem page and link it (as read)
+    +++ INC: Create postmortem page and link it (rotated)
+    @@ -66,5 +66,6 @@
+                 "id": "_header_1695919341669",
+                 "name": "Authorization",
+    -            "value": "Basic <svc-jira@acme.example · [fp1]>"
+    +            "value": "Basic <svc-jira@acme.example · [fp2]>",
+    +            "headerSecure": true
+               },
+               {
+
+    Rule "OPS: Auto-close duplicates (migrated from Data Center)" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e502)
+    --- OPS: Auto-close duplicates (migrated from Data Center) (as read)
+    +++ OPS: Auto-close duplicates (migrated from Data Center) (rotated)
+    @@ -54,5 +54,5 @@
+                 "name": "Authorization",
+                 "value": {
+    -              "keyOrValue": "Basic <svc-jira@acme.example · [fp1]>",
+    +              "keyOrValue": "Basic <svc-jira@acme.example · [fp2]>",
+                   "secret": false
+                 }
+
+    Rule "OPS: Mirror label via internal relay" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e514)
+    --- OPS: Mirror label via internal relay (as read)
+    +++ OPS: Mirror label via internal relay (rotated)
+    @@ -46,5 +46,5 @@
+             "sendIssue": false,
+             "contentType": "custom",
+    -        "customBody": "{\"target\":\"https://acme.example.atlassian.net/rest/api/3/issue/{{issue.key}}\",\"headers\":{\"Authorization\":\"Basic <svc-jira@acme.example · k:[fp3]>\"},\"payload\":{\"fields\":{\"labels\":[\"mirrored\"]}}}"
+    +        "customBody": "{\"target\":\"https://acme.example.atlassian.net/rest/api/3/issue/{{issue.key}}\",\"headers\":{\"Authorization\":\"Basic <svc-jira@acme.example · k:[fp4]>\"},\"payload\":{\"fields\":{\"labels\":[\"mirrored\"]}}}"
+           },
+           "children": [],
+
+    Rule "SUP: Escalate VIP customer tickets" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e5e1)
+    --- SUP: Escalate VIP customer tickets (as read)
+    +++ SUP: Escalate VIP customer tickets (rotated)
+    @@ -74,5 +74,6 @@
+                 "id": "_header_1695919444051",
+                 "name": "Authorization",
+    -            "value": "Basic <svc-jira@acme.example · [fp1]>"
+    +            "value": "Basic <svc-jira@acme.example · [fp2]>",
+    +            "headerSecure": true
+               },
+               {
+
+    Rule "SUP: Log 15m triage worklog as svc-jira" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e512)
+    --- SUP: Log 15m triage worklog as svc-jira (as read)
+    +++ SUP: Log 15m triage worklog as svc-jira (rotated)
+    @@ -38,5 +38,5 @@
+             "query": {
+               "type": "SMART",
+    -          "value": "Basic <svc-jira@acme.example · k:[fp3]>"
+    +          "value": "Basic <svc-jira@acme.example · k:[fp4]>"
+             },
+             "lazy": false
+
+    Rule "SUP: Post acknowledgement comment as svc-jira on new tickets" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e501)
+    --- SUP: Post acknowledgement comment as svc-jira on new tickets (as read)
+    +++ SUP: Post acknowledgement comment as svc-jira on new tickets (rotated)
+    @@ -36,5 +36,6 @@
+                 "id": "_header_1695919100340",
+                 "name": "Authorization",
+    -            "value": "Basic <svc-jira@acme.example · [fp1]>"
+    +            "value": "Basic <svc-jira@acme.example · [fp2]>",
+    +            "headerSecure": true
+               },
+               {
+
+    Rule "SUP: Route by priority (escalate P1/P2, queue the rest)" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e506)
+    --- SUP: Route by priority (escalate P1/P2, queue the rest) (as read)
+    +++ SUP: Route by priority (escalate P1/P2, queue the rest) (rotated)
+    @@ -56,5 +56,6 @@
+                         "id": "_header_1695919173470",
+                         "name": "Authorization",
+    -                    "value": "Basic <svc-jira@acme.example · [fp1]>"
+    +                    "value": "Basic <svc-jira@acme.example · [fp2]>",
+    +                    "headerSecure": true
+                       },
+                       {
+    @@ -149,5 +150,6 @@
+                         "id": "_header_1695919188096",
+                         "name": "Authorization",
+    -                    "value": "Basic <svc-jira@acme.example · [fp1]>"
+    +                    "value": "Basic <svc-jira@acme.example · [fp2]>",
+    +                    "headerSecure": true
+                       },
+                       {
+
+    Rule "SUP: Thank reporter for attachments (beta builder)" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e515)
+    --- SUP: Thank reporter for attachments (beta builder) (as read)
+    +++ SUP: Thank reporter for attachments (beta builder) (rotated)
+    @@ -73,5 +73,6 @@
+                 "id": "_header_1695919327043",
+                 "name": "Authorization",
+    -            "value": "Basic <svc-jira@acme.example · [fp1]>"
+    +            "value": "Basic <svc-jira@acme.example · [fp2]>",
+    +            "headerSecure": true
+               },
+               {
+
+    Rule "SUP: store triage score property" (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e510)
+    --- SUP: store triage score property (as read)
+    +++ SUP: store triage score property (rotated)
+    @@ -32,5 +32,6 @@
+                 "id": "_header_1695919253913",
+                 "name": "authorization",
+    -            "value": "basic  <svc-jira@acme.example · [fp1]>"
+    +            "value": "basic  <svc-jira@acme.example · [fp2]>",
+    +            "headerSecure": true
+               },
+               {
+
+    Summary for svc-jira@acme.example (old [fp1] → new [fp2]); 27 rules read:
+      to rotate        13
+      left alone       3
+      - Left alone "ENG: Sync story points to roadmap tool": a hidden value is empty (""), as an export writes a hidden value (at /components/0/value/headers/0/value); it may be this account's old token, which autorekey can neither read nor safely rewrite. Check it in the Automation UI (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e5e2)
+      - Left alone "INC: Link status page incident": a hidden value came back masked as *** (at /components/0/value/headers/0/value); it may be this account's old token, which autorekey can neither read nor safely rewrite. Check it in the Automation UI (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e505)
+      - Left alone "REL: Comment deploy result from pipeline": a hidden value came back masked as *** (at /components/0/value/headers/0/value); it may be this account's old token, which autorekey can neither read nor safely rewrite. Check it in the Automation UI (0190f3a2-5b7c-7d21-8e4f-a1b2c3d4e519)
+
+    Old token [fp1] confirmed as svc-jira@acme.example's: it logs in as the account.
+
+    Dry run: nothing was written.
+
+    Next steps:
+      1. Review the diffs above; only the credential text changes.
+      2. Run the same command without --dry-run to write them (or with --out PLAN to save them for `autorekey apply`).
+      3. Do NOT revoke the old token: nothing was written, every rule still uses it.
+    Keep the old [fp1] and the new [fp2]; revoke nothing yet.
+    "#);
     let expected = fx.expected();
     assert_eq!(
         summary_count(&out.stdout, "to rotate"),
@@ -1006,8 +1269,48 @@ fn a_raw_copy_of_the_old_token_elsewhere_holds_back_the_revoke_advice() {
     let backups = site.dir.path().join("backups");
     let out = run(&site, rotate_cmd(&site, user, &new, &backups, &["--yes"]));
     out.expect_code(3);
-    assert!(out.stdout.contains("Do NOT revoke"), "{}", out.stdout);
-    assert!(out.stdout.contains("\"rule 3\""), "{}", out.stdout);
+    insta::assert_snapshot!(normalized(&out.stdout), @r#"
+    Rule "rule 1" (0190f3a2-0000-7000-8000-000000000001)
+    --- rule 1 (as read)
+    +++ rule 1 (rotated)
+    @@ -19,5 +19,6 @@
+               {
+                 "name": "Authorization",
+    -            "value": "Basic <svc@hidden.example · [fp1]>"
+    +            "value": "Basic <svc@hidden.example · [fp2]>",
+    +            "headerSecure": true
+               }
+             ]
+
+    Rule "rule 2" (0190f3a2-0000-7000-8000-000000000002)
+    --- rule 2 (as read)
+    +++ rule 2 (rotated)
+    @@ -19,5 +19,6 @@
+               {
+                 "name": "Authorization",
+    -            "value": "Basic <svc@hidden.example · [fp1]>"
+    +            "value": "Basic <svc@hidden.example · [fp2]>",
+    +            "headerSecure": true
+               }
+             ]
+
+    Summary for svc@hidden.example (old [fp1] → new [fp2]); 3 rules read:
+      rotated          2
+      left alone       1
+      - Left alone "rule 3": the old token also appears in a form autorekey does not rewrite (at /components/0/value/comment ([fp1])): rewriting only the rest would leave the rule half rotated. Edit it by hand (0190f3a2-0000-7000-8000-000000000003)
+
+    Old token [fp1] confirmed as svc@hidden.example's: it logs in as the account.
+
+    Backups (mode 0600, they hold the old tokens): [tmp]/backups/127.0.0.1-[stamp]
+    Journal: [tmp]/backups/127.0.0.1-[stamp]/journal.jsonl
+    Undo with: autorekey restore [tmp]/backups/127.0.0.1-[stamp]
+
+    Next steps:
+      - Do NOT revoke the old token yet: 1 rule listed above may still use it.
+      - Rules left alone or to check: autorekey cannot rewrite them safely; edit them in the Automation UI as each line says.
+      - Then `autorekey scan --account svc@hidden.example` shows what still uses an old token.
+    Keep the old [fp1] and the new [fp2]; revoke nothing yet.
+    "#);
     let comment_now = site
         .state()
         .rule("0190f3a2-0000-7000-8000-000000000003")
@@ -1967,16 +2270,16 @@ fn an_account_with_no_credential_in_any_rule_is_said_so() {
         &["--yes"],
     ));
     out.expect_code(2).expect_error_with_hint();
-    assert!(out
-        .stderr
-        .contains("no rule holds a credential of admin@acme.example"));
-    assert!(
-        out.stderr.contains(SVC_JIRA),
-        "the hint names the accounts the rules do hold:\n{}",
-        out.stderr
-    );
-    assert!(!out.stdout.contains("Nothing left to do"));
-    assert!(!out.stdout.contains("may be revoked"));
+    // The hint names the accounts the rules do hold; no summary says "nothing left to do".
+    insta::assert_snapshot!(normalized_streams(&out), @"
+    --- stdout
+    --- stderr
+    Connecting to http://127.0.0.1:PORT/ as admin@acme.example
+    The new token ([fp1]) logs in as admin@acme.example at http://127.0.0.1:PORT/rest/api/3/myself.
+    Reading rules at http://127.0.0.1:PORT/
+    Error: no rule holds a credential of admin@acme.example that autorekey can read; nothing was written
+    Hint: check the spelling of --account; the rules hold credentials of: svc-jira@acme.example
+    ");
     assert_eq!(puts(&site), 0);
     assert!(!backups.exists(), "no backup directory");
     Expected::nothing(&before).assert_site(&site);
@@ -2053,13 +2356,71 @@ fn the_summary_names_what_to_keep_and_revoke_and_a_rerun_is_already_current() {
     let backups = site.dir.path().join("backups");
     let (old, new) = old_and_new(&planted);
     let rotate = |args: &[&str]| site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new, &backups, args));
+    // The copies' uuids are made at run time: each is named by its copy number.
+    let names: Vec<(String, String)> = before
+        .iter()
+        .map(|(uuid, rule)| {
+            let name = rule["rule"]["name"].as_str().unwrap_or_default();
+            (uuid.clone(), format!("uuid {}", &name[name.len() - 3..]))
+        })
+        .collect();
     let out = rotate(&["--yes"]);
     out.expect_code(0);
-    assert_eq!(summary_count(&out.stdout, "rotated"), 3);
+    insta::assert_snapshot!(normalized_naming(&out.stdout, &names), @r#"
+    Rule "SUP: Post acknowledgement comment as svc-jira on new tickets #01" (uuid #01)
+    --- SUP: Post acknowledgement comment as svc-jira on new tickets #01 (as read)
+    +++ SUP: Post acknowledgement comment as svc-jira on new tickets #01 (rotated)
+    @@ -36,5 +36,6 @@
+                 "id": "_header_1695919100340",
+                 "name": "Authorization",
+    -            "value": "Basic <svc-jira@acme.example · [fp1]>"
+    +            "value": "Basic <svc-jira@acme.example · [fp2]>",
+    +            "headerSecure": true
+               },
+               {
+
+    Rule "SUP: Post acknowledgement comment as svc-jira on new tickets #02" (uuid #02)
+    --- SUP: Post acknowledgement comment as svc-jira on new tickets #02 (as read)
+    +++ SUP: Post acknowledgement comment as svc-jira on new tickets #02 (rotated)
+    @@ -36,5 +36,6 @@
+                 "id": "_header_1695919100340",
+                 "name": "Authorization",
+    -            "value": "Basic <svc-jira@acme.example · [fp1]>"
+    +            "value": "Basic <svc-jira@acme.example · [fp2]>",
+    +            "headerSecure": true
+               },
+               {
+
+    Rule "SUP: Post acknowledgement comment as svc-jira on new tickets #03" (uuid #03)
+    --- SUP: Post acknowledgement comment as svc-jira on new tickets #03 (as read)
+    +++ SUP: Post acknowledgement comment as svc-jira on new tickets #03 (rotated)
+    @@ -36,5 +36,6 @@
+                 "id": "_header_1695919100340",
+                 "name": "Authorization",
+    -            "value": "Basic <svc-jira@acme.example · [fp1]>"
+    +            "value": "Basic <svc-jira@acme.example · [fp2]>",
+    +            "headerSecure": true
+               },
+               {
+
+    Summary for svc-jira@acme.example (old [fp1] → new [fp2]); 3 rules read:
+      rotated          3
+
+    Old token [fp1] confirmed as svc-jira@acme.example's: it logs in as the account.
+
+    Backups (mode 0600, they hold the old tokens): [tmp]/backups/127.0.0.1-[stamp]
+    Journal: [tmp]/backups/127.0.0.1-[stamp]/journal.jsonl
+    Undo with: autorekey restore [tmp]/backups/127.0.0.1-[stamp]
+
+    Next steps:
+      1. Check the integrations: run or wait for each rotated rule and look at its audit log.
+         A token works on every site and product of svc-jira@acme.example, and this run read only this site's automation rules of one product: check the other product's rules (`autorekey scan --product jira|confluence`), other sites and scripts too.
+      2. Then revoke the old token ([fp1]) at https://id.atlassian.com/manage-profile/security/api-tokens (signed in as svc-jira@acme.example): every rule read here that held it now holds the new token, read back.
+      3. Or, with an org admin API key: autorekey revoke --account svc-jira@acme.example --token-id ID --keep [fp2] (ID from `autorekey tokens --account svc-jira@acme.example`)
+    Keep the new token [fp2]; revoke the old [fp1].
+    "#);
+    // Which fingerprint is the old token's and which the new one's, as the snapshot cannot.
     assert!(out.stdout.contains(&revoke_line(&old, &new)));
-    assert!(out
-        .stdout
-        .contains(&format!("revoke the old token ({})", fp(&old))));
     let dirs = run_dirs(&backups);
     assert_eq!(dirs.len(), 1);
 
@@ -2067,12 +2428,15 @@ fn the_summary_names_what_to_keep_and_revoke_and_a_rerun_is_already_current() {
     // "already current", not "matches nothing"; and no token is named for revoking.
     let again = rotate(&["--yes", "--fingerprint", &fp(&old)]);
     again.expect_code(0);
-    assert_eq!(summary_count(&again.stdout, "already current"), 3);
-    assert_eq!(summary_count(&again.stdout, "rotated"), 0);
-    assert!(again
-        .stdout
-        .contains("no old token of svc-jira@acme.example is left in the rules"));
-    assert!(!again.stdout.contains("revoke the old"));
+    insta::assert_snapshot!(normalized_naming(&again.stdout, &names), @"
+    Summary for svc-jira@acme.example (old none left → new [fp1]); 3 rules read:
+      already current  3
+
+    Next steps:
+      Nothing left to do: every rule of svc-jira@acme.example that autorekey can read already holds the new token.
+      autorekey saw no old token, so it cannot name one to revoke: revoke only a token whose fingerprint differs from the new one, once every integration works.
+    Keep the new token [fp1]; no old token of svc-jira@acme.example is left in the rules to name.
+    ");
     // The same without --fingerprint: an earlier run of this rotation wrote the token.
     rotate(&["--yes"]).expect_code(0);
     assert_eq!(
@@ -2697,18 +3061,66 @@ fn the_next_steps_follow_the_mode_the_run_was_in() {
         &["--out", plan.to_str().unwrap()],
     ));
     saved.expect_code(0);
-    assert!(!saved.stdout.contains("--dry-run"), "{}", saved.stdout);
-    assert!(
-        saved
-            .stdout
-            .contains("Carry the plan out with `autorekey apply`"),
-        "{}",
-        saved.stdout
-    );
+    // The copy's uuid is made at run time.
+    let names: Vec<(String, &str)> = snapshot(&site)
+        .into_keys()
+        .map(|uuid| (uuid, "[copy uuid]"))
+        .collect();
+    insta::assert_snapshot!(normalized_naming(&saved.stdout, &names), @r#"
+    Rule "SUP: Post acknowledgement comment as svc-jira on new tickets #01" ([copy uuid])
+    --- SUP: Post acknowledgement comment as svc-jira on new tickets #01 (as read)
+    +++ SUP: Post acknowledgement comment as svc-jira on new tickets #01 (rotated)
+    @@ -36,5 +36,6 @@
+                 "id": "_header_1695919100340",
+                 "name": "Authorization",
+    -            "value": "Basic <svc-jira@acme.example · [fp1]>"
+    +            "value": "Basic <svc-jira@acme.example · [fp2]>",
+    +            "headerSecure": true
+               },
+               {
+
+    Summary for svc-jira@acme.example (old [fp1] → new [fp2]); 1 rules read:
+      to rotate        1
+
+    Old token [fp1] confirmed as svc-jira@acme.example's: it logs in as the account.
+
+    Plan saved to [tmp]/plan.json (no secrets). Nothing was written.
+    Carry it out with: autorekey apply [tmp]/plan.json
+
+    Next steps:
+      1. Review the diffs above; only the credential text changes.
+      2. Carry the plan out with `autorekey apply` (the command above) to write them.
+      3. Do NOT revoke the old token: nothing was written, every rule still uses it.
+    Keep the old [fp1] and the new [fp2]; revoke nothing yet.
+    "#);
     let dry = site.run_cmd(rotate_cmd(&site, SVC_JIRA, &new, &backups, &["--dry-run"]));
     dry.expect_code(0);
-    assert!(dry.stdout.contains("without --dry-run"), "{}", dry.stdout);
-    assert!(!dry.stdout.contains("apply the plan"), "{}", dry.stdout);
+    insta::assert_snapshot!(normalized_naming(&dry.stdout, &names), @r#"
+    Rule "SUP: Post acknowledgement comment as svc-jira on new tickets #01" ([copy uuid])
+    --- SUP: Post acknowledgement comment as svc-jira on new tickets #01 (as read)
+    +++ SUP: Post acknowledgement comment as svc-jira on new tickets #01 (rotated)
+    @@ -36,5 +36,6 @@
+                 "id": "_header_1695919100340",
+                 "name": "Authorization",
+    -            "value": "Basic <svc-jira@acme.example · [fp1]>"
+    +            "value": "Basic <svc-jira@acme.example · [fp2]>",
+    +            "headerSecure": true
+               },
+               {
+
+    Summary for svc-jira@acme.example (old [fp1] → new [fp2]); 1 rules read:
+      to rotate        1
+
+    Old token [fp1] confirmed as svc-jira@acme.example's: it logs in as the account.
+
+    Dry run: nothing was written.
+
+    Next steps:
+      1. Review the diffs above; only the credential text changes.
+      2. Run the same command without --dry-run to write them (or with --out PLAN to save them for `autorekey apply`).
+      3. Do NOT revoke the old token: nothing was written, every rule still uses it.
+    Keep the old [fp1] and the new [fp2]; revoke nothing yet.
+    "#);
 }
 
 #[test]

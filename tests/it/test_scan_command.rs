@@ -24,6 +24,7 @@ use crate::common::scoped::{
     account, gateway_url, run_with_gateway, scoped, site, verdict, web_request_to, BOT, CAROL,
     CLOUD, NO_ME,
 };
+use crate::common::snapshot::normalized_streams;
 use crate::common::{
     autorekey, fake_token, fixture_secret_values, fixtures_dir, oracle, project, run_checked,
     Planted, RunOutput, SiteSpec, TestSite, ALICE,
@@ -334,6 +335,75 @@ fn fail_on_dead_exits_3_after_printing_the_inventory() {
     assert_eq!(verdicts(&run.json())[OLD_BOT], "dead");
     assert!(run.stderr.contains("Needs you: "), "{}", run.stderr);
     assert_eq!(site.stats().myself(OLD_BOT).failed, 1);
+}
+
+/// The inventory an admin reads on rotation day, as text over HTTP with `--verify`: every
+/// fixture finding with its verdict, the counts and what needs the admin, pinned whole.
+#[test]
+fn the_fixture_sites_inventory_as_text_is_pinned_whole() {
+    let (_, site) = fixture_site();
+    let run = site.run(&["scan", "--format", "text", "--verify"]);
+    insta::assert_snapshot!(normalized_streams(&run), @"
+    --- stdout
+    deploy-bot · k:[fp1]  (basic, 1 place)  [not checked]
+        REL: On release, notify partner and start production deploy  Send web request (2nd)  [header Authorization]
+
+    old-bot@acme.example · [fp2]  (basic, 1 place)  [dead]
+        FIN: Weekly worklog reminder (old-bot)  Send web request  [header Authorization]
+
+    svc-ci@acme.example · k:[fp3]  (basic, 1 place)  [live]
+        REL: Promote ticket per environment  Create lookup table authByEnv  [lookup_table]
+
+    svc-ci@acme.example · [fp4]  (basic, 2 places)  [live]
+        QA: Count release issues and kick smoke tests  Send web request (1st)  [url]
+        REL: Stamp release description (svc-ci)  Send web request  [header Authorization]
+
+    svc-jira@acme.example · [fp5]  (basic, 12 places)  [live]
+        ENG: Assign to component lead (hidden auth header)  Send web request  [header Authorization, hidden]
+        ENG: Close auto-close sub-tasks when parent is Done  Branch: Sub-tasks > If/else > block 1 > If/else > block 1 > Send web request  [header Authorization]
+        ENG: Label PR-linked issues for review  Send web request  [header Authorization]
+        FIN: Copy cost center from parent (OLD - disabled) (disabled)  Send web request  [header Authorization]
+        INC: Create postmortem page and link it  Send web request  [header Authorization]
+        OPS: Auto-close duplicates (migrated from Data Center)  Send web request  [header Authorization]
+        SUP: Escalate VIP customer tickets  Send web request  [header Authorization]
+        SUP: Post acknowledgement comment as svc-jira on new tickets  Send web request  [header Authorization]
+        SUP: Route by priority (escalate P1/P2, queue the rest)  If/else > block 1 > Send web request  [header Authorization]
+        SUP: Route by priority (escalate P1/P2, queue the rest)  If/else > else > Send web request  [header Authorization]
+        SUP: Thank reporter for attachments (beta builder)  Send web request  [header Authorization]
+        SUP: store triage score property  Send web request  [header authorization]
+
+    svc-jira@acme.example · k:[fp6]  (basic, 2 places)  [live]
+        OPS: Mirror label via internal relay  Send web request  [body]
+        SUP: Log 15m triage worklog as svc-jira  Create variable authHeader  [variable]
+
+    (no user) · k:[fp7]  (bearer, 1 place)  [not checked]
+        REL: On release, notify partner and start production deploy  Send web request (1st)  [header Authorization]
+
+    (no user) · k:[fp8]  (token, 1 place)  [not checked]
+        INC: Create incident from monitoring alert  Trigger: Incoming webhook  [webhook_token]
+
+    (no user) · k:[fp9]  (token, 1 place)  [not checked]
+        QA: Count release issues and kick smoke tests  Send web request (2nd)  [url]
+
+    Not inspectable (masked, managed secret or smart value):
+        ENG: Sync story points to roadmap tool  Send web request  [header Authorization, hidden]  [masked, may hold an Atlassian token]
+        INC: Link status page incident  Send web request  [header Authorization, hidden]  [masked, may hold an Atlassian token]
+        OPS: Add reporter as watcher (managed secret)  Send web request  [header Authorization]  [secret_ref, may hold an Atlassian token]
+        REL: Comment deploy result from pipeline  Send web request  [header Authorization, hidden]  [masked, may hold an Atlassian token]
+        REL: Comment deploy result from pipeline  Trigger: Incoming webhook  [webhook_token]  [masked]
+        REL: Promote ticket per environment  Send web request  [header Authorization]  [dynamic, may hold an Atlassian token]
+        SUP: Log 15m triage worklog as svc-jira  Send web request  [header Authorization]  [dynamic, may hold an Atlassian token]
+        SUP: Nudge assignee after 3 days idle  Send web request (1st)  [header Authorization]  [dynamic, may hold an Atlassian token]
+        SUP: Nudge assignee after 3 days idle  Send web request (2nd)  [header Authorization]  [dynamic, may hold an Atlassian token]
+
+    k:…: a keyed fingerprint, for a secret that is not shaped like an Atlassian token and that this place does not send to an Atlassian host (another host, a variable, a relay's body); a token used both ways is listed under both, and `autorekey fingerprint` prints both forms.
+    may hold an Atlassian token: autorekey cannot read it or name its account, so it may be an old token still in use; check it in the Automation UI before revoking one (`--fail-on unreadable` exits 3 while one is listed).
+    27 rules read, 24 with credentials; 31 findings, 9 distinct credentials.
+    --- stderr
+    Connecting to http://127.0.0.1:PORT/ as admin@acme.example
+    Listing rules at http://127.0.0.1:PORT/
+    ");
+    run.expect_code(0);
 }
 
 #[test]

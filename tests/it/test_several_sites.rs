@@ -11,6 +11,7 @@
 //!
 //! Elsewhere: each command on one site: test_<command>_command.
 
+use crate::common::snapshot::{normalized, normalized_naming};
 use crate::common::{
     autorekey, fake_token, fixtures_dir, run_checked, Planted, RunOutput, SiteSpec, TestSite,
 };
@@ -608,17 +609,36 @@ fn scan_org_reads_every_site_and_product_of_the_org_and_fails_on_the_expiring_se
 
     let ci = org.scan_org(&["--fail-on", "expiring=30d"]);
     ci.expect_code(3);
-    assert!(
-        ci.stdout.contains("Covered 4 sites and products:"),
-        "{}",
-        ci.stdout
-    );
-    assert!(
-        ci.stdout.contains(&format!("at {two} confluence")),
-        "{}",
-        ci.stdout
-    );
-    assert!(ci.stdout.contains("(in 5 days)"), "{}", ci.stdout);
+    let names = [(one.as_str(), "[site one]"), (two.as_str(), "[site two]")];
+    // Stdout only: the sites are connected to at once, so stderr's progress lines come in
+    // any order.
+    insta::assert_snapshot!(normalized_naming(&ci.stdout, &names), @r#"
+    alice@acme.example · [fp1]  (basic, 1 place)
+        OPS: Comment on new incidents as alice  Send web request  [header Authorization]  at [site one] jira
+
+    bob@acme.example · [fp2]  (basic, 1 place)
+        WIKI: Publish release notes as bob  Send web request  [header Authorization]  at [site two] confluence
+
+    ci-bot@serviceaccount.atlassian.com · [fp3]  (basic, 2 places)
+        DOCS: Stamp the build page as ci-bot  Send web request  [header Authorization]  at [site one] confluence
+        WIKI: Weekly digest as ci-bot  Send web request  [header Authorization]  at [site two] confluence
+
+    deploy-bot@serviceaccount.atlassian.com · [fp4]  (basic, 1 place)
+        REL: Transition released issues as deploy-bot  Send web request  [header Authorization]  at [site two] jira
+
+    5 rules read, 5 with credentials; 5 findings, 4 distinct credentials.
+    Covered 4 sites and products:
+        [site one] jira: 1 rule read
+        [site one] confluence: 1 rule read
+        [site two] jira: 1 rule read
+        [site two] confluence: 2 rules read
+
+    API token expiry (organization admin API), per credential owner:
+      alice@acme.example  earliest expiry [date] (in 205 days), token "jira-automation" (id tok-alice), last active [date]; 1 active token
+      bob@acme.example  earliest expiry [date] (in 165 days), token "wiki-automation" (id tok-bob), last active [date]; 1 active token
+      ci-bot@serviceaccount.atlassian.com  earliest expiry [date] (in 5 days), token "ci-bot (scoped)" (id tok-ci-bot), last active [date]; 2 active tokens
+      deploy-bot@serviceaccount.atlassian.com  earliest expiry [date] (in 335 days), token "deploy-bot (scoped)" (id tok-deploy-bot), last active [date]; 1 active token
+    "#);
     assert!(ci.stderr.contains("expiring"), "{}", ci.stderr);
 }
 
@@ -761,26 +781,78 @@ fn a_workspace_of_the_org_that_cannot_be_read_is_named_and_the_scan_is_incomplet
         out.stderr
     );
 
+    let names = [(one.as_str(), "[site one]"), (two.as_str(), "[site two]")];
     let text = org.scan_org(&["--fail-on", "skipped"]);
     text.expect_code(1);
-    assert!(
-        text.stdout.contains("Covered 4 sites and products:"),
-        "{}",
-        text.stdout
-    );
-    assert!(
-        text.stdout
-            .contains(&format!("{jira_two}: 0 rules read; INCOMPLETE: not read: ")),
-        "{}",
-        text.stdout
-    );
+    insta::assert_snapshot!(normalized_naming(&text.stdout, &names), @r#"
+    alice@acme.example · [fp1]  (basic, 1 place)
+        OPS: Comment on new incidents as alice  Send web request  [header Authorization]  at [site one] jira
+
+    bob@acme.example · [fp2]  (basic, 1 place)
+        WIKI: Publish release notes as bob  Send web request  [header Authorization]  at [site two] confluence
+
+    ci-bot@serviceaccount.atlassian.com · [fp3]  (basic, 2 places)
+        DOCS: Stamp the build page as ci-bot  Send web request  [header Authorization]  at [site one] confluence
+        WIKI: Weekly digest as ci-bot  Send web request  [header Authorization]  at [site two] confluence
+
+    4 rules read, 4 with credentials; 4 findings, 3 distinct credentials.
+    Covered 4 sites and products:
+        [site one] jira: 1 rule read
+        [site one] confluence: 1 rule read
+        [site two] confluence: 2 rules read
+        workspace "[site two] jira" jira: 0 rules read; INCOMPLETE: not read: the org's workspace "[site two] jira": no hostUrl
+
+    API token expiry (organization admin API), per credential owner:
+      alice@acme.example  earliest expiry [date] (in 205 days), token "jira-automation" (id tok-alice), last active [date]; 1 active token
+      bob@acme.example  earliest expiry [date] (in 165 days), token "wiki-automation" (id tok-bob), last active [date]; 1 active token
+      ci-bot@serviceaccount.atlassian.com  earliest expiry [date] (in 5 days), token "ci-bot (scoped)" (id tok-ci-bot), last active [date]; 2 active tokens
+    "#);
     let markdown = org.scan_org(&["--format", "markdown"]);
     markdown.expect_code(1);
-    assert!(
-        markdown.stdout.contains("- Not read whole: workspace"),
-        "{}",
-        markdown.stdout
-    );
+    insta::assert_snapshot!(normalized_naming(&markdown.stdout, &names), @r#"
+    ## Credentials in automation rules (autorekey scan)
+
+    4 rules read, 4 with credentials; 4 findings, 3 distinct credentials.
+
+    Covered:
+
+    - [site one] jira: 1 rule read
+    - [site one] confluence: 1 rule read
+    - [site two] confluence: 2 rules read
+    - workspace "[site two] jira" jira: 0 rules read; INCOMPLETE: not read: the org's workspace "[site two] jira": no hostUrl
+
+    ### What was found
+
+    | Account | Fingerprint | Kind | Rules | Places | Check |
+    |---|---|---|---|---|---|
+    | alice@acme.example | `[fp1]` | basic | 1 | 1 | not checked |
+    | bob@acme.example | `[fp2]` | basic | 1 | 1 | not checked |
+    | ci-bot@serviceaccount.atlassian.com | `[fp3]` | basic | 2 | 2 | not checked |
+
+    ### Where each is used
+
+    - **alice@acme.example** · `[fp1]`
+      - **OPS: Comment on new incidents as alice** (0190f3a2-5b7c-7d21-8e4f-517300000001): Send web request \[header Authorization\] at [site one] jira
+    - **bob@acme.example** · `[fp2]`
+      - **WIKI: Publish release notes as bob** (0190f3a2-5b7c-7d21-8e4f-517300000004): Send web request \[header Authorization\] at [site two] confluence
+    - **ci-bot@serviceaccount.atlassian.com** · `[fp3]`
+      - **DOCS: Stamp the build page as ci-bot** (0190f3a2-5b7c-7d21-8e4f-517300000002): Send web request \[header Authorization\] at [site one] confluence
+      - **WIKI: Weekly digest as ci-bot** (0190f3a2-5b7c-7d21-8e4f-517300000005): Send web request \[header Authorization\] at [site two] confluence
+
+    ### Needs a person
+
+    - Not read whole: workspace "[site two] jira" jira: 0 rules read; INCOMPLETE: not read: the org's workspace "[site two] jira": no hostUrl
+
+    ### Token expiry
+
+    ```text
+
+    API token expiry (organization admin API), per credential owner:
+      alice@acme.example  earliest expiry [date] (in 205 days), token "jira-automation" (id tok-alice), last active [date]; 1 active token
+      bob@acme.example  earliest expiry [date] (in 165 days), token "wiki-automation" (id tok-bob), last active [date]; 1 active token
+      ci-bot@serviceaccount.atlassian.com  earliest expiry [date] (in 5 days), token "ci-bot (scoped)" (id tok-ci-bot), last active [date]; 2 active tokens
+    ```
+    "#);
 }
 
 /// Two spellings of one site's address are one tenant: its rules would be read twice.
@@ -1074,13 +1146,34 @@ fn an_owner_the_rules_name_that_the_org_does_not_list_is_unknown_and_fails_the_e
     let bob = "bob@acme.example";
     let ci = org.scan_org(&["--fail-on", "expiring=3d"]);
     ci.expect_code(3);
-    assert!(
-        ci.stdout.contains(&format!(
-            "{bob}  tokens unknown: the organization lists no token of this account"
-        )) && ci.stdout.contains("(counted as expiring)"),
-        "{}",
-        ci.stdout
-    );
+    let names = [(org.url(0), "[site one]"), (org.url(1), "[site two]")];
+    insta::assert_snapshot!(normalized_naming(&ci.stdout, &names), @r#"
+    alice@acme.example · [fp1]  (basic, 1 place)
+        OPS: Comment on new incidents as alice  Send web request  [header Authorization]  at [site one] jira
+
+    bob@acme.example · [fp2]  (basic, 1 place)
+        WIKI: Publish release notes as bob  Send web request  [header Authorization]  at [site two] confluence
+
+    ci-bot@serviceaccount.atlassian.com · [fp3]  (basic, 2 places)
+        DOCS: Stamp the build page as ci-bot  Send web request  [header Authorization]  at [site one] confluence
+        WIKI: Weekly digest as ci-bot  Send web request  [header Authorization]  at [site two] confluence
+
+    deploy-bot@serviceaccount.atlassian.com · [fp4]  (basic, 1 place)
+        REL: Transition released issues as deploy-bot  Send web request  [header Authorization]  at [site two] jira
+
+    5 rules read, 5 with credentials; 5 findings, 4 distinct credentials.
+    Covered 4 sites and products:
+        [site one] jira: 1 rule read
+        [site one] confluence: 1 rule read
+        [site two] jira: 1 rule read
+        [site two] confluence: 2 rules read
+
+    API token expiry (organization admin API), per credential owner:
+      alice@acme.example  earliest expiry [date] (in 205 days), token "jira-automation" (id tok-alice), last active [date]; 1 active token
+      bob@acme.example  tokens unknown: the organization lists no token of this account (not a managed account of this organization, or its tokens are not visible to this key) (counted as expiring)
+      ci-bot@serviceaccount.atlassian.com  earliest expiry [date] (in 5 days), token "ci-bot (scoped)" (id tok-ci-bot), last active [date]; 2 active tokens
+      deploy-bot@serviceaccount.atlassian.com  earliest expiry [date] (in 335 days), token "deploy-bot (scoped)" (id tok-deploy-bot), last active [date]; 1 active token
+    "#);
     assert!(ci.stderr.contains("expiring"), "{}", ci.stderr);
     let json = org.scan_org(&["--format", "json"]);
     json.expect_code(0);
@@ -1116,15 +1209,14 @@ fn an_owner_the_rules_name_that_the_org_does_not_list_is_unknown_and_fails_the_e
     };
     let out = watch("text");
     out.expect_code(3);
-    assert!(
-        out.stdout
-            .contains(&format!("unknown   {bob}: tokens unknown"))
-            && out
-                .stdout
-                .contains("in rule \"WIKI: Publish release notes as bob\""),
-        "{}",
-        out.stdout
-    );
+    insta::assert_snapshot!(normalized(&out.stdout), @r#"
+    No API token of the organization expires within 3 days (5 active tokens listed).
+    Could not be listed (counted as expiring):
+      unknown   bob@acme.example: tokens unknown: the organization lists no token of this account (not a managed account of this organization, or its tokens are not visible to this key) (check the account: if it belongs to this organization, give the org API key read:tokens:admin (and read:service-accounts-tokens:admin); otherwise its tokens' expiry is watched where the account is managed)
+                in rule "WIKI: Publish release notes as bob" (0190f3a2-5b7c-7d21-8e4f-517300000004) on http://127.0.0.1:PORT confluence, credential [fp1]
+    0 of 5 listed API tokens expire (or have expired) within 3 days; 1 owner the rules name the organization lists no token for (unknown, counted as expiring).
+    The rules under a token hold a credential of its account: any of the account's tokens may be the one a rule holds (`autorekey fingerprint` tells which).
+    "#);
     assert!(out.stderr.contains("check the account"), "{}", out.stderr);
     let unknown = watch("json").json()["unknown"].clone();
     assert_eq!(unknown[0]["email"], bob, "{unknown}");

@@ -10,6 +10,7 @@
 //! deleting a token: test_revoke_command; an org of several sites: test_several_sites.
 
 use crate::common::org::{org_site, org_site_with, sa_org, BOT, ORG};
+use crate::common::snapshot::normalized;
 use crate::common::ALICE;
 use serde_json::{json, Value};
 
@@ -47,6 +48,13 @@ fn tokens_lists_an_accounts_tokens_soonest_first() {
         .map(|t| t["id"].clone())
         .collect();
     assert_eq!(ids, vec![json!("alice-old"), json!("alice-new")]);
+    let text = org.run(&["tokens", "--account", ALICE, "--org", ORG]);
+    text.expect_code(0);
+    insta::assert_snapshot!(normalized(&text.stdout), @r#"
+    API tokens of alice@acme.example (soonest expiry first):
+      alice-old  "automation 2025"  created [date]  expires [date] (in 12 days)  last active [date]  classic
+      alice-new  "automation 2026"  created [date]  expires [date] (in 365 days)  last active never  classic
+    "#);
 }
 
 /// Rule names and token labels are typed by others: every JSON output escapes C1 and
@@ -107,17 +115,41 @@ fn lists_print_text_in_a_pipe_and_a_rotation_reports_in_markdown() {
         backups.to_str().unwrap(),
     ]);
     rotate.expect_code(0);
-    assert!(
-        rotate
-            .stdout
-            .starts_with(&format!("## Token rotation for {ALICE}")),
-        "{}",
-        rotate.stdout
-    );
-    for part in ["| rotated | 2 |", "- Keep: `", "- Revoke: `", "### Backups"] {
-        assert!(rotate.stdout.contains(part), "{part}: {}", rotate.stdout);
-    }
-    assert!(!rotate.stdout.contains("Rule \""), "diffs go to stderr");
+    // The report for a change ticket, whole; the diffs go to stderr.
+    insta::assert_snapshot!(normalized(&rotate.stdout), @"
+    ## Token rotation for alice@acme.example (autorekey)
+
+    Mode: written. 3 rules read.
+
+    ### What changed
+
+    | Outcome | Rules |
+    |---|---|
+    | rotated | 2 |
+
+    ### Keep and revoke
+
+    - Keep: `[fp1]` (the new token)
+    - Revoke: `[fp2]`
+
+    ### Needs a person
+
+    Nothing.
+
+    ### Backups
+
+    - Folder: [tmp]/backups/127.0.0.1-[stamp] (undo with `autorekey restore DIR`)
+
+    ### Next steps
+
+    ```text
+    Next steps:
+      1. Check the integrations: run or wait for each rotated rule and look at its audit log.
+         A token works on every site and product of alice@acme.example, and this run read only this site's automation rules of one product: check the other product's rules (`autorekey scan --product jira|confluence`), other sites and scripts too.
+      2. Then revoke the old token ([fp2]) at https://id.atlassian.com/manage-profile/security/api-tokens (signed in as alice@acme.example): every rule read here that held it now holds the new token, read back.
+    Keep the new token [fp1]; revoke the old [fp2].
+    ```
+    ");
     assert!(rotate.stderr.contains("Rule \""), "{}", rotate.stderr);
 
     let tokens = ["tokens", "--account", ALICE, "--org", ORG];
@@ -204,17 +236,6 @@ fn service_account_tokens_the_key_may_not_list_are_unknown_never_fine() {
     assert_eq!(org.site.stats().endpoint("DELETE api-token"), 0);
 }
 
-/// `tokens --expiring` output with what changes from run to run made fixed: dates (the
-/// sandbox's are relative to its start) and the fingerprints of the run's fake tokens.
-fn normalized(text: &str) -> String {
-    let dates = regex::Regex::new(r"\d{4}-\d{2}-\d{2}").unwrap();
-    let fingerprints = regex::Regex::new(r"credential [0-9a-f]{12}").unwrap();
-    let text = dates.replace_all(text, "[date]");
-    fingerprints
-        .replace_all(&text, "credential [fingerprint]")
-        .into_owned()
-}
-
 #[test]
 fn the_expiry_watch_lists_the_service_account_token_in_every_format_and_exits_3() {
     let org = sa_org(true, 5, false);
@@ -225,7 +246,12 @@ fn the_expiry_watch_lists_the_service_account_token_in_every_format_and_exits_3(
         "{}",
         text.stderr
     );
-    insta::assert_snapshot!("expiring_text", normalized(&text.stdout));
+    insta::assert_snapshot!(normalized(&text.stdout), @r#"
+    API tokens expiring within 30 days or expired (users' and service accounts'), soonest first:
+      expiring  ci-bot@serviceaccount.atlassian.com  service account  "bot 2025"  id bot-old  created [date]  expires [date] (in 5 days)  last active [date]  scoped
+    1 of 4 listed API tokens expires (or has expired) within 30 days.
+    Where each token is embedded: run `autorekey scan --format json > scan.json` (with every --site you use) and add `--scan scan.json`.
+    "#);
 
     let json = org.watch("30d", &["--format", "json"]);
     json.expect_code(3);
@@ -259,7 +285,21 @@ fn the_expiry_watch_lists_the_service_account_token_in_every_format_and_exits_3(
 
     let md = org.watch("30d", &["--format", "markdown"]);
     md.expect_code(3);
-    insta::assert_snapshot!("expiring_markdown", normalized(&md.stdout));
+    insta::assert_snapshot!(normalized(&md.stdout), @"
+    ## API tokens expiring within 30 days (autorekey tokens)
+
+    1 of 4 listed API tokens expires (or has expired) within 30 days.
+
+    | Status | Account | Kind | Label | Id | Created | Expires | Last active | Token |
+    |---|---|---|---|---|---|---|---|---|
+    | expiring | ci-bot@serviceaccount.atlassian.com | service account | bot 2025 | bot-old | [date] | [date] (in 5 days) | [date] | scoped |
+
+    ### Where they are embedded
+
+    ```text
+    Where each token is embedded: run `autorekey scan --format json > scan.json` (with every --site you use) and add `--scan scan.json`.
+    ```
+    ");
 }
 
 #[test]
@@ -270,7 +310,13 @@ fn the_expiry_watch_joins_a_scan_and_exits_0_when_nothing_is_in_the_window() {
     let path = org.site.write_file("scan.json", &scan.stdout);
     let joined = org.watch("30d", &["--scan", path.to_str().unwrap()]);
     joined.expect_code(3);
-    insta::assert_snapshot!("expiring_text_with_scan", normalized(&joined.stdout));
+    insta::assert_snapshot!(normalized(&joined.stdout), @r#"
+    API tokens expiring within 30 days or expired (users' and service accounts'), soonest first:
+      expiring  ci-bot@serviceaccount.atlassian.com  service account  "bot 2025"  id bot-old  created [date]  expires [date] (in 5 days)  last active [date]  scoped
+                in rule "Web request 02" (0190f3a2-5b7c-7d21-8e4f-000000000102), credential [fp1]
+    1 of 4 listed API tokens expires (or has expired) within 30 days.
+    The rules under a token hold a credential of its account: any of the account's tokens may be the one a rule holds (`autorekey fingerprint` tells which).
+    "#);
     let md = org.watch(
         "30d",
         &["--scan", path.to_str().unwrap(), "--format", "markdown"],

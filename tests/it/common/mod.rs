@@ -35,6 +35,7 @@ pub mod hostile;
 pub mod org;
 pub mod scan;
 pub mod scoped;
+pub mod snapshot;
 pub mod terminal;
 
 /// The admin account of `fixtures/accounts.json`.
