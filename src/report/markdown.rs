@@ -52,8 +52,8 @@ pub fn render_scan(inv: &Inventory, expiry: Option<&str>) -> String {
     let mut out = String::from("## Credentials in automation rules (autorekey scan)\n\n");
     let _ = writeln!(
         out,
-        "{} rules read, {} with credentials; {} findings, {} distinct credentials.\n",
-        s.rules_read,
+        "{} read, {} with credentials; {} findings, {} distinct credentials.\n",
+        crate::words::count(s.rules_read, "rule", "rules"),
         s.rules_with_credentials,
         s.findings,
         s.credentials.len()
@@ -208,9 +208,9 @@ pub fn render_rotation(s: &RotationSummary) -> String {
     let mut out = format!("## Token rotation for {} (autorekey)\n\n", text(&s.account));
     let _ = writeln!(
         out,
-        "Mode: {}. {} rules read.\n",
+        "Mode: {}. {} read.\n",
         facts.mode.as_str().replace('_', " "),
-        s.rules_read
+        crate::words::count(s.rules_read, "rule", "rules")
     );
     out.push_str("### What changed\n\n| Outcome | Rules |\n|---|---|\n");
     if !s.would_rotate.is_empty() || s.wrote_nothing_by_design() {

@@ -440,7 +440,7 @@ pub fn render_rotation(s: &RotationSummary) -> String {
     let olds: Vec<&str> = s.old_fingerprints.iter().map(String::as_str).collect();
     let _ = writeln!(
         out,
-        "Summary for {} (old {} → new {}); {} rules read:",
+        "Summary for {} (old {} → new {}); {} read:",
         s.account,
         if olds.is_empty() {
             "none left".into()
@@ -448,7 +448,7 @@ pub fn render_rotation(s: &RotationSummary) -> String {
             olds.join(", ")
         },
         s.new_fingerprint,
-        s.rules_read
+        crate::words::count(s.rules_read, "rule", "rules")
     );
     if !s.would_rotate.is_empty() || s.wrote_nothing_by_design() {
         let _ = writeln!(out, "  {:<16} {}", "to rotate", s.would_rotate.len());

@@ -3079,7 +3079,7 @@ fn the_next_steps_follow_the_mode_the_run_was_in() {
                },
                {
 
-    Summary for svc-jira@acme.example (old [fp1] → new [fp2]); 1 rules read:
+    Summary for svc-jira@acme.example (old [fp1] → new [fp2]); 1 rule read:
       to rotate        1
 
     Old token [fp1] confirmed as svc-jira@acme.example's: it logs in as the account.
@@ -3108,7 +3108,7 @@ fn the_next_steps_follow_the_mode_the_run_was_in() {
                },
                {
 
-    Summary for svc-jira@acme.example (old [fp1] → new [fp2]); 1 rules read:
+    Summary for svc-jira@acme.example (old [fp1] → new [fp2]); 1 rule read:
       to rotate        1
 
     Old token [fp1] confirmed as svc-jira@acme.example's: it logs in as the account.
