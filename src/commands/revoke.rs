@@ -137,16 +137,18 @@ pub async fn run(options: &SiteOptions, args: &RevokeArgs, ui: &Ui) -> CommandRe
 /// revoked. Without `--keep`, the account's readable tokens in the rules are named: after
 /// a good rotation they are the new token, which `--keep` lets stay.
 fn refuse_blockers(proof: &Proof, account: &str, keep: Option<&str>, ui: &Ui) -> CommandResult {
-    let blockers = &proof.blockers;
+    // Sorted: rules are read concurrently, and the same rules must read the same way twice.
+    let mut blockers: Vec<&String> = proof.blockers.iter().collect();
+    blockers.sort();
     if blockers.is_empty() {
         return Ok(());
     }
-    for b in blockers {
+    for b in &blockers {
         ui.out(format!("  - {b}"));
     }
     let err = CommandError::partial(format!(
-        "not revoked: {} place(s) above may still need a token of {account}",
-        blockers.len()
+        "not revoked: {} above may still need a token of {account}",
+        crate::words::count(blockers.len(), "place", "places")
     ));
     let rotate = format!("`autorekey rotate --account {account}`");
     Err(match (keep, proof.tokens.len()) {
