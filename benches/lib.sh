@@ -13,7 +13,7 @@
 
 BIN=${AUTOREKEY_BIN:-$ROOT/target/release/autorekey}
 SEED=7
-PAGE_SIZE=100 # the client's summary page limit (src/fetch/client.rs PAGE_LIMIT)
+PAGE_SIZE=100 # the client's summary page limit (crates/autorekey-client/src/client.rs PAGE_LIMIT)
 LOGIN=bench-admin@sandbox.example
 SANDBOX_PID=""
 SANDBOX_ACCOUNTS=""

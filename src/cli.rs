@@ -165,10 +165,16 @@ impl SiteArgs {
 /// A duration as people write one (`7d`, `36h`, `1h 30m`, `2 days`; a day is 24 hours),
 /// read by jiff's friendly format. A negative one is refused.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    let span: jiff::Span = text.trim().parse().map_err(|e| format!("{e}"))?;
+    const UNITS: &str = "give a number and a unit: s, m, h, d or w (e.g. 7d, 36h, 1h 30m); \
+                         a month or a year has no fixed length";
+    let text = text.trim();
+    if text == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    let span: jiff::Span = text.parse().map_err(|_| UNITS.to_string())?;
     let length = span
         .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
-        .map_err(|e| format!("{e}"))?;
+        .map_err(|_| UNITS.to_string())?;
     std::time::Duration::try_from(length).map_err(|_| "a duration cannot be negative".into())
 }
 
@@ -838,6 +844,26 @@ pub struct ManArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_as_people_write_them_and_months_are_refused_plainly() {
+        let d = |t: &str| parse_duration(t);
+        assert_eq!(d("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert_eq!(d("1h 30m"), Ok(Duration::from_secs(5_400)));
+        assert_eq!(d("2 days"), Ok(Duration::from_secs(2 * 86_400)));
+        assert_eq!(d("1w"), Ok(Duration::from_secs(7 * 86_400)));
+        assert_eq!(d("0"), Ok(Duration::ZERO));
+        assert_eq!(d("0s"), Ok(Duration::ZERO));
+        for bad in ["1M", "1y", "30", "soon"] {
+            let why = d(bad).unwrap_err();
+            assert!(
+                why.contains("s, m, h, d or w") && !why.contains("jiff"),
+                "{bad}: {why}"
+            );
+        }
+        assert_eq!(d("-1h"), Err("a duration cannot be negative".into()));
+    }
 
     #[test]
     fn fail_on_expiring_takes_whole_days_only() {

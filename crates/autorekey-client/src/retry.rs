@@ -210,12 +210,23 @@ fn retry_after_in(headers: &HeaderMap, name: &str) -> Option<Duration> {
     if let Ok(secs) = text.parse::<f64>() {
         return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(1e7)));
     }
-    // An HTTP-date (RFC 9110's IMF-fixdate, a form of RFC 2822's).
-    let at = jiff::fmt::rfc2822::DateTimeParser::new()
-        .parse_timestamp(text)
-        .ok()?;
+    let at = http_date(text)?;
     let from_now = at.duration_since(jiff::Timestamp::now());
     Some(Duration::try_from(from_now).unwrap_or(Duration::ZERO))
+}
+
+/// An HTTP-date, in the three forms RFC 9110 says a recipient must read: the IMF-fixdate
+/// (`Sun, 06 Nov 1994 08:49:37 GMT`, a form of RFC 2822's), and the obsolete RFC 850
+/// (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime (`Sun Nov  6 08:49:37 1994`) forms, UTC.
+fn http_date(text: &str) -> Option<jiff::Timestamp> {
+    if let Ok(at) = jiff::fmt::rfc2822::DateTimeParser::new().parse_timestamp(text) {
+        return Some(at);
+    }
+    ["%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"]
+        .iter()
+        .find_map(|form| jiff::civil::DateTime::strptime(form, text).ok())
+        .and_then(|civil| civil.to_zoned(jiff::tz::TimeZone::UTC).ok())
+        .map(|zoned| zoned.timestamp())
 }
 
 /// An ISO-8601 UTC instant as Atlassian sends `X-RateLimit-Reset`: `2025-04-02T04:42Z`
@@ -396,6 +407,11 @@ mod tests {
             "Sun, 06 Nov 1994 08:49:37 GMT",
         )]));
         assert_eq!(past, Some(Duration::ZERO));
+        // The two obsolete forms RFC 9110 still asks recipients to read.
+        for old in ["Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994"] {
+            let at = http_date(old).map(|t| t.as_second());
+            assert_eq!(at, Some(784_111_777), "{old}");
+        }
         assert_eq!(
             parse_retry_after(&headers(&[("retry-after", "soon")])),
             None

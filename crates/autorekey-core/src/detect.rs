@@ -109,7 +109,7 @@ pub enum Status {
     Dynamic,
     /// An author's placeholder (`YOUR_TOKEN`, `<your-token>`, `${TOKEN}`, `REPLACE_ME`,
     /// `xxxx…`): where a credential goes, but no credential. Shown, never rotated, never
-    /// counted as one ([`placeholder`]).
+    /// counted as one (the `placeholder` module).
     Placeholder,
 }
 

@@ -26,7 +26,7 @@ const CURSOR_TTL: Duration = Duration::from_secs(3600);
 pub(crate) const MASK: &str = "***";
 
 /// Per-rule server behaviours that punish careless clients (see the module doc of
-/// [`crate::sandbox`]).
+/// the crate root).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleTraps {
     pub mask_hidden: bool,
