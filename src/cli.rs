@@ -270,14 +270,6 @@ pub enum Product {
 }
 
 impl Product {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Product::Jira => "jira",
-            Product::Confluence => "confluence",
-            Product::All => "all",
-        }
-    }
-
     /// The products this choice stands for, in the order they are read.
     pub fn expand(self) -> &'static [&'static str] {
         match self {

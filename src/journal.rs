@@ -16,7 +16,7 @@
 //! of two sites that share an id are never mistaken for one.
 
 use std::io::{self, BufRead, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
@@ -92,7 +92,6 @@ pub struct Entry {
 }
 
 pub struct Journal {
-    path: PathBuf,
     file: Mutex<std::fs::File>,
 }
 
@@ -100,27 +99,12 @@ impl Journal {
     pub fn open(path: &Path) -> io::Result<Journal> {
         let file = crate::files::open_append_lines(path)?;
         Ok(Journal {
-            path: path.to_path_buf(),
             file: Mutex::new(file),
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Append one entry and flush it to disk before the caller goes on.
-    pub fn record(
-        &self,
-        uuid: &str,
-        name: &str,
-        step: Step,
-        detail: Option<String>,
-    ) -> io::Result<()> {
-        self.record_at(None, uuid, name, step, detail)
-    }
-
-    /// [`Journal::record`] for a rule of `target` (a run of several sites and products).
+    /// Append one entry for a rule (of `target` in a run of several sites and products) and
+    /// flush it to disk before the caller goes on.
     pub fn record_at(
         &self,
         target: Option<&TargetRef>,
@@ -304,9 +288,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal.jsonl");
         let j = Journal::open(&path).unwrap();
-        j.record("a", "A", Step::Writing, None).unwrap();
-        j.record("a", "A", Step::Verified, None).unwrap();
-        j.record("b", "B", Step::Writing, None).unwrap();
+        j.record_at(None, "a", "A", Step::Writing, None).unwrap();
+        j.record_at(None, "a", "A", Step::Verified, None).unwrap();
+        j.record_at(None, "b", "B", Step::Writing, None).unwrap();
         drop(j);
         std::fs::OpenOptions::new()
             .append(true)
@@ -320,7 +304,7 @@ mod tests {
         // The next run appends after the torn line, not onto it.
         Journal::open(&path)
             .unwrap()
-            .record("b", "B", Step::Verified, None)
+            .record_at(None, "b", "B", Step::Verified, None)
             .unwrap();
         let entries = read(&path).unwrap();
         assert_eq!(entries.len(), 4);
@@ -334,7 +318,7 @@ mod tests {
         let path = dir.path().join("journal.jsonl");
         Journal::open(&path)
             .unwrap()
-            .record("a", "A", Step::Writing, None)
+            .record_at(None, "a", "A", Step::Writing, None)
             .unwrap();
         let mut f = std::fs::OpenOptions::new()
             .append(true)
@@ -344,7 +328,7 @@ mod tests {
         drop(f);
         Journal::open(&path)
             .unwrap()
-            .record("a", "A", Step::Verified, None)
+            .record_at(None, "a", "A", Step::Verified, None)
             .unwrap();
         assert_eq!(read(&path).unwrap().len(), 2);
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;

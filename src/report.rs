@@ -16,8 +16,8 @@ mod rotation;
 mod sites;
 
 pub use inventory::{
-    count, render_csv, render_json, render_table, target_lines, CredentialSummary, Inventory, Row,
-    RuleError, RuleKey, SkippedFile, Summary, TargetSummary, Verification,
+    count, render_csv, render_json, render_table, Inventory, Row, SkippedFile, TargetSummary,
+    Verification,
 };
 pub use rotation::{
     id_note, outcome_line, reason, render_restore_json, render_rotation, render_rotation_json,

@@ -362,9 +362,9 @@ mod tests {
         old.save("r1", &serde_json::json!({"rule": {}})).unwrap();
         old.save("r2", &serde_json::json!({"rule": {}})).unwrap();
         let j = Journal::open(&old.dir().join("journal.jsonl")).unwrap();
-        j.record("r1", "R1", Step::Writing, None).unwrap();
-        j.record("r1", "R1", Step::Verified, None).unwrap();
-        j.record("r2", "R2", Step::Writing, None).unwrap();
+        j.record_at(None, "r1", "R1", Step::Writing, None).unwrap();
+        j.record_at(None, "r1", "R1", Step::Verified, None).unwrap();
+        j.record_at(None, "r2", "R2", Step::Writing, None).unwrap();
         let new = BackupRun::create(&root, &manifest("2026-02-01T00:00:00Z")).unwrap();
         std::fs::create_dir(root.join("stray")).unwrap();
 
@@ -382,7 +382,7 @@ mod tests {
         assert_eq!(runs[1].account.as_deref(), Some("svc@acme.example"));
 
         let j = Journal::open(&old.dir().join("journal.jsonl")).unwrap();
-        j.record("r2", "R2", Step::Verified, None).unwrap();
+        j.record_at(None, "r2", "R2", Step::Verified, None).unwrap();
         // Written, but no end recorded: a run killed before it could say.
         assert_eq!(list(&root).unwrap()[1].state, RunState::Interrupted);
         // Ctrl-C with rules never tried: interrupted, and how many.
@@ -392,7 +392,7 @@ mod tests {
         assert_eq!(stopped.not_attempted, Some(18));
         assert!(table(&list(&root).unwrap()).contains("interrupted (18 not attempted)"));
         // The rerun went through every rule.
-        j.record("r3", "R3", Step::Verified, None).unwrap();
+        j.record_at(None, "r3", "R3", Step::Verified, None).unwrap();
         j.end(Step::Ended, 0).unwrap();
         let ended = &list(&root).unwrap()[1];
         assert_eq!(
@@ -408,7 +408,7 @@ mod tests {
         assert!(table.starts_with("RUN "), "{table}");
         assert!(table.contains("\n    manifest.json: "), "{table}");
         // A restore wrote the rules back.
-        j.record("r1", "R1", Step::Restored, Some("restore".into()))
+        j.record_at(None, "r1", "R1", Step::Restored, Some("restore".into()))
             .unwrap();
         assert_eq!(list(&root).unwrap()[1].state, RunState::Restored);
         // A restore that put back only some of the backup's rules says how many.

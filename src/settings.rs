@@ -360,14 +360,6 @@ impl SiteSettings {
             .collect())
     }
 
-    /// The target these settings describe.
-    pub fn target(&self) -> Target {
-        Target {
-            site: self.site.clone(),
-            product: self.product.clone(),
-        }
-    }
-
     pub fn client_config(&self) -> ClientConfig {
         let mut config = ClientConfig::new(self.site.clone(), &self.login, self.api_token.clone());
         config.api_base = self.api_base.clone();

@@ -75,7 +75,6 @@ pub struct Ui {
     verbosity: i8,
     color: bool,
     color_err: bool,
-    stdout_tty: bool,
     stderr_tty: bool,
     stdin_tty: bool,
     /// The first failed write to stdout, shared by every clone (the request tracer and
@@ -100,15 +99,10 @@ impl Ui {
             verbosity,
             color,
             color_err,
-            stdout_tty,
             stderr_tty,
             stdin_tty: std::io::stdin().is_terminal(),
             output_error: Arc::default(),
         }
-    }
-
-    pub fn stdout_is_terminal(&self) -> bool {
-        self.stdout_tty
     }
 
     /// Prompts need someone to answer them: stdin and stderr must both be terminals.

@@ -270,11 +270,6 @@ pub struct Inventory {
 }
 
 impl Inventory {
-    pub fn add_rule(&mut self, rule: &Value, findings: &[Finding]) {
-        let rows = findings.iter().map(|f| Row::new(rule, f)).collect();
-        self.add_rows(rows);
-    }
-
     /// One rule read, with the rows of its findings.
     pub fn add_rows(&mut self, rows: Vec<Row>) {
         self.summary.rules_read += 1;
