@@ -99,19 +99,12 @@ impl RetryPolicy {
         }
     }
 
-    /// The wait before attempt `attempt + 1`, after `attempt` failed ones (1-based).
+    /// The wait before attempt `attempt + 1`, after `attempt` failed ones (1-based), for what
+    /// the failed answer said (see [`Wait`]).
     ///
     /// A server's `Retry-After` wins: the wait is exactly what it asked for. Otherwise full
     /// jitter: uniform in `[0, min(max_delay, base_delay * 2^(attempt-1))]`, which spreads
     /// concurrent retries apart better than a fixed schedule.
-    pub fn delay_for(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        match retry_after {
-            Some(wait) => self.wait_for(attempt, Wait::Asked(wait)),
-            None => self.wait_for(attempt, Wait::Backoff),
-        }
-    }
-
-    /// The wait before attempt `attempt + 1` for what the failed answer said (see [`Wait`]).
     pub fn wait_for(&self, attempt: u32, wait: Wait) -> Duration {
         if self.no_delay {
             return Duration::ZERO;
@@ -358,32 +351,36 @@ mod tests {
         for attempt in 1..=10u32 {
             let ceiling = Duration::from_millis((100u64 << (attempt - 1)).min(1000));
             for _ in 0..200 {
-                let d = policy.delay_for(attempt, None);
+                let d = policy.wait_for(attempt, Wait::Backoff);
                 assert!(d <= ceiling, "attempt {attempt}: {d:?} > {ceiling:?}");
             }
         }
         // Jitter actually varies (200 draws from [0, 1s] are not all equal).
-        let draws: std::collections::HashSet<_> =
-            (0..200).map(|_| policy.delay_for(5, None)).collect();
+        let draws: std::collections::HashSet<_> = (0..200)
+            .map(|_| policy.wait_for(5, Wait::Backoff))
+            .collect();
         assert!(draws.len() > 1);
     }
 
     #[test]
     fn huge_attempt_numbers_do_not_overflow() {
         let policy = RetryPolicy::default();
-        assert!(policy.delay_for(u32::MAX, None) <= policy.max_delay);
+        assert!(policy.wait_for(u32::MAX, Wait::Backoff) <= policy.max_delay);
     }
 
     #[test]
     fn retry_after_is_honoured_exactly_unless_delays_are_off() {
         let policy = RetryPolicy::default();
-        let asked = Some(Duration::from_secs(7));
-        assert_eq!(policy.delay_for(1, asked), Duration::from_secs(7));
+        let asked = Wait::Asked(Duration::from_secs(7));
+        assert_eq!(policy.wait_for(1, asked), Duration::from_secs(7));
         assert_eq!(
-            policy.clone().without_delays().delay_for(1, asked),
+            policy.clone().without_delays().wait_for(1, asked),
             Duration::ZERO
         );
-        assert_eq!(policy.without_delays().delay_for(3, None), Duration::ZERO);
+        assert_eq!(
+            policy.without_delays().wait_for(3, Wait::Backoff),
+            Duration::ZERO
+        );
     }
 
     #[test]

@@ -159,11 +159,6 @@ impl Encoding {
             (encoding, _) => encoding,
         }
     }
-
-    /// The form a rotation writes the new value in: the one the old value was found in.
-    pub fn is_form_encoded(self) -> bool {
-        matches!(self, Encoding::Base64BasicForm | Encoding::PlainPairForm)
-    }
 }
 
 /// One credential (or credential-shaped value that could not be inspected) in a rule.

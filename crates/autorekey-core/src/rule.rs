@@ -107,10 +107,6 @@ impl Rule {
         &self.body
     }
 
-    pub fn into_body(self) -> Value {
-        self.body
-    }
-
     pub fn connections(&self) -> Option<&Value> {
         self.connections.as_ref()
     }

@@ -192,11 +192,6 @@ impl Credential {
     pub fn redacted(&self) -> String {
         format!("{} · {}", self.user, self.token.fingerprint())
     }
-
-    /// Same user, compared as Atlassian does: emails are case-insensitive.
-    pub fn is_user(&self, user: &str) -> bool {
-        self.user.eq_ignore_ascii_case(user)
-    }
 }
 
 impl fmt::Debug for Credential {

@@ -94,12 +94,6 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The old tokens the rewrites replace, by identity (never shown): what the final
-    /// check looks for, in any form.
-    pub fn old_identities(&self) -> BTreeSet<Fingerprint> {
-        self.findings().filter_map(token_identity).collect()
-    }
-
     /// The old tokens the rewrites replace, one fingerprint each, as the summary names
     /// them (plain if any place shows the token plain).
     pub fn old_fingerprints(&self) -> BTreeSet<String> {
