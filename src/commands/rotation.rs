@@ -556,5 +556,5 @@ pub fn status(s: &RotationSummary) -> CommandResult {
 }
 
 #[cfg(test)]
-#[path = "rotation_snapshots.rs"]
+#[path = "rotation_snapshot_tests.rs"]
 mod advice_snapshots;
