@@ -75,22 +75,26 @@ pub(crate) fn account_id_for(email: &str) -> String {
 }
 
 /// Reads `{"accounts":[{"email","account_id"?,"admin"?,"tokens":[..],"revoked_tokens"?:[..]}]}`.
+/// A JSON file that does not parse, named with `what` and the position only: serde_json's
+/// message may quote the offending value, which may be a token.
+pub(crate) fn unreadable(path: &Path, what: &str, e: &serde_json::Error) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "{}: {what} (line {}, column {})",
+            path.display(),
+            e.line(),
+            e.column()
+        ),
+    )
+}
+
 /// Errors name the file and the problem, never a token.
 pub fn load_accounts_file(path: &Path) -> io::Result<Vec<Account>> {
     use crate::files::{read_text_capped, Links, SMALL_FILE_CAP};
     let text = read_text_capped(path, SMALL_FILE_CAP, Links::Follow)?;
-    let file: AccountsFile = serde_json::from_str(&text).map_err(|e| {
-        // serde_json's message may quote the offending value; keep only its position.
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!(
-                "{}: not an accounts file (line {}, column {})",
-                path.display(),
-                e.line(),
-                e.column()
-            ),
-        )
-    })?;
+    let file: AccountsFile =
+        serde_json::from_str(&text).map_err(|e| unreadable(path, "not an accounts file", &e))?;
     Ok(file
         .accounts
         .into_iter()

@@ -131,15 +131,7 @@ struct OrgTokenEntry {
 pub fn load_directory(path: &Path) -> io::Result<Directory> {
     let text = std::fs::read_to_string(path)?;
     let extras: FileExtras = serde_json::from_str(&text).map_err(|e| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!(
-                "{}: scoped_tokens or org is not readable (line {}, column {})",
-                path.display(),
-                e.line(),
-                e.column()
-            ),
-        )
+        super::accounts::unreadable(path, "scoped_tokens or org is not readable", &e)
     })?;
     let now = SystemTime::now();
     Ok(Directory {
