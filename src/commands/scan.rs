@@ -211,9 +211,8 @@ fn render(
         (Format::Json, Some(rows)) => {
             let mut v = serde_json::to_value(inventory).unwrap_or_default();
             v["token_expiry"] = serde_json::to_value(rows).unwrap_or_default();
-            let text = serde_json::to_string_pretty(&v).unwrap_or_default();
             // Rule names and token labels may hold C1 and bidi characters serde writes raw.
-            format!("{}\n", crate::printable::json_text(&text))
+            crate::printable::json_document(&v)
         }
         (Format::Markdown, rows) => {
             report::markdown::render_scan(inventory, rows.map(expiry::render_table).as_deref())

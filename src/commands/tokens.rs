@@ -127,8 +127,7 @@ fn list_account(list: &TokenList, account: &str, format: TokensFormat, ui: &Ui) 
         // as the terminal escapes of text output, which would not be JSON.
         TokensFormat::Json => {
             let json = serde_json::json!({"account": account, "tokens": tokens});
-            let text = serde_json::to_string_pretty(&json).unwrap_or_default();
-            ui.out_data(format!("{}\n", crate::printable::json_text(&text)));
+            ui.out_data(crate::printable::json_document(&json));
         }
         TokensFormat::Text | TokensFormat::Csv | TokensFormat::Markdown => {
             ui.out_raw(table(account, &tokens, now))

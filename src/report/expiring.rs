@@ -569,8 +569,7 @@ fn text_places(out: &mut String, places: Option<&[Place]>, email: &str) {
 
 /// For scripts: the whole [`Watch`], terminal-safe without changing a value.
 pub fn render_json(w: &Watch) -> String {
-    let text = serde_json::to_string_pretty(w).unwrap_or_default();
-    format!("{}\n", crate::printable::json_text(&text))
+    crate::printable::json_document(w)
 }
 
 const CSV_COLUMNS: [&str; 13] = [

@@ -373,8 +373,7 @@ fn other_spellings(rows: &[&Row]) -> Vec<String> {
 pub use crate::words::count;
 
 pub fn render_json(inv: &Inventory) -> String {
-    let s = serde_json::to_string_pretty(inv).unwrap_or_default();
-    format!("{}\n", crate::printable::json_text(&s))
+    crate::printable::json_document(inv)
 }
 
 const CSV_COLUMNS: [&str; 17] = [

@@ -622,8 +622,7 @@ struct VerdictJson {
 
 /// [`render_rotation`] as JSON, made terminal-safe like every JSON output.
 pub fn render_rotation_json(s: &RotationSummary) -> String {
-    let text = serde_json::to_string_pretty(&rotation_value(s)).unwrap_or_default();
-    format!("{}\n", crate::printable::json_text(&text))
+    crate::printable::json_document(&rotation_value(s))
 }
 
 /// The JSON summary as a value (a run of several sites nests one per target).
@@ -705,8 +704,7 @@ pub fn render_restore_json(s: &RestoreSummary<'_>, advice: &verdict::Advice) -> 
             keep_fingerprints,
         },
     };
-    let text = serde_json::to_string_pretty(&json).unwrap_or_default();
-    format!("{}\n", crate::printable::json_text(&text))
+    crate::printable::json_document(&json)
 }
 
 /// How many outcomes of each kind, keyed as JSON names the kinds.

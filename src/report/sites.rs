@@ -199,8 +199,7 @@ pub fn render_sites_json(s: &SitesSummary) -> String {
         map.insert("targets".into(), Value::Array(targets));
         map.insert("blocked_by".into(), Value::Array(blocked));
     }
-    let text = serde_json::to_string_pretty(&value).unwrap_or_default();
-    format!("{}\n", crate::printable::json_text(&text))
+    crate::printable::json_document(&value)
 }
 
 /// The Markdown report: what each target covered, then the one report.

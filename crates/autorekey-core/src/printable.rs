@@ -102,6 +102,13 @@ pub fn json_text(json: &str) -> Cow<'_, str> {
     )
 }
 
+/// `value` as the document every `--format json` prints: pretty, made terminal-safe by
+/// [`json_text`], one trailing newline.
+pub fn json_document<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    format!("{}\n", json_text(&text))
+}
+
 fn escape(text: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
     escape_as(
         text,
