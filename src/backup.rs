@@ -412,16 +412,6 @@ fn create_unique_dir(root: &Path, base: &str) -> io::Result<PathBuf> {
     ))
 }
 
-/// Replace `path` with `bytes`, owner-only (0600), atomically (see [`files::replace`]).
-pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    files::replace(path, bytes)
-}
-
-/// [`write_private`], refusing a file (or link) that already exists at `path`.
-pub fn write_private_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    files::write_new(path, bytes)
-}
-
 pub fn now_rfc3339() -> String {
     rfc3339_seconds(jiff::Timestamp::now())
 }

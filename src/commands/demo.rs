@@ -15,11 +15,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::backup::write_private;
 use crate::cli::{
     DemoArgs, Format, NewTokenArgs, Product, RestoreArgs, RotateArgs, ScanArgs, SiteArgs, WriteArgs,
 };
 use crate::error::{CommandError, CommandResult, ErrorKind};
+use crate::files::replace as write_private;
 use crate::sandbox::{
     bundled, load_accounts_file, load_rules_dir, private_dir, Sandbox, SandboxConfig,
 };

@@ -8,12 +8,13 @@
 
 use std::path::Path;
 
-use crate::backup::{create_private_dir_all, write_private};
+use crate::backup::create_private_dir_all;
 use crate::cli::{
     Format, NewTokenArgs, OrgArgs, Product, RevokeArgs, RotateArgs, ScanArgs, SiteArgs, TokensArgs,
     WriteArgs,
 };
 use crate::error::{CommandError, CommandResult, ErrorKind};
+use crate::files::replace as write_private;
 use crate::sandbox::{load_accounts_file, load_directory, load_rules_dir, Sandbox, SandboxConfig};
 use crate::settings::SiteOptions;
 use crate::ui::Ui;

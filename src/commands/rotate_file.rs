@@ -8,7 +8,6 @@
 
 use std::path::Path;
 
-use crate::backup::write_private_new;
 use crate::cli::RotateArgs;
 use crate::confirm::{Answer, Approver};
 use crate::error::{CommandError, CommandResult, ErrorKind};
@@ -82,7 +81,7 @@ pub async fn run(source: &Path, selector: &Selector, args: &RotateArgs, ui: &Ui)
         ui.warn("no rule was rotated: nothing was written");
         return rotation::finish(&summary, None, format, ui);
     }
-    write_private_new(target, doc.to_compact().as_bytes()).map_err(|e| {
+    crate::files::write_new(target, doc.to_compact().as_bytes()).map_err(|e| {
         let msg = format!("cannot write {}", target.display());
         CommandError::caused(ErrorKind::Failure, msg, e)
     })?;
