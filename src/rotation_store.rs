@@ -25,7 +25,9 @@ use serde_json::Value;
 use crate::backup::{BackupRun, Manifest, TargetRef};
 use crate::journal::{self, Journal, Step};
 use crate::plan::Selector;
+use crate::rule::Rule;
 use crate::secret::{Fingerprint, Token};
+use crate::write::WriteLog;
 
 /// The backup directory and journal of one rotation, opened (or created) on first use.
 pub struct RunStore {
@@ -112,19 +114,7 @@ impl RunStore {
         Ok(open.as_ref().expect("opened above").0.clone())
     }
 
-    /// Journal a step. Before the first backup there is no directory, and nothing was
-    /// written, so there is nothing to record either.
-    pub fn record(
-        &self,
-        uuid: &str,
-        name: &str,
-        step: Step,
-        detail: Option<String>,
-    ) -> io::Result<()> {
-        self.record_at(None, (uuid, name), step, detail)
-    }
-
-    /// [`RunStore::record`] for a rule (id, name) of `target`, if the run has several.
+    /// [`WriteLog::record`] for a rule (id, name) of `target`, if the run has several.
     fn record_at(
         &self,
         target: Option<&TargetRef>,
@@ -224,17 +214,6 @@ impl PartStore<'_> {
         parts[&name].save(uuid, envelope).map(|_| ())
     }
 
-    /// Journal a step of a rule of this target (nothing before the first backup).
-    pub fn record(
-        &self,
-        uuid: &str,
-        name: &str,
-        step: Step,
-        detail: Option<String>,
-    ) -> io::Result<()> {
-        (self.store).record_at(Some(&self.target), (uuid, name), step, detail)
-    }
-
     /// The manifest of this target's folder: the run's, for this one site and product.
     fn manifest(&self) -> Manifest {
         Manifest {
@@ -291,6 +270,31 @@ fn same_targets(a: &[TargetRef], b: &[TargetRef]) -> bool {
 fn same_origin(a: &str, b: &str) -> bool {
     let origin = |s: &str| url::Url::parse(s).ok().map(|u| u.origin());
     origin(a).is_some() && origin(a) == origin(b)
+}
+
+/// A rotation's backups and journal (shared by the runs that resume it).
+impl WriteLog for RunStore {
+    fn save(&self, rule: &Rule) -> io::Result<()> {
+        RunStore::save(self, rule.uuid(), &rule.envelope())
+    }
+
+    /// Journal a step. Before the first backup there is no directory, and nothing was
+    /// written, so there is nothing to record either.
+    fn record(&self, uuid: &str, name: &str, step: Step, detail: Option<String>) -> io::Result<()> {
+        self.record_at(None, (uuid, name), step, detail)
+    }
+}
+
+/// One target's share of a rotation across several sites and products.
+impl WriteLog for PartStore<'_> {
+    fn save(&self, rule: &Rule) -> io::Result<()> {
+        PartStore::save(self, rule.uuid(), &rule.envelope())
+    }
+
+    /// Journal a step of a rule of this target (nothing before the first backup).
+    fn record(&self, uuid: &str, name: &str, step: Step, detail: Option<String>) -> io::Result<()> {
+        (self.store).record_at(Some(&self.target), (uuid, name), step, detail)
+    }
 }
 
 #[cfg(test)]

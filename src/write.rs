@@ -31,7 +31,6 @@ use crate::fetch::{AutomationClient, FetchError, PutOutcome};
 use crate::journal::{Journal, Step};
 use crate::outcome::{Attention, Failure, Kind, Outcome, Stop};
 use crate::plan::{self, Rewrite, Selector};
-use crate::rotation_store::{PartStore, RunStore};
 use crate::rule::Rule;
 use crate::secret::Token;
 
@@ -41,28 +40,6 @@ pub trait WriteLog: Sync {
     fn save(&self, rule: &Rule) -> io::Result<()>;
     /// Journal one step of one rule.
     fn record(&self, uuid: &str, name: &str, step: Step, detail: Option<String>) -> io::Result<()>;
-}
-
-/// A rotation's backups and journal (shared by the runs that resume it).
-impl WriteLog for RunStore {
-    fn save(&self, rule: &Rule) -> io::Result<()> {
-        RunStore::save(self, rule.uuid(), &rule.envelope())
-    }
-
-    fn record(&self, uuid: &str, name: &str, step: Step, detail: Option<String>) -> io::Result<()> {
-        RunStore::record(self, uuid, name, step, detail)
-    }
-}
-
-/// One target's share of a rotation across several sites and products.
-impl WriteLog for PartStore<'_> {
-    fn save(&self, rule: &Rule) -> io::Result<()> {
-        PartStore::save(self, rule.uuid(), &rule.envelope())
-    }
-
-    fn record(&self, uuid: &str, name: &str, step: Step, detail: Option<String>) -> io::Result<()> {
-        PartStore::record(self, uuid, name, step, detail)
-    }
 }
 
 /// A restore: the versions it replaces go to a new backup beside the one restored, and its
