@@ -110,10 +110,6 @@ impl Ui {
         self.stdin_tty && self.stderr_tty
     }
 
-    pub fn is_quiet(&self) -> bool {
-        self.verbosity < 0
-    }
-
     /// A result line on stdout.
     pub fn out(&self, text: impl AsRef<str>) {
         let mut out = std::io::stdout().lock();
@@ -297,7 +293,7 @@ impl Ui {
 
     /// A progress bar on stderr, drawn only on a terminal and never with `-q`.
     pub fn progress(&self, len: u64, message: &str) -> ProgressBar {
-        if !self.stderr_tty || self.is_quiet() {
+        if !self.stderr_tty || self.verbosity < 0 {
             return ProgressBar::hidden();
         }
         let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());

@@ -480,12 +480,8 @@ impl AutomationClient {
         }
     }
 
-    /// Adds a credential's token and `Basic` value to what every later error masks.
-    pub fn also_mask_credential(&self, credential: &Credential) {
-        self.masker_mut().add_credential(credential);
-    }
-
-    fn masker_mut(&self) -> std::sync::RwLockWriteGuard<'_, Masker> {
+    /// The masker, to add what every later error masks (a credential being checked).
+    pub(crate) fn masker_mut(&self) -> std::sync::RwLockWriteGuard<'_, Masker> {
         self.inner.transport.masker_mut()
     }
 

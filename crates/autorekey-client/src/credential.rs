@@ -309,7 +309,7 @@ impl AutomationClient {
             .await;
         let answer = exchange.result.map_err(FetchError::from_reqwest)?;
         // The credential being checked is a secret from now on, whatever the answer.
-        self.also_mask_credential(credential);
+        self.masker_mut().add_credential(credential);
         let masker = self.masker();
         if let Some(reason) = login_denied(&answer.headers, &masker) {
             return Err(FetchError::Unauthorized { message: reason });
