@@ -5,7 +5,7 @@
 //! the files are the shell's: the core crate does no I/O.
 
 use std::fs;
-use std::io::{self, Read as _, Write as _};
+use std::io::{self, Read as _};
 use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
@@ -103,29 +103,17 @@ fn check_dir(dir: &Path) -> Result<(), KeyError> {
     Ok(())
 }
 
-/// 32 random bytes as hex, written to a private temporary file and hard-linked into place:
-/// the key appears whole or not at all, and a key another run made first is kept.
+/// 32 random bytes as hex, written by `files::write_new`: the key appears whole or not at
+/// all, and a key another run made first is kept.
 fn create_key_file(path: &Path) -> io::Result<()> {
     use rand::RngCore as _;
     let mut raw = Zeroizing::new([0u8; 32]);
     rand::rngs::OsRng.fill_bytes(&mut raw[..]);
     let text = Zeroizing::new(format!("{}\n", hex::encode(&raw[..])));
-    let tmp = path.with_extension(format!("key.tmp-{}", uuid::Uuid::new_v4()));
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let written = (|| {
-        let mut file = options.open(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()
-    })();
-    let linked = written.and_then(|()| match fs::hard_link(&tmp, path) {
+    match crate::files::write_new(path, text.as_bytes()) {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
         other => other,
-    });
-    let _ = fs::remove_file(&tmp);
-    linked
+    }
 }
 
 /// Read a key file, refusing anything but a small regular file of this user that only

@@ -5,8 +5,7 @@
 //! directory. The file format is the same both ways so a generated file can be fed back
 //! with `--accounts`.
 
-use std::fs;
-use std::io::{self, Write as _};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -138,20 +137,9 @@ pub fn write_accounts_file(dir: &Path, accounts: &[Account]) -> io::Result<PathB
             .collect(),
     };
     let path = dir.join("sandbox-accounts.json");
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut out = options.open(&path)?;
-    #[cfg(unix)]
-    {
-        // An older file keeps its old mode through `open`; force it.
-        use std::os::unix::fs::PermissionsExt as _;
-        out.set_permissions(fs::Permissions::from_mode(0o600))?;
-    }
     let text = serde_json::to_string_pretty(&file).map_err(io::Error::other)?;
-    out.write_all(text.as_bytes())?;
-    out.write_all(b"\n")?;
+    // A new 0600 file moved into place, whatever mode an older one had.
+    crate::files::replace(&path, format!("{text}\n").as_bytes())?;
     Ok(path)
 }
 
@@ -177,6 +165,7 @@ pub(crate) fn check_login<'a>(accounts: &'a [Account], email: &str, token: &str)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn write_then_load_round_trips_with_private_modes() {
