@@ -121,21 +121,12 @@ fn create_key_file(path: &Path) -> io::Result<()> {
 /// the file checked is the file read. Messages call it `shown`, never by a path the user
 /// typed.
 pub fn read_key_file(path: &Path, shown: &str) -> Result<FingerprintKey, KeyError> {
-    let fail = |e: io::Error| KeyError::new(format!("fingerprint key {shown}: {e}"));
-    let mut options = fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(
-        &mut options,
-        libc::O_NOFOLLOW | libc::O_NONBLOCK,
-    );
-    let file = options.open(path).map_err(fail)?;
+    let fail = |e: io::Error| {
+        let e = crate::token_input::without_path(e, path);
+        KeyError::new(format!("fingerprint key {shown}: {e}"))
+    };
+    let file = crate::files::open_regular(path, crate::files::Links::Refuse).map_err(fail)?;
     let meta = file.metadata().map_err(fail)?;
-    if !meta.is_file() {
-        return Err(KeyError::new(format!(
-            "fingerprint key {shown} is not a regular file"
-        )));
-    }
     check_private(shown, &meta)?;
     if meta.len() > LARGEST_KEY_FILE {
         return Err(KeyError::new(format!(
