@@ -96,10 +96,6 @@ fn skip_bom(reader: &mut impl BufRead) -> std::io::Result<()> {
     Ok(())
 }
 
-fn strip_bom(text: &str) -> &str {
-    text.strip_prefix('\u{FEFF}').unwrap_or(text)
-}
-
 fn invalid(e: impl fmt::Display) -> std::io::Error {
     std::io::Error::new(
         std::io::ErrorKind::InvalidData,
@@ -291,7 +287,7 @@ impl Document {
     pub fn read(path: &Path) -> std::io::Result<Document> {
         use crate::files::{read_text_capped, Links, DOCUMENT_FILE_CAP};
         let text = read_text_capped(path, DOCUMENT_FILE_CAP, Links::Follow)?;
-        let root: Value = serde_json::from_str(strip_bom(&text)).map_err(|e| {
+        let root: Value = serde_json::from_str(text.strip_prefix('\u{FEFF}').unwrap_or(&text)).map_err(|e| {
             if e.to_string().starts_with("trailing characters") {
                 invalid("it holds several JSON documents (NDJSON): `scan` reads those, but a rewrite needs one document; wrap them in an array")
             } else {

@@ -49,7 +49,7 @@ impl Verdict {
     pub(crate) fn of<T>(result: &Result<T, FetchError>) -> Self {
         match result {
             Ok(_) => Verdict::Alive,
-            Err(err) if err.is_throttling() => Verdict::Neutral,
+            Err(FetchError::RateLimited { .. }) => Verdict::Neutral,
             Err(err) if err.is_site_down() => Verdict::Down,
             Err(_) => Verdict::Alive,
         }

@@ -124,11 +124,6 @@ impl FetchError {
         )
     }
 
-    /// True when the server asked to slow down; the adaptive limiter reacts to it.
-    pub fn is_throttling(&self) -> bool {
-        matches!(self, FetchError::RateLimited { .. })
-    }
-
     /// Maps a non-success answer to its error. `masker` cleans any quoted text.
     pub(crate) fn from_status(status: StatusCode, body: &[u8], masker: &Masker) -> Self {
         let parsed = ErrorBody::parse(body, masker);

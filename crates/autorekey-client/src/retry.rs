@@ -132,10 +132,6 @@ impl RetryPolicy {
             .min(self.max_delay)
     }
 
-    pub fn is_retryable_status(&self, status: u16) -> bool {
-        self.retry_statuses.contains(&status)
-    }
-
     /// Transport errors that are worth another attempt of a request that is safe to repeat:
     /// connect failures, time-outs, a connection closed before the answer was complete, and
     /// reset/aborted/broken connections anywhere in the cause chain.

@@ -326,7 +326,7 @@ impl Transport {
             // Never, whatever the policy lists: repeated 401s lock accounts.
             (Ok(answer), _) if answer.status == StatusCode::UNAUTHORIZED => false,
             (Ok(answer), Safety::Repeatable) => {
-                self.policy.is_retryable_status(answer.status.as_u16())
+                self.policy.retry_statuses.contains(&answer.status.as_u16())
             }
             (Ok(_), Safety::Write) => is_throttle(result, retry_after),
             (Err(err), Safety::Repeatable) => RetryPolicy::is_retryable_error(err),
