@@ -180,11 +180,11 @@ pub fn render_table(rows: &[OwnerExpiry]) -> String {
             );
         }
         let line = match (&r.earliest_expiry, r.days_left) {
-            (Some(at), Some(_)) => format!(
+            (Some(at), Some(days)) => format!(
                 "{}  earliest expiry {} ({}), token \"{}\" (id {}), last active {}; {}",
                 printable(&r.email),
                 date(at),
-                r.phrase(),
+                days_phrase(days, r.expired),
                 printable(r.label.as_deref().unwrap_or("")),
                 printable(r.token_id.as_deref().unwrap_or("?")),
                 r.last_active_at.as_deref().map_or("never".into(), date),
@@ -213,11 +213,6 @@ impl OwnerExpiry {
     fn mark_unknown(&mut self, why: Unknown) {
         self.tokens_unknown = true;
         self.unknown_reason = Some(why);
-    }
-
-    fn phrase(&self) -> String {
-        self.days_left
-            .map_or_else(String::new, |d| days_phrase(d, self.expired))
     }
 }
 

@@ -338,7 +338,9 @@ fn finish(
 ) -> CommandResult {
     let outcomes = &done.outcomes;
     let old = old_fingerprints(backup, manifest);
-    let new = manifest_fingerprint(manifest);
+    let new: crate::secret::Fingerprint =
+        serde_json::from_value(serde_json::json!(manifest.new_fingerprint))
+            .unwrap_or_else(|_| crate::secret::Fingerprint::of(""));
     let facts = verdict::Facts::restore(&old, &new);
     let advice = verdict::advise(&facts);
     match format {
@@ -437,11 +439,6 @@ fn old_fingerprints(
         .filter(|f| selector.is_account(f))
         .filter_map(|f| f.fingerprint().map(|fp| fp.to_string()))
         .collect()
-}
-
-fn manifest_fingerprint(manifest: &Manifest) -> crate::secret::Fingerprint {
-    serde_json::from_value(serde_json::json!(manifest.new_fingerprint))
-        .unwrap_or_else(|_| crate::secret::Fingerprint::of(""))
 }
 
 /// A backup is restored only to the site it was taken from.
