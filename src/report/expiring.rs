@@ -21,6 +21,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::inventory::csv_line;
 use super::markdown;
 use crate::expiry::{date, expires_phrase, owned_by, Unknown};
 use crate::fetch::org::{parse_timestamp, OrgToken, TokenList};
@@ -591,8 +592,8 @@ const CSV_COLUMNS: [&str; 13] = [
 /// For spreadsheets: a header, one row per token, then one per unknown owner. Cells are
 /// quoted and formula-defused as the scan's CSV cells are.
 pub fn render_csv(w: &Watch) -> String {
-    let mut out = CSV_COLUMNS.join(",");
-    out.push('\n');
+    let mut out = String::new();
+    csv_line(&mut out, &CSV_COLUMNS);
     let places = |p: &Option<Vec<Place>>| match p {
         None => String::new(),
         Some(v) if v.is_empty() => "none".into(),
@@ -634,15 +635,6 @@ pub fn render_csv(w: &Watch) -> String {
         csv_line(&mut out, &cells);
     }
     out
-}
-
-fn csv_line(out: &mut String, cells: &[String]) {
-    let line: Vec<String> = cells
-        .iter()
-        .map(|c| super::inventory::csv_cell(c))
-        .collect();
-    out.push_str(&line.join(","));
-    out.push('\n');
 }
 
 /// For a ticket or a CI job summary: a table of the tokens, the unknown owners, where each

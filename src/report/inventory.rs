@@ -147,12 +147,32 @@ impl Row {
         (
             self.email.is_none(),
             self.email.as_deref().unwrap_or_default().to_lowercase(),
-            self.fingerprint
-                .as_ref()
-                .map(ToString::to_string)
-                .unwrap_or_default(),
+            self.fingerprint_text(),
         )
     }
+
+    /// The fingerprint as written, or nothing.
+    pub(super) fn fingerprint_text(&self) -> String {
+        self.fingerprint
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    }
+
+    /// A literal credential with a fingerprint: what the credential groups hold (a
+    /// placeholder or a value that could not be read is none).
+    pub(super) fn is_credential(&self) -> bool {
+        self.status == Status::Literal && self.fingerprint.is_some()
+    }
+}
+
+/// The credential rows, grouped by credential ([`Row::group_key`]), each group in order.
+pub(super) fn credential_groups(rows: &[Row]) -> BTreeMap<GroupKey, Vec<&Row>> {
+    let mut groups: BTreeMap<GroupKey, Vec<&Row>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.is_credential()) {
+        groups.entry(r.group_key()).or_default().push(r);
+    }
+    groups
 }
 
 pub(super) type GroupKey = (bool, String, String);
@@ -331,14 +351,7 @@ impl Inventory {
 /// One summary per credential: only literal ones (a placeholder is none), a rule counted
 /// once per file.
 fn credential_summaries(rows: &[Row]) -> Vec<CredentialSummary> {
-    let mut groups: BTreeMap<GroupKey, Vec<&Row>> = BTreeMap::new();
-    let credentials = rows
-        .iter()
-        .filter(|r| r.status == Status::Literal && r.fingerprint.is_some());
-    for r in credentials {
-        groups.entry(r.group_key()).or_default().push(r);
-    }
-    groups
+    credential_groups(rows)
         .into_values()
         .map(|rows| {
             let first = rows[0];
@@ -401,14 +414,11 @@ const CSV_TARGET_COLUMNS: [&str; 2] = ["site", "product"];
 
 pub fn render_csv(inv: &Inventory) -> String {
     let several = !inv.summary.targets.is_empty();
-    let mut out = CSV_COLUMNS.join(",");
-    if several {
-        out.push(',');
-        out.push_str(&CSV_TARGET_COLUMNS.join(","));
-    }
-    out.push('\n');
+    let targets: &[&str] = if several { &CSV_TARGET_COLUMNS } else { &[] };
+    let mut out = String::new();
+    csv_line(&mut out, &[&CSV_COLUMNS[..], targets].concat());
     for r in &inv.findings {
-        let cells = [
+        let mut cells = vec![
             r.rule_uuid.clone(),
             r.rule_name.clone(),
             r.rule_state.clone(),
@@ -418,30 +428,29 @@ pub fn render_csv(inv: &Inventory) -> String {
             r.header_name.clone().unwrap_or_default(),
             r.scheme.as_str().into(),
             r.email.clone().unwrap_or_default(),
-            r.fingerprint
-                .as_ref()
-                .map(ToString::to_string)
-                .unwrap_or_default(),
+            r.fingerprint_text(),
             r.hidden.to_string(),
             r.status.as_str().into(),
             r.target_host.clone().unwrap_or_default(),
-            r.verification
-                .map(Verification::as_str)
-                .unwrap_or_default()
-                .into(),
+            r.verification.map_or("", Verification::as_str).into(),
             r.component_type.clone(),
             r.cannot_read.to_string(),
             r.file.clone().unwrap_or_default(),
         ];
-        let mut line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
         if several {
-            line.push(csv_cell(r.site.as_deref().unwrap_or_default()));
-            line.push(csv_cell(r.product.as_deref().unwrap_or_default()));
+            cells.push(r.site.clone().unwrap_or_default());
+            cells.push(r.product.clone().unwrap_or_default());
         }
-        out.push_str(&line.join(","));
-        out.push('\n');
+        csv_line(&mut out, &cells);
     }
     out
+}
+
+/// One CSV line: each cell through [`csv_cell`], comma-separated.
+pub(super) fn csv_line(out: &mut String, cells: &[impl AsRef<str>]) {
+    let line: Vec<String> = cells.iter().map(|c| csv_cell(c.as_ref())).collect();
+    out.push_str(&line.join(","));
+    out.push('\n');
 }
 
 /// Quote a cell when it needs it, and defuse spreadsheet formulas (`=`, `+`, `-`, `@`, and
@@ -466,19 +475,13 @@ pub(super) fn csv_cell(text: &str) -> String {
 /// placeholders; then the totals.
 pub fn render_table(inv: &Inventory) -> String {
     let mut out = String::new();
-    let (literal, other): (Vec<&Row>, Vec<&Row>) = inv
-        .findings
-        .iter()
-        .partition(|r| r.status == Status::Literal && r.fingerprint.is_some());
-    let mut groups: BTreeMap<GroupKey, Vec<&Row>> = BTreeMap::new();
-    for r in literal {
-        groups.entry(r.group_key()).or_default().push(r);
-    }
-    for rows in groups.values() {
+    for rows in credential_groups(&inv.findings).values() {
         credential_block(&mut out, rows);
     }
-    let (placeholders, unreadable): (Vec<&Row>, Vec<&Row>) = other
-        .into_iter()
+    let (placeholders, unreadable): (Vec<&Row>, Vec<&Row>) = inv
+        .findings
+        .iter()
+        .filter(|r| !r.is_credential())
         .partition(|r| r.status == Status::Placeholder);
     if !unreadable.is_empty() {
         out.push_str("Not inspectable (masked, managed secret or smart value):\n");
@@ -598,11 +601,7 @@ fn credential_block(out: &mut String, rows: &[&Row]) {
         }
         (None, _) => "(no user)",
     });
-    let fp = first
-        .fingerprint
-        .as_ref()
-        .map(ToString::to_string)
-        .unwrap_or_default();
+    let fp = first.fingerprint_text();
     let verdict = match first.verification {
         Some(v) => format!("  [{}]", v.label()),
         None => String::new(),

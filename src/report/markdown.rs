@@ -10,10 +10,8 @@
 //! steps, the expiry list) go in a fenced code block, where nothing is interpreted and
 //! whose fence is longer than any run of backticks inside it.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::detect::Status;
 use crate::printable::printable;
 
 use super::inventory::{Inventory, Row};
@@ -65,14 +63,7 @@ pub fn render_scan(inv: &Inventory, expiry: Option<&str>) -> String {
         }
         out.push('\n');
     }
-    let mut groups: BTreeMap<_, Vec<&Row>> = BTreeMap::new();
-    let literal = inv
-        .findings
-        .iter()
-        .filter(|r| r.status == Status::Literal && r.fingerprint.is_some());
-    for r in literal {
-        groups.entry(r.group_key()).or_default().push(r);
-    }
+    let groups = super::inventory::credential_groups(&inv.findings);
     if !groups.is_empty() {
         out.push_str("### What was found\n\n");
         out.push_str("| Account | Fingerprint | Kind | Rules | Places | Check |\n");
@@ -88,7 +79,7 @@ pub fn render_scan(inv: &Inventory, expiry: Option<&str>) -> String {
                 out,
                 "| {} | `{}` | {} | {} | {} | {} |",
                 who(first),
-                fingerprint(first),
+                first.fingerprint_text(),
                 text(first.scheme.as_str()),
                 rules.len(),
                 rows.len(),
@@ -98,7 +89,12 @@ pub fn render_scan(inv: &Inventory, expiry: Option<&str>) -> String {
         out.push_str("\n### Where each is used\n\n");
         for rows in groups.values() {
             // Bold, so no value starts the list item: `- # x` would be a heading in it.
-            let _ = writeln!(out, "- **{}** · `{}`", who(rows[0]), fingerprint(rows[0]));
+            let _ = writeln!(
+                out,
+                "- **{}** · `{}`",
+                who(rows[0]),
+                rows[0].fingerprint_text()
+            );
             for r in rows {
                 let _ = writeln!(out, "  - {}", place(r));
             }
@@ -116,11 +112,7 @@ pub fn render_scan(inv: &Inventory, expiry: Option<&str>) -> String {
 /// Values that could not be inspected, rules that could not be read, files not read, and
 /// a rule list that may have missed rules: each needs a person before any revoke.
 fn render_needs_a_person(inv: &Inventory, out: &mut String) {
-    let other: Vec<&Row> = inv
-        .findings
-        .iter()
-        .filter(|r| !(r.status == Status::Literal && r.fingerprint.is_some()))
-        .collect();
+    let other: Vec<&Row> = inv.findings.iter().filter(|r| !r.is_credential()).collect();
     let incomplete = inv.summary.list_complete == Some(false);
     let targets_whole = inv.summary.targets.iter().all(|t| t.complete());
     if other.is_empty()
@@ -177,13 +169,6 @@ fn who(r: &Row) -> String {
         }
         (None, _) => "(no user)".into(),
     }
-}
-
-fn fingerprint(r: &Row) -> String {
-    r.fingerprint
-        .as_ref()
-        .map(ToString::to_string)
-        .unwrap_or_default()
 }
 
 /// A place with the facts the text table gives it, each value escaped.
