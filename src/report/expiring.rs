@@ -289,10 +289,10 @@ fn expiring(t: &OrgToken, now: i64, scan: Option<&ScanPlaces>) -> ExpiringToken 
     let email = t.email().unwrap_or_default().to_owned();
     let days_left = t.days_left(now);
     ExpiringToken {
-        kind: if t.service_account || crate::fetch::is_service_account(&email) {
+        kind: if t.service_account {
             Kind::ServiceAccount
         } else {
-            Kind::User
+            kind_of(&email)
         },
         label: t.label.clone(),
         id: t.id.clone(),
@@ -672,20 +672,16 @@ pub fn render_markdown(w: &Watch) -> String {
         }
         out.push('\n');
     }
-    if !w.unknown.is_empty() {
-        out.push_str("### Could not be listed (counted as expiring)\n\n");
-        for u in &w.unknown {
-            let who = u
-                .email
-                .as_deref()
-                .map_or_else(|| "every service account".into(), esc);
-            let _ = writeln!(out, "- **{who}**: {} ({})", esc(&u.reason), esc(&u.hint));
-        }
-        out.push('\n');
-    }
-    if !w.no_active_token.is_empty() {
-        out.push_str("### No active token, yet rules hold a credential (dead)\n\n");
-        for u in &w.no_active_token {
+    let sections = [
+        ("Could not be listed (counted as expiring)", &w.unknown),
+        (
+            "No active token, yet rules hold a credential (dead)",
+            &w.no_active_token,
+        ),
+    ];
+    for (title, owners) in sections.into_iter().filter(|s| !s.1.is_empty()) {
+        let _ = writeln!(out, "### {title}\n");
+        for u in owners {
             let who = esc(&u.who());
             let _ = writeln!(out, "- **{who}**: {} ({})", esc(&u.reason), esc(&u.hint));
         }
