@@ -249,12 +249,13 @@ impl Ui {
         let _ = writeln!(err, "{}", self.shown(self.color_err, text));
     }
 
+    /// `text` in `style` when stderr has colour; plain otherwise (`force_styling(false)`
+    /// writes the text alone, whatever `console` decided).
     fn paint_err(&self, style: Style, text: &str) -> String {
-        if self.color_err {
-            style.force_styling(true).apply_to(text).to_string()
-        } else {
-            text.to_string()
-        }
+        style
+            .force_styling(self.color_err)
+            .apply_to(text)
+            .to_string()
     }
 
     /// Bold text for stdout headings, when colour is on.
@@ -262,12 +263,9 @@ impl Ui {
         self.paint(Style::new().bold(), text)
     }
 
+    /// `text` in `style` when stdout has colour, as [`Ui::paint_err`] for stderr.
     pub fn paint(&self, style: Style, text: &str) -> String {
-        if self.color {
-            style.force_styling(true).apply_to(text).to_string()
-        } else {
-            text.to_string()
-        }
+        style.force_styling(self.color).apply_to(text).to_string()
     }
 
     /// A unified diff, coloured by line on a terminal.
@@ -311,10 +309,9 @@ impl Ui {
 /// What [`prompt::read_line`] says of a line it read but will not give (too long, not
 /// text); an error from the system is no such line.
 fn unreadable_line(e: &io::Error) -> bool {
-    let kind = e.kind();
     e.raw_os_error().is_none()
         && matches!(
-            kind,
+            e.kind(),
             io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData
         )
 }
@@ -420,6 +417,29 @@ mod tests {
         assert!(!super::unreadable_line(&Error::from(
             ErrorKind::UnexpectedEof
         )));
+    }
+
+    #[test]
+    fn paint_styles_only_with_colour_on() {
+        use console::Style;
+        let ui = |color: bool| super::Ui {
+            verbosity: 0,
+            color,
+            color_err: color,
+            stderr_tty: false,
+            stdin_tty: false,
+            output_error: Default::default(),
+        };
+        assert_eq!(ui(false).paint(Style::new().red(), "a b"), "a b");
+        assert_eq!(ui(false).paint_err(Style::new().bold(), "a b"), "a b");
+        assert_eq!(
+            ui(true).paint(Style::new().red(), "a"),
+            "\u{1b}[31ma\u{1b}[0m"
+        );
+        assert_eq!(
+            ui(true).paint_err(Style::new().bold(), "a"),
+            "\u{1b}[1ma\u{1b}[0m"
+        );
     }
 
     #[test]
