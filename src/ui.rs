@@ -66,9 +66,7 @@ impl ColorChoice {
 
 /// Put the terminal back as it was before a prompt, if one holds it: for a process about
 /// to exit while a prompt is up (`commands::interrupt`).
-pub fn put_back_terminal() {
-    prompt::put_back_terminal()
-}
+pub use prompt::terminal::put_back as put_back_terminal;
 
 #[derive(Clone, Debug)]
 pub struct Ui {

@@ -132,12 +132,6 @@ impl Line {
 
 /// Writes `prompt` on stderr and reads a line on the terminal (stdin), echoing what is
 /// typed only when `shown`. The caller has checked that both are terminals.
-/// Put the terminal back as it was before a prompt, if one holds it (see
-/// `terminal::put_back`).
-pub(super) fn put_back_terminal() {
-    terminal::put_back()
-}
-
 pub(super) fn read_line(prompt: &str, shown: bool) -> io::Result<Zeroizing<String>> {
     let raw = terminal::Raw::enter()?;
     let mut err = io::stderr().lock();
@@ -179,7 +173,7 @@ pub(super) fn read_line(prompt: &str, shown: bool) -> io::Result<Zeroizing<Strin
 }
 
 #[cfg(unix)]
-mod terminal {
+pub(super) mod terminal {
     //! Signals that arrive while a prompt holds the terminal are handled too, since the
     //! terminal is shared with the shell: killed (SIGTERM, SIGHUP, SIGQUIT), the process
     //! puts the settings back before it dies of the signal, so echo is not left off;
@@ -336,12 +330,11 @@ mod terminal {
                 (*MODES.raw.get()).write(raw);
             }
             MODES.state.store(MOVING, Ordering::SeqCst);
-            let mut guarded: Vec<libc::c_int> = Vec::new();
-            for signal in ENDING.into_iter().chain([libc::SIGCONT]) {
-                if guard(signal) {
-                    guarded.push(signal);
-                }
-            }
+            let guarded: Vec<libc::c_int> = ENDING
+                .into_iter()
+                .chain([libc::SIGCONT])
+                .filter(|signal| guard(*signal))
+                .collect();
             let held = Raw { saved, guarded };
             // TCSANOW, not TCSAFLUSH: an answer typed before the question appeared counts.
             // SAFETY: a valid termios, on a descriptor that stays open.
@@ -410,7 +403,7 @@ mod terminal {
 /// Elsewhere console reads raw keys, Ctrl-C included (as a key, since `read_key_raw` does
 /// not raise a signal); they are turned back into the bytes [`Line::edit`] understands.
 #[cfg(not(unix))]
-mod terminal {
+pub(super) mod terminal {
     use std::cell::RefCell;
     use std::collections::VecDeque;
     use std::io;
