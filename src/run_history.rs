@@ -18,8 +18,8 @@ use serde::Serialize;
 use crate::backup::{BackupRun, TargetRef, SITES};
 use crate::journal::{self, RunEnd};
 
-/// One run directory, as `backups` shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// One run directory, as `backups` shows it. By default: nothing read, unreadable.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RunInfo {
     /// The directory's name, which is what `restore` is given (under the root).
     pub run: String,
@@ -47,7 +47,7 @@ pub struct RunInfo {
     pub problem: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunState {
     /// The last run went through every rule (see the summary it printed for any that
@@ -63,7 +63,9 @@ pub enum RunState {
     /// No journal: the run stopped before its first write was journalled, or it is the
     /// folder where a restore saved the versions it replaced (it keeps no journal).
     NoJournal,
-    /// Not a run autorekey can read (no manifest, a bad checksum, not a folder...).
+    /// Not a run autorekey can read (no manifest, a bad checksum, not a folder...): what a
+    /// run is until its manifest is read.
+    #[default]
     Unreadable,
 }
 
@@ -89,18 +91,23 @@ impl RunState {
 /// Every run under `root`, newest first (by start time, then name). A missing root is an
 /// empty list: nothing was backed up yet. Links in the root are not followed.
 pub fn list(root: &Path) -> io::Result<Vec<RunInfo>> {
+    let mut runs: Vec<RunInfo> = run_dirs(root)?.iter().map(|d| read_run(d)).collect();
+    runs.sort_by(|a, b| (&b.started_at, &b.run).cmp(&(&a.started_at, &a.run)));
+    Ok(runs)
+}
+
+/// The folders under `root` (links in it not followed); a missing root has none.
+fn run_dirs(root: &Path) -> io::Result<Vec<PathBuf>> {
     let entries = match fs::read_dir(root) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
-    let mut runs: Vec<RunInfo> = entries
+    Ok(entries
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|e| read_run(&e.path()))
-        .collect();
-    runs.sort_by(|a, b| (&b.started_at, &b.run).cmp(&(&a.started_at, &a.run)));
-    Ok(runs)
+        .map(|e| e.path())
+        .collect())
 }
 
 fn read_run(dir: &Path) -> RunInfo {
@@ -110,16 +117,7 @@ fn read_run(dir: &Path) -> RunInfo {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
         dir: dir.to_path_buf(),
-        site: None,
-        sites: Vec::new(),
-        account: None,
-        started_at: None,
-        rules: 0,
-        state: RunState::Unreadable,
-        not_attempted: None,
-        restored: None,
-        of: None,
-        problem: None,
+        ..RunInfo::default()
     };
     let manifest = match BackupRun::open(dir).and_then(|run| run.manifest()) {
         Ok(m) => m,
@@ -174,14 +172,8 @@ pub struct RotationRecord {
 /// Every rotation under `root` that wrote a rule; unreadable runs are left out (they prove
 /// nothing). A rotation across several sites gives one record per site it wrote a rule of.
 pub fn rotations(root: &Path) -> Vec<RotationRecord> {
-    let Ok(entries) = fs::read_dir(root) else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .flat_map(|e| rotation_of(&e.path()))
-        .collect()
+    let dirs = run_dirs(root).unwrap_or_default();
+    dirs.iter().flat_map(|d| rotation_of(d)).collect()
 }
 
 fn rotation_of(dir: &Path) -> Vec<RotationRecord> {
