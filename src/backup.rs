@@ -78,10 +78,7 @@ impl TargetRef {
 
     /// Whether `site` and `product` name this target (sites compared by origin).
     pub fn is(&self, site: &str, product: &str) -> bool {
-        let origin = |s: &str| url::Url::parse(s).ok().map(|u| u.origin());
-        self.product == product
-            && origin(&self.site).is_some()
-            && origin(&self.site) == origin(site)
+        self.product == product && same_origin(&self.site, site)
     }
 
     /// The folder of its backups under the run's `sites/`: the site's host (and port) and
@@ -106,6 +103,13 @@ impl TargetRef {
         };
         format!("{}-{}", safe(&host), safe(&self.product))
     }
+}
+
+/// Whether two site URLs have one origin (scheme, host, port); a URL that does not parse is
+/// no site's.
+pub fn same_origin(a: &str, b: &str) -> bool {
+    let origin = |s: &str| url::Url::parse(s).ok().map(|u| u.origin());
+    origin(a).is_some() && origin(a) == origin(b)
 }
 
 /// One run's backup directory.

@@ -22,7 +22,7 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
-use crate::backup::{BackupRun, Manifest, TargetRef};
+use crate::backup::{same_origin, BackupRun, Manifest, TargetRef};
 use crate::journal::{self, Journal, Step};
 use crate::plan::Selector;
 use crate::rule::Rule;
@@ -99,8 +99,7 @@ impl RunStore {
 
     /// Back a rule up as read, creating the run's directory on the first backup.
     pub fn save(&self, uuid: &str, envelope: &Value) -> io::Result<()> {
-        let backup = self.opened()?;
-        backup.save(uuid, envelope).map(|_| ())
+        self.opened()?.save(uuid, envelope).map(|_| ())
     }
 
     /// The run's directory, created (with its journal) on first use.
@@ -265,11 +264,6 @@ fn same_targets(a: &[TargetRef], b: &[TargetRef]) -> bool {
     a.len() == b.len()
         && a.iter()
             .all(|t| b.iter().any(|u| u.is(&t.site, &t.product)))
-}
-
-fn same_origin(a: &str, b: &str) -> bool {
-    let origin = |s: &str| url::Url::parse(s).ok().map(|u| u.origin());
-    origin(a).is_some() && origin(a) == origin(b)
 }
 
 /// A rotation's backups and journal (shared by the runs that resume it).
