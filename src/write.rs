@@ -60,13 +60,9 @@ impl WriteLog for RestoreLog<'_> {
     /// `declined`): in the rotation's journal, a restore's step must not read as the
     /// rotation's.
     fn record(&self, uuid: &str, name: &str, step: Step, detail: Option<String>) -> io::Result<()> {
-        let detail = match detail {
-            Some(d) => format!("restore: {d}"),
-            None => "restore".to_string(),
-        };
-        let target = self.target.as_ref();
+        let detail = detail.map_or_else(|| "restore".to_string(), |d| format!("restore: {d}"));
         self.journal
-            .record_at(target, uuid, name, step, Some(detail))
+            .record_at(self.target.as_ref(), uuid, name, step, Some(detail))
     }
 }
 
@@ -272,15 +268,11 @@ impl<'a> Writer<'a> {
         wanted: &Rule,
         key: Option<&[String]>,
     ) -> Result<(), Kind> {
-        let back = match self.read(now.uuid()).await {
-            Ok(rule) => rule,
-            Err(e) => {
-                let why = Attention::ReadBackFailed {
-                    error: e.to_string(),
-                };
-                return Err(Kind::Attention { why });
-            }
-        };
+        let back = self.read(now.uuid()).await.map_err(|e| Kind::Attention {
+            why: Attention::ReadBackFailed {
+                error: e.to_string(),
+            },
+        })?;
         let mut moved = plan::differences(wanted.body(), back.body());
         let is_key = |p: &String| key.is_none_or(|k| k.contains(p));
         let masked = |p: &String| back.body().pointer(p).and_then(Value::as_str) == Some(MASK);
