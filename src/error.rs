@@ -159,11 +159,10 @@ impl From<std::io::Error> for CommandError {
 impl From<FetchError> for CommandError {
     fn from(e: FetchError) -> Self {
         // The hint is the fetch stage's, written once where the error is made.
-        let hint = e.hint();
-        let err = CommandError::new(ErrorKind::Failure, e);
-        match hint {
-            Some(h) => err.hint(h),
-            None => err,
+        let hints = e.hint().into_iter().map(Into::into).collect();
+        CommandError {
+            hints,
+            ..CommandError::new(ErrorKind::Failure, e)
         }
     }
 }
