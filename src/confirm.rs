@@ -98,11 +98,8 @@ impl Approver {
                 let question = format!(
                     "{question} [y]es / [n]o / [l]ist / [d]iffs / [r]eview each / [a]ll remaining / [q]uit"
                 );
-                let read = ui.ask(&question, parse_group, "answer y, n, l, d, r, a or q");
-                match read {
-                    Ok(answer) => answer,
-                    Err(e) => GroupAnswer::Decide(answer_of(Err(e))?),
-                }
+                ui.ask(&question, parse_group, "answer y, n, l, d, r, a or q")
+                    .or_else(|e| answer_of(Err(e)).map(GroupAnswer::Decide))?
             }
         };
         if let GroupAnswer::Decide(decided) = answer {
@@ -130,9 +127,7 @@ impl Approver {
             _ => self.read_yes_no(question),
         }
     }
-}
 
-impl Approver {
     /// Ask whether a value is what the question says (an old token of the account).
     /// `None` when nobody can be asked: `--yes` approves rewrites, never facts, so a value
     /// nothing else confirmed stays unconfirmed in a script. The default is no; Ctrl-C ends
