@@ -380,7 +380,8 @@ pub fn outcome_line(o: &Outcome) -> String {
     let why = reason(&o.kind).unwrap_or_default();
     let line = match &o.kind {
         Kind::Rotated { places } => {
-            format!("Rotated \"{name}\" ({places} place{})", plural(*places))
+            let places = crate::words::count(*places, "place", "places");
+            format!("Rotated \"{name}\" ({places})")
         }
         Kind::Restored => format!("Restored \"{name}\""),
         Kind::Attention { .. } => format!("Needs attention \"{name}\": {why}"),
@@ -399,14 +400,6 @@ pub fn id_note(uuid: &str) -> String {
     match uuid {
         "" => String::new(),
         id => format!(" ({id})"),
-    }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
     }
 }
 
