@@ -130,19 +130,16 @@ impl<'a> Writer<'a> {
         self.keep_secret(&[&planned.before, &planned.after]);
         let fresh = match self.read(planned.uuid()).await {
             // The write goes to the id the answer carries: it must be the rule shown.
-            Ok(rule) if rule.uuid() != planned.uuid() => {
-                let error = format!(
-                    "the site answered with another rule ({})",
-                    crate::printable::printable(rule.uuid())
-                );
-                let why = Failure::ReReadFailed { error };
-                return self.record(outcome(Kind::Failed { why }));
-            }
+            Ok(rule) if rule.uuid() != planned.uuid() => Err(format!(
+                "the site answered with another rule ({})",
+                crate::printable::printable(rule.uuid())
+            )),
+            read => read.map_err(|e| e.to_string()),
+        };
+        let fresh = match fresh {
             Ok(rule) => rule,
-            Err(e) => {
-                let why = Failure::ReReadFailed {
-                    error: e.to_string(),
-                };
+            Err(error) => {
+                let why = Failure::ReReadFailed { error };
                 return self.record(outcome(Kind::Failed { why }));
             }
         };
