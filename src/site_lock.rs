@@ -161,15 +161,11 @@ fn still_at(file: &std::fs::File, path: &Path) -> bool {
     }
 }
 
-/// Locks live beside the backups: autorekey/locks under the data directory (or home);
-/// never a shared folder such as /tmp, where another user could hold every site's lock.
+/// Locks live beside the backups: autorekey/locks under the data directory (or home),
+/// where [`backup::default_root`] is autorekey/backups; never a shared folder such as
+/// /tmp, where another user could hold every site's lock.
 fn lock_dir() -> Option<PathBuf> {
-    Some(
-        dirs::data_local_dir()
-            .or_else(dirs::home_dir)?
-            .join("autorekey")
-            .join("locks"),
-    )
+    Some(backup::default_root()?.with_file_name("locks"))
 }
 
 #[cfg(test)]
