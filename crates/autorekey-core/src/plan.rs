@@ -115,9 +115,13 @@ impl Selector {
     /// one: a saved plan can then be checked against its own selector. A token shown both
     /// ways is still never half-rotated: the other places count as the old token elsewhere.
     fn fingerprint_selected(&self, f: &Finding) -> bool {
-        self.fingerprints.is_empty()
-            || f.fingerprint()
-                .is_some_and(|fp| self.fingerprints.iter().any(|p| fp.matches_prefix(p)))
+        self.fingerprints.is_empty() || f.fingerprint().is_some_and(|fp| self.selects(&fp))
+    }
+
+    /// Whether `--fingerprint` selects `fp`: none was given, or one is a prefix of it (of
+    /// its own kind, plain or keyed).
+    pub fn selects(&self, fp: &Fingerprint) -> bool {
+        self.fingerprints.is_empty() || self.fingerprints.iter().any(|p| fp.matches_prefix(p))
     }
 }
 
@@ -698,11 +702,9 @@ impl PlanFile {
                 )));
             }
         }
-        let fps = &self.selector.fingerprints;
         for rule in &self.rules {
             for change in &rule.changes {
-                if !fps.is_empty() && !fps.iter().any(|p| change.old_fingerprint.matches_prefix(p))
-                {
+                if !self.selector.selects(&change.old_fingerprint) {
                     return Err(PlanFileError::Inconsistent(format!(
                         "rule {} plans to replace {}, which its --fingerprint selection excludes",
                         rule.uuid, change.old_fingerprint
