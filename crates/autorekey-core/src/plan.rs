@@ -725,22 +725,9 @@ fn canonical_hash(value: &Value) -> String {
 
 /// `value` as compact JSON with every object's keys sorted.
 fn canonical_bytes(value: &Value) -> Vec<u8> {
-    fn sorted(v: &Value) -> Value {
-        match v {
-            Value::Object(m) => {
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort();
-                Value::Object(
-                    keys.into_iter()
-                        .map(|k| (k.clone(), sorted(&m[k])))
-                        .collect(),
-                )
-            }
-            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
-            other => other.clone(),
-        }
-    }
-    serde_json::to_vec(&sorted(value)).unwrap_or_default()
+    let mut sorted = value.clone();
+    sorted.sort_all_objects();
+    serde_json::to_vec(&sorted).unwrap_or_default()
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
