@@ -347,13 +347,7 @@ pub fn rewrite_with(
 /// is then not shown to everyone who may view the rule. A header already hidden stays so;
 /// schema 2's `secret` flag means "a managed secret's name", not "hidden", and is left alone.
 fn hide_rewritten_headers(rule: &mut Value, findings: &[Finding]) {
-    let headers = findings.iter().filter(|f| {
-        f.location == Location::Header
-            && f.header_name
-                .as_deref()
-                .is_some_and(|n| n.trim().eq_ignore_ascii_case("authorization"))
-    });
-    for f in headers {
+    for f in findings.iter().filter(|f| in_authorization_header(f)) {
         let Some(parent) = f.pointer.strip_suffix("/value") else {
             continue;
         };
@@ -363,6 +357,13 @@ fn hide_rewritten_headers(rule: &mut Value, findings: &[Finding]) {
             }
         }
     }
+}
+
+/// A finding in a header named `Authorization` (any case, spaces aside): the header whose
+/// Hidden box a rewrite ticks.
+fn in_authorization_header(f: &Finding) -> bool {
+    let name = f.header_name.as_deref().map(str::trim);
+    f.location == Location::Header && name.is_some_and(|n| n.eq_ignore_ascii_case("authorization"))
 }
 
 /// The JSON pointers of the request URLs (`.../value/url`) of the web requests that send
