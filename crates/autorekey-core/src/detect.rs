@@ -245,6 +245,13 @@ impl Finding {
         };
         format!("<{who}>")
     }
+
+    /// Makes this finding the literal `token`, written at `span` of its string as `encoding`.
+    fn literal(&mut self, token: impl Into<String>, span: Range<usize>, encoding: Encoding) {
+        self.token = Some(Token::new(token));
+        self.span = Some(span);
+        self.encoding = encoding;
+    }
 }
 
 /// The host of a web request's URL, without any userinfo; `{{baseUrl}}` stays as written.
@@ -595,9 +602,7 @@ fn webhook_token(ctx: &Ctx, tok: &str, out: &mut Vec<Finding>) {
     if tok.trim() == MASK {
         f.status = Status::Masked;
     } else {
-        f.token = Some(Token::new(tok));
-        f.span = Some(0..tok.len());
-        f.encoding = Encoding::Raw;
+        f.literal(tok, 0..tok.len(), Encoding::Raw);
     }
     out.push(f);
 }
@@ -683,21 +688,17 @@ fn inspect_header(ctx: &Ctx, header: &Value, ptr: &str, out: &mut Vec<Finding>) 
         out.push(f);
         return;
     }
-    let Some(parsed) = parse_auth_value(text) else {
+    if !parse_auth_value(text, &mut f) {
         return;
-    };
+    }
     // A value with no scheme word is a secret only under a secret-sounding header name:
     // `Content-Type: application/json` is not a credential.
-    if parsed.scheme == Scheme::Token && !is_secret_header_name(name) {
+    if f.scheme == Scheme::Token && !is_secret_header_name(name) {
         return;
     }
-    if parsed.status == Status::Dynamic
-        && parsed.scheme == Scheme::Unknown
-        && !is_secret_header_name(name)
-    {
+    if f.status == Status::Dynamic && f.scheme == Scheme::Unknown && !is_secret_header_name(name) {
         return;
     }
-    apply_parsed(&mut f, parsed);
     // Another rule's incoming-webhook secret, as the newer webhook URLs take it: keyed and
     // never rotated, like the trigger's own `webhookToken`, and labelled as such.
     if name.trim().eq_ignore_ascii_case(AUTOMATION_WEBHOOK_HEADER) && f.scheme == Scheme::Token {
@@ -721,31 +722,13 @@ fn masked_if_hidden(ctx: &Ctx, hidden: bool, name: &str, pointer: String, out: &
     }
 }
 
-/// What a header value (or a body fragment) says: its scheme and the encoded credential.
-struct Parsed {
-    scheme: Scheme,
-    status: Status,
-    span: Option<Range<usize>>,
-    encoding: Encoding,
-    user: Option<String>,
-    token: Option<Token>,
-}
-
-fn apply_parsed(f: &mut Finding, p: Parsed) {
-    f.scheme = p.scheme;
-    f.status = p.status;
-    f.span = p.span;
-    f.encoding = p.encoding;
-    f.user = p.user;
-    f.token = p.token;
-}
-
-/// Parse a whole header value: `Scheme credentials`, with any case and spacing.
-fn parse_auth_value(text: &str) -> Option<Parsed> {
+/// Parse a whole header value into `f`, a literal so far: its scheme and the encoded
+/// credential, `Scheme credentials` with any case and spacing. False when it is blank.
+fn parse_auth_value(text: &str, f: &mut Finding) -> bool {
     let trimmed_start = text.len() - text.trim_start().len();
     let body = text.trim();
     if body.is_empty() {
-        return None;
+        return false;
     }
     let (word, rest_offset) = match body.find(char::is_whitespace) {
         Some(i) => (&body[..i], i),
@@ -774,64 +757,38 @@ fn parse_auth_value(text: &str) -> Option<Parsed> {
     } else {
         (rest, rest_start)
     };
+    f.scheme = scheme;
     if cred.contains("{{") {
-        return Some(Parsed {
-            scheme,
-            status: Status::Dynamic,
-            span: None,
-            encoding: Encoding::None,
-            user: None,
-            token: None,
-        });
+        f.status = Status::Dynamic;
+        return true;
     }
     let span = cred_start..cred_start + cred.len();
-    Some(match scheme {
-        Scheme::Basic => match decode_basic(cred) {
-            Some((user, token)) => Parsed {
-                scheme,
-                status: Status::Literal,
-                span: Some(span),
-                encoding: Encoding::Base64Basic,
-                user: Some(user),
-                token: Some(Token::new(token)),
-            },
-            // A placeholder left to fill in: shown as one, no server takes it for anyone.
-            None if placeholder::is_basic_placeholder(cred) => Parsed {
-                scheme,
-                status: Status::Placeholder,
-                span: None,
-                encoding: Encoding::None,
-                user: None,
-                token: None,
-            },
-            // Not decodable: still a secret, fingerprinted as it stands.
-            None => raw(scheme, cred, span),
-        },
+    let basic = match f.scheme {
+        Scheme::Basic => decode_basic(cred),
         // A bare `base64(email:token)` (no scheme word) is a Basic credential all the same.
-        Scheme::Unknown => match decode_basic(cred).filter(|(user, _)| loose::is_email(user)) {
-            Some((user, token)) => Parsed {
-                scheme: Scheme::Basic,
-                status: Status::Literal,
-                span: Some(span),
-                encoding: Encoding::Base64Basic,
-                user: Some(user),
-                token: Some(Token::new(token)),
-            },
-            None => raw(Scheme::Token, cred, span),
-        },
-        _ => raw(scheme, cred, span),
-    })
-}
-
-fn raw(scheme: Scheme, cred: &str, span: Range<usize>) -> Parsed {
-    Parsed {
-        scheme,
-        status: Status::Literal,
-        span: Some(span),
-        encoding: Encoding::Raw,
-        user: None,
-        token: Some(Token::new(cred)),
+        Scheme::Unknown => decode_basic(cred).filter(|(user, _)| loose::is_email(user)),
+        _ => None,
+    };
+    match basic {
+        Some((user, token)) => {
+            f.scheme = Scheme::Basic;
+            f.user = Some(user);
+            f.literal(token, span, Encoding::Base64Basic);
+        }
+        // A placeholder left to fill in: shown as one, no server takes it for anyone.
+        None if f.scheme == Scheme::Basic && placeholder::is_basic_placeholder(cred) => {
+            f.status = Status::Placeholder;
+        }
+        // Not decodable: still a secret, fingerprinted as it stands (with no scheme word,
+        // a bare token).
+        None => {
+            if f.scheme == Scheme::Unknown {
+                f.scheme = Scheme::Token;
+            }
+            f.literal(cred, span, Encoding::Raw);
+        }
     }
+    true
 }
 
 /// Base64 as the servers a rule's request reaches decode it: padding or none, and a last
@@ -946,9 +903,7 @@ fn inspect_url(ctx: &Ctx, url: &str, out: &mut Vec<Finding>) {
             f.status = Status::Dynamic;
         } else {
             f.user = Some(user);
-            f.token = Some(Token::new(token));
-            f.span = Some(span);
-            f.encoding = Encoding::UrlUserinfo;
+            f.literal(token, span, Encoding::UrlUserinfo);
         }
         out.push(f);
     }
@@ -958,9 +913,7 @@ fn inspect_url(ctx: &Ctx, url: &str, out: &mut Vec<Finding>) {
         if value.contains("{{") {
             f.status = Status::Dynamic;
         } else {
-            f.token = Some(Token::new(value));
-            f.span = Some(span);
-            f.encoding = Encoding::Raw;
+            f.literal(value, span, Encoding::Raw);
         }
         out.push(f);
     }
@@ -1063,9 +1016,7 @@ fn scan_pairs(
         let mut f = ctx.finding(ptr.to_string(), location);
         f.scheme = Scheme::Basic;
         f.user = Some(user.as_str().to_string());
-        f.token = Some(Token::new(token.as_str()));
-        f.span = Some(token.range());
-        f.encoding = Encoding::PlainPair;
+        f.literal(token.as_str(), token.range(), Encoding::PlainPair);
         out.push((token.range(), f));
     }
     out
@@ -1111,13 +1062,9 @@ fn scan_view(ctx: &Ctx, text: &str, ptr: &str, location: Location) -> Vec<(Range
             };
             at = span;
             f.user = Some(user);
-            f.token = Some(Token::new(token));
-            f.span = Some(at.clone());
-            f.encoding = Encoding::Base64Basic;
+            f.literal(token, at.clone(), Encoding::Base64Basic);
         } else {
-            f.token = Some(Token::new(cred.as_str()));
-            f.span = Some(cred.range());
-            f.encoding = Encoding::Raw;
+            f.literal(cred.as_str(), cred.range(), Encoding::Raw);
         }
         out.push((at, f));
     }

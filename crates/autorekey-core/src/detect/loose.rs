@@ -27,7 +27,6 @@ use serde_json::Value;
 use super::{
     escape_pointer, views, wrapped_basic, Ctx, Encoding, Finding, Location, Scheme, Status,
 };
-use crate::secret::Token;
 
 /// How far (bytes) a legacy token may sit from the email it belongs to.
 const LEGACY_NEAR: usize = 48;
@@ -343,9 +342,7 @@ impl Pass<'_, '_> {
             }
             taken.add(span.clone());
             f.scheme = scheme;
-            f.token = Some(Token::new(token));
-            f.span = Some(span);
-            f.encoding = encoding;
+            f.literal(token, span, encoding);
             self.out.push(f);
         }
     }
