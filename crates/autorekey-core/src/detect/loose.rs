@@ -173,6 +173,7 @@ enum Candidate {
 /// What one pass over a string's bytes says may be in it, so that the patterns run only
 /// where they can match: most strings of a rule (ids, types, words, URLs without secrets)
 /// hold nothing, and a 50 MB export has millions of them.
+#[derive(Default)]
 struct Hints {
     /// Longest run of base64 characters.
     base64_run: usize,
@@ -185,13 +186,7 @@ struct Hints {
 
 impl Hints {
     fn of(text: &str) -> Hints {
-        let mut h = Hints {
-            base64_run: 0,
-            token_run: 0,
-            at: false,
-            braces: false,
-            scheme: false,
-        };
+        let mut h = Hints::default();
         let (mut b64, mut tok, mut prev) = (0usize, 0usize, 0u8);
         for &b in text.as_bytes() {
             let alnum = b.is_ascii_alphanumeric();
@@ -256,10 +251,6 @@ fn candidates_in_views(text: &str) -> Vec<Candidate> {
 /// Every candidate in `text`.
 fn candidates(text: &str) -> Vec<Candidate> {
     let mut found = Vec::new();
-    // The shortest candidate is `{{secrets.x}}`.
-    if text.len() < 13 {
-        return found;
-    }
     let hints = Hints::of(text);
     if hints.base64_run >= 16 {
         found.extend(
