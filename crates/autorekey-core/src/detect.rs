@@ -556,36 +556,25 @@ fn inspect_value(ctx: &Ctx, value: &Value, out: &mut Vec<Finding>) {
     let before = out.len();
     let web =
         is_web_request_shape(Some(value)) || ctx.component_type == "jira.issue.outgoing.webhook";
-    if web {
-        inspect_web_request(ctx, value, out);
-    } else {
-        inspect_other(ctx, value, out);
-    }
     let location = match ctx.component_type.as_str() {
         "jira.create.variable" => Location::Variable,
         "jira.create.mapping-variable" => Location::LookupTable,
         _ => Location::Field,
     };
+    if web {
+        inspect_web_request(ctx, value, out);
+    } else {
+        // An incoming webhook's own token, in a component that is not a variable.
+        if let (Location::Field, Some(Value::String(tok))) = (location, value.get("webhookToken")) {
+            webhook_token(ctx, tok, out);
+        }
+        scan_strings(ctx, value, &ctx.pointer, location, out);
+    }
     loose::scan(ctx, value, &ctx.pointer, location, before, out);
     if web {
         let target = value.get("url").and_then(Value::as_str);
         for f in &mut out[before..] {
             f.target_url = target.map(str::to_string);
-        }
-    }
-}
-
-fn inspect_other(ctx: &Ctx, value: &Value, out: &mut Vec<Finding>) {
-    match ctx.component_type.as_str() {
-        "jira.create.variable" => scan_strings(ctx, value, &ctx.pointer, Location::Variable, out),
-        "jira.create.mapping-variable" => {
-            scan_strings(ctx, value, &ctx.pointer, Location::LookupTable, out)
-        }
-        _ => {
-            if let Some(Value::String(tok)) = value.get("webhookToken") {
-                webhook_token(ctx, tok, out);
-            }
-            scan_strings(ctx, value, &ctx.pointer, Location::Field, out);
         }
     }
 }
