@@ -416,13 +416,10 @@ fn sibling_labels(items: &[Value]) -> Vec<String> {
             }
         })
         .collect();
-    let counts = labels.iter().fold(
-        std::collections::HashMap::<String, usize>::new(),
-        |mut m, l| {
-            *m.entry(l.clone()).or_default() += 1;
-            m
-        },
-    );
+    let mut counts = std::collections::HashMap::<String, usize>::new();
+    for label in &labels {
+        *counts.entry(label.clone()).or_default() += 1;
+    }
     let mut seen = std::collections::HashMap::<String, usize>::new();
     for label in &mut labels {
         if counts[label.as_str()] > 1 {
