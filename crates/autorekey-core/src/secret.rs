@@ -135,6 +135,13 @@ impl Fingerprint {
         self.0.starts_with(KEYED_MARK)
     }
 
+    /// Of two fingerprints of one token (this one and `other`), keep the plain one.
+    pub fn prefer_plain(&mut self, other: Fingerprint) {
+        if self.is_keyed() && !other.is_keyed() {
+            *self = other;
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

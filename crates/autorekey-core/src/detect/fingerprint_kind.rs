@@ -145,18 +145,11 @@ pub fn shown_per_token<'a>(
         };
         let identity = token.identity();
         match seen.iter_mut().find(|(id, _)| *id == identity) {
-            Some((_, kept)) => prefer_plain(kept, shown),
+            Some((_, kept)) => kept.prefer_plain(shown),
             None => seen.push((identity, shown)),
         }
     }
     seen
-}
-
-/// Keep the plain fingerprint of a token seen both ways.
-fn prefer_plain(kept: &mut Fingerprint, shown: Fingerprint) {
-    if kept.is_keyed() && !shown.is_keyed() {
-        *kept = shown;
-    }
 }
 
 /// A current Atlassian API token (ATATT3…) or scoped/service token (ATSTT…) of the length
