@@ -94,10 +94,9 @@ impl Selector {
 
     /// The finding's token is confirmed as the account's, or confirmation is still to come.
     pub fn confirms(&self, f: &Finding) -> bool {
-        match &self.confirmed {
-            None => true,
-            Some(set) => token_identity(f).is_some_and(|id| set.contains(&id)),
-        }
+        self.confirmed
+            .as_ref()
+            .is_none_or(|set| token_identity(f).is_some_and(|id| set.contains(&id)))
     }
 
     /// A rewritable literal credential of this account, whatever its fingerprint.

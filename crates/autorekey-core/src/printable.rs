@@ -64,10 +64,7 @@ pub fn printable_styled(text: &str) -> Cow<'_, str> {
     while let Some(at) = rest.find('\u{1b}') {
         out.push_str(&printable_text(&rest[..at]));
         let tail = &rest[at..];
-        let (shown, len) = match own_style_len(tail) {
-            Some(len) => (&tail[..len], len),
-            None => ("\\u{1b}", 1),
-        };
+        let (shown, len) = own_style_len(tail).map_or(("\\u{1b}", 1), |len| (&tail[..len], len));
         out.push_str(shown);
         rest = &tail[len..];
     }

@@ -121,10 +121,9 @@ impl Fingerprint {
     /// with the `k:` marker of a keyed fingerprint kept.
     pub fn parse_prefix(text: &str) -> Option<String> {
         let t = text.trim().to_ascii_lowercase();
-        let (mark, digits) = match t.strip_prefix(KEYED_MARK) {
-            Some(rest) => (KEYED_MARK, rest),
-            None => ("", t.as_str()),
-        };
+        let (mark, digits) = t
+            .strip_prefix(KEYED_MARK)
+            .map_or(("", t.as_str()), |rest| (KEYED_MARK, rest));
         let hex = !digits.is_empty()
             && digits.len() <= 64
             && digits.chars().all(|c| c.is_ascii_hexdigit());
