@@ -647,17 +647,17 @@ fn inspect_header(ctx: &Ctx, header: &Value, ptr: &str, out: &mut Vec<Finding>) 
     let name = header.get("name").and_then(Value::as_str).unwrap_or("");
     let hidden = header.get("headerSecure").and_then(Value::as_bool) == Some(true);
     // Schema 1 holds the value as a string; schema 2 as {"keyOrValue", "secret"}.
-    let (text, text_ptr, secret_ref) = match header.get("value") {
-        Some(Value::String(s)) => (s.as_str(), format!("{ptr}/value"), false),
-        Some(Value::Object(o)) => match o.get("keyOrValue") {
-            Some(Value::String(s)) => (
-                s.as_str(),
-                format!("{ptr}/value/keyOrValue"),
-                o.get("secret").and_then(Value::as_bool) == Some(true),
-            ),
-            _ => return masked_if_hidden(ctx, hidden, name, format!("{ptr}/value"), out),
-        },
-        _ => return masked_if_hidden(ctx, hidden, name, format!("{ptr}/value"), out),
+    let value = header.get("value");
+    let (text, text_ptr, secret_ref) = match (value, value.and_then(|v| v.get("keyOrValue"))) {
+        (Some(Value::String(s)), _) => (s.as_str(), format!("{ptr}/value"), false),
+        (Some(Value::Object(o)), Some(Value::String(s))) => (
+            s.as_str(),
+            format!("{ptr}/value/keyOrValue"),
+            o.get("secret").and_then(Value::as_bool) == Some(true),
+        ),
+        // A value missing or null reads as empty: under a hidden header, whoever produced
+        // the rule left it out (masked below), and writing the rule would drop it.
+        _ => ("", format!("{ptr}/value"), false),
     };
     let mut f = ctx.finding(text_ptr, Location::Header);
     f.header_name = Some(name.to_string());
@@ -695,18 +695,6 @@ fn inspect_header(ctx: &Ctx, header: &Value, ptr: &str, out: &mut Vec<Finding>) 
 
 /// The header that carries an Automation incoming webhook's secret (newer webhook URLs).
 const AUTOMATION_WEBHOOK_HEADER: &str = "X-Automation-Webhook-Token";
-
-/// A hidden header whose value is missing or null was left out by whoever produced the
-/// rule: it is a secret autorekey cannot see, and writing the rule would drop it.
-fn masked_if_hidden(ctx: &Ctx, hidden: bool, name: &str, pointer: String, out: &mut Vec<Finding>) {
-    if hidden {
-        let mut f = ctx.finding(pointer, Location::Header);
-        f.header_name = Some(name.to_string());
-        f.hidden = true;
-        f.status = Status::Masked;
-        out.push(f);
-    }
-}
 
 /// Parse a whole header value into `f`, a literal so far: its scheme and the encoded
 /// credential, `Scheme credentials` with any case and spacing. False when it is blank.
