@@ -567,7 +567,7 @@ fn inspect_value(ctx: &Ctx, value: &Value, out: &mut Vec<Finding>) {
         }
         scan_strings(ctx, value, &ctx.pointer, location, out);
     }
-    loose::scan(ctx, value, &ctx.pointer, location, before, out);
+    loose::scan(ctx, value, location, before, out);
     if web {
         let target = value.get("url").and_then(Value::as_str);
         for f in &mut out[before..] {

@@ -31,19 +31,18 @@ use super::{
 /// How far (bytes) a legacy token may sit from the email it belongs to.
 const LEGACY_NEAR: usize = 48;
 
-/// Scan every string below `value` (at `ptr`); `from` is where this component's findings
-/// start in `out`, the ones a new finding must not overlap.
+/// Scan every string below a component's `value` (at `ctx.pointer`); `from` is where this
+/// component's findings start in `out`, the ones a new finding must not overlap.
 pub(super) fn scan(
     ctx: &Ctx,
     value: &Value,
-    ptr: &str,
     location: Location,
     from: usize,
     out: &mut Vec<Finding>,
 ) {
     let mut path = Vec::new();
     let mut pass = Pass::new(ctx, from, out);
-    pass.walk(value, (ptr, &mut path), (location, None));
+    pass.walk(value, (&ctx.pointer, &mut path), (location, None));
 }
 
 /// [`scan`] over the fields of an object (the rule's own), except `skip`.
