@@ -539,6 +539,7 @@ pub fn redacted_diff_between(before: &Value, after: &Value, headers: &(String, S
     scrub(text, &[before, after])
 }
 
+/// `v` as pretty JSON and one line end: a side of a diff, a plan file's text.
 fn pretty(v: &Value) -> String {
     let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
     s.push('\n');
@@ -655,9 +656,7 @@ impl PlanFile {
         if let Some(obj) = value.as_object_mut() {
             obj.insert("sha256".into(), Value::String(hash));
         }
-        let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
-        text.push('\n');
-        text
+        pretty(&value)
     }
 
     /// A plan read back from its file, refused if it changed since it was saved or does
