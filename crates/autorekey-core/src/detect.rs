@@ -290,14 +290,7 @@ pub fn detect(rule: &Value) -> Vec<Finding> {
             component_path: RULE_DETAILS.to_string(),
             pointer: String::new(),
         };
-        let before = findings.len();
-        loose::scan_fields(
-            &ctx,
-            fields,
-            &["trigger", "components"],
-            before,
-            &mut findings,
-        );
+        loose::scan_fields(&ctx, fields, &["trigger", "components"], &mut findings);
     }
     findings.iter_mut().for_each(mark_placeholder);
     findings

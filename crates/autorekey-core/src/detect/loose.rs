@@ -45,16 +45,16 @@ pub(super) fn scan(
     pass.walk(value, (&ctx.pointer, &mut path), (location, None));
 }
 
-/// [`scan`] over the fields of an object (the rule's own), except `skip`.
+/// [`scan`] over the fields of an object (the rule's own), except `skip`: no structured
+/// finding is there for a new one to overlap.
 pub(super) fn scan_fields(
     ctx: &Ctx,
     fields: &serde_json::Map<String, Value>,
     skip: &[&str],
-    from: usize,
     out: &mut Vec<Finding>,
 ) {
     let mut path = Vec::new();
-    let mut pass = Pass::new(ctx, from, out);
+    let mut pass = Pass::new(ctx, out.len(), out);
     for (key, value) in fields.iter().filter(|(k, _)| !skip.contains(&k.as_str())) {
         path.push(Step::Key(key));
         pass.walk(value, ("", &mut path), (Location::Field, None));
