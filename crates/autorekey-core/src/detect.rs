@@ -393,7 +393,7 @@ fn sibling_labels(items: &[Value]) -> Vec<String> {
         .iter()
         .enumerate()
         .map(|(i, item)| {
-            if !is_if_block(item) {
+            if item.get("type").and_then(Value::as_str) != Some("jira.condition.if.block") {
                 return component_label(item);
             }
             blocks += 1;
@@ -433,10 +433,6 @@ fn ordinal(n: usize) -> String {
         _ => "th",
     };
     format!("{n}{suffix}")
-}
-
-fn is_if_block(v: &Value) -> bool {
-    v.get("type").and_then(Value::as_str) == Some("jira.condition.if.block")
 }
 
 fn id_string(v: &Value) -> String {
