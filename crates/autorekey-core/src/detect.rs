@@ -245,6 +245,13 @@ impl Finding {
         };
         format!("<{who}>")
     }
+
+    /// Makes this finding the literal `token`, written at `span` of its string as `encoding`.
+    fn literal(&mut self, token: impl Into<String>, span: Range<usize>, encoding: Encoding) {
+        self.token = Some(Token::new(token));
+        self.span = Some(span);
+        self.encoding = encoding;
+    }
 }
 
 /// The host of a web request's URL, without any userinfo; `{{baseUrl}}` stays as written.
@@ -283,14 +290,7 @@ pub fn detect(rule: &Value) -> Vec<Finding> {
             component_path: RULE_DETAILS.to_string(),
             pointer: String::new(),
         };
-        let before = findings.len();
-        loose::scan_fields(
-            &ctx,
-            fields,
-            &["trigger", "components"],
-            before,
-            &mut findings,
-        );
+        loose::scan_fields(&ctx, fields, &["trigger", "components"], &mut findings);
     }
     findings.iter_mut().for_each(mark_placeholder);
     findings
@@ -393,7 +393,7 @@ fn sibling_labels(items: &[Value]) -> Vec<String> {
         .iter()
         .enumerate()
         .map(|(i, item)| {
-            if !is_if_block(item) {
+            if item.get("type").and_then(Value::as_str) != Some("jira.condition.if.block") {
                 return component_label(item);
             }
             blocks += 1;
@@ -409,13 +409,10 @@ fn sibling_labels(items: &[Value]) -> Vec<String> {
             }
         })
         .collect();
-    let counts = labels.iter().fold(
-        std::collections::HashMap::<String, usize>::new(),
-        |mut m, l| {
-            *m.entry(l.clone()).or_default() += 1;
-            m
-        },
-    );
+    let mut counts = std::collections::HashMap::<String, usize>::new();
+    for label in &labels {
+        *counts.entry(label.clone()).or_default() += 1;
+    }
     let mut seen = std::collections::HashMap::<String, usize>::new();
     for label in &mut labels {
         if counts[label.as_str()] > 1 {
@@ -436,10 +433,6 @@ fn ordinal(n: usize) -> String {
         _ => "th",
     };
     format!("{n}{suffix}")
-}
-
-fn is_if_block(v: &Value) -> bool {
-    v.get("type").and_then(Value::as_str) == Some("jira.condition.if.block")
 }
 
 fn id_string(v: &Value) -> String {
@@ -549,36 +542,25 @@ fn inspect_value(ctx: &Ctx, value: &Value, out: &mut Vec<Finding>) {
     let before = out.len();
     let web =
         is_web_request_shape(Some(value)) || ctx.component_type == "jira.issue.outgoing.webhook";
-    if web {
-        inspect_web_request(ctx, value, out);
-    } else {
-        inspect_other(ctx, value, out);
-    }
     let location = match ctx.component_type.as_str() {
         "jira.create.variable" => Location::Variable,
         "jira.create.mapping-variable" => Location::LookupTable,
         _ => Location::Field,
     };
-    loose::scan(ctx, value, &ctx.pointer, location, before, out);
+    if web {
+        inspect_web_request(ctx, value, out);
+    } else {
+        // An incoming webhook's own token, in a component that is not a variable.
+        if let (Location::Field, Some(Value::String(tok))) = (location, value.get("webhookToken")) {
+            webhook_token(ctx, tok, out);
+        }
+        scan_strings(ctx, value, &ctx.pointer, location, out);
+    }
+    loose::scan(ctx, value, location, before, out);
     if web {
         let target = value.get("url").and_then(Value::as_str);
         for f in &mut out[before..] {
             f.target_url = target.map(str::to_string);
-        }
-    }
-}
-
-fn inspect_other(ctx: &Ctx, value: &Value, out: &mut Vec<Finding>) {
-    match ctx.component_type.as_str() {
-        "jira.create.variable" => scan_strings(ctx, value, &ctx.pointer, Location::Variable, out),
-        "jira.create.mapping-variable" => {
-            scan_strings(ctx, value, &ctx.pointer, Location::LookupTable, out)
-        }
-        _ => {
-            if let Some(Value::String(tok)) = value.get("webhookToken") {
-                webhook_token(ctx, tok, out);
-            }
-            scan_strings(ctx, value, &ctx.pointer, Location::Field, out);
         }
     }
 }
@@ -595,9 +577,7 @@ fn webhook_token(ctx: &Ctx, tok: &str, out: &mut Vec<Finding>) {
     if tok.trim() == MASK {
         f.status = Status::Masked;
     } else {
-        f.token = Some(Token::new(tok));
-        f.span = Some(0..tok.len());
-        f.encoding = Encoding::Raw;
+        f.literal(tok, 0..tok.len(), Encoding::Raw);
     }
     out.push(f);
 }
@@ -656,17 +636,17 @@ fn inspect_header(ctx: &Ctx, header: &Value, ptr: &str, out: &mut Vec<Finding>) 
     let name = header.get("name").and_then(Value::as_str).unwrap_or("");
     let hidden = header.get("headerSecure").and_then(Value::as_bool) == Some(true);
     // Schema 1 holds the value as a string; schema 2 as {"keyOrValue", "secret"}.
-    let (text, text_ptr, secret_ref) = match header.get("value") {
-        Some(Value::String(s)) => (s.as_str(), format!("{ptr}/value"), false),
-        Some(Value::Object(o)) => match o.get("keyOrValue") {
-            Some(Value::String(s)) => (
-                s.as_str(),
-                format!("{ptr}/value/keyOrValue"),
-                o.get("secret").and_then(Value::as_bool) == Some(true),
-            ),
-            _ => return masked_if_hidden(ctx, hidden, name, format!("{ptr}/value"), out),
-        },
-        _ => return masked_if_hidden(ctx, hidden, name, format!("{ptr}/value"), out),
+    let value = header.get("value");
+    let (text, text_ptr, secret_ref) = match (value, value.and_then(|v| v.get("keyOrValue"))) {
+        (Some(Value::String(s)), _) => (s.as_str(), format!("{ptr}/value"), false),
+        (Some(Value::Object(o)), Some(Value::String(s))) => (
+            s.as_str(),
+            format!("{ptr}/value/keyOrValue"),
+            o.get("secret").and_then(Value::as_bool) == Some(true),
+        ),
+        // A value missing or null reads as empty: under a hidden header, whoever produced
+        // the rule left it out (masked below), and writing the rule would drop it.
+        _ => ("", format!("{ptr}/value"), false),
     };
     let mut f = ctx.finding(text_ptr, Location::Header);
     f.header_name = Some(name.to_string());
@@ -683,21 +663,17 @@ fn inspect_header(ctx: &Ctx, header: &Value, ptr: &str, out: &mut Vec<Finding>) 
         out.push(f);
         return;
     }
-    let Some(parsed) = parse_auth_value(text) else {
+    if !parse_auth_value(text, &mut f) {
         return;
-    };
+    }
     // A value with no scheme word is a secret only under a secret-sounding header name:
     // `Content-Type: application/json` is not a credential.
-    if parsed.scheme == Scheme::Token && !is_secret_header_name(name) {
+    if f.scheme == Scheme::Token && !is_secret_header_name(name) {
         return;
     }
-    if parsed.status == Status::Dynamic
-        && parsed.scheme == Scheme::Unknown
-        && !is_secret_header_name(name)
-    {
+    if f.status == Status::Dynamic && f.scheme == Scheme::Unknown && !is_secret_header_name(name) {
         return;
     }
-    apply_parsed(&mut f, parsed);
     // Another rule's incoming-webhook secret, as the newer webhook URLs take it: keyed and
     // never rotated, like the trigger's own `webhookToken`, and labelled as such.
     if name.trim().eq_ignore_ascii_case(AUTOMATION_WEBHOOK_HEADER) && f.scheme == Scheme::Token {
@@ -709,43 +685,13 @@ fn inspect_header(ctx: &Ctx, header: &Value, ptr: &str, out: &mut Vec<Finding>) 
 /// The header that carries an Automation incoming webhook's secret (newer webhook URLs).
 const AUTOMATION_WEBHOOK_HEADER: &str = "X-Automation-Webhook-Token";
 
-/// A hidden header whose value is missing or null was left out by whoever produced the
-/// rule: it is a secret autorekey cannot see, and writing the rule would drop it.
-fn masked_if_hidden(ctx: &Ctx, hidden: bool, name: &str, pointer: String, out: &mut Vec<Finding>) {
-    if hidden {
-        let mut f = ctx.finding(pointer, Location::Header);
-        f.header_name = Some(name.to_string());
-        f.hidden = true;
-        f.status = Status::Masked;
-        out.push(f);
-    }
-}
-
-/// What a header value (or a body fragment) says: its scheme and the encoded credential.
-struct Parsed {
-    scheme: Scheme,
-    status: Status,
-    span: Option<Range<usize>>,
-    encoding: Encoding,
-    user: Option<String>,
-    token: Option<Token>,
-}
-
-fn apply_parsed(f: &mut Finding, p: Parsed) {
-    f.scheme = p.scheme;
-    f.status = p.status;
-    f.span = p.span;
-    f.encoding = p.encoding;
-    f.user = p.user;
-    f.token = p.token;
-}
-
-/// Parse a whole header value: `Scheme credentials`, with any case and spacing.
-fn parse_auth_value(text: &str) -> Option<Parsed> {
+/// Parse a whole header value into `f`, a literal so far: its scheme and the encoded
+/// credential, `Scheme credentials` with any case and spacing. False when it is blank.
+fn parse_auth_value(text: &str, f: &mut Finding) -> bool {
     let trimmed_start = text.len() - text.trim_start().len();
     let body = text.trim();
     if body.is_empty() {
-        return None;
+        return false;
     }
     let (word, rest_offset) = match body.find(char::is_whitespace) {
         Some(i) => (&body[..i], i),
@@ -774,64 +720,38 @@ fn parse_auth_value(text: &str) -> Option<Parsed> {
     } else {
         (rest, rest_start)
     };
+    f.scheme = scheme;
     if cred.contains("{{") {
-        return Some(Parsed {
-            scheme,
-            status: Status::Dynamic,
-            span: None,
-            encoding: Encoding::None,
-            user: None,
-            token: None,
-        });
+        f.status = Status::Dynamic;
+        return true;
     }
     let span = cred_start..cred_start + cred.len();
-    Some(match scheme {
-        Scheme::Basic => match decode_basic(cred) {
-            Some((user, token)) => Parsed {
-                scheme,
-                status: Status::Literal,
-                span: Some(span),
-                encoding: Encoding::Base64Basic,
-                user: Some(user),
-                token: Some(Token::new(token)),
-            },
-            // A placeholder left to fill in: shown as one, no server takes it for anyone.
-            None if placeholder::is_basic_placeholder(cred) => Parsed {
-                scheme,
-                status: Status::Placeholder,
-                span: None,
-                encoding: Encoding::None,
-                user: None,
-                token: None,
-            },
-            // Not decodable: still a secret, fingerprinted as it stands.
-            None => raw(scheme, cred, span),
-        },
+    let basic = match f.scheme {
+        Scheme::Basic => decode_basic(cred),
         // A bare `base64(email:token)` (no scheme word) is a Basic credential all the same.
-        Scheme::Unknown => match decode_basic(cred).filter(|(user, _)| loose::is_email(user)) {
-            Some((user, token)) => Parsed {
-                scheme: Scheme::Basic,
-                status: Status::Literal,
-                span: Some(span),
-                encoding: Encoding::Base64Basic,
-                user: Some(user),
-                token: Some(Token::new(token)),
-            },
-            None => raw(Scheme::Token, cred, span),
-        },
-        _ => raw(scheme, cred, span),
-    })
-}
-
-fn raw(scheme: Scheme, cred: &str, span: Range<usize>) -> Parsed {
-    Parsed {
-        scheme,
-        status: Status::Literal,
-        span: Some(span),
-        encoding: Encoding::Raw,
-        user: None,
-        token: Some(Token::new(cred)),
+        Scheme::Unknown => decode_basic(cred).filter(|(user, _)| loose::is_email(user)),
+        _ => None,
+    };
+    match basic {
+        Some((user, token)) => {
+            f.scheme = Scheme::Basic;
+            f.user = Some(user);
+            f.literal(token, span, Encoding::Base64Basic);
+        }
+        // A placeholder left to fill in: shown as one, no server takes it for anyone.
+        None if f.scheme == Scheme::Basic && placeholder::is_basic_placeholder(cred) => {
+            f.status = Status::Placeholder;
+        }
+        // Not decodable: still a secret, fingerprinted as it stands (with no scheme word,
+        // a bare token).
+        None => {
+            if f.scheme == Scheme::Unknown {
+                f.scheme = Scheme::Token;
+            }
+            f.literal(cred, span, Encoding::Raw);
+        }
     }
+    true
 }
 
 /// Base64 as the servers a rule's request reaches decode it: padding or none, and a last
@@ -946,9 +866,7 @@ fn inspect_url(ctx: &Ctx, url: &str, out: &mut Vec<Finding>) {
             f.status = Status::Dynamic;
         } else {
             f.user = Some(user);
-            f.token = Some(Token::new(token));
-            f.span = Some(span);
-            f.encoding = Encoding::UrlUserinfo;
+            f.literal(token, span, Encoding::UrlUserinfo);
         }
         out.push(f);
     }
@@ -958,9 +876,7 @@ fn inspect_url(ctx: &Ctx, url: &str, out: &mut Vec<Finding>) {
         if value.contains("{{") {
             f.status = Status::Dynamic;
         } else {
-            f.token = Some(Token::new(value));
-            f.span = Some(span);
-            f.encoding = Encoding::Raw;
+            f.literal(value, span, Encoding::Raw);
         }
         out.push(f);
     }
@@ -1063,9 +979,7 @@ fn scan_pairs(
         let mut f = ctx.finding(ptr.to_string(), location);
         f.scheme = Scheme::Basic;
         f.user = Some(user.as_str().to_string());
-        f.token = Some(Token::new(token.as_str()));
-        f.span = Some(token.range());
-        f.encoding = Encoding::PlainPair;
+        f.literal(token.as_str(), token.range(), Encoding::PlainPair);
         out.push((token.range(), f));
     }
     out
@@ -1111,13 +1025,9 @@ fn scan_view(ctx: &Ctx, text: &str, ptr: &str, location: Location) -> Vec<(Range
             };
             at = span;
             f.user = Some(user);
-            f.token = Some(Token::new(token));
-            f.span = Some(at.clone());
-            f.encoding = Encoding::Base64Basic;
+            f.literal(token, at.clone(), Encoding::Base64Basic);
         } else {
-            f.token = Some(Token::new(cred.as_str()));
-            f.span = Some(cred.range());
-            f.encoding = Encoding::Raw;
+            f.literal(cred.as_str(), cred.range(), Encoding::Raw);
         }
         out.push((at, f));
     }

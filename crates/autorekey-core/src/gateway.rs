@@ -72,9 +72,7 @@ impl UrlRewrite {
             self.product, self.cloud_id
         ))
     }
-}
 
-impl UrlRewrite {
     /// Why this rewrite (from a plan file, so not trusted) must not be used on `site`, whose
     /// gateway is `gateway`, cloud id `cloud_id` and product `product`: it would move rules'
     /// requests, credentials included, to another host, tenant or product.

@@ -94,10 +94,9 @@ impl Selector {
 
     /// The finding's token is confirmed as the account's, or confirmation is still to come.
     pub fn confirms(&self, f: &Finding) -> bool {
-        match &self.confirmed {
-            None => true,
-            Some(set) => token_identity(f).is_some_and(|id| set.contains(&id)),
-        }
+        self.confirmed
+            .as_ref()
+            .is_none_or(|set| token_identity(f).is_some_and(|id| set.contains(&id)))
     }
 
     /// A rewritable literal credential of this account, whatever its fingerprint.
@@ -115,9 +114,13 @@ impl Selector {
     /// one: a saved plan can then be checked against its own selector. A token shown both
     /// ways is still never half-rotated: the other places count as the old token elsewhere.
     fn fingerprint_selected(&self, f: &Finding) -> bool {
-        self.fingerprints.is_empty()
-            || f.fingerprint()
-                .is_some_and(|fp| self.fingerprints.iter().any(|p| fp.matches_prefix(p)))
+        self.fingerprints.is_empty() || f.fingerprint().is_some_and(|fp| self.selects(&fp))
+    }
+
+    /// Whether `--fingerprint` selects `fp`: none was given, or one is a prefix of it (of
+    /// its own kind, plain or keyed).
+    pub fn selects(&self, fp: &Fingerprint) -> bool {
+        self.fingerprints.is_empty() || self.fingerprints.iter().any(|p| fp.matches_prefix(p))
     }
 }
 
@@ -343,13 +346,7 @@ pub fn rewrite_with(
 /// is then not shown to everyone who may view the rule. A header already hidden stays so;
 /// schema 2's `secret` flag means "a managed secret's name", not "hidden", and is left alone.
 fn hide_rewritten_headers(rule: &mut Value, findings: &[Finding]) {
-    let headers = findings.iter().filter(|f| {
-        f.location == Location::Header
-            && f.header_name
-                .as_deref()
-                .is_some_and(|n| n.trim().eq_ignore_ascii_case("authorization"))
-    });
-    for f in headers {
+    for f in findings.iter().filter(|f| in_authorization_header(f)) {
         let Some(parent) = f.pointer.strip_suffix("/value") else {
             continue;
         };
@@ -359,6 +356,13 @@ fn hide_rewritten_headers(rule: &mut Value, findings: &[Finding]) {
             }
         }
     }
+}
+
+/// A finding in a header named `Authorization` (any case, spaces aside): the header whose
+/// Hidden box a rewrite ticks.
+fn in_authorization_header(f: &Finding) -> bool {
+    let name = f.header_name.as_deref().map(str::trim);
+    f.location == Location::Header && name.is_some_and(|n| n.eq_ignore_ascii_case("authorization"))
 }
 
 /// The JSON pointers of the request URLs (`.../value/url`) of the web requests that send
@@ -535,6 +539,7 @@ pub fn redacted_diff_between(before: &Value, after: &Value, headers: &(String, S
     scrub(text, &[before, after])
 }
 
+/// `v` as pretty JSON and one line end: a side of a diff, a plan file's text.
 fn pretty(v: &Value) -> String {
     let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
     s.push('\n');
@@ -651,9 +656,7 @@ impl PlanFile {
         if let Some(obj) = value.as_object_mut() {
             obj.insert("sha256".into(), Value::String(hash));
         }
-        let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
-        text.push('\n');
-        text
+        pretty(&value)
     }
 
     /// A plan read back from its file, refused if it changed since it was saved or does
@@ -698,11 +701,9 @@ impl PlanFile {
                 )));
             }
         }
-        let fps = &self.selector.fingerprints;
         for rule in &self.rules {
             for change in &rule.changes {
-                if !fps.is_empty() && !fps.iter().any(|p| change.old_fingerprint.matches_prefix(p))
-                {
+                if !self.selector.selects(&change.old_fingerprint) {
                     return Err(PlanFileError::Inconsistent(format!(
                         "rule {} plans to replace {}, which its --fingerprint selection excludes",
                         rule.uuid, change.old_fingerprint
@@ -723,22 +724,9 @@ fn canonical_hash(value: &Value) -> String {
 
 /// `value` as compact JSON with every object's keys sorted.
 fn canonical_bytes(value: &Value) -> Vec<u8> {
-    fn sorted(v: &Value) -> Value {
-        match v {
-            Value::Object(m) => {
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort();
-                Value::Object(
-                    keys.into_iter()
-                        .map(|k| (k.clone(), sorted(&m[k])))
-                        .collect(),
-                )
-            }
-            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
-            other => other.clone(),
-        }
-    }
-    serde_json::to_vec(&sorted(value)).unwrap_or_default()
+    let mut sorted = value.clone();
+    sorted.sort_all_objects();
+    serde_json::to_vec(&sorted).unwrap_or_default()
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

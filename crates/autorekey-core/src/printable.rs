@@ -64,16 +64,9 @@ pub fn printable_styled(text: &str) -> Cow<'_, str> {
     while let Some(at) = rest.find('\u{1b}') {
         out.push_str(&printable_text(&rest[..at]));
         let tail = &rest[at..];
-        match own_style_len(tail) {
-            Some(len) => {
-                out.push_str(&tail[..len]);
-                rest = &tail[len..];
-            }
-            None => {
-                out.push_str("\\u{1b}");
-                rest = &tail[1..];
-            }
-        }
+        let (shown, len) = own_style_len(tail).map_or(("\\u{1b}", 1), |len| (&tail[..len], len));
+        out.push_str(shown);
+        rest = &tail[len..];
     }
     out.push_str(&printable_text(rest));
     Cow::Owned(out)

@@ -121,10 +121,9 @@ impl Fingerprint {
     /// with the `k:` marker of a keyed fingerprint kept.
     pub fn parse_prefix(text: &str) -> Option<String> {
         let t = text.trim().to_ascii_lowercase();
-        let (mark, digits) = match t.strip_prefix(KEYED_MARK) {
-            Some(rest) => (KEYED_MARK, rest),
-            None => ("", t.as_str()),
-        };
+        let (mark, digits) = t
+            .strip_prefix(KEYED_MARK)
+            .map_or(("", t.as_str()), |rest| (KEYED_MARK, rest));
         let hex = !digits.is_empty()
             && digits.len() <= 64
             && digits.chars().all(|c| c.is_ascii_hexdigit());
@@ -133,6 +132,13 @@ impl Fingerprint {
 
     pub fn is_keyed(&self) -> bool {
         self.0.starts_with(KEYED_MARK)
+    }
+
+    /// Of two fingerprints of one token (this one and `other`), keep the plain one.
+    pub fn prefer_plain(&mut self, other: Fingerprint) {
+        if self.is_keyed() && !other.is_keyed() {
+            *self = other;
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -187,11 +193,6 @@ impl Credential {
         let pair = Zeroizing::new(format!("{}:{}", self.user, self.token.expose()));
         Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(pair.as_bytes()))
     }
-
-    /// The form every output uses instead of the value: `svc@corp.com · 3f9c0a1b2c4d`.
-    pub fn redacted(&self) -> String {
-        format!("{} · {}", self.user, self.token.fingerprint())
-    }
 }
 
 impl fmt::Debug for Credential {
@@ -227,12 +228,7 @@ mod tests {
     fn debug_and_display_never_show_the_value() {
         let t = Token::new("s3cr3t-value");
         let c = Credential::new("svc@example.com", t.clone());
-        for shown in [
-            format!("{t}"),
-            format!("{t:?}"),
-            format!("{c:?}"),
-            c.redacted(),
-        ] {
+        for shown in [format!("{t}"), format!("{t:?}"), format!("{c:?}")] {
             assert!(!shown.contains("s3cr3t"), "{shown}");
         }
         assert_eq!(format!("{t}"), "****");

@@ -232,11 +232,7 @@ pub fn check_selection(
     let account = &selector.account;
     let nothing = "nothing was written";
     let new = &new_token.fingerprint();
-    let selects = |fp: &Fingerprint| {
-        selector.fingerprints.is_empty()
-            || selector.fingerprints.iter().any(|p| fp.matches_prefix(p))
-    };
-    if !selector.fingerprints.is_empty() && selects(new) {
+    if !selector.fingerprints.is_empty() && selector.selects(new) {
         return Err(Refusal::new(format!(
             "--fingerprint selects the new token itself ({new}); {nothing}"
         ))
@@ -272,7 +268,7 @@ pub fn check_selection(
     }
     let old = tokens
         .iter()
-        .filter(|(id, t)| **id != new_id && t.forms.iter().any(selects))
+        .filter(|(id, t)| **id != new_id && t.forms.iter().any(|fp| selector.selects(fp)))
         .count();
     let holds_new = tokens.get(&new_id).map_or(0, |t| t.rules);
     if old == 0 && holds_new == 0 && !migrated {
@@ -284,7 +280,7 @@ pub fn check_selection(
     }
     // Only a token that may be the account's can make the rules a partial rotation; whether
     // it is, [`check_new_in_use`] asks again once the old tokens are confirmed.
-    new_in_use(census, selector, new_token, rotation_known, old > 0)
+    check_new_in_use(census, selector, new_token, rotation_known, old)
 }
 
 /// After the old tokens are confirmed: is the "new" token one already in use? The site is
@@ -300,29 +296,13 @@ pub fn check_new_in_use(
     rotation_known: bool,
     confirmed_old: usize,
 ) -> Result<(), Refusal> {
-    new_in_use(
-        census,
-        selector,
-        new_token,
-        rotation_known,
-        confirmed_old > 0,
-    )
-}
-
-fn new_in_use(
-    census: &Census,
-    selector: &Selector,
-    new_token: &Token,
-    rotation_known: bool,
-    old_token_remains: bool,
-) -> Result<(), Refusal> {
     let account = &selector.account;
     let new = new_token.fingerprint();
     let holds_new = census
         .account_tokens
         .get(&new_token.identity())
         .map_or(0, |t| t.rules);
-    if holds_new == 0 || !selector.fingerprints.is_empty() || rotation_known || old_token_remains {
+    if holds_new == 0 || !selector.fingerprints.is_empty() || rotation_known || confirmed_old > 0 {
         return Ok(());
     }
     Err(Refusal::new(format!(
@@ -345,12 +325,8 @@ fn listed(census: &Census) -> String {
         .account_tokens
         .values()
         .filter_map(|t| {
-            let n = t.rules;
-            Some(format!(
-                "{} ({n} rule{})",
-                t.shown()?,
-                if n == 1 { "" } else { "s" }
-            ))
+            let rules = crate::words::count(t.rules, "rule", "rules");
+            Some(format!("{} ({rules})", t.shown()?))
         })
         .collect::<Vec<_>>()
         .join(", ")

@@ -18,7 +18,7 @@
 //! ([`Finding::unattributable_basic_to_atlassian`]), the one question `revoke` and the
 //! rotation's verdict ask of it; it lives here beside the host rule it shares.
 
-use crate::secret::{Fingerprint, FingerprintKind, Token};
+use crate::secret::{Fingerprint, FingerprintKind};
 
 use super::{Finding, Location, Scheme, Status};
 
@@ -42,7 +42,10 @@ impl Finding {
             Location::Body => target.is_some() && sends_to_atlassian(target),
             _ => false,
         };
-        if self.token.as_ref().is_some_and(is_atlassian_token)
+        if self
+            .token
+            .as_ref()
+            .is_some_and(|t| is_atlassian_token(t.expose()))
             || (self.is_account_scheme() && known_to_atlassian)
         {
             FingerprintKind::Plain
@@ -61,7 +64,9 @@ impl Finding {
         let target = self.target_url.as_deref();
         let sent_elsewhere = matches!(self.location, Location::Header | Location::Url)
             && !sends_to_atlassian(target);
-        self.token.as_ref().is_some_and(is_atlassian_token)
+        self.token
+            .as_ref()
+            .is_some_and(|t| is_atlassian_token(t.expose()))
             || (self.is_account_scheme()
                 && !sent_elsewhere
                 && self.location != Location::WebhookToken)
@@ -74,9 +79,7 @@ impl Finding {
             _ => false,
         }
     }
-}
 
-impl Finding {
     /// A Basic value that may log in to Atlassian but names no account autorekey can
     /// check: it does not decode to `user:token` (so its token is unknown), or its user is
     /// no email (Atlassian's users are). Sent to an Atlassian host or the site, or, in a
@@ -88,9 +91,7 @@ impl Finding {
         let to_atlassian = !authenticates_request || sends_to_atlassian(self.target_url.as_deref());
         self.status == Status::Literal && self.scheme == Scheme::Basic && !named && to_atlassian
     }
-}
 
-impl Finding {
     /// The one notion of "cannot read": this place may hold an API token of `account` (of
     /// any account when `None`), and autorekey cannot read which. A masked value (`***`,
     /// or a hidden one left out), a managed secret or a smart value used as Basic auth or
@@ -132,8 +133,8 @@ pub fn one_per_token<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Vec
         .collect()
 }
 
-/// [`one_per_token`] with each token's identity ([`Token::identity`]: never shown), for
-/// comparing the tokens with others of this run whatever form each place shows.
+/// [`one_per_token`] with each token's identity ([`crate::secret::Token::identity`]: never
+/// shown), for comparing the tokens with others of this run whatever form each place shows.
 pub fn shown_per_token<'a>(
     findings: impl IntoIterator<Item = &'a Finding>,
 ) -> Vec<(Fingerprint, Fingerprint)> {
@@ -144,29 +145,17 @@ pub fn shown_per_token<'a>(
         };
         let identity = token.identity();
         match seen.iter_mut().find(|(id, _)| *id == identity) {
-            Some((_, kept)) => prefer_plain(kept, shown),
+            Some((_, kept)) => kept.prefer_plain(shown),
             None => seen.push((identity, shown)),
         }
     }
     seen
 }
 
-/// Keep the plain fingerprint of a token seen both ways.
-fn prefer_plain(kept: &mut Fingerprint, shown: Fingerprint) {
-    if kept.is_keyed() && !shown.is_keyed() {
-        *kept = shown;
-    }
-}
-
 /// A current Atlassian API token (ATATT3…) or scoped/service token (ATSTT…) of the length
 /// and alphabet that make it random by construction: the prefix alone is typed by anyone.
 /// Length varies, so only a generous floor is required.
-fn is_atlassian_token(token: &Token) -> bool {
-    is_atlassian_token_text(token.expose())
-}
-
-/// [`is_atlassian_token`] of a text.
-pub(super) fn is_atlassian_token_text(t: &str) -> bool {
+pub(super) fn is_atlassian_token(t: &str) -> bool {
     super::looks_like_atlassian_token(t)
         && t.len() >= 64
         && t.bytes()
@@ -186,13 +175,10 @@ pub fn sends_to_atlassian(url: Option<&str>) -> bool {
     if url.starts_with("{{") {
         return true;
     }
-    match url::Url::parse(url)
+    url::Url::parse(url)
         .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-    {
-        Some(host) => is_atlassian_host(&host),
-        None => true,
-    }
+        .and_then(|u| u.host_str().map(is_atlassian_host))
+        .unwrap_or(true)
 }
 
 /// One of Atlassian's domains or a subdomain of one.
@@ -207,7 +193,7 @@ pub fn is_atlassian_host(host: &str) -> bool {
 mod tests {
     use super::*;
     use crate::detect::detect;
-    use crate::secret::{Credential, FingerprintKey};
+    use crate::secret::{Credential, FingerprintKey, Token};
     use serde_json::{json, Value};
 
     fn fake(tag: &str) -> String {

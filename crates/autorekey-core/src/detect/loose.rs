@@ -27,36 +27,34 @@ use serde_json::Value;
 use super::{
     escape_pointer, views, wrapped_basic, Ctx, Encoding, Finding, Location, Scheme, Status,
 };
-use crate::secret::Token;
 
 /// How far (bytes) a legacy token may sit from the email it belongs to.
 const LEGACY_NEAR: usize = 48;
 
-/// Scan every string below `value` (at `ptr`); `from` is where this component's findings
-/// start in `out`, the ones a new finding must not overlap.
+/// Scan every string below a component's `value` (at `ctx.pointer`); `from` is where this
+/// component's findings start in `out`, the ones a new finding must not overlap.
 pub(super) fn scan(
     ctx: &Ctx,
     value: &Value,
-    ptr: &str,
     location: Location,
     from: usize,
     out: &mut Vec<Finding>,
 ) {
     let mut path = Vec::new();
     let mut pass = Pass::new(ctx, from, out);
-    pass.walk(value, (ptr, &mut path), (location, None));
+    pass.walk(value, (&ctx.pointer, &mut path), (location, None));
 }
 
-/// [`scan`] over the fields of an object (the rule's own), except `skip`.
+/// [`scan`] over the fields of an object (the rule's own), except `skip`: no structured
+/// finding is there for a new one to overlap.
 pub(super) fn scan_fields(
     ctx: &Ctx,
     fields: &serde_json::Map<String, Value>,
     skip: &[&str],
-    from: usize,
     out: &mut Vec<Finding>,
 ) {
     let mut path = Vec::new();
-    let mut pass = Pass::new(ctx, from, out);
+    let mut pass = Pass::new(ctx, out.len(), out);
     for (key, value) in fields.iter().filter(|(k, _)| !skip.contains(&k.as_str())) {
         path.push(Step::Key(key));
         pass.walk(value, ("", &mut path), (Location::Field, None));
@@ -174,6 +172,7 @@ enum Candidate {
 /// What one pass over a string's bytes says may be in it, so that the patterns run only
 /// where they can match: most strings of a rule (ids, types, words, URLs without secrets)
 /// hold nothing, and a 50 MB export has millions of them.
+#[derive(Default)]
 struct Hints {
     /// Longest run of base64 characters.
     base64_run: usize,
@@ -186,13 +185,7 @@ struct Hints {
 
 impl Hints {
     fn of(text: &str) -> Hints {
-        let mut h = Hints {
-            base64_run: 0,
-            token_run: 0,
-            at: false,
-            braces: false,
-            scheme: false,
-        };
+        let mut h = Hints::default();
         let (mut b64, mut tok, mut prev) = (0usize, 0usize, 0u8);
         for &b in text.as_bytes() {
             let alnum = b.is_ascii_alphanumeric();
@@ -257,10 +250,6 @@ fn candidates_in_views(text: &str) -> Vec<Candidate> {
 /// Every candidate in `text`.
 fn candidates(text: &str) -> Vec<Candidate> {
     let mut found = Vec::new();
-    // The shortest candidate is `{{secrets.x}}`.
-    if text.len() < 13 {
-        return found;
-    }
     let hints = Hints::of(text);
     if hints.base64_run >= 16 {
         found.extend(
@@ -343,9 +332,7 @@ impl Pass<'_, '_> {
             }
             taken.add(span.clone());
             f.scheme = scheme;
-            f.token = Some(Token::new(token));
-            f.span = Some(span);
-            f.encoding = encoding;
+            f.literal(token, span, encoding);
             self.out.push(f);
         }
     }

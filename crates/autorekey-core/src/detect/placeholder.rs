@@ -35,7 +35,7 @@ pub(crate) fn is_placeholder(value: &str) -> bool {
         .trim_end_matches('…')
         .trim_end_matches("...")
         .trim();
-    if v.is_empty() || super::fingerprint_kind::is_atlassian_token_text(v) {
+    if v.is_empty() || super::fingerprint_kind::is_atlassian_token(v) {
         return false;
     }
     wrapped(v) || filler(v) || wordy(v)

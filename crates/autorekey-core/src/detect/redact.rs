@@ -39,13 +39,8 @@ pub fn redact_literals(rule: &Value) -> Value {
 /// ride along. Only what the detector recognises is replaced (not the plan diff's masking
 /// of secret-sounding keys), so an ordinary name such as "Auth: refresh Jira" stays readable.
 pub fn redacted_name(name: &str) -> String {
-    match redact_literals(&serde_json::json!({ "name": name })) {
-        Value::Object(mut fields) => match fields.remove("name") {
-            Some(Value::String(shown)) => shown,
-            _ => String::new(),
-        },
-        _ => String::new(),
-    }
+    let redacted = redact_literals(&serde_json::json!({ "name": name }));
+    redacted["name"].as_str().unwrap_or_default().to_owned()
 }
 
 /// Every literal secret the detector finds in `rules`, as it may be echoed back: the token

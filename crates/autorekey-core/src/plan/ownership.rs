@@ -195,9 +195,7 @@ pub fn candidates(rewrites: &[Rewrite]) -> Vec<Candidate> {
                     authors: BTreeSet::new(),
                 });
             c.forms.insert(shown.clone());
-            if c.shown.is_keyed() && !shown.is_keyed() {
-                c.shown = shown;
-            }
+            c.shown.prefer_plain(shown);
             let rule = RuleRef {
                 uuid: r.uuid().to_string(),
                 name: r.name().to_string(),

@@ -83,6 +83,7 @@ impl Rewrite {
 }
 
 /// Everything the planner decided.
+#[derive(Default)]
 pub struct Plan {
     /// The rules to rewrite, by name.
     pub rewrites: Vec<Rewrite>,
@@ -123,12 +124,7 @@ impl<'a> Planner<'a> {
             selector,
             new_token,
             following: None,
-            plan: Plan {
-                rewrites: Vec::new(),
-                outcomes: Vec::new(),
-                census: Census::default(),
-                seen: HashSet::new(),
-            },
+            plan: Plan::default(),
         }
     }
 

@@ -74,13 +74,7 @@ fn key_of(r: &Rewrite) -> Key {
             (shape(f), user, token_identity(f))
         })
         .collect();
-    places.sort_by(|a, b| {
-        (&a.0, &a.1, a.2.as_ref().map(Fingerprint::as_str)).cmp(&(
-            &b.0,
-            &b.1,
-            b.2.as_ref().map(Fingerprint::as_str),
-        ))
-    });
+    places.sort();
     Key {
         places,
         rebuilt: r.rebuilt,
@@ -106,15 +100,11 @@ fn shape(f: &Finding) -> Shape {
         Encoding::Raw => "token",
         Encoding::None => "",
     };
-    let authorization = f
-        .header_name
-        .as_deref()
-        .is_some_and(|n| n.trim().eq_ignore_ascii_case("authorization"));
     Shape {
         location,
         header: f.header_name.clone(),
         encoding,
-        ticks_hidden: f.location == Location::Header && authorization && !f.hidden,
+        ticks_hidden: super::in_authorization_header(f) && !f.hidden,
     }
 }
 

@@ -112,11 +112,8 @@ fn doubt(f: &detect::Finding, account: &str, keep: Option<&str>) -> Doubt {
                 // on a site whose rules also call, say, GitHub, while rotate advised it.
                 (false, None) if !f.may_be_atlassian_credential() => Doubt::None,
                 (false, None) => {
-                    let what = if f
-                        .token
-                        .as_ref()
-                        .is_some_and(|t| detect::looks_like_atlassian_token(t.expose()))
-                    {
+                    let token = f.token.as_ref().map(|t| t.expose());
+                    let what = if token.is_some_and(detect::looks_like_atlassian_token) {
                         "a raw Atlassian token"
                     } else {
                         "a credential whose owner is not written beside it"

@@ -90,10 +90,8 @@ pub(crate) fn process_key() -> &'static [u8; 32] {
 /// keyed fingerprint it is never shown, so no key is no `k:????`: it only means the hash
 /// is good for this process alone.
 pub fn keyed_digest(message: &[u8]) -> String {
-    let key = match KEY.get().and_then(Option::as_ref) {
-        Some(key) => key.bytes(),
-        None => &process_key()[..],
-    };
+    let key = KEY.get().and_then(Option::as_ref);
+    let key = key.map_or_else(|| &process_key()[..], FingerprintKey::bytes);
     hex::encode(hmac_sha256(key, message))
 }
 

@@ -283,16 +283,10 @@ fn entities(text: &str) -> Zeroizing<String> {
     while let Some(at) = rest.find(['&', '\\']) {
         out.push_str(&rest[..at]);
         let tail = &rest[at..];
-        match decode_entity(tail) {
-            Some((c, len)) => {
-                out.push(c);
-                rest = &tail[len..];
-            }
-            None => {
-                out.push_str(&tail[..1]);
-                rest = &tail[1..];
-            }
-        }
+        // Not an escape: the `&` or `\` stays as it is.
+        let (c, len) = decode_entity(tail).unwrap_or((char::from(tail.as_bytes()[0]), 1));
+        out.push(c);
+        rest = &tail[len..];
     }
     out.push_str(rest);
     Zeroizing::new(out)
