@@ -225,15 +225,7 @@ impl Sandbox {
         let rules = prepare_rules(&config)?;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
         let base_url = format!("http://{}", listener.local_addr()?);
-        let faults = faults::Faults::new(faults::FaultConfig {
-            latency: config.latency,
-            rate_limit_per_sec: config.rate_limit_per_sec,
-            rate_limit_headers: config.rate_limit_headers,
-            error_rate: config.error_rate,
-            drop_rate: config.drop_rate,
-            lost_put_rate: config.lost_put_rate,
-            seed: config.seed,
-        });
+        let faults = faults::Faults::new(&config);
         let cloud_id = config
             .cloud_id
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());

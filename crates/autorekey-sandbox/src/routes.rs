@@ -207,7 +207,7 @@ pub(crate) async fn handle(
 /// its answer's headers, if they are to be sent), `Err` is an answer that replaces the
 /// handler's.
 async fn gate(state: &SandboxState) -> Result<Result<Option<Budget>, Answer>, Dropped> {
-    let latency = state.faults.latency();
+    let latency = state.faults.latency;
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
