@@ -81,8 +81,7 @@ fn route(path: &str) -> Route {
             login(Some(cloud), true)
         }
         ["gateway", "api", rest @ ..] => api_route(rest, "/gateway/api"),
-        rest if org::route(rest).is_some() => org::route(rest).map_or(Route::Unknown, Route::Org),
-        rest => api_route(rest, ""),
+        rest => org::route(rest).map_or_else(|| api_route(rest, ""), Route::Org),
     }
 }
 
@@ -356,10 +355,7 @@ fn org_call(state: &SandboxState, req: &Req, route: &OrgRoute) -> Answer {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().strip_prefix("Bearer "));
     if bearer.map(str::trim) != Some(org.api_key.expose()) {
-        return org_answer(org::OrgAnswer::Json(
-            401,
-            org::error_body(401, "Unauthorized"),
-        ));
+        return org_answer(org::error(401, "Unauthorized"));
     }
     let account_id = |email: &str| state.account_id_of(email);
     let answer = match (&req.method, route) {
@@ -369,10 +365,9 @@ fn org_call(state: &SandboxState, req: &Req, route: &OrgRoute) -> Answer {
                 service_accounts: true,
                 ..
             },
-        ) if !org.service_account_scope => org::OrgAnswer::Json(
-            403,
-            org::error_body(403, "The API key lacks read:service-accounts-tokens:admin"),
-        ),
+        ) if !org.service_account_scope => {
+            org::error(403, "The API key lacks read:service-accounts-tokens:admin")
+        }
         (
             &Method::GET,
             OrgRoute::List {
@@ -396,19 +391,21 @@ fn org_call(state: &SandboxState, req: &Req, route: &OrgRoute) -> Answer {
                 account_id: owner,
                 token_id,
             },
-        ) => match org::find_to_delete(org, &account_id, owner, token_id) {
-            Ok(token) if state.revoke(&token.id) => org::OrgAnswer::NoContent,
-            Ok(_) | Err(_) => {
-                org::OrgAnswer::Json(404, org::error_body(404, "API token not found"))
+        ) => {
+            // It must exist, belong to the account and not be revoked yet.
+            let token = org
+                .tokens
+                .iter()
+                .find(|t| t.id == *token_id && account_id(&t.email) == *owner);
+            match token {
+                Some(token) if state.revoke(&token.id) => org::OrgAnswer::NoContent,
+                _ => org::error(404, "API token not found"),
             }
-        },
-        (_, OrgRoute::List { .. }) if req.method == Method::GET => {
-            org::OrgAnswer::Json(404, org::error_body(404, "Organization not found"))
         }
-        (_, OrgRoute::Workspaces { .. }) if req.method == Method::POST => {
-            org::OrgAnswer::Json(404, org::error_body(404, "Organization not found"))
+        (&Method::GET, OrgRoute::List { .. }) | (&Method::POST, OrgRoute::Workspaces { .. }) => {
+            org::error(404, "Organization not found")
         }
-        _ => org::OrgAnswer::Json(405, org::error_body(405, "Method Not Allowed")),
+        _ => org::error(405, "Method Not Allowed"),
     };
     org_answer(answer)
 }
