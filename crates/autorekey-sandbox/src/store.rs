@@ -13,7 +13,7 @@ use base64::Engine as _;
 use rand::RngCore as _;
 use serde_json::{json, Value};
 
-use super::accounts::{check_login, Account, Login};
+use super::accounts::{check_login, Account};
 use super::clock::now_epoch_secs;
 use super::faults::Faults;
 use super::org::Directory;
@@ -317,7 +317,7 @@ impl SandboxState {
         if revoked {
             return None;
         }
-        if let Login::Valid(account) = check_login(&self.accounts, email, token) {
+        if let Some(account) = check_login(&self.accounts, email, token) {
             return Some(Known::Classic(account));
         }
         let scoped = self.directory.scoped(email, token)?;
