@@ -577,26 +577,18 @@ pub(crate) fn rule_uuid(envelope: &Value) -> String {
 }
 
 fn summary_of(rule: &Value) -> Value {
-    let mut s = serde_json::Map::new();
-    for key in [
-        "uuid",
-        "name",
-        "state",
-        "description",
-        "authorAccountId",
-        "actorAccountId",
-        "labels",
-        "ruleScopeARIs",
-        "created",
-        "updated",
-    ] {
-        let value = match key {
-            "actorAccountId" => rule["actor"]["actor"].clone(),
-            _ => rule.get(key).cloned().unwrap_or(Value::Null),
-        };
-        s.insert(key.into(), value);
-    }
-    Value::Object(s)
+    json!({
+        "uuid": rule["uuid"],
+        "name": rule["name"],
+        "state": rule["state"],
+        "description": rule["description"],
+        "authorAccountId": rule["authorAccountId"],
+        "actorAccountId": rule["actor"]["actor"],
+        "labels": rule["labels"],
+        "ruleScopeARIs": rule["ruleScopeARIs"],
+        "created": rule["created"],
+        "updated": rule["updated"],
+    })
 }
 
 /// Calls `f` on every component of a rule: the trigger, each top-level component, and
