@@ -525,14 +525,11 @@ pub(crate) enum PutRejection {
 fn apply_put(stored: &mut StoredRule, mut body: Value) -> Result<(), PutRejection> {
     let mut incoming = body["rule"].take();
     if stored.traps.check_component_ids {
-        let old = component_ids(&mut stored.envelope["rule"]);
-        let new = component_ids(&mut incoming);
-        let mut sorted = new.clone();
-        sorted.sort();
-        sorted.dedup();
-        let mut old_sorted = old;
-        old_sorted.sort();
-        if sorted.len() != new.len() || sorted != old_sorted {
+        let mut old = component_ids(&mut stored.envelope["rule"]);
+        let mut new = component_ids(&mut incoming);
+        old.sort();
+        new.sort();
+        if new.windows(2).any(|pair| pair[0] == pair[1]) || new != old {
             return Err(PutRejection::ComponentIds);
         }
     }
