@@ -297,6 +297,7 @@ fn brief(err: &FetchError) -> String {
 
 /// One read of the rule list: the GET listing, or the search over every state, at one
 /// page size.
+#[derive(Default)]
 struct ListRead {
     form_is_get: bool,
     limit: u32,
@@ -525,11 +526,8 @@ impl<F: FnMut(RuleRead)> Run<'_, F> {
         self.compare.reads.push(ListRead {
             form_is_get: form == ListingForm::Get,
             limit,
-            full_pages: Default::default(),
-            seen: HashSet::new(),
-            repeated: 0,
-            failed: false,
             open: forms.len(),
+            ..ListRead::default()
         });
         self.open_listings += forms.len();
         for form in forms {

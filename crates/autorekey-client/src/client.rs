@@ -316,7 +316,7 @@ impl AutomationClient {
     ///
     /// To read every rule, [`Self::read_all_rules`] is faster: it reads while it lists.
     pub async fn list_summaries(&self) -> Result<Vec<RuleSummary>, FetchError> {
-        let mut pager = Pager::new(self);
+        let mut pager = Pager::sized(self, ListingForm::Get, PAGE_LIMIT);
         let mut summaries = Vec::new();
         while let Some(page) = pager.next_page(self, None).await? {
             summaries.extend(page);
@@ -379,7 +379,7 @@ impl AutomationClient {
         let mut url = self.rule_url(uuid)?;
         url.query_pairs_mut()
             .append_pair("redactSensitiveFields", "false");
-        let envelope: Value = self.get_json_limited(&url, breaker).await?;
+        let envelope: Value = self.read_json_limited(&url, None, breaker).await?;
         let rule = Rule::from_envelope(envelope)
             .map_err(|_| {
                 FetchError::InvalidResponse(format!(
@@ -403,19 +403,10 @@ impl AutomationClient {
         Ok(rule)
     }
 
-    /// A GET under the retry policy. Within a bulk read (`breaker`), the final outcome feeds the
-    /// circuit breaker, and once it is open nothing more is sent: a site-down failure then
-    /// reads as [`FetchError::SiteUnavailable`].
-    async fn get_json_limited<T: DeserializeOwned>(
-        &self,
-        url: &Url,
-        breaker: Option<&CircuitBreaker>,
-    ) -> Result<T, FetchError> {
-        self.read_json_limited(url, None, breaker).await
-    }
-
-    /// A read: a GET, or with `search` the read-only `POST rule/summary` (safe to repeat, so
-    /// it retries like a GET), under the breaker as [`Self::get_json_limited`] says.
+    /// A read under the retry policy: a GET, or with `search` the read-only
+    /// `POST rule/summary` (safe to repeat, so it retries like a GET). Within a bulk read
+    /// (`breaker`), the final outcome feeds the circuit breaker, and once it is open nothing
+    /// more is sent: a site-down failure then reads as [`FetchError::SiteUnavailable`].
     async fn read_json_limited<T: DeserializeOwned>(
         &self,
         url: &Url,
@@ -451,10 +442,8 @@ impl AutomationClient {
             .transport
             .exchange(request, Safety::Repeatable, breaker)
             .await;
-        let answer = exchange.result.map_err(FetchError::from_reqwest)?;
-        if !answer.status.is_success() {
-            return Err(answer.into_error(exchange.attempts, &self.masker()));
-        }
+        // Two statements: the masker's read guard is not to be taken twice at once.
+        let answer = exchange.success(&self.masker())?;
         answer.json(&self.masker())
     }
 
@@ -561,14 +550,6 @@ pub(super) struct Pager {
 }
 
 impl Pager {
-    pub(super) fn new(client: &AutomationClient) -> Self {
-        Pager::of(client, ListingForm::Get)
-    }
-
-    pub(super) fn of(client: &AutomationClient, form: ListingForm) -> Self {
-        Pager::sized(client, form, PAGE_LIMIT)
-    }
-
     /// A listing `limit` rules a page: a re-read at another page size sees other page
     /// boundaries, where a listing that drifts at one size skips or repeats other rules.
     pub(super) fn sized(client: &AutomationClient, form: ListingForm, limit: u32) -> Self {
@@ -607,7 +588,7 @@ impl Pager {
             )));
         }
         let page: SummaryPage = match self.form {
-            ListingForm::Get => client.get_json_limited(&url, breaker).await?,
+            ListingForm::Get => client.read_json_limited(&url, None, breaker).await?,
             ListingForm::Search(state) => {
                 let body = search_body(state, self.limit, &url);
                 let endpoint = client.summary_url("");
@@ -756,10 +737,7 @@ pub(crate) async fn tenant_cloud_id(
     let exchange = transport
         .exchange(|| transport.http.get(url.clone()), Safety::Repeatable, None)
         .await;
-    let answer = exchange.result.map_err(FetchError::from_reqwest)?;
-    if !answer.status.is_success() {
-        return Err(answer.into_error(exchange.attempts, &transport.masker()));
-    }
+    let answer = exchange.success(&transport.masker())?;
     let info: TenantInfo = answer.json(&transport.masker())?;
     let id = info.cloud_id.trim();
     if !crate::gateway::is_cloud_id(id) {

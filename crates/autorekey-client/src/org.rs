@@ -249,7 +249,7 @@ impl OrgClient {
                     "the token list repeats a page or never ends; stopping".into(),
                 ));
             }
-            let page: Value = self.get(&url).await?;
+            let page = self.read(|| self.transport.http.get(url.clone())).await?;
             let (items, link) = split_page(page, &self.masker)?;
             tokens.extend(items);
             next = link.map(|l| self.resolve_next(&first, &l)).transpose()?;
@@ -273,11 +273,8 @@ impl OrgClient {
                 None,
             )
             .await;
-        let answer = exchange.result.map_err(FetchError::from_reqwest)?;
-        if answer.status.is_success() {
-            return Ok(());
-        }
-        Err(answer.into_error(exchange.attempts, &self.masker))
+        exchange.success(&self.masker)?;
+        Ok(())
     }
 
     /// `{gateway}/users/{accountId}/manage/api-tokens/{tokenId}`. Both ids are the server's
@@ -300,10 +297,6 @@ impl OrgClient {
         Ok(url)
     }
 
-    async fn get(&self, url: &Url) -> Result<Value, FetchError> {
-        self.read(|| self.transport.http.get(url.clone())).await
-    }
-
     /// A read (`build` without its key), sent with the key and retried as reads are: the
     /// answer's JSON, or the error, with the key masked out of any text quoted.
     async fn read(&self, build: impl Fn() -> reqwest::RequestBuilder) -> Result<Value, FetchError> {
@@ -315,10 +308,7 @@ impl OrgClient {
                 None,
             )
             .await;
-        let answer = exchange.result.map_err(FetchError::from_reqwest)?;
-        if !answer.status.is_success() {
-            return Err(answer.into_error(exchange.attempts, &self.masker));
-        }
+        let answer = exchange.success(&self.masker)?;
         parse_json(&answer.body, &self.masker)
     }
 

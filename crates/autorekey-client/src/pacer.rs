@@ -75,7 +75,7 @@ const BLIND_CUT: f64 = 0.9;
 const MIN_RATE: f64 = 0.2;
 
 /// What the pacer did, for a verbose summary and for tests.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct PaceStats {
     /// 429 answers seen.
     pub throttles: u32,
@@ -164,12 +164,7 @@ impl Pacer {
                 recent: VecDeque::new(),
                 last_throttle: None,
                 probed: None,
-                stats: PaceStats {
-                    throttles: 0,
-                    adjustments: 0,
-                    rate: None,
-                    learned: None,
-                },
+                stats: PaceStats::default(),
             }),
         }
     }

@@ -76,19 +76,13 @@ impl HostPolicy {
         if is_loopback(url) {
             return is_loopback(&self.site) && matches!(url.scheme(), "http" | "https");
         }
-        url.scheme() == "https"
-            && url.port_or_known_default() == Some(443)
-            && url.host_str().is_some_and(is_atlassian_domain)
+        https_443(url, is_atlassian_domain)
     }
 
     /// The Automation API base the admin's credential may be sent to: the site's own origin,
     /// or Atlassian's API gateway (`https://api.atlassian.com`), the documented base.
     pub fn require_api_base(&self, base: &Url) -> Result<(), FetchError> {
-        let gateway = base.scheme() == "https"
-            && base.port_or_known_default() == Some(443)
-            && base
-                .host_str()
-                .is_some_and(|h| h.eq_ignore_ascii_case(API_GATEWAY));
+        let gateway = https_443(base, |h| h.eq_ignore_ascii_case(API_GATEWAY));
         if !has_userinfo(base) && (same_origin(base, &self.site) || gateway) {
             Ok(())
         } else {
@@ -155,10 +149,22 @@ fn same_origin(a: &Url, b: &Url) -> bool {
         && a.port_or_known_default() == b.port_or_known_default()
 }
 
+/// `https` on port 443, to a host `host` accepts.
+fn https_443(url: &Url, host: impl FnOnce(&str) -> bool) -> bool {
+    url.scheme() == "https"
+        && url.port_or_known_default() == Some(443)
+        && url.host_str().is_some_and(host)
+}
+
+/// A host under `suffix` (`.atlassian.net`), not the suffix itself.
+fn is_under(host: &str, suffix: &str) -> bool {
+    host.len() > suffix.len() && host.ends_with(suffix)
+}
+
 pub(crate) fn is_atlassian_domain(host: &str) -> bool {
     ATLASSIAN_SUFFIXES
         .iter()
-        .any(|suffix| host.len() > suffix.len() && host.ends_with(suffix))
+        .any(|suffix| is_under(host, suffix))
 }
 
 /// An Atlassian Cloud site's own address: `https://NAME.atlassian.net` on port 443. A site
@@ -166,11 +172,7 @@ pub(crate) fn is_atlassian_domain(host: &str) -> bool {
 /// is server text, and the admin's credentials go only to Atlassian's hosts and the sites
 /// the admin configured.
 pub fn is_atlassian_site(url: &Url) -> bool {
-    url.scheme() == "https"
-        && url.port_or_known_default() == Some(443)
-        && url
-            .host_str()
-            .is_some_and(|h| h.len() > ".atlassian.net".len() && h.ends_with(".atlassian.net"))
+    https_443(url, |h| is_under(h, ".atlassian.net"))
 }
 
 /// 127.0.0.0/8, `::1` and `localhost`. IPv4-mapped IPv6 forms are deliberately not loopback:

@@ -95,6 +95,18 @@ pub(crate) struct Exchange {
     pub attempts: u32,
 }
 
+impl Exchange {
+    /// The answer if it is a success; else the error for the transport failure or the
+    /// status, any server text in it cleaned with `masker`.
+    pub(crate) fn success(self, masker: &Masker) -> Result<Answer, FetchError> {
+        let answer = self.result.map_err(FetchError::from_reqwest)?;
+        if !answer.status.is_success() {
+            return Err(answer.into_error(self.attempts, masker));
+        }
+        Ok(answer)
+    }
+}
+
 impl fmt::Debug for Exchange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = f.debug_struct("Exchange");

@@ -143,23 +143,17 @@ pub fn write_accounts_file(dir: &Path, accounts: &[Account]) -> io::Result<PathB
     Ok(path)
 }
 
-/// The outcome of checking one Basic credential.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Login<'a> {
-    Valid(&'a Account),
-    /// Wrong, revoked or unknown token, or unknown email.
-    Failed,
-}
-
-/// Checks `email:token` against the accounts; emails compare case-insensitively like
-/// Atlassian's do.
-pub(crate) fn check_login<'a>(accounts: &'a [Account], email: &str, token: &str) -> Login<'a> {
-    accounts
-        .iter()
-        .find(|a| {
-            a.email.eq_ignore_ascii_case(email) && a.tokens.iter().any(|t| t.expose() == token)
-        })
-        .map_or(Login::Failed, Login::Valid)
+/// Checks `email:token` against the accounts: the account it logs in as, `None` for a
+/// wrong, revoked or unknown token or an unknown email. Emails compare case-insensitively
+/// like Atlassian's do.
+pub(crate) fn check_login<'a>(
+    accounts: &'a [Account],
+    email: &str,
+    token: &str,
+) -> Option<&'a Account> {
+    accounts.iter().find(|a| {
+        a.email.eq_ignore_ascii_case(email) && a.tokens.iter().any(|t| t.expose() == token)
+    })
 }
 
 #[cfg(test)]
@@ -190,14 +184,8 @@ mod tests {
         let back = load_accounts_file(&path).unwrap();
         assert_eq!(back[0].tokens[0].expose(), token);
         assert_eq!(back[0].display_name(), "Svc Bot");
-        assert!(matches!(
-            check_login(&back, "SVC.BOT@example.com", &token),
-            Login::Valid(_)
-        ));
-        assert!(matches!(
-            check_login(&back, "svc.bot@example.com", "nope"),
-            Login::Failed
-        ));
+        assert!(check_login(&back, "SVC.BOT@example.com", &token).is_some());
+        assert!(check_login(&back, "svc.bot@example.com", "nope").is_none());
     }
 
     #[test]

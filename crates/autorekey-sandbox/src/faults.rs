@@ -17,19 +17,7 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 
-use super::RateLimitHeaders;
-
-/// The knobs, copied out of `SandboxConfig`.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct FaultConfig {
-    pub latency: Duration,
-    pub rate_limit_per_sec: Option<f64>,
-    pub rate_limit_headers: RateLimitHeaders,
-    pub error_rate: f64,
-    pub drop_rate: f64,
-    pub lost_put_rate: f64,
-    pub seed: u64,
-}
+use super::{RateLimitHeaders, SandboxConfig};
 
 /// What the fault layer decides for one request, before it is handled.
 #[derive(Debug, PartialEq)]
@@ -68,26 +56,33 @@ struct Bucket {
     last: Instant,
 }
 
+/// The fault knobs of a [`SandboxConfig`], with the RNG its seed starts and the bucket.
 pub(crate) struct Faults {
-    config: FaultConfig,
+    pub(crate) latency: Duration,
+    rate_limit_per_sec: Option<f64>,
+    rate_limit_headers: RateLimitHeaders,
+    error_rate: f64,
+    drop_rate: f64,
+    lost_put_rate: f64,
     rng: Mutex<StdRng>,
     bucket: Mutex<Bucket>,
 }
 
 impl Faults {
-    pub(crate) fn new(config: FaultConfig) -> Self {
+    pub(crate) fn new(config: &SandboxConfig) -> Self {
         Faults {
+            latency: config.latency,
+            rate_limit_per_sec: config.rate_limit_per_sec,
+            rate_limit_headers: config.rate_limit_headers,
+            error_rate: config.error_rate,
+            drop_rate: config.drop_rate,
+            lost_put_rate: config.lost_put_rate,
             rng: Mutex::new(StdRng::seed_from_u64(config.seed)),
             bucket: Mutex::new(Bucket {
                 tokens: burst(config.rate_limit_per_sec.unwrap_or(1.0)),
                 last: Instant::now(),
             }),
-            config,
         }
-    }
-
-    pub(crate) fn latency(&self) -> Duration {
-        self.config.latency
     }
 
     /// Rate limit first (a limited request is answered, not dropped), then drop, then
@@ -97,19 +92,19 @@ impl Faults {
             Ok(budget) => budget,
             Err(limited) => return Gate::RateLimited(limited),
         };
-        if self.draw(self.config.drop_rate) {
+        if self.draw(self.drop_rate) {
             return Gate::Drop;
         }
-        if self.draw(self.config.error_rate) {
+        if self.draw(self.error_rate) {
             let status = if self.draw(0.5) { 503 } else { 500 };
             return Gate::ServerError(status);
         }
-        Gate::Pass(budget.filter(|_| self.config.rate_limit_headers == RateLimitHeaders::Always))
+        Gate::Pass(budget.filter(|_| self.rate_limit_headers == RateLimitHeaders::Always))
     }
 
     /// Whether to drop the answer of a PUT that was just applied.
     pub(crate) fn lose_put(&self) -> bool {
-        self.draw(self.config.lost_put_rate)
+        self.draw(self.lost_put_rate)
     }
 
     fn draw(&self, rate: f64) -> bool {
@@ -127,7 +122,7 @@ impl Faults {
     /// A token for this request (`Ok`, with the bucket's state when there is a limit), or
     /// the 429 to answer.
     fn take_token(&self) -> Result<Option<Budget>, RateLimited> {
-        let Some(rate) = self.config.rate_limit_per_sec else {
+        let Some(rate) = self.rate_limit_per_sec else {
             return Ok(None);
         };
         let mut bucket = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
@@ -146,7 +141,7 @@ impl Faults {
         let wait = (1.0 - bucket.tokens) / rate;
         Err(RateLimited {
             retry_after_secs: (wait.ceil() as u64).max(1),
-            limit: (self.config.rate_limit_headers != RateLimitHeaders::Never).then_some(limit),
+            limit: (self.rate_limit_headers != RateLimitHeaders::Never).then_some(limit),
         })
     }
 }
@@ -162,14 +157,14 @@ mod tests {
 
     #[test]
     fn same_seed_same_faults() {
-        let config = FaultConfig {
+        let config = SandboxConfig {
             error_rate: 0.3,
             drop_rate: 0.2,
             seed: 7,
-            ..FaultConfig::default()
+            ..SandboxConfig::default()
         };
         let run = || {
-            let f = Faults::new(config.clone());
+            let f = Faults::new(&config);
             (0..50).map(|_| f.admit()).collect::<Vec<_>>()
         };
         let first = run();
@@ -179,9 +174,9 @@ mod tests {
 
     #[test]
     fn bucket_refuses_beyond_burst() {
-        let f = Faults::new(FaultConfig {
+        let f = Faults::new(&SandboxConfig {
             rate_limit_per_sec: Some(0.01),
-            ..FaultConfig::default()
+            ..SandboxConfig::default()
         });
         assert_eq!(
             f.admit(),
@@ -198,15 +193,15 @@ mod tests {
 
     #[test]
     fn jira_style_headers_leave_admitted_answers_bare() {
-        let f = Faults::new(FaultConfig {
+        let f = Faults::new(&SandboxConfig {
             rate_limit_per_sec: Some(10.0),
             rate_limit_headers: RateLimitHeaders::On429,
-            ..FaultConfig::default()
+            ..SandboxConfig::default()
         });
         assert_eq!(f.admit(), Gate::Pass(None));
-        let f = Faults::new(FaultConfig {
+        let f = Faults::new(&SandboxConfig {
             rate_limit_per_sec: Some(10.0),
-            ..FaultConfig::default()
+            ..SandboxConfig::default()
         });
         let Gate::Pass(Some(budget)) = f.admit() else {
             panic!("the budget goes on every answer by default")

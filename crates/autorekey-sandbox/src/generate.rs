@@ -165,43 +165,27 @@ impl Generator<'_> {
     }
 
     fn trigger(&mut self) -> Value {
-        match self.rng.gen_range(0..10) {
+        let (ty, value) = match self.rng.gen_range(0..10) {
             0 => {
                 let hook: String = (&mut self.rng)
                     .sample_iter(Alphanumeric)
                     .take(40)
                     .map(char::from)
                     .collect();
-                self.component(
-                    "TRIGGER",
-                    "jira.incoming.webhook",
-                    json!({"webhookToken": hook, "issueSelection": "NONE"}),
-                    vec![],
-                    vec![],
-                )
+                let value = json!({"webhookToken": hook, "issueSelection": "NONE"});
+                ("jira.incoming.webhook", value)
             }
-            1 | 2 => self.component(
-                "TRIGGER",
+            1 | 2 => (
                 "jira.jql.scheduled",
                 json!({"schedule": {"rate": 1, "interval": "DAYS"}, "jql": "status = Waiting"}),
-                vec![],
-                vec![],
             ),
-            3 => self.component(
-                "TRIGGER",
-                "jira.manual.trigger.issue",
-                json!({"groups": []}),
-                vec![],
-                vec![],
-            ),
-            _ => self.component(
-                "TRIGGER",
+            3 => ("jira.manual.trigger.issue", json!({"groups": []})),
+            _ => (
                 "jira.issue.event.trigger:created",
                 json!({"eventKey": "jira:issue_created", "issueEvent": "issue_created"}),
-                vec![],
-                vec![],
             ),
-        }
+        };
+        self.component("TRIGGER", ty, value, vec![], vec![])
     }
 
     /// Top-level components; with the configured odds one of them (at some depth) holds a

@@ -225,33 +225,7 @@ impl Sandbox {
         let rules = prepare_rules(&config)?;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
         let base_url = format!("http://{}", listener.local_addr()?);
-        let faults = faults::Faults::new(faults::FaultConfig {
-            latency: config.latency,
-            rate_limit_per_sec: config.rate_limit_per_sec,
-            rate_limit_headers: config.rate_limit_headers,
-            error_rate: config.error_rate,
-            drop_rate: config.drop_rate,
-            lost_put_rate: config.lost_put_rate,
-            seed: config.seed,
-        });
-        let cloud_id = config
-            .cloud_id
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let mut state = SandboxState::new(
-            cloud_id,
-            base_url.clone(),
-            config.absolute_next_links,
-            config.accounts,
-            config.directory,
-            faults,
-            rules,
-        );
-        state.list_drift = config.list_drift;
-        state.list_skip_at = config.list_skip_at;
-        if let Some(shared) = config.revocations {
-            state.set_revocations(shared);
-        }
-        let state = Arc::new(state);
+        let state = Arc::new(SandboxState::new(config, base_url.clone(), rules));
         state.set_workspaces(state.workspace_entries());
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(server::serve(listener, state.clone(), stopped));

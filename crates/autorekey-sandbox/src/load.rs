@@ -80,10 +80,12 @@ fn from_export(rule: Map<String, Value>) -> Value {
         .into_iter()
         .map(|(key, value)| match (key.as_str(), value) {
             ("idUuid", v) => ("uuid".to_owned(), v),
-            ("actor", Value::Object(actor)) => (
-                "actor".to_owned(),
-                Value::Object(rename(actor, "value", "actor")),
-            ),
+            ("actor", Value::Object(actor)) => {
+                let renamed = actor
+                    .into_iter()
+                    .map(|(k, v)| (if k == "value" { "actor".to_owned() } else { k }, v));
+                ("actor".to_owned(), Value::Object(renamed.collect()))
+            }
             ("ruleScope", Value::Object(mut scope)) if scope.contains_key("resources") => (
                 "ruleScopeARIs".to_owned(),
                 scope.shift_remove("resources").unwrap_or_default(),
@@ -98,18 +100,6 @@ fn from_export(rule: Map<String, Value>) -> Value {
         })
         .collect();
     Value::Object(converted)
-}
-
-fn rename(map: Map<String, Value>, from: &str, to: &str) -> Map<String, Value> {
-    map.into_iter()
-        .map(|(k, v)| {
-            if k == from {
-                (to.to_owned(), v)
-            } else {
-                (k, v)
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

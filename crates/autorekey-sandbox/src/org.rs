@@ -253,7 +253,7 @@ pub(crate) fn list(
     let offset = match cursor.map(str::parse::<usize>) {
         None => 0,
         Some(Ok(n)) => n,
-        Some(Err(_)) => return OrgAnswer::Json(400, error_body(400, "Invalid cursor")),
+        Some(Err(_)) => return error(400, "Invalid cursor"),
     };
     let live: Vec<&OrgToken> = org
         .tokens
@@ -297,22 +297,21 @@ const WORKSPACE_PAGE: usize = 3;
 /// One page of the workspaces list. The body is `{"limit": n}` (1..=100) or `{"cursor":
 /// c}` alone: Atlassian refuses a cursor beside any other property, and so does this.
 pub(crate) fn workspaces_page(all: &[Value], body: Option<&Value>) -> OrgAnswer {
-    let bad = |why: &str| OrgAnswer::Json(400, error_body(400, why));
     let Some(body) = body.and_then(Value::as_object) else {
-        return bad("The body must be a JSON object");
+        return error(400, "The body must be a JSON object");
     };
     let (offset, limit) = match body.get("cursor") {
         Some(_) if body.len() > 1 => {
-            return bad("A cursor may not be sent with any other property")
+            return error(400, "A cursor may not be sent with any other property")
         }
         Some(cursor) => match cursor.as_str().and_then(parse_workspace_cursor) {
             Some(at) => at,
-            None => return bad("Invalid cursor"),
+            None => return error(400, "Invalid cursor"),
         },
         None => match body.get("limit").map(Value::as_u64) {
             None => (0, 20),
             Some(Some(n @ 1..=100)) => (0, n as usize),
-            Some(_) => return bad("limit must be between 1 and 100"),
+            Some(_) => return error(400, "limit must be between 1 and 100"),
         },
     };
     let page = limit.min(WORKSPACE_PAGE);
@@ -330,21 +329,9 @@ fn parse_workspace_cursor(cursor: &str) -> Option<(usize, usize)> {
     Some((offset.parse().ok()?, limit.parse().ok()?))
 }
 
-/// The org token to delete: it must exist, belong to `account_id` and not be revoked yet.
-pub(crate) fn find_to_delete<'a>(
-    org: &'a Org,
-    account_id: &dyn Fn(&str) -> String,
-    account: &str,
-    token_id: &str,
-) -> Result<&'a OrgToken, OrgAnswer> {
-    org.tokens
-        .iter()
-        .find(|t| t.id == token_id && account_id(&t.email) == account)
-        .ok_or_else(|| OrgAnswer::Json(404, error_body(404, "API token not found")))
-}
-
-pub(crate) fn error_body(status: u16, title: &str) -> Value {
-    json!({"code": status, "message": title})
+/// An error answer in the org API's shape.
+pub(crate) fn error(status: u16, title: &str) -> OrgAnswer {
+    OrgAnswer::Json(status, json!({"code": status, "message": title}))
 }
 
 #[cfg(test)]

@@ -81,8 +81,7 @@ fn route(path: &str) -> Route {
             login(Some(cloud), true)
         }
         ["gateway", "api", rest @ ..] => api_route(rest, "/gateway/api"),
-        rest if org::route(rest).is_some() => org::route(rest).map_or(Route::Unknown, Route::Org),
-        rest => api_route(rest, ""),
+        rest => org::route(rest).map_or_else(|| api_route(rest, ""), Route::Org),
     }
 }
 
@@ -187,17 +186,7 @@ pub(crate) async fn handle(
         Route::TenantInfo => ok_json(json!({ "cloudId": state.cloud_id })),
         Route::Myself(login) => myself(&state, &request, &login),
         Route::Org(org) => org_call(&state, &request, &org),
-        Route::Api(api) => {
-            let (answer, applied_put) = api_call(&state, &request, &api);
-            if applied_put && state.faults.lose_put() {
-                state.record(|s| {
-                    s.lost_puts += 1;
-                    s.faults_injected += 1;
-                });
-                return Err(Dropped);
-            }
-            answer
-        }
+        Route::Api(api) => api_call(&state, &request, &api)?,
         Route::Unknown => not_found("Not Found"),
     };
     Ok(finish(answer, budget))
@@ -207,7 +196,7 @@ pub(crate) async fn handle(
 /// its answer's headers, if they are to be sent), `Err` is an answer that replaces the
 /// handler's.
 async fn gate(state: &SandboxState) -> Result<Result<Option<Budget>, Answer>, Dropped> {
-    let latency = state.faults.latency();
+    let latency = state.faults.latency;
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
@@ -306,8 +295,7 @@ fn myself(state: &SandboxState, req: &Req, login: &LoginRoute) -> Answer {
     };
     if via == Via::Gateway {
         // The gateway answers in its own shape, without Jira's login headers.
-        let body = json!({ "code": 401, "message": "Unauthorized" });
-        return json_answer(StatusCode::UNAUTHORIZED, body);
+        return unauthorized("Unauthorized");
     }
     let message = "You are not authenticated. Authentication required to perform this operation.";
     let mut answer = json_answer(
@@ -335,8 +323,7 @@ fn myself(state: &SandboxState, req: &Req, login: &LoginRoute) -> Answer {
 /// As Atlassian's gateway answers a valid token without the call's scope: the message, and
 /// the header that marks a scope failure whatever the message says.
 fn scope_mismatch() -> Answer {
-    let body = json!({ "code": 401, "message": "Unauthorized; scope does not match" });
-    let mut answer = json_answer(StatusCode::UNAUTHORIZED, body);
+    let mut answer = unauthorized("Unauthorized; scope does not match");
     set(
         &mut answer,
         "x-failure-category",
@@ -356,10 +343,7 @@ fn org_call(state: &SandboxState, req: &Req, route: &OrgRoute) -> Answer {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().strip_prefix("Bearer "));
     if bearer.map(str::trim) != Some(org.api_key.expose()) {
-        return org_answer(org::OrgAnswer::Json(
-            401,
-            org::error_body(401, "Unauthorized"),
-        ));
+        return org_answer(org::error(401, "Unauthorized"));
     }
     let account_id = |email: &str| state.account_id_of(email);
     let answer = match (&req.method, route) {
@@ -369,10 +353,9 @@ fn org_call(state: &SandboxState, req: &Req, route: &OrgRoute) -> Answer {
                 service_accounts: true,
                 ..
             },
-        ) if !org.service_account_scope => org::OrgAnswer::Json(
-            403,
-            org::error_body(403, "The API key lacks read:service-accounts-tokens:admin"),
-        ),
+        ) if !org.service_account_scope => {
+            org::error(403, "The API key lacks read:service-accounts-tokens:admin")
+        }
         (
             &Method::GET,
             OrgRoute::List {
@@ -396,19 +379,21 @@ fn org_call(state: &SandboxState, req: &Req, route: &OrgRoute) -> Answer {
                 account_id: owner,
                 token_id,
             },
-        ) => match org::find_to_delete(org, &account_id, owner, token_id) {
-            Ok(token) if state.revoke(&token.id) => org::OrgAnswer::NoContent,
-            Ok(_) | Err(_) => {
-                org::OrgAnswer::Json(404, org::error_body(404, "API token not found"))
+        ) => {
+            // It must exist, belong to the account and not be revoked yet.
+            let token = org
+                .tokens
+                .iter()
+                .find(|t| t.id == *token_id && account_id(&t.email) == *owner);
+            match token {
+                Some(token) if state.revoke(&token.id) => org::OrgAnswer::NoContent,
+                _ => org::error(404, "API token not found"),
             }
-        },
-        (_, OrgRoute::List { .. }) if req.method == Method::GET => {
-            org::OrgAnswer::Json(404, org::error_body(404, "Organization not found"))
         }
-        (_, OrgRoute::Workspaces { .. }) if req.method == Method::POST => {
-            org::OrgAnswer::Json(404, org::error_body(404, "Organization not found"))
+        (&Method::GET, OrgRoute::List { .. }) | (&Method::POST, OrgRoute::Workspaces { .. }) => {
+            org::error(404, "Organization not found")
         }
-        _ => org::OrgAnswer::Json(405, org::error_body(405, "Method Not Allowed")),
+        _ => org::error(405, "Method Not Allowed"),
     };
     org_answer(answer)
 }
@@ -423,49 +408,35 @@ fn org_answer(answer: org::OrgAnswer) -> Answer {
     }
 }
 
-/// The rule-management API. The flag says a PUT was applied (for the lost-answer fault).
-fn api_call(state: &SandboxState, req: &Req, api: &ApiRoute) -> (Answer, bool) {
+/// The rule-management API. `Err`: a PUT applied whose answer the lost-answer fault drops.
+fn api_call(state: &SandboxState, req: &Req, api: &ApiRoute) -> Result<Answer, Dropped> {
     match state.authenticate_via(req.basic(), false, Via::Automation) {
         Auth::Valid(account) if account.admin => {}
-        Auth::ScopeMismatch => return (scope_mismatch(), false),
+        Auth::ScopeMismatch => return Ok(scope_mismatch()),
         Auth::Valid(_) => {
             let title = "User is not authenticated, or user is not a global admin";
-            return (
-                error(StatusCode::FORBIDDEN, "FORBIDDEN", title, None),
-                false,
-            );
+            return Ok(error(StatusCode::FORBIDDEN, title));
         }
-        _ => {
-            let body = json!({ "code": 401, "message": "Unauthorized" });
-            return (json_answer(StatusCode::UNAUTHORIZED, body), false);
-        }
+        _ => return Ok(unauthorized("Unauthorized")),
     }
     if api.cloud_id != state.cloud_id {
-        return (not_found("Site not found"), false);
+        return Ok(not_found("Site not found"));
     }
     if let ApiOp::Rule(uuid) | ApiOp::RuleState(uuid) = &api.op {
         // Another product's rule is not there, as on a real site.
         if state.product_of(uuid).is_some_and(|p| p != api.product) {
-            return (rule_not_found(), false);
+            return Ok(rule_not_found());
         }
     }
-    match (&req.method, &api.op) {
-        (&Method::GET, ApiOp::Summary) => (summary_get(state, req, api), false),
-        (&Method::POST, ApiOp::Summary) => (summary_post(state, req, api), false),
-        (&Method::GET, ApiOp::Rule(uuid)) => (get_rule(state, req, uuid), false),
-        (&Method::PUT, ApiOp::Rule(uuid)) => put_rule(state, req, uuid),
-        (&Method::PUT, ApiOp::RuleState(uuid)) => (put_state(state, req, uuid), false),
-        (_, ApiOp::Unknown) => (not_found("Not Found"), false),
-        _ => {
-            let answer = error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "METHOD_NOT_ALLOWED",
-                "Method Not Allowed",
-                None,
-            );
-            (answer, false)
-        }
-    }
+    Ok(match (&req.method, &api.op) {
+        (&Method::GET, ApiOp::Summary) => summary_get(state, req, api),
+        (&Method::POST, ApiOp::Summary) => summary_post(state, req, api),
+        (&Method::GET, ApiOp::Rule(uuid)) => get_rule(state, req, uuid),
+        (&Method::PUT, ApiOp::Rule(uuid)) => put_rule(state, req, uuid)?,
+        (&Method::PUT, ApiOp::RuleState(uuid)) => put_state(state, req, uuid),
+        (_, ApiOp::Unknown) => not_found("Not Found"),
+        _ => error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed"),
+    })
 }
 
 /// A page request after its form (query or body) was read.
@@ -611,12 +582,12 @@ fn get_rule(state: &SandboxState, req: &Req, uuid: &str) -> Answer {
     }
 }
 
-fn put_rule(state: &SandboxState, req: &Req, uuid: &str) -> (Answer, bool) {
+fn put_rule(state: &SandboxState, req: &Req, uuid: &str) -> Result<Answer, Dropped> {
     let Some(body) = req
         .json_body()
         .filter(|b| b.get("rule").is_some_and(Value::is_object))
     else {
-        return (unparseable(), false);
+        return Ok(unparseable());
     };
     let read_only: Vec<Value> = ["uuid", "created", "updated"]
         .into_iter()
@@ -632,21 +603,23 @@ fn put_rule(state: &SandboxState, req: &Req, uuid: &str) -> (Answer, bool) {
         })
         .collect();
     if !read_only.is_empty() {
-        return (
-            json_answer(StatusCode::BAD_REQUEST, json!({ "errors": read_only })),
-            false,
-        );
+        let body = json!({ "errors": read_only });
+        return Ok(json_answer(StatusCode::BAD_REQUEST, body));
     }
     match state.write_rule(uuid, body) {
-        None => (rule_not_found(), false),
+        None => Ok(rule_not_found()),
         Some(Err(PutRejection::ComponentIds)) => {
             let title = "Component ids do not match the existing rule or there are duplicate ids";
-            (
-                error(StatusCode::BAD_REQUEST, "BAD_REQUEST", title, None),
-                false,
-            )
+            Ok(error(StatusCode::BAD_REQUEST, title))
         }
-        Some(Ok(())) => (ok_json(json!({ "ruleUuid": uuid })), true),
+        Some(Ok(())) if state.faults.lose_put() => {
+            state.record(|s| {
+                s.lost_puts += 1;
+                s.faults_injected += 1;
+            });
+            Err(Dropped)
+        }
+        Some(Ok(())) => Ok(ok_json(json!({ "ruleUuid": uuid }))),
     }
 }
 
@@ -689,8 +662,11 @@ fn error_entry(
     e
 }
 
-fn error(status: StatusCode, code: &str, title: &str, field: Option<&str>) -> Answer {
-    let entry = error_entry(status.as_u16(), code, title, field, None);
+/// An answer with one error, its `code` the status's name (`NOT_FOUND`).
+fn error(status: StatusCode, title: &str) -> Answer {
+    let reason = status.canonical_reason().unwrap_or("Server Error");
+    let code = reason.to_ascii_uppercase().replace(' ', "_");
+    let entry = error_entry(status.as_u16(), &code, title, None, None);
     json_answer(status, json!({ "errors": [entry] }))
 }
 
@@ -708,14 +684,12 @@ fn bad_request(detail: &str, field: &str) -> Answer {
 fn unparseable() -> Answer {
     error(
         StatusCode::BAD_REQUEST,
-        "BAD_REQUEST",
         "The request body could not be parsed",
-        None,
     )
 }
 
 fn not_found(title: &str) -> Answer {
-    error(StatusCode::NOT_FOUND, "NOT_FOUND", title, None)
+    error(StatusCode::NOT_FOUND, title)
 }
 
 fn rule_not_found() -> Answer {
@@ -724,9 +698,7 @@ fn rule_not_found() -> Answer {
 
 fn server_error(status: u16) -> Answer {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let title = status.canonical_reason().unwrap_or("Server Error");
-    let code = title.to_ascii_uppercase().replace(' ', "_");
-    let mut answer = error(status, &code, title, None);
+    let mut answer = error(status, status.canonical_reason().unwrap_or("Server Error"));
     if status == StatusCode::SERVICE_UNAVAILABLE {
         set(&mut answer, "retry-after", "1");
     }
@@ -734,12 +706,7 @@ fn server_error(status: u16) -> Answer {
 }
 
 fn too_many_requests(limited: &RateLimited) -> Answer {
-    let mut answer = error(
-        StatusCode::TOO_MANY_REQUESTS,
-        "TOO_MANY_REQUESTS",
-        "Rate limit exceeded",
-        None,
-    );
+    let mut answer = error(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded");
     let reset = SystemTime::now() + Duration::from_secs(limited.retry_after_secs);
     set(
         &mut answer,
@@ -754,6 +721,14 @@ fn too_many_requests(limited: &RateLimited) -> Answer {
     }
     set(&mut answer, "ratelimit-reason", "jira-burst-based");
     answer
+}
+
+/// A 401 in the gateway's shape (`code`, `message`), without Jira's login headers.
+fn unauthorized(message: &str) -> Answer {
+    json_answer(
+        StatusCode::UNAUTHORIZED,
+        json!({ "code": 401, "message": message }),
+    )
 }
 
 fn ok_json(body: Value) -> Answer {

@@ -13,10 +13,11 @@ use base64::Engine as _;
 use rand::RngCore as _;
 use serde_json::{json, Value};
 
-use super::accounts::{check_login, Account, Login};
+use super::accounts::{check_login, Account};
 use super::clock::now_epoch_secs;
 use super::faults::Faults;
 use super::org::Directory;
+use super::SandboxConfig;
 
 /// Failed logins after which Atlassian puts an account behind a CAPTCHA.
 pub(crate) const LOCKOUT_AFTER: u32 = 3;
@@ -39,19 +40,6 @@ pub struct RuleTraps {
     /// Not a trap: which product's automation API serves the rule (`jira`, the default,
     /// or `confluence`: a rule file's `"sandbox": {"product": "confluence"}`).
     pub product: &'static str,
-}
-
-impl Default for RuleTraps {
-    fn default() -> Self {
-        RuleTraps {
-            mask_hidden: false,
-            foreign_connections: false,
-            check_component_ids: true,
-            edit_after_reads: None,
-            revert_after_reads: None,
-            product: "jira",
-        }
-    }
 }
 
 /// Counters the tests assert on. Endpoint keys: `GET tenant_info`, `GET myself`,
@@ -196,13 +184,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl SandboxState {
+    /// The state of a site at `base_url` run by `config`, serving `rules` (checked, their
+    /// traps resolved).
     pub(crate) fn new(
-        cloud_id: String,
+        config: SandboxConfig,
         base_url: String,
-        absolute_next_links: bool,
-        accounts: Vec<Account>,
-        directory: Directory,
-        faults: Faults,
         rules: Vec<(Value, RuleTraps)>,
     ) -> Self {
         let rules: Vec<StoredRule> = rules
@@ -221,17 +207,20 @@ impl SandboxState {
             .collect();
         SandboxState {
             index,
-            cloud_id,
+            // Before the moves out of `config` below.
+            faults: Faults::new(&config),
+            cloud_id: config
+                .cloud_id
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             base_url,
-            absolute_next_links,
-            list_drift: 0,
-            list_skip_at: None,
-            accounts,
-            directory,
-            revoked_ids: Revocations::default(),
+            absolute_next_links: config.absolute_next_links,
+            list_drift: config.list_drift,
+            list_skip_at: config.list_skip_at,
+            accounts: config.accounts,
+            directory: config.directory,
+            revoked_ids: config.revocations.unwrap_or_default(),
             workspaces: Mutex::default(),
             last_active: Mutex::default(),
-            faults,
             rules: Mutex::new(rules),
             failures: Mutex::default(),
             cursors: Mutex::default(),
@@ -328,7 +317,7 @@ impl SandboxState {
         if revoked {
             return None;
         }
-        if let Login::Valid(account) = check_login(&self.accounts, email, token) {
+        if let Some(account) = check_login(&self.accounts, email, token) {
             return Some(Known::Classic(account));
         }
         let scoped = self.directory.scoped(email, token)?;
@@ -389,11 +378,6 @@ impl SandboxState {
     /// The org's revocations, to share with another site of the same org.
     pub fn revocations(&self) -> Revocations {
         self.revoked_ids.clone()
-    }
-
-    /// Shares `with`'s revocations from now on (another site of the same org).
-    pub(crate) fn set_revocations(&mut self, with: Revocations) {
-        self.revoked_ids = with;
     }
 
     /// This site's workspaces as the org admin API lists them: its Jira, and its
@@ -541,14 +525,11 @@ pub(crate) enum PutRejection {
 fn apply_put(stored: &mut StoredRule, mut body: Value) -> Result<(), PutRejection> {
     let mut incoming = body["rule"].take();
     if stored.traps.check_component_ids {
-        let old = component_ids(&mut stored.envelope["rule"]);
-        let new = component_ids(&mut incoming);
-        let mut sorted = new.clone();
-        sorted.sort();
-        sorted.dedup();
-        let mut old_sorted = old;
-        old_sorted.sort();
-        if sorted.len() != new.len() || sorted != old_sorted {
+        let mut old = component_ids(&mut stored.envelope["rule"]);
+        let mut new = component_ids(&mut incoming);
+        old.sort();
+        new.sort();
+        if new.windows(2).any(|pair| pair[0] == pair[1]) || new != old {
             return Err(PutRejection::ComponentIds);
         }
     }
@@ -593,26 +574,18 @@ pub(crate) fn rule_uuid(envelope: &Value) -> String {
 }
 
 fn summary_of(rule: &Value) -> Value {
-    let mut s = serde_json::Map::new();
-    for key in [
-        "uuid",
-        "name",
-        "state",
-        "description",
-        "authorAccountId",
-        "actorAccountId",
-        "labels",
-        "ruleScopeARIs",
-        "created",
-        "updated",
-    ] {
-        let value = match key {
-            "actorAccountId" => rule["actor"]["actor"].clone(),
-            _ => rule.get(key).cloned().unwrap_or(Value::Null),
-        };
-        s.insert(key.into(), value);
-    }
-    Value::Object(s)
+    json!({
+        "uuid": rule["uuid"],
+        "name": rule["name"],
+        "state": rule["state"],
+        "description": rule["description"],
+        "authorAccountId": rule["authorAccountId"],
+        "actorAccountId": rule["actor"]["actor"],
+        "labels": rule["labels"],
+        "ruleScopeARIs": rule["ruleScopeARIs"],
+        "created": rule["created"],
+        "updated": rule["updated"],
+    })
 }
 
 /// Calls `f` on every component of a rule: the trigger, each top-level component, and

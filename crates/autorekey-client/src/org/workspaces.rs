@@ -71,7 +71,9 @@ impl OrgClient {
         let mut seen = HashSet::new();
         let mut found = Workspaces::default();
         loop {
-            let page = self.post(&url, &body).await?;
+            let page = self
+                .read(|| self.transport.http.post(url.clone()).json(&body))
+                .await?;
             let page = self.masker.clean(&page.to_string());
             let page: Value = serde_json::from_str(&page)
                 .map_err(|_| FetchError::InvalidResponse("unreadable workspaces page".into()))?;
@@ -93,11 +95,6 @@ impl OrgClient {
             }
             body = json!({ "cursor": cursor });
         }
-    }
-
-    async fn post(&self, url: &Url, body: &Value) -> Result<Value, FetchError> {
-        self.read(|| self.transport.http.post(url.clone()).json(body))
-            .await
     }
 }
 
