@@ -25,7 +25,6 @@
 //! [`SiteSettings::resolve`] is for the commands that work on one target and refuses more.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use url::Url;
 
@@ -229,7 +228,7 @@ fn atlassian_gateway() -> Url {
 fn resolve_targets(global: &SiteArgs) -> CommandResult<Vec<Target>> {
     let mut sites = Vec::new();
     for text in global.site.iter().filter(|s| !s.trim().is_empty()) {
-        sites.push(parse_site(Some(text))?);
+        sites.push(parse_site(text)?);
     }
     if let Some(path) = &global.sites_file {
         let text = crate::files::read_text_capped(
@@ -360,20 +359,6 @@ impl SiteSettings {
             .collect())
     }
 
-    pub fn client_config(&self) -> ClientConfig {
-        let mut config = ClientConfig::new(self.site.clone(), &self.login, self.api_token.clone());
-        config.api_base = self.api_base.clone();
-        config.product = self.product.clone();
-        config.concurrency = self.concurrency;
-        config.timeout = Duration::from_secs(30);
-        config.retry = RetryPolicy::default().no_delay_from_env();
-        config.max_body = self.max_body;
-        if let Some(gateway) = &self.gateway {
-            config.gateway = gateway.clone();
-        }
-        config
-    }
-
     /// Connect (discovering the cloud id) and check the admin's own login once, so a wrong
     /// token fails in one request with a clear message instead of in a hundred.
     pub async fn connect(&self, ui: &Ui) -> CommandResult<AutomationClient> {
@@ -395,7 +380,16 @@ impl SiteSettings {
                 self.site, self.product, self.login
             )),
         }
-        let mut config = self.client_config();
+        // The time-out (30 s) and the retry policy (AUTOREKEY_NO_RETRY_DELAY applied) are
+        // the client's own defaults.
+        let mut config = ClientConfig::new(self.site.clone(), &self.login, self.api_token.clone());
+        config.api_base = self.api_base.clone();
+        config.product = self.product.clone();
+        config.concurrency = self.concurrency;
+        config.max_body = self.max_body;
+        if let Some(gateway) = &self.gateway {
+            config.gateway = gateway.clone();
+        }
         config.site_limit = limit.cloned();
         let client = AutomationClient::connect(config)
             .await
@@ -553,8 +547,7 @@ fn one_target_only(targets: &[Target]) -> CommandError {
     .hint("give one --site and --product jira or confluence (run it once per site); `scan`, `rotate` and `revoke` take several at once")
 }
 
-fn parse_site(site: Option<&str>) -> CommandResult<Url> {
-    let text = site.filter(|s| !s.trim().is_empty()).ok_or_else(no_site)?;
+fn parse_site(text: &str) -> CommandResult<Url> {
     let url = parse_url(text.trim(), "--site (or AUTOREKEY_SITE)")?;
     check_site_url(&url).map_err(|e| {
         CommandError::usage(e.to_string())
