@@ -30,6 +30,7 @@ use url::Url;
 
 use crate::cli::{OrgArgs, SiteArgs};
 use crate::error::{CommandError, CommandResult};
+use crate::fetch::org::TokenList;
 use crate::fetch::{check_site_url, AutomationClient, ClientConfig, RetryPolicy, SiteLimit};
 use crate::secret::Token;
 use crate::token_input::{read_token, TokenSource, API_TOKEN_ENV};
@@ -519,6 +520,18 @@ impl OrgSettings {
             RetryPolicy::default().no_delay_from_env(),
         )
         .map_err(|e| CommandError::from(e).context("cannot use the organization admin API"))
+    }
+
+    /// Every token the org key can list (users' and service accounts'), said as it is read.
+    pub async fn list_tokens(&self, ui: &Ui) -> CommandResult<TokenList> {
+        ui.status(format!(
+            "Reading the API tokens of organization {}",
+            self.org_id
+        ));
+        self.client()?
+            .list_tokens()
+            .await
+            .map_err(CommandError::org_list_failed)
     }
 }
 

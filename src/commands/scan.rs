@@ -171,15 +171,7 @@ async fn token_expiry(
     inventory: &Inventory,
     ui: &Ui,
 ) -> CommandResult<Vec<OwnerExpiry>> {
-    ui.status(format!(
-        "Reading the API tokens of organization {}",
-        org.org_id
-    ));
-    let tokens = org
-        .client()?
-        .list_tokens()
-        .await
-        .map_err(CommandError::org_list_failed)?;
+    let tokens = org.list_tokens(ui).await?;
     let owners: Vec<String> = inventory
         .findings
         .iter()
