@@ -154,7 +154,7 @@ impl Session<'_> {
         ui: &Ui,
     ) -> Vec<Outcome> {
         if let Some(label) = &self.label {
-            self.diffs.heading(&format!("At {label}:"), ui);
+            self.diffs.line(&format!("At {label}:"), ui);
         }
         if !approver.is_interactive() {
             self.diffs.show_all(&rewrites, ui);
