@@ -410,11 +410,8 @@ const RESTORE_COUNTS: [(&str, Pick); 6] = [
 
 /// `Restore of 12 rules:` and a count of each outcome, as a rotation's summary counts.
 fn restore_counts(outcomes: &[Outcome]) -> String {
-    let total = outcomes.len();
-    let mut out = format!(
-        "Restore of {total} rule{}:\n",
-        if total == 1 { "" } else { "s" }
-    );
+    let rules = crate::words::count(outcomes.len(), "rule", "rules");
+    let mut out = format!("Restore of {rules}:\n");
     for (label, pick) in RESTORE_COUNTS {
         let n = outcomes.iter().filter(|o| pick(&o.kind)).count();
         if n > 0 {
