@@ -217,10 +217,9 @@ async fn restore_one_rule(
 }
 
 pub(super) fn heading(ui: &Ui, n: usize, text: &str) {
-    let label = if n == 0 {
-        String::new()
-    } else {
-        format!("Step {n}. ")
+    let label = match n {
+        0 => String::new(),
+        n => format!("Step {n}. "),
     };
     ui.out(format!("\n{}", ui.bold(&format!("== {label}{text}"))));
 }
