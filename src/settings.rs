@@ -538,16 +538,12 @@ impl OrgSettings {
 /// `targets`, or the "no site was given" usage error when there are none.
 fn require_some(targets: Vec<Target>) -> CommandResult<Vec<Target>> {
     if targets.is_empty() {
-        return Err(no_site());
+        return Err(CommandError::usage("no site was given").hint(
+            "pass --site https://YOUR-SITE.atlassian.net or set AUTOREKEY_SITE \
+             (or try `autorekey demo`, which needs no site)",
+        ));
     }
     Ok(targets)
-}
-
-fn no_site() -> CommandError {
-    CommandError::usage("no site was given").hint(
-        "pass --site https://YOUR-SITE.atlassian.net or set AUTOREKEY_SITE \
-         (or try `autorekey demo`, which needs no site)",
-    )
 }
 
 fn one_target_only(targets: &[Target]) -> CommandError {
