@@ -250,19 +250,14 @@ impl Restore<'_> {
         }
         self.show(&now, wanted, ui);
         let question = format!("({}/{}) Restore \"{}\"?", at.0, at.1, now.name());
-        match self.approver.ask(&question) {
-            Ok(Answer::Yes | Answer::All) => {}
-            Ok(Answer::No) => return Kind::Declined,
-            Ok(Answer::Quit) => return Kind::NotAttempted { why: Stop::Quit },
-            Ok(Answer::Interrupted) => {
-                return Kind::NotAttempted {
-                    why: Stop::Interrupted,
-                }
-            }
-            Err(e) => {
-                ui.warn(e.render().trim_end());
-                return Kind::NotAttempted { why: Stop::Quit };
-            }
+        let why = match super::session::ask(&mut self.approver, &question, ui) {
+            Answer::Yes | Answer::All => None,
+            Answer::No => return Kind::Declined,
+            Answer::Quit => Some(Stop::Quit),
+            Answer::Interrupted => Some(Stop::Interrupted),
+        };
+        if let Some(why) = why {
+            return Kind::NotAttempted { why };
         }
         // The rule as it is now may carry edits made since the rotation: the writer backs it
         // up first, so nothing anyone did is lost.

@@ -424,7 +424,7 @@ struct Review<'a> {
 
 /// Ask, turning a prompt that cannot be shown into a quit (said as a warning): nothing is
 /// written without a yes.
-fn ask(approver: &mut Approver, question: &str, ui: &Ui) -> Answer {
+pub(super) fn ask(approver: &mut Approver, question: &str, ui: &Ui) -> Answer {
     approver.ask(question).unwrap_or_else(|e| {
         ui.warn(e.render().trim_end());
         Answer::Quit
