@@ -373,7 +373,7 @@ pub struct ScanArgs {
 
 /// The Atlassian organization whose admin API tells when API tokens expire, and revokes
 /// them. Its API key never arrives as a flag's value.
-#[derive(Debug, Args, Default)]
+#[derive(Clone, Debug, Args, Default)]
 pub struct OrgArgs {
     /// The organization id (admin.atlassian.com > Settings > API keys shows it beside the
     /// key): its admin API lists each account's API tokens and when they expire (`scan`

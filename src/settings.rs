@@ -25,12 +25,12 @@
 //! [`SiteSettings::resolve`] is for the commands that work on one target and refuses more.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use url::Url;
 
 use crate::cli::{OrgArgs, SiteArgs};
 use crate::error::{CommandError, CommandResult};
+use crate::fetch::org::TokenList;
 use crate::fetch::{check_site_url, AutomationClient, ClientConfig, RetryPolicy, SiteLimit};
 use crate::secret::Token;
 use crate::token_input::{read_token, TokenSource, API_TOKEN_ENV};
@@ -229,7 +229,7 @@ fn atlassian_gateway() -> Url {
 fn resolve_targets(global: &SiteArgs) -> CommandResult<Vec<Target>> {
     let mut sites = Vec::new();
     for text in global.site.iter().filter(|s| !s.trim().is_empty()) {
-        sites.push(parse_site(Some(text))?);
+        sites.push(parse_site(text)?);
     }
     if let Some(path) = &global.sites_file {
         let text = crate::files::read_text_capped(
@@ -360,20 +360,6 @@ impl SiteSettings {
             .collect())
     }
 
-    pub fn client_config(&self) -> ClientConfig {
-        let mut config = ClientConfig::new(self.site.clone(), &self.login, self.api_token.clone());
-        config.api_base = self.api_base.clone();
-        config.product = self.product.clone();
-        config.concurrency = self.concurrency;
-        config.timeout = Duration::from_secs(30);
-        config.retry = RetryPolicy::default().no_delay_from_env();
-        config.max_body = self.max_body;
-        if let Some(gateway) = &self.gateway {
-            config.gateway = gateway.clone();
-        }
-        config
-    }
-
     /// Connect (discovering the cloud id) and check the admin's own login once, so a wrong
     /// token fails in one request with a clear message instead of in a hundred.
     pub async fn connect(&self, ui: &Ui) -> CommandResult<AutomationClient> {
@@ -395,7 +381,16 @@ impl SiteSettings {
                 self.site, self.product, self.login
             )),
         }
-        let mut config = self.client_config();
+        // The time-out (30 s) and the retry policy (AUTOREKEY_NO_RETRY_DELAY applied) are
+        // the client's own defaults.
+        let mut config = ClientConfig::new(self.site.clone(), &self.login, self.api_token.clone());
+        config.api_base = self.api_base.clone();
+        config.product = self.product.clone();
+        config.concurrency = self.concurrency;
+        config.max_body = self.max_body;
+        if let Some(gateway) = &self.gateway {
+            config.gateway = gateway.clone();
+        }
         config.site_limit = limit.cloned();
         let client = AutomationClient::connect(config)
             .await
@@ -526,21 +521,29 @@ impl OrgSettings {
         )
         .map_err(|e| CommandError::from(e).context("cannot use the organization admin API"))
     }
+
+    /// Every token the org key can list (users' and service accounts'), said as it is read.
+    pub async fn list_tokens(&self, ui: &Ui) -> CommandResult<TokenList> {
+        ui.status(format!(
+            "Reading the API tokens of organization {}",
+            self.org_id
+        ));
+        self.client()?
+            .list_tokens()
+            .await
+            .map_err(CommandError::org_list_failed)
+    }
 }
 
 /// `targets`, or the "no site was given" usage error when there are none.
 fn require_some(targets: Vec<Target>) -> CommandResult<Vec<Target>> {
     if targets.is_empty() {
-        return Err(no_site());
+        return Err(CommandError::usage("no site was given").hint(
+            "pass --site https://YOUR-SITE.atlassian.net or set AUTOREKEY_SITE \
+             (or try `autorekey demo`, which needs no site)",
+        ));
     }
     Ok(targets)
-}
-
-fn no_site() -> CommandError {
-    CommandError::usage("no site was given").hint(
-        "pass --site https://YOUR-SITE.atlassian.net or set AUTOREKEY_SITE \
-         (or try `autorekey demo`, which needs no site)",
-    )
 }
 
 fn one_target_only(targets: &[Target]) -> CommandError {
@@ -553,8 +556,7 @@ fn one_target_only(targets: &[Target]) -> CommandError {
     .hint("give one --site and --product jira or confluence (run it once per site); `scan`, `rotate` and `revoke` take several at once")
 }
 
-fn parse_site(site: Option<&str>) -> CommandResult<Url> {
-    let text = site.filter(|s| !s.trim().is_empty()).ok_or_else(no_site)?;
+fn parse_site(text: &str) -> CommandResult<Url> {
     let url = parse_url(text.trim(), "--site (or AUTOREKEY_SITE)")?;
     check_site_url(&url).map_err(|e| {
         CommandError::usage(e.to_string())

@@ -29,7 +29,7 @@ pub async fn run(options: &SiteOptions, args: &ApplyArgs, ui: &Ui) -> CommandRes
     // A plan is one site's: several sites are refused before the plan is read.
     options.one_target()?;
     let plan = read_plan(&args.plan)?;
-    let approver = Approver::new(args.write_args.yes, ui, "apply")?;
+    let mut approver = Approver::new(args.write_args.yes, ui, "apply")?;
     rotation::check_backup_root(&args.write_args)?;
     let settings = SiteSettings::resolve(options, ui)?;
     if !same_site(&plan.site, settings.site.as_str()) {
@@ -67,7 +67,6 @@ pub async fn run(options: &SiteOptions, args: &ApplyArgs, ui: &Ui) -> CommandRes
         old_token,
         recorded: &plan.confirmed,
     };
-    let mut approver = approver;
     let owned = Confirmation::on_site(&client, &login, &plan.selector, &new_token, given)
         .run(&mut read.plan, Some(&mut approver), ui)
         .await?;

@@ -37,10 +37,9 @@ pub fn run(args: &BackupsArgs, ui: &Ui) -> CommandResult {
         }
         ListFormat::Text => {
             ui.out_raw(run_history::table(&list));
-            let runs = if list.len() == 1 { "run" } else { "runs" };
+            let runs = crate::words::count(list.len(), "run", "runs");
             ui.status(format!(
-                "{} {runs} in {}. Undo one with: autorekey restore {}/RUN",
-                list.len(),
+                "{runs} in {}. Undo one with: autorekey restore {}/RUN",
                 root.display(),
                 root.display()
             ));

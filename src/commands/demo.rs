@@ -166,9 +166,8 @@ async fn walk(
     ui.out(format!(
         "   $ autorekey rotate --account {SERVICE_ACCOUNT} --new-token-file new-token --dry-run\n"
     ));
-    expect_partial(
-        super::rotate::run(&options, &rotate_args(global, new_token, backups, true), ui).await,
-    )?;
+    let dry_run = rotate_args(global, SERVICE_ACCOUNT, new_token, backups, true);
+    expect_partial(super::rotate::run(&options, &dry_run, ui).await)?;
 
     heading(
         ui,
@@ -178,34 +177,26 @@ async fn walk(
     ui.out(format!(
         "   $ autorekey rotate --account {SERVICE_ACCOUNT} --new-token-file new-token --yes\n"
     ));
-    expect_partial(
-        super::rotate::run(
-            &options,
-            &rotate_args(global, new_token, backups, false),
-            ui,
-        )
-        .await,
-    )?;
+    let rotation = rotate_args(global, SERVICE_ACCOUNT, new_token, backups, false);
+    expect_partial(super::rotate::run(&options, &rotation, ui).await)?;
 
     heading(ui, 4, "Run it again: a second run finds only what is left");
-    expect_partial(
-        super::rotate::run(
-            &options,
-            &rotate_args(global, new_token, backups, false),
-            ui,
-        )
-        .await,
-    )?;
+    expect_partial(super::rotate::run(&options, &rotation, ui).await)?;
 
     heading(ui, 5, "The way back: restore one rule from its backup");
-    restore_one_rule(global, backups, ui).await?;
+    restore_one_rule(&options, global, backups, ui).await?;
 
     heading(ui, 6, &format!("Inventory of {SERVICE_ACCOUNT} now"));
     let scan = scan_args(global, Some(SERVICE_ACCOUNT));
     super::scan::run(&options, &scan, ui).await
 }
 
-async fn restore_one_rule(global: &SiteArgs, backups: &Path, ui: &Ui) -> CommandResult {
+async fn restore_one_rule(
+    options: &SiteOptions,
+    global: &SiteArgs,
+    backups: &Path,
+    ui: &Ui,
+) -> CommandResult {
     let run_dir = std::fs::read_dir(backups)?
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -222,14 +213,13 @@ async fn restore_one_rule(global: &SiteArgs, backups: &Path, ui: &Ui) -> Command
         yes: true,
         global: global.clone(),
     };
-    super::restore::run(&SiteOptions::resolve(global), &restore, ui).await
+    super::restore::run(options, &restore, ui).await
 }
 
 pub(super) fn heading(ui: &Ui, n: usize, text: &str) {
-    let label = if n == 0 {
-        String::new()
-    } else {
-        format!("Step {n}. ")
+    let label = match n {
+        0 => String::new(),
+        n => format!("Step {n}. "),
     };
     ui.out(format!("\n{}", ui.bold(&format!("== {label}{text}"))));
 }
@@ -243,7 +233,7 @@ pub(super) fn expect_partial(result: CommandResult) -> CommandResult {
     }
 }
 
-fn scan_args(global: &SiteArgs, account: Option<&str>) -> ScanArgs {
+pub(super) fn scan_args(global: &SiteArgs, account: Option<&str>) -> ScanArgs {
     ScanArgs {
         global: global.clone(),
         format: Format::Text,
@@ -256,10 +246,16 @@ fn scan_args(global: &SiteArgs, account: Option<&str>) -> ScanArgs {
     }
 }
 
-fn rotate_args(global: &SiteArgs, new_token: &Path, backups: &Path, dry_run: bool) -> RotateArgs {
+pub(super) fn rotate_args(
+    global: &SiteArgs,
+    account: &str,
+    new_token: &Path,
+    backups: &Path,
+    dry_run: bool,
+) -> RotateArgs {
     RotateArgs {
         global: global.clone(),
-        account: SERVICE_ACCOUNT.into(),
+        account: account.into(),
         fingerprint: Vec::new(),
         to_account: None,
         rewrite_urls: false,

@@ -9,17 +9,14 @@
 use std::path::Path;
 
 use crate::backup::create_private_dir_all;
-use crate::cli::{
-    Format, NewTokenArgs, OrgArgs, Product, RevokeArgs, RotateArgs, ScanArgs, SiteArgs, TokensArgs,
-    WriteArgs,
-};
+use crate::cli::{OrgArgs, Product, RevokeArgs, ScanArgs, SiteArgs, TokensArgs};
 use crate::error::{CommandError, CommandResult, ErrorKind};
 use crate::files::replace as write_private;
 use crate::sandbox::{load_accounts_file, load_directory, load_rules_dir, Sandbox, SandboxConfig};
 use crate::settings::SiteOptions;
 use crate::ui::Ui;
 
-use super::demo::{expect_partial, heading};
+use super::demo::{expect_partial, heading, rotate_args, scan_args};
 
 const OWNER: &str = "alice@acme.example";
 /// The org's id for alice's expiring token (fixtures/org/accounts.json).
@@ -74,8 +71,9 @@ pub async fn run(fixtures: &Path, secrets: &Path, ui: &Ui) -> CommandResult {
         max_response_mb: 32,
     };
     let steps = Steps {
+        options: SiteOptions::resolve(&global),
         global: &global,
-        org: || OrgArgs {
+        org: OrgArgs {
             org: Some(org.id.clone()),
             org_api_key_file: Some(dir.join("org-key")),
         },
@@ -87,14 +85,15 @@ pub async fn run(fixtures: &Path, secrets: &Path, ui: &Ui) -> CommandResult {
     result
 }
 
-struct Steps<'a, F: Fn() -> OrgArgs> {
+struct Steps<'a> {
+    options: SiteOptions,
     global: &'a SiteArgs,
-    org: F,
+    org: OrgArgs,
     dir: &'a Path,
     new_fp: String,
 }
 
-impl<F: Fn() -> OrgArgs> Steps<'_, F> {
+impl Steps<'_> {
     async fn walk(&self, ui: &Ui) -> CommandResult {
         heading(
             ui,
@@ -104,24 +103,25 @@ impl<F: Fn() -> OrgArgs> Steps<'_, F> {
         ui.out("   $ autorekey scan --org ORG_ID     (key in AUTOREKEY_ORG_API_KEY or --org-api-key-file)");
         ui.out("   In CI, `--fail-on expiring=30d` exits 3 while any owner's token expires within 30 days.\n");
         let scan = ScanArgs {
-            global: self.global.clone(),
-            format: Format::Text,
-            account: None,
-            from_file: None,
             verify: false,
-            fail_on: Vec::new(),
-            org: (self.org)(),
-            org_gateway: None,
+            org: self.org.clone(),
+            ..scan_args(self.global, None)
         };
-        super::scan::run(&SiteOptions::resolve(self.global), &scan, ui).await?;
+        super::scan::run(&self.options, &scan, ui).await?;
 
         heading(ui, 8, &format!("Rotate {OWNER}'s rules to her new token"));
         ui.out(format!(
             "   $ autorekey rotate --account {OWNER} --new-token-file new-token --yes\n"
         ));
-        expect_partial(
-            super::rotate::run(&SiteOptions::resolve(self.global), &self.rotate(), ui).await,
-        )?;
+        let backups = self.dir.join("backups");
+        let rotate = rotate_args(
+            self.global,
+            OWNER,
+            &self.dir.join("new-token"),
+            &backups,
+            false,
+        );
+        expect_partial(super::rotate::run(&self.options, &rotate, ui).await)?;
 
         heading(
             ui,
@@ -138,12 +138,12 @@ impl<F: Fn() -> OrgArgs> Steps<'_, F> {
             token_id: OLD_TOKEN_ID.into(),
             keep: Some(self.new_fp.clone()),
             quiet_for: std::time::Duration::from_secs(7 * 86_400),
-            backup_dir: Some(self.dir.join("backups")),
+            backup_dir: Some(backups),
             yes: true,
             check_gone: false,
-            org: (self.org)(),
+            org: self.org.clone(),
         };
-        super::revoke::run(&SiteOptions::resolve(self.global), &revoke, ui).await?;
+        super::revoke::run(&self.options, &revoke, ui).await?;
 
         heading(ui, 10, &format!("{OWNER}'s tokens now"));
         ui.out(format!(
@@ -155,31 +155,8 @@ impl<F: Fn() -> OrgArgs> Steps<'_, F> {
             expiring: None,
             scan: None,
             format: crate::cli::TokensFormat::Text,
-            org: (self.org)(),
+            org: self.org.clone(),
         };
-        super::tokens::run(&SiteOptions::resolve(self.global), &tokens, ui).await
-    }
-
-    fn rotate(&self) -> RotateArgs {
-        RotateArgs {
-            global: self.global.clone(),
-            account: OWNER.into(),
-            fingerprint: Vec::new(),
-            to_account: None,
-            rewrite_urls: false,
-            dry_run: false,
-            out: None,
-            from_file: None,
-            write: None,
-            new_token: NewTokenArgs {
-                new_token_file: Some(self.dir.join("new-token")),
-                old_token_file: None,
-            },
-            write_args: WriteArgs {
-                format: Default::default(),
-                yes: true,
-                backup_dir: Some(self.dir.join("backups")),
-            },
-        }
+        super::tokens::run(&self.options, &tokens, ui).await
     }
 }

@@ -11,16 +11,15 @@ use crate::secret::Token;
 use crate::ui::Ui;
 
 pub fn run(ui: &Ui) -> CommandResult {
+    // Zeroizing: the text is wiped when dropped, right after the token is made of it.
     let text = if ui.can_prompt() {
         let text = ui.ask_secret("Paste the token", None);
-        let mut text = text.map_err(|e| crate::token_input::prompt_failed(e, "token"))?;
-        std::mem::take(&mut *text)
+        text.map_err(|e| crate::token_input::prompt_failed(e, "token"))?
     } else {
-        let mut text = crate::token_input::read_stdin("token")?;
-        std::mem::take(&mut *text)
+        crate::token_input::read_stdin("token")?
     };
     let token = Token::new(text.trim());
-    drop(zeroize::Zeroizing::new(text));
+    drop(text);
     if token.is_empty() {
         return Err(CommandError::usage("no token on stdin")
             .hint("pipe it in: `autorekey fingerprint < token.txt`"));

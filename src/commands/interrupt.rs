@@ -11,7 +11,7 @@
 //!   the watcher then leaves Ctrl-C to it (the sandbox too: Ctrl-C is how it stops);
 //! - at any other point (reading the rules, checking a token, a restore writing with
 //!   `--yes`), the watcher prints `Error: interrupted`, what is left ([`set_left`]), removes
-//!   the files registered with [`remove_on_exit`], and exits 1. No write is left half-sent
+//!   the files registered with [`OnExit`], and exits 1. No write is left half-sent
 //!   without its trace: a rule being written has its `writing` journal line, and a rerun
 //!   re-reads every rule.
 //!
@@ -20,7 +20,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use crate::error::CommandError;
 use crate::ui::Ui;
@@ -47,16 +47,9 @@ pub fn set_left(text: &'static str) {
     *LEFT.lock().unwrap_or_else(|p| p.into_inner()) = text;
 }
 
-/// Remove `path` if the process exits on Ctrl-C.
-fn remove_on_exit(path: &Path) {
-    let mut files = CLEANUP.lock().unwrap_or_else(|p| p.into_inner());
-    files.push(path.to_path_buf());
-}
-
-/// No longer remove `path` on exit (its owner removes it).
-fn keep_on_exit(path: &Path) {
-    let mut files = CLEANUP.lock().unwrap_or_else(|p| p.into_inner());
-    files.retain(|p| p != path);
+/// The files to remove on Ctrl-C (see [`OnExit`]).
+fn cleanup() -> MutexGuard<'static, Vec<PathBuf>> {
+    CLEANUP.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// `held` (a lock, a file with secrets) whose file `path` goes if the process exits on
@@ -70,7 +63,7 @@ pub struct OnExit<T> {
 
 impl<T> OnExit<T> {
     pub fn new(held: T, path: &Path) -> Self {
-        remove_on_exit(path);
+        cleanup().push(path.to_path_buf());
         OnExit {
             held,
             path: path.to_path_buf(),
@@ -82,8 +75,8 @@ impl<T> Drop for OnExit<T> {
     fn drop(&mut self) {
         // Before `held` is dropped (fields go after this): once the file is its owner's
         // to remove, an exit must not remove a file of that name made since (another
-        // run's lock).
-        keep_on_exit(&self.path);
+        // run's lock). No longer removed on exit: its owner removes it.
+        cleanup().retain(|p| *p != self.path);
     }
 }
 
@@ -91,7 +84,7 @@ impl<T> Drop for OnExit<T> {
 pub fn exit_now(ui: &Ui, error: CommandError, code: u8) -> ! {
     crate::ui::put_back_terminal();
     ui.error(&error.render());
-    let files = std::mem::take(&mut *CLEANUP.lock().unwrap_or_else(|p| p.into_inner()));
+    let files = std::mem::take(&mut *cleanup());
     for path in files {
         // A folder registered is one this process made for its own files.
         let _ = match std::fs::symlink_metadata(&path).map(|m| m.is_dir()) {

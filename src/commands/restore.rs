@@ -250,19 +250,14 @@ impl Restore<'_> {
         }
         self.show(&now, wanted, ui);
         let question = format!("({}/{}) Restore \"{}\"?", at.0, at.1, now.name());
-        match self.approver.ask(&question) {
-            Ok(Answer::Yes | Answer::All) => {}
-            Ok(Answer::No) => return Kind::Declined,
-            Ok(Answer::Quit) => return Kind::NotAttempted { why: Stop::Quit },
-            Ok(Answer::Interrupted) => {
-                return Kind::NotAttempted {
-                    why: Stop::Interrupted,
-                }
-            }
-            Err(e) => {
-                ui.warn(e.render().trim_end());
-                return Kind::NotAttempted { why: Stop::Quit };
-            }
+        let why = match super::session::ask(&mut self.approver, &question, ui) {
+            Answer::Yes | Answer::All => None,
+            Answer::No => return Kind::Declined,
+            Answer::Quit => Some(Stop::Quit),
+            Answer::Interrupted => Some(Stop::Interrupted),
+        };
+        if let Some(why) = why {
+            return Kind::NotAttempted { why };
         }
         // The rule as it is now may carry edits made since the rotation: the writer backs it
         // up first, so nothing anyone did is lost.
@@ -410,11 +405,8 @@ const RESTORE_COUNTS: [(&str, Pick); 6] = [
 
 /// `Restore of 12 rules:` and a count of each outcome, as a rotation's summary counts.
 fn restore_counts(outcomes: &[Outcome]) -> String {
-    let total = outcomes.len();
-    let mut out = format!(
-        "Restore of {total} rule{}:\n",
-        if total == 1 { "" } else { "s" }
-    );
+    let rules = crate::words::count(outcomes.len(), "rule", "rules");
+    let mut out = format!("Restore of {rules}:\n");
     for (label, pick) in RESTORE_COUNTS {
         let n = outcomes.iter().filter(|o| pick(&o.kind)).count();
         if n > 0 {

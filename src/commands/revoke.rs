@@ -266,7 +266,9 @@ async fn still_used(
         .map_err(|e| {
             CommandError::from(e).context("could not read every rule; nothing was revoked")
         })?;
-    if let Some(warning) = stats_warning(&stats) {
+    // A rule list the site's two listings disagreed on may miss a rule that uses the token.
+    if let Some(w) = stats.listing.warning() {
+        let warning = format!("the rule list could not be confirmed complete: {w}");
         proof.blockers.push(warning);
     }
     // A read that failed before another rule was read may quote that rule's token.
@@ -308,14 +310,6 @@ fn check_guards<'a>(
         guard(t.client.site()).check(proof.kept_in_use)?;
     }
     Ok(())
-}
-
-/// A rule list the site's two listings disagreed on may miss a rule that uses the token.
-fn stats_warning(stats: &crate::fetch::ReadStats) -> Option<String> {
-    stats
-        .listing
-        .warning()
-        .map(|w| format!("the rule list could not be confirmed complete: {w}"))
 }
 
 #[cfg(test)]

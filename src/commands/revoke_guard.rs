@@ -7,7 +7,7 @@
 //! that file stays about the fresh read and the DELETE.
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use url::Url;
 
@@ -50,7 +50,7 @@ impl Guard<'_> {
                 self.keep,
                 rules_hold_kept,
             ),
-            now: epoch(SystemTime::now()),
+            now: super::scan::now_epoch(),
             quiet_for: self.quiet_for.as_secs(),
         };
         revoke_proof::decide(&facts).map_err(|r| self.refused(r))
@@ -198,11 +198,6 @@ fn span(secs: u64) -> String {
             jiff::SignedDuration::from_secs(i64::try_from(secs).unwrap_or(i64::MAX))
         ),
     }
-}
-
-fn epoch(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn time(secs: i64) -> String {

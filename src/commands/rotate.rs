@@ -43,19 +43,17 @@ pub async fn run(options: &SiteOptions, args: &RotateArgs, ui: &Ui) -> CommandRe
         );
     }
     let writes = !args.dry_run && args.out.is_none();
-    let approver = match writes {
-        true => Some(Approver::new(args.write_args.yes, ui, "rotate")?),
-        false => None,
-    };
+    let mut approver = writes
+        .then(|| Approver::new(args.write_args.yes, ui, "rotate"))
+        .transpose()?;
     if writes {
         rotation::check_backup_root(&args.write_args)?;
     }
     let settings = SiteSettings::resolve(options, ui)?;
     let client = settings.connect(ui).await?;
-    let _lock = match writes {
-        true => Some(rotation::lock_site(&client, "rotate", ui)?),
-        false => None,
-    };
+    let _lock = writes
+        .then(|| rotation::lock_site(&client, "rotate", ui))
+        .transpose()?;
     let new_token = rotation::read_new_token(&args.new_token, ui)?;
     let old_token = ownership::read_old_token(&args.new_token, ui)?;
     let target = migration_target(args)?;
@@ -70,7 +68,6 @@ pub async fn run(options: &SiteOptions, args: &RotateArgs, ui: &Ui) -> CommandRe
         old_token,
         recorded: &[],
     };
-    let mut approver = approver;
     let owned = Confirmation::on_site(&client, &login, &selector, &new_token, given)
         .run(&mut read.plan, approver.as_mut(), ui)
         .await?;

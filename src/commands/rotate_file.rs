@@ -29,10 +29,9 @@ pub async fn run(source: &Path, selector: &Selector, args: &RotateArgs, ui: &Ui)
         .as_deref()
         .expect("clap requires --write with --from-file");
     check_paths(source, target)?;
-    let mut approver = match args.dry_run {
-        true => None,
-        false => Some(Approver::new(args.write_args.yes, ui, "rotate")?),
-    };
+    let mut approver = (!args.dry_run)
+        .then(|| Approver::new(args.write_args.yes, ui, "rotate"))
+        .transpose()?;
     let new_token = rotation::read_new_token(&args.new_token, ui)?;
     let old_token = ownership::read_old_token(&args.new_token, ui)?;
     let mut doc = read_document(source)?;

@@ -55,19 +55,17 @@ pub async fn run(
         ));
     }
     let writes = !args.dry_run;
-    let mut approver = match writes {
-        true => Some(Approver::new(args.write_args.yes, ui, "rotate")?),
-        false => None,
-    };
+    let mut approver = writes
+        .then(|| Approver::new(args.write_args.yes, ui, "rotate"))
+        .transpose()?;
     if writes {
         rotation::check_backup_root(&args.write_args)?;
     }
     let targets = sites::connect_all(SiteSettings::resolve_all(options, ui)?, ui).await?;
     sites::refuse_same_tenant(&targets)?;
-    let _locks = match writes {
-        true => Some(sites::lock_all(&targets, "rotate", ui)?),
-        false => None,
-    };
+    let _locks = writes
+        .then(|| sites::lock_all(&targets, "rotate", ui))
+        .transpose()?;
     let new_token = rotation::read_new_token(&args.new_token, ui)?;
     let old_token = ownership::read_old_token(&args.new_token, ui)?;
     let checked = check_everywhere(&targets, &selector, &new_token, args, ui).await?;
@@ -196,7 +194,7 @@ fn preview(
     let mut summary = part.summary;
     let diffs = Diffs { format };
     if !part.rewrites.is_empty() {
-        diffs.heading(&format!("At {}:", part.target.label()), ui);
+        diffs.line(&format!("At {}:", part.target.label()), ui);
     }
     diffs.show_all(&part.rewrites, ui);
     summary.would_rotate = part.rewrites.iter().map(|r| r.uuid().to_string()).collect();

@@ -319,8 +319,10 @@ impl Diffs {
         }
     }
 
-    /// A line above the diffs of one site and product (a run of several), where they go.
-    pub fn heading(self, text: &str, ui: &Ui) {
+    /// One line where the diffs go (on stderr when stdout carries the JSON or Markdown
+    /// summary): the heading above the diffs of one site and product (a run of several), or
+    /// a rule of a group.
+    pub fn line(self, text: &str, ui: &Ui) {
         let line = printable(text).into_owned();
         match self.format {
             ReportFormat::Text => ui.out(line),
@@ -331,24 +333,17 @@ impl Diffs {
     /// The rules of a group, one line each, where their diffs go.
     pub fn list(self, rewrites: &[Rewrite], ui: &Ui) {
         for r in rewrites {
-            let line = crate::printable::printable(&format!(
-                "  - \"{}\"{}",
-                r.name(),
-                report::id_note(r.uuid())
-            ))
-            .into_owned();
-            // Like the diffs: on stderr when stdout carries the JSON or Markdown summary.
-            match self.format {
-                ReportFormat::Text => ui.out(line),
-                _ => ui.status(line),
-            }
+            self.line(
+                &format!("  - \"{}\"{}", r.name(), report::id_note(r.uuid())),
+                ui,
+            );
         }
     }
 
     pub fn show(self, r: &Rewrite, ui: &Ui) {
         // One line whatever the server put in the rule's id, on stdout or stderr alike.
         let heading = format!("Rule \"{}\"{}", r.name(), report::id_note(r.uuid()));
-        let heading = crate::printable::printable(&heading);
+        let heading = printable(&heading);
         ui.show_diff(&heading, &r.diff(), self.format != ReportFormat::Text);
     }
 }

@@ -171,15 +171,7 @@ async fn token_expiry(
     inventory: &Inventory,
     ui: &Ui,
 ) -> CommandResult<Vec<OwnerExpiry>> {
-    ui.status(format!(
-        "Reading the API tokens of organization {}",
-        org.org_id
-    ));
-    let tokens = org
-        .client()?
-        .list_tokens()
-        .await
-        .map_err(CommandError::org_list_failed)?;
+    let tokens = org.list_tokens(ui).await?;
     let owners: Vec<String> = inventory
         .findings
         .iter()
@@ -230,6 +222,7 @@ fn render(
 
 /// Builds the inventory rule by rule, and remembers each distinct Atlassian-bound credential
 /// (the only secrets kept in memory) in case `--verify` is asked for.
+#[derive(Default)]
 struct Collector<'a> {
     account: Option<&'a str>,
     /// The file being read (`--from-file`), named on each of its rows.
@@ -264,14 +257,7 @@ impl<'a> Collector<'a> {
     fn new(account: Option<&'a str>) -> Self {
         Collector {
             account,
-            file: None,
-            inventory: Inventory::default(),
-            to_verify: BTreeMap::new(),
-            unnamed: Vec::new(),
-            ours: BTreeSet::new(),
-            named: false,
-            users: BTreeSet::new(),
-            target: None,
+            ..Collector::default()
         }
     }
 
@@ -443,11 +429,9 @@ fn no_such_account(account: &str, users: &BTreeSet<String>) -> CommandError {
         .take(10)
         .map(|u| printable(u).into_owned())
         .collect();
-    let more = users.len().saturating_sub(shown.len());
-    let more = if more > 0 {
-        format!(" and {more} more")
-    } else {
-        String::new()
+    let more = match users.len() - shown.len() {
+        0 => String::new(),
+        n => format!(" and {n} more"),
     };
     err.hint(format!(
         "check the spelling of --account; the rules hold credentials of: {}{more}",

@@ -66,21 +66,14 @@ impl Writes<'_> {
             ));
         }
         let store = self.store(!rewrites.is_empty())?;
-        // Every old token the rotation replaces or replaced, by identity: the final check
-        // looks for each in any form.
-        let mut old: BTreeSet<Fingerprint> = rewrites
-            .iter()
-            .flat_map(|r| r.findings.iter().filter_map(plan::token_identity))
-            .collect();
-        if let Some(dir) = store.resumed() {
-            ui.status(format!(
-                "Carrying on the unfinished rotation backed up in {}",
-                dir.display()
-            ));
-            let earlier = store.earlier_old_tokens(self.selector, self.new_token);
-            old.extend(earlier.iter().map(|(identity, _)| identity.clone()));
-            summary.note_earlier(earlier);
-        }
+        say_resumed(&store, ui);
+        let old = old_tokens(
+            &store,
+            self.selector,
+            self.new_token,
+            &rewrites,
+            &mut summary,
+        );
         if !rewrites.is_empty() {
             let session = Session {
                 writer: Writer::new(self.client, &store),
@@ -119,6 +112,35 @@ impl Writes<'_> {
     }
 }
 
+/// Says so when the run carries on an unfinished rotation in its backup directory.
+fn say_resumed(store: &RunStore, ui: &Ui) {
+    if let Some(dir) = store.resumed() {
+        ui.status(format!(
+            "Carrying on the unfinished rotation backed up in {}",
+            dir.display()
+        ));
+    }
+}
+
+/// Every old token a rotation replaces or replaced (an earlier run's, noted in its summary
+/// too), by identity: its final check looks for each in any form.
+fn old_tokens(
+    store: &RunStore,
+    selector: &Selector,
+    new_token: &Token,
+    rewrites: &[Rewrite],
+    summary: &mut RotationSummary,
+) -> BTreeSet<Fingerprint> {
+    let earlier = store.earlier_old_tokens(selector, new_token);
+    let mut old: BTreeSet<Fingerprint> = rewrites
+        .iter()
+        .flat_map(|r| r.findings.iter().filter_map(plan::token_identity))
+        .collect();
+    old.extend(earlier.iter().map(|(identity, _)| identity.clone()));
+    summary.note_earlier(earlier);
+    old
+}
+
 /// One writing run's writer and how it shows and paces its work.
 struct Session<'a> {
     writer: Writer<'a>,
@@ -154,7 +176,7 @@ impl Session<'_> {
         ui: &Ui,
     ) -> Vec<Outcome> {
         if let Some(label) = &self.label {
-            self.diffs.heading(&format!("At {label}:"), ui);
+            self.diffs.line(&format!("At {label}:"), ui);
         }
         if !approver.is_interactive() {
             self.diffs.show_all(&rewrites, ui);
@@ -402,7 +424,7 @@ struct Review<'a> {
 
 /// Ask, turning a prompt that cannot be shown into a quit (said as a warning): nothing is
 /// written without a yes.
-fn ask(approver: &mut Approver, question: &str, ui: &Ui) -> Answer {
+pub(super) fn ask(approver: &mut Approver, question: &str, ui: &Ui) -> Answer {
     approver.ask(question).unwrap_or_else(|e| {
         ui.warn(e.render().trim_end());
         Answer::Quit

@@ -65,14 +65,7 @@ pub(super) async fn org_tokens(
 ) -> CommandResult<TokenList> {
     let gateway = options.org_gateway()?;
     let org = OrgSettings::require(org, gateway.as_ref(), options, ui)?;
-    ui.status(format!(
-        "Reading the API tokens of organization {}",
-        org.org_id
-    ));
-    org.client()?
-        .list_tokens()
-        .await
-        .map_err(CommandError::org_list_failed)
+    org.list_tokens(ui).await
 }
 
 /// `--scan PATH`: a `scan --format json` inventory, read bounded (it is any file).

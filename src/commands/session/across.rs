@@ -19,7 +19,7 @@ use crate::confirm::{Answer, Approver};
 use crate::error::{CommandError, CommandResult};
 use crate::outcome::{Outcome, Stop};
 use crate::plan::review::{self, Group};
-use crate::plan::{self, Rewrite, Selector};
+use crate::plan::{Rewrite, Selector};
 use crate::report::RotationSummary;
 use crate::rotation_store::RunStore;
 use crate::secret::{Fingerprint, Token};
@@ -56,12 +56,7 @@ pub async fn write_targets(
             "internal error: the old tokens were not confirmed before writing; nothing was written",
         ));
     }
-    if let Some(dir) = store.resumed() {
-        ui.status(format!(
-            "Carrying on the unfinished rotation backed up in {}",
-            dir.display()
-        ));
-    }
+    super::say_resumed(store, ui);
     let (mut heads, mut tails, mut rewrites) = (Vec::new(), Vec::new(), Vec::new());
     for p in parts {
         heads.push((p.target, p.selector));
@@ -73,7 +68,7 @@ pub async fn write_targets(
         .zip(&rewrites)
         .zip(&mut tails)
         .map(|(((_, selector), rewrites), (summary, _))| {
-            old_tokens(store, selector, new_token, rewrites, summary)
+            super::old_tokens(store, selector, new_token, rewrites, summary)
         })
         .collect();
     let logs: Vec<_> = heads.iter().map(|h| store.part(&h.0.target)).collect();
@@ -111,25 +106,6 @@ pub async fn write_targets(
         summaries.push(summary);
     }
     Ok(summaries)
-}
-
-/// Every old token a target's rotation replaces or replaced (an earlier run's, noted in
-/// its summary too), by identity: its final check looks for each in any form.
-fn old_tokens(
-    store: &RunStore,
-    selector: &Selector,
-    new_token: &Token,
-    rewrites: &[Rewrite],
-    summary: &mut RotationSummary,
-) -> BTreeSet<Fingerprint> {
-    let earlier = store.earlier_old_tokens(selector, new_token);
-    let mut old: BTreeSet<Fingerprint> = rewrites
-        .iter()
-        .flat_map(|r| r.findings.iter().filter_map(plan::token_identity))
-        .collect();
-    old.extend(earlier.iter().map(|(identity, _)| identity.clone()));
-    summary.note_earlier(earlier);
-    old
 }
 
 /// Why no rule may be started on any site, if one may not: a site that refused the
