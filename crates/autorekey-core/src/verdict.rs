@@ -283,18 +283,20 @@ pub fn check_selection(
     check_new_in_use(census, selector, new_token, rotation_known, old)
 }
 
-/// After the old tokens are confirmed: is the "new" token one already in use? The site is
-/// the truth: rules that hold the (logged-in) new token next to a confirmed old token of
-/// the account are a rotation under way, whoever wrote them, and a rerun finishes it. The
-/// case refused is the admin giving the OLD token as the new one: then it is in the rules
-/// and no other token of the account is (or none is confirmed as its own), unless a run
-/// of this rotation is known to have written it (`rotation_known`).
+/// Is the "new" token one already in use? Asked twice: by [`check_selection`] with the
+/// selected old tokens (`old`), and by the caller again once they are confirmed (`old` then
+/// counts the confirmed ones). The site is the truth: rules that hold the (logged-in) new
+/// token next to a confirmed old token of the account are a rotation under way, whoever
+/// wrote them, and a rerun finishes it. The case refused is the admin giving the OLD token
+/// as the new one: then it is in the rules and no other token of the account is (or none is
+/// confirmed as its own), unless a run of this rotation is known to have written it
+/// (`rotation_known`).
 pub fn check_new_in_use(
     census: &Census,
     selector: &Selector,
     new_token: &Token,
     rotation_known: bool,
-    confirmed_old: usize,
+    old: usize,
 ) -> Result<(), Refusal> {
     let account = &selector.account;
     let new = new_token.fingerprint();
@@ -302,7 +304,7 @@ pub fn check_new_in_use(
         .account_tokens
         .get(&new_token.identity())
         .map_or(0, |t| t.rules);
-    if holds_new == 0 || !selector.fingerprints.is_empty() || rotation_known || confirmed_old > 0 {
+    if holds_new == 0 || !selector.fingerprints.is_empty() || rotation_known || old > 0 {
         return Ok(());
     }
     Err(Refusal::new(format!(
