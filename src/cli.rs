@@ -40,7 +40,7 @@ pub struct Cli {
     /// Site options given before the command (`autorekey --site URL scan`); those given
     /// after it win. See [`parse`].
     #[command(flatten)]
-    pub global: SiteArgs,
+    pub site_args: SiteArgs,
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(subcommand)]
@@ -181,10 +181,10 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 /// The command line as clap parses, documents and completes it (`--help`, `man`,
 /// `completions`): [`Cli`] with every help line ending in a period (clap's derive drops the
 /// one that closes a one-paragraph doc comment, and its own `--help` and `--version` have
-/// none), and the global options hidden on `completions` and `man`, which ignore them.
+/// none), and the site options hidden on `completions` and `man`, which ignore them.
 pub fn command() -> clap::Command {
     let mut command = Cli::command();
-    // Built first, so clap's own flags and the global options are there to be finished.
+    // Built first, so clap's own flags and the site options are there to be finished.
     command.build();
     finish_help(command)
 }
@@ -241,7 +241,7 @@ where
     let Some((name, sub_m)) = matches.subcommand() else {
         return Ok(cli);
     };
-    let before = cli.global.clone();
+    let before = cli.site_args.clone();
     match cli.command.site_args_mut() {
         Some(site) => site.take_given(sub_m, before, &matches),
         None => {
@@ -302,12 +302,12 @@ impl Command {
     /// The site options of a command that talks to a site; `None` for the others.
     pub fn site_args_mut(&mut self) -> Option<&mut SiteArgs> {
         match self {
-            Command::Scan(a) => Some(&mut a.global),
-            Command::Rotate(a) => Some(&mut a.global),
-            Command::Apply(a) => Some(&mut a.global),
-            Command::Restore(a) => Some(&mut a.global),
-            Command::Tokens(a) => Some(&mut a.global),
-            Command::Revoke(a) => Some(&mut a.global),
+            Command::Scan(a) => Some(&mut a.site_args),
+            Command::Rotate(a) => Some(&mut a.site_args),
+            Command::Apply(a) => Some(&mut a.site_args),
+            Command::Restore(a) => Some(&mut a.site_args),
+            Command::Tokens(a) => Some(&mut a.site_args),
+            Command::Revoke(a) => Some(&mut a.site_args),
             #[cfg(feature = "sandbox")]
             Command::Sandbox(_) | Command::Demo(_) => None,
             Command::Backups(_)
@@ -368,7 +368,7 @@ pub struct ScanArgs {
     pub org_gateway: Option<String>,
 
     #[command(flatten)]
-    pub global: SiteArgs,
+    pub site_args: SiteArgs,
 }
 
 /// The Atlassian organization whose admin API tells when API tokens expire, and revokes
@@ -577,7 +577,7 @@ pub struct RotateArgs {
     pub write_args: WriteArgs,
 
     #[command(flatten)]
-    pub global: SiteArgs,
+    pub site_args: SiteArgs,
 }
 
 /// Carry out a plan saved by `rotate --out`, exactly: the same rules, the same credentials.
@@ -602,7 +602,7 @@ pub struct ApplyArgs {
     pub write_args: WriteArgs,
 
     #[command(flatten)]
-    pub global: SiteArgs,
+    pub site_args: SiteArgs,
 }
 
 /// Put rules back as they were before a rotation, from the backups rotate wrote.
@@ -633,7 +633,7 @@ pub struct RestoreArgs {
     pub format: SummaryFormat,
 
     #[command(flatten)]
-    pub global: SiteArgs,
+    pub site_args: SiteArgs,
 }
 
 /// Print the fingerprints of a token read on stdin, to match it against `scan`'s inventory.
@@ -684,7 +684,7 @@ pub struct TokensArgs {
     pub org: OrgArgs,
 
     #[command(flatten)]
-    pub global: SiteArgs,
+    pub site_args: SiteArgs,
 }
 
 /// Revoke one API token through the organization admin API, once no rule can need it.
@@ -751,7 +751,7 @@ pub struct RevokeArgs {
     pub org: OrgArgs,
 
     #[command(flatten)]
-    pub global: SiteArgs,
+    pub site_args: SiteArgs,
 }
 
 /// Walk through the main job against a built-in sandbox: no Atlassian site needed.
@@ -890,8 +890,8 @@ mod tests {
 
     fn site_of(cli: Cli) -> SiteArgs {
         match cli.command {
-            Command::Scan(a) => a.global,
-            Command::Rotate(a) => a.global,
+            Command::Scan(a) => a.site_args,
+            Command::Rotate(a) => a.site_args,
             other => panic!("not a site command: {other:?}"),
         }
     }

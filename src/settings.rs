@@ -226,12 +226,12 @@ fn atlassian_gateway() -> Url {
 /// once (sites compared as parsed, without a trailing `/`). Empty when no site was named:
 /// the caller says what is missing ([`SiteSettings::resolve_all`]) or discovers the sites
 /// (`scan --org`).
-fn resolve_targets(global: &SiteArgs) -> CommandResult<Vec<Target>> {
+fn resolve_targets(site_args: &SiteArgs) -> CommandResult<Vec<Target>> {
     let mut sites = Vec::new();
-    for text in global.site.iter().filter(|s| !s.trim().is_empty()) {
+    for text in site_args.site.iter().filter(|s| !s.trim().is_empty()) {
         sites.push(parse_site(text)?);
     }
-    if let Some(path) = &global.sites_file {
+    if let Some(path) = &site_args.sites_file {
         let text = crate::files::read_text_capped(
             path,
             crate::files::SITES_FILE_CAP,
@@ -246,7 +246,7 @@ fn resolve_targets(global: &SiteArgs) -> CommandResult<Vec<Target>> {
         })?;
         sites.extend(parse_sites_text(&text)?);
     }
-    Ok(targets_of(&sites, global.product.expand()))
+    Ok(targets_of(&sites, site_args.product.expand()))
 }
 
 /// Every (site, product) pair, sites outermost, each pair once.
@@ -600,7 +600,7 @@ mod tests {
     use super::*;
     use crate::cli::{ColorChoice, Product};
 
-    fn global(sites: &[&str], file: Option<std::path::PathBuf>, product: Product) -> SiteArgs {
+    fn site_args(sites: &[&str], file: Option<std::path::PathBuf>, product: Product) -> SiteArgs {
         SiteArgs {
             site: sites.iter().map(|s| s.to_string()).collect(),
             sites_file: file,
@@ -619,7 +619,7 @@ mod tests {
 
     #[test]
     fn sites_and_products_expand_in_order_each_pair_once() {
-        let g = global(
+        let g = site_args(
             &[
                 "https://b.atlassian.net",
                 "https://A.atlassian.net/",
@@ -637,12 +637,12 @@ mod tests {
                 "https://a.atlassian.net confluence",
             ]
         );
-        let g = global(&["https://a.atlassian.net"], None, Product::Confluence);
+        let g = site_args(&["https://a.atlassian.net"], None, Product::Confluence);
         assert_eq!(
             labels(&resolve_targets(&g).unwrap()),
             ["https://a.atlassian.net confluence"]
         );
-        assert!(resolve_targets(&global(&[], None, Product::Jira))
+        assert!(resolve_targets(&site_args(&[], None, Product::Jira))
             .unwrap()
             .is_empty());
     }
@@ -657,7 +657,7 @@ mod tests {
              https://c.atlassian.net\r\n",
         )
         .unwrap();
-        let g = global(&["https://a.atlassian.net"], Some(path), Product::Jira);
+        let g = site_args(&["https://a.atlassian.net"], Some(path), Product::Jira);
         assert_eq!(
             labels(&resolve_targets(&g).unwrap()),
             [
@@ -686,7 +686,7 @@ mod tests {
         let err = parse_sites_text("# nothing\n\n").unwrap_err().render();
         assert!(err.contains("names no site"), "{err}");
         let dir = tempfile::tempdir().unwrap();
-        let g = global(&[], Some(dir.path().join("missing")), Product::Jira);
+        let g = site_args(&[], Some(dir.path().join("missing")), Product::Jira);
         assert!(resolve_targets(&g).is_err());
     }
 
@@ -694,12 +694,12 @@ mod tests {
     fn one_target_commands_refuse_several_before_reading_a_token() {
         let ui = Ui::new(-1, ColorChoice::Never);
         for g in [
-            global(
+            site_args(
                 &["https://a.atlassian.net", "https://b.atlassian.net"],
                 None,
                 Product::Jira,
             ),
-            global(&["https://a.atlassian.net"], None, Product::All),
+            site_args(&["https://a.atlassian.net"], None, Product::All),
         ] {
             let err = SiteSettings::resolve(&SiteOptions::resolve(&g), &ui)
                 .err()
@@ -716,7 +716,7 @@ mod tests {
             .unwrap()
             .render();
         assert!(err.contains("no site was given"), "{err}");
-        let mut g = global(
+        let mut g = site_args(
             &["https://a.atlassian.net", "https://b.atlassian.net"],
             None,
             Product::Jira,
@@ -735,7 +735,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let token = dir.path().join("token");
         std::fs::write(&token, "FAKE-settings-test-token").unwrap();
-        let mut g = global(
+        let mut g = site_args(
             &["https://a.atlassian.net", "https://b.atlassian.net"],
             None,
             Product::All,
@@ -773,7 +773,7 @@ mod tests {
     }
 
     fn options(sites: &[&str], product: Product) -> SiteOptions {
-        SiteOptions::resolve(&global(sites, None, product))
+        SiteOptions::resolve(&site_args(sites, None, product))
     }
 
     fn quiet() -> Ui {
@@ -782,7 +782,7 @@ mod tests {
 
     #[test]
     fn options_are_resolved_from_flags_alone_and_keep_errors_for_the_mode_that_needs_a_site() {
-        let mut g = global(&["not a url s3cr3t"], None, Product::Jira);
+        let mut g = site_args(&["not a url s3cr3t"], None, Product::Jira);
         g.login = Some("  admin@x.example \n".into());
         g.concurrency = 7;
         g.max_response_mb = 3;
@@ -804,7 +804,7 @@ mod tests {
         // The site comes first, as it always did; then the login, then --api-base.
         let err = SiteSettings::resolve(&o, &quiet()).err().unwrap().render();
         assert_eq!(err, first);
-        let mut g = global(&["https://a.atlassian.net"], None, Product::Jira);
+        let mut g = site_args(&["https://a.atlassian.net"], None, Product::Jira);
         g.login = Some(" ".into());
         g.api_base = Some("http://api.example/x".into());
         let err = SiteSettings::resolve(&SiteOptions::resolve(&g), &quiet())
@@ -826,7 +826,7 @@ mod tests {
     #[test]
     fn a_sites_file_error_is_said_whole_each_time_it_is_raised() {
         let dir = tempfile::tempdir().unwrap();
-        let g = global(&[], Some(dir.path().join("missing")), Product::Jira);
+        let g = site_args(&[], Some(dir.path().join("missing")), Product::Jira);
         let o = SiteOptions::resolve(&g);
         let direct = resolve_targets(&g).unwrap_err();
         let raised = o.targets().unwrap_err();

@@ -41,7 +41,7 @@ pub async fn run(args: &DemoArgs, ui: &Ui) -> CommandResult {
         }
     };
     let (sandbox, admin, new_token_file) = start(&fixtures, &secrets).await?;
-    let global = SiteArgs {
+    let site_args = SiteArgs {
         site: vec![sandbox.base_url()],
         sites_file: None,
         login: Some(admin),
@@ -53,7 +53,7 @@ pub async fn run(args: &DemoArgs, ui: &Ui) -> CommandResult {
     };
     let backups = secrets.join("backups");
     let rules = sandbox.state().rule_uuids().len();
-    let mut result = walk(&global, rules, &new_token_file, &backups, ui).await;
+    let mut result = walk(&site_args, rules, &new_token_file, &backups, ui).await;
     sandbox.shutdown().await;
     if result.is_ok() && fixtures.join("org").is_dir() {
         result = super::demo_org::run(&fixtures.join("org"), &secrets, ui).await;
@@ -131,14 +131,14 @@ async fn start(fixtures: &Path, secrets: &Path) -> CommandResult<(Sandbox, Strin
 }
 
 async fn walk(
-    global: &SiteArgs,
+    site_args: &SiteArgs,
     rules: usize,
     new_token: &Path,
     backups: &Path,
     ui: &Ui,
 ) -> CommandResult {
-    let site = global.site.first().cloned().unwrap_or_default();
-    let options = SiteOptions::resolve(global);
+    let site = site_args.site.first().cloned().unwrap_or_default();
+    let options = SiteOptions::resolve(site_args);
     heading(
         ui,
         0,
@@ -155,7 +155,7 @@ async fn walk(
         "   $ autorekey scan --verify     (credentials shown as user · fingerprint)
 ",
     );
-    let scan = scan_args(global, None);
+    let scan = scan_args(site_args, None);
     super::scan::run(&options, &scan, ui).await?;
 
     heading(
@@ -166,7 +166,7 @@ async fn walk(
     ui.out(format!(
         "   $ autorekey rotate --account {SERVICE_ACCOUNT} --new-token-file new-token --dry-run\n"
     ));
-    let dry_run = rotate_args(global, SERVICE_ACCOUNT, new_token, backups, true);
+    let dry_run = rotate_args(site_args, SERVICE_ACCOUNT, new_token, backups, true);
     expect_partial(super::rotate::run(&options, &dry_run, ui).await)?;
 
     heading(
@@ -177,23 +177,23 @@ async fn walk(
     ui.out(format!(
         "   $ autorekey rotate --account {SERVICE_ACCOUNT} --new-token-file new-token --yes\n"
     ));
-    let rotation = rotate_args(global, SERVICE_ACCOUNT, new_token, backups, false);
+    let rotation = rotate_args(site_args, SERVICE_ACCOUNT, new_token, backups, false);
     expect_partial(super::rotate::run(&options, &rotation, ui).await)?;
 
     heading(ui, 4, "Run it again: a second run finds only what is left");
     expect_partial(super::rotate::run(&options, &rotation, ui).await)?;
 
     heading(ui, 5, "The way back: restore one rule from its backup");
-    restore_one_rule(&options, global, backups, ui).await?;
+    restore_one_rule(&options, site_args, backups, ui).await?;
 
     heading(ui, 6, &format!("Inventory of {SERVICE_ACCOUNT} now"));
-    let scan = scan_args(global, Some(SERVICE_ACCOUNT));
+    let scan = scan_args(site_args, Some(SERVICE_ACCOUNT));
     super::scan::run(&options, &scan, ui).await
 }
 
 async fn restore_one_rule(
     options: &SiteOptions,
-    global: &SiteArgs,
+    site_args: &SiteArgs,
     backups: &Path,
     ui: &Ui,
 ) -> CommandResult {
@@ -211,7 +211,7 @@ async fn restore_one_rule(
         backup: run_dir,
         rules: vec![RESTORED_RULE.into()],
         yes: true,
-        global: global.clone(),
+        site_args: site_args.clone(),
     };
     super::restore::run(options, &restore, ui).await
 }
@@ -233,9 +233,9 @@ pub(super) fn expect_partial(result: CommandResult) -> CommandResult {
     }
 }
 
-pub(super) fn scan_args(global: &SiteArgs, account: Option<&str>) -> ScanArgs {
+pub(super) fn scan_args(site_args: &SiteArgs, account: Option<&str>) -> ScanArgs {
     ScanArgs {
-        global: global.clone(),
+        site_args: site_args.clone(),
         format: Format::Text,
         account: account.map(str::to_string),
         from_file: None,
@@ -247,14 +247,14 @@ pub(super) fn scan_args(global: &SiteArgs, account: Option<&str>) -> ScanArgs {
 }
 
 pub(super) fn rotate_args(
-    global: &SiteArgs,
+    site_args: &SiteArgs,
     account: &str,
     new_token: &Path,
     backups: &Path,
     dry_run: bool,
 ) -> RotateArgs {
     RotateArgs {
-        global: global.clone(),
+        site_args: site_args.clone(),
         account: account.into(),
         fingerprint: Vec::new(),
         to_account: None,

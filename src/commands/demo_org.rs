@@ -60,7 +60,7 @@ pub async fn run(fixtures: &Path, secrets: &Path, ui: &Ui) -> CommandResult {
     let sandbox = Sandbox::start(config)
         .await
         .map_err(|e| CommandError::caused(ErrorKind::Failure, "cannot start the sandbox", e))?;
-    let global = SiteArgs {
+    let site_args = SiteArgs {
         site: vec![sandbox.base_url()],
         sites_file: None,
         login: Some(admin.email.clone()),
@@ -71,8 +71,8 @@ pub async fn run(fixtures: &Path, secrets: &Path, ui: &Ui) -> CommandResult {
         max_response_mb: 32,
     };
     let steps = Steps {
-        options: SiteOptions::resolve(&global),
-        global: &global,
+        options: SiteOptions::resolve(&site_args),
+        site_args: &site_args,
         org: OrgArgs {
             org: Some(org.id.clone()),
             org_api_key_file: Some(dir.join("org-key")),
@@ -87,7 +87,7 @@ pub async fn run(fixtures: &Path, secrets: &Path, ui: &Ui) -> CommandResult {
 
 struct Steps<'a> {
     options: SiteOptions,
-    global: &'a SiteArgs,
+    site_args: &'a SiteArgs,
     org: OrgArgs,
     dir: &'a Path,
     new_fp: String,
@@ -105,7 +105,7 @@ impl Steps<'_> {
         let scan = ScanArgs {
             verify: false,
             org: self.org.clone(),
-            ..scan_args(self.global, None)
+            ..scan_args(self.site_args, None)
         };
         super::scan::run(&self.options, &scan, ui).await?;
 
@@ -115,7 +115,7 @@ impl Steps<'_> {
         ));
         let backups = self.dir.join("backups");
         let rotate = rotate_args(
-            self.global,
+            self.site_args,
             OWNER,
             &self.dir.join("new-token"),
             &backups,
@@ -133,7 +133,7 @@ impl Steps<'_> {
             self.new_fp
         ));
         let revoke = RevokeArgs {
-            global: self.global.clone(),
+            site_args: self.site_args.clone(),
             account: OWNER.into(),
             token_id: OLD_TOKEN_ID.into(),
             keep: Some(self.new_fp.clone()),
@@ -150,7 +150,7 @@ impl Steps<'_> {
             "   $ autorekey tokens --account {OWNER} --org ORG_ID\n"
         ));
         let tokens = TokensArgs {
-            global: self.global.clone(),
+            site_args: self.site_args.clone(),
             account: Some(OWNER.into()),
             expiring: None,
             scan: None,

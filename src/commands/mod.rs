@@ -164,16 +164,16 @@ async fn run(cli: Cli, ui: &Ui) -> CommandResult {
     // each command reads the admin's token where its own order of checks wants it.
     let site = SiteOptions::resolve;
     match cli.command {
-        Command::Scan(args) => scan::run(&site(&args.global), &args, ui).await,
-        Command::Rotate(args) => rotate::run(&site(&args.global), &args, ui).await,
-        Command::Apply(args) => apply::run(&site(&args.global), &args, ui).await,
-        Command::Restore(args) => restore::run(&site(&args.global), &args, ui).await,
+        Command::Scan(args) => scan::run(&site(&args.site_args), &args, ui).await,
+        Command::Rotate(args) => rotate::run(&site(&args.site_args), &args, ui).await,
+        Command::Apply(args) => apply::run(&site(&args.site_args), &args, ui).await,
+        Command::Restore(args) => restore::run(&site(&args.site_args), &args, ui).await,
         Command::Backups(args) => backups::run(&args, ui),
         #[cfg(feature = "sandbox")]
         Command::Demo(args) => demo::run(&args, ui).await,
         Command::Fingerprint(_) => fingerprint::run(ui),
-        Command::Tokens(args) => tokens::run(&site(&args.global), &args, ui).await,
-        Command::Revoke(args) => revoke::run(&site(&args.global), &args, ui).await,
+        Command::Tokens(args) => tokens::run(&site(&args.site_args), &args, ui).await,
+        Command::Revoke(args) => revoke::run(&site(&args.site_args), &args, ui).await,
         #[cfg(feature = "sandbox")]
         Command::Sandbox(args) => sandbox::run(args, ui).await,
         Command::Completions(args) => completions::run(&args, ui),
