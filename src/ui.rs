@@ -261,7 +261,7 @@ impl Ui {
         self.paint(Style::new().bold(), text)
     }
 
-    /// `text` in `style` when stdout has colour, as [`Ui::paint_err`] for stderr.
+    /// `text` in `style` when stdout has colour, as `paint_err` does for stderr.
     pub fn paint(&self, style: Style, text: &str) -> String {
         style.force_styling(self.color).apply_to(text).to_string()
     }
