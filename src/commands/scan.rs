@@ -30,7 +30,7 @@ use crate::secret::{Credential, Fingerprint};
 use crate::settings::{OrgSettings, SiteOptions};
 use crate::ui::Ui;
 use crate::verify::{
-    check_where, sent_to_site_but_gateway_only, verify_key, Places, Target, VerifyKey,
+    check_where, sent_to_site_but_gateway_only, verify_key, CheckAt, Places, Target, VerifyKey,
 };
 
 use super::scan_sites::{self, Sites};
@@ -601,65 +601,96 @@ async fn verify_credentials(
     inventory: &mut Inventory,
     ui: &Ui,
 ) {
-    let policies: Vec<HostPolicy> = clients
-        .iter()
-        .map(|c| HostPolicy::new(c.site().clone()))
-        .collect();
-    // Without it, gateway targets of this very site are checked by their cloud id alone.
-    let mut clouds = Vec::new();
-    for client in clients {
-        clouds.push(client.cloud_id().await.ok());
-    }
+    let sites = CheckSites::new(clients).await;
     let bar = ui.progress(creds.len() as u64, "Verifying credentials");
     // By (user, fingerprint shown), which is what a row carries.
     let mut verdicts: BTreeMap<VerifyKey, (Verification, String)> = BTreeMap::new();
     for (key, uses) in creds {
-        let places = clients
-            .iter()
-            .zip(&policies)
-            .zip(&clouds)
-            .map(|((c, p), cloud)| {
-                let places = Places {
-                    site: c.site(),
-                    gateway: c.gateway(),
-                    own_cloud: cloud.as_deref(),
-                };
-                (
-                    *c,
-                    c.site(),
-                    places.check_at(&uses.targets, |u| p.allows(u)),
-                )
-            });
-        let verdict = match check_where(places) {
-            Some((client, at)) => {
-                let site = client.site();
-                let verified = client.verify(&at, &uses.credential).await;
-                let site_refuses = sent_to_site_but_gateway_only(
-                    verified.check.is_live(),
-                    verified.url.as_ref(),
-                    site,
-                    &uses.targets,
-                );
-                let (v, mut detail) = verdict_of(verified);
-                if site_refuses {
-                    detail.push_str(
-                        "; it works only through the gateway, yet a rule sends it to the site's \
-                         own address, which refuses it: `rotate --rewrite-urls` moves those URLs",
-                    );
-                }
-                (v, detail)
-            }
-            None => (
-                Verification::NotChecked,
-                "not checked: no rule sends it to the site or an Atlassian host".into(),
-            ),
-        };
+        let verdict = sites.verdict(uses).await;
         for shown in &uses.shown {
             verdicts.insert((key.0.clone(), shown.clone()), verdict.clone());
         }
         bar.inc(1);
     }
     bar.finish_and_clear();
+    mark_rows(inventory, &verdicts);
+    inventory.finish();
+}
+
+/// The sites `--verify` may check a credential at: each one's client, host policy and
+/// cloud id.
+struct CheckSites<'c> {
+    clients: &'c [&'c AutomationClient],
+    policies: Vec<HostPolicy>,
+    clouds: Vec<Option<String>>,
+}
+
+impl<'c> CheckSites<'c> {
+    /// Every site's host policy, then its cloud id, read site by site.
+    async fn new(clients: &'c [&'c AutomationClient]) -> Self {
+        let policies = clients
+            .iter()
+            .map(|c| HostPolicy::new(c.site().clone()))
+            .collect();
+        // Without it, gateway targets of this very site are checked by their cloud id alone.
+        let mut clouds = Vec::new();
+        for client in clients {
+            clouds.push(client.cloud_id().await.ok());
+        }
+        CheckSites {
+            clients,
+            policies,
+            clouds,
+        }
+    }
+
+    /// The client that checks a credential the rules send to `targets`, and where, if any.
+    fn check_at(&self, targets: &BTreeSet<Target>) -> Option<(&'c AutomationClient, CheckAt)> {
+        let places = self
+            .clients
+            .iter()
+            .zip(&self.policies)
+            .zip(&self.clouds)
+            .map(|((c, p), cloud)| {
+                let places = Places {
+                    site: c.site(),
+                    gateway: c.gateway(),
+                    own_cloud: cloud.as_deref(),
+                };
+                (*c, c.site(), places.check_at(targets, |u| p.allows(u)))
+            });
+        check_where(places)
+    }
+
+    /// The verdict on one credential, with what it means for a rule sending it to the site.
+    async fn verdict(&self, uses: &Uses) -> (Verification, String) {
+        let Some((client, at)) = self.check_at(&uses.targets) else {
+            return (
+                Verification::NotChecked,
+                "not checked: no rule sends it to the site or an Atlassian host".into(),
+            );
+        };
+        let verified = client.verify(&at, &uses.credential).await;
+        let site_refuses = sent_to_site_but_gateway_only(
+            verified.check.is_live(),
+            verified.url.as_ref(),
+            client.site(),
+            &uses.targets,
+        );
+        let (v, mut detail) = verdict_of(verified);
+        if site_refuses {
+            detail.push_str(
+                "; it works only through the gateway, yet a rule sends it to the site's \
+                 own address, which refuses it: `rotate --rewrite-urls` moves those URLs",
+            );
+        }
+        (v, detail)
+    }
+}
+
+/// Each row gets the verdict on its credential; a literal one with none was not one
+/// autorekey can check, and says so.
+fn mark_rows(inventory: &mut Inventory, verdicts: &BTreeMap<VerifyKey, (Verification, String)>) {
     for row in &mut inventory.findings {
         let key = (
             row.email.clone().unwrap_or_default().to_ascii_lowercase(),
@@ -677,7 +708,6 @@ async fn verify_credentials(
                 Some("not checked: only Basic credentials of an email user can be".into());
         }
     }
-    inventory.finish();
 }
 
 fn verdict_of(verified: Verified) -> (Verification, String) {
