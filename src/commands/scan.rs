@@ -23,7 +23,9 @@ use crate::detect::{self, Finding, Status};
 use crate::error::{CommandError, CommandResult};
 use crate::expiry::{self, OwnerExpiry};
 use crate::export;
-use crate::fetch::{AutomationClient, CredentialCheck, FetchError, HostPolicy, Verified};
+use crate::fetch::{
+    AutomationClient, CredentialCheck, FetchError, HostPolicy, ReadStats, Verified,
+};
 use crate::printable::printable;
 use crate::report::{self, Inventory, Verification};
 use crate::secret::{Credential, Fingerprint};
@@ -318,6 +320,23 @@ impl<'a> Collector<'a> {
         self.users.extend(other.users);
     }
 
+    /// The server's text that the rows and errors quote, through the site's masker.
+    fn clean_server_text(&mut self, client: &AutomationClient) {
+        // A read that failed before another rule was read may quote that rule's token, and
+        // an id (the server's text) may hold one: both are cleaned once every rule is in.
+        let clean = |text: &str| client.masker().clean(text);
+        for failed in &mut self.inventory.errors {
+            failed.error = clean(&failed.error);
+            failed.rule_uuid = clean(&failed.rule_uuid);
+        }
+        // Names and paths are the server's text too: one may hold a piece of the admin's token.
+        for row in &mut self.inventory.findings {
+            row.rule_uuid = clean(&row.rule_uuid);
+            row.rule_name = clean(&row.rule_name);
+            row.component_path = clean(&row.component_path);
+        }
+    }
+
     /// The row of one finding: its file, and whether it may hide the account's token.
     fn row(&self, rule: &serde_json::Value, f: &Finding) -> report::Row {
         let mut row = report::Row::new(rule, f);
@@ -524,20 +543,7 @@ async fn scan_site(
     show_bar: bool,
     ui: &Ui,
 ) -> CommandResult<Option<FetchError>> {
-    // Rules are read while the list is still paging: the bar grows with the listing. Sites
-    // read side by side would draw over each other's bars: they have none, and say which
-    // product they list.
-    let bar = match show_bar {
-        true => {
-            ui.status(format!("Listing rules at {}", client.site()));
-            ui.progress(0, "Reading rules")
-        }
-        false => {
-            let (site, product) = (client.site(), client.product());
-            ui.status(format!("Listing {product} rules at {site}"));
-            indicatif::ProgressBar::hidden()
-        }
-    };
+    let bar = listing_bar(client, show_bar, ui);
     let stats = client
         .read_all_rules(|read| {
             bar.set_length(read.listed as u64);
@@ -551,30 +557,11 @@ async fn scan_site(
         })
         .await;
     bar.finish_and_clear();
-    // A read that failed before another rule was read may quote that rule's token, and
-    // an id (the server's text) may hold one: both are cleaned once every rule is in.
-    let clean = |text: &str| client.masker().clean(text);
-    for failed in &mut collector.inventory.errors {
-        failed.error = clean(&failed.error);
-        failed.rule_uuid = clean(&failed.rule_uuid);
-    }
-    // Names and paths are the server's text too: one may hold a piece of the admin's token.
-    for row in &mut collector.inventory.findings {
-        row.rule_uuid = clean(&row.rule_uuid);
-        row.rule_name = clean(&row.rule_name);
-        row.component_path = clean(&row.component_path);
-    }
+    collector.clean_server_text(client);
     let read = collector.inventory.summary.rules_read + collector.inventory.summary.rules_failed;
     match stats {
         Ok(stats) => {
-            ui.verbose(format!("Concurrency: {}", stats.concurrency));
-            ui.verbose(format!("Pacing: {}", stats.pacing));
-            if let Some(warning) = stats.listing.warning() {
-                ui.warn(warning);
-            }
-            if let Some(note) = stats.listing.note() {
-                ui.verbose(note);
-            }
+            say_how_listed(&stats, ui);
             collector.inventory.summary.list_complete = Some(stats.list_complete());
             if read == 0 {
                 ui.status(format!(
@@ -586,6 +573,37 @@ async fn scan_site(
         }
         Err(e) if read > 0 => Ok(Some(e)),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The status line that the listing starts, and the bar of the rules read.
+fn listing_bar(client: &AutomationClient, show_bar: bool, ui: &Ui) -> indicatif::ProgressBar {
+    // Rules are read while the list is still paging: the bar grows with the listing. Sites
+    // read side by side would draw over each other's bars: they have none, and say which
+    // product they list.
+    match show_bar {
+        true => {
+            ui.status(format!("Listing rules at {}", client.site()));
+            ui.progress(0, "Reading rules")
+        }
+        false => {
+            let (site, product) = (client.site(), client.product());
+            ui.status(format!("Listing {product} rules at {site}"));
+            indicatif::ProgressBar::hidden()
+        }
+    }
+}
+
+/// How the site's rules were read (with `-v`), and a warning when its two listings
+/// disagreed.
+fn say_how_listed(stats: &ReadStats, ui: &Ui) {
+    ui.verbose(format!("Concurrency: {}", stats.concurrency));
+    ui.verbose(format!("Pacing: {}", stats.pacing));
+    if let Some(warning) = stats.listing.warning() {
+        ui.warn(warning);
+    }
+    if let Some(note) = stats.listing.note() {
+        ui.verbose(note);
     }
 }
 
