@@ -14,7 +14,7 @@
 //! that sends it to the site are [`crate::verify`]'s (pure); this command sends the checks.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use url::Url;
 
@@ -478,41 +478,9 @@ fn scan_path(path: &Path, collector: &mut Collector, ui: &Ui) -> CommandResult {
         .map(|e| e.path())
         .collect();
     entries.sort();
-    // A folder with no rule file in it is a wrong path, not a clean site: "0 findings"
-    // would pass a check that read nothing.
-    if !entries
-        .iter()
-        .any(|f| !f.is_dir() && export::is_rule_file_name(f))
-    {
-        return Err(CommandError::usage(format!(
-            "{} holds no rule files (*.json, *.ndjson, *.jsonl); nothing was scanned",
-            path.display()
-        ))
-        .hint(format!(
-            "check the --from-file path ({} entries there; subfolders are not scanned)",
-            entries.len()
-        )));
-    }
+    require_rule_files(path, &entries)?;
     for file in entries {
-        let reason = if file.is_dir() {
-            Some("a directory (subdirectories are not scanned)".to_string())
-        } else if !export::is_rule_file_name(&file) {
-            Some("not a .json, .ndjson or .jsonl file".to_string())
-        } else {
-            let mut read = 0usize;
-            collector.file = Some(file.display().to_string());
-            match export::for_each_rule(&file, |rule| {
-                read += 1;
-                collector.add(&rule)
-            }) {
-                Ok(_) => None,
-                Err(e) if read > 0 => Some(format!(
-                    "read {}, then stopped: {e}",
-                    report::count(read, "rule", "rules")
-                )),
-                Err(e) => Some(e.to_string()),
-            }
-        };
+        let reason = read_entry(&file, collector);
         // A file name is anyone's text: a newline in it would print a line of its own.
         let path = file.display().to_string();
         let shown = printable(&path);
@@ -528,6 +496,49 @@ fn scan_path(path: &Path, collector: &mut Collector, ui: &Ui) -> CommandResult {
         }
     }
     Ok(())
+}
+
+/// A folder with no rule file in it is a wrong path, not a clean site: "0 findings"
+/// would pass a check that read nothing.
+fn require_rule_files(path: &Path, entries: &[PathBuf]) -> CommandResult {
+    if entries
+        .iter()
+        .any(|f| !f.is_dir() && export::is_rule_file_name(f))
+    {
+        return Ok(());
+    }
+    Err(CommandError::usage(format!(
+        "{} holds no rule files (*.json, *.ndjson, *.jsonl); nothing was scanned",
+        path.display()
+    ))
+    .hint(format!(
+        "check the --from-file path ({} entries there; subfolders are not scanned)",
+        entries.len()
+    )))
+}
+
+/// One entry of a directory, read into the collector when it is a rule file; `Some(why)`
+/// when it is skipped: not a rule file, or one that could not be read to its end.
+fn read_entry(file: &Path, collector: &mut Collector) -> Option<String> {
+    if file.is_dir() {
+        return Some("a directory (subdirectories are not scanned)".to_string());
+    }
+    if !export::is_rule_file_name(file) {
+        return Some("not a .json, .ndjson or .jsonl file".to_string());
+    }
+    let mut read = 0usize;
+    collector.file = Some(file.display().to_string());
+    match export::for_each_rule(file, |rule| {
+        read += 1;
+        collector.add(&rule)
+    }) {
+        Ok(_) => None,
+        Err(e) if read > 0 => Some(format!(
+            "read {}, then stopped: {e}",
+            report::count(read, "rule", "rules")
+        )),
+        Err(e) => Some(e.to_string()),
+    }
 }
 
 const FILE_SHAPES_HINT: &str = "--from-file takes a rule ({\"trigger\", \"components\", ...}), an \
