@@ -14,7 +14,7 @@
 //! that sends it to the site are [`crate::verify`]'s (pure); this command sends the checks.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use url::Url;
 
@@ -23,14 +23,16 @@ use crate::detect::{self, Finding, Status};
 use crate::error::{CommandError, CommandResult};
 use crate::expiry::{self, OwnerExpiry};
 use crate::export;
-use crate::fetch::{AutomationClient, CredentialCheck, FetchError, HostPolicy, Verified};
+use crate::fetch::{
+    AutomationClient, CredentialCheck, FetchError, HostPolicy, ReadStats, Verified,
+};
 use crate::printable::printable;
 use crate::report::{self, Inventory, Verification};
 use crate::secret::{Credential, Fingerprint};
 use crate::settings::{OrgSettings, SiteOptions};
 use crate::ui::Ui;
 use crate::verify::{
-    check_where, sent_to_site_but_gateway_only, verify_key, Places, Target, VerifyKey,
+    check_where, sent_to_site_but_gateway_only, verify_key, CheckAt, Places, Target, VerifyKey,
 };
 
 use super::scan_sites::{self, Sites};
@@ -318,6 +320,23 @@ impl<'a> Collector<'a> {
         self.users.extend(other.users);
     }
 
+    /// The server's text that the rows and errors quote, through the site's masker.
+    fn clean_server_text(&mut self, client: &AutomationClient) {
+        // A read that failed before another rule was read may quote that rule's token, and
+        // an id (the server's text) may hold one: both are cleaned once every rule is in.
+        let clean = |text: &str| client.masker().clean(text);
+        for failed in &mut self.inventory.errors {
+            failed.error = clean(&failed.error);
+            failed.rule_uuid = clean(&failed.rule_uuid);
+        }
+        // Names and paths are the server's text too: one may hold a piece of the admin's token.
+        for row in &mut self.inventory.findings {
+            row.rule_uuid = clean(&row.rule_uuid);
+            row.rule_name = clean(&row.rule_name);
+            row.component_path = clean(&row.component_path);
+        }
+    }
+
     /// The row of one finding: its file, and whether it may hide the account's token.
     fn row(&self, rule: &serde_json::Value, f: &Finding) -> report::Row {
         let mut row = report::Row::new(rule, f);
@@ -459,41 +478,9 @@ fn scan_path(path: &Path, collector: &mut Collector, ui: &Ui) -> CommandResult {
         .map(|e| e.path())
         .collect();
     entries.sort();
-    // A folder with no rule file in it is a wrong path, not a clean site: "0 findings"
-    // would pass a check that read nothing.
-    if !entries
-        .iter()
-        .any(|f| !f.is_dir() && export::is_rule_file_name(f))
-    {
-        return Err(CommandError::usage(format!(
-            "{} holds no rule files (*.json, *.ndjson, *.jsonl); nothing was scanned",
-            path.display()
-        ))
-        .hint(format!(
-            "check the --from-file path ({} entries there; subfolders are not scanned)",
-            entries.len()
-        )));
-    }
+    require_rule_files(path, &entries)?;
     for file in entries {
-        let reason = if file.is_dir() {
-            Some("a directory (subdirectories are not scanned)".to_string())
-        } else if !export::is_rule_file_name(&file) {
-            Some("not a .json, .ndjson or .jsonl file".to_string())
-        } else {
-            let mut read = 0usize;
-            collector.file = Some(file.display().to_string());
-            match export::for_each_rule(&file, |rule| {
-                read += 1;
-                collector.add(&rule)
-            }) {
-                Ok(_) => None,
-                Err(e) if read > 0 => Some(format!(
-                    "read {}, then stopped: {e}",
-                    report::count(read, "rule", "rules")
-                )),
-                Err(e) => Some(e.to_string()),
-            }
-        };
+        let reason = read_entry(&file, collector);
         // A file name is anyone's text: a newline in it would print a line of its own.
         let path = file.display().to_string();
         let shown = printable(&path);
@@ -511,6 +498,49 @@ fn scan_path(path: &Path, collector: &mut Collector, ui: &Ui) -> CommandResult {
     Ok(())
 }
 
+/// A folder with no rule file in it is a wrong path, not a clean site: "0 findings"
+/// would pass a check that read nothing.
+fn require_rule_files(path: &Path, entries: &[PathBuf]) -> CommandResult {
+    if entries
+        .iter()
+        .any(|f| !f.is_dir() && export::is_rule_file_name(f))
+    {
+        return Ok(());
+    }
+    Err(CommandError::usage(format!(
+        "{} holds no rule files (*.json, *.ndjson, *.jsonl); nothing was scanned",
+        path.display()
+    ))
+    .hint(format!(
+        "check the --from-file path ({} entries there; subfolders are not scanned)",
+        entries.len()
+    )))
+}
+
+/// One entry of a directory, read into the collector when it is a rule file; `Some(why)`
+/// when it is skipped: not a rule file, or one that could not be read to its end.
+fn read_entry(file: &Path, collector: &mut Collector) -> Option<String> {
+    if file.is_dir() {
+        return Some("a directory (subdirectories are not scanned)".to_string());
+    }
+    if !export::is_rule_file_name(file) {
+        return Some("not a .json, .ndjson or .jsonl file".to_string());
+    }
+    let mut read = 0usize;
+    collector.file = Some(file.display().to_string());
+    match export::for_each_rule(file, |rule| {
+        read += 1;
+        collector.add(&rule)
+    }) {
+        Ok(_) => None,
+        Err(e) if read > 0 => Some(format!(
+            "read {}, then stopped: {e}",
+            report::count(read, "rule", "rules")
+        )),
+        Err(e) => Some(e.to_string()),
+    }
+}
+
 const FILE_SHAPES_HINT: &str = "--from-file takes a rule ({\"trigger\", \"components\", ...}), an \
     envelope {\"rule\": ...}, a UI export {\"rules\": [...]}, {\"data\"|\"values\": [...]}, an \
     array or NDJSON of these, or a directory of such files";
@@ -524,20 +554,7 @@ async fn scan_site(
     show_bar: bool,
     ui: &Ui,
 ) -> CommandResult<Option<FetchError>> {
-    // Rules are read while the list is still paging: the bar grows with the listing. Sites
-    // read side by side would draw over each other's bars: they have none, and say which
-    // product they list.
-    let bar = match show_bar {
-        true => {
-            ui.status(format!("Listing rules at {}", client.site()));
-            ui.progress(0, "Reading rules")
-        }
-        false => {
-            let (site, product) = (client.site(), client.product());
-            ui.status(format!("Listing {product} rules at {site}"));
-            indicatif::ProgressBar::hidden()
-        }
-    };
+    let bar = listing_bar(client, show_bar, ui);
     let stats = client
         .read_all_rules(|read| {
             bar.set_length(read.listed as u64);
@@ -551,30 +568,11 @@ async fn scan_site(
         })
         .await;
     bar.finish_and_clear();
-    // A read that failed before another rule was read may quote that rule's token, and
-    // an id (the server's text) may hold one: both are cleaned once every rule is in.
-    let clean = |text: &str| client.masker().clean(text);
-    for failed in &mut collector.inventory.errors {
-        failed.error = clean(&failed.error);
-        failed.rule_uuid = clean(&failed.rule_uuid);
-    }
-    // Names and paths are the server's text too: one may hold a piece of the admin's token.
-    for row in &mut collector.inventory.findings {
-        row.rule_uuid = clean(&row.rule_uuid);
-        row.rule_name = clean(&row.rule_name);
-        row.component_path = clean(&row.component_path);
-    }
+    collector.clean_server_text(client);
     let read = collector.inventory.summary.rules_read + collector.inventory.summary.rules_failed;
     match stats {
         Ok(stats) => {
-            ui.verbose(format!("Concurrency: {}", stats.concurrency));
-            ui.verbose(format!("Pacing: {}", stats.pacing));
-            if let Some(warning) = stats.listing.warning() {
-                ui.warn(warning);
-            }
-            if let Some(note) = stats.listing.note() {
-                ui.verbose(note);
-            }
+            say_how_listed(&stats, ui);
             collector.inventory.summary.list_complete = Some(stats.list_complete());
             if read == 0 {
                 ui.status(format!(
@@ -586,6 +584,37 @@ async fn scan_site(
         }
         Err(e) if read > 0 => Ok(Some(e)),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The status line that the listing starts, and the bar of the rules read.
+fn listing_bar(client: &AutomationClient, show_bar: bool, ui: &Ui) -> indicatif::ProgressBar {
+    // Rules are read while the list is still paging: the bar grows with the listing. Sites
+    // read side by side would draw over each other's bars: they have none, and say which
+    // product they list.
+    match show_bar {
+        true => {
+            ui.status(format!("Listing rules at {}", client.site()));
+            ui.progress(0, "Reading rules")
+        }
+        false => {
+            let (site, product) = (client.site(), client.product());
+            ui.status(format!("Listing {product} rules at {site}"));
+            indicatif::ProgressBar::hidden()
+        }
+    }
+}
+
+/// How the site's rules were read (with `-v`), and a warning when its two listings
+/// disagreed.
+fn say_how_listed(stats: &ReadStats, ui: &Ui) {
+    ui.verbose(format!("Concurrency: {}", stats.concurrency));
+    ui.verbose(format!("Pacing: {}", stats.pacing));
+    if let Some(warning) = stats.listing.warning() {
+        ui.warn(warning);
+    }
+    if let Some(note) = stats.listing.note() {
+        ui.verbose(note);
     }
 }
 
@@ -601,65 +630,96 @@ async fn verify_credentials(
     inventory: &mut Inventory,
     ui: &Ui,
 ) {
-    let policies: Vec<HostPolicy> = clients
-        .iter()
-        .map(|c| HostPolicy::new(c.site().clone()))
-        .collect();
-    // Without it, gateway targets of this very site are checked by their cloud id alone.
-    let mut clouds = Vec::new();
-    for client in clients {
-        clouds.push(client.cloud_id().await.ok());
-    }
+    let sites = CheckSites::new(clients).await;
     let bar = ui.progress(creds.len() as u64, "Verifying credentials");
     // By (user, fingerprint shown), which is what a row carries.
     let mut verdicts: BTreeMap<VerifyKey, (Verification, String)> = BTreeMap::new();
     for (key, uses) in creds {
-        let places = clients
-            .iter()
-            .zip(&policies)
-            .zip(&clouds)
-            .map(|((c, p), cloud)| {
-                let places = Places {
-                    site: c.site(),
-                    gateway: c.gateway(),
-                    own_cloud: cloud.as_deref(),
-                };
-                (
-                    *c,
-                    c.site(),
-                    places.check_at(&uses.targets, |u| p.allows(u)),
-                )
-            });
-        let verdict = match check_where(places) {
-            Some((client, at)) => {
-                let site = client.site();
-                let verified = client.verify(&at, &uses.credential).await;
-                let site_refuses = sent_to_site_but_gateway_only(
-                    verified.check.is_live(),
-                    verified.url.as_ref(),
-                    site,
-                    &uses.targets,
-                );
-                let (v, mut detail) = verdict_of(verified);
-                if site_refuses {
-                    detail.push_str(
-                        "; it works only through the gateway, yet a rule sends it to the site's \
-                         own address, which refuses it: `rotate --rewrite-urls` moves those URLs",
-                    );
-                }
-                (v, detail)
-            }
-            None => (
-                Verification::NotChecked,
-                "not checked: no rule sends it to the site or an Atlassian host".into(),
-            ),
-        };
+        let verdict = sites.verdict(uses).await;
         for shown in &uses.shown {
             verdicts.insert((key.0.clone(), shown.clone()), verdict.clone());
         }
         bar.inc(1);
     }
     bar.finish_and_clear();
+    mark_rows(inventory, &verdicts);
+    inventory.finish();
+}
+
+/// The sites `--verify` may check a credential at: each one's client, host policy and
+/// cloud id.
+struct CheckSites<'c> {
+    clients: &'c [&'c AutomationClient],
+    policies: Vec<HostPolicy>,
+    clouds: Vec<Option<String>>,
+}
+
+impl<'c> CheckSites<'c> {
+    /// Every site's host policy, then its cloud id, read site by site.
+    async fn new(clients: &'c [&'c AutomationClient]) -> Self {
+        let policies = clients
+            .iter()
+            .map(|c| HostPolicy::new(c.site().clone()))
+            .collect();
+        // Without it, gateway targets of this very site are checked by their cloud id alone.
+        let mut clouds = Vec::new();
+        for client in clients {
+            clouds.push(client.cloud_id().await.ok());
+        }
+        CheckSites {
+            clients,
+            policies,
+            clouds,
+        }
+    }
+
+    /// The client that checks a credential the rules send to `targets`, and where, if any.
+    fn check_at(&self, targets: &BTreeSet<Target>) -> Option<(&'c AutomationClient, CheckAt)> {
+        let places = self
+            .clients
+            .iter()
+            .zip(&self.policies)
+            .zip(&self.clouds)
+            .map(|((c, p), cloud)| {
+                let places = Places {
+                    site: c.site(),
+                    gateway: c.gateway(),
+                    own_cloud: cloud.as_deref(),
+                };
+                (*c, c.site(), places.check_at(targets, |u| p.allows(u)))
+            });
+        check_where(places)
+    }
+
+    /// The verdict on one credential, with what it means for a rule sending it to the site.
+    async fn verdict(&self, uses: &Uses) -> (Verification, String) {
+        let Some((client, at)) = self.check_at(&uses.targets) else {
+            return (
+                Verification::NotChecked,
+                "not checked: no rule sends it to the site or an Atlassian host".into(),
+            );
+        };
+        let verified = client.verify(&at, &uses.credential).await;
+        let site_refuses = sent_to_site_but_gateway_only(
+            verified.check.is_live(),
+            verified.url.as_ref(),
+            client.site(),
+            &uses.targets,
+        );
+        let (v, mut detail) = verdict_of(verified);
+        if site_refuses {
+            detail.push_str(
+                "; it works only through the gateway, yet a rule sends it to the site's \
+                 own address, which refuses it: `rotate --rewrite-urls` moves those URLs",
+            );
+        }
+        (v, detail)
+    }
+}
+
+/// Each row gets the verdict on its credential; a literal one with none was not one
+/// autorekey can check, and says so.
+fn mark_rows(inventory: &mut Inventory, verdicts: &BTreeMap<VerifyKey, (Verification, String)>) {
     for row in &mut inventory.findings {
         let key = (
             row.email.clone().unwrap_or_default().to_ascii_lowercase(),
@@ -677,7 +737,6 @@ async fn verify_credentials(
                 Some("not checked: only Basic credentials of an email user can be".into());
         }
     }
-    inventory.finish();
 }
 
 fn verdict_of(verified: Verified) -> (Verification, String) {

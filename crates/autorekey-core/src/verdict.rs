@@ -360,46 +360,17 @@ pub fn render_with(advice: &Advice, f: &Facts<'_>, account: &str, extra: Option<
     out
 }
 
+/// The steps for `advice`, a line each; [`tokens_line`] follows them.
 fn steps(advice: &Advice, f: &Facts<'_>, account: &str) -> Vec<String> {
     match advice {
-        Advice::Revoke { old } => vec![
-            "  1. Check the integrations: run or wait for each rotated rule and look at its audit log.".into(),
-            match f.targets {
-                0 | 1 => format!(
-                    "     A token works on every site and product of {account}, and this run read \
-                     only this site's automation rules of one product: check the other product's \
-                     rules (`autorekey scan --product jira|confluence`), other sites and scripts too."
-                ),
-                n => format!(
-                    "     A token works on every site and product of {account}, and this run read \
-                     the automation rules of the {n} sites and products listed above: check any \
-                     other site or product and scripts too."
-                ),
-            },
-            format!(
-                "  2. Then revoke the old token ({}) at {REVOKE_AT} (signed in as {account}): \
-                 every rule read here that held it now holds the new token, read back.",
-                old.join(", ")
-            ),
-        ],
+        Advice::Revoke { old } => revoke_steps(old, f.targets, account),
         Advice::NoOldTokenFound => vec![
             format!("  Nothing left to do: every rule of {account} that autorekey can read already holds the new token."),
             "  autorekey saw no old token, so it cannot name one to revoke: revoke only a token \
              whose fingerprint differs from the new one, once every integration works."
                 .into(),
         ],
-        Advice::NotWritten => vec![
-            "  1. Review the diffs above; only the credential text changes.".into(),
-            match f.mode {
-                _ if f.offline => "  2. Run the same command without --dry-run to write the rotated export.",
-                Mode::PlanSaved => "  2. Carry the plan out with `autorekey apply` (the command above) to write them.",
-                // A saved plan covers one site and product.
-                _ if f.targets > 1 => "  2. Run the same command without --dry-run to write them on every site and product listed.",
-                _ => "  2. Run the same command without --dry-run to write them (or with --out PLAN to save them for `autorekey apply`).",
-            }
-            .into(),
-            "  3. Do NOT revoke the old token: nothing was written, every rule still uses it.".into(),
-        ],
+        Advice::NotWritten => not_written_steps(f),
         Advice::NotImported => vec![
             "  1. Import the rotated export, enable the imported rules, then disable or delete the old copies.".into(),
             "  2. Do NOT revoke the old token before that: the rules on the site still use it.".into(),
@@ -444,6 +415,48 @@ fn steps(advice: &Advice, f: &Facts<'_>, account: &str) -> Vec<String> {
              nothing to revoke on autorekey's word."
         )],
     }
+}
+
+/// Check, then revoke: a token works on every site and product of the account, and the run
+/// read `targets` of them, so the others are named for checking first.
+fn revoke_steps(old: &[String], targets: usize, account: &str) -> Vec<String> {
+    vec![
+        "  1. Check the integrations: run or wait for each rotated rule and look at its audit log."
+            .into(),
+        match targets {
+            0 | 1 => format!(
+                "     A token works on every site and product of {account}, and this run read \
+                 only this site's automation rules of one product: check the other product's \
+                 rules (`autorekey scan --product jira|confluence`), other sites and scripts too."
+            ),
+            n => format!(
+                "     A token works on every site and product of {account}, and this run read \
+                 the automation rules of the {n} sites and products listed above: check any \
+                 other site or product and scripts too."
+            ),
+        },
+        format!(
+            "  2. Then revoke the old token ({}) at {REVOKE_AT} (signed in as {account}): \
+             every rule read here that held it now holds the new token, read back.",
+            old.join(", ")
+        ),
+    ]
+}
+
+/// A run that wrote nothing: how to write what it showed follows its mode.
+fn not_written_steps(f: &Facts<'_>) -> Vec<String> {
+    vec![
+        "  1. Review the diffs above; only the credential text changes.".into(),
+        match f.mode {
+            _ if f.offline => "  2. Run the same command without --dry-run to write the rotated export.",
+            Mode::PlanSaved => "  2. Carry the plan out with `autorekey apply` (the command above) to write them.",
+            // A saved plan covers one site and product.
+            _ if f.targets > 1 => "  2. Run the same command without --dry-run to write them on every site and product listed.",
+            _ => "  2. Run the same command without --dry-run to write them (or with --out PLAN to save them for `autorekey apply`).",
+        }
+        .into(),
+        "  3. Do NOT revoke the old token: nothing was written, every rule still uses it.".into(),
+    ]
 }
 
 /// What to do about each kind of rule that may still use the old token.
