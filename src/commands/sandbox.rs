@@ -171,9 +171,9 @@ impl Drop for RemovedDir {
     }
 }
 
-/// The flags as a sandbox: files loaded, rules generated, traps checked against the rules. Generated accounts (with tokens) are
-/// in `config.accounts`: the caller writes them with `write_accounts_file` and shows
-/// the path.
+/// The flags as a sandbox: files loaded, rules generated, traps checked against the rules.
+/// Generated accounts (with tokens) are in `config.accounts`: the caller writes them with
+/// `write_accounts_file` and shows the path.
 fn config(args: SandboxArgs) -> Result<SandboxConfig, String> {
     let mut rules = Vec::new();
     for dir in &args.rules {
@@ -196,30 +196,7 @@ fn config(args: SandboxArgs) -> Result<SandboxConfig, String> {
     if let Some(id) = &args.cloud_id {
         uuid::Uuid::parse_str(id).map_err(|_| format!("--cloud-id: {id:?} is not a UUID"))?;
     }
-    let known: Vec<String> = rules
-        .iter()
-        .filter_map(|r| crate::rule::Rule::from_envelope(r.clone()).ok())
-        .map(|r| r.uuid().to_owned())
-        .collect();
-    let named = args
-        .trap_mask_hidden
-        .iter()
-        .chain(&args.trap_foreign_connections)
-        .chain(args.trap_edit_after_reads.iter().map(|(uuid, _)| uuid));
-    for uuid in named {
-        if !uuid.eq_ignore_ascii_case("all") && !known.iter().any(|k| k == uuid) {
-            return Err(format!(
-                "trap names rule {uuid}, which no --rules file or --generate holds"
-            ));
-        }
-    }
-    if args
-        .trap_edit_after_reads
-        .iter()
-        .any(|(uuid, _)| uuid.eq_ignore_ascii_case("all"))
-    {
-        return Err("--trap-edit-after-reads takes one rule uuid per flag, not \"all\"".into());
-    }
+    check_traps(&args, &rules)?;
     Ok(SandboxConfig {
         port: args.port,
         rules,
@@ -247,6 +224,35 @@ fn config(args: SandboxArgs) -> Result<SandboxConfig, String> {
         check_component_ids: !args.no_component_id_check,
         revocations: None,
     })
+}
+
+/// Each trap names a rule of `rules` (by uuid), or `all` where the trap takes it.
+fn check_traps(args: &SandboxArgs, rules: &[serde_json::Value]) -> Result<(), String> {
+    let known: Vec<String> = rules
+        .iter()
+        .filter_map(|r| crate::rule::Rule::from_envelope(r.clone()).ok())
+        .map(|r| r.uuid().to_owned())
+        .collect();
+    let named = args
+        .trap_mask_hidden
+        .iter()
+        .chain(&args.trap_foreign_connections)
+        .chain(args.trap_edit_after_reads.iter().map(|(uuid, _)| uuid));
+    for uuid in named {
+        if !uuid.eq_ignore_ascii_case("all") && !known.iter().any(|k| k == uuid) {
+            return Err(format!(
+                "trap names rule {uuid}, which no --rules file or --generate holds"
+            ));
+        }
+    }
+    if args
+        .trap_edit_after_reads
+        .iter()
+        .any(|(uuid, _)| uuid.eq_ignore_ascii_case("all"))
+    {
+        return Err("--trap-edit-after-reads takes one rule uuid per flag, not \"all\"".into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
