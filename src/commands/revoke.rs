@@ -17,10 +17,12 @@
 //! proof is made again after the question, right before the DELETE, since the rules may
 //! change while a person reads it.
 
+use url::Url;
+
 use crate::cli::RevokeArgs;
 use crate::confirm::Approver;
 use crate::error::{CommandError, CommandResult, OrgCall};
-use crate::fetch::org::OrgToken;
+use crate::fetch::org::{OrgClient, OrgToken};
 use crate::fetch::{AutomationClient, FetchError};
 use crate::printable::printable;
 use crate::revoke_proof::rules::{merged, Proof};
@@ -50,20 +52,18 @@ pub async fn run(options: &SiteOptions, args: &RevokeArgs, ui: &Ui) -> CommandRe
         .await
         .map_err(CommandError::org_list_failed)?;
     super::tokens::refuse_unknown(&list, account)?;
-    let tokens = &list.tokens;
-    let token = the_token(tokens, account, &args.token_id)?;
-    let guard = |site| Guard {
-        tokens,
-        target: token,
+    let token = the_token(&list.tokens, account, &args.token_id)?;
+    let revocation = Revocation {
+        targets: &targets,
+        org: &org_client,
+        tokens: &list.tokens,
+        token,
         account,
         keep: keep.as_deref(),
-        site,
-        backup_root: args.backup_dir.clone().or_else(crate::backup::default_root),
-        quiet_for: args.quiet_for,
+        args,
+        ui,
     };
-
-    let proofs = still_used_anywhere(&targets, account, keep.as_deref(), ui).await?;
-    refuse_blockers(&merged(&proofs), account, keep.as_deref(), ui)?;
+    let proofs = revocation.prove().await?;
     // Never the API's revoke-all (it would take the new token too): a person revokes the
     // one old token, and the list says when it is gone.
     if token.service_account || crate::fetch::is_service_account(account) {
@@ -78,59 +78,138 @@ pub async fn run(options: &SiteOptions, args: &RevokeArgs, ui: &Ui) -> CommandRe
         )
         .await;
     }
-    let account_id = token.account_id().map(str::to_owned).ok_or_else(|| {
-        CommandError::failure("the organization lists that token without its user's account id")
-            .hint("revoke it at admin.atlassian.com instead")
-    })?;
-    check_guards(&targets, &proofs, &guard)?;
-    let read: Vec<String> = targets.iter().map(|t| t.label()).collect();
-    ui.status(format!(
-        "A fresh scan of every rule at {} found no credential of {account} other than the \
-         one kept. An API token works on every site and product of its account: autorekey \
-         cannot see rules or scripts elsewhere (name every site with --site).",
-        read.join(", ")
-    ));
-    let question = format!(
-        "Revoke API token \"{}\" ({}) of {account}, {}? This cannot be undone",
-        printable(&token.label),
-        printable(&token.id),
-        guard(targets[0].client.site()).last_used()
-    );
-    // One token, one irreversible act: yes or no, nothing "for all remaining". A no
-    // leaves the token live, the rotation's last step undone: work left for a person
-    // (exit 3, as a rotation the admin quit), never a success a script could take for
-    // "revoked".
-    if !approver.ask_yes_no(&question)? {
-        return Err(CommandError::partial(format!(
-            "not revoked: you said no; API token \"{}\" ({}) of {account} still works",
-            printable(&token.label),
-            printable(&token.id)
-        ))
-        .hint("run this again when you want to revoke it"));
-    }
+    let account_id = revocation.account_id()?;
+    revocation.check_guards(&proofs)?;
+    revocation.ask(&mut approver)?;
     // The question may have waited while the rules changed (an edit in the Automation UI, a
     // restore from another machine): the proof must hold right before the DELETE too.
-    let again = still_used_anywhere(&targets, account, keep.as_deref(), ui).await?;
-    let again_merged = merged(&again);
-    if !again_merged.blockers.is_empty() {
-        ui.warn("the rules changed while the question waited");
+    let again = revocation.prove_again().await?;
+    revocation.check_guards(&again)?;
+    revocation.delete(account_id).await
+}
+
+/// What the steps of one revocation share once its token is found: the targets whose rules
+/// make the proof (locked), the org's client and tokens, and what the guard weighs.
+struct Revocation<'a> {
+    targets: &'a [Connected],
+    org: &'a OrgClient,
+    tokens: &'a [OrgToken],
+    token: &'a OrgToken,
+    account: &'a str,
+    keep: Option<&'a str>,
+    args: &'a RevokeArgs,
+    ui: &'a Ui,
+}
+
+impl<'a> Revocation<'a> {
+    /// Every rule of every target read now; a place that may still need a token of the
+    /// account other than the kept one refuses (exit 3).
+    async fn prove(&self) -> CommandResult<Vec<Proof>> {
+        let proofs = still_used_anywhere(self.targets, self.account, self.keep, self.ui).await?;
+        refuse_blockers(&merged(&proofs), self.account, self.keep, self.ui)?;
+        Ok(proofs)
     }
-    refuse_blockers(&again_merged, account, keep.as_deref(), ui)?;
-    check_guards(&targets, &again, &guard)?;
-    super::interrupt::set_left(
-        "the token may or may not have been revoked: `autorekey tokens` shows whether it is \
-         still listed",
-    );
-    org_client
-        .revoke(&account_id, &token.id)
-        .await
-        .map_err(|e| revoke_failed(e, &token.id, account))?;
-    ui.out(format!(
-        "Revoked API token \"{}\" ({}) of {account}.",
-        printable(&token.label),
-        printable(&token.id)
-    ));
-    Ok(())
+
+    /// [`Self::prove`] once more; a refusal now first says the rules changed while the
+    /// question waited.
+    async fn prove_again(&self) -> CommandResult<Vec<Proof>> {
+        let again = still_used_anywhere(self.targets, self.account, self.keep, self.ui).await?;
+        let again_merged = merged(&again);
+        if !again_merged.blockers.is_empty() {
+            self.ui.warn("the rules changed while the question waited");
+        }
+        refuse_blockers(&again_merged, self.account, self.keep, self.ui)?;
+        Ok(again)
+    }
+
+    /// The id of the token's user, which the DELETE names.
+    fn account_id(&self) -> CommandResult<&'a str> {
+        self.token.account_id().ok_or_else(|| {
+            CommandError::failure("the organization lists that token without its user's account id")
+                .hint("revoke it at admin.atlassian.com instead")
+        })
+    }
+
+    /// The guard of the target at `site`, which weighs the token's dates and that site's
+    /// rotation records.
+    fn guard(&self, site: &'a Url) -> Guard<'a> {
+        Guard {
+            tokens: self.tokens,
+            target: self.token,
+            account: self.account,
+            keep: self.keep,
+            site,
+            backup_root: self
+                .args
+                .backup_dir
+                .clone()
+                .or_else(crate::backup::default_root),
+            quiet_for: self.args.quiet_for,
+        }
+    }
+
+    /// Each target's guard (its site's rotation records, whether its rules hold the kept
+    /// token): the token may go only when every one of them lets it.
+    fn check_guards(&self, proofs: &[Proof]) -> CommandResult {
+        for (t, proof) in self.targets.iter().zip(proofs) {
+            self.guard(t.client.site()).check(proof.kept_in_use)?;
+        }
+        Ok(())
+    }
+
+    /// What the proof covered and what it cannot see, then the one question.
+    fn ask(&self, approver: &mut Approver) -> CommandResult {
+        let read: Vec<String> = self.targets.iter().map(|t| t.label()).collect();
+        self.ui.status(format!(
+            "A fresh scan of every rule at {} found no credential of {} other than the \
+             one kept. An API token works on every site and product of its account: autorekey \
+             cannot see rules or scripts elsewhere (name every site with --site).",
+            read.join(", "),
+            self.account
+        ));
+        let question = format!(
+            "Revoke {}, {}? This cannot be undone",
+            self.named(),
+            self.guard(self.targets[0].client.site()).last_used()
+        );
+        // One token, one irreversible act: yes or no, nothing "for all remaining". A no
+        // leaves the token live, the rotation's last step undone: work left for a person
+        // (exit 3, as a rotation the admin quit), never a success a script could take for
+        // "revoked".
+        if !approver.ask_yes_no(&question)? {
+            return Err(CommandError::partial(format!(
+                "not revoked: you said no; {} still works",
+                self.named()
+            ))
+            .hint("run this again when you want to revoke it"));
+        }
+        Ok(())
+    }
+
+    /// The DELETE. Ctrl-C once it may be sent says the token may be gone, not that
+    /// nothing was done.
+    async fn delete(&self, account_id: &str) -> CommandResult {
+        super::interrupt::set_left(
+            "the token may or may not have been revoked: `autorekey tokens` shows whether it is \
+             still listed",
+        );
+        self.org
+            .revoke(account_id, &self.token.id)
+            .await
+            .map_err(|e| revoke_failed(e, &self.token.id, self.account))?;
+        self.ui.out(format!("Revoked {}.", self.named()));
+        Ok(())
+    }
+
+    /// The token as the question and the outcome name it.
+    fn named(&self) -> String {
+        format!(
+            "API token \"{}\" ({}) of {}",
+            printable(&self.token.label),
+            printable(&self.token.id),
+            self.account
+        )
+    }
 }
 
 /// Each place that may still need a token of `account`, listed; then exit 3, nothing
@@ -297,19 +376,6 @@ async fn still_used_anywhere(
         proofs.push(proof);
     }
     Ok(proofs)
-}
-
-/// Each target's guard (its site's rotation records, whether its rules hold the kept
-/// token): the token may go only when every one of them lets it.
-fn check_guards<'a>(
-    targets: &'a [Connected],
-    proofs: &[Proof],
-    guard: &impl Fn(&'a url::Url) -> Guard<'a>,
-) -> CommandResult {
-    for (t, proof) in targets.iter().zip(proofs) {
-        guard(t.client.site()).check(proof.kept_in_use)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

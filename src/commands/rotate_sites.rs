@@ -61,104 +61,167 @@ pub async fn run(
     if writes {
         rotation::check_backup_root(&args.write_args)?;
     }
-    let targets = sites::connect_all(SiteSettings::resolve_all(options, ui)?, ui).await?;
-    sites::refuse_same_tenant(&targets)?;
+    let connected = sites::connect_all(SiteSettings::resolve_all(options, ui)?, ui).await?;
+    sites::refuse_same_tenant(&connected)?;
     let _locks = writes
-        .then(|| sites::lock_all(&targets, "rotate", ui))
+        .then(|| sites::lock_all(&connected, "rotate", ui))
         .transpose()?;
     let new_token = rotation::read_new_token(&args.new_token, ui)?;
-    let old_token = ownership::read_old_token(&args.new_token, ui)?;
-    let checked = check_everywhere(&targets, &selector, &new_token, args, ui).await?;
-    let mut reads = Vec::new();
-    for (t, (selector, _)) in targets.iter().zip(&checked) {
-        let planner = Planner::new(selector, &new_token);
-        reads.push(rotation::read_site(&t.client, planner, ui).await?);
-    }
-    let manifest = manifest(&targets, &selector, &new_token);
+    let targets = Targets {
+        old_token: ownership::read_old_token(&args.new_token, ui)?,
+        connected: &connected,
+        new_token: &new_token,
+        args,
+        ui,
+    };
+    let checked = targets.check_everywhere(&selector).await?;
+    let reads = targets.read_everywhere(&checked).await?;
+    let manifest = manifest(&connected, &selector, &new_token);
     let known = rotation::backup_root(&args.write_args)
         .is_some_and(|root| !crate::rotation_store::previous_runs(&root, &manifest).is_empty());
     check_selection(&reads, &checked, &new_token, known)?;
-    let mut failed_logins = 0;
-    let mut parts = Vec::new();
-    for ((t, (selector, mut login)), mut read) in targets.iter().zip(checked).zip(reads) {
-        login.failed_logins += failed_logins;
-        let given = Given {
-            old_token: old_token.clone(),
-            recorded: &[],
-        };
-        let owned = Confirmation::on_site(&t.client, &login, &selector, &new_token, given)
-            .at(t.label())
-            .run(&mut read.plan, approver.as_mut(), ui)
-            .await?;
-        failed_logins = owned.failed_logins;
-        let confirmed = owned.confirmed.len();
-        verdict::check_new_in_use(&read.plan.census, &selector, &new_token, known, confirmed)
-            .map_err(|r| {
-                rotation::refused(r).context(format!(
-                    "the rules at {}; nothing was written on any site",
-                    t.label()
-                ))
-            })?;
-        let mut summary = rotation::summary_of(&selector, &new_token, &read.plan, read.listed);
-        summary.list_complete = read.list_complete;
-        let selector = owned.into_summary(&mut summary);
-        if login.gateway_only && selector.migrate.as_ref().is_none_or(|m| m.urls.is_none()) {
-            super::rotate::warn_site_calls(&read.plan.rewrites, t.client.site(), ui);
-        }
-        parts.push(TargetWrite {
-            target: t,
-            selector,
-            rewrites: read.plan.rewrites,
-            summary,
-            outcomes: read.plan.outcomes,
-        });
+    let parts = targets
+        .confirm_everywhere(checked, reads, known, approver.as_mut())
+        .await?;
+    match approver {
+        None => targets.dry_run(parts),
+        Some(approver) => targets.write(parts, manifest, approver).await,
     }
-    let format = args.write_args.format;
-    let Some(approver) = approver else {
-        let summaries = parts.into_iter().map(|p| preview(p, format, ui)).collect();
-        return rotation::finish_sites(&SitesSummary::new(summaries), None, format, ui);
-    };
-    let root = rotation::check_backup_root(&args.write_args)?;
-    let store = RunStore::resume_or_new(&root, manifest)
-        .map_err(|e| rotation::unsafe_backup_root(&root, &e))?;
-    let labels: Vec<_> = parts.iter().map(|p| p.target.target.clone()).collect();
-    let summaries =
-        write_targets(parts, &store, &new_token, &args.write_args, approver, ui).await?;
-    let summary = SitesSummary::new(labels.into_iter().zip(summaries).collect());
-    rotation::finish_sites(&summary, Some(&store), format, ui)
 }
 
-/// Each target's selector (a migration's URL rewrite names that site's cloud id) and the
-/// new token's login there: every site must take it before anything is read or written.
-async fn check_everywhere(
-    targets: &[Connected],
-    selector: &Selector,
-    new_token: &Token,
-    args: &RotateArgs,
-    ui: &Ui,
-) -> CommandResult<Vec<(Selector, NewTokenLogin)>> {
-    let to_account = super::rotate::migration_target(args)?;
-    let mut checked = Vec::new();
-    for t in targets {
-        let mut selector = selector.clone();
-        if to_account.is_some() || args.rewrite_urls {
-            let to = to_account
-                .clone()
-                .unwrap_or_else(|| selector.account.clone());
-            selector.migrate =
-                Some(super::rotate::migration(&t.client, to, args.rewrite_urls).await?);
+/// What every stage of the run shares: the targets (locked for a writing run), the two
+/// tokens and the flags.
+struct Targets<'a> {
+    connected: &'a [Connected],
+    new_token: &'a Token,
+    old_token: Option<Token>,
+    args: &'a RotateArgs,
+    ui: &'a Ui,
+}
+
+impl<'a> Targets<'a> {
+    /// Each target's selector (a migration's URL rewrite names that site's cloud id) and the
+    /// new token's login there: every site must take it before anything is read or written.
+    async fn check_everywhere(
+        &self,
+        selector: &Selector,
+    ) -> CommandResult<Vec<(Selector, NewTokenLogin)>> {
+        let args = self.args;
+        let to_account = super::rotate::migration_target(args)?;
+        let mut checked = Vec::new();
+        for t in self.connected {
+            let mut selector = selector.clone();
+            if to_account.is_some() || args.rewrite_urls {
+                let to = to_account
+                    .clone()
+                    .unwrap_or_else(|| selector.account.clone());
+                selector.migrate =
+                    Some(super::rotate::migration(&t.client, to, args.rewrite_urls).await?);
+            }
+            let login = rotation::check_new_token(&t.client, &selector, self.new_token, self.ui)
+                .await
+                .map_err(|e| {
+                    e.context(format!(
+                        "checking the new token at {}; nothing was written on any site",
+                        t.label()
+                    ))
+                })?;
+            checked.push((selector, login));
         }
-        let login = rotation::check_new_token(&t.client, &selector, new_token, ui)
-            .await
-            .map_err(|e| {
-                e.context(format!(
-                    "checking the new token at {}; nothing was written on any site",
-                    t.label()
-                ))
-            })?;
-        checked.push((selector, login));
+        Ok(checked)
     }
-    Ok(checked)
+
+    /// Every target's rules, read and planned with its own selector.
+    async fn read_everywhere(
+        &self,
+        checked: &[(Selector, NewTokenLogin)],
+    ) -> CommandResult<Vec<SiteRead>> {
+        let mut reads = Vec::new();
+        for (t, (selector, _)) in self.connected.iter().zip(checked) {
+            let planner = Planner::new(selector, self.new_token);
+            reads.push(rotation::read_site(&t.client, planner, self.ui).await?);
+        }
+        Ok(reads)
+    }
+
+    /// Each target's old values confirmed on its own site (one approver, and one budget of
+    /// failed logins for the account across every site), the new token checked in use
+    /// there, and what is left to write: nothing is written until every target passed.
+    async fn confirm_everywhere(
+        &self,
+        checked: Vec<(Selector, NewTokenLogin)>,
+        reads: Vec<SiteRead>,
+        known: bool,
+        mut approver: Option<&mut Approver>,
+    ) -> CommandResult<Vec<TargetWrite<'a>>> {
+        let new_token = self.new_token;
+        let mut failed_logins = 0;
+        let mut parts = Vec::new();
+        let each = self.connected.iter().zip(checked).zip(reads);
+        for ((t, (selector, mut login)), mut read) in each {
+            login.failed_logins += failed_logins;
+            let given = Given {
+                old_token: self.old_token.clone(),
+                recorded: &[],
+            };
+            let owned = Confirmation::on_site(&t.client, &login, &selector, new_token, given)
+                .at(t.label())
+                .run(&mut read.plan, approver.as_deref_mut(), self.ui)
+                .await?;
+            failed_logins = owned.failed_logins;
+            let confirmed = owned.confirmed.len();
+            verdict::check_new_in_use(&read.plan.census, &selector, new_token, known, confirmed)
+                .map_err(|r| {
+                    rotation::refused(r).context(format!(
+                        "the rules at {}; nothing was written on any site",
+                        t.label()
+                    ))
+                })?;
+            let mut summary = rotation::summary_of(&selector, new_token, &read.plan, read.listed);
+            summary.list_complete = read.list_complete;
+            let selector = owned.into_summary(&mut summary);
+            if login.gateway_only && selector.migrate.as_ref().is_none_or(|m| m.urls.is_none()) {
+                super::rotate::warn_site_calls(&read.plan.rewrites, t.client.site(), self.ui);
+            }
+            parts.push(TargetWrite {
+                target: t,
+                selector,
+                rewrites: read.plan.rewrites,
+                summary,
+                outcomes: read.plan.outcomes,
+            });
+        }
+        Ok(parts)
+    }
+
+    /// A dry run: each target's diffs and summary, then the one verdict.
+    fn dry_run(&self, parts: Vec<TargetWrite<'_>>) -> CommandResult {
+        let format = self.args.write_args.format;
+        let summaries = parts
+            .into_iter()
+            .map(|p| preview(p, format, self.ui))
+            .collect();
+        rotation::finish_sites(&SitesSummary::new(summaries), None, format, self.ui)
+    }
+
+    /// The review and the writes of every target, into one backup directory and journal
+    /// (an unfinished run of the same rotation carried on), then the one verdict.
+    async fn write(
+        &self,
+        parts: Vec<TargetWrite<'_>>,
+        manifest: Manifest,
+        approver: Approver,
+    ) -> CommandResult {
+        let args = &self.args.write_args;
+        let root = rotation::check_backup_root(args)?;
+        let store = RunStore::resume_or_new(&root, manifest)
+            .map_err(|e| rotation::unsafe_backup_root(&root, &e))?;
+        let labels: Vec<_> = parts.iter().map(|p| p.target.target.clone()).collect();
+        let summaries =
+            write_targets(parts, &store, self.new_token, args, approver, self.ui).await?;
+        let summary = SitesSummary::new(labels.into_iter().zip(summaries).collect());
+        rotation::finish_sites(&summary, Some(&store), args.format, self.ui)
+    }
 }
 
 /// Refuse (exit 2) a selection that matches nothing on any target (a target holding none

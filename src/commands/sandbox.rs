@@ -8,6 +8,7 @@
 //! become a [`SandboxConfig`] here, where files are read and rules generated.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::SandboxArgs;
@@ -26,40 +27,41 @@ pub async fn run(args: SandboxArgs, ui: &Ui) -> CommandResult {
     let dirs: Vec<String> = args.rules.iter().map(|d| d.display().to_string()).collect();
     let config = config(args).map_err(CommandError::usage)?;
     if config.rules.is_empty() {
-        // A site with no rules is a rehearsal of nothing: most likely a wrong --rules path.
-        let why = if dirs.is_empty() {
-            "no --rules DIR or --generate N was given".to_string()
-        } else {
-            format!("no rule files (*.json) in {}", dirs.join(", "))
-        };
-        ui.warn(format!(
-            "the sandbox serves no rules: {why}. Try --rules fixtures/rules (in the checkout) \
-             or --generate 100"
-        ));
+        warn_no_rules(&dirs, ui);
     }
-    // Tokens in clear: the file (and its folder) go when the sandbox stops, however.
-    let accounts_file = if generated {
-        let dir = private_dir()?;
-        let removed = RemovedDir(dir.clone());
-        let path = write_accounts_file(&dir, &config.accounts)?;
-        Some(OnExit::new((removed, path), &dir))
-    } else {
-        None
-    };
-    let admin = config
-        .accounts
-        .iter()
-        .find(|a| a.admin)
-        .map(|a| a.email.clone());
+    let accounts = generated
+        .then(|| GeneratedAccounts::write(&config))
+        .transpose()?;
     let stop = Stop::listen()?;
     let servers = Sandbox::start_sites(config, sites)
         .await
         .map_err(|e| CommandError::caused(ErrorKind::Failure, "cannot start the sandbox", e))?;
-    let server = &servers[0];
-    for site in &servers {
+    announce(&servers, accounts.as_ref(), ui);
+    stop.wait().await;
+    shut_down(servers, ui).await;
+    Ok(())
+}
+
+/// A site with no rules is a rehearsal of nothing: most likely a wrong --rules path.
+fn warn_no_rules(dirs: &[String], ui: &Ui) {
+    let why = if dirs.is_empty() {
+        "no --rules DIR or --generate N was given".to_string()
+    } else {
+        format!("no rule files (*.json) in {}", dirs.join(", "))
+    };
+    ui.warn(format!(
+        "the sandbox serves no rules: {why}. Try --rules fixtures/rules (in the checkout) \
+         or --generate 100"
+    ));
+}
+
+/// The base URLs first, on stdout (a script captures them), then what each site serves
+/// and where the generated accounts are.
+fn announce(servers: &[Sandbox], accounts: Option<&GeneratedAccounts>, ui: &Ui) {
+    for site in servers {
         ui.out(site.base_url());
     }
-    for site in &servers {
+    for site in servers {
         ui.status(format!(
             "Sandbox site {} (cloud id {}) serving {} rules. Ctrl-C stops it.",
             site.base_url(),
@@ -67,25 +69,14 @@ pub async fn run(args: SandboxArgs, ui: &Ui) -> CommandResult {
             site.state().rule_uuids().len()
         ));
     }
-    if let Some(path) = accounts_file.as_ref().map(|f| &f.held.1) {
-        ui.status(format!(
-            "Generated accounts and their tokens (mode 0600): {}",
-            path.display()
-        ));
-        if let Some(admin) = &admin {
-            // The token is loaded from the file by the shell: it is never printed.
-            ui.status(format!(
-                "To rehearse against it:\n  export AUTOREKEY_SITE={}\n  export AUTOREKEY_GATEWAY_URL={}\n  \
-                 export AUTOREKEY_LOGIN={admin}\n  \
-                 export AUTOREKEY_API_TOKEN=\"$(jq -r '.accounts[] | select(.admin) | .tokens[0]' {})\"",
-                server.base_url(),
-                server.base_url(),
-                path.display()
-            ));
-        }
+    if let Some(accounts) = accounts {
+        accounts.announce(&servers[0], ui);
     }
-    stop.wait().await;
-    // What the sites went through, for a rehearsal's notes and for benches/scan.sh.
+}
+
+/// Each site stopped, and what the sites went through, for a rehearsal's notes and for
+/// benches/scan.sh.
+async fn shut_down(servers: Vec<Sandbox>, ui: &Ui) {
     let (mut total, mut limited, mut faults) = (0, 0, 0);
     for site in servers {
         let stats = site.state().stats();
@@ -99,7 +90,50 @@ pub async fn run(args: SandboxArgs, ui: &Ui) -> CommandResult {
     ui.status(format!(
         "Stopped after {total} requests: {limited} answered 429 by the rate limit, {faults} faults injected."
     ));
-    Ok(())
+}
+
+/// The generated accounts, tokens in clear in a 0600 file: the file (and its folder) go
+/// when the sandbox stops, however.
+struct GeneratedAccounts {
+    file: OnExit<(RemovedDir, PathBuf)>,
+    /// The admin to rehearse as.
+    admin: Option<String>,
+}
+
+impl GeneratedAccounts {
+    fn write(config: &SandboxConfig) -> CommandResult<GeneratedAccounts> {
+        let dir = private_dir()?;
+        let removed = RemovedDir(dir.clone());
+        let path = write_accounts_file(&dir, &config.accounts)?;
+        Ok(GeneratedAccounts {
+            file: OnExit::new((removed, path), &dir),
+            admin: config
+                .accounts
+                .iter()
+                .find(|a| a.admin)
+                .map(|a| a.email.clone()),
+        })
+    }
+
+    /// Where the file is, and how to rehearse against the first site as the admin.
+    fn announce(&self, server: &Sandbox, ui: &Ui) {
+        let path = &self.file.held.1;
+        ui.status(format!(
+            "Generated accounts and their tokens (mode 0600): {}",
+            path.display()
+        ));
+        if let Some(admin) = &self.admin {
+            // The token is loaded from the file by the shell: it is never printed.
+            ui.status(format!(
+                "To rehearse against it:\n  export AUTOREKEY_SITE={}\n  export AUTOREKEY_GATEWAY_URL={}\n  \
+                 export AUTOREKEY_LOGIN={admin}\n  \
+                 export AUTOREKEY_API_TOKEN=\"$(jq -r '.accounts[] | select(.admin) | .tokens[0]' {})\"",
+                server.base_url(),
+                server.base_url(),
+                path.display()
+            ));
+        }
+    }
 }
 
 /// Ctrl-C or SIGTERM (how a CI job stops it), listened for from before the first line is
@@ -129,7 +163,7 @@ impl Stop {
 }
 
 /// A folder removed with everything in it when dropped.
-struct RemovedDir(std::path::PathBuf);
+struct RemovedDir(PathBuf);
 
 impl Drop for RemovedDir {
     fn drop(&mut self) {
@@ -137,9 +171,9 @@ impl Drop for RemovedDir {
     }
 }
 
-/// The flags as a sandbox: files loaded, rules generated, traps checked against the rules. Generated accounts (with tokens) are
-/// in `config.accounts`: the caller writes them with `write_accounts_file` and shows
-/// the path.
+/// The flags as a sandbox: files loaded, rules generated, traps checked against the rules.
+/// Generated accounts (with tokens) are in `config.accounts`: the caller writes them with
+/// `write_accounts_file` and shows the path.
 fn config(args: SandboxArgs) -> Result<SandboxConfig, String> {
     let mut rules = Vec::new();
     for dir in &args.rules {
@@ -162,30 +196,7 @@ fn config(args: SandboxArgs) -> Result<SandboxConfig, String> {
     if let Some(id) = &args.cloud_id {
         uuid::Uuid::parse_str(id).map_err(|_| format!("--cloud-id: {id:?} is not a UUID"))?;
     }
-    let known: Vec<String> = rules
-        .iter()
-        .filter_map(|r| crate::rule::Rule::from_envelope(r.clone()).ok())
-        .map(|r| r.uuid().to_owned())
-        .collect();
-    let named = args
-        .trap_mask_hidden
-        .iter()
-        .chain(&args.trap_foreign_connections)
-        .chain(args.trap_edit_after_reads.iter().map(|(uuid, _)| uuid));
-    for uuid in named {
-        if !uuid.eq_ignore_ascii_case("all") && !known.iter().any(|k| k == uuid) {
-            return Err(format!(
-                "trap names rule {uuid}, which no --rules file or --generate holds"
-            ));
-        }
-    }
-    if args
-        .trap_edit_after_reads
-        .iter()
-        .any(|(uuid, _)| uuid.eq_ignore_ascii_case("all"))
-    {
-        return Err("--trap-edit-after-reads takes one rule uuid per flag, not \"all\"".into());
-    }
+    check_traps(&args, &rules)?;
     Ok(SandboxConfig {
         port: args.port,
         rules,
@@ -213,6 +224,35 @@ fn config(args: SandboxArgs) -> Result<SandboxConfig, String> {
         check_component_ids: !args.no_component_id_check,
         revocations: None,
     })
+}
+
+/// Each trap names a rule of `rules` (by uuid), or `all` where the trap takes it.
+fn check_traps(args: &SandboxArgs, rules: &[serde_json::Value]) -> Result<(), String> {
+    let known: Vec<String> = rules
+        .iter()
+        .filter_map(|r| crate::rule::Rule::from_envelope(r.clone()).ok())
+        .map(|r| r.uuid().to_owned())
+        .collect();
+    let named = args
+        .trap_mask_hidden
+        .iter()
+        .chain(&args.trap_foreign_connections)
+        .chain(args.trap_edit_after_reads.iter().map(|(uuid, _)| uuid));
+    for uuid in named {
+        if !uuid.eq_ignore_ascii_case("all") && !known.iter().any(|k| k == uuid) {
+            return Err(format!(
+                "trap names rule {uuid}, which no --rules file or --generate holds"
+            ));
+        }
+    }
+    if args
+        .trap_edit_after_reads
+        .iter()
+        .any(|(uuid, _)| uuid.eq_ignore_ascii_case("all"))
+    {
+        return Err("--trap-edit-after-reads takes one rule uuid per flag, not \"all\"".into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
