@@ -159,6 +159,17 @@ impl Row {
             .unwrap_or_default()
     }
 
+    /// What a credential with no user is, as every report names it.
+    pub(super) fn userless(&self) -> &'static str {
+        match &self.scheme {
+            Scheme::Other(o) if o == crate::detect::WEBHOOK_SCHEME => match self.location {
+                Location::Url => "(webhook URL secret, not an Atlassian token)",
+                _ => "(webhook secret, not an Atlassian token)",
+            },
+            _ => "(no user)",
+        }
+    }
+
     /// A literal credential with a fingerprint: what the credential groups hold (a
     /// placeholder or a value that could not be read is none).
     pub(super) fn is_credential(&self) -> bool {
@@ -590,17 +601,7 @@ pub fn target_lines(targets: &[TargetSummary]) -> Vec<String> {
 /// places.
 fn credential_block(out: &mut String, rows: &[&Row]) {
     let first = rows[0];
-    let who = printable(match (&first.email, &first.scheme) {
-        (Some(email), _) => email.as_str(),
-        (None, Scheme::Other(o)) if o == crate::detect::WEBHOOK_SCHEME => {
-            if first.location == Location::Url {
-                "(webhook URL secret, not an Atlassian token)"
-            } else {
-                "(webhook secret, not an Atlassian token)"
-            }
-        }
-        (None, _) => "(no user)",
-    });
+    let who = printable(first.email.as_deref().unwrap_or(first.userless()));
     let fp = first.fingerprint_text();
     let verdict = match first.verification {
         Some(v) => format!("  [{}]", v.label()),

@@ -162,13 +162,7 @@ fn render_needs_a_person(inv: &Inventory, out: &mut String) {
 
 /// Whose credential, as the text table says it.
 fn who(r: &Row) -> String {
-    match (&r.email, &r.scheme) {
-        (Some(email), _) => text(email),
-        (None, crate::detect::Scheme::Other(o)) if o == crate::detect::WEBHOOK_SCHEME => {
-            "(webhook URL secret, not an Atlassian token)".into()
-        }
-        (None, _) => "(no user)".into(),
-    }
+    r.email.as_deref().map_or_else(|| r.userless().into(), text)
 }
 
 /// A place with the facts the text table gives it, each value escaped.

@@ -759,6 +759,34 @@ fn from_file_markdown_of_the_fixture_rules() {
     insta::assert_snapshot!("from_file_rules_markdown", run.stdout);
 }
 
+/// Every format names a credential with no user alike: another rule's incoming-webhook
+/// secret sent in the `X-Automation-Webhook-Token` header is a "webhook secret" in the
+/// Markdown report as in the table, and only one in a URL a "webhook URL secret".
+#[test]
+fn markdown_and_table_name_a_webhook_secret_by_where_it_is() {
+    let file = "shapes/webhook-urls-and-placeholders-bare-rule.json";
+    let said = |format: &str| {
+        let run = from_file(&["--from-file", file, "--format", format]);
+        run.expect_code(0);
+        let mut names: Vec<String> = run
+            .stdout
+            .lines()
+            .filter(|l| l.contains("secret, not an Atlassian token"))
+            .map(|l| l.contains("webhook URL secret").to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    let table = said("table");
+    assert_eq!(table, ["false", "true", "true", "true"]);
+    // The Markdown report names each credential twice: in its summary and its details.
+    let markdown = said("markdown");
+    assert_eq!(
+        markdown,
+        ["false", "false", "true", "true", "true", "true", "true", "true"]
+    );
+}
+
 #[test]
 fn from_file_csv_of_the_fixture_rules() {
     let run = from_file(&["--from-file", "rules", "--format", "csv"]);
