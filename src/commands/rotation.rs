@@ -531,8 +531,10 @@ pub fn status(s: &RotationSummary) -> CommandResult {
             report::count(rules, "rule sends", "rules send")
         ))),
         Advice::Unconfirmed { tokens } => Err(CommandError::partial(format!(
-            "{tokens} value(s) of {} were not confirmed as its token and were left alone (listed under \"Not confirmed\"); revoke nothing yet",
-            s.account
+            "{} of {} {were} not confirmed as its token and {were} left alone (listed under \"Not confirmed\"); revoke nothing yet",
+            report::count(tokens, "value", "values"),
+            s.account,
+            were = if tokens == 1 { "was" } else { "were" }
         ))),
         Advice::ListIncomplete => Err(CommandError::partial(
             "the rule list could not be confirmed complete: a rule the site did not list may still hold the old token",

@@ -1161,7 +1161,7 @@ async fn rules_are_read_while_later_summary_pages_are_still_coming() {
     assert_eq!(stats.listing.rereads, 3, "{stats:?}");
     assert!(!stats.list_complete(), "{stats:?}");
     let warning = stats.listing.warning().unwrap();
-    assert!(warning.contains("read again 3 time(s)"), "{warning}");
+    assert!(warning.contains("read again 3 times"), "{warning}");
 }
 
 #[tokio::test]

@@ -284,7 +284,7 @@ fn the_summary_says_revoke_nothing_yet_and_how_to_confirm() {
     Undo with: autorekey restore [tmp]/backups/127.0.0.1-[stamp]
 
     Next steps:
-      - Revoke nothing yet: 4 value(s) of alice@acme.example in the rules were not confirmed as its token and were left alone (listed under "Not confirmed").
+      - Revoke nothing yet: 4 values of alice@acme.example in the rules were not confirmed as its token and were left alone (listed under "Not confirmed").
       - If one is a token of the account (say, an expired one), rerun with the --fingerprint it lists, or give it with --old-token-file; if it is not (planted or junk), remove it from the rule in the Automation UI. Then run again.
     Keep the old [fp1] and the new [fp2]; revoke nothing yet.
     "#);
@@ -1368,7 +1368,7 @@ fn listings_that_skip_the_same_rule_at_one_page_size_are_read_again_at_another()
         out.stdout
     );
     assert!(
-        out.stderr.contains("confirmed by 2 read(s) of the search"),
+        out.stderr.contains("confirmed by 2 reads of the search"),
         "{}",
         out.stderr
     );
@@ -1428,7 +1428,7 @@ fn a_rotation_over_a_drifting_rule_list_never_says_revoke() {
     assert!(
         out.stderr
             .contains("two rule listings agreed, but a read at another page size")
-            && out.stderr.contains("read again 3 time(s)"),
+            && out.stderr.contains("read again 3 times"),
         "{}",
         out.stderr
     );

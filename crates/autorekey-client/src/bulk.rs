@@ -46,6 +46,7 @@ use super::error::FetchError;
 use super::limiter::ConcurrencyStats;
 use super::pacer::PaceStats;
 use crate::rule::Rule;
+use crate::words::count;
 
 /// One rule's read, as handed to the callback of [`AutomationClient::read_all_rules`].
 pub struct RuleRead {
@@ -126,8 +127,8 @@ impl ListingCheck {
     pub fn note(&self) -> Option<String> {
         (self.complete() && self.rereads > 0).then(|| {
             format!(
-                "rule list: confirmed by {} read(s) of the search at other page sizes",
-                self.rereads
+                "rule list: confirmed by {} of the search at other page sizes",
+                count(self.rereads, "read", "reads")
             )
         })
     }
@@ -140,8 +141,9 @@ impl ListingCheck {
         let again = match self.rereads {
             0 => String::new(),
             n => format!(
-                " (read again {n} time(s) at other page sizes: no two reads at different \
-                 page sizes agreed)"
+                " (read again {} at other page sizes: no two reads at different page sizes \
+                 agreed)",
+                count(n, "time", "times")
             ),
         };
         self.first_difference().map(|w| format!("{w}{again}"))
@@ -157,10 +159,10 @@ impl ListingCheck {
         let only_one = self.only_get + self.only_search;
         if only_one == 0 && self.repeated > 0 {
             return Some(format!(
-                "the site's rule listing showed {} rule(s) twice, a sign that its pages moved \
-                 while it was read; every rule listed was read, but the list may still be \
+                "the site's rule listing showed {} twice, a sign that its pages moved while \
+                 it was read; every rule listed was read, but the list may still be \
                  incomplete: run again to check",
-                self.repeated
+                count(self.repeated, "rule", "rules")
             ));
         }
         if only_one == 0 {
@@ -172,11 +174,13 @@ impl ListingCheck {
             );
         }
         Some(format!(
-            "the site's two rule listings differed: {only_one} rule(s) showed in only one \
-             ({} only in GET rule/summary, {} only in the search), {} repeated; every rule \
-             either showed was read, but the list may still be incomplete: run again to \
-             check",
-            self.only_get, self.only_search, self.repeated
+            "the site's two rule listings differed: {} in only one ({} only in GET \
+             rule/summary, {} only in the search), {} repeated; every rule either showed was \
+             read, but the list may still be incomplete: run again to check",
+            count(only_one, "rule showed", "rules showed"),
+            self.only_get,
+            self.only_search,
+            self.repeated
         ))
     }
 }

@@ -33,7 +33,10 @@ pub enum FetchError {
     #[error("not found (404): {message}")]
     NotFound { message: String },
     /// 429 (or 503) until the retry budget ran out.
-    #[error("rate limited by the server; gave up after {attempts} attempt(s)")]
+    #[error(
+        "rate limited by the server; gave up after {}",
+        crate::words::count(*attempts as usize, "attempt", "attempts")
+    )]
     RateLimited { attempts: u32 },
     /// 5xx until the retry budget ran out (or a 5xx that is not retried).
     #[error("server error {status}")]
@@ -265,6 +268,34 @@ pub(crate) fn truncate(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `-v` lines and a give-up message say their counts in English, one or many.
+    #[test]
+    fn counts_in_messages_agree_with_their_number() {
+        use crate::{ConcurrencyStats, PaceStats};
+        let gave_up = |attempts| FetchError::RateLimited { attempts }.to_string();
+        assert!(gave_up(1).ends_with("after 1 attempt"), "{}", gave_up(1));
+        assert!(gave_up(4).ends_with("after 4 attempts"), "{}", gave_up(4));
+        let paced = PaceStats {
+            throttles: 1,
+            adjustments: 2,
+            ..PaceStats::default()
+        };
+        assert_eq!(
+            paced.to_string(),
+            "1 rate-limit answer (429), 2 adjustments"
+        );
+        let cut = ConcurrencyStats {
+            max: 8,
+            final_limit: 6,
+            lowest_limit: 4,
+            cuts: 1,
+        };
+        assert_eq!(
+            cut.to_string(),
+            "up to 8 requests at once, cut 1 time to as low as 4, 6 at the end"
+        );
+    }
 
     fn error(status: u16, body: &str) -> FetchError {
         FetchError::from_status(

@@ -22,7 +22,7 @@
 //! Nothing here prints or logs; the command layer reports progress and errors.
 
 // The core's modules this crate uses, by the names the code has always used.
-use autorekey_core::{detect, gateway, printable, rule, secret};
+use autorekey_core::{detect, gateway, printable, rule, secret, words};
 
 pub mod breaker;
 mod bulk;

@@ -39,8 +39,10 @@ impl std::fmt::Display for ConcurrencyStats {
             0 => write!(f, "up to {max} requests at once, never cut"),
             cuts => write!(
                 f,
-                "up to {max} requests at once, cut {cuts} time(s) to as low as {}, {} at the end",
-                self.lowest_limit, self.final_limit
+                "up to {max} requests at once, cut {} to as low as {}, {} at the end",
+                crate::words::count(cuts as usize, "time", "times"),
+                self.lowest_limit,
+                self.final_limit
             ),
         }
     }

@@ -417,7 +417,8 @@ fn service_account_tokens(sa: Vec<OrgToken>) -> Result<Vec<OrgToken>, String> {
     let ownerless = sa.iter().filter(|t| t.email().is_none()).count();
     if ownerless > 0 {
         return Err(format!(
-            "{ownerless} service-account token(s) listed without an owner's email autorekey can read"
+            "{} listed without an owner's email autorekey can read",
+            crate::words::count(ownerless, "service-account token", "service-account tokens")
         ));
     }
     Ok(sa

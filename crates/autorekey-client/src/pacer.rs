@@ -98,8 +98,13 @@ impl std::fmt::Display for PaceStats {
         }
         write!(
             f,
-            "{} rate-limit answer(s) (429), {} adjustment(s)",
-            self.throttles, self.adjustments
+            "{} (429), {}",
+            crate::words::count(
+                self.throttles as usize,
+                "rate-limit answer",
+                "rate-limit answers"
+            ),
+            crate::words::count(self.adjustments as usize, "adjustment", "adjustments")
         )?;
         if let Some(rate) = self.rate {
             write!(f, "; paced at {rate:.1} requests/s")?;

@@ -390,8 +390,10 @@ fn steps(advice: &Advice, f: &Facts<'_>, account: &str) -> Vec<String> {
         ],
         Advice::Unconfirmed { tokens } => vec![
             format!(
-                "  - Revoke nothing yet: {tokens} value(s) of {account} in the rules were not \
-                 confirmed as its token and were left alone (listed under \"Not confirmed\")."
+                "  - Revoke nothing yet: {} of {account} in the rules {were} not confirmed as \
+                 its token and {were} left alone (listed under \"Not confirmed\").",
+                crate::words::count(*tokens, "value", "values"),
+                were = if *tokens == 1 { "was" } else { "were" }
             ),
             "  - If one is a token of the account (say, an expired one), rerun with the \
              --fingerprint it lists, or give it with --old-token-file; if it is not (planted \
