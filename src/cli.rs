@@ -757,10 +757,10 @@ pub struct RevokeArgs {
 /// Walk through the main job against a built-in sandbox: no Atlassian site needed.
 ///
 /// Starts the sandbox with the fixtures built into autorekey and runs the real commands
-/// against it: an inventory, a dry run, the rotation, a second run that finds nothing
-/// left, a restore and a scan that shows the result; then, on a second small site with an
-/// organization, it finds an expiring token, rotates its rules and revokes it. Needs no
-/// terminal and no input.
+/// against it: an inventory, a dry run, the rotation, a second run that finds only the
+/// rules it must leave alone, a restore and a scan that shows the result; then, on a second
+/// small site with an organization, it finds an expiring token, rotates its rules and
+/// revokes it. Needs no terminal and no input.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Load the fixtures from this directory (its rules/, export/ and accounts.json, and
@@ -822,8 +822,9 @@ pub struct CompletionsArgs {
 
 /// Print every man page on stdout, or write them as files to a directory.
 ///
-/// The pages are autorekey.1, with EXIT STATUS, ENVIRONMENT and FILES, then one per command
-/// (autorekey-scan.1, ...). For example: `autorekey man | man -l -` shows them one after
+/// The pages are autorekey.1, with EXIT STATUS, ENVIRONMENT, FILES and SEE ALSO (every
+/// command's page), then one per command (autorekey-scan.1, ...), each pointing back to
+/// autorekey(1). For example: `autorekey man | man -l -` shows them one after
 /// the other; `autorekey man --dir ~/.local/share/man/man1` installs them for `man autorekey`.
 #[derive(Debug, Args)]
 pub struct ManArgs {

@@ -3,7 +3,7 @@
 //! It starts the sandbox in-process on a free loopback port, loaded with the bundled
 //! fixtures (realistic rules, traps included), and runs the real commands against it, the
 //! same code paths an admin uses on a site: an inventory with `--verify`, a dry run, the
-//! rotation with backups, a second run that finds nothing left, a restore and a last
+//! rotation with backups, a second run that finds only what it must leave alone, a restore and a last
 //! inventory; then the expiry steps on a second site with an organization
 //! ([`super::demo_org`]). It needs no terminal and no input (approval is `--yes`) and exits
 //! 0 when the walk-through completed.
