@@ -79,6 +79,7 @@ pub async fn run(options: &SiteOptions, args: &ApplyArgs, ui: &Ui) -> CommandRes
     let mut summary = rotation::summary_of(&plan.selector, &new_token, &read.plan, read.listed);
     // Complete only if both the plan's listing and this one were confirmed.
     summary.list_complete = plan.list_complete && read.list_complete;
+    summary.product = Some(settings.product.clone());
     let selector = owned.into_summary(&mut summary);
     let writes = Writes {
         client: &client,

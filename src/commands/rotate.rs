@@ -76,6 +76,7 @@ pub async fn run(options: &SiteOptions, args: &RotateArgs, ui: &Ui) -> CommandRe
         .map_err(rotation::refused)?;
     let mut summary = rotation::summary_of(&selector, &new_token, &read.plan, read.listed);
     summary.list_complete = read.list_complete;
+    summary.product = Some(settings.product.clone());
     let selector = owned.into_summary(&mut summary);
     if login.gateway_only && selector.migrate.as_ref().is_none_or(|m| m.urls.is_none()) {
         warn_site_calls(&read.plan.rewrites, client.site(), ui);

@@ -58,6 +58,8 @@ pub struct RotationSummary {
     /// How many sites and products the summary covers (more than one: a merged summary,
     /// see [`super::SitesSummary`]).
     pub targets: usize,
+    /// The product a run of one site read, for the advice to name the other.
+    pub product: Option<String>,
 }
 
 impl RotationSummary {
@@ -84,6 +86,7 @@ impl RotationSummary {
             confirmed: Vec::new(),
             unconfirmed: Vec::new(),
             targets: 1,
+            product: None,
         }
     }
 
@@ -193,6 +196,7 @@ impl RotationSummary {
             unconfirmed: self.unconfirmed.len(),
             offline: self.offline,
             targets: self.targets,
+            product: self.product.as_deref(),
         }
     }
 

@@ -2414,7 +2414,7 @@ fn the_summary_names_what_to_keep_and_revoke_and_a_rerun_is_already_current() {
 
     Next steps:
       1. Check the integrations: run or wait for each rotated rule and look at its audit log.
-         A token works on every site and product of svc-jira@acme.example, and this run read only this site's automation rules of one product: check the other product's rules (`autorekey scan --product jira|confluence`), other sites and scripts too.
+         A token works on every site and product of svc-jira@acme.example, and this run read only this site's automation rules of one product: check the other product's rules (`autorekey scan --product confluence`), other sites and scripts too.
       2. Then revoke the old token ([fp1]) at https://id.atlassian.com/manage-profile/security/api-tokens (signed in as svc-jira@acme.example): every rule read here that held it now holds the new token, read back.
       3. Or, with an org admin API key: autorekey revoke --account svc-jira@acme.example --token-id ID --keep [fp2] (ID from `autorekey tokens --account svc-jira@acme.example`)
     Keep the new token [fp2]; revoke the old [fp1].

@@ -145,7 +145,7 @@ fn lists_print_text_in_a_pipe_and_a_rotation_reports_in_markdown() {
     ```text
     Next steps:
       1. Check the integrations: run or wait for each rotated rule and look at its audit log.
-         A token works on every site and product of alice@acme.example, and this run read only this site's automation rules of one product: check the other product's rules (`autorekey scan --product jira|confluence`), other sites and scripts too.
+         A token works on every site and product of alice@acme.example, and this run read only this site's automation rules of one product: check the other product's rules (`autorekey scan --product confluence`), other sites and scripts too.
       2. Then revoke the old token ([fp2]) at https://id.atlassian.com/manage-profile/security/api-tokens (signed in as alice@acme.example): every rule read here that held it now holds the new token, read back.
     Keep the new token [fp1]; revoke the old [fp2].
     ```

@@ -58,6 +58,9 @@ pub struct Facts<'a> {
     /// How many sites and products the run read (1 for a run of one site's one product):
     /// the advice to revoke says what was covered.
     pub targets: usize,
+    /// The product a run of one site read (`jira`, `confluence`), when known: the advice
+    /// to revoke names the other one to check.
+    pub product: Option<&'a str>,
 }
 
 impl<'a> Facts<'a> {
@@ -73,6 +76,7 @@ impl<'a> Facts<'a> {
             unconfirmed: 0,
             offline: false,
             targets: 1,
+            product: None,
         }
     }
 }
@@ -363,7 +367,7 @@ pub fn render_with(advice: &Advice, f: &Facts<'_>, account: &str, extra: Option<
 /// The steps for `advice`, a line each; [`tokens_line`] follows them.
 fn steps(advice: &Advice, f: &Facts<'_>, account: &str) -> Vec<String> {
     match advice {
-        Advice::Revoke { old } => revoke_steps(old, f.targets, account),
+        Advice::Revoke { old } => revoke_steps(old, f, account),
         Advice::NoOldTokenFound => vec![
             format!("  Nothing left to do: every rule of {account} that autorekey can read already holds the new token."),
             "  autorekey saw no old token, so it cannot name one to revoke: revoke only a token \
@@ -420,16 +424,21 @@ fn steps(advice: &Advice, f: &Facts<'_>, account: &str) -> Vec<String> {
 }
 
 /// Check, then revoke: a token works on every site and product of the account, and the run
-/// read `targets` of them, so the others are named for checking first.
-fn revoke_steps(old: &[String], targets: usize, account: &str) -> Vec<String> {
+/// read `f.targets` of them, so the others are named for checking first.
+fn revoke_steps(old: &[String], f: &Facts<'_>, account: &str) -> Vec<String> {
+    let other = match f.product {
+        Some("jira") => "confluence",
+        Some("confluence") => "jira",
+        _ => "jira|confluence",
+    };
     vec![
         "  1. Check the integrations: run or wait for each rotated rule and look at its audit log."
             .into(),
-        match targets {
+        match f.targets {
             0 | 1 => format!(
                 "     A token works on every site and product of {account}, and this run read \
                  only this site's automation rules of one product: check the other product's \
-                 rules (`autorekey scan --product jira|confluence`), other sites and scripts too."
+                 rules (`autorekey scan --product {other}`), other sites and scripts too."
             ),
             n => format!(
                 "     A token works on every site and product of {account}, and this run read \
@@ -535,7 +544,38 @@ mod tests {
             unconfirmed: 0,
             offline: false,
             targets: 1,
+            product: None,
         }
+    }
+
+    /// After a run of one product, the advice to revoke names the other product to check;
+    /// with the product unknown, both.
+    #[test]
+    fn the_revoke_advice_names_the_product_the_run_did_not_read() {
+        let new = Fingerprint::of("FAKE-new");
+        let old: BTreeSet<String> = [Fingerprint::of("FAKE-old").to_string()].into();
+        let done = [rotated("a")];
+        let said = |product| {
+            let mut f = facts(Mode::Written, &done, &old, &new);
+            f.product = product;
+            assert!(matches!(advise(&f), Advice::Revoke { .. }));
+            render(&advise(&f), &f, "svc@x.io")
+        };
+        let jira = said(Some("jira"));
+        assert!(
+            jira.contains("`autorekey scan --product confluence`"),
+            "{jira}"
+        );
+        let confluence = said(Some("confluence"));
+        assert!(
+            confluence.contains("`autorekey scan --product jira`"),
+            "{confluence}"
+        );
+        let unknown = said(None);
+        assert!(
+            unknown.contains("`autorekey scan --product jira|confluence`"),
+            "{unknown}"
+        );
     }
 
     #[test]
