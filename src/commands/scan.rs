@@ -184,10 +184,10 @@ async fn token_expiry(
     Ok(expiry::join_list(&owners, &tokens, now_epoch()))
 }
 
+/// Now, in seconds since the epoch: the clock of every expiry figure (scan's join, `tokens`,
+/// revoke's guard), read through jiff as every other time is.
 pub fn now_epoch() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    jiff::Timestamp::now().as_second()
 }
 
 /// The inventory in `format`, with the expiry join after it (a `token_expiry` key in JSON;
